@@ -1,0 +1,15 @@
+#include "common/clock.h"
+
+#include <chrono>
+
+namespace duplex {
+
+TimeMs SteadyClock::NowMs() const { return NowUs() / 1000; }
+
+int64_t SteadyClock::NowUs() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace duplex

@@ -1,0 +1,36 @@
+// Clock: the only source of time for the core. Daemons use SteadyClock; the
+// simulator and tests drive a ManualClock. Thread-compatible.
+#pragma once
+
+#include <cstdint>
+
+namespace duplex {
+
+// Milliseconds on a monotonic scale; differences are meaningful, origins are not.
+using TimeMs = int64_t;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimeMs NowMs() const = 0;
+  virtual int64_t NowUs() const { return NowMs() * 1000; }
+};
+
+class SteadyClock final : public Clock {
+ public:
+  TimeMs NowMs() const override;
+  int64_t NowUs() const override;
+};
+
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimeMs start = 0) : now_ms_(start) {}
+  TimeMs NowMs() const override { return now_ms_; }
+  void Advance(TimeMs delta_ms) { now_ms_ += delta_ms; }
+  void Set(TimeMs now_ms) { now_ms_ = now_ms; }
+
+ private:
+  TimeMs now_ms_;
+};
+
+}  // namespace duplex

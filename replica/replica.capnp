@@ -1,0 +1,83 @@
+# Frames on a replica's data-plane socket: client requests and answers, the
+# replication stream (sync.capnp), and the control exchange with the coordinator.
+# Evolves only compatibly: new fields get new ordinals.
+@0xb2b219c974d9fc21;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("duplex::wire");
+
+using Sync = import "/state_sync/sync.capnp";
+
+struct ClientRequest {
+  clientId @0 :UInt64;
+  requestSeq @1 :UInt64;   # 0 = read-only, not deduplicated
+  op @2 :Text;
+  args @3 :List(Data);
+}
+
+struct ClientResponse {
+  clientId @0 :UInt64;
+  requestSeq @1 :UInt64;
+  code @2 :UInt16;         # duplex::Code
+  message @3 :Text;
+  value @4 :Data;
+  epoch @5 :UInt64;
+  activeHint @6 :Text;     # endpoint of the active when this replica is not it
+}
+
+enum Role {
+  outOfService @0;
+  standby @1;
+  active @2;
+}
+
+# Replica -> coordinator, every heartbeat and on every change.
+struct Status {
+  replica @0 :Text;
+  pid @1 :Int32;
+  version @2 :Text;
+  schema @3 :UInt32;
+  role @4 :Role;
+  epoch @5 :UInt64;
+  appliedEpoch @6 :UInt64;
+  appliedSeq @7 :UInt64;
+  sentUs @8 :Int64;
+  inSync @9 :Bool;           # standby: caught up with the active's live stream
+  healthy @10 :Bool;
+  healthDetail @11 :Text;
+  # Active only: the standby's progress and the solo protocol (DESIGN.md, "Solo").
+  peerAckedSeq @12 :UInt64;
+  soloRequestId @13 :UInt64; # asks the coordinator to record the standby out of sync
+  wantSolo @14 :Bool;
+  peerCaughtUp @15 :Bool;    # the standby acked everything committed; solo is given up
+  digest @16 :UInt64;        # state digest at appliedSeq (0 when not computed)
+  stateKeys @17 :UInt64;
+  promotedReady @18 :Bool;   # the lease wait after promotion is over
+  demoted @19 :Bool;         # answered a planned switchover: drained and stepped down
+  lagOps @20 :UInt64;
+  refusedFrames @21 :UInt64;
+}
+
+# Coordinator -> replica: what the replica should be. Level-triggered: the
+# replica converges to the newest assignment it has received.
+struct Assignment {
+  epoch @0 :UInt64;
+  role @1 :Role;
+  peerEndpoint @2 :Text;     # standby: the active to follow; active: the standby
+  leaseEchoUs @3 :Int64;     # renews the active's lease, measured from this Status.sentUs
+  skipLeaseWait @4 :Bool;    # the old active's process is known dead
+  standbyInSync @5 :Bool;    # the coordinator's durable record of the standby
+  soloGrantId @6 :UInt64;    # the solo request recorded durably (see Status.soloRequestId)
+  drain @7 :Bool;            # planned switchover: stop taking writes, replicate, step down
+  peerName @8 :Text;
+}
+
+struct Frame {
+  union {
+    clientRequest @0 :ClientRequest;
+    clientResponse @1 :ClientResponse;
+    peer @2 :Sync.PeerMessage;
+    status @3 :Status;
+    assignment @4 :Assignment;
+  }
+}

@@ -1,0 +1,86 @@
+// Plain values of the replication protocol (sync.capnp): what the active sends
+// its standby and what the standby answers. No I/O; copyable; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace duplex {
+
+// One write to the replicated key space. Keys and values are opaque bytes.
+struct Mutation {
+  std::string key;
+  std::string value;
+  bool erase = false;
+  bool operator==(const Mutation&) const = default;
+};
+
+// The answer a request produced, kept per client so a retry gets it again.
+struct SessionEntry {
+  uint64_t request_seq = 0;
+  uint16_t code = 0;
+  std::string message;
+  std::string value;
+  bool operator==(const SessionEntry&) const = default;
+};
+
+// One state change numbered (epoch, seq); seq is gapless within a history.
+struct Delta {
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  uint32_t schema = 1;
+  std::vector<Mutation> mutations;
+  uint64_t client_id = 0;  // 0: no session entry
+  SessionEntry session;
+  bool operator==(const Delta&) const = default;
+};
+
+struct Hello {
+  std::string replica;
+  uint64_t epoch = 0;
+  uint64_t last_epoch = 0;
+  uint64_t last_seq = 0;
+  std::string version;
+  uint32_t schema = 1;
+  uint64_t session_id = 0;
+};
+
+struct DeltaBatch {
+  uint64_t epoch = 0;
+  int64_t sent_us = 0;
+  std::vector<Delta> deltas;
+  uint64_t session_id = 0;
+  std::string version;
+};
+
+struct SnapshotChunk {
+  uint64_t epoch = 0;
+  uint64_t session_id = 0;
+  uint64_t snapshot_epoch = 0;
+  uint64_t snapshot_seq = 0;
+  uint32_t index = 0;
+  bool last = false;
+  std::vector<Mutation> entries;  // raw state entries (key space as stored)
+  uint32_t schema = 1;
+  int64_t sent_us = 0;
+};
+
+struct Ack {
+  uint64_t epoch = 0;
+  uint64_t applied_seq = 0;
+  int64_t echo_us = 0;
+  uint64_t session_id = 0;
+  std::string replica;
+};
+
+struct Refusal {
+  uint64_t epoch = 0;
+  std::string reason;
+  uint64_t session_id = 0;
+};
+
+using PeerMessage = std::variant<Hello, DeltaBatch, SnapshotChunk, Ack, Refusal>;
+
+}  // namespace duplex

@@ -1,0 +1,357 @@
+#include "state_sync/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "state_sync/wire_codec.h"
+
+namespace duplex {
+namespace {
+
+constexpr char kAppPrefix = 'a';
+constexpr char kSessionPrefix = 's';
+constexpr uint64_t kTruncateEvery = 1024;  // log truncation granularity (fewer tombstones)
+
+std::string Be64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+uint64_t FromBe64(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
+  return IOError(what + ": " + s.ToString());
+}
+
+void Fnv(uint64_t& h, std::string_view bytes) {
+  for (char c : bytes) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+}
+
+class RocksSnapshotCursor final : public SnapshotCursor {
+ public:
+  RocksSnapshotCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* state, const StoreMeta& meta)
+      : db_(db), meta_(meta) {
+    snapshot_ = db_->GetSnapshot();
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    it_.reset(db_->NewIterator(ro, state));
+    it_->SeekToFirst();
+  }
+  ~RocksSnapshotCursor() override {
+    it_.reset();
+    db_->ReleaseSnapshot(snapshot_);
+  }
+  uint64_t epoch() const override { return meta_.applied_epoch; }
+  uint64_t seq() const override { return meta_.applied_seq; }
+  uint32_t schema() const override { return meta_.schema; }
+  bool done() const override { return !it_->Valid(); }
+
+  StatusOr<std::vector<Mutation>> Next(size_t max_bytes) override {
+    std::vector<Mutation> out;
+    size_t bytes = 0;
+    for (; it_->Valid() && (out.empty() || bytes < max_bytes); it_->Next()) {
+      out.push_back({it_->key().ToString(), it_->value().ToString(), false});
+      bytes += it_->key().size() + it_->value().size();
+    }
+    DUPLEX_RETURN_IF_ERROR(FromRocks(it_->status(), "snapshot read"));
+    return out;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  StoreMeta meta_;  // the metadata at the snapshot point (the caller holds the event loop)
+  const rocksdb::Snapshot* snapshot_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class RocksStore final : public Store {
+ public:
+  RocksStore(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : options_(options), db_(std::move(db)), handles_(std::move(handles)) {
+    write_options_.sync = options_.sync;
+  }
+  ~RocksStore() override {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+
+  Status LoadMeta() {
+    auto read = [&](const char* key, uint64_t& out) -> Status {
+      std::string v;
+      auto s = db_->Get(rocksdb::ReadOptions(), meta_cf(), key, &v);
+      if (s.IsNotFound()) return Status::Ok();
+      DUPLEX_RETURN_IF_ERROR(FromRocks(s, std::string("read meta ") + key));
+      if (v.size() != 8) return Corruption(std::string("meta ") + key + ": bad length");
+      out = FromBe64(v);
+      return Status::Ok();
+    };
+    uint64_t schema = 1, incomplete = 0;
+    DUPLEX_RETURN_IF_ERROR(read("epoch", meta_.epoch));
+    DUPLEX_RETURN_IF_ERROR(read("applied_epoch", meta_.applied_epoch));
+    DUPLEX_RETURN_IF_ERROR(read("applied_seq", meta_.applied_seq));
+    DUPLEX_RETURN_IF_ERROR(read("schema", schema));
+    DUPLEX_RETURN_IF_ERROR(read("oldest_log_seq", meta_.oldest_log_seq));
+    DUPLEX_RETURN_IF_ERROR(read("snapshot_incomplete", incomplete));
+    meta_.schema = static_cast<uint32_t>(schema);
+    meta_.snapshot_incomplete = incomplete != 0;
+    return Status::Ok();
+  }
+
+  const StoreMeta& meta() const override { return meta_; }
+
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    return GetRaw(AppKey(key));
+  }
+
+  StatusOr<std::optional<SessionEntry>> GetSession(uint64_t client_id) const override {
+    auto raw = GetRaw(SessionKey(client_id));
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) return std::optional<SessionEntry>();
+    auto entry = DecodeSession(**raw);
+    if (!entry.ok()) return entry.status();
+    return std::optional<SessionEntry>(std::move(entry).value());
+  }
+
+  Status Append(const std::vector<Delta>& deltas) override {
+    if (deltas.empty()) return Status::Ok();
+    DUPLEX_RETURN_IF_ERROR(CheckContinues(deltas));
+    rocksdb::WriteBatch batch;
+    for (const Delta& d : deltas) {
+      for (const Mutation& m : d.mutations) {
+        if (m.erase) {
+          batch.Delete(state_cf(), AppKey(m.key));
+        } else {
+          batch.Put(state_cf(), AppKey(m.key), m.value);
+        }
+      }
+      if (d.client_id != 0) batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(d.session));
+      batch.Put(log_cf(), Be64(d.seq), EncodeDelta(d));
+    }
+    StoreMeta next = meta_;
+    next.applied_seq = deltas.back().seq;
+    next.applied_epoch = deltas.back().epoch;
+    if (next.applied_seq >= next.oldest_log_seq + options_.log_retain_ops + kTruncateEvery) {
+      uint64_t new_oldest = next.applied_seq - options_.log_retain_ops + 1;
+      batch.DeleteRange(log_cf(), Be64(next.oldest_log_seq), Be64(new_oldest));
+      next.oldest_log_seq = new_oldest;
+    }
+    PutMeta(batch, next);
+    DUPLEX_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "append deltas"));
+    meta_ = next;
+    return Status::Ok();
+  }
+
+  Status AdoptEpoch(uint64_t epoch) override {
+    if (epoch < meta_.epoch) {
+      return {Code::kStaleEpoch, "epoch " + std::to_string(epoch) + " is below the fence " +
+                                     std::to_string(meta_.epoch)};
+    }
+    if (epoch == meta_.epoch) return Status::Ok();
+    StoreMeta next = meta_;
+    next.epoch = epoch;
+    return CommitMeta(next, "adopt epoch");
+  }
+
+  Status SetSchema(uint32_t schema) override {
+    StoreMeta next = meta_;
+    next.schema = schema;
+    return CommitMeta(next, "set schema");
+  }
+
+  StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const override {
+    if (from_seq < meta_.oldest_log_seq) {
+      return NotFound("delta " + std::to_string(from_seq) + " is no longer in the log (oldest " +
+                      std::to_string(meta_.oldest_log_seq) + ")");
+    }
+    std::vector<Delta> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
+    uint64_t expect = from_seq;
+    for (it->Seek(Be64(from_seq)); it->Valid() && out.size() < max_count; it->Next(), ++expect) {
+      auto d = DecodeDelta(it->value().ToStringView());
+      if (!d.ok()) return d.status();
+      if (d->seq != expect) return Corruption("delta log: expected seq " + std::to_string(expect));
+      out.push_back(std::move(d).value());
+    }
+    DUPLEX_RETURN_IF_ERROR(FromRocks(it->status(), "read log"));
+    return out;
+  }
+
+  StatusOr<uint64_t> LogEpochAt(uint64_t seq) const override {
+    if (seq == 0) return uint64_t{0};
+    if (seq < meta_.oldest_log_seq || seq > meta_.applied_seq) {
+      return NotFound("delta " + std::to_string(seq) + " is not in the log");
+    }
+    auto v = GetRawCf(log_cf(), Be64(seq));
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return NotFound("delta " + std::to_string(seq) + " is not in the log");
+    auto d = DecodeDelta(**v);
+    if (!d.ok()) return d.status();
+    return d->epoch;
+  }
+
+  std::unique_ptr<SnapshotCursor> OpenSnapshot() const override {
+    return std::make_unique<RocksSnapshotCursor>(db_.get(), state_cf(), meta_);
+  }
+
+  Status BeginSnapshotInstall() override {
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(state_cf(), std::string(1, '\0'), std::string(8, '\xff'));
+    batch.DeleteRange(log_cf(), Be64(0), Be64(UINT64_MAX));
+    StoreMeta next = meta_;
+    next.snapshot_incomplete = true;
+    next.applied_seq = 0;
+    next.applied_epoch = 0;
+    PutMeta(batch, next);
+    DUPLEX_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "begin snapshot"));
+    meta_ = next;
+    return Status::Ok();
+  }
+
+  Status InstallChunk(const std::vector<Mutation>& entries) override {
+    if (!meta_.snapshot_incomplete) return FailedPrecondition("no snapshot install in progress");
+    rocksdb::WriteBatch batch;
+    for (const Mutation& m : entries) {
+      if (m.key.empty() || (m.key[0] != kAppPrefix && m.key[0] != kSessionPrefix)) {
+        return Corruption("snapshot entry with an unknown key prefix");
+      }
+      batch.Put(state_cf(), m.key, m.value);
+    }
+    // Not synced: FinishSnapshotInstall syncs, and until then the store is marked incomplete.
+    rocksdb::WriteOptions wo;
+    return FromRocks(db_->Write(wo, &batch), "install snapshot chunk");
+  }
+
+  Status FinishSnapshotInstall(uint64_t epoch, uint64_t seq, uint32_t schema) override {
+    if (!meta_.snapshot_incomplete) return FailedPrecondition("no snapshot install in progress");
+    StoreMeta next = meta_;
+    next.snapshot_incomplete = false;
+    next.applied_epoch = epoch;
+    next.applied_seq = seq;
+    next.oldest_log_seq = seq + 1;
+    next.schema = schema;
+    if (epoch > next.epoch) next.epoch = epoch;
+    return CommitMeta(next, "finish snapshot");
+  }
+
+  StatusOr<StateDigest> Digest() const override {
+    StateDigest out;
+    out.applied_seq = meta_.applied_seq;
+    out.digest = 14695981039346656037ULL;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      Fnv(out.digest, it->key().ToStringView());
+      Fnv(out.digest, "\x00");
+      Fnv(out.digest, it->value().ToStringView());
+      ++out.keys;
+    }
+    DUPLEX_RETURN_IF_ERROR(FromRocks(it->status(), "digest"));
+    return out;
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* state_cf() const { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[2]; }
+
+  StatusOr<std::optional<std::string>> GetRaw(const std::string& key) const {
+    return GetRawCf(state_cf(), key);
+  }
+
+  StatusOr<std::optional<std::string>> GetRawCf(rocksdb::ColumnFamilyHandle* cf,
+                                               const std::string& key) const {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    DUPLEX_RETURN_IF_ERROR(FromRocks(s, "get"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status CheckContinues(const std::vector<Delta>& deltas) const {
+    if (meta_.snapshot_incomplete) return FailedPrecondition("snapshot install incomplete");
+    uint64_t expect = meta_.applied_seq + 1;
+    uint64_t epoch = meta_.applied_epoch;
+    for (const Delta& d : deltas) {
+      if (d.seq != expect) {
+        return FailedPrecondition((d.seq < expect ? "duplicate delta " : "gap before delta ") +
+                                  std::to_string(d.seq) + " (expected " + std::to_string(expect) +
+                                  ")");
+      }
+      if (d.epoch < epoch || d.epoch > meta_.epoch) {
+        return {Code::kStaleEpoch, "delta " + std::to_string(d.seq) + " has epoch " +
+                                       std::to_string(d.epoch) + ", expected " +
+                                       std::to_string(epoch) + ".." + std::to_string(meta_.epoch)};
+      }
+      epoch = d.epoch;
+      ++expect;
+    }
+    return Status::Ok();
+  }
+
+  void PutMeta(rocksdb::WriteBatch& batch, const StoreMeta& m) {
+    batch.Put(meta_cf(), "epoch", Be64(m.epoch));
+    batch.Put(meta_cf(), "applied_epoch", Be64(m.applied_epoch));
+    batch.Put(meta_cf(), "applied_seq", Be64(m.applied_seq));
+    batch.Put(meta_cf(), "schema", Be64(m.schema));
+    batch.Put(meta_cf(), "oldest_log_seq", Be64(m.oldest_log_seq));
+    batch.Put(meta_cf(), "snapshot_incomplete", Be64(m.snapshot_incomplete ? 1 : 0));
+  }
+
+  Status CommitMeta(const StoreMeta& next, const char* what) {
+    rocksdb::WriteBatch batch;
+    PutMeta(batch, next);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // fences and snapshot completion are always durable
+    DUPLEX_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), what));
+    meta_ = next;
+    return Status::Ok();
+  }
+
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+  StoreMeta meta_;
+};
+
+}  // namespace
+
+std::string AppKey(std::string_view key) {
+  std::string out(1, kAppPrefix);
+  out.append(key);
+  return out;
+}
+
+std::string SessionKey(uint64_t client_id) { return std::string(1, kSessionPrefix) + Be64(client_id); }
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  if (options.env != nullptr) db_options.env = options.env;
+  rocksdb::ColumnFamilyOptions cf_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"state", cf_options},
+      {"log", cf_options}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options, options.path, cfs, &handles, &raw);
+  DUPLEX_RETURN_IF_ERROR(FromRocks(s, "open store " + options.path));
+  auto store = std::make_unique<RocksStore>(options, std::unique_ptr<rocksdb::DB>(raw),
+                                            std::move(handles));
+  DUPLEX_RETURN_IF_ERROR(store->LoadMeta());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace duplex

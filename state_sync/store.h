@@ -1,0 +1,97 @@
+// Store: a replica's durable state in RocksDB — the replicated key space, the
+// session table, the delta log tail and the metadata (epoch, applied seq,
+// schema). Every commit writes all of them in one WriteBatch, so a replica
+// never has state without the seq that produced it. Owned by one replica's
+// event loop; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "state_sync/delta.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace duplex {
+
+struct StoreOptions {
+  std::string path;
+  bool sync = true;                  // fsync every commit
+  uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by tail
+  rocksdb::Env* env = nullptr;       // seam for fault injection and simulation; null = default
+};
+
+struct StoreMeta {
+  uint64_t epoch = 0;          // highest epoch adopted (durable fence)
+  uint64_t applied_epoch = 0;  // epoch of the last applied delta
+  uint64_t applied_seq = 0;    // last applied delta; the state reflects exactly 1..applied_seq
+  uint32_t schema = 1;
+  uint64_t oldest_log_seq = 1;     // first seq still in the log (if applied_seq >= it)
+  bool snapshot_incomplete = false;  // a snapshot install was cut off: state is not usable
+};
+
+struct StateDigest {
+  uint64_t digest = 0;
+  uint64_t keys = 0;
+  uint64_t applied_seq = 0;
+};
+
+// Reads a consistent snapshot of the state in chunks (for a standby's full resync).
+class SnapshotCursor {
+ public:
+  virtual ~SnapshotCursor() = default;
+  virtual uint64_t epoch() const = 0;
+  virtual uint64_t seq() const = 0;
+  virtual uint32_t schema() const = 0;
+  // Up to max_bytes of raw state entries; empty when done.
+  virtual StatusOr<std::vector<Mutation>> Next(size_t max_bytes) = 0;
+  virtual bool done() const = 0;
+};
+
+class Store {
+ public:
+  static StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  virtual ~Store() = default;
+
+  virtual const StoreMeta& meta() const = 0;
+
+  // The application's key space.
+  virtual StatusOr<std::optional<std::string>> Get(std::string_view key) const = 0;
+  virtual StatusOr<std::optional<SessionEntry>> GetSession(uint64_t client_id) const = 0;
+
+  // Commits deltas that continue the history (first seq == applied_seq + 1,
+  // consecutive, epochs non-decreasing and not above meta().epoch) in one batch.
+  // A gap, a duplicate or a stale epoch is refused and nothing is written.
+  virtual Status Append(const std::vector<Delta>& deltas) = 0;
+  // Durably raises the epoch fence; lowering it is refused.
+  virtual Status AdoptEpoch(uint64_t epoch) = 0;
+  virtual Status SetSchema(uint32_t schema) = 0;
+
+  // Deltas from_seq.. (at most max_count); NotFound when from_seq is no longer retained.
+  virtual StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const = 0;
+  // Epoch of the delta at seq; NotFound when not retained.
+  virtual StatusOr<uint64_t> LogEpochAt(uint64_t seq) const = 0;
+
+  virtual std::unique_ptr<SnapshotCursor> OpenSnapshot() const = 0;
+  // Full resync: Begin wipes state and log and marks the store incomplete;
+  // Finish records (epoch, seq) and clears the mark, atomically with the last entries.
+  virtual Status BeginSnapshotInstall() = 0;
+  virtual Status InstallChunk(const std::vector<Mutation>& entries) = 0;
+  virtual Status FinishSnapshotInstall(uint64_t epoch, uint64_t seq, uint32_t schema) = 0;
+
+  // FNV-1a over every state entry in key order, at a consistent point.
+  virtual StatusOr<StateDigest> Digest() const = 0;
+};
+
+// Raw key layout of the state column family (shared with snapshot chunks).
+std::string AppKey(std::string_view key);
+std::string SessionKey(uint64_t client_id);
+
+}  // namespace duplex

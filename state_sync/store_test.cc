@@ -1,0 +1,175 @@
+#include "state_sync/store.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+namespace duplex {
+namespace {
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::path(::testing::TempDir()) /
+             ("duplex_store_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+Delta Put(uint64_t epoch, uint64_t seq, std::string key, std::string value) {
+  Delta d;
+  d.epoch = epoch;
+  d.seq = seq;
+  d.mutations.push_back({std::move(key), std::move(value), false});
+  return d;
+}
+
+std::unique_ptr<Store> OpenAt(const std::string& path, uint64_t retain = 1000) {
+  auto store = Store::Open({path, /*sync=*/false, retain, nullptr});
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return std::move(store).value();
+}
+
+TEST(Store, AppendsDeltasAndRemembersThemAcrossReopen) {
+  auto path = TempDir("reopen");
+  Delta d = Put(1, 1, "k", "v");
+  d.client_id = 7;
+  d.session = {3, 0, "", "OK"};
+  {
+    auto store = OpenAt(path);
+    ASSERT_TRUE(store->AdoptEpoch(1).ok());
+    ASSERT_TRUE(store->Append({d, Put(1, 2, "j", "w")}).ok());
+  }
+  auto store = OpenAt(path);
+  EXPECT_EQ(store->meta().applied_seq, 2u);
+  EXPECT_EQ(store->meta().epoch, 1u);
+  EXPECT_EQ(**store->Get("k"), "v");
+  EXPECT_FALSE(store->Get("missing")->has_value());
+  auto session = store->GetSession(7);
+  ASSERT_TRUE(session.ok() && session->has_value());
+  EXPECT_EQ((*session)->request_seq, 3u);
+  auto log = store->ReadLog(1, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0], d);
+}
+
+TEST(Store, RefusesGapsDuplicatesAndStaleEpochsWithoutWritingAnything) {
+  auto store = OpenAt(TempDir("refuse"));
+  ASSERT_TRUE(store->AdoptEpoch(2).ok());
+  ASSERT_TRUE(store->Append({Put(2, 1, "a", "1")}).ok());
+  Status gap = store->Append({Put(2, 3, "b", "2")});
+  EXPECT_EQ(gap.code(), Code::kFailedPrecondition);
+  EXPECT_NE(gap.message().find("gap before delta 3"), std::string::npos) << gap.message();
+  Status dup = store->Append({Put(2, 1, "b", "2")});
+  EXPECT_NE(dup.message().find("duplicate delta 1"), std::string::npos) << dup.message();
+  EXPECT_EQ(store->Append({Put(3, 2, "b", "2")}).code(), Code::kStaleEpoch);  // above the fence
+  ASSERT_TRUE(store->AdoptEpoch(3).ok());
+  ASSERT_TRUE(store->Append({Put(3, 2, "b", "2")}).ok());
+  EXPECT_EQ(store->Append({Put(2, 3, "c", "3")}).code(), Code::kStaleEpoch);  // epochs never fall
+  EXPECT_EQ(store->AdoptEpoch(1).code(), Code::kStaleEpoch);
+  // A batch whose second delta is bad writes nothing, not even the first.
+  EXPECT_FALSE(store->Append({Put(3, 3, "c", "3"), Put(3, 5, "d", "4")}).ok());
+  EXPECT_FALSE(store->Get("c")->has_value());
+  EXPECT_EQ(store->meta().applied_seq, 2u);
+}
+
+TEST(Store, TruncatesTheLogButKeepsTheRetainedTail) {
+  auto store = OpenAt(TempDir("truncate"), /*retain=*/100);
+  ASSERT_TRUE(store->AdoptEpoch(1).ok());
+  for (uint64_t seq = 1; seq <= 3000; ++seq) {
+    ASSERT_TRUE(store->Append({Put(1, seq, "k" + std::to_string(seq % 10), "v")}).ok());
+  }
+  EXPECT_GT(store->meta().oldest_log_seq, 1u);
+  EXPECT_EQ(store->ReadLog(1, 10).status().code(), Code::kNotFound);
+  auto tail = store->ReadLog(2901, 1000);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->size(), 100u);
+  EXPECT_EQ(*store->LogEpochAt(3000), 1u);
+}
+
+TEST(Store, SnapshotInstallReproducesTheStateAndDigest) {
+  auto source = OpenAt(TempDir("snap_src"));
+  ASSERT_TRUE(source->AdoptEpoch(4).ok());
+  for (uint64_t seq = 1; seq <= 500; ++seq) {
+    Delta d = Put(4, seq, "key" + std::to_string(seq), std::string(100, 'x'));
+    d.client_id = seq % 7 + 1;
+    d.session.request_seq = seq;
+    ASSERT_TRUE(source->Append({d}).ok());
+  }
+  auto target = OpenAt(TempDir("snap_dst"));
+  ASSERT_TRUE(target->AdoptEpoch(1).ok());
+  ASSERT_TRUE(target->Append({Put(1, 1, "stale", "gone")}).ok());
+
+  auto cursor = source->OpenSnapshot();
+  ASSERT_TRUE(target->BeginSnapshotInstall().ok());
+  int chunks = 0;
+  while (!cursor->done()) {
+    auto entries = cursor->Next(4096);
+    ASSERT_TRUE(entries.ok());
+    ASSERT_TRUE(target->InstallChunk(*entries).ok());
+    ++chunks;
+  }
+  EXPECT_GT(chunks, 5);
+  ASSERT_TRUE(target->FinishSnapshotInstall(cursor->epoch(), cursor->seq(), 1).ok());
+  EXPECT_FALSE(target->Get("stale")->has_value());
+  EXPECT_EQ(target->meta().applied_seq, 500u);
+  EXPECT_EQ(target->meta().epoch, 4u);
+  EXPECT_EQ(target->Digest()->digest, source->Digest()->digest);
+  EXPECT_EQ(target->Digest()->keys, 507u);  // 500 keys + 7 sessions
+  // The next live delta continues the history.
+  EXPECT_TRUE(target->Append({Put(4, 501, "next", "v")}).ok());
+}
+
+TEST(Store, ACutOffSnapshotInstallLeavesTheStoreMarkedIncomplete) {
+  auto path = TempDir("snap_cut");
+  {
+    auto store = OpenAt(path);
+    ASSERT_TRUE(store->BeginSnapshotInstall().ok());
+    ASSERT_TRUE(store->InstallChunk({{AppKey("a"), "1", false}}).ok());
+  }
+  auto store = OpenAt(path);
+  EXPECT_TRUE(store->meta().snapshot_incomplete);
+  EXPECT_EQ(store->Append({Put(0, 1, "x", "y")}).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(store->InstallChunk({{"zbad", "1", false}}).code(), Code::kCorruption);
+}
+
+// State, log and metadata commit in one WriteBatch: a process killed at any
+// moment leaves a store whose state is exactly deltas 1..applied_seq.
+TEST(Store, AProcessKilledMidAppendNeverLeavesStateWithoutItsSeq) {
+  auto path = TempDir("kill");
+  for (int round = 0; round < 5; ++round) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto store = Store::Open({path, /*sync=*/true, 1000, nullptr});
+      if (!store.ok()) ::_exit(3);
+      uint64_t seq = (*store)->meta().applied_seq;
+      (void)(*store)->AdoptEpoch(1);
+      for (;;) {
+        ++seq;
+        // Two keys per delta: both must always equal the applied seq.
+        Delta d = Put(1, seq, "left", std::to_string(seq));
+        d.mutations.push_back({"right", std::to_string(seq), false});
+        if (!(*store)->Append({d}).ok()) ::_exit(4);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 37 * round));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited by itself: " << WEXITSTATUS(status);
+    auto store = OpenAt(path);
+    uint64_t applied = store->meta().applied_seq;
+    if (applied == 0) continue;
+    EXPECT_EQ(**store->Get("left"), std::to_string(applied));
+    EXPECT_EQ(**store->Get("right"), std::to_string(applied));
+    EXPECT_EQ(*store->LogEpochAt(applied), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace duplex

@@ -1,0 +1,198 @@
+#include "state_sync/wire_codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+namespace duplex {
+namespace {
+
+kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+std::string Str(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
+
+void ToWire(const Mutation& m, wire::Mutation::Builder out) {
+  out.setKey(Bytes(m.key));
+  out.setValue(Bytes(m.value));
+  out.setErase(m.erase);
+}
+
+void MutationsToWire(const std::vector<Mutation>& in,
+                     capnp::List<wire::Mutation>::Builder out) {
+  for (size_t i = 0; i < in.size(); ++i) ToWire(in[i], out[i]);
+}
+
+std::vector<Mutation> MutationsFromWire(capnp::List<wire::Mutation>::Reader in) {
+  std::vector<Mutation> out;
+  out.reserve(in.size());
+  for (auto m : in) out.push_back({Str(m.getKey()), Str(m.getValue()), m.getErase()});
+  return out;
+}
+
+void PutU64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetU64(std::string_view in, size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[at + i]);
+  return v;
+}
+
+}  // namespace
+
+void ToWire(const Delta& in, wire::Delta::Builder out) {
+  out.setEpoch(in.epoch);
+  out.setSeq(in.seq);
+  out.setSchema(in.schema);
+  MutationsToWire(in.mutations, out.initMutations(static_cast<unsigned>(in.mutations.size())));
+  out.setClientId(in.client_id);
+  out.setRequestSeq(in.session.request_seq);
+  out.setResponseCode(in.session.code);
+  out.setResponseMessage(in.session.message);
+  out.setResponseValue(Bytes(in.session.value));
+}
+
+StatusOr<Delta> FromWire(wire::Delta::Reader in) {
+  Delta d;
+  d.epoch = in.getEpoch();
+  d.seq = in.getSeq();
+  d.schema = in.getSchema();
+  if (d.seq == 0) return Corruption("delta: seq 0 is not a delta");
+  d.mutations = MutationsFromWire(in.getMutations());
+  d.client_id = in.getClientId();
+  d.session.request_seq = in.getRequestSeq();
+  d.session.code = in.getResponseCode();
+  d.session.message = in.getResponseMessage();
+  d.session.value = Str(in.getResponseValue());
+  return d;
+}
+
+void ToWire(const PeerMessage& in, wire::PeerMessage::Builder out) {
+  if (auto* h = std::get_if<Hello>(&in)) {
+    auto b = out.initHello();
+    b.setReplica(h->replica);
+    b.setEpoch(h->epoch);
+    b.setLastEpoch(h->last_epoch);
+    b.setLastSeq(h->last_seq);
+    b.setVersion(h->version);
+    b.setSchema(h->schema);
+    b.setSessionId(h->session_id);
+  } else if (auto* d = std::get_if<DeltaBatch>(&in)) {
+    auto b = out.initDeltas();
+    b.setEpoch(d->epoch);
+    b.setSentUs(d->sent_us);
+    b.setSessionId(d->session_id);
+    b.setVersion(d->version);
+    auto list = b.initDeltas(static_cast<unsigned>(d->deltas.size()));
+    for (size_t i = 0; i < d->deltas.size(); ++i) ToWire(d->deltas[i], list[i]);
+  } else if (auto* c = std::get_if<SnapshotChunk>(&in)) {
+    auto b = out.initSnapshotChunk();
+    b.setEpoch(c->epoch);
+    b.setSessionId(c->session_id);
+    b.setSnapshotEpoch(c->snapshot_epoch);
+    b.setSnapshotSeq(c->snapshot_seq);
+    b.setIndex(c->index);
+    b.setLast(c->last);
+    MutationsToWire(c->entries, b.initEntries(static_cast<unsigned>(c->entries.size())));
+    b.setSchema(c->schema);
+    b.setSentUs(c->sent_us);
+  } else if (auto* a = std::get_if<Ack>(&in)) {
+    auto b = out.initAck();
+    b.setEpoch(a->epoch);
+    b.setAppliedSeq(a->applied_seq);
+    b.setEchoUs(a->echo_us);
+    b.setSessionId(a->session_id);
+    b.setReplica(a->replica);
+  } else {
+    const auto& r = std::get<Refusal>(in);
+    auto b = out.initRefusal();
+    b.setEpoch(r.epoch);
+    b.setReason(r.reason);
+    b.setSessionId(r.session_id);
+  }
+}
+
+StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
+  switch (in.which()) {
+    case wire::PeerMessage::HELLO: {
+      auto r = in.getHello();
+      return PeerMessage(Hello{r.getReplica(), r.getEpoch(), r.getLastEpoch(), r.getLastSeq(),
+                               r.getVersion(), r.getSchema(), r.getSessionId()});
+    }
+    case wire::PeerMessage::DELTAS: {
+      auto r = in.getDeltas();
+      DeltaBatch b{r.getEpoch(), r.getSentUs(), {}, r.getSessionId(), r.getVersion()};
+      b.deltas.reserve(r.getDeltas().size());
+      for (auto d : r.getDeltas()) {
+        auto delta = FromWire(d);
+        if (!delta.ok()) return delta.status();
+        b.deltas.push_back(std::move(delta).value());
+      }
+      return PeerMessage(std::move(b));
+    }
+    case wire::PeerMessage::SNAPSHOT_CHUNK: {
+      auto r = in.getSnapshotChunk();
+      return PeerMessage(SnapshotChunk{r.getEpoch(), r.getSessionId(), r.getSnapshotEpoch(),
+                                       r.getSnapshotSeq(), r.getIndex(), r.getLast(),
+                                       MutationsFromWire(r.getEntries()), r.getSchema(),
+                                       r.getSentUs()});
+    }
+    case wire::PeerMessage::ACK: {
+      auto r = in.getAck();
+      return PeerMessage(
+          Ack{r.getEpoch(), r.getAppliedSeq(), r.getEchoUs(), r.getSessionId(), r.getReplica()});
+    }
+    case wire::PeerMessage::REFUSAL: {
+      auto r = in.getRefusal();
+      return PeerMessage(Refusal{r.getEpoch(), r.getReason(), r.getSessionId()});
+    }
+  }
+  return Corruption("peer message: unknown kind " + std::to_string(static_cast<int>(in.which())));
+}
+
+std::string EncodeDelta(const Delta& delta) {
+  capnp::MallocMessageBuilder message;
+  ToWire(delta, message.initRoot<wire::Delta>());
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+}
+
+StatusOr<Delta> DecodeDelta(std::string_view bytes) {
+  if (bytes.size() % sizeof(capnp::word) != 0) return Corruption("stored delta: size not aligned");
+  // Copy into word-aligned memory: RocksDB slices carry no alignment promise.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  try {
+    capnp::FlatArrayMessageReader reader(words);
+    return FromWire(reader.getRoot<wire::Delta>());
+  } catch (const kj::Exception& e) {
+    return Corruption(std::string("stored delta: ") + e.getDescription().cStr());
+  }
+}
+
+std::string EncodeSession(const SessionEntry& entry) {
+  std::string out;
+  PutU64(out, entry.request_seq);
+  PutU64(out, entry.code);
+  PutU64(out, entry.message.size());
+  out += entry.message;
+  out += entry.value;
+  return out;
+}
+
+StatusOr<SessionEntry> DecodeSession(std::string_view bytes) {
+  if (bytes.size() < 24) return Corruption("session entry: truncated");
+  SessionEntry e;
+  e.request_seq = GetU64(bytes, 0);
+  e.code = static_cast<uint16_t>(GetU64(bytes, 8));
+  uint64_t len = GetU64(bytes, 16);
+  if (len > bytes.size() - 24) return Corruption("session entry: message length past the end");
+  e.message = std::string(bytes.substr(24, len));
+  e.value = std::string(bytes.substr(24 + len));
+  return e;
+}
+
+}  // namespace duplex

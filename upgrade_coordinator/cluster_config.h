@@ -1,0 +1,77 @@
+// ClusterConfig: the cluster description an operator writes in YAML
+// (examples/kv/cluster.yaml). Plain values; parsing validates every field and
+// names the first bad one. Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace duplex {
+
+enum class ReplicationMode { kSync, kAsync };
+
+struct ReplicaConfig {
+  std::string name;       // [a-z0-9_-]{1,32}, unique
+  std::string host = "127.0.0.1";
+  int port = 0;           // ZeroMQ data plane: clients, the peer and the coordinator
+  int http_port = 0;      // GET /role answers 200 when active, 503 otherwise
+};
+
+struct TimingConfig {
+  int heartbeat_ms = 20;          // status to the coordinator and peer heartbeats
+  int lease_ms = 200;             // how long one renewal lets an active serve
+  int failure_timeout_ms = 200;   // no status for this long: the coordinator suspects the replica
+  int ack_timeout_ms = 100;       // standby silent this long: the active asks to go solo
+  int client_timeout_ms = 150;    // client library: wait this long before trying the other replica
+  int startup_timeout_ms = 10000; // `duplex up` waits this long for the pair to serve
+};
+
+struct RestartConfig {
+  int max_restarts = 5;      // within window_s; one more marks the replica failed
+  int window_s = 60;
+  int backoff_ms = 50;       // delay before restarting a crashed replica
+};
+
+struct ReplicationConfig {
+  ReplicationMode mode = ReplicationMode::kSync;
+  uint64_t max_lag_ops = 10000;     // async mode: writes wait when the standby is this far behind
+  uint64_t log_retain_ops = 200000; // delta log entries kept for catch-up by log tail
+  uint64_t max_batch_ops = 1024;    // group commit: deltas per WriteBatch
+  uint64_t snapshot_chunk_bytes = 1 << 20;
+  uint64_t max_frame_bytes = 16 << 20; // larger frames are refused
+  uint64_t max_queue = 10000;       // pending client requests per replica
+};
+
+struct ProcessorConfig {
+  std::string binary;   // path to the processor executable (relative to the config file)
+  std::string version;  // e.g. "1.0.0"
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string data_dir;     // relative to the config file unless absolute
+  std::string host = "127.0.0.1";
+  int admin_port = 0;       // coordinator HTTP+JSON API
+  int control_port = 0;     // coordinator ZeroMQ control socket
+  ProcessorConfig processor;
+  std::vector<ReplicaConfig> replicas;  // exactly two
+  TimingConfig timing;
+  RestartConfig restart;
+  ReplicationConfig replication;
+  std::string log_level = "info";
+  std::string source_path;  // where it was loaded from (absolute), empty if from a string
+};
+
+// Parses and validates. Errors name the field and the reason:
+// "replicas[1].port: 70000 is not a port (1..65535)".
+StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
+                                           const std::string& base_dir = ".");
+StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path);
+// YAML that parses back to the same config (used by `duplex up` to hand the
+// coordinator a resolved copy).
+std::string ClusterConfigToYaml(const ClusterConfig& config);
+
+}  // namespace duplex
