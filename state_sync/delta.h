@@ -45,6 +45,7 @@ struct Hello {
   std::string version;
   uint32_t schema = 1;
   uint64_t session_id = 0;
+  bool needs_snapshot = false;
 };
 
 struct DeltaBatch {
@@ -53,6 +54,7 @@ struct DeltaBatch {
   std::vector<Delta> deltas;
   uint64_t session_id = 0;
   std::string version;
+  bool caught_up = false;
 };
 
 struct SnapshotChunk {
@@ -73,6 +75,7 @@ struct Ack {
   int64_t echo_us = 0;
   uint64_t session_id = 0;
   std::string replica;
+  uint32_t snapshot_chunks = 0;
 };
 
 struct Refusal {

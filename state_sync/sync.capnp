@@ -34,6 +34,7 @@ struct Hello {
   version @4 :Text;       # software version, e.g. "1.0.0"
   schema @5 :UInt32;      # state schema it reads and writes
   sessionId @6 :UInt64;   # names this connection; chunks and deltas echo it
+  needsSnapshot @7 :Bool; # its state is unusable (a snapshot install was cut off)
 }
 
 # Active -> standby: live deltas or a heartbeat (empty list).
@@ -43,6 +44,7 @@ struct Deltas {
   deltas @2 :List(Delta);
   sessionId @3 :UInt64;
   version @4 :Text;       # the active's software version (answer to Hello)
+  caughtUp @5 :Bool;      # after these, the standby has everything the active committed
 }
 
 # Active -> standby: one chunk of a snapshot taken at (snapshotEpoch, snapshotSeq).
@@ -65,6 +67,7 @@ struct Ack {
   echoUs @2 :Int64;
   sessionId @3 :UInt64;
   replica @4 :Text;
+  snapshotChunks @5 :UInt32;  # chunks of the current snapshot installed so far
 }
 
 # Either side: the peer's message was refused (stale epoch, gap, bad session).

@@ -79,12 +79,14 @@ void ToWire(const PeerMessage& in, wire::PeerMessage::Builder out) {
     b.setVersion(h->version);
     b.setSchema(h->schema);
     b.setSessionId(h->session_id);
+    b.setNeedsSnapshot(h->needs_snapshot);
   } else if (auto* d = std::get_if<DeltaBatch>(&in)) {
     auto b = out.initDeltas();
     b.setEpoch(d->epoch);
     b.setSentUs(d->sent_us);
     b.setSessionId(d->session_id);
     b.setVersion(d->version);
+    b.setCaughtUp(d->caught_up);
     auto list = b.initDeltas(static_cast<unsigned>(d->deltas.size()));
     for (size_t i = 0; i < d->deltas.size(); ++i) ToWire(d->deltas[i], list[i]);
   } else if (auto* c = std::get_if<SnapshotChunk>(&in)) {
@@ -105,6 +107,7 @@ void ToWire(const PeerMessage& in, wire::PeerMessage::Builder out) {
     b.setEchoUs(a->echo_us);
     b.setSessionId(a->session_id);
     b.setReplica(a->replica);
+    b.setSnapshotChunks(a->snapshot_chunks);
   } else {
     const auto& r = std::get<Refusal>(in);
     auto b = out.initRefusal();
@@ -119,11 +122,13 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     case wire::PeerMessage::HELLO: {
       auto r = in.getHello();
       return PeerMessage(Hello{r.getReplica(), r.getEpoch(), r.getLastEpoch(), r.getLastSeq(),
-                               r.getVersion(), r.getSchema(), r.getSessionId()});
+                               r.getVersion(), r.getSchema(), r.getSessionId(),
+                               r.getNeedsSnapshot()});
     }
     case wire::PeerMessage::DELTAS: {
       auto r = in.getDeltas();
-      DeltaBatch b{r.getEpoch(), r.getSentUs(), {}, r.getSessionId(), r.getVersion()};
+      DeltaBatch b{r.getEpoch(), r.getSentUs(), {}, r.getSessionId(), r.getVersion(),
+                   r.getCaughtUp()};
       b.deltas.reserve(r.getDeltas().size());
       for (auto d : r.getDeltas()) {
         auto delta = FromWire(d);
@@ -142,7 +147,8 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     case wire::PeerMessage::ACK: {
       auto r = in.getAck();
       return PeerMessage(
-          Ack{r.getEpoch(), r.getAppliedSeq(), r.getEchoUs(), r.getSessionId(), r.getReplica()});
+          Ack{r.getEpoch(), r.getAppliedSeq(), r.getEchoUs(), r.getSessionId(), r.getReplica(),
+              r.getSnapshotChunks()});
     }
     case wire::PeerMessage::REFUSAL: {
       auto r = in.getRefusal();
