@@ -56,6 +56,8 @@ struct Status {
   demoted @19 :Bool;         # answered a planned switchover: drained and stepped down
   lagOps @20 :UInt64;
   refusedFrames @21 :UInt64;
+  rolePath @22 :Text;        # e.g. "Standby/CatchingUp"
+  staleEpochFrames @23 :UInt64;
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

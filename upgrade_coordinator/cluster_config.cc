@@ -199,7 +199,8 @@ Status ReadPort(const YAML::Node& map, const std::string& path, const char* key,
                 int* out) {
   const YAML::Node value = map[key];
   const std::string field = Join(path, key);
-  if (!value.IsDefined()) return required ? Error(field, "required") : Status::Ok();
+  if (required && IsMissing(value)) return Error(field, "required");
+  if (!value.IsDefined()) return Status::Ok();
   int64_t port = 0;
   DUPLEX_RETURN_IF_ERROR(ParseInteger(value, field, "a port number (1..65535)", &port));
   if (port < 1 || port > 65535) {

@@ -1,0 +1,197 @@
+#include "replica/frame.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "replica/replica.capnp.h"
+#include "state_sync/wire_codec.h"
+
+namespace duplex {
+namespace {
+
+kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+std::string Str(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
+
+void ToWire(const Request& r, wire::ClientRequest::Builder b) {
+  b.setClientId(r.client_id);
+  b.setRequestSeq(r.request_seq);
+  b.setOp(r.op);
+  auto args = b.initArgs(static_cast<unsigned>(r.args.size()));
+  for (size_t i = 0; i < r.args.size(); ++i) args.set(static_cast<unsigned>(i), Bytes(r.args[i]));
+}
+
+void ToWire(const ClientReply& r, wire::ClientResponse::Builder b) {
+  b.setClientId(r.client_id);
+  b.setRequestSeq(r.request_seq);
+  b.setCode(static_cast<uint16_t>(r.response.code));
+  b.setMessage(r.response.message);
+  b.setValue(Bytes(r.response.value));
+  b.setEpoch(r.epoch);
+  b.setActiveHint(r.active_hint);
+}
+
+void ToWire(const StatusReport& s, wire::Status::Builder b) {
+  b.setReplica(s.replica);
+  b.setPid(s.pid);
+  b.setVersion(s.version);
+  b.setSchema(s.schema);
+  b.setRole(static_cast<wire::Role>(s.role));
+  b.setEpoch(s.epoch);
+  b.setAppliedEpoch(s.applied_epoch);
+  b.setAppliedSeq(s.applied_seq);
+  b.setSentUs(s.sent_us);
+  b.setInSync(s.in_sync);
+  b.setHealthy(s.healthy);
+  b.setHealthDetail(s.health_detail);
+  b.setPeerAckedSeq(s.peer_acked_seq);
+  b.setSoloRequestId(s.solo_request_id);
+  b.setWantSolo(s.want_solo);
+  b.setPeerCaughtUp(s.peer_caught_up);
+  b.setPromotedReady(s.promoted_ready);
+  b.setDemoted(s.demoted);
+  b.setLagOps(s.lag_ops);
+  b.setRefusedFrames(s.refused_frames);
+  b.setRolePath(s.role_path);
+  b.setStaleEpochFrames(s.stale_epoch_frames);
+}
+
+void ToWire(const Assignment& a, wire::Assignment::Builder b) {
+  b.setEpoch(a.epoch);
+  b.setRole(static_cast<wire::Role>(a.role));
+  b.setPeerEndpoint(a.peer_endpoint);
+  b.setPeerName(a.peer_name);
+  b.setLeaseEchoUs(a.lease_echo_us);
+  b.setSkipLeaseWait(a.skip_lease_wait);
+  b.setStandbyInSync(a.standby_in_sync);
+  b.setSoloGrantId(a.solo_grant_id);
+  b.setDrain(a.drain);
+}
+
+StatusOr<WireRole> RoleFromWire(wire::Role role) {
+  auto value = static_cast<uint16_t>(role);
+  if (value > static_cast<uint16_t>(WireRole::kActive)) {
+    return Corruption("unknown role " + std::to_string(value));
+  }
+  return static_cast<WireRole>(value);
+}
+
+StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
+  switch (f.which()) {
+    case wire::Frame::CLIENT_REQUEST: {
+      auto r = f.getClientRequest();
+      Request out{r.getClientId(), r.getRequestSeq(), r.getOp(), {}};
+      for (auto a : r.getArgs()) out.args.push_back(Str(a));
+      return Frame(std::move(out));
+    }
+    case wire::Frame::CLIENT_RESPONSE: {
+      auto r = f.getClientResponse();
+      if (r.getCode() > static_cast<uint16_t>(Code::kInternal)) {
+        return Corruption("client response: unknown code " + std::to_string(r.getCode()));
+      }
+      return Frame(ClientReply{r.getClientId(), r.getRequestSeq(),
+                               {static_cast<Code>(r.getCode()), r.getMessage(), Str(r.getValue())},
+                               r.getEpoch(), r.getActiveHint()});
+    }
+    case wire::Frame::PEER: {
+      auto m = FromWire(f.getPeer());
+      if (!m.ok()) return m.status();
+      return Frame(std::move(m).value());
+    }
+    case wire::Frame::STATUS: {
+      auto s = f.getStatus();
+      auto role = RoleFromWire(s.getRole());
+      if (!role.ok()) return role.status();
+      StatusReport out;
+      out.replica = s.getReplica();
+      out.pid = s.getPid();
+      out.version = s.getVersion();
+      out.schema = s.getSchema();
+      out.role = *role;
+      out.epoch = s.getEpoch();
+      out.applied_epoch = s.getAppliedEpoch();
+      out.applied_seq = s.getAppliedSeq();
+      out.sent_us = s.getSentUs();
+      out.in_sync = s.getInSync();
+      out.healthy = s.getHealthy();
+      out.health_detail = s.getHealthDetail();
+      out.peer_acked_seq = s.getPeerAckedSeq();
+      out.solo_request_id = s.getSoloRequestId();
+      out.want_solo = s.getWantSolo();
+      out.peer_caught_up = s.getPeerCaughtUp();
+      out.promoted_ready = s.getPromotedReady();
+      out.demoted = s.getDemoted();
+      out.lag_ops = s.getLagOps();
+      out.refused_frames = s.getRefusedFrames();
+      out.role_path = s.getRolePath();
+      out.stale_epoch_frames = s.getStaleEpochFrames();
+      return Frame(std::move(out));
+    }
+    case wire::Frame::ASSIGNMENT: {
+      auto a = f.getAssignment();
+      auto role = RoleFromWire(a.getRole());
+      if (!role.ok()) return role.status();
+      return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
+                              a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
+                              a.getSoloGrantId(), a.getDrain()});
+    }
+  }
+  return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));
+}
+
+}  // namespace
+
+const char* WireRoleName(WireRole role) {
+  switch (role) {
+    case WireRole::kOutOfService: return "out-of-service";
+    case WireRole::kStandby: return "standby";
+    case WireRole::kActive: return "active";
+  }
+  return "?";
+}
+
+std::string EncodeFrame(const Frame& frame) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::Frame>();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Request>) ToWire(v, root.initClientRequest());
+        if constexpr (std::is_same_v<T, ClientReply>) ToWire(v, root.initClientResponse());
+        if constexpr (std::is_same_v<T, PeerMessage>) ToWire(v, root.initPeer());
+        if constexpr (std::is_same_v<T, StatusReport>) ToWire(v, root.initStatus());
+        if constexpr (std::is_same_v<T, Assignment>) ToWire(v, root.initAssignment());
+      },
+      frame);
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+}
+
+StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes) {
+  if (bytes.size() > max_bytes) {
+    return Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                      std::to_string(max_bytes));
+  }
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return Corruption("frame of " + std::to_string(bytes.size()) +
+                      " bytes is not a whole number of 8-byte words");
+  }
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  // Reading more words than the frame holds means amplification (shared pointers): refuse.
+  options.traversalLimitInWords = words.size() * 2 + 64;
+  options.nestingLimit = 16;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    return FrameFromWire(reader.getRoot<wire::Frame>());
+  } catch (const kj::Exception& e) {
+    return Corruption(std::string("malformed frame: ") + e.getDescription().cStr());
+  }
+}
+
+}  // namespace duplex

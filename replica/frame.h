@@ -1,0 +1,74 @@
+// Frames on a replica's data-plane sockets as plain values, and their
+// Cap'n Proto encoding (replica.capnp). Decoding treats bytes as hostile:
+// oversized, truncated or garbage frames become a Status naming what was
+// wrong. Stateless and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/status.h"
+#include "replica/processor.h"
+#include "state_sync/delta.h"
+
+namespace duplex {
+
+enum class WireRole : uint8_t { kOutOfService = 0, kStandby = 1, kActive = 2 };
+const char* WireRoleName(WireRole role);
+
+struct ClientReply {
+  uint64_t client_id = 0;
+  uint64_t request_seq = 0;
+  Response response;
+  uint64_t epoch = 0;
+  std::string active_hint;
+};
+
+// Replica -> coordinator (see replica.capnp Status for the meaning of each field).
+struct StatusReport {
+  std::string replica;
+  int32_t pid = 0;
+  std::string version;
+  uint32_t schema = 1;
+  WireRole role = WireRole::kOutOfService;
+  std::string role_path;  // "Standby/CatchingUp"
+  uint64_t epoch = 0;
+  uint64_t applied_epoch = 0;
+  uint64_t applied_seq = 0;
+  int64_t sent_us = 0;
+  bool in_sync = false;
+  bool healthy = true;
+  std::string health_detail;
+  uint64_t peer_acked_seq = 0;
+  uint64_t solo_request_id = 0;
+  bool want_solo = false;
+  bool peer_caught_up = false;
+  bool promoted_ready = false;
+  bool demoted = false;
+  uint64_t lag_ops = 0;
+  uint64_t refused_frames = 0;
+  uint64_t stale_epoch_frames = 0;
+};
+
+// Coordinator -> replica: what it should be (level-triggered).
+struct Assignment {
+  uint64_t epoch = 0;
+  WireRole role = WireRole::kOutOfService;
+  std::string peer_endpoint;
+  std::string peer_name;
+  int64_t lease_echo_us = 0;
+  bool skip_lease_wait = false;
+  bool standby_in_sync = false;
+  uint64_t solo_grant_id = 0;
+  bool drain = false;
+};
+
+using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;
+
+std::string EncodeFrame(const Frame& frame);
+// max_bytes bounds the frame; the Cap'n Proto traversal limit follows from it.
+StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes);
+
+}  // namespace duplex

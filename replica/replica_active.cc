@@ -1,0 +1,297 @@
+// The active side of ReplicaCore: group commit, acknowledgement gating, the
+// standby session (log tail or snapshot, then live deltas) and the solo protocol.
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "replica/replica_core.h"
+
+namespace duplex {
+namespace {
+
+// Reads through the mutations of the group commit being built.
+class OverlayReader final : public StateReader {
+ public:
+  explicit OverlayReader(const Store* store) : store_(store) {}
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    auto it = overlay_.find(std::string(key));
+    if (it != overlay_.end()) return it->second;
+    return store_->Get(key);
+  }
+  void Apply(const std::vector<Mutation>& mutations) {
+    for (const Mutation& m : mutations) {
+      overlay_[m.key] = m.erase ? std::nullopt : std::optional<std::string>(m.value);
+    }
+  }
+
+ private:
+  const Store* store_;
+  std::unordered_map<std::string, std::optional<std::string>> overlay_;
+};
+
+}  // namespace
+
+void ReplicaCore::BeginActiveTerm() {
+  // A new term: the standby must say hello again; the coordinator recorded it out of
+  // sync when it promoted this replica (solo request 0 of the epoch).
+  standby_.reset();
+  pending_.clear();
+  solo_request_id_ = 0;
+  want_solo_ = false;
+  peer_caught_up_ = false;
+}
+
+void ReplicaCore::FlushQueue(int64_t now_us) {
+  if (queue_.empty()) return;
+  if (now_us >= lease_until_us_) {
+    // Without a lease another replica may already be active: serve nothing.
+    for (auto& [route, request] : queue_) {
+      Reply(route, request, {Code::kUnavailable, "active without a lease", ""});
+    }
+    queue_.clear();
+    return;
+  }
+  if (options_.async && standby_ && last_seq() - standby_->acked_seq >= options_.max_lag_ops) {
+    return;  // async lag bound: writes wait for the standby
+  }
+  size_t n = std::min<size_t>(queue_.size(), options_.max_batch_ops);
+  OverlayReader reader(store_);
+  std::unordered_map<uint64_t, SessionEntry> sessions;
+  std::vector<Delta> deltas;
+  std::vector<PendingReply> replies;
+  uint64_t seq = last_seq();
+  for (size_t i = 0; i < n; ++i) {
+    auto& [route, request] = queue_[i];
+    ClientReply reply{request.client_id, request.request_seq, {}, epoch(), options_.endpoint};
+    bool tracked = request.client_id != 0 && request.request_seq != 0;
+    if (tracked) {
+      std::optional<SessionEntry> last;
+      if (auto it = sessions.find(request.client_id); it != sessions.end()) {
+        last = it->second;
+      } else if (auto stored = store_->GetSession(request.client_id); stored.ok()) {
+        last = *stored;
+      } else {
+        Fatal(stored.status());
+      }
+      if (last && request.request_seq <= last->request_seq) {
+        if (request.request_seq == last->request_seq) {
+          reply.response = {static_cast<Code>(last->code), last->message, last->value};
+        } else {
+          reply.response = {Code::kFailedPrecondition,
+                            "request " + std::to_string(request.request_seq) +
+                                " is older than the last one of this client (" +
+                                std::to_string(last->request_seq) + ")",
+                            ""};
+        }
+        // The remembered answer may itself still be replicating: wait for everything so far.
+        replies.push_back({seq, now_us, route, std::move(reply)});
+        continue;
+      }
+    }
+    Outcome outcome = processor_->Execute(request, reader, features_);
+    reply.response = outcome.response;
+    if (!outcome.mutations.empty()) {
+      Delta d;
+      d.epoch = epoch();
+      d.seq = ++seq;
+      d.schema = processor_->Schema();
+      d.mutations = std::move(outcome.mutations);
+      if (tracked) {
+        d.client_id = request.client_id;
+        d.session = {request.request_seq, static_cast<uint16_t>(outcome.response.code),
+                     outcome.response.message, outcome.response.value};
+        sessions[request.client_id] = d.session;
+      }
+      reader.Apply(d.mutations);
+      deltas.push_back(std::move(d));
+    }
+    // Reads and refusals wait for everything before them, so nothing unreplicated is seen.
+    replies.push_back({seq, now_us, route, std::move(reply)});
+  }
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+  if (!deltas.empty()) {
+    Status s = store_->Append(deltas);
+    if (!s.ok()) Fatal(s);
+    counters_.deltas_committed += deltas.size();
+    ++counters_.group_commits;
+    if (standby_ && standby_->live) {
+      standby_->next_send = last_seq() + 1;
+      SendToStandby(MakeBatch(std::move(deltas), now_us), now_us);
+    }
+  }
+  for (auto& r : replies) pending_.push_back(std::move(r));
+}
+
+void ReplicaCore::ReleaseReplies(int64_t now_us) {
+  (void)now_us;
+  uint64_t upto = last_seq();
+  if (!options_.async && role() == RoleState::kReplicating) {
+    upto = standby_ ? standby_->acked_seq : 0;
+  }
+  while (!pending_.empty() && pending_.front().seq <= upto) {
+    actions_.push_back(ToClient{pending_.front().route, std::move(pending_.front().reply)});
+    pending_.pop_front();
+  }
+}
+
+void ReplicaCore::CheckStandbyProgress(int64_t now_us) {
+  if (role() == RoleState::kSolo) {
+    // The standby has everything committed: give up solo before the next write.
+    if (standby_ && standby_->live && standby_->acked_seq == last_seq()) {
+      ++solo_request_id_;
+      peer_caught_up_ = true;
+      want_solo_ = false;
+      machine_.PeerInSync();
+    }
+    return;
+  }
+  if (options_.async || want_solo_) return;
+  int64_t timeout_us = options_.ack_timeout_ms * 1000;
+  bool stuck = !pending_.empty() && pending_.front().seq > (standby_ ? standby_->acked_seq : 0) &&
+               now_us - pending_.front().since_us > timeout_us;
+  bool silent = !standby_ || now_us - standby_->last_heard_us > timeout_us;
+  if (stuck || silent) {
+    // Ask the coordinator to record the standby out of sync; acks wait for its answer.
+    ++solo_request_id_;
+    want_solo_ = true;
+    peer_caught_up_ = false;
+    spdlog::info("standby {}: asking to go solo (request {})", stuck ? "lagging" : "silent",
+                 solo_request_id_);
+    SendStatus();
+  }
+}
+
+DeltaBatch ReplicaCore::MakeBatch(std::vector<Delta> deltas, int64_t now_us) const {
+  DeltaBatch b;
+  b.epoch = epoch();
+  b.sent_us = now_us;
+  b.deltas = std::move(deltas);
+  b.session_id = standby_ ? standby_->session_id : 0;
+  b.version = processor_->Version();
+  b.caught_up = standby_ && standby_->live;
+  return b;
+}
+
+void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
+  standby_->last_sent_us = now_us;
+  actions_.push_back(ToStandby{standby_->route, std::move(message)});
+}
+
+void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t now_us) {
+  now_us_ = now_us;
+  if (auto* hello = std::get_if<Hello>(&message)) {
+    if (hello->epoch > epoch()) {
+      // Someone knows a newer history: this active is deposed.
+      ++counters_.stale_epoch_frames;
+      Adopt(hello->epoch);
+      machine_.TakeOutOfService();
+      return;
+    }
+    if (!IsActive(role())) {
+      actions_.push_back(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});
+      return;
+    }
+    StartSession(route, *hello);
+    standby_->last_heard_us = now_us;
+    StreamToStandby(now_us);
+  } else if (auto* ack = std::get_if<Ack>(&message)) {
+    OnAck(*ack, now_us);
+  } else {
+    ++counters_.refused_frames;  // deltas and chunks only flow from the active
+  }
+}
+
+void ReplicaCore::StartSession(const std::string& route, const Hello& hello) {
+  standby_.emplace();
+  standby_->route = route;
+  standby_->session_id = hello.session_id;
+  bool tail = false;
+  if (!hello.needs_snapshot && hello.last_seq <= last_seq()) {
+    if (hello.last_seq + 1 >= store_->meta().oldest_log_seq) {
+      auto log_epoch = store_->LogEpochAt(hello.last_seq);
+      tail = log_epoch.ok() && *log_epoch == hello.last_epoch;
+    }
+  }
+  if (tail) {
+    standby_->acked_seq = hello.last_seq;
+    standby_->next_send = hello.last_seq + 1;
+    spdlog::info("standby {}: catch-up by log tail from {}", hello.replica, standby_->next_send);
+  } else {
+    standby_->snapshot = store_->OpenSnapshot();
+    ++counters_.snapshots_sent;
+    spdlog::info("standby {} (last {}:{}): catch-up by snapshot at {}", hello.replica,
+                 hello.last_epoch, hello.last_seq, standby_->snapshot->seq());
+  }
+}
+
+void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
+  if (ack.epoch != epoch()) {
+    ++counters_.stale_epoch_frames;
+    return;
+  }
+  if (!standby_ || ack.session_id != standby_->session_id || ack.applied_seq > last_seq()) {
+    ++counters_.refused_frames;
+    return;
+  }
+  standby_->last_heard_us = now_us;
+  standby_->acked_seq = std::max(standby_->acked_seq, ack.applied_seq);
+  standby_->chunks_acked = std::max(standby_->chunks_acked, ack.snapshot_chunks);
+  // The standby promised not to help a promotion until echo + lease.
+  if (ack.echo_us > 0 && ack.echo_us <= now_us) {
+    lease_until_us_ = std::max(lease_until_us_, ack.echo_us + options_.lease_ms * 1000);
+  }
+}
+
+void ReplicaCore::StreamToStandby(int64_t now_us) {
+  if (!standby_) return;
+  if (standby_->snapshot) {
+    SendSnapshotChunks(now_us);
+  } else if (!standby_->live) {
+    while (standby_->next_send <= last_seq() &&
+           standby_->next_send - standby_->acked_seq <= options_.max_lag_ops) {
+      auto deltas = store_->ReadLog(standby_->next_send, options_.tail_batch_ops);
+      if (!deltas.ok() || deltas->empty()) {
+        // Truncated while we streamed: start over with a snapshot.
+        standby_->snapshot = store_->OpenSnapshot();
+        ++counters_.snapshots_sent;
+        return SendSnapshotChunks(now_us);
+      }
+      standby_->next_send = deltas->back().seq + 1;
+      standby_->live = standby_->next_send > last_seq();
+      SendToStandby(MakeBatch(std::move(deltas).value(), now_us), now_us);
+    }
+    standby_->live = standby_->next_send > last_seq();
+  }
+  if (now_us - standby_->last_sent_us >= options_.heartbeat_ms * 1000) {
+    SendToStandby(MakeBatch({}, now_us), now_us);  // heartbeat: renews the lease via the ack
+  }
+}
+
+void ReplicaCore::SendSnapshotChunks(int64_t now_us) {
+  StandbySession& s = *standby_;
+  while (!s.last_chunk_sent && s.chunks_sent - s.chunks_acked < options_.snapshot_window_chunks) {
+    auto entries = s.snapshot->Next(options_.snapshot_chunk_bytes);
+    if (!entries.ok()) Fatal(entries.status());
+    SnapshotChunk c;
+    c.epoch = epoch();
+    c.session_id = s.session_id;
+    c.snapshot_epoch = s.snapshot->epoch();
+    c.snapshot_seq = s.snapshot->seq();
+    c.index = s.chunks_sent++;
+    c.last = s.snapshot->done();
+    c.entries = std::move(entries).value();
+    c.schema = s.snapshot->schema();
+    c.sent_us = now_us;
+    s.last_chunk_sent = c.last;
+    SendToStandby(std::move(c), now_us);
+  }
+  if (s.last_chunk_sent && s.chunks_acked == s.chunks_sent) {
+    s.acked_seq = s.snapshot->seq();
+    s.next_send = s.acked_seq + 1;
+    s.snapshot.reset();
+    s.chunks_sent = s.chunks_acked = 0;
+    s.last_chunk_sent = false;
+  }
+}
+
+}  // namespace duplex

@@ -1,0 +1,216 @@
+#include "replica/replica_core.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace duplex {
+
+ReplicaCore::ReplicaCore(ReplicaOptions options, Store* store, Processor* processor)
+    : options_(std::move(options)),
+      store_(store),
+      processor_(processor),
+      machine_(this),
+      // TODO(upgrade): the cluster version comes from the coordinator (feature flags issue);
+      // until then a replica runs the features of its own version.
+      features_(processor->Features(), ParseVersion(processor->Version()).ok()
+                                           ? *ParseVersion(processor->Version())
+                                           : Version{}) {}
+
+std::vector<Action> ReplicaCore::TakeActions() {
+  std::vector<Action> out;
+  out.swap(actions_);
+  return out;
+}
+
+void ReplicaCore::Fatal(const Status& status) {
+  // A replica that cannot write its store must not go on: in a pair, a crash is a failover.
+  spdlog::critical("fatal: {}", status.ToString());
+  std::fflush(nullptr);
+  ::_exit(70);
+}
+
+void ReplicaCore::Adopt(uint64_t epoch) {
+  Status s = store_->AdoptEpoch(epoch);
+  if (!s.ok()) Fatal(s);
+}
+
+bool ReplicaCore::Serving(int64_t now_us) const {
+  return IsActive(role()) && now_us < lease_until_us_ && !assignment_.drain;
+}
+
+bool ReplicaCore::SoloGranted() const {
+  return assignment_.role == WireRole::kActive && assignment_.epoch == epoch() &&
+         !assignment_.standby_in_sync && assignment_.solo_grant_id == solo_request_id_;
+}
+
+void ReplicaCore::Reply(const std::string& route, const Request& request, Response response) {
+  std::string hint = IsActive(role()) ? options_.endpoint : assignment_.peer_endpoint;
+  actions_.push_back(ToClient{
+      route, ClientReply{request.client_id, request.request_seq, std::move(response), epoch(),
+                         std::move(hint)}});
+}
+
+void ReplicaCore::ReplyNotActive(const std::string& route, const Request& request) {
+  Reply(route, request,
+        {Code::kNotActive, std::string("replica ") + options_.name + " is " + RoleStatePath(role()),
+         ""});
+}
+
+void ReplicaCore::FailPending(const char* why) {
+  // Committed here but never acknowledged: the outcome is unknown to the client,
+  // which retries with the same request seq and gets exactly-once from the session table.
+  for (auto& p : pending_) {
+    p.reply.response = {Code::kUnavailable, std::string("outcome unknown: ") + why, ""};
+    actions_.push_back(ToClient{p.route, p.reply});
+  }
+  pending_.clear();
+  for (auto& [route, request] : queue_) ReplyNotActive(route, request);
+  queue_.clear();
+}
+
+void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t now_us) {
+  now_us_ = now_us;
+  if (request.op == "_digest") {
+    auto digest = store_->Digest();
+    if (!digest.ok()) return Reply(route, request, {Code::kIOError, digest.status().message(), ""});
+    Reply(route, request,
+          {Code::kOk, "",
+           std::to_string(digest->digest) + " " + std::to_string(digest->keys) + " " +
+               std::to_string(digest->applied_seq)});
+    return;
+  }
+  if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
+  if (queue_.size() >= options_.max_queue) {
+    return Reply(route, request, {Code::kUnavailable, "request queue is full", ""});
+  }
+  queue_.emplace_back(std::move(route), std::move(request));
+}
+
+void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
+  now_us_ = now_us;
+  if (a.epoch < epoch()) {
+    ++counters_.stale_epoch_frames;
+    return;
+  }
+  bool new_epoch = a.epoch > epoch();
+  std::string old_peer = assignment_.peer_endpoint;
+  assignment_ = a;
+  if (new_epoch) Adopt(a.epoch);
+  switch (a.role) {
+    case WireRole::kOutOfService:
+      machine_.TakeOutOfService();
+      break;
+    case WireRole::kStandby:
+      if (IsActive(role()) && !new_epoch) {
+        // Only a higher epoch deposes an active.
+        ++counters_.refused_frames;
+        spdlog::warn("assignment: standby at the epoch I am active in ({}) refused", a.epoch);
+      } else if (new_epoch || !IsStandby(role()) || old_peer != a.peer_endpoint) {
+        machine_.BecomeStandby();
+      }
+      break;
+    case WireRole::kActive:
+      if (new_epoch) {
+        promote_wait_until_us_ =
+            a.skip_lease_wait ? now_us : std::max(now_us, last_renewal_us_ + options_.lease_ms * 1000);
+        lease_until_us_ = 0;
+        machine_.Promote();
+      } else if (!IsActive(role()) && role() != RoleState::kPromoting) {
+        ++counters_.refused_frames;  // promotions always raise the epoch
+        spdlog::warn("assignment: active at my current epoch {} without promotion refused", a.epoch);
+        return;
+      }
+      if (a.lease_echo_us > 0 && a.lease_echo_us <= now_us) {
+        lease_until_us_ = std::max(lease_until_us_, a.lease_echo_us + options_.lease_ms * 1000);
+      }
+      if (role() == RoleState::kReplicating && want_solo_ && SoloGranted()) {
+        want_solo_ = false;
+        machine_.SoloGranted();
+      }
+      break;
+  }
+  if (new_epoch) SendStatus();
+}
+
+void ReplicaCore::OnRoleEntered(RoleState state) {
+  switch (state) {
+    case RoleState::kOutOfService:
+    case RoleState::kPromoting:
+      FailPending("this replica stopped being active");
+      standby_.reset();
+      actions_.push_back(ConnectActive{""});
+      break;
+    case RoleState::kCatchingUp:
+      FailPending("this replica became a standby");
+      standby_.reset();
+      SayHello(now_us_);
+      break;
+    case RoleState::kInSync:
+    case RoleState::kReplicating:
+    case RoleState::kSolo:
+      break;
+  }
+  SendStatus();
+}
+
+void ReplicaCore::OnTick(int64_t now_us) {
+  now_us_ = now_us;
+  if (role() == RoleState::kPromoting && now_us >= promote_wait_until_us_) {
+    BeginActiveTerm();
+    machine_.LeaseWaitOver(SoloGranted());
+  }
+  if (IsActive(role())) {
+    FlushQueue(now_us);
+    StreamToStandby(now_us);
+    CheckStandbyProgress(now_us);
+    ReleaseReplies(now_us);
+  } else if (IsStandby(role())) {
+    int64_t quiet_us = now_us - std::max(last_from_active_us_, hello_sent_us_);
+    if (quiet_us > std::max(options_.ack_timeout_ms, 5 * options_.heartbeat_ms) * 1000) {
+      Resync(now_us);  // the active is gone or the session was lost: start again
+    }
+  }
+  if (now_us - last_status_us_ >= options_.heartbeat_ms * 1000) SendStatus();
+}
+
+void ReplicaCore::SendStatus() {
+  actions_.push_back(ToCoordinator{BuildStatus(now_us_)});
+  last_status_us_ = now_us_;
+}
+
+StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
+  StatusReport s;
+  s.replica = options_.name;
+  s.pid = static_cast<int32_t>(::getpid());
+  s.version = processor_->Version();
+  s.schema = processor_->Schema();
+  RoleState r = role();
+  s.role = IsStandby(r)                  ? WireRole::kStandby
+           : (IsActive(r) || r == RoleState::kPromoting) ? WireRole::kActive
+                                                          : WireRole::kOutOfService;
+  s.role_path = RoleStatePath(r);
+  const StoreMeta& meta = store_->meta();
+  s.epoch = meta.epoch;
+  s.applied_epoch = meta.applied_epoch;
+  s.applied_seq = meta.applied_seq;
+  s.sent_us = now_us;
+  s.in_sync = r == RoleState::kInSync;
+  Health h = processor_->CheckHealth();
+  s.healthy = h.healthy && !meta.snapshot_incomplete;
+  s.health_detail = meta.snapshot_incomplete ? "snapshot install incomplete" : h.detail;
+  s.promoted_ready = IsActive(r);
+  if (IsActive(r)) {
+    s.peer_acked_seq = standby_ ? standby_->acked_seq : 0;
+    s.lag_ops = meta.applied_seq - s.peer_acked_seq;
+    s.solo_request_id = solo_request_id_;
+    s.want_solo = want_solo_;
+    s.peer_caught_up = peer_caught_up_;
+    s.demoted = assignment_.drain && standby_ && standby_->acked_seq == meta.applied_seq &&
+                pending_.empty() && queue_.empty();
+  }
+  s.refused_frames = counters_.refused_frames;
+  s.stale_epoch_frames = counters_.stale_epoch_frames;
+  return s;
+}
+
+}  // namespace duplex

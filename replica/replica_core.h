@@ -1,0 +1,176 @@
+// ReplicaCore: everything a replica decides, as pure reactions
+// (now, event) -> actions. It owns the role machine, the active's group commit
+// and standby session, and the standby's catch-up; the daemon (or the
+// simulator) delivers events and carries out the actions. Storage is a
+// synchronous seam (Store). Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "feature_flags/feature_set.h"
+#include "replica/frame.h"
+#include "replica/processor.h"
+#include "replica/role_machine.h"
+#include "state_sync/store.h"
+
+namespace duplex {
+
+struct ReplicaOptions {
+  std::string name;
+  std::string endpoint;          // this replica's data-plane endpoint, given to clients as a hint
+  bool async = false;            // acknowledge after the local commit, lag bounded by max_lag_ops
+  int heartbeat_ms = 20;
+  int lease_ms = 200;
+  int ack_timeout_ms = 100;      // the standby silent this long: ask the coordinator to go solo
+  uint64_t max_batch_ops = 1024; // group commit: requests per WriteBatch
+  uint64_t max_lag_ops = 10000;  // deltas in flight to the standby
+  uint64_t max_queue = 10000;    // client requests waiting for a group commit
+  uint64_t snapshot_chunk_bytes = 1 << 20;
+  uint32_t snapshot_window_chunks = 4;
+  uint64_t tail_batch_ops = 512;  // deltas per catch-up message
+};
+static_assert(ReplicaOptions{}.heartbeat_ms * 3 < ReplicaOptions{}.lease_ms,
+              "a lease must survive a lost heartbeat or two");
+
+// Actions for the I/O layer.
+struct ToClient {
+  std::string route;
+  ClientReply reply;
+};
+struct ToStandby {
+  std::string route;
+  PeerMessage message;
+};
+struct ToActive {
+  PeerMessage message;
+};
+struct ToCoordinator {
+  StatusReport status;
+};
+struct ConnectActive {
+  std::string endpoint;  // empty: disconnect
+};
+using Action = std::variant<ToClient, ToStandby, ToActive, ToCoordinator, ConnectActive>;
+
+struct ReplicaCounters {
+  uint64_t refused_frames = 0;      // malformed or out-of-place frames
+  uint64_t stale_epoch_frames = 0;  // frames from an older epoch
+  uint64_t gaps = 0;
+  uint64_t duplicates = 0;
+  uint64_t snapshots_sent = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t deltas_committed = 0;
+  uint64_t group_commits = 0;
+};
+
+class ReplicaCore final : private RoleListener {
+ public:
+  ReplicaCore(ReplicaOptions options, Store* store, Processor* processor);
+
+  void OnClientRequest(std::string route, Request request, int64_t now_us);
+  void OnFromStandby(std::string route, PeerMessage message, int64_t now_us);
+  void OnFromActive(PeerMessage message, int64_t now_us);
+  void OnAssignment(const Assignment& assignment, int64_t now_us);
+  // Timers, group commit, catch-up streaming, status. Call after each batch of events.
+  void OnTick(int64_t now_us);
+  void CountRefusedFrame() { ++counters_.refused_frames; }
+
+  std::vector<Action> TakeActions();
+
+  RoleState role() const { return machine_.state(); }
+  uint64_t epoch() const { return store_->meta().epoch; }
+  bool Serving(int64_t now_us) const;
+  bool HasWork() const { return !queue_.empty(); }
+  StatusReport BuildStatus(int64_t now_us) const;
+  const ReplicaCounters& counters() const { return counters_; }
+  const RoleMachine& machine() const { return machine_; }
+
+ private:
+  struct StandbySession {
+    std::string route;
+    uint64_t session_id = 0;
+    uint64_t acked_seq = 0;
+    uint64_t next_send = 1;
+    bool live = false;
+    std::unique_ptr<SnapshotCursor> snapshot;
+    uint32_t chunks_sent = 0;
+    uint32_t chunks_acked = 0;
+    bool last_chunk_sent = false;
+    int64_t last_heard_us = 0;
+    int64_t last_sent_us = 0;
+  };
+  struct PendingReply {
+    uint64_t seq;
+    int64_t since_us;
+    std::string route;
+    ClientReply reply;
+  };
+
+  void OnRoleEntered(RoleState state) override;
+  uint64_t last_seq() const { return store_->meta().applied_seq; }
+  void Fatal(const Status& status);
+  void Adopt(uint64_t epoch);
+  void Reply(const std::string& route, const Request& request, Response response);
+  void ReplyNotActive(const std::string& route, const Request& request);
+  void FailPending(const char* why);
+  void SendStatus();
+  bool SoloGranted() const;
+
+  // Active side (replica_active.cc).
+  void BeginActiveTerm();
+  void FlushQueue(int64_t now_us);
+  void ReleaseReplies(int64_t now_us);
+  void CheckStandbyProgress(int64_t now_us);
+  void StartSession(const std::string& route, const Hello& hello);
+  void StreamToStandby(int64_t now_us);
+  void SendSnapshotChunks(int64_t now_us);
+  void SendToStandby(PeerMessage message, int64_t now_us);
+  void OnAck(const Ack& ack, int64_t now_us);
+  DeltaBatch MakeBatch(std::vector<Delta> deltas, int64_t now_us) const;
+
+  // Standby side (replica_standby.cc).
+  void SayHello(int64_t now_us);
+  void Resync(int64_t now_us);
+  void OnDeltaBatch(const DeltaBatch& batch, int64_t now_us);
+  void OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us);
+  bool AcceptFromActive(uint64_t epoch, uint64_t session_id);
+  void AckActive(int64_t echo_us, int64_t now_us);
+
+  ReplicaOptions options_;
+  Store* store_;
+  Processor* processor_;
+  RoleMachine machine_;
+  FeatureSet features_;
+  std::vector<Action> actions_;
+  int64_t now_us_ = 0;
+  int64_t last_status_us_ = 0;
+  Assignment assignment_;
+  ReplicaCounters counters_;
+
+  // Active.
+  std::optional<StandbySession> standby_;
+  std::vector<std::pair<std::string, Request>> queue_;
+  std::deque<PendingReply> pending_;
+  int64_t lease_until_us_ = 0;
+  int64_t promote_wait_until_us_ = 0;
+  uint64_t solo_request_id_ = 0;
+  bool want_solo_ = false;
+  bool peer_caught_up_ = false;
+
+  // Standby.
+  uint64_t session_id_ = 0;
+  uint64_t session_counter_ = 0;
+  int64_t hello_sent_us_ = 0;
+  int64_t last_from_active_us_ = 0;
+  int64_t last_renewal_us_ = 0;  // when this replica last renewed an active's lease
+  uint32_t chunks_installed_ = 0;
+};
+
+}  // namespace duplex

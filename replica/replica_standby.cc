@@ -1,0 +1,147 @@
+// The standby side of ReplicaCore: hello, catch-up by log tail or snapshot,
+// live deltas, acks. Gaps and duplicates are detected and never applied.
+#include <spdlog/spdlog.h>
+
+#include "replica/replica_core.h"
+
+namespace duplex {
+
+void ReplicaCore::SayHello(int64_t now_us) {
+  // A fresh session id makes stale in-flight messages of the old session recognizable.
+  session_id_ = (static_cast<uint64_t>(now_us) << 12) | (++session_counter_ & 0xfff);
+  chunks_installed_ = 0;
+  hello_sent_us_ = now_us;
+  actions_.push_back(ConnectActive{assignment_.peer_endpoint});
+  const StoreMeta& meta = store_->meta();
+  Hello h;
+  h.replica = options_.name;
+  h.epoch = meta.epoch;
+  h.last_epoch = meta.applied_epoch;
+  h.last_seq = meta.applied_seq;
+  h.version = processor_->Version();
+  h.schema = processor_->Schema();
+  h.session_id = session_id_;
+  h.needs_snapshot = meta.snapshot_incomplete;
+  actions_.push_back(ToActive{std::move(h)});
+}
+
+void ReplicaCore::Resync(int64_t now_us) {
+  // Leaving InSync re-enters CatchingUp, which says hello; otherwise say it here.
+  if (role() == RoleState::kInSync) {
+    machine_.FellBehind();
+  } else {
+    SayHello(now_us);
+  }
+}
+
+void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
+  now_us_ = now_us;
+  if (!IsStandby(role())) {
+    ++counters_.refused_frames;
+    return;
+  }
+  if (auto* batch = std::get_if<DeltaBatch>(&message)) {
+    OnDeltaBatch(*batch, now_us);
+  } else if (auto* chunk = std::get_if<SnapshotChunk>(&message)) {
+    OnSnapshotChunk(*chunk, now_us);
+  } else if (auto* refusal = std::get_if<Refusal>(&message)) {
+    if (refusal->session_id == session_id_) {
+      spdlog::info("active refused session: {}", refusal->reason);
+      machine_.FellBehind();  // hello again after the quiet timeout
+    }
+  } else {
+    ++counters_.refused_frames;  // hellos and acks only flow to the active
+  }
+}
+
+bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
+  if (msg_epoch < epoch()) {
+    ++counters_.stale_epoch_frames;
+    actions_.push_back(ToActive{Refusal{epoch(), "stale epoch " + std::to_string(msg_epoch) +
+                                                     " (mine is " + std::to_string(epoch()) + ")",
+                                        session_id}});
+    return false;
+  }
+  if (session_id != session_id_) {
+    ++counters_.refused_frames;  // a message of an older session, still in flight
+    return false;
+  }
+  if (msg_epoch > epoch()) Adopt(msg_epoch);  // the active was promoted after our hello
+  return true;
+}
+
+void ReplicaCore::AckActive(int64_t echo_us, int64_t now_us) {
+  last_from_active_us_ = now_us;
+  last_renewal_us_ = now_us;
+  actions_.push_back(ToActive{Ack{epoch(), store_->meta().applied_seq, echo_us, session_id_,
+                                  options_.name, chunks_installed_}});
+}
+
+void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
+  if (!AcceptFromActive(batch.epoch, batch.session_id)) return;
+  if (store_->meta().snapshot_incomplete) {
+    ++counters_.refused_frames;  // deltas cannot apply to a half-installed snapshot
+    return;
+  }
+  std::vector<Delta> fresh;
+  uint64_t expect = store_->meta().applied_seq + 1;
+  for (const Delta& d : batch.deltas) {
+    if (d.seq < expect) {
+      ++counters_.duplicates;
+      continue;
+    }
+    if (d.seq != expect || d.epoch > batch.epoch) {
+      ++counters_.gaps;
+      spdlog::warn("gap: got delta {} (epoch {}), expected {}; resyncing", d.seq, d.epoch, expect);
+      Resync(now_us);
+      return;
+    }
+    auto mutations = processor_->ApplyDelta(d);
+    if (!mutations.ok()) {
+      ++counters_.refused_frames;
+      spdlog::error("delta {} refused by the processor: {}", d.seq, mutations.status().ToString());
+      Resync(now_us);
+      return;
+    }
+    Delta applied = d;
+    applied.mutations = std::move(mutations).value();
+    fresh.push_back(std::move(applied));
+    ++expect;
+  }
+  if (!fresh.empty()) {
+    Status s = store_->Append(fresh);
+    if (!s.ok()) Fatal(s);
+    counters_.deltas_committed += fresh.size();
+  }
+  AckActive(batch.sent_us, now_us);
+  if (batch.caught_up && role() == RoleState::kCatchingUp) machine_.CaughtUp();
+}
+
+void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
+  if (!AcceptFromActive(chunk.epoch, chunk.session_id)) return;
+  if (chunk.index != chunks_installed_) {
+    ++counters_.gaps;
+    Resync(now_us);
+    return;
+  }
+  Status s = chunk.index == 0 ? store_->BeginSnapshotInstall() : Status::Ok();
+  if (s.ok()) s = store_->InstallChunk(chunk.entries);
+  if (s.code() == Code::kCorruption) {
+    ++counters_.refused_frames;  // a hostile or broken chunk: start over
+    Resync(now_us);
+    return;
+  }
+  if (!s.ok()) Fatal(s);
+  ++chunks_installed_;
+  if (chunk.last) {
+    s = store_->FinishSnapshotInstall(chunk.snapshot_epoch, chunk.snapshot_seq, chunk.schema);
+    if (!s.ok()) Fatal(s);
+    ++counters_.snapshots_installed;
+    processor_->OnRestored();
+    spdlog::info("snapshot installed at {}:{} ({} chunks)", chunk.snapshot_epoch,
+                 chunk.snapshot_seq, chunks_installed_);
+  }
+  AckActive(chunk.sent_us, now_us);
+}
+
+}  // namespace duplex
