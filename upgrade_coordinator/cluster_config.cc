@@ -184,11 +184,11 @@ Status ReadCount(const YAML::Node& map, const std::string& path, const char* key
   if (number < (zero == Zero::kAllowed ? 0 : 1)) {
     return Error(field, "must be " + expected + ", got " + std::to_string(number));
   }
-  constexpr uint64_t kMax = std::min<uint64_t>(std::numeric_limits<T>::max(),
-                                               std::numeric_limits<int64_t>::max());
+  constexpr uint64_t kMax =
+      std::min<uint64_t>(std::numeric_limits<T>::max(), std::numeric_limits<int64_t>::max());
   if (static_cast<uint64_t>(number) > kMax) {
-    return Error(field, "must be at most " + std::to_string(kMax) + ", got " +
-                            std::to_string(number));
+    return Error(field,
+                 "must be at most " + std::to_string(kMax) + ", got " + std::to_string(number));
   }
   *out = static_cast<T>(number);
   return Status::Ok();
@@ -218,7 +218,8 @@ StatusOr<YAML::Node> Section(const YAML::Node& root, const char* key, bool requi
     if (required) return Error(key, "required");
     return YAML::Node();
   }
-  if (!value.IsMap()) return Error(key, std::string("must be a map of fields, got ") + KindName(value));
+  if (!value.IsMap())
+    return Error(key, std::string("must be a map of fields, got ") + KindName(value));
   DUPLEX_RETURN_IF_ERROR(CheckKeys(value, key, known));
   return value;
 }
@@ -234,7 +235,8 @@ Status ReadProcessor(const YAML::Node& root, ProcessorConfig* processor) {
 }
 
 Status ReadReplica(const YAML::Node& node, const std::string& path, ReplicaConfig* replica) {
-  if (!node.IsMap()) return Error(path, std::string("must be a map of fields, got ") + KindName(node));
+  if (!node.IsMap())
+    return Error(path, std::string("must be a map of fields, got ") + KindName(node));
   DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path, {"name", "host", "port", "http_port"}));
   DUPLEX_RETURN_IF_ERROR(ReadRequiredString(node, path, "name", &replica->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(Join(path, "name"), replica->name));
@@ -249,7 +251,8 @@ Status ReadReplicas(const YAML::Node& root, const std::string& default_host,
                     std::vector<ReplicaConfig>* replicas) {
   const YAML::Node list = root["replicas"];
   if (IsMissing(list)) return Error("replicas", "required");
-  if (!list.IsSequence()) return Error("replicas", std::string("must be a list, got ") + KindName(list));
+  if (!list.IsSequence())
+    return Error("replicas", std::string("must be a list, got ") + KindName(list));
   if (list.size() != 2) {
     return Error("replicas", "a pair needs exactly 2 replicas, got " + std::to_string(list.size()));
   }
@@ -286,7 +289,8 @@ Status ReadTiming(const YAML::Node& root, TimingConfig* timing) {
   // A lease must outlive a few lost heartbeats, or one delayed packet costs the active its lease;
   // the coordinator must not suspect a replica before the same few heartbeats are missed.
   const int64_t three_beats = 3 * int64_t{timing->heartbeat_ms};
-  const std::string beats = " 3 x heartbeat_ms (" + std::to_string(timing->heartbeat_ms) + "), got ";
+  const std::string beats =
+      " 3 x heartbeat_ms (" + std::to_string(timing->heartbeat_ms) + "), got ";
   if (timing->lease_ms <= three_beats) {
     return Error("timing.lease_ms", "must be more than" + beats + std::to_string(timing->lease_ms));
   }
@@ -304,7 +308,8 @@ Status ReadRestart(const YAML::Node& root, RestartConfig* restart) {
   // Zero restarts (the first crash marks the replica failed) and zero backoff are meaningful.
   DUPLEX_RETURN_IF_ERROR(
       ReadCount(*map, "restart", "max_restarts", Zero::kAllowed, &restart->max_restarts));
-  DUPLEX_RETURN_IF_ERROR(ReadCount(*map, "restart", "window_s", Zero::kRejected, &restart->window_s));
+  DUPLEX_RETURN_IF_ERROR(
+      ReadCount(*map, "restart", "window_s", Zero::kRejected, &restart->window_s));
   return ReadCount(*map, "restart", "backoff_ms", Zero::kAllowed, &restart->backoff_ms);
 }
 
@@ -323,10 +328,9 @@ Status ReadReplicationMode(const YAML::Node& map, ReplicationMode* mode) {
 }
 
 Status ReadReplication(const YAML::Node& root, ReplicationConfig* replication) {
-  StatusOr<YAML::Node> map = Section(
-      root, "replication", false,
-      {"mode", "max_lag_ops", "log_retain_ops", "max_batch_ops", "snapshot_chunk_bytes",
-       "max_frame_bytes", "max_queue"});
+  StatusOr<YAML::Node> map = Section(root, "replication", false,
+                                     {"mode", "max_lag_ops", "log_retain_ops", "max_batch_ops",
+                                      "snapshot_chunk_bytes", "max_frame_bytes", "max_queue"});
   if (!map.ok()) return map.status();
   DUPLEX_RETURN_IF_ERROR(ReadReplicationMode(*map, &replication->mode));
   const std::pair<const char*, uint64_t*> fields[] = {
@@ -370,10 +374,10 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
 }
 
 Status ReadTopLevel(const YAML::Node& root, ClusterConfig* config) {
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(root, "",
-                                   {"name", "data_dir", "host", "admin_port", "control_port",
-                                    "log_level", "processor", "replicas", "timing", "restart",
-                                    "replication"}));
+  DUPLEX_RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"name", "data_dir", "host", "admin_port", "control_port", "log_level", "processor",
+                 "replicas", "timing", "restart", "replication"}));
   DUPLEX_RETURN_IF_ERROR(ReadRequiredString(root, "", "name", &config->name));
   DUPLEX_RETURN_IF_ERROR(CheckName("name", config->name));
   DUPLEX_RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config->data_dir));
@@ -401,7 +405,8 @@ Status ReadDocument(const std::string& yaml_text, ClusterConfig* config) {
   // An empty file is an empty map, so the message is the useful "name: required".
   YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  if (!root.IsMap()) return Error("", std::string("must be a map of fields, got ") + KindName(root));
+  if (!root.IsMap())
+    return Error("", std::string("must be a map of fields, got ") + KindName(root));
   return ReadTopLevel(root, config);
 }
 

@@ -17,7 +17,7 @@ class MapReader : public StateReader {
   std::map<std::string, std::string> data;
 };
 
-Outcome Run(Processor& p, MapReader& state, std::string op, std::vector<std::string> args) {
+Outcome Exec(Processor& p, MapReader& state, std::string op, std::vector<std::string> args) {
   FeatureSet features({}, {1, 0, 0});
   Outcome o = p.Execute({1, 1, std::move(op), std::move(args)}, state, features);
   for (const auto& m : o.mutations) {
@@ -33,30 +33,30 @@ Outcome Run(Processor& p, MapReader& state, std::string op, std::vector<std::str
 TEST(Kv, PutGetDelIncr) {
   auto p = MakeKvProcessor("1.0.0");
   MapReader s;
-  EXPECT_EQ(Run(*p, s, "PUT", {"k", "v"}).response.value, "OK");
-  EXPECT_EQ(Run(*p, s, "GET", {"k"}).response.value, "v");
-  EXPECT_TRUE(Run(*p, s, "GET", {"k"}).mutations.empty());
-  EXPECT_EQ(Run(*p, s, "INCR", {"n", "5"}).response.value, "5");
-  EXPECT_EQ(Run(*p, s, "INCR", {"n", "-7"}).response.value, "-2");
-  EXPECT_EQ(Run(*p, s, "DEL", {"k"}).response.value, "1");
-  EXPECT_EQ(Run(*p, s, "DEL", {"k"}).response.value, "0");
-  EXPECT_EQ(Run(*p, s, "GET", {"k"}).response.code, Code::kNotFound);
+  EXPECT_EQ(Exec(*p, s, "PUT", {"k", "v"}).response.value, "OK");
+  EXPECT_EQ(Exec(*p, s, "GET", {"k"}).response.value, "v");
+  EXPECT_TRUE(Exec(*p, s, "GET", {"k"}).mutations.empty());
+  EXPECT_EQ(Exec(*p, s, "INCR", {"n", "5"}).response.value, "5");
+  EXPECT_EQ(Exec(*p, s, "INCR", {"n", "-7"}).response.value, "-2");
+  EXPECT_EQ(Exec(*p, s, "DEL", {"k"}).response.value, "1");
+  EXPECT_EQ(Exec(*p, s, "DEL", {"k"}).response.value, "0");
+  EXPECT_EQ(Exec(*p, s, "GET", {"k"}).response.code, Code::kNotFound);
 }
 
 TEST(Kv, RefusesBadRequestsWithAClearMessageAndNoDelta) {
   auto p = MakeKvProcessor("1.0.0");
   MapReader s;
   s.data["word"] = "hello";
-  Outcome o = Run(*p, s, "INCR", {"word", "1"});
+  Outcome o = Exec(*p, s, "INCR", {"word", "1"});
   EXPECT_EQ(o.response.code, Code::kInvalidArgument);
   EXPECT_EQ(o.response.message, "value of \"word\" is not an integer: \"hello\"");
   EXPECT_TRUE(o.mutations.empty());
-  EXPECT_EQ(Run(*p, s, "INCR", {"n", "x1"}).response.message, "amount is not an integer: \"x1\"");
-  EXPECT_EQ(Run(*p, s, "PUT", {"k"}).response.code, Code::kInvalidArgument);
-  EXPECT_EQ(Run(*p, s, "FLY", {}).response.message,
+  EXPECT_EQ(Exec(*p, s, "INCR", {"n", "x1"}).response.message, "amount is not an integer: \"x1\"");
+  EXPECT_EQ(Exec(*p, s, "PUT", {"k"}).response.code, Code::kInvalidArgument);
+  EXPECT_EQ(Exec(*p, s, "FLY", {}).response.message,
             "unknown op \"FLY\" (kv 1.0.0 has PUT, GET, DEL, INCR)");
   s.data["big"] = "9223372036854775807";
-  EXPECT_EQ(Run(*p, s, "INCR", {"big", "1"}).response.code, Code::kInvalidArgument);
+  EXPECT_EQ(Exec(*p, s, "INCR", {"big", "1"}).response.code, Code::kInvalidArgument);
 }
 
 }  // namespace

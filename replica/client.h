@@ -1,0 +1,58 @@
+// Client: duplex's client library. Knows both replicas, finds the active,
+// retries on the other after a timeout, a lost connection or a "not active"
+// answer, and tags every request (client id, request seq) so that a retry after
+// a failover returns the original answer instead of applying twice.
+// One Client per thread; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "replica/processor.h"
+
+namespace duplex {
+
+struct ClientOptions {
+  std::vector<std::string> endpoints;  // "tcp://127.0.0.1:7410", one per replica
+  int attempt_timeout_ms = 150;        // no answer this long: try the other replica
+  int deadline_ms = 10000;             // give up (Unavailable) after this long
+  int max_backoff_ms = 20;             // between rounds when no replica is active yet
+  uint64_t client_id = 0;              // 0: random
+  size_t max_frame_bytes = 16 << 20;
+};
+
+struct CallStats {
+  int attempts = 0;
+  bool failed_over = false;  // answered by another replica than the first one tried
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends a request with the next request seq and retries it (same seq) until a
+  // replica that is active answers, or the deadline passes (Unavailable). The
+  // Response carries the application's own code (OK, NotFound, ...).
+  StatusOr<Response> Call(const std::string& op, std::vector<std::string> args,
+                          CallStats* stats = nullptr);
+
+  // One attempt at one replica, no retry, no request seq (for admin reads like "_digest").
+  StatusOr<Response> Ask(size_t replica_index, const std::string& op,
+                         std::vector<std::string> args, int timeout_ms);
+
+  uint64_t client_id() const;
+  uint64_t last_request_seq() const;
+  size_t active_index() const;  // the replica that answered last
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace duplex

@@ -1,0 +1,309 @@
+#include "replica/daemon.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <zmq.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "replica/frame.h"
+
+namespace duplex {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c) {
+  return {{"replica", s.replica},
+          {"pid", s.pid},
+          {"version", s.version},
+          {"role", WireRoleName(s.role)},
+          {"state", s.role_path},
+          {"epoch", s.epoch},
+          {"applied_seq", s.applied_seq},
+          {"healthy", s.healthy},
+          {"health", s.health_detail},
+          {"refused_frames", c.refused_frames},
+          {"stale_epoch_frames", c.stale_epoch_frames},
+          {"gaps", c.gaps},
+          {"duplicates", c.duplicates},
+          {"snapshots_sent", c.snapshots_sent},
+          {"snapshots_installed", c.snapshots_installed},
+          {"deltas_committed", c.deltas_committed},
+          {"group_commits", c.group_commits}};
+}
+
+// What the HTTP thread may read.
+struct Published {
+  std::mutex mu;
+  bool serving = false;
+  std::string status_json = "{}";
+};
+
+// Thin ownership of a ZeroMQ socket with the options every duplex socket uses.
+struct ZSocket {
+  ZSocket(void* ctx, int type, size_t max_frame_bytes) : s(zmq_socket(ctx, type)) {
+    int zero = 0, hwm = 100000;
+    int64_t max_msg = static_cast<int64_t>(max_frame_bytes);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    // Peers that send larger frames are disconnected by ZeroMQ before we see them.
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+  }
+  ~ZSocket() { zmq_close(s); }
+  ZSocket(const ZSocket&) = delete;
+  ZSocket& operator=(const ZSocket&) = delete;
+  void* s;
+};
+
+// One received message: its parts (a ROUTER prepends the sender's routing id).
+std::vector<std::string> RecvParts(void* socket) {
+  std::vector<std::string> parts;
+  int more = 1;
+  while (more) {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&msg);
+      break;
+    }
+    parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
+    more = zmq_msg_more(&msg);
+    zmq_msg_close(&msg);
+  }
+  return parts;
+}
+
+void SendParts(void* socket, const std::string* route, const std::string& payload) {
+  if (route != nullptr) zmq_send(socket, route->data(), route->size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+  zmq_send(socket, payload.data(), payload.size(), ZMQ_DONTWAIT);
+}
+
+class Daemon {
+ public:
+  Daemon(const DaemonOptions& options, Processor* processor, std::unique_ptr<Store> store)
+      : options_(options),
+        store_(std::move(store)),
+        core_(options.replica, store_.get(), processor),
+        ctx_(zmq_ctx_new()),
+        router_(ctx_, ZMQ_ROUTER, options.max_frame_bytes),
+        coordinator_(ctx_, ZMQ_DEALER, options.max_frame_bytes) {}
+  ~Daemon() {
+    peer_.reset();
+    zmq_ctx_term(ctx_);
+  }
+
+  Status Start() {
+    std::string bind = TcpEndpoint(options_.host, options_.port);
+    if (zmq_bind(router_.s, bind.c_str()) != 0) {
+      return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
+    }
+    const std::string& id = options_.replica.name;
+    zmq_setsockopt(coordinator_.s, ZMQ_ROUTING_ID, id.data(), id.size());
+    zmq_connect(coordinator_.s, options_.coordinator_endpoint.c_str());
+    http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(published_.mu);
+      res.status = published_.serving ? 200 : 503;
+      res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
+    });
+    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(published_.mu);
+      res.set_content(published_.status_json, "application/json");
+    });
+    if (!http_.bind_to_port(options_.host, options_.http_port)) {
+      return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
+    }
+    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    return Status::Ok();
+  }
+
+  void Run() {
+    while (!g_stop.load()) {
+      zmq_pollitem_t items[3] = {{router_.s, 0, ZMQ_POLLIN, 0},
+                                 {coordinator_.s, 0, ZMQ_POLLIN, 0},
+                                 {peer_ ? peer_->s : nullptr, 0, ZMQ_POLLIN, 0}};
+      int n = peer_ ? 3 : 2;
+      zmq_poll(items, n, core_.HasWork() ? 0 : 2);
+      int64_t now = clock_.NowUs();
+      for (int i = 0; i < kMaxPerRound && (items[0].revents & ZMQ_POLLIN); ++i) {
+        if (!OnRouter(now)) break;
+      }
+      for (int i = 0; i < kMaxPerRound; ++i) {
+        if (!OnDealer(coordinator_.s, now, /*from_coordinator=*/true)) break;
+      }
+      for (int i = 0; peer_ && i < kMaxPerRound; ++i) {
+        if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
+      }
+      core_.OnTick(clock_.NowUs());
+      Execute(core_.TakeActions());
+      Publish();
+    }
+    http_.stop();
+    http_thread_.join();
+  }
+
+ private:
+  static constexpr int kMaxPerRound = 4096;
+
+  bool OnRouter(int64_t now) {
+    auto parts = RecvParts(router_.s);
+    if (parts.empty()) return false;
+    if (parts.size() != 2) return Refuse("router: expected 2 parts, got " +
+                                         std::to_string(parts.size()));
+    auto frame = DecodeFrame(parts[1], options_.max_frame_bytes);
+    if (!frame.ok()) return Refuse(frame.status().message());
+    if (auto* req = std::get_if<Request>(&*frame)) {
+      core_.OnClientRequest(std::move(parts[0]), std::move(*req), now);
+    } else if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
+      core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);
+    } else {
+      return Refuse("router: unexpected frame kind");
+    }
+    return true;
+  }
+
+  bool OnDealer(void* socket, int64_t now, bool from_coordinator) {
+    auto parts = RecvParts(socket);
+    if (parts.empty()) return false;
+    if (parts.size() != 1) return Refuse("dealer: expected 1 part");
+    auto frame = DecodeFrame(parts[0], options_.max_frame_bytes);
+    if (!frame.ok()) return Refuse(frame.status().message());
+    if (auto* a = std::get_if<Assignment>(&*frame); a && from_coordinator) {
+      core_.OnAssignment(*a, now);
+    } else if (auto* m = std::get_if<PeerMessage>(&*frame); m && !from_coordinator) {
+      core_.OnFromActive(std::move(*m), now);
+    } else {
+      return Refuse("dealer: unexpected frame kind");
+    }
+    return true;
+  }
+
+  bool Refuse(const std::string& why) {
+    core_.CountRefusedFrame();
+    if (++refusals_logged_ <= 100) spdlog::warn("refused frame: {}", why);
+    return true;  // keep draining
+  }
+
+  void Execute(std::vector<Action> actions) {
+    for (auto& action : actions) {
+      if (auto* c = std::get_if<ToClient>(&action)) {
+        SendParts(router_.s, &c->route, EncodeFrame(std::move(c->reply)));
+      } else if (auto* s = std::get_if<ToStandby>(&action)) {
+        SendParts(router_.s, &s->route, EncodeFrame(std::move(s->message)));
+      } else if (auto* a = std::get_if<ToActive>(&action)) {
+        if (peer_) SendParts(peer_->s, nullptr, EncodeFrame(std::move(a->message)));
+      } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
+        SendParts(coordinator_.s, nullptr, EncodeFrame(std::move(st->status)));
+      } else if (auto* connect = std::get_if<ConnectActive>(&action)) {
+        // A fresh socket per session: nothing queued for the old active leaks into the new one.
+        peer_.reset();
+        if (!connect->endpoint.empty()) {
+          peer_ = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, options_.max_frame_bytes);
+          zmq_connect(peer_->s, connect->endpoint.c_str());
+        }
+      }
+    }
+  }
+
+  void Publish() {
+    int64_t now = clock_.NowUs();
+    if (now - last_publish_us_ < 10000) return;
+    last_publish_us_ = now;
+    auto json = StatusJson(core_.BuildStatus(now), core_.counters()).dump();
+    std::lock_guard lock(published_.mu);
+    published_.serving = core_.Serving(now);
+    published_.status_json = std::move(json);
+  }
+
+  DaemonOptions options_;
+  std::unique_ptr<Store> store_;
+  ReplicaCore core_;
+  SteadyClock clock_;
+  void* ctx_;
+  ZSocket router_;
+  ZSocket coordinator_;
+  std::unique_ptr<ZSocket> peer_;
+  httplib::Server http_;
+  std::thread http_thread_;
+  Published published_;
+  int64_t last_publish_us_ = 0;
+  uint64_t refusals_logged_ = 0;
+};
+
+}  // namespace
+
+int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
+  InstallSignalHandlers();
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  auto store = Store::Open({options.data_dir, options.fsync, options.log_retain_ops, nullptr});
+  if (!store.ok()) {
+    spdlog::critical("cannot open the store: {}", store.status().ToString());
+    return 2;
+  }
+  Daemon daemon(options, processor, std::move(store).value());
+  Status s = daemon.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot start: {}", s.ToString());
+    return 2;
+  }
+  spdlog::info("replica {} ({} {}) on port {}, http {}", options.replica.name, processor->Name(),
+               processor->Version(), options.port, options.http_port);
+  daemon.Run();
+  spdlog::info("replica {} stopped", options.replica.name);
+  return 0;
+}
+
+int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
+  DaemonOptions o;
+  std::string mode = "sync";
+  CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
+  app.add_option("--name", o.replica.name, "replica name")->required();
+  app.add_option("--host", o.host, "address to bind");
+  app.add_option("--port", o.port, "data-plane port")->required();
+  app.add_option("--http-port", o.http_port, "HTTP port for /role and /status")->required();
+  app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
+      ->required();
+  app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
+  app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
+  app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
+  app.add_option("--lease-ms", o.replica.lease_ms);
+  app.add_option("--ack-timeout-ms", o.replica.ack_timeout_ms);
+  app.add_option("--max-batch-ops", o.replica.max_batch_ops);
+  app.add_option("--max-lag-ops", o.replica.max_lag_ops);
+  app.add_option("--max-queue", o.replica.max_queue);
+  app.add_option("--snapshot-chunk-bytes", o.replica.snapshot_chunk_bytes);
+  app.add_option("--log-retain-ops", o.log_retain_ops);
+  app.add_option("--max-frame-bytes", o.max_frame_bytes);
+  app.add_option("--log-level", o.log_level);
+  bool no_fsync = false;
+  app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
+  CLI11_PARSE(app, argc, argv);
+  o.replica.async = mode == "async";
+  o.fsync = !no_fsync;
+  o.replica.endpoint = TcpEndpoint(o.host, o.port);
+  InitLogging("replica " + o.replica.name, o.log_level);
+  return RunReplicaDaemon(o, processor.get());
+}
+
+}  // namespace duplex

@@ -1,0 +1,34 @@
+// The replica daemon: a ReplicaCore driven by a ZeroMQ event loop, a RocksDB
+// store, and a small HTTP endpoint (/role, /status). One thread runs the loop;
+// the HTTP server reads a published copy of the status under a mutex.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "replica/processor.h"
+#include "replica/replica_core.h"
+
+namespace duplex {
+
+struct DaemonOptions {
+  ReplicaOptions replica;
+  std::string host = "127.0.0.1";
+  int port = 0;       // ZeroMQ ROUTER: clients, the standby, everything data-plane
+  int http_port = 0;  // GET /role: 200 when serving as active, else 503
+  std::string coordinator_endpoint;
+  std::string data_dir;
+  bool fsync = true;
+  uint64_t log_retain_ops = 200000;
+  size_t max_frame_bytes = 16 << 20;
+  std::string log_level = "info";
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int RunReplicaDaemon(const DaemonOptions& options, Processor* processor);
+
+// main() of a processor binary: parses the flags the coordinator passes
+// (--name, --port, --http-port, --coordinator, --data-dir, ...) and runs the daemon.
+int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
+
+}  // namespace duplex
