@@ -1,0 +1,161 @@
+#include "upgrade_coordinator/arbiter.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace duplex {
+
+Arbiter::Arbiter(ArbiterOptions options, RecordStore* store)
+    : options_(std::move(options)), store_(store) {
+  for (const auto& m : options_.replicas) views_[m.name].name = m.name;
+}
+
+Status Arbiter::Recover(int64_t now_us) {
+  started_us_ = now_us;
+  now_us_ = now_us;
+  auto loaded = store_->Load();
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->has_value()) {
+    record_ = **loaded;
+    spdlog::info("recovered: epoch {}, active '{}'", record_.epoch, record_.active);
+  }
+  return Status::Ok();
+}
+
+std::vector<ArbiterAction> Arbiter::TakeActions() {
+  std::vector<ArbiterAction> out;
+  out.swap(actions_);
+  return out;
+}
+
+const ArbiterOptions::Member* Arbiter::Member(const std::string& name) const {
+  for (const auto& m : options_.replicas) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+std::string Arbiter::Other(const std::string& name) const {
+  for (const auto& m : options_.replicas) {
+    if (m.name != name) return m.name;
+  }
+  return "";
+}
+
+bool Arbiter::Recent(const ReplicaView& v, int64_t now_us) const {
+  return v.process_alive && v.last && now_us - v.last_seen_us < options_.failure_timeout_ms * 1000;
+}
+
+void Arbiter::Persist(const ClusterRecord& next) {
+  Status s = store_->Save(next);
+  if (!s.ok()) {
+    // Without a durable record the coordinator must not decide anything: stop, and
+    // resume from the last record when restarted.
+    spdlog::critical("cannot persist the cluster record: {}", s.ToString());
+    std::fflush(nullptr);
+    ::_exit(70);
+  }
+  record_ = next;
+}
+
+Assignment Arbiter::AssignmentFor(const std::string& name) const {
+  Assignment a;
+  a.epoch = record_.epoch;
+  bool failed = record_.failed.count(name) && record_.failed.at(name);
+  if (record_.active.empty() || failed) return a;  // out of service
+  std::string other = Other(name);
+  if (name == record_.active) {
+    a.role = WireRole::kActive;
+    a.peer_name = other;
+    a.peer_endpoint = Member(other)->endpoint;
+    a.skip_lease_wait = record_.skip_lease_wait;
+    a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
+    a.solo_grant_id = record_.solo_grant_id;
+    a.drain = switchover_.has_value();
+    const auto& v = views_.at(name);
+    // Renew the lease unless a failover away from this replica is under way.
+    if (!failover_ && v.last && v.last->epoch == record_.epoch) a.lease_echo_us = v.last->sent_us;
+  } else {
+    a.role = WireRole::kStandby;
+    a.peer_name = record_.active;
+    a.peer_endpoint = Member(record_.active)->endpoint;
+  }
+  return a;
+}
+
+void Arbiter::Send(const std::string& name) {
+  Assignment a = AssignmentFor(name);
+  if (a.lease_echo_us != 0) last_grant_us_ = now_us_;
+  actions_.push_back(SendAssignment{name, std::move(a)});
+}
+
+void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
+  now_us_ = now_us;
+  auto it = views_.find(s.replica);
+  if (it == views_.end()) {
+    spdlog::warn("status from unknown replica '{}' ignored", s.replica);
+    return;
+  }
+  ReplicaView& v = it->second;
+  v.last = s;
+  v.last_seen_us = now_us;
+  if (!v.process_alive || v.pid != s.pid) {
+    v.process_alive = true;  // a report proves the process runs (adopted after our restart)
+    v.pid = s.pid;
+  }
+  if (s.epoch > record_.epoch) {
+    // Only possible if our record was lost: never hand out an epoch someone has seen.
+    ClusterRecord next = record_;
+    next.epoch = s.epoch;
+    next.active.clear();
+    Persist(next);
+  }
+  if (s.replica == record_.active && s.epoch == record_.epoch && s.role == WireRole::kActive) {
+    HandleSoloProtocol(s);
+    CheckSwitchover(now_us);
+  }
+  Send(s.replica);
+}
+
+void Arbiter::HandleSoloProtocol(const StatusReport& s) {
+  if (s.solo_request_id <= record_.sync_id) return;  // already processed
+  std::string standby = Other(s.replica);
+  if (s.want_solo) {
+    if (failover_ || switchover_) return;  // the standby may be about to take over: no solo
+    ClusterRecord next = record_;
+    next.in_sync[standby] = false;
+    next.solo_grant_id = s.solo_request_id;
+    next.sync_id = s.solo_request_id;
+    Persist(next);
+    spdlog::info("epoch {}: standby {} recorded out of sync; {} may go solo (request {})",
+                 record_.epoch, standby, s.replica, s.solo_request_id);
+  } else if (s.peer_caught_up) {
+    ClusterRecord next = record_;
+    next.in_sync[standby] = true;
+    next.sync_id = s.solo_request_id;
+    Persist(next);
+    spdlog::info("epoch {}: standby {} recorded in sync", record_.epoch, standby);
+  }
+}
+
+bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
+  auto fail = [&](const std::string& reason) {
+    if (why != nullptr) *why = name + ": " + reason;
+    return false;
+  };
+  const ReplicaView& v = views_.at(name);
+  if (record_.failed.count(name) && record_.failed.at(name)) return fail("marked failed");
+  if (!Recent(v, now_us)) return fail("not reporting");
+  if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
+  bool recorded = record_.in_sync.count(name) && record_.in_sync.at(name);
+  if (name == record_.active || (record_.active.empty() && name == record_.last_active)) {
+    return true;  // it holds every acknowledged write of its own term
+  }
+  if (v.last->epoch != record_.epoch) return fail("has not reached epoch " +
+                                                  std::to_string(record_.epoch));
+  if (recorded) return true;
+  if (options_.async && v.last->in_sync) return true;  // async: the unreplicated tail may be lost
+  return fail("out of sync");
+}
+
+}  // namespace duplex

@@ -1,0 +1,213 @@
+#include "upgrade_coordinator/arbiter.h"
+
+#include <gtest/gtest.h>
+
+namespace duplex {
+namespace {
+
+struct MemoryRecordStore : RecordStore {
+  StatusOr<std::optional<ClusterRecord>> Load() override { return saved; }
+  Status Save(const ClusterRecord& r) override {
+    saved = r;
+    ++saves;
+    return Status::Ok();
+  }
+  std::optional<ClusterRecord> saved;
+  int saves = 0;
+};
+
+constexpr int64_t kMs = 1000;
+
+class ArbiterTest : public ::testing::Test {
+ protected:
+  ArbiterTest() : arbiter_(Options(), &store_) {}
+
+  static ArbiterOptions Options() {
+    ArbiterOptions o;
+    o.replicas = {{"a", "tcp://127.0.0.1:1"}, {"b", "tcp://127.0.0.1:2"}};
+    o.failure_timeout_ms = 100;  // suspicion comes before the 200 ms lease runs out
+    return o;
+  }
+
+  StatusReport Report(const std::string& name, WireRole role, uint64_t epoch, uint64_t seq) {
+    StatusReport s;
+    s.replica = name;
+    s.pid = name == "a" ? 100 : 200;
+    s.role = role;
+    s.epoch = epoch;
+    s.applied_epoch = epoch;
+    s.applied_seq = seq;
+    s.sent_us = now_;
+    s.healthy = true;
+    return s;
+  }
+
+  // Both processes started and reporting; a elected at epoch 1; b caught up.
+  void BootPair() {
+    ASSERT_TRUE(arbiter_.Recover(now_).ok());
+    arbiter_.OnProcessStarted("a", 100, now_);
+    arbiter_.OnProcessStarted("b", 200, now_);
+    ReportBothFor(400, WireRole::kOutOfService);
+    ASSERT_EQ(arbiter_.record().active, "a");
+    ASSERT_EQ(arbiter_.record().epoch, 1u);
+    StatusReport a = Report("a", WireRole::kActive, 1, 0);
+    a.peer_caught_up = true;
+    a.solo_request_id = 1;
+    arbiter_.OnStatus(a, now_);
+    arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 0), now_);
+    ASSERT_TRUE(arbiter_.record().in_sync.at("b"));
+  }
+
+  // Both replicas report every 20 ms for `ms`.
+  void ReportBothFor(int64_t ms, WireRole role) {
+    for (int64_t t = 0; t < ms; t += 20) {
+      arbiter_.OnStatus(Report("a", role, 0, 0), now_);
+      arbiter_.OnStatus(Report("b", role, 0, 0), now_);
+      Advance(20);
+      if (!arbiter_.record().active.empty()) return;
+    }
+  }
+
+  void Advance(int64_t ms) {
+    now_ += ms * kMs;
+    arbiter_.OnTick(now_);
+  }
+
+  std::optional<Assignment> LastAssignmentTo(const std::string& name) {
+    std::optional<Assignment> out;
+    for (auto& action : arbiter_.TakeActions()) {
+      if (auto* s = std::get_if<SendAssignment>(&action); s && s->replica == name) {
+        out = s->assignment;
+      }
+    }
+    return out;
+  }
+
+  MemoryRecordStore store_;
+  Arbiter arbiter_;
+  int64_t now_ = 1000000;
+};
+
+TEST_F(ArbiterTest, ElectsTheFirstActiveAndRecordsTheStandbyOutOfSync) {
+  ASSERT_TRUE(arbiter_.Recover(now_).ok());
+  arbiter_.OnProcessStarted("a", 100, now_);
+  arbiter_.OnProcessStarted("b", 200, now_);
+  ReportBothFor(200, WireRole::kOutOfService);
+  EXPECT_EQ(arbiter_.record().epoch, 0u) << "elected before the startup grace";
+  ReportBothFor(200, WireRole::kOutOfService);
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_FALSE(arbiter_.record().in_sync.at("b"));
+  ASSERT_TRUE(store_.saved.has_value());
+  EXPECT_EQ(store_.saved->epoch, 1u);
+  auto a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->role, WireRole::kActive);
+  EXPECT_EQ(a->solo_grant_id, 0u);
+  EXPECT_FALSE(a->standby_in_sync);
+}
+
+TEST_F(ArbiterTest, ACrashedActiveIsReplacedAtOnceByAnInSyncStandby) {
+  BootPair();
+  arbiter_.TakeActions();
+  arbiter_.OnProcessExited("a", now_);
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+  EXPECT_FALSE(arbiter_.record().in_sync.at("a"));
+  EXPECT_EQ(store_.saved->epoch, 2u) << "persisted before it is announced";
+  auto b = LastAssignmentTo("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->epoch, 2u);
+  EXPECT_EQ(b->role, WireRole::kActive);
+  EXPECT_TRUE(b->skip_lease_wait);
+  ASSERT_EQ(arbiter_.transitions().back().kind, "crash failover");
+}
+
+TEST_F(ArbiterTest, AnOutOfSyncStandbyIsNeverPromoted) {
+  BootPair();
+  StatusReport a = Report("a", WireRole::kActive, 1, 10);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  arbiter_.OnStatus(a, now_);
+  EXPECT_FALSE(arbiter_.record().in_sync.at("b"));
+  auto grant = LastAssignmentTo("a");
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_EQ(grant->solo_grant_id, 2u);
+  arbiter_.OnProcessExited("a", now_);
+  EXPECT_EQ(arbiter_.record().epoch, 1u);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  // The old active restarts and, holding every acknowledged write, is elected again.
+  Advance(60);
+  arbiter_.OnProcessStarted("a", 101, now_);
+  arbiter_.OnStatus(Report("a", WireRole::kOutOfService, 1, 10), now_);
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 3), now_);
+  Advance(1);
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+}
+
+TEST_F(ArbiterTest, AHungActiveIsReplacedOnlyAfterItsLeaseRanOut) {
+  BootPair();
+  int64_t last_report = now_;
+  arbiter_.OnStatus(Report("a", WireRole::kActive, 1, 5), now_);  // renews a's lease
+  for (int i = 0; i < 4; ++i) {
+    Advance(20);
+    arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  }
+  EXPECT_EQ(arbiter_.record().epoch, 1u) << "80 ms of silence is not yet a failure";
+  Advance(40);
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  EXPECT_EQ(arbiter_.record().epoch, 1u) << "suspected, but its lease still runs";
+  while (now_ + 10 * kMs < last_report + 200 * kMs) {
+    Advance(10);
+    arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  }
+  Advance(10);
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+  EXPECT_EQ(arbiter_.transitions().back().kind, "hang failover");
+  auto b = LastAssignmentTo("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->skip_lease_wait);
+  // The deposed active wakes up: it is told to follow b in epoch 2 and gets no lease.
+  arbiter_.OnStatus(Report("a", WireRole::kActive, 1, 7), now_);
+  auto a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->epoch, 2u);
+  EXPECT_EQ(a->role, WireRole::kStandby);
+  EXPECT_EQ(a->lease_echo_us, 0);
+}
+
+TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
+  BootPair();
+  ASSERT_TRUE(arbiter_.RequestSwitchover(now_).ok());
+  EXPECT_EQ(arbiter_.RequestSwitchover(now_).code(), Code::kFailedPrecondition);
+  auto a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value() && a->drain);
+  StatusReport drained = Report("a", WireRole::kActive, 1, 42);
+  drained.demoted = true;
+  drained.peer_acked_seq = 42;
+  arbiter_.OnStatus(drained, now_);
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.switchover_state(), "done");
+}
+
+TEST_F(ArbiterTest, TooManyCrashesMarkAReplicaFailed) {
+  BootPair();
+  for (int i = 0; i < 6; ++i) {
+    arbiter_.OnProcessExited("b", now_);
+    Advance(60);
+    arbiter_.OnProcessStarted("b", 300 + i, now_);
+  }
+  EXPECT_TRUE(arbiter_.record().failed.at("b"));
+  EXPECT_FALSE(arbiter_.Promotable("b", now_));
+}
+
+TEST_F(ArbiterTest, StaleReportsFromAnUnknownReplicaChangeNothing) {
+  BootPair();
+  ClusterRecord before = arbiter_.record();
+  arbiter_.OnStatus(Report("mallory", WireRole::kActive, 99, 1), now_);
+  EXPECT_EQ(arbiter_.record(), before);
+}
+
+}  // namespace
+}  // namespace duplex

@@ -1,0 +1,80 @@
+#include "upgrade_coordinator/record_store.h"
+
+#include <rocksdb/db.h>
+
+#include <nlohmann/json.hpp>
+
+namespace duplex {
+namespace {
+
+constexpr const char* kRecordKey = "cluster_record";
+
+class RocksRecordStore final : public RecordStore {
+ public:
+  explicit RocksRecordStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+  StatusOr<std::optional<ClusterRecord>> Load() override {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), kRecordKey, &value);
+    if (s.IsNotFound()) return std::optional<ClusterRecord>();
+    if (!s.ok()) return IOError("read cluster record: " + s.ToString());
+    auto record = RecordFromJson(value);
+    if (!record.ok()) return record.status();
+    return std::optional<ClusterRecord>(std::move(record).value());
+  }
+
+  Status Save(const ClusterRecord& record) override {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    auto s = db_->Put(wo, kRecordKey, RecordToJson(record));
+    if (!s.ok()) return IOError("write cluster record: " + s.ToString());
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace
+
+std::string RecordToJson(const ClusterRecord& r) {
+  nlohmann::json j = {{"epoch", r.epoch},
+                      {"active", r.active},
+                      {"last_active", r.last_active},
+                      {"in_sync", r.in_sync},
+                      {"solo_grant_id", r.solo_grant_id},
+                      {"sync_id", r.sync_id},
+                      {"skip_lease_wait", r.skip_lease_wait},
+                      {"failed", r.failed}};
+  return j.dump();
+}
+
+StatusOr<ClusterRecord> RecordFromJson(const std::string& text) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    ClusterRecord r;
+    r.epoch = j.at("epoch").get<uint64_t>();
+    r.active = j.at("active").get<std::string>();
+    r.last_active = j.at("last_active").get<std::string>();
+    r.in_sync = j.at("in_sync").get<std::map<std::string, bool>>();
+    r.solo_grant_id = j.at("solo_grant_id").get<uint64_t>();
+    r.sync_id = j.at("sync_id").get<uint64_t>();
+    r.skip_lease_wait = j.at("skip_lease_wait").get<bool>();
+    r.failed = j.at("failed").get<std::map<std::string, bool>>();
+    return r;
+  } catch (const std::exception& e) {
+    return Corruption(std::string("cluster record: ") + e.what());
+  }
+}
+
+StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) return IOError("open coordinator store " + path + ": " + s.ToString());
+  return std::unique_ptr<RecordStore>(
+      std::make_unique<RocksRecordStore>(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+}  // namespace duplex

@@ -1,0 +1,18 @@
+// The coordinator's durable cluster record in its own RocksDB (synced writes).
+// Owned by the coordinator's event loop; not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "upgrade_coordinator/arbiter.h"
+
+namespace duplex {
+
+StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path);
+
+// JSON form, also used by `duplex status --json`.
+std::string RecordToJson(const ClusterRecord& record);
+StatusOr<ClusterRecord> RecordFromJson(const std::string& text);
+
+}  // namespace duplex
