@@ -181,11 +181,11 @@ void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t 
   now_us_ = now_us;
   if (auto* hello = std::get_if<Hello>(&message)) {
     if (hello->epoch > epoch()) {
-      // Someone knows a newer history: this active is deposed.
+      // Someone knows a newer history. An active of an older epoch is deposed; anyone
+      // else only remembers the epoch and waits for its own assignment.
       ++counters_.stale_epoch_frames;
       Adopt(hello->epoch);
-      machine_.TakeOutOfService();
-      return;
+      if (IsActive(role())) machine_.TakeOutOfService();
     }
     if (!IsActive(role())) {
       actions_.push_back(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});

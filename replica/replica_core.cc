@@ -110,13 +110,15 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
       }
       break;
     case WireRole::kActive:
-      if (new_epoch) {
+      if (a.epoch > active_term_) {
+        // A new term for this replica (its epoch may already have been raised by a peer).
+        active_term_ = a.epoch;
         promote_wait_until_us_ =
             a.skip_lease_wait ? now_us : std::max(now_us, last_renewal_us_ + options_.lease_ms * 1000);
         lease_until_us_ = 0;
         machine_.Promote();
       } else if (!IsActive(role()) && role() != RoleState::kPromoting) {
-        ++counters_.refused_frames;  // promotions always raise the epoch
+        ++counters_.refused_frames;  // a promotion always opens a new term
         spdlog::warn("assignment: active at my current epoch {} without promotion refused", a.epoch);
         return;
       }

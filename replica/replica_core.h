@@ -160,6 +160,7 @@ class ReplicaCore final : private RoleListener {
   std::deque<PendingReply> pending_;
   int64_t lease_until_us_ = 0;
   int64_t promote_wait_until_us_ = 0;
+  uint64_t active_term_ = 0;  // the epoch this replica was last promoted in
   uint64_t solo_request_id_ = 0;
   bool want_solo_ = false;
   bool peer_caught_up_ = false;

@@ -381,10 +381,11 @@ Status ReadTopLevel(const YAML::Node& root, ClusterConfig* config) {
   DUPLEX_RETURN_IF_ERROR(ReadRequiredString(root, "", "name", &config->name));
   DUPLEX_RETURN_IF_ERROR(CheckName("name", config->name));
   DUPLEX_RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config->data_dir));
+  if (config->data_dir.empty()) return Error("data_dir", "required");
   DUPLEX_RETURN_IF_ERROR(ReadString(root, "", "host", &config->host));
   DUPLEX_RETURN_IF_ERROR(CheckHost("host", config->host));
-  DUPLEX_RETURN_IF_ERROR(ReadPort(root, "", "admin_port", false, &config->admin_port));
-  DUPLEX_RETURN_IF_ERROR(ReadPort(root, "", "control_port", false, &config->control_port));
+  DUPLEX_RETURN_IF_ERROR(ReadPort(root, "", "admin_port", true, &config->admin_port));
+  DUPLEX_RETURN_IF_ERROR(ReadPort(root, "", "control_port", true, &config->control_port));
   DUPLEX_RETURN_IF_ERROR(ReadString(root, "", "log_level", &config->log_level));
   DUPLEX_RETURN_IF_ERROR(CheckLogLevel("log_level", config->log_level));
   DUPLEX_RETURN_IF_ERROR(ReadProcessor(root, &config->processor));

@@ -1,0 +1,224 @@
+#include "cli/cluster_ops.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/net.h"
+
+namespace duplex::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string CurrentFile() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return (exe.parent_path() / ".duplex-current").string();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string PidFile(const ClusterConfig& c) { return c.data_dir + "/coordinator.pid"; }
+
+bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+std::string ResolveConfigPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("DUPLEX_CONFIG"); env != nullptr && *env != '\0') return env;
+  std::string current = ReadFile(CurrentFile());
+  while (!current.empty() && (current.back() == '\n' || current.back() == ' ')) current.pop_back();
+  if (!current.empty() && fs::exists(current)) return current;
+  return "examples/kv/cluster.yaml";
+}
+
+StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag) {
+  std::string path = ResolveConfigPath(flag);
+  return LoadClusterConfig(path);
+}
+
+StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms) {
+  httplib::Client http(config.host, config.admin_port);
+  http.set_connection_timeout(0, timeout_ms * 1000);
+  http.set_read_timeout(0, timeout_ms * 1000);
+  auto res = http.Get("/status");
+  if (!res) {
+    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
+                       " does not answer (is the cluster up?)");
+  }
+  try {
+    return nlohmann::json::parse(res->body);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("coordinator status is not JSON: ") + e.what());
+  }
+}
+
+StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms) {
+  httplib::Client http(config.host, config.admin_port);
+  http.set_connection_timeout(2, 0);
+  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+  auto res = http.Post(path.c_str());
+  if (!res) return Unavailable("coordinator does not answer " + path);
+  if (res->status != 200) return FailedPrecondition(res->body);
+  return res->body;
+}
+
+bool PairReady(const nlohmann::json& status) {
+  if (!status.contains("replicas") || status.value("active", "").empty()) return false;
+  int active = 0, in_sync = 0;
+  uint64_t active_seq = 0;
+  for (const auto& r : status["replicas"]) {
+    if (r.value("state", "") == "Active/Replicating" || r.value("state", "") == "Active/Solo") {
+      ++active;
+      active_seq = r.value("applied_seq", uint64_t{0});
+    }
+  }
+  for (const auto& r : status["replicas"]) {
+    if (r.value("state", "") == "Standby/InSync" && r.value("in_sync", false) &&
+        r.value("applied_seq", uint64_t{0}) == active_seq) {
+      ++in_sync;
+    }
+  }
+  return active == 1 && in_sync == 1;
+}
+
+StatusOr<nlohmann::json> WaitFor(const ClusterConfig& config, int timeout_ms,
+                                 const std::function<bool(const nlohmann::json&)>& ready) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Status last = Unavailable("no status yet");
+  nlohmann::json last_status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto st = GetStatus(config, 500);
+    if (st.ok()) {
+      if (ready(*st)) return *st;
+      last_status = *st;
+    } else {
+      last = st.status();
+    }
+    SleepMs(20);
+  }
+  if (!last_status.is_null()) {
+    return Unavailable("not ready after " + std::to_string(timeout_ms) + " ms:\n" +
+                       FormatStatusTable(last_status));
+  }
+  return last;
+}
+
+Status Up(const ClusterConfig& config, const std::string& duplex_binary, int timeout_ms) {
+  if (::access(config.processor.binary.c_str(), X_OK) != 0) {
+    return InvalidArgument("processor.binary: " + config.processor.binary +
+                           " is not an executable file (build it first: make build)");
+  }
+  if (GetStatus(config, 300).ok()) {
+    return WaitFor(config, timeout_ms, PairReady).status();  // already up
+  }
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) return IOError("data_dir: cannot create " + config.data_dir + ": " + ec.message());
+  std::string log = config.data_dir + "/coordinator.log";
+  pid_t pid = ::fork();
+  if (pid < 0) return IOError("fork failed");
+  if (pid == 0) {
+    ::setsid();  // outlives this command; `duplex down` stops it
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    ::execl(duplex_binary.c_str(), duplex_binary.c_str(), "coordinator", "-c",
+            config.source_path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::ofstream(PidFile(config)) << pid << "\n";
+  std::ofstream(CurrentFile()) << config.source_path << "\n";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return Internal("the coordinator exited at start; see " + log);
+    }
+    auto st = GetStatus(config, 300);
+    if (st.ok() && PairReady(*st)) return Status::Ok();
+    SleepMs(20);
+  }
+  return Unavailable("the pair did not become ready within " + std::to_string(timeout_ms) +
+                     " ms; see " + log + " and the replica logs in " + config.data_dir);
+}
+
+Status Down(const ClusterConfig& config) {
+  pid_t pid = 0;
+  std::ifstream(PidFile(config)) >> pid;
+  auto posted = Post(config, "/shutdown", 15000);
+  if (!posted.ok()) {
+    // No coordinator: stop whatever replica still answers, by the pid it reports.
+    for (const auto& r : config.replicas) {
+      httplib::Client http(r.host, r.http_port);
+      http.set_connection_timeout(0, 300000);
+      if (auto res = http.Get("/status")) {
+        try {
+          pid_t rp = nlohmann::json::parse(res->body).value("pid", 0);
+          if (rp > 0) ::kill(rp, SIGKILL);
+        } catch (const std::exception&) {
+        }
+      }
+    }
+  }
+  for (int i = 0; i < 500 && Alive(pid); ++i) SleepMs(20);
+  if (Alive(pid)) ::kill(pid, SIGKILL);
+  std::error_code ec;
+  fs::remove(PidFile(config), ec);
+  return Status::Ok();
+}
+
+std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config) {
+  std::vector<std::string> out;
+  for (const auto& r : config.replicas) out.push_back(TcpEndpoint(r.host, r.port));
+  return out;
+}
+
+std::string FormatStatusTable(const nlohmann::json& st) {
+  std::ostringstream out;
+  out << "cluster " << st.value("cluster", "?") << "  epoch " << st.value("epoch", 0)
+      << "  active " << (st.value("active", "").empty() ? "(none)" : st.value("active", ""))
+      << "  mode " << st.value("mode", "?") << "\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-8s %-8s %-8s %-20s %-6s %-10s %-6s %-8s %s\n", "REPLICA",
+                "PID", "VERSION", "ROLE", "EPOCH", "APPLIED", "LAG", "IN-SYNC", "HEALTH");
+  out << line;
+  for (const auto& r : st.value("replicas", nlohmann::json::array())) {
+    std::string health = !r.value("alive", false) ? "down"
+                         : r.value("failed", false) ? "failed"
+                         : r.value("healthy", false) ? "ok"
+                                                     : r.value("health", "?");
+    std::snprintf(line, sizeof(line), "%-8s %-8d %-8s %-20s %-6llu %-10llu %-6llu %-8s %s\n",
+                  r.value("name", "?").c_str(), r.value("pid", 0),
+                  r.value("version", "-").c_str(), r.value("state", "-").c_str(),
+                  static_cast<unsigned long long>(r.value("epoch", uint64_t{0})),
+                  static_cast<unsigned long long>(r.value("applied_seq", uint64_t{0})),
+                  static_cast<unsigned long long>(r.value("lag", uint64_t{0})),
+                  r.value("in_sync", false) ? "yes" : "no", health.c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace duplex::cli

@@ -1,0 +1,38 @@
+// Operations the `duplex` CLI (and the demo and benchmarks) perform on a
+// deployed cluster: find its config, start and stop it through the
+// coordinator, read its status. Blocking calls with bounded waits.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "upgrade_coordinator/cluster_config.h"
+
+namespace duplex::cli {
+
+// -c if given, else $DUPLEX_CONFIG, else the cluster last started with `up`, else
+// examples/kv/cluster.yaml.
+std::string ResolveConfigPath(const std::string& flag);
+StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag);
+
+// Starts the coordinator in the background (it starts the replicas) and waits
+// until an active serves and its standby is in sync, or timeout_ms passes.
+Status Up(const ClusterConfig& config, const std::string& duplex_binary, int timeout_ms);
+// Stops replicas and coordinator; bounded.
+Status Down(const ClusterConfig& config);
+
+StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms = 2000);
+// The body of the answer; an error Status carries the coordinator's reason.
+StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms);
+
+// True when some replica is active and the other is in sync and caught up.
+bool PairReady(const nlohmann::json& status);
+// Waits (bounded) until `ready(status)` holds; returns the last status.
+StatusOr<nlohmann::json> WaitFor(const ClusterConfig& config, int timeout_ms,
+                                 const std::function<bool(const nlohmann::json&)>& ready);
+
+std::string FormatStatusTable(const nlohmann::json& status);
+std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config);
+
+}  // namespace duplex::cli

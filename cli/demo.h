@@ -1,0 +1,16 @@
+// `duplex demo`: the guided tour `make demo` runs. Deploys a pair from a
+// scratch copy of examples/kv/cluster.yaml, writes under client load, kills
+// the active with SIGKILL, shows the failover and counts what was lost.
+#pragma once
+
+#include <string>
+
+namespace duplex::cli {
+
+struct DemoOptions {
+  int writes_after_kill = 2000;
+};
+
+int RunDemo(const std::string& duplex_binary, const DemoOptions& options);
+
+}  // namespace duplex::cli

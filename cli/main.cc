@@ -1,0 +1,119 @@
+// `duplex`: one command for operators — up, down, status, kv, switchover,
+// coordinator, demo, bench. Wiring only; the work lives in the libraries.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/bench.h"
+#include "cli/cluster_ops.h"
+#include "cli/demo.h"
+#include "common/log.h"
+#include "replica/client.h"
+#include "upgrade_coordinator/coordinator.h"
+
+namespace duplex::cli {
+namespace {
+
+std::string SelfPath() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).string();
+}
+
+int Fail(const Status& s) {
+  std::cerr << "duplex: " << s.message() << "\n";
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+int KvCommand(const ClusterConfig& config, const std::string& op,
+              const std::vector<std::string>& args) {
+  ClientOptions options;
+  options.endpoints = ReplicaEndpoints(config);
+  options.attempt_timeout_ms = config.timing.client_timeout_ms;
+  Client client(options);
+  std::string upper = op;
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  auto response = client.Call(upper, args);
+  if (!response.ok()) return Fail(response.status());
+  if (response->code != Code::kOk) {
+    std::cerr << "duplex: " << CodeName(response->code) << ": " << response->message << "\n";
+    return 1;
+  }
+  std::cout << response->value << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"duplex — an active/standby pair that survives crashes and upgrades"};
+  app.require_subcommand(1);
+  app.fallthrough();  // `duplex up -c x.yaml`: options of the app after the subcommand
+  std::string config_flag;
+  app.add_option("-c,--config", config_flag, "cluster YAML (default: the cluster last started)");
+  bool json = false;
+
+  auto* up = app.add_subcommand("up", "start the coordinator and both replicas");
+  auto* down = app.add_subcommand("down", "stop the replicas and the coordinator");
+  auto* status = app.add_subcommand("status", "replica, pid, version, role, epoch, seq, lag");
+  status->add_flag("--json", json, "one JSON object");
+  auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
+  auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
+  auto* kv = app.add_subcommand("kv", "talk to the kv processor: put k v | get k | del k | incr k n");
+  std::string kv_op;
+  std::vector<std::string> kv_args;
+  kv->add_option("op", kv_op, "put, get, del or incr")->required();
+  kv->add_option("args", kv_args, "key [value]");
+  DemoOptions demo_options;
+  auto* demo = app.add_subcommand("demo", "deploy a pair, write, kill the active, count losses");
+  demo->add_option("--writes-after", demo_options.writes_after_kill, "writes after the kill");
+  BenchOptions bench_options;
+  auto* bench = app.add_subcommand("bench", "benchmarks: failover, replication");
+  bench->add_option("what", bench_options.what, "failover | replication")->required();
+  bench->add_option("--runs", bench_options.runs, "repetitions (failover)");
+  bench->add_option("--seconds", bench_options.seconds, "measurement time per case");
+  bench->add_flag("--json", bench_options.json, "one JSON object");
+  bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*demo) return RunDemo(SelfPath(), demo_options);
+  if (*bench) return RunBench(SelfPath(), bench_options);
+
+  auto config = LoadConfigOrExplain(config_flag);
+  if (!config.ok()) return Fail(config.status());
+  if (*coordinator) {
+    InitLogging("coordinator", config->log_level);
+    return RunCoordinator(*config);
+  }
+  if (*up) {
+    Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);
+    if (!s.ok()) return Fail(s);
+    auto st = GetStatus(*config);
+    if (st.ok()) std::cout << FormatStatusTable(*st);
+    return 0;
+  }
+  if (*down) {
+    Status s = Down(*config);
+    if (!s.ok()) return Fail(s);
+    std::cout << "stopped " << config->name << "\n";
+    return 0;
+  }
+  if (*status) {
+    auto st = GetStatus(*config);
+    if (!st.ok()) return Fail(st.status());
+    std::cout << (json ? st->dump(2) + "\n" : FormatStatusTable(*st));
+    return 0;
+  }
+  if (*switchover) {
+    auto body = Post(*config, "/switchover", config->timing.startup_timeout_ms + 2000);
+    if (!body.ok()) return Fail(body.status());
+    std::cout << *body;
+    return 0;
+  }
+  if (*kv) return KvCommand(*config, kv_op, kv_args);
+  return 0;
+}
+
+}  // namespace duplex::cli
+
+int main(int argc, char** argv) { return duplex::cli::Main(argc, argv); }

@@ -1,0 +1,371 @@
+#include "upgrade_coordinator/coordinator.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <zmq.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/record_store.h"
+#include "upgrade_coordinator/supervisor.h"
+
+namespace duplex {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+// A request from the HTTP thread, answered by the loop.
+struct Command {
+  std::string name;  // "switchover" | "shutdown"
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int http_status = 200;
+  std::string body;
+  void Finish(int status, std::string text) {
+    std::lock_guard lock(mu);
+    http_status = status;
+    body = std::move(text);
+    done = true;
+    cv.notify_all();
+  }
+};
+
+nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int64_t now_us) {
+  const ClusterRecord& rec = arbiter.record();
+  uint64_t active_seq = 0;
+  if (!rec.active.empty()) {
+    const auto& av = arbiter.replicas().at(rec.active);
+    if (av.last) active_seq = av.last->applied_seq;
+  }
+  nlohmann::json replicas = nlohmann::json::array();
+  for (const auto& rc : config.replicas) {
+    const ReplicaView& v = arbiter.replicas().at(rc.name);
+    nlohmann::json r = {{"name", rc.name},
+                        {"pid", v.process_alive ? v.pid : 0},
+                        {"alive", v.process_alive},
+                        {"endpoint", TcpEndpoint(rc.host, rc.port)},
+                        {"failed", rec.failed.count(rc.name) && rec.failed.at(rc.name)},
+                        {"starts", v.starts}};
+    if (v.last) {
+      const StatusReport& s = *v.last;
+      bool is_active = rc.name == rec.active;
+      r.update({{"version", s.version},
+                {"role", WireRoleName(s.role)},
+                {"state", s.role_path},
+                {"epoch", s.epoch},
+                {"applied_seq", s.applied_seq},
+                {"lag", is_active || active_seq < s.applied_seq ? 0 : active_seq - s.applied_seq},
+                {"in_sync", is_active ? true : (rec.in_sync.count(rc.name) && rec.in_sync.at(rc.name))},
+                {"healthy", s.healthy},
+                {"health", s.health_detail},
+                {"refused_frames", s.refused_frames},
+                {"stale_epoch_frames", s.stale_epoch_frames},
+                {"last_seen_ms", (now_us - v.last_seen_us) / 1000}});
+    }
+    replicas.push_back(std::move(r));
+  }
+  nlohmann::json transitions = nlohmann::json::array();
+  const auto& all = arbiter.transitions();
+  for (size_t i = all.size() > 20 ? all.size() - 20 : 0; i < all.size(); ++i) {
+    const auto& t = all[i];
+    transitions.push_back({{"kind", t.kind},
+                           {"from", t.from},
+                           {"to", t.to},
+                           {"epoch", t.epoch},
+                           {"detected_us", t.detected_us},
+                           {"promoted_us", t.promoted_us},
+                           {"decision_ms", (t.promoted_us - t.detected_us) / 1000.0}});
+  }
+  return {{"cluster", config.name},
+          {"epoch", rec.epoch},
+          {"active", rec.active},
+          {"mode", config.replication.mode == ReplicationMode::kSync ? "sync" : "async"},
+          {"switchover", arbiter.switchover_state()},
+          {"replicas", replicas},
+          {"transitions", transitions}};
+}
+
+class Coordinator {
+ public:
+  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store)
+      : config_(config),
+        store_(std::move(store)),
+        arbiter_(MakeOptions(config), store_.get()),
+        ctx_(zmq_ctx_new()),
+        router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
+  ~Coordinator() {
+    zmq_close(router_);
+    zmq_ctx_term(ctx_);
+  }
+
+  Status Start() {
+    int zero = 0, one = 1;
+    int64_t max_msg = static_cast<int64_t>(config_.replication.max_frame_bytes);
+    zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(router_, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));  // a restarted replica
+    zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+    std::string bind = TcpEndpoint(config_.host, config_.control_port);
+    if (zmq_bind(router_, bind.c_str()) != 0) {
+      return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
+    }
+    DUPLEX_RETURN_IF_ERROR(arbiter_.Recover(clock_.NowUs()));
+    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.set_content(status_json_, "application/json");
+    });
+    http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
+      Submit("switchover", res, config_.timing.startup_timeout_ms);
+    });
+    http_.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
+      Submit("shutdown", res, 15000);
+    });
+    if (!http_.bind_to_port(config_.host, config_.admin_port)) {
+      return Unavailable("admin API: cannot bind " + config_.host + ":" +
+                         std::to_string(config_.admin_port));
+    }
+    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    return Status::Ok();
+  }
+
+  int Run() {
+    while (!g_stop.load() && !shutdown_) {
+      zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
+      zmq_poll(items, 1, 1);
+      for (const auto& name : supervisor_.Reap()) arbiter_.OnProcessExited(name, clock_.NowUs());
+      for (int i = 0; i < 4096 && OnFrame(); ++i) {
+      }
+      RunCommands();
+      arbiter_.OnTick(clock_.NowUs());
+      Execute();
+      CheckPendingSwitchover();
+      Publish();
+    }
+    if (shutdown_) supervisor_.StopAll(5000);
+    if (shutdown_command_) shutdown_command_->Finish(200, "stopped\n");
+    http_.stop();
+    http_thread_.join();
+    return 0;
+  }
+
+ private:
+  static ArbiterOptions MakeOptions(const ClusterConfig& c) {
+    ArbiterOptions o;
+    for (const auto& r : c.replicas) o.replicas.push_back({r.name, TcpEndpoint(r.host, r.port)});
+    o.async = c.replication.mode == ReplicationMode::kAsync;
+    o.heartbeat_ms = c.timing.heartbeat_ms;
+    o.lease_ms = c.timing.lease_ms;
+    o.failure_timeout_ms = c.timing.failure_timeout_ms;
+    o.startup_grace_ms = std::max(300, 5 * c.timing.heartbeat_ms);
+    o.max_restarts = c.restart.max_restarts;
+    o.restart_window_s = c.restart.window_s;
+    o.restart_backoff_ms = c.restart.backoff_ms;
+    return o;
+  }
+
+  void Submit(const std::string& name, httplib::Response& res, int timeout_ms) {
+    auto cmd = std::make_shared<Command>();
+    cmd->name = name;
+    {
+      std::lock_guard lock(mu_);
+      commands_.push_back(cmd);
+    }
+    std::unique_lock lock(cmd->mu);
+    if (!cmd->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return cmd->done; })) {
+      res.status = 504;
+      res.set_content(name + ": no result within " + std::to_string(timeout_ms) + " ms\n",
+                      "text/plain");
+      return;
+    }
+    res.status = cmd->http_status;
+    res.set_content(cmd->body, "text/plain");
+  }
+
+  void RunCommands() {
+    std::deque<std::shared_ptr<Command>> commands;
+    {
+      std::lock_guard lock(mu_);
+      commands.swap(commands_);
+    }
+    for (auto& cmd : commands) {
+      if (cmd->name == "shutdown") {
+        shutdown_ = true;
+        shutdown_command_ = cmd;
+      } else if (cmd->name == "switchover") {
+        Status s = arbiter_.RequestSwitchover(clock_.NowUs());
+        if (!s.ok()) {
+          cmd->Finish(409, "switchover refused: " + s.message() + "\n");
+        } else {
+          switchover_command_ = cmd;
+          switchover_epoch_ = arbiter_.record().epoch;
+        }
+      }
+    }
+  }
+
+  void CheckPendingSwitchover() {
+    if (!switchover_command_) return;
+    const std::string& state = arbiter_.switchover_state();
+    if (state == "done" && arbiter_.record().epoch > switchover_epoch_) {
+      const auto& t = arbiter_.transitions().back();
+      switchover_command_->Finish(
+          200, "switchover done: " + t.to + " is active at epoch " + std::to_string(t.epoch) +
+                   " after " + std::to_string((t.promoted_us - t.detected_us) / 1000) + " ms\n");
+      switchover_command_.reset();
+    } else if (state.rfind("failed", 0) == 0) {
+      switchover_command_->Finish(409, "switchover " + state + "\n");
+      switchover_command_.reset();
+    }
+  }
+
+  bool OnFrame() {
+    std::vector<std::string> parts;
+    int more = 1;
+    while (more) {
+      zmq_msg_t msg;
+      zmq_msg_init(&msg);
+      if (zmq_msg_recv(&msg, router_, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        break;
+      }
+      parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
+      more = zmq_msg_more(&msg);
+      zmq_msg_close(&msg);
+    }
+    if (parts.empty()) return false;
+    auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.max_frame_bytes)
+                                   : StatusOr<Frame>(Corruption("expected 2 parts"));
+    auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
+    if (status == nullptr || status->replica != parts[0]) {
+      if (++refused_ <= 100) {
+        spdlog::warn("refused control frame: {}",
+                     frame.ok() ? "not a status from its own replica" : frame.status().message());
+      }
+      return true;
+    }
+    if (supervisor_.pid(status->replica) != status->pid) {
+      supervisor_.Adopt(status->replica, status->pid);
+    }
+    arbiter_.OnStatus(*status, clock_.NowUs());
+    return true;
+  }
+
+  void Execute() {
+    for (auto& action : arbiter_.TakeActions()) {
+      if (auto* send = std::get_if<SendAssignment>(&action)) {
+        std::string bytes = EncodeFrame(send->assignment);
+        zmq_send(router_, send->replica.data(), send->replica.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
+      } else if (auto* start = std::get_if<StartReplica>(&action)) {
+        StartOne(start->replica);
+      }
+    }
+  }
+
+  void StartOne(const std::string& name) {
+    for (const auto& rc : config_.replicas) {
+      if (rc.name != name) continue;
+      std::string log = config_.data_dir + "/" + name + ".log";
+      auto pid = supervisor_.Start(name, ReplicaArgv(config_, rc), log);
+      int64_t now = clock_.NowUs();
+      if (!pid.ok()) {
+        spdlog::error("cannot start replica {}: {}", name, pid.status().ToString());
+        arbiter_.OnProcessStarted(name, 0, now);
+        arbiter_.OnProcessExited(name, now);  // counts against the restart policy
+        return;
+      }
+      spdlog::info("started replica {} (pid {})", name, *pid);
+      arbiter_.OnProcessStarted(name, *pid, now);
+    }
+  }
+
+  void Publish() {
+    int64_t now = clock_.NowUs();
+    if (now - last_publish_us_ < 5000) return;
+    last_publish_us_ = now;
+    std::string json = ViewJson(arbiter_, config_, now).dump();
+    std::lock_guard lock(mu_);
+    status_json_ = std::move(json);
+  }
+
+  ClusterConfig config_;
+  std::unique_ptr<RecordStore> store_;
+  Arbiter arbiter_;
+  Supervisor supervisor_;
+  SteadyClock clock_;
+  void* ctx_;
+  void* router_;
+  httplib::Server http_;
+  std::thread http_thread_;
+  std::mutex mu_;
+  std::string status_json_ = "{}";
+  std::deque<std::shared_ptr<Command>> commands_;
+  std::shared_ptr<Command> switchover_command_;
+  std::shared_ptr<Command> shutdown_command_;
+  uint64_t switchover_epoch_ = 0;
+  bool shutdown_ = false;
+  int64_t last_publish_us_ = 0;
+  uint64_t refused_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
+  auto n = [](auto v) { return std::to_string(v); };
+  return {c.processor.binary,
+          "--name", r.name,
+          "--host", r.host,
+          "--port", n(r.port),
+          "--http-port", n(r.http_port),
+          "--coordinator", TcpEndpoint(c.host, c.control_port),
+          "--data-dir", c.data_dir + "/" + r.name,
+          "--mode", c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
+          "--heartbeat-ms", n(c.timing.heartbeat_ms),
+          "--lease-ms", n(c.timing.lease_ms),
+          "--ack-timeout-ms", n(c.timing.ack_timeout_ms),
+          "--max-batch-ops", n(c.replication.max_batch_ops),
+          "--max-lag-ops", n(c.replication.max_lag_ops),
+          "--max-queue", n(c.replication.max_queue),
+          "--snapshot-chunk-bytes", n(c.replication.snapshot_chunk_bytes),
+          "--log-retain-ops", n(c.replication.log_retain_ops),
+          "--max-frame-bytes", n(c.replication.max_frame_bytes),
+          "--log-level", c.log_level};
+}
+
+int RunCoordinator(const ClusterConfig& config) {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  auto store = OpenRecordStore(config.data_dir + "/coordinator");
+  if (!store.ok()) {
+    spdlog::critical("{}", store.status().ToString());
+    return 2;
+  }
+  Coordinator coordinator(config, std::move(store).value());
+  Status s = coordinator.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot start: {}", s.ToString());
+    return 2;
+  }
+  spdlog::info("coordinator for {} on admin port {}, control port {}", config.name,
+               config.admin_port, config.control_port);
+  return coordinator.Run();
+}
+
+}  // namespace duplex

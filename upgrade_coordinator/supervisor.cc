@@ -1,0 +1,99 @@
+#include "upgrade_coordinator/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace duplex {
+
+StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std::string>& argv,
+                                  const std::string& log_path) {
+  if (argv.empty()) return InvalidArgument("no command for replica " + name);
+  if (::access(argv[0].c_str(), X_OK) != 0) {
+    return InvalidArgument("replica " + name + ": " + argv[0] + " is not executable: " +
+                           std::strerror(errno));
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return IOError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  procs_[name] = {pid, true};
+  return pid;
+}
+
+void Supervisor::Adopt(const std::string& name, pid_t pid) {
+  auto it = procs_.find(name);
+  if (it != procs_.end() && it->second.pid == pid) return;
+  procs_[name] = {pid, false};
+}
+
+std::vector<std::string> Supervisor::Reap() {
+  std::vector<std::string> exited;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    for (auto& [name, p] : procs_) {
+      if (p.pid == pid) {
+        exited.push_back(name);
+        p.pid = 0;
+      }
+    }
+  }
+  for (auto& [name, p] : procs_) {
+    if (p.pid != 0 && !p.child && ::kill(p.pid, 0) != 0 && errno == ESRCH) {
+      exited.push_back(name);
+      p.pid = 0;
+    }
+  }
+  return exited;
+}
+
+void Supervisor::StopAll(int grace_ms) {
+  for (auto& [name, p] : procs_) {
+    if (p.pid != 0) ::kill(p.pid, SIGTERM);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  auto alive = [&] {
+    Reap();
+    for (auto& [name, p] : procs_) {
+      if (p.pid != 0 && ::kill(p.pid, 0) == 0) return true;
+    }
+    return false;
+  };
+  while (alive() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& [name, p] : procs_) {
+    if (p.pid != 0 && ::kill(p.pid, SIGKILL) == 0 && p.child) ::waitpid(p.pid, nullptr, 0);
+    p.pid = 0;
+  }
+}
+
+pid_t Supervisor::pid(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it == procs_.end() ? 0 : it->second.pid;
+}
+
+}  // namespace duplex
