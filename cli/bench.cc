@@ -1,10 +1,162 @@
 #include "cli/bench.h"
 
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "chaos/cluster_fixture.h"
+#include "chaos/workload.h"
 
 namespace duplex::cli {
-int RunBench(const std::string&, const BenchOptions&) {
-  std::cerr << "bench: not yet\n";
-  return 1;
+namespace {
+
+struct Summary {
+  double p50 = 0, p99 = 0, max = 0;
+};
+
+Summary Summarize(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
+  return {at(0.50), at(0.99), v.back()};
 }
+
+std::string BuildDirOf(const std::string& duplex_binary) {
+  return std::filesystem::path(duplex_binary).parent_path().string();
+}
+
+FixtureOptions Fixture(const std::string& duplex_binary, const BenchOptions& o,
+                       const std::string& name) {
+  FixtureOptions f;
+  f.build_dir = BuildDirOf(duplex_binary);
+  std::string base = o.dir.empty() ? f.build_dir + "/bench" : o.dir;
+  f.dir = base + "/" + name;
+  f.log_level = "warn";
+  return f;
+}
+
+// Failover: the time from the kill (or pause) of the active to the first write
+// acknowledged by the new one, under a client load of 3 writers.
+int BenchFailover(const std::string& duplex_binary, const BenchOptions& o, nlohmann::json& out) {
+  for (int sig : {SIGKILL, SIGSTOP}) {
+    std::string kind = sig == SIGKILL ? "crash" : "hang";
+    FixtureOptions fo = Fixture(duplex_binary, o, "failover-" + kind);
+    fo.restart.max_restarts = o.runs + 5;
+    fo.timing.client_timeout_ms = 50;
+    auto cluster = ClusterFixture::Start(fo);
+    if (!cluster.ok()) {
+      std::cerr << "bench: " << cluster.status().ToString() << "\n";
+      return 1;
+    }
+    WorkloadOptions w;
+    w.endpoints = (*cluster)->Endpoints();
+    w.clients = 3;
+    w.attempt_timeout_ms = 50;
+    Workload workload(w);
+    workload.Start();
+    std::vector<double> times_ms;
+    for (int run = 0; run < o.runs; ++run) {
+      if (!workload.WaitAcked(workload.acked() + 200, 10000).ok()) break;
+      auto active = (*cluster)->ActiveName();
+      if (!active.ok()) break;
+      int64_t t0 = NowUs();
+      auto pid = (*cluster)->SignalReplica(*active, sig);
+      if (!pid.ok()) break;
+      auto done = workload.WaitAcked(workload.acked() + 1, 10000);
+      int64_t first = workload.FirstAckAfter(t0);
+      if (done.ok() && first > 0) times_ms.push_back((first - t0) / 1000.0);
+      if (sig == SIGSTOP) ::kill(*pid, SIGCONT);
+      if (!(*cluster)->WaitReady(20000).ok()) break;
+    }
+    workload.Stop();
+    CheckResult check = workload.Check();
+    Summary s = Summarize(times_ms);
+    out[kind + "_failover_ms_p50"] = s.p50;
+    out[kind + "_failover_ms_p99"] = s.p99;
+    out[kind + "_failover_ms_max"] = s.max;
+    out[kind + "_failover_runs"] = times_ms.size();
+    out["lost_acknowledged_writes"] =
+        out.value("lost_acknowledged_writes", uint64_t{0}) + check.lost;
+    out["double_applied_requests"] =
+        out.value("double_applied_requests", uint64_t{0}) + check.double_applied;
+    (*cluster)->Stop();
+  }
+  return 0;
+}
+
+// Replication: acknowledged writes/s and latency with 1 and 50 unpipelined clients.
+int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nlohmann::json& out) {
+  for (ReplicationMode mode : {ReplicationMode::kSync, ReplicationMode::kAsync}) {
+    std::string m = mode == ReplicationMode::kSync ? "sync" : "async";
+    FixtureOptions fo = Fixture(duplex_binary, o, "replication-" + m);
+    fo.mode = mode;
+    auto cluster = ClusterFixture::Start(fo);
+    if (!cluster.ok()) {
+      std::cerr << "bench: " << cluster.status().ToString() << "\n";
+      return 1;
+    }
+    for (int clients : {1, 50}) {
+      WorkloadOptions w;
+      w.endpoints = (*cluster)->Endpoints();
+      w.clients = clients;
+      w.incr = false;
+      w.key_prefix = m + std::to_string(clients);
+      Workload workload(w);
+      workload.Start();
+      int64_t t0 = NowUs();
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+      uint64_t acked = workload.acked();
+      int64_t t1 = NowUs();
+      workload.Stop();
+      std::vector<double> latency_ms;
+      for (const auto& r : workload.History()) {
+        if (r.outcome == OpOutcome::kOk) latency_ms.push_back((r.complete_us - r.invoke_us) / 1e3);
+      }
+      Summary s = Summarize(latency_ms);
+      std::string k = m + "_" + std::to_string(clients) + "c_";
+      out[k + "writes_per_s"] = acked / ((t1 - t0) / 1e6);
+      out[k + "latency_ms_p50"] = s.p50;
+      out[k + "latency_ms_p99"] = s.p99;
+    }
+    (*cluster)->Stop();
+  }
+  out["sync_writes_per_s"] = out["sync_50c_writes_per_s"];
+  out["async_writes_per_s"] = out["async_50c_writes_per_s"];
+  return 0;
+}
+
+void PrintTable(const nlohmann::json& out) {
+  std::printf("%-36s %14s\n", "figure", "value");
+  for (const auto& [k, v] : out.items()) {
+    if (v.is_number()) std::printf("%-36s %14.2f\n", k.c_str(), v.get<double>());
+  }
+}
+
+}  // namespace
+
+int RunBench(const std::string& duplex_binary, const BenchOptions& o) {
+  nlohmann::json out;
+  int rc = 0;
+  if (o.what == "failover") {
+    rc = BenchFailover(duplex_binary, o, out);
+  } else if (o.what == "replication") {
+    rc = BenchReplication(duplex_binary, o, out);
+  } else {
+    std::cerr << "duplex bench: unknown benchmark \"" << o.what << "\" (failover, replication)\n";
+    return 2;
+  }
+  if (o.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    PrintTable(out);
+  }
+  return rc;
+}
+
 }  // namespace duplex::cli

@@ -5,10 +5,10 @@
 #include <iostream>
 
 #include "cli/bench.h"
-#include "cli/cluster_ops.h"
 #include "cli/demo.h"
 #include "common/log.h"
 #include "replica/client.h"
+#include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/coordinator.h"
 
 namespace duplex::cli {
@@ -58,7 +58,8 @@ int Main(int argc, char** argv) {
   status->add_flag("--json", json, "one JSON object");
   auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
   auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
-  auto* kv = app.add_subcommand("kv", "talk to the kv processor: put k v | get k | del k | incr k n");
+  auto* kv =
+      app.add_subcommand("kv", "talk to the kv processor: put k v | get k | del k | incr k n");
   std::string kv_op;
   std::vector<std::string> kv_args;
   kv->add_option("op", kv_op, "put, get, del or incr")->required();

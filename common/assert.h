@@ -7,7 +7,8 @@
 
 namespace duplex::internal {
 
-[[noreturn]] void AssertFailed(const char* file, int line, const char* cond, const std::string& detail);
+[[noreturn]] void AssertFailed(const char* file, int line, const char* cond,
+                               const std::string& detail);
 
 template <typename... Args>
 std::string Describe(const Args&... args) {
@@ -18,10 +19,10 @@ std::string Describe(const Args&... args) {
 
 }  // namespace duplex::internal
 
-#define DUPLEX_ASSERT(cond, ...)                                              \
-  do {                                                                        \
-    if (!(cond)) [[unlikely]] {                                               \
-      ::duplex::internal::AssertFailed(__FILE__, __LINE__, #cond,             \
+#define DUPLEX_ASSERT(cond, ...)                                                   \
+  do {                                                                             \
+    if (!(cond)) [[unlikely]] {                                                    \
+      ::duplex::internal::AssertFailed(__FILE__, __LINE__, #cond,                  \
                                        ::duplex::internal::Describe(__VA_ARGS__)); \
-    }                                                                         \
+    }                                                                              \
   } while (0)

@@ -7,17 +7,28 @@ namespace duplex {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kNotFound: return "NotFound";
-    case Code::kNotActive: return "NotActive";
-    case Code::kStaleEpoch: return "StaleEpoch";
-    case Code::kFeatureDisabled: return "FeatureDisabled";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kFailedPrecondition: return "FailedPrecondition";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kNotActive:
+      return "NotActive";
+    case Code::kStaleEpoch:
+      return "StaleEpoch";
+    case Code::kFeatureDisabled:
+      return "FeatureDisabled";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -15,11 +15,11 @@ enum class Code {
   kOk = 0,
   kInvalidArgument,  // bad input from a user, a file or a peer
   kNotFound,
-  kNotActive,      // this replica does not serve clients now
-  kStaleEpoch,     // the message or request belongs to an older history
+  kNotActive,   // this replica does not serve clients now
+  kStaleEpoch,  // the message or request belongs to an older history
   kFeatureDisabled,
-  kUnavailable,    // try again later (timeout, no peer, no lease)
-  kCorruption,     // malformed frame, bad checksum
+  kUnavailable,  // try again later (timeout, no peer, no lease)
+  kCorruption,   // malformed frame, bad checksum
   kIOError,
   kFailedPrecondition,
   kInternal,
@@ -49,13 +49,15 @@ inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; 
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
 inline Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+inline Status FailedPrecondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT
     DUPLEX_ASSERT(!status_.ok(), "StatusOr built from an ok Status without a value");
   }
@@ -83,10 +85,10 @@ class [[nodiscard]] StatusOr {
   std::optional<T> value_;
 };
 
-#define DUPLEX_RETURN_IF_ERROR(expr)     \
-  do {                                   \
-    ::duplex::Status _st = (expr);       \
-    if (!_st.ok()) return _st;           \
+#define DUPLEX_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::duplex::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 }  // namespace duplex

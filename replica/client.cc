@@ -193,12 +193,16 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
 StatusOr<Response> Client::Ask(size_t replica_index, const std::string& op,
                                std::vector<std::string> args, int timeout_ms) {
   Impl& c = *impl_;
-  if (replica_index >= c.replicas.size()) return InvalidArgument("no replica " +
-                                                                 std::to_string(replica_index));
+  if (replica_index >= c.replicas.size())
+    return InvalidArgument("no replica " + std::to_string(replica_index));
   // Admin reads use seq 0 with a private marker so they never match a call's reply.
   Request request{c.options.client_id, 0, op, std::move(args)};
-  if (!c.Send(replica_index, request)) {
-    return Unavailable("not connected to " + c.options.endpoints[replica_index]);
+  int64_t deadline = c.clock.NowMs() + timeout_ms;
+  while (!c.Send(replica_index, request)) {  // a new socket connects in the background
+    if (c.clock.NowMs() >= deadline) {
+      return Unavailable("not connected to " + c.options.endpoints[replica_index]);
+    }
+    c.Pause(2, deadline);
   }
   size_t from = replica_index;
   auto reply = c.Wait(0, timeout_ms, replica_index, &from);

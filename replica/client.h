@@ -43,8 +43,8 @@ class Client {
                           CallStats* stats = nullptr);
 
   // One attempt at one replica, no retry, no request seq (for admin reads like "_digest").
-  StatusOr<Response> Ask(size_t replica_index, const std::string& op,
-                         std::vector<std::string> args, int timeout_ms);
+  StatusOr<Response> Ask(size_t replica_index, const std::string& op, std::vector<std::string> args,
+                         int timeout_ms);
 
   uint64_t client_id() const;
   uint64_t last_request_seq() const;

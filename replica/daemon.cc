@@ -168,8 +168,8 @@ class Daemon {
   bool OnRouter(int64_t now) {
     auto parts = RecvParts(router_.s);
     if (parts.empty()) return false;
-    if (parts.size() != 2) return Refuse("router: expected 2 parts, got " +
-                                         std::to_string(parts.size()));
+    if (parts.size() != 2)
+      return Refuse("router: expected 2 parts, got " + std::to_string(parts.size()));
     auto frame = DecodeFrame(parts[1], options_.max_frame_bytes);
     if (!frame.ok()) return Refuse(frame.status().message());
     if (auto* req = std::get_if<Request>(&*frame)) {

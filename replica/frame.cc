@@ -14,7 +14,9 @@ namespace {
 kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
   return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
 }
-std::string Str(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
+std::string Str(capnp::Data::Reader d) {
+  return {reinterpret_cast<const char*>(d.begin()), d.size()};
+}
 
 void ToWire(const Request& r, wire::ClientRequest::Builder b) {
   b.setClientId(r.client_id);
@@ -92,9 +94,11 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       if (r.getCode() > static_cast<uint16_t>(Code::kInternal)) {
         return Corruption("client response: unknown code " + std::to_string(r.getCode()));
       }
-      return Frame(ClientReply{r.getClientId(), r.getRequestSeq(),
+      return Frame(ClientReply{r.getClientId(),
+                               r.getRequestSeq(),
                                {static_cast<Code>(r.getCode()), r.getMessage(), Str(r.getValue())},
-                               r.getEpoch(), r.getActiveHint()});
+                               r.getEpoch(),
+                               r.getActiveHint()});
     }
     case wire::Frame::PEER: {
       auto m = FromWire(f.getPeer());
@@ -146,9 +150,12 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
 
 const char* WireRoleName(WireRole role) {
   switch (role) {
-    case WireRole::kOutOfService: return "out-of-service";
-    case WireRole::kStandby: return "standby";
-    case WireRole::kActive: return "active";
+    case WireRole::kOutOfService:
+      return "out-of-service";
+    case WireRole::kStandby:
+      return "standby";
+    case WireRole::kActive:
+      return "active";
   }
   return "?";
 }

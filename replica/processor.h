@@ -64,9 +64,7 @@ class Processor {
 
   // Standby: turns a received delta into the mutations to apply. The default
   // applies them as they are; an application may validate or convert them.
-  virtual StatusOr<std::vector<Mutation>> ApplyDelta(const Delta& delta) {
-    return delta.mutations;
-  }
+  virtual StatusOr<std::vector<Mutation>> ApplyDelta(const Delta& delta) { return delta.mutations; }
 
   // Called after a snapshot was installed (the state was replaced wholesale).
   virtual void OnRestored() {}

@@ -39,6 +39,7 @@ void ReplicaCore::BeginActiveTerm() {
   solo_request_id_ = 0;
   want_solo_ = false;
   peer_caught_up_ = false;
+  solo_watermark_ = 0;
 }
 
 void ReplicaCore::FlushQueue(int64_t now_us) {
@@ -135,18 +136,29 @@ void ReplicaCore::ReleaseReplies(int64_t now_us) {
 }
 
 void ReplicaCore::CheckStandbyProgress(int64_t now_us) {
+  int64_t timeout_us = options_.ack_timeout_ms * 1000;
   if (role() == RoleState::kSolo) {
-    // The standby has everything committed: give up solo before the next write.
-    if (standby_ && standby_->live && standby_->acked_seq == last_seq()) {
-      ++solo_request_id_;
-      peer_caught_up_ = true;
+    if (standby_ && now_us - standby_->last_heard_us > timeout_us) {
+      standby_.reset();  // gone; it says hello again when it comes back
+      return;
+    }
+    // The standby follows the live stream closely: from now on acks wait for it again.
+    // It is reported in sync once it has everything acknowledged while solo.
+    if (standby_ && standby_->live && last_seq() - standby_->acked_seq <= options_.max_batch_ops) {
+      ++solo_request_id_;  // the solo grant is given up
       want_solo_ = false;
+      peer_caught_up_ = false;
+      solo_watermark_ = last_seq();
       machine_.PeerInSync();
     }
     return;
   }
+  if (!peer_caught_up_ && !want_solo_ && standby_ && standby_->acked_seq >= solo_watermark_ &&
+      solo_request_id_ > 0) {
+    peer_caught_up_ = true;
+    SendStatus();
+  }
   if (options_.async || want_solo_) return;
-  int64_t timeout_us = options_.ack_timeout_ms * 1000;
   bool stuck = !pending_.empty() && pending_.front().seq > (standby_ ? standby_->acked_seq : 0) &&
                now_us - pending_.front().since_us > timeout_us;
   bool silent = !standby_ || now_us - standby_->last_heard_us > timeout_us;

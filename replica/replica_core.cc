@@ -45,9 +45,8 @@ bool ReplicaCore::SoloGranted() const {
 
 void ReplicaCore::Reply(const std::string& route, const Request& request, Response response) {
   std::string hint = IsActive(role()) ? options_.endpoint : assignment_.peer_endpoint;
-  actions_.push_back(ToClient{
-      route, ClientReply{request.client_id, request.request_seq, std::move(response), epoch(),
-                         std::move(hint)}});
+  actions_.push_back(ToClient{route, ClientReply{request.client_id, request.request_seq,
+                                                 std::move(response), epoch(), std::move(hint)}});
 }
 
 void ReplicaCore::ReplyNotActive(const std::string& route, const Request& request) {
@@ -114,12 +113,14 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
         // A new term for this replica (its epoch may already have been raised by a peer).
         active_term_ = a.epoch;
         promote_wait_until_us_ =
-            a.skip_lease_wait ? now_us : std::max(now_us, last_renewal_us_ + options_.lease_ms * 1000);
+            a.skip_lease_wait ? now_us
+                              : std::max(now_us, last_renewal_us_ + options_.lease_ms * 1000);
         lease_until_us_ = 0;
         machine_.Promote();
       } else if (!IsActive(role()) && role() != RoleState::kPromoting) {
         ++counters_.refused_frames;  // a promotion always opens a new term
-        spdlog::warn("assignment: active at my current epoch {} without promotion refused", a.epoch);
+        spdlog::warn("assignment: active at my current epoch {} without promotion refused",
+                     a.epoch);
         return;
       }
       if (a.lease_echo_us > 0 && a.lease_echo_us <= now_us) {
@@ -187,9 +188,9 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.version = processor_->Version();
   s.schema = processor_->Schema();
   RoleState r = role();
-  s.role = IsStandby(r)                  ? WireRole::kStandby
+  s.role = IsStandby(r)                                  ? WireRole::kStandby
            : (IsActive(r) || r == RoleState::kPromoting) ? WireRole::kActive
-                                                          : WireRole::kOutOfService;
+                                                         : WireRole::kOutOfService;
   s.role_path = RoleStatePath(r);
   const StoreMeta& meta = store_->meta();
   s.epoch = meta.epoch;

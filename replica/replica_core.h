@@ -24,14 +24,14 @@ namespace duplex {
 
 struct ReplicaOptions {
   std::string name;
-  std::string endpoint;          // this replica's data-plane endpoint, given to clients as a hint
-  bool async = false;            // acknowledge after the local commit, lag bounded by max_lag_ops
+  std::string endpoint;  // this replica's data-plane endpoint, given to clients as a hint
+  bool async = false;    // acknowledge after the local commit, lag bounded by max_lag_ops
   int heartbeat_ms = 20;
   int lease_ms = 200;
-  int ack_timeout_ms = 100;      // the standby silent this long: ask the coordinator to go solo
-  uint64_t max_batch_ops = 1024; // group commit: requests per WriteBatch
-  uint64_t max_lag_ops = 10000;  // deltas in flight to the standby
-  uint64_t max_queue = 10000;    // client requests waiting for a group commit
+  int ack_timeout_ms = 100;       // the standby silent this long: ask the coordinator to go solo
+  uint64_t max_batch_ops = 1024;  // group commit: requests per WriteBatch
+  uint64_t max_lag_ops = 10000;   // deltas in flight to the standby
+  uint64_t max_queue = 10000;     // client requests waiting for a group commit
   uint64_t snapshot_chunk_bytes = 1 << 20;
   uint32_t snapshot_window_chunks = 4;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message
@@ -164,6 +164,7 @@ class ReplicaCore final : private RoleListener {
   uint64_t solo_request_id_ = 0;
   bool want_solo_ = false;
   bool peer_caught_up_ = false;
+  uint64_t solo_watermark_ = 0;  // last seq acknowledged without the standby
 
   // Standby.
   uint64_t session_id_ = 0;

@@ -57,9 +57,10 @@ void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
 bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
   if (msg_epoch < epoch()) {
     ++counters_.stale_epoch_frames;
-    actions_.push_back(ToActive{Refusal{epoch(), "stale epoch " + std::to_string(msg_epoch) +
-                                                     " (mine is " + std::to_string(epoch()) + ")",
-                                        session_id}});
+    actions_.push_back(ToActive{Refusal{
+        epoch(),
+        "stale epoch " + std::to_string(msg_epoch) + " (mine is " + std::to_string(epoch()) + ")",
+        session_id}});
     return false;
   }
   if (session_id != session_id_) {

@@ -15,12 +15,18 @@ namespace mpl = boost::mpl;
 
 const char* RoleStatePath(RoleState state) {
   switch (state) {
-    case RoleState::kOutOfService: return "OutOfService";
-    case RoleState::kCatchingUp: return "Standby/CatchingUp";
-    case RoleState::kInSync: return "Standby/InSync";
-    case RoleState::kPromoting: return "Promoting";
-    case RoleState::kReplicating: return "Active/Replicating";
-    case RoleState::kSolo: return "Active/Solo";
+    case RoleState::kOutOfService:
+      return "OutOfService";
+    case RoleState::kCatchingUp:
+      return "Standby/CatchingUp";
+    case RoleState::kInSync:
+      return "Standby/InSync";
+    case RoleState::kPromoting:
+      return "Promoting";
+    case RoleState::kReplicating:
+      return "Active/Replicating";
+    case RoleState::kSolo:
+      return "Active/Solo";
   }
   return "?";
 }
@@ -66,16 +72,16 @@ struct Machine : sc::state_machine<Machine, OutOfService> {
 };
 
 struct OutOfService : sc::simple_state<OutOfService, Machine> {
-  using reactions = mpl::list<sc::transition<EvBecomeStandby, Standby>,
-                              sc::transition<EvPromote, Promoting>,
-                              sc::custom_reaction<EvTakeOutOfService>>;
+  using reactions =
+      mpl::list<sc::transition<EvBecomeStandby, Standby>, sc::transition<EvPromote, Promoting>,
+                sc::custom_reaction<EvTakeOutOfService>>;
   sc::result react(const EvTakeOutOfService&) { return discard_event(); }
 };
 
 struct Standby : sc::simple_state<Standby, Machine, CatchingUp> {
-  using reactions = mpl::list<sc::transition<EvBecomeStandby, Standby>,
-                              sc::transition<EvPromote, Promoting>,
-                              sc::transition<EvTakeOutOfService, OutOfService>>;
+  using reactions =
+      mpl::list<sc::transition<EvBecomeStandby, Standby>, sc::transition<EvPromote, Promoting>,
+                sc::transition<EvTakeOutOfService, OutOfService>>;
 };
 
 struct CatchingUp : sc::simple_state<CatchingUp, Standby> {
@@ -91,17 +97,17 @@ struct InSync : sc::simple_state<InSync, Standby> {
 };
 
 struct Promoting : sc::simple_state<Promoting, Machine> {
-  using reactions = mpl::list<sc::custom_reaction<EvLeaseWaitOver>,
-                              sc::transition<EvBecomeStandby, Standby>,
-                              sc::transition<EvPromote, Promoting>,
-                              sc::transition<EvTakeOutOfService, OutOfService>>;
+  using reactions =
+      mpl::list<sc::custom_reaction<EvLeaseWaitOver>, sc::transition<EvBecomeStandby, Standby>,
+                sc::transition<EvPromote, Promoting>,
+                sc::transition<EvTakeOutOfService, OutOfService>>;
   sc::result react(const EvLeaseWaitOver& ev);
 };
 
 struct Active : sc::simple_state<Active, Machine, Replicating> {
-  using reactions = mpl::list<sc::transition<EvBecomeStandby, Standby>,
-                              sc::transition<EvPromote, Promoting>,
-                              sc::transition<EvTakeOutOfService, OutOfService>>;
+  using reactions =
+      mpl::list<sc::transition<EvBecomeStandby, Standby>, sc::transition<EvPromote, Promoting>,
+                sc::transition<EvTakeOutOfService, OutOfService>>;
 };
 
 struct Replicating : sc::simple_state<Replicating, Active> {

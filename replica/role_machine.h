@@ -45,13 +45,13 @@ class RoleMachine {
 
   // Each returns true when the event was accepted (even if it changed nothing)
   // and false when it is not legal in the current state.
-  bool BecomeStandby();                     // follow an active (re-entered on a new epoch)
-  bool CaughtUp();                          // the standby has everything the active committed
-  bool FellBehind();                        // the standby lost the stream
-  bool Promote();                           // the coordinator granted a higher epoch
-  bool LeaseWaitOver(bool solo_granted);    // the old active's lease has run out
-  bool SoloGranted();                       // the coordinator recorded the standby out of sync
-  bool PeerInSync();                        // the standby caught up; acks wait for it again
+  bool BecomeStandby();                   // follow an active (re-entered on a new epoch)
+  bool CaughtUp();                        // the standby has everything the active committed
+  bool FellBehind();                      // the standby lost the stream
+  bool Promote();                         // the coordinator granted a higher epoch
+  bool LeaseWaitOver(bool solo_granted);  // the old active's lease has run out
+  bool SoloGranted();                     // the coordinator recorded the standby out of sync
+  bool PeerInSync();                      // the standby caught up; acks wait for it again
   bool TakeOutOfService();
 
   uint64_t refused() const;

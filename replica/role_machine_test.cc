@@ -28,8 +28,8 @@ TEST(RoleMachine, StartsOutOfServiceAndFollowsThePromotionPath) {
   EXPECT_EQ(m.state(), RoleState::kReplicating);
   EXPECT_TRUE(m.SoloGranted());
   EXPECT_EQ(m.state(), RoleState::kSolo);
-  std::vector<RoleState> expected = {RoleState::kCatchingUp, RoleState::kInSync,
-                                     RoleState::kPromoting,  RoleState::kSolo,
+  std::vector<RoleState> expected = {RoleState::kCatchingUp,  RoleState::kInSync,
+                                     RoleState::kPromoting,   RoleState::kSolo,
                                      RoleState::kReplicating, RoleState::kSolo};
   EXPECT_EQ(rec.entered, expected);
   EXPECT_EQ(m.refused(), 0u);

@@ -135,7 +135,8 @@ class RocksStore final : public Store {
           batch.Put(state_cf(), AppKey(m.key), m.value);
         }
       }
-      if (d.client_id != 0) batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(d.session));
+      if (d.client_id != 0)
+        batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(d.session));
       batch.Put(log_cf(), Be64(d.seq), EncodeDelta(d));
     }
     StoreMeta next = meta_;
@@ -269,7 +270,7 @@ class RocksStore final : public Store {
   }
 
   StatusOr<std::optional<std::string>> GetRawCf(rocksdb::ColumnFamilyHandle* cf,
-                                               const std::string& key) const {
+                                                const std::string& key) const {
     std::string value;
     auto s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
@@ -332,7 +333,9 @@ std::string AppKey(std::string_view key) {
   return out;
 }
 
-std::string SessionKey(uint64_t client_id) { return std::string(1, kSessionPrefix) + Be64(client_id); }
+std::string SessionKey(uint64_t client_id) {
+  return std::string(1, kSessionPrefix) + Be64(client_id);
+}
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
@@ -341,15 +344,13 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.env != nullptr) db_options.env = options.env;
   rocksdb::ColumnFamilyOptions cf_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"state", cf_options},
-      {"log", cf_options}};
+      {rocksdb::kDefaultColumnFamilyName, cf_options}, {"state", cf_options}, {"log", cf_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, options.path, cfs, &handles, &raw);
   DUPLEX_RETURN_IF_ERROR(FromRocks(s, "open store " + options.path));
-  auto store = std::make_unique<RocksStore>(options, std::unique_ptr<rocksdb::DB>(raw),
-                                            std::move(handles));
+  auto store =
+      std::make_unique<RocksStore>(options, std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
   DUPLEX_RETURN_IF_ERROR(store->LoadMeta());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -33,7 +33,7 @@ struct StoreMeta {
   uint64_t applied_epoch = 0;  // epoch of the last applied delta
   uint64_t applied_seq = 0;    // last applied delta; the state reflects exactly 1..applied_seq
   uint32_t schema = 1;
-  uint64_t oldest_log_seq = 1;     // first seq still in the log (if applied_seq >= it)
+  uint64_t oldest_log_seq = 1;       // first seq still in the log (if applied_seq >= it)
   bool snapshot_incomplete = false;  // a snapshot install was cut off: state is not usable
 };
 

@@ -11,7 +11,9 @@ namespace {
 kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
   return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
 }
-std::string Str(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
+std::string Str(capnp::Data::Reader d) {
+  return {reinterpret_cast<const char*>(d.begin()), d.size()};
+}
 
 void ToWire(const Mutation& m, wire::Mutation::Builder out) {
   out.setKey(Bytes(m.key));
@@ -19,8 +21,7 @@ void ToWire(const Mutation& m, wire::Mutation::Builder out) {
   out.setErase(m.erase);
 }
 
-void MutationsToWire(const std::vector<Mutation>& in,
-                     capnp::List<wire::Mutation>::Builder out) {
+void MutationsToWire(const std::vector<Mutation>& in, capnp::List<wire::Mutation>::Builder out) {
   for (size_t i = 0; i < in.size(); ++i) ToWire(in[i], out[i]);
 }
 
@@ -127,8 +128,8 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     }
     case wire::PeerMessage::DELTAS: {
       auto r = in.getDeltas();
-      DeltaBatch b{r.getEpoch(), r.getSentUs(), {}, r.getSessionId(), r.getVersion(),
-                   r.getCaughtUp()};
+      DeltaBatch b{r.getEpoch(),     r.getSentUs(),  {},
+                   r.getSessionId(), r.getVersion(), r.getCaughtUp()};
       b.deltas.reserve(r.getDeltas().size());
       for (auto d : r.getDeltas()) {
         auto delta = FromWire(d);
@@ -139,16 +140,14 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     }
     case wire::PeerMessage::SNAPSHOT_CHUNK: {
       auto r = in.getSnapshotChunk();
-      return PeerMessage(SnapshotChunk{r.getEpoch(), r.getSessionId(), r.getSnapshotEpoch(),
-                                       r.getSnapshotSeq(), r.getIndex(), r.getLast(),
-                                       MutationsFromWire(r.getEntries()), r.getSchema(),
-                                       r.getSentUs()});
+      return PeerMessage(SnapshotChunk{
+          r.getEpoch(), r.getSessionId(), r.getSnapshotEpoch(), r.getSnapshotSeq(), r.getIndex(),
+          r.getLast(), MutationsFromWire(r.getEntries()), r.getSchema(), r.getSentUs()});
     }
     case wire::PeerMessage::ACK: {
       auto r = in.getAck();
-      return PeerMessage(
-          Ack{r.getEpoch(), r.getAppliedSeq(), r.getEchoUs(), r.getSessionId(), r.getReplica(),
-              r.getSnapshotChunks()});
+      return PeerMessage(Ack{r.getEpoch(), r.getAppliedSeq(), r.getEchoUs(), r.getSessionId(),
+                             r.getReplica(), r.getSnapshotChunks()});
     }
     case wire::PeerMessage::REFUSAL: {
       auto r = in.getRefusal();

@@ -19,8 +19,9 @@ TEST(WireCodec, ADeltaSurvivesTheRoundTrip) {
 }
 
 TEST(WireCodec, GarbageIsAnErrorNotACrash) {
-  for (std::string junk : {std::string(), std::string(7, 'x'), std::string(64, '\xff'),
-                           std::string(8, '\0'), std::string("\x00\x00\x00\x00\xff\xff\xff\x7f", 8)}) {
+  for (std::string junk :
+       {std::string(), std::string(7, 'x'), std::string(64, '\xff'), std::string(8, '\0'),
+        std::string("\x00\x00\x00\x00\xff\xff\xff\x7f", 8)}) {
     auto d = DecodeDelta(junk);
     EXPECT_FALSE(d.ok()) << "decoded " << junk.size() << " bytes of junk";
   }

@@ -151,8 +151,8 @@ bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* w
   if (name == record_.active || (record_.active.empty() && name == record_.last_active)) {
     return true;  // it holds every acknowledged write of its own term
   }
-  if (v.last->epoch != record_.epoch) return fail("has not reached epoch " +
-                                                  std::to_string(record_.epoch));
+  if (v.last->epoch != record_.epoch)
+    return fail("has not reached epoch " + std::to_string(record_.epoch));
   if (recorded) return true;
   if (options_.async && v.last->in_sync) return true;  // async: the unreplicated tail may be lost
   return fail("out of sync");

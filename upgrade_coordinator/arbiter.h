@@ -28,7 +28,7 @@ struct ArbiterOptions {
   int heartbeat_ms = 20;
   int lease_ms = 200;
   int failure_timeout_ms = 200;  // a live process silent this long is treated as hung
-  int startup_grace_ms = 300;    // wait this long for running replicas to report before starting any
+  int startup_grace_ms = 300;  // wait this long for running replicas to report before starting any
   int switchover_timeout_ms = 3000;
   int max_restarts = 5;
   int restart_window_s = 60;
@@ -38,11 +38,11 @@ struct ArbiterOptions {
 // The durable part; persisted (RecordStore) before any assignment that depends on it.
 struct ClusterRecord {
   uint64_t epoch = 0;
-  std::string active;        // empty: no active granted in this epoch
-  std::string last_active;   // holds every acknowledged write when no standby is in sync
+  std::string active;                   // empty: no active granted in this epoch
+  std::string last_active;              // holds every acknowledged write when no standby is in sync
   std::map<std::string, bool> in_sync;  // standby has everything the active acknowledged
-  uint64_t solo_grant_id = 0;  // the active's solo request recorded (this epoch)
-  uint64_t sync_id = 0;        // highest solo/in-sync request id processed (this epoch)
+  uint64_t solo_grant_id = 0;           // the active's solo request recorded (this epoch)
+  uint64_t sync_id = 0;                 // highest solo/in-sync request id processed (this epoch)
   bool skip_lease_wait = false;
   std::map<std::string, bool> failed;  // too many crashes: not restarted, never promoted
   bool operator==(const ClusterRecord&) const = default;

@@ -53,9 +53,10 @@ void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
       // Fast path: the process is gone, so its lease holds nothing. Promote at once.
       Promote(standby, /*skip_lease_wait=*/true, "crash failover", now_us, now_us);
     } else {
-      spdlog::warn("active {} exited and the standby cannot take over ({}); waiting for {} to "
-                   "restart",
-                   name, why, name);
+      spdlog::warn(
+          "active {} exited and the standby cannot take over ({}); waiting for {} to "
+          "restart",
+          name, why, name);
       ClusterRecord next = record_;
       next.active.clear();
       Persist(next);

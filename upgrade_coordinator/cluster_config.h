@@ -14,35 +14,35 @@ namespace duplex {
 enum class ReplicationMode { kSync, kAsync };
 
 struct ReplicaConfig {
-  std::string name;       // [a-z0-9_-]{1,32}, unique
+  std::string name;  // [a-z0-9_-]{1,32}, unique
   std::string host = "127.0.0.1";
-  int port = 0;           // ZeroMQ data plane: clients, the peer and the coordinator
-  int http_port = 0;      // GET /role answers 200 when active, 503 otherwise
+  int port = 0;       // ZeroMQ data plane: clients, the peer and the coordinator
+  int http_port = 0;  // GET /role answers 200 when active, 503 otherwise
 };
 
 struct TimingConfig {
-  int heartbeat_ms = 20;          // status to the coordinator and peer heartbeats
-  int lease_ms = 200;             // how long one renewal lets an active serve
-  int failure_timeout_ms = 200;   // no status for this long: the coordinator suspects the replica
-  int ack_timeout_ms = 100;       // standby silent this long: the active asks to go solo
-  int client_timeout_ms = 150;    // client library: wait this long before trying the other replica
-  int startup_timeout_ms = 10000; // `duplex up` waits this long for the pair to serve
+  int heartbeat_ms = 20;           // status to the coordinator and peer heartbeats
+  int lease_ms = 200;              // how long one renewal lets an active serve
+  int failure_timeout_ms = 200;    // no status for this long: the coordinator suspects the replica
+  int ack_timeout_ms = 100;        // standby silent this long: the active asks to go solo
+  int client_timeout_ms = 150;     // client library: wait this long before trying the other replica
+  int startup_timeout_ms = 10000;  // `duplex up` waits this long for the pair to serve
 };
 
 struct RestartConfig {
-  int max_restarts = 5;      // within window_s; one more marks the replica failed
+  int max_restarts = 5;  // within window_s; one more marks the replica failed
   int window_s = 60;
-  int backoff_ms = 50;       // delay before restarting a crashed replica
+  int backoff_ms = 50;  // delay before restarting a crashed replica
 };
 
 struct ReplicationConfig {
   ReplicationMode mode = ReplicationMode::kSync;
-  uint64_t max_lag_ops = 10000;     // async mode: writes wait when the standby is this far behind
-  uint64_t log_retain_ops = 200000; // delta log entries kept for catch-up by log tail
-  uint64_t max_batch_ops = 1024;    // group commit: deltas per WriteBatch
+  uint64_t max_lag_ops = 10000;      // async mode: writes wait when the standby is this far behind
+  uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by log tail
+  uint64_t max_batch_ops = 1024;     // group commit: deltas per WriteBatch
   uint64_t snapshot_chunk_bytes = 1 << 20;
-  uint64_t max_frame_bytes = 16 << 20; // larger frames are refused
-  uint64_t max_queue = 10000;       // pending client requests per replica
+  uint64_t max_frame_bytes = 16 << 20;  // larger frames are refused
+  uint64_t max_queue = 10000;           // pending client requests per replica
 };
 
 struct ProcessorConfig {
@@ -52,10 +52,10 @@ struct ProcessorConfig {
 
 struct ClusterConfig {
   std::string name;
-  std::string data_dir;     // relative to the config file unless absolute
+  std::string data_dir;  // relative to the config file unless absolute
   std::string host = "127.0.0.1";
-  int admin_port = 0;       // coordinator HTTP+JSON API
-  int control_port = 0;     // coordinator ZeroMQ control socket
+  int admin_port = 0;    // coordinator HTTP+JSON API
+  int control_port = 0;  // coordinator ZeroMQ control socket
   ProcessorConfig processor;
   std::vector<ReplicaConfig> replicas;  // exactly two
   TimingConfig timing;

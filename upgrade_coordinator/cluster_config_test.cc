@@ -34,7 +34,11 @@ restart: {max_restarts: 3, window_s: 30, backoff_ms: 0}
 replication: {mode: async, max_lag_ops: 500, log_retain_ops: 6000, max_batch_ops: 64, snapshot_chunk_bytes: 4096, max_frame_bytes: 65536, max_queue: 100}
 )";
 
+// Only the required fields.
 constexpr char kMinimal[] = R"(name: small
+data_dir: /var/lib/small
+admin_port: 7400
+control_port: 7401
 processor: {binary: /opt/kv, version: 2.1.0}
 replicas:
   - {name: a, port: 7410, http_port: 7411}
@@ -156,10 +160,7 @@ TEST(ClusterConfig, KeepsTheDefaultsWhenOptionalSectionsAreOmitted) {
   StatusOr<ClusterConfig> config = Parse(kMinimal);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const ClusterConfig defaults;
-  EXPECT_EQ(config->data_dir, "");
   EXPECT_EQ(config->host, defaults.host);
-  EXPECT_EQ(config->admin_port, 0);
-  EXPECT_EQ(config->control_port, 0);
   EXPECT_EQ(config->log_level, "info");
   EXPECT_EQ(config->replicas[0].host, defaults.host);
   EXPECT_EQ(config->timing.heartbeat_ms, defaults.timing.heartbeat_ms);
@@ -196,9 +197,24 @@ TEST(ClusterConfig, RequiresANameAProcessorAndReplicas) {
   EXPECT_TRUE(
       FailsWith(Parse(Edit(kMinimal, "{name: a, port: 7410, http_port: 7411}", "{name: a}")),
                 "replicas[0].port: required"));
-  EXPECT_TRUE(
-      FailsWith(Parse("name: x\nprocessor: {binary: b, version: 1.0.0}\n"), "replicas: required"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kMinimal,
+                                   "replicas:\n  - {name: a, port: 7410, http_port: 7411}\n"
+                                   "  - {name: b, port: 7420, http_port: 7421}\n",
+                                   "")),
+                        "replicas: required"));
   EXPECT_TRUE(FailsWith(Parse(""), "name: required"));
+}
+
+TEST(ClusterConfig, RequiresADataDirAnAdminPortAndAControlPort) {
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "data_dir: ../data\n", "")), "data_dir: required"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(kValid, "data_dir: ../data", "data_dir: ''")), "data_dir: required"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "admin_port: 7400\n", "")), "admin_port: required"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(kValid, "admin_port: 7400", "admin_port:")), "admin_port: required"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "control_port: 7401\n", "")), "control_port: required"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "control_port: 7401", "control_port:")),
+                        "control_port: required"));
 }
 
 TEST(ClusterConfig, RejectsAPortOutOfRange) {
@@ -344,8 +360,8 @@ TEST(ClusterConfig, RejectsAListWhereAMapIsExpected) {
       "replicas[0]: must be a map of fields, got a list"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "name: kv-demo", "name: {first: kv}")),
                         "name: must be a string, got a map"));
-  EXPECT_TRUE(FailsWith(Parse("name: x\nreplicas: {a: 1}\n"
-                              "processor: {binary: b, version: 1.0.0}\n"),
+  EXPECT_TRUE(FailsWith(Parse("name: x\ndata_dir: d\nadmin_port: 1\ncontrol_port: 2\n"
+                              "replicas: {a: 1}\nprocessor: {binary: b, version: 1.0.0}\n"),
                         "replicas: must be a list, got a map"));
 }
 

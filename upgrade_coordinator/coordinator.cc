@@ -61,18 +61,19 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
     if (v.last) {
       const StatusReport& s = *v.last;
       bool is_active = rc.name == rec.active;
-      r.update({{"version", s.version},
-                {"role", WireRoleName(s.role)},
-                {"state", s.role_path},
-                {"epoch", s.epoch},
-                {"applied_seq", s.applied_seq},
-                {"lag", is_active || active_seq < s.applied_seq ? 0 : active_seq - s.applied_seq},
-                {"in_sync", is_active ? true : (rec.in_sync.count(rc.name) && rec.in_sync.at(rc.name))},
-                {"healthy", s.healthy},
-                {"health", s.health_detail},
-                {"refused_frames", s.refused_frames},
-                {"stale_epoch_frames", s.stale_epoch_frames},
-                {"last_seen_ms", (now_us - v.last_seen_us) / 1000}});
+      r.update(
+          {{"version", s.version},
+           {"role", WireRoleName(s.role)},
+           {"state", s.role_path},
+           {"epoch", s.epoch},
+           {"applied_seq", s.applied_seq},
+           {"lag", is_active || active_seq < s.applied_seq ? 0 : active_seq - s.applied_seq},
+           {"in_sync", is_active ? true : (rec.in_sync.count(rc.name) && rec.in_sync.at(rc.name))},
+           {"healthy", s.healthy},
+           {"health", s.health_detail},
+           {"refused_frames", s.refused_frames},
+           {"stale_epoch_frames", s.stale_epoch_frames},
+           {"last_seen_ms", (now_us - v.last_seen_us) / 1000}});
     }
     replicas.push_back(std::move(r));
   }
@@ -216,6 +217,7 @@ class Coordinator {
 
   void CheckPendingSwitchover() {
     if (!switchover_command_) return;
+    Publish(/*force=*/true);  // the answer must not race a stale /status
     const std::string& state = arbiter_.switchover_state();
     if (state == "done" && arbiter_.record().epoch > switchover_epoch_) {
       const auto& t = arbiter_.transitions().back();
@@ -290,9 +292,9 @@ class Coordinator {
     }
   }
 
-  void Publish() {
+  void Publish(bool force = false) {
     int64_t now = clock_.NowUs();
-    if (now - last_publish_us_ < 5000) return;
+    if (!force && now - last_publish_us_ < 5000) return;
     last_publish_us_ = now;
     std::string json = ViewJson(arbiter_, config_, now).dump();
     std::lock_guard lock(mu_);
@@ -324,23 +326,40 @@ class Coordinator {
 std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
   auto n = [](auto v) { return std::to_string(v); };
   return {c.processor.binary,
-          "--name", r.name,
-          "--host", r.host,
-          "--port", n(r.port),
-          "--http-port", n(r.http_port),
-          "--coordinator", TcpEndpoint(c.host, c.control_port),
-          "--data-dir", c.data_dir + "/" + r.name,
-          "--mode", c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
-          "--heartbeat-ms", n(c.timing.heartbeat_ms),
-          "--lease-ms", n(c.timing.lease_ms),
-          "--ack-timeout-ms", n(c.timing.ack_timeout_ms),
-          "--max-batch-ops", n(c.replication.max_batch_ops),
-          "--max-lag-ops", n(c.replication.max_lag_ops),
-          "--max-queue", n(c.replication.max_queue),
-          "--snapshot-chunk-bytes", n(c.replication.snapshot_chunk_bytes),
-          "--log-retain-ops", n(c.replication.log_retain_ops),
-          "--max-frame-bytes", n(c.replication.max_frame_bytes),
-          "--log-level", c.log_level};
+          "--name",
+          r.name,
+          "--host",
+          r.host,
+          "--port",
+          n(r.port),
+          "--http-port",
+          n(r.http_port),
+          "--coordinator",
+          TcpEndpoint(c.host, c.control_port),
+          "--data-dir",
+          c.data_dir + "/" + r.name,
+          "--mode",
+          c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
+          "--heartbeat-ms",
+          n(c.timing.heartbeat_ms),
+          "--lease-ms",
+          n(c.timing.lease_ms),
+          "--ack-timeout-ms",
+          n(c.timing.ack_timeout_ms),
+          "--max-batch-ops",
+          n(c.replication.max_batch_ops),
+          "--max-lag-ops",
+          n(c.replication.max_lag_ops),
+          "--max-queue",
+          n(c.replication.max_queue),
+          "--snapshot-chunk-bytes",
+          n(c.replication.snapshot_chunk_bytes),
+          "--log-retain-ops",
+          n(c.replication.log_retain_ops),
+          "--max-frame-bytes",
+          n(c.replication.max_frame_bytes),
+          "--log-level",
+          c.log_level};
 }
 
 int RunCoordinator(const ClusterConfig& config) {

@@ -16,8 +16,8 @@ StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std
                                   const std::string& log_path) {
   if (argv.empty()) return InvalidArgument("no command for replica " + name);
   if (::access(argv[0].c_str(), X_OK) != 0) {
-    return InvalidArgument("replica " + name + ": " + argv[0] + " is not executable: " +
-                           std::strerror(errno));
+    return InvalidArgument("replica " + name + ": " + argv[0] +
+                           " is not executable: " + std::strerror(errno));
   }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

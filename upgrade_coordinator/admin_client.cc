@@ -1,4 +1,4 @@
-#include "cli/cluster_ops.h"
+#include "upgrade_coordinator/admin_client.h"
 
 #include <fcntl.h>
 #include <httplib.h>
@@ -14,7 +14,7 @@
 
 #include "common/net.h"
 
-namespace duplex::cli {
+namespace duplex {
 namespace fs = std::filesystem;
 
 namespace {
@@ -197,21 +197,21 @@ std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config) {
 
 std::string FormatStatusTable(const nlohmann::json& st) {
   std::ostringstream out;
-  out << "cluster " << st.value("cluster", "?") << "  epoch " << st.value("epoch", 0)
-      << "  active " << (st.value("active", "").empty() ? "(none)" : st.value("active", ""))
-      << "  mode " << st.value("mode", "?") << "\n";
+  out << "cluster " << st.value("cluster", "?") << "  epoch " << st.value("epoch", 0) << "  active "
+      << (st.value("active", "").empty() ? "(none)" : st.value("active", "")) << "  mode "
+      << st.value("mode", "?") << "\n";
   char line[256];
   std::snprintf(line, sizeof(line), "%-8s %-8s %-8s %-20s %-6s %-10s %-6s %-8s %s\n", "REPLICA",
                 "PID", "VERSION", "ROLE", "EPOCH", "APPLIED", "LAG", "IN-SYNC", "HEALTH");
   out << line;
   for (const auto& r : st.value("replicas", nlohmann::json::array())) {
-    std::string health = !r.value("alive", false) ? "down"
-                         : r.value("failed", false) ? "failed"
+    std::string health = !r.value("alive", false)    ? "down"
+                         : r.value("failed", false)  ? "failed"
                          : r.value("healthy", false) ? "ok"
                                                      : r.value("health", "?");
     std::snprintf(line, sizeof(line), "%-8s %-8d %-8s %-20s %-6llu %-10llu %-6llu %-8s %s\n",
-                  r.value("name", "?").c_str(), r.value("pid", 0),
-                  r.value("version", "-").c_str(), r.value("state", "-").c_str(),
+                  r.value("name", "?").c_str(), r.value("pid", 0), r.value("version", "-").c_str(),
+                  r.value("state", "-").c_str(),
                   static_cast<unsigned long long>(r.value("epoch", uint64_t{0})),
                   static_cast<unsigned long long>(r.value("applied_seq", uint64_t{0})),
                   static_cast<unsigned long long>(r.value("lag", uint64_t{0})),
@@ -221,4 +221,4 @@ std::string FormatStatusTable(const nlohmann::json& st) {
   return out.str();
 }
 
-}  // namespace duplex::cli
+}  // namespace duplex

@@ -1,4 +1,4 @@
-// Operations the `duplex` CLI (and the demo and benchmarks) perform on a
+// The admin client: what the `duplex` CLI, the demo, the tests and the benchmarks do to a
 // deployed cluster: find its config, start and stop it through the
 // coordinator, read its status. Blocking calls with bounded waits.
 #pragma once
@@ -9,7 +9,7 @@
 #include "common/status.h"
 #include "upgrade_coordinator/cluster_config.h"
 
-namespace duplex::cli {
+namespace duplex {
 
 // -c if given, else $DUPLEX_CONFIG, else the cluster last started with `up`, else
 // examples/kv/cluster.yaml.
@@ -35,4 +35,4 @@ StatusOr<nlohmann::json> WaitFor(const ClusterConfig& config, int timeout_ms,
 std::string FormatStatusTable(const nlohmann::json& status);
 std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config);
 
-}  // namespace duplex::cli
+}  // namespace duplex

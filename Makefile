@@ -1,0 +1,50 @@
+# duplex — the two commands a newcomer needs:
+#   make demo   installs what is missing, builds, runs the demo
+#   make test   installs what is missing, builds, runs every test (and again under ASan+UBSan)
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build build-asan demo test test-fast test-asan format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/Makefile: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS)
+
+$(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDUPLEX_SANITIZE=ON
+
+build-asan: deps $(ASAN_BUILD)/Makefile
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/duplex demo
+
+# Every test in the optimized build, then again with ASan+UBSan, then the style check.
+test: build build-asan format-check
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+format-check: deps
+	@bad=$$(git ls-files '*.h' '*.cc' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true); \
+	if [ "$$bad" != "0" ]; then \
+	  git ls-files '*.h' '*.cc' | xargs clang-format --dry-run 2>&1 | grep 'warning:' | head -20; \
+	  echo "clang-format: $$bad lines to reformat (run: make format)"; exit 1; fi; \
+	echo "clang-format: clean"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,202 @@
+#include "chaos/cluster_fixture.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/net.h"
+#include "replica/client.h"
+#include "upgrade_coordinator/admin_client.h"
+
+namespace duplex {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string BuildDir(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("DUPLEX_BUILD_DIR"); env != nullptr) return env;
+  return "build";
+}
+
+ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
+  ClusterConfig c;
+  c.name = "fixture";
+  c.data_dir = fs::absolute(o.dir).string();
+  c.admin_port = PickFreePort();
+  c.control_port = PickFreePort();
+  c.processor.binary = fs::absolute(fs::path(build) / "examples/kv/kv-1.0.0").string();
+  c.processor.version = "1.0.0";
+  for (const char* name : {"a", "b"}) {
+    ReplicaConfig r;
+    r.name = name;
+    r.port = PickFreePort();
+    r.http_port = PickFreePort();
+    c.replicas.push_back(r);
+  }
+  c.timing = o.timing;
+  c.restart = o.restart;
+  c.replication.mode = o.mode;
+  c.replication.log_retain_ops = o.log_retain_ops;
+  c.log_level = o.log_level;
+  return c;
+}
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions options) {
+  std::string build = BuildDir(options.build_dir);
+  std::error_code ec;
+  fs::remove_all(options.dir, ec);
+  fs::create_directories(options.dir, ec);
+  if (ec) return IOError("cannot create " + options.dir + ": " + ec.message());
+  std::unique_ptr<ClusterFixture> f(new ClusterFixture());
+  std::string path = (fs::absolute(options.dir) / "cluster.yaml").string();
+  std::ofstream(path) << ClusterConfigToYaml(MakeConfig(options, build));
+  auto config = LoadClusterConfig(path);
+  if (!config.ok()) return config.status();
+  f->config_ = *config;
+  f->config_path_ = path;
+  std::string duplex = fs::absolute(fs::path(build) / "duplex").string();
+  std::string log = f->config_.data_dir + "/coordinator.log";
+  pid_t pid = ::fork();
+  if (pid < 0) return IOError("fork failed");
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execl(duplex.c_str(), duplex.c_str(), "coordinator", "-c", path.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  f->coordinator_pid_ = pid;
+  DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
+  return f;
+}
+
+ClusterFixture::~ClusterFixture() { Stop(); }
+
+void ClusterFixture::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // Remember every replica PID first: they must not outlive the fixture.
+  std::vector<pid_t> pids;
+  for (const auto& r : config_.replicas) {
+    if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
+  }
+  (void)Post(config_, "/shutdown", 10000);
+  for (int i = 0; i < 500; ++i) {
+    if (::waitpid(coordinator_pid_, nullptr, WNOHANG) == coordinator_pid_) {
+      coordinator_pid_ = 0;
+      break;
+    }
+    SleepMs(20);
+  }
+  if (coordinator_pid_ != 0) {
+    ::kill(coordinator_pid_, SIGKILL);
+    ::waitpid(coordinator_pid_, nullptr, 0);
+  }
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);  // already gone unless shutdown failed
+}
+
+std::vector<std::string> ClusterFixture::Endpoints() const { return ReplicaEndpoints(config_); }
+
+StatusOr<nlohmann::json> ClusterFixture::Status() const { return GetStatus(config_, 1000); }
+
+duplex::Status ClusterFixture::WaitFor(const std::function<bool(const nlohmann::json&)>& pred,
+                                       int timeout_ms, const std::string& what) const {
+  auto st = duplex::WaitFor(config_, timeout_ms, pred);
+  if (!st.ok()) return Unavailable(what + ": " + st.status().message());
+  return Status::Ok();
+}
+
+duplex::Status ClusterFixture::WaitReady(int timeout_ms) const {
+  return WaitFor(PairReady, timeout_ms, "pair ready");
+}
+
+StatusOr<std::string> ClusterFixture::ActiveName() const {
+  auto st = Status();
+  if (!st.ok()) return st.status();
+  std::string active = st->value("active", "");
+  if (active.empty()) return Unavailable("no active");
+  return active;
+}
+
+StatusOr<uint64_t> ClusterFixture::Epoch() const {
+  auto st = Status();
+  if (!st.ok()) return st.status();
+  return st->value("epoch", uint64_t{0});
+}
+
+StatusOr<pid_t> ClusterFixture::PidOf(const std::string& replica) const {
+  auto st = Status();
+  if (!st.ok()) return st.status();
+  for (const auto& r : (*st)["replicas"]) {
+    if (r.value("name", "") == replica) return static_cast<pid_t>(r.value("pid", 0));
+  }
+  return NotFound("no replica " + replica);
+}
+
+StatusOr<pid_t> ClusterFixture::SignalReplica(const std::string& replica, int sig) const {
+  auto pid = PidOf(replica);
+  if (!pid.ok()) return pid.status();
+  if (*pid <= 0) return Unavailable("replica " + replica + " is not running");
+  if (::kill(*pid, sig) != 0) return IOError("kill " + std::to_string(*pid) + " failed");
+  return *pid;
+}
+
+StatusOr<nlohmann::json> ClusterFixture::ReplicaStatus(const std::string& replica) const {
+  for (const auto& r : config_.replicas) {
+    if (r.name != replica) continue;
+    httplib::Client http(r.host, r.http_port);
+    http.set_connection_timeout(1, 0);
+    http.set_read_timeout(1, 0);
+    auto res = http.Get("/status");
+    if (!res) return Unavailable("replica " + replica + " /status does not answer");
+    try {
+      return nlohmann::json::parse(res->body);
+    } catch (const std::exception& e) {
+      return Corruption(e.what());
+    }
+  }
+  return NotFound("no replica " + replica);
+}
+
+StatusOr<std::vector<std::string>> ClusterFixture::Digests() const {
+  ClientOptions options;
+  options.endpoints = Endpoints();
+  Client client(options);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < options.endpoints.size(); ++i) {
+    auto r = client.Ask(i, "_digest", {}, 5000);
+    if (!r.ok()) return r.status();
+    out.push_back(r->value);
+  }
+  return out;
+}
+
+duplex::Status ClusterFixture::WaitConverged(int timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string last = "no digests";
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto d = Digests();
+    if (d.ok() && d->size() == 2 && (*d)[0] == (*d)[1]) return Status::Ok();
+    last = d.ok() ? (*d)[0] + " vs " + (*d)[1] : d.status().message();
+    SleepMs(50);
+  }
+  return Unavailable("replicas did not converge within " + std::to_string(timeout_ms) +
+                     " ms: " + last);
+}
+
+}  // namespace duplex

@@ -1,0 +1,157 @@
+#include "chaos/workload.h"
+
+#include <chrono>
+#include <map>
+
+#include "common/clock.h"
+#include "replica/client.h"
+
+namespace duplex {
+
+int64_t NowUs() { return SteadyClock().NowUs(); }
+
+Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {}
+
+Workload::~Workload() { Stop(); }
+
+void Workload::Start() {
+  stop_ = false;
+  for (int i = 0; i < options_.clients; ++i) threads_.emplace_back([this, i] { RunClient(i); });
+}
+
+void Workload::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+Status Workload::WaitAcked(uint64_t n, int timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (acked_.load() < n) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Unavailable("only " + std::to_string(acked_.load()) + " of " + std::to_string(n) +
+                         " writes acknowledged within " + std::to_string(timeout_ms) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Ok();
+}
+
+void Workload::RunClient(int index) {
+  ClientOptions co;
+  co.endpoints = options_.endpoints;
+  co.attempt_timeout_ms = options_.attempt_timeout_ms;
+  co.deadline_ms = options_.deadline_ms;
+  Client client(co);
+  std::string counter = options_.key_prefix + "-ctr-" + std::to_string(index);
+  for (int n = 0; !stop_.load() && (options_.ops_per_client == 0 || n < options_.ops_per_client);
+       ++n) {
+    OpRecord rec;
+    rec.client = index;
+    bool put = !options_.incr || n % 2 == 0;
+    rec.op = put ? "PUT" : "INCR";
+    rec.key = put ? options_.key_prefix + "-" + std::to_string(index) + "-" + std::to_string(n)
+                  : counter;
+    rec.value = put ? "v" + std::to_string(n) : "";
+    rec.invoke_us = NowUs();
+    CallStats stats;
+    auto r = put ? client.Call("PUT", {rec.key, rec.value}, &stats)
+                 : client.Call("INCR", {counter, "1"}, &stats);
+    rec.complete_us = NowUs();
+    rec.request_seq = client.last_request_seq();
+    rec.attempts = stats.attempts;
+    if (!r.ok()) {
+      rec.outcome = OpOutcome::kInfo;  // unknown: it may or may not have been applied
+    } else if (r->code == Code::kOk) {
+      rec.outcome = OpOutcome::kOk;
+      if (!put) rec.value = r->value;
+      acked_.fetch_add(1);
+    } else {
+      rec.outcome = OpOutcome::kFail;
+    }
+    std::lock_guard lock(mu_);
+    history_.push_back(std::move(rec));
+  }
+}
+
+std::vector<OpRecord> Workload::History() const {
+  std::lock_guard lock(mu_);
+  return history_;
+}
+
+int64_t Workload::FirstAckAfter(int64_t t_us) const {
+  std::lock_guard lock(mu_);
+  int64_t best = -1;
+  for (const auto& r : history_) {
+    if (r.outcome == OpOutcome::kOk && r.complete_us > t_us && (best < 0 || r.complete_us < best)) {
+      best = r.complete_us;
+    }
+  }
+  return best;
+}
+
+CheckResult Workload::Check() const {
+  CheckResult out;
+  auto history = History();
+  ClientOptions co;
+  co.endpoints = options_.endpoints;
+  co.deadline_ms = 20000;
+  Client reader(co);
+  auto problem = [&](std::string text) {
+    if (out.problems.size() < 10) out.problems.push_back(std::move(text));
+  };
+  struct Counter {
+    uint64_t ok = 0, info = 0;
+    int64_t last_returned = 0;
+  };
+  std::map<int, Counter> counters;
+  for (const auto& r : history) {
+    if (r.outcome == OpOutcome::kOk) ++out.ok;
+    if (r.outcome == OpOutcome::kFail) ++out.fail;
+    if (r.outcome == OpOutcome::kInfo) ++out.info;
+    if (r.op == "INCR") {
+      Counter& c = counters[r.client];
+      if (r.outcome == OpOutcome::kInfo) ++c.info;
+      if (r.outcome != OpOutcome::kOk) continue;
+      ++c.ok;
+      int64_t v = std::stoll(r.value);
+      // Each acknowledged increment returns one more than the last, unless an unknown
+      // one came in between: a jump of two after a retry would be a double apply.
+      if (v - c.last_returned > 1 + static_cast<int64_t>(c.info)) {
+        ++out.double_applied;
+        problem("client " + std::to_string(r.client) + " INCR returned " + r.value + " after " +
+                std::to_string(c.last_returned));
+      }
+      c.last_returned = v;
+      continue;
+    }
+    if (r.outcome == OpOutcome::kInfo) continue;
+    auto got = reader.Call("GET", {r.key});
+    bool visible = got.ok() && got->code == Code::kOk && got->value == r.value;
+    if (r.outcome == OpOutcome::kOk && !visible) {
+      ++out.lost;
+      problem("acknowledged PUT " + r.key + " is missing");
+    }
+    if (r.outcome == OpOutcome::kFail && got.ok() && got->code == Code::kOk) {
+      ++out.phantom;
+      problem("failed PUT " + r.key + " is visible");
+    }
+  }
+  for (const auto& [client, c] : counters) {
+    auto got = reader.Call("GET", {options_.key_prefix + "-ctr-" + std::to_string(client)});
+    int64_t v = got.ok() && got->code == Code::kOk ? std::stoll(got->value) : 0;
+    if (v < static_cast<int64_t>(c.ok)) {
+      out.lost += c.ok - v;
+      problem("counter of client " + std::to_string(client) + " is " + std::to_string(v) +
+              " after " + std::to_string(c.ok) + " acknowledged increments");
+    }
+    if (v > static_cast<int64_t>(c.ok + c.info)) {
+      out.double_applied += v - (c.ok + c.info);
+      problem("counter of client " + std::to_string(client) + " is " + std::to_string(v) +
+              ", more than " + std::to_string(c.ok + c.info) + " increments sent");
+    }
+  }
+  return out;
+}
+
+}  // namespace duplex
