@@ -17,8 +17,9 @@
 namespace duplex {
 
 struct FixtureOptions {
-  std::string build_dir;  // where duplex and examples/kv/kv-1.0.0 are; "" = $DUPLEX_BUILD_DIR or ./build
-  std::string dir;        // scratch directory, wiped at start
+  std::string
+      build_dir;    // where duplex and examples/kv/kv-1.0.0 are; "" = $DUPLEX_BUILD_DIR or ./build
+  std::string dir;  // scratch directory, wiped at start
   ReplicationMode mode = ReplicationMode::kSync;
   TimingConfig timing;
   RestartConfig restart{10, 60, 50};

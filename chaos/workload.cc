@@ -50,8 +50,8 @@ void Workload::RunClient(int index) {
     rec.client = index;
     bool put = !options_.incr || n % 2 == 0;
     rec.op = put ? "PUT" : "INCR";
-    rec.key = put ? options_.key_prefix + "-" + std::to_string(index) + "-" + std::to_string(n)
-                  : counter;
+    rec.key =
+        put ? options_.key_prefix + "-" + std::to_string(index) + "-" + std::to_string(n) : counter;
     rec.value = put ? "v" + std::to_string(n) : "";
     rec.invoke_us = NowUs();
     CallStats stats;

@@ -19,10 +19,10 @@ struct WorkloadOptions {
   std::vector<std::string> endpoints;
   int clients = 3;
   int attempt_timeout_ms = 150;
-  int deadline_ms = 10000;     // a request unanswered this long is recorded as info (unknown)
+  int deadline_ms = 10000;  // a request unanswered this long is recorded as info (unknown)
   std::string key_prefix = "w";
-  int ops_per_client = 0;      // 0: until Stop()
-  bool incr = true;            // alternate PUT and INCR (false: PUT only)
+  int ops_per_client = 0;  // 0: until Stop()
+  bool incr = true;        // alternate PUT and INCR (false: PUT only)
 };
 
 enum class OpOutcome { kOk, kFail, kInfo };
@@ -32,7 +32,7 @@ struct OpRecord {
   uint64_t request_seq = 0;
   std::string op;  // PUT or INCR
   std::string key;
-  std::string value;     // PUT: the value written; INCR: the value returned
+  std::string value;  // PUT: the value written; INCR: the value returned
   OpOutcome outcome = OpOutcome::kInfo;
   int64_t invoke_us = 0;
   int64_t complete_us = 0;
@@ -41,9 +41,9 @@ struct OpRecord {
 
 struct CheckResult {
   uint64_t ok = 0, fail = 0, info = 0;
-  uint64_t lost = 0;            // ok writes missing from the final state
-  uint64_t double_applied = 0;  // requests whose effect shows more than once
-  uint64_t phantom = 0;         // failed writes that are visible
+  uint64_t lost = 0;                  // ok writes missing from the final state
+  uint64_t double_applied = 0;        // requests whose effect shows more than once
+  uint64_t phantom = 0;               // failed writes that are visible
   std::vector<std::string> problems;  // the first few, spelled out
   bool Clean() const { return lost == 0 && double_applied == 0 && phantom == 0; }
 };

@@ -12,6 +12,17 @@
 namespace duplex {
 namespace {
 
+// One ZeroMQ context (and I/O thread) per process, shared by every Client: a
+// context per client costs a thread each, which dominates with many clients.
+void* SharedContext() {
+  static void* ctx = [] {
+    void* c = zmq_ctx_new();
+    zmq_ctx_set(c, ZMQ_BLOCKY, 0);
+    return c;
+  }();
+  return ctx;
+}
+
 uint64_t RandomId() {
   std::random_device rd;
   uint64_t id = (static_cast<uint64_t>(rd()) << 32) | rd();
@@ -26,7 +37,7 @@ struct Client::Impl {
     void* monitor = nullptr;  // ZMQ_EVENT_DISCONNECTED: the replica went away, retry at once
   };
 
-  explicit Impl(ClientOptions o) : options(std::move(o)), ctx(zmq_ctx_new()) {
+  explicit Impl(ClientOptions o) : options(std::move(o)), ctx(SharedContext()) {
     if (options.client_id == 0) options.client_id = RandomId();
     static std::atomic<uint64_t> monitor_counter{0};
     for (const auto& endpoint : options.endpoints) {
@@ -53,7 +64,6 @@ struct Client::Impl {
       zmq_close(r.monitor);
       zmq_close(r.socket);
     }
-    zmq_ctx_term(ctx);
   }
 
   bool Send(size_t index, const Request& request) {

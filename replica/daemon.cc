@@ -99,7 +99,7 @@ void SendParts(void* socket, const std::string* route, const std::string& payloa
   zmq_send(socket, payload.data(), payload.size(), ZMQ_DONTWAIT);
 }
 
-class Daemon {
+class Daemon final : public ActionSink {
  public:
   Daemon(const DaemonOptions& options, Processor* processor, std::unique_ptr<Store> store)
       : options_(options),
@@ -107,8 +107,10 @@ class Daemon {
         core_(options.replica, store_.get(), processor),
         ctx_(zmq_ctx_new()),
         router_(ctx_, ZMQ_ROUTER, options.max_frame_bytes),
-        coordinator_(ctx_, ZMQ_DEALER, options.max_frame_bytes) {}
-  ~Daemon() {
+        coordinator_(ctx_, ZMQ_DEALER, options.max_frame_bytes) {
+    core_.SetActionSink(this);  // actions leave as soon as the core decides them
+  }
+  ~Daemon() override {
     peer_.reset();
     zmq_ctx_term(ctx_);
   }
@@ -155,7 +157,6 @@ class Daemon {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
       core_.OnTick(clock_.NowUs());
-      Execute(core_.TakeActions());
       Publish();
     }
     http_.stop();
@@ -204,23 +205,21 @@ class Daemon {
     return true;  // keep draining
   }
 
-  void Execute(std::vector<Action> actions) {
-    for (auto& action : actions) {
-      if (auto* c = std::get_if<ToClient>(&action)) {
-        SendParts(router_.s, &c->route, EncodeFrame(std::move(c->reply)));
-      } else if (auto* s = std::get_if<ToStandby>(&action)) {
-        SendParts(router_.s, &s->route, EncodeFrame(std::move(s->message)));
-      } else if (auto* a = std::get_if<ToActive>(&action)) {
-        if (peer_) SendParts(peer_->s, nullptr, EncodeFrame(std::move(a->message)));
-      } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
-        SendParts(coordinator_.s, nullptr, EncodeFrame(std::move(st->status)));
-      } else if (auto* connect = std::get_if<ConnectActive>(&action)) {
-        // A fresh socket per session: nothing queued for the old active leaks into the new one.
-        peer_.reset();
-        if (!connect->endpoint.empty()) {
-          peer_ = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, options_.max_frame_bytes);
-          zmq_connect(peer_->s, connect->endpoint.c_str());
-        }
+  void Do(Action action) override {
+    if (auto* c = std::get_if<ToClient>(&action)) {
+      SendParts(router_.s, &c->route, EncodeFrame(std::move(c->reply)));
+    } else if (auto* s = std::get_if<ToStandby>(&action)) {
+      SendParts(router_.s, &s->route, EncodeFrame(std::move(s->message)));
+    } else if (auto* a = std::get_if<ToActive>(&action)) {
+      if (peer_) SendParts(peer_->s, nullptr, EncodeFrame(std::move(a->message)));
+    } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
+      SendParts(coordinator_.s, nullptr, EncodeFrame(std::move(st->status)));
+    } else if (auto* connect = std::get_if<ConnectActive>(&action)) {
+      // A fresh socket per session: nothing queued for the old active leaks into the new one.
+      peer_.reset();
+      if (!connect->endpoint.empty()) {
+        peer_ = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, options_.max_frame_bytes);
+        zmq_connect(peer_->s, connect->endpoint.c_str());
       }
     }
   }

@@ -111,14 +111,16 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
   if (!deltas.empty()) {
+    // Send first: the standby's fsync then runs while ours does. A standby holding a
+    // delta its active lost in a crash is harmless: nobody acknowledged it yet.
+    if (standby_ && standby_->live) {
+      standby_->next_send = seq + 1;
+      SendToStandby(MakeBatch(deltas, now_us), now_us);
+    }
     Status s = store_->Append(deltas);
     if (!s.ok()) Fatal(s);
     counters_.deltas_committed += deltas.size();
     ++counters_.group_commits;
-    if (standby_ && standby_->live) {
-      standby_->next_send = last_seq() + 1;
-      SendToStandby(MakeBatch(std::move(deltas), now_us), now_us);
-    }
   }
   for (auto& r : replies) pending_.push_back(std::move(r));
 }
@@ -130,7 +132,7 @@ void ReplicaCore::ReleaseReplies(int64_t now_us) {
     upto = standby_ ? standby_->acked_seq : 0;
   }
   while (!pending_.empty() && pending_.front().seq <= upto) {
-    actions_.push_back(ToClient{pending_.front().route, std::move(pending_.front().reply)});
+    Emit(ToClient{pending_.front().route, std::move(pending_.front().reply)});
     pending_.pop_front();
   }
 }
@@ -186,7 +188,7 @@ DeltaBatch ReplicaCore::MakeBatch(std::vector<Delta> deltas, int64_t now_us) con
 
 void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
   standby_->last_sent_us = now_us;
-  actions_.push_back(ToStandby{standby_->route, std::move(message)});
+  Emit(ToStandby{standby_->route, std::move(message)});
 }
 
 void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t now_us) {
@@ -200,7 +202,7 @@ void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t 
       if (IsActive(role())) machine_.TakeOutOfService();
     }
     if (!IsActive(role())) {
-      actions_.push_back(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});
+      Emit(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});
       return;
     }
     StartSession(route, *hello);

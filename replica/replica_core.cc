@@ -16,6 +16,14 @@ ReplicaCore::ReplicaCore(ReplicaOptions options, Store* store, Processor* proces
                                            ? *ParseVersion(processor->Version())
                                            : Version{}) {}
 
+void ReplicaCore::Emit(Action action) {
+  if (sink_ != nullptr) {
+    sink_->Do(std::move(action));
+  } else {
+    actions_.push_back(std::move(action));
+  }
+}
+
 std::vector<Action> ReplicaCore::TakeActions() {
   std::vector<Action> out;
   out.swap(actions_);
@@ -45,8 +53,8 @@ bool ReplicaCore::SoloGranted() const {
 
 void ReplicaCore::Reply(const std::string& route, const Request& request, Response response) {
   std::string hint = IsActive(role()) ? options_.endpoint : assignment_.peer_endpoint;
-  actions_.push_back(ToClient{route, ClientReply{request.client_id, request.request_seq,
-                                                 std::move(response), epoch(), std::move(hint)}});
+  Emit(ToClient{route, ClientReply{request.client_id, request.request_seq, std::move(response),
+                                   epoch(), std::move(hint)}});
 }
 
 void ReplicaCore::ReplyNotActive(const std::string& route, const Request& request) {
@@ -60,7 +68,7 @@ void ReplicaCore::FailPending(const char* why) {
   // which retries with the same request seq and gets exactly-once from the session table.
   for (auto& p : pending_) {
     p.reply.response = {Code::kUnavailable, std::string("outcome unknown: ") + why, ""};
-    actions_.push_back(ToClient{p.route, p.reply});
+    Emit(ToClient{p.route, p.reply});
   }
   pending_.clear();
   for (auto& [route, request] : queue_) ReplyNotActive(route, request);
@@ -136,12 +144,16 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
 }
 
 void ReplicaCore::OnRoleEntered(RoleState state) {
+  if (!IsStandby(state)) {
+    caught_up_due_ = false;
+    CommitIncoming(now_us_);  // deltas received as a standby stay part of the history
+  }
   switch (state) {
     case RoleState::kOutOfService:
     case RoleState::kPromoting:
       FailPending("this replica stopped being active");
       standby_.reset();
-      actions_.push_back(ConnectActive{""});
+      Emit(ConnectActive{""});
       break;
     case RoleState::kCatchingUp:
       FailPending("this replica became a standby");
@@ -158,6 +170,7 @@ void ReplicaCore::OnRoleEntered(RoleState state) {
 
 void ReplicaCore::OnTick(int64_t now_us) {
   now_us_ = now_us;
+  CommitIncoming(now_us);
   if (role() == RoleState::kPromoting && now_us >= promote_wait_until_us_) {
     BeginActiveTerm();
     machine_.LeaseWaitOver(SoloGranted());
@@ -177,7 +190,7 @@ void ReplicaCore::OnTick(int64_t now_us) {
 }
 
 void ReplicaCore::SendStatus() {
-  actions_.push_back(ToCoordinator{BuildStatus(now_us_)});
+  Emit(ToCoordinator{BuildStatus(now_us_)});
   last_status_us_ = now_us_;
 }
 

@@ -59,6 +59,14 @@ struct ConnectActive {
 };
 using Action = std::variant<ToClient, ToStandby, ToActive, ToCoordinator, ConnectActive>;
 
+// Where actions go. Without a sink they are collected for TakeActions(); the daemon
+// installs one so that deltas leave for the standby before the local fsync starts.
+class ActionSink {
+ public:
+  virtual ~ActionSink() = default;
+  virtual void Do(Action action) = 0;
+};
+
 struct ReplicaCounters {
   uint64_t refused_frames = 0;      // malformed or out-of-place frames
   uint64_t stale_epoch_frames = 0;  // frames from an older epoch
@@ -83,6 +91,7 @@ class ReplicaCore final : private RoleListener {
   void CountRefusedFrame() { ++counters_.refused_frames; }
 
   std::vector<Action> TakeActions();
+  void SetActionSink(ActionSink* sink) { sink_ = sink; }
 
   RoleState role() const { return machine_.state(); }
   uint64_t epoch() const { return store_->meta().epoch; }
@@ -114,6 +123,7 @@ class ReplicaCore final : private RoleListener {
   };
 
   void OnRoleEntered(RoleState state) override;
+  void Emit(Action action);
   uint64_t last_seq() const { return store_->meta().applied_seq; }
   void Fatal(const Status& status);
   void Adopt(uint64_t epoch);
@@ -142,6 +152,7 @@ class ReplicaCore final : private RoleListener {
   void OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us);
   bool AcceptFromActive(uint64_t epoch, uint64_t session_id);
   void AckActive(int64_t echo_us, int64_t now_us);
+  void CommitIncoming(int64_t now_us);
 
   ReplicaOptions options_;
   Store* store_;
@@ -149,6 +160,7 @@ class ReplicaCore final : private RoleListener {
   RoleMachine machine_;
   FeatureSet features_;
   std::vector<Action> actions_;
+  ActionSink* sink_ = nullptr;
   int64_t now_us_ = 0;
   int64_t last_status_us_ = 0;
   Assignment assignment_;
@@ -173,6 +185,11 @@ class ReplicaCore final : private RoleListener {
   int64_t last_from_active_us_ = 0;
   int64_t last_renewal_us_ = 0;  // when this replica last renewed an active's lease
   uint32_t chunks_installed_ = 0;
+  // Received deltas are committed together, once per tick (group commit on the standby).
+  std::vector<Delta> incoming_;
+  bool ack_due_ = false;
+  int64_t ack_echo_us_ = 0;
+  bool caught_up_due_ = false;
 };
 
 }  // namespace duplex

@@ -7,11 +7,12 @@
 namespace duplex {
 
 void ReplicaCore::SayHello(int64_t now_us) {
+  CommitIncoming(now_us);  // what arrived so far continues our history
   // A fresh session id makes stale in-flight messages of the old session recognizable.
   session_id_ = (static_cast<uint64_t>(now_us) << 12) | (++session_counter_ & 0xfff);
   chunks_installed_ = 0;
   hello_sent_us_ = now_us;
-  actions_.push_back(ConnectActive{assignment_.peer_endpoint});
+  Emit(ConnectActive{assignment_.peer_endpoint});
   const StoreMeta& meta = store_->meta();
   Hello h;
   h.replica = options_.name;
@@ -22,7 +23,7 @@ void ReplicaCore::SayHello(int64_t now_us) {
   h.schema = processor_->Schema();
   h.session_id = session_id_;
   h.needs_snapshot = meta.snapshot_incomplete;
-  actions_.push_back(ToActive{std::move(h)});
+  Emit(ToActive{std::move(h)});
 }
 
 void ReplicaCore::Resync(int64_t now_us) {
@@ -57,7 +58,7 @@ void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
 bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
   if (msg_epoch < epoch()) {
     ++counters_.stale_epoch_frames;
-    actions_.push_back(ToActive{Refusal{
+    Emit(ToActive{Refusal{
         epoch(),
         "stale epoch " + std::to_string(msg_epoch) + " (mine is " + std::to_string(epoch()) + ")",
         session_id}});
@@ -74,8 +75,8 @@ bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
 void ReplicaCore::AckActive(int64_t echo_us, int64_t now_us) {
   last_from_active_us_ = now_us;
   last_renewal_us_ = now_us;
-  actions_.push_back(ToActive{Ack{epoch(), store_->meta().applied_seq, echo_us, session_id_,
-                                  options_.name, chunks_installed_}});
+  Emit(ToActive{Ack{epoch(), store_->meta().applied_seq, echo_us, session_id_, options_.name,
+                    chunks_installed_}});
 }
 
 void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
@@ -84,8 +85,7 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     ++counters_.refused_frames;  // deltas cannot apply to a half-installed snapshot
     return;
   }
-  std::vector<Delta> fresh;
-  uint64_t expect = store_->meta().applied_seq + 1;
+  uint64_t expect = store_->meta().applied_seq + incoming_.size() + 1;
   for (const Delta& d : batch.deltas) {
     if (d.seq < expect) {
       ++counters_.duplicates;
@@ -106,20 +106,33 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     }
     Delta applied = d;
     applied.mutations = std::move(mutations).value();
-    fresh.push_back(std::move(applied));
+    incoming_.push_back(std::move(applied));
     ++expect;
   }
-  if (!fresh.empty()) {
-    Status s = store_->Append(fresh);
+  // Acked once committed, at the end of this round of messages.
+  ack_due_ = true;
+  ack_echo_us_ = std::max(ack_echo_us_, batch.sent_us);
+  caught_up_due_ = caught_up_due_ || batch.caught_up;
+}
+
+void ReplicaCore::CommitIncoming(int64_t now_us) {
+  if (!incoming_.empty()) {
+    Status s = store_->Append(incoming_);
     if (!s.ok()) Fatal(s);
-    counters_.deltas_committed += fresh.size();
+    counters_.deltas_committed += incoming_.size();
+    ++counters_.group_commits;
+    incoming_.clear();
   }
-  AckActive(batch.sent_us, now_us);
-  if (batch.caught_up && role() == RoleState::kCatchingUp) machine_.CaughtUp();
+  if (ack_due_ && IsStandby(role())) AckActive(ack_echo_us_, now_us);
+  if (caught_up_due_ && role() == RoleState::kCatchingUp) machine_.CaughtUp();
+  ack_due_ = false;
+  ack_echo_us_ = 0;
+  caught_up_due_ = false;
 }
 
 void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
   if (!AcceptFromActive(chunk.epoch, chunk.session_id)) return;
+  CommitIncoming(now_us);
   if (chunk.index != chunks_installed_) {
     ++counters_.gaps;
     Resync(now_us);

@@ -135,7 +135,8 @@ TEST(Rejoin, AStandbyBehindTheRetainedLogCatchesUpBySnapshot) {
   DUPLEX_ASSERT_OK(workload.WaitAcked(workload.acked() + 1500, 20000));
   auto down = cluster->PidOf(standby);
   ASSERT_TRUE(down.ok());
-  ASSERT_EQ(*down, 0) << "the standby restarted before the log was truncated; the test proves nothing";
+  ASSERT_EQ(*down, 0)
+      << "the standby restarted before the log was truncated; the test proves nothing";
   DUPLEX_ASSERT_OK(cluster->WaitReady(20000));
   workload.Stop();
   auto st = cluster->ReplicaStatus(*active);

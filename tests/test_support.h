@@ -20,9 +20,9 @@ inline std::string ScratchDir() {
       .string();
 }
 
-#define DUPLEX_ASSERT_OK(expr)                          \
-  do {                                                  \
-    const ::duplex::Status _s = (expr);                 \
+#define DUPLEX_ASSERT_OK(expr)                              \
+  do {                                                      \
+    const ::duplex::Status _s = (expr);                     \
     ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
 
