@@ -199,4 +199,24 @@ duplex::Status ClusterFixture::WaitConverged(int timeout_ms) const {
                      " ms: " + last);
 }
 
+std::vector<std::string> ClusterFixture::LogFindings() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) {
+    if (entry.path().extension() != ".log") continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("ERROR: AddressSanitizer") != std::string::npos ||
+          line.find("ERROR: LeakSanitizer") != std::string::npos ||
+          line.find("runtime error:") != std::string::npos ||
+          line.find("assertion failed") != std::string::npos ||
+          line.find("critical:") != std::string::npos) {
+        if (out.size() < 20) out.push_back(entry.path().filename().string() + ": " + line);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace duplex

@@ -61,6 +61,10 @@ class ClusterFixture {
   // Waits until both replicas report the same digest at the same seq.
   duplex::Status WaitConverged(int timeout_ms) const;
 
+  // Lines of the process logs that report a sanitizer error, a failed assertion or a
+  // fatal error: a process that crashed for one of these was failed over silently.
+  std::vector<std::string> LogFindings() const;
+
  private:
   ClusterFixture() = default;
   ClusterConfig config_;

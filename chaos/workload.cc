@@ -60,6 +60,7 @@ void Workload::RunClient(int index) {
     rec.complete_us = NowUs();
     rec.request_seq = client.last_request_seq();
     rec.attempts = stats.attempts;
+    rec.answered_by = static_cast<int>(client.active_index());
     if (!r.ok()) {
       rec.outcome = OpOutcome::kInfo;  // unknown: it may or may not have been applied
     } else if (r->code == Code::kOk) {
@@ -79,11 +80,12 @@ std::vector<OpRecord> Workload::History() const {
   return history_;
 }
 
-int64_t Workload::FirstAckAfter(int64_t t_us) const {
+int64_t Workload::FirstAckAfter(int64_t t_us, int not_by) const {
   std::lock_guard lock(mu_);
   int64_t best = -1;
   for (const auto& r : history_) {
-    if (r.outcome == OpOutcome::kOk && r.complete_us > t_us && (best < 0 || r.complete_us < best)) {
+    if (r.outcome == OpOutcome::kOk && r.complete_us > t_us && r.answered_by != not_by &&
+        (best < 0 || r.complete_us < best)) {
       best = r.complete_us;
     }
   }

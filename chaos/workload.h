@@ -37,6 +37,7 @@ struct OpRecord {
   int64_t invoke_us = 0;
   int64_t complete_us = 0;
   int attempts = 0;
+  int answered_by = -1;  // index of the endpoint that answered
 };
 
 struct CheckResult {
@@ -60,8 +61,9 @@ class Workload {
   Status WaitAcked(uint64_t n, int timeout_ms) const;
 
   std::vector<OpRecord> History() const;
-  // The first acknowledgement completed after t_us (e.g. a kill), or -1.
-  int64_t FirstAckAfter(int64_t t_us) const;
+  // The first acknowledgement completed after t_us (e.g. a kill) by another replica
+  // than `not_by` (the one killed; -1: any), or -1.
+  int64_t FirstAckAfter(int64_t t_us, int not_by = -1) const;
   // Reads the final state through a fresh client and checks every record.
   CheckResult Check() const;
 

@@ -30,17 +30,19 @@ std::string StateLine(const nlohmann::json& st) {
 }
 
 // Prints every change of the cluster's state for up to timeout_ms after t0, until ready.
-void Watch(const ClusterFixture& cluster, const Workload& workload, int64_t t0, int timeout_ms) {
+void Watch(const ClusterFixture& cluster, const Workload& workload, int64_t t0, int old_index,
+           int timeout_ms) {
   std::string last;
   bool acked = false;
-  uint64_t acked_at_kill = workload.acked();
   while (NowUs() - t0 < int64_t{timeout_ms} * 1000) {
     auto st = cluster.Status();
     double ms = (NowUs() - t0) / 1000.0;
-    if (!acked && workload.acked() > acked_at_kill) {
-      int64_t first = workload.FirstAckAfter(t0);
-      Say("  %+8.1f ms  first write acknowledged by the new active\n", (first - t0) / 1000.0);
-      acked = true;
+    if (!acked) {
+      int64_t first = workload.FirstAckAfter(t0, old_index);
+      if (first >= 0) {
+        Say("  %+8.1f ms  first write acknowledged by the new active\n", (first - t0) / 1000.0);
+        acked = true;
+      }
     }
     if (st.ok()) {
       std::string line = StateLine(*st);
@@ -89,8 +91,9 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   Say("[3] kill -9 %d  (replica %s, the active), clients keep writing\n", *pid, active->c_str());
   int64_t t0 = NowUs();
   ::kill(*pid, SIGKILL);
-  Watch(cluster, workload, t0, 15000);
-  int64_t first = workload.FirstAckAfter(t0);
+  int old_index = *active == cluster.config().replicas[0].name ? 0 : 1;
+  Watch(cluster, workload, t0, old_index, 15000);
+  int64_t first = workload.FirstAckAfter(t0, old_index);
   uint64_t before = workload.acked();
   (void)workload.WaitAcked(before + options.writes_after_kill, 20000);
   Say("\n[4] %d more writes on the new active; the killed replica restarted as standby:\n",

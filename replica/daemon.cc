@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -32,8 +33,17 @@ void InstallSignalHandlers() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c) {
-  return {{"replica", s.replica},
+double PercentileMs(std::vector<int64_t> us, double q) {
+  if (us.empty()) return 0;
+  std::sort(us.begin(), us.end());
+  return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))] / 1000.0;
+}
+
+nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
+                          const std::vector<int64_t>& lag_us) {
+  return {{"lag_ms_p50", PercentileMs(lag_us, 0.50)},
+          {"lag_ms_p99", PercentileMs(lag_us, 0.99)},
+          {"replica", s.replica},
           {"pid", s.pid},
           {"version", s.version},
           {"role", WireRoleName(s.role)},
@@ -228,7 +238,7 @@ class Daemon final : public ActionSink {
     int64_t now = clock_.NowUs();
     if (now - last_publish_us_ < 10000) return;
     last_publish_us_ = now;
-    auto json = StatusJson(core_.BuildStatus(now), core_.counters()).dump();
+    auto json = StatusJson(core_.BuildStatus(now), core_.counters(), core_.lag_samples_us()).dump();
     std::lock_guard lock(published_.mu);
     published_.serving = core_.Serving(now);
     published_.status_json = std::move(json);

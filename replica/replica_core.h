@@ -99,6 +99,10 @@ class ReplicaCore final : private RoleListener {
   bool HasWork() const { return !queue_.empty(); }
   StatusReport BuildStatus(int64_t now_us) const;
   const ReplicaCounters& counters() const { return counters_; }
+  // Standby: how long the newest deltas took from the active's send to our commit (us),
+  // the last kLagSamples commits.
+  static constexpr size_t kLagSamples = 4096;
+  const std::vector<int64_t>& lag_samples_us() const { return lag_samples_us_; }
   const RoleMachine& machine() const { return machine_; }
 
  private:
@@ -190,6 +194,9 @@ class ReplicaCore final : private RoleListener {
   bool ack_due_ = false;
   int64_t ack_echo_us_ = 0;
   bool caught_up_due_ = false;
+  int64_t oldest_incoming_us_ = 0;
+  std::vector<int64_t> lag_samples_us_;
+  size_t lag_next_ = 0;
 };
 
 }  // namespace duplex

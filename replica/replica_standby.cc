@@ -106,6 +106,7 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     }
     Delta applied = d;
     applied.mutations = std::move(mutations).value();
+    if (incoming_.empty()) oldest_incoming_us_ = batch.sent_us;
     incoming_.push_back(std::move(applied));
     ++expect;
   }
@@ -122,6 +123,12 @@ void ReplicaCore::CommitIncoming(int64_t now_us) {
     counters_.deltas_committed += incoming_.size();
     ++counters_.group_commits;
     incoming_.clear();
+    int64_t lag_us = now_us - oldest_incoming_us_;
+    if (lag_samples_us_.size() < kLagSamples) {
+      lag_samples_us_.push_back(lag_us);
+    } else {
+      lag_samples_us_[lag_next_++ % kLagSamples] = lag_us;
+    }
   }
   if (ack_due_ && IsStandby(role())) AckActive(ack_echo_us_, now_us);
   if (caught_up_due_ && role() == RoleState::kCatchingUp) machine_.CaughtUp();

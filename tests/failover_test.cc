@@ -32,6 +32,7 @@ void ExpectClean(const Workload& workload, const ClusterFixture& cluster) {
   EXPECT_EQ(check.double_applied, 0u) << ::testing::PrintToString(check.problems);
   EXPECT_EQ(check.phantom, 0u) << ::testing::PrintToString(check.problems);
   DUPLEX_ASSERT_OK(cluster.WaitConverged(10000));
+  EXPECT_TRUE(cluster.LogFindings().empty()) << ::testing::PrintToString(cluster.LogFindings());
 }
 
 TEST(Failover, KillingTheActiveTenTimesUnderLoadLosesNoAcknowledgedWrite) {
