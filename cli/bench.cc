@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "chaos/cluster_fixture.h"
+#include "chaos/load_generator.h"
 #include "chaos/workload.h"
 
 namespace duplex::cli {
@@ -95,7 +96,8 @@ int BenchFailover(const std::string& duplex_binary, const BenchOptions& o, nlohm
   return 0;
 }
 
-// Replication: acknowledged writes/s and latency with 1 and 50 unpipelined clients.
+// Replication: acknowledged writes/s and latency with 1 and 50 unpipelined client
+// connections, driven from one thread as redis-benchmark does.
 int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nlohmann::json& out) {
   for (ReplicationMode mode : {ReplicationMode::kSync, ReplicationMode::kAsync}) {
     std::string m = mode == ReplicationMode::kSync ? "sync" : "async";
@@ -107,35 +109,30 @@ int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nl
       return 1;
     }
     for (int clients : {1, 50}) {
-      WorkloadOptions w;
-      w.endpoints = (*cluster)->Endpoints();
-      w.clients = clients;
-      w.incr = false;
-      w.key_prefix = m + std::to_string(clients);
-      Workload workload(w);
-      workload.Start();
-      int64_t t0 = NowUs();
-      std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
-      uint64_t acked = workload.acked();
-      int64_t t1 = NowUs();
-      workload.Stop();
-      std::vector<double> latency_ms;
-      for (const auto& r : workload.History()) {
-        if (r.outcome == OpOutcome::kOk) latency_ms.push_back((r.complete_us - r.invoke_us) / 1e3);
-      }
-      Summary s = Summarize(latency_ms);
-      std::string k = m + "_" + std::to_string(clients) + "c_";
       auto active = (*cluster)->ActiveName();
+      if (!active.ok()) return 1;
+      LoadOptions lo;
       for (const auto& r : (*cluster)->config().replicas) {
-        if (active.ok() && r.name == *active) continue;
+        if (r.name == *active) lo.endpoint = "tcp://" + r.host + ":" + std::to_string(r.port);
+      }
+      lo.connections = clients;
+      lo.seconds = o.seconds;
+      lo.key_prefix = m + std::to_string(clients) + "-";
+      auto result = RunLoad(lo);
+      if (!result.ok()) return 1;
+      Summary s = Summarize(result->latency_ms);
+      std::string k = m + "_" + std::to_string(clients) + "c_";
+      out[k + "writes_per_s"] = result->ok / result->seconds;
+      out[k + "latency_ms_p50"] = s.p50;
+      out[k + "latency_ms_p99"] = s.p99;
+      out[k + "errors"] = result->errors + result->timeouts;
+      for (const auto& r : (*cluster)->config().replicas) {
+        if (r.name == *active) continue;
         if (auto st = (*cluster)->ReplicaStatus(r.name); st.ok()) {
           out[k + "lag_ms_p50"] = st->value("lag_ms_p50", 0.0);
           out[k + "lag_ms_p99"] = st->value("lag_ms_p99", 0.0);
         }
       }
-      out[k + "writes_per_s"] = acked / ((t1 - t0) / 1e6);
-      out[k + "latency_ms_p50"] = s.p50;
-      out[k + "latency_ms_p99"] = s.p99;
     }
     (*cluster)->Stop();
   }

@@ -194,30 +194,42 @@ void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
 void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t now_us) {
   now_us_ = now_us;
   if (auto* hello = std::get_if<Hello>(&message)) {
-    if (hello->epoch > epoch()) {
-      // Someone knows a newer history. An active of an older epoch is deposed; anyone
-      // else only remembers the epoch and waits for its own assignment.
-      ++counters_.stale_epoch_frames;
-      Adopt(hello->epoch);
-      if (IsActive(role())) machine_.TakeOutOfService();
-    }
+    LearnEpoch(hello->epoch);
     if (!IsActive(role())) {
       Emit(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});
+      return;
+    }
+    if (standby_ && standby_->replica == hello->replica &&
+        hello->session_id < standby_->session_id) {
+      ++counters_.refused_frames;  // a delayed hello of an older session of the same standby
       return;
     }
     StartSession(route, *hello);
     standby_->last_heard_us = now_us;
     StreamToStandby(now_us);
   } else if (auto* ack = std::get_if<Ack>(&message)) {
+    LearnEpoch(ack->epoch);
     OnAck(*ack, now_us);
+  } else if (auto* refusal = std::get_if<Refusal>(&message)) {
+    LearnEpoch(refusal->epoch);  // e.g. "stale epoch": our standby knows a newer history
   } else {
     ++counters_.refused_frames;  // deltas and chunks only flow from the active
   }
 }
 
+void ReplicaCore::LearnEpoch(uint64_t seen) {
+  if (seen <= epoch()) return;
+  // Someone knows a newer history. An active (or promoting replica) of an older epoch is
+  // deposed; anyone else only remembers the epoch and waits for its own assignment.
+  ++counters_.stale_epoch_frames;
+  Adopt(seen);
+  if (IsActive(role()) || role() == RoleState::kPromoting) machine_.TakeOutOfService();
+}
+
 void ReplicaCore::StartSession(const std::string& route, const Hello& hello) {
   standby_.emplace();
   standby_->route = route;
+  standby_->replica = hello.replica;
   standby_->session_id = hello.session_id;
   bool tail = false;
   if (!hello.needs_snapshot && hello.last_seq <= last_seq()) {
@@ -243,7 +255,8 @@ void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
     ++counters_.stale_epoch_frames;
     return;
   }
-  if (!standby_ || ack.session_id != standby_->session_id || ack.applied_seq > last_seq()) {
+  if (!standby_ || ack.session_id != standby_->session_id || ack.applied_seq > last_seq() ||
+      ack.snapshot_chunks > standby_->chunks_sent) {
     ++counters_.refused_frames;
     return;
   }
@@ -265,10 +278,12 @@ void ReplicaCore::StreamToStandby(int64_t now_us) {
            standby_->next_send - standby_->acked_seq <= options_.max_lag_ops) {
       auto deltas = store_->ReadLog(standby_->next_send, options_.tail_batch_ops);
       if (!deltas.ok() || deltas->empty()) {
-        // Truncated while we streamed: start over with a snapshot.
-        standby_->snapshot = store_->OpenSnapshot();
-        ++counters_.snapshots_sent;
-        return SendSnapshotChunks(now_us);
+        // Truncated while we streamed. One snapshot per session keeps acks unambiguous:
+        // drop the session; the standby's hello opens a new one that starts with a snapshot.
+        spdlog::info("standby session {}: the log no longer reaches {}; dropping the session",
+                     standby_->session_id, standby_->next_send);
+        standby_.reset();
+        return;
       }
       standby_->next_send = deltas->back().seq + 1;
       standby_->live = standby_->next_send > last_seq();
@@ -303,8 +318,6 @@ void ReplicaCore::SendSnapshotChunks(int64_t now_us) {
     s.acked_seq = s.snapshot->seq();
     s.next_send = s.acked_seq + 1;
     s.snapshot.reset();
-    s.chunks_sent = s.chunks_acked = 0;
-    s.last_chunk_sent = false;
   }
 }
 

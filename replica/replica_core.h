@@ -108,6 +108,7 @@ class ReplicaCore final : private RoleListener {
  private:
   struct StandbySession {
     std::string route;
+    std::string replica;
     uint64_t session_id = 0;
     uint64_t acked_seq = 0;
     uint64_t next_send = 1;
@@ -147,6 +148,7 @@ class ReplicaCore final : private RoleListener {
   void SendSnapshotChunks(int64_t now_us);
   void SendToStandby(PeerMessage message, int64_t now_us);
   void OnAck(const Ack& ack, int64_t now_us);
+  void LearnEpoch(uint64_t seen);
   DeltaBatch MakeBatch(std::vector<Delta> deltas, int64_t now_us) const;
 
   // Standby side (replica_standby.cc).

@@ -7,7 +7,9 @@
 namespace duplex {
 
 void ReplicaCore::SayHello(int64_t now_us) {
-  CommitIncoming(now_us);  // what arrived so far continues our history
+  // What arrived so far continues our history; a caught-up mark belongs to the old session.
+  caught_up_due_ = false;
+  CommitIncoming(now_us);
   // A fresh session id makes stale in-flight messages of the old session recognizable.
   session_id_ = (static_cast<uint64_t>(now_us) << 12) | (++session_counter_ & 0xfff);
   chunks_installed_ = 0;

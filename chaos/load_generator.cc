@@ -1,0 +1,95 @@
+#include "chaos/load_generator.h"
+
+#include <zmq.h>
+
+#include <deque>
+#include <random>
+
+#include "common/clock.h"
+#include "replica/frame.h"
+
+namespace duplex {
+namespace {
+
+struct Connection {
+  void* socket = nullptr;
+  uint64_t client_id = 0;
+  uint64_t next_seq = 1;
+  std::deque<std::pair<uint64_t, int64_t>> in_flight;  // (seq, sent_us)
+};
+
+}  // namespace
+
+StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
+  void* ctx = zmq_ctx_new();
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<Connection> conns(static_cast<size_t>(o.connections));
+  int zero = 0;
+  for (auto& c : conns) {
+    c.socket = zmq_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(c.socket, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_connect(c.socket, o.endpoint.c_str());
+    c.client_id = rng() | 1;
+  }
+  std::string value(static_cast<size_t>(o.value_bytes), 'x');
+  SteadyClock clock;
+  auto send = [&](Connection& c) {
+    Request r{c.client_id, c.next_seq++, "PUT",
+              {o.key_prefix + std::to_string(rng() % o.key_space), value}};
+    std::string bytes = EncodeFrame(r);
+    zmq_send(c.socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
+    c.in_flight.emplace_back(r.request_seq, clock.NowUs());
+  };
+  LoadResult out;
+  int64_t start = clock.NowUs();
+  int64_t end = start + static_cast<int64_t>(o.seconds * 1e6);
+  for (auto& c : conns) {
+    for (int i = 0; i < o.pipeline; ++i) send(c);
+  }
+  std::vector<zmq_pollitem_t> items;
+  for (auto& c : conns) items.push_back({c.socket, 0, ZMQ_POLLIN, 0});
+  while (clock.NowUs() < end) {
+    if (zmq_poll(items.data(), static_cast<int>(items.size()), 10) < 0) continue;
+    int64_t now = clock.NowUs();
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Connection& c = conns[i];
+      for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, c.socket, ZMQ_DONTWAIT) < 0) {
+          zmq_msg_close(&msg);
+          break;
+        }
+        auto frame = DecodeFrame(
+            {static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)}, 16 << 20);
+        zmq_msg_close(&msg);
+        auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
+        if (reply == nullptr || c.in_flight.empty() ||
+            reply->request_seq != c.in_flight.front().first) {
+          continue;
+        }
+        if (reply->response.code == Code::kOk) {
+          ++out.ok;
+          out.latency_ms.push_back((now - c.in_flight.front().second) / 1000.0);
+        } else {
+          ++out.errors;
+          if (out.first_error.empty()) out.first_error = reply->response.message;
+        }
+        c.in_flight.pop_front();
+        if (now < end) send(c);
+      }
+      // A request lost (e.g. to a dying replica) would stall this connection: time it out.
+      while (!c.in_flight.empty() && now - c.in_flight.front().second > o.timeout_ms * 1000) {
+        ++out.timeouts;
+        c.in_flight.pop_front();
+        if (now < end) send(c);
+      }
+    }
+  }
+  out.seconds = (clock.NowUs() - start) / 1e6;
+  for (auto& c : conns) zmq_close(c.socket);
+  zmq_ctx_term(ctx);
+  return out;
+}
+
+}  // namespace duplex

@@ -1,0 +1,37 @@
+// LoadGenerator: many client connections driven from one thread, each with a
+// bounded number of requests in flight (1 = unpipelined), the way
+// redis-benchmark drives Redis. For throughput and latency figures; it speaks
+// the same protocol as Client (client id, request seq) but does not fail over.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace duplex {
+
+struct LoadOptions {
+  std::string endpoint;      // the active
+  int connections = 50;
+  int pipeline = 1;          // requests in flight per connection
+  double seconds = 3.0;
+  std::string key_prefix = "load";
+  uint64_t key_space = 1000000;
+  int value_bytes = 32;
+  int timeout_ms = 2000;     // a request unanswered this long counts as a timeout
+};
+
+struct LoadResult {
+  uint64_t ok = 0;
+  uint64_t errors = 0;    // answered, but not OK (e.g. not active)
+  uint64_t timeouts = 0;
+  double seconds = 0;
+  std::vector<double> latency_ms;  // one per OK answer
+  std::string first_error;
+};
+
+StatusOr<LoadResult> RunLoad(const LoadOptions& options);
+
+}  // namespace duplex

@@ -1,0 +1,725 @@
+// ReplicaCore driven by hand: two cores, each on its own RocksDB store, wired by
+// an in-test network that can drop, duplicate, hold and reorder frames, and a
+// scripted coordinator that answers status reports the way the arbiter does.
+// One thread; time is an int64 microsecond clock the tests advance.
+#include "replica/replica_core.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "examples/kv/kv_processor.h"
+
+namespace duplex {
+namespace {
+
+constexpr int64_t kMs = 1000;
+
+// One frame in flight.
+struct Envelope {
+  enum class Kind { kToStandby, kToActive, kStatus, kAssignment };
+  Kind kind;
+  std::string from;  // a replica name or "coordinator"
+  std::string to;
+  PeerMessage peer;
+  StatusReport status;
+  Assignment assignment;
+
+  bool IsDeltaBatchWithDeltas() const {
+    auto* b = std::get_if<DeltaBatch>(&peer);
+    return kind == Kind::kToStandby && b != nullptr && !b->deltas.empty();
+  }
+  bool Is(Kind k, const std::string& sender) const { return kind == k && from == sender; }
+  template <class T>
+  bool Carries() const {
+    return (kind == Kind::kToStandby || kind == Kind::kToActive) && std::holds_alternative<T>(peer);
+  }
+};
+
+enum class Verdict { kDeliver, kDrop, kHold, kDuplicate };
+using Filter = std::function<Verdict(const Envelope&)>;
+
+// Answers status reports like upgrade_coordinator/arbiter.cc: level-triggered
+// assignments, the lease echo, the solo grant and the in-sync record.
+class ScriptedCoordinator {
+ public:
+  uint64_t epoch = 0;
+  std::string active;
+  bool standby_in_sync = false;
+  uint64_t solo_grant_id = 0;
+  uint64_t sync_id = 0;
+  bool skip_lease_wait = false;
+  std::map<std::string, StatusReport> last;  // who has reported, and what
+
+  static std::string Other(const std::string& name) { return name == "a" ? "b" : "a"; }
+
+  Assignment For(const std::string& name) const {
+    Assignment a;
+    a.epoch = epoch;
+    if (active.empty()) return a;
+    if (name == active) {
+      a.role = WireRole::kActive;
+      a.peer_name = a.peer_endpoint = Other(name);
+      a.skip_lease_wait = skip_lease_wait;
+      a.standby_in_sync = standby_in_sync;
+      a.solo_grant_id = solo_grant_id;
+      auto it = last.find(name);
+      if (it != last.end() && it->second.epoch == epoch) a.lease_echo_us = it->second.sent_us;
+    } else {
+      a.role = WireRole::kStandby;
+      a.peer_name = a.peer_endpoint = active;
+    }
+    return a;
+  }
+
+  Assignment OnStatus(const StatusReport& s) {
+    last[s.replica] = s;
+    if (s.replica == active && s.epoch == epoch && s.role == WireRole::kActive &&
+        s.solo_request_id > sync_id) {
+      if (s.want_solo) {
+        standby_in_sync = false;
+        solo_grant_id = sync_id = s.solo_request_id;
+      } else if (s.peer_caught_up) {
+        standby_in_sync = true;
+        sync_id = s.solo_request_id;
+      }
+    }
+    return For(s.replica);
+  }
+
+  // Returns the replicas to send an assignment to: the new active, and the other if it reported.
+  std::vector<std::string> Promote(const std::string& name, bool skip) {
+    ++epoch;
+    active = name;
+    standby_in_sync = false;
+    solo_grant_id = sync_id = 0;
+    skip_lease_wait = skip;
+    std::vector<std::string> to = {name};
+    if (last.count(Other(name))) to.push_back(Other(name));
+    return to;
+  }
+};
+
+struct Node {
+  std::string name;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Processor> processor;
+  std::unique_ptr<ReplicaCore> core;
+  std::string connected;  // where this replica's ToActive frames go (ConnectActive)
+};
+
+struct PairOptions {
+  uint64_t a_log_retain_ops = 200000;
+};
+
+// Owns both replicas and the network between them and the coordinator.
+class Pair {
+ public:
+  explicit Pair(PairOptions options = {}) {
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (std::string name : {"a", "b"}) {
+      auto dir = std::filesystem::path(::testing::TempDir()) /
+                 ("duplex_core_" + test + "_" + name + "_" + std::to_string(::getpid()));
+      std::filesystem::remove_all(dir);
+      dirs_.push_back(dir);
+      uint64_t retain = name == "a" ? options.a_log_retain_ops : 200000;
+      auto store = Store::Open({dir.string(), /*sync=*/false, retain, nullptr});
+      EXPECT_TRUE(store.ok()) << store.status().ToString();
+      Node& n = nodes_[name];
+      n.name = name;
+      n.store = std::move(store).value();
+      n.processor = kv::MakeKvProcessor("1.0.0");
+      ReplicaOptions ro;
+      ro.name = ro.endpoint = name;
+      n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
+    }
+  }
+  ~Pair() {
+    nodes_.clear();
+    for (const auto& d : dirs_) std::filesystem::remove_all(d);
+  }
+
+  ReplicaCore& core(const std::string& name) { return *nodes_.at(name).core; }
+  Store& store(const std::string& name) { return *nodes_.at(name).store; }
+  int64_t now() const { return now_; }
+
+  // "digest keys applied_seq", comparable in one EXPECT_EQ.
+  std::string Digest(const std::string& name) {
+    auto d = store(name).Digest();
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return std::to_string(d->digest) + " " + std::to_string(d->keys) + " " +
+           std::to_string(d->applied_seq);
+  }
+  std::optional<std::string> Get(const std::string& name, const std::string& key) {
+    auto v = store(name).Get(key);
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return v.ok() ? *v : std::nullopt;
+  }
+
+  // The coordinator grants `name` the next epoch (skip_lease_wait: the old active is known dead).
+  void Promote(const std::string& name, bool skip_lease_wait = true) {
+    for (const auto& to : coordinator.Promote(name, skip_lease_wait)) {
+      Send({Envelope::Kind::kAssignment, "coordinator", to, {}, {}, coordinator.For(to)});
+    }
+    Pump();
+  }
+  // The replica's process starts: from now on it ticks, receives frames and reports.
+  void Start(const std::string& name) {
+    up_.insert(name);
+    Send({Envelope::Kind::kStatus, name, "coordinator", {}, core(name).BuildStatus(now_), {}});
+    Pump();
+  }
+  void Submit(const std::string& name, std::vector<Request> requests) {
+    for (auto& r : requests) core(name).OnClientRequest("client", std::move(r), now_);
+    Tick(name);
+    Pump();
+  }
+  void Submit(const std::string& name, Request request) { Submit(name, std::vector{request}); }
+
+  void RunFor(int64_t duration_us, int64_t step_us = 5 * kMs) {
+    for (int64_t t = 0; t < duration_us; t += step_us) {
+      now_ += step_us;
+      Tick("a");
+      Tick("b");
+      Pump();
+    }
+  }
+
+  // Delivers frames in flight (and what they cause) until the network is quiet.
+  void Pump() {
+    for (int i = 0; i < 100000; ++i) {
+      Collect("a");
+      Collect("b");
+      if (queue_.empty()) return;
+      Envelope e = std::move(queue_.front());
+      queue_.pop_front();
+      switch (filter ? filter(e) : Verdict::kDeliver) {
+        case Verdict::kDeliver:
+          Deliver(e);
+          break;
+        case Verdict::kDrop:
+          ++dropped;
+          break;
+        case Verdict::kHold:
+          held.push_back(std::move(e));
+          break;
+        case Verdict::kDuplicate:
+          Deliver(e);
+          Deliver(e);
+          break;
+      }
+    }
+    ADD_FAILURE() << "the network never went quiet";
+  }
+
+  // Hands `active` a frame from `standby` outside the network, as its event loop would.
+  void DeliverTo(const std::string& active, const std::string& standby, PeerMessage message) {
+    core(active).OnFromStandby(standby, std::move(message), now_);
+    Tick(active);
+    Pump();
+  }
+
+  // One event-loop round at standby `to`: several frames from its active, then one tick.
+  void DeliverRound(const std::string& to, const std::vector<PeerMessage>& messages) {
+    for (const auto& m : messages) core(to).OnFromActive(m, now_);
+    Tick(to);
+    Pump();
+  }
+
+  // Puts held frames back on the wire, first in line, in the order they were held.
+  void ReleaseHeld() {
+    for (auto it = held.rbegin(); it != held.rend(); ++it) queue_.push_front(std::move(*it));
+    held.clear();
+    Pump();
+  }
+
+  std::optional<ClientReply> ReplyTo(uint64_t client_id, uint64_t request_seq) const {
+    std::optional<ClientReply> out;
+    for (const auto& r : replies) {
+      if (r.client_id == client_id && r.request_seq == request_seq) out = r;
+    }
+    return out;
+  }
+
+  ScriptedCoordinator coordinator;
+  Filter filter;
+  std::deque<Envelope> held;
+  std::vector<ClientReply> replies;
+  uint64_t dropped = 0;
+
+ private:
+  void Tick(const std::string& name) {
+    if (up_.count(name)) core(name).OnTick(now_);
+  }
+  void Send(Envelope e) { queue_.push_back(std::move(e)); }
+
+  void Collect(const std::string& name) {
+    Node& n = nodes_.at(name);
+    for (auto& action : n.core->TakeActions()) {
+      if (auto* c = std::get_if<ToClient>(&action)) {
+        replies.push_back(c->reply);
+      } else if (auto* s = std::get_if<ToStandby>(&action)) {
+        Send({Envelope::Kind::kToStandby, name, s->route, s->message, {}, {}});
+      } else if (auto* act = std::get_if<ToActive>(&action)) {
+        if (!n.connected.empty()) {
+          Send({Envelope::Kind::kToActive, name, n.connected, act->message, {}, {}});
+        }
+      } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
+        Send({Envelope::Kind::kStatus, name, "coordinator", {}, st->status, {}});
+      } else if (auto* conn = std::get_if<ConnectActive>(&action)) {
+        n.connected = conn->endpoint;
+      }
+    }
+  }
+
+  void Deliver(const Envelope& e) {
+    if (e.to != "coordinator" && !up_.count(e.to)) return;  // nobody listens
+    switch (e.kind) {
+      case Envelope::Kind::kToStandby:
+        core(e.to).OnFromActive(e.peer, now_);
+        break;
+      case Envelope::Kind::kToActive:
+        core(e.to).OnFromStandby(e.from, e.peer, now_);
+        break;
+      case Envelope::Kind::kStatus:
+        Send({Envelope::Kind::kAssignment,
+              "coordinator",
+              e.from,
+              {},
+              {},
+              coordinator.OnStatus(e.status)});
+        return;
+      case Envelope::Kind::kAssignment:
+        core(e.to).OnAssignment(e.assignment, now_);
+        break;
+    }
+    Tick(e.to);  // the event loop ticks after each batch of events
+  }
+
+  std::map<std::string, Node> nodes_;
+  std::vector<std::filesystem::path> dirs_;
+  std::deque<Envelope> queue_;
+  std::set<std::string> up_;
+  int64_t now_ = 1000 * kMs;
+};
+
+Request Put(uint64_t client, uint64_t seq, std::string key, std::string value) {
+  return {client, seq, "PUT", {std::move(key), std::move(value)}};
+}
+Request Incr(uint64_t client, uint64_t seq, std::string key, int amount) {
+  return {client, seq, "INCR", {std::move(key), std::to_string(amount)}};
+}
+Request Get(std::string key) { return {0, 0, "GET", {std::move(key)}}; }
+
+// A active at epoch 1, B its standby in sync, the coordinator has recorded it.
+void StartInSync(Pair& pair) {
+  pair.Start("a");
+  pair.Promote("a");
+  pair.Start("b");
+  pair.RunFor(50 * kMs);
+  ASSERT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  ASSERT_EQ(pair.core("b").role(), RoleState::kInSync);
+  ASSERT_TRUE(pair.coordinator.standby_in_sync);
+}
+
+TEST(ReplicaCore, BootstrapsAPairAndAcknowledgesWritesOnlyAfterTheStandbyAcked) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kSolo);  // solo request 0 of epoch 1
+  EXPECT_TRUE(pair.core("a").Serving(pair.now()));
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    pair.Submit("a", Put(1, seq, "k" + std::to_string(seq), "v"));
+    ASSERT_TRUE(pair.ReplyTo(1, seq)) << seq;
+    EXPECT_EQ(pair.ReplyTo(1, seq)->response.code, Code::kOk);
+  }
+
+  pair.Start("b");
+  pair.RunFor(50 * kMs);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("b").epoch(), 1u);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  EXPECT_TRUE(pair.core("a").BuildStatus(pair.now()).peer_caught_up);
+  EXPECT_TRUE(pair.coordinator.standby_in_sync);
+  EXPECT_EQ(pair.coordinator.sync_id, 1u);
+
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Ack>() ? Verdict::kHold
+                                                                    : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 6, "k6", "v"));
+  EXPECT_EQ(pair.Get("b", "k6"), "v");  // the standby has it...
+  EXPECT_FALSE(pair.ReplyTo(1, 6));     // ...but the active has not heard so
+  ASSERT_FALSE(pair.held.empty());
+  pair.filter = nullptr;
+  pair.ReleaseHeld();
+  ASSERT_TRUE(pair.ReplyTo(1, 6));
+  EXPECT_EQ(pair.ReplyTo(1, 6)->response.code, Code::kOk);
+  EXPECT_EQ(pair.ReplyTo(1, 6)->epoch, 1u);
+}
+
+TEST(ReplicaCore, StandbyCountsADuplicatedDeltaBatchAndAppliesItOnce) {
+  Pair pair;
+  StartInSync(pair);
+  bool duplicated = false;
+  pair.filter = [&](const Envelope& e) {
+    if (!duplicated && e.IsDeltaBatchWithDeltas()) {
+      duplicated = true;
+      return Verdict::kDuplicate;
+    }
+    return Verdict::kDeliver;
+  };
+  pair.Submit("a", Incr(1, 1, "x", 1));
+  ASSERT_TRUE(duplicated);
+  EXPECT_EQ(pair.core("b").counters().duplicates, 1u);
+  EXPECT_EQ(pair.core("b").counters().deltas_committed, 1u);
+  EXPECT_EQ(pair.Get("b", "x"), "1");
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.value, "1");
+}
+
+TEST(ReplicaCore, StandbyDetectsAGapAppliesNothingPastItAndResyncs) {
+  Pair pair;
+  StartInSync(pair);
+  bool dropped_one = false;
+  pair.filter = [&](const Envelope& e) {
+    if (!dropped_one && e.IsDeltaBatchWithDeltas()) {
+      dropped_one = true;
+      return Verdict::kDrop;
+    }
+    // Hold the resync hello so the state in between can be inspected.
+    return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Hello>() ? Verdict::kHold
+                                                                      : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.Submit("a", Put(1, 2, "k2", "v2"));
+  EXPECT_EQ(pair.core("b").counters().gaps, 1u);
+  EXPECT_EQ(pair.store("b").meta().applied_seq, 0u);
+  EXPECT_EQ(pair.Get("b", "k2"), std::nullopt);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kCatchingUp);
+  ASSERT_EQ(pair.held.size(), 1u);
+  EXPECT_FALSE(pair.ReplyTo(1, 1));
+  EXPECT_FALSE(pair.ReplyTo(1, 2));
+
+  pair.filter = nullptr;
+  pair.ReleaseHeld();
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  EXPECT_EQ(pair.store("b").meta().applied_seq, 2u);
+  ASSERT_TRUE(pair.ReplyTo(1, 1) && pair.ReplyTo(1, 2));
+  EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kOk);
+  EXPECT_EQ(pair.core("a").counters().snapshots_sent, 0u);  // the log tail was enough
+}
+
+TEST(ReplicaCore, StandbyTreatsReorderedDeltaBatchesAsAGapAndEndsEqual) {
+  Pair pair;
+  StartInSync(pair);
+  bool held_one = false;
+  pair.filter = [&](const Envelope& e) {
+    if (!held_one && e.IsDeltaBatchWithDeltas()) {
+      held_one = true;
+      return Verdict::kHold;
+    }
+    return Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  ASSERT_EQ(pair.held.size(), 1u);
+  uint64_t refused_before = pair.core("b").counters().refused_frames;
+  pair.Submit("a", Put(1, 2, "k2", "v2"));  // overtakes the first batch
+  EXPECT_EQ(pair.core("b").counters().gaps, 1u);
+  pair.ReleaseHeld();  // the first batch arrives last, from a session the standby has left
+  EXPECT_EQ(pair.core("b").counters().refused_frames, refused_before + 1);
+  EXPECT_EQ(pair.core("b").counters().duplicates, 0u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  ASSERT_TRUE(pair.ReplyTo(1, 2));
+  EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kOk);
+}
+
+TEST(ReplicaCore, FramesOfAnOlderEpochAreRefusedAfterTheStandbyIsPromoted) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToStandby, "a") && e.IsDeltaBatchWithDeltas() ? Verdict::kHold
+                                                                               : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 2, "k2", "v2"));  // committed on A at epoch 1, never reaches B
+  ASSERT_EQ(pair.held.size(), 1u);
+  Envelope stale_batch = pair.held.front();
+  pair.held.clear();
+
+  // Failover: B at epoch 2; A comes back as its standby and is brought back to B's history.
+  pair.Promote("b");
+  pair.RunFor(30 * kMs);
+  EXPECT_EQ(pair.core("b").epoch(), 2u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").epoch(), 2u);
+  ASSERT_TRUE(pair.ReplyTo(1, 2));
+  EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kUnavailable);  // outcome unknown
+  EXPECT_EQ(pair.Get("a", "k2"), std::nullopt);  // A's unacknowledged write is gone
+  EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
+
+  // The deposed active's epoch-1 batch reaches the epoch-2 standby.
+  std::string before = pair.Digest("a");
+  uint64_t stale_before = pair.core("a").counters().stale_epoch_frames;
+  pair.core("a").OnFromActive(stale_batch.peer, pair.now());
+  EXPECT_EQ(pair.core("a").counters().stale_epoch_frames, stale_before + 1);
+  EXPECT_EQ(pair.Digest("a"), before);
+  EXPECT_EQ(pair.Get("a", "k2"), std::nullopt);
+  pair.Pump();
+
+  // An epoch-1 ack reaches the epoch-2 active while a write waits for the real ack.
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToActive, "a") && e.Carries<Ack>() ? Verdict::kHold
+                                                                    : Verdict::kDeliver;
+  };
+  pair.Submit("b", Put(1, 3, "k3", "v3"));
+  ASSERT_FALSE(pair.held.empty());
+  EXPECT_FALSE(pair.ReplyTo(1, 3));
+  Ack stale_ack = std::get<Ack>(pair.held.back().peer);
+  stale_ack.epoch = 1;
+  uint64_t acked_before = pair.core("b").BuildStatus(pair.now()).peer_acked_seq;
+  uint64_t stale_acks_before = pair.core("b").counters().stale_epoch_frames;
+  pair.DeliverTo("b", "a", stale_ack);
+  EXPECT_EQ(pair.core("b").counters().stale_epoch_frames, stale_acks_before + 1);
+  EXPECT_EQ(pair.core("b").BuildStatus(pair.now()).peer_acked_seq, acked_before);
+  EXPECT_FALSE(pair.ReplyTo(1, 3));
+
+  pair.filter = nullptr;
+  pair.ReleaseHeld();
+  ASSERT_TRUE(pair.ReplyTo(1, 3));
+  EXPECT_EQ(pair.ReplyTo(1, 3)->response.code, Code::kOk);
+  EXPECT_EQ(pair.ReplyTo(1, 3)->epoch, 2u);
+}
+
+TEST(ReplicaCore, ARetriedRequestGetsItsOriginalAnswerAndIsAppliedOnce) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Incr(7, 1, "x", 5));
+  pair.Submit("a", Incr(7, 1, "x", 5));  // a retry
+  std::vector<ClientReply> first;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == 7 && r.request_seq == 1) first.push_back(r);
+  }
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].response.value, "5");
+  EXPECT_EQ(first[1].response.code, Code::kOk);
+  EXPECT_EQ(first[1].response.value, "5");
+
+  // A retry within the same group commit is answered from the batch's own session table.
+  pair.Submit("a", std::vector{Incr(7, 2, "x", 1), Incr(7, 2, "x", 1)});
+  int answers = 0;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == 7 && r.request_seq == 2) {
+      ++answers;
+      EXPECT_EQ(r.response.value, "6");
+    }
+  }
+  EXPECT_EQ(answers, 2);
+
+  pair.Submit("a", Incr(7, 1, "x", 5));  // older than the last request of client 7
+  int older = 0;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == 7 && r.request_seq == 1 && r.response.code == Code::kFailedPrecondition) {
+      ++older;
+    }
+  }
+  EXPECT_EQ(older, 1);
+
+  pair.Submit("a", Get("x"));
+  ASSERT_TRUE(pair.ReplyTo(0, 0));
+  EXPECT_EQ(pair.ReplyTo(0, 0)->response.value, "6");
+  EXPECT_EQ(pair.core("a").counters().deltas_committed, 2u);
+  EXPECT_EQ(pair.Get("b", "x"), "6");
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
+TEST(ReplicaCore, AnActiveWhoseLeaseRanOutRefusesWritesAndAppliesNothing) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  ASSERT_TRUE(pair.core("a").Serving(pair.now()));
+  pair.filter = [](const Envelope& e) {  // the coordinator hears nothing more from A
+    return e.Is(Envelope::Kind::kStatus, "a") ? Verdict::kDrop : Verdict::kDeliver;
+  };
+  std::string before = pair.Digest("a");
+  pair.RunFor(ReplicaOptions{}.lease_ms * kMs + 10 * kMs);
+  EXPECT_FALSE(pair.core("a").Serving(pair.now()));
+  EXPECT_TRUE(IsActive(pair.core("a").role()));
+  pair.Submit("a", Put(1, 1, "k", "v"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.code, Code::kUnavailable);
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.message, "active without a lease");
+  EXPECT_EQ(pair.Digest("a"), before);
+  EXPECT_EQ(pair.core("a").counters().deltas_committed, 0u);
+}
+
+TEST(ReplicaCore, AnActiveWithASilentStandbyAcknowledgesOnlyAfterTheSoloGrant) {
+  Pair pair;
+  StartInSync(pair);
+  pair.filter = [](const Envelope& e) {
+    if (e.from == "b" || e.to == "b") return Verdict::kDrop;  // B is cut off
+    if (e.kind == Envelope::Kind::kAssignment && e.assignment.solo_grant_id != 0) {
+      return Verdict::kHold;
+    }
+    return Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.RunFor(ReplicaOptions{}.ack_timeout_ms * kMs + 20 * kMs);
+  pair.Submit("a", Put(1, 2, "k2", "v2"));
+  StatusReport s = pair.core("a").BuildStatus(pair.now());
+  EXPECT_TRUE(s.want_solo);
+  EXPECT_EQ(s.solo_request_id, 2u);  // request 1 gave up the bootstrap grant
+  EXPECT_EQ(pair.coordinator.solo_grant_id, 2u);
+  EXPECT_FALSE(pair.coordinator.standby_in_sync);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.store("a").meta().applied_seq, 2u);
+  EXPECT_FALSE(pair.ReplyTo(1, 1));
+  EXPECT_FALSE(pair.ReplyTo(1, 2));
+  ASSERT_FALSE(pair.held.empty());
+
+  pair.filter = [](const Envelope& e) {
+    return e.from == "b" || e.to == "b" ? Verdict::kDrop : Verdict::kDeliver;
+  };
+  pair.ReleaseHeld();
+  EXPECT_EQ(pair.core("a").role(), RoleState::kSolo);
+  ASSERT_TRUE(pair.ReplyTo(1, 1) && pair.ReplyTo(1, 2));
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.code, Code::kOk);
+  EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kOk);
+  pair.Submit("a", Put(1, 3, "k3", "v3"));
+  ASSERT_TRUE(pair.ReplyTo(1, 3));
+  EXPECT_EQ(pair.ReplyTo(1, 3)->response.code, Code::kOk);
+  EXPECT_EQ(pair.Get("b", "k1"), std::nullopt);
+}
+
+// Client 1 writes keys k<first>..k<last> through `name`, and every write is acknowledged.
+void WriteMany(Pair& pair, const std::string& name, uint64_t first, uint64_t last) {
+  std::vector<Request> writes;
+  for (uint64_t i = first; i <= last; ++i)
+    writes.push_back(Put(1, i, "k" + std::to_string(i), "v"));
+  pair.Submit(name, writes);
+  pair.RunFor(10 * kMs);
+  ASSERT_EQ(pair.store(name).meta().applied_seq, last);
+  ASSERT_TRUE(pair.ReplyTo(1, last));
+}
+
+TEST(ReplicaCore, AFreshStandbyBehindTheTruncatedLogCatchesUpBySnapshot) {
+  Pair pair(PairOptions{.a_log_retain_ops = 10});
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  WriteMany(pair, "a", 1, 1100);  // two group commits; the second truncates the log
+  ASSERT_GT(pair.store("a").meta().oldest_log_seq, 1u);
+
+  pair.Start("b");
+  pair.RunFor(50 * kMs);
+  EXPECT_EQ(pair.core("a").counters().snapshots_sent, 1u);
+  EXPECT_EQ(pair.core("b").counters().snapshots_installed, 1u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+
+  pair.Submit("a", Put(1, 1101, "after", "v"));  // and the live stream continues from there
+  ASSERT_TRUE(pair.ReplyTo(1, 1101));
+  EXPECT_EQ(pair.ReplyTo(1, 1101)->response.code, Code::kOk);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
+// A solo active snapshots a fresh standby while its writes outrun the log: when the
+// snapshot's acks arrive, the tail after it is gone and a second snapshot starts in the
+// same session. Returns the standby's acks, held so far (each counts 1 chunk installed).
+std::vector<Ack> SnapshotOutrunByWrites(Pair& pair) {
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  WriteMany(pair, "a", 1, 1100);
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Ack>() ? Verdict::kHold
+                                                                    : Verdict::kDeliver;
+  };
+  pair.Start("b");
+  pair.RunFor(10 * kMs);
+  EXPECT_EQ(pair.core("b").counters().snapshots_installed, 1u);
+  WriteMany(pair, "a", 1101, 2200);  // acknowledged solo; truncates the log past 1101
+  EXPECT_GT(pair.store("a").meta().oldest_log_seq, 1101u);
+  std::vector<Ack> acks;
+  for (const auto& e : pair.held) acks.push_back(std::get<Ack>(e.peer));
+  pair.held.clear();
+  pair.filter = nullptr;
+  return acks;
+}
+
+// Regression: chunk counts in acks are per session, so a second snapshot in the same
+// session used to stall (window underflow). Now the active drops the session when the log
+// no longer reaches the standby, and the standby's new hello gets a fresh snapshot.
+TEST(ReplicaCore, AStandbyOutrunByTheLogDuringItsSnapshotGetsAFreshOne) {
+  Pair pair(PairOptions{.a_log_retain_ops = 10});
+  std::vector<Ack> acks = SnapshotOutrunByWrites(pair);
+  ASSERT_GE(acks.size(), 2u);
+  for (const Ack& ack : acks) pair.DeliverTo("a", "b", ack);
+  pair.RunFor(500 * kMs);
+  EXPECT_EQ(pair.core("a").counters().snapshots_sent, 2u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+}
+
+// Regression, the unsafe ordering of the same root cause: a late ack counting the first
+// snapshot's chunks must never complete anything else, so the active never takes the
+// standby to have more than it has (an in-sync record would then hide lost writes).
+TEST(ReplicaCore, ALateAckOfAnOldSnapshotCompletesNothing) {
+  Pair pair(PairOptions{.a_log_retain_ops = 10});
+  std::vector<Ack> acks = SnapshotOutrunByWrites(pair);
+  ASSERT_GE(acks.size(), 2u);
+  pair.filter = [](const Envelope& e) {  // the second snapshot stays in flight
+    return e.Carries<SnapshotChunk>() || e.Is(Envelope::Kind::kToActive, "b") ? Verdict::kHold
+                                                                              : Verdict::kDeliver;
+  };
+  pair.DeliverTo("a", "b", acks[0]);  // completes the first snapshot
+  pair.RunFor(5 * kMs);  // the tail is gone: the session is dropped
+  pair.DeliverTo("a", "b", acks[1]);  // a late ack of the old session
+  pair.RunFor(10 * kMs);
+  EXPECT_LE(pair.core("a").BuildStatus(pair.now()).peer_acked_seq,
+            pair.store("b").meta().applied_seq);
+  EXPECT_FALSE(pair.coordinator.standby_in_sync);
+}
+
+// Regression: a round that brought a caught-up batch and then a gap re-enters CatchingUp;
+// the caught-up mark of the abandoned session must not fire inside the resync.
+TEST(ReplicaCore, AStandbyThatFindsAGapInARoundLeavesInSync) {
+  Pair pair;
+  StartInSync(pair);
+  pair.filter = [](const Envelope& e) {
+    return e.IsDeltaBatchWithDeltas() ? Verdict::kHold : Verdict::kDeliver;
+  };
+  for (uint64_t seq = 1; seq <= 3; ++seq) pair.Submit("a", Put(1, seq, "k", "v"));
+  ASSERT_EQ(pair.held.size(), 3u);
+  std::vector<PeerMessage> round = {pair.held[0].peer, pair.held[2].peer};  // batch 2 is lost
+  pair.held.clear();
+  pair.filter = [](const Envelope& e) {  // the resync hello stays in flight
+    return e.Carries<Hello>() ? Verdict::kHold : Verdict::kDeliver;
+  };
+  pair.DeliverRound("b", round);
+  EXPECT_EQ(pair.core("b").counters().gaps, 1u);
+  ASSERT_EQ(pair.held.size(), 1u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kCatchingUp);
+  EXPECT_FALSE(pair.core("b").BuildStatus(pair.now()).in_sync);
+}
+
+}  // namespace
+}  // namespace duplex
