@@ -118,6 +118,11 @@ int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nl
       lo.connections = clients;
       lo.seconds = o.seconds;
       lo.key_prefix = m + std::to_string(clients) + "-";
+      auto counters = [&](const char* name) {
+        auto st = (*cluster)->ReplicaStatus(*active);
+        return st.ok() ? st->value(name, 0.0) : 0.0;
+      };
+      double commits0 = counters("group_commits"), deltas0 = counters("deltas_committed");
       auto result = RunLoad(lo);
       if (!result.ok()) return 1;
       Summary s = Summarize(result->latency_ms);
@@ -126,6 +131,9 @@ int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nl
       out[k + "latency_ms_p50"] = s.p50;
       out[k + "latency_ms_p99"] = s.p99;
       out[k + "errors"] = result->errors + result->timeouts;
+      double commits = counters("group_commits") - commits0;
+      out[k + "ops_per_group_commit"] =
+          commits > 0 ? (counters("deltas_committed") - deltas0) / commits : 0;
       for (const auto& r : (*cluster)->config().replicas) {
         if (r.name == *active) continue;
         if (auto st = (*cluster)->ReplicaStatus(r.name); st.ok()) {

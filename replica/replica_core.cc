@@ -176,6 +176,8 @@ void ReplicaCore::OnTick(int64_t now_us) {
     machine_.LeaseWaitOver(SoloGranted());
   }
   if (IsActive(role())) {
+    // Answer what the standby acked before the next group commit's fsync delays it.
+    ReleaseReplies(now_us);
     FlushQueue(now_us);
     StreamToStandby(now_us);
     CheckStandbyProgress(now_us);
