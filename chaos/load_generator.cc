@@ -34,7 +34,9 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   std::string value(static_cast<size_t>(o.value_bytes), 'x');
   SteadyClock clock;
   auto send = [&](Connection& c) {
-    Request r{c.client_id, c.next_seq++, "PUT",
+    Request r{c.client_id,
+              c.next_seq++,
+              "PUT",
               {o.key_prefix + std::to_string(rng() % o.key_space), value}};
     std::string bytes = EncodeFrame(r);
     zmq_send(c.socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
@@ -60,8 +62,8 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
           zmq_msg_close(&msg);
           break;
         }
-        auto frame = DecodeFrame(
-            {static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)}, 16 << 20);
+        auto frame = DecodeFrame({static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)},
+                                 16 << 20);
         zmq_msg_close(&msg);
         auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
         if (reply == nullptr || c.in_flight.empty() ||

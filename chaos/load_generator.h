@@ -13,19 +13,19 @@
 namespace duplex {
 
 struct LoadOptions {
-  std::string endpoint;      // the active
+  std::string endpoint;  // the active
   int connections = 50;
-  int pipeline = 1;          // requests in flight per connection
+  int pipeline = 1;  // requests in flight per connection
   double seconds = 3.0;
   std::string key_prefix = "load";
   uint64_t key_space = 1000000;
   int value_bytes = 32;
-  int timeout_ms = 2000;     // a request unanswered this long counts as a timeout
+  int timeout_ms = 2000;  // a request unanswered this long counts as a timeout
 };
 
 struct LoadResult {
   uint64_t ok = 0;
-  uint64_t errors = 0;    // answered, but not OK (e.g. not active)
+  uint64_t errors = 0;  // answered, but not OK (e.g. not active)
   uint64_t timeouts = 0;
   double seconds = 0;
   std::vector<double> latency_ms;  // one per OK answer

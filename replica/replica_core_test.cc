@@ -691,7 +691,7 @@ TEST(ReplicaCore, ALateAckOfAnOldSnapshotCompletesNothing) {
                                                                               : Verdict::kDeliver;
   };
   pair.DeliverTo("a", "b", acks[0]);  // completes the first snapshot
-  pair.RunFor(5 * kMs);  // the tail is gone: the session is dropped
+  pair.RunFor(5 * kMs);               // the tail is gone: the session is dropped
   pair.DeliverTo("a", "b", acks[1]);  // a late ack of the old session
   pair.RunFor(10 * kMs);
   EXPECT_LE(pair.core("a").BuildStatus(pair.now()).peer_acked_seq,
