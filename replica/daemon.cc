@@ -69,6 +69,16 @@ struct Published {
   std::string status_json = "{}";
 };
 
+// The context outlives every socket (it is declared first): zmq_ctx_term waits for
+// all sockets to close.
+struct ZContext {
+  ZContext() : ctx(zmq_ctx_new()) {}
+  ~ZContext() { zmq_ctx_term(ctx); }
+  ZContext(const ZContext&) = delete;
+  ZContext& operator=(const ZContext&) = delete;
+  void* ctx;
+};
+
 // Thin ownership of a ZeroMQ socket with the options every duplex socket uses.
 struct ZSocket {
   ZSocket(void* ctx, int type, size_t max_frame_bytes) : s(zmq_socket(ctx, type)) {
@@ -115,23 +125,17 @@ class Daemon final : public ActionSink {
       : options_(options),
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
-        ctx_(zmq_ctx_new()),
-        router_(ctx_, ZMQ_ROUTER, options.max_frame_bytes),
-        coordinator_(ctx_, ZMQ_DEALER, options.max_frame_bytes) {
+        router_(context_.ctx, ZMQ_ROUTER, options.max_frame_bytes),
+        coordinator_(context_.ctx, ZMQ_DEALER, options.max_frame_bytes) {
     core_.SetActionSink(this);  // actions leave as soon as the core decides them
   }
-  ~Daemon() override {
-    peer_.reset();
-    zmq_ctx_term(ctx_);
-  }
+  ~Daemon() override = default;
 
   Status Start() {
     std::string bind = TcpEndpoint(options_.host, options_.port);
     if (zmq_bind(router_.s, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
-    const std::string& id = options_.replica.name;
-    zmq_setsockopt(coordinator_.s, ZMQ_ROUTING_ID, id.data(), id.size());
     zmq_connect(coordinator_.s, options_.coordinator_endpoint.c_str());
     http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
@@ -210,8 +214,7 @@ class Daemon final : public ActionSink {
   }
 
   bool Refuse(const std::string& why) {
-    core_.CountRefusedFrame();
-    if (++refusals_logged_ <= 100) spdlog::warn("refused frame: {}", why);
+    core_.Refuse(why);
     return true;  // keep draining
   }
 
@@ -228,7 +231,7 @@ class Daemon final : public ActionSink {
       // A fresh socket per session: nothing queued for the old active leaks into the new one.
       peer_.reset();
       if (!connect->endpoint.empty()) {
-        peer_ = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, options_.max_frame_bytes);
+        peer_ = std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options_.max_frame_bytes);
         zmq_connect(peer_->s, connect->endpoint.c_str());
       }
     }
@@ -248,7 +251,7 @@ class Daemon final : public ActionSink {
   std::unique_ptr<Store> store_;
   ReplicaCore core_;
   SteadyClock clock_;
-  void* ctx_;
+  ZContext context_;
   ZSocket router_;
   ZSocket coordinator_;
   std::unique_ptr<ZSocket> peer_;
@@ -256,7 +259,6 @@ class Daemon final : public ActionSink {
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;
-  uint64_t refusals_logged_ = 0;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "feature_flags/feature_set.h"
+#include "state_sync/converter.h"
 #include "state_sync/delta.h"
 
 namespace duplex {
@@ -20,6 +21,9 @@ struct Request {
   uint64_t request_seq = 0;  // 0: a read that is never deduplicated
   std::string op;
   std::vector<std::string> args;
+  // Set by the active before Execute (not sent by clients): wall-clock milliseconds,
+  // the one source of time a processor may use, so that execution stays deterministic.
+  int64_t now_ms = 0;
 };
 
 struct Response {
@@ -70,6 +74,18 @@ class Processor {
   virtual void OnRestored() {}
 
   virtual Health CheckHealth() const { return {}; }
+
+  // Converters between this version's state schema and its neighbours (up and down),
+  // used for catch-up and the live stream when the peer runs another schema.
+  virtual void RegisterConverters(ConverterRegistry& registry) const { (void)registry; }
+
+  // The application's own evaluation check during an upgrade (e.g. invariants of its
+  // state); an error is a NOK. And its veto: a non-empty reason refuses an upgrade now.
+  virtual Status SelfCheck(const StateReader& state) const {
+    (void)state;
+    return Status::Ok();
+  }
+  virtual std::string VetoUpgrade() const { return ""; }
 };
 
 }  // namespace duplex

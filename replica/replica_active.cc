@@ -195,13 +195,21 @@ void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t 
   now_us_ = now_us;
   if (auto* hello = std::get_if<Hello>(&message)) {
     LearnEpoch(hello->epoch);
+    if (hello->epoch < epoch()) {
+      // A standby learns the epoch from its assignment before it says hello: an older
+      // epoch is a stale or forged hello. It must not replace the live session.
+      ++counters_.stale_epoch_frames;
+      Emit(ToStandby{route, Refusal{epoch(), "stale epoch " + std::to_string(hello->epoch),
+                                    hello->session_id}});
+      return;
+    }
     if (!IsActive(role())) {
       Emit(ToStandby{route, Refusal{epoch(), "not active", hello->session_id}});
       return;
     }
     if (standby_ && standby_->replica == hello->replica &&
         hello->session_id < standby_->session_id) {
-      ++counters_.refused_frames;  // a delayed hello of an older session of the same standby
+      Refuse("hello of an older session of standby " + hello->replica);
       return;
     }
     StartSession(route, *hello);
@@ -213,7 +221,7 @@ void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t 
   } else if (auto* refusal = std::get_if<Refusal>(&message)) {
     LearnEpoch(refusal->epoch);  // e.g. "stale epoch": our standby knows a newer history
   } else {
-    ++counters_.refused_frames;  // deltas and chunks only flow from the active
+    Refuse("deltas, chunks and refusals only flow from the active");
   }
 }
 
@@ -257,7 +265,7 @@ void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
   }
   if (!standby_ || ack.session_id != standby_->session_id || ack.applied_seq > last_seq() ||
       ack.snapshot_chunks > standby_->chunks_sent) {
-    ++counters_.refused_frames;
+    Refuse("ack of no current session (session, seq or chunk count unknown)");
     return;
   }
   standby_->last_heard_us = now_us;

@@ -37,6 +37,11 @@ void ReplicaCore::Fatal(const Status& status) {
   ::_exit(70);
 }
 
+void ReplicaCore::Refuse(const std::string& why) {
+  uint64_t n = ++counters_.refused_frames;
+  if (n <= 100 || n % 1000 == 0) spdlog::warn("refused frame #{}: {}", n, why);
+}
+
 void ReplicaCore::Adopt(uint64_t epoch) {
   Status s = store_->AdoptEpoch(epoch);
   if (!s.ok()) Fatal(s);
@@ -110,8 +115,7 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
     case WireRole::kStandby:
       if (IsActive(role()) && !new_epoch) {
         // Only a higher epoch deposes an active.
-        ++counters_.refused_frames;
-        spdlog::warn("assignment: standby at the epoch I am active in ({}) refused", a.epoch);
+        Refuse("assignment: standby at the epoch I am active in (" + std::to_string(a.epoch) + ")");
       } else if (new_epoch || !IsStandby(role()) || old_peer != a.peer_endpoint) {
         machine_.BecomeStandby();
       }

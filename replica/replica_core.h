@@ -88,7 +88,8 @@ class ReplicaCore final : private RoleListener {
   void OnAssignment(const Assignment& assignment, int64_t now_us);
   // Timers, group commit, catch-up streaming, status. Call after each batch of events.
   void OnTick(int64_t now_us);
-  void CountRefusedFrame() { ++counters_.refused_frames; }
+  // Counts and logs (the first 100, then every 1000th) a frame refused as misplaced.
+  void Refuse(const std::string& why);
 
   std::vector<Action> TakeActions();
   void SetActionSink(ActionSink* sink) { sink_ = sink; }

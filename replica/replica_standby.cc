@@ -40,7 +40,7 @@ void ReplicaCore::Resync(int64_t now_us) {
 void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
   now_us_ = now_us;
   if (!IsStandby(role())) {
-    ++counters_.refused_frames;
+    Refuse("a message for the standby while " + std::string(RoleStatePath(role())));
     return;
   }
   if (auto* batch = std::get_if<DeltaBatch>(&message)) {
@@ -53,7 +53,7 @@ void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
       machine_.FellBehind();  // hello again after the quiet timeout
     }
   } else {
-    ++counters_.refused_frames;  // hellos and acks only flow to the active
+    Refuse("hellos and acks only flow to the active");
   }
 }
 
@@ -67,7 +67,7 @@ bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
     return false;
   }
   if (session_id != session_id_) {
-    ++counters_.refused_frames;  // a message of an older session, still in flight
+    Refuse("a message of an older session");  // still in flight, harmless
     return false;
   }
   if (msg_epoch > epoch()) Adopt(msg_epoch);  // the active was promoted after our hello
@@ -84,7 +84,7 @@ void ReplicaCore::AckActive(int64_t echo_us, int64_t now_us) {
 void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
   if (!AcceptFromActive(batch.epoch, batch.session_id)) return;
   if (store_->meta().snapshot_incomplete) {
-    ++counters_.refused_frames;  // deltas cannot apply to a half-installed snapshot
+    Refuse("deltas cannot apply to a half-installed snapshot");
     return;
   }
   uint64_t expect = store_->meta().applied_seq + incoming_.size() + 1;
@@ -101,8 +101,8 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     }
     auto mutations = processor_->ApplyDelta(d);
     if (!mutations.ok()) {
-      ++counters_.refused_frames;
-      spdlog::error("delta {} refused by the processor: {}", d.seq, mutations.status().ToString());
+      Refuse("delta " + std::to_string(d.seq) +
+             " refused by the processor: " + mutations.status().ToString());
       Resync(now_us);
       return;
     }
@@ -150,7 +150,7 @@ void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
   Status s = chunk.index == 0 ? store_->BeginSnapshotInstall() : Status::Ok();
   if (s.ok()) s = store_->InstallChunk(chunk.entries);
   if (s.code() == Code::kCorruption) {
-    ++counters_.refused_frames;  // a hostile or broken chunk: start over
+    Refuse("snapshot chunk: " + s.message());  // hostile or broken: start over
     Resync(now_us);
     return;
   }

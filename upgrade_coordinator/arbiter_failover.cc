@@ -31,6 +31,7 @@ void Arbiter::Promote(const std::string& name, bool skip_lease_wait, const std::
 
 void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us) {
   now_us_ = now_us;
+  if (!views_.count(name)) return;  // not a member: nothing to supervise
   ReplicaView& v = views_.at(name);
   v.process_alive = true;
   v.pid = pid;
@@ -41,6 +42,7 @@ void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now
 
 void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
   now_us_ = now_us;
+  if (!views_.count(name)) return;
   ReplicaView& v = views_.at(name);
   if (!v.process_alive) return;
   v.process_alive = false;

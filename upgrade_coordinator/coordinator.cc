@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -112,10 +113,9 @@ class Coordinator {
   }
 
   Status Start() {
-    int zero = 0, one = 1;
+    int zero = 0;
     int64_t max_msg = static_cast<int64_t>(config_.replication.max_frame_bytes);
     zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(router_, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));  // a restarted replica
     zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
     std::string bind = TcpEndpoint(config_.host, config_.control_port);
     if (zmq_bind(router_, bind.c_str()) != 0) {
@@ -249,25 +249,43 @@ class Coordinator {
     auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.max_frame_bytes)
                                    : StatusOr<Frame>(Corruption("expected 2 parts"));
     auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
-    if (status == nullptr || status->replica != parts[0]) {
-      if (++refused_ <= 100) {
-        spdlog::warn("refused control frame: {}",
-                     frame.ok() ? "not a status from its own replica" : frame.status().message());
-      }
+    std::string why = !frame.ok()         ? frame.status().message()
+                      : status == nullptr ? "not a status report"
+                                          : Impostor(*status);
+    if (!why.empty()) {
+      if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused control frame: {}", why);
       return true;
     }
     if (supervisor_.pid(status->replica) != status->pid) {
-      supervisor_.Adopt(status->replica, status->pid);
+      supervisor_.Adopt(status->replica, status->pid);  // running since before our restart
     }
+    routes_[status->replica] = parts[0];  // answer on the connection that reported
     arbiter_.OnStatus(*status, clock_.NowUs());
     return true;
+  }
+
+  // Why a status cannot be from the replica it names ("" when it can): unknown names, and
+  // pids other than the one we started, are refused. (Replicas adopted after a coordinator
+  // restart are trusted by their first report: the control plane has no authentication.)
+  std::string Impostor(const StatusReport& s) const {
+    bool known = false;
+    for (const auto& r : config_.replicas) known = known || r.name == s.replica;
+    if (!known) return "status from unknown replica '" + s.replica + "'";
+    pid_t owned = supervisor_.owned_pid(s.replica);
+    if (owned != 0 && owned != s.pid) {
+      return "status for " + s.replica + " from pid " + std::to_string(s.pid) +
+             ", but its process is " + std::to_string(owned);
+    }
+    return "";
   }
 
   void Execute() {
     for (auto& action : arbiter_.TakeActions()) {
       if (auto* send = std::get_if<SendAssignment>(&action)) {
+        auto route = routes_.find(send->replica);
+        if (route == routes_.end()) continue;  // not connected yet: its first status gets it
         std::string bytes = EncodeFrame(send->assignment);
-        zmq_send(router_, send->replica.data(), send->replica.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(router_, route->second.data(), route->second.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
       } else if (auto* start = std::get_if<StartReplica>(&action)) {
         StartOne(start->replica);
@@ -296,7 +314,9 @@ class Coordinator {
     int64_t now = clock_.NowUs();
     if (!force && now - last_publish_us_ < 5000) return;
     last_publish_us_ = now;
-    std::string json = ViewJson(arbiter_, config_, now).dump();
+    auto view = ViewJson(arbiter_, config_, now);
+    view["refused_control_frames"] = refused_;
+    std::string json = view.dump();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
   }
@@ -319,6 +339,7 @@ class Coordinator {
   bool shutdown_ = false;
   int64_t last_publish_us_ = 0;
   uint64_t refused_ = 0;
+  std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };
 
 }  // namespace

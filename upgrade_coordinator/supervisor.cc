@@ -96,4 +96,9 @@ pid_t Supervisor::pid(const std::string& name) const {
   return it == procs_.end() ? 0 : it->second.pid;
 }
 
+pid_t Supervisor::owned_pid(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it == procs_.end() || !it->second.child ? 0 : it->second.pid;
+}
+
 }  // namespace duplex

@@ -26,6 +26,8 @@ class Supervisor {
   // SIGTERM to all, then SIGKILL to those still alive after grace_ms.
   void StopAll(int grace_ms);
   pid_t pid(const std::string& name) const;
+  // The pid of a child we started (0 for none or an adopted process).
+  pid_t owned_pid(const std::string& name) const;
 
  private:
   struct Proc {

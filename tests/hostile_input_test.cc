@@ -1,0 +1,657 @@
+// End to end: hostile input on every listening socket of a running pair — garbage,
+// truncated, oversized and misplaced frames, stale epochs, forged statuses, raw TCP
+// junk and malformed HTTP — is refused and counted, and leaves every process up and
+// the replicated state untouched. One cluster; every random byte comes from kSeed.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>  // waitpid of a helper child
+#include <unistd.h>
+#include <zmq.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include "replica/client.h"
+#include "replica/frame.h"
+#include "tests/test_support.h"
+
+namespace duplex {
+namespace {
+
+using testing::ScratchDir;
+
+constexpr uint64_t kSeed = 0x5eed'd0b1e;
+constexpr int kKeys = 100;
+constexpr int kCountTimeoutMs = 5000;       // a refusal shows in /status or the log within this
+constexpr int kSocketTimeoutMs = 1000;      // one send, one receive, one raw exchange
+constexpr int kDisconnectTimeoutMs = 3000;  // ZeroMQ dropping the sender of an oversized frame
+constexpr int kSettleTimeoutMs = 5000;      // the pair ready again after the forged statuses
+constexpr int kObserveMs = 200;  // a process that must not react to something, watched this long
+constexpr size_t kLoggedRefusalsMax = 100;  // both daemons log only their first 100 refusals
+
+bool Eventually(const std::function<bool()>& cond, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+size_t CountLines(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+std::string RandomBytes(std::mt19937_64& rng, size_t n) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(byte(rng));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The hostile peers: the test's own ZeroMQ context, apart from the fixture's.
+
+class HostileZmq {
+ public:
+  HostileZmq() : ctx_(zmq_ctx_new()) {}
+  ~HostileZmq() {
+    for (void* s : sockets_) zmq_close(s);
+    zmq_ctx_term(ctx_);  // bounded: every socket lingers kSocketTimeoutMs at most
+  }
+  HostileZmq(const HostileZmq&) = delete;
+  HostileZmq& operator=(const HostileZmq&) = delete;
+
+  // A socket with bounded send, receive and linger; not connected yet.
+  void* Socket(int type) {
+    void* s = zmq_socket(ctx_, type);
+    int timeout = kSocketTimeoutMs;
+    zmq_setsockopt(s, ZMQ_LINGER, &timeout, sizeof(timeout));
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    sockets_.push_back(s);
+    return s;
+  }
+
+  // A DEALER connected to endpoint; an empty routing_id lets ZeroMQ pick one.
+  void* Dealer(const std::string& endpoint, const std::string& routing_id = "") {
+    void* s = Socket(ZMQ_DEALER);
+    if (!routing_id.empty()) {
+      zmq_setsockopt(s, ZMQ_ROUTING_ID, routing_id.data(), routing_id.size());
+    }
+    zmq_connect(s, endpoint.c_str());
+    return s;
+  }
+
+  // A fresh inproc endpoint for a socket monitor.
+  std::string NextMonitor() { return "inproc://monitor-" + std::to_string(++monitors_); }
+
+ private:
+  void* ctx_;
+  std::vector<void*> sockets_;
+  int monitors_ = 0;
+};
+
+// One message of the given parts (more than one part is a multi-part message).
+bool SendMessage(void* socket, const std::vector<std::string>& parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    int flags = i + 1 < parts.size() ? ZMQ_SNDMORE : 0;
+    if (zmq_send(socket, parts[i].data(), parts[i].size(), flags) < 0) return false;
+  }
+  return true;
+}
+
+StatusOr<std::string> ReceiveOne(void* socket) {
+  zmq_msg_t msg;
+  zmq_msg_init(&msg);
+  if (zmq_msg_recv(&msg, socket, 0) < 0) {
+    zmq_msg_close(&msg);
+    return Unavailable(std::string("no answer: ") + zmq_strerror(zmq_errno()));
+  }
+  std::string out(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
+  zmq_msg_close(&msg);
+  return out;
+}
+
+// Sends max_frame_bytes + 1024 bytes on a fresh DEALER and waits until the receiving
+// ZeroMQ socket drops the connection (ZMQ_MAXMSGSIZE). The application never sees
+// the frame, so nothing can be counted; the caller checks liveness and state only.
+bool OversizedFrameIsDropped(HostileZmq& zmq, const std::string& endpoint, size_t max_frame_bytes) {
+  std::string monitor = zmq.NextMonitor();
+  void* dealer = zmq.Socket(ZMQ_DEALER);
+  zmq_socket_monitor(dealer, monitor.c_str(), ZMQ_EVENT_DISCONNECTED);
+  void* events = zmq.Socket(ZMQ_PAIR);
+  zmq_connect(events, monitor.c_str());
+  zmq_connect(dealer, endpoint.c_str());
+  if (!SendMessage(dealer, {std::string(max_frame_bytes + 1024, 'x')})) return false;
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kDisconnectTimeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = ReceiveOne(events);  // [uint16 event, uint32 value], then the endpoint
+    if (!event.ok()) continue;
+    (void)ReceiveOne(events);
+    uint16_t id = 0;
+    if (event->size() >= sizeof(id)) std::memcpy(&id, event->data(), sizeof(id));
+    if (id == ZMQ_EVENT_DISCONNECTED) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Raw TCP: bytes no ZeroMQ or HTTP client would send.
+
+// Bytes for one raw connection. After a complete request the sender waits for the
+// answer; after an incomplete one it half-closes, so the peer sees the end of it.
+struct RawJunk {
+  std::string bytes;
+  bool half_close = true;
+};
+
+// Connects to 127.0.0.1:port, writes the junk and returns what the peer answered
+// before it closed the connection or kSocketTimeoutMs passed.
+StatusOr<std::string> RawExchange(int port, const RawJunk& junk) {
+  const std::string& bytes = junk.bytes;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return IOError("socket");
+  timeval tv{kSocketTimeoutMs / 1000, (kSocketTimeoutMs % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return Unavailable("nothing listens on port " + std::to_string(port));
+  }
+  for (size_t off = 0; off < bytes.size();) {
+    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the peer gave up on us: fine
+    off += static_cast<size_t>(n);
+  }
+  if (junk.half_close) ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSocketTimeoutMs);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+    // An HTTP answer is all we wait for: the server may keep the connection alive.
+    if (answer.rfind("HTTP/", 0) == 0 && answer.find("\r\n\r\n") != std::string::npos) break;
+  }
+  ::close(fd);
+  return answer;
+}
+
+std::string BigEndian32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+// A ZMTP 3.0 greeting (64 bytes) offering the given security mechanism.
+std::string ZmtpGreeting(const std::string& mechanism) {
+  std::string g(64, '\0');
+  g[0] = '\xff';
+  g[9] = '\x7f';
+  g[10] = 3;
+  g.replace(12, mechanism.size(), mechanism);
+  return g;
+}
+
+// A READY command whose Socket-Type value claims value_size bytes.
+std::string ZmtpReady(const std::string& socket_type, uint32_t value_size) {
+  std::string body =
+      std::string("\x05READY") + "\x0bSocket-Type" + BigEndian32(value_size) + socket_type;
+  return std::string("\x04") + static_cast<char>(body.size()) + body;
+}
+
+std::vector<std::string> ZmtpJunk(std::mt19937_64& rng) {
+  std::string null_dealer = ZmtpGreeting("NULL") + ZmtpReady("DEALER", 6);
+  return {
+      RandomBytes(rng, 4096),
+      ZmtpGreeting("BOGUS"),                                        // an unknown mechanism
+      ZmtpGreeting("NULL") + ZmtpReady("PUB", 3),                   // an incompatible socket type
+      ZmtpGreeting("NULL") + ZmtpReady("DEALER", 0xfffffff0u),      // a property past the command
+      null_dealer + "\x02" + std::string("\x40\0\0\0\0\0\0\0", 8),  // a 2^62-byte frame
+      // A well-formed 8-byte frame of junk: it reaches the application, which refuses it.
+      null_dealer + std::string("\x00\x08", 2) + RandomBytes(rng, 8),
+      ZmtpGreeting("NULL").substr(0, 11),  // a truncated greeting
+  };
+}
+
+std::vector<RawJunk> HttpJunk(std::mt19937_64& rng) {
+  return {
+      {RandomBytes(rng, 4096) + "\r\n\r\n", false},
+      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), true},  // TLS hello
+      {"BREW /status HTTP/1.1\r\nHost: x\r\n\r\n", false},
+      {std::string("GET /st\0atus HTTP/1.1\r\n\r\n", 25), false},
+      {"GET /" + std::string(65536, 'A') + " HTTP/1.1\r\nHost: x\r\n\r\n", false},
+      {"GET /status HTTP/1.1\r\nX-Junk" + std::string(65536, 'B') + "\r\n\r\n", false},
+      {"GET /sta", true},
+      {"\r\n\r\n\r\n", true},
+  };
+}
+
+// HTTP answers hostile bytes with a 4xx or by closing; anything else is a finding.
+void ExpectHttpRefuses(int port, const std::vector<RawJunk>& junk) {
+  for (size_t i = 0; i < junk.size(); ++i) {
+    auto answer = RawExchange(port, junk[i]);
+    ASSERT_TRUE(answer.ok()) << "http port " << port << ", junk #" << i << ": "
+                             << answer.status().ToString();
+    EXPECT_TRUE(answer->empty() || answer->rfind("HTTP/1.1 4", 0) == 0)
+        << "http port " << port << ", junk #" << i << " answered: " << answer->substr(0, 80);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Frames for a replica's data port (ROUTER) and the coordinator's control port.
+
+struct HostileBatch {
+  std::vector<std::vector<std::string>> messages;  // each: the parts of one message
+  uint64_t refused_at_socket = 0;  // undecodable or the wrong kind: refused and logged
+  uint64_t refused_in_core = 0;    // well-formed peer messages out of place: refused
+  uint64_t stale = 0;              // from an older epoch
+};
+
+std::string PutFrame(const std::string& key) {
+  return EncodeFrame(Request{0x0bad, 1, "PUT", {key, "hostile"}});
+}
+
+// Bytes that must not decode: random, truncated, or with a lying segment table.
+void AddUndecodable(std::mt19937_64& rng, const std::string& valid, HostileBatch* batch) {
+  for (size_t n : {0, 1, 7, 8, 64, 4096}) batch->messages.push_back({RandomBytes(rng, n)});
+  batch->messages.push_back({valid.substr(0, valid.size() / 2 / 8 * 8)});  // whole words
+  batch->messages.push_back({valid.substr(0, valid.size() / 2 + 3)});      // not even words
+  std::string huge_segment = valid;  // one segment of 2^32 - 16 words
+  std::memcpy(huge_segment.data() + 4, "\xf0\xff\xff\xff", 4);
+  batch->messages.push_back({huge_segment});
+  // 2^31 segments. (0xffffffff would wrap to 0 inside Cap'n Proto and read the
+  // original first segment: a valid frame, not a hostile one.)
+  std::string many_segments = valid;
+  std::memcpy(many_segments.data(), "\xfe\xff\xff\x7f", 4);
+  batch->messages.push_back({many_segments});
+  batch->messages.push_back({valid, valid, valid});  // three parts: one frame per message
+  batch->refused_at_socket += 11;
+}
+
+// Everything a replica's ROUTER must refuse; `hijack` must never be written.
+HostileBatch ReplicaBatch(std::mt19937_64& rng, uint64_t epoch, uint64_t applied_seq) {
+  HostileBatch b;
+  AddUndecodable(rng, PutFrame("hijack"), &b);
+  StatusReport status;
+  status.replica = "a";
+  status.epoch = epoch + 5;
+  b.messages.push_back({EncodeFrame(status)});
+  // A promotion to a newer epoch, on the socket no coordinator speaks on.
+  b.messages.push_back(
+      {EncodeFrame(Assignment{epoch + 5, WireRole::kActive, "", "", 0, true, false, 0, false})});
+  b.messages.push_back({EncodeFrame(ClientReply{1, 1, {Code::kOk, "", "OK"}, epoch, ""})});
+  b.refused_at_socket += 3;
+  // Deltas and snapshot chunks flow only from the active to its standby's DEALER.
+  Delta d{epoch, applied_seq + 1, 1, {{"hijack", "hostile", false}}, 0, {}};
+  b.messages.push_back({EncodeFrame(PeerMessage(DeltaBatch{epoch, 1, {d}, 0, "1.0.0", true}))});
+  b.messages.push_back({EncodeFrame(PeerMessage(
+      SnapshotChunk{epoch, 0, epoch, applied_seq + 1, 0, true, {{"hijack", "x", false}}, 1, 1}))});
+  b.messages.push_back(
+      {EncodeFrame(PeerMessage(Ack{epoch, applied_seq, 1, 0xb0605, "mallory", 0}))});  // no session
+  b.refused_in_core += 3;
+  // A Refusal is a standby's legitimate answer; at the current epoch it teaches nothing,
+  // so it is dropped without being counted. Sent to show that it changes nothing.
+  b.messages.push_back({EncodeFrame(PeerMessage(Refusal{epoch, "hostile", 0}))});
+  b.messages.push_back({EncodeFrame(PeerMessage(Ack{0, applied_seq, 1, 0, "mallory", 0}))});
+  b.stale += 1;
+  return b;
+}
+
+// Everything the coordinator's ROUTER must refuse from a peer without a replica's name.
+HostileBatch ControlBatch(std::mt19937_64& rng, const StatusReport& genuine) {
+  HostileBatch b;
+  for (size_t n : {0, 1, 8, 64, 4096}) b.messages.push_back({RandomBytes(rng, n)});
+  std::string status = EncodeFrame(genuine);
+  b.messages.push_back({status.substr(0, status.size() / 2 / 8 * 8)});
+  b.messages.push_back({status, status, status});
+  b.messages.push_back({EncodeFrame(Assignment{})});
+  b.messages.push_back({PutFrame("hijack")});
+  b.refused_at_socket = 9;
+  return b;
+}
+
+// ---------------------------------------------------------------------------
+// What must not change, and the counters that must.
+
+struct ReplicaState {
+  std::string name;
+  pid_t pid = 0;
+  uint64_t epoch = 0;
+  uint64_t applied_seq = 0;
+  uint64_t refused = 0;
+  uint64_t stale = 0;
+};
+
+struct ClusterState {
+  uint64_t epoch = 0;
+  std::string active;
+  size_t transitions = 0;
+  std::vector<std::string> digests;
+  std::vector<ReplicaState> replicas;
+};
+
+StatusOr<ReplicaState> ReadReplica(const ClusterFixture& cluster, const std::string& name) {
+  auto st = cluster.ReplicaStatus(name);
+  if (!st.ok()) return st.status();
+  auto pid = cluster.PidOf(name);
+  if (!pid.ok()) return pid.status();
+  return ReplicaState{name,
+                      *pid,
+                      st->value("epoch", uint64_t{0}),
+                      st->value("applied_seq", uint64_t{0}),
+                      st->value("refused_frames", uint64_t{0}),
+                      st->value("stale_epoch_frames", uint64_t{0})};
+}
+
+// Digests and applied seqs come from the replicas' data ports ("_digest"), which answer
+// from the store itself; /status is republished every 10 ms and may lag behind it.
+StatusOr<ClusterState> ReadCluster(const ClusterFixture& cluster) {
+  auto st = cluster.Status();
+  if (!st.ok()) return st.status();
+  auto digests = cluster.Digests();
+  if (!digests.ok()) return digests.status();
+  ClusterState out{st->value("epoch", uint64_t{0}),
+                   st->value("active", ""),
+                   (*st)["transitions"].size(),
+                   *digests,
+                   {}};
+  for (size_t i = 0; i < cluster.config().replicas.size(); ++i) {
+    auto replica = ReadReplica(cluster, cluster.config().replicas[i].name);
+    if (!replica.ok()) return replica.status();
+    const std::string& digest = (*digests)[i];  // "digest keys applied_seq"
+    replica->applied_seq = std::stoull(digest.substr(digest.rfind(' ') + 1));
+    out.replicas.push_back(*replica);
+  }
+  return out;
+}
+
+void WriteKeys(const ClusterFixture& cluster, const std::string& prefix) {
+  ClientOptions options;
+  options.endpoints = cluster.Endpoints();
+  Client client(options);
+  for (int i = 0; i < kKeys; ++i) {
+    auto r = client.Call("PUT", {prefix + std::to_string(i), "v" + std::to_string(i)});
+    ASSERT_TRUE(r.ok()) << prefix << i << ": " << r.status().ToString();
+    ASSERT_EQ(r->code, Code::kOk) << prefix << i << ": " << r->message;
+  }
+}
+
+// Sends one batch to a replica's data port and waits until its counters show it all.
+void SendToReplica(HostileZmq& zmq, const ClusterFixture& cluster, const ReplicaState& before,
+                   const HostileBatch& batch, const std::string& endpoint) {
+  void* dealer = zmq.Dealer(endpoint);
+  for (const auto& message : batch.messages) ASSERT_TRUE(SendMessage(dealer, message));
+  uint64_t refused = batch.refused_at_socket + batch.refused_in_core;
+  ReplicaState now;
+  bool counted = Eventually(
+      [&] {
+        auto r = ReadReplica(cluster, before.name);
+        if (r.ok()) now = *r;
+        return r.ok() && now.refused >= before.refused + refused &&
+               now.stale >= before.stale + batch.stale;
+      },
+      kCountTimeoutMs);
+  EXPECT_TRUE(counted) << "replica " << before.name << ": refused " << before.refused << " -> "
+                       << now.refused << " (expected +" << refused << "), stale " << before.stale
+                       << " -> " << now.stale << " (expected +" << batch.stale << ")";
+}
+
+// The coordinator answers a status that claims epoch 0 for a real replica with the
+// cluster's own epoch; it adopts nothing from it.
+void ExpectStaleStatusAnswered(HostileZmq& zmq, const std::string& control, StatusReport forged,
+                               uint64_t epoch) {
+  forged.epoch = 0;
+  forged.applied_epoch = 0;
+  forged.applied_seq = uint64_t{1} << 40;  // would win any election it took part in
+  forged.role = WireRole::kActive;
+  forged.want_solo = true;  // and would record the standby out of sync
+  forged.solo_request_id = uint64_t{1} << 20;
+  void* dealer = zmq.Dealer(control, forged.replica);
+  ASSERT_TRUE(SendMessage(dealer, {EncodeFrame(forged)}));
+  auto answer = ReceiveOne(dealer);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  auto frame = DecodeFrame(*answer, size_t{1} << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  auto* assignment = std::get_if<Assignment>(&*frame);
+  ASSERT_NE(assignment, nullptr) << "the coordinator answered a status with another kind";
+  EXPECT_EQ(assignment->epoch, epoch);
+}
+
+void ExpectUnchanged(const ClusterState& before, const ClusterState& after) {
+  EXPECT_EQ(after.epoch, before.epoch);
+  EXPECT_EQ(after.active, before.active);
+  EXPECT_EQ(after.transitions, before.transitions) << "a failover or election happened";
+  EXPECT_EQ(after.digests, before.digests);
+  ASSERT_EQ(after.replicas.size(), before.replicas.size());
+  for (size_t i = 0; i < before.replicas.size(); ++i) {
+    const ReplicaState& b = before.replicas[i];
+    const ReplicaState& a = after.replicas[i];
+    EXPECT_EQ(a.pid, b.pid) << b.name << " was restarted";
+    EXPECT_EQ(::kill(b.pid, 0), 0) << b.name << " (pid " << b.pid << ") is gone";
+    EXPECT_EQ(a.epoch, b.epoch) << b.name;
+    EXPECT_EQ(a.applied_seq, b.applied_seq) << b.name;
+  }
+}
+
+std::unique_ptr<ClusterFixture> StartCluster() {
+  FixtureOptions options;
+  options.dir = ScratchDir();
+  auto cluster = ClusterFixture::Start(options);
+  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  return cluster.ok() ? std::move(cluster).value() : nullptr;
+}
+
+std::string ControlEndpoint(const ClusterConfig& config) {
+  return "tcp://127.0.0.1:" + std::to_string(config.control_port);
+}
+
+// What replica `name` would report, but for what the caller forges.
+StatusReport GenuineStatus(const ClusterState& state, const std::string& name) {
+  StatusReport s;
+  s.replica = name;
+  for (const auto& r : state.replicas) {
+    if (r.name == name) s.pid = r.pid;
+  }
+  s.version = "1.0.0";
+  s.role = name == state.active ? WireRole::kActive : WireRole::kStandby;
+  s.epoch = state.epoch;
+  return s;
+}
+
+// Every replica's ROUTER, whatever its role: counted refusals, then an oversized frame.
+void AttackDataPlane(HostileZmq& zmq, const ClusterFixture& cluster, const ClusterState& before,
+                     std::mt19937_64& rng) {
+  const ClusterConfig& config = cluster.config();
+  std::vector<std::string> endpoints = cluster.Endpoints();
+  for (size_t i = 0; i < config.replicas.size(); ++i) {
+    const ReplicaState& replica = before.replicas[i];
+    std::string log = config.data_dir + "/" + replica.name + ".log";
+    size_t logged = CountLines(log, "refused frame #");
+    HostileBatch batch = ReplicaBatch(rng, before.epoch, replica.applied_seq);
+    SendToReplica(zmq, cluster, replica, batch, endpoints[i]);
+    size_t expect_logged = std::min<size_t>(batch.refused_at_socket, kLoggedRefusalsMax - logged);
+    EXPECT_GE(CountLines(log, "refused frame #"), logged + expect_logged) << log;
+    EXPECT_TRUE(OversizedFrameIsDropped(zmq, endpoints[i], config.replication.max_frame_bytes))
+        << replica.name << " kept a connection that sent an oversized frame";
+  }
+}
+
+// The coordinator's ROUTER. It exposes no refusal counter, so its log is the evidence.
+void AttackControlPlane(HostileZmq& zmq, const ClusterFixture& cluster, const ClusterState& before,
+                        std::mt19937_64& rng) {
+  const ClusterConfig& config = cluster.config();
+  std::string control = ControlEndpoint(config);
+  std::string log = config.data_dir + "/coordinator.log";
+  size_t logged = CountLines(log, "refused control frame");
+  StatusReport genuine = GenuineStatus(before, "a");
+  HostileBatch batch = ControlBatch(rng, genuine);
+  void* anonymous = zmq.Dealer(control);
+  for (const auto& m : batch.messages) ASSERT_TRUE(SendMessage(anonymous, m));
+  StatusReport mallory = genuine;  // a replica this cluster does not have
+  mallory.replica = "mallory";
+  mallory.pid = 0;  // see the disabled test below for a status that names a PID
+  ASSERT_TRUE(SendMessage(zmq.Dealer(control, "mallory"), {EncodeFrame(mallory)}));
+  // Routing id "x" claims to be replica a.
+  ASSERT_TRUE(SendMessage(zmq.Dealer(control, "x"), {EncodeFrame(genuine)}));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return CountLines(log, "refused control frame") >= logged + batch.refused_at_socket + 1 &&
+               CountLines(log, "unknown replica 'mallory'") >= 1;
+      },
+      kCountTimeoutMs))
+      << "the coordinator did not log every refusal; see " << log;
+  EXPECT_TRUE(OversizedFrameIsDropped(zmq, control, config.replication.max_frame_bytes))
+      << "the coordinator kept a connection that sent an oversized frame";
+}
+
+// Raw TCP on every port. What reaches an application here is refused but cannot be
+// counted exactly (ZeroMQ may parse random bytes as ZMTP 1.0 frames): liveness and
+// state only, checked by the caller.
+void AttackRawSockets(const ClusterConfig& config, std::mt19937_64& rng) {
+  std::vector<int> zmq_ports = {config.control_port};
+  std::vector<int> http_ports = {config.admin_port};
+  for (const auto& r : config.replicas) {
+    zmq_ports.push_back(r.port);
+    http_ports.push_back(r.http_port);
+  }
+  for (int port : zmq_ports) {
+    for (const auto& junk : ZmtpJunk(rng)) {
+      auto answer = RawExchange(port, {junk, /*half_close=*/true});
+      ASSERT_TRUE(answer.ok()) << "zmq port " << port << ": " << answer.status().ToString();
+    }
+  }
+  for (int port : http_ports) ExpectHttpRefuses(port, HttpJunk(rng));
+}
+
+TEST(HostileInput, GarbageTruncatedOversizedAndStaleFramesOnEverySocketChangeNothing) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteKeys(*cluster, "key-");
+  DUPLEX_ASSERT_OK(cluster->WaitConverged(5000));
+  auto before = ReadCluster(*cluster);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  std::mt19937_64 rng(kSeed);
+  HostileZmq zmq;
+  AttackDataPlane(zmq, *cluster, *before, rng);
+  AttackControlPlane(zmq, *cluster, *before, rng);
+  AttackRawSockets(cluster->config(), rng);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  // Everyone is up, nothing moved, and the pair still serves and replicates.
+  DUPLEX_ASSERT_OK(cluster->WaitReady(kSettleTimeoutMs));
+  auto after = ReadCluster(*cluster);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ExpectUnchanged(*before, *after);
+  ClientOptions client_options;
+  client_options.endpoints = cluster->Endpoints();
+  Client client(client_options);
+  auto hijack = client.Call("GET", {"hijack"});
+  ASSERT_TRUE(hijack.ok()) << hijack.status().ToString();
+  EXPECT_EQ(hijack->code, Code::kNotFound) << "a hostile frame wrote a key";
+  WriteKeys(*cluster, "more-");
+  DUPLEX_ASSERT_OK(cluster->WaitConverged(10000));
+  EXPECT_TRUE(cluster->LogFindings().empty()) << ::testing::PrintToString(cluster->LogFindings());
+}
+
+// Regressions of product bugs found while writing the test above.
+
+// Was: the coordinator's ROUTER used ZMQ_ROUTER_HANDOVER and trusted the routing id, so a
+// connection with routing id "a" took a's pipe over and a was failed over as silent. Now
+// replicas have no fixed routing id, the coordinator answers on the connection that
+// reported, and refuses statuses whose pid is not the process it started.
+TEST(HostileInput, AStaleStatusUnderAReplicasRoutingIdChangesNeitherEpochNorActive) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteKeys(*cluster, "key-");
+  auto before = ReadCluster(*cluster);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  {
+    HostileZmq zmq;
+    ExpectStaleStatusAnswered(zmq, ControlEndpoint(cluster->config()), GenuineStatus(*before, "a"),
+                              before->epoch);
+  }  // the hostile connection is closed here
+  DUPLEX_ASSERT_OK(cluster->WaitReady(kSettleTimeoutMs));
+  auto after = ReadCluster(*cluster);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ExpectUnchanged(*before, *after);
+}
+
+// Was: a Hello was never checked against the active's epoch, so one from epoch 0 opened a
+// session for its sender, replacing the real standby's and streaming it the whole state.
+TEST(HostileInput, AHelloFromAnOlderEpochIsRefusedAndCounted) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteKeys(*cluster, "key-");
+  auto before = ReadCluster(*cluster);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  size_t active = before->active == "a" ? 0 : 1;
+  HostileZmq zmq;
+  void* dealer = zmq.Dealer(cluster->Endpoints()[active]);
+  Hello hello{"mallory", 0, 0, 0, "1.0.0", 1, 42, false};
+  ASSERT_TRUE(SendMessage(dealer, {EncodeFrame(PeerMessage(hello))}));
+  const ReplicaState& was = before->replicas[active];
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto now = ReadReplica(*cluster, was.name);
+        return now.ok() && now->stale > was.stale;
+      },
+      kCountTimeoutMs))
+      << "a Hello from epoch 0 was not counted as stale";
+  auto answer = ReceiveOne(dealer);
+  if (answer.ok()) {
+    auto frame = DecodeFrame(*answer, size_t{64} << 20);
+    ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+    auto* peer = std::get_if<PeerMessage>(&*frame);
+    ASSERT_NE(peer, nullptr);
+    EXPECT_TRUE(std::holds_alternative<Refusal>(*peer))
+        << "the active answered a Hello from epoch 0 with replication data (kind " << peer->index()
+        << ")";
+  }
+}
+
+// Was: the coordinator adopted the pid of a status for an unknown replica, then crashed
+// (std::out_of_range) when that pid was gone. Unknown names are now refused first.
+TEST(HostileInput, AStatusFromAnUnknownReplicaNamingAPidLeavesTheCoordinatorUp) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  auto before = ReadCluster(*cluster);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  pid_t gone = ::fork();  // a PID that surely names no process
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ::waitpid(gone, nullptr, 0);
+  StatusReport mallory = GenuineStatus(*before, "a");
+  mallory.replica = "mallory";
+  mallory.pid = gone;
+  HostileZmq zmq;
+  ASSERT_TRUE(SendMessage(zmq.Dealer(ControlEndpoint(cluster->config()), "mallory"),
+                          {EncodeFrame(mallory)}));
+  // Nothing to poll for: give the coordinator's loop (it reaps every millisecond) time
+  // to trip over the PID, then ask it. Its exit is not reaped here: the fixture does.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kObserveMs));
+  auto status = cluster->Status();
+  EXPECT_TRUE(status.ok()) << "the coordinator died: " << status.status().ToString() << "; see "
+                           << cluster->config().data_dir << "/coordinator.log";
+  if (!status.ok()) {
+    // The fixture finds replicas through the coordinator; without it they would outlive us.
+    for (const auto& r : before->replicas) ::kill(r.pid, SIGKILL);
+  }
+}
+
+}  // namespace
+}  // namespace duplex
