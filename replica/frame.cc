@@ -59,6 +59,9 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
   b.setStaleEpochFrames(s.stale_epoch_frames);
+  b.setVetoReason(s.veto_reason);
+  b.setClusterVersion(s.cluster_version);
+  b.setNeedsResync(s.needs_resync);
 }
 
 void ToWire(const Assignment& a, wire::Assignment::Builder b) {
@@ -71,6 +74,7 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setStandbyInSync(a.standby_in_sync);
   b.setSoloGrantId(a.solo_grant_id);
   b.setDrain(a.drain);
+  b.setClusterVersion(a.cluster_version);
 }
 
 StatusOr<WireRole> RoleFromWire(wire::Role role) {
@@ -132,6 +136,9 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       out.refused_frames = s.getRefusedFrames();
       out.role_path = s.getRolePath();
       out.stale_epoch_frames = s.getStaleEpochFrames();
+      out.veto_reason = s.getVetoReason();
+      out.cluster_version = s.getClusterVersion();
+      out.needs_resync = s.getNeedsResync();
       return Frame(std::move(out));
     }
     case wire::Frame::ASSIGNMENT: {
@@ -140,7 +147,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       if (!role.ok()) return role.status();
       return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
                               a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
-                              a.getSoloGrantId(), a.getDrain()});
+                              a.getSoloGrantId(), a.getDrain(), a.getClusterVersion()});
     }
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));

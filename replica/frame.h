@@ -50,6 +50,9 @@ struct StatusReport {
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;
+  std::string veto_reason;
+  std::string cluster_version;
+  bool needs_resync = false;
 };
 
 // Coordinator -> replica: what it should be (level-triggered).
@@ -63,6 +66,7 @@ struct Assignment {
   bool standby_in_sync = false;
   uint64_t solo_grant_id = 0;
   bool drain = false;
+  std::string cluster_version;  // empty: unchanged
 };
 
 using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;

@@ -58,6 +58,9 @@ struct Status {
   refusedFrames @21 :UInt64;
   rolePath @22 :Text;        # e.g. "Standby/CatchingUp"
   staleEpochFrames @23 :UInt64;
+  vetoReason @24 :Text;      # non-empty: the application refuses an upgrade now
+  clusterVersion @25 :Text;  # the cluster version this replica enables features for
+  needsResync @26 :Bool;     # its stored state is in another schema: it must resync first
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the
@@ -72,6 +75,7 @@ struct Assignment {
   soloGrantId @6 :UInt64;    # the solo request recorded durably (see Status.soloRequestId)
   drain @7 :Bool;            # planned switchover: stop taking writes, replicate, step down
   peerName @8 :Text;
+  clusterVersion @9 :Text;   # features introduced up to this version are on (feature flags)
 }
 
 struct Frame {

@@ -187,6 +187,33 @@ DeltaBatch ReplicaCore::MakeBatch(std::vector<Delta> deltas, int64_t now_us) con
 }
 
 void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
+  // Speak the standby's schema (it may run another version during an upgrade).
+  Status converted = Status::Ok();
+  if (auto* batch = std::get_if<DeltaBatch>(&message)) {
+    auto deltas = ConvertDeltas(std::move(batch->deltas), standby_->schema);
+    if (deltas.ok()) batch->deltas = std::move(deltas).value();
+    converted = deltas.status();
+  } else if (auto* chunk = std::get_if<SnapshotChunk>(&message)) {
+    std::vector<Mutation> app;  // only the application's entries have a schema
+    std::vector<Mutation> rest;
+    for (auto& m : chunk->entries) (m.key.rfind(AppKey(""), 0) == 0 ? app : rest).push_back(m);
+    for (auto& m : app) m.key.erase(0, AppKey("").size());
+    auto out = ConvertEntries(std::move(app), chunk->schema, standby_->schema);
+    if (out.ok()) {
+      chunk->entries = std::move(rest);
+      for (auto& m : *out) chunk->entries.push_back({AppKey(m.key), m.value, false});
+      chunk->schema = standby_->schema;
+    }
+    converted = out.status();
+  }
+  if (!converted.ok()) {
+    // The standby cannot read our state (e.g. a feature it lacks is in use): it stays out
+    // of sync, which an upgrade campaign sees as a failed sync step.
+    spdlog::error("standby {} (schema {}): {}; dropping the session", standby_->replica,
+                  standby_->schema, converted.message());
+    standby_.reset();
+    return;
+  }
   standby_->last_sent_us = now_us;
   Emit(ToStandby{standby_->route, std::move(message)});
 }
@@ -238,6 +265,7 @@ void ReplicaCore::StartSession(const std::string& route, const Hello& hello) {
   standby_.emplace();
   standby_->route = route;
   standby_->replica = hello.replica;
+  standby_->schema = hello.schema;
   standby_->session_id = hello.session_id;
   bool tail = false;
   if (!hello.needs_snapshot && hello.last_seq <= last_seq()) {

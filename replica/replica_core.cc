@@ -10,11 +10,65 @@ ReplicaCore::ReplicaCore(ReplicaOptions options, Store* store, Processor* proces
       store_(store),
       processor_(processor),
       machine_(this),
-      // TODO(upgrade): the cluster version comes from the coordinator (feature flags issue);
-      // until then a replica runs the features of its own version.
-      features_(processor->Features(), ParseVersion(processor->Version()).ok()
-                                           ? *ParseVersion(processor->Version())
-                                           : Version{}) {}
+      features_(processor->Features(), Version{}) {
+  processor_->RegisterConverters(converters_);
+  // Features are on only up to the cluster version the coordinator announced; a replica
+  // never turns one on by itself, so a fresh replica starts with none.
+  ApplyClusterVersion(store_->meta().cluster_version);
+  const StoreMeta& meta = store_->meta();
+  if (meta.schema != processor_->Schema()) {
+    if (meta.applied_seq == 0 && !meta.snapshot_incomplete) {
+      Status s = store_->SetSchema(processor_->Schema());
+      if (!s.ok()) Fatal(s);
+    } else {
+      // Reloaded with another version on the same data: resync (converted) before serving.
+      needs_resync_ = true;
+      spdlog::info("stored state is schema {}, this version speaks {}: full resync needed",
+                   meta.schema, processor_->Schema());
+    }
+  }
+}
+
+void ReplicaCore::ApplyClusterVersion(const std::string& version) {
+  if (version.empty()) return;
+  auto parsed = ParseVersion(version);
+  if (!parsed.ok()) {
+    Refuse("cluster version: " + parsed.status().message());
+    return;
+  }
+  if (*parsed < features_.cluster_version()) {
+    // After finalize the cluster never goes back: an older announcement is stale.
+    Refuse("cluster version " + version + " is below " + features_.cluster_version().ToString());
+    return;
+  }
+  if (version != store_->meta().cluster_version) {
+    Status s = store_->SetClusterVersion(version);
+    if (!s.ok()) Fatal(s);
+    spdlog::info("cluster version {}", version);
+  }
+  features_ = FeatureSet(processor_->Features(), *parsed);
+}
+
+StatusOr<std::vector<Mutation>> ReplicaCore::ConvertEntries(std::vector<Mutation> entries,
+                                                            uint32_t from, uint32_t to) const {
+  if (from == to) return entries;
+  return converters_.Convert(entries, from, to);
+}
+
+StatusOr<std::vector<Delta>> ReplicaCore::ConvertDeltas(std::vector<Delta> deltas,
+                                                        uint32_t to) const {
+  for (Delta& d : deltas) {
+    if (d.schema == to) continue;
+    auto converted = converters_.Convert(d.mutations, d.schema, to);
+    if (!converted.ok()) {
+      return Status(converted.status().code(),
+                    "delta " + std::to_string(d.seq) + ": " + converted.status().message());
+    }
+    d.mutations = std::move(converted).value();
+    d.schema = to;
+  }
+  return deltas;
+}
 
 void ReplicaCore::Emit(Action action) {
   if (sink_ != nullptr) {
@@ -108,6 +162,7 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
   std::string old_peer = assignment_.peer_endpoint;
   assignment_ = a;
   if (new_epoch) Adopt(a.epoch);
+  ApplyClusterVersion(a.cluster_version);  // flags travel with the coordinator's epoch
   switch (a.role) {
     case WireRole::kOutOfService:
       machine_.TakeOutOfService();
@@ -218,8 +273,14 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.sent_us = now_us;
   s.in_sync = r == RoleState::kInSync;
   Health h = processor_->CheckHealth();
-  s.healthy = h.healthy && !meta.snapshot_incomplete;
-  s.health_detail = meta.snapshot_incomplete ? "snapshot install incomplete" : h.detail;
+  s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync_;
+  s.health_detail = meta.snapshot_incomplete ? "snapshot install incomplete"
+                    : needs_resync_          ? "state in schema " + std::to_string(meta.schema) +
+                                                  ", resync needed"
+                                             : h.detail;
+  s.needs_resync = needs_resync_;
+  s.veto_reason = processor_->VetoUpgrade();
+  s.cluster_version = features_.cluster_version().ToString();
   s.promoted_ready = IsActive(r);
   if (IsActive(r)) {
     s.peer_acked_seq = standby_ ? standby_->acked_seq : 0;

@@ -110,6 +110,7 @@ class ReplicaCore final : private RoleListener {
   struct StandbySession {
     std::string route;
     std::string replica;
+    uint32_t schema = 1;  // the standby's state schema: what we send is converted to it
     uint64_t session_id = 0;
     uint64_t acked_seq = 0;
     uint64_t next_send = 1;
@@ -129,6 +130,11 @@ class ReplicaCore final : private RoleListener {
   };
 
   void OnRoleEntered(RoleState state) override;
+  void ApplyClusterVersion(const std::string& version);
+  // Deltas (or raw snapshot entries) converted from `from` to `to`; an error names why not.
+  StatusOr<std::vector<Delta>> ConvertDeltas(std::vector<Delta> deltas, uint32_t to) const;
+  StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
+                                                 uint32_t to) const;
   void Emit(Action action);
   uint64_t last_seq() const { return store_->meta().applied_seq; }
   void Fatal(const Status& status);
@@ -166,6 +172,8 @@ class ReplicaCore final : private RoleListener {
   Processor* processor_;
   RoleMachine machine_;
   FeatureSet features_;
+  ConverterRegistry converters_;
+  bool needs_resync_ = false;  // the stored state is in another schema than ours
   std::vector<Action> actions_;
   ActionSink* sink_ = nullptr;
   int64_t now_us_ = 0;

@@ -24,7 +24,7 @@ void ReplicaCore::SayHello(int64_t now_us) {
   h.version = processor_->Version();
   h.schema = processor_->Schema();
   h.session_id = session_id_;
-  h.needs_snapshot = meta.snapshot_incomplete;
+  h.needs_snapshot = meta.snapshot_incomplete || needs_resync_;
   Emit(ToActive{std::move(h)});
 }
 
@@ -99,14 +99,20 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
       Resync(now_us);
       return;
     }
-    auto mutations = processor_->ApplyDelta(d);
+    auto same_schema = ConvertDeltas({d}, processor_->Schema());
+    if (!same_schema.ok()) {
+      Refuse("delta in schema " + std::to_string(d.schema) + ": " + same_schema.status().message());
+      Resync(now_us);
+      return;
+    }
+    auto mutations = processor_->ApplyDelta(same_schema->front());
     if (!mutations.ok()) {
       Refuse("delta " + std::to_string(d.seq) +
              " refused by the processor: " + mutations.status().ToString());
       Resync(now_us);
       return;
     }
-    Delta applied = d;
+    Delta applied = std::move(same_schema->front());
     applied.mutations = std::move(mutations).value();
     if (incoming_.empty()) oldest_incoming_us_ = batch.sent_us;
     incoming_.push_back(std::move(applied));
@@ -147,6 +153,13 @@ void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
     Resync(now_us);
     return;
   }
+  if (chunk.schema != processor_->Schema()) {
+    // The active converts for us (it learned our schema at hello); anything else is broken.
+    Refuse("snapshot chunk in schema " + std::to_string(chunk.schema) + ", ours is " +
+           std::to_string(processor_->Schema()));
+    Resync(now_us);
+    return;
+  }
   Status s = chunk.index == 0 ? store_->BeginSnapshotInstall() : Status::Ok();
   if (s.ok()) s = store_->InstallChunk(chunk.entries);
   if (s.code() == Code::kCorruption) {
@@ -160,6 +173,7 @@ void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
     s = store_->FinishSnapshotInstall(chunk.snapshot_epoch, chunk.snapshot_seq, chunk.schema);
     if (!s.ok()) Fatal(s);
     ++counters_.snapshots_installed;
+    needs_resync_ = false;
     processor_->OnRestored();
     spdlog::info("snapshot installed at {}:{} ({} chunks)", chunk.snapshot_epoch,
                  chunk.snapshot_seq, chunks_installed_);

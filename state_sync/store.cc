@@ -105,6 +105,8 @@ class RocksStore final : public Store {
     DUPLEX_RETURN_IF_ERROR(read("snapshot_incomplete", incomplete));
     meta_.schema = static_cast<uint32_t>(schema);
     meta_.snapshot_incomplete = incomplete != 0;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_cf(), "cluster_version", &meta_.cluster_version);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read meta cluster_version");
     return Status::Ok();
   }
 
@@ -168,6 +170,12 @@ class RocksStore final : public Store {
     StoreMeta next = meta_;
     next.schema = schema;
     return CommitMeta(next, "set schema");
+  }
+
+  Status SetClusterVersion(const std::string& version) override {
+    StoreMeta next = meta_;
+    next.cluster_version = version;
+    return CommitMeta(next, "set cluster version");
   }
 
   StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const override {
@@ -306,6 +314,7 @@ class RocksStore final : public Store {
     batch.Put(meta_cf(), "schema", Be64(m.schema));
     batch.Put(meta_cf(), "oldest_log_seq", Be64(m.oldest_log_seq));
     batch.Put(meta_cf(), "snapshot_incomplete", Be64(m.snapshot_incomplete ? 1 : 0));
+    batch.Put(meta_cf(), "cluster_version", m.cluster_version);
   }
 
   Status CommitMeta(const StoreMeta& next, const char* what) {

@@ -35,6 +35,7 @@ struct StoreMeta {
   uint32_t schema = 1;
   uint64_t oldest_log_seq = 1;       // first seq still in the log (if applied_seq >= it)
   bool snapshot_incomplete = false;  // a snapshot install was cut off: state is not usable
+  std::string cluster_version;       // features are on up to this version ("" = none yet)
 };
 
 struct StateDigest {
@@ -73,6 +74,8 @@ class Store {
   // Durably raises the epoch fence; lowering it is refused.
   virtual Status AdoptEpoch(uint64_t epoch) = 0;
   virtual Status SetSchema(uint32_t schema) = 0;
+  // Durably records the cluster version the coordinator announced (feature flags).
+  virtual Status SetClusterVersion(const std::string& version) = 0;
 
   // Deltas from_seq.. (at most max_count); NotFound when from_seq is no longer retained.
   virtual StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const = 0;
