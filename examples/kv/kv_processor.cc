@@ -1,12 +1,14 @@
 #include "examples/kv/kv_processor.h"
 
 #include <charconv>
-#include <limits>
+
+#include "examples/kv/kv_common.h"
+#include "examples/kv/kv_record.h"
 
 namespace duplex::kv {
-namespace {
 
 Outcome Error(Code code, std::string message) { return {{code, std::move(message), ""}, {}}; }
+Outcome Error(const Status& status) { return Error(status.code(), status.message()); }
 
 StatusOr<int64_t> ParseInt(const std::string& text, const std::string& what) {
   int64_t v = 0;
@@ -17,6 +19,26 @@ StatusOr<int64_t> ParseInt(const std::string& text, const std::string& what) {
   return v;
 }
 
+StatusOr<std::string> Increment(const std::string& key, const std::optional<std::string>& current,
+                                const std::string& amount_text) {
+  auto amount = ParseInt(amount_text, "amount");
+  if (!amount.ok()) return amount.status();
+  int64_t base = 0;
+  if (current.has_value()) {
+    auto parsed = ParseInt(*current, "value of \"" + key + "\"");
+    if (!parsed.ok()) return parsed.status();
+    base = *parsed;
+  }
+  int64_t next = 0;
+  if (__builtin_add_overflow(base, *amount, &next)) {
+    return InvalidArgument("INCR would overflow \"" + key + "\"");
+  }
+  return std::to_string(next);
+}
+
+namespace {
+
+// kv 1.x: values stored as they are (schema 1), no features.
 class KvProcessor final : public Processor {
  public:
   explicit KvProcessor(std::string version) : version_(std::move(version)) {}
@@ -51,33 +73,41 @@ class KvProcessor final : public Processor {
                  "unknown op \"" + request.op + "\" (kv " + version_ + " has PUT, GET, DEL, INCR)");
   }
 
+  // 1.x registers the converters too, so that either side of a pair can convert.
+  void RegisterConverters(ConverterRegistry& registry) const override {
+    RegisterKvConverters(registry);
+  }
+
  private:
   Outcome Incr(const std::vector<std::string>& a, const StateReader& state) {
     if (a.size() != 2) return Error(Code::kInvalidArgument, "INCR takes a key and an amount");
-    auto amount = ParseInt(a[1], "amount");
-    if (!amount.ok()) return Error(Code::kInvalidArgument, amount.status().message());
+    if (auto amount = ParseInt(a[1], "amount"); !amount.ok()) return Error(amount.status());
     auto v = state.Get(a[0]);
     if (!v.ok()) return Error(v.status().code(), v.status().message());
-    int64_t current = 0;
-    if (v->has_value()) {
-      auto parsed = ParseInt(**v, "value of \"" + a[0] + "\"");
-      if (!parsed.ok()) return Error(Code::kInvalidArgument, parsed.status().message());
-      current = *parsed;
-    }
-    int64_t next = 0;
-    if (__builtin_add_overflow(current, *amount, &next)) {
-      return Error(Code::kInvalidArgument, "INCR would overflow \"" + a[0] + "\"");
-    }
-    std::string text = std::to_string(next);
-    return {{Code::kOk, "", text}, {{a[0], text, false}}};
+    auto next = Increment(a[0], *v, a[1]);
+    if (!next.ok()) return Error(next.status());
+    return {{Code::kOk, "", *next}, {{a[0], *next, false}}};
   }
 
   std::string version_;
 };
 
+Variant ParseVariant(const std::string& name) {
+  if (name.empty()) return Variant::kNone;
+  if (name == "crash") return Variant::kCrash;
+  if (name == "unhealthy") return Variant::kUnhealthy;
+  if (name == "corrupt") return Variant::kCorrupt;
+  DUPLEX_ASSERT(name == "veto", "unknown kv variant (a build configuration bug):", name);
+  return Variant::kVeto;
+}
+
 }  // namespace
 
-std::unique_ptr<Processor> MakeKvProcessor(const std::string& version) {
+std::unique_ptr<Processor> MakeKvProcessor(const std::string& version, const std::string& variant) {
+  const Variant v = ParseVariant(variant);
+  auto parsed = ParseVersion(version);
+  if (parsed.ok() && parsed->major == 2) return MakeKvV2(version, v);
+  DUPLEX_ASSERT(v == Variant::kNone, "broken variants are releases of kv 2.x:", version, variant);
   return std::make_unique<KvProcessor>(version);
 }
 
