@@ -1,11 +1,12 @@
-// `duplex`: one command for operators — up, down, status, kv, switchover,
-// coordinator, demo, bench. Wiring only; the work lives in the libraries.
+// `duplex`: one command for operators — up, down, status, kv, switchover, package, upgrade,
+// features, coordinator, demo, bench. Wiring only; the work lives in the libraries.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/bench.h"
 #include "cli/demo.h"
+#include "cli/upgrade_commands.h"
 #include "common/log.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -74,6 +75,7 @@ int Main(int argc, char** argv) {
   bench->add_option("--seconds", bench_options.seconds, "measurement time per case");
   bench->add_flag("--json", bench_options.json, "one JSON object");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
+  UpgradeCommands upgrade_commands(app);  // package, upgrade, features
 
   CLI11_PARSE(app, argc, argv);
 
@@ -112,6 +114,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*kv) return KvCommand(*config, kv_op, kv_args);
+  if (auto code = upgrade_commands.Run(*config)) return *code;
   return 0;
 }
 

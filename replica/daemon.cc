@@ -296,6 +296,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
       ->required();
   app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
+  app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
   app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
   app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
   app.add_option("--lease-ms", o.replica.lease_ms);

@@ -49,6 +49,40 @@ void ReplicaCore::ApplyClusterVersion(const std::string& version) {
   features_ = FeatureSet(processor_->Features(), *parsed);
 }
 
+StatusOr<StateDigest> ReplicaCore::DigestIn(uint32_t schema) const {
+  if (schema == store_->meta().schema) return store_->Digest();
+  // The same FNV-1a as Store::Digest, over entries converted to `schema`, in key order
+  // (conversion keeps keys, so the order is the same).
+  auto cursor = store_->OpenSnapshot();
+  StateDigest out;
+  out.applied_seq = cursor->seq();
+  out.digest = 14695981039346656037ULL;
+  auto fnv = [&](std::string_view bytes) {
+    for (char c : bytes) {
+      out.digest ^= static_cast<uint8_t>(c);
+      out.digest *= 1099511628211ULL;
+    }
+  };
+  while (!cursor->done()) {
+    auto entries = cursor->Next(1 << 20);
+    if (!entries.ok()) return entries.status();
+    for (Mutation& m : *entries) {
+      if (m.key.rfind(AppKey(""), 0) == 0) {
+        std::string key = m.key.substr(AppKey("").size());
+        auto converted =
+            converters_.Convert({{key, m.value, false}}, store_->meta().schema, schema);
+        if (!converted.ok()) return converted.status();
+        m.value = converted->front().value;
+      }
+      fnv(m.key);
+      fnv(std::string_view("\0", 1));
+      fnv(m.value);
+      ++out.keys;
+    }
+  }
+  return out;
+}
+
 StatusOr<std::vector<Mutation>> ReplicaCore::ConvertEntries(std::vector<Mutation> entries,
                                                             uint32_t from, uint32_t to) const {
   if (from == to) return entries;
@@ -137,13 +171,31 @@ void ReplicaCore::FailPending(const char* why) {
 void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t now_us) {
   now_us_ = now_us;
   if (request.op == "_digest") {
-    auto digest = store_->Digest();
-    if (!digest.ok()) return Reply(route, request, {Code::kIOError, digest.status().message(), ""});
+    // Optionally in another schema, so replicas of two versions compare like for like.
+    uint32_t schema = processor_->Schema();
+    if (!request.args.empty()) schema = static_cast<uint32_t>(std::atoi(request.args[0].c_str()));
+    auto digest = DigestIn(schema);
+    if (!digest.ok()) {
+      return Reply(route, request, {digest.status().code(), digest.status().message(), ""});
+    }
     Reply(route, request,
           {Code::kOk, "",
            std::to_string(digest->digest) + " " + std::to_string(digest->keys) + " " +
                std::to_string(digest->applied_seq)});
     return;
+  }
+  if (request.op == "_checkpoint") {
+    // Upgrade backups: only into the archive directory the coordinator gave us.
+    const std::string& base = options_.archive_dir;
+    bool allowed = !base.empty() && request.args.size() == 1 &&
+                   request.args[0].rfind(base + "/", 0) == 0 &&
+                   request.args[0].find("..") == std::string::npos;
+    if (!allowed) {
+      return Reply(route, request,
+                   {Code::kInvalidArgument, "checkpoint: a directory below " + base, ""});
+    }
+    Status s = store_->Checkpoint(request.args[0]);
+    return Reply(route, request, {s.code(), s.message(), s.ok() ? request.args[0] : ""});
   }
   if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
   if (queue_.size() >= options_.max_queue) {
@@ -275,9 +327,9 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   Health h = processor_->CheckHealth();
   s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync_;
   s.health_detail = meta.snapshot_incomplete ? "snapshot install incomplete"
-                    : needs_resync_          ? "state in schema " + std::to_string(meta.schema) +
-                                                  ", resync needed"
-                                             : h.detail;
+                    : needs_resync_
+                        ? "state in schema " + std::to_string(meta.schema) + ", resync needed"
+                        : h.detail;
   s.needs_resync = needs_resync_;
   s.veto_reason = processor_->VetoUpgrade();
   s.cluster_version = features_.cluster_version().ToString();

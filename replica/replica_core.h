@@ -24,8 +24,9 @@ namespace duplex {
 
 struct ReplicaOptions {
   std::string name;
-  std::string endpoint;  // this replica's data-plane endpoint, given to clients as a hint
-  bool async = false;    // acknowledge after the local commit, lag bounded by max_lag_ops
+  std::string endpoint;     // this replica's data-plane endpoint, given to clients as a hint
+  std::string archive_dir;  // "_checkpoint" writes only below this directory
+  bool async = false;       // acknowledge after the local commit, lag bounded by max_lag_ops
   int heartbeat_ms = 20;
   int lease_ms = 200;
   int ack_timeout_ms = 100;       // the standby silent this long: ask the coordinator to go solo
@@ -133,6 +134,7 @@ class ReplicaCore final : private RoleListener {
   void ApplyClusterVersion(const std::string& version);
   // Deltas (or raw snapshot entries) converted from `from` to `to`; an error names why not.
   StatusOr<std::vector<Delta>> ConvertDeltas(std::vector<Delta> deltas, uint32_t to) const;
+  StatusOr<StateDigest> DigestIn(uint32_t schema) const;
   StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
                                                  uint32_t to) const;
   void Emit(Action action);

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "state_sync/wire_codec.h"
@@ -253,6 +254,13 @@ class RocksStore final : public Store {
     return CommitMeta(next, "finish snapshot");
   }
 
+  Status Checkpoint(const std::string& dir) const override {
+    rocksdb::Checkpoint* raw = nullptr;
+    DUPLEX_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    return FromRocks(checkpoint->CreateCheckpoint(dir), "checkpoint into " + dir);
+  }
+
   StatusOr<StateDigest> Digest() const override {
     StateDigest out;
     out.applied_seq = meta_.applied_seq;
@@ -260,7 +268,7 @@ class RocksStore final : public Store {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       Fnv(out.digest, it->key().ToStringView());
-      Fnv(out.digest, "\x00");
+      Fnv(out.digest, std::string_view("\0", 1));  // separates key from value
       Fnv(out.digest, it->value().ToStringView());
       ++out.keys;
     }

@@ -89,6 +89,9 @@ class Store {
   virtual Status InstallChunk(const std::vector<Mutation>& entries) = 0;
   virtual Status FinishSnapshotInstall(uint64_t epoch, uint64_t seq, uint32_t schema) = 0;
 
+  // A consistent copy of the whole store in `dir` (which must not exist yet).
+  virtual Status Checkpoint(const std::string& dir) const = 0;
+
   // FNV-1a over every state entry in key order, at a consistent point.
   virtual StatusOr<StateDigest> Digest() const = 0;
 };

@@ -292,8 +292,8 @@ HostileBatch ReplicaBatch(std::mt19937_64& rng, uint64_t epoch, uint64_t applied
   status.epoch = epoch + 5;
   b.messages.push_back({EncodeFrame(status)});
   // A promotion to a newer epoch, on the socket no coordinator speaks on.
-  b.messages.push_back(
-      {EncodeFrame(Assignment{epoch + 5, WireRole::kActive, "", "", 0, true, false, 0, false, ""})});
+  b.messages.push_back({EncodeFrame(
+      Assignment{epoch + 5, WireRole::kActive, "", "", 0, true, false, 0, false, ""})});
   b.messages.push_back({EncodeFrame(ClientReply{1, 1, {Code::kOk, "", "OK"}, epoch, ""})});
   b.refused_at_socket += 3;
   // Deltas and snapshot chunks flow only from the active to its standby's DEALER.

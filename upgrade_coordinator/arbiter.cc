@@ -19,6 +19,11 @@ Status Arbiter::Recover(int64_t now_us) {
     record_ = **loaded;
     spdlog::info("recovered: epoch {}, active '{}'", record_.epoch, record_.active);
   }
+  if (record_.cluster_version.empty()) {
+    ClusterRecord next = record_;
+    next.cluster_version = options_.initial_version;
+    Persist(next);
+  }
   return Status::Ok();
 }
 
@@ -61,8 +66,12 @@ void Arbiter::Persist(const ClusterRecord& next) {
 Assignment Arbiter::AssignmentFor(const std::string& name) const {
   Assignment a;
   a.epoch = record_.epoch;
+  a.cluster_version = record_.cluster_version;
   bool failed = record_.failed.count(name) && record_.failed.at(name);
-  if (record_.active.empty() || failed) return a;  // out of service
+  bool isolated = record_.isolated.count(name) && record_.isolated.at(name);
+  if (record_.active.empty() || failed || (isolated && name != record_.active)) {
+    return a;  // out of service
+  }
   std::string other = Other(name);
   if (name == record_.active) {
     a.role = WireRole::kActive;
@@ -138,6 +147,58 @@ void Arbiter::HandleSoloProtocol(const StatusReport& s) {
   }
 }
 
+void Arbiter::SetIsolated(const std::string& name, bool isolated) {
+  bool now = record_.isolated.count(name) && record_.isolated.at(name);
+  if (now == isolated || !views_.count(name)) return;
+  ClusterRecord next = record_;
+  next.isolated[name] = isolated;
+  Persist(next);
+  spdlog::info("replica {} {}", name, isolated ? "isolated" : "back in service");
+  if (views_.at(name).process_alive) Send(name);
+}
+
+void Arbiter::SetReplicaVersion(const std::string& name, const std::string& version) {
+  if (!views_.count(name)) return;
+  ClusterRecord next = record_;
+  next.replica_version[name] = version;
+  next.failed[name] = false;  // a release that crash-looped is replaced, not blamed forever
+  Persist(next);
+  ReplicaView& v = views_.at(name);
+  v.crashes_us.clear();
+  if (v.last && v.last->version == version) return;  // already runs it
+  spdlog::info("replica {}: reload with {}", name, version);
+  if (v.process_alive) {
+    planned_restart_[name] = true;
+    actions_.push_back(StopReplica{name});
+  } else {
+    v.restart_at_us = now_us_;  // start it with the new version now
+  }
+}
+
+void Arbiter::SetClusterVersion(const std::string& version) {
+  if (record_.cluster_version == version) return;
+  ClusterRecord next = record_;
+  next.cluster_version = version;
+  Persist(next);  // before any replica hears of it
+  spdlog::info("cluster version {}: features up to it are enabled", version);
+  for (const auto& [name, v] : views_) {
+    if (v.process_alive) Send(name);
+  }
+}
+
+void Arbiter::SetLock(bool held) {
+  if (record_.lock == held) return;
+  ClusterRecord next = record_;
+  next.lock = held;
+  Persist(next);
+}
+
+std::string Arbiter::VersionOf(const std::string& name) const {
+  auto it = record_.replica_version.find(name);
+  return it == record_.replica_version.end() || it->second.empty() ? options_.initial_version
+                                                                   : it->second;
+}
+
 bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
   auto fail = [&](const std::string& reason) {
     if (why != nullptr) *why = name + ": " + reason;
@@ -145,6 +206,7 @@ bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* w
   };
   const ReplicaView& v = views_.at(name);
   if (record_.failed.count(name) && record_.failed.at(name)) return fail("marked failed");
+  if (record_.isolated.count(name) && record_.isolated.at(name)) return fail("isolated");
   if (!Recent(v, now_us)) return fail("not reporting");
   if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
   bool recorded = record_.in_sync.count(name) && record_.in_sync.at(name);

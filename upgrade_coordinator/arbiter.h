@@ -33,6 +33,7 @@ struct ArbiterOptions {
   int max_restarts = 5;
   int restart_window_s = 60;
   int restart_backoff_ms = 50;
+  std::string initial_version;  // the configured version: the cluster version at first start
 };
 
 // The durable part; persisted (RecordStore) before any assignment that depends on it.
@@ -45,6 +46,11 @@ struct ClusterRecord {
   uint64_t sync_id = 0;                 // highest solo/in-sync request id processed (this epoch)
   bool skip_lease_wait = false;
   std::map<std::string, bool> failed;  // too many crashes: not restarted, never promoted
+  // Upgrades (the campaign drives these through the arbiter).
+  std::string cluster_version;                         // features on up to this version
+  std::map<std::string, std::string> replica_version;  // the version each replica runs
+  std::map<std::string, bool> isolated;                // taken out of service
+  bool lock = false;                                   // the management lock is held
   bool operator==(const ClusterRecord&) const = default;
 };
 
@@ -53,6 +59,9 @@ class RecordStore {
   virtual ~RecordStore() = default;
   virtual StatusOr<std::optional<ClusterRecord>> Load() = 0;
   virtual Status Save(const ClusterRecord& record) = 0;  // durable when it returns
+  // Other durable documents of the coordinator (the campaign), by key.
+  virtual StatusOr<std::optional<std::string>> Get(const std::string& key) = 0;
+  virtual Status Put(const std::string& key, const std::string& value) = 0;
 };
 
 struct SendAssignment {
@@ -62,7 +71,10 @@ struct SendAssignment {
 struct StartReplica {
   std::string replica;
 };
-using ArbiterAction = std::variant<SendAssignment, StartReplica>;
+struct StopReplica {  // a planned restart (reload with another version): it starts again
+  std::string replica;
+};
+using ArbiterAction = std::variant<SendAssignment, StartReplica, StopReplica>;
 
 // One failover or switchover, for status and benchmarks.
 struct TransitionEvent {
@@ -93,8 +105,15 @@ class Arbiter {
   void OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us);
   void OnProcessExited(const std::string& name, int64_t now_us);
   void OnTick(int64_t now_us);
-  // Planned switchover; it completes asynchronously (see switchover_state()).
-  Status RequestSwitchover(int64_t now_us);
+  // Planned switchover; it completes asynchronously (see switchover_state()). Refused
+  // while the management lock is held, unless the campaign holding it asks.
+  Status RequestSwitchover(int64_t now_us, bool by_campaign = false);
+  // Upgrade commands, each persisted before it is announced.
+  void SetIsolated(const std::string& name, bool isolated);
+  void SetReplicaVersion(const std::string& name, const std::string& version);
+  void SetClusterVersion(const std::string& version);
+  void SetLock(bool held);
+  std::string VersionOf(const std::string& name) const;
   std::vector<ArbiterAction> TakeActions();
 
   const ClusterRecord& record() const { return record_; }
@@ -139,6 +158,7 @@ class Arbiter {
     int64_t started_us;
   };
   std::optional<Switchover> switchover_;
+  std::map<std::string, bool> planned_restart_;
   std::string switchover_state_ = "idle";
 };
 

@@ -47,7 +47,9 @@ void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
   if (!v.process_alive) return;
   v.process_alive = false;
   v.last.reset();
-  spdlog::warn("replica {} (pid {}) exited", name, v.pid);
+  bool planned = planned_restart_[name];
+  planned_restart_[name] = false;
+  spdlog::warn("replica {} (pid {}) exited{}", name, v.pid, planned ? " (planned restart)" : "");
   if (name == record_.active) {
     std::string standby = Other(name);
     std::string why;
@@ -64,7 +66,11 @@ void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
       Persist(next);
     }
   }
-  ScheduleRestart(name, now_us);
+  if (planned) {
+    v.restart_at_us = now_us;  // not a crash: no backoff, not counted
+  } else {
+    ScheduleRestart(name, now_us);
+  }
 }
 
 void Arbiter::ScheduleRestart(const std::string& name, int64_t now_us) {
@@ -152,8 +158,11 @@ void Arbiter::MaybeElect(int64_t now_us) {
   Promote(best->name, /*skip_lease_wait=*/true, "election", now_us, now_us);
 }
 
-Status Arbiter::RequestSwitchover(int64_t now_us) {
+Status Arbiter::RequestSwitchover(int64_t now_us, bool by_campaign) {
   now_us_ = now_us;
+  if (record_.lock && !by_campaign) {
+    return FailedPrecondition("an upgrade campaign holds the management lock");
+  }
   if (switchover_) return FailedPrecondition("a switchover is already under way");
   if (failover_) return FailedPrecondition("a failover is under way");
   if (record_.active.empty()) return FailedPrecondition("no active replica");

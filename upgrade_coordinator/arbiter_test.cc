@@ -12,7 +12,16 @@ struct MemoryRecordStore : RecordStore {
     ++saves;
     return Status::Ok();
   }
+  StatusOr<std::optional<std::string>> Get(const std::string& key) override {
+    auto it = blobs.find(key);
+    return it == blobs.end() ? std::optional<std::string>() : std::optional(it->second);
+  }
+  Status Put(const std::string& key, const std::string& value) override {
+    blobs[key] = value;
+    return Status::Ok();
+  }
   std::optional<ClusterRecord> saved;
+  std::map<std::string, std::string> blobs;
   int saves = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
+#include "upgrade_coordinator/upgrades.h"
 
 namespace duplex {
 namespace {
@@ -28,7 +30,9 @@ void OnSignal(int) { g_stop.store(true); }
 
 // A request from the HTTP thread, answered by the loop.
 struct Command {
-  std::string name;  // "switchover" | "shutdown"
+  std::string name;                // "switchover" | "shutdown" | "api"
+  std::function<ApiAnswer()> api;  // "api": runs on the loop thread, answers JSON
+  std::string content_type = "text/plain";
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -105,6 +109,7 @@ class Coordinator {
       : config_(config),
         store_(std::move(store)),
         arbiter_(MakeOptions(config), store_.get()),
+        upgrades_(config, &arbiter_, store_.get()),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
@@ -122,6 +127,8 @@ class Coordinator {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
     DUPLEX_RETURN_IF_ERROR(arbiter_.Recover(clock_.NowUs()));
+    DUPLEX_RETURN_IF_ERROR(upgrades_.Open());
+    RouteUpgradeApi();
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mu_);
       res.set_content(status_json_, "application/json");
@@ -149,6 +156,7 @@ class Coordinator {
       }
       RunCommands();
       arbiter_.OnTick(clock_.NowUs());
+      upgrades_.Tick(clock_.NowMs(), clock_.NowUs());
       Execute();
       CheckPendingSwitchover();
       Publish();
@@ -172,12 +180,56 @@ class Coordinator {
     o.max_restarts = c.restart.max_restarts;
     o.restart_window_s = c.restart.window_s;
     o.restart_backoff_ms = c.restart.backoff_ms;
+    o.initial_version = c.processor.version;
     return o;
   }
 
-  void Submit(const std::string& name, httplib::Response& res, int timeout_ms) {
+  // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
+  void RouteUpgradeApi() {
+    auto json_body = [](const httplib::Request& req) {
+      auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+      return body.is_discarded() || !body.is_object() ? nlohmann::json() : body;
+    };
+    auto api = [this](httplib::Response& res, std::function<ApiAnswer()> call) {
+      Submit("api", res, 30000, std::move(call));
+    };
+    http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
+      auto body = json_body(req);
+      api(res, [this, body] { return upgrades_.AddPackage(body); });
+    });
+    http_.Get("/packages", [=, this](const httplib::Request&, httplib::Response& res) {
+      api(res, [this] { return upgrades_.ListPackages(); });
+    });
+    http_.Get("/upgrade/plan", [=, this](const httplib::Request& req, httplib::Response& res) {
+      std::string to = req.get_param_value("to");
+      api(res, [this, to] { return upgrades_.Plan(to); });
+    });
+    http_.Post("/upgrade/start", [=, this](const httplib::Request& req, httplib::Response& res) {
+      auto body = json_body(req);
+      api(res, [this, body] {
+        return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
+                              : upgrades_.Start(body);
+      });
+    });
+    http_.Get("/upgrade", [=, this](const httplib::Request&, httplib::Response& res) {
+      api(res, [this] { return upgrades_.Show(); });
+    });
+    http_.Post("/upgrade/abort", [=, this](const httplib::Request&, httplib::Response& res) {
+      api(res, [this] { return upgrades_.Abort(); });
+    });
+    http_.Post("/upgrade/finalize", [=, this](const httplib::Request&, httplib::Response& res) {
+      api(res, [this] { return upgrades_.Finalize(); });
+    });
+    http_.Get("/features", [=, this](const httplib::Request&, httplib::Response& res) {
+      api(res, [this] { return upgrades_.Features(); });
+    });
+  }
+
+  void Submit(const std::string& name, httplib::Response& res, int timeout_ms,
+              std::function<ApiAnswer()> call = nullptr) {
     auto cmd = std::make_shared<Command>();
     cmd->name = name;
+    cmd->api = std::move(call);
     {
       std::lock_guard lock(mu_);
       commands_.push_back(cmd);
@@ -190,7 +242,7 @@ class Coordinator {
       return;
     }
     res.status = cmd->http_status;
-    res.set_content(cmd->body, "text/plain");
+    res.set_content(cmd->body, cmd->content_type);
   }
 
   void RunCommands() {
@@ -200,7 +252,12 @@ class Coordinator {
       commands.swap(commands_);
     }
     for (auto& cmd : commands) {
-      if (cmd->name == "shutdown") {
+      if (cmd->name == "api") {
+        ApiAnswer answer = cmd->api();
+        cmd->content_type = "application/json";
+        cmd->Finish(answer.status, answer.body.dump() + "\n");
+        Publish(/*force=*/true);
+      } else if (cmd->name == "shutdown") {
         shutdown_ = true;
         shutdown_command_ = cmd;
       } else if (cmd->name == "switchover") {
@@ -289,6 +346,8 @@ class Coordinator {
         zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
       } else if (auto* start = std::get_if<StartReplica>(&action)) {
         StartOne(start->replica);
+      } else if (auto* stop = std::get_if<StopReplica>(&action)) {
+        supervisor_.Terminate(stop->replica, 3000);  // reaped by the loop, then restarted
       }
     }
   }
@@ -297,7 +356,9 @@ class Coordinator {
     for (const auto& rc : config_.replicas) {
       if (rc.name != name) continue;
       std::string log = config_.data_dir + "/" + name + ".log";
-      auto pid = supervisor_.Start(name, ReplicaArgv(config_, rc), log);
+      std::vector<std::string> argv = ReplicaArgv(config_, rc);
+      argv[0] = upgrades_.BinaryFor(name);  // the version assigned to this replica
+      auto pid = supervisor_.Start(name, argv, log);
       int64_t now = clock_.NowUs();
       if (!pid.ok()) {
         spdlog::error("cannot start replica {}: {}", name, pid.status().ToString());
@@ -316,6 +377,9 @@ class Coordinator {
     last_publish_us_ = now;
     auto view = ViewJson(arbiter_, config_, now);
     view["refused_control_frames"] = refused_;
+    view["cluster_version"] = arbiter_.record().cluster_version;
+    view["lock"] = arbiter_.record().lock;
+    view["campaign"] = upgrades_.CampaignJson();
     std::string json = view.dump();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
@@ -324,6 +388,7 @@ class Coordinator {
   ClusterConfig config_;
   std::unique_ptr<RecordStore> store_;
   Arbiter arbiter_;
+  Upgrades upgrades_;
   Supervisor supervisor_;
   SteadyClock clock_;
   void* ctx_;
@@ -359,6 +424,8 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
           TcpEndpoint(c.host, c.control_port),
           "--data-dir",
           c.data_dir + "/" + r.name,
+          "--archive-dir",
+          c.data_dir + "/archive",
           "--mode",
           c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
           "--heartbeat-ms",

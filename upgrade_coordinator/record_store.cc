@@ -24,10 +24,22 @@ class RocksRecordStore final : public RecordStore {
   }
 
   Status Save(const ClusterRecord& record) override {
+    return Put(kRecordKey, RecordToJson(record));
+  }
+
+  StatusOr<std::optional<std::string>> Get(const std::string& key) override {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return IOError("read " + key + ": " + s.ToString());
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status Put(const std::string& key, const std::string& value) override {
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    auto s = db_->Put(wo, kRecordKey, RecordToJson(record));
-    if (!s.ok()) return IOError("write cluster record: " + s.ToString());
+    auto s = db_->Put(wo, key, value);
+    if (!s.ok()) return IOError("write " + key + ": " + s.ToString());
     return Status::Ok();
   }
 
@@ -45,7 +57,11 @@ std::string RecordToJson(const ClusterRecord& r) {
                       {"solo_grant_id", r.solo_grant_id},
                       {"sync_id", r.sync_id},
                       {"skip_lease_wait", r.skip_lease_wait},
-                      {"failed", r.failed}};
+                      {"failed", r.failed},
+                      {"cluster_version", r.cluster_version},
+                      {"replica_version", r.replica_version},
+                      {"isolated", r.isolated},
+                      {"lock", r.lock}};
   return j.dump();
 }
 
@@ -61,6 +77,11 @@ StatusOr<ClusterRecord> RecordFromJson(const std::string& text) {
     r.sync_id = j.at("sync_id").get<uint64_t>();
     r.skip_lease_wait = j.at("skip_lease_wait").get<bool>();
     r.failed = j.at("failed").get<std::map<std::string, bool>>();
+    // Fields added later: absent in older records.
+    r.cluster_version = j.value("cluster_version", std::string());
+    r.replica_version = j.value("replica_version", std::map<std::string, std::string>());
+    r.isolated = j.value("isolated", std::map<std::string, bool>());
+    r.lock = j.value("lock", false);
     return r;
   } catch (const std::exception& e) {
     return Corruption(std::string("cluster record: ") + e.what());

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 namespace duplex {
@@ -38,18 +39,50 @@ StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std
     ::execv(args[0], args.data());
     ::_exit(127);
   }
-  procs_[name] = {pid, true};
+  procs_[name] = {pid, true, 0};
   return pid;
 }
 
 void Supervisor::Adopt(const std::string& name, pid_t pid) {
   auto it = procs_.find(name);
   if (it != procs_.end() && it->second.pid == pid) return;
-  procs_[name] = {pid, false};
+  procs_[name] = {pid, false, 0};
+}
+
+namespace {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// An adopted process is not our child: it is gone when kill(pid, 0) fails, or a zombie
+// when nobody reaps it (a container's pid 1 may not).
+bool Running(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+void Supervisor::Terminate(const std::string& name, int grace_ms) {
+  auto it = procs_.find(name);
+  if (it == procs_.end() || it->second.pid == 0) return;
+  ::kill(it->second.pid, SIGTERM);
+  it->second.kill_at_ms = NowMs() + grace_ms;
 }
 
 std::vector<std::string> Supervisor::Reap() {
   std::vector<std::string> exited;
+  for (auto& [name, p] : procs_) {
+    if (p.pid != 0 && p.kill_at_ms != 0 && NowMs() >= p.kill_at_ms) {
+      ::kill(p.pid, SIGKILL);  // it did not stop within its grace
+      p.kill_at_ms = 0;
+    }
+  }
   for (;;) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
@@ -62,7 +95,7 @@ std::vector<std::string> Supervisor::Reap() {
     }
   }
   for (auto& [name, p] : procs_) {
-    if (p.pid != 0 && !p.child && ::kill(p.pid, 0) != 0 && errno == ESRCH) {
+    if (p.pid != 0 && !p.child && !Running(p.pid)) {
       exited.push_back(name);
       p.pid = 0;
     }

@@ -21,6 +21,9 @@ class Supervisor {
   StatusOr<pid_t> Start(const std::string& name, const std::vector<std::string>& argv,
                         const std::string& log_path);
   void Adopt(const std::string& name, pid_t pid);
+  // SIGTERM now, SIGKILL if it still runs after grace_ms (checked by Reap); its exit is
+  // reported by Reap like any other.
+  void Terminate(const std::string& name, int grace_ms);
   // Names whose process has exited since the last call.
   std::vector<std::string> Reap();
   // SIGTERM to all, then SIGKILL to those still alive after grace_ms.
@@ -33,6 +36,7 @@ class Supervisor {
   struct Proc {
     pid_t pid = 0;
     bool child = false;
+    int64_t kill_at_ms = 0;  // 0: not being terminated
   };
   std::map<std::string, Proc> procs_;
 };

@@ -1,0 +1,682 @@
+#include "cli/upgrade_commands.h"
+
+#include <httplib.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+namespace duplex::cli {
+namespace {
+
+using nlohmann::json;
+using Row = std::vector<std::string>;
+
+constexpr std::string_view kUnexpectedJson = "coordinator answered unexpected JSON: ";
+// Bounds on one admin call. Queries and campaign commands answer at once (the campaign runs
+// in the coordinator); the plan asks every replica for its veto, and adding a package copies
+// the package and hashes its binary, so those get longer.
+constexpr int kConnectTimeoutMs = 2000;
+constexpr int kQueryTimeoutMs = 5000;
+constexpr int kCommandTimeoutMs = 15000;
+constexpr int kPlanTimeoutMs = 15000;
+constexpr int kPackageAddTimeoutMs = 60000;
+// `upgrade status --watch`: one poll this often, each bounded.
+constexpr int kWatchPollMs = 200;
+constexpr int kWatchCallTimeoutMs = 2000;
+static_assert(kConnectTimeoutMs <= kQueryTimeoutMs);
+// The soak sent when --soak is not given, as in the admin API's example.
+constexpr int64_t kDefaultSoakMs = 5000;
+constexpr size_t kShortShaChars = 12;
+
+// Thrown by the field readers below and caught by Guarded() at the top of every formatter,
+// so no exception leaves this file.
+class UnexpectedJson : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string Quote(std::string_view key) { return "\"" + std::string(key) + "\""; }
+
+std::string Describe(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::string:
+      return "text";
+    case json::value_t::boolean:
+      return "a boolean";
+    default:
+      return "a number";
+  }
+}
+
+// The value of `key`, or nullptr when it is absent or null.
+const json* Find(const json& j, const char* key) {
+  if (!j.is_object()) {
+    throw UnexpectedJson("expected an object holding " + Quote(key) + ", got " + Describe(j));
+  }
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+const json& Required(const json& j, const char* key) {
+  const json* value = Find(j, key);
+  if (value == nullptr) throw UnexpectedJson(Quote(key) + " is missing");
+  return *value;
+}
+
+// Text as shown to an operator: numbers and booleans as written, absent as "".
+std::string Text(const json& j, const char* key) {
+  const json* value = Find(j, key);
+  if (value == nullptr) return "";
+  if (value->is_string()) return value->get<std::string>();
+  if (value->is_number() || value->is_boolean()) return value->dump();
+  throw UnexpectedJson(Quote(key) + " is " + Describe(*value) + ", expected text");
+}
+
+std::string RequiredText(const json& j, const char* key) {
+  Required(j, key);
+  return Text(j, key);
+}
+
+bool Flag(const json& j, const char* key) {
+  const json* value = Find(j, key);
+  if (value == nullptr) return false;
+  if (!value->is_boolean()) {
+    throw UnexpectedJson(Quote(key) + " is " + Describe(*value) + ", expected true or false");
+  }
+  return value->get<bool>();
+}
+
+const json& List(const json& j, const char* key) {
+  static const json kEmpty = json::array();
+  const json* value = Find(j, key);
+  if (value == nullptr) return kEmpty;
+  if (!value->is_array()) {
+    throw UnexpectedJson(Quote(key) + " is " + Describe(*value) + ", expected a list");
+  }
+  return *value;
+}
+
+std::optional<int64_t> Ms(const json& j, const char* key) {
+  const json* value = Find(j, key);
+  if (value == nullptr) return std::nullopt;
+  if (value->is_number_unsigned()) return static_cast<int64_t>(value->get<uint64_t>());
+  if (value->is_number_integer()) return value->get<int64_t>();
+  if (value->is_number_float()) return std::llround(value->get<double>());
+  throw UnexpectedJson(Quote(key) + " is " + Describe(*value) + ", expected milliseconds");
+}
+
+// A list of names ("expiry, ttl"): elements are text or objects with a "name".
+std::string Joined(const json& list, std::string_view separator) {
+  std::string out;
+  for (const json& item : list) {
+    if (!out.empty()) out += separator;
+    if (item.is_object()) {
+      out += RequiredText(item, "name");
+    } else if (item.is_string()) {
+      out += item.get<std::string>();
+    } else {
+      out += item.dump();
+    }
+  }
+  return out;
+}
+
+// A field that is either text or a list of texts (e.g. "upgrade_from").
+std::string TextOrList(const json& j, const char* key) {
+  const json* value = Find(j, key);
+  if (value != nullptr && value->is_array()) return Joined(*value, ", ");
+  return Text(j, key);
+}
+
+template <typename T, typename Make>
+StatusOr<T> Guarded(const Make& make) {
+  try {
+    return StatusOr<T>(make());
+  } catch (const json::exception& e) {
+    return Corruption(std::string(kUnexpectedJson) + e.what());
+  } catch (const UnexpectedJson& e) {
+    return Corruption(std::string(kUnexpectedJson) + e.what());
+  }
+}
+
+// Columns padded to their widest cell and two spaces apart; the last one is not padded.
+std::string RenderTable(const std::vector<Row>& rows, std::string_view indent) {
+  std::vector<size_t> widths;
+  for (const Row& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    std::string line(indent);
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string OrDash(std::string text) { return text.empty() ? "-" : text; }
+
+std::string ShortSha(const std::string& sha) { return sha.substr(0, kShortShaChars); }
+
+// "340 ms", "1.2 s", "2m05s".
+std::string FormatMs(int64_t ms) {
+  char text[32];
+  if (ms < 1000) {
+    std::snprintf(text, sizeof(text), "%lld ms", static_cast<long long>(ms));
+  } else if (ms < 60000) {
+    std::snprintf(text, sizeof(text), "%.1f s", static_cast<double>(ms) / 1000.0);
+  } else {
+    std::snprintf(text, sizeof(text), "%lldm%02llds", static_cast<long long>(ms / 60000),
+                  static_cast<long long>(ms % 60000 / 1000));
+  }
+  return text;
+}
+
+// "+  1.2 s" for --watch lines.
+std::string FormatOffset(int64_t ms) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "+%5.1f s", static_cast<double>(ms) / 1000.0);
+  return text;
+}
+
+// The campaign in a GET /upgrade answer, or the answer itself when it is the campaign;
+// nullptr when there is none.
+const json* CampaignOf(const json& answer) {
+  if (answer.is_null()) return nullptr;
+  const json* campaign = Find(answer, "campaign");
+  if (campaign == nullptr) return answer.contains("campaign") ? nullptr : &answer;
+  Find(*campaign, "state");  // throws unless it is an object
+  return campaign;
+}
+
+std::string Headline(const json& campaign) {
+  std::string state = RequiredText(campaign, "state");
+  std::string out = "campaign " + OrDash(Text(campaign, "id")) + ": " +
+                    OrDash(Text(campaign, "from")) + " -> " + OrDash(Text(campaign, "to")) + ", " +
+                    state;
+  if (std::string step = Text(campaign, "step"); state == "running" && !step.empty()) {
+    out += " (" + step + ")";
+  }
+  if (Flag(campaign, "forced")) out += ", forced";
+  out += "\n";
+  if (std::string reason = Text(campaign, "reason"); !reason.empty()) {
+    out += "reason: " + reason + "\n";
+  }
+  if (const json& waits = List(campaign, "finalize_waits_for"); !waits.empty()) {
+    out += "finalize waits for: " + Joined(waits, "; ") + "\n";
+  }
+  return out;
+}
+
+std::string StepDuration(const json& step) {
+  std::optional<int64_t> started = Ms(step, "started_ms");
+  std::optional<int64_t> ended = Ms(step, "ended_ms");
+  if (!started || !ended || Text(step, "result") == "running") return "-";
+  return FormatMs(std::max<int64_t>(0, *ended - *started));
+}
+
+// When a step last moved: its end, else its start.
+std::optional<int64_t> StepTimeMs(const json& step) {
+  std::optional<int64_t> ended = Ms(step, "ended_ms");
+  if (ended && Text(step, "result") != "running") return ended;
+  return Ms(step, "started_ms");
+}
+
+// The campaign's first start and latest move, for --watch offsets.
+std::pair<int64_t, int64_t> CampaignSpanMs(const json& campaign) {
+  std::optional<int64_t> first, last;
+  for (const json& step : List(campaign, "steps")) {
+    if (std::optional<int64_t> started = Ms(step, "started_ms")) {
+      first = first ? std::min(*first, *started) : *started;
+    }
+    if (std::optional<int64_t> moved = StepTimeMs(step)) {
+      last = last ? std::max(*last, *moved) : *moved;
+    }
+  }
+  int64_t origin = first.value_or(0);
+  return {origin, last.value_or(origin)};
+}
+
+std::string StepLine(const json& step, int64_t offset_ms) {
+  std::string line = FormatOffset(offset_ms) + "  " + RequiredText(step, "step") + ": " +
+                     OrDash(Text(step, "result"));
+  if (std::string reason = Text(step, "reason"); !reason.empty()) line += " (" + reason + ")";
+  return line;
+}
+
+std::vector<std::string> Changes(const json& before, const json& after) {
+  std::vector<std::string> lines;
+  const json* now = CampaignOf(after);
+  const json* was = CampaignOf(before);
+  if (now == nullptr) {
+    if (before.is_null() || was != nullptr) lines.push_back("no upgrade campaign");
+    return lines;
+  }
+  if (was != nullptr && Text(*was, "id") != Text(*now, "id")) was = nullptr;
+  if (was == nullptr) {
+    std::string headline = Headline(*now);
+    lines.push_back(headline.substr(0, headline.find('\n')));
+  }
+  auto [origin, latest] = CampaignSpanMs(*now);
+  const json& steps = List(*now, "steps");
+  const json none = json::array();
+  const json& old_steps = was != nullptr ? List(*was, "steps") : none;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const json& step = steps[i];
+    bool changed = i >= old_steps.size() || Text(old_steps[i], "result") != Text(step, "result") ||
+                   Text(old_steps[i], "reason") != Text(step, "reason");
+    if (changed) lines.push_back(StepLine(step, StepTimeMs(step).value_or(latest) - origin));
+  }
+  if (was != nullptr && Text(*was, "state") != Text(*now, "state")) {
+    std::string line = FormatOffset(latest - origin) + "  campaign " + RequiredText(*now, "state");
+    if (std::string reason = Text(*now, "reason"); !reason.empty()) line += ": " + reason;
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+std::string UrlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+// The coordinator's reason for refusing: the `error` of a JSON body, else the body itself.
+std::string RefusalReason(const httplib::Response& res) {
+  json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object()) {
+    if (auto it = body.find("error"); it != body.end() && it->is_string()) {
+      return it->get<std::string>();
+    }
+  }
+  std::string text = res.body;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.pop_back();
+  }
+  return text.empty() ? "coordinator answered HTTP " + std::to_string(res.status) : text;
+}
+
+StatusOr<json> Answer(const ClusterConfig& config, const std::string& path,
+                      const httplib::Result& res) {
+  if (!res) {
+    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
+                       " does not answer " + path + " (" + httplib::to_string(res.error()) +
+                       " error; is the cluster up?)");
+  }
+  // 5xx: the coordinator is there but cannot answer now (e.g. still recovering).
+  if (res->status >= 500) return Unavailable(RefusalReason(*res));
+  if (res->status < 200 || res->status >= 300) return FailedPrecondition(RefusalReason(*res));
+  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return Corruption(std::string(kUnexpectedJson) + "not JSON: " + res->body.substr(0, 200));
+  }
+  return body;
+}
+
+httplib::Client AdminClient(const ClusterConfig& config, int timeout_ms) {
+  httplib::Client http(config.host, config.admin_port);
+  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
+  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
+  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
+  return http;
+}
+
+int Fail(const Status& s) {
+  std::cerr << "duplex: " << s.message() << "\n";
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+int Print(const StatusOr<std::string>& text) {
+  if (!text.ok()) return Fail(text.status());
+  std::cout << *text << std::flush;
+  return 0;
+}
+
+StatusOr<int64_t> ParseFlagDuration(const char* flag, const std::string& text) {
+  StatusOr<int64_t> ms = ParseDurationMs(text);
+  if (!ms.ok()) return Status(ms.status().code(), std::string(flag) + ": " + ms.status().message());
+  return ms;
+}
+
+}  // namespace
+
+StatusOr<json> GetJson(const ClusterConfig& config, const std::string& path, int timeout_ms) {
+  httplib::Client http = AdminClient(config, timeout_ms);
+  return Answer(config, path, http.Get(path.c_str()));
+}
+
+StatusOr<json> PostJson(const ClusterConfig& config, const std::string& path, const json& body,
+                        int timeout_ms) {
+  httplib::Client http = AdminClient(config, timeout_ms);
+  return Answer(config, path, http.Post(path.c_str(), body.dump(), "application/json"));
+}
+
+StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  auto bad = [text](const std::string& why) {
+    return InvalidArgument("bad duration \"" + std::string(text) + "\": " + why);
+  };
+  const std::string expected = "expected a whole number and a unit: 500ms, 5s, 2m or 1h";
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
+    ++digits;
+  }
+  if (digits == 0) return bad(expected);
+  std::string_view unit = text.substr(digits);
+  int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60 * 1000;
+  } else if (unit == "h") {
+    scale = 3600 * 1000;
+  } else {
+    return bad(expected);
+  }
+  uint64_t count = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + digits, count);
+  if (error != std::errc() || count > static_cast<uint64_t>(kMaxDurationMs / scale)) {
+    return bad("longer than " + std::to_string(kMaxDurationMs / 3600000 / 24) + " days");
+  }
+  return static_cast<int64_t>(count) * scale;
+}
+
+StatusOr<std::string> FormatStoredPackage(const json& manifest) {
+  return Guarded<std::string>([&] {
+    std::string features = Joined(List(manifest, "features"), ", ");
+    return "stored " + RequiredText(manifest, "name") + " " + RequiredText(manifest, "version") +
+           " (sha256 " + ShortSha(RequiredText(manifest, "sha256")) + "…, schema " +
+           OrDash(Text(manifest, "schema")) +
+           ", features: " + (features.empty() ? "none" : features) + ")\n";
+  });
+}
+
+StatusOr<std::string> FormatPackages(const json& answer) {
+  return Guarded<std::string>([&] {
+    const json& packages = Required(answer, "packages");
+    if (!packages.is_array()) throw UnexpectedJson("\"packages\" is " + Describe(packages));
+    if (packages.empty()) {
+      return std::string("no packages stored; add one with: duplex package add <dir>\n");
+    }
+    std::vector<Row> rows = {{"NAME", "VERSION", "SCHEMA", "UPGRADES-FROM", "FEATURES", "SHA256"}};
+    for (const json& p : packages) {
+      rows.push_back({RequiredText(p, "name"), RequiredText(p, "version"),
+                      OrDash(Text(p, "schema")), OrDash(TextOrList(p, "upgrade_from")),
+                      OrDash(Joined(List(p, "features"), ",")),
+                      ShortSha(RequiredText(p, "sha256"))});
+    }
+    return RenderTable(rows, "");
+  });
+}
+
+StatusOr<std::string> FormatPlan(const json& plan) {
+  return Guarded<std::string>([&] {
+    std::string out =
+        "plan " + OrDash(Text(plan, "from")) + " -> " + OrDash(Text(plan, "to")) + "\nsteps:\n";
+    std::vector<Row> steps;
+    for (const json& step : List(plan, "steps")) {
+      steps.push_back({std::to_string(steps.size() + 1) + ".", RequiredText(step, "step"),
+                       Text(step, "description")});
+    }
+    out += RenderTable(steps, "  ");
+    out += "checks:\n";
+    std::vector<Row> checks;
+    size_t failed = 0;
+    for (const json& check : List(plan, "checks")) {
+      const json& ok = Required(check, "ok");
+      if (!ok.is_boolean()) throw UnexpectedJson("a check's \"ok\" is " + Describe(ok));
+      failed += ok.get<bool>() ? 0 : 1;
+      checks.push_back(
+          {ok.get<bool>() ? "OK" : "NOK", RequiredText(check, "check"), Text(check, "reason")});
+    }
+    out += RenderTable(checks, "  ");
+    const json& ok = Required(plan, "ok");
+    if (!ok.is_boolean()) throw UnexpectedJson("\"ok\" is " + Describe(ok));
+    if (ok.get<bool>()) return out + "ready: nothing blocks the upgrade\n";
+    return out + "not ready: " + std::to_string(failed) + " check" + (failed == 1 ? "" : "s") +
+           " failed\n";
+  });
+}
+
+StatusOr<std::string> FormatCampaignHeadline(const json& answer) {
+  return Guarded<std::string>([&] {
+    const json* campaign = CampaignOf(answer);
+    return campaign == nullptr ? std::string("no upgrade campaign\n") : Headline(*campaign);
+  });
+}
+
+StatusOr<std::string> FormatCampaign(const json& answer) {
+  return Guarded<std::string>([&] {
+    const json* campaign = CampaignOf(answer);
+    if (campaign == nullptr) return std::string("no upgrade campaign\n");
+    std::string out = Headline(*campaign);
+    std::vector<Row> rows = {{"#", "STEP", "RESULT", "DURATION", "REASON"}};
+    for (const json& step : List(*campaign, "steps")) {
+      rows.push_back({std::to_string(rows.size()), RequiredText(step, "step"),
+                      OrDash(Text(step, "result")), StepDuration(step), Text(step, "reason")});
+    }
+    if (rows.size() > 1) out += RenderTable(rows, "  ");
+    return out;
+  });
+}
+
+StatusOr<std::string> FormatFeatures(const json& answer) {
+  return Guarded<std::string>([&] {
+    std::string out = "cluster version " + OrDash(Text(answer, "cluster_version")) + "\n";
+    const json& features = Required(answer, "features");
+    if (!features.is_array()) throw UnexpectedJson("\"features\" is " + Describe(features));
+    if (features.empty()) return out + "no features registered\n";
+    std::vector<Row> rows = {{"FEATURE", "INTRODUCED-IN", "STATE", "WHY"}};
+    for (const json& f : features) {
+      rows.push_back({RequiredText(f, "name"), OrDash(Text(f, "introduced_in")),
+                      Flag(f, "enabled") ? "on" : "off", Text(f, "why")});
+    }
+    return out + RenderTable(rows, "");
+  });
+}
+
+StatusOr<std::vector<std::string>> CampaignChanges(const json& before, const json& after) {
+  return Guarded<std::vector<std::string>>([&] { return Changes(before, after); });
+}
+
+bool CampaignSettled(const json& answer) {
+  StatusOr<bool> settled = Guarded<bool>([&] {
+    const json* campaign = CampaignOf(answer);
+    if (campaign == nullptr) return true;
+    std::string state = RequiredText(*campaign, "state");
+    std::replace(state.begin(), state.end(), '_', ' ');
+    return state == "completed" || state == "rolled back" || state == "awaiting finalize";
+  });
+  // An answer that cannot be read will not become readable by waiting.
+  return !settled.ok() || *settled;
+}
+
+UpgradeCommands::UpgradeCommands(CLI::App& app) {
+  auto* package = app.add_subcommand("package", "upgrade packages: add, list");
+  package->require_subcommand(1);
+  package_add_ =
+      package->add_subcommand("add", "verify a package (directory or tarball), store it");
+  package_add_->add_option("path", package_path_, "the package directory or tarball (required)");
+  package_list_ = package->add_subcommand("list", "the packages the coordinator stores");
+
+  auto* upgrade = app.add_subcommand("upgrade", "rolling upgrade: plan, start, status, abort, ...");
+  upgrade->require_subcommand(1);
+  plan_ = upgrade->add_subcommand("plan", "dry run: every step and each pre-check's verdict");
+  plan_->add_option("--to", to_version_, "target version (required)");
+  start_ = upgrade->add_subcommand("start", "start a rolling upgrade campaign");
+  start_->add_option("--to", to_version_, "target version (required)");
+  start_->add_option("--soak", soak_text_, "evaluation soak time, e.g. 500ms, 5s, 2m (default 5s)");
+  start_->add_flag("--auto-finalize", auto_finalize_, "enable the new features when all is done");
+  start_->add_flag("--force", force_, "override vetoes (recorded in the campaign)");
+  status_ = upgrade->add_subcommand("status", "the campaign: each step, its result and duration");
+  status_->add_flag("--watch", watch_, "follow the campaign until it settles");
+  status_->add_flag("--json", json_, "the coordinator's JSON (with --watch: one line per change)");
+  status_->add_option("--timeout", timeout_text_, "--watch gives up after this long (default 10m)");
+  abort_ = upgrade->add_subcommand("abort", "roll back from wherever the campaign is");
+  finalize_ = upgrade->add_subcommand("finalize", "all replicas upgraded: enable the new features");
+
+  features_ = app.add_subcommand("features", "each feature, its version, on/off, and why");
+  features_->add_flag("--json", json_, "the coordinator's JSON");
+}
+
+std::optional<int> UpgradeCommands::Run(const ClusterConfig& config) const {
+  if (*package_add_) return AddPackage(config);
+  if (*package_list_) return ListPackages(config);
+  if (*plan_) return ShowPlan(config);
+  if (*start_) return StartCampaign(config);
+  if (*status_) return ShowCampaign(config);
+  if (*abort_) return Settle(config, "/upgrade/abort");
+  if (*finalize_) return Settle(config, "/upgrade/finalize");
+  if (*features_) return ShowFeatures(config);
+  return std::nullopt;
+}
+
+int UpgradeCommands::AddPackage(const ClusterConfig& config) const {
+  if (package_path_.empty()) {
+    return Fail(InvalidArgument("package add needs a path: duplex package add <dir-or-tarball>"));
+  }
+  // The coordinator resolves the path itself, from its own working directory.
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(package_path_, ec).lexically_normal();
+  if (ec || !std::filesystem::exists(path, ec)) {
+    return Fail(InvalidArgument("package " + package_path_ + " does not exist"));
+  }
+  json body = {{"path", path.string()}};
+  StatusOr<json> manifest = PostJson(config, "/packages", body, kPackageAddTimeoutMs);
+  if (!manifest.ok()) return Fail(manifest.status());
+  return Print(FormatStoredPackage(*manifest));
+}
+
+int UpgradeCommands::ListPackages(const ClusterConfig& config) const {
+  StatusOr<json> answer = GetJson(config, "/packages", kQueryTimeoutMs);
+  if (!answer.ok()) return Fail(answer.status());
+  return Print(FormatPackages(*answer));
+}
+
+int UpgradeCommands::ShowPlan(const ClusterConfig& config) const {
+  if (to_version_.empty()) return Fail(InvalidArgument("upgrade plan needs --to <version>"));
+  StatusOr<json> plan =
+      GetJson(config, "/upgrade/plan?to=" + UrlEncode(to_version_), kPlanTimeoutMs);
+  if (!plan.ok()) return Fail(plan.status());
+  if (int code = Print(FormatPlan(*plan)); code != 0) return code;
+  // FormatPlan succeeded, so "ok" is a boolean.
+  return plan->at("ok").get<bool>() ? 0 : 1;
+}
+
+int UpgradeCommands::StartCampaign(const ClusterConfig& config) const {
+  if (to_version_.empty()) return Fail(InvalidArgument("upgrade start needs --to <version>"));
+  int64_t soak_ms = kDefaultSoakMs;
+  if (!soak_text_.empty()) {
+    StatusOr<int64_t> parsed = ParseFlagDuration("--soak", soak_text_);
+    if (!parsed.ok()) return Fail(parsed.status());
+    soak_ms = *parsed;
+  }
+  json body = {{"to", to_version_},
+               {"soak_ms", soak_ms},
+               {"auto_finalize", auto_finalize_},
+               {"force", force_}};
+  StatusOr<json> campaign = PostJson(config, "/upgrade/start", body, kCommandTimeoutMs);
+  if (!campaign.ok()) return Fail(campaign.status());
+  if (int code = Print(FormatCampaign(*campaign)); code != 0) return code;
+  if (!CampaignSettled(*campaign)) std::cout << "follow it with: duplex upgrade status --watch\n";
+  return 0;
+}
+
+int UpgradeCommands::ShowCampaign(const ClusterConfig& config) const {
+  StatusOr<int64_t> timeout_ms = ParseFlagDuration("--timeout", timeout_text_);
+  if (!timeout_ms.ok()) return Fail(timeout_ms.status());
+  if (watch_) return WatchCampaign(config, *timeout_ms);
+  StatusOr<json> answer = GetJson(config, "/upgrade", kQueryTimeoutMs);
+  if (!answer.ok()) return Fail(answer.status());
+  if (json_) {
+    std::cout << answer->dump(2) << "\n";
+    return 0;
+  }
+  return Print(FormatCampaign(*answer));
+}
+
+// Polls until the campaign settles or the timeout passes. A coordinator that stops
+// answering (killed and restarted mid-campaign) is waited for, within the same timeout.
+int UpgradeCommands::WatchCampaign(const ClusterConfig& config, int64_t timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  json last;  // null until the first answer
+  bool answering = true;
+  for (;;) {
+    StatusOr<json> answer = GetJson(config, "/upgrade", kWatchCallTimeoutMs);
+    if (!answer.ok() && answer.status().code() != Code::kUnavailable) return Fail(answer.status());
+    if (answer.ok() != answering) {
+      answering = answer.ok();
+      std::cerr << "duplex: "
+                << (answering ? "coordinator answers again"
+                              : answer.status().message() + "; still watching")
+                << "\n";
+    }
+    if (answer.ok()) {
+      if (json_) {
+        if (*answer != last) std::cout << answer->dump() << "\n" << std::flush;
+      } else {
+        StatusOr<std::vector<std::string>> lines = CampaignChanges(last, *answer);
+        if (!lines.ok()) return Fail(lines.status());
+        for (const std::string& line : *lines) std::cout << line << "\n";
+        std::cout << std::flush;
+      }
+      last = *answer;
+      if (CampaignSettled(last)) return 0;
+    }
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      return Fail(Unavailable("the campaign did not settle within --timeout " + timeout_text_));
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        left, std::chrono::milliseconds(kWatchPollMs)));
+  }
+}
+
+int UpgradeCommands::Settle(const ClusterConfig& config, const std::string& path) const {
+  StatusOr<json> campaign = PostJson(config, path, json::object(), kCommandTimeoutMs);
+  if (!campaign.ok()) return Fail(campaign.status());
+  return Print(FormatCampaignHeadline(*campaign));
+}
+
+int UpgradeCommands::ShowFeatures(const ClusterConfig& config) const {
+  StatusOr<json> answer = GetJson(config, "/features", kQueryTimeoutMs);
+  if (!answer.ok()) return Fail(answer.status());
+  if (json_) {
+    std::cout << answer->dump(2) << "\n";
+    return 0;
+  }
+  return Print(FormatFeatures(*answer));
+}
+
+}  // namespace duplex::cli

@@ -1,0 +1,105 @@
+// `duplex package|upgrade|features`: the operator's side of rolling upgrades. Each command
+// is one or a few HTTP+JSON calls to the coordinator's admin API
+// (upgrade_coordinator/admin_api.md); the formatting lives in pure functions so tests need
+// no cluster. Single-threaded; every call and every wait is bounded.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "upgrade_coordinator/cluster_config.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace duplex::cli {
+
+// Admin API calls. A non-2xx answer becomes an error carrying the coordinator's `error`
+// text; an answer that is not JSON becomes "coordinator answered unexpected JSON: ...".
+// None of them ever yields kInvalidArgument, which this file keeps for the operator's own
+// bad input (exit code 2).
+StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
+                                 int timeout_ms);
+StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
+                                  const nlohmann::json& body, int timeout_ms);
+
+// "500ms", "5s", "2m", "1h" -> milliseconds; anything else is an InvalidArgument naming the
+// text. Whole numbers only, at most kMaxDurationMs.
+inline constexpr int64_t kMaxDurationMs = int64_t{30} * 24 * 3600 * 1000;
+StatusOr<int64_t> ParseDurationMs(std::string_view text);
+
+// The formatters take the coordinator's answers as they arrive (admin_api.md) and return
+// text ending in a newline, or "coordinator answered unexpected JSON: ..." when a field
+// the text needs is missing or has the wrong type. They never throw.
+
+// POST /packages: "stored kv 2.0.0 (sha256 3f2a…, schema 2, features: expiry)".
+StatusOr<std::string> FormatStoredPackage(const nlohmann::json& manifest);
+// GET /packages: NAME VERSION SCHEMA UPGRADES-FROM FEATURES SHA256.
+StatusOr<std::string> FormatPackages(const nlohmann::json& answer);
+// GET /upgrade/plan: the numbered steps, then each check with OK/NOK and its reason.
+StatusOr<std::string> FormatPlan(const nlohmann::json& plan);
+// GET /upgrade (or the campaign a POST answers with, wrapped in {"campaign": ...} or not):
+// the headline (id, from -> to, state), then each step with result, duration and reason.
+StatusOr<std::string> FormatCampaign(const nlohmann::json& answer);
+// The headline alone, for abort and finalize.
+StatusOr<std::string> FormatCampaignHeadline(const nlohmann::json& answer);
+// GET /features: FEATURE INTRODUCED-IN STATE WHY.
+StatusOr<std::string> FormatFeatures(const nlohmann::json& answer);
+
+// For `upgrade status --watch`: the lines to append when the campaign moved from `before`
+// to `after` (both GET /upgrade answers; `before` null on the first poll), e.g.
+// "+  1.2 s  reload b: ok". Times are seconds since the campaign's first step started.
+StatusOr<std::vector<std::string>> CampaignChanges(const nlohmann::json& before,
+                                                   const nlohmann::json& after);
+// True when there is nothing more to watch: no campaign, or it is completed, rolled back or
+// awaiting finalize.
+bool CampaignSettled(const nlohmann::json& answer);
+
+// Registers `package add|list`, `upgrade plan|start|status|abort|finalize` and `features`
+// on `app` and runs whichever was parsed. Holds the parsed options, so it stays put.
+class UpgradeCommands {
+ public:
+  explicit UpgradeCommands(CLI::App& app);
+  UpgradeCommands(const UpgradeCommands&) = delete;
+  UpgradeCommands& operator=(const UpgradeCommands&) = delete;
+
+  // The exit code of the command that was parsed (0 ok, 1 operational error, 2 bad input),
+  // or nullopt when the command line named none of these.
+  std::optional<int> Run(const ClusterConfig& config) const;
+
+ private:
+  int AddPackage(const ClusterConfig& config) const;
+  int ListPackages(const ClusterConfig& config) const;
+  int ShowPlan(const ClusterConfig& config) const;
+  int StartCampaign(const ClusterConfig& config) const;
+  int ShowCampaign(const ClusterConfig& config) const;
+  int WatchCampaign(const ClusterConfig& config, int64_t timeout_ms) const;
+  int Settle(const ClusterConfig& config, const std::string& path) const;
+  int ShowFeatures(const ClusterConfig& config) const;
+
+  CLI::App* package_add_ = nullptr;
+  CLI::App* package_list_ = nullptr;
+  CLI::App* plan_ = nullptr;
+  CLI::App* start_ = nullptr;
+  CLI::App* status_ = nullptr;
+  CLI::App* abort_ = nullptr;
+  CLI::App* finalize_ = nullptr;
+  CLI::App* features_ = nullptr;
+
+  std::string package_path_;
+  std::string to_version_;
+  std::string soak_text_;
+  std::string timeout_text_ = "10m";
+  bool auto_finalize_ = false;
+  bool force_ = false;
+  bool watch_ = false;
+  bool json_ = false;
+};
+
+}  // namespace duplex::cli

@@ -1,0 +1,97 @@
+// Prepare: every check that must pass before anything changes, then the lock and the
+// backup. A NOK here rolls back nothing but the lock.
+#include "upgrade_coordinator/campaign/states.h"
+
+namespace duplex::campaign {
+namespace {
+
+constexpr int64_t kHealthWaitMs = 5000;  // a pre-check tolerates this much transient state
+
+struct Verify;
+struct PreValidate;
+struct PreHealthCheck;
+struct VetoRound;
+struct TakeLock;
+struct Backup;
+
+struct Verify : Step<Verify, Prepare, PreValidate, RollingBack> {
+  static constexpr const char* kName = "Verify";
+  static StepResult Run(Machine& m) {
+    std::string problem = m.host->CheckPackage(m.record.to);
+    return problem.empty() ? StepResult::Ok() : StepResult::Nok(problem);
+  }
+};
+
+struct PreValidate : Step<PreValidate, Prepare, PreHealthCheck, RollingBack> {
+  static constexpr const char* kName = "PreValidate";
+  static StepResult Run(Machine& m) {
+    std::string problem = m.host->CheckCompatibility(m.record.from, m.record.to);
+    return problem.empty() ? StepResult::Ok() : StepResult::Nok(problem);
+  }
+};
+
+struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
+  static constexpr const char* kName = "PreHealthCheck";
+  static StepResult Run(Machine& m) {
+    std::string active = m.host->ActiveName();
+    std::string problem = active.empty() ? "no active replica" : HealthProblem(m, active);
+    std::string standby = active.empty() ? "" : m.host->OtherName(active);
+    if (problem.empty()) problem = HealthProblem(m, standby);
+    if (problem.empty() && !m.host->InSync(standby)) problem = "standby " + standby + " is not in sync";
+    for (const std::string& r : {active, standby}) {
+      auto rep = m.host->Report(r);
+      if (problem.empty() && rep && rep->version != m.record.from) {
+        problem = "replica " + r + " runs " + rep->version + ", not " + m.record.from;
+      }
+    }
+    if (!problem.empty()) {
+      return m.StepElapsedMs() < kHealthWaitMs ? StepResult::Wait() : StepResult::Nok(problem);
+    }
+    m.record.first = standby;  // the standby is upgraded first; the active keeps serving
+    m.record.second = active;
+    return StepResult::Ok(standby + " first, then " + active);
+  }
+};
+
+struct VetoRound : Step<VetoRound, Prepare, TakeLock, RollingBack> {
+  static constexpr const char* kName = "VetoRound";
+  static StepResult Run(Machine& m) {
+    std::string vetoes;
+    for (const std::string& r : {m.record.first, m.record.second}) {
+      auto rep = m.host->Report(r);
+      if (!rep) return StepResult::Nok("replica " + r + " did not answer the veto round");
+      if (!rep->veto_reason.empty()) {
+        vetoes += (vetoes.empty() ? "" : "; ") + r + " vetoes: " + rep->veto_reason;
+      }
+    }
+    if (vetoes.empty()) return StepResult::Ok();
+    if (m.record.force) return StepResult::Ok("forced over: " + vetoes);
+    return StepResult::Nok(vetoes + " (--force overrides)");
+  }
+};
+
+struct TakeLock : Step<TakeLock, Prepare, Backup, RollingBack> {
+  static constexpr const char* kName = "TakeLock";
+  static StepResult Run(Machine& m) {
+    m.host->SetLock(true);
+    return StepResult::Ok();
+  }
+};
+
+struct Backup : Step<Backup, Prepare, UpgradeFirst, RollingBack> {
+  static constexpr const char* kName = "Backup";
+  static StepResult Run(Machine& m) {
+    if (m.Once("backup")) m.host->StartWork("backup");
+    auto done = m.TakeWork("backup");
+    if (!done) return m.TimedOut() ? StepResult::Nok("backup timed out") : StepResult::Wait();
+    return done->ok() ? StepResult::Ok() : StepResult::Nok(done->message());
+  }
+};
+
+}  // namespace
+
+Prepare::Prepare(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase("Prepare"); }
+
+sc::result PrepareEntry::react(const EvTick&) { return transit<Verify>(); }
+
+}  // namespace duplex::campaign

@@ -1,0 +1,93 @@
+// RollingBack: whatever was done, converge back to the starting point — the old
+// version active, the other replica on the old version and in sync, lock released.
+// Every step is a convergence check, so it also resumes correctly after a restart.
+// It never gives up silently: while it waits, the campaign's reason says on what.
+#include <spdlog/spdlog.h>
+
+#include "upgrade_coordinator/campaign/states.h"
+
+namespace duplex::campaign {
+namespace {
+
+struct RestoreActive;
+struct RestoreStandby;
+struct ReleaseLockBack;
+
+bool RunsOld(const Machine& m, const std::string& r) {
+  return m.host->AssignedVersion(r) == m.record.from;
+}
+
+void Waiting(Machine& m, const std::string& on) {
+  std::string text = "rolling back: waiting for " + on;
+  if (m.TimedOut() && m.record.steps.back().reason != text) {
+    m.record.steps.back().reason = text;  // say why, and keep trying
+    m.host->Persist(m.record);
+    spdlog::warn("campaign {}: {}", m.record.id, text);
+  }
+}
+
+struct RestoreActive : Step<RestoreActive, RollingBack, RestoreStandby, RolledBack> {
+  static constexpr const char* kName = "RestoreActive";
+  static StepResult Run(Machine& m) {
+    std::string active = m.host->ActiveName();
+    if (!active.empty() && RunsOld(m, active)) return StepResult::Ok(active + " is active");
+    std::string other = active.empty() ? "" : m.host->OtherName(active);
+    if (active.empty()) {
+      Waiting(m, "an active replica");
+      return StepResult::Wait();
+    }
+    if (!RunsOld(m, other)) {
+      // Both run the new version (the second was being upgraded): bring one back first.
+      if (m.Once("reload-other")) m.host->Reload(other, m.record.from);
+      if (m.Once("rejoin-other")) m.host->Isolate(other, false);
+      Waiting(m, other + " to run " + m.record.from);
+      return StepResult::Wait();
+    }
+    m.host->Isolate(other, false);
+    if (!m.host->InSync(other)) {
+      Waiting(m, other + " (" + m.record.from + ") to be in sync");
+      return StepResult::Wait();
+    }
+    if (m.Once("switchover")) (void)m.host->Switchover();
+    if (m.StepElapsedMs() > m.options.switchover_wait_ms) m.issued.erase("switchover");  // retry
+    Waiting(m, "the switchover to " + other);
+    return StepResult::Wait();
+  }
+};
+
+struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, RolledBack> {
+  static constexpr const char* kName = "RestoreStandby";
+  static StepResult Run(Machine& m) {
+    std::string active = m.host->ActiveName();
+    if (active.empty() || !RunsOld(m, active)) {
+      Waiting(m, "the old version to stay active");
+      return StepResult::Wait();
+    }
+    std::string standby = m.host->OtherName(active);
+    if (!RunsOld(m, standby) && m.Once("reload")) m.host->Reload(standby, m.record.from);
+    m.host->Isolate(standby, false);
+    auto rep = m.host->Report(standby);
+    if (rep && rep->version == m.record.from && m.host->InSync(standby)) {
+      return StepResult::Ok(standby + " back on " + m.record.from + " and in sync");
+    }
+    Waiting(m, standby + " to resync on " + m.record.from);
+    return StepResult::Wait();
+  }
+};
+
+struct ReleaseLockBack : Step<ReleaseLockBack, RollingBack, RolledBack, RolledBack> {
+  static constexpr const char* kName = "ReleaseLock";
+  static StepResult Run(Machine& m) {
+    m.host->SetLock(false);
+    return StepResult::Ok();
+  }
+};
+
+}  // namespace
+
+RollingBack::RollingBack(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase("RollingBack", "rolling back");
+}
+sc::result RollingBackEntry::react(const EvTick&) { return transit<RestoreActive>(); }
+
+}  // namespace duplex::campaign

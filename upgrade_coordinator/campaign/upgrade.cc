@@ -1,0 +1,93 @@
+// UpgradeFirst and UpgradeSecond: isolate a replica, reload it with the new version
+// (features off), and make it a standby again that catches up in its own schema.
+#include "upgrade_coordinator/campaign/states.h"
+
+namespace duplex::campaign {
+namespace {
+
+constexpr int64_t kReloadTimeoutMs = 15000;  // a release that cannot start fails here
+
+const std::string& Target(const Machine& m, bool first) {
+  return first ? m.record.first : m.record.second;
+}
+
+StepResult Isolate(Machine& m, bool first) {
+  const std::string& r = Target(m, first);
+  if (m.Once("isolate")) m.host->Isolate(r, true);
+  auto rep = m.host->Report(r);
+  if (!rep || rep->role == WireRole::kOutOfService) return StepResult::Ok();
+  if (m.host->ActiveName() == r) return StepResult::Nok(r + " is active: it cannot be isolated");
+  return m.TimedOut() ? StepResult::Nok(r + " did not leave service") : StepResult::Wait();
+}
+
+StepResult Reload(Machine& m, bool first) {
+  const std::string& r = Target(m, first);
+  if (m.Once("reload")) m.host->Reload(r, m.record.to);
+  auto rep = m.host->Report(r);
+  if (rep && rep->version == m.record.to) return StepResult::Ok();
+  if (m.StepElapsedMs() > kReloadTimeoutMs) {
+    return StepResult::Nok(r + " did not come up with " + m.record.to + " within " +
+                           std::to_string(kReloadTimeoutMs / 1000) + " s");
+  }
+  return StepResult::Wait();
+}
+
+StepResult Sync(Machine& m, bool first) {
+  const std::string& r = Target(m, first);
+  if (m.Once("rejoin")) m.host->Isolate(r, false);
+  auto rep = m.host->Report(r);
+  if (!rep) {
+    return m.StepElapsedMs() > kReloadTimeoutMs ? StepResult::Nok(r + " stopped reporting")
+                                                : StepResult::Wait();
+  }
+  if (rep->version != m.record.to) return StepResult::Nok(r + " runs " + rep->version);
+  if (m.host->InSync(r)) return StepResult::Ok();
+  return m.TimedOut() ? StepResult::Nok(r + " did not catch up (" + rep->health_detail + ")")
+                      : StepResult::Wait();
+}
+
+struct IsolateFirst;
+struct ReloadFirst;
+struct SyncFirst;
+struct IsolateSecond;
+struct ReloadSecond;
+struct SyncSecond;
+
+struct IsolateFirst : Step<IsolateFirst, UpgradeFirst, ReloadFirst, RollingBack> {
+  static constexpr const char* kName = "IsolateFirst";
+  static StepResult Run(Machine& m) { return Isolate(m, true); }
+};
+struct ReloadFirst : Step<ReloadFirst, UpgradeFirst, SyncFirst, RollingBack> {
+  static constexpr const char* kName = "ReloadFirst";
+  static StepResult Run(Machine& m) { return Reload(m, true); }
+};
+struct SyncFirst : Step<SyncFirst, UpgradeFirst, Evaluate, RollingBack> {
+  static constexpr const char* kName = "SyncFirst";
+  static StepResult Run(Machine& m) { return Sync(m, true); }
+};
+struct IsolateSecond : Step<IsolateSecond, UpgradeSecond, ReloadSecond, RollingBack> {
+  static constexpr const char* kName = "IsolateSecond";
+  static StepResult Run(Machine& m) { return Isolate(m, false); }
+};
+struct ReloadSecond : Step<ReloadSecond, UpgradeSecond, SyncSecond, RollingBack> {
+  static constexpr const char* kName = "ReloadSecond";
+  static StepResult Run(Machine& m) { return Reload(m, false); }
+};
+struct SyncSecond : Step<SyncSecond, UpgradeSecond, Conclude, RollingBack> {
+  static constexpr const char* kName = "SyncSecond";
+  static StepResult Run(Machine& m) { return Sync(m, false); }
+};
+
+}  // namespace
+
+UpgradeFirst::UpgradeFirst(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase("UpgradeFirst");
+}
+sc::result UpgradeFirstEntry::react(const EvTick&) { return transit<IsolateFirst>(); }
+
+UpgradeSecond::UpgradeSecond(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase("UpgradeSecond");
+}
+sc::result UpgradeSecondEntry::react(const EvTick&) { return transit<IsolateSecond>(); }
+
+}  // namespace duplex::campaign

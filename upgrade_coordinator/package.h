@@ -1,0 +1,121 @@
+// Packages for upgrade campaigns: a directory or tarball holding manifest.yaml and one
+// processor binary. ReadPackage parses and verifies one; PackageStore keeps verified copies
+// under the coordinator's data dir. Values are thread-compatible; PackageStore is not
+// thread-safe and is owned by the coordinator.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "feature_flags/feature_set.h"
+
+namespace duplex {
+
+// The versions a package may be upgraded from: every clause must hold (">=1.0.0 <2.0.0").
+struct VersionRange {
+  enum class Op { kGreaterEqual, kGreater, kLessEqual, kLess, kEqual };
+  struct Clause {
+    Op op = Op::kEqual;
+    Version version;
+    bool operator==(const Clause&) const = default;
+  };
+
+  std::vector<Clause> clauses;
+
+  // An empty range (built in code, never parsed) contains nothing, so a forgotten range can
+  // never let a campaign start from an arbitrary version.
+  bool Contains(const Version& v) const;
+  std::string ToString() const;  // ">=1.0.0 <2.0.0"
+  bool operator==(const VersionRange&) const = default;
+};
+
+// Space-separated clauses, each an operator (>=, >, <=, <, =) and a version; at least one.
+// ">= 1.0.0" (a space after the operator) is accepted too.
+StatusOr<VersionRange> ParseVersionRange(const std::string& text);
+
+struct PlatformRequirements {
+  std::string arch;  // as uname -m says ("x86_64", "aarch64"); empty = any
+  uint64_t min_memory_mb = 0;
+  uint64_t min_disk_mb = 0;
+  bool operator==(const PlatformRequirements&) const = default;
+};
+
+// What this machine offers, measured once so a check and its report agree.
+struct PlatformFacts {
+  std::string arch;                  // uname(2) machine
+  uint64_t available_memory_mb = 0;  // /proc/meminfo MemAvailable
+  std::string disk_path;             // the directory whose file system was measured
+  uint64_t available_disk_mb = 0;    // statvfs f_bavail, for an unprivileged writer
+};
+
+// Measures the file system of `data_dir`, or of its nearest existing parent when the dir is
+// not created yet.
+StatusOr<PlatformFacts> ReadPlatformFacts(const std::string& data_dir);
+// FailedPrecondition naming the requirement and both values:
+// "platform.min_memory_mb: needs 4096, this machine has 2048 available".
+Status CheckPlatform(const PlatformRequirements& required, const PlatformFacts& facts);
+Status CheckPlatform(const PlatformRequirements& required, const std::string& data_dir);
+
+struct PackageManifest {
+  std::string name;  // [a-z0-9_-]{1,32}
+  Version version;
+  std::string binary;  // a file name inside the package directory
+  std::string sha256;  // 64 lowercase hex characters: the binary's digest
+  VersionRange upgrade_from;
+  PlatformRequirements platform;
+  uint32_t schema = 1;  // the state schema this version reads and writes
+  std::vector<Feature> features;
+  std::string dir;  // absolute dir holding it; empty for a tarball read by ReadPackage
+
+  std::string BinaryPath() const { return dir + "/" + binary; }
+};
+
+// Parses manifest.yaml text; `dir` is left empty. Unknown fields are errors, and every error
+// names the field: `features[0].introduced_in: "2.x" is not a version (MAJOR.MINOR.PATCH)`.
+StatusOr<PackageManifest> ParseManifest(const std::string& yaml_text);
+
+// True when two manifests describe the same package (every field but `dir`).
+bool SameContent(const PackageManifest& a, const PackageManifest& b);
+
+// Checks that manifest.BinaryPath() exists, is executable and has the manifest's digest; a
+// mismatch is InvalidArgument "kv-2.0.0: checksum mismatch: manifest says <a>, file has <b>
+// (tampered or corrupt package)". Campaigns call it again before using a stored package.
+Status VerifyBinary(const PackageManifest& manifest);
+
+// Reads and verifies the package at `path`: a directory, or a .tar/.tar.gz/.tgz tarball
+// holding manifest.yaml at its top or inside one top-level directory. A tarball is extracted
+// into a temporary directory that is removed before this returns. Errors start with `path`.
+StatusOr<PackageManifest> ReadPackage(const std::string& path);
+
+// Verified packages kept as <dir>/<name>-<version>/{manifest.yaml,<binary>}. A package appears
+// there by one rename, so a crash leaves either all of it or none (scraps are removed at Open).
+class PackageStore {
+ public:
+  // Creates `dir` if needed and loads (and verifies) every stored package.
+  static StatusOr<std::unique_ptr<PackageStore>> Open(const std::string& dir);
+
+  // Verifies the package at `path` and stores a copy. Adding the same package again returns
+  // the stored manifest; another package with the same name and version is refused.
+  StatusOr<PackageManifest> Add(const std::string& path);
+  // Sorted by name, then version.
+  std::vector<PackageManifest> List() const;
+  // NotFound names what the store holds.
+  StatusOr<PackageManifest> Get(const std::string& name, const Version& v) const;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit PackageStore(std::string dir) : dir_(std::move(dir)) {}
+  Status Load();
+  StatusOr<PackageManifest> AddVerified(const PackageManifest& incoming);
+
+  std::string dir_;
+  std::map<std::pair<std::string, Version>, PackageManifest> packages_;
+};
+
+}  // namespace duplex

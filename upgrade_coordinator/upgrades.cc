@@ -1,0 +1,241 @@
+#include "upgrade_coordinator/upgrades.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/net.h"
+#include "replica/client.h"
+
+namespace duplex {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCampaignKey = "campaign";
+
+}  // namespace
+
+Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store)
+    : config_(config), arbiter_(arbiter), store_(store) {
+  worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+Upgrades::~Upgrades() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  worker_.join();
+}
+
+Status Upgrades::Open() {
+  auto packages = PackageStore::Open(config_.data_dir + "/packages");
+  if (!packages.ok()) return packages.status();
+  packages_ = std::move(packages).value();
+  auto saved = store_->Get(kCampaignKey);
+  if (!saved.ok()) return saved.status();
+  if (saved->has_value()) {
+    auto record = CampaignFromJson(**saved);
+    if (!record.ok()) return record.status();
+    if (!record->Done()) spdlog::info("resuming campaign {} in {}", record->id, record->phase);
+    campaign_ = std::make_unique<Campaign>(std::move(record).value(), this);
+  }
+  return Status::Ok();
+}
+
+void Upgrades::Tick(int64_t now_ms, int64_t now_us) {
+  now_us_ = now_us;
+  if (!campaign_) return;
+  std::deque<std::pair<std::string, Status>> results;
+  {
+    std::lock_guard lock(mu_);
+    results.swap(results_);
+  }
+  for (auto& [kind, status] : results) campaign_->OnWorkDone(kind, status);
+  if (!campaign_->record().Done()) campaign_->Tick(now_ms);
+}
+
+std::string Upgrades::BinaryFor(const std::string& replica) const {
+  std::string version = arbiter_->VersionOf(replica);
+  if (version == config_.processor.version) return config_.processor.binary;
+  auto package = PackageFor(version);
+  return package.ok() ? package->BinaryPath() : config_.processor.binary;
+}
+
+StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& version) const {
+  auto v = ParseVersion(version);
+  if (!v.ok()) return v.status();
+  for (const auto& m : packages_->List()) {
+    if (m.version == *v) return m;
+  }
+  return NotFound("no stored package has version " + version + " (duplex package add <dir>)");
+}
+
+// --- CampaignHost -----------------------------------------------------------------------
+
+std::string Upgrades::ActiveName() const { return arbiter_->record().active; }
+
+std::string Upgrades::OtherName(const std::string& replica) const {
+  for (const auto& r : config_.replicas) {
+    if (r.name != replica) return r.name;
+  }
+  return "";
+}
+
+std::optional<StatusReport> Upgrades::Report(const std::string& replica) const {
+  auto it = arbiter_->replicas().find(replica);
+  if (it == arbiter_->replicas().end()) return std::nullopt;
+  const ReplicaView& v = it->second;
+  bool recent = v.process_alive && v.last &&
+                now_us_ - v.last_seen_us < int64_t{config_.timing.failure_timeout_ms} * 1000;
+  return recent ? v.last : std::nullopt;
+}
+
+bool Upgrades::InSync(const std::string& replica) const {
+  const auto& rec = arbiter_->record();
+  auto r = Report(replica);
+  uint64_t active_seq = 0;
+  if (auto a = Report(rec.active)) active_seq = a->applied_seq;
+  return r && rec.in_sync.count(replica) && rec.in_sync.at(replica) &&
+         r->role_path == "Standby/InSync" && r->applied_seq + 1000 >= active_seq;
+}
+
+std::string Upgrades::AssignedVersion(const std::string& replica) const {
+  return arbiter_->VersionOf(replica);
+}
+
+std::string Upgrades::CheckPackage(const std::string& version) const {
+  auto m = PackageFor(version);
+  if (!m.ok()) return m.status().message();
+  Status verified = VerifyBinary(*m);  // the stored copy, checked again now
+  return verified.ok() ? "" : verified.message();
+}
+
+std::string Upgrades::CheckCompatibility(const std::string& from, const std::string& to) const {
+  auto target = PackageFor(to);
+  if (!target.ok()) return target.status().message();
+  auto running = ParseVersion(from);
+  if (!running.ok()) return running.status().message();
+  if (!target->upgrade_from.Contains(*running)) {
+    return "kv " + to + " upgrades from " + target->upgrade_from.ToString() + ", not from " + from;
+  }
+  Status platform = CheckPlatform(target->platform, config_.data_dir);
+  if (!platform.ok()) return platform.message();
+  for (const auto& r : config_.replicas) {
+    auto rep = Report(r.name);
+    if (!rep) continue;
+    uint32_t a = rep->schema, b = target->schema;
+    if (a > b + 1 || b > a + 1) {
+      return "no converters from state schema " + std::to_string(a) + " to " + std::to_string(b) +
+             " (only adjacent schemas convert)";
+    }
+  }
+  return "";
+}
+
+void Upgrades::Persist(const CampaignRecord& record) {
+  Status s = store_->Put(kCampaignKey, CampaignToJson(record));
+  if (!s.ok()) {
+    spdlog::critical("cannot persist the campaign: {}", s.ToString());
+    std::fflush(nullptr);
+    ::_exit(70);  // resume from the last persisted step when restarted
+  }
+}
+
+void Upgrades::Isolate(const std::string& replica, bool isolated) {
+  arbiter_->SetIsolated(replica, isolated);
+}
+
+void Upgrades::Reload(const std::string& replica, const std::string& version) {
+  arbiter_->SetReplicaVersion(replica, version);
+}
+
+Status Upgrades::Switchover() { return arbiter_->RequestSwitchover(now_us_, /*by_campaign=*/true); }
+
+void Upgrades::SetClusterVersion(const std::string& version) {
+  arbiter_->SetClusterVersion(version);
+}
+
+void Upgrades::SetLock(bool held) { arbiter_->SetLock(held); }
+
+void Upgrades::StartWork(const std::string& kind) {
+  std::lock_guard lock(mu_);
+  jobs_.emplace_back(kind, campaign_ ? campaign_->record().id : 0);
+}
+
+// --- blocking work on the worker thread -----------------------------------------------
+
+void Upgrades::WorkerLoop() {
+  for (;;) {
+    std::pair<std::string, uint64_t> job;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      if (!jobs_.empty()) {
+        job = jobs_.front();
+        jobs_.pop_front();
+      }
+    }
+    if (job.first.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    Status result = job.first == "backup" ? RunBackup(job.second) : CompareDigests();
+    std::lock_guard lock(mu_);
+    results_.emplace_back(job.first, result);
+  }
+}
+
+Status Upgrades::RunBackup(uint64_t id) {
+  // The migration archive: the running package and a checkpoint of the active's state.
+  fs::path dir = fs::path(config_.data_dir) / "archive" / ("campaign-" + std::to_string(id));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir / "package", ec);
+  if (ec) return IOError("archive " + dir.string() + ": " + ec.message());
+  std::string active = arbiter_->record().active;
+  fs::copy_file(BinaryFor(active), dir / "package" / fs::path(BinaryFor(active)).filename(), ec);
+  if (ec) return IOError("archive the running package: " + ec.message());
+  ClientOptions options;
+  for (const auto& r : config_.replicas) options.endpoints.push_back(TcpEndpoint(r.host, r.port));
+  Client client(options);
+  size_t index = active == config_.replicas[0].name ? 0 : 1;
+  auto answer = client.Ask(index, "_checkpoint", {(dir / "state").string()}, 30000);
+  if (!answer.ok()) return answer.status();
+  if (answer->code != Code::kOk) return Status(answer->code, "checkpoint: " + answer->message);
+  spdlog::info("migration archive: {}", dir.string());
+  return Status::Ok();
+}
+
+Status Upgrades::CompareDigests() {
+  ClientOptions options;
+  for (const auto& r : config_.replicas) options.endpoints.push_back(TcpEndpoint(r.host, r.port));
+  Client client(options);
+  // Digests compare only at the same applied seq: ask until both are at one (bounded).
+  std::string last;
+  uint32_t schema = UINT32_MAX;  // compare in the older schema: both convert to it
+  for (const auto& r : config_.replicas) {
+    if (auto rep = Report(r.name)) schema = std::min(schema, rep->schema);
+  }
+  std::string arg = std::to_string(schema == UINT32_MAX ? 1 : schema);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto a = client.Ask(0, "_digest", {arg}, 5000);
+    auto b = client.Ask(1, "_digest", {arg}, 5000);
+    if (a.ok() && a->code != Code::kOk) return Status(a->code, "digest: " + a->message);
+    if (b.ok() && b->code != Code::kOk) return Status(b->code, "digest: " + b->message);
+    if (!a.ok() || !b.ok()) return Unavailable("digest: a replica does not answer");
+    auto seq = [](const std::string& d) { return d.substr(d.rfind(' ') + 1); };
+    if (seq(a->value) == seq(b->value)) {
+      if (a->value == b->value) return Status::Ok();
+      return Corruption("state digests differ at seq " + seq(a->value) + ": " + a->value +
+                        " vs " + b->value);
+    }
+    last = a->value + " vs " + b->value;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Unavailable("digests never compared at the same seq under load (last: " + last + ")");
+}
+
+}  // namespace duplex

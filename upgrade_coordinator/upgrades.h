@@ -1,0 +1,84 @@
+// Upgrades: the coordinator's side of rolling upgrades — the package store, the
+// campaign (and its persistence), the admin API's package/upgrade/features calls,
+// and the CampaignHost the campaign acts through. Runs on the coordinator's loop
+// thread; blocking work (backup, digest comparison) runs on one worker thread
+// whose results come back through Tick.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/campaign/campaign.h"
+#include "upgrade_coordinator/cluster_config.h"
+#include "upgrade_coordinator/package.h"
+
+namespace duplex {
+
+// An admin API answer: HTTP status and JSON body.
+struct ApiAnswer {
+  int status = 200;
+  nlohmann::json body;
+};
+
+class Upgrades final : public CampaignHost {
+ public:
+  Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store);
+  ~Upgrades() override;
+
+  Status Open();  // package store, and a campaign to resume
+  void Tick(int64_t now_ms, int64_t now_us);
+  // The binary a replica must run (its assigned version).
+  std::string BinaryFor(const std::string& replica) const;
+
+  ApiAnswer AddPackage(const nlohmann::json& body);
+  ApiAnswer ListPackages() const;
+  ApiAnswer Plan(const std::string& to) const;
+  ApiAnswer Start(const nlohmann::json& body);
+  ApiAnswer Show() const;
+  ApiAnswer Abort();
+  ApiAnswer Finalize();
+  ApiAnswer Features() const;
+  nlohmann::json CampaignJson() const;
+
+  // CampaignHost.
+  std::string ActiveName() const override;
+  std::string OtherName(const std::string& replica) const override;
+  std::optional<StatusReport> Report(const std::string& replica) const override;
+  bool InSync(const std::string& replica) const override;
+  std::string AssignedVersion(const std::string& replica) const override;
+  std::string CheckPackage(const std::string& version) const override;
+  std::string CheckCompatibility(const std::string& from, const std::string& to) const override;
+  void Persist(const CampaignRecord& record) override;
+  void Isolate(const std::string& replica, bool isolated) override;
+  void Reload(const std::string& replica, const std::string& version) override;
+  Status Switchover() override;
+  void SetClusterVersion(const std::string& version) override;
+  void SetLock(bool held) override;
+  void StartWork(const std::string& kind) override;
+
+ private:
+  StatusOr<PackageManifest> PackageFor(const std::string& version) const;
+  std::vector<std::string> PlanChecks(const std::string& to, nlohmann::json* checks) const;
+  Status RunBackup(uint64_t id);
+  Status CompareDigests();
+  void WorkerLoop();
+
+  ClusterConfig config_;
+  Arbiter* arbiter_;
+  RecordStore* store_;
+  std::unique_ptr<PackageStore> packages_;
+  std::unique_ptr<Campaign> campaign_;
+  int64_t now_us_ = 0;
+
+  std::mutex mu_;  // guards jobs_, results_, stop_
+  std::deque<std::pair<std::string, uint64_t>> jobs_;
+  std::deque<std::pair<std::string, Status>> results_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace duplex
