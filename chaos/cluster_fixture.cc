@@ -66,8 +66,14 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   if (!config.ok()) return config.status();
   f->config_ = *config;
   f->config_path_ = path;
-  std::string duplex = fs::absolute(fs::path(build) / "duplex").string();
-  std::string log = f->config_.data_dir + "/coordinator.log";
+  f->duplex_binary_ = fs::absolute(fs::path(build) / "duplex").string();
+  DUPLEX_RETURN_IF_ERROR(f->SpawnCoordinator());
+  DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
+  return f;
+}
+
+duplex::Status ClusterFixture::SpawnCoordinator() {
+  std::string log = config_.data_dir + "/coordinator.log";
   pid_t pid = ::fork();
   if (pid < 0) return IOError("fork failed");
   if (pid == 0) {
@@ -76,13 +82,22 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
     }
-    ::execl(duplex.c_str(), duplex.c_str(), "coordinator", "-c", path.c_str(),
-            static_cast<char*>(nullptr));
+    ::execl(duplex_binary_.c_str(), duplex_binary_.c_str(), "coordinator", "-c",
+            config_path_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  f->coordinator_pid_ = pid;
-  DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
-  return f;
+  coordinator_pid_ = pid;
+  return Status::Ok();
+}
+
+duplex::Status ClusterFixture::KillAndRestartCoordinator() {
+  // Remember the replicas first: after the kill nobody else knows their pids.
+  for (const auto& r : config_.replicas) {
+    if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) orphans_.push_back(*pid);
+  }
+  ::kill(coordinator_pid_, SIGKILL);
+  ::waitpid(coordinator_pid_, nullptr, 0);
+  return SpawnCoordinator();
 }
 
 ClusterFixture::~ClusterFixture() { Stop(); }
@@ -108,6 +123,7 @@ void ClusterFixture::Stop() {
     ::waitpid(coordinator_pid_, nullptr, 0);
   }
   for (pid_t pid : pids) ::kill(pid, SIGKILL);  // already gone unless shutdown failed
+  for (pid_t pid : orphans_) ::kill(pid, SIGKILL);
 }
 
 std::vector<std::string> ClusterFixture::Endpoints() const { return ReplicaEndpoints(config_); }

@@ -37,6 +37,9 @@ class ClusterFixture {
 
   // Shuts everything down through the coordinator, then kills by PID whatever is left.
   void Stop();
+  // SIGKILL of the coordinator alone (its replicas keep running), then a new one on the
+  // same data: it adopts the running replicas and resumes what was under way.
+  duplex::Status KillAndRestartCoordinator();
 
   const ClusterConfig& config() const { return config_; }
   pid_t coordinator_pid() const { return coordinator_pid_; }
@@ -67,9 +70,12 @@ class ClusterFixture {
 
  private:
   ClusterFixture() = default;
+  duplex::Status SpawnCoordinator();
+  std::string duplex_binary_;
   ClusterConfig config_;
   std::string config_path_;
   pid_t coordinator_pid_ = 0;
+  std::vector<pid_t> orphans_;  // replicas started by a coordinator we killed
   bool stopped_ = false;
 };
 

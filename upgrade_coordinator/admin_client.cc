@@ -80,6 +80,35 @@ StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path,
   return res->body;
 }
 
+namespace {
+StatusOr<nlohmann::json> ParseAnswer(const httplib::Result& res, const std::string& path) {
+  if (!res) return Unavailable("coordinator does not answer " + path);
+  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  if (body.is_discarded()) return Corruption(path + ": the answer is not JSON: " + res->body);
+  if (res->status / 100 != 2) {
+    std::string why = body.is_object() ? body.value("error", res->body) : res->body;
+    return Status(res->status == 400 ? Code::kInvalidArgument : Code::kFailedPrecondition, why);
+  }
+  return body;
+}
+}  // namespace
+
+StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
+                                  const nlohmann::json& body, int timeout_ms) {
+  httplib::Client http(config.host, config.admin_port);
+  http.set_connection_timeout(2, 0);
+  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+  return ParseAnswer(http.Post(path.c_str(), body.dump(), "application/json"), path);
+}
+
+StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
+                                 int timeout_ms) {
+  httplib::Client http(config.host, config.admin_port);
+  http.set_connection_timeout(0, timeout_ms * 1000);
+  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+  return ParseAnswer(http.Get(path.c_str()), path);
+}
+
 bool PairReady(const nlohmann::json& status) {
   if (!status.contains("replicas") || status.value("active", "").empty()) return false;
   int active = 0, in_sync = 0;

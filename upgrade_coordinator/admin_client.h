@@ -25,6 +25,11 @@ Status Down(const ClusterConfig& config);
 StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms = 2000);
 // The body of the answer; an error Status carries the coordinator's reason.
 StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms);
+// JSON in, JSON out (the upgrade API); an error carries the coordinator's "error" text.
+StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
+                                  const nlohmann::json& body, int timeout_ms);
+StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
+                                 int timeout_ms = 2000);
 
 // True when some replica is active and the other is in sync and caught up.
 bool PairReady(const nlohmann::json& status);

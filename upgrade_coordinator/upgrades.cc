@@ -229,8 +229,8 @@ Status Upgrades::CompareDigests() {
     auto seq = [](const std::string& d) { return d.substr(d.rfind(' ') + 1); };
     if (seq(a->value) == seq(b->value)) {
       if (a->value == b->value) return Status::Ok();
-      return Corruption("state digests differ at seq " + seq(a->value) + ": " + a->value +
-                        " vs " + b->value);
+      return Corruption("state digests differ at seq " + seq(a->value) + ": " + a->value + " vs " +
+                        b->value);
     }
     last = a->value + " vs " + b->value;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

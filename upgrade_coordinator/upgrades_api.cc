@@ -40,8 +40,7 @@ ApiAnswer Upgrades::ListPackages() const {
   return {200, {{"packages", list}}};
 }
 
-std::vector<std::string> Upgrades::PlanChecks(const std::string& to,
-                                              nlohmann::json* checks) const {
+std::vector<std::string> Upgrades::PlanChecks(const std::string& to, nlohmann::json* checks) const {
   std::vector<std::string> problems;
   std::string from = arbiter_->record().cluster_version;
   auto add = [&](const std::string& check, const std::string& problem) {
@@ -78,11 +77,12 @@ ApiAnswer Upgrades::Plan(const std::string& to) const {
   }
   nlohmann::json checks = nlohmann::json::array();
   auto problems = PlanChecks(to, &checks);
-  return {200, {{"from", arbiter_->record().cluster_version},
-                {"to", to},
-                {"steps", steps},
-                {"checks", checks},
-                {"ok", problems.empty()}}};
+  return {200,
+          {{"from", arbiter_->record().cluster_version},
+           {"to", to},
+           {"steps", steps},
+           {"checks", checks},
+           {"ok", problems.empty()}}};
 }
 
 ApiAnswer Upgrades::Start(const nlohmann::json& body) {
@@ -146,13 +146,12 @@ ApiAnswer Upgrades::Features() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [name, introduced] : known) {
     bool on = cv.ok() && *cv >= introduced;
-    std::string why = on ? "the cluster version " + cluster + " has reached " + introduced.ToString()
-                         : "disabled until the cluster is upgraded to " + introduced.ToString() +
-                               " and finalized (cluster version " + cluster + ")";
-    list.push_back({{"name", name},
-                    {"introduced_in", introduced.ToString()},
-                    {"enabled", on},
-                    {"why", why}});
+    std::string why =
+        on ? "the cluster version " + cluster + " has reached " + introduced.ToString()
+           : "disabled until the cluster is upgraded to " + introduced.ToString() +
+                 " and finalized (cluster version " + cluster + ")";
+    list.push_back(
+        {{"name", name}, {"introduced_in", introduced.ToString()}, {"enabled", on}, {"why", why}});
   }
   return {200, {{"cluster_version", cluster}, {"features", list}}};
 }

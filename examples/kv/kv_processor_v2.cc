@@ -27,15 +27,10 @@ StatusOr<std::optional<Record>> ReadLive(const StateReader& state, const std::st
   return std::optional<Record>(std::move(record).value());
 }
 
-// The corrupt variant's bug: the last byte of a PUT's value is flipped (an empty
-// value becomes one 0x01 byte). The record stays well formed, so only digests differ.
-void FlipAByte(std::string& value) {
-  if (value.empty()) {
-    value.push_back('\x01');
-    return;
-  }
-  value.back() = static_cast<char>(value.back() ^ 0x01);
-}
+// The corrupt variant's bug: applying a replicated delta also writes a stray entry the
+// application never reads. Clients see nothing wrong; only the state digest differs from
+// its peer's, which is what the evaluation must catch before the release is trusted.
+constexpr const char* kStrayKey = "~corrupt~";
 
 class KvProcessorV2 final : public Processor {
  public:
@@ -70,7 +65,11 @@ class KvProcessorV2 final : public Processor {
       if (m.erase) continue;
       if (auto record = DecodeRecord(m.key, m.value); !record.ok()) return record.status();
     }
-    return delta.mutations;
+    std::vector<Mutation> out = delta.mutations;
+    if (variant_ == Variant::kCorrupt) {
+      out.push_back({kStrayKey, EncodeRecord({0, std::to_string(delta.seq)}), false});
+    }
+    return out;
   }
 
   Health CheckHealth() const override {
@@ -105,7 +104,6 @@ class KvProcessorV2 final : public Processor {
   Outcome Put(const Args& a) const {
     if (a.size() != 2) return Error(Code::kInvalidArgument, "PUT takes a key and a value");
     Record record{0, a[1]};
-    if (variant_ == Variant::kCorrupt) FlipAByte(record.value);
     return {{Code::kOk, "", "OK"}, {{a[0], EncodeRecord(record), false}}};
   }
 

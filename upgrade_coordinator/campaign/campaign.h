@@ -28,14 +28,14 @@ struct StepRecord {
 // The durable part of a campaign.
 struct CampaignRecord {
   uint64_t id = 0;
-  std::string from, to;       // versions
+  std::string from, to;  // versions
   int64_t soak_ms = 5000;
   bool auto_finalize = false;
-  bool force = false;          // vetoes overridden (recorded)
-  std::string first, second;   // replicas in upgrade order (first = the standby at start)
-  std::string phase;           // composite state to resume in (see machine.h)
-  std::string state;           // "running", "rolling back", "awaiting finalize", "completed", "rolled back"
-  std::string reason;          // why it rolled back
+  bool force = false;         // vetoes overridden (recorded)
+  std::string first, second;  // replicas in upgrade order (first = the standby at start)
+  std::string phase;          // composite state to resume in (see machine.h)
+  std::string state;   // "running", "rolling back", "awaiting finalize", "completed", "rolled back"
+  std::string reason;  // why it rolled back
   bool finalize_requested = false;
   bool finalized = false;
   std::vector<StepRecord> steps;
@@ -73,7 +73,7 @@ class CampaignHost {
 };
 
 struct CampaignOptions {
-  int64_t step_timeout_ms = 60000;   // any wait within a step
+  int64_t step_timeout_ms = 60000;  // any wait within a step
   int64_t switchover_wait_ms = 10000;
 };
 

@@ -160,26 +160,27 @@ void Campaign::OnWorkDone(const std::string& kind, const Status& result) {
 }
 
 std::vector<std::pair<std::string, std::string>> CampaignSteps() {
-  return {{"Verify", "the package is stored and its checksum verified"},
-          {"PreValidate", "platform requirements, compatibility window, state converters"},
-          {"PreHealthCheck", "both replicas healthy and in sync"},
-          {"VetoRound", "every replica (and its application) may refuse; --force overrides"},
-          {"TakeLock", "exclusive management lock: no switchover or second campaign"},
-          {"Backup", "state checkpoint of the active + the running package, kept for diagnosis"},
-          {"IsolateFirst", "take the standby out of service; the active goes solo"},
-          {"ReloadFirst", "restart it with the new version, new features off"},
-          {"SyncFirst", "make it standby again; catch-up converts state to its schema"},
-          {"SwitchToNew", "switch over: the new version active, the old one its standby"},
-          {"Soak", "evaluate: health and the application's checks for the soak time, digests equal"},
-          {"IsolateSecond", "take the old-version replica out of service"},
-          {"ReloadSecond", "restart it with the new version, new features off"},
-          {"SyncSecond", "make it standby again and catch up"},
-          {"PostValidate", "both replicas report the new version, digests equal"},
-          {"PostHealthCheck", "both replicas healthy and in sync"},
-          {"AwaitFinalize", "until `upgrade finalize` (or --auto-finalize)"},
-          {"Finalize", "raise the cluster version: the new features are enabled"},
-          {"ReleaseLock", "release the management lock"},
-          {"Cleanup", "remove temporary files; the migration archive is kept"}};
+  return {
+      {"Verify", "the package is stored and its checksum verified"},
+      {"PreValidate", "platform requirements, compatibility window, state converters"},
+      {"PreHealthCheck", "both replicas healthy and in sync"},
+      {"VetoRound", "every replica (and its application) may refuse; --force overrides"},
+      {"TakeLock", "exclusive management lock: no switchover or second campaign"},
+      {"Backup", "state checkpoint of the active + the running package, kept for diagnosis"},
+      {"IsolateFirst", "take the standby out of service; the active goes solo"},
+      {"ReloadFirst", "restart it with the new version, new features off"},
+      {"SyncFirst", "make it standby again; catch-up converts state to its schema"},
+      {"SwitchToNew", "switch over: the new version active, the old one its standby"},
+      {"Soak", "evaluate: health and the application's checks for the soak time, digests equal"},
+      {"IsolateSecond", "take the old-version replica out of service"},
+      {"ReloadSecond", "restart it with the new version, new features off"},
+      {"SyncSecond", "make it standby again and catch up"},
+      {"PostValidate", "both replicas report the new version, digests equal"},
+      {"PostHealthCheck", "both replicas healthy and in sync"},
+      {"AwaitFinalize", "until `upgrade finalize` (or --auto-finalize)"},
+      {"Finalize", "raise the cluster version: the new features are enabled"},
+      {"ReleaseLock", "release the management lock"},
+      {"Cleanup", "remove temporary files; the migration archive is kept"}};
 }
 
 std::string CampaignToJson(const CampaignRecord& r) {
@@ -226,8 +227,8 @@ StatusOr<CampaignRecord> CampaignFromJson(const std::string& text) {
     r.finalize_requested = j.at("finalize_requested");
     r.finalized = j.at("finalized");
     for (const auto& s : j.at("steps")) {
-      r.steps.push_back({s.at("step"), s.at("result"), s.at("reason"), s.at("started_ms"),
-                         s.at("ended_ms")});
+      r.steps.push_back(
+          {s.at("step"), s.at("result"), s.at("reason"), s.at("started_ms"), s.at("ended_ms")});
     }
     return r;
   } catch (const std::exception& e) {

@@ -3,15 +3,13 @@
 //   Machine
 //   ├── Resuming                 (initial: enters the persisted phase on the first tick)
 //   ├── Running                  (EvAbort here rolls back)
-//   │   ├── Prepare              Verify → PreValidate → PreHealthCheck → VetoRound → TakeLock → Backup
-//   │   ├── UpgradeFirst         IsolateFirst → ReloadFirst → SyncFirst   (the standby at start)
-//   │   ├── Evaluate             SwitchToNew → Soak                       (new version active)
-//   │   ├── UpgradeSecond        IsolateSecond → ReloadSecond → SyncSecond
-//   │   └── Conclude             PostValidate → PostHealthCheck → AwaitFinalize → Finalize
-//   │                            → ReleaseLock → Cleanup
-//   ├── RollingBack              RestoreActive → RestoreStandby → ReleaseLockBack
-//   ├── Completed
-//   └── RolledBack
+//   │   ├── Prepare              Verify → PreValidate → PreHealthCheck → VetoRound → TakeLock →
+//   Backup │   ├── UpgradeFirst         IsolateFirst → ReloadFirst → SyncFirst   (the standby at
+//   start) │   ├── Evaluate             SwitchToNew → Soak                       (new version
+//   active) │   ├── UpgradeSecond        IsolateSecond → ReloadSecond → SyncSecond │   └── Conclude
+//   PostValidate → PostHealthCheck → AwaitFinalize → Finalize │                            →
+//   ReleaseLock → Cleanup ├── RollingBack              RestoreActive → RestoreStandby →
+//   ReleaseLockBack ├── Completed └── RolledBack
 //
 // Each composite persists its name as the campaign's phase when entered, before any
 // of its steps acts; steps are idempotent, so resuming re-runs the phase safely.

@@ -37,7 +37,8 @@ struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
     std::string problem = active.empty() ? "no active replica" : HealthProblem(m, active);
     std::string standby = active.empty() ? "" : m.host->OtherName(active);
     if (problem.empty()) problem = HealthProblem(m, standby);
-    if (problem.empty() && !m.host->InSync(standby)) problem = "standby " + standby + " is not in sync";
+    if (problem.empty() && !m.host->InSync(standby))
+      problem = "standby " + standby + " is not in sync";
     for (const std::string& r : {active, standby}) {
       auto rep = m.host->Report(r);
       if (problem.empty() && rep && rep->version != m.record.from) {

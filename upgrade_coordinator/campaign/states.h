@@ -16,14 +16,14 @@ struct Resuming : sc::simple_state<Resuming, Machine> {
   sc::result react(const EvTick&);
 };
 
-#define DUPLEX_CAMPAIGN_COMPOSITE(Name, Outer)                   \
-  struct Name##Entry;                                            \
-  struct Name : sc::state<Name, Outer, Name##Entry> {            \
-    explicit Name(my_context ctx);                               \
-  };                                                             \
-  struct Name##Entry : sc::simple_state<Name##Entry, Name> {     \
-    using reactions = sc::custom_reaction<EvTick>;               \
-    sc::result react(const EvTick&);                             \
+#define DUPLEX_CAMPAIGN_COMPOSITE(Name, Outer)               \
+  struct Name##Entry;                                        \
+  struct Name : sc::state<Name, Outer, Name##Entry> {        \
+    explicit Name(my_context ctx);                           \
+  };                                                         \
+  struct Name##Entry : sc::simple_state<Name##Entry, Name> { \
+    using reactions = sc::custom_reaction<EvTick>;           \
+    sc::result react(const EvTick&);                         \
   };
 
 struct PrepareEntry;

@@ -1,0 +1,206 @@
+// End to end: rolling upgrades of a real pair under client load — completed, rolled
+// back for each broken release, aborted, and resumed after the coordinator is killed.
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "chaos/workload.h"
+#include "replica/client.h"
+#include "tests/test_support.h"
+#include "upgrade_coordinator/admin_client.h"
+
+namespace duplex {
+namespace {
+
+using testing::ScratchDir;
+
+std::string BuildDir() {
+  const char* env = std::getenv("DUPLEX_BUILD_DIR");
+  return env != nullptr ? env : "build";
+}
+
+std::string PackageDir(const std::string& name) {
+  return std::filesystem::absolute(std::filesystem::path(BuildDir()) / "packages" / name);
+}
+
+class Upgrade : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FixtureOptions options;
+    options.dir = ScratchDir();
+    auto started = ClusterFixture::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    cluster_ = std::move(started).value();
+    WorkloadOptions w;
+    w.endpoints = cluster_->Endpoints();
+    w.clients = 3;
+    workload_ = std::make_unique<Workload>(w);
+    workload_->Start();
+    DUPLEX_ASSERT_OK(workload_->WaitAcked(100, 10000));
+  }
+
+  void TearDown() override {
+    if (workload_) workload_->Stop();
+  }
+
+  StatusOr<nlohmann::json> StartCampaign(const std::string& package, int64_t soak_ms,
+                                         bool auto_finalize) {
+    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 10000);
+    if (!added.ok()) return added.status();
+    return PostJson(cluster_->config(), "/upgrade/start",
+                    {{"to", "2.0.0"}, {"soak_ms", soak_ms}, {"auto_finalize", auto_finalize}},
+                    10000);
+  }
+
+  // Waits (bounded) until the campaign is in `state`; returns the campaign.
+  nlohmann::json WaitCampaign(const std::string& state, int timeout_ms = 60000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    nlohmann::json last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto shown = GetJson(cluster_->config(), "/upgrade");
+      if (shown.ok()) {
+        last = (*shown)["campaign"];
+        if (last.is_object() && last.value("state", "") == state) return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "campaign not " << state << " within " << timeout_ms << " ms: " << last.dump();
+    return last;
+  }
+
+  bool InStep(const std::string& step) {
+    auto shown = GetJson(cluster_->config(), "/upgrade");
+    if (!shown.ok() || !(*shown)["campaign"].is_object()) return false;
+    const auto& steps = (*shown)["campaign"]["steps"];
+    return !steps.empty() && steps.back().value("step", "") == step &&
+           steps.back().value("result", "") == "running";
+  }
+
+  void WaitStep(const std::string& step, int timeout_ms = 30000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!InStep(step) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(InStep(step)) << "never reached " << step;
+  }
+
+  void ExpectBothRun(const std::string& version) {
+    DUPLEX_ASSERT_OK(cluster_->WaitReady(20000));
+    auto st = cluster_->Status();
+    ASSERT_TRUE(st.ok());
+    for (const auto& r : (*st)["replicas"]) EXPECT_EQ(r.value("version", ""), version) << st->dump();
+  }
+
+  void ExpectNothingLost() {
+    DUPLEX_ASSERT_OK(workload_->WaitAcked(workload_->acked() + 100, 10000));
+    workload_->Stop();
+    CheckResult check = workload_->Check();
+    EXPECT_EQ(check.lost, 0u) << ::testing::PrintToString(check.problems);
+    EXPECT_EQ(check.double_applied, 0u) << ::testing::PrintToString(check.problems);
+    DUPLEX_ASSERT_OK(cluster_->WaitConverged(10000));
+    EXPECT_TRUE(cluster_->LogFindings().empty())
+        << ::testing::PrintToString(cluster_->LogFindings());
+  }
+
+  Response Kv(std::vector<std::string> args) {
+    ClientOptions options;
+    options.endpoints = cluster_->Endpoints();
+    Client client(options);
+    std::string op = args.front();
+    args.erase(args.begin());
+    auto r = client.Call(op, args);
+    return r.ok() ? *r : Response{r.status().code(), r.status().message(), ""};
+  }
+
+  std::unique_ptr<ClusterFixture> cluster_;
+  std::unique_ptr<Workload> workload_;
+};
+
+TEST_F(Upgrade, CompletesUnderLoadAndEnablesFeaturesOnlyWhenFinalized) {
+  auto started = StartCampaign("kv-2.0.0", 1000, /*auto_finalize=*/false);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  WaitStep("Soak");
+  // The management lock: no switchover while the campaign runs.
+  EXPECT_FALSE(Post(cluster_->config(), "/switchover", 5000).ok());
+  Response early = Kv({"PUTEX", "k", "v", "60000"});
+  EXPECT_EQ(early.code, Code::kFeatureDisabled) << early.message;
+  EXPECT_EQ(early.message, "feature expiry is disabled until the cluster is upgraded to 2.0.0");
+  auto waiting = WaitCampaign("awaiting finalize");
+  ASSERT_TRUE(waiting.is_object());
+  EXPECT_EQ(Kv({"PUTEX", "k", "v", "60000"}).code, Code::kFeatureDisabled);
+  auto finalized = PostJson(cluster_->config(), "/upgrade/finalize", nlohmann::json::object(), 5000);
+  ASSERT_TRUE(finalized.ok()) << finalized.status().ToString();
+  WaitCampaign("completed");
+  ExpectBothRun("2.0.0");
+  EXPECT_EQ(Kv({"PUTEX", "k", "v", "60000"}).code, Code::kOk);
+  // Finalized: there is no way back.
+  EXPECT_FALSE(PostJson(cluster_->config(), "/upgrade/abort", {}, 5000).ok());
+  ExpectNothingLost();
+}
+
+class BrokenRelease : public Upgrade, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(BrokenRelease, IsRolledBackWithNothingLost) {
+  auto started = StartCampaign(GetParam(), 1000, /*auto_finalize=*/true);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  auto done = WaitCampaign("rolled back", 90000);
+  EXPECT_FALSE(done.value("reason", "").empty()) << done.dump();
+  ExpectBothRun("1.0.0");
+  EXPECT_EQ(Kv({"PUTEX", "k", "v", "60000"}).code, Code::kInvalidArgument);  // 1.0 has no PUTEX
+  ExpectNothingLost();
+}
+
+INSTANTIATE_TEST_SUITE_P(Upgrade, BrokenRelease,
+                         ::testing::Values("kv-2.0.0-crash", "kv-2.0.0-unhealthy",
+                                           "kv-2.0.0-corrupt"),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           return name.substr(name.rfind('-') + 1);
+                         });
+
+TEST_F(Upgrade, AbortDuringTheEvaluationRollsBack) {
+  auto started = StartCampaign("kv-2.0.0", 60000, /*auto_finalize=*/true);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  WaitStep("Soak");
+  auto aborted = PostJson(cluster_->config(), "/upgrade/abort", nlohmann::json::object(), 5000);
+  ASSERT_TRUE(aborted.ok()) << aborted.status().ToString();
+  auto done = WaitCampaign("rolled back");
+  EXPECT_EQ(done.value("reason", ""), "aborted by the operator");
+  ExpectBothRun("1.0.0");
+  ExpectNothingLost();
+}
+
+TEST_F(Upgrade, ACoordinatorKilledMidCampaignResumesIt) {
+  auto started = StartCampaign("kv-2.0.0", 1000, /*auto_finalize=*/true);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  WaitStep("Soak");
+  DUPLEX_ASSERT_OK(cluster_->KillAndRestartCoordinator());
+  WaitCampaign("completed", 90000);
+  ExpectBothRun("2.0.0");
+  ExpectNothingLost();
+}
+
+TEST_F(Upgrade, ATamperedPackageIsRejectedWithAClearError) {
+  namespace fs = std::filesystem;
+  fs::path copy = fs::path(ScratchDir()) / "tampered";
+  fs::copy(PackageDir("kv-2.0.0"), copy, fs::copy_options::recursive);
+  {
+    std::fstream binary(copy / "kv-2.0.0", std::ios::in | std::ios::out | std::ios::binary);
+    binary.seekp(1000);
+    binary.put('\x42');
+  }
+  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 10000);
+  ASSERT_FALSE(added.ok());
+  EXPECT_NE(added.status().message().find("checksum mismatch"), std::string::npos)
+      << added.status().message();
+  auto plan = GetJson(cluster_->config(), "/upgrade/plan?to=2.0.0");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE((*plan)["ok"].get<bool>()) << plan->dump();
+  ExpectNothingLost();
+}
+
+}  // namespace
+}  // namespace duplex
