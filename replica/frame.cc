@@ -62,6 +62,9 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setVetoReason(s.veto_reason);
   b.setClusterVersion(s.cluster_version);
   b.setNeedsResync(s.needs_resync);
+  b.setRequestsTotal(s.requests_total);
+  b.setServerErrorsTotal(s.server_errors_total);
+  b.setLatencyP99Us(s.latency_p99_us);
 }
 
 void ToWire(const Assignment& a, wire::Assignment::Builder b) {
@@ -139,6 +142,9 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       out.veto_reason = s.getVetoReason();
       out.cluster_version = s.getClusterVersion();
       out.needs_resync = s.getNeedsResync();
+      out.requests_total = s.getRequestsTotal();
+      out.server_errors_total = s.getServerErrorsTotal();
+      out.latency_p99_us = s.getLatencyP99Us();
       return Frame(std::move(out));
     }
     case wire::Frame::ASSIGNMENT: {

@@ -53,6 +53,9 @@ struct StatusReport {
   std::string veto_reason;
   std::string cluster_version;
   bool needs_resync = false;
+  uint64_t requests_total = 0;
+  uint64_t server_errors_total = 0;
+  uint64_t latency_p99_us = 0;
 };
 
 // Coordinator -> replica: what it should be (level-triggered).

@@ -61,6 +61,9 @@ struct Status {
   vetoReason @24 :Text;      # non-empty: the application refuses an upgrade now
   clusterVersion @25 :Text;  # the cluster version this replica enables features for
   needsResync @26 :Bool;     # its stored state is in another schema: it must resync first
+  requestsTotal @27 :UInt64;     # client requests answered as the active
+  serverErrorsTotal @28 :UInt64; # of which failed on our side (unavailable, I/O, internal)
+  latencyP99Us @29 :UInt64;      # client-visible latency inside the replica, recent p99
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -132,8 +132,23 @@ void ReplicaCore::ReleaseReplies(int64_t now_us) {
     upto = standby_ ? standby_->acked_seq : 0;
   }
   while (!pending_.empty() && pending_.front().seq <= upto) {
-    Emit(ToClient{pending_.front().route, std::move(pending_.front().reply)});
+    PendingReply& p = pending_.front();
+    CountAnswer(p.reply.response.code, now_us - p.since_us);
+    Emit(ToClient{p.route, std::move(p.reply)});
     pending_.pop_front();
+  }
+}
+
+void ReplicaCore::CountAnswer(Code code, int64_t latency_us) {
+  ++counters_.requests_answered;
+  if (code == Code::kUnavailable || code == Code::kIOError || code == Code::kInternal ||
+      code == Code::kCorruption) {
+    ++counters_.server_errors;
+  }
+  if (latency_samples_us_.size() < kLagSamples) {
+    latency_samples_us_.push_back(latency_us);
+  } else {
+    latency_samples_us_[latency_next_++ % kLagSamples] = latency_us;
   }
 }
 

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace duplex {
 
 ReplicaCore::ReplicaCore(ReplicaOptions options, Store* store, Processor* processor)
@@ -124,6 +126,20 @@ void ReplicaCore::Fatal(const Status& status) {
   std::fflush(nullptr);
   ::_exit(70);
 }
+
+namespace {
+// The replicated key space as the processor sees it, for its self-check.
+class StoreReader final : public StateReader {
+ public:
+  explicit StoreReader(const Store* store) : store_(store) {}
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    return store_->Get(key);
+  }
+
+ private:
+  const Store* store_;
+};
+}  // namespace
 
 void ReplicaCore::Refuse(const std::string& why) {
   uint64_t n = ++counters_.refused_frames;
@@ -299,7 +315,12 @@ void ReplicaCore::OnTick(int64_t now_us) {
       Resync(now_us);  // the active is gone or the session was lost: start again
     }
   }
-  if (now_us - last_status_us_ >= options_.heartbeat_ms * 1000) SendStatus();
+  if (now_us - last_status_us_ >= options_.heartbeat_ms * 1000) {
+    StoreReader reader(store_);
+    Status check = processor_->SelfCheck(reader);
+    self_check_ = check.ok() ? "" : "self-check: " + check.message();
+    SendStatus();
+  }
 }
 
 void ReplicaCore::SendStatus() {
@@ -325,11 +346,22 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.sent_us = now_us;
   s.in_sync = r == RoleState::kInSync;
   Health h = processor_->CheckHealth();
-  s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync_;
-  s.health_detail = meta.snapshot_incomplete ? "snapshot install incomplete"
-                    : needs_resync_
-                        ? "state in schema " + std::to_string(meta.schema) + ", resync needed"
-                        : h.detail;
+  s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync_ && self_check_.empty();
+  if (meta.snapshot_incomplete) {
+    s.health_detail = "snapshot install incomplete";
+  } else if (needs_resync_) {
+    s.health_detail = "state in schema " + std::to_string(meta.schema) + ", resync needed";
+  } else {
+    s.health_detail = self_check_.empty() ? h.detail : self_check_;
+  }
+  s.requests_total = counters_.requests_answered;
+  s.server_errors_total = counters_.server_errors;
+  if (!latency_samples_us_.empty()) {
+    std::vector<int64_t> sorted = latency_samples_us_;
+    auto p99 = sorted.begin() + static_cast<long>(sorted.size() * 99 / 100);
+    std::nth_element(sorted.begin(), p99, sorted.end());
+    s.latency_p99_us = static_cast<uint64_t>(*p99);
+  }
   s.needs_resync = needs_resync_;
   s.veto_reason = processor_->VetoUpgrade();
   s.cluster_version = features_.cluster_version().ToString();

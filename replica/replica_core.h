@@ -77,6 +77,8 @@ struct ReplicaCounters {
   uint64_t snapshots_installed = 0;
   uint64_t deltas_committed = 0;
   uint64_t group_commits = 0;
+  uint64_t requests_answered = 0;   // as the active
+  uint64_t server_errors = 0;       // answers that failed on our side
 };
 
 class ReplicaCore final : private RoleListener {
@@ -151,6 +153,7 @@ class ReplicaCore final : private RoleListener {
   void BeginActiveTerm();
   void FlushQueue(int64_t now_us);
   void ReleaseReplies(int64_t now_us);
+  void CountAnswer(Code code, int64_t latency_us);
   void CheckStandbyProgress(int64_t now_us);
   void StartSession(const std::string& route, const Hello& hello);
   void StreamToStandby(int64_t now_us);
@@ -210,6 +213,9 @@ class ReplicaCore final : private RoleListener {
   int64_t oldest_incoming_us_ = 0;
   std::vector<int64_t> lag_samples_us_;
   size_t lag_next_ = 0;
+  std::vector<int64_t> latency_samples_us_;  // the last kLagSamples answers as the active
+  size_t latency_next_ = 0;
+  std::string self_check_;  // the application's own check, run every heartbeat ("" = ok)
 };
 
 }  // namespace duplex

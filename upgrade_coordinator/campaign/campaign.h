@@ -39,6 +39,10 @@ struct CampaignRecord {
   bool finalize_requested = false;
   bool finalized = false;
   std::vector<StepRecord> steps;
+  // Baseline of the old active before anything changed (for the evaluation), and the new
+  // active's counters when the soak began.
+  uint64_t baseline_requests = 0, baseline_errors = 0, baseline_latency_p99_us = 0;
+  uint64_t soak_requests = 0, soak_errors = 0;
   bool Done() const { return state == "completed" || state == "rolled back"; }
 };
 
@@ -75,6 +79,11 @@ class CampaignHost {
 struct CampaignOptions {
   int64_t step_timeout_ms = 60000;  // any wait within a step
   int64_t switchover_wait_ms = 10000;
+  // Evaluation thresholds, relative to the baseline measured before the campaign.
+  double max_error_rate_increase = 0.01;  // absolute: 1 percentage point
+  double max_latency_factor = 3.0;        // p99 may grow this much ...
+  int64_t latency_slack_us = 50000;       // ... or by this much, whichever is more
+  uint64_t min_requests_to_judge = 100;   // fewer answers than this: rates are noise
 };
 
 class Campaign {

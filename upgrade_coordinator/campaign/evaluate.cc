@@ -26,11 +26,43 @@ struct SwitchToNew : Step<SwitchToNew, Evaluate, Soak, RollingBack> {
   }
 };
 
+// Error rate and latency of the new active against the baseline of the old one.
+std::string AgainstBaseline(const Machine& m, const StatusReport& now) {
+  const CampaignRecord& r = m.record;
+  uint64_t answered = now.requests_total - std::min(now.requests_total, r.soak_requests);
+  if (answered < m.options.min_requests_to_judge) return "";
+  uint64_t errors = now.server_errors_total - std::min(now.server_errors_total, r.soak_errors);
+  double rate = static_cast<double>(errors) / static_cast<double>(answered);
+  double base = r.baseline_requests == 0 ? 0.0
+                                         : static_cast<double>(r.baseline_errors) /
+                                               static_cast<double>(r.baseline_requests);
+  if (rate > base + m.options.max_error_rate_increase) {
+    return "error rate " + std::to_string(rate * 100) + "% against a baseline of " +
+           std::to_string(base * 100) + "%";
+  }
+  double limit = std::max(m.options.max_latency_factor * r.baseline_latency_p99_us,
+                          static_cast<double>(r.baseline_latency_p99_us + m.options.latency_slack_us));
+  if (now.latency_p99_us > limit) {
+    return "latency p99 " + std::to_string(now.latency_p99_us) + " us against a baseline of " +
+           std::to_string(r.baseline_latency_p99_us) + " us";
+  }
+  return "";
+}
+
 struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
   static constexpr const char* kName = "Soak";
   static StepResult Run(Machine& m) {
     const std::string& fresh = m.record.first;
     if (m.host->ActiveName() != fresh) return StepResult::Nok(fresh + " lost the active role");
+    auto active = m.host->Report(fresh);
+    if (active && m.Once("soak-counters")) {
+      m.record.soak_requests = active->requests_total;
+      m.record.soak_errors = active->server_errors_total;
+    }
+    if (active) {
+      std::string worse = AgainstBaseline(m, *active);
+      if (!worse.empty()) return StepResult::Nok(worse);
+    }
     // Health and the application's own checks (reported with each status) must hold
     // for the whole soak; the old version must keep following as the standby.
     for (const std::string& r : {m.record.first, m.record.second}) {

@@ -205,6 +205,8 @@ std::string CampaignToJson(const CampaignRecord& r) {
                         {"reason", r.reason},
                         {"finalize_requested", r.finalize_requested},
                         {"finalized", r.finalized},
+                        {"baseline", {r.baseline_requests, r.baseline_errors,
+                                      r.baseline_latency_p99_us, r.soak_requests, r.soak_errors}},
                         {"steps", steps}}
       .dump();
 }
@@ -226,6 +228,14 @@ StatusOr<CampaignRecord> CampaignFromJson(const std::string& text) {
     r.reason = j.at("reason");
     r.finalize_requested = j.at("finalize_requested");
     r.finalized = j.at("finalized");
+    if (j.contains("baseline")) {
+      const auto& b = j.at("baseline");
+      r.baseline_requests = b.at(0);
+      r.baseline_errors = b.at(1);
+      r.baseline_latency_p99_us = b.at(2);
+      r.soak_requests = b.at(3);
+      r.soak_errors = b.at(4);
+    }
     for (const auto& s : j.at("steps")) {
       r.steps.push_back(
           {s.at("step"), s.at("result"), s.at("reason"), s.at("started_ms"), s.at("ended_ms")});

@@ -50,6 +50,10 @@ struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
     }
     m.record.first = standby;  // the standby is upgraded first; the active keeps serving
     m.record.second = active;
+    auto baseline = m.host->Report(active);
+    m.record.baseline_requests = baseline->requests_total;
+    m.record.baseline_errors = baseline->server_errors_total;
+    m.record.baseline_latency_p99_us = baseline->latency_p99_us;
     return StepResult::Ok(standby + " first, then " + active);
   }
 };
