@@ -106,6 +106,11 @@ std::string Upgrades::AssignedVersion(const std::string& replica) const {
   return arbiter_->VersionOf(replica);
 }
 
+uint64_t Upgrades::Starts(const std::string& replica) const {
+  auto it = arbiter_->replicas().find(replica);
+  return it == arbiter_->replicas().end() ? 0 : it->second.starts;
+}
+
 std::string Upgrades::CheckPackage(const std::string& version) const {
   auto m = PackageFor(version);
   if (!m.ok()) return m.status().message();

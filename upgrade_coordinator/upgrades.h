@@ -50,6 +50,7 @@ class Upgrades final : public CampaignHost {
   std::optional<StatusReport> Report(const std::string& replica) const override;
   bool InSync(const std::string& replica) const override;
   std::string AssignedVersion(const std::string& replica) const override;
+  uint64_t Starts(const std::string& replica) const override;
   std::string CheckPackage(const std::string& version) const override;
   std::string CheckCompatibility(const std::string& from, const std::string& to) const override;
   void Persist(const CampaignRecord& record) override;

@@ -61,6 +61,8 @@ class CampaignHost {
   // Recorded in sync by the coordinator and following the live stream.
   virtual bool InSync(const std::string& replica) const = 0;
   virtual std::string AssignedVersion(const std::string& replica) const = 0;
+  // How many times the coordinator has started the replica's process (crash loops show here).
+  virtual uint64_t Starts(const std::string& replica) const = 0;
   // Checks that need the package store or the machine: empty string when fine.
   virtual std::string CheckPackage(const std::string& version) const = 0;
   virtual std::string CheckCompatibility(const std::string& from, const std::string& to) const = 0;

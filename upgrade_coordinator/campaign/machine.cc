@@ -20,6 +20,7 @@ void Machine::BeginStep(const char* step) {
   current_step = step;
   step_started_ms = now_ms;
   issued.clear();
+  marks.clear();
   record.steps.push_back({step, "running", "", now_ms, 0});
   host->Persist(record);
   spdlog::info("campaign {}: {}", record.id, step);

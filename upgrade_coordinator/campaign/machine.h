@@ -67,6 +67,7 @@ struct Machine : sc::state_machine<Machine, Resuming> {
   int64_t step_started_ms = 0;
   std::string current_step;
   std::map<std::string, bool> issued;
+  std::map<std::string, uint64_t> marks;  // values a step remembers from its first tick
   std::map<std::string, Status> work;
   std::string abort_reason;
 };

@@ -22,9 +22,18 @@ StepResult Isolate(Machine& m, bool first) {
 
 StepResult Reload(Machine& m, bool first) {
   const std::string& r = Target(m, first);
-  if (m.Once("reload")) m.host->Reload(r, m.record.to);
+  if (m.Once("reload")) {
+    m.marks["starts"] = m.host->Starts(r);
+    m.host->Reload(r, m.record.to);
+  }
   auto rep = m.host->Report(r);
   if (rep && rep->version == m.record.to) return StepResult::Ok();
+  // One start is the reload itself; two more mean the release dies at start.
+  uint64_t restarts = m.host->Starts(r) - m.marks["starts"];
+  if (restarts >= 3) {
+    return StepResult::Nok(r + " exited at start " + std::to_string(restarts) + " times with " +
+                           m.record.to);
+  }
   if (m.StepElapsedMs() > kReloadTimeoutMs) {
     return StepResult::Nok(r + " did not come up with " + m.record.to + " within " +
                            std::to_string(kReloadTimeoutMs / 1000) + " s");
