@@ -91,7 +91,8 @@ class Upgrade : public ::testing::Test {
     DUPLEX_ASSERT_OK(cluster_->WaitReady(20000));
     auto st = cluster_->Status();
     ASSERT_TRUE(st.ok());
-    for (const auto& r : (*st)["replicas"]) EXPECT_EQ(r.value("version", ""), version) << st->dump();
+    for (const auto& r : (*st)["replicas"])
+      EXPECT_EQ(r.value("version", ""), version) << st->dump();
   }
 
   void ExpectNothingLost() {
@@ -131,7 +132,8 @@ TEST_F(Upgrade, CompletesUnderLoadAndEnablesFeaturesOnlyWhenFinalized) {
   auto waiting = WaitCampaign("awaiting finalize");
   ASSERT_TRUE(waiting.is_object());
   EXPECT_EQ(Kv({"PUTEX", "k", "v", "60000"}).code, Code::kFeatureDisabled);
-  auto finalized = PostJson(cluster_->config(), "/upgrade/finalize", nlohmann::json::object(), 5000);
+  auto finalized =
+      PostJson(cluster_->config(), "/upgrade/finalize", nlohmann::json::object(), 5000);
   ASSERT_TRUE(finalized.ok()) << finalized.status().ToString();
   WaitCampaign("completed");
   ExpectBothRun("2.0.0");

@@ -696,11 +696,15 @@ Status PackageStore::Load() {
     if (!entry.is_directory(ec)) continue;
     StatusOr<PackageManifest> manifest = ReadPackageDir(entry.path());
     const std::string fix = "; remove " + entry.path().string() + " and add the package again";
-    if (!manifest.ok())
-      return Corruption(entry.path().string() + ": " + manifest.status().message() + fix);
+    // A damaged package is left out (and named), not fatal: the coordinator must start.
+    if (!manifest.ok()) {
+      damaged_.push_back(entry.path().string() + ": " + manifest.status().message() + fix);
+      continue;
+    }
     if (file_name != manifest->name + "-" + manifest->version.ToString()) {
-      return Corruption(entry.path().string() + ": holds " +
-                        Describe(manifest->name, manifest->version) + fix);
+      damaged_.push_back(entry.path().string() + ": holds " +
+                         Describe(manifest->name, manifest->version) + fix);
+      continue;
     }
     packages_[{manifest->name, manifest->version}] = std::move(manifest).value();
   }

@@ -108,12 +108,15 @@ class PackageStore {
   StatusOr<PackageManifest> Get(const std::string& name, const Version& v) const;
 
   const std::string& dir() const { return dir_; }
+  // Stored packages that failed verification when the store was opened (left out of List).
+  const std::vector<std::string>& damaged() const { return damaged_; }
 
  private:
   explicit PackageStore(std::string dir) : dir_(std::move(dir)) {}
   Status Load();
   StatusOr<PackageManifest> AddVerified(const PackageManifest& incoming);
 
+  std::vector<std::string> damaged_;
   std::string dir_;
   std::map<std::pair<std::string, Version>, PackageManifest> packages_;
 };

@@ -34,6 +34,7 @@ Status Upgrades::Open() {
   auto packages = PackageStore::Open(config_.data_dir + "/packages");
   if (!packages.ok()) return packages.status();
   packages_ = std::move(packages).value();
+  for (const auto& why : packages_->damaged()) spdlog::error("package store: {}", why);
   auto saved = store_->Get(kCampaignKey);
   if (!saved.ok()) return saved.status();
   if (saved->has_value()) {

@@ -15,6 +15,7 @@ struct Cleanup;
 struct PostValidate : Step<PostValidate, Conclude, PostHealthCheck, RollingBack> {
   static constexpr const char* kName = "PostValidate";
   static StepResult Run(Machine& m) {
+    if (m.record.finalized) return StepResult::Ok("already finalized");  // resumed: no way back
     for (const std::string& r : {m.record.first, m.record.second}) {
       auto rep = m.host->Report(r);
       if (!rep) return m.TimedOut() ? StepResult::Nok(r + " is not reporting") : StepResult::Wait();
@@ -22,7 +23,11 @@ struct PostValidate : Step<PostValidate, Conclude, PostHealthCheck, RollingBack>
     }
     if (m.Once("digests")) m.host->StartWork("digests");
     auto done = m.TakeWork("digests");
-    if (!done) return m.TimedOut() ? StepResult::Nok("digest check timed out") : StepResult::Wait();
+    if (!done) {
+      return m.SinceFirst("digests") > m.options.step_timeout_ms
+                 ? StepResult::Nok("digest check timed out")
+                 : StepResult::Wait();
+    }
     return done->ok() ? StepResult::Ok("both on " + m.record.to + ", digests equal")
                       : StepResult::Nok(done->message());
   }
@@ -31,6 +36,7 @@ struct PostValidate : Step<PostValidate, Conclude, PostHealthCheck, RollingBack>
 struct PostHealthCheck : Step<PostHealthCheck, Conclude, AwaitFinalize, RollingBack> {
   static constexpr const char* kName = "PostHealthCheck";
   static StepResult Run(Machine& m) {
+    if (m.record.finalized) return StepResult::Ok("already finalized");
     std::string active = m.host->ActiveName();
     std::string problem = active.empty() ? "no active replica" : HealthProblem(m, active);
     std::string standby = active.empty() ? "" : m.host->OtherName(active);

@@ -20,7 +20,7 @@ struct SwitchToNew : Step<SwitchToNew, Evaluate, Soak, RollingBack> {
       Status s = m.host->Switchover();
       if (!s.ok()) return StepResult::Nok("switchover: " + s.message());
     }
-    return m.StepElapsedMs() > m.options.switchover_wait_ms
+    return m.SinceFirst("switchover") > m.options.switchover_wait_ms
                ? StepResult::Nok("switchover to " + fresh + " did not complete")
                : StepResult::Wait();
   }
@@ -40,8 +40,9 @@ std::string AgainstBaseline(const Machine& m, const StatusReport& now) {
     return "error rate " + std::to_string(rate * 100) + "% against a baseline of " +
            std::to_string(base * 100) + "%";
   }
-  double limit = std::max(m.options.max_latency_factor * r.baseline_latency_p99_us,
-                          static_cast<double>(r.baseline_latency_p99_us + m.options.latency_slack_us));
+  double limit =
+      std::max(m.options.max_latency_factor * r.baseline_latency_p99_us,
+               static_cast<double>(r.baseline_latency_p99_us + m.options.latency_slack_us));
   if (now.latency_p99_us > limit) {
     return "latency p99 " + std::to_string(now.latency_p99_us) + " us against a baseline of " +
            std::to_string(r.baseline_latency_p99_us) + " us";
@@ -72,7 +73,11 @@ struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
     if (m.StepElapsedMs() < m.record.soak_ms) return StepResult::Wait();
     if (m.Once("digests")) m.host->StartWork("digests");
     auto done = m.TakeWork("digests");
-    if (!done) return m.TimedOut() ? StepResult::Nok("digest check timed out") : StepResult::Wait();
+    if (!done) {
+      return m.SinceFirst("digests") > m.options.step_timeout_ms
+                 ? StepResult::Nok("digest check timed out")
+                 : StepResult::Wait();
+    }
     return done->ok() ? StepResult::Ok("soaked " + std::to_string(m.record.soak_ms) + " ms, " +
                                        "digests equal")
                       : StepResult::Nok(done->message());

@@ -43,6 +43,19 @@ bool Machine::Once(const std::string& what) {
   return true;
 }
 
+int64_t Machine::SinceFirst(const std::string& what) {
+  auto [it, fresh] = marks.emplace("t:" + what, static_cast<uint64_t>(now_ms));
+  (void)fresh;
+  return now_ms - static_cast<int64_t>(it->second);
+}
+
+bool Machine::Touched() const {
+  for (const auto& s : record.steps) {
+    if (s.step == "ReloadFirst" || s.step == "ReloadSecond") return true;
+  }
+  return false;
+}
+
 std::optional<Status> Machine::TakeWork(const std::string& kind) {
   auto it = work.find(kind);
   if (it == work.end()) return std::nullopt;
@@ -116,6 +129,8 @@ Status Campaign::Abort(const std::string& why) {
   if (m.record.Done()) return FailedPrecondition("the campaign is already " + m.record.state);
   if (m.record.state == "rolling back") return FailedPrecondition("already rolling back");
   m.abort_reason = why;
+  // Not ticked yet: leave Resuming first, so that Running can take the abort.
+  if (m.state_cast<const campaign::Resuming*>() != nullptr) m.process_event(campaign::EvTick());
   m.process_event(campaign::EvAbort());
   return Status::Ok();
 }
@@ -152,7 +167,9 @@ std::vector<std::string> Campaign::FinalizeWaitsFor() const {
       out.push_back("replica " + r + " to be in sync");
     }
   }
-  if (m.record.phase != "Conclude") out.push_back("the soak and post-validation to finish");
+  if (m.record.state != "awaiting finalize" && !m.record.finalized) {
+    out.push_back("the soak and post-validation to finish");
+  }
   return out;
 }
 
@@ -206,8 +223,9 @@ std::string CampaignToJson(const CampaignRecord& r) {
                         {"reason", r.reason},
                         {"finalize_requested", r.finalize_requested},
                         {"finalized", r.finalized},
-                        {"baseline", {r.baseline_requests, r.baseline_errors,
-                                      r.baseline_latency_p99_us, r.soak_requests, r.soak_errors}},
+                        {"baseline",
+                         {r.baseline_requests, r.baseline_errors, r.baseline_latency_p99_us,
+                          r.soak_requests, r.soak_errors}},
                         {"steps", steps}}
       .dump();
 }

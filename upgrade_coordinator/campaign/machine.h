@@ -57,6 +57,10 @@ struct Machine : sc::state_machine<Machine, Resuming> {
   bool TimedOut() const { return StepElapsedMs() > options.step_timeout_ms; }
   // A command issued once per step (survives ticks, not restarts: commands are idempotent).
   bool Once(const std::string& what);
+  // Time since `what` was first marked in this step (marked now on the first call): waits
+  // are measured from when their cause began, not from the start of the step.
+  int64_t SinceFirst(const std::string& what);
+  bool Touched() const;  // did this campaign reload any replica?
   // The result of blocking work, if it came back for the current step.
   std::optional<Status> TakeWork(const std::string& kind);
 

@@ -30,6 +30,7 @@ struct RestoreActive : Step<RestoreActive, RollingBack, RestoreStandby, RolledBa
   static constexpr const char* kName = "RestoreActive";
   static StepResult Run(Machine& m) {
     std::string active = m.host->ActiveName();
+    if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
     if (!active.empty() && RunsOld(m, active)) return StepResult::Ok(active + " is active");
     std::string other = active.empty() ? "" : m.host->OtherName(active);
     if (active.empty()) {
@@ -49,7 +50,10 @@ struct RestoreActive : Step<RestoreActive, RollingBack, RestoreStandby, RolledBa
       return StepResult::Wait();
     }
     if (m.Once("switchover")) (void)m.host->Switchover();
-    if (m.StepElapsedMs() > m.options.switchover_wait_ms) m.issued.erase("switchover");  // retry
+    if (m.SinceFirst("switchover") > m.options.switchover_wait_ms) {
+      m.issued.erase("switchover");  // retry once per wait
+      m.marks.erase("t:switchover");
+    }
     Waiting(m, "the switchover to " + other);
     return StepResult::Wait();
   }
@@ -64,8 +68,12 @@ struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, Rolle
       return StepResult::Wait();
     }
     std::string standby = m.host->OtherName(active);
-    if (!RunsOld(m, standby) && m.Once("reload")) m.host->Reload(standby, m.record.from);
     m.host->Isolate(standby, false);
+    auto before = m.host->Report(standby);
+    bool untouched =
+        !m.Touched() && RunsOld(m, standby) && (!before || before->version == m.record.from);
+    if (untouched) return StepResult::Ok("nothing was changed");  // a pre-check said no
+    if (!RunsOld(m, standby) && m.Once("reload")) m.host->Reload(standby, m.record.from);
     auto rep = m.host->Report(standby);
     if (rep && rep->version == m.record.from && m.host->InSync(standby)) {
       return StepResult::Ok(standby + " back on " + m.record.from + " and in sync");

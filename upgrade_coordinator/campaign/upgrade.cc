@@ -13,10 +13,10 @@ const std::string& Target(const Machine& m, bool first) {
 
 StepResult Isolate(Machine& m, bool first) {
   const std::string& r = Target(m, first);
+  if (m.host->ActiveName() == r) return StepResult::Nok(r + " is active: it cannot be isolated");
   if (m.Once("isolate")) m.host->Isolate(r, true);
   auto rep = m.host->Report(r);
   if (!rep || rep->role == WireRole::kOutOfService) return StepResult::Ok();
-  if (m.host->ActiveName() == r) return StepResult::Nok(r + " is active: it cannot be isolated");
   return m.TimedOut() ? StepResult::Nok(r + " did not leave service") : StepResult::Wait();
 }
 
