@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "replica/frame.h"
+#include "replica/zmq_util.h"
 
 namespace duplex {
 namespace {
@@ -68,56 +69,6 @@ struct Published {
   bool serving = false;
   std::string status_json = "{}";
 };
-
-// The context outlives every socket (it is declared first): zmq_ctx_term waits for
-// all sockets to close.
-struct ZContext {
-  ZContext() : ctx(zmq_ctx_new()) {}
-  ~ZContext() { zmq_ctx_term(ctx); }
-  ZContext(const ZContext&) = delete;
-  ZContext& operator=(const ZContext&) = delete;
-  void* ctx;
-};
-
-// Thin ownership of a ZeroMQ socket with the options every duplex socket uses.
-struct ZSocket {
-  ZSocket(void* ctx, int type, size_t max_frame_bytes) : s(zmq_socket(ctx, type)) {
-    int zero = 0, hwm = 100000;
-    int64_t max_msg = static_cast<int64_t>(max_frame_bytes);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    // Peers that send larger frames are disconnected by ZeroMQ before we see them.
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
-  }
-  ~ZSocket() { zmq_close(s); }
-  ZSocket(const ZSocket&) = delete;
-  ZSocket& operator=(const ZSocket&) = delete;
-  void* s;
-};
-
-// One received message: its parts (a ROUTER prepends the sender's routing id).
-std::vector<std::string> RecvParts(void* socket) {
-  std::vector<std::string> parts;
-  int more = 1;
-  while (more) {
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&msg);
-      break;
-    }
-    parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
-    more = zmq_msg_more(&msg);
-    zmq_msg_close(&msg);
-  }
-  return parts;
-}
-
-void SendParts(void* socket, const std::string* route, const std::string& payload) {
-  if (route != nullptr) zmq_send(socket, route->data(), route->size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-  zmq_send(socket, payload.data(), payload.size(), ZMQ_DONTWAIT);
-}
 
 class Daemon final : public ActionSink {
  public:

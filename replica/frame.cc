@@ -11,19 +11,13 @@
 namespace duplex {
 namespace {
 
-kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
-  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
-}
-std::string Str(capnp::Data::Reader d) {
-  return {reinterpret_cast<const char*>(d.begin()), d.size()};
-}
-
 void ToWire(const Request& r, wire::ClientRequest::Builder b) {
   b.setClientId(r.client_id);
   b.setRequestSeq(r.request_seq);
   b.setOp(r.op);
   auto args = b.initArgs(static_cast<unsigned>(r.args.size()));
-  for (size_t i = 0; i < r.args.size(); ++i) args.set(static_cast<unsigned>(i), Bytes(r.args[i]));
+  for (size_t i = 0; i < r.args.size(); ++i)
+    args.set(static_cast<unsigned>(i), CapnpBytes(r.args[i]));
 }
 
 void ToWire(const ClientReply& r, wire::ClientResponse::Builder b) {
@@ -31,7 +25,7 @@ void ToWire(const ClientReply& r, wire::ClientResponse::Builder b) {
   b.setRequestSeq(r.request_seq);
   b.setCode(static_cast<uint16_t>(r.response.code));
   b.setMessage(r.response.message);
-  b.setValue(Bytes(r.response.value));
+  b.setValue(CapnpBytes(r.response.value));
   b.setEpoch(r.epoch);
   b.setActiveHint(r.active_hint);
 }
@@ -93,7 +87,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
     case wire::Frame::CLIENT_REQUEST: {
       auto r = f.getClientRequest();
       Request out{r.getClientId(), r.getRequestSeq(), r.getOp(), {}};
-      for (auto a : r.getArgs()) out.args.push_back(Str(a));
+      for (auto a : r.getArgs()) out.args.push_back(FromCapnpData(a));
       return Frame(std::move(out));
     }
     case wire::Frame::CLIENT_RESPONSE: {
@@ -101,11 +95,12 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       if (r.getCode() > static_cast<uint16_t>(Code::kInternal)) {
         return Corruption("client response: unknown code " + std::to_string(r.getCode()));
       }
-      return Frame(ClientReply{r.getClientId(),
-                               r.getRequestSeq(),
-                               {static_cast<Code>(r.getCode()), r.getMessage(), Str(r.getValue())},
-                               r.getEpoch(),
-                               r.getActiveHint()});
+      return Frame(
+          ClientReply{r.getClientId(),
+                      r.getRequestSeq(),
+                      {static_cast<Code>(r.getCode()), r.getMessage(), FromCapnpData(r.getValue())},
+                      r.getEpoch(),
+                      r.getActiveHint()});
     }
     case wire::Frame::PEER: {
       auto m = FromWire(f.getPeer());

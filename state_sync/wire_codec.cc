@@ -8,16 +8,9 @@
 namespace duplex {
 namespace {
 
-kj::ArrayPtr<const kj::byte> Bytes(const std::string& s) {
-  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
-}
-std::string Str(capnp::Data::Reader d) {
-  return {reinterpret_cast<const char*>(d.begin()), d.size()};
-}
-
 void ToWire(const Mutation& m, wire::Mutation::Builder out) {
-  out.setKey(Bytes(m.key));
-  out.setValue(Bytes(m.value));
+  out.setKey(CapnpBytes(m.key));
+  out.setValue(CapnpBytes(m.value));
   out.setErase(m.erase);
 }
 
@@ -28,7 +21,8 @@ void MutationsToWire(const std::vector<Mutation>& in, capnp::List<wire::Mutation
 std::vector<Mutation> MutationsFromWire(capnp::List<wire::Mutation>::Reader in) {
   std::vector<Mutation> out;
   out.reserve(in.size());
-  for (auto m : in) out.push_back({Str(m.getKey()), Str(m.getValue()), m.getErase()});
+  for (auto m : in)
+    out.push_back({FromCapnpData(m.getKey()), FromCapnpData(m.getValue()), m.getErase()});
   return out;
 }
 
@@ -52,7 +46,7 @@ void ToWire(const Delta& in, wire::Delta::Builder out) {
   out.setRequestSeq(in.session.request_seq);
   out.setResponseCode(in.session.code);
   out.setResponseMessage(in.session.message);
-  out.setResponseValue(Bytes(in.session.value));
+  out.setResponseValue(CapnpBytes(in.session.value));
 }
 
 StatusOr<Delta> FromWire(wire::Delta::Reader in) {
@@ -66,7 +60,7 @@ StatusOr<Delta> FromWire(wire::Delta::Reader in) {
   d.session.request_seq = in.getRequestSeq();
   d.session.code = in.getResponseCode();
   d.session.message = in.getResponseMessage();
-  d.session.value = Str(in.getResponseValue());
+  d.session.value = FromCapnpData(in.getResponseValue());
   return d;
 }
 

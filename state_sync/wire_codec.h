@@ -13,6 +13,14 @@
 
 namespace duplex {
 
+// Bytes between std::string and Cap'n Proto Data, for every codec.
+inline kj::ArrayPtr<const kj::byte> CapnpBytes(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+inline std::string FromCapnpData(capnp::Data::Reader d) {
+  return {reinterpret_cast<const char*>(d.begin()), d.size()};
+}
+
 void ToWire(const Delta& in, wire::Delta::Builder out);
 StatusOr<Delta> FromWire(wire::Delta::Reader in);
 

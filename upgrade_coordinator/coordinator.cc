@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "replica/zmq_util.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
@@ -289,19 +290,7 @@ class Coordinator {
   }
 
   bool OnFrame() {
-    std::vector<std::string> parts;
-    int more = 1;
-    while (more) {
-      zmq_msg_t msg;
-      zmq_msg_init(&msg);
-      if (zmq_msg_recv(&msg, router_, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&msg);
-        break;
-      }
-      parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
-      more = zmq_msg_more(&msg);
-      zmq_msg_close(&msg);
-    }
+    std::vector<std::string> parts = RecvParts(router_);
     if (parts.empty()) return false;
     auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.max_frame_bytes)
                                    : StatusOr<Frame>(Corruption("expected 2 parts"));
@@ -341,9 +330,7 @@ class Coordinator {
       if (auto* send = std::get_if<SendAssignment>(&action)) {
         auto route = routes_.find(send->replica);
         if (route == routes_.end()) continue;  // not connected yet: its first status gets it
-        std::string bytes = EncodeFrame(send->assignment);
-        zmq_send(router_, route->second.data(), route->second.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(router_, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
+        SendParts(router_, &route->second, EncodeFrame(send->assignment));
       } else if (auto* start = std::get_if<StartReplica>(&action)) {
         StartOne(start->replica);
       } else if (auto* stop = std::get_if<StopReplica>(&action)) {

@@ -21,15 +21,7 @@ struct PostValidate : Step<PostValidate, Conclude, PostHealthCheck, RollingBack>
       if (!rep) return m.TimedOut() ? StepResult::Nok(r + " is not reporting") : StepResult::Wait();
       if (rep->version != m.record.to) return StepResult::Nok(r + " runs " + rep->version);
     }
-    if (m.Once("digests")) m.host->StartWork("digests");
-    auto done = m.TakeWork("digests");
-    if (!done) {
-      return m.SinceFirst("digests") > m.options.step_timeout_ms
-                 ? StepResult::Nok("digest check timed out")
-                 : StepResult::Wait();
-    }
-    return done->ok() ? StepResult::Ok("both on " + m.record.to + ", digests equal")
-                      : StepResult::Nok(done->message());
+    return AwaitDigests(m, "both on " + m.record.to + ", digests equal");
   }
 };
 

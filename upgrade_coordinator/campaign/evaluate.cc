@@ -71,16 +71,7 @@ struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
       if (!problem.empty()) return StepResult::Nok(problem);
     }
     if (m.StepElapsedMs() < m.record.soak_ms) return StepResult::Wait();
-    if (m.Once("digests")) m.host->StartWork("digests");
-    auto done = m.TakeWork("digests");
-    if (!done) {
-      return m.SinceFirst("digests") > m.options.step_timeout_ms
-                 ? StepResult::Nok("digest check timed out")
-                 : StepResult::Wait();
-    }
-    return done->ok() ? StepResult::Ok("soaked " + std::to_string(m.record.soak_ms) + " ms, " +
-                                       "digests equal")
-                      : StepResult::Nok(done->message());
+    return AwaitDigests(m, "soaked " + std::to_string(m.record.soak_ms) + " ms, digests equal");
   }
 };
 

@@ -71,6 +71,17 @@ std::string HealthProblem(const Machine& m, const std::string& replica) {
   return "";
 }
 
+StepResult AwaitDigests(Machine& m, const std::string& ok_reason) {
+  if (m.Once("digests")) m.host->StartWork("digests");
+  auto done = m.TakeWork("digests");
+  if (!done) {
+    return m.SinceFirst("digests") > m.options.step_timeout_ms
+               ? StepResult::Nok("digest check timed out")
+               : StepResult::Wait();
+  }
+  return done->ok() ? StepResult::Ok(ok_reason) : StepResult::Nok(done->message());
+}
+
 sc::result Resuming::react(const EvTick&) {
   Machine& m = outermost_context();
   const std::string& p = m.record.phase;

@@ -97,5 +97,7 @@ struct Step : sc::simple_state<Self, Outer> {
 
 // Shared observations.
 std::string HealthProblem(const Machine& m, const std::string& replica);
+// Starts the digest comparison once and waits for it (bounded from when it started).
+StepResult AwaitDigests(Machine& m, const std::string& ok_reason);
 
 }  // namespace duplex::campaign

@@ -1,0 +1,36 @@
+#include "replica/zmq_util.h"
+
+namespace duplex {
+
+ZSocket::ZSocket(void* ctx, int type, size_t max_frame_bytes) : s(zmq_socket(ctx, type)) {
+  int zero = 0, hwm = 100000;
+  int64_t max_msg = static_cast<int64_t>(max_frame_bytes);
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+  zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+  zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+  zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+}
+
+std::vector<std::string> RecvParts(void* socket) {
+  std::vector<std::string> parts;
+  int more = 1;
+  while (more) {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&msg);
+      break;
+    }
+    parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
+    more = zmq_msg_more(&msg);
+    zmq_msg_close(&msg);
+  }
+  return parts;
+}
+
+void SendParts(void* socket, const std::string* route, const std::string& payload) {
+  if (route != nullptr) zmq_send(socket, route->data(), route->size(), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+  zmq_send(socket, payload.data(), payload.size(), ZMQ_DONTWAIT);
+}
+
+}  // namespace duplex
