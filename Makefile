@@ -19,7 +19,7 @@ build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDUPLEX_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUPLEX_SANITIZE=ON
 
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j$(JOBS)

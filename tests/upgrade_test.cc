@@ -48,7 +48,7 @@ class Upgrade : public ::testing::Test {
 
   StatusOr<nlohmann::json> StartCampaign(const std::string& package, int64_t soak_ms,
                                          bool auto_finalize) {
-    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 10000);
+    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 60000);
     if (!added.ok()) return added.status();
     return PostJson(cluster_->config(), "/upgrade/start",
                     {{"to", "2.0.0"}, {"soak_ms", soak_ms}, {"auto_finalize", auto_finalize}},
@@ -194,7 +194,7 @@ TEST_F(Upgrade, ATamperedPackageIsRejectedWithAClearError) {
     binary.seekp(1000);
     binary.put('\x42');
   }
-  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 10000);
+  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 60000);
   ASSERT_FALSE(added.ok());
   EXPECT_NE(added.status().message().find("checksum mismatch"), std::string::npos)
       << added.status().message();

@@ -195,8 +195,10 @@ class Coordinator {
       Submit("api", res, 30000, std::move(call));
     };
     http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
-      auto body = json_body(req);
-      api(res, [this, body] { return upgrades_.AddPackage(body); });
+      // Hashing and copying a binary takes long: done here, off the event loop.
+      ApiAnswer answer = upgrades_.AddPackage(json_body(req));
+      res.status = answer.status;
+      res.set_content(answer.body.dump() + "\n", "application/json");
     });
     http_.Get("/packages", [=, this](const httplib::Request&, httplib::Response& res) {
       api(res, [this] { return upgrades_.ListPackages(); });

@@ -33,6 +33,7 @@ Upgrades::~Upgrades() {
 Status Upgrades::Open() {
   auto packages = PackageStore::Open(config_.data_dir + "/packages");
   if (!packages.ok()) return packages.status();
+  std::lock_guard lock(packages_mu_);
   packages_ = std::move(packages).value();
   for (const auto& why : packages_->damaged()) spdlog::error("package store: {}", why);
   auto saved = store_->Get(kCampaignKey);
@@ -68,6 +69,7 @@ std::string Upgrades::BinaryFor(const std::string& replica) const {
 StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& version) const {
   auto v = ParseVersion(version);
   if (!v.ok()) return v.status();
+  std::lock_guard lock(packages_mu_);
   for (const auto& m : packages_->List()) {
     if (m.version == *v) return m;
   }
@@ -114,9 +116,7 @@ uint64_t Upgrades::Starts(const std::string& replica) const {
 
 std::string Upgrades::CheckPackage(const std::string& version) const {
   auto m = PackageFor(version);
-  if (!m.ok()) return m.status().message();
-  Status verified = VerifyBinary(*m);  // the stored copy, checked again now
-  return verified.ok() ? "" : verified.message();
+  return m.ok() ? "" : m.status().message();
 }
 
 std::string Upgrades::CheckCompatibility(const std::string& from, const std::string& to) const {
@@ -167,15 +167,16 @@ void Upgrades::SetClusterVersion(const std::string& version) {
 void Upgrades::SetLock(bool held) { arbiter_->SetLock(held); }
 
 void Upgrades::StartWork(const std::string& kind) {
+  Job job{kind, campaign_ ? campaign_->record().id : 0, campaign_ ? campaign_->record().to : ""};
   std::lock_guard lock(mu_);
-  jobs_.emplace_back(kind, campaign_ ? campaign_->record().id : 0);
+  jobs_.push_back(std::move(job));
 }
 
 // --- blocking work on the worker thread -----------------------------------------------
 
 void Upgrades::WorkerLoop() {
   for (;;) {
-    std::pair<std::string, uint64_t> job;
+    Job job;
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
@@ -184,13 +185,21 @@ void Upgrades::WorkerLoop() {
         jobs_.pop_front();
       }
     }
-    if (job.first.empty()) {
+    if (job.kind.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
-    Status result = job.first == "backup" ? RunBackup(job.second) : CompareDigests();
+    Status result;
+    if (job.kind == "backup") {
+      result = RunBackup(job.campaign_id);
+    } else if (job.kind == "verify") {
+      auto package = PackageFor(job.version);  // the stored copy, checked again now
+      result = package.ok() ? VerifyBinary(*package) : package.status();
+    } else {
+      result = CompareDigests();
+    }
     std::lock_guard lock(mu_);
-    results_.emplace_back(job.first, result);
+    results_.emplace_back(job.kind, result);
   }
 }
 

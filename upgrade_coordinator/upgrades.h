@@ -34,7 +34,7 @@ class Upgrades final : public CampaignHost {
   // The binary a replica must run (its assigned version).
   std::string BinaryFor(const std::string& replica) const;
 
-  ApiAnswer AddPackage(const nlohmann::json& body);
+  ApiAnswer AddPackage(const nlohmann::json& body);  // any thread
   ApiAnswer ListPackages() const;
   ApiAnswer Plan(const std::string& to) const;
   ApiAnswer Start(const nlohmann::json& body);
@@ -75,8 +75,16 @@ class Upgrades final : public CampaignHost {
   std::unique_ptr<Campaign> campaign_;
   int64_t now_us_ = 0;
 
+  struct Job {
+    std::string kind;
+    uint64_t campaign_id = 0;
+    std::string version;  // the campaign's target
+  };
+  // The package store is used by the loop and by the HTTP thread (adding a package hashes
+  // and copies a binary, too slow for the loop).
+  mutable std::mutex packages_mu_;
   std::mutex mu_;  // guards jobs_, results_, stop_
-  std::deque<std::pair<std::string, uint64_t>> jobs_;
+  std::deque<Job> jobs_;
   std::deque<std::pair<std::string, Status>> results_;
   bool stop_ = false;
   std::thread worker_;

@@ -28,6 +28,7 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
 ApiAnswer Upgrades::AddPackage(const nlohmann::json& body) {
   std::string path = body.value("path", "");
   if (path.empty()) return Error(400, "path: required");
+  std::lock_guard lock(packages_mu_);
   auto added = packages_->Add(path);
   if (!added.ok()) return Error(400, added.status().message());
   spdlog::info("package {} {} stored", added->name, added->version.ToString());
@@ -35,6 +36,7 @@ ApiAnswer Upgrades::AddPackage(const nlohmann::json& body) {
 }
 
 ApiAnswer Upgrades::ListPackages() const {
+  std::lock_guard lock(packages_mu_);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& m : packages_->List()) list.push_back(ManifestJson(m));
   return {200, {{"packages", list}}};
@@ -140,6 +142,7 @@ ApiAnswer Upgrades::Features() const {
   auto cv = ParseVersion(cluster);
   // Every feature any stored package introduces, and whether the cluster reached it.
   std::map<std::string, Version> known;
+  std::lock_guard lock(packages_mu_);
   for (const auto& m : packages_->List()) {
     for (const auto& f : m.features) known.emplace(f.name, f.introduced_in);
   }

@@ -64,6 +64,7 @@ class CampaignHost {
   // How many times the coordinator has started the replica's process (crash loops show here).
   virtual uint64_t Starts(const std::string& replica) const = 0;
   // Checks that need the package store or the machine: empty string when fine.
+  // CheckPackage only looks the package up; the checksum is verified by StartWork("verify").
   virtual std::string CheckPackage(const std::string& version) const = 0;
   virtual std::string CheckCompatibility(const std::string& from, const std::string& to) const = 0;
   // Commands.
@@ -75,7 +76,7 @@ class CampaignHost {
   virtual void SetLock(bool held) = 0;
   // Work that blocks (digest comparison, backup) runs beside the loop; its result comes
   // back through Campaign::OnWorkDone(kind, status).
-  virtual void StartWork(const std::string& kind) = 0;  // "backup", "digests"
+  virtual void StartWork(const std::string& kind) = 0;  // "verify", "backup", "digests"
 };
 
 struct CampaignOptions {

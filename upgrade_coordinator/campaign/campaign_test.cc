@@ -345,8 +345,8 @@ struct Harness {
   CampaignOptions options{/*step_timeout_ms=*/3000, /*switchover_wait_ms=*/1000};
   std::unique_ptr<Campaign> campaign;
   int64_t now_ms = 1000;
-  std::map<std::string, Status> work_answers = {{"backup", Status::Ok()},
-                                                {"digests", Status::Ok()}};
+  std::map<std::string, Status> work_answers = {
+      {"verify", Status::Ok()}, {"backup", Status::Ok()}, {"digests", Status::Ok()}};
 };
 
 std::vector<std::string> PlannedStepNames() {
@@ -465,7 +465,8 @@ TEST_F(CampaignTest, UpgradesTheStandbyFirstAndSwitchesOverOnceToTheNewVersion) 
   EXPECT_EQ(order, (std::vector<std::string>{"Isolate b on", "Reload b 2.0.0", "Isolate b off",
                                              "Switchover", "Isolate a on", "Reload a 2.0.0",
                                              "Isolate a off"}));
-  EXPECT_EQ(h.host.Commands("StartWork").size(), 3u);  // backup, digests at soak and at the end
+  // verify, backup, digests at soak and at the end
+  EXPECT_EQ(h.host.Commands("StartWork").size(), 4u);
   const StepRecord* soak = h.FindStep("Soak");
   EXPECT_GE(soak->ended_ms - soak->started_ms, h.record().soak_ms);
 }
@@ -509,7 +510,7 @@ TEST_F(CampaignTest, EveryCommandIsIssuedAfterItsPhaseAndStepArePersisted) {
       {"Switchover", {"SwitchToNew"}},
       {"SetLock", {"TakeLock", "ReleaseLock"}},
       {"SetClusterVersion", {"Finalize"}},
-      {"StartWork", {"Backup", "Soak", "PostValidate"}}};
+      {"StartWork", {"Verify", "Backup", "Soak", "PostValidate"}}};
   for (const Command& c : h.host.commands) {
     EXPECT_TRUE(owners.at(c.what).count(c.persisted_step)) << c.what << " in " << c.persisted_step;
   }
