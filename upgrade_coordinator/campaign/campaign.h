@@ -87,6 +87,9 @@ struct CampaignOptions {
   double max_latency_factor = 3.0;        // p99 may grow this much ...
   int64_t latency_slack_us = 50000;       // ... or by this much, whichever is more
   uint64_t min_requests_to_judge = 100;   // fewer answers than this: rates are noise
+  // Pre health check: the active's load, sampled over load_sample_ms, must stay under this.
+  double max_load_ops_per_s = 200000;
+  int64_t load_sample_ms = 500;
 };
 
 class Campaign {

@@ -1109,6 +1109,20 @@ TEST_F(CampaignTest, AnAbortBeforeTheFirstTickIsNotLost) {
 // waits for the standby to be on the old version and in sync: when the pre-health check
 // failed because the standby is out of sync (or down), the campaign stays "rolling back"
 // until it recovers — it cannot be aborted, and no new campaign can start.
+TEST_F(CampaignTest, AnUpgradeIsNotStartedUnderALoadAboveTheThreshold) {
+  Harness h(NewRecord());
+  h.options.max_load_ops_per_s = 100;
+  h.Start(NewRecord());
+  // 10 answers per 10 ms tick: 1000 ops/s, ten times the threshold.
+  for (int i = 0; i < 2000 && !h.record().Done(); ++i) {
+    h.host.replicas["a"].report->requests_total += 10;
+    h.Step();
+  }
+  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().reason.rfind("PreHealthCheck: load ", 0), 0u) << h.record().reason;
+  EXPECT_TRUE(h.host.Commands("Reload").empty());
+}
+
 TEST_F(CampaignTest, APreHealthCheckFailureEndsRolledBackEvenIfTheStandbyStaysDown) {
   Harness h(NewRecord());
   h.host.replicas["b"].report.reset();  // b's process is down

@@ -14,6 +14,31 @@ struct VetoRound;
 struct TakeLock;
 struct Backup;
 
+// The active's answered requests per second over the last sample window: an upgrade is
+// not started under a load above the threshold. Marks "load ok" once a window passed.
+std::string LoadProblem(Machine& m, const std::string& active) {
+  auto rep = m.host->Report(active);
+  if (!rep) return "replica " + active + " is not reporting";
+  if (m.marks.count("load t") == 0) {
+    m.marks["load t"] = static_cast<uint64_t>(m.now_ms);
+    m.marks["load n"] = rep->requests_total;
+    return "";
+  }
+  int64_t elapsed = m.now_ms - static_cast<int64_t>(m.marks["load t"]);
+  if (elapsed < m.options.load_sample_ms) return "";
+  double rate = (rep->requests_total - std::min(rep->requests_total, m.marks["load n"])) * 1000.0 /
+                static_cast<double>(elapsed);
+  m.marks["load t"] = static_cast<uint64_t>(m.now_ms);  // next window
+  m.marks["load n"] = rep->requests_total;
+  if (rate > m.options.max_load_ops_per_s) {
+    m.marks.erase("load ok");
+    return "load " + std::to_string(static_cast<int64_t>(rate)) + " ops/s is over the threshold " +
+           std::to_string(static_cast<int64_t>(m.options.max_load_ops_per_s)) + " ops/s";
+  }
+  m.marks["load ok"] = 1;
+  return "";
+}
+
 struct Verify : Step<Verify, Prepare, PreValidate, RollingBack> {
   static constexpr const char* kName = "Verify";
   static StepResult Run(Machine& m) {
@@ -50,9 +75,11 @@ struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
         problem = "replica " + r + " runs " + rep->version + ", not " + m.record.from;
       }
     }
+    if (problem.empty()) problem = LoadProblem(m, active);
     if (!problem.empty()) {
       return m.StepElapsedMs() < kHealthWaitMs ? StepResult::Wait() : StepResult::Nok(problem);
     }
+    if (m.marks.count("load ok") == 0) return StepResult::Wait();  // still sampling
     m.record.first = standby;  // the standby is upgraded first; the active keeps serving
     m.record.second = active;
     auto baseline = m.host->Report(active);
