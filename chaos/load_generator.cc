@@ -33,11 +33,11 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   }
   std::string value(static_cast<size_t>(o.value_bytes), 'x');
   SteadyClock clock;
+  uint64_t next_key = 0;
   auto send = [&](Connection& c) {
-    Request r{c.client_id,
-              c.next_seq++,
-              "PUT",
-              {o.key_prefix + std::to_string(rng() % o.key_space), value}};
+    if (o.total_ops > 0 && next_key >= o.total_ops) return;
+    uint64_t key = o.total_ops > 0 ? next_key++ : rng() % o.key_space;
+    Request r{c.client_id, c.next_seq++, "PUT", {o.key_prefix + std::to_string(key), value}};
     std::string bytes = EncodeFrame(r);
     zmq_send(c.socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
     c.in_flight.emplace_back(r.request_seq, clock.NowUs());
@@ -50,7 +50,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   }
   std::vector<zmq_pollitem_t> items;
   for (auto& c : conns) items.push_back({c.socket, 0, ZMQ_POLLIN, 0});
-  while (clock.NowUs() < end) {
+  while (clock.NowUs() < end && (o.total_ops == 0 || out.ok + out.errors < o.total_ops)) {
     if (zmq_poll(items.data(), static_cast<int>(items.size()), 10) < 0) continue;
     int64_t now = clock.NowUs();
     for (size_t i = 0; i < conns.size(); ++i) {

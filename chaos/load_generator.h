@@ -20,7 +20,8 @@ struct LoadOptions {
   std::string key_prefix = "load";
   uint64_t key_space = 1000000;
   int value_bytes = 32;
-  int timeout_ms = 2000;  // a request unanswered this long counts as a timeout
+  int timeout_ms = 2000;   // a request unanswered this long counts as a timeout
+  uint64_t total_ops = 0;  // > 0: stop after this many answers, keys 0..total_ops-1 in order
 };
 
 struct LoadResult {

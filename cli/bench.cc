@@ -12,6 +12,7 @@
 
 #include "chaos/cluster_fixture.h"
 #include "chaos/load_generator.h"
+#include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 
 namespace duplex::cli {
@@ -149,10 +150,58 @@ int BenchReplication(const std::string& duplex_binary, const BenchOptions& o, nl
   return 0;
 }
 
+// A rolling upgrade of a pair holding `keys` keys, under 3 writing clients.
+int BenchUpgrade(const std::string& duplex_binary, const BenchOptions& o, nlohmann::json& out) {
+  FixtureOptions fo = Fixture(duplex_binary, o, "upgrade");
+  auto cluster = ClusterFixture::Start(fo);
+  if (!cluster.ok()) {
+    std::cerr << "bench: " << cluster.status().ToString() << "\n";
+    return 1;
+  }
+  auto active = (*cluster)->ActiveName();
+  if (!active.ok()) return 1;
+  LoadOptions lo;
+  for (const auto& r : (*cluster)->config().replicas) {
+    if (r.name == *active) lo.endpoint = "tcp://" + r.host + ":" + std::to_string(r.port);
+  }
+  lo.total_ops = o.keys;
+  lo.seconds = 3600;
+  lo.key_prefix = "key-";
+  auto loaded = RunLoad(lo);
+  if (!loaded.ok()) return 1;
+  std::cerr << "loaded " << loaded->ok << " keys in " << loaded->seconds << " s\n";
+  WorkloadOptions w;
+  w.endpoints = (*cluster)->Endpoints();
+  w.clients = 3;
+  Workload workload(w);
+  workload.Start();
+  (void)workload.WaitAcked(100, 10000);
+  std::string package = fo.build_dir + "/packages/kv-2.0.0";
+  auto run = RunUpgrade(**cluster, workload, std::filesystem::absolute(package).string(), 1000,
+                        600000, [](const std::string& line) { std::cerr << line << "\n"; });
+  (void)workload.WaitAcked(workload.acked() + 100, 10000);
+  workload.Stop();
+  if (!run.ok()) {
+    std::cerr << "bench: " << run.status().ToString() << "\n";
+    return 1;
+  }
+  CheckResult check = workload.Check();
+  out["keys"] = loaded->ok;
+  out["outcome"] = run->outcome == "rolled back" ? "rolled_back" : run->outcome;
+  out["duration_ms"] = run->duration_ms;
+  out["unavailability_ms"] = run->unavailability_ms;
+  out["failed_requests"] = run->failed_requests;
+  out["lost_acknowledged_writes"] = check.lost;
+  out["double_applied_requests"] = check.double_applied;
+  (*cluster)->Stop();
+  return run->outcome == "completed" ? 0 : 1;
+}
+
 void PrintTable(const nlohmann::json& out) {
   std::printf("%-36s %14s\n", "figure", "value");
   for (const auto& [k, v] : out.items()) {
     if (v.is_number()) std::printf("%-36s %14.2f\n", k.c_str(), v.get<double>());
+    if (v.is_string()) std::printf("%-36s %14s\n", k.c_str(), v.get<std::string>().c_str());
   }
 }
 
@@ -165,8 +214,11 @@ int RunBench(const std::string& duplex_binary, const BenchOptions& o) {
     rc = BenchFailover(duplex_binary, o, out);
   } else if (o.what == "replication") {
     rc = BenchReplication(duplex_binary, o, out);
+  } else if (o.what == "upgrade") {
+    rc = BenchUpgrade(duplex_binary, o, out);
   } else {
-    std::cerr << "duplex bench: unknown benchmark \"" << o.what << "\" (failover, replication)\n";
+    std::cerr << "duplex bench: unknown benchmark \"" << o.what
+              << "\" (failover, replication, upgrade)\n";
     return 2;
   }
   if (o.json) {

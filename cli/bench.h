@@ -12,6 +12,7 @@ struct BenchOptions {
   double seconds = 3.0;
   bool json = false;
   std::string dir;
+  uint64_t keys = 1000000;  // upgrade: keys loaded before the campaign
 };
 
 int RunBench(const std::string& duplex_binary, const BenchOptions& options);

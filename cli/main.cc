@@ -70,11 +70,12 @@ int Main(int argc, char** argv) {
   demo->add_option("--writes-after", demo_options.writes_after_kill, "writes after the kill");
   BenchOptions bench_options;
   auto* bench = app.add_subcommand("bench", "benchmarks: failover, replication");
-  bench->add_option("what", bench_options.what, "failover | replication")->required();
+  bench->add_option("what", bench_options.what, "failover | replication | upgrade")->required();
   bench->add_option("--runs", bench_options.runs, "repetitions (failover)");
   bench->add_option("--seconds", bench_options.seconds, "measurement time per case");
   bench->add_flag("--json", bench_options.json, "one JSON object");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
+  bench->add_option("--keys", bench_options.keys, "upgrade: keys loaded first");
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
 
   CLI11_PARSE(app, argc, argv);

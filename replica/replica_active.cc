@@ -145,10 +145,11 @@ void ReplicaCore::CountAnswer(Code code, int64_t latency_us) {
       code == Code::kCorruption) {
     ++counters_.server_errors;
   }
+  std::pair<int64_t, int64_t> sample{now_us_, latency_us};
   if (latency_samples_us_.size() < kLagSamples) {
-    latency_samples_us_.push_back(latency_us);
+    latency_samples_us_.push_back(sample);
   } else {
-    latency_samples_us_[latency_next_++ % kLagSamples] = latency_us;
+    latency_samples_us_[latency_next_++ % kLagSamples] = sample;
   }
 }
 

@@ -356,10 +356,13 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   }
   s.requests_total = counters_.requests_answered;
   s.server_errors_total = counters_.server_errors;
-  if (!latency_samples_us_.empty()) {
-    std::vector<int64_t> sorted = latency_samples_us_;
-    auto p99 = sorted.begin() + static_cast<long>(sorted.size() * 99 / 100);
-    std::nth_element(sorted.begin(), p99, sorted.end());
+  std::vector<int64_t> recent;
+  for (const auto& [at, latency] : latency_samples_us_) {
+    if (now_us - at <= kLatencyWindowUs) recent.push_back(latency);
+  }
+  if (!recent.empty()) {
+    auto p99 = recent.begin() + static_cast<long>(recent.size() * 99 / 100);
+    std::nth_element(recent.begin(), p99, recent.end());
     s.latency_p99_us = static_cast<uint64_t>(*p99);
   }
   s.needs_resync = needs_resync_;

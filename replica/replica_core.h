@@ -213,7 +213,10 @@ class ReplicaCore final : private RoleListener {
   int64_t oldest_incoming_us_ = 0;
   std::vector<int64_t> lag_samples_us_;
   size_t lag_next_ = 0;
-  std::vector<int64_t> latency_samples_us_;  // the last kLagSamples answers as the active
+  // (answered at, latency) of the last kLagSamples answers as the active; the status reports
+  // the p99 of those within kLatencyWindowUs, so it says how the replica does now.
+  static constexpr int64_t kLatencyWindowUs = 500000;
+  std::vector<std::pair<int64_t, int64_t>> latency_samples_us_;
   size_t latency_next_ = 0;
   std::string self_check_;  // the application's own check, run every heartbeat ("" = ok)
 };

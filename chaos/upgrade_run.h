@@ -1,0 +1,29 @@
+// Runs one rolling upgrade of a fixture cluster under a recording workload and
+// measures it from the clients' side: the demo and `duplex bench upgrade` use it.
+// Blocking, bounded; one thread.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "chaos/cluster_fixture.h"
+#include "chaos/workload.h"
+
+namespace duplex {
+
+struct UpgradeRun {
+  std::string outcome;             // "completed", "rolled back", or why it did not end
+  double duration_ms = 0;          // campaign start to its end
+  double unavailability_ms = 0;    // longest gap between acknowledged writes meanwhile
+  uint64_t failed_requests = 0;    // fail or unknown outcome after the client's retries
+  nlohmann::json campaign;         // the coordinator's final view of the campaign
+};
+
+// Adds the package, starts the campaign (auto-finalize) and waits for its end, calling
+// `progress` with each new step line ("+  1.2 s  ReloadFirst ok").
+StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& workload,
+                                const std::string& package_dir, int64_t soak_ms, int timeout_ms,
+                                const std::function<void(const std::string&)>& progress);
+
+}  // namespace duplex
