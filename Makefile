@@ -28,7 +28,7 @@ demo: build
 	$(BUILD)/duplex demo
 
 # Every test in the optimized build, then again with ASan+UBSan, then the style check.
-test: build build-asan format-check
+test: format-check build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)

@@ -15,10 +15,9 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
   auto added = PostJson(config, "/packages", {{"path", package_dir}}, 120000);
   if (!added.ok()) return added.status();
   int64_t t0 = NowUs();
-  auto started = PostJson(config, "/upgrade/start",
-                          {{"to", added->value("version", "")}, {"soak_ms", soak_ms},
-                           {"auto_finalize", true}},
-                          10000);
+  auto started = PostJson(
+      config, "/upgrade/start",
+      {{"to", added->value("version", "")}, {"soak_ms", soak_ms}, {"auto_finalize", true}}, 10000);
   if (!started.ok()) return started.status();
   UpgradeRun run;
   size_t shown = 0;
@@ -32,8 +31,7 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
         char line[256];
         std::snprintf(line, sizeof(line), "  %+7.1f s  %-16s %s%s%s", (NowUs() - t0) / 1e6,
                       s.value("step", "").c_str(), s.value("result", "").c_str(),
-                      s.value("reason", "").empty() ? "" : "  ",
-                      s.value("reason", "").c_str());
+                      s.value("reason", "").empty() ? "" : "  ", s.value("reason", "").c_str());
         if (progress) progress(line);
       }
       std::string state = run.campaign.value("state", "");
