@@ -80,7 +80,7 @@ Assignment Arbiter::AssignmentFor(const std::string& name) const {
     a.skip_lease_wait = record_.skip_lease_wait;
     a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
     a.solo_grant_id = record_.solo_grant_id;
-    a.drain = switchover_.has_value();
+    a.drain = switchover_.has_value() || quiesce_;
     const auto& v = views_.at(name);
     // Renew the lease unless a failover away from this replica is under way.
     if (!failover_ && v.last && v.last->epoch == record_.epoch) a.lease_echo_us = v.last->sent_us;
@@ -184,6 +184,12 @@ void Arbiter::SetClusterVersion(const std::string& version) {
   for (const auto& [name, v] : views_) {
     if (v.process_alive) Send(name);
   }
+}
+
+void Arbiter::SetQuiesce(bool quiesce) {
+  if (quiesce_ == quiesce) return;
+  quiesce_ = quiesce;
+  if (!record_.active.empty()) Send(record_.active);
 }
 
 void Arbiter::SetLock(bool held) {

@@ -113,6 +113,9 @@ class Arbiter {
   void SetReplicaVersion(const std::string& name, const std::string& version);
   void SetClusterVersion(const std::string& version);
   void SetLock(bool held);
+  // Pause writes on the active (it drains like before a switchover, without stepping
+  // down) so that both replicas reach the same seq, e.g. to compare digests.
+  void SetQuiesce(bool quiesce);
   std::string VersionOf(const std::string& name) const;
   std::vector<ArbiterAction> TakeActions();
 
@@ -159,6 +162,7 @@ class Arbiter {
   };
   std::optional<Switchover> switchover_;
   std::map<std::string, bool> planned_restart_;
+  bool quiesce_ = false;
   std::string switchover_state_ = "idle";
 };
 

@@ -49,6 +49,11 @@ Status Upgrades::Open() {
 
 void Upgrades::Tick(int64_t now_ms, int64_t now_us) {
   now_us_ = now_us;
+  bool quiesce = quiesce_wanted_.load();
+  if (quiesce != quiesce_applied_) {
+    arbiter_->SetQuiesce(quiesce);
+    quiesce_applied_ = quiesce;
+  }
   if (!campaign_) return;
   std::deque<std::pair<std::string, Status>> results;
   {
@@ -235,6 +240,12 @@ Status Upgrades::CompareDigests() {
     if (auto rep = Report(r.name)) schema = std::min(schema, rep->schema);
   }
   std::string arg = std::to_string(schema == UINT32_MAX ? 1 : schema);
+  // Writes pause while we compare (the active drains), so both replicas reach one seq.
+  quiesce_wanted_ = true;
+  struct Resume {
+    std::atomic<bool>& flag;
+    ~Resume() { flag = false; }
+  } resume{quiesce_wanted_};
   for (int attempt = 0; attempt < 200; ++attempt) {
     auto a = client.Ask(0, "_digest", {arg}, 5000);
     auto b = client.Ask(1, "_digest", {arg}, 5000);

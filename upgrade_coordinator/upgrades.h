@@ -5,6 +5,7 @@
 // whose results come back through Tick.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,8 @@ class Upgrades final : public CampaignHost {
   std::deque<Job> jobs_;
   std::deque<std::pair<std::string, Status>> results_;
   bool stop_ = false;
+  std::atomic<bool> quiesce_wanted_{false};  // set by the worker, applied by the loop
+  bool quiesce_applied_ = false;
   std::thread worker_;
 };
 
