@@ -1,13 +1,12 @@
 #include "state_sync/store.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 namespace duplex {
 namespace {
@@ -142,9 +141,13 @@ TEST(Store, ACutOffSnapshotInstallLeavesTheStoreMarkedIncomplete) {
 TEST(Store, AProcessKilledMidAppendNeverLeavesStateWithoutItsSeq) {
   auto path = TempDir("kill");
   for (int round = 0; round < 5; ++round) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      ::close(ready[0]);
+      int appended = 0;
       auto store = Store::Open({path, /*sync=*/true, 1000, nullptr});
       if (!store.ok()) ::_exit(3);
       uint64_t seq = (*store)->meta().applied_seq;
@@ -155,9 +158,14 @@ TEST(Store, AProcessKilledMidAppendNeverLeavesStateWithoutItsSeq) {
         Delta d = Put(1, seq, "left", std::to_string(seq));
         d.mutations.push_back({"right", std::to_string(seq), false});
         if (!(*store)->Append({d}).ok()) ::_exit(4);
+        // Tell the parent once some appends are durable; it kills us while we go on.
+        if (++appended == 20 + 17 * round && ::write(ready[1], "r", 1) != 1) ::_exit(5);
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 37 * round));
+    ::close(ready[1]);
+    pollfd wait_ready{ready[0], POLLIN, 0};
+    ASSERT_EQ(::poll(&wait_ready, 1, 10000), 1) << "the child never got its appends done";
+    ::close(ready[0]);
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
