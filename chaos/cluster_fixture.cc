@@ -32,7 +32,8 @@ ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
   c.data_dir = fs::absolute(o.dir).string();
   c.admin_port = PickFreePort();
   c.control_port = PickFreePort();
-  c.processor.binary = fs::absolute(fs::path(build) / "examples/kv/kv-1.0.0").string();
+  std::string binary = o.processor.empty() ? "examples/kv/kv-1.0.0" : o.processor;
+  c.processor.binary = fs::absolute(fs::path(build) / binary).string();
   c.processor.version = "1.0.0";
   for (const char* name : {"a", "b"}) {
     ReplicaConfig r;

@@ -20,6 +20,7 @@ struct FixtureOptions {
   std::string
       build_dir;    // where duplex and examples/kv/kv-1.0.0 are; "" = $DUPLEX_BUILD_DIR or ./build
   std::string dir;  // scratch directory, wiped at start
+  std::string processor;  // the replicas' binary under build_dir; "" = examples/kv/kv-1.0.0
   ReplicationMode mode = ReplicationMode::kSync;
   TimingConfig timing;
   RestartConfig restart{10, 60, 50};

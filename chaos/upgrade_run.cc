@@ -7,44 +7,90 @@
 #include "upgrade_coordinator/admin_client.h"
 
 namespace duplex {
+namespace {
+
+// Prints what changed since the last poll: steps that ended, and the running step's detail.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(int64_t t0_us, const std::function<void(const std::string&)>& out)
+      : t0_us_(t0_us), out_(out) {}
+
+  void Show(const nlohmann::json& campaign) {
+    if (!out_) return;
+    const auto& steps = campaign["steps"];
+    for (; shown_ < steps.size() && steps[shown_].value("result", "") != "running"; ++shown_) {
+      const auto& s = steps[shown_];
+      std::string reason = s.value("reason", "");
+      Line(s.value("step", "") +
+           std::string(16 - std::min<size_t>(16, s.value("step", "").size()), ' ') +
+           s.value("result", "") + (reason.empty() ? "" : "  " + reason));
+    }
+    if (shown_ < steps.size()) {
+      std::string detail = steps[shown_].value("detail", "");
+      int64_t now = NowUs();
+      if (!detail.empty() && detail != detail_ && now - detail_us_ >= 1000000) {
+        Line(steps[shown_].value("step", "") + ": " + detail);
+        detail_ = detail;
+        detail_us_ = now;
+      }
+    }
+  }
+
+ private:
+  void Line(const std::string& text) {
+    char offset[32];
+    std::snprintf(offset, sizeof(offset), "  %+7.1f s  ", (NowUs() - t0_us_) / 1e6);
+    out_(offset + text);
+  }
+
+  int64_t t0_us_;
+  const std::function<void(const std::string&)>& out_;
+  size_t shown_ = 0;
+  std::string detail_;
+  int64_t detail_us_ = 0;
+};
+
+}  // namespace
 
 StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& workload,
-                                const std::string& package_dir, int64_t soak_ms, int timeout_ms,
-                                const std::function<void(const std::string&)>& progress) {
+                                const UpgradeRunOptions& options) {
   const ClusterConfig& config = cluster.config();
-  auto added = PostJson(config, "/packages", {{"path", package_dir}}, 120000);
+  auto added = PostJson(config, "/packages", {{"path", options.package_dir}}, 120000);
   if (!added.ok()) return added.status();
   int64_t t0 = NowUs();
-  auto started = PostJson(
-      config, "/upgrade/start",
-      {{"to", added->value("version", "")}, {"soak_ms", soak_ms}, {"auto_finalize", true}}, 10000);
+  auto started = PostJson(config, "/upgrade/start",
+                          {{"to", added->value("version", "")},
+                           {"soak_ms", options.soak_ms},
+                           {"auto_finalize", options.auto_finalize}},
+                          10000);
   if (!started.ok()) return started.status();
   UpgradeRun run;
-  size_t shown = 0;
-  while (NowUs() - t0 < int64_t{timeout_ms} * 1000) {
+  ProgressPrinter printer(t0, options.progress);
+  bool finalized = options.auto_finalize;
+  while (NowUs() - t0 < int64_t{options.timeout_ms} * 1000) {
     auto view = GetJson(config, "/upgrade");
     if (view.ok() && (*view)["campaign"].is_object()) {
       run.campaign = (*view)["campaign"];
-      const auto& steps = run.campaign["steps"];
-      for (; shown < steps.size() && steps[shown].value("result", "") != "running"; ++shown) {
-        const auto& s = steps[shown];
-        char line[256];
-        std::snprintf(line, sizeof(line), "  %+7.1f s  %-16s %s%s%s", (NowUs() - t0) / 1e6,
-                      s.value("step", "").c_str(), s.value("result", "").c_str(),
-                      s.value("reason", "").empty() ? "" : "  ", s.value("reason", "").c_str());
-        if (progress) progress(line);
-      }
+      printer.Show(run.campaign);
       std::string state = run.campaign.value("state", "");
       if (state == "completed" || state == "rolled back") {
         run.outcome = state;
         break;
+      }
+      if (state == "awaiting finalize" && !finalized) {
+        if (options.before_finalize) options.before_finalize();
+        auto done = PostJson(config, "/upgrade/finalize", nlohmann::json::object(), 10000);
+        if (!done.ok()) return done.status();
+        finalized = true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   int64_t t1 = NowUs();
   run.duration_ms = (t1 - t0) / 1000.0;
-  if (run.outcome.empty()) run.outcome = "did not end within " + std::to_string(timeout_ms) + " ms";
+  if (run.outcome.empty()) {
+    run.outcome = "did not end within " + std::to_string(options.timeout_ms) + " ms";
+  }
   // Client-side view of the campaign window.
   std::vector<int64_t> acks;
   for (const auto& r : workload.History()) {

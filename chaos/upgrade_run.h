@@ -20,10 +20,21 @@ struct UpgradeRun {
   nlohmann::json campaign;       // the coordinator's final view of the campaign
 };
 
-// Adds the package, starts the campaign (auto-finalize) and waits for its end, calling
-// `progress` with each new step line ("+  1.2 s  ReloadFirst ok").
+struct UpgradeRunOptions {
+  std::string package_dir;
+  int64_t soak_ms = 1000;
+  int timeout_ms = 600000;
+  // Without auto-finalize the run finalizes itself once the campaign awaits it, after
+  // calling before_finalize (the demo shows the features still off there).
+  bool auto_finalize = true;
+  std::function<void()> before_finalize;
+  // Each new step line ("+  1.2 s  ReloadFirst ok") and, at most once a second, the
+  // running step's detail when it changed.
+  std::function<void(const std::string&)> progress;
+};
+
+// Adds the package, starts the campaign and waits for its end.
 StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& workload,
-                                const std::string& package_dir, int64_t soak_ms, int timeout_ms,
-                                const std::function<void(const std::string&)>& progress);
+                                const UpgradeRunOptions& options);
 
 }  // namespace duplex

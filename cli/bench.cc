@@ -177,8 +177,10 @@ int BenchUpgrade(const std::string& duplex_binary, const BenchOptions& o, nlohma
   workload.Start();
   (void)workload.WaitAcked(100, 10000);
   std::string package = fo.build_dir + "/packages/kv-2.0.0";
-  auto run = RunUpgrade(**cluster, workload, std::filesystem::absolute(package).string(), 1000,
-                        600000, [](const std::string& line) { std::cerr << line << "\n"; });
+  UpgradeRunOptions ro;
+  ro.package_dir = std::filesystem::absolute(package).string();
+  ro.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  auto run = RunUpgrade(**cluster, workload, ro);
   (void)workload.WaitAcked(workload.acked() + 100, 10000);
   workload.Stop();
   if (!run.ok()) {

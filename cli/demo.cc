@@ -8,7 +8,10 @@
 #include <thread>
 
 #include "chaos/cluster_fixture.h"
+#include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
+#include "cli/upgrade_commands.h"
+#include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
 
 namespace duplex::cli {
@@ -54,6 +57,70 @@ void Watch(const ClusterFixture& cluster, const Workload& workload, int64_t t0, 
   }
 }
 
+// One request through a fresh client, shown as the answer a user would see.
+std::string Ask(const ClusterFixture& cluster, const std::string& op,
+                std::vector<std::string> args) {
+  ClientOptions options;
+  options.endpoints = cluster.Endpoints();
+  Client client(options);
+  auto r = client.Call(op, std::move(args));
+  if (!r.ok()) return "error: " + r.status().message();
+  if (r->code != Code::kOk) return "refused: " + r->message;
+  return "ok" + (r->value.empty() ? "" : " " + r->value);
+}
+
+void SayText(const StatusOr<std::string>& text) {
+  Say("%s", text.ok() ? text->c_str() : (text.status().message() + "\n").c_str());
+}
+
+// [6]: the rolling upgrade to kv 2.0.0 under the running workload. False when it did
+// not complete.
+bool DemoUpgrade(const ClusterFixture& cluster, const Workload& workload,
+                 const std::string& build_dir, UpgradeRun* run) {
+  const ClusterConfig& config = cluster.config();
+  std::string package =
+      std::filesystem::absolute(std::filesystem::path(build_dir) / "packages" / "kv-2.0.0");
+  Say("\n[6] rolling upgrade to kv 2.0.0 under the same load\n");
+  Say("    $ duplex package add %s\n    ", package.c_str());
+  auto added = PostJson(config, "/packages", {{"path", package}}, 120000);
+  if (!added.ok()) {
+    Say("%s\n", added.status().message().c_str());
+    return false;
+  }
+  SayText(FormatStoredPackage(*added));
+  Say("    $ duplex upgrade plan --to 2.0.0\n");
+  auto plan = GetJson(config, "/upgrade/plan?to=2.0.0");
+  if (plan.ok()) SayText(FormatPlan(*plan));
+  Say("    a 2.0-only request before the upgrade: PUTEX greeting hello 60000 -> %s\n",
+      Ask(cluster, "PUTEX", {"greeting", "hello", "60000"}).c_str());
+  Say("    $ duplex upgrade start --to 2.0.0 --soak 2s   (then: duplex upgrade status --watch)\n");
+  UpgradeRunOptions options;
+  options.package_dir = package;
+  options.soak_ms = 2000;
+  options.timeout_ms = 180000;
+  options.auto_finalize = false;
+  options.progress = [](const std::string& line) { Say("%s\n", line.c_str()); };
+  options.before_finalize = [&] {
+    Say("    both replicas run 2.0.0 with its features still off; PUTEX -> %s\n",
+        Ask(cluster, "PUTEX", {"greeting", "hello", "60000"}).c_str());
+    Say("    $ duplex upgrade finalize\n");
+  };
+  auto result = RunUpgrade(cluster, workload, options);
+  if (!result.ok()) {
+    Say("    upgrade: %s\n", result.status().message().c_str());
+    return false;
+  }
+  *run = *result;
+  Say("    $ duplex features\n");
+  auto features = GetJson(config, "/features");
+  if (features.ok()) SayText(FormatFeatures(*features));
+  std::string put = Ask(cluster, "PUTEX", {"greeting", "hello", "60000"});
+  std::string ttl = Ask(cluster, "TTL", {"greeting"});  // after the PUTEX: not in one call
+  Say("    a 2.0-only request now: PUTEX greeting hello 60000 -> %s; TTL greeting -> %s ms\n",
+      put.c_str(), ttl.c_str());
+  return run->outcome == "completed";
+}
+
 }  // namespace
 
 int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
@@ -61,7 +128,8 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   fo.build_dir = std::filesystem::path(duplex_binary).parent_path().string();
   fo.dir = fo.build_dir + "/demo";
   fo.log_level = "warn";
-  Say("== duplex demo: a kv 1.0.0 pair survives SIGKILL of its active ==\n\n");
+  Say("== duplex demo: a kv 1.0.0 pair survives SIGKILL of its active, then a rolling\n"
+      "   upgrade to 2.0.0 under load ==\n\n");
   Say("[1] deploying coordinator + 2 replicas on loopback (data in %s)\n", fo.dir.c_str());
   auto started = ClusterFixture::Start(fo);
   if (!started.ok()) {
@@ -106,9 +174,13 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   Say("    %s", sw.ok() ? sw->c_str() : (sw.status().message() + "\n").c_str());
   (void)cluster.WaitReady(15000);
   (void)workload.WaitAcked(workload.acked() + 500, 20000);
+
+  UpgradeRun upgrade;
+  bool upgraded = DemoUpgrade(cluster, workload, fo.build_dir, &upgrade);
+  (void)workload.WaitAcked(workload.acked() + 500, 20000);
   workload.Stop();
 
-  Say("\n[6] reading back every acknowledged write and comparing replica digests\n");
+  Say("\n[7] reading back every acknowledged write and comparing replica digests\n");
   CheckResult check = workload.Check();
   Status converged = cluster.WaitConverged(10000);
   cluster.Stop();
@@ -119,9 +191,14 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   Say("unknown outcome (timeout)  %llu\n", static_cast<unsigned long long>(check.info));
   Say("failover time              %.1f ms (kill -> first write acknowledged by the new active)\n",
       first > 0 ? (first - t0) / 1000.0 : -1.0);
+  Say("rolling upgrade            %s in %.1f s; longest gap between acknowledged writes "
+      "%.0f ms; %llu requests failed after retries\n",
+      upgrade.outcome.empty() ? "did not run" : upgrade.outcome.c_str(),
+      upgrade.duration_ms / 1000.0, upgrade.unavailability_ms,
+      static_cast<unsigned long long>(upgrade.failed_requests));
   Say("replica digests equal      %s\n", converged.ok() ? "yes" : converged.message().c_str());
   for (const auto& p : check.problems) Say("  problem: %s\n", p.c_str());
-  return check.Clean() && converged.ok() && first > 0 ? 0 : 1;
+  return check.Clean() && converged.ok() && first > 0 && upgraded ? 0 : 1;
 }
 
 }  // namespace duplex::cli

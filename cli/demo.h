@@ -1,6 +1,7 @@
 // `duplex demo`: the guided tour `make demo` runs. Deploys a pair from a
 // scratch copy of examples/kv/cluster.yaml, writes under client load, kills
-// the active with SIGKILL, shows the failover and counts what was lost.
+// the active with SIGKILL, shows the failover, switches over, upgrades the pair
+// to kv 2.0.0 step by step, and counts what was lost.
 #pragma once
 
 #include <string>

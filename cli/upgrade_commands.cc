@@ -1,6 +1,7 @@
 #include "cli/upgrade_commands.h"
 
 #include <httplib.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "upgrade_coordinator/admin_client.h"
+
 namespace duplex::cli {
 namespace {
 
@@ -25,7 +28,6 @@ constexpr std::string_view kUnexpectedJson = "coordinator answered unexpected JS
 // Bounds on one admin call. Queries and campaign commands answer at once (the campaign runs
 // in the coordinator); the plan asks every replica for its veto, and adding a package copies
 // the package and hashes its binary, so those get longer.
-constexpr int kConnectTimeoutMs = 2000;
 constexpr int kQueryTimeoutMs = 5000;
 constexpr int kCommandTimeoutMs = 15000;
 constexpr int kPlanTimeoutMs = 15000;
@@ -33,7 +35,6 @@ constexpr int kPackageAddTimeoutMs = 60000;
 // `upgrade status --watch`: one poll this often, each bounded.
 constexpr int kWatchPollMs = 200;
 constexpr int kWatchCallTimeoutMs = 2000;
-static_assert(kConnectTimeoutMs <= kQueryTimeoutMs);
 // The soak sent when --soak is not given, as in the admin API's example.
 constexpr int64_t kDefaultSoakMs = 5000;
 constexpr size_t kShortShaChars = 12;
@@ -229,11 +230,19 @@ std::string Headline(const json& campaign) {
   return out;
 }
 
-std::string StepDuration(const json& step) {
+// A running step's duration so far needs the coordinator's clock (`now_ms`).
+std::string StepDuration(const json& step, std::optional<int64_t> now_ms) {
   std::optional<int64_t> started = Ms(step, "started_ms");
-  std::optional<int64_t> ended = Ms(step, "ended_ms");
-  if (!started || !ended || Text(step, "result") == "running") return "-";
+  std::optional<int64_t> ended = Text(step, "result") == "running" ? now_ms : Ms(step, "ended_ms");
+  if (!started || !ended) return "-";
   return FormatMs(std::max<int64_t>(0, *ended - *started));
+}
+
+std::string StepResult(const json& step) {
+  std::string result = Text(step, "result");
+  if (result == "ok") return "done";
+  if (result == "nok") return "failed";
+  return OrDash(result);
 }
 
 // When a step last moved: its end, else its start.
@@ -256,6 +265,19 @@ std::pair<int64_t, int64_t> CampaignSpanMs(const json& campaign) {
   }
   int64_t origin = first.value_or(0);
   return {origin, last.value_or(origin)};
+}
+
+// The coordinator's own figures for a settled campaign (from the replicas' reports).
+std::string Summary(const json& campaign) {
+  const json* observed = Find(campaign, "observed");
+  auto [origin, latest] = CampaignSpanMs(campaign);
+  if (observed == nullptr || !observed->is_object()) return "";
+  auto number = [&](const char* key) { return std::to_string(Ms(*observed, key).value_or(0)); };
+  return "summary: " + FormatMs(latest - origin) + "; " + number("requests") +
+         " requests served, " + number("server_errors") +
+         " server errors; longest without a serving active " + number("longest_without_active_ms") +
+         " ms; acknowledged writes missing after a handover " +
+         number("acknowledged_seqs_missing") + " (coordinator's view from the replicas' reports)\n";
 }
 
 std::string StepLine(const json& step, int64_t offset_ms) {
@@ -311,46 +333,6 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
-// The coordinator's reason for refusing: the `error` of a JSON body, else the body itself.
-std::string RefusalReason(const httplib::Response& res) {
-  json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_object()) {
-    if (auto it = body.find("error"); it != body.end() && it->is_string()) {
-      return it->get<std::string>();
-    }
-  }
-  std::string text = res.body;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.pop_back();
-  }
-  return text.empty() ? "coordinator answered HTTP " + std::to_string(res.status) : text;
-}
-
-StatusOr<json> Answer(const ClusterConfig& config, const std::string& path,
-                      const httplib::Result& res) {
-  if (!res) {
-    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
-                       " does not answer " + path + " (" + httplib::to_string(res.error()) +
-                       " error; is the cluster up?)");
-  }
-  // 5xx: the coordinator is there but cannot answer now (e.g. still recovering).
-  if (res->status >= 500) return Unavailable(RefusalReason(*res));
-  if (res->status < 200 || res->status >= 300) return FailedPrecondition(RefusalReason(*res));
-  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    return Corruption(std::string(kUnexpectedJson) + "not JSON: " + res->body.substr(0, 200));
-  }
-  return body;
-}
-
-httplib::Client AdminClient(const ClusterConfig& config, int timeout_ms) {
-  httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
-  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
-  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
-  return http;
-}
-
 int Fail(const Status& s) {
   std::cerr << "duplex: " << s.message() << "\n";
   return s.code() == Code::kInvalidArgument ? 2 : 1;
@@ -369,17 +351,6 @@ StatusOr<int64_t> ParseFlagDuration(const char* flag, const std::string& text) {
 }
 
 }  // namespace
-
-StatusOr<json> GetJson(const ClusterConfig& config, const std::string& path, int timeout_ms) {
-  httplib::Client http = AdminClient(config, timeout_ms);
-  return Answer(config, path, http.Get(path.c_str()));
-}
-
-StatusOr<json> PostJson(const ClusterConfig& config, const std::string& path, const json& body,
-                        int timeout_ms) {
-  httplib::Client http = AdminClient(config, timeout_ms);
-  return Answer(config, path, http.Post(path.c_str(), body.dump(), "application/json"));
-}
 
 StatusOr<int64_t> ParseDurationMs(std::string_view text) {
   auto bad = [text](const std::string& why) {
@@ -482,11 +453,20 @@ StatusOr<std::string> FormatCampaign(const json& answer) {
     if (campaign == nullptr) return std::string("no upgrade campaign\n");
     std::string out = Headline(*campaign);
     std::vector<Row> rows = {{"#", "STEP", "RESULT", "DURATION", "REASON"}};
+    std::string detail;
     for (const json& step : List(*campaign, "steps")) {
-      rows.push_back({std::to_string(rows.size()), RequiredText(step, "step"),
-                      OrDash(Text(step, "result")), StepDuration(step), Text(step, "reason")});
+      rows.push_back({std::to_string(rows.size()), RequiredText(step, "step"), StepResult(step),
+                      StepDuration(step, Ms(*campaign, "now_ms")), Text(step, "reason")});
+      if (std::string d = Text(step, "detail"); !d.empty()) detail = Text(step, "step") + ": " + d;
+    }
+    for (const json& step : List(*campaign, "pending")) {
+      if (!step.is_string()) throw UnexpectedJson("a pending step is " + Describe(step));
+      rows.push_back({std::to_string(rows.size()), step.get<std::string>(), "pending", "-", ""});
     }
     if (rows.size() > 1) out += RenderTable(rows, "  ");
+    if (!detail.empty()) out += "now: " + detail + "\n";
+    std::string state = Text(*campaign, "state");
+    if (state == "completed" || state == "rolled back") out += Summary(*campaign);
     return out;
   });
 }
@@ -503,6 +483,24 @@ StatusOr<std::string> FormatFeatures(const json& answer) {
                       Flag(f, "enabled") ? "on" : "off", Text(f, "why")});
     }
     return out + RenderTable(rows, "");
+  });
+}
+
+StatusOr<std::string> RunningDetail(const json& answer) {
+  return Guarded<std::string>([&] {
+    const json* campaign = CampaignOf(answer);
+    if (campaign == nullptr) return std::string();
+    for (const json& step : List(*campaign, "steps")) {
+      if (std::string d = Text(step, "detail"); !d.empty()) return Text(step, "step") + ": " + d;
+    }
+    return std::string();
+  });
+}
+
+StatusOr<std::string> CampaignSummary(const json& answer) {
+  return Guarded<std::string>([&] {
+    const json* campaign = CampaignOf(answer);
+    return campaign == nullptr ? std::string() : Summary(*campaign);
   });
 }
 
@@ -632,6 +630,9 @@ int UpgradeCommands::WatchCampaign(const ClusterConfig& config, int64_t timeout_
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   json last;  // null until the first answer
   bool answering = true;
+  const bool redraw = !json_ && ::isatty(STDOUT_FILENO) == 1;
+  std::string last_detail;
+  auto detail_shown = std::chrono::steady_clock::time_point();
   for (;;) {
     StatusOr<json> answer = GetJson(config, "/upgrade", kWatchCallTimeoutMs);
     if (!answer.ok() && answer.status().code() != Code::kUnavailable) return Fail(answer.status());
@@ -645,14 +646,33 @@ int UpgradeCommands::WatchCampaign(const ClusterConfig& config, int64_t timeout_
     if (answer.ok()) {
       if (json_) {
         if (*answer != last) std::cout << answer->dump() << "\n" << std::flush;
+      } else if (redraw) {
+        StatusOr<std::string> table = FormatCampaign(*answer);
+        if (!table.ok()) return Fail(table.status());
+        std::cout << "\x1b[H\x1b[2J" << *table << std::flush;  // home, clear: redraw in place
       } else {
         StatusOr<std::vector<std::string>> lines = CampaignChanges(last, *answer);
         if (!lines.ok()) return Fail(lines.status());
         for (const std::string& line : *lines) std::cout << line << "\n";
+        // The running step's detail, at most once per second when it changed.
+        StatusOr<std::string> detail = RunningDetail(*answer);
+        auto now = std::chrono::steady_clock::now();
+        if (detail.ok() && !detail->empty() && *detail != last_detail &&
+            now - detail_shown >= std::chrono::seconds(1)) {
+          std::cout << "          " << *detail << "\n";
+          last_detail = *detail;
+          detail_shown = now;
+        }
         std::cout << std::flush;
       }
       last = *answer;
-      if (CampaignSettled(last)) return 0;
+      if (CampaignSettled(last)) {
+        if (!json_ && !redraw) {
+          StatusOr<std::string> summary = CampaignSummary(last);
+          if (summary.ok()) std::cout << *summary << std::flush;
+        }
+        return 0;
+      }
     }
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) {

@@ -20,15 +20,6 @@ class App;
 
 namespace duplex::cli {
 
-// Admin API calls. A non-2xx answer becomes an error carrying the coordinator's `error`
-// text; an answer that is not JSON becomes "coordinator answered unexpected JSON: ...".
-// None of them ever yields kInvalidArgument, which this file keeps for the operator's own
-// bad input (exit code 2).
-StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
-                                 int timeout_ms);
-StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
-                                  const nlohmann::json& body, int timeout_ms);
-
 // "500ms", "5s", "2m", "1h" -> milliseconds; anything else is an InvalidArgument naming the
 // text. Whole numbers only, at most kMaxDurationMs.
 inline constexpr int64_t kMaxDurationMs = int64_t{30} * 24 * 3600 * 1000;
@@ -59,6 +50,11 @@ StatusOr<std::vector<std::string>> CampaignChanges(const nlohmann::json& before,
                                                    const nlohmann::json& after);
 // True when there is nothing more to watch: no campaign, or it is completed, rolled back or
 // awaiting finalize.
+// The running step's detail ("SyncFirst: b Standby/CatchingUp at seq ..."), or "".
+StatusOr<std::string> RunningDetail(const nlohmann::json& answer);
+// The coordinator's summary line of a settled campaign, or "".
+StatusOr<std::string> CampaignSummary(const nlohmann::json& answer);
+
 bool CampaignSettled(const nlohmann::json& answer);
 
 // Registers `package add|list`, `upgrade plan|start|status|abort|finalize` and `features`

@@ -149,9 +149,39 @@ TEST(FormatCampaign, ShowsTheHeadlineAndEachStepWithResultDurationAndReason) {
   EXPECT_EQ(FormatCampaign(answer).value(),
             "campaign c7: 1.0.0 -> 2.0.0, running (sync b)\n"
             "  #  STEP            RESULT   DURATION  REASON\n"
-            "  1  verify package  ok       12 ms\n"
-            "  2  pre-validate    ok       1.2 s\n"
+            "  1  verify package  done     12 ms\n"
+            "  2  pre-validate    done     1.2 s\n"
             "  3  sync b          running  -\n");
+}
+
+TEST(FormatCampaign, ShowsTheRunningStepsDetailElapsedTimeAndThePendingSteps) {
+  json answer = Campaign("running", {Step("verify package", "ok", 1000, 1012),
+                                     Step("sync b", "running", 1012, nullptr)});
+  answer["campaign"]["now_ms"] = 3512;
+  answer["campaign"]["steps"][1]["detail"] = "b Standby/CatchingUp at seq 10, 5 behind the active";
+  answer["campaign"]["pending"] = {"soak", "finalize"};
+  EXPECT_EQ(FormatCampaign(answer).value(),
+            "campaign c7: 1.0.0 -> 2.0.0, running (sync b)\n"
+            "  #  STEP            RESULT   DURATION  REASON\n"
+            "  1  verify package  done     12 ms\n"
+            "  2  sync b          running  2.5 s\n"
+            "  3  soak            pending  -\n"
+            "  4  finalize        pending  -\n"
+            "now: sync b: b Standby/CatchingUp at seq 10, 5 behind the active\n");
+}
+
+TEST(FormatCampaign, EndsASettledCampaignWithTheCoordinatorsSummary) {
+  json answer = Campaign(
+      "completed", {Step("verify package", "ok", 1000, 1012), Step("cleanup", "ok", 4000, 4500)});
+  answer["campaign"]["observed"] = {{"requests", 9000},
+                                    {"server_errors", 0},
+                                    {"longest_without_active_ms", 12},
+                                    {"acknowledged_seqs_missing", 0}};
+  std::string text = FormatCampaign(answer).value();
+  EXPECT_NE(text.find("summary: 3.5 s; 9000 requests served, 0 server errors; longest without a "
+                      "serving active 12 ms; acknowledged writes missing after a handover 0"),
+            std::string::npos)
+      << text;
 }
 
 TEST(FormatCampaign, ShowsWhyItRolledBackAndWhatFinalizeWaitsFor) {
@@ -164,7 +194,7 @@ TEST(FormatCampaign, ShowsWhyItRolledBackAndWhatFinalizeWaitsFor) {
             "reason: evaluate: error rate 12% above 1%\n"
             "finalize waits for: replica b runs 1.0.0; soak not done\n"
             "  #  STEP      RESULT  DURATION  REASON\n"
-            "  1  evaluate  nok     2m05s     error rate 12%\n");
+            "  1  evaluate  failed  2m05s     error rate 12%\n");
 }
 
 TEST(FormatCampaign, ReadsTheCampaignWrappedOrNot) {

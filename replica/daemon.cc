@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -139,6 +140,11 @@ class Daemon final : public ActionSink {
     auto frame = DecodeFrame(parts[1], options_.max_frame_bytes);
     if (!frame.ok()) return Refuse(frame.status().message());
     if (auto* req = std::get_if<Request>(&*frame)) {
+      // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
+      // stored in the state must mean the same on the other replica.
+      req->now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
       core_.OnClientRequest(std::move(parts[0]), std::move(*req), now);
     } else if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
       core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);

@@ -59,6 +59,8 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setRequestsTotal(s.requests_total);
   b.setServerErrorsTotal(s.server_errors_total);
   b.setLatencyP99Us(s.latency_p99_us);
+  b.setCatchupKeys(s.catchup_keys);
+  b.setCatchupBytes(s.catchup_bytes);
 }
 
 void ToWire(const Assignment& a, wire::Assignment::Builder b) {
@@ -140,6 +142,8 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       out.requests_total = s.getRequestsTotal();
       out.server_errors_total = s.getServerErrorsTotal();
       out.latency_p99_us = s.getLatencyP99Us();
+      out.catchup_keys = s.getCatchupKeys();
+      out.catchup_bytes = s.getCatchupBytes();
       return Frame(std::move(out));
     }
     case wire::Frame::ASSIGNMENT: {

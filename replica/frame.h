@@ -56,6 +56,8 @@ struct StatusReport {
   uint64_t requests_total = 0;
   uint64_t server_errors_total = 0;
   uint64_t latency_p99_us = 0;
+  uint64_t catchup_keys = 0;  // active: snapshot entries sent to the standby this session
+  uint64_t catchup_bytes = 0;
 };
 
 // Coordinator -> replica: what it should be (level-triggered).

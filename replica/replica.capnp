@@ -64,6 +64,8 @@ struct Status {
   requestsTotal @27 :UInt64;     # client requests answered as the active
   serverErrorsTotal @28 :UInt64; # of which failed on our side (unavailable, I/O, internal)
   latencyP99Us @29 :UInt64;      # client-visible latency inside the replica, recent p99
+  catchupKeys @30 :UInt64;       # active: snapshot entries sent to the standby this session
+  catchupBytes @31 :UInt64;      # ... and their bytes
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -202,7 +202,7 @@ DeltaBatch ReplicaCore::MakeBatch(std::vector<Delta> deltas, int64_t now_us) con
   return b;
 }
 
-void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
+bool ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
   // Speak the standby's schema (it may run another version during an upgrade).
   Status converted = Status::Ok();
   if (auto* batch = std::get_if<DeltaBatch>(&message)) {
@@ -228,10 +228,11 @@ void ReplicaCore::SendToStandby(PeerMessage message, int64_t now_us) {
     spdlog::error("standby {} (schema {}): {}; dropping the session", standby_->replica,
                   standby_->schema, converted.message());
     standby_.reset();
-    return;
+    return false;
   }
   standby_->last_sent_us = now_us;
   Emit(ToStandby{standby_->route, std::move(message)});
+  return true;
 }
 
 void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t now_us) {
@@ -324,7 +325,7 @@ void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
 void ReplicaCore::StreamToStandby(int64_t now_us) {
   if (!standby_) return;
   if (standby_->snapshot) {
-    SendSnapshotChunks(now_us);
+    if (!SendSnapshotChunks(now_us)) return;
   } else if (!standby_->live) {
     while (standby_->next_send <= last_seq() &&
            standby_->next_send - standby_->acked_seq <= options_.max_lag_ops) {
@@ -339,7 +340,7 @@ void ReplicaCore::StreamToStandby(int64_t now_us) {
       }
       standby_->next_send = deltas->back().seq + 1;
       standby_->live = standby_->next_send > last_seq();
-      SendToStandby(MakeBatch(std::move(deltas).value(), now_us), now_us);
+      if (!SendToStandby(MakeBatch(std::move(deltas).value(), now_us), now_us)) return;
     }
     standby_->live = standby_->next_send > last_seq();
   }
@@ -348,7 +349,7 @@ void ReplicaCore::StreamToStandby(int64_t now_us) {
   }
 }
 
-void ReplicaCore::SendSnapshotChunks(int64_t now_us) {
+bool ReplicaCore::SendSnapshotChunks(int64_t now_us) {
   StandbySession& s = *standby_;
   while (!s.last_chunk_sent && s.chunks_sent - s.chunks_acked < options_.snapshot_window_chunks) {
     auto entries = s.snapshot->Next(options_.snapshot_chunk_bytes);
@@ -361,16 +362,19 @@ void ReplicaCore::SendSnapshotChunks(int64_t now_us) {
     c.index = s.chunks_sent++;
     c.last = s.snapshot->done();
     c.entries = std::move(entries).value();
+    s.catchup_keys += c.entries.size();
+    for (const Mutation& m : c.entries) s.catchup_bytes += m.key.size() + m.value.size();
     c.schema = s.snapshot->schema();
     c.sent_us = now_us;
     s.last_chunk_sent = c.last;
-    SendToStandby(std::move(c), now_us);
+    if (!SendToStandby(std::move(c), now_us)) return false;  // `s` is gone
   }
   if (s.last_chunk_sent && s.chunks_acked == s.chunks_sent) {
     s.acked_seq = s.snapshot->seq();
     s.next_send = s.acked_seq + 1;
     s.snapshot.reset();
   }
+  return true;
 }
 
 }  // namespace duplex

@@ -372,6 +372,8 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   if (IsActive(r)) {
     s.peer_acked_seq = standby_ ? standby_->acked_seq : 0;
     s.lag_ops = meta.applied_seq - s.peer_acked_seq;
+    s.catchup_keys = standby_ ? standby_->catchup_keys : 0;
+    s.catchup_bytes = standby_ ? standby_->catchup_bytes : 0;
     s.solo_request_id = solo_request_id_;
     s.want_solo = want_solo_;
     s.peer_caught_up = peer_caught_up_;

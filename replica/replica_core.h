@@ -122,6 +122,7 @@ class ReplicaCore final : private RoleListener {
     uint32_t chunks_sent = 0;
     uint32_t chunks_acked = 0;
     bool last_chunk_sent = false;
+    uint64_t catchup_keys = 0, catchup_bytes = 0;  // snapshot entries sent (progress)
     int64_t last_heard_us = 0;
     int64_t last_sent_us = 0;
   };
@@ -157,8 +158,9 @@ class ReplicaCore final : private RoleListener {
   void CheckStandbyProgress(int64_t now_us);
   void StartSession(const std::string& route, const Hello& hello);
   void StreamToStandby(int64_t now_us);
-  void SendSnapshotChunks(int64_t now_us);
-  void SendToStandby(PeerMessage message, int64_t now_us);
+  // Both return false when the standby cannot read our state and its session was dropped.
+  bool SendSnapshotChunks(int64_t now_us);
+  bool SendToStandby(PeerMessage message, int64_t now_us);
   void OnAck(const Ack& ack, int64_t now_us);
   void LearnEpoch(uint64_t seen);
   DeltaBatch MakeBatch(std::vector<Delta> deltas, int64_t now_us) const;

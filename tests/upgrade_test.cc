@@ -7,10 +7,12 @@
 #include <fstream>
 #include <thread>
 
+#include "chaos/checker.h"
 #include "chaos/workload.h"
 #include "replica/client.h"
 #include "tests/test_support.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/event_log.h"
 
 namespace duplex {
 namespace {
@@ -28,9 +30,13 @@ std::string PackageDir(const std::string& name) {
 
 class Upgrade : public ::testing::Test {
  protected:
+  // The replicas' binary; a derived fixture starts from another one.
+  virtual std::string Processor() const { return ""; }
+
   void SetUp() override {
     FixtureOptions options;
     options.dir = ScratchDir();
+    options.processor = Processor();
     auto started = ClusterFixture::Start(options);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     cluster_ = std::move(started).value();
@@ -47,12 +53,13 @@ class Upgrade : public ::testing::Test {
   }
 
   StatusOr<nlohmann::json> StartCampaign(const std::string& package, int64_t soak_ms,
-                                         bool auto_finalize) {
+                                         bool auto_finalize, bool force = false) {
     auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 60000);
     if (!added.ok()) return added.status();
-    return PostJson(cluster_->config(), "/upgrade/start",
-                    {{"to", "2.0.0"}, {"soak_ms", soak_ms}, {"auto_finalize", auto_finalize}},
-                    10000);
+    return PostJson(
+        cluster_->config(), "/upgrade/start",
+        {{"to", "2.0.0"}, {"soak_ms", soak_ms}, {"auto_finalize", auto_finalize}, {"force", force}},
+        10000);
   }
 
   // Waits (bounded) until the campaign is in `state`; returns the campaign.
@@ -104,6 +111,27 @@ class Upgrade : public ::testing::Test {
     DUPLEX_ASSERT_OK(cluster_->WaitConverged(10000));
     EXPECT_TRUE(cluster_->LogFindings().empty())
         << ::testing::PrintToString(cluster_->LogFindings());
+    ExpectCleanEventLog();
+  }
+
+  // From the coordinator's event log: no feature was enabled while a replica ran the old
+  // version, at most one active per epoch, epochs only grew.
+  void ExpectCleanEventLog() {
+    auto events = ReadEventLog(cluster_->config().data_dir + "/events.jsonl");
+    ASSERT_TRUE(events.ok()) << events.status().ToString();
+    EXPECT_GT(events->size(), 10u);
+    auto gate = CheckFeatureGate(*events);
+    EXPECT_TRUE(gate.empty()) << ::testing::PrintToString(gate);
+    auto epochs = CheckEpochs(*events);
+    EXPECT_TRUE(epochs.empty()) << ::testing::PrintToString(epochs);
+  }
+
+  // The campaign's step record named `step`, or null.
+  static const nlohmann::json* FindStep(const nlohmann::json& campaign, const std::string& step) {
+    for (const auto& s : campaign["steps"]) {
+      if (s.value("step", "") == step) return &s;
+    }
+    return nullptr;
   }
 
   Response Kv(std::vector<std::string> args) {
@@ -138,6 +166,17 @@ TEST_F(Upgrade, CompletesUnderLoadAndEnablesFeaturesOnlyWhenFinalized) {
   WaitCampaign("completed");
   ExpectBothRun("2.0.0");
   EXPECT_EQ(Kv({"PUTEX", "k", "v", "60000"}).code, Code::kOk);
+  Response ttl = Kv({"TTL", "k"});
+  ASSERT_EQ(ttl.code, Code::kOk) << ttl.message;
+  EXPECT_GT(std::stoll(ttl.value), 50000) << ttl.value;
+  EXPECT_LE(std::stoll(ttl.value), 60000) << ttl.value;
+  // A key with a short expiry disappears (bounded wait for the clock to pass it).
+  ASSERT_EQ(Kv({"PUTEX", "brief", "v", "100"}).code, Code::kOk);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Kv({"GET", "brief"}).code == Code::kOk && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Kv({"GET", "brief"}).code, Code::kNotFound);
   // Finalized: there is no way back.
   EXPECT_FALSE(PostJson(cluster_->config(), "/upgrade/abort", {}, 5000).ok());
   ExpectNothingLost();
@@ -175,13 +214,75 @@ TEST_F(Upgrade, AbortDuringTheEvaluationRollsBack) {
   ExpectNothingLost();
 }
 
-TEST_F(Upgrade, ACoordinatorKilledMidCampaignResumesIt) {
-  auto started = StartCampaign("kv-2.0.0", 1000, /*auto_finalize=*/true);
+// Both replicas already run 2.0.0, features off: abort still takes both back to 1.0.0.
+TEST_F(Upgrade, AbortWhileAwaitingFinalizeTakesBothReplicasBack) {
+  auto started = StartCampaign("kv-2.0.0", 500, /*auto_finalize=*/false);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
-  WaitStep("Soak");
+  WaitCampaign("awaiting finalize");
+  auto aborted = PostJson(cluster_->config(), "/upgrade/abort", nlohmann::json::object(), 5000);
+  ASSERT_TRUE(aborted.ok()) << aborted.status().ToString();
+  WaitCampaign("rolled back", 90000);
+  ExpectBothRun("1.0.0");
+  ExpectNothingLost();
+}
+
+class CoordinatorKilled : public Upgrade, public ::testing::WithParamInterface<const char*> {};
+
+// SIGKILL of the coordinator while the campaign is in a step; the new coordinator
+// resumes from the persisted phase and the campaign completes.
+TEST_P(CoordinatorKilled, InTheStepTheCampaignResumesAndCompletes) {
+  const std::string step = GetParam();
+  bool manual_finalize = step == "AwaitFinalize";
+  auto started = StartCampaign("kv-2.0.0", 1000, /*auto_finalize=*/!manual_finalize);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  WaitStep(step);
   DUPLEX_ASSERT_OK(cluster_->KillAndRestartCoordinator());
+  if (manual_finalize) {
+    WaitCampaign("awaiting finalize", 90000);
+    auto finalized =
+        PostJson(cluster_->config(), "/upgrade/finalize", nlohmann::json::object(), 5000);
+    ASSERT_TRUE(finalized.ok()) << finalized.status().ToString();
+  }
   WaitCampaign("completed", 90000);
   ExpectBothRun("2.0.0");
+  ExpectNothingLost();
+}
+
+INSTANTIATE_TEST_SUITE_P(Upgrade, CoordinatorKilled,
+                         ::testing::Values("ReloadFirst", "Soak", "ReloadSecond", "AwaitFinalize"));
+
+// The running replicas' application vetoes the upgrade.
+class Vetoed : public Upgrade {
+  std::string Processor() const override { return "examples/kv/kv-1.0.0-veto"; }
+};
+
+TEST_F(Vetoed, TheVetoBlocksTheCampaignUntilForcedAndTheOverrideIsRecorded) {
+  auto plan = GetJson(cluster_->config(), "/upgrade/plan?to=2.0.0");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  bool shown = false;
+  for (const auto& check : (*plan)["checks"]) {
+    if (check.value("check", "") != "VetoRound") continue;
+    shown = !check.value("ok", true) &&
+            check.value("reason", "").find("long transaction open") != std::string::npos;
+  }
+  EXPECT_TRUE(shown) << "the plan does not show the veto: " << plan->dump();
+  auto started = StartCampaign("kv-2.0.0", 500, /*auto_finalize=*/true);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  auto refused = WaitCampaign("rolled back");
+  EXPECT_NE(refused.value("reason", "").find("long transaction open (simulated)"),
+            std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(FindStep(refused, "TakeLock"), nullptr) << "went past the veto: " << refused.dump();
+  ExpectBothRun("1.0.0");
+
+  auto forced = StartCampaign("kv-2.0.0", 500, /*auto_finalize=*/true, /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status().ToString();
+  auto done = WaitCampaign("completed", 90000);
+  EXPECT_TRUE(done.value("forced", false)) << done.dump();
+  const nlohmann::json* veto = FindStep(done, "VetoRound");
+  ASSERT_NE(veto, nullptr) << done.dump();
+  EXPECT_EQ(veto->value("result", ""), "ok");
+  EXPECT_NE(veto->value("reason", "").find("forced over: "), std::string::npos) << veto->dump();
   ExpectNothingLost();
 }
 

@@ -81,32 +81,62 @@ StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path,
 }
 
 namespace {
-StatusOr<nlohmann::json> ParseAnswer(const httplib::Result& res, const std::string& path) {
-  if (!res) return Unavailable("coordinator does not answer " + path);
-  auto body = nlohmann::json::parse(res->body, nullptr, false);
-  if (body.is_discarded()) return Corruption(path + ": the answer is not JSON: " + res->body);
-  if (res->status / 100 != 2) {
-    std::string why = body.is_object() ? body.value("error", res->body) : res->body;
-    return Status(res->status == 400 ? Code::kInvalidArgument : Code::kFailedPrecondition, why);
+
+constexpr int kConnectTimeoutMs = 2000;
+constexpr std::string_view kUnexpectedJson = "coordinator answered unexpected JSON: ";
+
+// The coordinator's reason for refusing: the `error` of a JSON body, else the body itself.
+std::string RefusalReason(const httplib::Response& res) {
+  nlohmann::json body = nlohmann::json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object()) {
+    if (auto it = body.find("error"); it != body.end() && it->is_string()) {
+      return it->get<std::string>();
+    }
+  }
+  std::string text = res.body;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.pop_back();
+  }
+  return text.empty() ? "coordinator answered HTTP " + std::to_string(res.status) : text;
+}
+
+StatusOr<nlohmann::json> Answer(const ClusterConfig& config, const std::string& path,
+                                const httplib::Result& res) {
+  if (!res) {
+    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
+                       " does not answer " + path + " (" + httplib::to_string(res.error()) +
+                       " error; is the cluster up?)");
+  }
+  // 5xx: the coordinator is there but cannot answer now (e.g. still recovering).
+  if (res->status >= 500) return Unavailable(RefusalReason(*res));
+  if (res->status < 200 || res->status >= 300) return FailedPrecondition(RefusalReason(*res));
+  nlohmann::json body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return Corruption(std::string(kUnexpectedJson) + "not JSON: " + res->body.substr(0, 200));
   }
   return body;
 }
-}  // namespace
 
-StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
-                                  const nlohmann::json& body, int timeout_ms) {
+httplib::Client AdminClient(const ClusterConfig& config, int timeout_ms) {
   httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(2, 0);
-  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-  return ParseAnswer(http.Post(path.c_str(), body.dump(), "application/json"), path);
+  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
+  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
+  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
+  return http;
 }
+
+}  // namespace
 
 StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
                                  int timeout_ms) {
-  httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(0, timeout_ms * 1000);
-  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-  return ParseAnswer(http.Get(path.c_str()), path);
+  httplib::Client http = AdminClient(config, timeout_ms);
+  return Answer(config, path, http.Get(path.c_str()));
+}
+
+StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
+                                  const nlohmann::json& body, int timeout_ms) {
+  httplib::Client http = AdminClient(config, timeout_ms);
+  return Answer(config, path, http.Post(path.c_str(), body.dump(), "application/json"));
 }
 
 bool PairReady(const nlohmann::json& status) {

@@ -25,7 +25,10 @@ Status Down(const ClusterConfig& config);
 StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms = 2000);
 // The body of the answer; an error Status carries the coordinator's reason.
 StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms);
-// JSON in, JSON out (the upgrade API); an error carries the coordinator's "error" text.
+// JSON in, JSON out (the upgrade API). A non-2xx answer becomes an error carrying the
+// coordinator's `error` text (5xx: Unavailable, else FailedPrecondition); an answer that
+// is not JSON becomes "coordinator answered unexpected JSON: ...". Never InvalidArgument,
+// which the CLI keeps for the operator's own bad input (exit code 2).
 StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
                                   const nlohmann::json& body, int timeout_ms);
 StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,

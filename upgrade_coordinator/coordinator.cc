@@ -19,6 +19,7 @@
 #include "common/net.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/event_log.h"
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
 #include "upgrade_coordinator/upgrades.h"
@@ -129,6 +130,7 @@ class Coordinator {
     }
     DUPLEX_RETURN_IF_ERROR(arbiter_.Recover(clock_.NowUs()));
     DUPLEX_RETURN_IF_ERROR(upgrades_.Open());
+    DUPLEX_RETURN_IF_ERROR(events_.Open(config_.data_dir + "/events.jsonl"));
     RouteUpgradeApi();
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mu_);
@@ -160,6 +162,7 @@ class Coordinator {
       upgrades_.Tick(clock_.NowMs(), clock_.NowUs());
       Execute();
       CheckPendingSwitchover();
+      events_.Observe(clock_.NowUs(), arbiter_, upgrades_.campaign());
       Publish();
     }
     if (shutdown_) supervisor_.StopAll(5000);
@@ -378,6 +381,7 @@ class Coordinator {
   std::unique_ptr<RecordStore> store_;
   Arbiter arbiter_;
   Upgrades upgrades_;
+  EventLog events_;
   Supervisor supervisor_;
   SteadyClock clock_;
   void* ctx_;

@@ -61,7 +61,10 @@ void Upgrades::Tick(int64_t now_ms, int64_t now_us) {
     results.swap(results_);
   }
   for (auto& [kind, status] : results) campaign_->OnWorkDone(kind, status);
-  if (!campaign_->record().Done()) campaign_->Tick(now_ms);
+  if (!campaign_->record().Done()) {
+    campaign_->Tick(now_ms);
+    Observe();
+  }
 }
 
 std::string Upgrades::BinaryFor(const std::string& replica) const {

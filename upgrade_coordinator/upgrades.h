@@ -44,6 +44,7 @@ class Upgrades final : public CampaignHost {
   ApiAnswer Finalize();
   ApiAnswer Features() const;
   nlohmann::json CampaignJson() const;
+  const CampaignRecord* campaign() const { return campaign_ ? &campaign_->record() : nullptr; }
 
   // CampaignHost.
   std::string ActiveName() const override;
@@ -68,6 +69,10 @@ class Upgrades final : public CampaignHost {
   Status RunBackup(uint64_t id);
   Status CompareDigests();
   void WorkerLoop();
+  // upgrades_progress.cc: what the coordinator sees of a running campaign.
+  void Observe();
+  std::string StepDetail(const std::string& step) const;
+  nlohmann::json ObservedJson() const;
 
   ClusterConfig config_;
   Arbiter* arbiter_;
@@ -75,6 +80,25 @@ class Upgrades final : public CampaignHost {
   std::unique_ptr<PackageStore> packages_;
   std::unique_ptr<Campaign> campaign_;
   int64_t now_us_ = 0;
+
+  // Volatile (a restarted coordinator starts observing again): the running step's
+  // progress and the figures of the campaign's summary, from the replicas' reports.
+  struct Observation {
+    uint64_t campaign_id = 0;
+    int64_t since_us = 0;
+    int64_t last_serving_us = 0;  // an active answered clients (reported as serving)
+    int64_t longest_gap_us = 0;   // longest time without one
+    std::string serving;          // who, and the seq it had committed
+    uint64_t serving_committed = 0;
+    uint64_t missing_acked = 0;  // committed seqs the next active did not have
+    uint64_t requests = 0, server_errors = 0;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> counters;  // last (requests, errors)
+    // Rates of the running catch-up, sampled every kRateSampleUs.
+    int64_t sample_us = 0;
+    uint64_t sample_bytes = 0, sample_seq = 0;
+    double mb_per_s = 0, ops_per_s = 0;
+  };
+  Observation observed_;
 
   struct Job {
     std::string kind;

@@ -116,8 +116,24 @@ ApiAnswer Upgrades::Start(const nlohmann::json& body) {
 
 nlohmann::json Upgrades::CampaignJson() const {
   if (!campaign_) return nullptr;
-  auto j = nlohmann::json::parse(CampaignToJson(campaign_->record()));
+  const CampaignRecord& record = campaign_->record();
+  auto j = nlohmann::json::parse(CampaignToJson(record));
   j["finalize_waits_for"] = campaign_->FinalizeWaitsFor();
+  j["now_ms"] = now_us_ / 1000;
+  if (!record.steps.empty() && record.steps.back().result == "running") {
+    j["steps"].back()["detail"] = StepDetail(record.steps.back().step);
+  }
+  // The happy path's steps not reached yet (a rollback takes its own).
+  nlohmann::json pending = nlohmann::json::array();
+  if (!record.Done() && record.state != "rolling back") {
+    bool reached = true;
+    for (const auto& [step, what] : CampaignSteps()) {
+      if (!reached) pending.push_back(step);
+      if (!record.steps.empty() && step == record.steps.back().step) reached = false;
+    }
+  }
+  j["pending"] = pending;
+  if (observed_.campaign_id == record.id) j["observed"] = ObservedJson();
   return j;
 }
 

@@ -41,7 +41,7 @@ namespace {
 // kv 1.x: values stored as they are (schema 1), no features.
 class KvProcessor final : public Processor {
  public:
-  explicit KvProcessor(std::string version) : version_(std::move(version)) {}
+  KvProcessor(std::string version, bool veto) : version_(std::move(version)), veto_(veto) {}
 
   std::string Name() const override { return "kv"; }
   std::string Version() const override { return version_; }
@@ -78,6 +78,10 @@ class KvProcessor final : public Processor {
     RegisterKvConverters(registry);
   }
 
+  std::string VetoUpgrade() const override {
+    return veto_ ? "long transaction open (simulated)" : "";
+  }
+
  private:
   Outcome Incr(const std::vector<std::string>& a, const StateReader& state) {
     if (a.size() != 2) return Error(Code::kInvalidArgument, "INCR takes a key and an amount");
@@ -90,6 +94,7 @@ class KvProcessor final : public Processor {
   }
 
   std::string version_;
+  bool veto_;
 };
 
 Variant ParseVariant(const std::string& name) {
@@ -107,8 +112,9 @@ std::unique_ptr<Processor> MakeKvProcessor(const std::string& version, const std
   const Variant v = ParseVariant(variant);
   auto parsed = ParseVersion(version);
   if (parsed.ok() && parsed->major == 2) return MakeKvV2(version, v);
-  DUPLEX_ASSERT(v == Variant::kNone, "broken variants are releases of kv 2.x:", version, variant);
-  return std::make_unique<KvProcessor>(version);
+  DUPLEX_ASSERT(v == Variant::kNone || v == Variant::kVeto,
+                "broken variants are releases of kv 2.x:", version, variant);
+  return std::make_unique<KvProcessor>(version, v == Variant::kVeto);
 }
 
 }  // namespace duplex::kv

@@ -12,7 +12,8 @@
 namespace duplex::kv {
 
 // version "1.x.y" or "2.x.y"; variant "" or a deliberately broken 2.x release:
-// "crash" (handled by the binary's main), "unhealthy", "corrupt" or "veto".
+// "crash" (handled by the binary's main), "unhealthy", "corrupt"; or "veto" (1.x or
+// 2.x), whose application refuses every upgrade with a reason.
 std::unique_ptr<Processor> MakeKvProcessor(const std::string& version,
                                            const std::string& variant = "");
 

@@ -1,0 +1,41 @@
+// EventLog: the coordinator's record of what happened, one JSON object per line in
+// <data_dir>/events.jsonl — every change of a replica's reported role, epoch, version
+// or enabled cluster version, of the cluster record, and of the campaign's steps.
+// Written by diffing what the coordinator sees after each loop turn, so it costs one
+// comparison per replica when nothing changes. The chaos checker and the upgrade
+// tests read it to check invariants after the fact (e.g. that no feature was enabled
+// while an old-version replica ran). Loop thread only.
+#pragma once
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/campaign/campaign.h"
+
+namespace duplex {
+
+class EventLog {
+ public:
+  ~EventLog();
+  Status Open(const std::string& path);  // appends: a restarted coordinator continues the log
+  // Logs what changed since the last call; `campaign` may be null.
+  void Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign);
+
+ private:
+  void Write(int64_t now_us, nlohmann::json event);
+
+  std::FILE* file_ = nullptr;
+  std::map<std::string, nlohmann::json> replicas_;  // last logged, by name
+  nlohmann::json cluster_;
+  nlohmann::json campaign_;
+};
+
+// Reads an events.jsonl; the error names the line that is not JSON.
+StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path);
+
+}  // namespace duplex
