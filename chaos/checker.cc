@@ -28,13 +28,15 @@ struct Seen {
 };
 
 // Lines for every live replica older than `enabled`, blamed on `who`.
+// A violation is reported once, at its first sighting, however long it lasts.
 void OlderThan(const std::map<std::string, Seen>& replicas, const std::string& enabled,
-               const std::string& who, const json& e, std::vector<std::string>* out) {
+               const std::string& who, const json& e, std::set<std::string>* seen_before,
+               std::vector<std::string>* out) {
   for (const auto& [name, seen] : replicas) {
-    if (seen.alive && Older(seen.version, enabled)) {
-      out->push_back(When(e) + ": " + who + " enables features up to " + enabled + " while " +
-                     name + " runs " + seen.version);
-    }
+    if (!seen.alive || !Older(seen.version, enabled)) continue;
+    std::string what =
+        who + " enables features up to " + enabled + " while " + name + " runs " + seen.version;
+    if (seen_before->insert(what).second) out->push_back(When(e) + ": " + what);
   }
 }
 
@@ -43,6 +45,7 @@ void OlderThan(const std::map<std::string, Seen>& replicas, const std::string& e
 std::vector<std::string> CheckFeatureGate(const std::vector<json>& events) {
   std::vector<std::string> out;
   std::map<std::string, Seen> replicas;
+  std::set<std::string> reported;
   std::string cluster_version;
   for (const json& e : events) {
     std::string kind = e.value("kind", "");
@@ -54,7 +57,7 @@ std::vector<std::string> CheckFeatureGate(const std::vector<json>& events) {
     } else if (kind == "cluster") {
       std::string next = e.value("cluster_version", "");
       if (next != cluster_version && !next.empty()) {
-        OlderThan(replicas, next, "the cluster record", e, &out);
+        OlderThan(replicas, next, "the cluster record", e, &reported, &out);
       }
       cluster_version = next;
       continue;
@@ -63,7 +66,7 @@ std::vector<std::string> CheckFeatureGate(const std::vector<json>& events) {
     }
     for (const auto& [name, seen] : replicas) {
       if (seen.alive && !seen.cluster_version.empty()) {
-        OlderThan(replicas, seen.cluster_version, "replica " + name, e, &out);
+        OlderThan(replicas, seen.cluster_version, "replica " + name, e, &reported, &out);
       }
     }
   }

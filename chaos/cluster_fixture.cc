@@ -62,7 +62,9 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   if (ec) return IOError("cannot create " + options.dir + ": " + ec.message());
   std::unique_ptr<ClusterFixture> f(new ClusterFixture());
   std::string path = (fs::absolute(options.dir) / "cluster.yaml").string();
-  std::ofstream(path) << ClusterConfigToYaml(MakeConfig(options, build));
+  ClusterConfig made = MakeConfig(options, build);
+  if (options.configure) options.configure(&made);
+  std::ofstream(path) << ClusterConfigToYaml(made);
   auto config = LoadClusterConfig(path);
   if (!config.ok()) return config.status();
   f->config_ = *config;
@@ -92,12 +94,23 @@ duplex::Status ClusterFixture::SpawnCoordinator() {
 }
 
 duplex::Status ClusterFixture::KillAndRestartCoordinator() {
+  KillCoordinator();
+  return RestartCoordinator();
+}
+
+void ClusterFixture::KillCoordinator() {
+  if (coordinator_pid_ == 0) return;
   // Remember the replicas first: after the kill nobody else knows their pids.
   for (const auto& r : config_.replicas) {
     if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) orphans_.push_back(*pid);
   }
   ::kill(coordinator_pid_, SIGKILL);
   ::waitpid(coordinator_pid_, nullptr, 0);
+  coordinator_pid_ = 0;
+}
+
+duplex::Status ClusterFixture::RestartCoordinator() {
+  if (coordinator_pid_ != 0) return Status::Ok();
   return SpawnCoordinator();
 }
 
@@ -112,7 +125,7 @@ void ClusterFixture::Stop() {
     if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
   }
   (void)Post(config_, "/shutdown", 10000);
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; coordinator_pid_ != 0 && i < 500; ++i) {
     if (::waitpid(coordinator_pid_, nullptr, WNOHANG) == coordinator_pid_) {
       coordinator_pid_ = 0;
       break;

@@ -27,6 +27,8 @@ struct FixtureOptions {
   uint64_t log_retain_ops = 200000;
   std::string log_level = "info";
   int ready_timeout_ms = 20000;
+  // Last word on the cluster's config before it is written (chaos: proxies, fault files).
+  std::function<void(ClusterConfig*)> configure;
 };
 
 class ClusterFixture {
@@ -41,6 +43,9 @@ class ClusterFixture {
   // SIGKILL of the coordinator alone (its replicas keep running), then a new one on the
   // same data: it adopts the running replicas and resumes what was under way.
   duplex::Status KillAndRestartCoordinator();
+  // The two halves, for a coordinator that stays down a while.
+  void KillCoordinator();
+  duplex::Status RestartCoordinator();
 
   const ClusterConfig& config() const { return config_; }
   pid_t coordinator_pid() const { return coordinator_pid_; }

@@ -1,10 +1,11 @@
 // `duplex`: one command for operators — up, down, status, kv, switchover, package, upgrade,
-// features, coordinator, demo, bench. Wiring only; the work lives in the libraries.
+// features, coordinator, demo, bench, chaos. Wiring only; the work lives in the libraries.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/bench.h"
+#include "cli/chaos_commands.h"
 #include "cli/demo.h"
 #include "cli/upgrade_commands.h"
 #include "common/log.h"
@@ -76,12 +77,23 @@ int Main(int argc, char** argv) {
   bench->add_flag("--json", bench_options.json, "one JSON object");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
   bench->add_option("--keys", bench_options.keys, "upgrade: keys loaded first");
+  ChaosOptions chaos_options;
+  auto* chaos = app.add_subcommand("chaos", "chaos scenarios: list, run <name|file.yaml>, suite");
+  chaos->add_option("what", chaos_options.what, "list | run | suite")->required();
+  chaos->add_option("scenario", chaos_options.scenario, "run: a catalogue name or a YAML file");
+  chaos->add_option("--seed", chaos_options.seed, "the run's seed (suite: the first)");
+  chaos->add_option("--seeds", chaos_options.seeds, "suite: seeds per scenario");
+  chaos->add_option("--only", chaos_options.only, "suite: scenarios whose name contains this");
+  chaos->add_option("--report", chaos_options.report_dir, "where result.json and report.html go");
+  chaos->add_flag("--json", chaos_options.json, "one JSON object (suite: the totals)");
+  chaos->add_flag("--quiet", chaos_options.quiet, "no progress lines");
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
 
   CLI11_PARSE(app, argc, argv);
 
   if (*demo) return RunDemo(SelfPath(), demo_options);
   if (*bench) return RunBench(SelfPath(), bench_options);
+  if (*chaos) return RunChaos(SelfPath(), chaos_options);
 
   auto config = LoadConfigOrExplain(config_flag);
   if (!config.ok()) return Fail(config.status());

@@ -15,9 +15,11 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/mutants.h"
 #include "common/net.h"
 #include "replica/frame.h"
 #include "replica/zmq_util.h"
+#include "state_sync/fault_fs.h"
 
 namespace duplex {
 namespace {
@@ -224,7 +226,10 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
   InstallSignalHandlers();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  auto store = Store::Open({options.data_dir, options.fsync, options.log_retain_ops, nullptr});
+  FaultEnv faults;  // outlives the store
+  if (!options.fault_file.empty()) faults = MakeFaultEnv(options.fault_file);
+  auto store =
+      Store::Open({options.data_dir, options.fsync, options.log_retain_ops, faults.env.get()});
   if (!store.ok()) {
     spdlog::critical("cannot open the store: {}", store.status().ToString());
     return 2;
@@ -265,11 +270,15 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--log-retain-ops", o.log_retain_ops);
   app.add_option("--max-frame-bytes", o.max_frame_bytes);
   app.add_option("--log-level", o.log_level);
+  app.add_option("--fault-file", o.fault_file, "chaos testing: storage fault control file");
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);
   o.replica.async = mode == "async";
   o.fsync = !no_fsync;
+  // The chaos checker's self-test: acknowledge after the local commit only, or never fsync.
+  if (MutantEnabled("ack-before-replication")) o.replica.async = true;
+  if (MutantEnabled("skip-fsync")) o.fsync = false;
   o.replica.endpoint = TcpEndpoint(o.host, o.port);
   InitLogging("replica " + o.replica.name, o.log_level);
   return RunReplicaDaemon(o, processor.get());

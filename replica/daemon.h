@@ -22,6 +22,7 @@ struct DaemonOptions {
   uint64_t log_retain_ops = 200000;
   size_t max_frame_bytes = 16 << 20;
   std::string log_level = "info";
+  std::string fault_file;  // chaos: storage faults controlled by this file (fault_fs.h)
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

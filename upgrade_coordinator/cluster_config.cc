@@ -237,12 +237,18 @@ Status ReadProcessor(const YAML::Node& root, ProcessorConfig* processor) {
 Status ReadReplica(const YAML::Node& node, const std::string& path, ReplicaConfig* replica) {
   if (!node.IsMap())
     return Error(path, std::string("must be a map of fields, got ") + KindName(node));
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path, {"name", "host", "port", "http_port"}));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(
+      node, path,
+      {"name", "host", "port", "http_port", "peer_port", "coordinator_port", "fault_file"}));
   DUPLEX_RETURN_IF_ERROR(ReadRequiredString(node, path, "name", &replica->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(Join(path, "name"), replica->name));
   DUPLEX_RETURN_IF_ERROR(ReadString(node, path, "host", &replica->host));
   DUPLEX_RETURN_IF_ERROR(CheckHost(Join(path, "host"), replica->host));
   DUPLEX_RETURN_IF_ERROR(ReadPort(node, path, "port", true, &replica->port));
+  DUPLEX_RETURN_IF_ERROR(ReadPort(node, path, "peer_port", false, &replica->peer_port));
+  DUPLEX_RETURN_IF_ERROR(
+      ReadPort(node, path, "coordinator_port", false, &replica->coordinator_port));
+  DUPLEX_RETURN_IF_ERROR(ReadString(node, path, "fault_file", &replica->fault_file));
   return ReadPort(node, path, "http_port", true, &replica->http_port);
 }
 
@@ -361,6 +367,8 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
     const std::string path = "replicas[" + std::to_string(i) + "]";
     ports.emplace_back(path + ".port", config.replicas[i].port);
     ports.emplace_back(path + ".http_port", config.replicas[i].http_port);
+    ports.emplace_back(path + ".peer_port", config.replicas[i].peer_port);
+    ports.emplace_back(path + ".coordinator_port", config.replicas[i].coordinator_port);
   }
   for (std::size_t i = 0; i < ports.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -466,6 +474,9 @@ void EmitReplica(YAML::Emitter& out, const ReplicaConfig& replica) {
   Emit(out, "host", replica.host);
   EmitPort(out, "port", replica.port);
   EmitPort(out, "http_port", replica.http_port);
+  EmitPort(out, "peer_port", replica.peer_port);
+  EmitPort(out, "coordinator_port", replica.coordinator_port);
+  if (!replica.fault_file.empty()) Emit(out, "fault_file", replica.fault_file);
   out << YAML::EndMap;
 }
 

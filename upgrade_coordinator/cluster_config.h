@@ -18,6 +18,11 @@ struct ReplicaConfig {
   std::string host = "127.0.0.1";
   int port = 0;       // ZeroMQ data plane: clients, the peer and the coordinator
   int http_port = 0;  // GET /role answers 200 when active, 503 otherwise
+  // Chaos testing (chaos/) routes this replica's links through fault-injecting proxies
+  // and its storage through a fault filesystem; an operator leaves these out.
+  int peer_port = 0;         // where the other replica reaches this one; 0 = port
+  int coordinator_port = 0;  // where this replica reaches the coordinator; 0 = control_port
+  std::string fault_file;    // control file of state_sync/fault_fs.h; "" = no faults
 };
 
 struct TimingConfig {

@@ -382,6 +382,25 @@ TEST(ClusterConfig, RoundTripsThroughYaml) {
   }
 }
 
+TEST(ClusterConfig, ReadsAndRoundTripsTheChaosRouting) {
+  std::string text = Edit(kValid, "    http_port: 7411\n",
+                          "    http_port: 7411\n    peer_port: 7412\n    coordinator_port: 7413\n"
+                          "    fault_file: /tmp/a.faults\n");
+  StatusOr<ClusterConfig> config = Parse(text);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->replicas[0].peer_port, 7412);
+  EXPECT_EQ(config->replicas[0].coordinator_port, 7413);
+  EXPECT_EQ(config->replicas[0].fault_file, "/tmp/a.faults");
+  EXPECT_EQ(config->replicas[1].peer_port, 0);
+  StatusOr<ClusterConfig> again = ParseClusterConfig(ClusterConfigToYaml(*config), "/elsewhere");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->replicas[0].peer_port, 7412);
+  EXPECT_EQ(again->replicas[0].coordinator_port, 7413);
+  EXPECT_EQ(again->replicas[0].fault_file, "/tmp/a.faults");
+  EXPECT_TRUE(FailsWith(Parse(Edit(text, "peer_port: 7412", "peer_port: 7420")),
+                        "replicas[1].port: 7420 is already used by replicas[0].peer_port"));
+}
+
 TEST(ClusterConfig, RoundTripsStringsThatLookLikeOtherYamlTypes) {
   StatusOr<ClusterConfig> config = Parse(kMinimal);
   ASSERT_TRUE(config.ok()) << config.status().ToString();

@@ -175,7 +175,9 @@ class Coordinator {
  private:
   static ArbiterOptions MakeOptions(const ClusterConfig& c) {
     ArbiterOptions o;
-    for (const auto& r : c.replicas) o.replicas.push_back({r.name, TcpEndpoint(r.host, r.port)});
+    for (const auto& r : c.replicas) {
+      o.replicas.push_back({r.name, TcpEndpoint(r.host, r.peer_port != 0 ? r.peer_port : r.port)});
+    }
     o.async = c.replication.mode == ReplicationMode::kAsync;
     o.heartbeat_ms = c.timing.heartbeat_ms;
     o.lease_ms = c.timing.lease_ms;
@@ -404,43 +406,46 @@ class Coordinator {
 
 std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
   auto n = [](auto v) { return std::to_string(v); };
-  return {c.processor.binary,
-          "--name",
-          r.name,
-          "--host",
-          r.host,
-          "--port",
-          n(r.port),
-          "--http-port",
-          n(r.http_port),
-          "--coordinator",
-          TcpEndpoint(c.host, c.control_port),
-          "--data-dir",
-          c.data_dir + "/" + r.name,
-          "--archive-dir",
-          c.data_dir + "/archive",
-          "--mode",
-          c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
-          "--heartbeat-ms",
-          n(c.timing.heartbeat_ms),
-          "--lease-ms",
-          n(c.timing.lease_ms),
-          "--ack-timeout-ms",
-          n(c.timing.ack_timeout_ms),
-          "--max-batch-ops",
-          n(c.replication.max_batch_ops),
-          "--max-lag-ops",
-          n(c.replication.max_lag_ops),
-          "--max-queue",
-          n(c.replication.max_queue),
-          "--snapshot-chunk-bytes",
-          n(c.replication.snapshot_chunk_bytes),
-          "--log-retain-ops",
-          n(c.replication.log_retain_ops),
-          "--max-frame-bytes",
-          n(c.replication.max_frame_bytes),
-          "--log-level",
-          c.log_level};
+  std::vector<std::string> argv = {
+      c.processor.binary,
+      "--name",
+      r.name,
+      "--host",
+      r.host,
+      "--port",
+      n(r.port),
+      "--http-port",
+      n(r.http_port),
+      "--coordinator",
+      TcpEndpoint(c.host, r.coordinator_port != 0 ? r.coordinator_port : c.control_port),
+      "--data-dir",
+      c.data_dir + "/" + r.name,
+      "--archive-dir",
+      c.data_dir + "/archive",
+      "--mode",
+      c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
+      "--heartbeat-ms",
+      n(c.timing.heartbeat_ms),
+      "--lease-ms",
+      n(c.timing.lease_ms),
+      "--ack-timeout-ms",
+      n(c.timing.ack_timeout_ms),
+      "--max-batch-ops",
+      n(c.replication.max_batch_ops),
+      "--max-lag-ops",
+      n(c.replication.max_lag_ops),
+      "--max-queue",
+      n(c.replication.max_queue),
+      "--snapshot-chunk-bytes",
+      n(c.replication.snapshot_chunk_bytes),
+      "--log-retain-ops",
+      n(c.replication.log_retain_ops),
+      "--max-frame-bytes",
+      n(c.replication.max_frame_bytes),
+      "--log-level",
+      c.log_level};
+  if (!r.fault_file.empty()) argv.insert(argv.end(), {"--fault-file", r.fault_file});
+  return argv;
 }
 
 int RunCoordinator(const ClusterConfig& config) {

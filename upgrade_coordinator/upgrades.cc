@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "common/mutants.h"
 #include "common/net.h"
 #include "replica/client.h"
 
@@ -164,6 +165,9 @@ void Upgrades::Isolate(const std::string& replica, bool isolated) {
 
 void Upgrades::Reload(const std::string& replica, const std::string& version) {
   arbiter_->SetReplicaVersion(replica, version);
+  // The chaos checker's self-test: enable the new features while the other replica still
+  // runs the old version.
+  if (MutantEnabled("enable-flags-early")) arbiter_->SetClusterVersion(version);
 }
 
 Status Upgrades::Switchover() { return arbiter_->RequestSwitchover(now_us_, /*by_campaign=*/true); }

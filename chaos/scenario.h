@@ -1,0 +1,81 @@
+// Scenario: one chaos experiment as written in YAML (chaos/scenarios/*.yaml) — the
+// workload, an optional rolling upgrade, the faults with their triggers, and what
+// must come out. Parsing validates every field and names the first bad one
+// ("faults[2].at.step: \"Sok\" is not a campaign step"). Plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace duplex {
+
+// When a fault fires. Exactly one of the four is set.
+struct Trigger {
+  std::optional<int64_t> after_ms;                       // since the workload started
+  std::string step;                                      // when the campaign enters this step
+  std::optional<uint64_t> acked;                         // after this many acknowledged writes
+  std::optional<std::pair<int64_t, int64_t>> random_ms;  // uniformly in [lo, hi], from the seed
+  std::string Describe() const;
+};
+
+enum class FaultKind {
+  kKill,        // SIGKILL of a process (a replica is restarted by the coordinator)
+  kPause,       // SIGSTOP for `duration`, then SIGCONT
+  kPowerLoss,   // unsynced writes held in memory, then SIGKILL (state_sync/fault_fs.h)
+  kDisk,        // RocksDB writes (or syncs) fail for `duration`
+  kPartition,   // messages on a link blackholed (or the link severed) for `duration`
+  kLinkFaults,  // drop / delay / duplicate / reorder / corrupt on a link for `duration`
+};
+
+struct FaultSpec {
+  FaultKind kind = FaultKind::kKill;
+  // Processes: a, b, active, standby, coordinator, both (power loss of both replicas).
+  // Links: replicas (the data link between the pair), control (replicas <-> coordinator).
+  std::string target;
+  Trigger at;
+  int64_t duration_ms = 0;
+  // kDisk
+  std::string error = "ioerror";  // nospace | ioerror
+  bool sync_only = false;
+  // kPartition / kLinkFaults
+  std::string direction = "both";  // both | to-target | from-target
+  bool sever = false;              // partition by closing connections instead of blackholing
+  double drop = 0, duplicate = 0, reorder = 0, corrupt = 0;
+  int delay_ms = 0, jitter_ms = 0;
+  // kKill of the coordinator: how long it stays down before it is started again.
+  int64_t down_ms = 0;
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string source;  // the file it came from
+  // Workload
+  int clients = 3;
+  bool incr = true;  // alternate PUT and INCR (else PUT only)
+  std::string mode = "sync";
+  // Optional rolling upgrade, started when the workload has 100 acknowledged writes.
+  std::string package;  // e.g. kv-2.0.0 (under <build>/packages); empty: no upgrade
+  int64_t soak_ms = 1000;
+  std::vector<FaultSpec> faults;
+  std::string expect = "none";       // completed | rolled_back | either | none (no upgrade)
+  int64_t run_ms = 8000;             // workload time when there is no upgrade; else the cap
+  int64_t converge_ms = 15000;       // after the faults are healed, the pair must converge within
+  std::vector<std::string> mutants;  // switches for the checker's self-test (common/mutants.h)
+  // A mutant's scenario passes when this invariant is violated: the checker caught it.
+  std::string expect_violation;
+};
+
+StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source);
+StatusOr<Scenario> LoadScenario(const std::string& path);
+// Every *.yaml in dir, sorted by name; the first bad file fails the whole catalogue.
+StatusOr<std::vector<Scenario>> LoadCatalogue(const std::string& dir);
+
+// "2s", "500ms", "1m" -> ms; the error names the text.
+StatusOr<int64_t> ParseDuration(const std::string& text);
+
+}  // namespace duplex

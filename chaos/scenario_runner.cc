@@ -1,0 +1,602 @@
+#include "chaos/scenario_runner.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "chaos/checker.h"
+#include "chaos/cluster_fixture.h"
+#include "chaos/fault_proxy.h"
+#include "chaos/report.h"
+#include "chaos/upgrade_run.h"
+#include "chaos/workload.h"
+#include "state_sync/fault_fs.h"
+#include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/event_log.h"
+
+namespace duplex {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kTickMs = 5;
+constexpr uint64_t kAckedBeforeUpgrade = 100;
+
+void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// One fault of the scenario, as it unfolds.
+struct Armed {
+  FaultSpec spec;
+  int64_t fire_at_ms = -1;  // resolved for after/random triggers
+  bool fired = false, healed = false;
+  int64_t start_ms = 0, end_ms = 0;
+  std::string resolved;  // the process or link it hit
+  std::string note;
+  std::function<void()> heal;
+};
+
+// Sets DUPLEX_MUTANTS for the processes this run starts (they inherit it) and clears it.
+class MutantEnv {
+ public:
+  explicit MutantEnv(const std::vector<std::string>& mutants) {
+    std::string list;
+    for (const auto& m : mutants) list += (list.empty() ? "" : ",") + m;
+    if (!list.empty()) ::setenv("DUPLEX_MUTANTS", list.c_str(), 1);
+  }
+  ~MutantEnv() { ::unsetenv("DUPLEX_MUTANTS"); }
+};
+
+class Run {
+ public:
+  Run(const Scenario& s, const RunOptions& o) : s_(s), o_(o), rng_(o.seed) {}
+  ~Run() { HealAll(); }
+
+  StatusOr<json> Go() {
+    DUPLEX_RETURN_IF_ERROR(StartCluster());
+    WorkloadOptions w;
+    w.endpoints = cluster_->Endpoints();
+    w.clients = s_.clients;
+    w.incr = s_.incr;
+    w.attempt_timeout_ms = 100;
+    workload_ = std::make_unique<Workload>(w);
+    t0_us_ = NowUs();
+    workload_->Start();
+    ArmTriggers();
+    Say("running: " + std::to_string(s_.faults.size()) + " fault(s), " +
+        (s_.package.empty() ? "no upgrade" : "upgrade to " + s_.package));
+    std::thread upgrade;
+    if (!s_.package.empty()) {
+      (void)workload_->WaitAcked(kAckedBeforeUpgrade, 10000);
+      upgrade = std::thread([this] { RunCampaign(); });
+    }
+    Drive();
+    if (upgrade.joinable()) upgrade.join();
+    HealAll();
+    return Judge();
+  }
+
+ private:
+  void Say(const std::string& line) {
+    if (o_.log) o_.log(line);
+  }
+  int64_t ElapsedMs() const { return (NowUs() - t0_us_) / 1000; }
+
+  Status StartCluster() {
+    MutantEnv mutants(s_.mutants);
+    FixtureOptions fo;
+    fo.build_dir = o_.build_dir;
+    fo.dir = o_.scratch;
+    fo.log_level = "info";
+    fo.mode = s_.mode == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
+    Status proxies = Status::Ok();
+    fo.configure = [&](ClusterConfig* c) {
+      for (size_t i = 0; i < c->replicas.size(); ++i) {
+        ReplicaConfig& r = c->replicas[i];
+        auto peer = chaos::FaultProxy::Start({0, r.port, o_.seed * 31 + i});
+        auto control = chaos::FaultProxy::Start({0, c->control_port, o_.seed * 37 + i});
+        if (!peer.ok() || !control.ok()) {
+          proxies = !peer.ok() ? peer.status() : control.status();
+          return;
+        }
+        r.peer_port = (*peer)->port();
+        r.coordinator_port = (*control)->port();
+        r.fault_file = fs::absolute(fs::path(o_.scratch) / (r.name + ".faults")).string();
+        peer_[r.name] = std::move(peer).value();
+        control_[r.name] = std::move(control).value();
+      }
+    };
+    auto cluster = ClusterFixture::Start(fo);
+    DUPLEX_RETURN_IF_ERROR(proxies);
+    if (!cluster.ok()) return cluster.status();
+    cluster_ = std::move(cluster).value();
+    return Status::Ok();
+  }
+
+  void ArmTriggers() {
+    for (const auto& f : s_.faults) {
+      Armed a;
+      a.spec = f;
+      if (f.at.after_ms) a.fire_at_ms = *f.at.after_ms;
+      if (f.at.random_ms) {
+        std::uniform_int_distribution<int64_t> d(f.at.random_ms->first, f.at.random_ms->second);
+        a.fire_at_ms = d(rng_);
+      }
+      armed_.push_back(std::move(a));
+    }
+  }
+
+  void RunCampaign() {
+    UpgradeRunOptions ro;
+    ro.package_dir = fs::absolute(fs::path(o_.build_dir) / "packages" / s_.package).string();
+    ro.soak_ms = s_.soak_ms;
+    ro.timeout_ms = static_cast<int>(s_.run_ms);
+    auto run = RunUpgrade(*cluster_, *workload_, ro);
+    std::lock_guard lock(mu_);
+    if (run.ok()) {
+      campaign_ = *run;
+    } else {
+      campaign_.outcome = "could not run: " + run.status().message();
+    }
+    campaign_done_ = true;
+  }
+
+  bool CampaignDone() {
+    std::lock_guard lock(mu_);
+    return campaign_done_;
+  }
+
+  // The campaign's running step, polled for step triggers (empty when none).
+  std::string RunningStep() {
+    auto view = GetJson(cluster_->config(), "/upgrade", 500);
+    if (!view.ok() || !(*view)["campaign"].is_object()) return "";
+    const auto& steps = (*view)["campaign"]["steps"];
+    if (steps.empty() || steps.back().value("result", "") != "running") return "";
+    return steps.back().value("step", "");
+  }
+
+  // Fires faults as their triggers come, heals them after their duration; returns when
+  // the run is over: the campaign ended (or the workload time passed) and no fault is
+  // pending or active.
+  void Drive() {
+    const int64_t cap_ms = s_.run_ms + (s_.package.empty() ? 0 : 30000);
+    std::string step;
+    for (;;) {
+      int64_t now = ElapsedMs();
+      bool wants_step = std::any_of(armed_.begin(), armed_.end(), [](const Armed& a) {
+        return !a.fired && !a.spec.at.step.empty();
+      });
+      if (wants_step) step = RunningStep();
+      bool busy = false;
+      for (auto& a : armed_) {
+        if (!a.fired) {
+          const Trigger& t = a.spec.at;
+          bool due = (a.fire_at_ms >= 0 && now >= a.fire_at_ms) ||
+                     (!t.step.empty() && step == t.step) ||
+                     (t.acked && workload_->acked() >= *t.acked);
+          if (due) Fire(a);
+        }
+        if (a.fired && !a.healed && ElapsedMs() >= a.start_ms + a.spec.duration_ms) Heal(a);
+        busy = busy || !a.healed;
+      }
+      bool done = s_.package.empty() ? now >= s_.run_ms : CampaignDone();
+      // Faults whose trigger never came (a step the campaign skipped) do not hold the run.
+      if (done && !std::any_of(armed_.begin(), armed_.end(),
+                               [](const Armed& a) { return a.fired && !a.healed; })) {
+        break;
+      }
+      if (now >= cap_ms) break;
+      (void)busy;
+      Sleep(kTickMs);
+    }
+  }
+
+  std::string Resolve(const std::string& target) {
+    if (target != "active" && target != "standby") return target;
+    auto active = cluster_->ActiveName();
+    std::string a = active.ok() ? *active : cluster_->config().replicas[0].name;
+    if (target == "active") return a;
+    return a == cluster_->config().replicas[0].name ? cluster_->config().replicas[1].name
+                                                    : cluster_->config().replicas[0].name;
+  }
+
+  std::string FaultFile(const std::string& replica) {
+    for (const auto& r : cluster_->config().replicas) {
+      if (r.name == replica) return r.fault_file;
+    }
+    return "";
+  }
+
+  static void WriteFaults(const std::string& path, const FaultSettings& settings) {
+    std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << FormatFaultSettings(settings);
+    std::error_code ec;
+    fs::rename(tmp, path, ec);  // atomically: the replica never reads half a file
+  }
+
+  void Fire(Armed& a) {
+    const FaultSpec& f = a.spec;
+    a.fired = true;
+    a.start_ms = ElapsedMs();
+    a.resolved = Resolve(f.target);
+    a.heal = [] {};
+    switch (f.kind) {
+      case FaultKind::kKill:
+        if (a.resolved == "coordinator") {
+          cluster_->KillCoordinator();
+          if (f.down_ms > 0) {
+            a.spec.duration_ms = f.down_ms;
+            a.heal = [this] { (void)cluster_->RestartCoordinator(); };
+          } else {
+            (void)cluster_->RestartCoordinator();
+          }
+        } else {
+          auto pid = cluster_->SignalReplica(a.resolved, SIGKILL);
+          a.note = pid.ok() ? "pid " + std::to_string(*pid) : pid.status().message();
+        }
+        break;
+      case FaultKind::kPause: {
+        pid_t pid = 0;
+        if (a.resolved == "coordinator") {
+          pid = cluster_->coordinator_pid();
+          ::kill(pid, SIGSTOP);
+        } else {
+          auto p = cluster_->SignalReplica(a.resolved, SIGSTOP);
+          pid = p.ok() ? *p : 0;
+        }
+        a.note = "pid " + std::to_string(pid);
+        a.heal = [pid] {
+          if (pid > 0) ::kill(pid, SIGCONT);
+        };
+        break;
+      }
+      case FaultKind::kPowerLoss: {
+        // Hold unsynced writes in memory for a moment of load, then cut the power.
+        std::vector<std::string> names;
+        if (a.resolved == "both") {
+          for (const auto& r : cluster_->config().replicas) names.push_back(r.name);
+        } else {
+          names.push_back(a.resolved);
+        }
+        FaultSettings hold;
+        hold.power_loss = true;
+        for (const auto& n : names) WriteFaults(FaultFile(n), hold);
+        Sleep(200);
+        std::vector<pid_t> pids;
+        for (const auto& n : names) {
+          auto pid = cluster_->PidOf(n);
+          if (pid.ok() && *pid > 0) pids.push_back(*pid);
+        }
+        for (pid_t pid : pids) ::kill(pid, SIGKILL);  // together, as one power cut
+        for (const auto& n : names) {
+          std::error_code ec;
+          fs::remove(FaultFile(n), ec);
+        }
+        a.note = std::to_string(pids.size()) + " process(es) cut";
+        break;
+      }
+      case FaultKind::kDisk: {
+        FaultSettings bad;
+        bad.write_error = f.error == "nospace" ? FaultSettings::WriteError::kNoSpace
+                                               : FaultSettings::WriteError::kIoError;
+        bad.sync_only = f.sync_only;
+        std::string file = FaultFile(a.resolved);
+        WriteFaults(file, bad);
+        a.heal = [file] {
+          std::error_code ec;
+          fs::remove(file, ec);
+        };
+        break;
+      }
+      case FaultKind::kPartition:
+      case FaultKind::kLinkFaults: {
+        auto& proxies = f.target == "replicas" ? peer_ : control_;
+        chaos::LinkFaults lf;
+        lf.blackhole = f.kind == FaultKind::kPartition && !f.sever;
+        lf.drop = f.drop;
+        lf.duplicate = f.duplicate;
+        lf.reorder = f.reorder;
+        lf.corrupt = f.corrupt;
+        lf.delay_ms = f.delay_ms;
+        lf.jitter_ms = f.jitter_ms;
+        chaos::Direction d = f.direction == "to-target"     ? chaos::Direction::kToTarget
+                             : f.direction == "from-target" ? chaos::Direction::kFromTarget
+                                                            : chaos::Direction::kBoth;
+        for (auto& [name, proxy] : proxies) {
+          if (f.kind == FaultKind::kPartition && f.sever) {
+            proxy->Sever(true);
+          } else {
+            proxy->Set(d, lf);
+          }
+        }
+        a.heal = [&proxies] {
+          for (auto& [name, proxy] : proxies) proxy->Heal();
+        };
+        break;
+      }
+    }
+    if (f.duration_ms == 0 && !(f.kind == FaultKind::kKill && f.down_ms > 0)) {
+      a.healed = true;
+      a.end_ms = a.start_ms;
+    }
+    Say("  +" + std::to_string(a.start_ms) + " ms  fault " + KindName(f.kind) + " " + a.resolved +
+        " (" + f.at.Describe() + ")" + (a.note.empty() ? "" : ": " + a.note));
+  }
+
+  void Heal(Armed& a) {
+    if (a.healed) return;
+    if (a.heal) a.heal();
+    a.healed = true;
+    a.end_ms = ElapsedMs();
+    Say("  +" + std::to_string(a.end_ms) + " ms  healed " + KindName(a.spec.kind) + " " +
+        a.resolved);
+  }
+
+  void HealAll() {
+    for (auto& a : armed_) {
+      if (a.fired) Heal(a);
+    }
+  }
+
+  static std::string KindName(FaultKind k) {
+    switch (k) {
+      case FaultKind::kKill:
+        return "kill";
+      case FaultKind::kPause:
+        return "pause";
+      case FaultKind::kPowerLoss:
+        return "power-loss";
+      case FaultKind::kDisk:
+        return "disk";
+      case FaultKind::kPartition:
+        return "partition";
+      case FaultKind::kLinkFaults:
+        return "link";
+    }
+    return "?";
+  }
+
+  // --- the verdict ----------------------------------------------------------------------
+
+  static json Invariant(const std::string& name, std::vector<std::string> details,
+                        uint64_t count = 0) {
+    count = std::max<uint64_t>(count, details.size());
+    return {{"name", name}, {"ok", count == 0}, {"violations", count}, {"details", details}};
+  }
+
+  // The campaign's states must follow the machine's edges.
+  static std::vector<std::string> CheckCampaign(const std::vector<json>& events,
+                                                const std::string& expect,
+                                                const std::string& outcome) {
+    std::vector<std::string> out;
+    static const std::set<std::pair<std::string, std::string>> kLegal = {
+        {"running", "rolling back"},
+        {"running", "awaiting finalize"},
+        {"running", "completed"},
+        {"awaiting finalize", "running"},
+        {"awaiting finalize", "rolling back"},
+        {"rolling back", "rolled back"}};
+    std::string state;
+    for (const auto& e : events) {
+      if (e.value("kind", "") != "campaign") continue;
+      std::string next = e.value("state", "");
+      if (!state.empty() && next != state && !kLegal.count({state, next})) {
+        out.push_back("illegal campaign transition " + state + " -> " + next);
+      }
+      state = next;
+    }
+    std::string got = outcome == "rolled back" ? "rolled_back" : outcome;
+    if (expect == "either" ? (got != "completed" && got != "rolled_back") : got != expect) {
+      out.push_back("campaign " + (outcome.empty() ? "did not run" : outcome) + ", expected " +
+                    expect);
+    }
+    return out;
+  }
+
+  json Judge() {
+    // After the faults: the pair must serve, then (writes stopped) converge within the bound.
+    int64_t healed_us = NowUs();
+    Status ready = cluster_->WaitReady(static_cast<int>(s_.converge_ms));
+    double ready_ms = (NowUs() - healed_us) / 1000.0;
+    (void)workload_->WaitAcked(workload_->acked() + 50, 5000);
+    workload_->Stop();
+    int64_t stopped_us = NowUs();
+    Status converged = cluster_->WaitConverged(static_cast<int>(s_.converge_ms));
+    double convergence_ms = ready_ms + (NowUs() - stopped_us) / 1000.0;
+    CheckResult data = workload_->Check();
+    auto events = ReadEventLog(cluster_->config().data_dir + "/events.jsonl");
+    std::vector<json> ev = events.ok() ? *events : std::vector<json>{};
+
+    // The workload spells out the first few problems; the totals count them all.
+    std::vector<std::string> lost, phantom, twice;
+    for (const auto& p : data.problems) {
+      bool is_lost = p.find("missing") != std::string::npos ||
+                     p.find("acknowledged increments") != std::string::npos;
+      (is_lost ? lost : p.find("visible") != std::string::npos ? phantom : twice).push_back(p);
+    }
+    std::vector<std::string> converge;
+    if (!ready.ok()) converge.push_back("no serving pair: " + ready.message());
+    if (!converged.ok()) converge.push_back(converged.message());
+    std::vector<std::string> campaign;
+    std::string outcome = "none";
+    if (!s_.package.empty()) {
+      std::lock_guard lock(mu_);
+      outcome = campaign_.outcome;
+    }
+    campaign = CheckCampaign(ev, s_.expect, outcome);
+    std::vector<std::string> crashes;
+    for (const auto& line : cluster_->LogFindings()) {
+      // Injected disk faults make replicas stop on purpose (critical log line, then exit).
+      if (line.find("fault injection") == std::string::npos) crashes.push_back(line);
+    }
+    if (!events.ok()) crashes.push_back(events.status().message());
+
+    json invariants = json::array(
+        {Invariant("lost-writes", lost, data.lost),
+         Invariant("phantom-writes", phantom, data.phantom),
+         Invariant("double-applied", twice, data.double_applied),
+         Invariant("one-active-per-epoch", CheckEpochs(ev)),
+         Invariant("replicas-converge", converge), Invariant("campaign-outcome", campaign),
+         Invariant("feature-gate", CheckFeatureGate(ev)), Invariant("no-crash-reports", crashes)});
+    bool pass = true;
+    for (const auto& i : invariants) {
+      if (s_.expect_violation.empty()) {
+        pass = pass && i["ok"].get<bool>();
+      } else if (i["name"] == s_.expect_violation) {
+        pass = !i["ok"].get<bool>();  // a mutant: the checker must catch it
+      }
+    }
+
+    json faults = json::array();
+    std::vector<double> failovers;
+    for (const auto& a : armed_) {
+      if (!a.fired) continue;
+      faults.push_back({{"kind", KindName(a.spec.kind)},
+                        {"target", a.resolved},
+                        {"trigger", a.spec.at.Describe()},
+                        {"start_ms", a.start_ms},
+                        {"end_ms", a.end_ms},
+                        {"note", a.note}});
+      bool hits_service = a.spec.kind == FaultKind::kKill || a.spec.kind == FaultKind::kPause ||
+                          a.spec.kind == FaultKind::kPowerLoss;
+      if (hits_service && a.resolved != "coordinator") {
+        int64_t at_us = t0_us_ + a.start_ms * 1000;
+        int not_by = a.resolved == cluster_->config().replicas[0].name   ? 0
+                     : a.resolved == cluster_->config().replicas[1].name ? 1
+                                                                         : -1;
+        int64_t first = workload_->FirstAckAfter(at_us, not_by);
+        if (first > 0) failovers.push_back((first - at_us) / 1000.0);
+      }
+    }
+    std::string replay = "build/duplex chaos run " + s_.name + " --seed " + std::to_string(o_.seed);
+    json run = {{"scenario", s_.name},
+                {"description", s_.description},
+                {"seed", o_.seed},
+                {"replay", replay},
+                {"verdict", pass ? "pass" : "fail"},
+                {"expected_outcome", s_.expect},
+                {"expect_violation", s_.expect_violation},
+                {"outcome", outcome == "rolled back" ? "rolled_back" : outcome},
+                {"campaign_reason", CampaignReason()},
+                {"duration_ms", ElapsedMs()},
+                {"invariants", invariants},
+                {"faults", faults},
+                {"ops", {{"ok", data.ok}, {"fail", data.fail}, {"info", data.info}}},
+                {"failover_ms", failovers},
+                {"convergence_ms", converged.ok() ? convergence_ms : -1},
+                {"events", RelativeEvents(ev)},
+                {"throughput", Throughput()}};
+    if (!o_.report_dir.empty()) WriteHistory();
+    return run;
+  }
+
+  std::string CampaignReason() {
+    std::lock_guard lock(mu_);
+    return campaign_.campaign.is_object() ? campaign_.campaign.value("reason", "") : "";
+  }
+
+  json RelativeEvents(const std::vector<json>& events) const {
+    json out = json::array();
+    for (json e : events) {
+      e["t_ms"] = (e.value("t_us", int64_t{0}) - t0_us_) / 1000.0;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // Completions per 100 ms bucket: ok, fail, latency p50/p99.
+  json Throughput() const {
+    std::map<int64_t, std::vector<double>> ok;
+    std::map<int64_t, uint64_t> fail;
+    for (const auto& r : workload_->History()) {
+      if (r.complete_us == 0) continue;
+      int64_t bucket = (r.complete_us - t0_us_) / 100000 * 100;
+      if (r.outcome == OpOutcome::kOk) {
+        ok[bucket].push_back((r.complete_us - r.invoke_us) / 1000.0);
+      } else {
+        ++fail[bucket];
+      }
+    }
+    json out = json::array();
+    int64_t last =
+        std::max(ok.empty() ? 0 : ok.rbegin()->first, fail.empty() ? 0 : fail.rbegin()->first);
+    for (int64_t t = 0; t <= last; t += 100) {
+      auto& lat = ok[t];
+      std::sort(lat.begin(), lat.end());
+      auto pct = [&](double p) {
+        return lat.empty() ? 0.0
+                           : lat[std::min(lat.size() - 1, static_cast<size_t>(lat.size() * p))];
+      };
+      out.push_back({{"t_ms", t},
+                     {"ok", lat.size()},
+                     {"fail", fail[t]},
+                     {"p50_ms", pct(0.5)},
+                     {"p99_ms", pct(0.99)}});
+    }
+    return out;
+  }
+
+  // The client history as JSON lines: invoke, then its completion.
+  void WriteHistory() const {
+    std::error_code ec;
+    fs::create_directories(o_.report_dir, ec);
+    std::ofstream out(fs::path(o_.report_dir) / "history.jsonl");
+    static const char* kOutcome[] = {"ok", "fail", "info"};
+    for (const auto& r : workload_->History()) {
+      json base = {{"client", r.client}, {"seq", r.request_seq}, {"op", r.op}, {"key", r.key}};
+      json invoke = base;
+      invoke["type"] = "invoke";
+      invoke["t_us"] = r.invoke_us - t0_us_;
+      out << invoke.dump() << "\n";
+      json done = base;
+      done["type"] = kOutcome[static_cast<int>(r.outcome)];
+      done["value"] = r.value;
+      done["t_us"] = r.complete_us - t0_us_;
+      done["attempts"] = r.attempts;
+      out << done.dump() << "\n";
+    }
+  }
+
+  const Scenario& s_;
+  const RunOptions& o_;
+  std::mt19937_64 rng_;
+  std::unique_ptr<ClusterFixture> cluster_;
+  std::unique_ptr<Workload> workload_;
+  std::map<std::string, std::unique_ptr<chaos::FaultProxy>> peer_, control_;
+  std::vector<Armed> armed_;
+  int64_t t0_us_ = 0;
+  std::mutex mu_;  // guards campaign_, campaign_done_ (written by the upgrade thread)
+  UpgradeRun campaign_;
+  bool campaign_done_ = false;
+};
+
+}  // namespace
+
+const std::vector<std::string>& InvariantNames() {
+  static const std::vector<std::string> kNames = {
+      "lost-writes",       "phantom-writes",   "double-applied", "one-active-per-epoch",
+      "replicas-converge", "campaign-outcome", "feature-gate",   "no-crash-reports"};
+  return kNames;
+}
+
+StatusOr<json> RunScenario(const Scenario& scenario, const RunOptions& options) {
+  json run;
+  {
+    Run r(scenario, options);
+    auto result = r.Go();
+    if (!result.ok()) return result.status();
+    run = std::move(result).value();
+  }  // the cluster is stopped here, before the report is written
+  if (!options.report_dir.empty()) DUPLEX_RETURN_IF_ERROR(WriteRunReport(run, options.report_dir));
+  return run;
+}
+
+}  // namespace duplex

@@ -1,0 +1,89 @@
+#include "chaos/scenario.h"
+
+#include <gtest/gtest.h>
+
+namespace duplex {
+namespace {
+
+constexpr char kFull[] = R"(name: kill-active-during-evaluate
+description: the new version is killed while it is evaluated
+workload: {clients: 4, incr: false}
+upgrade: {package: kv-2.0.0, soak: 2s}
+faults:
+  - {kind: kill, target: active, at: {step: Soak}}
+  - {kind: pause, target: standby, at: {after: 1500ms}, duration: 1s}
+  - {kind: link, target: replicas, at: {random: [1s, 3s]}, duration: 2s, drop: 0.2, delay: 5ms}
+  - {kind: disk, target: b, at: {acked: 500}, duration: 1s, error: nospace}
+expect: either
+bounds: {run: 20s, converge: 5s}
+)";
+
+std::string Error(const std::string& text) {
+  auto s = ParseScenario(text, "x.yaml");
+  return s.ok() ? "" : s.status().message();
+}
+
+std::string Edit(std::string text, const std::string& from, const std::string& to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(Scenario, ParsesEveryField) {
+  auto s = ParseScenario(kFull, "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->clients, 4);
+  EXPECT_FALSE(s->incr);
+  EXPECT_EQ(s->package, "kv-2.0.0");
+  EXPECT_EQ(s->soak_ms, 2000);
+  ASSERT_EQ(s->faults.size(), 4u);
+  EXPECT_EQ(s->faults[0].at.step, "Soak");
+  EXPECT_EQ(*s->faults[1].at.after_ms, 1500);
+  EXPECT_EQ(s->faults[1].duration_ms, 1000);
+  EXPECT_EQ(s->faults[2].at.random_ms->first, 1000);
+  EXPECT_DOUBLE_EQ(s->faults[2].drop, 0.2);
+  EXPECT_EQ(s->faults[2].delay_ms, 5);
+  EXPECT_EQ(*s->faults[3].at.acked, 500u);
+  EXPECT_EQ(s->faults[3].error, "nospace");
+  EXPECT_EQ(s->expect, "either");
+  EXPECT_EQ(s->run_ms, 20000);
+  EXPECT_EQ(s->converge_ms, 5000);
+}
+
+TEST(Scenario, NamesTheFieldThatIsWrong) {
+  EXPECT_EQ(Error(Edit(kFull, "step: Soak", "step: Sok")),
+            "faults[0].at.step: \"Sok\" is not a campaign step");
+  EXPECT_EQ(Error(Edit(kFull, "kind: pause", "kind: nap")),
+            "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link");
+  EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
+            "faults[2].target: \"a\" is not a link (replicas, control)");
+  EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
+  EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
+            "faults[3].duration: required for disk");
+  EXPECT_EQ(Error(Edit(kFull, "after: 1500ms", "after: soon")),
+            "faults[1].at.after: \"soon\" is not a duration (e.g. 500ms, 2s, 1m)");
+  EXPECT_EQ(Error(Edit(kFull, "expect: either", "expect: maybe")),
+            "expect: \"maybe\" is not completed, rolled_back, either or none");
+  EXPECT_EQ(Error(Edit(kFull, "bounds:", "bound:")), "bound: unknown field");
+  EXPECT_EQ(Error(Edit(kFull, "name: kill-active-during-evaluate", "name: Bad Name")),
+            "name: required: lower-case letters, digits and '-'");
+  EXPECT_EQ(Error(Edit(kFull, "at: {acked: 500}", "at: {acked: 500, after: 1s}")),
+            "faults[3].at: exactly one of after, step, acked, random");
+  EXPECT_NE(Error("name: [unclosed").find("not YAML"), std::string::npos);
+}
+
+TEST(Scenario, AStepTriggerNeedsAnUpgradeAndExpectMatchesIt) {
+  std::string plain = "name: plain\nfaults:\n  - {kind: kill, target: a, at: {step: Soak}}\n";
+  EXPECT_EQ(Error(plain), "faults[0].at.step: needs an upgrade section");
+  EXPECT_EQ(Error("name: x\nupgrade: {package: kv-2.0.0}\n"),
+            "expect: an upgrade needs completed, rolled_back or either");
+}
+
+TEST(Scenario, TheCatalogueLoadsAndHasAtLeastTwentyScenarios) {
+  auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_GE(all->size(), 20u);
+}
+
+}  // namespace
+}  // namespace duplex

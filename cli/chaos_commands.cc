@@ -1,0 +1,199 @@
+#include "cli/chaos_commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "chaos/scenario.h"
+#include "chaos/scenario_runner.h"
+
+namespace duplex::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int Fail(const Status& s) {
+  std::cerr << "duplex: " << s.message() << "\n";
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound ? 2 : 1;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+}
+
+// Totals over runs: what a suite prints and its --json holds.
+struct Totals {
+  int runs = 0, passed = 0;
+  std::map<std::string, uint64_t> violations;  // per invariant (mutants' expected ones excluded)
+  std::map<std::string, uint64_t> faults;      // per kind
+  uint64_t ok = 0, fail = 0, info = 0;
+  std::vector<double> failover_ms, convergence_ms;
+  std::vector<std::string> failed;  // replay commands
+
+  void Add(const json& run) {
+    ++runs;
+    if (run.value("verdict", "") == "pass") {
+      ++passed;
+    } else {
+      failed.push_back(run.value("replay", ""));
+    }
+    for (const auto& i : run["invariants"]) {
+      if (i.value("name", "") == run.value("expect_violation", "")) continue;
+      violations[i.value("name", "")] += i.value("violations", uint64_t{0});
+    }
+    for (const auto& f : run["faults"]) ++faults[f.value("kind", "")];
+    ok += run["ops"].value("ok", uint64_t{0});
+    fail += run["ops"].value("fail", uint64_t{0});
+    info += run["ops"].value("info", uint64_t{0});
+    for (const auto& ms : run["failover_ms"]) failover_ms.push_back(ms.get<double>());
+    double c = run.value("convergence_ms", -1.0);
+    if (c >= 0) convergence_ms.push_back(c);
+  }
+
+  uint64_t TotalViolations() const {
+    uint64_t n = 0;
+    for (const auto& [name, count] : violations) n += count;
+    return n;
+  }
+
+  json ToJson() const {
+    json per = json::object();
+    for (const auto& name : InvariantNames()) {
+      per[name] = violations.count(name) ? violations.at(name) : 0;
+    }
+    auto stats = [](const std::vector<double>& v) {
+      return json{{"count", v.size()},
+                  {"p50", Percentile(v, 0.5)},
+                  {"p99", Percentile(v, 0.99)},
+                  {"max", v.empty() ? 0 : *std::max_element(v.begin(), v.end())}};
+    };
+    return {{"scenarios", runs},
+            {"passed", passed},
+            {"violations", TotalViolations()},
+            {"invariants", per},
+            {"faults", faults},
+            {"ops", {{"ok", ok}, {"fail", fail}, {"info", info}}},
+            {"failover_ms", stats(failover_ms)},
+            {"convergence_ms", stats(convergence_ms)},
+            {"failed", failed}};
+  }
+
+  void Print() const {
+    std::printf("\nscenario runs %d, passed %d, failed %d\n", runs, passed, runs - passed);
+    std::printf("faults injected:");
+    for (const auto& [kind, n] : faults)
+      std::printf(" %s %llu", kind.c_str(), (unsigned long long)n);
+    std::printf("\noperations: ok %llu, fail %llu, info (unknown outcome) %llu\n",
+                (unsigned long long)ok, (unsigned long long)fail, (unsigned long long)info);
+    std::printf("violations per invariant:");
+    for (const auto& name : InvariantNames()) {
+      std::printf(" %s %llu", name.c_str(),
+                  (unsigned long long)(violations.count(name) ? violations.at(name) : 0));
+    }
+    std::printf(
+        "\nfailover (fault -> next acknowledged write): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+        Percentile(failover_ms, 0.5), Percentile(failover_ms, 0.99),
+        failover_ms.empty() ? 0 : *std::max_element(failover_ms.begin(), failover_ms.end()));
+    std::printf("convergence after the faults: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+                Percentile(convergence_ms, 0.5), Percentile(convergence_ms, 0.99),
+                convergence_ms.empty()
+                    ? 0
+                    : *std::max_element(convergence_ms.begin(), convergence_ms.end()));
+    for (const auto& r : failed) std::printf("FAILED, replay with: %s\n", r.c_str());
+  }
+};
+
+StatusOr<Scenario> Find(const std::string& what) {
+  if (what.ends_with(".yaml")) return LoadScenario(what);
+  return LoadScenario(std::string(DUPLEX_SCENARIO_DIR) + "/" + what + ".yaml");
+}
+
+// One run, with a line of verdicts; the run's JSON.
+StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t seed,
+                      const ChaosOptions& o) {
+  RunOptions ro;
+  ro.seed = seed;
+  ro.build_dir = build_dir;
+  ro.scratch = build_dir + "/chaos-scratch";
+  std::string tag = s.name + "-" + std::to_string(seed);
+  ro.report_dir = o.report_dir.empty()
+                      ? build_dir + "/chaos/" + tag
+                      : (o.what == "run" ? o.report_dir : o.report_dir + "/" + tag);
+  if (!o.quiet && !o.json)
+    ro.log = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
+  if (!o.json)
+    std::printf("== %s (seed %llu): %s\n", s.name.c_str(), (unsigned long long)seed,
+                s.description.c_str());
+  std::fflush(stdout);
+  auto run = RunScenario(s, ro);
+  if (!run.ok()) return run.status();
+  if (!o.json) {
+    std::printf("   %s", (*run)["verdict"] == "pass" ? "PASS" : "FAIL");
+    if (!s.expect_violation.empty())
+      std::printf(" (mutant: expects %s)", s.expect_violation.c_str());
+    std::string reason = (*run).value("campaign_reason", "");
+    std::printf(" — outcome %s%s;", (*run).value("outcome", "").c_str(),
+                reason.empty() ? "" : (" (" + reason + ")").c_str());
+    for (const auto& i : (*run)["invariants"]) {
+      std::printf(" %s %s", i.value("name", "").c_str(), i.value("ok", false) ? "ok" : "VIOLATED");
+    }
+    std::printf("\n   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
+    for (const auto& i : (*run)["invariants"]) {
+      for (const auto& d : i["details"]) {
+        std::printf("   %s: %s\n", i.value("name", "").c_str(), d.get<std::string>().c_str());
+      }
+    }
+    if ((*run)["verdict"] != "pass")
+      std::printf("   replay: %s\n", (*run).value("replay", "").c_str());
+    std::fflush(stdout);
+  }
+  return run;
+}
+
+}  // namespace
+
+int RunChaos(const std::string& duplex_binary, const ChaosOptions& o) {
+  std::string build_dir = fs::path(duplex_binary).parent_path().string();
+  if (o.what == "list") {
+    auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
+    if (!all.ok()) return Fail(all.status());
+    for (const auto& s : *all) {
+      std::printf("%-36s %s\n", s.name.c_str(), s.description.c_str());
+    }
+    return 0;
+  }
+  std::vector<Scenario> scenarios;
+  if (o.what == "run") {
+    if (o.scenario.empty()) return Fail(InvalidArgument("chaos run: which scenario? (chaos list)"));
+    auto s = Find(o.scenario);
+    if (!s.ok()) return Fail(s.status());
+    scenarios.push_back(*s);
+  } else if (o.what == "suite") {
+    auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
+    if (!all.ok()) return Fail(all.status());
+    for (auto& s : *all) {
+      if (s.name.find(o.only) != std::string::npos) scenarios.push_back(std::move(s));
+    }
+  } else {
+    return Fail(InvalidArgument("chaos: \"" + o.what + "\" is not list, run or suite"));
+  }
+  Totals totals;
+  for (const auto& s : scenarios) {
+    for (int i = 0; i < std::max(1, o.seeds); ++i) {
+      auto run = RunOne(build_dir, s, o.seed + static_cast<uint64_t>(i), o);
+      if (!run.ok()) return Fail(run.status());
+      totals.Add(*run);
+      if (o.json && o.what == "run") std::cout << run->dump() << "\n";
+    }
+  }
+  if (o.json && o.what == "suite") std::cout << totals.ToJson().dump() << "\n";
+  if (!o.json) totals.Print();
+  return totals.passed == totals.runs ? 0 : 1;
+}
+
+}  // namespace duplex::cli
