@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "chaos/cluster_fixture.h"
+#include "chaos/scenario.h"
+#include "chaos/scenario_runner.h"
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 #include "cli/upgrade_commands.h"
@@ -121,6 +123,37 @@ bool DemoUpgrade(const ClusterFixture& cluster, const Workload& workload,
   return run->outcome == "completed";
 }
 
+// [8]: one chaos scenario from the catalogue, judged on every invariant.
+bool DemoChaos(const std::string& build_dir) {
+  const std::string name = "kill-active-during-evaluate";
+  Say("\n[8] chaos: $ duplex chaos run %s\n", name.c_str());
+  auto scenario = LoadScenario(std::string(DUPLEX_SCENARIO_DIR) + "/" + name + ".yaml");
+  if (!scenario.ok()) {
+    Say("    %s\n", scenario.status().message().c_str());
+    return false;
+  }
+  Say("    %s\n", scenario->description.c_str());
+  RunOptions options;
+  options.seed = 42;
+  options.build_dir = build_dir;
+  options.scratch = build_dir + "/demo-chaos";
+  options.report_dir = std::filesystem::absolute(build_dir + "/chaos/" + name + "-42").string();
+  options.log = [](const std::string& line) { Say("  %s\n", line.c_str()); };
+  auto run = RunScenario(*scenario, options);
+  if (!run.ok()) {
+    Say("    chaos: %s\n", run.status().message().c_str());
+    return false;
+  }
+  Say("    campaign outcome: %s (expected: %s)\n", (*run).value("outcome", "").c_str(),
+      (*run).value("expected_outcome", "").c_str());
+  for (const auto& i : (*run)["invariants"]) {
+    Say("    %-22s %s\n", i.value("name", "").c_str(), i.value("ok", false) ? "ok" : "VIOLATED");
+  }
+  Say("    verdict %s; report: %s/report.html\n", (*run)["verdict"] == "pass" ? "PASS" : "FAIL",
+      options.report_dir.c_str());
+  return (*run)["verdict"] == "pass";
+}
+
 }  // namespace
 
 int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
@@ -198,7 +231,8 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
       static_cast<unsigned long long>(upgrade.failed_requests));
   Say("replica digests equal      %s\n", converged.ok() ? "yes" : converged.message().c_str());
   for (const auto& p : check.problems) Say("  problem: %s\n", p.c_str());
-  return check.Clean() && converged.ok() && first > 0 && upgraded ? 0 : 1;
+  bool chaos = DemoChaos(fo.build_dir);
+  return check.Clean() && converged.ok() && first > 0 && upgraded && chaos ? 0 : 1;
 }
 
 }  // namespace duplex::cli

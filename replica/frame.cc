@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "common/checksum.h"
 #include "replica/replica.capnp.h"
 #include "state_sync/wire_codec.h"
 
@@ -187,7 +188,12 @@ std::string EncodeFrame(const Frame& frame) {
       frame);
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
-  return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+  std::string out(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  // A trailing checksum: Cap'n Proto decodes a flipped byte inside a value as a valid,
+  // different value, so without it a corrupted delta would be applied.
+  uint64_t sum = Checksum64(out);
+  out.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  return out;
 }
 
 StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes) {
@@ -195,10 +201,14 @@ StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes) {
     return Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
                       std::to_string(max_bytes));
   }
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+  if (bytes.size() < 2 * sizeof(capnp::word) || bytes.size() % sizeof(capnp::word) != 0) {
     return Corruption("frame of " + std::to_string(bytes.size()) +
-                      " bytes is not a whole number of 8-byte words");
+                      " bytes is not a whole number of 8-byte words and a checksum");
   }
+  uint64_t sum = 0;
+  std::memcpy(&sum, bytes.data() + bytes.size() - sizeof(sum), sizeof(sum));
+  bytes.remove_suffix(sizeof(sum));
+  if (Checksum64(bytes) != sum) return Corruption("frame checksum mismatch (corrupted in flight)");
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.data(), bytes.size());
   capnp::ReaderOptions options;

@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "common/checksum.h"
 #include "replica/client.h"
 #include "replica/frame.h"
 #include "tests/test_support.h"
@@ -266,21 +267,33 @@ std::string PutFrame(const std::string& key) {
   return EncodeFrame(Request{0x0bad, 1, "PUT", {key, "hostile"}});
 }
 
-// Bytes that must not decode: random, truncated, or with a lying segment table.
+// A tampered frame with its checksum made right again, so that the decoder's own limits
+// are what must refuse it.
+std::string Reseal(std::string frame) {
+  frame.resize(frame.size() - 8);
+  uint64_t sum = Checksum64(frame);
+  frame.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  return frame;
+}
+
+// Bytes that must not decode: random, truncated, flipped, or with a lying segment table.
 void AddUndecodable(std::mt19937_64& rng, const std::string& valid, HostileBatch* batch) {
   for (size_t n : {0, 1, 7, 8, 64, 4096}) batch->messages.push_back({RandomBytes(rng, n)});
   batch->messages.push_back({valid.substr(0, valid.size() / 2 / 8 * 8)});  // whole words
   batch->messages.push_back({valid.substr(0, valid.size() / 2 + 3)});      // not even words
   std::string huge_segment = valid;  // one segment of 2^32 - 16 words
   std::memcpy(huge_segment.data() + 4, "\xf0\xff\xff\xff", 4);
-  batch->messages.push_back({huge_segment});
+  batch->messages.push_back({Reseal(huge_segment)});
   // 2^31 segments. (0xffffffff would wrap to 0 inside Cap'n Proto and read the
   // original first segment: a valid frame, not a hostile one.)
   std::string many_segments = valid;
   std::memcpy(many_segments.data(), "\xfe\xff\xff\x7f", 4);
-  batch->messages.push_back({many_segments});
+  batch->messages.push_back({Reseal(many_segments)});
+  std::string flipped = valid;  // one bit flipped in flight: the checksum refuses it
+  flipped[flipped.size() / 2] ^= 0x10;
+  batch->messages.push_back({flipped});
   batch->messages.push_back({valid, valid, valid});  // three parts: one frame per message
-  batch->refused_at_socket += 11;
+  batch->refused_at_socket += 12;
 }
 
 // Everything a replica's ROUTER must refuse; `hijack` must never be written.
