@@ -154,13 +154,15 @@ class Run {
     return campaign_done_;
   }
 
-  // The campaign's running step, polled for step triggers (empty when none).
-  std::string RunningStep() {
+  // The steps the campaign has entered so far, polled for step triggers. A step can begin
+  // and end between two polls (a few ms): it still counts as entered, and its fault fires
+  // at once, a little late rather than never.
+  std::set<std::string> StepsEntered() {
+    std::set<std::string> out;
     auto view = GetJson(cluster_->config(), "/upgrade", 500);
-    if (!view.ok() || !(*view)["campaign"].is_object()) return "";
-    const auto& steps = (*view)["campaign"]["steps"];
-    if (steps.empty() || steps.back().value("result", "") != "running") return "";
-    return steps.back().value("step", "");
+    if (!view.ok() || !(*view)["campaign"].is_object()) return out;
+    for (const auto& s : (*view)["campaign"]["steps"]) out.insert(s.value("step", ""));
+    return out;
   }
 
   // Fires faults as their triggers come, heals them after their duration; returns when
@@ -168,19 +170,19 @@ class Run {
   // pending or active.
   void Drive() {
     const int64_t cap_ms = s_.run_ms + (s_.package.empty() ? 0 : 30000);
-    std::string step;
+    std::set<std::string> entered;
     for (;;) {
       int64_t now = ElapsedMs();
       bool wants_step = std::any_of(armed_.begin(), armed_.end(), [](const Armed& a) {
         return !a.fired && !a.spec.at.step.empty();
       });
-      if (wants_step) step = RunningStep();
+      if (wants_step) entered = StepsEntered();
       bool busy = false;
       for (auto& a : armed_) {
         if (!a.fired) {
           const Trigger& t = a.spec.at;
           bool due = (a.fire_at_ms >= 0 && now >= a.fire_at_ms) ||
-                     (!t.step.empty() && step == t.step) ||
+                     (!t.step.empty() && entered.count(t.step) > 0) ||
                      (t.acked && workload_->acked() >= *t.acked);
           if (due) Fire(a);
         }
@@ -456,9 +458,15 @@ class Run {
     }
 
     json faults = json::array();
+    json not_fired = json::array();
     std::vector<double> failovers;
     for (const auto& a : armed_) {
-      if (!a.fired) continue;
+      if (!a.fired) {
+        // Its step never came (the campaign ended before it): the run tested less.
+        not_fired.push_back(KindName(a.spec.kind) + " " + a.spec.target + " (" +
+                            a.spec.at.Describe() + ")");
+        continue;
+      }
       faults.push_back({{"kind", KindName(a.spec.kind)},
                         {"target", a.resolved},
                         {"trigger", a.spec.at.Describe()},
@@ -489,6 +497,7 @@ class Run {
                 {"duration_ms", ElapsedMs()},
                 {"invariants", invariants},
                 {"faults", faults},
+                {"faults_not_fired", not_fired},
                 {"ops", {{"ok", data.ok}, {"fail", data.fail}, {"info", data.info}}},
                 {"failover_ms", failovers},
                 {"convergence_ms", converged.ok() ? convergence_ms : -1},

@@ -34,6 +34,7 @@ struct Totals {
   uint64_t ok = 0, fail = 0, info = 0;
   std::vector<double> failover_ms, convergence_ms;
   std::vector<std::string> failed;  // replay commands
+  uint64_t not_fired = 0;           // faults whose trigger never came
 
   void Add(const json& run) {
     ++runs;
@@ -47,6 +48,7 @@ struct Totals {
       violations[i.value("name", "")] += i.value("violations", uint64_t{0});
     }
     for (const auto& f : run["faults"]) ++faults[f.value("kind", "")];
+    not_fired += run["faults_not_fired"].size();
     ok += run["ops"].value("ok", uint64_t{0});
     fail += run["ops"].value("fail", uint64_t{0});
     info += run["ops"].value("info", uint64_t{0});
@@ -77,6 +79,7 @@ struct Totals {
             {"violations", TotalViolations()},
             {"invariants", per},
             {"faults", faults},
+            {"faults_not_fired", not_fired},
             {"ops", {{"ok", ok}, {"fail", fail}, {"info", info}}},
             {"failover_ms", stats(failover_ms)},
             {"convergence_ms", stats(convergence_ms)},
@@ -88,6 +91,8 @@ struct Totals {
     std::printf("faults injected:");
     for (const auto& [kind, n] : faults)
       std::printf(" %s %llu", kind.c_str(), (unsigned long long)n);
+    if (not_fired > 0)
+      std::printf(" (and %llu not injected: trigger never came)", (unsigned long long)not_fired);
     std::printf("\noperations: ok %llu, fail %llu, info (unknown outcome) %llu\n",
                 (unsigned long long)ok, (unsigned long long)fail, (unsigned long long)info);
     std::printf("violations per invariant:");
@@ -143,6 +148,10 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
       std::printf(" %s %s", i.value("name", "").c_str(), i.value("ok", false) ? "ok" : "VIOLATED");
     }
     std::printf("\n   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
+    for (const auto& f : (*run)["faults_not_fired"]) {
+      std::printf("   warning: fault not injected, its trigger never came: %s\n",
+                  f.get<std::string>().c_str());
+    }
     for (const auto& i : (*run)["invariants"]) {
       for (const auto& d : i["details"]) {
         std::printf("   %s: %s\n", i.value("name", "").c_str(), d.get<std::string>().c_str());
