@@ -7,6 +7,7 @@
 #include "cli/bench.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
+#include "cli/sim_command.h"
 #include "cli/upgrade_commands.h"
 #include "common/log.h"
 #include "replica/client.h"
@@ -87,6 +88,15 @@ int Main(int argc, char** argv) {
   chaos->add_option("--report", chaos_options.report_dir, "where result.json and report.html go");
   chaos->add_flag("--json", chaos_options.json, "one JSON object (suite: the totals)");
   chaos->add_flag("--quiet", chaos_options.quiet, "no progress lines");
+  SimCommandOptions sim_options;
+  auto* sim = app.add_subcommand("sim", "deterministic simulation: --seeds N, or --seed S --trace");
+  sim->add_option("--seed", sim_options.seed, "the seed replayed, or the first of --seeds");
+  sim->add_option("--seeds", sim_options.seeds, "how many seeds to run");
+  sim->add_flag("--trace", sim_options.trace, "print every event of the (one) seed");
+  sim->add_flag("--json", sim_options.json, "one JSON object");
+  sim->add_option("--jobs", sim_options.jobs, "seeds run in parallel (default 2)");
+  sim->add_option("--mutant", sim_options.mutants,
+                  "switch on a deliberate bug: ack-before-replication, enable-flags-early");
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
 
   CLI11_PARSE(app, argc, argv);
@@ -94,6 +104,7 @@ int Main(int argc, char** argv) {
   if (*demo) return RunDemo(SelfPath(), demo_options);
   if (*bench) return RunBench(SelfPath(), bench_options);
   if (*chaos) return RunChaos(SelfPath(), chaos_options);
+  if (*sim) return RunSim(sim_options);
 
   auto config = LoadConfigOrExplain(config_flag);
   if (!config.ok()) return Fail(config.status());

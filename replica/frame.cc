@@ -73,6 +73,7 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setSkipLeaseWait(a.skip_lease_wait);
   b.setStandbyInSync(a.standby_in_sync);
   b.setSoloGrantId(a.solo_grant_id);
+  b.setSyncId(a.sync_id);
   b.setDrain(a.drain);
   b.setClusterVersion(a.cluster_version);
 }
@@ -153,7 +154,8 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       if (!role.ok()) return role.status();
       return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
                               a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
-                              a.getSoloGrantId(), a.getDrain(), a.getClusterVersion()});
+                              a.getSoloGrantId(), a.getDrain(), a.getClusterVersion(),
+                              a.getSyncId()});
     }
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));

@@ -72,6 +72,7 @@ struct Assignment {
   uint64_t solo_grant_id = 0;
   bool drain = false;
   std::string cluster_version;  // empty: unchanged
+  uint64_t sync_id = 0;         // highest solo request id the coordinator has recorded
 };
 
 using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;

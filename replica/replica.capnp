@@ -81,6 +81,7 @@ struct Assignment {
   drain @7 :Bool;            # planned switchover: stop taking writes, replicate, step down
   peerName @8 :Text;
   clusterVersion @9 :Text;   # features introduced up to this version are on (feature flags)
+  syncId @10 :UInt64;        # highest solo request id recorded: a restarted active numbers above it
 }
 
 struct Frame {

@@ -36,7 +36,9 @@ void ReplicaCore::BeginActiveTerm() {
   // sync when it promoted this replica (solo request 0 of the epoch).
   standby_.reset();
   pending_.clear();
-  solo_request_id_ = 0;
+  // 0 in a new epoch. A process restarted into the epoch it was active in continues above
+  // the coordinator's record, which would otherwise take its requests for processed ones.
+  solo_request_id_ = assignment_.sync_id;
   want_solo_ = false;
   peer_caught_up_ = false;
   solo_watermark_ = 0;
@@ -314,6 +316,9 @@ void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
     return;
   }
   standby_->last_heard_us = now_us;
+  if (ack.applied_seq > standby_->acked_seq || ack.snapshot_chunks > standby_->chunks_acked) {
+    standby_->progress_us = now_us;
+  }
   standby_->acked_seq = std::max(standby_->acked_seq, ack.applied_seq);
   standby_->chunks_acked = std::max(standby_->chunks_acked, ack.snapshot_chunks);
   // The standby promised not to help a promotion until echo + lease.
@@ -324,6 +329,29 @@ void ReplicaCore::OnAck(const Ack& ack, int64_t now_us) {
 
 void ReplicaCore::StreamToStandby(int64_t now_us) {
   if (!standby_) return;
+  if (standby_->progress_us == 0) standby_->progress_us = now_us;
+  if (standby_->live && standby_->acked_seq < last_seq() &&
+      now_us - standby_->progress_us > options_.ack_timeout_ms * 1000) {
+    // Deltas sent but never acknowledged: lost on the way (a dropped connection), or their
+    // acks were. The standby finds a gap only in a later delta, and there may be none:
+    // send again from its last ack (it skips what it has). Found by the simulator.
+    spdlog::info("standby {}: no ack beyond {} for {} ms; resending from there", standby_->replica,
+                 standby_->acked_seq, options_.ack_timeout_ms);
+    standby_->live = false;
+    standby_->next_send = standby_->acked_seq + 1;
+    standby_->progress_us = now_us;
+  }
+  if (standby_->snapshot && standby_->chunks_acked < standby_->chunks_sent &&
+      now_us - standby_->progress_us > options_.ack_timeout_ms * 1000) {
+    // A chunk (or its ack) was lost: the standby only notices a gap at a later chunk, and
+    // the lost one may have been the last. End the session; its hello starts a new one.
+    spdlog::info("standby {}: snapshot chunk acks stopped at {} of {}; ending the session",
+                 standby_->replica, standby_->chunks_acked, standby_->chunks_sent);
+    Emit(ToStandby{standby_->route,
+                   Refusal{epoch(), "snapshot stalled: start over", standby_->session_id}});
+    standby_.reset();
+    return;
+  }
   if (standby_->snapshot) {
     if (!SendSnapshotChunks(now_us)) return;
   } else if (!standby_->live) {

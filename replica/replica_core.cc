@@ -122,6 +122,7 @@ std::vector<Action> ReplicaCore::TakeActions() {
 
 void ReplicaCore::Fatal(const Status& status) {
   // A replica that cannot write its store must not go on: in a pair, a crash is a failover.
+  if (fatal_) fatal_(status);
   spdlog::critical("fatal: {}", status.ToString());
   std::fflush(nullptr);
   ::_exit(70);
@@ -331,7 +332,7 @@ void ReplicaCore::SendStatus() {
 StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   StatusReport s;
   s.replica = options_.name;
-  s.pid = static_cast<int32_t>(::getpid());
+  s.pid = options_.pid != 0 ? options_.pid : static_cast<int32_t>(::getpid());
   s.version = processor_->Version();
   s.schema = processor_->Schema();
   RoleState r = role();

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,7 @@ struct ReplicaOptions {
   uint64_t snapshot_chunk_bytes = 1 << 20;
   uint32_t snapshot_window_chunks = 4;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message
+  int32_t pid = 0;                // reported to the coordinator; 0 = this process's
 };
 static_assert(ReplicaOptions{}.heartbeat_ms * 3 < ReplicaOptions{}.lease_ms,
               "a lease must survive a lost heartbeat or two");
@@ -96,6 +98,9 @@ class ReplicaCore final : private RoleListener {
 
   std::vector<Action> TakeActions();
   void SetActionSink(ActionSink* sink) { sink_ = sink; }
+  // What a store failure does (default: log and _exit(70), so the pair fails over). The
+  // simulator installs one that throws, to crash one simulated process. Must not return.
+  void SetFatalHandler(std::function<void(const Status&)> fatal) { fatal_ = std::move(fatal); }
 
   RoleState role() const { return machine_.state(); }
   uint64_t epoch() const { return store_->meta().epoch; }
@@ -125,6 +130,7 @@ class ReplicaCore final : private RoleListener {
     uint64_t catchup_keys = 0, catchup_bytes = 0;  // snapshot entries sent (progress)
     int64_t last_heard_us = 0;
     int64_t last_sent_us = 0;
+    int64_t progress_us = 0;  // when acked_seq last grew (or the session began)
   };
   struct PendingReply {
     uint64_t seq;
@@ -183,6 +189,7 @@ class ReplicaCore final : private RoleListener {
   bool needs_resync_ = false;  // the stored state is in another schema than ours
   std::vector<Action> actions_;
   ActionSink* sink_ = nullptr;
+  std::function<void(const Status&)> fatal_;
   int64_t now_us_ = 0;
   int64_t last_status_us_ = 0;
   Assignment assignment_;

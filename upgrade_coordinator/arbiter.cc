@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace duplex {
 
 Arbiter::Arbiter(ArbiterOptions options, RecordStore* store)
@@ -80,6 +82,7 @@ Assignment Arbiter::AssignmentFor(const std::string& name) const {
     a.skip_lease_wait = record_.skip_lease_wait;
     a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
     a.solo_grant_id = record_.solo_grant_id;
+    a.sync_id = record_.sync_id;
     a.drain = switchover_.has_value() || quiesce_;
     const auto& v = views_.at(name);
     // Renew the lease unless a failover away from this replica is under way.
@@ -106,6 +109,12 @@ void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
     return;
   }
   ReplicaView& v = it->second;
+  if (s.pid != 0 &&
+      std::find(v.exited_pids.begin(), v.exited_pids.end(), s.pid) != v.exited_pids.end()) {
+    // Sent before its process exited, read after: adopting it would mark a dead process
+    // alive, and it would never be restarted.
+    return;
+  }
   v.last = s;
   v.last_seen_us = now_us;
   if (!v.process_alive || v.pid != s.pid) {

@@ -91,8 +91,9 @@ struct ReplicaView {
   int64_t last_seen_us = 0;
   bool process_alive = false;
   int32_t pid = 0;
-  std::vector<int64_t> crashes_us;  // within the restart window
-  int64_t restart_at_us = 0;        // 0: no restart scheduled
+  std::vector<int32_t> exited_pids;  // the last few: their late reports are stale
+  std::vector<int64_t> crashes_us;   // within the restart window
+  int64_t restart_at_us = 0;         // 0: no restart scheduled
   uint64_t starts = 0;
 };
 

@@ -47,6 +47,8 @@ void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
   if (!v.process_alive) return;
   v.process_alive = false;
   v.last.reset();
+  v.exited_pids.push_back(v.pid);
+  if (v.exited_pids.size() > 8) v.exited_pids.erase(v.exited_pids.begin());
   bool planned = planned_restart_[name];
   planned_restart_[name] = false;
   spdlog::warn("replica {} (pid {}) exited{}", name, v.pid, planned ? " (planned restart)" : "");

@@ -32,7 +32,7 @@ Status EventLog::Open(const std::string& path) {
 }
 
 void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign) {
-  if (file_ == nullptr) return;
+  if (file_ == nullptr && !in_memory_) return;
   for (const auto& [name, view] : arbiter.replicas()) {
     nlohmann::json state = ReplicaState(view);
     nlohmann::json& last = replicas_[name];
@@ -72,6 +72,10 @@ void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRec
 
 void EventLog::Write(int64_t now_us, nlohmann::json event) {
   event["t_us"] = now_us;
+  if (in_memory_) {
+    kept_.push_back(std::move(event));  // no wall clock: a simulation replays exactly
+    return;
+  }
   event["wall_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

@@ -23,6 +23,9 @@ class EventLog {
  public:
   ~EventLog();
   Status Open(const std::string& path);  // appends: a restarted coordinator continues the log
+  // Keeps the events in memory instead (the simulator), with times from Observe's now_us.
+  void KeepInMemory() { in_memory_ = true; }
+  const std::vector<nlohmann::json>& kept() const { return kept_; }
   // Logs what changed since the last call; `campaign` may be null.
   void Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign);
 
@@ -30,6 +33,8 @@ class EventLog {
   void Write(int64_t now_us, nlohmann::json event);
 
   std::FILE* file_ = nullptr;
+  bool in_memory_ = false;
+  std::vector<nlohmann::json> kept_;
   std::map<std::string, nlohmann::json> replicas_;  // last logged, by name
   nlohmann::json cluster_;
   nlohmann::json campaign_;

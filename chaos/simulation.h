@@ -1,0 +1,51 @@
+// Simulation: the whole cluster in one thread — two ReplicaCores running the kv
+// processor (1.0.0, and 2.0.0 or a broken 2.0.0 during an upgrade), the Arbiter and
+// the campaign machine of the coordinator, and clients with retries — against
+// simulated time, a simulated network and RocksDB on an in-memory Env. The same core
+// code as the daemons; only the I/O around it is simulated (DESIGN.md, "Design
+// principles"). Every random choice comes from the seed, so a seed replays exactly.
+//
+// Each run draws its own fault profile from the seed (some runs calm, some hostile):
+// message drop, duplication and delay, partitions and swizzle-clogging (links cut one
+// by one, restored in random order), process crashes and pauses, coordinator
+// restarts, store write errors; and, in most runs, a rolling upgrade with aborts and
+// broken releases. At the end the faults stop, the cluster settles, and the chaos
+// checker's invariants are checked. Single-threaded; independent runs may go on
+// different threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace duplex::sim {
+
+struct SimOptions {
+  uint64_t seed = 1;
+  bool trace = false;         // keep the trace's text (it is always hashed)
+  int64_t load_ms = 4000;     // simulated time with clients and faults
+  int64_t settle_ms = 20000;  // after the faults, at most this long to settle
+  int clients = 3;
+  // Deliberate bugs the checker must catch (common/mutants.h has the process versions):
+  // ack-before-replication, enable-flags-early.
+  std::vector<std::string> mutants;
+};
+
+struct SimResult {
+  uint64_t seed = 0;
+  std::string profile;                  // the fault probabilities drawn for this run
+  std::vector<std::string> violations;  // "invariant: detail"
+  uint64_t trace_hash = 0;              // FNV-1a of the trace's text
+  std::string trace;                    // the text, when options.trace
+  int64_t simulated_us = 0;
+  uint64_t ops_ok = 0, ops_fail = 0, ops_info = 0;
+  uint64_t events = 0;   // events processed
+  std::string campaign;  // "none", "completed", "rolled back", or why not
+};
+
+SimResult Simulate(const SimOptions& options);
+
+// The replay command for a seed.
+std::string ReplayCommand(uint64_t seed);
+
+}  // namespace duplex::sim
