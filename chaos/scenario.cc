@@ -103,7 +103,8 @@ Status ReadTrigger(const YAML::Node& node, const std::string& path, Trigger* t) 
 }
 
 const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "coordinator"};
-const std::set<std::string> kLinkTargets = {"replicas", "control"};
+// isolate-active: the active's link to the coordinator and the replicas' link, together.
+const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
 Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) {
   DUPLEX_RETURN_IF_ERROR(
@@ -131,7 +132,7 @@ Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) 
                               (f->kind == FaultKind::kPowerLoss && f->target == "both");
   if (!ok_target) {
     return Bad(Join(path, "target"), "\"" + f->target + "\" is not a " +
-                                         (link ? "link (replicas, control)"
+                                         (link ? "link (replicas, control, isolate-active)"
                                                : "process (a, b, active, standby, "
                                                  "coordinator)"));
   }
@@ -211,7 +212,9 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   }
   DUPLEX_RETURN_IF_ERROR(Read(root, "", "description", &s.description));
   if (const YAML::Node w = root["workload"]) {
-    DUPLEX_RETURN_IF_ERROR(CheckKeys(w, "workload", {"clients", "incr", "mode"}));
+    DUPLEX_RETURN_IF_ERROR(CheckKeys(w, "workload", {"clients", "incr", "mode", "deadline"}));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(w, "workload", "deadline", &s.deadline_ms));
+    if (s.deadline_ms <= 0) return Bad("workload.deadline", "must be positive");
     DUPLEX_RETURN_IF_ERROR(Read(w, "workload", "clients", &s.clients));
     if (s.clients < 1 || s.clients > 64) return Bad("workload.clients", "must be within 1..64");
     DUPLEX_RETURN_IF_ERROR(Read(w, "workload", "incr", &s.incr));

@@ -56,7 +56,8 @@ struct Scenario {
   std::string source;  // the file it came from
   // Workload
   int clients = 3;
-  bool incr = true;  // alternate PUT and INCR (else PUT only)
+  bool incr = true;             // alternate PUT and INCR (else PUT only)
+  int64_t deadline_ms = 10000;  // a client gives a request up (unknown outcome) after this
   std::string mode = "sync";
   // Optional rolling upgrade, started when the workload has 100 acknowledged writes.
   std::string package;  // e.g. kv-2.0.0 (under <build>/packages); empty: no upgrade

@@ -67,6 +67,7 @@ class Run {
     w.clients = s_.clients;
     w.incr = s_.incr;
     w.attempt_timeout_ms = 100;
+    w.deadline_ms = static_cast<int>(s_.deadline_ms);
     workload_ = std::make_unique<Workload>(w);
     t0_us_ = NowUs();
     workload_->Start();
@@ -300,7 +301,17 @@ class Run {
       }
       case FaultKind::kPartition:
       case FaultKind::kLinkFaults: {
-        auto& proxies = f.target == "replicas" ? peer_ : control_;
+        std::vector<chaos::FaultProxy*> proxies;
+        if (f.target != "control") {
+          for (auto& [name, proxy] : peer_) proxies.push_back(proxy.get());
+        }
+        if (f.target == "control") {
+          for (auto& [name, proxy] : control_) proxies.push_back(proxy.get());
+        }
+        if (f.target == "isolate-active") {
+          a.resolved = "active " + Resolve("active");
+          proxies.push_back(control_.at(Resolve("active")).get());
+        }
         chaos::LinkFaults lf;
         lf.blackhole = f.kind == FaultKind::kPartition && !f.sever;
         lf.drop = f.drop;
@@ -312,15 +323,15 @@ class Run {
         chaos::Direction d = f.direction == "to-target"     ? chaos::Direction::kToTarget
                              : f.direction == "from-target" ? chaos::Direction::kFromTarget
                                                             : chaos::Direction::kBoth;
-        for (auto& [name, proxy] : proxies) {
+        for (chaos::FaultProxy* proxy : proxies) {
           if (f.kind == FaultKind::kPartition && f.sever) {
             proxy->Sever(true);
           } else {
             proxy->Set(d, lf);
           }
         }
-        a.heal = [&proxies] {
-          for (auto& [name, proxy] : proxies) proxy->Heal();
+        a.heal = [proxies] {
+          for (chaos::FaultProxy* proxy : proxies) proxy->Heal();
         };
         break;
       }

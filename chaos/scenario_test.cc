@@ -56,7 +56,7 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kFull, "kind: pause", "kind: nap")),
             "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link");
   EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
-            "faults[2].target: \"a\" is not a link (replicas, control)");
+            "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
   EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
             "faults[3].duration: required for disk");

@@ -54,7 +54,7 @@ struct Profile {
   double drop = 0, duplicate = 0;
   int64_t delay_min_us = 50, delay_max_us = 300;
   double crash_per_s = 0, pause_per_s = 0, partition_per_s = 0, coordinator_restart_per_s = 0;
-  double write_error_per_s = 0;
+  double write_error_per_s = 0, power_loss_per_s = 0;
   bool swizzle = false;
   bool upgrade = false;
   std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt
@@ -73,6 +73,7 @@ struct Profile {
       if (rng.Chance(0.4)) p.partition_per_s = rng.Unit() * 0.7;
       if (rng.Chance(0.3)) p.coordinator_restart_per_s = rng.Unit() * 0.7;
       if (rng.Chance(0.2)) p.write_error_per_s = rng.Unit() * 0.3;
+      if (rng.Chance(0.2)) p.power_loss_per_s = rng.Unit() * 0.3;
       p.swizzle = rng.Chance(0.2);
     }
     p.upgrade = rng.Chance(0.7);
@@ -89,11 +90,11 @@ struct Profile {
     char text[512];
     std::snprintf(text, sizeof(text),
                   "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
-                  "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f swizzle %d "
-                  "upgrade %d%s%s abort %d auto-finalize %d",
+                  "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
+                  "power-loss/s %.2f swizzle %d upgrade %d%s%s abort %d auto-finalize %d",
                   drop, duplicate, static_cast<long long>(delay_min_us),
                   static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
-                  coordinator_restart_per_s, write_error_per_s, swizzle, upgrade,
+                  coordinator_restart_per_s, write_error_per_s, power_loss_per_s, swizzle, upgrade,
                   variant.empty() ? "" : " variant ", variant.c_str(), abort > 0, auto_finalize);
     return text;
   }
@@ -139,8 +140,13 @@ class World;
 // One replica process slot: the process may be down; its disk (a directory on the
 // run's in-memory Env) survives it.
 struct Replica {
+  // Its disk: the run's in-memory file system seen through a fault layer that holds
+  // unsynced writes (dropped by a power cut) and can fail writes. Outlives the process.
+  std::shared_ptr<FaultFileSystem> fs;
+  std::unique_ptr<rocksdb::Env> env;
   std::string name;
   bool up = false;
+  bool booting = false;  // spawned, not yet running
   int32_t pid = 0;
   int64_t paused_until = 0;
   std::string version;
@@ -183,6 +189,9 @@ class World {
     for (const char* name : {"a", "b"}) {
       Replica& r = replicas_[name];
       r.name = name;
+      r.fs = std::make_shared<FaultFileSystem>(env_->GetFileSystem(), "");
+      r.fs->Set(Disk());
+      r.env = rocksdb::NewCompositeEnv(r.fs);
     }
     events_.KeepInMemory();
     for (int i = 0; i < o.clients; ++i) clients_.push_back(Client{i});
@@ -283,24 +292,32 @@ class World {
 
   // --- replica processes -----------------------------------------------------------------
 
-  void Start(Replica& r) {
-    if (r.up) return;
+  // The supervisor spawns the process (the coordinator learns its pid at once, as
+  // fork+exec tells it); the process boots a moment later.
+  void Spawn(Replica& r) {
+    if (r.up || r.booting) return;
+    r.booting = true;
+    r.pid = ++next_pid_;
+    if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
+    After(Rng1(5, 40) * kMs, [this, name = r.name, pid = r.pid] { Boot(replicas_.at(name), pid); });
+  }
+
+  void Boot(Replica& r, int32_t pid) {
+    if (r.pid != pid) return;
+    r.booting = false;
     r.version = arbiter_ ? arbiter_->VersionOf(r.name) : kOldVersion;
     if (r.version.empty()) r.version = kOldVersion;
     std::string variant = r.version == kNewVersion ? profile_.variant : "";
-    r.pid = ++next_pid_;
     Trace("start " + r.name + " " + r.version + (variant.empty() ? "" : "-" + variant) + " pid " +
           std::to_string(r.pid));
     if (variant == "crash") {  // the release exits at start
-      After(kMs, [this, name = r.name] { Exited(name); });
-      if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
+      After(kMs, [this, name = r.name, pid] { Exited(name, pid); });
       return;
     }
-    auto store = Store::Open({"/sim/" + r.name, /*sync=*/true, 200000, env_.get()});
+    auto store = Store::Open({"/sim/" + r.name, /*sync=*/!Has("skip-fsync"), 200000, r.env.get()});
     if (!store.ok()) {
       Trace("store " + r.name + ": " + store.status().message());
-      After(kMs, [this, name = r.name] { Exited(name); });
-      if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
+      After(kMs, [this, name = r.name, pid] { Exited(name, pid); });
       return;
     }
     r.store = std::move(store).value();
@@ -309,12 +326,12 @@ class World {
     ro.name = ro.endpoint = r.name;
     ro.async = ack_before_replication_;
     ro.pid = r.pid;
+    ro.mutant_skip_epoch_check = Has("skip-epoch-check");
     r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
     r.core->SetFatalHandler([](const Status& s) { throw ProcessDied{s.ToString()}; });
     r.up = true;
     r.paused_until = 0;
     r.connected.clear();
-    if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
     Flush(r);
   }
 
@@ -330,12 +347,12 @@ class World {
     Trace("crash " + r.name + ": " + why);
     Down(r);
     ObserveReplica(r);
-    After(kMs, [this, name = r.name] { Exited(name); });
+    After(kMs, [this, name = r.name, pid = r.pid] { Exited(name, pid); });
   }
 
   // The supervisor sees the exit (only if a coordinator runs).
-  void Exited(const std::string& name) {
-    if (!arbiter_) return;
+  void Exited(const std::string& name, int32_t pid) {
+    if (!arbiter_ || replicas_.at(name).pid != pid) return;  // reaped before a newer spawn
     arbiter_->OnProcessExited(name, now_);
     ExecuteArbiter();
   }
@@ -454,10 +471,19 @@ class World {
     auto saved = records_.Get("campaign");
     if (saved.ok() && saved->has_value()) {
       auto record = CampaignFromJson(**saved);
-      if (record.ok()) campaign_ = std::make_unique<Campaign>(*record, &host_);
+      if (record.ok()) campaign_ = std::make_unique<Campaign>(*record, &host_, CampaignTimes());
     }
     Trace("coordinator started");
     ExecuteArbiter();
+  }
+
+  // A step that waits for something the faults made impossible (the upgraded replica
+  // became the active while it synced, say) gives up after its timeout: shorter than the
+  // daemons' minute so that a run settles within settle_ms.
+  static CampaignOptions CampaignTimes() {
+    CampaignOptions o;
+    o.step_timeout_ms = 5000;
+    return o;
   }
 
   void StopCoordinator() {
@@ -477,14 +503,13 @@ class World {
           OnReplica(to, [this, a](ReplicaCore& c) { c.OnAssignment(a, now_); });
         });
       } else if (auto* start = std::get_if<StartReplica>(&action)) {
-        std::string name = start->replica;
-        After(Rng1(5, 40) * kMs, [this, name] { Start(replicas_.at(name)); });
+        Spawn(replicas_.at(start->replica));
       } else if (auto* stop = std::get_if<StopReplica>(&action)) {
         Replica& r = replicas_.at(stop->replica);
         if (r.up) {
           Trace("stop " + r.name + " (reload)");
           Down(r);
-          After(kMs, [this, name = r.name] { Exited(name); });
+          After(kMs, [this, name = r.name, pid = r.pid] { Exited(name, pid); });
         }
       }
     }
@@ -501,7 +526,7 @@ class World {
     r.auto_finalize = profile_.auto_finalize;
     r.state = "running";
     (void)records_.Put("campaign", CampaignToJson(r));
-    campaign_ = std::make_unique<Campaign>(r, &host_);
+    campaign_ = std::make_unique<Campaign>(r, &host_, CampaignTimes());
     Trace("campaign started" + (profile_.variant.empty() ? "" : " (" + profile_.variant + ")"));
     if (profile_.abort > 0) {
       After(rng_.Uniform(100, 2500) * kMs, [this] {
@@ -689,10 +714,28 @@ class World {
         });
       }
       if (roll(profile_.write_error_per_s)) {
+        // The disk fails writes for a while: the store's next write fails and the process
+        // stops (ReplicaCore's fatal handler), as a real one does; restarts fail meanwhile.
         Replica& r = replicas_.at(victim);
-        if (r.up) {
-          // The store's next write fails: the process stops, as a real one does.
-          Crash(r, "store write failed (injected I/O error)");
+        FaultSettings failing = Disk();
+        failing.write_error = rng_.Chance(0.5) ? FaultSettings::WriteError::kIoError
+                                               : FaultSettings::WriteError::kNoSpace;
+        r.fs->Set(failing);
+        Trace("disk errors on " + r.name);
+        After(rng_.Uniform(20, 300) * kMs, [this, name = r.name] {
+          replicas_.at(name).fs->Set(Disk());
+          Trace("disk of " + name + " healed");
+        });
+      }
+      if (roll(profile_.power_loss_per_s)) {
+        // A power cut: unsynced writes are lost. Sometimes both machines at once.
+        std::vector<std::string> cut = {victim};
+        if (rng_.Chance(0.5)) cut = {"a", "b"};
+        for (const auto& name : cut) {
+          Replica& r = replicas_.at(name);
+          r.fs->CutPower();
+          Crash(r, "power loss");
+          r.fs->RestorePower();
         }
       }
       return true;
@@ -722,10 +765,20 @@ class World {
     }
   }
 
+  // A healthy disk: unsynced writes are held in memory (a power cut drops them).
+  static FaultSettings Disk() {
+    FaultSettings healthy;
+    healthy.power_loss = true;
+    return healthy;
+  }
+
   void HealAll() {
     Trace("heal");
     cut_.clear();
-    for (auto& [name, r] : replicas_) r.paused_until = 0;
+    for (auto& [name, r] : replicas_) {
+      r.paused_until = 0;
+      r.fs->Set(Disk());
+    }
     if (!arbiter_) StartCoordinator();
   }
 
@@ -773,11 +826,14 @@ class World {
       violation("replicas-converge", "did not settle within " + std::to_string(o_.settle_ms) +
                                          " ms after the faults: " + why);
     }
-    // Final state, straight from the active's store through its processor's schema.
+    // Final state, straight from the active's store through its processor's schema. With
+    // no serving active the data cannot be judged: the settle violation says why.
     std::map<std::string, std::string> state;
+    bool judged = false;
     if (arbiter_ && !arbiter_->record().active.empty()) {
       Replica& active = replicas_.at(arbiter_->record().active);
       if (active.up) {
+        judged = true;
         for (const auto& op : history_) {
           auto v = active.store->Get(op.key);
           if (v.ok() && v->has_value())
@@ -801,6 +857,7 @@ class World {
       if (op.outcome == O::kOk) ++out.ops_ok;
       if (op.outcome == O::kFail) ++out.ops_fail;
       if (op.outcome == O::kInfo || op.outcome == O::kPending) ++out.ops_info;
+      if (!judged) continue;
       if (op.op == "INCR") {
         auto& [ok, unknown] = counters[op.client];
         if (op.outcome == O::kInfo || op.outcome == O::kPending) ++unknown;

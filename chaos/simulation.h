@@ -8,10 +8,10 @@
 // Each run draws its own fault profile from the seed (some runs calm, some hostile):
 // message drop, duplication and delay, partitions and swizzle-clogging (links cut one
 // by one, restored in random order), process crashes and pauses, coordinator
-// restarts, store write errors; and, in most runs, a rolling upgrade with aborts and
-// broken releases. At the end the faults stop, the cluster settles, and the chaos
-// checker's invariants are checked. Single-threaded; independent runs may go on
-// different threads.
+// restarts, disk write errors and power cuts (unsynced writes dropped); and, in most
+// runs, a rolling upgrade with aborts and broken releases. At the end the faults stop, the cluster
+// settles, and the chaos checker's invariants are checked. Single-threaded; independent runs may go
+// on different threads.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@ struct SimOptions {
   int64_t settle_ms = 20000;  // after the faults, at most this long to settle
   int clients = 3;
   // Deliberate bugs the checker must catch (common/mutants.h has the process versions):
-  // ack-before-replication, enable-flags-early.
+  // ack-before-replication, enable-flags-early, skip-epoch-check, skip-fsync.
   std::vector<std::string> mutants;
 };
 

@@ -96,7 +96,8 @@ int Main(int argc, char** argv) {
   sim->add_flag("--json", sim_options.json, "one JSON object");
   sim->add_option("--jobs", sim_options.jobs, "seeds run in parallel (default 2)");
   sim->add_option("--mutant", sim_options.mutants,
-                  "switch on a deliberate bug: ack-before-replication, enable-flags-early");
+                  "switch on a deliberate bug: ack-before-replication, enable-flags-early, "
+                  "skip-epoch-check");
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
 
   CLI11_PARSE(app, argc, argv);

@@ -1,8 +1,8 @@
 // Mutants: deliberate bugs switched on by the environment variable DUPLEX_MUTANTS
 // (comma-separated names), so that the chaos harness can prove its checker catches
 // them (chaos/scenarios/mutant-*.yaml). Read once at start-up by the daemons; never set
-// in production. Known names: ack-before-replication, skip-fsync (replicas),
-// enable-flags-early (coordinator).
+// in production. Known names: ack-before-replication, skip-fsync, skip-epoch-check
+// (replicas), enable-flags-early (coordinator).
 #pragma once
 
 #include <cstdlib>

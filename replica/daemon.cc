@@ -279,6 +279,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   // The chaos checker's self-test: acknowledge after the local commit only, or never fsync.
   if (MutantEnabled("ack-before-replication")) o.replica.async = true;
   if (MutantEnabled("skip-fsync")) o.fsync = false;
+  o.replica.mutant_skip_epoch_check = MutantEnabled("skip-epoch-check");
   o.replica.endpoint = TcpEndpoint(o.host, o.port);
   InitLogging("replica " + o.replica.name, o.log_level);
   return RunReplicaDaemon(o, processor.get());

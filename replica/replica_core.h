@@ -38,6 +38,10 @@ struct ReplicaOptions {
   uint32_t snapshot_window_chunks = 4;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message
   int32_t pid = 0;                // reported to the coordinator; 0 = this process's
+  // The chaos checker's self-test (common/mutants.h): resume a standby's log tail without
+  // checking that its last entry is from the same epoch as ours, i.e. keep a deposed
+  // active's unreplicated entries.
+  bool mutant_skip_epoch_check = false;
 };
 static_assert(ReplicaOptions{}.heartbeat_ms * 3 < ReplicaOptions{}.lease_ms,
               "a lease must survive a lost heartbeat or two");

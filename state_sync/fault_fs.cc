@@ -113,6 +113,7 @@ class FaultWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
     IOStatus s = fs_.MaybeFail(settings, FaultFileSystem::Op::kWrite);
     if (!s.ok()) return s;
     std::lock_guard lock(mu_);
+    if (fs_.power_cut_) return IOStatus::OK();  // written by a dying process: never lands
     if (settings.power_loss) {
       held_.append(data.data(), data.size());
       fs_.held_bytes_ += data.size();
@@ -203,6 +204,10 @@ class FaultWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
 
   IOStatus WriteOutLocked(const IOOptions& options, IODebugContext* dbg) {
     if (held_.empty()) return IOStatus::OK();
+    if (fs_.power_cut_) {  // the machine is off: what was not synced is gone
+      DropHeldLocked();
+      return IOStatus::OK();
+    }
     IOStatus s = target()->Append(held_, options, dbg);
     DropHeldLocked();
     return s;

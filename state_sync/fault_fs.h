@@ -73,6 +73,11 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
   const char* Name() const override { return kClassName(); }
 
   void Set(const FaultSettings& settings);
+  // In-process power loss (the simulator): from CutPower until RestorePower, held bytes are
+  // dropped instead of written out, and new appends vanish. Cut, then close the store
+  // (its closing writes vanish too), then restore before reopening it.
+  void CutPower() { power_cut_ = true; }
+  void RestorePower() { power_cut_ = false; }
   // The settings in force, after re-reading the control file if it is due.
   FaultSettings settings();
   FaultCounters counters() const;
@@ -116,6 +121,7 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
   std::atomic<uint64_t> injected_errors_{0};
   std::atomic<uint64_t> held_bytes_{0};
   std::atomic<uint64_t> malformed_lines_{0};
+  std::atomic<bool> power_cut_{false};
 };
 
 // An Env over a FaultFileSystem, for StoreOptions::env. Keep it alive until every DB

@@ -224,6 +224,12 @@ bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* w
   if (record_.isolated.count(name) && record_.isolated.at(name)) return fail("isolated");
   if (!Recent(v, now_us)) return fail("not reporting");
   if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
+  if (std::string assigned = VersionOf(name);
+      !v.last->version.empty() && v.last->version != assigned) {
+    // Being restarted with another version (found by the simulator: promoted on its way
+    // down, it came back unable to read its own state, and nobody could serve).
+    return fail("runs " + v.last->version + " but is being restarted with " + assigned);
+  }
   bool recorded = record_.in_sync.count(name) && record_.in_sync.at(name);
   if (name == record_.active || (record_.active.empty() && name == record_.last_active)) {
     return true;  // it holds every acknowledged write of its own term

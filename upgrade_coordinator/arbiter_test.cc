@@ -147,11 +147,40 @@ TEST_F(ArbiterTest, AnOutOfSyncStandbyIsNeverPromoted) {
   // The old active restarts and, holding every acknowledged write, is elected again.
   Advance(60);
   arbiter_.OnProcessStarted("a", 101, now_);
-  arbiter_.OnStatus(Report("a", WireRole::kOutOfService, 1, 10), now_);
+  StatusReport restarted = Report("a", WireRole::kOutOfService, 1, 10);
+  restarted.pid = 101;
+  arbiter_.OnStatus(restarted, now_);
   arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 3), now_);
   Advance(1);
   EXPECT_EQ(arbiter_.record().active, "a");
   EXPECT_EQ(arbiter_.record().epoch, 2u);
+}
+
+// Found by the simulator: a report sent just before the process died and read after its
+// exit used to mark it alive again, and a process believed alive is never restarted.
+TEST_F(ArbiterTest, ALateReportFromAnExitedProcessDoesNotReviveIt) {
+  BootPair();
+  arbiter_.OnProcessExited("b", now_);
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);  // pid 200, already gone
+  EXPECT_FALSE(arbiter_.replicas().at("b").process_alive);
+  Advance(100);
+  arbiter_.OnTick(now_);
+  bool restarted = false;
+  for (const auto& action : arbiter_.TakeActions()) {
+    if (auto* start = std::get_if<StartReplica>(&action)) restarted |= start->replica == "b";
+  }
+  EXPECT_TRUE(restarted);
+}
+
+TEST_F(ArbiterTest, AssignmentsCarryTheRecordedSoloRequestId) {
+  BootPair();
+  StatusReport a = Report("a", WireRole::kActive, 1, 10);
+  a.want_solo = true;
+  a.solo_request_id = 4;
+  arbiter_.OnStatus(a, now_);
+  auto grant = LastAssignmentTo("a");
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_EQ(grant->sync_id, 4u);  // a restarted active numbers its requests above it
 }
 
 TEST_F(ArbiterTest, AHungActiveIsReplacedOnlyAfterItsLeaseRanOut) {
