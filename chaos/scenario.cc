@@ -107,10 +107,10 @@ const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "c
 const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
 Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) {
-  DUPLEX_RETURN_IF_ERROR(
-      CheckKeys(node, path,
-                {"kind", "target", "at", "duration", "error", "sync_only", "direction", "sever",
-                 "drop", "duplicate", "reorder", "corrupt", "delay", "jitter", "down"}));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(
+      node, path,
+      {"kind", "target", "at", "duration", "error", "sync_only", "direction", "sever", "drop",
+       "duplicate", "reorder", "corrupt", "delay", "jitter", "down", "offset", "back"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node, path, "kind", &kind));
   static const std::map<std::string, FaultKind> kKinds = {{"kill", FaultKind::kKill},
@@ -118,11 +118,13 @@ Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) 
                                                           {"power-loss", FaultKind::kPowerLoss},
                                                           {"disk", FaultKind::kDisk},
                                                           {"partition", FaultKind::kPartition},
-                                                          {"link", FaultKind::kLinkFaults}};
+                                                          {"link", FaultKind::kLinkFaults},
+                                                          {"clock-jump", FaultKind::kClockJump}};
   auto it = kKinds.find(kind);
   if (it == kKinds.end()) {
     return Bad(Join(path, "kind"),
-               "\"" + kind + "\" is not one of kill, pause, power-loss, disk, partition, link");
+               "\"" + kind +
+                   "\" is not one of kill, pause, power-loss, disk, partition, link, clock-jump");
   }
   f->kind = it->second;
   DUPLEX_RETURN_IF_ERROR(Read(node, path, "target", &f->target));
@@ -136,14 +138,21 @@ Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) 
                                                : "process (a, b, active, standby, "
                                                  "coordinator)"));
   }
-  if ((f->kind == FaultKind::kDisk || f->kind == FaultKind::kPowerLoss) &&
+  if ((f->kind == FaultKind::kDisk || f->kind == FaultKind::kPowerLoss ||
+       f->kind == FaultKind::kClockJump) &&
       f->target == "coordinator") {
-    return Bad(Join(path, "target"), "storage faults apply to replicas");
+    return Bad(Join(path, "target"), "storage and clock faults apply to replicas");
   }
   DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], Join(path, "at"), &f->at));
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "duration", &f->duration_ms));
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "down", &f->down_ms));
-  bool lasts = f->kind == FaultKind::kPause || f->kind == FaultKind::kDisk || link;
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "offset", &f->offset_ms));
+  DUPLEX_RETURN_IF_ERROR(Read(node, path, "back", &f->back));
+  if (f->kind == FaultKind::kClockJump && f->offset_ms <= 0) {
+    return Bad(Join(path, "offset"), "required for clock-jump (e.g. 1h; back: true to go back)");
+  }
+  bool lasts = f->kind == FaultKind::kPause || f->kind == FaultKind::kDisk ||
+               f->kind == FaultKind::kClockJump || link;
   if (lasts && f->duration_ms <= 0) return Bad(Join(path, "duration"), "required for " + kind);
   DUPLEX_RETURN_IF_ERROR(Read(node, path, "error", &f->error));
   if (f->error != "nospace" && f->error != "ioerror") {
@@ -185,10 +194,10 @@ StatusOr<int64_t> ParseDuration(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   std::string unit = text.substr(digits);
-  static const std::map<std::string, int64_t> kUnits = {{"ms", 1}, {"s", 1000}, {"m", 60000}};
+  static const std::map<std::string, int64_t> kUnits = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
   auto it = kUnits.find(unit);
   if (digits == 0 || digits > 9 || it == kUnits.end()) {
-    return InvalidArgument("\"" + text + "\" is not a duration (e.g. 500ms, 2s, 1m)");
+    return InvalidArgument("\"" + text + "\" is not a duration (e.g. 500ms, 2s, 1m, 1h)");
   }
   return std::stoll(text.substr(0, digits)) * it->second;
 }

@@ -29,6 +29,7 @@ enum class FaultKind {
   kDisk,        // RocksDB writes (or syncs) fail for `duration`
   kPartition,   // messages on a link blackholed (or the link severed) for `duration`
   kLinkFaults,  // drop / delay / duplicate / reorder / corrupt on a link for `duration`
+  kClockJump,   // a replica's wall clock jumps by `offset` (back: backwards) for `duration`
 };
 
 struct FaultSpec {
@@ -48,6 +49,9 @@ struct FaultSpec {
   int delay_ms = 0, jitter_ms = 0;
   // kKill of the coordinator: how long it stays down before it is started again.
   int64_t down_ms = 0;
+  // kClockJump
+  int64_t offset_ms = 0;
+  bool back = false;
 };
 
 struct Scenario {

@@ -299,6 +299,21 @@ class Run {
         };
         break;
       }
+      case FaultKind::kClockJump: {
+        // The replica's wall clock (what its processor reads) is off until healed; leases
+        // and timeouts run on the monotonic clock and must not notice.
+        FaultSettings skewed;
+        skewed.clock_offset_ms = f.back ? -f.offset_ms : f.offset_ms;
+        std::string file = FaultFile(a.resolved);
+        WriteFaults(file, skewed);
+        a.note =
+            "wall clock " + std::string(f.back ? "-" : "+") + std::to_string(f.offset_ms) + " ms";
+        a.heal = [file] {
+          std::error_code ec;
+          fs::remove(file, ec);
+        };
+        break;
+      }
       case FaultKind::kPartition:
       case FaultKind::kLinkFaults: {
         std::vector<chaos::FaultProxy*> proxies;
@@ -373,6 +388,8 @@ class Run {
         return "partition";
       case FaultKind::kLinkFaults:
         return "link";
+      case FaultKind::kClockJump:
+        return "clock-jump";
     }
     return "?";
   }

@@ -54,14 +54,15 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kFull, "step: Soak", "step: Sok")),
             "faults[0].at.step: \"Sok\" is not a campaign step");
   EXPECT_EQ(Error(Edit(kFull, "kind: pause", "kind: nap")),
-            "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link");
+            "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link, "
+            "clock-jump");
   EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
             "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
   EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
             "faults[3].duration: required for disk");
   EXPECT_EQ(Error(Edit(kFull, "after: 1500ms", "after: soon")),
-            "faults[1].at.after: \"soon\" is not a duration (e.g. 500ms, 2s, 1m)");
+            "faults[1].at.after: \"soon\" is not a duration (e.g. 500ms, 2s, 1m, 1h)");
   EXPECT_EQ(Error(Edit(kFull, "expect: either", "expect: maybe")),
             "expect: \"maybe\" is not completed, rolled_back, either or none");
   EXPECT_EQ(Error(Edit(kFull, "bounds:", "bound:")), "bound: unknown field");

@@ -54,7 +54,7 @@ struct Profile {
   double drop = 0, duplicate = 0;
   int64_t delay_min_us = 50, delay_max_us = 300;
   double crash_per_s = 0, pause_per_s = 0, partition_per_s = 0, coordinator_restart_per_s = 0;
-  double write_error_per_s = 0, power_loss_per_s = 0;
+  double write_error_per_s = 0, power_loss_per_s = 0, clock_jump_per_s = 0;
   bool swizzle = false;
   bool upgrade = false;
   std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt
@@ -74,6 +74,7 @@ struct Profile {
       if (rng.Chance(0.3)) p.coordinator_restart_per_s = rng.Unit() * 0.7;
       if (rng.Chance(0.2)) p.write_error_per_s = rng.Unit() * 0.3;
       if (rng.Chance(0.2)) p.power_loss_per_s = rng.Unit() * 0.3;
+      if (rng.Chance(0.2)) p.clock_jump_per_s = rng.Unit() * 0.5;
       p.swizzle = rng.Chance(0.2);
     }
     p.upgrade = rng.Chance(0.7);
@@ -91,11 +92,13 @@ struct Profile {
     std::snprintf(text, sizeof(text),
                   "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
                   "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
-                  "power-loss/s %.2f swizzle %d upgrade %d%s%s abort %d auto-finalize %d",
+                  "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
+                  "auto-finalize %d",
                   drop, duplicate, static_cast<long long>(delay_min_us),
                   static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
-                  coordinator_restart_per_s, write_error_per_s, power_loss_per_s, swizzle, upgrade,
-                  variant.empty() ? "" : " variant ", variant.c_str(), abort > 0, auto_finalize);
+                  coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
+                  swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
+                  auto_finalize);
     return text;
   }
 };
@@ -146,7 +149,8 @@ struct Replica {
   std::unique_ptr<rocksdb::Env> env;
   std::string name;
   bool up = false;
-  bool booting = false;  // spawned, not yet running
+  bool booting = false;         // spawned, not yet running
+  int64_t clock_offset_ms = 0;  // its machine's wall clock against simulated time
   int32_t pid = 0;
   int64_t paused_until = 0;
   std::string version;
@@ -635,12 +639,15 @@ class World {
     Request q{static_cast<uint64_t>(1000 + c.index), op.seq, op.op, {}, 0};
     q.args = op.op == "PUT" ? std::vector<std::string>{op.key, op.value}
                             : std::vector<std::string>{op.key, "1"};
-    q.now_ms = kWallEpochMs + now_ / kMs;
     std::string to = c.target == 0 ? "a" : "b";
     std::string name = ClientName(c);
     uint64_t attempt = ++c.attempt;
     Send(name, to, op.op + " " + std::to_string(op.seq), [this, to, name, q] {
-      OnReplica(to, [this, name, q](ReplicaCore& core) { core.OnClientRequest(name, q, now_); });
+      OnReplica(to, [this, name, q, to](ReplicaCore& core) {
+        Request stamped = q;
+        stamped.now_ms = WallMs(to);  // the daemon stamps requests with its own wall clock
+        core.OnClientRequest(name, stamped, now_);
+      });
     });
     After(100 * kMs, [this, &c, attempt] {
       if (!c.busy || c.attempt != attempt) return;
@@ -690,6 +697,12 @@ class World {
     After(Rng1(0, 3) * kMs, [this, &c] { NextOp(c); });
   }
 
+  // A replica machine's wall clock: simulated time, plus its skew and any jumps. Leases
+  // and timeouts use the monotonic clock (now_), so only what processors read moves.
+  int64_t WallMs(const std::string& replica) const {
+    return kWallEpochMs + now_ / kMs + replicas_.at(replica).clock_offset_ms;
+  }
+
   // --- faults ----------------------------------------------------------------------------
 
   // Poisson-ish: each kind of fault fires with its rate, checked every 50 ms.
@@ -707,6 +720,11 @@ class World {
         }
       }
       if (roll(profile_.partition_per_s)) Partition();
+      if (roll(profile_.clock_jump_per_s)) {
+        Replica& r = replicas_.at(victim);
+        r.clock_offset_ms += rng_.Uniform(-3600 * 1000, 3600 * 1000);  // NTP step, either way
+        Trace("clock of " + r.name + " jumps to offset " + std::to_string(r.clock_offset_ms));
+      }
       if (roll(profile_.coordinator_restart_per_s) && arbiter_) {
         StopCoordinator();
         After(rng_.Uniform(0, 500) * kMs, [this] {

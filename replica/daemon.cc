@@ -75,8 +75,12 @@ struct Published {
 
 class Daemon final : public ActionSink {
  public:
-  Daemon(const DaemonOptions& options, Processor* processor, std::unique_ptr<Store> store)
+  // faults: the chaos fault layer under the store, whose control file can also skew the
+  // wall clock; null in production.
+  Daemon(const DaemonOptions& options, Processor* processor, std::unique_ptr<Store> store,
+         FaultFileSystem* faults)
       : options_(options),
+        faults_(faults),
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
         router_(context_.ctx, ZMQ_ROUTER, options.max_frame_bytes),
@@ -146,7 +150,8 @@ class Daemon final : public ActionSink {
       // stored in the state must mean the same on the other replica.
       req->now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+                        .count() +
+                    (faults_ != nullptr ? faults_->settings().clock_offset_ms : 0);
       core_.OnClientRequest(std::move(parts[0]), std::move(*req), now);
     } else if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
       core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);
@@ -207,6 +212,7 @@ class Daemon final : public ActionSink {
   }
 
   DaemonOptions options_;
+  FaultFileSystem* faults_;
   std::unique_ptr<Store> store_;
   ReplicaCore core_;
   SteadyClock clock_;
@@ -234,7 +240,7 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
     spdlog::critical("cannot open the store: {}", store.status().ToString());
     return 2;
   }
-  Daemon daemon(options, processor, std::move(store).value());
+  Daemon daemon(options, processor, std::move(store).value(), faults.fs.get());
   Status s = daemon.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

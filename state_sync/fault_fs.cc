@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -63,6 +64,14 @@ std::vector<std::string> ParseLines(std::string_view text, FaultSettings& out) {
       } else {
         (key == "sync_only" ? out.sync_only : out.power_loss) = *bit;
       }
+    } else if (key == "clock_offset_ms") {
+      int64_t ms = 0;
+      auto [end_of_number, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+      if (ec != std::errc() || end_of_number != value.data() + value.size() || value.empty()) {
+        errors.push_back(bad_value + "a whole number of milliseconds");
+      } else {
+        out.clock_offset_ms = ms;
+      }
     } else {
       errors.push_back(where + "unknown key '" + key + "' in '" + std::string(line) + "'");
     }
@@ -86,7 +95,8 @@ std::string FormatFaultSettings(const FaultSettings& settings) {
                                                                   : "off";
   return std::string("write_error=") + write_error +
          "\nsync_only=" + (settings.sync_only ? "1" : "0") +
-         "\npower_loss=" + (settings.power_loss ? "1" : "0") + "\n";
+         "\npower_loss=" + (settings.power_loss ? "1" : "0") +
+         "\nclock_offset_ms=" + std::to_string(settings.clock_offset_ms) + "\n";
 }
 
 // A writable file that fails on demand and, in power-loss mode, holds appended bytes in

@@ -39,14 +39,18 @@ struct FaultSettings {
   WriteError write_error = WriteError::kNone;
   bool sync_only = false;   // only Sync/Fsync/RangeSync fail; appends and new files work
   bool power_loss = false;  // hold appended bytes in memory until Sync/Fsync/Close
+  // Not storage: the replica's wall clock (what its processor reads) is off by this much,
+  // so that one control file per replica carries every injected fault.
+  int64_t clock_offset_ms = 0;
   bool operator==(const FaultSettings&) const = default;
 };
 
 // The control file's text: one `key=value` a line, keys write_error (off|nospace|ioerror),
-// sync_only (0|1), power_loss (0|1); blank lines and lines starting with '#' are skipped;
+// sync_only (0|1), power_loss (0|1), clock_offset_ms (an integer, may be negative); blank
+// lines and lines starting with '#' are skipped;
 // a key left out keeps its default. Errors name the line, the key and the value.
 StatusOr<FaultSettings> ParseFaultSettings(std::string_view text);
-// All three keys, one a line; ParseFaultSettings(FormatFaultSettings(s)) == s.
+// Every key, one a line; ParseFaultSettings(FormatFaultSettings(s)) == s.
 std::string FormatFaultSettings(const FaultSettings& settings);
 
 struct FaultCounters {

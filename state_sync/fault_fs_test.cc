@@ -153,6 +153,12 @@ TEST(FaultSettingsText, FormatAndParseRoundTrip) {
   ASSERT_TRUE(partial.ok()) << partial.status().ToString();
   EXPECT_EQ(*partial, FaultSettings{.power_loss = true});
   EXPECT_EQ(*ParseFaultSettings(""), FaultSettings());
+  auto skewed = ParseFaultSettings("clock_offset_ms=-3600000\n");
+  ASSERT_TRUE(skewed.ok()) << skewed.status().ToString();
+  EXPECT_EQ(skewed->clock_offset_ms, -3600000);
+  EXPECT_EQ(*ParseFaultSettings(FormatFaultSettings(*skewed)), *skewed);
+  EXPECT_EQ(ParseFaultSettings("clock_offset_ms=soon").status().message(),
+            "line 1: clock_offset_ms: 'soon' is not a whole number of milliseconds");
 }
 
 TEST(FaultSettingsText, BadLinesAreErrorsNamingTheLineKeyAndValue) {
