@@ -194,7 +194,8 @@ StatusOr<int64_t> ParseDuration(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   std::string unit = text.substr(digits);
-  static const std::map<std::string, int64_t> kUnits = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  static const std::map<std::string, int64_t> kUnits = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
   auto it = kUnits.find(unit);
   if (digits == 0 || digits > 9 || it == kUnits.end()) {
     return InvalidArgument("\"" + text + "\" is not a duration (e.g. 500ms, 2s, 1m, 1h)");
