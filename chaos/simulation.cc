@@ -966,20 +966,10 @@ class World {
 std::string Host::ActiveName() const { return w_->arbiter_->record().active; }
 std::string Host::OtherName(const std::string& replica) const { return replica == "a" ? "b" : "a"; }
 std::optional<StatusReport> Host::Report(const std::string& replica) const {
-  const auto& views = w_->arbiter_->replicas();
-  auto it = views.find(replica);
-  if (it == views.end()) return std::nullopt;
-  const ReplicaView& v = it->second;
-  bool recent = v.process_alive && v.last && w_->now_ - v.last_seen_us < 200 * kMs;
-  return recent ? v.last : std::nullopt;
+  return w_->arbiter_->RecentReport(replica, w_->now_);
 }
 bool Host::InSync(const std::string& replica) const {
-  const ClusterRecord& rec = w_->arbiter_->record();
-  auto r = Report(replica);
-  uint64_t active_seq = 0;
-  if (auto a = Report(rec.active)) active_seq = a->applied_seq;
-  return r && rec.in_sync.count(replica) && rec.in_sync.at(replica) &&
-         r->role_path == "Standby/InSync" && r->applied_seq + 1000 >= active_seq;
+  return w_->arbiter_->StandbyInSync(replica, w_->now_);
 }
 std::string Host::AssignedVersion(const std::string& replica) const {
   return w_->arbiter_->VersionOf(replica);

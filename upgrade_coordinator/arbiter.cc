@@ -214,6 +214,23 @@ std::string Arbiter::VersionOf(const std::string& name) const {
                                                                    : it->second;
 }
 
+std::optional<StatusReport> Arbiter::RecentReport(const std::string& name, int64_t now_us) const {
+  auto it = views_.find(name);
+  if (it == views_.end()) return std::nullopt;
+  const ReplicaView& v = it->second;
+  bool recent = v.process_alive && v.last &&
+                now_us - v.last_seen_us < int64_t{options_.failure_timeout_ms} * 1000;
+  return recent ? v.last : std::nullopt;
+}
+
+bool Arbiter::StandbyInSync(const std::string& name, int64_t now_us) const {
+  auto r = RecentReport(name, now_us);
+  uint64_t active_seq = 0;
+  if (auto a = RecentReport(record_.active, now_us)) active_seq = a->applied_seq;
+  return r && record_.in_sync.count(name) && record_.in_sync.at(name) &&
+         r->role_path == "Standby/InSync" && r->applied_seq + 1000 >= active_seq;
+}
+
 bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
   auto fail = [&](const std::string& reason) {
     if (why != nullptr) *why = name + ": " + reason;

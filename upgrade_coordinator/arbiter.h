@@ -126,6 +126,12 @@ class Arbiter {
   // "idle", "draining <name>", "done", "failed: <reason>"
   const std::string& switchover_state() const { return switchover_state_; }
   bool Promotable(const std::string& name, int64_t now_us, std::string* why = nullptr) const;
+  // The replica's latest report, if its process runs and reported within the failure
+  // timeout. What the campaign reads of the cluster (CampaignHost) comes from these two.
+  std::optional<StatusReport> RecentReport(const std::string& name, int64_t now_us) const;
+  // Recorded in sync, and following the live stream closely (a standby in sync by the
+  // record may still be catching up on the last batch).
+  bool StandbyInSync(const std::string& name, int64_t now_us) const;
 
  private:
   const ArbiterOptions::Member* Member(const std::string& name) const;

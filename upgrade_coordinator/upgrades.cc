@@ -97,21 +97,11 @@ std::string Upgrades::OtherName(const std::string& replica) const {
 }
 
 std::optional<StatusReport> Upgrades::Report(const std::string& replica) const {
-  auto it = arbiter_->replicas().find(replica);
-  if (it == arbiter_->replicas().end()) return std::nullopt;
-  const ReplicaView& v = it->second;
-  bool recent = v.process_alive && v.last &&
-                now_us_ - v.last_seen_us < int64_t{config_.timing.failure_timeout_ms} * 1000;
-  return recent ? v.last : std::nullopt;
+  return arbiter_->RecentReport(replica, now_us_);
 }
 
 bool Upgrades::InSync(const std::string& replica) const {
-  const auto& rec = arbiter_->record();
-  auto r = Report(replica);
-  uint64_t active_seq = 0;
-  if (auto a = Report(rec.active)) active_seq = a->applied_seq;
-  return r && rec.in_sync.count(replica) && rec.in_sync.at(replica) &&
-         r->role_path == "Standby/InSync" && r->applied_seq + 1000 >= active_seq;
+  return arbiter_->StandbyInSync(replica, now_us_);
 }
 
 std::string Upgrades::AssignedVersion(const std::string& replica) const {
