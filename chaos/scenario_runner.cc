@@ -178,7 +178,6 @@ class Run {
         return !a.fired && !a.spec.at.step.empty();
       });
       if (wants_step) entered = StepsEntered();
-      bool busy = false;
       for (auto& a : armed_) {
         if (!a.fired) {
           const Trigger& t = a.spec.at;
@@ -188,7 +187,6 @@ class Run {
           if (due) Fire(a);
         }
         if (a.fired && !a.healed && ElapsedMs() >= a.start_ms + a.spec.duration_ms) Heal(a);
-        busy = busy || !a.healed;
       }
       bool done = s_.package.empty() ? now >= s_.run_ms : CampaignDone();
       // Faults whose trigger never came (a step the campaign skipped) do not hold the run.
@@ -197,7 +195,6 @@ class Run {
         break;
       }
       if (now >= cap_ms) break;
-      (void)busy;
       Sleep(kTickMs);
     }
   }

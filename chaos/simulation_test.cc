@@ -31,7 +31,7 @@ TEST_F(Simulation, TheSameSeedGivesTheSameTraceByteForByte) {
 
 TEST_F(Simulation, SeedsRunWithoutViolations) {
   uint64_t upgrades = 0;
-  for (uint64_t seed = 1; seed <= 25; ++seed) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
     SimResult r = RunSeed(seed);
     EXPECT_TRUE(r.violations.empty())
         << "seed " << seed << " [" << r.profile << "]: " << ::testing::PrintToString(r.violations)
@@ -39,7 +39,7 @@ TEST_F(Simulation, SeedsRunWithoutViolations) {
     EXPECT_GT(r.ops_ok, 100u) << "seed " << seed;
     upgrades += r.campaign == "none" ? 0 : 1;
   }
-  EXPECT_GT(upgrades, 5u);  // the runs include rolling upgrades, not only steady state
+  EXPECT_GT(upgrades, 3u);  // the runs include rolling upgrades, not only steady state
 }
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are
@@ -55,19 +55,19 @@ uint64_t FirstSeedCatching(const std::string& mutant, const std::string& invaria
 }
 
 TEST_F(Simulation, CatchesAcknowledgingBeforeReplication) {
-  EXPECT_NE(FirstSeedCatching("ack-before-replication", "lost-writes", 150), 0u);
+  EXPECT_NE(FirstSeedCatching("ack-before-replication", "lost-writes", 30), 0u);
 }
 
 TEST_F(Simulation, CatchesFeaturesEnabledEarly) {
-  EXPECT_NE(FirstSeedCatching("enable-flags-early", "feature-gate", 30), 0u);
+  EXPECT_NE(FirstSeedCatching("enable-flags-early", "feature-gate", 10), 0u);
 }
 
 TEST_F(Simulation, CatchesSkippedFsyncThroughPowerLoss) {
-  EXPECT_NE(FirstSeedCatching("skip-fsync", "lost-writes", 200), 0u);
+  EXPECT_NE(FirstSeedCatching("skip-fsync", "lost-writes", 10), 0u);
 }
 
 TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
-  EXPECT_NE(FirstSeedCatching("skip-epoch-check", "replicas-converge", 300), 0u);
+  EXPECT_NE(FirstSeedCatching("skip-epoch-check", "replicas-converge", 60), 0u);
 }
 
 }  // namespace

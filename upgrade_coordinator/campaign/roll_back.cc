@@ -26,47 +26,54 @@ void Waiting(Machine& m, const std::string& on) {
   }
 }
 
+// Converges on the old version being active: true once it is; otherwise asks for what
+// is missing (the other replica back on the old version, in sync, a switchover to it) and
+// says what it waits for. Both steps call it: a switchover requested before the rollback
+// (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
+// and must be undone (found by the simulator: an abort during SwitchToNew hung).
+bool OldVersionActive(Machine& m) {
+  std::string active = m.host->ActiveName();
+  if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
+  if (!active.empty() && RunsOld(m, active)) return true;
+  if (active.empty()) {
+    Waiting(m, "an active replica");
+    return false;
+  }
+  std::string other = m.host->OtherName(active);
+  if (!RunsOld(m, other)) {
+    // Both run the new version (the second was being upgraded): bring one back first.
+    if (m.Once("reload-other")) m.host->Reload(other, m.record.from);
+    if (m.Once("rejoin-other")) m.host->Isolate(other, false);
+    Waiting(m, other + " to run " + m.record.from);
+    return false;
+  }
+  m.host->Isolate(other, false);
+  if (!m.host->InSync(other)) {
+    Waiting(m, other + " (" + m.record.from + ") to be in sync");
+    return false;
+  }
+  if (m.Once("switchover")) (void)m.host->Switchover();
+  if (m.SinceFirst("switchover") > m.options.switchover_wait_ms) {
+    m.issued.erase("switchover");  // retry once per wait
+    m.marks.erase("t:switchover");
+  }
+  Waiting(m, "the switchover to " + other);
+  return false;
+}
+
 struct RestoreActive : Step<RestoreActive, RollingBack, RestoreStandby, RolledBack> {
   static constexpr const char* kName = "RestoreActive";
   static StepResult Run(Machine& m) {
-    std::string active = m.host->ActiveName();
-    if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
-    if (!active.empty() && RunsOld(m, active)) return StepResult::Ok(active + " is active");
-    std::string other = active.empty() ? "" : m.host->OtherName(active);
-    if (active.empty()) {
-      Waiting(m, "an active replica");
-      return StepResult::Wait();
-    }
-    if (!RunsOld(m, other)) {
-      // Both run the new version (the second was being upgraded): bring one back first.
-      if (m.Once("reload-other")) m.host->Reload(other, m.record.from);
-      if (m.Once("rejoin-other")) m.host->Isolate(other, false);
-      Waiting(m, other + " to run " + m.record.from);
-      return StepResult::Wait();
-    }
-    m.host->Isolate(other, false);
-    if (!m.host->InSync(other)) {
-      Waiting(m, other + " (" + m.record.from + ") to be in sync");
-      return StepResult::Wait();
-    }
-    if (m.Once("switchover")) (void)m.host->Switchover();
-    if (m.SinceFirst("switchover") > m.options.switchover_wait_ms) {
-      m.issued.erase("switchover");  // retry once per wait
-      m.marks.erase("t:switchover");
-    }
-    Waiting(m, "the switchover to " + other);
-    return StepResult::Wait();
+    if (!OldVersionActive(m)) return StepResult::Wait();
+    return StepResult::Ok(m.host->ActiveName() + " is active");
   }
 };
 
 struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, RolledBack> {
   static constexpr const char* kName = "RestoreStandby";
   static StepResult Run(Machine& m) {
+    if (!OldVersionActive(m)) return StepResult::Wait();
     std::string active = m.host->ActiveName();
-    if (active.empty() || !RunsOld(m, active)) {
-      Waiting(m, "the old version to stay active");
-      return StepResult::Wait();
-    }
     std::string standby = m.host->OtherName(active);
     m.host->Isolate(standby, false);
     auto before = m.host->Report(standby);
