@@ -5,11 +5,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <set>
+
 #include "common/assert.h"
 
 namespace duplex {
 
-int PickFreePort() {
+namespace {
+
+int BindEphemeral() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   DUPLEX_ASSERT(fd >= 0, "socket() failed");
   sockaddr_in addr{};
@@ -21,6 +26,23 @@ int PickFreePort() {
   DUPLEX_ASSERT(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname");
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int PickFreePort() {
+  // The kernel may hand the same free port to two picks in a row (nothing holds it in
+  // between): a cluster given one port twice fails its config check. Never return a port
+  // twice in one process (bounded: the ephemeral range has thousands).
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard lock(mu);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    int port = BindEphemeral();
+    if (given.insert(port).second) return port;
+  }
+  DUPLEX_ASSERT(false, "PickFreePort: 64 picks in a row returned ports already given");
+  return 0;
 }
 
 std::string TcpEndpoint(const std::string& host, int port) {

@@ -5,7 +5,8 @@
 
 namespace duplex {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close),
+// never the same twice in one process. Thread-safe.
 int PickFreePort();
 
 // "tcp://127.0.0.1:7410"
