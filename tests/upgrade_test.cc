@@ -55,7 +55,7 @@ class Upgrade : public ::testing::Test {
 
   StatusOr<nlohmann::json> StartCampaign(const std::string& package, int64_t soak_ms,
                                          bool auto_finalize, bool force = false) {
-    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 60000);
+    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 300000);
     if (!added.ok()) return added.status();
     return PostJson(
         cluster_->config(), "/upgrade/start",
@@ -64,7 +64,7 @@ class Upgrade : public ::testing::Test {
   }
 
   // Waits (bounded) until the campaign is in `state`; returns the campaign.
-  nlohmann::json WaitCampaign(const std::string& state, int timeout_ms = 60000) {
+  nlohmann::json WaitCampaign(const std::string& state, int timeout_ms = 120000) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     nlohmann::json last;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -300,7 +300,7 @@ TEST_F(Upgrade, ATamperedPackageIsRejectedWithAClearError) {
     binary.seekp(1000);
     binary.put('\x42');
   }
-  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 60000);
+  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 300000);
   ASSERT_FALSE(added.ok());
   EXPECT_NE(added.status().message().find("checksum mismatch"), std::string::npos)
       << added.status().message();
