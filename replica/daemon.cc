@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/mutants.h"
 #include "common/net.h"
+#include "common/pid_lock.h"
 #include "replica/frame.h"
 #include "replica/zmq_util.h"
 #include "state_sync/fault_fs.h"
@@ -232,6 +233,13 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
   InstallSignalHandlers();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
+  // Claimed before the store opens, so that a coordinator restarted while this process
+  // starts finds and adopts it instead of starting a second one on the same directory.
+  auto claim = PidLock::Acquire(PidLock::FileIn(options.data_dir));
+  if (!claim.ok()) {
+    spdlog::error("replica {} not started: {}", options.replica.name, claim.status().ToString());
+    return 2;
+  }
   FaultEnv faults;  // outlives the store
   if (!options.fault_file.empty()) faults = MakeFaultEnv(options.fault_file);
   auto store =

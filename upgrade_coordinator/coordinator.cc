@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/pid_lock.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/event_log.h"
@@ -349,11 +350,19 @@ class Coordinator {
   void StartOne(const std::string& name) {
     for (const auto& rc : config_.replicas) {
       if (rc.name != name) continue;
+      int64_t now = clock_.NowUs();
+      // A replica started by a coordinator killed before it first reported still runs:
+      // its claim on its directory names it (a second process could not open the store).
+      if (pid_t running = PidLock::Holder(PidLock::FileIn(ReplicaDataDir(config_, rc)))) {
+        spdlog::info("replica {} already runs (pid {}): adopted", name, running);
+        supervisor_.Adopt(name, running);
+        arbiter_.OnProcessStarted(name, running, now);
+        return;
+      }
       std::string log = config_.data_dir + "/" + name + ".log";
       std::vector<std::string> argv = ReplicaArgv(config_, rc);
       argv[0] = upgrades_.BinaryFor(name);  // the version assigned to this replica
       auto pid = supervisor_.Start(name, argv, log);
-      int64_t now = clock_.NowUs();
       if (!pid.ok()) {
         spdlog::error("cannot start replica {}: {}", name, pid.status().ToString());
         arbiter_.OnProcessStarted(name, 0, now);
@@ -404,6 +413,10 @@ class Coordinator {
 
 }  // namespace
 
+std::string ReplicaDataDir(const ClusterConfig& c, const ReplicaConfig& r) {
+  return c.data_dir + "/" + r.name;
+}
+
 std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
   auto n = [](auto v) { return std::to_string(v); };
   std::vector<std::string> argv = {
@@ -419,7 +432,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
       "--coordinator",
       TcpEndpoint(c.host, r.coordinator_port != 0 ? r.coordinator_port : c.control_port),
       "--data-dir",
-      c.data_dir + "/" + r.name,
+      ReplicaDataDir(c, r),
       "--archive-dir",
       c.data_dir + "/archive",
       "--mode",

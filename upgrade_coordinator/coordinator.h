@@ -12,7 +12,8 @@ namespace duplex {
 // keep running, so a restarted coordinator adopts them). Returns the exit code.
 int RunCoordinator(const ClusterConfig& config);
 
-// The replica command line the coordinator uses for `name`.
+// The directory a replica owns, and the command line the coordinator starts it with.
+std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);
 std::vector<std::string> ReplicaArgv(const ClusterConfig& config, const ReplicaConfig& replica);
 
 }  // namespace duplex
