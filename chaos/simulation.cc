@@ -395,6 +395,11 @@ class World {
     }
   }
 
+  void Do(Replica& r, Offload& a) {  // TakeActions already ran it; for completeness
+    ToClient reply = a.work();
+    Do(r, reply);
+  }
+
   void Do(Replica& r, ToClient& a) {
     ClientReply reply = a.reply;
     Send(r.name, a.route, "reply " + std::to_string(reply.request_seq),

@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -66,6 +69,53 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
           {"deltas_committed", c.deltas_committed},
           {"group_commits", c.group_commits}};
 }
+
+// Runs offloaded work (ReplicaCore's Offload) in order on one thread; the replies wait in
+// Done() for the event loop, the only thread that touches the ZeroMQ sockets.
+class Worker {
+ public:
+  Worker()
+      : thread_([this] {
+          std::unique_lock lock(mu_);
+          for (;;) {
+            cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping, and nothing left to do
+            auto job = std::move(jobs_.front());
+            jobs_.pop_front();
+            lock.unlock();
+            ToClient reply = job();
+            lock.lock();
+            done_.push_back(std::move(reply));
+          }
+        }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Add(std::function<ToClient()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  std::vector<ToClient> Done() {
+    std::lock_guard lock(mu_);
+    return std::exchange(done_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<std::function<ToClient()>> jobs_;
+  std::vector<ToClient> done_;
+  std::thread thread_;  // last: starts after the members it uses
+};
 
 // What the HTTP thread may read.
 struct Published {
@@ -129,6 +179,7 @@ class Daemon final : public ActionSink {
       for (int i = 0; peer_ && i < kMaxPerRound; ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
+      for (auto& reply : worker_.Done()) Do(std::move(reply));
       core_.OnTick(clock_.NowUs());
       Publish();
     }
@@ -192,6 +243,8 @@ class Daemon final : public ActionSink {
       if (peer_) SendParts(peer_->s, nullptr, EncodeFrame(std::move(a->message)));
     } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
       SendParts(coordinator_.s, nullptr, EncodeFrame(std::move(st->status)));
+    } else if (auto* offload = std::get_if<Offload>(&action)) {
+      worker_.Add(std::move(offload->work));
     } else if (auto* connect = std::get_if<ConnectActive>(&action)) {
       // A fresh socket per session: nothing queued for the old active leaks into the new one.
       peer_.reset();
@@ -225,6 +278,7 @@ class Daemon final : public ActionSink {
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;
+  Worker worker_;  // last, so destroyed first: its jobs use the store and the core
 };
 
 }  // namespace

@@ -51,13 +51,12 @@ void ReplicaCore::ApplyClusterVersion(const std::string& version) {
   features_ = FeatureSet(processor_->Features(), *parsed);
 }
 
-StatusOr<StateDigest> ReplicaCore::DigestIn(uint32_t schema) const {
-  if (schema == store_->meta().schema) return store_->Digest();
-  // The same FNV-1a as Store::Digest, over entries converted to `schema`, in key order
+StatusOr<StateDigest> ReplicaCore::DigestOf(SnapshotCursor& cursor, uint32_t from,
+                                            uint32_t to) const {
+  // The same FNV-1a as Store::Digest, over entries converted to `to`, in key order
   // (conversion keeps keys, so the order is the same).
-  auto cursor = store_->OpenSnapshot();
   StateDigest out;
-  out.applied_seq = cursor->seq();
+  out.applied_seq = cursor.seq();
   out.digest = 14695981039346656037ULL;
   auto fnv = [&](std::string_view bytes) {
     for (char c : bytes) {
@@ -65,14 +64,13 @@ StatusOr<StateDigest> ReplicaCore::DigestIn(uint32_t schema) const {
       out.digest *= 1099511628211ULL;
     }
   };
-  while (!cursor->done()) {
-    auto entries = cursor->Next(1 << 20);
+  while (!cursor.done()) {
+    auto entries = cursor.Next(1 << 20);
     if (!entries.ok()) return entries.status();
     for (Mutation& m : *entries) {
-      if (m.key.rfind(AppKey(""), 0) == 0) {
+      if (from != to && m.key.rfind(AppKey(""), 0) == 0) {
         std::string key = m.key.substr(AppKey("").size());
-        auto converted =
-            converters_.Convert({{key, m.value, false}}, store_->meta().schema, schema);
+        auto converted = converters_.Convert({{key, m.value, false}}, from, to);
         if (!converted.ok()) return converted.status();
         m.value = converted->front().value;
       }
@@ -109,6 +107,8 @@ StatusOr<std::vector<Delta>> ReplicaCore::ConvertDeltas(std::vector<Delta> delta
 void ReplicaCore::Emit(Action action) {
   if (sink_ != nullptr) {
     sink_->Do(std::move(action));
+  } else if (auto* offload = std::get_if<Offload>(&action)) {
+    actions_.push_back(offload->work());  // no I/O layer, no other thread: now
   } else {
     actions_.push_back(std::move(action));
   }
@@ -161,10 +161,15 @@ bool ReplicaCore::SoloGranted() const {
          !assignment_.standby_in_sync && assignment_.solo_grant_id == solo_request_id_;
 }
 
-void ReplicaCore::Reply(const std::string& route, const Request& request, Response response) {
+ToClient ReplicaCore::MakeReply(const std::string& route, const Request& request,
+                                Response response) const {
   std::string hint = IsActive(role()) ? options_.endpoint : assignment_.peer_endpoint;
-  Emit(ToClient{route, ClientReply{request.client_id, request.request_seq, std::move(response),
-                                   epoch(), std::move(hint)}});
+  return ToClient{route, ClientReply{request.client_id, request.request_seq, std::move(response),
+                                     epoch(), std::move(hint)}};
+}
+
+void ReplicaCore::Reply(const std::string& route, const Request& request, Response response) {
+  Emit(MakeReply(route, request, std::move(response)));
 }
 
 void ReplicaCore::ReplyNotActive(const std::string& route, const Request& request) {
@@ -187,19 +192,25 @@ void ReplicaCore::FailPending(const char* why) {
 
 void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t now_us) {
   now_us_ = now_us;
+  // Whole-state work leaves the event loop (Offload): on a million keys it takes longer
+  // than a lease. What it reads is fixed here: a snapshot, or RocksDB's own checkpoint.
   if (request.op == "_digest") {
     // Optionally in another schema, so replicas of two versions compare like for like.
     uint32_t schema = processor_->Schema();
     if (!request.args.empty()) schema = static_cast<uint32_t>(std::atoi(request.args[0].c_str()));
-    auto digest = DigestIn(schema);
-    if (!digest.ok()) {
-      return Reply(route, request, {digest.status().code(), digest.status().message(), ""});
-    }
-    Reply(route, request,
-          {Code::kOk, "",
-           std::to_string(digest->digest) + " " + std::to_string(digest->keys) + " " +
-               std::to_string(digest->applied_seq)});
-    return;
+    std::shared_ptr<SnapshotCursor> cursor = store_->OpenSnapshot();
+    uint32_t from = store_->meta().schema;
+    return Emit(Offload{[this, reply = MakeReply(route, request, {}), cursor, from, schema] {
+      ToClient out = reply;
+      auto digest = DigestOf(*cursor, from, schema);
+      out.reply.response = digest.ok() ? Response{Code::kOk, "",
+                                                  std::to_string(digest->digest) + " " +
+                                                      std::to_string(digest->keys) + " " +
+                                                      std::to_string(digest->applied_seq)}
+                                       : Response{digest.status().code(),
+                                                  digest.status().message(), ""};
+      return out;
+    }});
   }
   if (request.op == "_checkpoint") {
     // Upgrade backups: only into the archive directory the coordinator gave us.
@@ -211,8 +222,13 @@ void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t no
       return Reply(route, request,
                    {Code::kInvalidArgument, "checkpoint: a directory below " + base, ""});
     }
-    Status s = store_->Checkpoint(request.args[0]);
-    return Reply(route, request, {s.code(), s.message(), s.ok() ? request.args[0] : ""});
+    return Emit(Offload{[store = store_, dir = request.args[0],
+                         reply = MakeReply(route, request, {})] {
+      ToClient out = reply;
+      Status s = store->Checkpoint(dir);
+      out.reply.response = {s.code(), s.message(), s.ok() ? dir : ""};
+      return out;
+    }});
   }
   if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
   if (queue_.size() >= options_.max_queue) {

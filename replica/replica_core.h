@@ -64,7 +64,14 @@ struct ToCoordinator {
 struct ConnectActive {
   std::string endpoint;  // empty: disconnect
 };
-using Action = std::variant<ToClient, ToStandby, ToActive, ToCoordinator, ConnectActive>;
+// Work too slow for the event loop (a digest or a checkpoint of the whole state, which
+// would hold the active past its lease): the I/O layer runs it on another thread, then
+// sends the reply it returns. It touches only a store snapshot and RocksDB, never the
+// core. Without a sink it runs at once (simulation, tests).
+struct Offload {
+  std::function<ToClient()> work;
+};
+using Action = std::variant<ToClient, ToStandby, ToActive, ToCoordinator, ConnectActive, Offload>;
 
 // Where actions go. Without a sink they are collected for TakeActions(); the daemon
 // installs one so that deltas leave for the standby before the local fsync starts.
@@ -147,7 +154,8 @@ class ReplicaCore final : private RoleListener {
   void ApplyClusterVersion(const std::string& version);
   // Deltas (or raw snapshot entries) converted from `from` to `to`; an error names why not.
   StatusOr<std::vector<Delta>> ConvertDeltas(std::vector<Delta> deltas, uint32_t to) const;
-  StatusOr<StateDigest> DigestIn(uint32_t schema) const;
+  // The digest of a snapshot's entries as they read in schema `to`; thread-safe.
+  StatusOr<StateDigest> DigestOf(SnapshotCursor& cursor, uint32_t from, uint32_t to) const;
   StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
                                                  uint32_t to) const;
   void Emit(Action action);
@@ -155,6 +163,7 @@ class ReplicaCore final : private RoleListener {
   void Fatal(const Status& status);
   void Adopt(uint64_t epoch);
   void Reply(const std::string& route, const Request& request, Response response);
+  ToClient MakeReply(const std::string& route, const Request& request, Response response) const;
   void ReplyNotActive(const std::string& route, const Request& request);
   void FailPending(const char* why);
   void SendStatus();
