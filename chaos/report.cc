@@ -15,6 +15,34 @@
 #include <vector>
 
 namespace duplex {
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -71,33 +99,6 @@ std::string Dump(const json& j, int indent = -1) {
 // ---------------------------------------------------------------------------------------
 // Text.
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -114,7 +115,7 @@ std::string At(double ms) { return Fixed(ms / 1000, 3) + " s"; }
 
 constexpr char kMissing[] = "&ndash;";
 
-std::string OrMissing(const std::optional<std::string>& s) { return s ? Escape(*s) : kMissing; }
+std::string OrMissing(const std::optional<std::string>& s) { return s ? HtmlEscape(*s) : kMissing; }
 
 // ---------------------------------------------------------------------------------------
 // Header: what ran, the verdict, how to replay it, and the headline numbers.
@@ -127,7 +128,7 @@ void AppendVerdict(const json& run, std::string* out) {
   std::string text = verdict ? *verdict : "no verdict";
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  *out += "<div class=\"verdict " + cls + "\">" + Escape(text) + "</div>\n";
+  *out += "<div class=\"verdict " + cls + "\">" + HtmlEscape(text) + "</div>\n";
 }
 
 void AppendFact(std::string_view name, const std::string& html, std::string* out) {
@@ -164,9 +165,9 @@ std::string Failovers(const json& run) {
 
 void AppendHeader(const json& run, std::string* out) {
   std::optional<std::string> scenario = Str(run, "scenario");
-  *out += "<header>\n<h1>" + (scenario ? Escape(*scenario) : "(unnamed scenario)") + "</h1>\n";
+  *out += "<header>\n<h1>" + (scenario ? HtmlEscape(*scenario) : "(unnamed scenario)") + "</h1>\n";
   if (auto description = Str(run, "description")) {
-    *out += "<p class=\"description\">" + Escape(*description) + "</p>\n";
+    *out += "<p class=\"description\">" + HtmlEscape(*description) + "</p>\n";
   }
   AppendVerdict(run, out);
   *out += "</header>\n<table class=\"facts\">\n";
@@ -174,7 +175,7 @@ void AppendHeader(const json& run, std::string* out) {
   const json* seed = Field(run, "seed");
   AppendFact("seed", seed && seed->is_number_integer() ? Dump(*seed) : kMissing, out);
   std::optional<std::string> replay = Str(run, "replay");
-  AppendFact("replay", replay ? "<code>" + Escape(*replay) + "</code>" : kMissing, out);
+  AppendFact("replay", replay ? "<code>" + HtmlEscape(*replay) + "</code>" : kMissing, out);
   AppendFact("campaign outcome", Outcomes(run), out);
   std::optional<double> duration = Num(run, "duration_ms");
   AppendFact("duration", duration ? Duration(*duration) : kMissing, out);
@@ -199,7 +200,8 @@ std::string Details(const json& invariant) {
   size_t shown = std::min(details.size(), kDetailsShownMax);
   for (size_t i = 0; i < shown; ++i) {
     const json& d = details[i];
-    html += "<li>" + Escape(d.is_string() ? d.get_ref<const std::string&>() : Dump(d)) + "</li>";
+    html +=
+        "<li>" + HtmlEscape(d.is_string() ? d.get_ref<const std::string&>() : Dump(d)) + "</li>";
   }
   if (details.size() > shown) {
     html += "<li class=\"more\">... and " + std::to_string(details.size() - shown) + " more</li>";
@@ -503,8 +505,8 @@ double TextWidth(std::string_view s) { return static_cast<double>(s.size()) * kC
 void Text(double x, double y, std::string_view cls, std::string_view text, std::string* out,
           std::string_view anchor = "start", std::string_view title = "") {
   *out += "<text class=\"" + std::string(cls) + "\" x=\"" + Px(x) + "\" y=\"" + Px(y) +
-          "\" text-anchor=\"" + std::string(anchor) + "\">" + Escape(text);
-  if (!title.empty()) *out += "<title>" + Escape(title) + "</title>";
+          "\" text-anchor=\"" + std::string(anchor) + "\">" + HtmlEscape(text);
+  if (!title.empty()) *out += "<title>" + HtmlEscape(title) + "</title>";
   *out += "</text>\n";
 }
 
@@ -513,7 +515,7 @@ void Rect(double x0, double x1, double y, double h, std::string_view cls, std::s
           std::string* out) {
   *out += "<rect class=\"" + std::string(cls) + "\" x=\"" + Px(x0) + "\" y=\"" + Px(y) +
           "\" width=\"" + Px(std::max(1.5, x1 - x0)) + "\" height=\"" + Px(h) + "\">";
-  if (!title.empty()) *out += "<title>" + Escape(title) + "</title>";
+  if (!title.empty()) *out += "<title>" + HtmlEscape(title) + "</title>";
   *out += "</rect>\n";
 }
 
@@ -861,8 +863,8 @@ std::string RenderRunReport(const json& run) {
   std::optional<std::string> scenario = Str(run, "scenario");
   std::optional<std::string> verdict = Str(run, "verdict");
   std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  page += "<title>duplex chaos: " + Escape(scenario.value_or("run")) + " - " +
-          Escape(verdict.value_or("no verdict")) + "</title>\n";
+  page += "<title>duplex chaos: " + HtmlEscape(scenario.value_or("run")) + " - " +
+          HtmlEscape(verdict.value_or("no verdict")) + "</title>\n";
   page += kStyle;
   page += "</head>\n<body>\n";
   AppendHeader(run, &page);

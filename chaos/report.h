@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -17,6 +18,9 @@ namespace duplex {
 // type is shown as missing): the page renders what is there and never throws. Every
 // string from the run is HTML-escaped, since scenario names and details come from user files.
 std::string RenderRunReport(const nlohmann::json& run);
+
+// Text made safe for HTML content and attribute values (& < > " ').
+std::string HtmlEscape(std::string_view s);
 
 // Writes <dir>/result.json (run.dump(2)) and <dir>/report.html, creating `dir`. The
 // error names the path that could not be created or written.

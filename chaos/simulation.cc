@@ -562,18 +562,26 @@ class World {
     }
   }
 
-  // The digest comparison, as the coordinator's worker does it: writes quiesced, ask
-  // both replicas for their digest in the older schema until both answer at one seq.
+  // The digest comparison, as the coordinator's worker does it: writes quiesced until
+  // both replicas took a snapshot at one seq ("_digest_open", in the older schema), then
+  // resumed while the digests of those snapshots are computed ("_digest_of").
   struct DigestJob {
     int attempts = 0;
     bool cancelled = false;
-    std::map<std::string, std::string> answers;
+    uint64_t phase = kOpenPhase;  // the request seq its answers carry
+    std::map<std::string, Response> answers;
   };
+  static constexpr uint64_t kOpenPhase = 1, kDigestPhase = 2;
   void StartDigests() {
     digest_jobs_.push_back(DigestJob{});
     size_t index = digest_jobs_.size() - 1;
     arbiter_->SetQuiesce(true);
     AskDigests(index);
+  }
+  void AskReplica(const std::string& to, Request q) {
+    Send("coordinator", to, q.op + "?", [this, to, q] {
+      OnReplica(to, [this, to, q](ReplicaCore& c) { c.OnClientRequest("host-" + to, q, now_); });
+    });
   }
   void AskDigests(size_t index) {
     DigestJob& job = digest_jobs_[index];
@@ -585,25 +593,53 @@ class World {
       if (auto rep = host_.Report(name)) schema = std::min(schema, rep->schema);
     }
     for (const auto& [name, r] : replicas_) {
-      Request q{0xd16e57, 0, "_digest", {std::to_string(schema)}, 0};
-      std::string to = name;
-      Send("coordinator", to, "digest?", [this, to, q] {
-        OnReplica(to, [this, to, q](ReplicaCore& c) { c.OnClientRequest("host-" + to, q, now_); });
-      });
+      AskReplica(name, {0xd16e57, kOpenPhase, "_digest_open", {std::to_string(schema)}, 0});
     }
     After(20 * kMs, [this, index] {
       DigestJob& j = digest_jobs_[index];
       if (j.cancelled) return;
+      auto second_word = [](const std::string& v) { return v.substr(v.find(' ') + 1); };
       if (j.answers.size() == 2) {
-        auto seq = [](const std::string& d) { return d.substr(d.rfind(' ') + 1); };
-        const std::string& a = j.answers.begin()->second;
-        const std::string& b = j.answers.rbegin()->second;
-        if (seq(a) == seq(b)) {
-          return FinishDigests(
-              index, a == b ? Status::Ok() : Corruption("state digests differ: " + a + " vs " + b));
+        const Response& a = j.answers.begin()->second;
+        const Response& b = j.answers.rbegin()->second;
+        if (a.code == Code::kOk && b.code == Code::kOk &&
+            second_word(a.value) == second_word(b.value)) {
+          arbiter_->SetQuiesce(false);
+          j.phase = kDigestPhase;
+          j.attempts = 0;
+          for (const auto& [name, answer] : j.answers) {
+            AskReplica(name, {0xd16e57,
+                              kDigestPhase,
+                              "_digest_of",
+                              {answer.value.substr(0, answer.value.find(' '))},
+                              0});
+          }
+          j.answers.clear();
+          return CollectDigests(index);
         }
       }
       AskDigests(index);
+    });
+  }
+  void CollectDigests(size_t index) {
+    After(20 * kMs, [this, index] {
+      DigestJob& j = digest_jobs_[index];
+      if (j.cancelled) return;
+      for (const auto& [name, answer] : j.answers) {
+        if (answer.code != Code::kOk) {
+          return FinishDigests(index, Status(answer.code, "digest: " + answer.message));
+        }
+      }
+      if (j.answers.size() == 2) {
+        const std::string& a = j.answers.begin()->second.value;
+        const std::string& b = j.answers.rbegin()->second.value;
+        return FinishDigests(
+            index, a == b ? Status::Ok() : Corruption("state digests differ: " + a + " vs " + b));
+      }
+      if (++j.attempts > 200) {
+        return FinishDigests(index, Unavailable("digest: a replica does not answer"));
+      }
+      CollectDigests(index);
     });
   }
   void FinishDigests(size_t index, const Status& result) {
@@ -682,8 +718,8 @@ class World {
   void OnReply(const std::string& route, const ClientReply& reply) {
     if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
       if (!digest_jobs_.empty() && !digest_jobs_.back().cancelled &&
-          reply.response.code == Code::kOk) {
-        digest_jobs_.back().answers[route.substr(5)] = reply.response.value;
+          reply.request_seq == digest_jobs_.back().phase) {
+        digest_jobs_.back().answers[route.substr(5)] = reply.response;
       }
       return;
     }

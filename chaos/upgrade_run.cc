@@ -92,19 +92,13 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
     run.outcome = "did not end within " + std::to_string(options.timeout_ms) + " ms";
   }
   // Client-side view of the campaign window.
-  std::vector<int64_t> acks;
   for (const auto& r : workload.History()) {
     if (r.complete_us < t0 || r.invoke_us > t1) continue;
-    if (r.outcome == OpOutcome::kOk) acks.push_back(r.complete_us);
     if (r.outcome != OpOutcome::kOk) ++run.failed_requests;
   }
-  std::sort(acks.begin(), acks.end());
-  int64_t prev = t0, gap = 0;
-  for (int64_t a : acks) {
-    gap = std::max(gap, a - prev);
-    prev = a;
-  }
-  run.unavailability_ms = std::max(gap, t1 - prev) / 1000.0;
+  Workload::Gap gap = workload.LongestAckGap(t0, t1);
+  run.unavailability_ms = gap.length_us / 1000.0;
+  run.unavailability_at_ms = (gap.start_us - t0) / 1000.0;
   return run;
 }
 

@@ -13,11 +13,12 @@
 namespace duplex {
 
 struct UpgradeRun {
-  std::string outcome;           // "completed", "rolled back", or why it did not end
-  double duration_ms = 0;        // campaign start to its end
-  double unavailability_ms = 0;  // longest gap between acknowledged writes meanwhile
-  uint64_t failed_requests = 0;  // fail or unknown outcome after the client's retries
-  nlohmann::json campaign;       // the coordinator's final view of the campaign
+  std::string outcome;              // "completed", "rolled back", or why it did not end
+  double duration_ms = 0;           // campaign start to its end
+  double unavailability_ms = 0;     // longest gap between acknowledged writes meanwhile
+  double unavailability_at_ms = 0;  // when that gap began, from the campaign's start
+  uint64_t failed_requests = 0;     // fail or unknown outcome after the client's retries
+  nlohmann::json campaign;          // the coordinator's final view of the campaign
 };
 
 struct UpgradeRunOptions {

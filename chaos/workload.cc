@@ -1,5 +1,6 @@
 #include "chaos/workload.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -90,6 +91,27 @@ int64_t Workload::FirstAckAfter(int64_t t_us, int not_by) const {
     }
   }
   return best;
+}
+
+Workload::Gap Workload::LongestAckGap(int64_t from_us, int64_t to_us) const {
+  std::vector<int64_t> acks;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : history_) {
+      if (r.outcome == OpOutcome::kOk && r.complete_us >= from_us && r.complete_us <= to_us) {
+        acks.push_back(r.complete_us);
+      }
+    }
+  }
+  acks.push_back(to_us);
+  std::sort(acks.begin(), acks.end());
+  Gap gap;
+  int64_t prev = from_us;
+  for (int64_t a : acks) {
+    if (a - prev > gap.length_us) gap = {a - prev, prev};
+    prev = a;
+  }
+  return gap;
 }
 
 CheckResult Workload::Check() const {

@@ -64,6 +64,13 @@ class Workload {
   // The first acknowledgement completed after t_us (e.g. a kill) by another replica
   // than `not_by` (the one killed; -1: any), or -1.
   int64_t FirstAckAfter(int64_t t_us, int not_by = -1) const;
+  // The longest stretch inside [from_us, to_us] without an acknowledgement completing
+  // (client-visible unavailability), and where it began.
+  struct Gap {
+    int64_t length_us = 0;
+    int64_t start_us = 0;
+  };
+  Gap LongestAckGap(int64_t from_us, int64_t to_us) const;
   // Reads the final state through a fresh client and checks every record.
   CheckResult Check() const;
 

@@ -165,6 +165,7 @@ int BenchUpgrade(const std::string& duplex_binary, const BenchOptions& o, nlohma
     if (r.name == *active) lo.endpoint = "tcp://" + r.host + ":" + std::to_string(r.port);
   }
   lo.total_ops = o.keys;
+  lo.pipeline = 8;
   lo.seconds = 3600;
   lo.key_prefix = "key-";
   auto loaded = RunLoad(lo);
@@ -192,6 +193,7 @@ int BenchUpgrade(const std::string& duplex_binary, const BenchOptions& o, nlohma
   out["outcome"] = run->outcome == "rolled back" ? "rolled_back" : run->outcome;
   out["duration_ms"] = run->duration_ms;
   out["unavailability_ms"] = run->unavailability_ms;
+  out["unavailability_at_ms"] = run->unavailability_at_ms;
   out["failed_requests"] = run->failed_requests;
   out["lost_acknowledged_writes"] = check.lost;
   out["double_applied_requests"] = check.double_applied;

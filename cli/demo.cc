@@ -225,9 +225,10 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   Say("failover time              %.1f ms (kill -> first write acknowledged by the new active)\n",
       first > 0 ? (first - t0) / 1000.0 : -1.0);
   Say("rolling upgrade            %s in %.1f s; longest gap between acknowledged writes "
-      "%.0f ms; %llu requests failed after retries\n",
+      "%.0f ms (at +%.1f s); %llu requests failed after retries\n",
       upgrade.outcome.empty() ? "did not run" : upgrade.outcome.c_str(),
       upgrade.duration_ms / 1000.0, upgrade.unavailability_ms,
+      upgrade.unavailability_at_ms / 1000.0,
       static_cast<unsigned long long>(upgrade.failed_requests));
   Say("replica digests equal      %s\n", converged.ok() ? "yes" : converged.message().c_str());
   for (const auto& p : check.problems) Say("  problem: %s\n", p.c_str());

@@ -12,8 +12,8 @@ namespace duplex {
 namespace {
 
 std::string TempPath() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("pid_lock_test." + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("pid_lock_test." + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return (dir / "replica.pid").string();
 }

@@ -161,6 +161,20 @@ bool ReplicaCore::SoloGranted() const {
          !assignment_.standby_in_sync && assignment_.solo_grant_id == solo_request_id_;
 }
 
+Offload ReplicaCore::DigestWork(const std::string& route, const Request& request,
+                                OpenDigest open) const {
+  return Offload{[this, reply = MakeReply(route, request, {}), open = std::move(open)] {
+    ToClient out = reply;
+    auto digest = DigestOf(*open.cursor, open.from, open.to);
+    out.reply.response =
+        digest.ok() ? Response{Code::kOk, "",
+                               std::to_string(digest->digest) + " " + std::to_string(digest->keys) +
+                                   " " + std::to_string(digest->applied_seq)}
+                    : Response{digest.status().code(), digest.status().message(), ""};
+    return out;
+  }};
+}
+
 ToClient ReplicaCore::MakeReply(const std::string& route, const Request& request,
                                 Response response) const {
   std::string hint = IsActive(role()) ? options_.endpoint : assignment_.peer_endpoint;
@@ -194,23 +208,36 @@ void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t no
   now_us_ = now_us;
   // Whole-state work leaves the event loop (Offload): on a million keys it takes longer
   // than a lease. What it reads is fixed here: a snapshot, or RocksDB's own checkpoint.
-  if (request.op == "_digest") {
+  // Digests: "_digest [schema]" answers "digest keys seq" of the state now. Comparing two
+  // replicas needs them at one seq, so writes pause until both took their snapshot; for
+  // that pause to be short, "_digest_open [schema]" only takes the snapshot ("token seq")
+  // and "_digest_of token" computes its digest later.
+  if (request.op == "_digest" || request.op == "_digest_open") {
     // Optionally in another schema, so replicas of two versions compare like for like.
     uint32_t schema = processor_->Schema();
     if (!request.args.empty()) schema = static_cast<uint32_t>(std::atoi(request.args[0].c_str()));
-    std::shared_ptr<SnapshotCursor> cursor = store_->OpenSnapshot();
-    uint32_t from = store_->meta().schema;
-    return Emit(Offload{[this, reply = MakeReply(route, request, {}), cursor, from, schema] {
-      ToClient out = reply;
-      auto digest = DigestOf(*cursor, from, schema);
-      out.reply.response = digest.ok() ? Response{Code::kOk, "",
-                                                  std::to_string(digest->digest) + " " +
-                                                      std::to_string(digest->keys) + " " +
-                                                      std::to_string(digest->applied_seq)}
-                                       : Response{digest.status().code(),
-                                                  digest.status().message(), ""};
-      return out;
-    }});
+    OpenDigest open{store_->OpenSnapshot(), store_->meta().schema, schema};
+    if (request.op == "_digest") return Emit(DigestWork(route, request, std::move(open)));
+    uint64_t token = ++digest_tokens_;
+    std::string seq = std::to_string(open.cursor->seq());
+    open_digests_[token] = std::move(open);
+    // Each holds a RocksDB snapshot: abandoned ones (a retried comparison) are released.
+    while (open_digests_.size() > kMaxOpenDigests) open_digests_.erase(open_digests_.begin());
+    return Reply(route, request, {Code::kOk, "", std::to_string(token) + " " + seq});
+  }
+  if (request.op == "_digest_of") {
+    uint64_t token = request.args.empty() ? 0 : std::strtoull(request.args[0].c_str(), nullptr, 10);
+    auto it = open_digests_.find(token);
+    if (it == open_digests_.end()) {
+      return Reply(route, request,
+                   {Code::kNotFound,
+                    "_digest_of: no open digest with token '" +
+                        (request.args.empty() ? std::string() : request.args[0]) + "'",
+                    ""});
+    }
+    OpenDigest open = std::move(it->second);
+    open_digests_.erase(it);
+    return Emit(DigestWork(route, request, std::move(open)));
   }
   if (request.op == "_checkpoint") {
     // Upgrade backups: only into the archive directory the coordinator gave us.
@@ -222,13 +249,13 @@ void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t no
       return Reply(route, request,
                    {Code::kInvalidArgument, "checkpoint: a directory below " + base, ""});
     }
-    return Emit(Offload{[store = store_, dir = request.args[0],
-                         reply = MakeReply(route, request, {})] {
-      ToClient out = reply;
-      Status s = store->Checkpoint(dir);
-      out.reply.response = {s.code(), s.message(), s.ok() ? dir : ""};
-      return out;
-    }});
+    return Emit(
+        Offload{[store = store_, dir = request.args[0], reply = MakeReply(route, request, {})] {
+          ToClient out = reply;
+          Status s = store->Checkpoint(dir);
+          out.reply.response = {s.code(), s.message(), s.ok() ? dir : ""};
+          return out;
+        }});
   }
   if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
   if (queue_.size() >= options_.max_queue) {

@@ -154,8 +154,16 @@ class ReplicaCore final : private RoleListener {
   void ApplyClusterVersion(const std::string& version);
   // Deltas (or raw snapshot entries) converted from `from` to `to`; an error names why not.
   StatusOr<std::vector<Delta>> ConvertDeltas(std::vector<Delta> deltas, uint32_t to) const;
+  // A snapshot taken for a digest, and the schemas it is read from and in.
+  struct OpenDigest {
+    std::shared_ptr<SnapshotCursor> cursor;
+    uint32_t from = 0, to = 0;
+  };
+  static constexpr size_t kMaxOpenDigests = 4;
   // The digest of a snapshot's entries as they read in schema `to`; thread-safe.
   StatusOr<StateDigest> DigestOf(SnapshotCursor& cursor, uint32_t from, uint32_t to) const;
+  // The offloaded computation of one digest, answering `request`.
+  Offload DigestWork(const std::string& route, const Request& request, OpenDigest open) const;
   StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
                                                  uint32_t to) const;
   void Emit(Action action);
@@ -234,6 +242,8 @@ class ReplicaCore final : private RoleListener {
   bool caught_up_due_ = false;
   int64_t oldest_incoming_us_ = 0;
   std::vector<int64_t> lag_samples_us_;
+  std::map<uint64_t, OpenDigest> open_digests_;  // by token, oldest first
+  uint64_t digest_tokens_ = 0;
   size_t lag_next_ = 0;
   // (answered at, latency) of the last kLagSamples answers as the active; the status reports
   // the p99 of those within kLatencyWindowUs, so it says how the replica does now.

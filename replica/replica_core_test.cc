@@ -721,5 +721,41 @@ TEST(ReplicaCore, AStandbyThatFindsAGapInARoundLeavesInSync) {
   EXPECT_FALSE(pair.core("b").BuildStatus(pair.now()).in_sync);
 }
 
+TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  for (uint64_t seq = 1; seq <= 3; ++seq)
+    pair.Submit("a", Put(1, seq, "k" + std::to_string(seq), "v"));
+  auto ask = [&](uint64_t seq, const std::string& op, std::vector<std::string> args) {
+    pair.Submit("a", Request{77, seq, op, std::move(args), 0});
+    auto reply = pair.ReplyTo(77, seq);
+    EXPECT_TRUE(reply) << op;
+    return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
+  };
+  Response now = ask(1, "_digest", {});
+  Response opened = ask(2, "_digest_open", {});
+  ASSERT_EQ(opened.code, Code::kOk) << opened.message;
+  std::string token = opened.value.substr(0, opened.value.find(' '));
+  EXPECT_EQ(opened.value.substr(opened.value.find(' ') + 1),
+            now.value.substr(now.value.rfind(' ') + 1));
+
+  pair.Submit("a", Put(1, 4, "k4", "changed after the snapshot"));
+  Response later = ask(3, "_digest_of", {token});
+  EXPECT_EQ(later.code, Code::kOk);
+  EXPECT_EQ(later.value, now.value);  // the write after the open is not in it
+  EXPECT_NE(ask(4, "_digest", {}).value, now.value);
+
+  Response again = ask(5, "_digest_of", {token});  // read once
+  EXPECT_EQ(again.code, Code::kNotFound);
+  EXPECT_NE(again.message.find("no open digest with token '" + token + "'"), std::string::npos);
+
+  // Abandoned snapshots are released: only the newest few stay open.
+  std::string first = ask(6, "_digest_open", {}).value;
+  for (uint64_t seq = 7; seq < 7 + 4; ++seq) ask(seq, "_digest_open", {});
+  EXPECT_EQ(ask(20, "_digest_of", {first.substr(0, first.find(' '))}).code, Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace duplex

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "common/mutants.h"
 #include "common/net.h"
@@ -237,25 +238,36 @@ Status Upgrades::CompareDigests() {
     if (auto rep = Report(r.name)) schema = std::min(schema, rep->schema);
   }
   std::string arg = std::to_string(schema == UINT32_MAX ? 1 : schema);
-  // Writes pause while we compare (the active drains), so both replicas reach one seq.
+  // Writes pause (the active drains) until both replicas took a snapshot at one seq; the
+  // digests are computed after writes resume, so the pause lasts round trips, not scans.
   quiesce_wanted_ = true;
   struct Resume {
     std::atomic<bool>& flag;
     ~Resume() { flag = false; }
   } resume{quiesce_wanted_};
+  auto failed = [](const StatusOr<Response>& r, const char* what) -> std::optional<Status> {
+    if (!r.ok()) return Unavailable(std::string(what) + ": a replica does not answer");
+    if (r->code != Code::kOk) return Status(r->code, std::string(what) + ": " + r->message);
+    return std::nullopt;
+  };
+  auto second_word = [](const std::string& s) { return s.substr(s.find(' ') + 1); };
   for (int attempt = 0; attempt < 200; ++attempt) {
-    auto a = client.Ask(0, "_digest", {arg}, 5000);
-    auto b = client.Ask(1, "_digest", {arg}, 5000);
-    if (a.ok() && a->code != Code::kOk) return Status(a->code, "digest: " + a->message);
-    if (b.ok() && b->code != Code::kOk) return Status(b->code, "digest: " + b->message);
-    if (!a.ok() || !b.ok()) return Unavailable("digest: a replica does not answer");
-    auto seq = [](const std::string& d) { return d.substr(d.rfind(' ') + 1); };
-    if (seq(a->value) == seq(b->value)) {
-      if (a->value == b->value) return Status::Ok();
-      return Corruption("state digests differ at seq " + seq(a->value) + ": " + a->value + " vs " +
-                        b->value);
+    auto a = client.Ask(0, "_digest_open", {arg}, 5000);
+    auto b = client.Ask(1, "_digest_open", {arg}, 5000);
+    if (auto bad = failed(a, "digest")) return *bad;
+    if (auto bad = failed(b, "digest")) return *bad;
+    if (second_word(a->value) == second_word(b->value)) {
+      quiesce_wanted_ = false;
+      std::string seq = second_word(a->value);
+      auto da = client.Ask(0, "_digest_of", {a->value.substr(0, a->value.find(' '))}, 120000);
+      auto db = client.Ask(1, "_digest_of", {b->value.substr(0, b->value.find(' '))}, 120000);
+      if (auto bad = failed(da, "digest")) return *bad;
+      if (auto bad = failed(db, "digest")) return *bad;
+      if (da->value == db->value) return Status::Ok();
+      return Corruption("state digests differ at seq " + seq + ": " + da->value + " vs " +
+                        db->value);
     }
-    last = a->value + " vs " + b->value;
+    last = "seq " + second_word(a->value) + " vs " + second_word(b->value);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Unavailable("digests never compared at the same seq under load (last: " + last + ")");
