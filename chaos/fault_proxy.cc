@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/clock.h"
 
 namespace duplex::chaos {
 namespace {
@@ -40,12 +41,6 @@ constexpr int kReadChunksPerTurn = 8;  // so one busy connection cannot starve t
 constexpr int kAcceptsPerTurn = 16;
 constexpr int kMaxPollMs = 50;  // a lost wake-up costs at most this much
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 

@@ -2,6 +2,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <deque>
 #include <random>
 
@@ -20,6 +21,15 @@ struct Connection {
 
 }  // namespace
 
+std::string KeyName(const std::string& prefix, uint64_t n, int key_bytes) {
+  std::string number = std::to_string(n);
+  size_t width = static_cast<size_t>(std::max(0, key_bytes));
+  if (prefix.size() + number.size() < width) {
+    number.insert(0, width - prefix.size() - number.size(), '0');
+  }
+  return prefix + number;
+}
+
 StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   void* ctx = zmq_ctx_new();
   std::mt19937_64 rng(std::random_device{}());
@@ -37,7 +47,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   auto send = [&](Connection& c) {
     if (o.total_ops > 0 && next_key >= o.total_ops) return;
     uint64_t key = o.total_ops > 0 ? next_key++ : rng() % o.key_space;
-    Request r{c.client_id, c.next_seq++, "PUT", {o.key_prefix + std::to_string(key), value}};
+    Request r{c.client_id, c.next_seq++, "PUT", {KeyName(o.key_prefix, key, o.key_bytes), value}};
     std::string bytes = EncodeFrame(r);
     zmq_send(c.socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
     c.in_flight.emplace_back(r.request_seq, clock.NowUs());

@@ -19,6 +19,7 @@ struct LoadOptions {
   double seconds = 3.0;
   std::string key_prefix = "load";
   uint64_t key_space = 1000000;
+  int key_bytes = 0;  // > 0: the key number is zero-padded so that every key has this size
   int value_bytes = 32;
   int timeout_ms = 2000;   // a request unanswered this long counts as a timeout
   uint64_t total_ops = 0;  // > 0: stop after this many answers, keys 0..total_ops-1 in order
@@ -34,5 +35,8 @@ struct LoadResult {
 };
 
 StatusOr<LoadResult> RunLoad(const LoadOptions& options);
+// The name of key number n: the prefix, then n, zero-padded to key_bytes in all (when
+// they fit): KeyName("load", 42, 16) == "load000000000042".
+std::string KeyName(const std::string& prefix, uint64_t n, int key_bytes);
 
 }  // namespace duplex

@@ -18,6 +18,7 @@
 #include "chaos/report.h"
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
+#include "common/clock.h"
 #include "state_sync/fault_fs.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/event_log.h"

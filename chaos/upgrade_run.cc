@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/clock.h"
 #include "upgrade_coordinator/admin_client.h"
 
 namespace duplex {

@@ -9,8 +9,6 @@
 
 namespace duplex {
 
-int64_t NowUs() { return SteadyClock().NowUs(); }
-
 Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {}
 
 Workload::~Workload() { Stop(); }

@@ -85,6 +85,4 @@ class Workload {
   std::vector<OpRecord> history_;
 };
 
-int64_t NowUs();
-
 }  // namespace duplex

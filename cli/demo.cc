@@ -13,6 +13,7 @@
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 #include "cli/upgrade_commands.h"
+#include "common/clock.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
 

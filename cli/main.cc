@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cli/bench.h"
+#include "bench/suite.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
 #include "cli/sim_command.h"
@@ -70,14 +70,27 @@ int Main(int argc, char** argv) {
   DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "deploy a pair, write, kill the active, count losses");
   demo->add_option("--writes-after", demo_options.writes_after_kill, "writes after the kill");
-  BenchOptions bench_options;
-  auto* bench = app.add_subcommand("bench", "benchmarks: failover, replication");
-  bench->add_option("what", bench_options.what, "failover | replication | upgrade")->required();
-  bench->add_option("--runs", bench_options.runs, "repetitions (failover)");
-  bench->add_option("--seconds", bench_options.seconds, "measurement time per case");
-  bench->add_flag("--json", bench_options.json, "one JSON object");
+  bench::SuiteOptions bench_options;
+  std::vector<std::string> bench_json;
+  auto* bench = app.add_subcommand(
+      "bench",
+      "benchmarks, side by side with a peer: all, replication, failover, switchover, "
+      "memory, upgrade");
+  bench
+      ->add_option("what", bench_options.what,
+                   "all | replication | failover | switchover | memory | upgrade")
+      ->required();
+  bench->add_option("--peer", bench_options.peer,
+                    "measure redis too (primary, replica, sentinels)");
+  bench->add_option("--runs", bench_options.runs,
+                    "repetitions (default: 3 loads, 10 failovers, 5 switchovers)");
+  bench->add_option("--seconds", bench_options.seconds, "measurement time per load");
+  bench->add_option("--keys", bench_options.keys, "memory and upgrade: keys loaded first");
+  auto* bench_json_option =
+      bench->add_option("--json", bench_json, "one JSON object: on stdout, or into the file given")
+          ->expected(0, 1);
+  bench->add_option("--report", bench_options.report_path, "write an HTML report here");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
-  bench->add_option("--keys", bench_options.keys, "upgrade: keys loaded first");
   ChaosOptions chaos_options;
   auto* chaos = app.add_subcommand("chaos", "chaos scenarios: list, run <name|file.yaml>, suite");
   chaos->add_option("what", chaos_options.what, "list | run | suite")->required();
@@ -103,7 +116,18 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*demo) return RunDemo(SelfPath(), demo_options);
-  if (*bench) return RunBench(SelfPath(), bench_options);
+  if (*bench) {
+    bench_options.build_dir = std::filesystem::path(SelfPath()).parent_path().string();
+    if (bench_json_option->count() > 0) {
+      if (bench_json.empty()) {
+        bench_options.json = true;
+      } else {
+        bench_options.json_path = bench_json.front();
+      }
+    }
+    for (int i = 0; i < argc; ++i) bench_options.command += (i ? " " : "") + std::string(argv[i]);
+    return bench::RunSuite(bench_options);
+  }
   if (*chaos) return RunChaos(SelfPath(), chaos_options);
   if (*sim) return RunSim(sim_options);
 

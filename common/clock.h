@@ -22,6 +22,9 @@ class SteadyClock final : public Clock {
   int64_t NowUs() const override;
 };
 
+// SteadyClock's reading, for code that just needs "now" (harnesses, benchmarks, tools).
+int64_t NowUs();
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimeMs start = 0) : now_ms_(start) {}

@@ -1,0 +1,248 @@
+#include "bench/duplex_system.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "chaos/upgrade_run.h"
+#include "chaos/workload.h"
+#include "common/clock.h"
+#include "upgrade_coordinator/admin_client.h"
+
+namespace duplex::bench {
+namespace {
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// The endpoint of the replica serving now.
+StatusOr<std::string> ActiveEndpoint(const ClusterFixture& cluster) {
+  auto active = cluster.ActiveName();
+  if (!active.ok()) return active.status();
+  for (const auto& r : cluster.config().replicas) {
+    if (r.name == *active) return "tcp://" + r.host + ":" + std::to_string(r.port);
+  }
+  return NotFound("no replica named " + *active);
+}
+
+int IndexOf(const ClusterFixture& cluster, const std::string& name) {
+  return cluster.config().replicas[0].name == name ? 0 : 1;
+}
+
+WorkloadOptions Writers(const ClusterFixture& cluster, const std::string& prefix) {
+  WorkloadOptions w;
+  w.endpoints = cluster.Endpoints();
+  w.clients = 3;
+  w.attempt_timeout_ms = 50;
+  w.key_prefix = prefix;
+  w.incr = false;  // unique keys, as on the peer
+  return w;
+}
+
+}  // namespace
+
+double ResidentMb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return 0;
+}
+
+std::string DuplexSystem::Describe() const {
+  return "kv 1.0.0 pair on RocksDB, fsync on every commit on both replicas; heartbeat 20 ms, "
+         "lease 200 ms; standby lag measured by the standby (receipt to apply)";
+}
+
+StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
+  auto it = clusters_.find(name);
+  if (it != clusters_.end()) return it->second.get();
+  FixtureOptions fo;
+  fo.build_dir = options_.build_dir;
+  fo.dir = options_.scratch + "/" + name;
+  fo.log_level = "warn";
+  fo.mode = name == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
+  fo.restart.max_restarts = 1000;  // the failover trials kill the active again and again
+  auto cluster = ClusterFixture::Start(fo);
+  if (!cluster.ok()) return cluster.status();
+  return (clusters_[name] = std::move(cluster).value()).get();
+}
+
+StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
+  auto cluster = Cluster(spec.sync ? "sync" : "async");
+  if (!cluster.ok()) return cluster.status();
+  DUPLEX_RETURN_IF_ERROR((*cluster)->WaitReady(20000));
+  auto endpoint = ActiveEndpoint(**cluster);
+  if (!endpoint.ok()) return endpoint.status();
+  LoadOptions lo;
+  lo.endpoint = *endpoint;
+  lo.connections = spec.clients;
+  lo.pipeline = spec.pipeline;
+  lo.seconds = spec.seconds;
+  lo.key_prefix = "l" + std::to_string(++trials_) + "-";
+  lo.key_bytes = kKeyBytes;
+  lo.value_bytes = kValueBytes;
+  auto result = RunLoad(lo);
+  if (!result.ok()) return result.status();
+  LoadTrial trial{std::move(result).value()};
+  auto active = (*cluster)->ActiveName();
+  for (const auto& r : (*cluster)->config().replicas) {
+    if (active.ok() && r.name == *active) continue;
+    if (auto st = (*cluster)->ReplicaStatus(r.name); st.ok()) {
+      trial.lag_ms_p50 = st->value("lag_ms_p50", 0.0);
+      trial.lag_ms_p99 = st->value("lag_ms_p99", 0.0);
+    }
+  }
+  return trial;
+}
+
+StatusOr<FailoverTrial> DuplexSystem::Failover(int signal) {
+  auto cluster = Cluster("faults");
+  if (!cluster.ok()) return cluster.status();
+  ClusterFixture& c = **cluster;
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
+  Workload writers(Writers(c, "f" + std::to_string(++trials_) + "-"));
+  writers.Start();
+  Status warm = writers.WaitAcked(200, 10000);
+  auto active = c.ActiveName();
+  if (!warm.ok() || !active.ok()) {
+    writers.Stop();
+    return !warm.ok() ? warm : active.status();
+  }
+  int64_t t0 = NowUs();
+  auto pid = c.SignalReplica(*active, signal);
+  if (!pid.ok()) {
+    writers.Stop();
+    return pid.status();
+  }
+  FailoverTrial trial;
+  int64_t first = -1;
+  for (int i = 0; i < 5000 && first < 0; ++i) {  // bounded: 10 s
+    SleepMs(2);
+    first = writers.FirstAckAfter(t0, IndexOf(c, *active));
+  }
+  if (first > 0) trial.first_ack_ms = (first - t0) / 1000.0;
+  if (signal == SIGSTOP) ::kill(*pid, SIGCONT);
+  (void)writers.WaitAcked(writers.acked() + 50, 10000);
+  writers.Stop();
+  trial.lost = writers.Check().lost;
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(30000));
+  return trial;
+}
+
+StatusOr<SwitchoverTrial> DuplexSystem::Switchover() {
+  auto cluster = Cluster("faults");
+  if (!cluster.ok()) return cluster.status();
+  ClusterFixture& c = **cluster;
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
+  Workload writers(Writers(c, "s" + std::to_string(++trials_) + "-"));
+  writers.Start();
+  Status warm = writers.WaitAcked(200, 10000);
+  if (!warm.ok()) {
+    writers.Stop();
+    return warm;
+  }
+  int64_t t0 = NowUs();
+  auto done = Post(c.config(), "/switchover", 10000);
+  // Refused while the coordinator still records the standby out of sync: ask once ready.
+  for (int retry = 0;
+       retry < 20 && !done.ok() && done.status().message().find("out of sync") != std::string::npos;
+       ++retry) {
+    (void)c.WaitReady(15000);
+    t0 = NowUs();
+    done = Post(c.config(), "/switchover", 10000);
+  }
+  if (!done.ok()) {
+    writers.Stop();
+    return done.status();
+  }
+  (void)writers.WaitAcked(writers.acked() + 100, 10000);
+  SwitchoverTrial trial;
+  trial.unavailability_ms = writers.LongestAckGap(t0, NowUs()).length_us / 1000.0;
+  writers.Stop();
+  trial.lost = writers.Check().lost;
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(30000));
+  return trial;
+}
+
+StatusOr<MemoryTrial> DuplexSystem::LoadKeys(ClusterFixture& cluster, uint64_t keys) {
+  auto endpoint = ActiveEndpoint(cluster);
+  if (!endpoint.ok()) return endpoint.status();
+  LoadOptions lo;
+  lo.endpoint = *endpoint;
+  lo.connections = 50;
+  lo.pipeline = 8;
+  lo.total_ops = keys;
+  lo.seconds = 3600;
+  lo.key_prefix = "k";
+  lo.key_bytes = kKeyBytes;
+  lo.value_bytes = kValueBytes;
+  lo.timeout_ms = 10000;
+  auto loaded = RunLoad(lo);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->ok != keys) {
+    return Unavailable("loading " + std::to_string(keys) + " keys: " + std::to_string(loaded->ok) +
+                       " acknowledged (" + loaded->first_error + ")");
+  }
+  DUPLEX_RETURN_IF_ERROR(cluster.WaitReady(60000));
+  loaded_keys_ = keys;
+  return MemoryTrial{keys, loaded->seconds, 0, 0};
+}
+
+StatusOr<MemoryTrial> DuplexSystem::Memory(uint64_t keys) {
+  clusters_.erase("loaded");
+  auto cluster = Cluster("loaded");
+  if (!cluster.ok()) return cluster.status();
+  auto trial = LoadKeys(**cluster, keys);
+  if (!trial.ok()) return trial.status();
+  SleepMs(1000);  // let the replicas settle (memtable flushes, compaction) before reading
+  auto active = (*cluster)->ActiveName();
+  if (!active.ok()) return active.status();
+  for (const auto& r : (*cluster)->config().replicas) {
+    auto pid = (*cluster)->PidOf(r.name);
+    if (!pid.ok()) return pid.status();
+    (r.name == *active ? trial->active_mb : trial->standby_mb) = ResidentMb(*pid);
+  }
+  return trial;
+}
+
+StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
+    uint64_t keys, const std::function<void(const std::string&)>& progress) {
+  if (clusters_.count("loaded") == 0 || loaded_keys_ != keys) {
+    clusters_.erase("loaded");
+    auto cluster = Cluster("loaded");
+    if (!cluster.ok()) return cluster.status();
+    auto loaded = LoadKeys(**cluster, keys);
+    if (!loaded.ok()) return loaded.status();
+  }
+  ClusterFixture& c = *clusters_.at("loaded");
+  Workload writers(Writers(c, "u" + std::to_string(++trials_) + "-"));
+  writers.Start();
+  (void)writers.WaitAcked(100, 10000);
+  UpgradeRunOptions ro;
+  ro.package_dir =
+      std::filesystem::absolute(std::filesystem::path(options_.build_dir) / "packages" / "kv-2.0.0")
+          .string();
+  ro.progress = progress;
+  auto run = RunUpgrade(c, writers, ro);
+  (void)writers.WaitAcked(writers.acked() + 100, 10000);
+  writers.Stop();
+  loaded_keys_ = 0;  // upgraded: the next Memory() or Upgrade() starts afresh
+  if (!run.ok()) return run.status();
+  CheckResult check = writers.Check();
+  UpgradeTrial trial;
+  trial.keys = keys;
+  trial.outcome = run->outcome == "rolled back" ? "rolled_back" : run->outcome;
+  trial.duration_ms = run->duration_ms;
+  trial.unavailability_ms = run->unavailability_ms;
+  trial.unavailability_at_ms = run->unavailability_at_ms;
+  trial.failed_requests = run->failed_requests;
+  trial.lost = check.lost;
+  trial.double_applied = check.double_applied;
+  return trial;
+}
+
+}  // namespace duplex::bench

@@ -1,0 +1,55 @@
+// The duplex side of the benchmarks: real pairs started through ClusterFixture (a
+// coordinator and two kv replicas per deployment), driven by the load generator and the
+// recording workload the chaos harness uses.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bench/system.h"
+#include "chaos/cluster_fixture.h"
+
+namespace duplex::bench {
+
+struct UpgradeTrial {
+  uint64_t keys = 0;
+  std::string outcome;  // "completed", "rolled_back", or why it did not end
+  double duration_ms = 0;
+  double unavailability_ms = 0;
+  double unavailability_at_ms = 0;  // from the campaign's start
+  uint64_t failed_requests = 0;
+  uint64_t lost = 0;
+  uint64_t double_applied = 0;
+};
+
+class DuplexSystem final : public System {
+ public:
+  explicit DuplexSystem(SystemOptions options) : options_(std::move(options)) {}
+  ~DuplexSystem() override { Stop(); }
+
+  std::string Name() const override { return "duplex"; }
+  std::string Describe() const override;
+  StatusOr<LoadTrial> Load(const LoadSpec& spec) override;
+  StatusOr<FailoverTrial> Failover(int signal) override;
+  StatusOr<SwitchoverTrial> Switchover() override;
+  StatusOr<MemoryTrial> Memory(uint64_t keys) override;
+  void Stop() override { clusters_.clear(); }
+
+  // A rolling upgrade to kv 2.0.0 under three writers, of the pair Memory() loaded (of a
+  // fresh one holding `keys` keys when Memory() did not run). `progress` gets each step.
+  StatusOr<UpgradeTrial> Upgrade(uint64_t keys,
+                                 const std::function<void(const std::string&)>& progress);
+
+ private:
+  // The deployment `name` ("sync", "async", "faults", "loaded"), started on first use.
+  StatusOr<ClusterFixture*> Cluster(const std::string& name);
+  StatusOr<MemoryTrial> LoadKeys(ClusterFixture& cluster, uint64_t keys);
+
+  SystemOptions options_;
+  std::map<std::string, std::unique_ptr<ClusterFixture>> clusters_;
+  uint64_t loaded_keys_ = 0;  // in "loaded"
+  int trials_ = 0;            // distinct key prefixes per trial
+};
+
+}  // namespace duplex::bench

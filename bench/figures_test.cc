@@ -1,0 +1,80 @@
+#include "bench/figures.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "bench/report.h"
+
+namespace duplex::bench {
+namespace {
+
+TEST(Spread, MinMedianMaxOfUnsortedSamples) {
+  Spread s = SpreadOf({5, 1, 3});
+  EXPECT_EQ(s.min, 1);
+  EXPECT_EQ(s.median, 3);
+  EXPECT_EQ(s.max, 5);
+  EXPECT_EQ(SpreadOf({4, 1, 3, 2}).median, 2.5);
+  EXPECT_EQ(SpreadOf({}).n, 0u);
+  EXPECT_EQ(Quantile({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.5), 6);
+  EXPECT_EQ(Quantile({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.99), 10);
+}
+
+TEST(Figures, RatiosAreMediansOfOneRunAndHeadlinesFaceTheRightWay) {
+  Figures f;
+  f.At("crash_failover_ms", "crash failover", "ms", Better::kLower, "Sentinel");
+  for (double v : {10.0, 12.0, 11.0}) f.Add("crash_failover_ms", Side::kDuplex, v);
+  for (double v : {1300.0, 1100.0, 1200.0}) f.Add("crash_failover_ms", Side::kPeer, v);
+  f.At("sync_50c_writes_per_s", "sync writes/s", "1/s", Better::kHigher, "SET + WAIT 1 0");
+  f.Add("sync_50c_writes_per_s", Side::kDuplex, 30000);
+  f.Add("sync_50c_writes_per_s", Side::kPeer, 20000);
+  f.Add("memory_total_mb", Side::kDuplex, 50);  // no peer sample: no ratio
+  EXPECT_DOUBLE_EQ(f.Find("crash_failover_ms")->Ratio(), 11.0 / 1200.0);
+  auto headlines = Headlines(f);
+  EXPECT_DOUBLE_EQ(headlines["crash_failover_speedup"].get<double>(), 1200.0 / 11.0);
+  EXPECT_DOUBLE_EQ(headlines["sync_throughput_ratio"].get<double>(), 1.5);
+  EXPECT_FALSE(headlines.contains("memory_ratio"));
+
+  auto json = f.Json("redis");
+  EXPECT_EQ(json["peer"], "redis");
+  EXPECT_DOUBLE_EQ(json["figures"]["crash_failover_ms"]["redis"]["median"].get<double>(), 1200);
+  EXPECT_EQ(json["figures"]["crash_failover_ms"]["duplex"]["samples"].size(), 3u);
+  EXPECT_EQ(json["figures"]["crash_failover_ms"]["redis_ran"], "Sentinel");
+  EXPECT_TRUE(json.contains("crash_failover_speedup"));
+
+  std::ostringstream table;
+  f.PrintTable(table, "redis");
+  EXPECT_NE(table.str().find("10 / 11 / 12"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("crash_failover_speedup"), std::string::npos);
+}
+
+TEST(Figures, SeriesAreThinnedToAChartableSize) {
+  Figures f;
+  std::vector<double> many(100000, 1.0);
+  f.AddSeries("latency", Side::kDuplex, many);
+  EXPECT_LE(f.series(Side::kDuplex).at("latency").size(), 4000u);
+  EXPECT_GE(f.series(Side::kDuplex).at("latency").size(), 3000u);
+}
+
+TEST(BenchReport, TableChartsAndEscapedText) {
+  Figures f;
+  f.At("switchover_unavailability_ms", "switchover <planned>", "ms", Better::kLower, "FAILOVER");
+  f.Add("switchover_unavailability_ms", Side::kDuplex, 20);
+  f.Add("switchover_unavailability_ms", Side::kPeer, 900);
+  f.AddSeries("latency sync 50 clients", Side::kDuplex, {0.5, 1, 2, 4});
+  f.AddSeries("latency sync 50 clients", Side::kPeer, {1, 2, 8});
+  f.AddSeries("failover crash", Side::kDuplex, {9, 11});
+  f.AddSeries("failover crash", Side::kPeer, {1200});
+  f.Note("redis", "7.0.15 & <sentinel>");
+  std::string html = RenderBenchReport(f, "redis", "duplex bench all --peer redis");
+  EXPECT_NE(html.find("switchover &lt;planned&gt;"), std::string::npos);
+  EXPECT_NE(html.find("7.0.15 &amp; &lt;sentinel&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<sentinel>"), std::string::npos);
+  EXPECT_NE(html.find("<polyline"), std::string::npos);       // the latency CDF
+  EXPECT_NE(html.find("run 1: 1200 ms"), std::string::npos);  // a failover timeline bar
+  EXPECT_NE(html.find("switchover_speedup"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace duplex::bench

@@ -1,0 +1,77 @@
+// RedisClient: one blocking RESP connection to a Redis server or Sentinel on loopback, with a
+// timeout on every call. SentinelView asks a set of Sentinels which node is the primary.
+// Neither is thread-safe: each thread owns its own.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/resp.h"
+#include "common/status.h"
+
+namespace duplex::bench {
+
+// The name the Sentinels of a RedisPeer monitor the pair under.
+inline constexpr const char* kSentinelMasterName = "duplexpeer";
+
+class RedisClient {
+ public:
+  explicit RedisClient(int port, std::string host = "127.0.0.1");
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Sends one command and waits at most timeout_ms (connecting included) for its reply.
+  // A RESP error reply (-READONLY, -ERR ...) is a value, not a failed Status: the caller
+  // decides what it means. A failed Status (cannot connect, timeout, closed, malformed)
+  // names host:port; the connection is then closed and the next call connects again, since
+  // a late reply would otherwise be taken for the answer to the next command.
+  StatusOr<RespValue> Command(std::vector<std::string> args, int timeout_ms);
+  // Sends every command in one write and reads their replies in order, all within timeout_ms.
+  StatusOr<std::vector<RespValue>> Pipeline(const std::vector<std::vector<std::string>>& commands,
+                                            int timeout_ms);
+  void Close();
+
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }  // "127.0.0.1:6379"
+
+ private:
+  Status Connect(int64_t deadline_us);
+  Status WriteAll(const std::string& bytes, int64_t deadline_us);
+  StatusOr<RespValue> ReadReply(int64_t deadline_us, const std::string& what);
+  // Closes the connection and returns `status` with the address in front.
+  Status Broken(const std::string& message, Code code = Code::kUnavailable);
+
+  std::string host_;
+  int port_;
+  std::string address_;
+  int fd_ = -1;
+  RespParser parser_;
+};
+
+// Asks Sentinels which node is the primary. Keeps one connection per Sentinel.
+class SentinelView {
+ public:
+  explicit SentinelView(const std::vector<int>& sentinel_ports,
+                        std::string master_name = kSentinelMasterName);
+
+  // The answer a majority of the Sentinels gives (a lone Sentinel may not have heard of a
+  // failover yet); Unavailable, listing every answer, when no majority agrees. For the
+  // harness, which must not act on a minority view.
+  StatusOr<int> PrimaryPort(int timeout_ms);
+  // The first Sentinel's primary that it does not flag down (s_down, o_down), the way
+  // redis-py's Sentinel client discovers the primary: it learns of a failover from the
+  // Sentinel that ran it, without waiting for the others to hear of it.
+  StatusOr<int> FirstHealthyPrimaryPort(int timeout_ms);
+
+ private:
+  std::string master_name_;
+  std::vector<std::unique_ptr<RedisClient>> sentinels_;
+};
+
+// "127.0.0.1:6379".
+std::string Address(int port);
+
+}  // namespace duplex::bench

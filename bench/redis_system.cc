@@ -1,0 +1,236 @@
+// The Redis side of the benchmarks: a RedisPeer (primary, replica, three Sentinels) driven
+// by the RESP counterparts of duplex's load generator and recording writers.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "bench/figures.h"
+#include "bench/redis_load.h"
+#include "bench/redis_peer.h"
+#include "bench/system.h"
+#include "common/clock.h"
+
+namespace duplex::bench {
+namespace {
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+std::string RedisVersion() {
+  std::string out;
+  if (FILE* p = ::popen("redis-server --version 2>/dev/null", "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out.empty() ? "redis-server (version unknown)" : out;
+}
+
+class RedisSystem final : public System {
+ public:
+  explicit RedisSystem(SystemOptions options) : options_(std::move(options)) {}
+  ~RedisSystem() override { Stop(); }
+
+  std::string Name() const override { return "redis"; }
+  std::string Describe() const override {
+    return RedisVersion() +
+           ": a primary and one replica, three Sentinels (quorum 2, down-after-milliseconds "
+           "1000, failover-timeout 2000: below 1000 ms Sentinel failed over back and forth "
+           "under load, losing writes, as it reconnects to a server at most once a second); no "
+           "persistence (no RDB, no AOF); clients follow Sentinel (asked after a failure and "
+           "every 100 ms); standby lag measured by a probe (SET on the primary, GET on the "
+           "replica until it shows)";
+  }
+
+  StatusOr<LoadTrial> Load(const LoadSpec& spec) override {
+    auto peer = Peer();
+    if (!peer.ok()) return peer.status();
+    DUPLEX_RETURN_IF_ERROR((*peer)->WaitReady(30000));
+    auto primary = (*peer)->PrimaryPort();
+    if (!primary.ok()) return primary.status();
+    int replica = OtherPort(**peer, *primary);
+    RedisLoadOptions lo;
+    lo.port = *primary;
+    lo.connections = spec.clients;
+    lo.pipeline = spec.pipeline;
+    lo.seconds = spec.seconds;
+    lo.key_prefix = "l" + std::to_string(++trials_) + "-";
+    lo.key_bytes = kKeyBytes;
+    lo.value_bytes = kValueBytes;
+    lo.wait_replica = spec.sync;
+    // The lag probe runs beside the load, sampling every 50 ms.
+    int samples = std::max(1, static_cast<int>(spec.seconds * 1000 / 50) - 2);
+    StatusOr<std::vector<double>> lag = std::vector<double>{};
+    std::thread probe([&] { lag = MeasureLagMs(*primary, replica, samples, 50); });
+    auto result = RunRedisLoad(lo);
+    probe.join();
+    if (!result.ok()) return result.status();
+    LoadTrial trial{std::move(result).value()};
+    if (lag.ok()) {
+      trial.lag_ms_p50 = Quantile(*lag, 0.50);
+      trial.lag_ms_p99 = Quantile(*lag, 0.99);
+    }
+    return trial;
+  }
+
+  StatusOr<FailoverTrial> Failover(int signal) override {
+    auto peer = Peer();
+    if (!peer.ok()) return peer.status();
+    RedisPeer& p = **peer;
+    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
+    RedisWriter writers(Writers(p, "f"));
+    writers.Start();
+    Status warm = writers.WaitAcked(200, 10000);
+    auto old = p.PrimaryPort();
+    if (!warm.ok() || !old.ok()) {
+      writers.Stop();
+      return !warm.ok() ? warm : old.status();
+    }
+    int64_t t0 = NowUs();
+    auto pid = p.SignalPrimary(signal);
+    if (!pid.ok()) {
+      writers.Stop();
+      return pid.status();
+    }
+    FailoverTrial trial;
+    int64_t first = -1;
+    for (int i = 0; i < 15000 && first < 0; ++i) {  // bounded: 30 s
+      SleepMs(2);
+      first = writers.FirstAckAfter(t0, *old);
+    }
+    if (first > 0) trial.first_ack_ms = (first - t0) / 1000.0;
+    Status back = signal == SIGSTOP ? p.Resume(*pid) : p.Restart(*old);
+    (void)writers.WaitAcked(writers.acked() + 50, 10000);
+    writers.Stop();
+    auto lost = Lost(p, writers);
+    if (!lost.ok()) return lost.status();
+    trial.lost = *lost;
+    DUPLEX_RETURN_IF_ERROR(back);
+    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
+    return trial;
+  }
+
+  StatusOr<SwitchoverTrial> Switchover() override {
+    auto peer = Peer();
+    if (!peer.ok()) return peer.status();
+    RedisPeer& p = **peer;
+    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
+    RedisWriter writers(Writers(p, "s"));
+    writers.Start();
+    Status warm = writers.WaitAcked(200, 10000);
+    auto old = p.PrimaryPort();
+    if (!warm.ok() || !old.ok()) {
+      writers.Stop();
+      return !warm.ok() ? warm : old.status();
+    }
+    int64_t t0 = NowUs();
+    Status started = p.Failover();
+    if (!started.ok()) {
+      writers.Stop();
+      return started;
+    }
+    // Done when a write is acknowledged by the other node, then 100 more.
+    for (int i = 0; i < 15000 && writers.FirstAckAfter(t0, *old) < 0; ++i) SleepMs(2);
+    (void)writers.WaitAcked(writers.acked() + 100, 10000);
+    SwitchoverTrial trial;
+    trial.unavailability_ms = writers.LongestGapUs(t0, NowUs()) / 1000.0;
+    writers.Stop();
+    auto lost = Lost(p, writers);
+    if (!lost.ok()) return lost.status();
+    trial.lost = *lost;
+    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
+    return trial;
+  }
+
+  StatusOr<MemoryTrial> Memory(uint64_t keys) override {
+    // A pair of its own, empty, like duplex's.
+    RedisPeerOptions po;
+    po.dir = options_.scratch + "/memory";
+    auto peer = RedisPeer::Start(po);
+    if (!peer.ok()) return peer.status();
+    auto primary = (*peer)->PrimaryPort();
+    if (!primary.ok()) return primary.status();
+    RedisLoadOptions lo;
+    lo.port = *primary;
+    lo.connections = 50;
+    lo.pipeline = 8;
+    lo.total_ops = keys;
+    lo.seconds = 3600;
+    lo.key_prefix = "k";
+    lo.key_bytes = kKeyBytes;
+    lo.value_bytes = kValueBytes;
+    lo.timeout_ms = 10000;
+    auto loaded = RunRedisLoad(lo);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->ok != keys) {
+      return Unavailable("loading " + std::to_string(keys) +
+                         " keys: " + std::to_string(loaded->ok) + " acknowledged (" +
+                         loaded->first_error + ")");
+    }
+    DUPLEX_RETURN_IF_ERROR((*peer)->WaitReady(60000));  // the replica caught up
+    SleepMs(1000);
+    MemoryTrial trial{keys, loaded->seconds, 0, 0};
+    auto active = (*peer)->RssBytes(true);
+    auto standby = (*peer)->RssBytes(false);
+    if (!active.ok()) return active.status();
+    if (!standby.ok()) return standby.status();
+    trial.active_mb = static_cast<double>(*active) / (1 << 20);
+    trial.standby_mb = static_cast<double>(*standby) / (1 << 20);
+    (*peer)->Stop();
+    return trial;
+  }
+
+  void Stop() override {
+    if (peer_) peer_->Stop();
+    peer_.reset();
+  }
+
+ private:
+  StatusOr<RedisPeer*> Peer() {
+    if (peer_) return peer_.get();
+    RedisPeerOptions po;
+    po.dir = options_.scratch + "/pair";
+    auto peer = RedisPeer::Start(po);
+    if (!peer.ok()) return peer.status();
+    peer_ = std::move(peer).value();
+    return peer_.get();
+  }
+
+  static int OtherPort(const RedisPeer& p, int port) {
+    auto ports = p.ServerPorts();
+    return ports[0] == port ? ports[1] : ports[0];
+  }
+
+  RedisWriterOptions Writers(const RedisPeer& p, const std::string& kind) {
+    RedisWriterOptions w;
+    w.sentinel_ports = p.SentinelPorts();
+    w.clients = 3;
+    w.attempt_timeout_ms = 50;
+    // A Sentinel-aware client also learns of a planned switchover, which raises no error:
+    // the old primary keeps accepting writes for seconds before Sentinel demotes it.
+    w.primary_check_ms = 100;
+    w.key_prefix = kind + std::to_string(++trials_) + "-";
+    return w;
+  }
+
+  // Acknowledged writes missing from the primary the Sentinels name now.
+  static StatusOr<uint64_t> Lost(RedisPeer& p, const RedisWriter& writers) {
+    auto primary = p.PrimaryPort();
+    if (!primary.ok()) return primary.status();
+    return writers.CountLost(*primary);
+  }
+
+  SystemOptions options_;
+  std::unique_ptr<RedisPeer> peer_;
+  int trials_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options) {
+  return std::make_unique<RedisSystem>(options);
+}
+
+}  // namespace duplex::bench

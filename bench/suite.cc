@@ -1,0 +1,303 @@
+#include "bench/suite.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "bench/duplex_system.h"
+#include "bench/figures.h"
+#include "bench/redis_peer.h"
+#include "bench/report.h"
+
+namespace duplex::bench {
+namespace {
+
+constexpr const char* kBenchmarks[] = {"replication", "failover", "switchover", "memory",
+                                       "upgrade"};
+
+struct Run {
+  const SuiteOptions& options;
+  DuplexSystem& duplex;
+  System* peer;  // null without --peer
+  Figures figures;
+  int failures = 0;
+
+  bool Selected(const std::string& what) const {
+    return options.what == "all" || options.what == what;
+  }
+  int Runs(int default_runs) const { return options.runs > 0 ? options.runs : default_runs; }
+
+  // The sides in the order of this repetition: alternate who goes first.
+  std::vector<std::pair<System*, Side>> Sides(int rep) {
+    std::vector<std::pair<System*, Side>> sides = {{&duplex, Side::kDuplex}};
+    if (peer != nullptr) {
+      sides.emplace_back(peer, Side::kPeer);
+      if (rep % 2 == 1) std::swap(sides[0], sides[1]);
+    }
+    return sides;
+  }
+
+  template <typename T>
+  bool Ok(const StatusOr<T>& result, System& system, const std::string& what) {
+    if (result.ok()) return true;
+    ++failures;
+    std::cerr << "bench: " << system.Name() << " " << what << ": " << result.status().ToString()
+              << "\n";
+    return false;
+  }
+
+  void Progress(const std::string& line) const {
+    if (!options.json) std::cerr << line << "\n";
+  }
+
+  void Replication() {
+    struct Case {
+      bool sync;
+      int clients, pipeline;
+    };
+    std::vector<Case> cases;
+    for (bool sync : {true, false}) {
+      for (int clients : {1, 50}) {
+        for (int pipeline : {1, 16}) cases.push_back({sync, clients, pipeline});
+      }
+    }
+    for (int rep = 0; rep < Runs(3); ++rep) {
+      for (const Case& c : cases) {
+        std::string mode = c.sync ? "sync" : "async";
+        std::string key = mode + "_" + std::to_string(c.clients) + "c" +
+                          (c.pipeline > 1 ? "_p" + std::to_string(c.pipeline) : "") + "_";
+        std::string label = mode + ", " + std::to_string(c.clients) +
+                            (c.clients == 1 ? " client" : " clients") +
+                            (c.pipeline > 1 ? ", pipeline " + std::to_string(c.pipeline) : "");
+        std::string ran = c.sync ? "SET + WAIT 1 0" : "SET, replica attached";
+        figures.At(key + "writes_per_s", "writes/s, " + label, "1/s", Better::kHigher, ran);
+        figures.At(key + "latency_ms_p50", "latency p50, " + label, "ms", Better::kLower, ran);
+        figures.At(key + "latency_ms_p99", "latency p99, " + label, "ms", Better::kLower, ran);
+        if (c.pipeline == 1) {
+          figures.At(key + "lag_ms_p50", "standby lag p50, " + label, "ms", Better::kLower, ran);
+          figures.At(key + "lag_ms_p99", "standby lag p99, " + label, "ms", Better::kLower, ran);
+        }
+        for (auto [system, side] : Sides(rep)) {
+          Progress("  " + system->Name() + " replication " + label);
+          auto trial = system->Load({c.sync, c.clients, c.pipeline, options.seconds});
+          if (!Ok(trial, *system, "load " + label)) continue;
+          const LoadResult& r = trial->result;
+          figures.Add(key + "writes_per_s", side, r.seconds > 0 ? r.ok / r.seconds : 0);
+          figures.Add(key + "latency_ms_p50", side, Quantile(r.latency_ms, 0.50));
+          figures.Add(key + "latency_ms_p99", side, Quantile(r.latency_ms, 0.99));
+          if (c.pipeline == 1) {
+            figures.Add(key + "lag_ms_p50", side, trial->lag_ms_p50);
+            figures.Add(key + "lag_ms_p99", side, trial->lag_ms_p99);
+          }
+          if (rep == 0 && c.pipeline == 1)
+            figures.AddSeries("latency, " + label, side, r.latency_ms);
+        }
+      }
+    }
+  }
+
+  void Failover() {
+    for (int signal : {SIGKILL, SIGSTOP}) {
+      std::string kind = signal == SIGKILL ? "crash" : "hang";
+      std::string how = signal == SIGKILL ? "SIGKILL" : "SIGSTOP";
+      figures.At(kind + "_failover_ms", kind + " failover (" + how + " -> first ack)", "ms",
+                 Better::kLower, "Sentinel, down-after 1000 ms");
+      figures.At(kind + "_lost_writes", "lost acknowledged writes, " + kind + " failover", "writes",
+                 Better::kLower, "SET, acknowledged by the primary");
+      std::vector<double> duplex_ms, peer_ms;
+      for (int rep = 0; rep < Runs(10); ++rep) {
+        for (auto [system, side] : Sides(rep)) {
+          Progress("  " + system->Name() + " " + kind + " failover, run " +
+                   std::to_string(rep + 1));
+          auto trial = system->Failover(signal);
+          if (!Ok(trial, *system, kind + " failover")) continue;
+          if (trial->first_ack_ms >= 0) {
+            figures.Add(kind + "_failover_ms", side, trial->first_ack_ms);
+            (side == Side::kDuplex ? duplex_ms : peer_ms).push_back(trial->first_ack_ms);
+          }
+          figures.Add(kind + "_lost_writes", side, static_cast<double>(trial->lost));
+        }
+      }
+      figures.AddSeries("failover timeline, " + kind + " (" + how + ")", Side::kDuplex, duplex_ms);
+      if (peer != nullptr) {
+        figures.AddSeries("failover timeline, " + kind + " (" + how + ")", Side::kPeer, peer_ms);
+      }
+    }
+  }
+
+  void Switchover() {
+    figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks", "ms",
+               Better::kLower, "SENTINEL FAILOVER");
+    figures.At("switchover_lost_writes", "lost acknowledged writes, switchover", "writes",
+               Better::kLower, "SENTINEL FAILOVER");
+    for (int rep = 0; rep < Runs(5); ++rep) {
+      for (auto [system, side] : Sides(rep)) {
+        Progress("  " + system->Name() + " switchover, run " + std::to_string(rep + 1));
+        auto trial = system->Switchover();
+        if (!Ok(trial, *system, "switchover")) continue;
+        figures.Add("switchover_unavailability_ms", side, trial->unavailability_ms);
+        figures.Add("switchover_lost_writes", side, static_cast<double>(trial->lost));
+      }
+    }
+  }
+
+  void Memory() {
+    std::string n = std::to_string(options.keys);
+    figures.At("memory_active_mb", "resident memory, active, " + n + " keys", "MB", Better::kLower,
+               "primary");
+    figures.At("memory_standby_mb", "resident memory, standby, " + n + " keys", "MB",
+               Better::kLower, "replica");
+    figures.At("memory_total_mb", "resident memory, both, " + n + " keys", "MB", Better::kLower,
+               "primary + replica");
+    figures.At("load_keys_per_s", "bulk load, 50 clients, pipeline 8", "keys/s", Better::kHigher,
+               "SET, pipelined");
+    for (auto [system, side] : Sides(0)) {
+      Progress("  " + system->Name() + " memory: loading " + n + " keys");
+      auto trial = system->Memory(options.keys);
+      if (!Ok(trial, *system, "memory")) continue;
+      figures.Add("memory_active_mb", side, trial->active_mb);
+      figures.Add("memory_standby_mb", side, trial->standby_mb);
+      figures.Add("memory_total_mb", side, trial->active_mb + trial->standby_mb);
+      if (trial->load_seconds > 0) {
+        figures.Add("load_keys_per_s", side,
+                    static_cast<double>(trial->keys) / trial->load_seconds);
+      }
+    }
+  }
+
+  // duplex alone: no peer upgrades itself. Its unavailability is compared with a planned
+  // switchover of the same pair kind, measured here when the switchover benchmark did not run.
+  nlohmann::json Upgrade() {
+    Progress("  duplex rolling upgrade of a pair holding " + std::to_string(options.keys) +
+             " keys");
+    auto trial = duplex.Upgrade(options.keys, [this](const std::string& line) { Progress(line); });
+    if (!Ok(trial, duplex, "upgrade")) return {};
+    figures.At("upgrade_duration_ms", "rolling upgrade, total", "ms", Better::kLower);
+    figures.At("upgrade_unavailability_ms", "rolling upgrade, longest gap between acks", "ms",
+               Better::kLower);
+    figures.At("upgrade_failed_requests", "rolling upgrade, failed requests", "requests",
+               Better::kLower);
+    figures.At("upgrade_lost_writes", "rolling upgrade, lost acknowledged writes", "writes",
+               Better::kLower);
+    figures.Add("upgrade_duration_ms", Side::kDuplex, trial->duration_ms);
+    figures.Add("upgrade_unavailability_ms", Side::kDuplex, trial->unavailability_ms);
+    figures.Add("upgrade_failed_requests", Side::kDuplex,
+                static_cast<double>(trial->failed_requests));
+    figures.Add("upgrade_lost_writes", Side::kDuplex, static_cast<double>(trial->lost));
+    const Figure* switchover = figures.Find("switchover_unavailability_ms");
+    if (switchover == nullptr || switchover->duplex.empty()) {
+      for (int i = 0; i < 3; ++i) {
+        Progress("  duplex switchover for comparison, run " + std::to_string(i + 1));
+        auto s = duplex.Switchover();
+        if (!Ok(s, duplex, "switchover")) continue;
+        figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks",
+                   "ms", Better::kLower, "SENTINEL FAILOVER");
+        figures.Add("switchover_unavailability_ms", Side::kDuplex, s->unavailability_ms);
+      }
+      switchover = figures.Find("switchover_unavailability_ms");
+    }
+    nlohmann::json out = {{"keys", trial->keys},
+                          {"outcome", trial->outcome},
+                          {"duration_ms", trial->duration_ms},
+                          {"unavailability_ms", trial->unavailability_ms},
+                          {"unavailability_at_ms", trial->unavailability_at_ms},
+                          {"failed_requests", trial->failed_requests},
+                          {"lost_acknowledged_writes", trial->lost},
+                          {"double_applied_requests", trial->double_applied}};
+    if (switchover != nullptr && !switchover->duplex.empty()) {
+      double one = SpreadOf(switchover->duplex).median;
+      out["switchover_unavailability_ms"] = one;
+      if (one > 0) out["unavailability_in_switchovers"] = trial->unavailability_ms / one;
+    }
+    if (trial->outcome != "completed") ++failures;
+    return out;
+  }
+};
+
+double Sum(const Figure* f) {
+  double total = 0;
+  if (f != nullptr) {
+    for (double v : f->duplex) total += v;
+  }
+  return total;
+}
+
+}  // namespace
+
+int RunSuite(const SuiteOptions& options) {
+  bool known = options.what == "all";
+  for (const char* b : kBenchmarks) known = known || options.what == b;
+  if (!known) {
+    std::cerr << "duplex bench: unknown benchmark \"" << options.what
+              << "\" (all, replication, failover, switchover, memory, upgrade)\n";
+    return 2;
+  }
+  if (!options.peer.empty() && options.peer != "redis") {
+    std::cerr << "duplex bench: unknown peer \"" << options.peer << "\" (redis)\n";
+    return 2;
+  }
+  std::string scratch = options.dir.empty() ? options.build_dir + "/bench" : options.dir;
+  DuplexSystem duplex({options.build_dir, scratch + "/duplex"});
+  std::unique_ptr<System> peer;
+  if (options.peer == "redis" && options.what != "upgrade") {
+    Status installed = RedisPeer::EnsureInstalled();
+    if (!installed.ok()) {
+      std::cerr << "duplex bench: " << installed.ToString() << "\n";
+      return 1;
+    }
+    peer = MakeRedisSystem({options.build_dir, scratch + "/redis"});
+  }
+  Run run{options, duplex, peer.get(), {}, 0};
+  run.figures.Note("duplex", duplex.Describe());
+  if (peer) run.figures.Note(peer->Name(), peer->Describe());
+  run.figures.Note("workload", "unique 16-byte keys, 32-byte values, loopback TCP, one machine");
+  nlohmann::json upgrade;
+  if (run.Selected("replication")) run.Replication();
+  if (run.Selected("failover")) run.Failover();
+  if (run.Selected("switchover")) run.Switchover();
+  if (run.Selected("memory")) run.Memory();
+  if (run.Selected("upgrade")) upgrade = run.Upgrade();
+  duplex.Stop();
+  if (peer) peer->Stop();
+
+  std::string peer_name = peer ? peer->Name() : "";
+  nlohmann::json out = run.figures.Json(peer_name.empty() ? "peer" : peer_name);
+  if (upgrade.is_object()) out.update(upgrade);  // issue 3's keys, at the top level
+  uint64_t lost = 0;
+  for (const char* key :
+       {"crash_lost_writes", "hang_lost_writes", "switchover_lost_writes", "upgrade_lost_writes"}) {
+    lost += static_cast<uint64_t>(Sum(run.figures.Find(key)));
+  }
+  out["lost_acknowledged_writes"] = lost;  // duplex, every trial of this run
+  if (!options.json_path.empty()) {
+    std::ofstream(options.json_path) << out.dump(2) << "\n";
+  }
+  if (options.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    run.figures.PrintTable(std::cout, peer_name);
+    if (upgrade.is_object()) {
+      std::cout << "rolling upgrade: " << upgrade.value("outcome", "") << " in "
+                << upgrade.value("duration_ms", 0.0) << " ms, longest gap "
+                << upgrade.value("unavailability_ms", 0.0) << " ms ("
+                << upgrade.value("unavailability_in_switchovers", 0.0) << " switchovers), lost "
+                << upgrade.value("lost_acknowledged_writes", 0) << "\n";
+    }
+  }
+  if (!options.report_path.empty()) {
+    Status s = WriteBenchReport(run.figures, peer_name, options.command, options.report_path);
+    if (!s.ok()) {
+      std::cerr << "duplex bench: " << s.ToString() << "\n";
+      return 1;
+    }
+    if (!options.json) std::cout << "report: " << options.report_path << "\n";
+  }
+  return run.failures == 0 ? 0 : 1;
+}
+
+}  // namespace duplex::bench

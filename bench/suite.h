@@ -1,0 +1,28 @@
+// `duplex bench`: runs the benchmarks on duplex and, with a peer, on the peer too —
+// trials alternate between the two and repeat, so that both see the same machine — and
+// prints every figure as min / median / max and as the ratio duplex/peer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace duplex::bench {
+
+struct SuiteOptions {
+  std::string what = "all";  // all | replication | failover | switchover | memory | upgrade
+  std::string peer;          // "" or "redis"
+  int runs = 0;              // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers
+  double seconds = 2.0;      // per load measurement
+  uint64_t keys = 1000000;   // memory and upgrade: keys loaded first
+  std::string build_dir;     // where duplex, the kv binaries and packages are
+  std::string dir;           // scratch (default <build_dir>/bench)
+  bool json = false;         // one JSON object on stdout instead of the table
+  std::string json_path;     // ...or into this file (the table still prints)
+  std::string report_path;   // HTML report
+  std::string command;       // how it was invoked, for the report
+};
+
+// The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.
+int RunSuite(const SuiteOptions& options);
+
+}  // namespace duplex::bench

@@ -1,0 +1,80 @@
+// System: one side of a comparison — duplex, or the peer it is measured against — seen
+// through the trials every benchmark runs on both, with the same workload: a load of
+// unique 16-byte keys and 32-byte values, a fault under three writing clients, a planned
+// switchover, a memory reading. Deployments (real processes on 127.0.0.1) start on first
+// use and stop in Stop() or the destructor, by their PIDs. Blocking, bounded, one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chaos/load_generator.h"
+#include "common/status.h"
+
+namespace duplex::bench {
+
+constexpr int kKeyBytes = 16;
+constexpr int kValueBytes = 32;
+
+struct LoadSpec {
+  bool sync = true;  // duplex sync mode / the peer's write acknowledged by its replica
+  int clients = 50;
+  int pipeline = 1;  // requests in flight per client
+  double seconds = 2.0;
+};
+
+struct LoadTrial {
+  LoadResult result;
+  // How far the standby trails the active: each side measures it its own way (see Describe).
+  double lag_ms_p50 = 0, lag_ms_p99 = 0;
+};
+
+struct FailoverTrial {
+  double first_ack_ms = -1;  // fault -> first write acknowledged by the other replica
+  uint64_t lost = 0;         // acknowledged writes missing afterwards
+};
+
+struct SwitchoverTrial {
+  double unavailability_ms = 0;  // longest gap between acknowledged writes around it
+  uint64_t lost = 0;
+};
+
+struct MemoryTrial {
+  uint64_t keys = 0;
+  double load_seconds = 0;
+  double active_mb = 0, standby_mb = 0;  // resident set size (VmRSS)
+};
+
+class System {
+ public:
+  virtual ~System() = default;
+  virtual std::string Name() const = 0;
+  // What it is (version, settings), for the report.
+  virtual std::string Describe() const = 0;
+
+  virtual StatusOr<LoadTrial> Load(const LoadSpec& spec) = 0;
+  // SIGKILL or SIGSTOP of the active under three writers; the next trial finds the pair
+  // healthy again (the killed side restarted, the stopped one continued and rejoined).
+  virtual StatusOr<FailoverTrial> Failover(int signal) = 0;
+  virtual StatusOr<SwitchoverTrial> Switchover() = 0;
+  // A fresh pair loaded with `keys` keys, both sides caught up, then measured.
+  virtual StatusOr<MemoryTrial> Memory(uint64_t keys) = 0;
+
+  virtual void Stop() = 0;
+};
+
+struct SystemOptions {
+  std::string build_dir;  // where duplex and the kv packages are
+  std::string scratch;    // a directory of its own, emptied first
+};
+
+std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options);
+
+// /proc/<pid>/status VmRSS in MB, 0 when unreadable.
+double ResidentMb(pid_t pid);
+
+}  // namespace duplex::bench
