@@ -18,7 +18,6 @@ namespace duplex::bench {
 
 namespace {
 
-
 // Waits for `events` on fd until the deadline; false on timeout. EINTR is retried.
 StatusOr<bool> WaitFor(int fd, short events, int64_t deadline_us) {
   for (;;) {

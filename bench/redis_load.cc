@@ -29,7 +29,6 @@ constexpr int kReadBackTimeoutMs = 10000;     // CountLost: per batch
 constexpr int kLagProbeTimeoutMs = 5000;      // MeasureLagMs: per sample
 constexpr int kLagCallTimeoutMs = 2000;       // MeasureLagMs: per SET or GET
 
-
 // A request on a RESP connection, answered in the order sent. With wait_replica it has two
 // replies: SET's, then WAIT's.
 struct Request {

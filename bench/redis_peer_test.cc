@@ -22,7 +22,6 @@
 namespace duplex::bench {
 namespace {
 
-
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

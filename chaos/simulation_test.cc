@@ -67,7 +67,7 @@ TEST_F(Simulation, CatchesSkippedFsyncThroughPowerLoss) {
 }
 
 TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
-  EXPECT_NE(FirstSeedCatching("skip-epoch-check", "replicas-converge", 60), 0u);
+  EXPECT_NE(FirstSeedCatching("skip-epoch-check", "replicas-converge", 150), 0u);
 }
 
 }  // namespace

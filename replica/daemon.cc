@@ -43,8 +43,11 @@ void InstallSignalHandlers() {
 
 double PercentileMs(std::vector<int64_t> us, double q) {
   if (us.empty()) return 0;
-  std::sort(us.begin(), us.end());
-  return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))] / 1000.0;
+  // Called every publish (10 ms) on thousands of samples: select, do not sort.
+  auto at = us.begin() + static_cast<std::ptrdiff_t>(
+                             std::min(us.size() - 1, static_cast<size_t>(q * us.size())));
+  std::nth_element(us.begin(), at, us.end());
+  return *at / 1000.0;
 }
 
 nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,

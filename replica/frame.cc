@@ -74,6 +74,7 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setStandbyInSync(a.standby_in_sync);
   b.setSoloGrantId(a.solo_grant_id);
   b.setSyncId(a.sync_id);
+  b.setStandbyOut(a.standby_out);
   b.setDrain(a.drain);
   b.setClusterVersion(a.cluster_version);
 }
@@ -155,7 +156,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
                               a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
                               a.getSoloGrantId(), a.getDrain(), a.getClusterVersion(),
-                              a.getSyncId()});
+                              a.getSyncId(), a.getStandbyOut()});
     }
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));

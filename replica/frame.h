@@ -73,6 +73,7 @@ struct Assignment {
   bool drain = false;
   std::string cluster_version;  // empty: unchanged
   uint64_t sync_id = 0;         // highest solo request id the coordinator has recorded
+  bool standby_out = false;     // active: the standby is isolated or failed; do not wait for it
 };
 
 using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;

@@ -82,6 +82,7 @@ struct Assignment {
   peerName @8 :Text;
   clusterVersion @9 :Text;   # features introduced up to this version are on (feature flags)
   syncId @10 :UInt64;        # highest solo request id recorded: a restarted active numbers above it
+  standbyOut @11 :Bool;      # active: the standby was taken out of service, ask to go solo now
 }
 
 struct Frame {

@@ -158,7 +158,7 @@ void ReplicaCore::CountAnswer(Code code, int64_t latency_us) {
 void ReplicaCore::CheckStandbyProgress(int64_t now_us) {
   int64_t timeout_us = options_.ack_timeout_ms * 1000;
   if (role() == RoleState::kSolo) {
-    if (standby_ && now_us - standby_->last_heard_us > timeout_us) {
+    if (standby_ && (assignment_.standby_out || now_us - standby_->last_heard_us > timeout_us)) {
       standby_.reset();  // gone; it says hello again when it comes back
       return;
     }
@@ -181,7 +181,8 @@ void ReplicaCore::CheckStandbyProgress(int64_t now_us) {
   if (options_.async || want_solo_) return;
   bool stuck = !pending_.empty() && pending_.front().seq > (standby_ ? standby_->acked_seq : 0) &&
                now_us - pending_.front().since_us > timeout_us;
-  bool silent = !standby_ || now_us - standby_->last_heard_us > timeout_us;
+  bool silent =
+      !standby_ || assignment_.standby_out || now_us - standby_->last_heard_us > timeout_us;
   if (stuck || silent) {
     // Ask the coordinator to record the standby out of sync; acks wait for its answer.
     ++solo_request_id_;
@@ -379,7 +380,10 @@ void ReplicaCore::StreamToStandby(int64_t now_us) {
 
 bool ReplicaCore::SendSnapshotChunks(int64_t now_us) {
   StandbySession& s = *standby_;
-  while (!s.last_chunk_sent && s.chunks_sent - s.chunks_acked < options_.snapshot_window_chunks) {
+  // One chunk per turn of the loop: reading, converting and encoding a chunk takes tens of
+  // ms on a large state, and the requests arriving meanwhile must not wait for a window's
+  // worth of them (a full window at once held writes ~200 ms on a million keys).
+  if (!s.last_chunk_sent && s.chunks_sent - s.chunks_acked < options_.snapshot_window_chunks) {
     auto entries = s.snapshot->Next(options_.snapshot_chunk_bytes);
     if (!entries.ok()) Fatal(entries.status());
     SnapshotChunk c;

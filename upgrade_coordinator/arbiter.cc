@@ -84,6 +84,10 @@ Assignment Arbiter::AssignmentFor(const std::string& name) const {
     a.solo_grant_id = record_.solo_grant_id;
     a.sync_id = record_.sync_id;
     a.drain = switchover_.has_value() || quiesce_;
+    // Taken out of service on purpose (an upgrade isolates it): the active asks to go solo
+    // at once instead of waiting out an ack timeout for a standby that will not answer.
+    a.standby_out = (record_.isolated.count(other) && record_.isolated.at(other)) ||
+                    (record_.failed.count(other) && record_.failed.at(other));
     const auto& v = views_.at(name);
     // Renew the lease unless a failover away from this replica is under way.
     if (!failover_ && v.last && v.last->epoch == record_.epoch) a.lease_echo_us = v.last->sent_us;
@@ -164,6 +168,7 @@ void Arbiter::SetIsolated(const std::string& name, bool isolated) {
   Persist(next);
   spdlog::info("replica {} {}", name, isolated ? "isolated" : "back in service");
   if (views_.at(name).process_alive) Send(name);
+  if (!record_.active.empty() && record_.active != name) Send(record_.active);  // standby_out
 }
 
 void Arbiter::SetReplicaVersion(const std::string& name, const std::string& version) {
