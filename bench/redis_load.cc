@@ -29,6 +29,16 @@ constexpr int kReadBackTimeoutMs = 10000;     // CountLost: per batch
 constexpr int kLagProbeTimeoutMs = 5000;      // MeasureLagMs: per sample
 constexpr int kLagCallTimeoutMs = 2000;       // MeasureLagMs: per SET or GET
 
+// The longest interval between consecutive times in [from_us, to_us], ends included.
+int64_t LongestGap(std::vector<int64_t> times, int64_t from_us, int64_t to_us) {
+  times.push_back(from_us);
+  times.push_back(to_us);
+  std::sort(times.begin(), times.end());
+  int64_t longest = 0;
+  for (size_t i = 1; i < times.size(); ++i) longest = std::max(longest, times[i] - times[i - 1]);
+  return longest;
+}
+
 // A request on a RESP connection, answered in the order sent. With wait_replica it has two
 // replies: SET's, then WAIT's.
 struct Request {
@@ -390,24 +400,21 @@ int64_t RedisWriter::FirstAckAfter(int64_t t_us, int not_port) const {
 }
 
 int64_t RedisWriter::LongestGapUs(int64_t from_us, int64_t to_us) const {
-  std::vector<int64_t> times = {from_us, to_us};
+  std::vector<int64_t> times;
   {
     std::lock_guard lock(mu_);
     for (const RedisAck& a : acks_) {
       if (a.complete_us > from_us && a.complete_us < to_us) times.push_back(a.complete_us);
     }
   }
-  std::sort(times.begin(), times.end());
-  int64_t longest = 0;
-  for (size_t i = 1; i < times.size(); ++i) longest = std::max(longest, times[i] - times[i - 1]);
-  return longest;
+  return LongestGap(std::move(times), from_us, to_us);
 }
 
-StatusOr<uint64_t> RedisWriter::CountLost(int primary_port, int64_t acked_after_us) const {
-  std::vector<RedisAck> acks = Acks();
-  std::erase_if(acks, [&](const RedisAck& a) { return a.complete_us <= acked_after_us; });
+StatusOr<std::vector<bool>> RedisWriter::ReadBack(int primary_port,
+                                                  const std::vector<RedisAck>& acks) const {
   RedisClient client(primary_port);
-  uint64_t lost = 0;
+  std::vector<bool> present;
+  present.reserve(acks.size());
   for (size_t start = 0; start < acks.size(); start += kReadBackBatch) {
     const size_t end = std::min(acks.size(), start + kReadBackBatch);
     std::vector<std::vector<std::string>> gets;
@@ -420,10 +427,32 @@ StatusOr<uint64_t> RedisWriter::CountLost(int primary_port, int64_t acked_after_
       const RespValue& r = (*replies)[i - start];
       if (r.IsError())
         return Internal(client.address() + ": " + gets[i - start][1] + ": " + r.text);
-      if (r.type != RespValue::Type::kBulkString || r.text != Value(acks[i].n)) ++lost;
+      present.push_back(r.type == RespValue::Type::kBulkString && r.text == Value(acks[i].n));
     }
   }
-  return lost;
+  return present;
+}
+
+StatusOr<uint64_t> RedisWriter::CountLost(int primary_port, int64_t acked_after_us) const {
+  std::vector<RedisAck> acks = Acks();
+  std::erase_if(acks, [&](const RedisAck& a) { return a.complete_us <= acked_after_us; });
+  auto present = ReadBack(primary_port, acks);
+  if (!present.ok()) return present.status();
+  return static_cast<uint64_t>(std::count(present->begin(), present->end(), false));
+}
+
+StatusOr<int64_t> RedisWriter::LongestDurableGapUs(int primary_port, int64_t from_us,
+                                                   int64_t to_us) const {
+  std::vector<RedisAck> acks = Acks();
+  std::erase_if(
+      acks, [&](const RedisAck& a) { return a.complete_us <= from_us || a.complete_us >= to_us; });
+  auto present = ReadBack(primary_port, acks);
+  if (!present.ok()) return present.status();
+  std::vector<int64_t> times;
+  for (size_t i = 0; i < acks.size(); ++i) {
+    if ((*present)[i]) times.push_back(acks[i].complete_us);
+  }
+  return LongestGap(std::move(times), from_us, to_us);
 }
 
 StatusOr<std::vector<double>> MeasureLagMs(int primary_port, int replica_port, int samples,

@@ -94,12 +94,17 @@ class RedisWriter {
   // counts those missing or holding another value; only writes acknowledged after
   // acked_after_us when given (e.g. those after a failover completed).
   StatusOr<uint64_t> CountLost(int primary_port, int64_t acked_after_us = 0) const;
+  // LongestGapUs over the writes still on primary_port: an acknowledgement that was lost
+  // (say, by an old primary still serving after a switchover) served nobody.
+  StatusOr<int64_t> LongestDurableGapUs(int primary_port, int64_t from_us, int64_t to_us) const;
 
   static std::string Key(const std::string& prefix, int client, uint64_t n);
   static std::string Value(uint64_t n);
 
  private:
   void RunClient(int index);
+  // For each ack, whether primary_port holds its value now.
+  StatusOr<std::vector<bool>> ReadBack(int primary_port, const std::vector<RedisAck>& acks) const;
 
   RedisWriterOptions options_;
   std::atomic<bool> stop_{false};

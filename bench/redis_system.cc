@@ -134,10 +134,17 @@ class RedisSystem final : public System {
     // Done when a write is acknowledged by the other node, then 100 more.
     for (int i = 0; i < 15000 && writers.FirstAckAfter(t0, *old) < 0; ++i) SleepMs(2);
     (void)writers.WaitAcked(writers.acked() + 100, 10000);
-    SwitchoverTrial trial;
-    trial.unavailability_ms = writers.LongestGapUs(t0, NowUs()) / 1000.0;
+    int64_t t1 = NowUs();
     writers.Stop();
-    auto lost = Lost(p, writers);
+    auto primary = p.PrimaryPort();
+    if (!primary.ok()) return primary.status();
+    SwitchoverTrial trial;
+    // Sentinel demotes the old primary seconds after the switch; what it acknowledged
+    // meanwhile is lost, so only writes that survived count as service.
+    auto gap = writers.LongestDurableGapUs(*primary, t0, t1);
+    if (!gap.ok()) return gap.status();
+    trial.unavailability_ms = *gap / 1000.0;
+    auto lost = writers.CountLost(*primary);
     if (!lost.ok()) return lost.status();
     trial.lost = *lost;
     DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));

@@ -131,7 +131,7 @@ struct Run {
   }
 
   void Switchover() {
-    figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks", "ms",
+    figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks that survived", "ms",
                Better::kLower, "SENTINEL FAILOVER");
     figures.At("switchover_lost_writes", "lost acknowledged writes, switchover", "writes",
                Better::kLower, "SENTINEL FAILOVER");
@@ -195,7 +195,7 @@ struct Run {
         Progress("  duplex switchover for comparison, run " + std::to_string(i + 1));
         auto s = duplex.Switchover();
         if (!Ok(s, duplex, "switchover")) continue;
-        figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks",
+        figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks that survived",
                    "ms", Better::kLower, "SENTINEL FAILOVER");
         figures.Add("switchover_unavailability_ms", Side::kDuplex, s->unavailability_ms);
       }

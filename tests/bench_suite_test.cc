@@ -1,0 +1,100 @@
+// `duplex bench` end to end, small: every benchmark kind runs once on duplex and on the
+// Redis peer, and the JSON and the report carry what the README promises. Figures are
+// printed by the suite, never asserted on (a loaded CI machine decides them); what is
+// asserted is that both sides were measured, that duplex lost nothing, and the shape.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "bench/suite.h"
+#include "tests/test_support.h"
+
+namespace duplex {
+namespace {
+
+std::string BuildDir() {
+  const char* env = std::getenv("DUPLEX_BUILD_DIR");
+  return env != nullptr ? env : "build";
+}
+
+nlohmann::json RunBench(bench::SuiteOptions o) {
+  std::string dir = testing::ScratchDir();
+  std::filesystem::create_directories(dir);
+  o.build_dir = BuildDir();
+  o.dir = dir + "/scratch";
+  o.json_path = dir + "/out.json";
+  o.report_path = dir + "/report.html";
+  o.command = "duplex bench " + o.what;
+  EXPECT_EQ(bench::RunSuite(o), 0) << o.what;
+  std::ifstream in(o.json_path);
+  nlohmann::json out = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::stringstream html;
+  html << std::ifstream(o.report_path).rdbuf();
+  EXPECT_NE(html.str().find("<table>"), std::string::npos);
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+void ExpectBothSides(const nlohmann::json& out, const std::string& figure) {
+  ASSERT_TRUE(out["figures"].contains(figure)) << figure;
+  const auto& f = out["figures"][figure];
+  EXPECT_TRUE(f.contains("duplex")) << figure;
+  EXPECT_TRUE(f.contains("redis")) << figure;
+  EXPECT_TRUE(f.contains("ratio")) << figure;
+}
+
+TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
+  bench::SuiteOptions o;
+  o.what = "replication";
+  o.peer = "redis";
+  o.runs = 1;
+  o.seconds = 0.3;
+  auto out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["peer"], "redis");
+  for (const char* f : {"sync_50c_writes_per_s", "async_50c_writes_per_s", "sync_1c_latency_ms_p99",
+                        "sync_50c_p16_writes_per_s", "async_1c_lag_ms_p50"}) {
+    ExpectBothSides(out, f);
+  }
+  EXPECT_TRUE(out.contains("sync_throughput_ratio"));
+  EXPECT_TRUE(out.contains("async_throughput_ratio"));
+
+  o.what = "switchover";
+  out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  ExpectBothSides(out, "switchover_unavailability_ms");
+  EXPECT_TRUE(out.contains("switchover_speedup"));
+  EXPECT_EQ(out["lost_acknowledged_writes"], 0);  // duplex's
+}
+
+TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
+  bench::SuiteOptions o;
+  o.what = "upgrade";
+  o.keys = 5000;
+  auto out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["outcome"], "completed");
+  EXPECT_EQ(out["keys"], 5000);
+  for (const char* k : {"duration_ms", "unavailability_ms", "failed_requests",
+                        "unavailability_in_switchovers"}) {
+    EXPECT_TRUE(out.contains(k)) << k;
+  }
+  EXPECT_EQ(out["lost_acknowledged_writes"], 0);
+  EXPECT_EQ(out["failed_requests"], 0);
+}
+
+TEST(BenchSuite, UnknownBenchmarksAndPeersAreRefusedByName) {
+  bench::SuiteOptions o;
+  o.what = "throughput";
+  EXPECT_EQ(bench::RunSuite(o), 2);
+  o.what = "failover";
+  o.peer = "etcd";
+  EXPECT_EQ(bench::RunSuite(o), 2);
+}
+
+}  // namespace
+}  // namespace duplex
