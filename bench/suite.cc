@@ -131,8 +131,9 @@ struct Run {
   }
 
   void Switchover() {
-    figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks that survived", "ms",
-               Better::kLower, "SENTINEL FAILOVER");
+    figures.At("switchover_unavailability_ms",
+               "planned switchover, longest gap between acks that survived", "ms", Better::kLower,
+               "SENTINEL FAILOVER");
     figures.At("switchover_lost_writes", "lost acknowledged writes, switchover", "writes",
                Better::kLower, "SENTINEL FAILOVER");
     for (int rep = 0; rep < Runs(5); ++rep) {
@@ -195,8 +196,9 @@ struct Run {
         Progress("  duplex switchover for comparison, run " + std::to_string(i + 1));
         auto s = duplex.Switchover();
         if (!Ok(s, duplex, "switchover")) continue;
-        figures.At("switchover_unavailability_ms", "planned switchover, longest gap between acks that survived",
-                   "ms", Better::kLower, "SENTINEL FAILOVER");
+        figures.At("switchover_unavailability_ms",
+                   "planned switchover, longest gap between acks that survived", "ms",
+                   Better::kLower, "SENTINEL FAILOVER");
         figures.Add("switchover_unavailability_ms", Side::kDuplex, s->unavailability_ms);
       }
       switchover = figures.Find("switchover_unavailability_ms");

@@ -79,8 +79,8 @@ TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["outcome"], "completed");
   EXPECT_EQ(out["keys"], 5000);
-  for (const char* k : {"duration_ms", "unavailability_ms", "failed_requests",
-                        "unavailability_in_switchovers"}) {
+  for (const char* k :
+       {"duration_ms", "unavailability_ms", "failed_requests", "unavailability_in_switchovers"}) {
     EXPECT_TRUE(out.contains(k)) << k;
   }
   EXPECT_EQ(out["lost_acknowledged_writes"], 0);

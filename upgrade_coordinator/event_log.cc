@@ -8,15 +8,18 @@
 namespace duplex {
 namespace {
 
-nlohmann::json ReplicaState(const ReplicaView& v) {
-  nlohmann::json j = {{"replica", v.name}, {"alive", v.process_alive}, {"pid", v.pid}};
+EventLog::ReplicaSeen Seen(const ReplicaView& v) {
+  EventLog::ReplicaSeen seen;
+  seen.alive = v.process_alive;
+  seen.pid = v.pid;
   if (v.process_alive && v.last) {
-    j["role"] = v.last->role_path;
-    j["epoch"] = v.last->epoch;
-    j["version"] = v.last->version;
-    j["cluster_version"] = v.last->cluster_version;
+    seen.reported = true;
+    seen.role = v.last->role_path;
+    seen.epoch = v.last->epoch;
+    seen.version = v.last->version;
+    seen.cluster_version = v.last->cluster_version;
   }
-  return j;
+  return seen;
 }
 
 }  // namespace
@@ -31,41 +34,57 @@ Status EventLog::Open(const std::string& path) {
   return Status::Ok();
 }
 
+// Called on every loop turn: plain fields are compared, and JSON is built only for what
+// changed (building it every turn cost the coordinator most of its CPU under ASan).
 void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign) {
   if (file_ == nullptr && !in_memory_) return;
   for (const auto& [name, view] : arbiter.replicas()) {
-    nlohmann::json state = ReplicaState(view);
-    nlohmann::json& last = replicas_[name];
-    if (state == last) continue;
-    last = state;
-    state["kind"] = "replica";
-    if (view.last) state["applied_seq"] = view.last->applied_seq;
-    Write(now_us, std::move(state));
+    ReplicaSeen seen = Seen(view);
+    auto last = replicas_.find(name);
+    if (last != replicas_.end() && last->second == seen) continue;
+    nlohmann::json event = {
+        {"kind", "replica"}, {"replica", name}, {"alive", seen.alive}, {"pid", seen.pid}};
+    if (seen.reported) {
+      event["role"] = seen.role;
+      event["epoch"] = seen.epoch;
+      event["version"] = seen.version;
+      event["cluster_version"] = seen.cluster_version;
+    }
+    if (view.last) event["applied_seq"] = view.last->applied_seq;
+    replicas_[name] = std::move(seen);
+    Write(now_us, std::move(event));
   }
   const ClusterRecord& r = arbiter.record();
-  nlohmann::json cluster = {{"epoch", r.epoch},
-                            {"active", r.active},
-                            {"cluster_version", r.cluster_version},
-                            {"versions", r.replica_version},
-                            {"isolated", r.isolated},
-                            {"lock", r.lock}};
-  if (cluster != cluster_) {
-    cluster_ = cluster;
-    cluster["kind"] = "cluster";
-    Write(now_us, std::move(cluster));
+  ClusterSeen cluster{r.epoch, r.active, r.cluster_version, r.replica_version, r.isolated, r.lock};
+  if (!cluster_ || !(*cluster_ == cluster)) {
+    Write(now_us, {{"kind", "cluster"},
+                   {"epoch", r.epoch},
+                   {"active", r.active},
+                   {"cluster_version", r.cluster_version},
+                   {"versions", r.replica_version},
+                   {"isolated", r.isolated},
+                   {"lock", r.lock}});
+    cluster_ = std::move(cluster);
   }
   if (campaign != nullptr) {
-    nlohmann::json c = {{"id", campaign->id}, {"state", campaign->state}};
+    CampaignSeen c;
+    c.id = campaign->id;
+    c.state = campaign->state;
     if (!campaign->steps.empty()) {
       const StepRecord& s = campaign->steps.back();
-      c["step"] = s.step;
-      c["result"] = s.result;
-      c["reason"] = s.reason;
+      c.step = s.step;
+      c.result = s.result;
+      c.reason = s.reason;
     }
-    if (c != campaign_) {
-      campaign_ = c;
-      c["kind"] = "campaign";
-      Write(now_us, std::move(c));
+    if (!campaign_ || !(*campaign_ == c)) {
+      nlohmann::json event = {{"kind", "campaign"}, {"id", c.id}, {"state", c.state}};
+      if (!campaign->steps.empty()) {
+        event["step"] = c.step;
+        event["result"] = c.result;
+        event["reason"] = c.reason;
+      }
+      Write(now_us, std::move(event));
+      campaign_ = std::move(c);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,15 +30,39 @@ class EventLog {
   // Logs what changed since the last call; `campaign` may be null.
   void Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign);
 
+  // What was last logged, compared field by field on every call.
+  struct ReplicaSeen {
+    bool alive = false;
+    int64_t pid = 0;
+    bool reported = false;  // the rest is known
+    std::string role;
+    uint64_t epoch = 0;
+    std::string version, cluster_version;
+    bool operator==(const ReplicaSeen&) const = default;
+  };
+  struct ClusterSeen {
+    uint64_t epoch = 0;
+    std::string active, cluster_version;
+    std::map<std::string, std::string> versions;
+    std::map<std::string, bool> isolated;
+    bool lock = false;
+    bool operator==(const ClusterSeen&) const = default;
+  };
+  struct CampaignSeen {
+    uint64_t id = 0;
+    std::string state, step, result, reason;
+    bool operator==(const CampaignSeen&) const = default;
+  };
+
  private:
   void Write(int64_t now_us, nlohmann::json event);
 
   std::FILE* file_ = nullptr;
   bool in_memory_ = false;
   std::vector<nlohmann::json> kept_;
-  std::map<std::string, nlohmann::json> replicas_;  // last logged, by name
-  nlohmann::json cluster_;
-  nlohmann::json campaign_;
+  std::map<std::string, ReplicaSeen> replicas_;  // by name
+  std::optional<ClusterSeen> cluster_;
+  std::optional<CampaignSeen> campaign_;
 };
 
 // Reads an events.jsonl; the error names the line that is not JSON.
