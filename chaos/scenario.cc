@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/duration.h"
 #include "upgrade_coordinator/campaign/campaign.h"
 
 namespace duplex {
@@ -49,7 +50,7 @@ Status ReadDuration(const YAML::Node& node, const std::string& path, const std::
   std::string text;
   DUPLEX_RETURN_IF_ERROR(Read(node, path, key, &text));
   if (text.empty()) return Status::Ok();
-  auto ms = ParseDuration(text);
+  auto ms = ParseDurationMs(text);
   if (!ms.ok()) return Bad(Join(path, key), ms.status().message());
   *out = *ms;
   return Status::Ok();
@@ -92,8 +93,8 @@ Status ReadTrigger(const YAML::Node& node, const std::string& path, Trigger* t) 
     if (!range.IsSequence() || range.size() != 2) {
       return Bad(Join(path, "random"), "a [from, to] pair of durations");
     }
-    auto lo = ParseDuration(range[0].as<std::string>());
-    auto hi = ParseDuration(range[1].as<std::string>());
+    auto lo = ParseDurationMs(range[0].as<std::string>());
+    auto hi = ParseDurationMs(range[1].as<std::string>());
     if (!lo.ok() || !hi.ok() || *lo > *hi) {
       return Bad(Join(path, "random"), "a [from, to] pair of durations, from <= to");
     }
@@ -188,19 +189,6 @@ std::string Trigger::Describe() const {
            std::to_string(random_ms->second) + "] ms";
   }
   return "never";
-}
-
-StatusOr<int64_t> ParseDuration(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  std::string unit = text.substr(digits);
-  static const std::map<std::string, int64_t> kUnits = {
-      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-  auto it = kUnits.find(unit);
-  if (digits == 0 || digits > 9 || it == kUnits.end()) {
-    return InvalidArgument("\"" + text + "\" is not a duration (e.g. 500ms, 2s, 1m, 1h)");
-  }
-  return std::stoll(text.substr(0, digits)) * it->second;
 }
 
 StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source) {

@@ -80,7 +80,4 @@ StatusOr<Scenario> LoadScenario(const std::string& path);
 // Every *.yaml in dir, sorted by name; the first bad file fails the whole catalogue.
 StatusOr<std::vector<Scenario>> LoadCatalogue(const std::string& dir);
 
-// "2s", "500ms", "1m" -> ms; the error names the text.
-StatusOr<int64_t> ParseDuration(const std::string& text);
-
 }  // namespace duplex

@@ -62,7 +62,8 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
             "faults[3].duration: required for disk");
   EXPECT_EQ(Error(Edit(kFull, "after: 1500ms", "after: soon")),
-            "faults[1].at.after: \"soon\" is not a duration (e.g. 500ms, 2s, 1m, 1h)");
+            "faults[1].at.after: bad duration \"soon\": expected a whole number and a unit: 500ms, "
+            "5s, 2m or 1h");
   EXPECT_EQ(Error(Edit(kFull, "expect: either", "expect: maybe")),
             "expect: \"maybe\" is not completed, rolled_back, either or none");
   EXPECT_EQ(Error(Edit(kFull, "bounds:", "bound:")), "bound: unknown field");

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/status.h"
 #include "upgrade_coordinator/cluster_config.h"
 
@@ -19,11 +20,6 @@ class App;
 }  // namespace CLI
 
 namespace duplex::cli {
-
-// "500ms", "5s", "2m", "1h" -> milliseconds; anything else is an InvalidArgument naming the
-// text. Whole numbers only, at most kMaxDurationMs.
-inline constexpr int64_t kMaxDurationMs = int64_t{30} * 24 * 3600 * 1000;
-StatusOr<int64_t> ParseDurationMs(std::string_view text);
 
 // The formatters take the coordinator's answers as they arrive (admin_api.md) and return
 // text ending in a newline, or "coordinator answered unexpected JSON: ..." when a field
