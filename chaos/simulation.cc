@@ -157,7 +157,8 @@ struct Replica {
   std::unique_ptr<Processor> processor;
   std::unique_ptr<Store> store;
   std::unique_ptr<ReplicaCore> core;
-  std::string connected;  // the active its ToActive messages go to
+  std::string connected;   // the active its ToActive messages go to
+  std::string open_error;  // why its store last failed to open ("" = it opened)
 };
 
 // The campaign's view of the simulated cluster, and its hands.
@@ -326,9 +327,15 @@ class World {
       After(kMs, [this, name = r.name, pid] { Exited(name, pid); });
       return;
     }
-    auto store = Store::Open({"/sim/" + r.name, /*sync=*/!Has("skip-fsync"), 200000, r.env.get()});
+    StoreOptions so;
+    so.path = "/sim/" + r.name;
+    so.sync = !Has("skip-fsync");
+    so.env = r.env.get();
+    so.background_work = false;
+    auto store = Store::Open(so);
+    r.open_error = store.ok() ? "" : store.status().message();
     if (!store.ok()) {
-      Trace("store " + r.name + ": " + store.status().message());
+      Trace("store " + r.name + ": " + r.open_error);
       After(kMs, [this, name = r.name, pid] { Exited(name, pid); });
       return;
     }
@@ -885,7 +892,7 @@ class World {
           why += ", " + name +
                  (r.up ? " " + std::string(RoleStatePath(r.core->role())) + " seq " +
                              std::to_string(r.store->meta().applied_seq)
-                       : " down");
+                       : " down" + (r.open_error.empty() ? "" : " (" + r.open_error + ")"));
         }
         if (campaign_) why += ", campaign " + campaign_->record().state;
         if (Busy()) why += ", clients still waiting";

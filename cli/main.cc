@@ -107,6 +107,8 @@ int Main(int argc, char** argv) {
   sim->add_option("--seeds", sim_options.seeds, "how many seeds to run");
   sim->add_flag("--trace", sim_options.trace, "print every event of the (one) seed");
   sim->add_flag("--json", sim_options.json, "one JSON object");
+  sim->add_flag("--hashes", sim_options.hashes,
+                "print every seed's trace hash (two runs must print the same lines)");
   sim->add_option("--jobs", sim_options.jobs, "seeds run in parallel (default 2)");
   sim->add_option("--mutant", sim_options.mutants,
                   "switch on a deliberate bug: ack-before-replication, enable-flags-early, "

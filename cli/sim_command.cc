@@ -61,6 +61,12 @@ int RunSim(const SimCommandOptions& o) {
   double seeds_per_s = count / std::max(wall_s, 1e-9);
   double sim_hours_per_hour = simulated_us / 1e6 / std::max(wall_s, 1e-9);
   if (o.trace) std::cout << results[0].trace;
+  if (o.hashes) {
+    for (const auto& r : results) {
+      std::printf("seed %llu trace hash %016llx\n", (unsigned long long)r.seed,
+                  (unsigned long long)r.trace_hash);
+    }
+  }
   if (o.json) {
     nlohmann::json failing = nlohmann::json::array();
     for (const auto& r : results) {

@@ -13,6 +13,7 @@ struct SimCommandOptions {
   uint64_t seeds = 0;  // 0: just `seed`
   bool trace = false;
   bool json = false;
+  bool hashes = false;  // print each seed's trace hash (diff two runs to prove determinism)
   int jobs = 2;
   std::vector<std::string> mutants;
 };

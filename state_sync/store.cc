@@ -366,6 +366,10 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // few MB are cheap and run in the background.
   cf_options.write_buffer_size = 4 << 20;
   cf_options.max_write_buffer_number = 4;
+  if (!options.background_work) {
+    cf_options.disable_auto_compactions = true;
+    cf_options.write_buffer_size = 64 << 20;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options}, {"state", cf_options}, {"log", cf_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

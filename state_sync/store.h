@@ -26,6 +26,11 @@ struct StoreOptions {
   bool sync = true;                  // fsync every commit
   uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by tail
   rocksdb::Env* env = nullptr;       // seam for fault injection and simulation; null = default
+  // false: no compactions and memtables no simulated run fills, so RocksDB starts no
+  // work on its own threads, whose timing the simulator does not control (a compaction
+  // racing an injected write error or power cut made runs differ between two tries).
+  // Flushes still happen inside Open (recovery) and Checkpoint, on the caller's thread.
+  bool background_work = true;
 };
 
 struct StoreMeta {
