@@ -41,6 +41,18 @@ WorkloadOptions Writers(const ClusterFixture& cluster, const std::string& prefix
   return w;
 }
 
+// Starts `writers` once the pair is ready and waits for 200 acknowledged writes; the name
+// of the active they write to.
+StatusOr<std::string> StartWriting(ClusterFixture& c, Workload& writers) {
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
+  writers.Start();
+  Status warm = writers.WaitAcked(200, 10000);
+  auto active = c.ActiveName();
+  if (warm.ok() && active.ok()) return active;
+  writers.Stop();
+  return !warm.ok() ? warm : active.status();
+}
+
 }  // namespace
 
 double ResidentMb(pid_t pid) {
@@ -77,14 +89,7 @@ StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
   DUPLEX_RETURN_IF_ERROR((*cluster)->WaitReady(20000));
   auto endpoint = ActiveEndpoint(**cluster);
   if (!endpoint.ok()) return endpoint.status();
-  LoadOptions lo;
-  lo.endpoint = *endpoint;
-  lo.connections = spec.clients;
-  lo.pipeline = spec.pipeline;
-  lo.seconds = spec.seconds;
-  lo.key_prefix = "l" + std::to_string(++trials_) + "-";
-  lo.key_bytes = kKeyBytes;
-  lo.value_bytes = kValueBytes;
+  LoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *endpoint};
   auto result = RunLoad(lo);
   if (!result.ok()) return result.status();
   LoadTrial trial{std::move(result).value()};
@@ -103,15 +108,9 @@ StatusOr<FailoverTrial> DuplexSystem::Failover(int signal) {
   auto cluster = Cluster("faults");
   if (!cluster.ok()) return cluster.status();
   ClusterFixture& c = **cluster;
-  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
   Workload writers(Writers(c, "f" + std::to_string(++trials_) + "-"));
-  writers.Start();
-  Status warm = writers.WaitAcked(200, 10000);
-  auto active = c.ActiveName();
-  if (!warm.ok() || !active.ok()) {
-    writers.Stop();
-    return !warm.ok() ? warm : active.status();
-  }
+  auto active = StartWriting(c, writers);
+  if (!active.ok()) return active.status();
   int64_t t0 = NowUs();
   auto pid = c.SignalReplica(*active, signal);
   if (!pid.ok()) {
@@ -137,14 +136,9 @@ StatusOr<SwitchoverTrial> DuplexSystem::Switchover() {
   auto cluster = Cluster("faults");
   if (!cluster.ok()) return cluster.status();
   ClusterFixture& c = **cluster;
-  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
   Workload writers(Writers(c, "s" + std::to_string(++trials_) + "-"));
-  writers.Start();
-  Status warm = writers.WaitAcked(200, 10000);
-  if (!warm.ok()) {
-    writers.Stop();
-    return warm;
-  }
+  auto active = StartWriting(c, writers);
+  if (!active.ok()) return active.status();
   int64_t t0 = NowUs();
   auto done = Post(c.config(), "/switchover", 10000);
   // Refused while the coordinator still records the standby out of sync: ask once ready.
@@ -171,22 +165,10 @@ StatusOr<SwitchoverTrial> DuplexSystem::Switchover() {
 StatusOr<MemoryTrial> DuplexSystem::LoadKeys(ClusterFixture& cluster, uint64_t keys) {
   auto endpoint = ActiveEndpoint(cluster);
   if (!endpoint.ok()) return endpoint.status();
-  LoadOptions lo;
-  lo.endpoint = *endpoint;
-  lo.connections = 50;
-  lo.pipeline = 8;
-  lo.total_ops = keys;
-  lo.seconds = 3600;
-  lo.key_prefix = "k";
-  lo.key_bytes = kKeyBytes;
-  lo.value_bytes = kValueBytes;
-  lo.timeout_ms = 10000;
+  LoadOptions lo{BulkLoadShape(keys), *endpoint};
   auto loaded = RunLoad(lo);
   if (!loaded.ok()) return loaded.status();
-  if (loaded->ok != keys) {
-    return Unavailable("loading " + std::to_string(keys) + " keys: " + std::to_string(loaded->ok) +
-                       " acknowledged (" + loaded->first_error + ")");
-  }
+  DUPLEX_RETURN_IF_ERROR(CheckBulkLoaded(keys, *loaded));
   DUPLEX_RETURN_IF_ERROR(cluster.WaitReady(60000));
   loaded_keys_ = keys;
   return MemoryTrial{keys, loaded->seconds, 0, 0};

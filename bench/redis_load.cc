@@ -16,6 +16,7 @@
 
 #include "bench/redis_client.h"
 #include "bench/resp.h"
+#include "chaos/workload.h"
 #include "common/clock.h"
 
 namespace duplex::bench {
@@ -28,16 +29,6 @@ constexpr int kReadBackBatch = 1000;          // CountLost: GETs per pipelined b
 constexpr int kReadBackTimeoutMs = 10000;     // CountLost: per batch
 constexpr int kLagProbeTimeoutMs = 5000;      // MeasureLagMs: per sample
 constexpr int kLagCallTimeoutMs = 2000;       // MeasureLagMs: per SET or GET
-
-// The longest interval between consecutive times in [from_us, to_us], ends included.
-int64_t LongestGap(std::vector<int64_t> times, int64_t from_us, int64_t to_us) {
-  times.push_back(from_us);
-  times.push_back(to_us);
-  std::sort(times.begin(), times.end());
-  int64_t longest = 0;
-  for (size_t i = 1; i < times.size(); ++i) longest = std::max(longest, times[i] - times[i - 1]);
-  return longest;
-}
 
 // A request on a RESP connection, answered in the order sent. With wait_replica it has two
 // replies: SET's, then WAIT's.
@@ -403,11 +394,9 @@ int64_t RedisWriter::LongestGapUs(int64_t from_us, int64_t to_us) const {
   std::vector<int64_t> times;
   {
     std::lock_guard lock(mu_);
-    for (const RedisAck& a : acks_) {
-      if (a.complete_us > from_us && a.complete_us < to_us) times.push_back(a.complete_us);
-    }
+    for (const RedisAck& a : acks_) times.push_back(a.complete_us);
   }
-  return LongestGap(std::move(times), from_us, to_us);
+  return LongestGap(std::move(times), from_us, to_us).length_us;
 }
 
 StatusOr<std::vector<bool>> RedisWriter::ReadBack(int primary_port,
@@ -452,7 +441,7 @@ StatusOr<int64_t> RedisWriter::LongestDurableGapUs(int primary_port, int64_t fro
   for (size_t i = 0; i < acks.size(); ++i) {
     if ((*present)[i]) times.push_back(acks[i].complete_us);
   }
-  return LongestGap(std::move(times), from_us, to_us);
+  return LongestGap(std::move(times), from_us, to_us).length_us;
 }
 
 StatusOr<std::vector<double>> MeasureLagMs(int primary_port, int replica_port, int samples,

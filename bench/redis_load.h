@@ -18,17 +18,8 @@
 
 namespace duplex::bench {
 
-struct RedisLoadOptions {
+struct RedisLoadOptions : LoadShape {
   int port = 6379;  // the primary, on 127.0.0.1
-  int connections = 50;
-  int pipeline = 1;  // requests in flight per connection
-  double seconds = 3.0;
-  std::string key_prefix = "load";
-  uint64_t key_space = 1000000;
-  int key_bytes = 16;  // keys padded with zeros after the prefix to this length (0: none)
-  int value_bytes = 32;
-  int timeout_ms = 2000;   // a request unanswered this long counts as a timeout
-  uint64_t total_ops = 0;  // > 0: stop after this many answers, keys 0..total_ops-1 in order
   // Each request is SET then WAIT 1 0 in one write, OK once WAIT says a replica has it (the
   // counterpart of duplex's sync mode); latency runs to the WAIT reply.
   bool wait_replica = false;

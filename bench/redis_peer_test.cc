@@ -128,6 +128,7 @@ TEST_F(RedisPeerTest, PipelinedLoadWritesEveryKeyInOrder) {
   o.total_ops = 5000;
   o.seconds = 30;
   o.key_prefix = "pipe";
+  o.key_bytes = 16;
   auto r = RunRedisLoad(o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->ok, 5000u) << r->first_error;

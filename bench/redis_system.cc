@@ -51,15 +51,8 @@ class RedisSystem final : public System {
     auto primary = (*peer)->PrimaryPort();
     if (!primary.ok()) return primary.status();
     int replica = OtherPort(**peer, *primary);
-    RedisLoadOptions lo;
-    lo.port = *primary;
-    lo.connections = spec.clients;
-    lo.pipeline = spec.pipeline;
-    lo.seconds = spec.seconds;
-    lo.key_prefix = "l" + std::to_string(++trials_) + "-";
-    lo.key_bytes = kKeyBytes;
-    lo.value_bytes = kValueBytes;
-    lo.wait_replica = spec.sync;
+    RedisLoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *primary,
+                        /*wait_replica=*/spec.sync};
     // The lag probe runs beside the load, sampling every 50 ms.
     int samples = std::max(1, static_cast<int>(spec.seconds * 1000 / 50) - 2);
     StatusOr<std::vector<double>> lag = std::vector<double>{};
@@ -79,15 +72,9 @@ class RedisSystem final : public System {
     auto peer = Peer();
     if (!peer.ok()) return peer.status();
     RedisPeer& p = **peer;
-    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
     RedisWriter writers(Writers(p, "f"));
-    writers.Start();
-    Status warm = writers.WaitAcked(200, 10000);
-    auto old = p.PrimaryPort();
-    if (!warm.ok() || !old.ok()) {
-      writers.Stop();
-      return !warm.ok() ? warm : old.status();
-    }
+    auto old = StartWriting(p, writers);
+    if (!old.ok()) return old.status();
     int64_t t0 = NowUs();
     auto pid = p.SignalPrimary(signal);
     if (!pid.ok()) {
@@ -116,15 +103,9 @@ class RedisSystem final : public System {
     auto peer = Peer();
     if (!peer.ok()) return peer.status();
     RedisPeer& p = **peer;
-    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
     RedisWriter writers(Writers(p, "s"));
-    writers.Start();
-    Status warm = writers.WaitAcked(200, 10000);
-    auto old = p.PrimaryPort();
-    if (!warm.ok() || !old.ok()) {
-      writers.Stop();
-      return !warm.ok() ? warm : old.status();
-    }
+    auto old = StartWriting(p, writers);
+    if (!old.ok()) return old.status();
     int64_t t0 = NowUs();
     Status started = p.Failover();
     if (!started.ok()) {
@@ -159,23 +140,10 @@ class RedisSystem final : public System {
     if (!peer.ok()) return peer.status();
     auto primary = (*peer)->PrimaryPort();
     if (!primary.ok()) return primary.status();
-    RedisLoadOptions lo;
-    lo.port = *primary;
-    lo.connections = 50;
-    lo.pipeline = 8;
-    lo.total_ops = keys;
-    lo.seconds = 3600;
-    lo.key_prefix = "k";
-    lo.key_bytes = kKeyBytes;
-    lo.value_bytes = kValueBytes;
-    lo.timeout_ms = 10000;
+    RedisLoadOptions lo{BulkLoadShape(keys), *primary, /*wait_replica=*/false};
     auto loaded = RunRedisLoad(lo);
     if (!loaded.ok()) return loaded.status();
-    if (loaded->ok != keys) {
-      return Unavailable("loading " + std::to_string(keys) +
-                         " keys: " + std::to_string(loaded->ok) + " acknowledged (" +
-                         loaded->first_error + ")");
-    }
+    DUPLEX_RETURN_IF_ERROR(CheckBulkLoaded(keys, *loaded));
     DUPLEX_RETURN_IF_ERROR((*peer)->WaitReady(60000));  // the replica caught up
     SleepMs(1000);
     MemoryTrial trial{keys, loaded->seconds, 0, 0};
@@ -208,6 +176,18 @@ class RedisSystem final : public System {
   static int OtherPort(const RedisPeer& p, int port) {
     auto ports = p.ServerPorts();
     return ports[0] == port ? ports[1] : ports[0];
+  }
+
+  // Starts `writers` once the peer is ready and waits for 200 acknowledged writes; the
+  // port of the primary they write to.
+  StatusOr<int> StartWriting(RedisPeer& p, RedisWriter& writers) {
+    DUPLEX_RETURN_IF_ERROR(p.WaitReady(60000));
+    writers.Start();
+    Status warm = writers.WaitAcked(200, 10000);
+    auto primary = p.PrimaryPort();
+    if (warm.ok() && primary.ok()) return *primary;
+    writers.Stop();
+    return !warm.ok() ? warm : primary.status();
   }
 
   RedisWriterOptions Writers(const RedisPeer& p, const std::string& kind) {

@@ -27,6 +27,14 @@ struct LoadSpec {
   double seconds = 2.0;
 };
 
+// The shape of every benchmark load: `spec`'s clients, pipeline and time, unique keys
+// under `key_prefix`, kKeyBytes keys and kValueBytes values.
+LoadShape ShapeOf(const LoadSpec& spec, const std::string& key_prefix);
+// Loading `keys` keys, 0..keys-1 in order, as fast as 50 connections pipelining 8 go.
+LoadShape BulkLoadShape(uint64_t keys);
+// An error unless all `keys` of a bulk load were acknowledged.
+Status CheckBulkLoaded(uint64_t keys, const LoadResult& loaded);
+
 struct LoadTrial {
   LoadResult result;
   // How far the standby trails the active: each side measures it its own way (see Describe).

@@ -12,8 +12,8 @@
 
 namespace duplex {
 
-struct LoadOptions {
-  std::string endpoint;  // the active
+// What a load is, whatever it goes to (RunLoad here; RunRedisLoad in bench/).
+struct LoadShape {
   int connections = 50;
   int pipeline = 1;  // requests in flight per connection
   double seconds = 3.0;
@@ -23,6 +23,10 @@ struct LoadOptions {
   int value_bytes = 32;
   int timeout_ms = 2000;   // a request unanswered this long counts as a timeout
   uint64_t total_ops = 0;  // > 0: stop after this many answers, keys 0..total_ops-1 in order
+};
+
+struct LoadOptions : LoadShape {
+  std::string endpoint;  // the active
 };
 
 struct LoadResult {

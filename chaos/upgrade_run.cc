@@ -97,7 +97,7 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
     if (r.complete_us < t0 || r.invoke_us > t1) continue;
     if (r.outcome != OpOutcome::kOk) ++run.failed_requests;
   }
-  Workload::Gap gap = workload.LongestAckGap(t0, t1);
+  AckGap gap = workload.LongestAckGap(t0, t1);
   run.unavailability_ms = gap.length_us / 1000.0;
   run.unavailability_at_ms = (gap.start_us - t0) / 1000.0;
   return run;

@@ -91,25 +91,28 @@ int64_t Workload::FirstAckAfter(int64_t t_us, int not_by) const {
   return best;
 }
 
-Workload::Gap Workload::LongestAckGap(int64_t from_us, int64_t to_us) const {
+AckGap LongestGap(std::vector<int64_t> times, int64_t from_us, int64_t to_us) {
+  std::erase_if(times, [&](int64_t t) { return t < from_us || t > to_us; });
+  times.push_back(to_us);
+  std::sort(times.begin(), times.end());
+  AckGap gap;
+  int64_t prev = from_us;
+  for (int64_t t : times) {
+    if (t - prev > gap.length_us) gap = {t - prev, prev};
+    prev = t;
+  }
+  return gap;
+}
+
+AckGap Workload::LongestAckGap(int64_t from_us, int64_t to_us) const {
   std::vector<int64_t> acks;
   {
     std::lock_guard lock(mu_);
     for (const auto& r : history_) {
-      if (r.outcome == OpOutcome::kOk && r.complete_us >= from_us && r.complete_us <= to_us) {
-        acks.push_back(r.complete_us);
-      }
+      if (r.outcome == OpOutcome::kOk) acks.push_back(r.complete_us);
     }
   }
-  acks.push_back(to_us);
-  std::sort(acks.begin(), acks.end());
-  Gap gap;
-  int64_t prev = from_us;
-  for (int64_t a : acks) {
-    if (a - prev > gap.length_us) gap = {a - prev, prev};
-    prev = a;
-  }
-  return gap;
+  return LongestGap(std::move(acks), from_us, to_us);
 }
 
 CheckResult Workload::Check() const {

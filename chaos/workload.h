@@ -49,6 +49,14 @@ struct CheckResult {
   bool Clean() const { return lost == 0 && double_applied == 0 && phantom == 0; }
 };
 
+// The longest interval between consecutive times (acknowledgements) inside [from_us,
+// to_us], the ends included, and where it began; times outside are ignored.
+struct AckGap {
+  int64_t length_us = 0;
+  int64_t start_us = 0;
+};
+AckGap LongestGap(std::vector<int64_t> times, int64_t from_us, int64_t to_us);
+
 class Workload {
  public:
   explicit Workload(WorkloadOptions options);
@@ -66,11 +74,7 @@ class Workload {
   int64_t FirstAckAfter(int64_t t_us, int not_by = -1) const;
   // The longest stretch inside [from_us, to_us] without an acknowledgement completing
   // (client-visible unavailability), and where it began.
-  struct Gap {
-    int64_t length_us = 0;
-    int64_t start_us = 0;
-  };
-  Gap LongestAckGap(int64_t from_us, int64_t to_us) const;
+  AckGap LongestAckGap(int64_t from_us, int64_t to_us) const;
   // Reads the final state through a fresh client and checks every record.
   CheckResult Check() const;
 

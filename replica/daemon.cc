@@ -1,12 +1,10 @@
 #include "replica/daemon.h"
 
 #include <httplib.h>
-#include <signal.h>
 #include <zmq.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -21,25 +19,13 @@
 #include "common/mutants.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
+#include "common/stop_signal.h"
 #include "replica/frame.h"
 #include "replica/zmq_util.h"
 #include "state_sync/fault_fs.h"
 
 namespace duplex {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-void InstallSignalHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-}
 
 double PercentileMs(std::vector<int64_t> us, double q) {
   if (us.empty()) return 0;
@@ -166,7 +152,7 @@ class Daemon final : public ActionSink {
   }
 
   void Run() {
-    while (!g_stop.load()) {
+    while (!StopRequested()) {
       zmq_pollitem_t items[3] = {{router_.s, 0, ZMQ_POLLIN, 0},
                                  {coordinator_.s, 0, ZMQ_POLLIN, 0},
                                  {peer_ ? peer_->s : nullptr, 0, ZMQ_POLLIN, 0}};
@@ -287,7 +273,7 @@ class Daemon final : public ActionSink {
 }  // namespace
 
 int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
-  InstallSignalHandlers();
+  InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   // Claimed before the store opens, so that a coordinator restarted while this process

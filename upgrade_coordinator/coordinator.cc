@@ -1,10 +1,8 @@
 #include "upgrade_coordinator/coordinator.h"
 
 #include <httplib.h>
-#include <signal.h>
 #include <zmq.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -18,6 +16,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
+#include "common/stop_signal.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/event_log.h"
@@ -27,9 +26,6 @@
 
 namespace duplex {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 // A request from the HTTP thread, answered by the loop.
 struct Command {
@@ -152,7 +148,7 @@ class Coordinator {
   }
 
   int Run() {
-    while (!g_stop.load() && !shutdown_) {
+    while (!StopRequested() && !shutdown_) {
       zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 1);
       for (const auto& name : supervisor_.Reap()) arbiter_.OnProcessExited(name, clock_.NowUs());
@@ -462,12 +458,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
 }
 
 int RunCoordinator(const ClusterConfig& config) {
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   auto store = OpenRecordStore(config.data_dir + "/coordinator");
