@@ -993,6 +993,27 @@ TEST_F(CampaignTest, AResumedCampaignEndsCorrectlyFromEveryPersistedPhase) {
   }
 }
 
+// The coordinator was killed while the campaign awaited finalize. Before the new one's
+// first tick, the resumed campaign showed "awaiting finalize" from its record, yet the
+// tick re-entered Conclude ("running"), so a finalize sent on seeing it was refused (seen
+// in upgrade_test under ASan on a loaded machine).
+TEST_F(CampaignTest, AResumedCampaignAwaitsFinalizeOnlyAfterCheckingAgain) {
+  CampaignRecord r = Persisted("Conclude");
+  r.state = "awaiting finalize";
+  r.auto_finalize = false;
+  Harness h(r);
+  h.host.lock = true;
+  h.host.Place("b", kNew, kNew);
+  EXPECT_EQ(h.record().state, "running");
+  EXPECT_TRUE(Contains(h.campaign->FinalizeWaitsFor(), "the soak and post-validation to finish"));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == "awaiting finalize"; }));
+  ASSERT_NE(h.FindStep("PostValidate"), nullptr);
+  EXPECT_EQ(h.FindStep("PostValidate")->result, "ok");
+  ASSERT_TRUE(h.campaign->Finalize().ok());
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectUpgraded(h);
+}
+
 TEST_F(CampaignTest, AFinishedCampaignResumesFinished) {
   for (const auto& [phase, state] :
        {std::pair{"Completed", "completed"}, std::pair{"RolledBack", "rolled back"}}) {

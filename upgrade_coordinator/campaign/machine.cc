@@ -97,6 +97,15 @@ StepResult AwaitDigests(Machine& m, const std::string& ok_reason) {
   return done->ok() ? StepResult::Ok(ok_reason) : StepResult::Nok(done->message());
 }
 
+// A restarted coordinator re-enters the persisted phase on its first tick, and Conclude
+// checks the digests and health again before it awaits finalize. Until then the campaign
+// must not show "awaiting finalize" from the record: an operator shown it would have a
+// finalize refused a moment later ("the soak and post-validation to finish").
+Resuming::Resuming(my_context ctx) : my_base(ctx) {
+  CampaignRecord& record = outermost_context().record;
+  if (record.state == "awaiting finalize") record.state = "running";
+}
+
 sc::result Resuming::react(const EvTick&) {
   Machine& m = outermost_context();
   const std::string& p = m.record.phase;

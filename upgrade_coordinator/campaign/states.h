@@ -11,8 +11,9 @@ namespace duplex::campaign {
 struct Running;
 struct RollingBack;
 
-struct Resuming : sc::simple_state<Resuming, Machine> {
+struct Resuming : sc::state<Resuming, Machine> {
   using reactions = sc::custom_reaction<EvTick>;
+  explicit Resuming(my_context ctx);
   sc::result react(const EvTick&);
 };
 
