@@ -311,8 +311,7 @@ IOStatus FaultFileSystem::NewWritableFile(const std::string& fname,
                                           const rocksdb::FileOptions& options,
                                           std::unique_ptr<rocksdb::FSWritableFile>* result,
                                           rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  if (s.ok()) s = MaybeFail(settings(), Op::kWrite);
+  IOStatus s = MayCreate();
   if (!s.ok()) return s;
   return Wrap(target()->NewWritableFile(fname, options, result, dbg), result);
 }
@@ -321,8 +320,7 @@ IOStatus FaultFileSystem::ReopenWritableFile(const std::string& fname,
                                              const rocksdb::FileOptions& options,
                                              std::unique_ptr<rocksdb::FSWritableFile>* result,
                                              rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  if (s.ok()) s = MaybeFail(settings(), Op::kWrite);
+  IOStatus s = MayCreate();
   if (!s.ok()) return s;
   return Wrap(target()->ReopenWritableFile(fname, options, result, dbg), result);
 }
@@ -331,8 +329,7 @@ IOStatus FaultFileSystem::ReuseWritableFile(const std::string& fname, const std:
                                             const rocksdb::FileOptions& options,
                                             std::unique_ptr<rocksdb::FSWritableFile>* result,
                                             rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  if (s.ok()) s = MaybeFail(settings(), Op::kWrite);
+  IOStatus s = MayCreate();
   if (!s.ok()) return s;
   return Wrap(target()->ReuseWritableFile(fname, old_fname, options, result, dbg), result);
 }
@@ -341,50 +338,48 @@ IOStatus FaultFileSystem::PowerCheck() const {
   return power_cut_ ? IOStatus::IOError("fault injection: the power is off") : IOStatus::OK();
 }
 
+IOStatus FaultFileSystem::MayCreate() {
+  IOStatus s = PowerCheck();
+  return s.ok() ? MaybeFail(settings(), Op::kWrite) : s;
+}
+
 IOStatus FaultFileSystem::DeleteFile(const std::string& fname, const rocksdb::IOOptions& options,
                                      rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->DeleteFile(fname, options, dbg) : s;
+  return Powered([&] { return target()->DeleteFile(fname, options, dbg); });
 }
 
 IOStatus FaultFileSystem::RenameFile(const std::string& src, const std::string& dest,
                                      const rocksdb::IOOptions& options,
                                      rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->RenameFile(src, dest, options, dbg) : s;
+  return Powered([&] { return target()->RenameFile(src, dest, options, dbg); });
 }
 
 IOStatus FaultFileSystem::LinkFile(const std::string& src, const std::string& dest,
                                    const rocksdb::IOOptions& options,
                                    rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->LinkFile(src, dest, options, dbg) : s;
+  return Powered([&] { return target()->LinkFile(src, dest, options, dbg); });
 }
 
 IOStatus FaultFileSystem::Truncate(const std::string& fname, size_t size,
                                    const rocksdb::IOOptions& options,
                                    rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->Truncate(fname, size, options, dbg) : s;
+  return Powered([&] { return target()->Truncate(fname, size, options, dbg); });
 }
 
 IOStatus FaultFileSystem::CreateDir(const std::string& dirname, const rocksdb::IOOptions& options,
                                     rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->CreateDir(dirname, options, dbg) : s;
+  return Powered([&] { return target()->CreateDir(dirname, options, dbg); });
 }
 
 IOStatus FaultFileSystem::CreateDirIfMissing(const std::string& dirname,
                                              const rocksdb::IOOptions& options,
                                              rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->CreateDirIfMissing(dirname, options, dbg) : s;
+  return Powered([&] { return target()->CreateDirIfMissing(dirname, options, dbg); });
 }
 
 IOStatus FaultFileSystem::DeleteDir(const std::string& dirname, const rocksdb::IOOptions& options,
                                     rocksdb::IODebugContext* dbg) {
-  IOStatus s = PowerCheck();
-  return s.ok() ? target()->DeleteDir(dirname, options, dbg) : s;
+  return Powered([&] { return target()->DeleteDir(dirname, options, dbg); });
 }
 
 FaultEnv MakeFaultEnv(const std::string& control_file) {

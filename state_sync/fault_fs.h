@@ -125,6 +125,14 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
 
   // An error while the power is cut, else OK.
   rocksdb::IOStatus PowerCheck() const;
+  // `change` (a change to the disk), unless the power is cut.
+  template <typename Change>
+  rocksdb::IOStatus Powered(Change change) const {
+    rocksdb::IOStatus s = PowerCheck();
+    return s.ok() ? change() : s;
+  }
+  // Whether a file may be created now: the power is on and no write error is injected.
+  rocksdb::IOStatus MayCreate();
   // The injected error for `op` under `settings`, or OK.
   rocksdb::IOStatus MaybeFail(const FaultSettings& settings, Op op);
   rocksdb::IOStatus Wrap(rocksdb::IOStatus opened, std::unique_ptr<rocksdb::FSWritableFile>* file);
