@@ -125,6 +125,16 @@ void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
     v.process_alive = true;  // a report proves the process runs (adopted after our restart)
     v.pid = s.pid;
   }
+  if (!s.version.empty() && s.version != VersionOf(s.replica) && !v.stop_requested) {
+    // A reload cut short: a coordinator killed after recording the new version and before
+    // stopping the process adopts it still on the old one (found by the chaos suite).
+    // Restarted like a crash, so a binary that never reports its assigned version ends
+    // marked failed instead of restarting forever.
+    spdlog::warn("replica {} runs {} but is assigned {}: restarting it", s.replica, s.version,
+                 VersionOf(s.replica));
+    v.stop_requested = true;
+    actions_.push_back(StopReplica{s.replica});
+  }
   if (s.epoch > record_.epoch) {
     // Only possible if our record was lost: never hand out an epoch someone has seen.
     ClusterRecord next = record_;
@@ -183,7 +193,8 @@ void Arbiter::SetReplicaVersion(const std::string& name, const std::string& vers
   spdlog::info("replica {}: reload with {}", name, version);
   if (v.process_alive) {
     planned_restart_[name] = true;
-    actions_.push_back(StopReplica{name});
+    if (!v.stop_requested) actions_.push_back(StopReplica{name});
+    v.stop_requested = true;
   } else {
     v.restart_at_us = now_us_;  // start it with the new version now
   }

@@ -71,7 +71,7 @@ struct SendAssignment {
 struct StartReplica {
   std::string replica;
 };
-struct StopReplica {  // a planned restart (reload with another version): it starts again
+struct StopReplica {  // restart it (to run its assigned version): it starts again
   std::string replica;
 };
 using ArbiterAction = std::variant<SendAssignment, StartReplica, StopReplica>;
@@ -94,6 +94,7 @@ struct ReplicaView {
   std::vector<int32_t> exited_pids;  // the last few: their late reports are stale
   std::vector<int64_t> crashes_us;   // within the restart window
   int64_t restart_at_us = 0;         // 0: no restart scheduled
+  bool stop_requested = false;       // a StopReplica is out; cleared when the process exits
   uint64_t starts = 0;
 };
 

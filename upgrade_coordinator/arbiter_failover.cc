@@ -46,6 +46,7 @@ void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
   ReplicaView& v = views_.at(name);
   if (!v.process_alive) return;
   v.process_alive = false;
+  v.stop_requested = false;
   v.last.reset();
   v.exited_pids.push_back(v.pid);
   if (v.exited_pids.size() > 8) v.exited_pids.erase(v.exited_pids.begin());

@@ -35,6 +35,7 @@ class ArbiterTest : public ::testing::Test {
     ArbiterOptions o;
     o.replicas = {{"a", "tcp://127.0.0.1:1"}, {"b", "tcp://127.0.0.1:2"}};
     o.failure_timeout_ms = 100;  // suspicion comes before the 200 ms lease runs out
+    o.initial_version = "1.0.0";
     return o;
   }
 
@@ -238,6 +239,39 @@ TEST_F(ArbiterTest, TooManyCrashesMarkAReplicaFailed) {
   }
   EXPECT_TRUE(arbiter_.record().failed.at("b"));
   EXPECT_FALSE(arbiter_.Promotable("b", now_));
+}
+
+// Found by the chaos suite (kill-coordinator-during-fallback): the coordinator recorded b's
+// new version and was killed before it stopped b. Restarted, it adopted b still running the
+// old version, and the campaign waited forever for b to report the version it was assigned.
+TEST_F(ArbiterTest, AnAdoptedReplicaOnAnotherVersionThanAssignedIsRestarted) {
+  BootPair();
+  store_.saved->replica_version["b"] = "2.0.0";  // persisted; the stop never happened
+  Arbiter restarted(Options(), &store_);
+  ASSERT_TRUE(restarted.Recover(now_).ok());
+  auto stops = [&] {
+    int n = 0;
+    for (const auto& action : restarted.TakeActions()) n += std::holds_alternative<StopReplica>(action);
+    return n;
+  };
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.version = "1.0.0";
+  restarted.OnStatus(b, now_);
+  EXPECT_EQ(stops(), 1);
+  restarted.OnStatus(b, now_);
+  EXPECT_EQ(stops(), 0) << "stopped once, not on every report";
+  StatusReport a = Report("a", WireRole::kActive, 1, 5);
+  a.version = "1.0.0";
+  restarted.OnStatus(a, now_);
+  EXPECT_EQ(stops(), 0) << "a runs what it is assigned";
+  restarted.OnProcessExited("b", now_);
+  now_ += 100 * kMs;
+  restarted.OnTick(now_);
+  bool started = false;
+  for (const auto& action : restarted.TakeActions()) {
+    if (auto* start = std::get_if<StartReplica>(&action)) started |= start->replica == "b";
+  }
+  EXPECT_TRUE(started);
 }
 
 TEST_F(ArbiterTest, StaleReportsFromAnUnknownReplicaChangeNothing) {
