@@ -109,6 +109,7 @@ class MemoryRecordStore final : public RecordStore {
   StatusOr<std::optional<ClusterRecord>> Load() override { return record_; }
   Status Save(const ClusterRecord& record) override {
     record_ = record;
+    ++writes_;
     return Status::Ok();
   }
   StatusOr<std::optional<std::string>> Get(const std::string& key) override {
@@ -118,10 +119,13 @@ class MemoryRecordStore final : public RecordStore {
   }
   Status Put(const std::string& key, const std::string& value) override {
     docs_[key] = value;
+    ++writes_;
     return Status::Ok();
   }
+  uint64_t writes() const { return writes_; }
 
  private:
+  uint64_t writes_ = 0;
   std::optional<ClusterRecord> record_;
   std::map<std::string, std::string> docs_;
 };
@@ -189,7 +193,12 @@ class Host final : public CampaignHost {
 
 class World {
  public:
-  World(const SimOptions& o) : o_(o), rng_(o.seed), profile_(Profile::Draw(rng_)), host_(this) {
+  World(const SimOptions& o)
+      : o_(o),
+        rng_(o.seed),
+        torn_rng_(o.seed ^ 0x746f726e),
+        profile_(Profile::Draw(rng_)),
+        host_(this) {
     env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     for (const char* name : {"a", "b"}) {
       Replica& r = replicas_[name];
@@ -307,11 +316,19 @@ class World {
 
   // The supervisor spawns the process (the coordinator learns its pid at once, as
   // fork+exec tells it); the process boots a moment later.
+  // A process that still runs (started by a coordinator that died) is adopted instead,
+  // as the daemon finds it by the lock on its directory.
   void Spawn(Replica& r) {
-    if (r.up || r.booting) return;
+    if (r.up || r.booting) {
+      if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
+      return;
+    }
     r.booting = true;
     r.pid = ++next_pid_;
-    if (arbiter_) arbiter_->OnProcessStarted(r.name, r.pid, now_);
+    if (arbiter_) {
+      arbiter_->OnProcessStarted(r.name, r.pid, now_);
+      children_.insert(r.pid);
+    }
     After(Rng1(5, 40) * kMs, [this, name = r.name, pid = r.pid] { Boot(replicas_.at(name), pid); });
   }
 
@@ -369,11 +386,25 @@ class World {
     After(kMs, [this, name = r.name, pid = r.pid] { Exited(name, pid); });
   }
 
-  // The supervisor sees the exit (only if a coordinator runs).
+  // The supervisor sees the exit of its own child (only if a coordinator runs).
   void Exited(const std::string& name, int32_t pid) {
     if (!arbiter_ || replicas_.at(name).pid != pid) return;  // reaped before a newer spawn
     arbiter_->OnProcessExited(name, now_);
     ExecuteArbiter();
+  }
+
+  // A process the coordinator adopted (started by its previous life) is not its child:
+  // the daemon's supervisor polls whether it still runs; so does this, every tick.
+  // (Found by seeds 7370 and 7902: adopted from reports sent just before both replicas
+  // lost power, they were never seen to exit, so never restarted.)
+  void ReapAdopted() {
+    for (const auto& [name, view] : arbiter_->replicas()) {
+      const Replica& r = replicas_.at(name);
+      bool runs = view.pid == r.pid && (r.up || r.booting);
+      if (!view.process_alive || children_.count(view.pid) || runs) continue;
+      Trace("supervisor: adopted " + name + " pid " + std::to_string(view.pid) + " is gone");
+      arbiter_->OnProcessExited(name, now_);
+    }
   }
 
   // Runs fn on the replica's core and carries out what it asked for. A store failure
@@ -445,6 +476,7 @@ class World {
       ObserveReplica(r);
     }
     if (arbiter_) {
+      ReapAdopted();
       arbiter_->OnTick(now_);
       if (campaign_ && !campaign_->record().Done()) campaign_->Tick(now_ / kMs);
       ExecuteArbiter();
@@ -490,6 +522,7 @@ class World {
     ao.initial_version = kOldVersion;
     ao.max_restarts = 1000;  // the restart policy is not under test: faults may crash often
     arbiter_ = std::make_unique<Arbiter>(ao, &records_);
+    children_.clear();
     Status s = arbiter_->Recover(now_);
     if (!s.ok()) violations_.push_back("coordinator: cannot recover: " + s.message());
     auto saved = records_.Get("campaign");
@@ -519,6 +552,17 @@ class World {
 
   void ExecuteArbiter() {
     if (!arbiter_) return;
+    if (kill_coordinator_after_persist_ && records_.writes() != writes_acted_on_) {
+      // Killed between recording a decision and carrying it out.
+      kill_coordinator_after_persist_ = false;
+      Trace("coordinator killed after persisting, before acting");
+      StopCoordinator();
+      After(coordinator_down_us_, [this] {
+        if (!arbiter_) StartCoordinator();
+      });
+      return;
+    }
+    writes_acted_on_ = records_.writes();
     for (auto& action : arbiter_->TakeActions()) {
       if (auto* send = std::get_if<SendAssignment>(&action)) {
         Assignment a = send->assignment;
@@ -782,10 +826,15 @@ class World {
         Trace("clock of " + r.name + " jumps to offset " + std::to_string(r.clock_offset_ms));
       }
       if (roll(profile_.coordinator_restart_per_s) && arbiter_) {
-        StopCoordinator();
-        After(rng_.Uniform(0, 500) * kMs, [this] {
-          if (!arbiter_) StartCoordinator();
-        });
+        coordinator_down_us_ = rng_.Uniform(0, 500) * kMs;
+        if (torn_rng_.Chance(0.5)) {
+          kill_coordinator_after_persist_ = true;  // at its next decision, torn
+        } else {
+          StopCoordinator();
+          After(coordinator_down_us_, [this] {
+            if (!arbiter_) StartCoordinator();
+          });
+        }
       }
       if (roll(profile_.write_error_per_s)) {
         // The disk fails writes for a while: the store's next write fails and the process
@@ -989,12 +1038,19 @@ class World {
 
   const SimOptions& o_;
   Rng rng_;
+  // Whether a coordinator restart is torn (killed between persisting and acting): its own
+  // stream, so that the seeds draw everything else as they did before it existed.
+  Rng torn_rng_;
   Profile profile_;
   Host host_;
   std::unique_ptr<rocksdb::Env> env_;
   std::map<std::string, Replica> replicas_;
   MemoryRecordStore records_;
   std::unique_ptr<Arbiter> arbiter_;
+  std::set<int32_t> children_;  // pids the running coordinator spawned (the rest: adopted)
+  bool kill_coordinator_after_persist_ = false;
+  uint64_t writes_acted_on_ = 0;  // records_.writes() when the coordinator last acted
+  int64_t coordinator_down_us_ = 0;
   std::unique_ptr<Campaign> campaign_;
   EventLog events_;
   std::map<std::string, nlohmann::json> replica_state_;

@@ -42,6 +42,24 @@ TEST_F(Simulation, SeedsRunWithoutViolations) {
   EXPECT_GT(upgrades, 3u);  // the runs include rolling upgrades, not only steady state
 }
 
+// Seeds that once failed, each with the event that made it fail, which it must still
+// contain (or it no longer tests the fix).
+TEST_F(Simulation, SeedsThatOnceFailedPass) {
+  const std::pair<uint64_t, const char*> kSeeds[] = {
+      // The coordinator was killed between recording b's reload and stopping b; restarted,
+      // it adopted b on the old version and the rollback waited for b forever.
+      {974, "coordinator killed after persisting, before acting"},
+      // Adopted from reports sent just before both replicas lost power: never seen to exit.
+      {7902, "supervisor: adopted a pid"},
+  };
+  for (const auto& [seed, event] : kSeeds) {
+    SimResult r = RunSeed(seed, {}, true);
+    EXPECT_TRUE(r.violations.empty())
+        << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
+    EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
+  }
+}
+
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are
 // tried in order up to a bound; the first that catches the bug ends the search.
 uint64_t FirstSeedCatching(const std::string& mutant, const std::string& invariant,

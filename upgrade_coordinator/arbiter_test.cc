@@ -251,7 +251,8 @@ TEST_F(ArbiterTest, AnAdoptedReplicaOnAnotherVersionThanAssignedIsRestarted) {
   ASSERT_TRUE(restarted.Recover(now_).ok());
   auto stops = [&] {
     int n = 0;
-    for (const auto& action : restarted.TakeActions()) n += std::holds_alternative<StopReplica>(action);
+    for (const auto& action : restarted.TakeActions())
+      n += std::holds_alternative<StopReplica>(action);
     return n;
   };
   StatusReport b = Report("b", WireRole::kStandby, 1, 5);
