@@ -14,6 +14,7 @@
 #include "common/net.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -85,8 +86,10 @@ duplex::Status ClusterFixture::SpawnCoordinator() {
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
     }
+    std::string crash_point = CrashPointFile();
     ::execl(duplex_binary_.c_str(), duplex_binary_.c_str(), "coordinator", "-c",
-            config_path_.c_str(), static_cast<char*>(nullptr));
+            config_path_.c_str(), "--crash-point-file", crash_point.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   coordinator_pid_ = pid;
@@ -98,15 +101,44 @@ duplex::Status ClusterFixture::KillAndRestartCoordinator() {
   return RestartCoordinator();
 }
 
-void ClusterFixture::KillCoordinator() {
-  if (coordinator_pid_ == 0) return;
-  // Remember the replicas first: after the kill nobody else knows their pids.
+void ClusterFixture::RememberOrphans() {
   for (const auto& r : config_.replicas) {
     if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) orphans_.push_back(*pid);
   }
+}
+
+void ClusterFixture::KillCoordinator() {
+  if (coordinator_pid_ == 0) return;
+  RememberOrphans();  // first: after the kill nobody else knows their pids
   ::kill(coordinator_pid_, SIGKILL);
   ::waitpid(coordinator_pid_, nullptr, 0);
   coordinator_pid_ = 0;
+}
+
+duplex::Status ClusterFixture::ArmCoordinatorCrash(const std::string& after, int n) {
+  RememberOrphans();  // it will exit on its own, taking their pids with it
+  std::string text = after + " " + std::to_string(n) + "\n";
+  std::string what;
+  int count = 0;
+  DUPLEX_RETURN_IF_ERROR(ParseCrashPoint(text, &what, &count));
+  std::string tmp = CrashPointFile() + ".tmp";
+  std::ofstream(tmp) << text;
+  std::error_code ec;
+  fs::rename(tmp, CrashPointFile(), ec);  // whole, or not at all
+  if (ec) return IOError("arm the crash point: " + ec.message());
+  return Status::Ok();
+}
+
+void ClusterFixture::DisarmCoordinatorCrash() {
+  std::error_code ec;
+  fs::remove(CrashPointFile(), ec);
+}
+
+bool ClusterFixture::CoordinatorExited() {
+  if (coordinator_pid_ != 0 && ::waitpid(coordinator_pid_, nullptr, WNOHANG) == coordinator_pid_) {
+    coordinator_pid_ = 0;
+  }
+  return coordinator_pid_ == 0;
 }
 
 duplex::Status ClusterFixture::RestartCoordinator() {

@@ -46,6 +46,12 @@ class ClusterFixture {
   // The two halves, for a coordinator that stays down a while.
   void KillCoordinator();
   duplex::Status RestartCoordinator();
+  // A torn kill: the coordinator exits by itself right after its n-th durable write of
+  // the kind named ("any" or "reload"), before acting on it (record_store.h).
+  duplex::Status ArmCoordinatorCrash(const std::string& after, int n);
+  void DisarmCoordinatorCrash();
+  // Reaps the coordinator if it has exited; true when none runs.
+  bool CoordinatorExited();
 
   const ClusterConfig& config() const { return config_; }
   pid_t coordinator_pid() const { return coordinator_pid_; }
@@ -77,6 +83,8 @@ class ClusterFixture {
  private:
   ClusterFixture() = default;
   duplex::Status SpawnCoordinator();
+  void RememberOrphans();  // the replicas' pids, which only the coordinator knows
+  std::string CrashPointFile() const { return config_.data_dir + "/coordinator.crashpoint"; }
   std::string duplex_binary_;
   ClusterConfig config_;
   std::string config_path_;

@@ -108,10 +108,10 @@ const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "c
 const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
 Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) {
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(
-      node, path,
-      {"kind", "target", "at", "duration", "error", "sync_only", "direction", "sever", "drop",
-       "duplicate", "reorder", "corrupt", "delay", "jitter", "down", "offset", "back"}));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path,
+                                   {"kind", "target", "at", "duration", "error", "sync_only",
+                                    "direction", "sever", "drop", "duplicate", "reorder", "corrupt",
+                                    "delay", "jitter", "down", "offset", "back", "torn", "nth"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node, path, "kind", &kind));
   static const std::map<std::string, FaultKind> kKinds = {{"kill", FaultKind::kKill},
@@ -149,6 +149,18 @@ Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) 
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "down", &f->down_ms));
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "offset", &f->offset_ms));
   DUPLEX_RETURN_IF_ERROR(Read(node, path, "back", &f->back));
+  DUPLEX_RETURN_IF_ERROR(Read(node, path, "torn", &f->torn));
+  DUPLEX_RETURN_IF_ERROR(Read(node, path, "nth", &f->nth));
+  if (!f->torn.empty()) {
+    if (f->kind != FaultKind::kKill || f->target != "coordinator") {
+      return Bad(Join(path, "torn"), "only a kill of the coordinator can be torn");
+    }
+    if (f->torn != "any" && f->torn != "reload") {
+      return Bad(Join(path, "torn"), "\"" + f->torn + "\" is not any or reload");
+    }
+    if (f->down_ms > 0) return Bad(Join(path, "down"), "a torn kill restarts at once");
+  }
+  if (f->nth < 1) return Bad(Join(path, "nth"), "must be 1 or more");
   if (f->kind == FaultKind::kClockJump && f->offset_ms <= 0) {
     return Bad(Join(path, "offset"), "required for clock-jump (e.g. 1h; back: true to go back)");
   }

@@ -49,6 +49,11 @@ struct FaultSpec {
   int delay_ms = 0, jitter_ms = 0;
   // kKill of the coordinator: how long it stays down before it is started again.
   int64_t down_ms = 0;
+  // kKill of the coordinator, torn: instead of a signal, it exits by itself right after
+  // its nth durable write of this kind ("any", or "reload": a replica's version), before
+  // acting on it; it is restarted at once.
+  std::string torn;
+  int nth = 1;
   // kClockJump
   int64_t offset_ms = 0;
   bool back = false;

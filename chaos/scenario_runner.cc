@@ -19,6 +19,7 @@
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 #include "common/clock.h"
+#include "common/net.h"
 #include "state_sync/fault_fs.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/event_log.h"
@@ -30,6 +31,7 @@ using nlohmann::json;
 namespace {
 
 constexpr int kTickMs = 5;
+constexpr int kTornWaitMs = 30000;  // a torn kill waits this long for its write
 constexpr uint64_t kAckedBeforeUpgrade = 100;
 
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -43,6 +45,7 @@ struct Armed {
   std::string resolved;  // the process or link it hit
   std::string note;
   std::function<void()> heal;
+  std::function<bool()> over;  // if set, heal as soon as it holds (else at the duration)
 };
 
 // Sets DUPLEX_MUTANTS for the processes this run starts (they inherit it) and clears it.
@@ -103,8 +106,12 @@ class Run {
     fo.configure = [&](ClusterConfig* c) {
       for (size_t i = 0; i < c->replicas.size(); ++i) {
         ReplicaConfig& r = c->replicas[i];
-        auto peer = chaos::FaultProxy::Start({0, r.port, o_.seed * 31 + i});
-        auto control = chaos::FaultProxy::Start({0, c->control_port, o_.seed * 37 + i});
+        // Not port 0: the kernel could hand a proxy a port picked for a replica that has
+        // not bound it yet (CI, 2026-12-03: "replicas[1].port: 45647 is already used by
+        // replicas[0].peer_port"). PickFreePort never gives a port twice.
+        auto peer = chaos::FaultProxy::Start({PickFreePort(), r.port, o_.seed * 31 + i});
+        auto control =
+            chaos::FaultProxy::Start({PickFreePort(), c->control_port, o_.seed * 37 + i});
         if (!peer.ok() || !control.ok()) {
           proxies = !peer.ok() ? peer.status() : control.status();
           return;
@@ -187,7 +194,10 @@ class Run {
                      (t.acked && workload_->acked() >= *t.acked);
           if (due) Fire(a);
         }
-        if (a.fired && !a.healed && ElapsedMs() >= a.start_ms + a.spec.duration_ms) Heal(a);
+        if (a.fired && !a.healed &&
+            (ElapsedMs() >= a.start_ms + a.spec.duration_ms || (a.over && a.over()))) {
+          Heal(a);
+        }
       }
       bool done = s_.package.empty() ? now >= s_.run_ms : CampaignDone();
       // Faults whose trigger never came (a step the campaign skipped) do not hold the run.
@@ -231,7 +241,23 @@ class Run {
     a.heal = [] {};
     switch (f.kind) {
       case FaultKind::kKill:
-        if (a.resolved == "coordinator") {
+        if (a.resolved == "coordinator" && !f.torn.empty()) {
+          Status armed = cluster_->ArmCoordinatorCrash(f.torn, f.nth);
+          a.note = armed.ok() ? "torn: exits after durable write " + std::to_string(f.nth) +
+                                    " of kind " + f.torn
+                              : armed.message();
+          a.spec.duration_ms = kTornWaitMs;
+          a.over = [this] { return cluster_->CoordinatorExited(); };
+          a.heal = [this] {
+            if (cluster_->CoordinatorExited()) {
+              (void)cluster_->RestartCoordinator();
+              return;
+            }
+            cluster_->DisarmCoordinatorCrash();
+            Say("  torn kill: no such write within " + std::to_string(kTornWaitMs) +
+                " ms; disarmed, the coordinator runs on");
+          };
+        } else if (a.resolved == "coordinator") {
           cluster_->KillCoordinator();
           if (f.down_ms > 0) {
             a.spec.duration_ms = f.down_ms;

@@ -74,6 +74,23 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
   EXPECT_NE(Error("name: [unclosed").find("not YAML"), std::string::npos);
 }
 
+TEST(Scenario, ATornKillIsOfTheCoordinatorAfterAKnownWrite) {
+  std::string torn =
+      Edit(kFull, "{kind: kill, target: active, at: {step: Soak}}",
+           "{kind: kill, target: coordinator, torn: reload, nth: 2, at: {step: Soak}}");
+  auto s = ParseScenario(torn, "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->faults[0].torn, "reload");
+  EXPECT_EQ(s->faults[0].nth, 2);
+  EXPECT_EQ(Error(Edit(torn, "target: coordinator", "target: a")),
+            "faults[0].torn: only a kill of the coordinator can be torn");
+  EXPECT_EQ(Error(Edit(torn, "torn: reload", "torn: later")),
+            "faults[0].torn: \"later\" is not any or reload");
+  EXPECT_EQ(Error(Edit(torn, "nth: 2", "nth: 0")), "faults[0].nth: must be 1 or more");
+  EXPECT_EQ(Error(Edit(torn, "nth: 2", "down: 1s")),
+            "faults[0].down: a torn kill restarts at once");
+}
+
 TEST(Scenario, AStepTriggerNeedsAnUpgradeAndExpectMatchesIt) {
   std::string plain = "name: plain\nfaults:\n  - {kind: kill, target: a, at: {step: Soak}}\n";
   EXPECT_EQ(Error(plain), "faults[0].at.step: needs an upgrade section");

@@ -61,6 +61,9 @@ int Main(int argc, char** argv) {
   status->add_flag("--json", json, "one JSON object");
   auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
   auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
+  std::string crash_point_file;
+  coordinator->add_option("--crash-point-file", crash_point_file,
+                          "chaos testing: exit right after the durable write this file names");
   auto* kv =
       app.add_subcommand("kv", "talk to the kv processor: put k v | get k | del k | incr k n");
   std::string kv_op;
@@ -137,7 +140,7 @@ int Main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status());
   if (*coordinator) {
     InitLogging("coordinator", config->log_level);
-    return RunCoordinator(*config);
+    return RunCoordinator(*config, crash_point_file);
   }
   if (*up) {
     Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);

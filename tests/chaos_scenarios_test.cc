@@ -41,7 +41,8 @@ TEST_P(Catalogue, ScenarioPasses) {
 INSTANTIATE_TEST_SUITE_P(Chaos, Catalogue,
                          ::testing::Values("kill-active", "partition-then-kill-active",
                                            "corrupt-replica-link", "kill-active-during-evaluate",
-                                           "mutant-skip-fsync", "mutant-ack-before-replication"),
+                                           "mutant-skip-fsync", "mutant-ack-before-replication",
+                                           "torn-coordinator-during-fallback"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -457,7 +457,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
   return argv;
 }
 
-int RunCoordinator(const ClusterConfig& config) {
+int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_file) {
   InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -466,7 +466,9 @@ int RunCoordinator(const ClusterConfig& config) {
     spdlog::critical("{}", store.status().ToString());
     return 2;
   }
-  Coordinator coordinator(config, std::move(store).value());
+  std::unique_ptr<RecordStore> records = std::move(store).value();
+  if (!crash_point_file.empty()) records = WithCrashPoint(std::move(records), crash_point_file);
+  Coordinator coordinator(config, std::move(records));
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

@@ -10,7 +10,8 @@ namespace duplex {
 
 // Runs until POST /shutdown (replicas stopped too) or SIGTERM/SIGINT (replicas
 // keep running, so a restarted coordinator adopts them). Returns the exit code.
-int RunCoordinator(const ClusterConfig& config);
+// `crash_point_file`: chaos testing only (see WithCrashPoint in record_store.h).
+int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_file = "");
 
 // The directory a replica owns, and the command line the coordinator starts it with.
 std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);

@@ -1,0 +1,94 @@
+#include "upgrade_coordinator/record_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace duplex {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CrashPointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("duplex-crashpoint-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto store = OpenRecordStore((dir_ / "db").string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = WithCrashPoint(std::move(store).value(), Control());
+    ASSERT_TRUE(store_->Load().ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string Control() const { return (dir_ / "crash").string(); }
+  void Arm(const std::string& text) { std::ofstream(Control()) << text; }
+  std::string Armed() const {
+    std::ifstream in(Control());
+    std::string what, n;
+    in >> what >> n;
+    return in || !what.empty() ? what + " " + n : "";
+  }
+
+  fs::path dir_;
+  std::unique_ptr<RecordStore> store_;
+};
+
+TEST(CrashPoint, ParsesWhatAndHowMany) {
+  std::string what;
+  int n = 0;
+  ASSERT_TRUE(ParseCrashPoint("reload 2\n", &what, &n).ok());
+  EXPECT_EQ(what, "reload");
+  EXPECT_EQ(n, 2);
+  ASSERT_TRUE(ParseCrashPoint("any", &what, &n).ok());
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(ParseCrashPoint("soon 1", &what, &n).message(),
+            "crash point \"soon 1\": expected any or reload, then a count");
+  EXPECT_EQ(ParseCrashPoint("any 0", &what, &n).message(),
+            "crash point \"any 0\": the count must be a number >= 1");
+  EXPECT_FALSE(ParseCrashPoint("any 2x", &what, &n).ok());
+}
+
+TEST_F(CrashPointTest, UnarmedWritesGoThrough) {
+  ClusterRecord r;
+  r.replica_version["b"] = "2.0.0";
+  EXPECT_TRUE(store_->Save(r).ok());
+  EXPECT_TRUE(store_->Put("campaign", "{}").ok());
+}
+
+TEST_F(CrashPointTest, CountsOnlyTheWritesItNames) {
+  Arm("reload 2\n");
+  ClusterRecord r;
+  r.epoch = 1;
+  ASSERT_TRUE(store_->Save(r).ok());  // no version change
+  ASSERT_TRUE(store_->Put("campaign", "{}").ok());
+  EXPECT_EQ(Armed(), "reload 2");
+  r.replica_version["b"] = "2.0.0";
+  ASSERT_TRUE(store_->Save(r).ok());  // the first reload
+  EXPECT_EQ(Armed(), "reload 1");
+  r.replica_version["b"] = "1.0.0";
+  EXPECT_EXIT(store_->Save(r), ::testing::ExitedWithCode(137), "");
+}
+
+TEST_F(CrashPointTest, TheExitComesAfterTheWriteIsDurable) {
+  Arm("any 1\n");
+  ClusterRecord r;
+  r.epoch = 7;
+  EXPECT_EXIT(store_->Save(r), ::testing::ExitedWithCode(137), "");
+  EXPECT_FALSE(fs::exists(Control())) << "disarmed before the exit: the restart runs on";
+  store_.reset();
+  auto reopened = OpenRecordStore((dir_ / "db").string());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto loaded = (*reopened)->Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((**loaded).epoch, 7u);
+}
+
+}  // namespace
+}  // namespace duplex
