@@ -221,6 +221,7 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   trial.duration_ms = run->duration_ms;
   trial.unavailability_ms = run->unavailability_ms;
   trial.unavailability_at_ms = run->unavailability_at_ms;
+  trial.unavailability_step = run->unavailability_step;
   trial.failed_requests = run->failed_requests;
   trial.lost = check.lost;
   trial.double_applied = check.double_applied;

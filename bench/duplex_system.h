@@ -18,6 +18,7 @@ struct UpgradeTrial {
   double duration_ms = 0;
   double unavailability_ms = 0;
   double unavailability_at_ms = 0;  // from the campaign's start
+  std::string unavailability_step;  // the campaign step it began in
   uint64_t failed_requests = 0;
   uint64_t lost = 0;
   uint64_t double_applied = 0;

@@ -208,6 +208,7 @@ struct Run {
                           {"duration_ms", trial->duration_ms},
                           {"unavailability_ms", trial->unavailability_ms},
                           {"unavailability_at_ms", trial->unavailability_at_ms},
+                          {"unavailability_step", trial->unavailability_step},
                           {"failed_requests", trial->failed_requests},
                           {"lost_acknowledged_writes", trial->lost},
                           {"double_applied_requests", trial->double_applied}};
@@ -287,7 +288,9 @@ int RunSuite(const SuiteOptions& options) {
       std::cout << "rolling upgrade: " << upgrade.value("outcome", "") << " in "
                 << upgrade.value("duration_ms", 0.0) << " ms, longest gap "
                 << upgrade.value("unavailability_ms", 0.0) << " ms ("
-                << upgrade.value("unavailability_in_switchovers", 0.0) << " switchovers), lost "
+                << upgrade.value("unavailability_in_switchovers", 0.0) << " switchovers) at +"
+                << upgrade.value("unavailability_at_ms", 0.0) / 1000.0 << " s in "
+                << upgrade.value("unavailability_step", "") << ", lost "
                 << upgrade.value("lost_acknowledged_writes", 0) << "\n";
     }
   }

@@ -100,6 +100,13 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
   AckGap gap = workload.LongestAckGap(t0, t1);
   run.unavailability_ms = gap.length_us / 1000.0;
   run.unavailability_at_ms = (gap.start_us - t0) / 1000.0;
+  // Steps are stamped with the coordinator's steady clock: the same clock as ours.
+  for (const auto& step : run.campaign.value("steps", nlohmann::json::array())) {
+    int64_t from = step.value("started_ms", int64_t{0}), to = step.value("ended_ms", int64_t{0});
+    if (gap.start_us / 1000 >= from && (to == 0 || gap.start_us / 1000 < to)) {
+      run.unavailability_step = step.value("step", "");
+    }
+  }
   return run;
 }
 

@@ -17,6 +17,7 @@ struct UpgradeRun {
   double duration_ms = 0;           // campaign start to its end
   double unavailability_ms = 0;     // longest gap between acknowledged writes meanwhile
   double unavailability_at_ms = 0;  // when that gap began, from the campaign's start
+  std::string unavailability_step;  // the campaign step running when it began
   uint64_t failed_requests = 0;     // fail or unknown outcome after the client's retries
   nlohmann::json campaign;          // the coordinator's final view of the campaign
 };

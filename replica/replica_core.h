@@ -35,7 +35,7 @@ struct ReplicaOptions {
   uint64_t max_lag_ops = 10000;   // deltas in flight to the standby
   uint64_t max_queue = 10000;     // client requests waiting for a group commit
   uint64_t snapshot_chunk_bytes = 1 << 20;
-  uint32_t snapshot_window_chunks = 4;
+  uint32_t snapshot_window_chunks = 16;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message
   int32_t pid = 0;                // reported to the coordinator; 0 = this process's
   // The chaos checker's self-test (common/mutants.h): resume a standby's log tail without

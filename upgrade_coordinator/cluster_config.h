@@ -45,7 +45,7 @@ struct ReplicationConfig {
   uint64_t max_lag_ops = 10000;      // async mode: writes wait when the standby is this far behind
   uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by log tail
   uint64_t max_batch_ops = 1024;     // group commit: deltas per WriteBatch
-  uint64_t snapshot_chunk_bytes = 256
+  uint64_t snapshot_chunk_bytes = 64
                                   << 10;  // per loop turn: bounds how long a catch-up holds writes
   uint64_t max_frame_bytes = 16 << 20;    // larger frames are refused
   uint64_t max_queue = 10000;             // pending client requests per replica
