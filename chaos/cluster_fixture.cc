@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/net.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -121,12 +122,7 @@ duplex::Status ClusterFixture::ArmCoordinatorCrash(const std::string& after, int
   std::string what;
   int count = 0;
   DUPLEX_RETURN_IF_ERROR(ParseCrashPoint(text, &what, &count));
-  std::string tmp = CrashPointFile() + ".tmp";
-  std::ofstream(tmp) << text;
-  std::error_code ec;
-  fs::rename(tmp, CrashPointFile(), ec);  // whole, or not at all
-  if (ec) return IOError("arm the crash point: " + ec.message());
-  return Status::Ok();
+  return WriteFileAtomically(CrashPointFile(), text);
 }
 
 void ClusterFixture::DisarmCoordinatorCrash() {

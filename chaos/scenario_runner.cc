@@ -19,6 +19,7 @@
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/net.h"
 #include "state_sync/fault_fs.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -227,10 +228,7 @@ class Run {
   }
 
   static void WriteFaults(const std::string& path, const FaultSettings& settings) {
-    std::string tmp = path + ".tmp";
-    std::ofstream(tmp) << FormatFaultSettings(settings);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);  // atomically: the replica never reads half a file
+    (void)WriteFileAtomically(path, FormatFaultSettings(settings));  // never read half-written
   }
 
   void Fire(Armed& a) {

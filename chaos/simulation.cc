@@ -325,6 +325,11 @@ class World {
     }
     r.booting = true;
     r.pid = ++next_pid_;
+    // The binary is chosen now, as the daemon's argv[0]; the process runs it even if the
+    // coordinator dies before it boots (seed 3204 booted the old one, as no coordinator
+    // was there to ask).
+    r.version = arbiter_ ? arbiter_->VersionOf(r.name) : kOldVersion;
+    if (r.version.empty()) r.version = kOldVersion;
     if (arbiter_) {
       arbiter_->OnProcessStarted(r.name, r.pid, now_);
       children_.insert(r.pid);
@@ -335,8 +340,6 @@ class World {
   void Boot(Replica& r, int32_t pid) {
     if (r.pid != pid) return;
     r.booting = false;
-    r.version = arbiter_ ? arbiter_->VersionOf(r.name) : kOldVersion;
-    if (r.version.empty()) r.version = kOldVersion;
     std::string variant = r.version == kNewVersion ? profile_.variant : "";
     Trace("start " + r.name + " " + r.version + (variant.empty() ? "" : "-" + variant) + " pid " +
           std::to_string(r.pid));

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/files.h"
 #include "state_sync/store.h"
 
 namespace duplex {
@@ -40,11 +41,7 @@ std::string Lower(std::string s) {
 
 // The harness's way of writing the control file: never half-written.
 void WriteAtomically(const std::string& path, const std::string& text) {
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << text;
-  }
-  std::filesystem::rename(path + ".tmp", path);
+  ASSERT_TRUE(WriteFileAtomically(path, text).ok());
 }
 
 // Polls `done` every few milliseconds for at most kBoundedWaitMs.

@@ -35,6 +35,7 @@ void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now
   ReplicaView& v = views_.at(name);
   v.process_alive = true;
   v.pid = pid;
+  v.stop_requested = false;
   v.last.reset();  // its old reports describe a process that is gone
   v.restart_at_us = 0;
   ++v.starts;

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/files.h"
+
 namespace duplex {
 namespace {
 
@@ -95,13 +97,11 @@ class CrashPointRecordStore final : public RecordStore {
       return;
     }
     if (what == "reload" && !reload) return;
-    std::error_code ec;
     if (n > 1) {
-      std::string tmp = file_ + ".tmp";
-      std::ofstream(tmp) << what << " " << (n - 1) << "\n";
-      std::filesystem::rename(tmp, file_, ec);
+      (void)WriteFileAtomically(file_, what + " " + std::to_string(n - 1) + "\n");
       return;
     }
+    std::error_code ec;
     std::filesystem::remove(file_, ec);
     spdlog::warn("crash point: exiting right after a durable write ({}), before acting on it",
                  what);

@@ -36,6 +36,15 @@ bool OldVersionActive(Machine& m) {
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
   if (!active.empty() && RunsOld(m, active)) return true;
   if (active.empty()) {
+    // Nobody serves. The replica the arbiter waits for (the one holding the last writes)
+    // may be isolated, or on the new version and never start again (a release that
+    // crashes at start): every replica back in service on the old version, so that one
+    // can be elected (found by seed 3748).
+    for (const std::string& r : {m.record.first, m.record.second}) {
+      if (r.empty()) continue;
+      m.host->Isolate(r, false);
+      if (!RunsOld(m, r) && m.Once("reload-" + r)) m.host->Reload(r, m.record.from);
+    }
     Waiting(m, "an active replica");
     return false;
   }
