@@ -338,7 +338,7 @@ class World {
   }
 
   void Boot(Replica& r, int32_t pid) {
-    if (r.pid != pid) return;
+    if (r.pid != pid || !r.booting) return;  // stopped while it started
     r.booting = false;
     std::string variant = r.version == kNewVersion ? profile_.variant : "";
     Trace("start " + r.name + " " + r.version + (variant.empty() ? "" : "-" + variant) + " pid " +
@@ -577,9 +577,10 @@ class World {
         Spawn(replicas_.at(start->replica));
       } else if (auto* stop = std::get_if<StopReplica>(&action)) {
         Replica& r = replicas_.at(stop->replica);
-        if (r.up) {
+        if (r.up || r.booting) {  // a SIGTERM stops a process that is still starting, too
           Trace("stop " + r.name + " (reload)");
           Down(r);
+          r.booting = false;
           After(kMs, [this, name = r.name, pid = r.pid] { Exited(name, pid); });
         }
       }

@@ -36,12 +36,13 @@ bool OldVersionActive(Machine& m) {
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
   if (!active.empty() && RunsOld(m, active)) return true;
   if (active.empty()) {
-    // Nobody serves. The replica the arbiter waits for (the one holding the last writes)
-    // may be isolated, or on the new version and never start again (a release that
-    // crashes at start): every replica back in service on the old version, so that one
-    // can be elected (found by seed 3748).
+    // Nobody serves, for longer than a step may take. The replica the arbiter waits for
+    // (the one holding the last writes) may be isolated, or on the new version and never
+    // start again (a release that crashes at start): as a last resort, every replica back
+    // in service on the old version, so that one can be elected (found by seed 3748).
+    // Not sooner: an active is missing for a moment in every failover.
     for (const std::string& r : {m.record.first, m.record.second}) {
-      if (r.empty()) continue;
+      if (r.empty() || !m.TimedOut()) continue;
       m.host->Isolate(r, false);
       if (!RunsOld(m, r) && m.Once("reload-" + r)) m.host->Reload(r, m.record.from);
     }
