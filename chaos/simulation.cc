@@ -553,16 +553,21 @@ class World {
     for (auto& job : digest_jobs_) job.cancelled = true;
   }
 
+  // Kills the coordinator now and starts a new one on the same record after `delay_us`.
+  void RestartCoordinatorAfter(int64_t delay_us) {
+    StopCoordinator();
+    After(delay_us, [this] {
+      if (!arbiter_) StartCoordinator();
+    });
+  }
+
   void ExecuteArbiter() {
     if (!arbiter_) return;
     if (kill_coordinator_after_persist_ && records_.writes() != writes_acted_on_) {
       // Killed between recording a decision and carrying it out.
       kill_coordinator_after_persist_ = false;
       Trace("coordinator killed after persisting, before acting");
-      StopCoordinator();
-      After(coordinator_down_us_, [this] {
-        if (!arbiter_) StartCoordinator();
-      });
+      RestartCoordinatorAfter(coordinator_down_us_);
       return;
     }
     writes_acted_on_ = records_.writes();
@@ -834,10 +839,7 @@ class World {
         if (torn_rng_.Chance(0.5)) {
           kill_coordinator_after_persist_ = true;  // at its next decision, torn
         } else {
-          StopCoordinator();
-          After(coordinator_down_us_, [this] {
-            if (!arbiter_) StartCoordinator();
-          });
+          RestartCoordinatorAfter(coordinator_down_us_);
         }
       }
       if (roll(profile_.write_error_per_s)) {

@@ -64,8 +64,8 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
 // Runs offloaded work (ReplicaCore's Offload) in order on one thread; the replies wait in
 // Done() for the event loop, the only thread that touches the ZeroMQ sockets. The thread
 // runs at a lower CPU priority: a digest scans the whole state, and on a busy machine it
-// must not take the core the event loop needs (a digest during an upgrade's soak once
-// stalled writes 117 ms on 2 cores).
+// must not take the core the event loop needs. (Suspected, not shown, of a 117 ms write
+// gap during an upgrade's soak on 2 cores.)
 class Worker {
  public:
   Worker()

@@ -41,10 +41,12 @@ bool OldVersionActive(Machine& m) {
     // start again (a release that crashes at start): as a last resort, every replica back
     // in service on the old version, so that one can be elected (found by seed 3748).
     // Not sooner: an active is missing for a moment in every failover.
-    for (const std::string& r : {m.record.first, m.record.second}) {
-      if (r.empty() || !m.TimedOut()) continue;
-      m.host->Isolate(r, false);
-      if (!RunsOld(m, r) && m.Once("reload-" + r)) m.host->Reload(r, m.record.from);
+    if (m.TimedOut()) {
+      for (const std::string& r : {m.record.first, m.record.second}) {
+        if (r.empty()) continue;
+        m.host->Isolate(r, false);
+        if (!RunsOld(m, r) && m.Once("reload-" + r)) m.host->Reload(r, m.record.from);
+      }
     }
     Waiting(m, "an active replica");
     return false;
