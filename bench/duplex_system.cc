@@ -222,6 +222,7 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   trial.unavailability_ms = run->unavailability_ms;
   trial.unavailability_at_ms = run->unavailability_at_ms;
   trial.unavailability_step = run->unavailability_step;
+  trial.gap_by_step_ms = run->gap_by_step_ms;
   trial.failed_requests = run->failed_requests;
   trial.lost = check.lost;
   trial.double_applied = check.double_applied;

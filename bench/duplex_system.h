@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bench/system.h"
 #include "chaos/cluster_fixture.h"
@@ -17,8 +19,9 @@ struct UpgradeTrial {
   std::string outcome;  // "completed", "rolled_back", or why it did not end
   double duration_ms = 0;
   double unavailability_ms = 0;
-  double unavailability_at_ms = 0;  // from the campaign's start
-  std::string unavailability_step;  // the campaign step it began in
+  double unavailability_at_ms = 0;                             // from the campaign's start
+  std::string unavailability_step;                             // the campaign step it began in
+  std::vector<std::pair<std::string, double>> gap_by_step_ms;  // each step's longest gap
   uint64_t failed_requests = 0;
   uint64_t lost = 0;
   uint64_t double_applied = 0;

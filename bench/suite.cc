@@ -209,6 +209,7 @@ struct Run {
                           {"unavailability_ms", trial->unavailability_ms},
                           {"unavailability_at_ms", trial->unavailability_at_ms},
                           {"unavailability_step", trial->unavailability_step},
+                          {"gap_by_step_ms", nlohmann::json::array()},
                           {"failed_requests", trial->failed_requests},
                           {"lost_acknowledged_writes", trial->lost},
                           {"double_applied_requests", trial->double_applied}};
@@ -216,6 +217,9 @@ struct Run {
       double one = SpreadOf(switchover->duplex).median;
       out["switchover_unavailability_ms"] = one;
       if (one > 0) out["unavailability_in_switchovers"] = trial->unavailability_ms / one;
+    }
+    for (const auto& [step, ms] : trial->gap_by_step_ms) {
+      out["gap_by_step_ms"].push_back({{"step", step}, {"ms", ms}});
     }
     if (trial->outcome != "completed") ++failures;
     return out;
@@ -292,6 +296,11 @@ int RunSuite(const SuiteOptions& options) {
                 << upgrade.value("unavailability_at_ms", 0.0) / 1000.0 << " s in "
                 << upgrade.value("unavailability_step", "") << ", lost "
                 << upgrade.value("lost_acknowledged_writes", 0) << "\n";
+      std::cout << "longest gap in each step (ms):";
+      for (const auto& s : upgrade["gap_by_step_ms"]) {
+        std::cout << " " << s.value("step", "") << " " << s.value("ms", 0.0);
+      }
+      std::cout << "\n";
     }
   }
   if (!options.report_path.empty()) {

@@ -106,6 +106,10 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
     if (gap.start_us / 1000 >= from && (to == 0 || gap.start_us / 1000 < to)) {
       run.unavailability_step = step.value("step", "");
     }
+    if (from > 0 && to > from) {
+      AckGap own = workload.LongestAckGap(from * 1000, to * 1000);
+      run.gap_by_step_ms.emplace_back(step.value("step", ""), own.length_us / 1000.0);
+    }
   }
   return run;
 }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "chaos/cluster_fixture.h"
 #include "chaos/workload.h"
@@ -18,8 +20,10 @@ struct UpgradeRun {
   double unavailability_ms = 0;     // longest gap between acknowledged writes meanwhile
   double unavailability_at_ms = 0;  // when that gap began, from the campaign's start
   std::string unavailability_step;  // the campaign step running when it began
-  uint64_t failed_requests = 0;     // fail or unknown outcome after the client's retries
-  nlohmann::json campaign;          // the coordinator's final view of the campaign
+  // Each step's own longest gap, in step order: where a campaign costs availability.
+  std::vector<std::pair<std::string, double>> gap_by_step_ms;
+  uint64_t failed_requests = 0;  // fail or unknown outcome after the client's retries
+  nlohmann::json campaign;       // the coordinator's final view of the campaign
 };
 
 struct UpgradeRunOptions {

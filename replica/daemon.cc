@@ -164,20 +164,31 @@ class Daemon final : public ActionSink {
                                  {coordinator_.s, 0, ZMQ_POLLIN, 0},
                                  {peer_ ? peer_->s : nullptr, 0, ZMQ_POLLIN, 0}};
       int n = peer_ ? 3 : 2;
-      zmq_poll(items, n, core_.HasWork() ? 0 : 2);
+      int timeout_ms = core_.HasWork() ? 0 : 2;
+      LoopTimer timer(clock_);
+      zmq_poll(items, n, timeout_ms);
+      timer.Lap(LoopTimer::kPoll);
       int64_t now = clock_.NowUs();
       for (int i = 0; i < kMaxPerRound && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
+      timer.Lap(LoopTimer::kClients);
       for (int i = 0; i < kMaxPerRound; ++i) {
         if (!OnDealer(coordinator_.s, now, /*from_coordinator=*/true)) break;
       }
       for (int i = 0; peer_ && i < kMaxPerRound; ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
+      timer.Lap(LoopTimer::kPeers);
       for (auto& reply : worker_.Done()) Do(std::move(reply));
       core_.OnTick(clock_.NowUs());
+      timer.Lap(LoopTimer::kTick);
       Publish();
+      timer.Lap(LoopTimer::kPublish);
+      if (int64_t held_us = timer.HeldUs(timeout_ms); held_us >= kStallUs) {
+        spdlog::warn("event loop held {:.1f} ms ({}): {}", held_us / 1000.0,
+                     core_.BuildStatus(clock_.NowUs()).role_path, timer.Describe(timeout_ms));
+      }
     }
     http_.stop();
     http_thread_.join();
@@ -185,6 +196,40 @@ class Daemon final : public ActionSink {
 
  private:
   static constexpr int kMaxPerRound = 4096;
+  static constexpr int64_t kStallUs = 20000;
+
+  // Where one turn of the event loop spent its time. A turn that holds the loop for longer
+  // than kStallUs (every request waits meanwhile) is logged with its parts, so that a gap
+  // in a benchmark can be traced to a phase: "poll" beyond its timeout means the process
+  // was not scheduled.
+  class LoopTimer {
+   public:
+    enum Phase { kPoll, kClients, kPeers, kTick, kPublish, kPhases };
+    explicit LoopTimer(SteadyClock& clock) : clock_(clock), last_us_(clock.NowUs()) {}
+    void Lap(Phase p) {
+      int64_t now = clock_.NowUs();
+      spent_us_[p] = now - last_us_;
+      last_us_ = now;
+    }
+    // The time the loop was not waiting for input.
+    int64_t HeldUs(int poll_timeout_ms) const {
+      int64_t held_us = std::max<int64_t>(0, spent_us_[kPoll] - poll_timeout_ms * 1000);
+      for (int p = kClients; p < kPhases; ++p) held_us += spent_us_[p];
+      return held_us;
+    }
+    std::string Describe(int poll_timeout_ms) const {
+      return fmt::format(
+          "poll {:.1f} ms (timeout {} ms), client frames {:.1f} ms, peer and coordinator "
+          "frames {:.1f} ms, tick {:.1f} ms, publish {:.1f} ms",
+          spent_us_[kPoll] / 1000.0, poll_timeout_ms, spent_us_[kClients] / 1000.0,
+          spent_us_[kPeers] / 1000.0, spent_us_[kTick] / 1000.0, spent_us_[kPublish] / 1000.0);
+    }
+
+   private:
+    SteadyClock& clock_;
+    int64_t last_us_;
+    int64_t spent_us_[kPhases] = {};
+  };
 
   bool OnRouter(int64_t now) {
     auto parts = RecvParts(router_.s);

@@ -353,6 +353,9 @@ void ReplicaCore::OnTick(int64_t now_us) {
     StreamToStandby(now_us);
     CheckStandbyProgress(now_us);
     ReleaseReplies(now_us);
+    // A drained active tells the coordinator at once, not at its next heartbeat: a planned
+    // switchover waits for this report (it took 0-20 ms more, one heartbeat at random).
+    if (Demoted() != reported_demoted_) SendStatus();
   } else if (IsStandby(role())) {
     int64_t quiet_us = now_us - std::max(last_from_active_us_, hello_sent_us_);
     if (quiet_us > std::max(options_.ack_timeout_ms, 5 * options_.heartbeat_ms) * 1000) {
@@ -368,8 +371,15 @@ void ReplicaCore::OnTick(int64_t now_us) {
 }
 
 void ReplicaCore::SendStatus() {
-  Emit(ToCoordinator{BuildStatus(now_us_)});
+  StatusReport status = BuildStatus(now_us_);
+  reported_demoted_ = status.demoted;
+  Emit(ToCoordinator{std::move(status)});
   last_status_us_ = now_us_;
+}
+
+bool ReplicaCore::Demoted() const {
+  return IsActive(role()) && assignment_.drain && standby_ &&
+         standby_->acked_seq == store_->meta().applied_seq && pending_.empty() && queue_.empty();
 }
 
 StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
@@ -421,8 +431,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
     s.solo_request_id = solo_request_id_;
     s.want_solo = want_solo_;
     s.peer_caught_up = peer_caught_up_;
-    s.demoted = assignment_.drain && standby_ && standby_->acked_seq == meta.applied_seq &&
-                pending_.empty() && queue_.empty();
+    s.demoted = Demoted();
   }
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;

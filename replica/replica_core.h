@@ -175,6 +175,8 @@ class ReplicaCore final : private RoleListener {
   void ReplyNotActive(const std::string& route, const Request& request);
   void FailPending(const char* why);
   void SendStatus();
+  // Drained for a switchover: not serving, and the standby has everything.
+  bool Demoted() const;
   bool SoloGranted() const;
 
   // Active side (replica_active.cc).
@@ -213,6 +215,7 @@ class ReplicaCore final : private RoleListener {
   std::function<void(const Status&)> fatal_;
   int64_t now_us_ = 0;
   int64_t last_status_us_ = 0;
+  bool reported_demoted_ = false;  // in the last status sent
   Assignment assignment_;
   ReplicaCounters counters_;
 

@@ -58,6 +58,7 @@ class ScriptedCoordinator {
   uint64_t solo_grant_id = 0;
   uint64_t sync_id = 0;
   bool skip_lease_wait = false;
+  bool drain = false;                        // a switchover asks the active to stop serving
   std::map<std::string, StatusReport> last;  // who has reported, and what
 
   static std::string Other(const std::string& name) { return name == "a" ? "b" : "a"; }
@@ -72,6 +73,7 @@ class ScriptedCoordinator {
       a.skip_lease_wait = skip_lease_wait;
       a.standby_in_sync = standby_in_sync;
       a.solo_grant_id = solo_grant_id;
+      a.drain = drain;
       auto it = last.find(name);
       if (it != last.end() && it->second.epoch == epoch) a.lease_echo_us = it->second.sent_us;
     } else {
@@ -719,6 +721,23 @@ TEST(ReplicaCore, AStandbyThatFindsAGapInARoundLeavesInSync) {
   ASSERT_EQ(pair.held.size(), 1u);
   EXPECT_EQ(pair.core("b").role(), RoleState::kCatchingUp);
   EXPECT_FALSE(pair.core("b").BuildStatus(pair.now()).in_sync);
+}
+
+TEST(ReplicaCore, ADrainedActiveReportsAtOnceThatTheStandbyHasEverything) {
+  Pair pair;
+  StartInSync(pair);
+  // Just after a heartbeat's status, so that the next one is a whole heartbeat away.
+  for (int i = 0; i < 40 && pair.coordinator.last.at("a").sent_us != pair.now(); ++i) {
+    pair.RunFor(kMs, kMs);
+  }
+  ASSERT_EQ(pair.coordinator.last.at("a").sent_us, pair.now());
+  pair.Submit("a", Put(7, 1, "k", "v"));
+  ASSERT_TRUE(pair.ReplyTo(7, 1).has_value());
+  pair.coordinator.drain = true;
+  pair.core("a").OnAssignment(pair.coordinator.For("a"), pair.now());
+  pair.RunFor(kMs, kMs);  // one turn of the loop, far less than a heartbeat (20 ms)
+  EXPECT_TRUE(pair.coordinator.last.at("a").demoted);
+  EXPECT_EQ(pair.coordinator.last.at("a").sent_us, pair.now());
 }
 
 TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) {
