@@ -192,7 +192,7 @@ StatusOr<MemoryTrial> DuplexSystem::Memory(uint64_t keys) {
 }
 
 StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
-    uint64_t keys, const std::function<void(const std::string&)>& progress) {
+    uint64_t keys, double steady_seconds, const std::function<void(const std::string&)>& progress) {
   if (clusters_.count("loaded") == 0 || loaded_keys_ != keys) {
     clusters_.erase("loaded");
     auto cluster = Cluster("loaded");
@@ -204,6 +204,11 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   Workload writers(Writers(c, "u" + std::to_string(++trials_) + "-"));
   writers.Start();
   (void)writers.WaitAcked(100, 10000);
+  progress("  the same load without a campaign, " +
+           std::to_string(static_cast<int>(steady_seconds * 1000)) + " ms");
+  int64_t steady_from = NowUs();
+  SleepMs(static_cast<int>(steady_seconds * 1000));
+  int64_t steady_to = NowUs();
   UpgradeRunOptions ro;
   ro.package_dir =
       std::filesystem::absolute(std::filesystem::path(options_.build_dir) / "packages" / "kv-2.0.0")
@@ -223,6 +228,8 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   trial.unavailability_at_ms = run->unavailability_at_ms;
   trial.unavailability_step = run->unavailability_step;
   trial.gap_by_step_ms = run->gap_by_step_ms;
+  trial.steady_window_ms = (steady_to - steady_from) / 1000.0;
+  trial.steady_gap_ms = writers.LongestAckGap(steady_from, steady_to).length_us / 1000.0;
   trial.failed_requests = run->failed_requests;
   trial.lost = check.lost;
   trial.double_applied = check.double_applied;

@@ -22,6 +22,10 @@ struct UpgradeTrial {
   double unavailability_at_ms = 0;                             // from the campaign's start
   std::string unavailability_step;                             // the campaign step it began in
   std::vector<std::pair<std::string, double>> gap_by_step_ms;  // each step's longest gap
+  // The same pair and load just before, without a campaign: its longest gap is what the
+  // machine alone costs (fsync hiccups, scheduling) over a window of this length.
+  double steady_window_ms = 0;
+  double steady_gap_ms = 0;
   uint64_t failed_requests = 0;
   uint64_t lost = 0;
   uint64_t double_applied = 0;
@@ -42,7 +46,7 @@ class DuplexSystem final : public System {
 
   // A rolling upgrade to kv 2.0.0 under three writers, of the pair Memory() loaded (of a
   // fresh one holding `keys` keys when Memory() did not run). `progress` gets each step.
-  StatusOr<UpgradeTrial> Upgrade(uint64_t keys,
+  StatusOr<UpgradeTrial> Upgrade(uint64_t keys, double steady_seconds,
                                  const std::function<void(const std::string&)>& progress);
 
  private:

@@ -176,7 +176,8 @@ struct Run {
   nlohmann::json Upgrade() {
     Progress("  duplex rolling upgrade of a pair holding " + std::to_string(options.keys) +
              " keys");
-    auto trial = duplex.Upgrade(options.keys, [this](const std::string& line) { Progress(line); });
+    auto trial = duplex.Upgrade(options.keys, options.steady_seconds,
+                                [this](const std::string& line) { Progress(line); });
     if (!Ok(trial, duplex, "upgrade")) return {};
     figures.At("upgrade_duration_ms", "rolling upgrade, total", "ms", Better::kLower);
     figures.At("upgrade_unavailability_ms", "rolling upgrade, longest gap between acks", "ms",
@@ -190,6 +191,9 @@ struct Run {
     figures.Add("upgrade_failed_requests", Side::kDuplex,
                 static_cast<double>(trial->failed_requests));
     figures.Add("upgrade_lost_writes", Side::kDuplex, static_cast<double>(trial->lost));
+    figures.At("upgrade_steady_gap_ms", "same load before it, no campaign, longest gap", "ms",
+               Better::kLower);
+    figures.Add("upgrade_steady_gap_ms", Side::kDuplex, trial->steady_gap_ms);
     const Figure* switchover = figures.Find("switchover_unavailability_ms");
     if (switchover == nullptr || switchover->duplex.empty()) {
       for (int i = 0; i < 3; ++i) {
@@ -210,6 +214,8 @@ struct Run {
                           {"unavailability_at_ms", trial->unavailability_at_ms},
                           {"unavailability_step", trial->unavailability_step},
                           {"gap_by_step_ms", nlohmann::json::array()},
+                          {"steady_window_ms", trial->steady_window_ms},
+                          {"steady_longest_gap_ms", trial->steady_gap_ms},
                           {"failed_requests", trial->failed_requests},
                           {"lost_acknowledged_writes", trial->lost},
                           {"double_applied_requests", trial->double_applied}};
@@ -296,6 +302,8 @@ int RunSuite(const SuiteOptions& options) {
                 << upgrade.value("unavailability_at_ms", 0.0) / 1000.0 << " s in "
                 << upgrade.value("unavailability_step", "") << ", lost "
                 << upgrade.value("lost_acknowledged_writes", 0) << "\n";
+      std::cout << "without a campaign, over " << upgrade.value("steady_window_ms", 0.0) / 1000.0
+                << " s: longest gap " << upgrade.value("steady_longest_gap_ms", 0.0) << " ms\n";
       std::cout << "longest gap in each step (ms):";
       for (const auto& s : upgrade["gap_by_step_ms"]) {
         std::cout << " " << s.value("step", "") << " " << s.value("ms", 0.0);

@@ -9,17 +9,18 @@
 namespace duplex::bench {
 
 struct SuiteOptions {
-  std::string what = "all";  // all | replication | failover | switchover | memory | upgrade
-  std::string peer;          // "" or "redis"
-  int runs = 0;              // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers
-  double seconds = 2.0;      // per load measurement
-  uint64_t keys = 1000000;   // memory and upgrade: keys loaded first
-  std::string build_dir;     // where duplex, the kv binaries and packages are
-  std::string dir;           // scratch (default <build_dir>/bench)
-  bool json = false;         // one JSON object on stdout instead of the table
-  std::string json_path;     // ...or into this file (the table still prints)
-  std::string report_path;   // HTML report
-  std::string command;       // how it was invoked, for the report
+  std::string what = "all";   // all | replication | failover | switchover | memory | upgrade
+  std::string peer;           // "" or "redis"
+  int runs = 0;               // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers
+  double seconds = 2.0;       // per load measurement
+  uint64_t keys = 1000000;    // memory and upgrade: keys loaded first
+  double steady_seconds = 8;  // upgrade: the same load without a campaign, for comparison
+  std::string build_dir;      // where duplex, the kv binaries and packages are
+  std::string dir;            // scratch (default <build_dir>/bench)
+  bool json = false;          // one JSON object on stdout instead of the table
+  std::string json_path;      // ...or into this file (the table still prints)
+  std::string report_path;    // HTML report
+  std::string command;        // how it was invoked, for the report
 };
 
 // The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.

@@ -89,6 +89,8 @@ int Main(int argc, char** argv) {
                     "repetitions (default: 3 loads, 10 failovers, 5 switchovers)");
   bench->add_option("--seconds", bench_options.seconds, "measurement time per load");
   bench->add_option("--keys", bench_options.keys, "memory and upgrade: keys loaded first");
+  bench->add_option("--steady-seconds", bench_options.steady_seconds,
+                    "upgrade: first measure the same load this long without a campaign");
   auto* bench_json_option =
       bench->add_option("--json", bench_json, "one JSON object: on stdout, or into the file given")
           ->expected(0, 1);

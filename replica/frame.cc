@@ -76,6 +76,7 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setSyncId(a.sync_id);
   b.setStandbyOut(a.standby_out);
   b.setDrain(a.drain);
+  b.setHold(a.hold);
   b.setClusterVersion(a.cluster_version);
 }
 
@@ -156,7 +157,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
                               a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
                               a.getSoloGrantId(), a.getDrain(), a.getClusterVersion(),
-                              a.getSyncId(), a.getStandbyOut()});
+                              a.getSyncId(), a.getStandbyOut(), a.getHold()});
     }
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));

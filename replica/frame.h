@@ -74,6 +74,10 @@ struct Assignment {
   std::string cluster_version;  // empty: unchanged
   uint64_t sync_id = 0;         // highest solo request id the coordinator has recorded
   bool standby_out = false;     // active: the standby is isolated or failed; do not wait for it
+  // Active: keep taking requests, commit none until released. A digest comparison needs
+  // both replicas at one seq for a moment; held requests wait instead of being refused
+  // (drain), so clients do not back off and retry.
+  bool hold = false;
 };
 
 using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;

@@ -15,6 +15,27 @@ TEST(Frame, RoundTripsARequest) {
   EXPECT_EQ(request->args, (std::vector<std::string>{"k", "v"}));
 }
 
+TEST(Frame, RoundTripsAnAssignmentsFlags) {
+  Assignment a;
+  a.epoch = 4;
+  a.role = WireRole::kActive;
+  a.drain = true;
+  a.standby_out = true;
+  a.hold = true;
+  auto frame = DecodeFrame(EncodeFrame(a), 1 << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  const auto* out = std::get_if<Assignment>(&*frame);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(out->epoch, 4u);
+  EXPECT_TRUE(out->drain);
+  EXPECT_TRUE(out->standby_out);
+  EXPECT_TRUE(out->hold);
+  a.hold = false;
+  frame = DecodeFrame(EncodeFrame(a), 1 << 20);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_FALSE(std::get<Assignment>(*frame).hold);
+}
+
 // Cap'n Proto reads a flipped byte inside a value as a different valid value; the
 // checksum is what refuses it, wherever the flip lands.
 TEST(Frame, RefusesEveryFrameWithOneByteFlipped) {

@@ -83,6 +83,7 @@ struct Assignment {
   clusterVersion @9 :Text;   # features introduced up to this version are on (feature flags)
   syncId @10 :UInt64;        # highest solo request id recorded: a restarted active numbers above it
   standbyOut @11 :Bool;      # active: the standby was taken out of service, ask to go solo now
+  hold @12 :Bool;            # active: queue requests but commit none (a digest comparison)
 }
 
 struct Frame {

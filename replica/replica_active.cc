@@ -57,6 +57,7 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
   if (options_.async && standby_ && last_seq() - standby_->acked_seq >= options_.max_lag_ops) {
     return;  // async lag bound: writes wait for the standby
   }
+  if (assignment_.hold) return;  // a digest comparison: requests wait, nothing is committed
   size_t n = std::min<size_t>(queue_.size(), options_.max_batch_ops);
   OverlayReader reader(store_);
   std::unordered_map<uint64_t, SessionEntry> sessions;

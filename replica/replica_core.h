@@ -116,7 +116,7 @@ class ReplicaCore final : private RoleListener {
   RoleState role() const { return machine_.state(); }
   uint64_t epoch() const { return store_->meta().epoch; }
   bool Serving(int64_t now_us) const;
-  bool HasWork() const { return !queue_.empty(); }
+  bool HasWork() const { return !queue_.empty() && !assignment_.hold; }
   StatusReport BuildStatus(int64_t now_us) const;
   const ReplicaCounters& counters() const { return counters_; }
   // Standby: how long the newest deltas took from the active's send to our commit (us),

@@ -58,7 +58,8 @@ class ScriptedCoordinator {
   uint64_t solo_grant_id = 0;
   uint64_t sync_id = 0;
   bool skip_lease_wait = false;
-  bool drain = false;                        // a switchover asks the active to stop serving
+  bool drain = false;  // a switchover asks the active to stop serving
+  bool hold = false;   // a digest comparison asks it to commit nothing for a moment
   std::map<std::string, StatusReport> last;  // who has reported, and what
 
   static std::string Other(const std::string& name) { return name == "a" ? "b" : "a"; }
@@ -74,6 +75,7 @@ class ScriptedCoordinator {
       a.standby_in_sync = standby_in_sync;
       a.solo_grant_id = solo_grant_id;
       a.drain = drain;
+      a.hold = hold;
       auto it = last.find(name);
       if (it != last.end() && it->second.epoch == epoch) a.lease_echo_us = it->second.sent_us;
     } else {
@@ -738,6 +740,27 @@ TEST(ReplicaCore, ADrainedActiveReportsAtOnceThatTheStandbyHasEverything) {
   pair.RunFor(kMs, kMs);  // one turn of the loop, far less than a heartbeat (20 ms)
   EXPECT_TRUE(pair.coordinator.last.at("a").demoted);
   EXPECT_EQ(pair.coordinator.last.at("a").sent_us, pair.now());
+}
+
+TEST(ReplicaCore, AHeldActiveQueuesRequestsAndCommitsThemWhenReleased) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Put(7, 1, "k", "v1"));
+  uint64_t seq = pair.store("a").meta().applied_seq;
+  pair.coordinator.hold = true;
+  pair.core("a").OnAssignment(pair.coordinator.For("a"), pair.now());
+  pair.Submit("a", Put(7, 2, "k", "v2"));
+  pair.RunFor(50 * kMs);
+  EXPECT_FALSE(pair.ReplyTo(7, 2).has_value());  // neither refused nor answered: waiting
+  EXPECT_FALSE(pair.core("a").HasWork());        // so the event loop may sleep
+  EXPECT_EQ(pair.store("a").meta().applied_seq, seq);
+  EXPECT_EQ(pair.store("b").meta().applied_seq, seq);
+  pair.coordinator.hold = false;
+  pair.core("a").OnAssignment(pair.coordinator.For("a"), pair.now());
+  pair.RunFor(5 * kMs);
+  ASSERT_TRUE(pair.ReplyTo(7, 2).has_value());
+  EXPECT_EQ(pair.ReplyTo(7, 2)->response.code, Code::kOk);
+  EXPECT_EQ(pair.Get("b", "k"), "v2");
 }
 
 TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) {

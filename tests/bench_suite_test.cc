@@ -75,12 +75,14 @@ TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
   bench::SuiteOptions o;
   o.what = "upgrade";
   o.keys = 5000;
+  o.steady_seconds = 0.5;
   auto out = RunBench(o);
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["outcome"], "completed");
   EXPECT_EQ(out["keys"], 5000);
   for (const char* k :
-       {"duration_ms", "unavailability_ms", "failed_requests", "unavailability_in_switchovers"}) {
+       {"duration_ms", "unavailability_ms", "failed_requests", "unavailability_in_switchovers",
+        "steady_longest_gap_ms", "gap_by_step_ms"}) {
     EXPECT_TRUE(out.contains(k)) << k;
   }
   EXPECT_EQ(out["lost_acknowledged_writes"], 0);

@@ -83,7 +83,8 @@ Assignment Arbiter::AssignmentFor(const std::string& name) const {
     a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
     a.solo_grant_id = record_.solo_grant_id;
     a.sync_id = record_.sync_id;
-    a.drain = switchover_.has_value() || quiesce_;
+    a.drain = switchover_.has_value();
+    a.hold = quiesce_;
     // Taken out of service on purpose (an upgrade isolates it): the active asks to go solo
     // at once instead of waiting out an ack timeout for a standby that will not answer.
     a.standby_out = (record_.isolated.count(other) && record_.isolated.at(other)) ||

@@ -230,6 +230,20 @@ TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
   EXPECT_EQ(arbiter_.switchover_state(), "done");
 }
 
+TEST_F(ArbiterTest, AQuiesceHoldsTheActivesRequestsWithoutDrainingIt) {
+  BootPair();
+  arbiter_.SetQuiesce(true);
+  auto a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->hold);
+  EXPECT_FALSE(a->drain);  // clients are not sent away: their requests wait
+  arbiter_.SetQuiesce(false);
+  a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->hold);
+  EXPECT_EQ(arbiter_.record().active, "a");
+}
+
 TEST_F(ArbiterTest, TooManyCrashesMarkAReplicaFailed) {
   BootPair();
   for (int i = 0; i < 6; ++i) {
