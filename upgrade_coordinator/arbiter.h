@@ -115,8 +115,9 @@ class Arbiter {
   void SetReplicaVersion(const std::string& name, const std::string& version);
   void SetClusterVersion(const std::string& version);
   void SetLock(bool held);
-  // Pause writes on the active (it drains like before a switchover, without stepping
-  // down) so that both replicas reach the same seq, e.g. to compare digests.
+  // Pause writes on the active (it holds new requests, uncommitted and unrefused, and
+  // finishes replicating the rest) so that both replicas reach the same seq, e.g. to
+  // compare digests.
   void SetQuiesce(bool quiesce);
   std::string VersionOf(const std::string& name) const;
   std::vector<ArbiterAction> TakeActions();

@@ -238,8 +238,9 @@ Status Upgrades::CompareDigests() {
     if (auto rep = Report(r.name)) schema = std::min(schema, rep->schema);
   }
   std::string arg = std::to_string(schema == UINT32_MAX ? 1 : schema);
-  // Writes pause (the active drains) until both replicas took a snapshot at one seq; the
-  // digests are computed after writes resume, so the pause lasts round trips, not scans.
+  // Writes pause (the active holds its requests: Assignment.hold) until both replicas took
+  // a snapshot at one seq; the digests are computed after writes resume, so the pause lasts
+  // round trips, not scans.
   quiesce_wanted_ = true;
   struct Resume {
     std::atomic<bool>& flag;
