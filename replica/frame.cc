@@ -50,6 +50,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setPeerCaughtUp(s.peer_caught_up);
   b.setPromotedReady(s.promoted_ready);
   b.setDemoted(s.demoted);
+  b.setHolds(s.holds);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -136,6 +137,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       out.peer_caught_up = s.getPeerCaughtUp();
       out.promoted_ready = s.getPromotedReady();
       out.demoted = s.getDemoted();
+      out.holds = s.getHolds();
       out.lag_ops = s.getLagOps();
       out.refused_frames = s.getRefusedFrames();
       out.role_path = s.getRolePath();

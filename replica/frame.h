@@ -47,6 +47,7 @@ struct StatusReport {
   bool peer_caught_up = false;
   bool promoted_ready = false;
   bool demoted = false;
+  bool holds = false;  // understands Assignment.hold
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;

@@ -36,6 +36,19 @@ TEST(Frame, RoundTripsAnAssignmentsFlags) {
   EXPECT_FALSE(std::get<Assignment>(*frame).hold);
 }
 
+TEST(Frame, AStatusSaysWhetherItsReplicaCanHold) {
+  StatusReport s;
+  s.replica = "a";
+  s.holds = true;
+  auto frame = DecodeFrame(EncodeFrame(s), 1 << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_TRUE(std::get<StatusReport>(*frame).holds);
+  s.holds = false;  // what a release older than Assignment.hold decodes as
+  frame = DecodeFrame(EncodeFrame(s), 1 << 20);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_FALSE(std::get<StatusReport>(*frame).holds);
+}
+
 // Cap'n Proto reads a flipped byte inside a value as a different valid value; the
 // checksum is what refuses it, wherever the flip lands.
 TEST(Frame, RefusesEveryFrameWithOneByteFlipped) {

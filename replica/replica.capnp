@@ -66,6 +66,7 @@ struct Status {
   latencyP99Us @29 :UInt64;      # client-visible latency inside the replica, recent p99
   catchupKeys @30 :UInt64;       # active: snapshot entries sent to the standby this session
   catchupBytes @31 :UInt64;      # ... and their bytes
+  holds @32 :Bool;               # understands Assignment.hold (older releases are drained instead)
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

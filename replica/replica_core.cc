@@ -432,6 +432,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
     s.want_solo = want_solo_;
     s.peer_caught_up = peer_caught_up_;
     s.demoted = Demoted();
+    s.holds = true;
   }
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;

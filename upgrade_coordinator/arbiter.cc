@@ -83,13 +83,15 @@ Assignment Arbiter::AssignmentFor(const std::string& name) const {
     a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
     a.solo_grant_id = record_.solo_grant_id;
     a.sync_id = record_.sync_id;
-    a.drain = switchover_.has_value();
-    a.hold = quiesce_;
+    const auto& v = views_.at(name);
+    // A quiesce holds the active's requests; a release that predates `hold` would ignore
+    // it, so it is drained as before a switchover (its clients back off meanwhile).
+    a.hold = quiesce_ && v.last && v.last->holds;
+    a.drain = switchover_.has_value() || (quiesce_ && !a.hold);
     // Taken out of service on purpose (an upgrade isolates it): the active asks to go solo
     // at once instead of waiting out an ack timeout for a standby that will not answer.
     a.standby_out = (record_.isolated.count(other) && record_.isolated.at(other)) ||
                     (record_.failed.count(other) && record_.failed.at(other));
-    const auto& v = views_.at(name);
     // Renew the lease unless a failover away from this replica is under way.
     if (!failover_ && v.last && v.last->epoch == record_.epoch) a.lease_echo_us = v.last->sent_us;
   } else {

@@ -49,6 +49,7 @@ class ArbiterTest : public ::testing::Test {
     s.applied_seq = seq;
     s.sent_us = now_;
     s.healthy = true;
+    s.holds = true;
     return s;
   }
 
@@ -242,6 +243,22 @@ TEST_F(ArbiterTest, AQuiesceHoldsTheActivesRequestsWithoutDrainingIt) {
   ASSERT_TRUE(a.has_value());
   EXPECT_FALSE(a->hold);
   EXPECT_EQ(arbiter_.record().active, "a");
+}
+
+TEST_F(ArbiterTest, AQuiesceDrainsAnActiveOfAReleaseThatCannotHold) {
+  BootPair();
+  StatusReport old_release = Report("a", WireRole::kActive, 1, 0);
+  old_release.holds = false;
+  arbiter_.OnStatus(old_release, now_);
+  arbiter_.SetQuiesce(true);
+  auto a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->hold);
+  EXPECT_TRUE(a->drain);
+  arbiter_.SetQuiesce(false);
+  a = LastAssignmentTo("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->drain);
 }
 
 TEST_F(ArbiterTest, TooManyCrashesMarkAReplicaFailed) {
