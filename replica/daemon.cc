@@ -167,8 +167,7 @@ class Daemon final : public ActionSink {
       int timeout_ms = core_.HasWork() ? 0 : 2;
       LoopTimer timer(clock_);
       zmq_poll(items, n, timeout_ms);
-      timer.Lap(LoopTimer::kPoll);
-      int64_t now = clock_.NowUs();
+      int64_t now = timer.Lap(LoopTimer::kPoll);
       for (int i = 0; i < kMaxPerRound && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
@@ -187,7 +186,7 @@ class Daemon final : public ActionSink {
       timer.Lap(LoopTimer::kPublish);
       if (int64_t held_us = timer.HeldUs(timeout_ms); held_us >= kStallUs) {
         spdlog::warn("event loop held {:.1f} ms ({}): {}", held_us / 1000.0,
-                     core_.BuildStatus(clock_.NowUs()).role_path, timer.Describe(timeout_ms));
+                     RoleStatePath(core_.role()), timer.Describe(timeout_ms));
       }
     }
     http_.stop();
@@ -206,10 +205,12 @@ class Daemon final : public ActionSink {
    public:
     enum Phase { kPoll, kClients, kPeers, kTick, kPublish, kPhases };
     explicit LoopTimer(SteadyClock& clock) : clock_(clock), last_us_(clock.NowUs()) {}
-    void Lap(Phase p) {
+    // Ends phase p; returns the time it ended.
+    int64_t Lap(Phase p) {
       int64_t now = clock_.NowUs();
       spent_us_[p] = now - last_us_;
       last_us_ = now;
+      return now;
     }
     // The time the loop was not waiting for input.
     int64_t HeldUs(int poll_timeout_ms) const {
