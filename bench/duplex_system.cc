@@ -10,6 +10,7 @@
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
 #include "common/clock.h"
+#include "common/net.h"
 #include "upgrade_coordinator/admin_client.h"
 
 namespace duplex::bench {
@@ -22,7 +23,7 @@ StatusOr<std::string> ActiveEndpoint(const ClusterFixture& cluster) {
   auto active = cluster.ActiveName();
   if (!active.ok()) return active.status();
   for (const auto& r : cluster.config().replicas) {
-    if (r.name == *active) return "tcp://" + r.host + ":" + std::to_string(r.port);
+    if (r.name == *active) return TcpEndpoint(r.host, r.client_port);
   }
   return NotFound("no replica named " + *active);
 }

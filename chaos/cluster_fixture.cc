@@ -41,6 +41,7 @@ ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
     ReplicaConfig r;
     r.name = name;
     r.port = PickFreePort();
+    r.client_port = PickFreePort();
     r.http_port = PickFreePort();
     c.replicas.push_back(r);
   }

@@ -1,19 +1,23 @@
 #include "chaos/load_generator.h"
 
-#include <zmq.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <random>
 
 #include "common/clock.h"
 #include "replica/frame.h"
+#include "replica/frame_stream.h"
 
 namespace duplex {
 namespace {
 
+constexpr size_t kMaxFrameBytes = 16 << 20;
+
 struct Connection {
-  void* socket = nullptr;
+  std::unique_ptr<FrameStream> stream;
   uint64_t client_id = 0;
   uint64_t next_seq = 1;
   std::deque<std::pair<uint64_t, int64_t>> in_flight;  // (seq, sent_us)
@@ -31,14 +35,12 @@ std::string KeyName(const std::string& prefix, uint64_t n, int key_bytes) {
 }
 
 StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
-  void* ctx = zmq_ctx_new();
   std::mt19937_64 rng(std::random_device{}());
   std::vector<Connection> conns(static_cast<size_t>(o.connections));
-  int zero = 0;
   for (auto& c : conns) {
-    c.socket = zmq_socket(ctx, ZMQ_DEALER);
-    zmq_setsockopt(c.socket, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_connect(c.socket, o.endpoint.c_str());
+    auto fd = ConnectTcp(o.endpoint, o.timeout_ms);
+    if (!fd.ok()) return fd.status();
+    c.stream = std::make_unique<FrameStream>(*fd, kMaxFrameBytes);
     c.client_id = rng() | 1;
   }
   std::string value(static_cast<size_t>(o.value_bytes), 'x');
@@ -48,8 +50,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
     if (o.total_ops > 0 && next_key >= o.total_ops) return;
     uint64_t key = o.total_ops > 0 ? next_key++ : rng() % o.key_space;
     Request r{c.client_id, c.next_seq++, "PUT", {KeyName(o.key_prefix, key, o.key_bytes), value}};
-    std::string bytes = EncodeFrame(r);
-    zmq_send(c.socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT);
+    c.stream->Queue(EncodeFrame(r));  // written by the Flush after this turn
     c.in_flight.emplace_back(r.request_seq, clock.NowUs());
   };
   LoadResult out;
@@ -57,29 +58,29 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   int64_t end = start + static_cast<int64_t>(o.seconds * 1e6);
   for (auto& c : conns) {
     for (int i = 0; i < o.pipeline; ++i) send(c);
+    c.stream->Flush();
   }
   int64_t last_timeout_check = start;
-  std::vector<zmq_pollitem_t> items;
-  for (auto& c : conns) items.push_back({c.socket, 0, ZMQ_POLLIN, 0});
+  std::vector<pollfd> fds;
+  for (auto& c : conns) fds.push_back({c.stream->fd(), POLLIN, 0});
   while (clock.NowUs() < end && (o.total_ops == 0 || out.ok + out.errors < o.total_ops)) {
-    if (zmq_poll(items.data(), static_cast<int>(items.size()), 10) < 0) continue;
+    for (size_t i = 0; i < conns.size(); ++i) {
+      fds[i].events = POLLIN | (conns[i].stream->WantsWrite() ? POLLOUT : 0);
+    }
+    if (::poll(fds.data(), fds.size(), 10) < 0) continue;
     int64_t now = clock.NowUs();
     bool check_timeouts = now - last_timeout_check >= 10000;
     if (check_timeouts) last_timeout_check = now;
     for (size_t i = 0; i < conns.size(); ++i) {
       Connection& c = conns[i];
-      // Only the sockets with replies: trying all of them on every wake-up cost a quarter
-      // of the machine's CPU at 50 connections.
-      while (items[i].revents & ZMQ_POLLIN) {  // until EAGAIN
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, c.socket, ZMQ_DONTWAIT) < 0) {
-          zmq_msg_close(&msg);
-          break;
-        }
-        auto frame = DecodeFrame({static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)},
-                                 16 << 20);
-        zmq_msg_close(&msg);
+      if (fds[i].revents & POLLOUT) c.stream->Flush();
+      if (fds[i].revents & ~POLLOUT) c.stream->Read();
+      if (!c.stream->status().ok()) {
+        return Unavailable("load connection to " + o.endpoint + ": " +
+                           c.stream->status().message());
+      }
+      while (auto bytes = c.stream->NextFrame()) {
+        auto frame = DecodeFrame(*bytes, kMaxFrameBytes);
         auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
         if (reply == nullptr || c.in_flight.empty() ||
             reply->request_seq != c.in_flight.front().first) {
@@ -102,11 +103,10 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
         c.in_flight.pop_front();
         if (now < end) send(c);
       }
+      c.stream->Flush();
     }
   }
   out.seconds = (clock.NowUs() - start) / 1e6;
-  for (auto& c : conns) zmq_close(c.socket);
-  zmq_ctx_term(ctx);
   return out;
 }
 

@@ -1,27 +1,18 @@
 #include "replica/client.h"
 
-#include <zmq.h>
+#include <poll.h>
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <random>
 
 #include "common/clock.h"
 #include "replica/frame.h"
+#include "replica/frame_stream.h"
 
 namespace duplex {
 namespace {
-
-// One ZeroMQ context (and I/O thread) per process, shared by every Client: a
-// context per client costs a thread each, which dominates with many clients.
-void* SharedContext() {
-  static void* ctx = [] {
-    void* c = zmq_ctx_new();
-    zmq_ctx_set(c, ZMQ_BLOCKY, 0);
-    return c;
-  }();
-  return ctx;
-}
 
 uint64_t RandomId() {
   std::random_device rd;
@@ -29,118 +20,97 @@ uint64_t RandomId() {
   return id == 0 ? 1 : id;
 }
 
+constexpr size_t kNoWatch = SIZE_MAX;
+
 }  // namespace
 
 struct Client::Impl {
-  struct Replica {
-    void* socket = nullptr;
-    void* monitor = nullptr;  // ZMQ_EVENT_DISCONNECTED: the replica went away, retry at once
-  };
-
-  explicit Impl(ClientOptions o) : options(std::move(o)), ctx(SharedContext()) {
+  explicit Impl(ClientOptions o) : options(std::move(o)), streams(options.endpoints.size()) {
     if (options.client_id == 0) options.client_id = RandomId();
-    static std::atomic<uint64_t> monitor_counter{0};
-    for (const auto& endpoint : options.endpoints) {
-      Replica r;
-      r.socket = zmq_socket(ctx, ZMQ_DEALER);
-      int zero = 0, one = 1;
-      int64_t max_msg = static_cast<int64_t>(options.max_frame_bytes);
-      zmq_setsockopt(r.socket, ZMQ_LINGER, &zero, sizeof(zero));
-      zmq_setsockopt(r.socket, ZMQ_IMMEDIATE, &one, sizeof(one));  // no queueing to the dead
-      zmq_setsockopt(r.socket, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
-      std::string mon = "inproc://duplex-client-monitor-" + std::to_string(monitor_counter++);
-      zmq_socket_monitor(r.socket, mon.c_str(), ZMQ_EVENT_DISCONNECTED);
-      r.monitor = zmq_socket(ctx, ZMQ_PAIR);
-      zmq_setsockopt(r.monitor, ZMQ_LINGER, &zero, sizeof(zero));
-      zmq_connect(r.monitor, mon.c_str());
-      zmq_connect(r.socket, endpoint.c_str());
-      replicas.push_back(r);
-    }
   }
 
-  ~Impl() {
-    for (auto& r : replicas) {
-      zmq_socket_monitor(r.socket, nullptr, 0);
-      zmq_close(r.monitor);
-      zmq_close(r.socket);
+  // A live connection to replica index, made now if there is none (a refused connect to a
+  // dead replica on loopback fails at once).
+  FrameStream* Connected(size_t index) {
+    auto& stream = streams[index];
+    if (stream && !stream->status().ok()) stream.reset();
+    if (!stream) {
+      auto fd = ConnectTcp(options.endpoints[index], options.attempt_timeout_ms);
+      if (!fd.ok()) {
+        connect_error = fd.status().message();
+        return nullptr;
+      }
+      stream = std::make_unique<FrameStream>(*fd, options.max_frame_bytes);
     }
+    return stream.get();
   }
 
   bool Send(size_t index, const Request& request) {
-    std::string bytes = EncodeFrame(request);
-    return zmq_send(replicas[index].socket, bytes.data(), bytes.size(), ZMQ_DONTWAIT) >= 0;
+    FrameStream* stream = Connected(index);
+    if (stream == nullptr) return false;
+    stream->Send(EncodeFrame(request));
+    return stream->status().ok();
   }
 
-  void DrainMonitor(size_t index, bool* disconnected) {
-    for (;;) {
-      zmq_msg_t msg;
-      zmq_msg_init(&msg);
-      int rc = zmq_msg_recv(&msg, replicas[index].monitor, ZMQ_DONTWAIT);
-      zmq_msg_close(&msg);
-      if (rc < 0) return;
-      *disconnected = true;  // event frames come in pairs; any frame means a disconnect
-    }
-  }
-
-  // Waits up to timeout_ms for the reply to (client_id, seq) from any replica.
-  // Returns the reply, or nullopt on timeout or when `watch` disconnected.
-  std::optional<ClientReply> Wait(uint64_t seq, int timeout_ms, size_t watch, size_t* from) {
+  // Waits up to timeout_ms for the reply to (client_id, seq) from any replica. Returns the
+  // reply, or nullopt on timeout or when the connection to `watch` breaks. Without a seq,
+  // it only sleeps, discarding what arrives.
+  std::optional<ClientReply> Wait(std::optional<uint64_t> seq, int timeout_ms, size_t watch,
+                                  size_t* from) {
     int64_t deadline = clock.NowMs() + timeout_ms;
-    std::vector<zmq_pollitem_t> items;
-    for (auto& r : replicas) items.push_back({r.socket, 0, ZMQ_POLLIN, 0});
-    items.push_back({replicas[watch].monitor, 0, ZMQ_POLLIN, 0});
+    std::vector<pollfd> fds;
+    std::vector<size_t> index;
     for (int64_t left = timeout_ms; left >= 0; left = deadline - clock.NowMs()) {
-      if (zmq_poll(items.data(), static_cast<int>(items.size()), static_cast<long>(left)) < 0) {
-        continue;  // EINTR
+      fds.clear();
+      index.clear();
+      for (size_t i = 0; i < streams.size(); ++i) {
+        if (!streams[i] || !streams[i]->status().ok()) continue;
+        short events = POLLIN | (streams[i]->WantsWrite() ? POLLOUT : 0);
+        fds.push_back({streams[i]->fd(), events, 0});
+        index.push_back(i);
       }
-      bool disconnected = false;
-      if (items.back().revents & ZMQ_POLLIN) DrainMonitor(watch, &disconnected);
-      for (size_t i = 0; i < replicas.size(); ++i) {
-        if (!(items[i].revents & ZMQ_POLLIN)) continue;
-        while (auto reply = RecvReply(i)) {
-          if (reply->client_id == options.client_id && reply->request_seq == seq) {
-            *from = i;
-            return reply;
-          }
+      if (watch != kNoWatch && (!streams[watch] || !streams[watch]->status().ok())) {
+        return std::nullopt;  // the replica went away: retry elsewhere at once
+      }
+      if (::poll(fds.data(), fds.size(), static_cast<int>(left)) <= 0) continue;
+      for (size_t k = 0; k < fds.size(); ++k) {
+        if (fds[k].revents == 0) continue;
+        FrameStream& stream = *streams[index[k]];
+        if (fds[k].revents & POLLOUT) stream.Flush();
+        if (fds[k].revents & ~POLLOUT) stream.Read();
+        while (auto bytes = stream.NextFrame()) {
+          auto frame = DecodeFrame(*bytes, options.max_frame_bytes);
+          auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
+          if (reply != nullptr && seq && reply->client_id == options.client_id &&
+              reply->request_seq == *seq) {
+            *from = index[k];
+            return *reply;
+          }  // else garbage, or a late answer to an earlier attempt: skip it
         }
       }
-      if (disconnected) return std::nullopt;
     }
     return std::nullopt;
-  }
-
-  std::optional<ClientReply> RecvReply(size_t index) {
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, replicas[index].socket, ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&msg);
-      return std::nullopt;
-    }
-    std::string_view bytes(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
-    auto frame = DecodeFrame(bytes, options.max_frame_bytes);
-    zmq_msg_close(&msg);
-    if (!frame.ok()) return ClientReply{};  // garbage from a replica: skip it
-    if (auto* r = std::get_if<ClientReply>(&*frame)) return *r;
-    return ClientReply{};
   }
 
   size_t HintIndex(const std::string& hint, size_t from_index) const {
     for (size_t i = 0; i < options.endpoints.size(); ++i) {
       if (options.endpoints[i] == hint && i != from_index) return i;
     }
-    return (from_index + 1) % replicas.size();
+    return (from_index + 1) % streams.size();
   }
 
-  // Sleeps up to ms (bounded by deadline) while draining nothing in particular.
+  // Sleeps up to ms (bounded by deadline).
   void Pause(int ms, int64_t deadline) {
     int64_t until = std::min<int64_t>(deadline, clock.NowMs() + ms);
     size_t ignored;
-    if (until > clock.NowMs()) Wait(0, static_cast<int>(until - clock.NowMs()), 0, &ignored);
+    if (until > clock.NowMs()) {
+      Wait(std::nullopt, static_cast<int>(until - clock.NowMs()), kNoWatch, &ignored);
+    }
   }
 
   ClientOptions options;
-  void* ctx;
-  std::vector<Replica> replicas;
+  std::vector<std::unique_ptr<FrameStream>> streams;  // one per endpoint; null: not connected
+  std::string connect_error;
   SteadyClock clock;
   size_t current = 0;
   uint64_t request_seq = 0;
@@ -156,7 +126,7 @@ size_t Client::active_index() const { return impl_->current; }
 StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> args,
                                 CallStats* stats) {
   Impl& c = *impl_;
-  if (c.replicas.empty()) return InvalidArgument("client has no replica endpoints");
+  if (c.streams.empty()) return InvalidArgument("client has no replica endpoints");
   Request request{c.options.client_id, ++c.request_seq, op, std::move(args)};
   int64_t deadline = c.clock.NowMs() + c.options.deadline_ms;
   size_t first = c.current;
@@ -169,8 +139,8 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
     size_t target = c.current;
     size_t from = target;
     if (!c.Send(target, request)) {
-      last_error = "not connected to " + c.options.endpoints[target];
-      c.current = (target + 1) % c.replicas.size();
+      last_error = c.connect_error;
+      c.current = (target + 1) % c.streams.size();
       if (c.current == first) c.Pause(backoff_ms, deadline);
       backoff_ms = std::min(backoff_ms * 2, c.options.max_backoff_ms);
       continue;
@@ -178,7 +148,7 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
     auto reply = c.Wait(request.request_seq, c.options.attempt_timeout_ms, target, &from);
     if (!reply) {
       last_error = "no answer from " + c.options.endpoints[target];
-      c.current = (target + 1) % c.replicas.size();
+      c.current = (target + 1) % c.streams.size();
       continue;
     }
     Code code = reply->response.code;
@@ -203,14 +173,14 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
 StatusOr<Response> Client::Ask(size_t replica_index, const std::string& op,
                                std::vector<std::string> args, int timeout_ms) {
   Impl& c = *impl_;
-  if (replica_index >= c.replicas.size())
+  if (replica_index >= c.streams.size())
     return InvalidArgument("no replica " + std::to_string(replica_index));
   // Admin reads use seq 0 with a private marker so they never match a call's reply.
   Request request{c.options.client_id, 0, op, std::move(args)};
   int64_t deadline = c.clock.NowMs() + timeout_ms;
   while (!c.Send(replica_index, request)) {  // a new socket connects in the background
     if (c.clock.NowMs() >= deadline) {
-      return Unavailable("not connected to " + c.options.endpoints[replica_index]);
+      return Unavailable(c.connect_error);
     }
     c.Pause(2, deadline);
   }

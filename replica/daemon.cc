@@ -22,6 +22,7 @@
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
+#include "replica/client_listener.h"
 #include "replica/frame.h"
 #include "replica/zmq_util.h"
 #include "state_sync/fault_fs.h"
@@ -130,6 +131,7 @@ class Daemon final : public ActionSink {
         faults_(faults),
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
+        clients_(options.max_frame_bytes),
         router_(context_.ctx, ZMQ_ROUTER, options.max_frame_bytes),
         coordinator_(context_.ctx, ZMQ_DEALER, options.max_frame_bytes) {
     core_.SetActionSink(this);  // actions leave as soon as the core decides them
@@ -137,6 +139,9 @@ class Daemon final : public ActionSink {
   ~Daemon() override = default;
 
   Status Start() {
+    if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
+      return Unavailable("client port: " + s.message());
+    }
     std::string bind = TcpEndpoint(options_.host, options_.port);
     if (zmq_bind(router_.s, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
@@ -160,18 +165,25 @@ class Daemon final : public ActionSink {
 
   void Run() {
     while (!StopRequested()) {
-      zmq_pollitem_t items[3] = {{router_.s, 0, ZMQ_POLLIN, 0},
-                                 {coordinator_.s, 0, ZMQ_POLLIN, 0},
-                                 {peer_ ? peer_->s : nullptr, 0, ZMQ_POLLIN, 0}};
-      int n = peer_ ? 3 : 2;
+      std::vector<zmq_pollitem_t>& items = poll_items_;
+      items.clear();
+      items.push_back({router_.s, 0, ZMQ_POLLIN, 0});
+      items.push_back({coordinator_.s, 0, ZMQ_POLLIN, 0});
+      if (peer_) items.push_back({peer_->s, 0, ZMQ_POLLIN, 0});
+      size_t first_client = items.size();
+      clients_.AddPollItems(&items);
       int timeout_ms = core_.HasWork() ? 0 : 2;
       LoopTimer timer(clock_);
-      zmq_poll(items, n, timeout_ms);
+      zmq_poll(items.data(), static_cast<int>(items.size()), timeout_ms);
       int64_t now = timer.Lap(LoopTimer::kPoll);
+      clients_.OnPolled(
+          &items[first_client],
+          [&](const std::string& route, std::string frame) { OnClientFrame(route, frame, now); },
+          [&](const std::string& why) { Refuse(why); });
+      timer.Lap(LoopTimer::kClients);
       for (int i = 0; i < kMaxPerRound && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
-      timer.Lap(LoopTimer::kClients);
       for (int i = 0; i < kMaxPerRound; ++i) {
         if (!OnDealer(coordinator_.s, now, /*from_coordinator=*/true)) break;
       }
@@ -181,6 +193,7 @@ class Daemon final : public ActionSink {
       timer.Lap(LoopTimer::kPeers);
       for (auto& reply : worker_.Done()) Do(std::move(reply));
       core_.OnTick(clock_.NowUs());
+      clients_.Flush();
       timer.Lap(LoopTimer::kTick);
       Publish();
       timer.Lap(LoopTimer::kPublish);
@@ -232,6 +245,21 @@ class Daemon final : public ActionSink {
     int64_t spent_us_[kPhases] = {};
   };
 
+  void OnClientFrame(const std::string& route, const std::string& bytes, int64_t now) {
+    auto frame = DecodeFrame(bytes, options_.max_frame_bytes);
+    if (!frame.ok()) return (void)Refuse("client port: " + frame.status().message());
+    auto* req = std::get_if<Request>(&*frame);
+    if (req == nullptr) return (void)Refuse("client port: a frame other than a request");
+    // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
+    // stored in the state must mean the same on the other replica.
+    req->now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count() +
+                  (faults_ != nullptr ? faults_->settings().clock_offset_ms : 0);
+    core_.OnClientRequest(route, std::move(*req), now);
+  }
+
+  // The data-plane port: only the standby's messages (clients have their own port).
   bool OnRouter(int64_t now) {
     auto parts = RecvParts(router_.s);
     if (parts.empty()) return false;
@@ -239,16 +267,10 @@ class Daemon final : public ActionSink {
       return Refuse("router: expected 2 parts, got " + std::to_string(parts.size()));
     auto frame = DecodeFrame(parts[1], options_.max_frame_bytes);
     if (!frame.ok()) return Refuse(frame.status().message());
-    if (auto* req = std::get_if<Request>(&*frame)) {
-      // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
-      // stored in the state must mean the same on the other replica.
-      req->now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count() +
-                    (faults_ != nullptr ? faults_->settings().clock_offset_ms : 0);
-      core_.OnClientRequest(std::move(parts[0]), std::move(*req), now);
-    } else if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
+    if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
       core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);
+    } else if (std::holds_alternative<Request>(*frame)) {
+      return Refuse("router: a client request on the replication port (clients use client_port)");
     } else {
       return Refuse("router: unexpected frame kind");
     }
@@ -278,7 +300,7 @@ class Daemon final : public ActionSink {
 
   void Do(Action action) override {
     if (auto* c = std::get_if<ToClient>(&action)) {
-      SendParts(router_.s, &c->route, EncodeFrame(std::move(c->reply)));
+      clients_.Send(c->route, EncodeFrame(std::move(c->reply)));
     } else if (auto* s = std::get_if<ToStandby>(&action)) {
       SendParts(router_.s, &s->route, EncodeFrame(std::move(s->message)));
     } else if (auto* a = std::get_if<ToActive>(&action)) {
@@ -312,6 +334,8 @@ class Daemon final : public ActionSink {
   std::unique_ptr<Store> store_;
   ReplicaCore core_;
   SteadyClock clock_;
+  ClientListener clients_;
+  std::vector<zmq_pollitem_t> poll_items_;
   ZContext context_;
   ZSocket router_;
   ZSocket coordinator_;
@@ -350,8 +374,9 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 2;
   }
-  spdlog::info("replica {} ({} {}) on port {}, http {}", options.replica.name, processor->Name(),
-               processor->Version(), options.port, options.http_port);
+  spdlog::info("replica {} ({} {}) on client port {}, replication port {}, http {}",
+               options.replica.name, processor->Name(), processor->Version(), options.client_port,
+               options.port, options.http_port);
   daemon.Run();
   spdlog::info("replica {} stopped", options.replica.name);
   return 0;
@@ -363,7 +388,9 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
   app.add_option("--name", o.replica.name, "replica name")->required();
   app.add_option("--host", o.host, "address to bind");
-  app.add_option("--port", o.port, "data-plane port")->required();
+  app.add_option("--port", o.port, "replication port (ZeroMQ: the standby)")->required();
+  app.add_option("--client-port", o.client_port, "client port (TCP, length-prefixed frames)")
+      ->required();
   app.add_option("--http-port", o.http_port, "HTTP port for /role and /status")->required();
   app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
       ->required();
@@ -390,7 +417,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   if (MutantEnabled("ack-before-replication")) o.replica.async = true;
   if (MutantEnabled("skip-fsync")) o.fsync = false;
   o.replica.mutant_skip_epoch_check = MutantEnabled("skip-epoch-check");
-  o.replica.endpoint = TcpEndpoint(o.host, o.port);
+  o.replica.endpoint = TcpEndpoint(o.host, o.client_port);
   InitLogging("replica " + o.replica.name, o.log_level);
   return RunReplicaDaemon(o, processor.get());
 }

@@ -14,8 +14,9 @@ namespace duplex {
 struct DaemonOptions {
   ReplicaOptions replica;
   std::string host = "127.0.0.1";
-  int port = 0;       // ZeroMQ ROUTER: clients, the standby, everything data-plane
-  int http_port = 0;  // GET /role: 200 when serving as active, else 503
+  int port = 0;         // ZeroMQ ROUTER: replication (the standby's messages)
+  int client_port = 0;  // TCP, length-prefixed frames (frame_stream.h): clients' requests
+  int http_port = 0;    // GET /role: 200 when serving as active, else 503
   std::string coordinator_endpoint;
   std::string data_dir;
   bool fsync = true;
@@ -29,7 +30,7 @@ struct DaemonOptions {
 int RunReplicaDaemon(const DaemonOptions& options, Processor* processor);
 
 // main() of a processor binary: parses the flags the coordinator passes
-// (--name, --port, --http-port, --coordinator, --data-dir, ...) and runs the daemon.
+// (--name, --port, --client-port, --http-port, --coordinator, --data-dir, ...) and runs the daemon.
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
 
 }  // namespace duplex

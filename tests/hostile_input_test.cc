@@ -17,8 +17,10 @@
 #include <thread>
 
 #include "common/checksum.h"
+#include "common/net.h"
 #include "replica/client.h"
 #include "replica/frame.h"
+#include "replica/frame_stream.h"
 #include "tests/test_support.h"
 
 namespace duplex {
@@ -292,14 +294,17 @@ void AddUndecodable(std::mt19937_64& rng, const std::string& valid, HostileBatch
   std::string flipped = valid;  // one bit flipped in flight: the checksum refuses it
   flipped[flipped.size() / 2] ^= 0x10;
   batch->messages.push_back({flipped});
-  batch->messages.push_back({valid, valid, valid});  // three parts: one frame per message
-  batch->refused_at_socket += 12;
+  batch->refused_at_socket += 11;
 }
 
 // Everything a replica's ROUTER must refuse; `hijack` must never be written.
 HostileBatch ReplicaBatch(std::mt19937_64& rng, uint64_t epoch, uint64_t applied_seq) {
   HostileBatch b;
-  AddUndecodable(rng, PutFrame("hijack"), &b);
+  std::string put = PutFrame("hijack");
+  AddUndecodable(rng, put, &b);
+  b.messages.push_back({put, put, put});  // three parts: one frame per message
+  b.messages.push_back({put});            // clients have their own port
+  b.refused_at_socket += 2;
   StatusReport status;
   status.replica = "a";
   status.epoch = epoch + 5;
@@ -461,6 +466,13 @@ void ExpectUnchanged(const ClusterState& before, const ClusterState& after) {
   }
 }
 
+// The replicas' ZeroMQ ports (the standby connects there; clients use client_port).
+std::vector<std::string> ReplicationEndpoints(const ClusterConfig& config) {
+  std::vector<std::string> out;
+  for (const auto& r : config.replicas) out.push_back(TcpEndpoint(r.host, r.port));
+  return out;
+}
+
 std::unique_ptr<ClusterFixture> StartCluster() {
   FixtureOptions options;
   options.dir = ScratchDir();
@@ -486,11 +498,12 @@ StatusReport GenuineStatus(const ClusterState& state, const std::string& name) {
   return s;
 }
 
-// Every replica's ROUTER, whatever its role: counted refusals, then an oversized frame.
+// Every replica's replication ROUTER, whatever its role: counted refusals, then an
+// oversized frame.
 void AttackDataPlane(HostileZmq& zmq, const ClusterFixture& cluster, const ClusterState& before,
                      std::mt19937_64& rng) {
   const ClusterConfig& config = cluster.config();
-  std::vector<std::string> endpoints = cluster.Endpoints();
+  std::vector<std::string> endpoints = ReplicationEndpoints(config);
   for (size_t i = 0; i < config.replicas.size(); ++i) {
     const ReplicaState& replica = before.replicas[i];
     std::string log = config.data_dir + "/" + replica.name + ".log";
@@ -501,6 +514,62 @@ void AttackDataPlane(HostileZmq& zmq, const ClusterFixture& cluster, const Clust
     EXPECT_GE(CountLines(log, "refused frame #"), logged + expect_logged) << log;
     EXPECT_TRUE(OversizedFrameIsDropped(zmq, endpoints[i], config.replication.max_frame_bytes))
         << replica.name << " kept a connection that sent an oversized frame";
+  }
+}
+
+// Every replica's client port. On one connection: frames that do not decode and frames
+// of other kinds than a request, each refused and counted, then a request, which must be
+// answered on the same connection (the framing survived); then, on another connection, a
+// length prefix above max_frame_bytes, which the replica answers by closing it.
+void AttackClientPorts(const ClusterFixture& cluster, std::mt19937_64& rng) {
+  const ClusterConfig& config = cluster.config();
+  const size_t max_frame_bytes = config.replication.max_frame_bytes;
+  std::vector<std::string> endpoints = cluster.Endpoints();
+  for (size_t i = 0; i < config.replicas.size(); ++i) {
+    auto before = ReadReplica(cluster, config.replicas[i].name);
+    ASSERT_TRUE(before.ok()) << before.status().ToString();
+    HostileBatch batch;
+    AddUndecodable(rng, PutFrame("hijack"), &batch);
+    batch.messages.push_back({EncodeFrame(GenuineStatus({}, "a"))});
+    batch.messages.push_back({EncodeFrame(
+        Assignment{before->epoch + 5, WireRole::kActive, "", "", 0, true, false, 0, false, ""})});
+    batch.messages.push_back({EncodeFrame(ClientReply{1, 1, {Code::kOk, "", "OK"}, 1, ""})});
+    batch.messages.push_back({EncodeFrame(PeerMessage(Refusal{before->epoch, "hostile", 0}))});
+    batch.refused_at_socket += 4;
+    auto fd = ConnectTcp(endpoints[i], kSocketTimeoutMs);
+    ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+    FrameStream stream(*fd, max_frame_bytes);
+    for (const auto& m : batch.messages) stream.Send(m[0]);
+    stream.Send(EncodeFrame(Request{0x0bad, 1, "GET", {"hijack"}}));
+    std::optional<std::string> answer;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          stream.Flush();
+          stream.Read();
+          answer = stream.NextFrame();
+          return answer.has_value() || !stream.status().ok();
+        },
+        kSocketTimeoutMs))
+        << "no answer on the client connection after the refused frames";
+    ASSERT_TRUE(answer.has_value()) << stream.status().ToString();
+    auto reply = DecodeFrame(*answer, max_frame_bytes);
+    ASSERT_TRUE(reply.ok() && std::holds_alternative<ClientReply>(*reply))
+        << "the answer is not a client reply";
+    auto refused = [&] {
+      auto now = ReadReplica(cluster, before->name);
+      return now.ok() ? now->refused : 0;
+    };
+    EXPECT_TRUE(Eventually([&] { return refused() >= before->refused + batch.refused_at_socket; },
+                           kCountTimeoutMs))
+        << before->name << ": refused " << before->refused << " -> " << refused() << ", expected +"
+        << batch.refused_at_socket;
+    std::string oversized = BigEndian32(static_cast<uint32_t>(max_frame_bytes + 1)) + "abcd";
+    auto closed = RawExchange(config.replicas[i].client_port, {oversized, /*half_close=*/false});
+    ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+    EXPECT_TRUE(
+        Eventually([&] { return refused() >= before->refused + batch.refused_at_socket + 1; },
+                   kCountTimeoutMs))
+        << before->name << " did not refuse a length above max_frame_bytes";
   }
 }
 
@@ -538,14 +607,22 @@ void AttackControlPlane(HostileZmq& zmq, const ClusterFixture& cluster, const Cl
 void AttackRawSockets(const ClusterConfig& config, std::mt19937_64& rng) {
   std::vector<int> zmq_ports = {config.control_port};
   std::vector<int> http_ports = {config.admin_port};
+  std::vector<int> client_ports;
   for (const auto& r : config.replicas) {
     zmq_ports.push_back(r.port);
     http_ports.push_back(r.http_port);
+    client_ports.push_back(r.client_port);
   }
   for (int port : zmq_ports) {
     for (const auto& junk : ZmtpJunk(rng)) {
       auto answer = RawExchange(port, {junk, /*half_close=*/true});
       ASSERT_TRUE(answer.ok()) << "zmq port " << port << ": " << answer.status().ToString();
+    }
+  }
+  for (int port : client_ports) {  // random bytes read as length prefixes and frames
+    for (size_t n : {1, 3, 4, 5, 64, 4096}) {
+      auto answer = RawExchange(port, {RandomBytes(rng, n), /*half_close=*/true});
+      ASSERT_TRUE(answer.ok()) << "client port " << port << ": " << answer.status().ToString();
     }
   }
   for (int port : http_ports) ExpectHttpRefuses(port, HttpJunk(rng));
@@ -561,6 +638,7 @@ TEST(HostileInput, GarbageTruncatedOversizedAndStaleFramesOnEverySocketChangeNot
   std::mt19937_64 rng(kSeed);
   HostileZmq zmq;
   AttackDataPlane(zmq, *cluster, *before, rng);
+  AttackClientPorts(*cluster, rng);
   AttackControlPlane(zmq, *cluster, *before, rng);
   AttackRawSockets(cluster->config(), rng);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
@@ -614,7 +692,7 @@ TEST(HostileInput, AHelloFromAnOlderEpochIsRefusedAndCounted) {
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   size_t active = before->active == "a" ? 0 : 1;
   HostileZmq zmq;
-  void* dealer = zmq.Dealer(cluster->Endpoints()[active]);
+  void* dealer = zmq.Dealer(ReplicationEndpoints(cluster->config())[active]);
   Hello hello{"mallory", 0, 0, 0, "1.0.0", 1, 42, false};
   ASSERT_TRUE(SendMessage(dealer, {EncodeFrame(PeerMessage(hello))}));
   const ReplicaState& was = before->replicas[active];

@@ -250,7 +250,7 @@ Status Down(const ClusterConfig& config) {
 
 std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config) {
   std::vector<std::string> out;
-  for (const auto& r : config.replicas) out.push_back(TcpEndpoint(r.host, r.port));
+  for (const auto& r : config.replicas) out.push_back(TcpEndpoint(r.host, r.client_port));
   return out;
 }
 

@@ -237,14 +237,15 @@ Status ReadProcessor(const YAML::Node& root, ProcessorConfig* processor) {
 Status ReadReplica(const YAML::Node& node, const std::string& path, ReplicaConfig* replica) {
   if (!node.IsMap())
     return Error(path, std::string("must be a map of fields, got ") + KindName(node));
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(
-      node, path,
-      {"name", "host", "port", "http_port", "peer_port", "coordinator_port", "fault_file"}));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path,
+                                   {"name", "host", "port", "client_port", "http_port", "peer_port",
+                                    "coordinator_port", "fault_file"}));
   DUPLEX_RETURN_IF_ERROR(ReadRequiredString(node, path, "name", &replica->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(Join(path, "name"), replica->name));
   DUPLEX_RETURN_IF_ERROR(ReadString(node, path, "host", &replica->host));
   DUPLEX_RETURN_IF_ERROR(CheckHost(Join(path, "host"), replica->host));
   DUPLEX_RETURN_IF_ERROR(ReadPort(node, path, "port", true, &replica->port));
+  DUPLEX_RETURN_IF_ERROR(ReadPort(node, path, "client_port", true, &replica->client_port));
   DUPLEX_RETURN_IF_ERROR(ReadPort(node, path, "peer_port", false, &replica->peer_port));
   DUPLEX_RETURN_IF_ERROR(
       ReadPort(node, path, "coordinator_port", false, &replica->coordinator_port));
@@ -366,6 +367,7 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
   for (std::size_t i = 0; i < config.replicas.size(); ++i) {
     const std::string path = "replicas[" + std::to_string(i) + "]";
     ports.emplace_back(path + ".port", config.replicas[i].port);
+    ports.emplace_back(path + ".client_port", config.replicas[i].client_port);
     ports.emplace_back(path + ".http_port", config.replicas[i].http_port);
     ports.emplace_back(path + ".peer_port", config.replicas[i].peer_port);
     ports.emplace_back(path + ".coordinator_port", config.replicas[i].coordinator_port);
@@ -473,6 +475,7 @@ void EmitReplica(YAML::Emitter& out, const ReplicaConfig& replica) {
   Emit(out, "name", replica.name);
   Emit(out, "host", replica.host);
   EmitPort(out, "port", replica.port);
+  EmitPort(out, "client_port", replica.client_port);
   EmitPort(out, "http_port", replica.http_port);
   EmitPort(out, "peer_port", replica.peer_port);
   EmitPort(out, "coordinator_port", replica.coordinator_port);

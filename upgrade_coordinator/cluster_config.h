@@ -16,8 +16,9 @@ enum class ReplicationMode { kSync, kAsync };
 struct ReplicaConfig {
   std::string name;  // [a-z0-9_-]{1,32}, unique
   std::string host = "127.0.0.1";
-  int port = 0;       // ZeroMQ data plane: clients, the peer and the coordinator
-  int http_port = 0;  // GET /role answers 200 when active, 503 otherwise
+  int port = 0;         // ZeroMQ replication port: where the other replica connects
+  int client_port = 0;  // TCP, length-prefixed frames: clients' requests
+  int http_port = 0;    // GET /role answers 200 when active, 503 otherwise
   // Chaos testing (chaos/) routes this replica's links through fault-injecting proxies
   // and its storage through a fault filesystem; an operator leaves these out.
   int peer_port = 0;         // where the other replica reaches this one; 0 = port

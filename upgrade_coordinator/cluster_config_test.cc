@@ -25,10 +25,12 @@ replicas:
   - name: a
     port: 7410
     http_port: 7411
+    client_port: 7416
   - name: b
     host: 127.0.0.2
     port: 7420
     http_port: 7421
+    client_port: 7426
 timing: {heartbeat_ms: 10, lease_ms: 100, failure_timeout_ms: 90, ack_timeout_ms: 80, client_timeout_ms: 70, startup_timeout_ms: 5000}
 restart: {max_restarts: 3, window_s: 30, backoff_ms: 0}
 replication: {mode: async, max_lag_ops: 500, log_retain_ops: 6000, max_batch_ops: 64, snapshot_chunk_bytes: 4096, max_frame_bytes: 65536, max_queue: 100}
@@ -41,8 +43,8 @@ admin_port: 7400
 control_port: 7401
 processor: {binary: /opt/kv, version: 2.1.0}
 replicas:
-  - {name: a, port: 7410, http_port: 7411}
-  - {name: b, port: 7420, http_port: 7421}
+  - {name: a, port: 7410, client_port: 7416, http_port: 7411}
+  - {name: b, port: 7420, client_port: 7426, http_port: 7421}
 )";
 
 // `text` with the one occurrence of `from` replaced; a test edit must not match twice by accident.
@@ -83,6 +85,7 @@ void ExpectSameConfig(const ClusterConfig& a, const ClusterConfig& b) {
     EXPECT_EQ(a.replicas[i].name, b.replicas[i].name);
     EXPECT_EQ(a.replicas[i].host, b.replicas[i].host);
     EXPECT_EQ(a.replicas[i].port, b.replicas[i].port);
+    EXPECT_EQ(a.replicas[i].client_port, b.replicas[i].client_port);
     EXPECT_EQ(a.replicas[i].http_port, b.replicas[i].http_port);
   }
   EXPECT_EQ(a.timing.heartbeat_ms, b.timing.heartbeat_ms);
@@ -133,10 +136,12 @@ TEST(ClusterConfig, ParsesEveryFieldOfAFullFile) {
   EXPECT_EQ(config->replicas[0].host, "127.0.0.1");
   EXPECT_EQ(config->replicas[0].port, 7410);
   EXPECT_EQ(config->replicas[0].http_port, 7411);
+  EXPECT_EQ(config->replicas[0].client_port, 7416);
   EXPECT_EQ(config->replicas[1].name, "b");
   EXPECT_EQ(config->replicas[1].host, "127.0.0.2");
   EXPECT_EQ(config->replicas[1].port, 7420);
   EXPECT_EQ(config->replicas[1].http_port, 7421);
+  EXPECT_EQ(config->replicas[1].client_port, 7426);
   EXPECT_EQ(config->timing.heartbeat_ms, 10);
   EXPECT_EQ(config->timing.lease_ms, 100);
   EXPECT_EQ(config->timing.failure_timeout_ms, 90);
@@ -195,13 +200,17 @@ TEST(ClusterConfig, RequiresANameAProcessorAndReplicas) {
   EXPECT_TRUE(FailsWith(Parse(Edit(kMinimal, "version: 2.1.0", "version: ''")),
                         "processor.version: required"));
   EXPECT_TRUE(
-      FailsWith(Parse(Edit(kMinimal, "{name: a, port: 7410, http_port: 7411}", "{name: a}")),
+      FailsWith(Parse(Edit(kMinimal, "{name: a, port: 7410, client_port: 7416, http_port: 7411}",
+                           "{name: a}")),
                 "replicas[0].port: required"));
-  EXPECT_TRUE(FailsWith(Parse(Edit(kMinimal,
-                                   "replicas:\n  - {name: a, port: 7410, http_port: 7411}\n"
-                                   "  - {name: b, port: 7420, http_port: 7421}\n",
-                                   "")),
-                        "replicas: required"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "    client_port: 7426\n", "")),
+                        "replicas[1].client_port: required"));
+  EXPECT_TRUE(FailsWith(
+      Parse(Edit(kMinimal,
+                 "replicas:\n  - {name: a, port: 7410, client_port: 7416, http_port: 7411}\n"
+                 "  - {name: b, port: 7420, client_port: 7426, http_port: 7421}\n",
+                 "")),
+      "replicas: required"));
   EXPECT_TRUE(FailsWith(Parse(""), "name: required"));
 }
 
@@ -236,6 +245,9 @@ TEST(ClusterConfig, RejectsAPortUsedTwice) {
                         "replicas[1].http_port: 7410 is already used by replicas[0].port"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "port: 7410", "port: 7400")),
                         "replicas[0].port: 7400 is already used by admin_port"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(kValid, "client_port: 7426", "client_port: 7416")),
+                "replicas[1].client_port: 7416 is already used by replicas[0].client_port"));
 }
 
 TEST(ClusterConfig, RejectsALeaseNotLongerThanThreeHeartbeats) {
@@ -254,11 +266,13 @@ TEST(ClusterConfig, RejectsAFailureTimeoutShorterThanThreeHeartbeats) {
 }
 
 TEST(ClusterConfig, RejectsAPairWithoutExactlyTwoReplicas) {
-  const std::string three = Edit(
-      kMinimal, "  - {name: b, port: 7420, http_port: 7421}\n",
-      "  - {name: b, port: 7420, http_port: 7421}\n  - {name: c, port: 7430, http_port: 7431}\n");
+  const std::string three =
+      Edit(kMinimal, "  - {name: b, port: 7420, client_port: 7426, http_port: 7421}\n",
+           "  - {name: b, port: 7420, client_port: 7426, http_port: 7421}\n  - {name: c, port: "
+           "7430, client_port: 7436, http_port: 7431}\n");
   EXPECT_TRUE(FailsWith(Parse(three), "replicas: a pair needs exactly 2 replicas, got 3"));
-  const std::string one = Edit(kMinimal, "  - {name: b, port: 7420, http_port: 7421}\n", "");
+  const std::string one =
+      Edit(kMinimal, "  - {name: b, port: 7420, client_port: 7426, http_port: 7421}\n", "");
   EXPECT_TRUE(FailsWith(Parse(one), "replicas: a pair needs exactly 2 replicas, got 1"));
 }
 
@@ -356,7 +370,8 @@ TEST(ClusterConfig, RejectsAListWhereAMapIsExpected) {
   EXPECT_TRUE(FailsWith(Parse(std::string(kMinimal) + "timing:\n  - 20\n  - 200\n"),
                         "timing: must be a map of fields, got a list"));
   EXPECT_TRUE(FailsWith(
-      Parse(Edit(kMinimal, "  - {name: a, port: 7410, http_port: 7411}", "  - [a, 7410, 7411]")),
+      Parse(Edit(kMinimal, "  - {name: a, port: 7410, client_port: 7416, http_port: 7411}",
+                 "  - [a, 7410, 7411]")),
       "replicas[0]: must be a map of fields, got a list"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "name: kv-demo", "name: {first: kv}")),
                         "name: must be a string, got a map"));

@@ -59,7 +59,7 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
     nlohmann::json r = {{"name", rc.name},
                         {"pid", v.process_alive ? v.pid : 0},
                         {"alive", v.process_alive},
-                        {"endpoint", TcpEndpoint(rc.host, rc.port)},
+                        {"endpoint", TcpEndpoint(rc.host, rc.client_port)},
                         {"failed", rec.failed.count(rc.name) && rec.failed.at(rc.name)},
                         {"starts", v.starts}};
     if (v.last) {
@@ -423,6 +423,8 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
       r.host,
       "--port",
       n(r.port),
+      "--client-port",
+      n(r.client_port),
       "--http-port",
       n(r.http_port),
       "--coordinator",

@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "common/mutants.h"
-#include "common/net.h"
 #include "replica/client.h"
+#include "upgrade_coordinator/admin_client.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -217,7 +217,7 @@ Status Upgrades::RunBackup(uint64_t id) {
   fs::copy_file(BinaryFor(active), dir / "package" / fs::path(BinaryFor(active)).filename(), ec);
   if (ec) return IOError("archive the running package: " + ec.message());
   ClientOptions options;
-  for (const auto& r : config_.replicas) options.endpoints.push_back(TcpEndpoint(r.host, r.port));
+  options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
   size_t index = active == config_.replicas[0].name ? 0 : 1;
   auto answer = client.Ask(index, "_checkpoint", {(dir / "state").string()}, 30000);
@@ -229,7 +229,7 @@ Status Upgrades::RunBackup(uint64_t id) {
 
 Status Upgrades::CompareDigests() {
   ClientOptions options;
-  for (const auto& r : config_.replicas) options.endpoints.push_back(TcpEndpoint(r.host, r.port));
+  options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
   // Digests compare only at the same applied seq: ask until both are at one (bounded).
   std::string last;

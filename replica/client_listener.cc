@@ -1,0 +1,103 @@
+#include "replica/client_listener.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace duplex {
+namespace {
+
+constexpr int kMaxAcceptsPerPoll = 64;
+
+std::string Route(uint64_t id) { return std::to_string(id); }
+
+uint64_t IdOf(const std::string& route) {
+  uint64_t id = 0;
+  for (char c : route) {
+    if (c < '0' || c > '9') return 0;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
+}
+
+}  // namespace
+
+ClientListener::~ClientListener() {
+  streams_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+Status ClientListener::Listen(const std::string& host, int port) {
+  auto fd = ListenTcp(host, port);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = *fd;
+  return Status::Ok();
+}
+
+void ClientListener::AddPollItems(std::vector<zmq_pollitem_t>* items) {
+  items->push_back({nullptr, listen_fd_, ZMQ_POLLIN, 0});
+  polled_.clear();
+  for (const auto& [id, stream] : streams_) {
+    short events = ZMQ_POLLIN | (stream->WantsWrite() ? ZMQ_POLLOUT : 0);
+    items->push_back({nullptr, stream->fd(), events, 0});
+    polled_.push_back(id);
+  }
+}
+
+void ClientListener::OnPolled(const zmq_pollitem_t* items, const FrameFn& on_frame,
+                              const ErrorFn& on_error) {
+  for (size_t i = 0; i < polled_.size(); ++i) {
+    short revents = items[i + 1].revents;
+    auto it = streams_.find(polled_[i]);
+    if (it == streams_.end()) continue;  // closed meanwhile
+    FrameStream& stream = *it->second;
+    if (revents == 0 && stream.status().ok()) continue;  // (a failed Send leaves it dead)
+    if (revents & ZMQ_POLLOUT) stream.Flush();
+    if (revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+      stream.Read();
+      while (auto frame = stream.NextFrame()) on_frame(Route(it->first), std::move(*frame));
+    }
+    if (!stream.status().ok()) Close(it, on_error);
+  }
+  if (items[0].revents & ZMQ_POLLIN) Accept(on_error);
+}
+
+void ClientListener::Accept(const ErrorFn& on_error) {
+  for (int i = 0; i < kMaxAcceptsPerPoll; ++i) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN: no more waiting; anything else: try again next poll
+    if (streams_.size() >= kMaxConnections) {
+      ::close(fd);
+      on_error("client port: refused a connection, " + std::to_string(kMaxConnections) +
+               " are open");
+      continue;
+    }
+    streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, max_frame_bytes_));
+  }
+}
+
+void ClientListener::Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
+                           const ErrorFn& on_error) {
+  const Status& why = it->second->status();
+  // A client going away is routine; anything else is a malformed stream, worth a refusal.
+  if (why.code() != Code::kUnavailable) on_error("client connection: " + why.message());
+  streams_.erase(it);
+}
+
+void ClientListener::Send(const std::string& route, std::string_view frame) {
+  auto it = streams_.find(IdOf(route));
+  if (it == streams_.end()) return;
+  if (!it->second->WantsWrite()) unflushed_.push_back(it->first);
+  it->second->Queue(frame);
+}
+
+void ClientListener::Flush() {
+  for (uint64_t id : unflushed_) {
+    // A failed write leaves the stream dead; OnPolled closes it at the next poll.
+    if (auto it = streams_.find(id); it != streams_.end()) it->second->Flush();
+  }
+  unflushed_.clear();
+}
+
+}  // namespace duplex

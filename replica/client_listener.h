@@ -1,0 +1,63 @@
+// ClientListener: the replica's client port. Accepts TCP connections and serves their
+// length-prefixed frames (frame_stream.h) from the replica's own event loop: the loop
+// polls these sockets beside its ZeroMQ ones, so a request reaches the core, and its reply
+// the client, with no thread hand-off. Each connection is named by a route that the core
+// hands back with the reply. One thread (the event loop).
+#pragma once
+
+#include <zmq.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "replica/frame_stream.h"
+
+namespace duplex {
+
+class ClientListener {
+ public:
+  static constexpr size_t kMaxConnections = 4096;
+
+  explicit ClientListener(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+  ~ClientListener();
+  ClientListener(const ClientListener&) = delete;
+  ClientListener& operator=(const ClientListener&) = delete;
+
+  Status Listen(const std::string& host, int port);
+
+  // Appends this listener's poll items (the listening socket, then each connection) for
+  // zmq_poll; OnPolled takes the same items back with their revents.
+  void AddPollItems(std::vector<zmq_pollitem_t>* items);
+  // Accepts, reads and writes. Each whole frame goes to on_frame with its connection's
+  // route; a connection that breaks the framing is closed and goes to on_error.
+  using FrameFn = std::function<void(const std::string& route, std::string frame)>;
+  using ErrorFn = std::function<void(const std::string& why)>;
+  void OnPolled(const zmq_pollitem_t* items, const FrameFn& on_frame, const ErrorFn& on_error);
+
+  // Queues a frame to the connection that route names; a closed one drops it (its client
+  // retries on another connection). Flush writes them: one write per connection for all
+  // the replies of one turn of the event loop.
+  void Send(const std::string& route, std::string_view frame);
+  void Flush();
+
+  size_t connections() const { return streams_.size(); }
+
+ private:
+  void Accept(const ErrorFn& on_error);
+  void Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
+             const ErrorFn& on_error);
+
+  size_t max_frame_bytes_;
+  int listen_fd_ = -1;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::unique_ptr<FrameStream>> streams_;  // by connection id
+  std::vector<uint64_t> polled_;  // the connection behind each poll item after the first
+  std::vector<uint64_t> unflushed_;  // connections with frames queued since the last Flush
+};
+
+}  // namespace duplex

@@ -1,0 +1,181 @@
+#include "replica/frame_stream.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace duplex {
+namespace {
+
+constexpr size_t kPrefixBytes = 4;
+constexpr size_t kReadChunkBytes = 16 << 10;
+constexpr int kMaxReadsPerCall = 16;  // then let the event loop serve other connections
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+void SetSocketOptions(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;  // a reply is one small write: send it now, not after the peer's ACK
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace
+
+FrameStream::FrameStream(int fd, size_t max_frame_bytes, size_t max_output_bytes)
+    : fd_(fd), max_frame_bytes_(max_frame_bytes), max_output_bytes_(max_output_bytes) {
+  SetSocketOptions(fd_);
+}
+
+FrameStream::~FrameStream() { ::close(fd_); }
+
+void FrameStream::Fail(Status s) {
+  if (status_.ok()) status_ = std::move(s);
+}
+
+void FrameStream::Queue(std::string_view payload) {
+  if (!status_.ok()) return;
+  if (payload.size() > max_frame_bytes_) {
+    return Fail(InvalidArgument("frame of " + std::to_string(payload.size()) +
+                                " bytes is above max_frame_bytes " +
+                                std::to_string(max_frame_bytes_)));
+  }
+  if (out_.size() - sent_ + payload.size() > max_output_bytes_) {
+    return Fail(FailedPrecondition("the peer does not read: " +
+                                   std::to_string(out_.size() - sent_) + " bytes unsent"));
+  }
+  if (sent_ == out_.size()) out_.clear(), sent_ = 0;
+  uint32_t n = htonl(static_cast<uint32_t>(payload.size()));
+  out_.append(reinterpret_cast<const char*>(&n), kPrefixBytes);
+  out_.append(payload);
+}
+
+void FrameStream::Flush() {
+  while (status_.ok() && sent_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent_ += static_cast<size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return;
+    } else if (errno != EINTR) {
+      return Fail(Unavailable(Errno("send")));
+    }
+  }
+}
+
+void FrameStream::Read() {
+  for (int i = 0; status_.ok() && i < kMaxReadsPerCall; ++i) {
+    if (consumed_ > 0 && consumed_ == in_.size()) in_.clear(), consumed_ = 0;
+    char chunk[kReadChunkBytes];
+    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n > 0) in_.append(chunk, static_cast<size_t>(n));
+    if (n == 0) return Fail(Unavailable("connection closed by the peer"));
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno != EINTR) return Fail(Unavailable(Errno("recv")));
+    }
+    if (static_cast<size_t>(n) < kReadChunkBytes) return;  // drained
+  }
+}
+
+std::optional<std::string> FrameStream::NextFrame() {
+  if (in_.size() - consumed_ < kPrefixBytes) return std::nullopt;
+  uint32_t n;
+  std::memcpy(&n, in_.data() + consumed_, kPrefixBytes);
+  size_t length = ntohl(n);
+  if (length > max_frame_bytes_) {
+    // The stream cannot be resynchronised after a bad length: drop it.
+    Fail(InvalidArgument("frame length " + std::to_string(length) +
+                         " is above max_frame_bytes " + std::to_string(max_frame_bytes_)));
+    in_.clear(), consumed_ = 0;
+    return std::nullopt;
+  }
+  if (in_.size() - consumed_ < kPrefixBytes + length) return std::nullopt;
+  std::string frame = in_.substr(consumed_ + kPrefixBytes, length);
+  consumed_ += kPrefixBytes + length;
+  // Keep the buffer from growing without bound under a steady stream.
+  if (consumed_ >= kReadChunkBytes) in_.erase(0, consumed_), consumed_ = 0;
+  return frame;
+}
+
+Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* port) {
+  const std::string scheme = "tcp://";
+  size_t colon = endpoint.rfind(':');
+  if (endpoint.compare(0, scheme.size(), scheme) != 0 || colon == std::string::npos ||
+      colon < scheme.size()) {
+    return InvalidArgument("endpoint \"" + endpoint + "\" is not tcp://host:port");
+  }
+  *host = endpoint.substr(scheme.size(), colon - scheme.size());
+  char* end = nullptr;
+  long p = std::strtol(endpoint.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 1 || p > 65535) {
+    return InvalidArgument("endpoint \"" + endpoint + "\": bad port");
+  }
+  *port = static_cast<int>(p);
+  return Status::Ok();
+}
+
+namespace {
+
+StatusOr<sockaddr_in> Address(const std::string& host, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return InvalidArgument("\"" + host + "\" is not an IPv4 address");
+  }
+  return addr;
+}
+
+}  // namespace
+
+StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms) {
+  std::string host;
+  int port = 0;
+  if (Status s = ParseTcpEndpoint(endpoint, &host, &port); !s.ok()) return s;
+  auto addr = Address(host, port);
+  if (!addr.ok()) return addr.status();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unavailable(Errno("socket"));
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
+  if (rc != 0 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    rc = ::poll(&p, 1, timeout_ms);
+    int error = rc == 0 ? ETIMEDOUT : 0;
+    socklen_t len = sizeof(error);
+    if (rc > 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    errno = error;
+    rc = error == 0 ? 0 : -1;
+  }
+  if (rc != 0) {
+    Status s = Unavailable(Errno("connect " + endpoint));
+    ::close(fd);
+    return s;
+  }
+  return fd;
+}
+
+StatusOr<int> ListenTcp(const std::string& host, int port) {
+  auto addr = Address(host, port);
+  if (!addr.ok()) return addr.status();
+  std::string where = host + ":" + std::to_string(port);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unavailable(Errno("socket"));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    Status s = Unavailable(Errno("listen on " + where));
+    ::close(fd);
+    return s;
+  }
+  return fd;
+}
+
+}  // namespace duplex

@@ -1,0 +1,67 @@
+// FrameStream: one non-blocking TCP connection of the client data plane, carrying
+// length-prefixed frames (a 4-byte big-endian length, then that many bytes: an encoded
+// Frame, replica/frame.h). The replica's event loop serves clients over these directly,
+// with no ZeroMQ I/O thread between the socket and the loop. One thread owns a stream.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace duplex {
+
+class FrameStream {
+ public:
+  // Takes ownership of fd (made non-blocking here). Frames above max_frame_bytes, in
+  // either direction, are errors; so is more than max_output_bytes of unsent output (a
+  // peer that does not read its replies).
+  FrameStream(int fd, size_t max_frame_bytes, size_t max_output_bytes = 64 << 20);
+  ~FrameStream();
+  FrameStream(const FrameStream&) = delete;
+  FrameStream& operator=(const FrameStream&) = delete;
+
+  int fd() const { return fd_; }
+  // The first error the stream met (a broken connection, a bad length prefix); once it
+  // is not OK the stream is dead: Send and Read do nothing more.
+  const Status& status() const { return status_; }
+
+  // Queues a frame and writes whatever the socket takes at once.
+  void Send(std::string_view payload) {
+    Queue(payload);
+    Flush();
+  }
+  // Queues a frame for the next Flush: frames queued together leave in one write.
+  void Queue(std::string_view payload);
+  // Writes queued output; call when the socket is writable.
+  void Flush();
+  bool WantsWrite() const { return sent_ < out_.size(); }
+
+  // Reads what the socket has (bounded per call), then NextFrame() hands out the frames.
+  // The peer closing the connection makes status() Unavailable.
+  void Read();
+  std::optional<std::string> NextFrame();
+
+ private:
+  void Fail(Status s);
+
+  int fd_;
+  size_t max_frame_bytes_;
+  size_t max_output_bytes_;
+  Status status_;
+  std::string in_;
+  size_t consumed_ = 0;  // bytes of in_ already handed out as frames
+  std::string out_;
+  size_t sent_ = 0;  // bytes of out_ already written
+};
+
+// Parses "tcp://host:port" (the form every endpoint in duplex has).
+Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* port);
+// A connected, non-blocking socket to endpoint, or why not within timeout_ms.
+StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms);
+// A listening, non-blocking socket on host:port.
+StatusOr<int> ListenTcp(const std::string& host, int port);
+
+}  // namespace duplex
