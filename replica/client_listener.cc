@@ -1,8 +1,10 @@
 #include "replica/client_listener.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace duplex {
@@ -32,6 +34,17 @@ Status ClientListener::Listen(const std::string& host, int port) {
   auto fd = ListenTcp(host, port);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {  // allowed without privileges
+      files.rlim_cur = files.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &files);
+      (void)::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    size_t usable = files.rlim_cur > 2 * kFilesKeptForOthers ? files.rlim_cur - kFilesKeptForOthers
+                                                             : files.rlim_cur / 2;
+    max_connections_ = std::min(kMaxConnections, usable);
+  }
   return Status::Ok();
 }
 
@@ -67,9 +80,9 @@ void ClientListener::Accept(const ErrorFn& on_error) {
   for (int i = 0; i < kMaxAcceptsPerPoll; ++i) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: no more waiting; anything else: try again next poll
-    if (streams_.size() >= kMaxConnections) {
+    if (streams_.size() >= max_connections_) {
       ::close(fd);
-      on_error("client port: refused a connection, " + std::to_string(kMaxConnections) +
+      on_error("client port: refused a connection, " + std::to_string(max_connections_) +
                " are open");
       continue;
     }

@@ -21,7 +21,12 @@ namespace duplex {
 
 class ClientListener {
  public:
+  // At most this many connections, and fewer when the process may open fewer files: at
+  // the file limit accept() would fail and leave the connection pending, and the listening
+  // socket would wake the loop on every turn. Beyond it, connections are accepted and
+  // closed at once.
   static constexpr size_t kMaxConnections = 4096;
+  static constexpr size_t kFilesKeptForOthers = 128;  // RocksDB files, ZeroMQ, HTTP
 
   explicit ClientListener(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
   ~ClientListener();
@@ -54,9 +59,10 @@ class ClientListener {
 
   size_t max_frame_bytes_;
   int listen_fd_ = -1;
+  size_t max_connections_ = kMaxConnections;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::unique_ptr<FrameStream>> streams_;  // by connection id
-  std::vector<uint64_t> polled_;  // the connection behind each poll item after the first
+  std::vector<uint64_t> polled_;     // the connection behind each poll item after the first
   std::vector<uint64_t> unflushed_;  // connections with frames queued since the last Flush
 };
 

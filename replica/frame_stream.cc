@@ -47,8 +47,8 @@ void FrameStream::Queue(std::string_view payload) {
                                 std::to_string(max_frame_bytes_)));
   }
   if (out_.size() - sent_ + payload.size() > max_output_bytes_) {
-    return Fail(FailedPrecondition("the peer does not read: " +
-                                   std::to_string(out_.size() - sent_) + " bytes unsent"));
+    return Fail(FailedPrecondition(
+        "the peer does not read: " + std::to_string(out_.size() - sent_) + " bytes unsent"));
   }
   if (sent_ == out_.size()) out_.clear(), sent_ = 0;
   uint32_t n = htonl(static_cast<uint32_t>(payload.size()));
@@ -91,8 +91,8 @@ std::optional<std::string> FrameStream::NextFrame() {
   size_t length = ntohl(n);
   if (length > max_frame_bytes_) {
     // The stream cannot be resynchronised after a bad length: drop it.
-    Fail(InvalidArgument("frame length " + std::to_string(length) +
-                         " is above max_frame_bytes " + std::to_string(max_frame_bytes_)));
+    Fail(InvalidArgument("frame length " + std::to_string(length) + " is above max_frame_bytes " +
+                         std::to_string(max_frame_bytes_)));
     in_.clear(), consumed_ = 0;
     return std::nullopt;
   }

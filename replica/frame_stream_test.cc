@@ -123,7 +123,8 @@ TEST(FrameStream, RefusesToSendAFrameAboveTheLimit) {
 
 TEST(FrameStream, APeerThatDoesNotReadIsCutOffAtTheOutputBound) {
   Pair p;  // max_output_bytes is 4 KB; the socket's own buffer takes some first
-  for (int i = 0; i < 100000 && p.stream->status().ok(); ++i) p.stream->Send(std::string(kMax, 'y'));
+  for (int i = 0; i < 100000 && p.stream->status().ok(); ++i)
+    p.stream->Send(std::string(kMax, 'y'));
   EXPECT_EQ(p.stream->status().code(), Code::kFailedPrecondition);
   EXPECT_NE(p.stream->status().message().find("the peer does not read"), std::string::npos)
       << p.stream->status().message();
@@ -167,7 +168,8 @@ class ListenerTest : public ::testing::Test {
     listener_.AddPollItems(&items);
     zmq_poll(items.data(), static_cast<int>(items.size()), 1);
     listener_.OnPolled(
-        items.data(), [&](const std::string& route, std::string f) { frames_.emplace_back(route, f); },
+        items.data(),
+        [&](const std::string& route, std::string f) { frames_.emplace_back(route, f); },
         [&](const std::string& why) { errors_.push_back(why); });
     listener_.Flush();
   }
