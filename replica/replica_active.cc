@@ -36,6 +36,7 @@ void ReplicaCore::BeginActiveTerm() {
   // sync when it promoted this replica (solo request 0 of the epoch).
   standby_.reset();
   pending_.clear();
+  sessions_.clear();  // another replica wrote sessions meanwhile
   // 0 in a new epoch. A process restarted into the epoch it was active in continues above
   // the coordinator's record, which would otherwise take its requests for processed ones.
   solo_request_id_ = assignment_.sync_id;
@@ -60,7 +61,7 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
   if (assignment_.hold) return;  // a digest comparison: requests wait, nothing is committed
   size_t n = std::min<size_t>(queue_.size(), options_.max_batch_ops);
   OverlayReader reader(store_);
-  std::unordered_map<uint64_t, SessionEntry> sessions;
+  if (sessions_.size() + n > kMaxCachedSessions) sessions_.clear();
   std::vector<Delta> deltas;
   std::vector<PendingReply> replies;
   uint64_t seq = last_seq();
@@ -70,10 +71,11 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
     bool tracked = request.client_id != 0 && request.request_seq != 0;
     if (tracked) {
       std::optional<SessionEntry> last;
-      if (auto it = sessions.find(request.client_id); it != sessions.end()) {
+      if (auto it = sessions_.find(request.client_id); it != sessions_.end()) {
         last = it->second;
       } else if (auto stored = store_->GetSession(request.client_id); stored.ok()) {
         last = *stored;
+        if (last) sessions_[request.client_id] = *last;
       } else {
         Fatal(stored.status());
       }
@@ -104,7 +106,7 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
         d.client_id = request.client_id;
         d.session = {request.request_seq, static_cast<uint16_t>(outcome.response.code),
                      outcome.response.message, outcome.response.value};
-        sessions[request.client_id] = d.session;
+        sessions_[request.client_id] = d.session;  // a failed append is fatal: no rollback
       }
       reader.Apply(d.mutations);
       deltas.push_back(std::move(d));

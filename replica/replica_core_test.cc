@@ -553,6 +553,35 @@ TEST(ReplicaCore, ARetriedRequestGetsItsOriginalAnswerAndIsAppliedOnce) {
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
 }
 
+// The active keeps the sessions of its term in memory: one that is active again after
+// another replica was must not answer from what it remembered of its earlier term.
+TEST(ReplicaCore, ARetryAfterFailingOverAndBackIsAnsweredFromTheLatestSession) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Incr(7, 1, "x", 5));
+  ASSERT_TRUE(pair.ReplyTo(7, 1));
+  pair.Promote("b");
+  pair.RunFor(30 * kMs);
+  ASSERT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  pair.Submit("b", Incr(7, 2, "x", 1));  // client 7 goes on at b
+  ASSERT_TRUE(pair.ReplyTo(7, 2));
+  EXPECT_EQ(pair.ReplyTo(7, 2)->response.value, "6");
+  pair.Promote("a");
+  pair.RunFor(30 * kMs);
+  ASSERT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  pair.Submit("a", Incr(7, 2, "x", 1));  // its retry reaches a
+  int answers = 0;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == 7 && r.request_seq == 2) {
+      ++answers;
+      EXPECT_EQ(r.response.value, "6") << "the retry was applied again";
+    }
+  }
+  EXPECT_EQ(answers, 2);
+  EXPECT_EQ(pair.Get("a", "x"), "6");
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
 TEST(ReplicaCore, AnActiveWhoseLeaseRanOutRefusesWritesAndAppliesNothing) {
   Pair pair;
   pair.Start("a");
