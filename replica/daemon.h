@@ -1,5 +1,6 @@
-// The replica daemon: a ReplicaCore driven by a ZeroMQ event loop, a RocksDB
-// store, and a small HTTP endpoint (/role, /status). One thread runs the loop;
+// The replica daemon: a ReplicaCore driven by one event loop over its sockets (ZeroMQ
+// for replication and the coordinator, plain TCP for clients: client_listener.h), a
+// RocksDB store, and a small HTTP endpoint (/role, /status). One thread runs the loop;
 // the HTTP server reads a published copy of the status under a mutex.
 #pragma once
 
