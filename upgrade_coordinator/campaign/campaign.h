@@ -82,6 +82,8 @@ class CampaignHost {
 struct CampaignOptions {
   int64_t step_timeout_ms = 60000;  // any wait within a step
   int64_t switchover_wait_ms = 10000;
+  // A resumed campaign waits this long at most for both replicas to report again.
+  int64_t resume_grace_ms = 1000;
   // Evaluation thresholds, relative to the baseline measured before the campaign.
   double max_error_rate_increase = 0.01;  // absolute: 1 percentage point
   double max_latency_factor = 3.0;        // p99 may grow this much ...

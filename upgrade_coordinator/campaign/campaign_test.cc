@@ -1197,5 +1197,32 @@ TEST_F(CampaignTest, FinalizeWaitsForPostValidationToFinish) {
   EXPECT_EQ(h.campaign->Finalize().code(), Code::kFailedPrecondition);
 }
 
+// A coordinator restarted during the soak re-entered Soak on its first tick, before the
+// standby's first heartbeat had reached it, and rolled back: "Soak: replica a is not
+// reporting" (seen in CI, upgrade_test, killed in Soak). A resumed campaign now waits for
+// both replicas to report, bounded by resume_grace_ms.
+TEST_F(CampaignTest, AResumedSoakWaitsForTheReplicasFirstReports) {
+  Harness h(Persisted("Evaluate"));
+  h.host.lock = true;
+  h.host.Place("b", kOld, kNew);
+  h.host.replicas["a"].report.reset();  // not heard from yet by the new coordinator
+  for (int i = 0; i < 5; ++i) h.Step();
+  EXPECT_EQ(h.record().state, "running");
+  h.host.Place("b", kOld, kNew);
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectUpgraded(h);
+}
+
+TEST_F(CampaignTest, AResumedCampaignJudgesAReplicaThatStaysSilent) {
+  Harness h(Persisted("Evaluate"));
+  h.host.lock = true;
+  h.host.Place("b", kOld, kNew);
+  h.host.replicas["a"].report.reset();
+  const int64_t resumed_ms = h.now_ms;
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state != "running"; }));
+  EXPECT_GE(h.now_ms - resumed_ms, h.options.resume_grace_ms);
+  EXPECT_EQ(h.record().reason, "Soak: replica a is not reporting");
+}
+
 }  // namespace
 }  // namespace duplex

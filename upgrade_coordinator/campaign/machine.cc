@@ -109,6 +109,16 @@ Resuming::Resuming(my_context ctx) : my_base(ctx) {
 sc::result Resuming::react(const EvTick&) {
   Machine& m = outermost_context();
   const std::string& p = m.record.phase;
+  // A restarted coordinator has heard from nobody yet: judging a step now would read
+  // "replica a is not reporting" from its own restart (found by CI: a Soak resumed 3 ms
+  // after the restart failed on the standby's first heartbeat not having arrived). Wait
+  // for both replicas, bounded: one that stays silent is judged by the step as before.
+  bool mid_campaign = !p.empty() && !m.record.Done();
+  if (mid_campaign && m.SinceFirst("resume") < m.options.resume_grace_ms) {
+    for (const std::string& r : {m.record.first, m.record.second}) {
+      if (!r.empty() && !m.host->Report(r)) return discard_event();
+    }
+  }
   if (p == "UpgradeFirst") return transit<UpgradeFirst>();
   if (p == "Evaluate") return transit<Evaluate>();
   if (p == "UpgradeSecond") return transit<UpgradeSecond>();
