@@ -63,7 +63,8 @@ class Upgrade : public ::testing::Test {
         10000);
   }
 
-  // Waits (bounded) until the campaign is in `state`; returns the campaign.
+  // Waits (bounded) until the campaign is in `state`; returns the campaign. A campaign that
+  // ended otherwise (completed or rolled back) fails at once instead of at the deadline.
   nlohmann::json WaitCampaign(const std::string& state, int timeout_ms = 120000) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     nlohmann::json last;
@@ -71,11 +72,13 @@ class Upgrade : public ::testing::Test {
       auto shown = GetJson(cluster_->config(), "/upgrade");
       if (shown.ok()) {
         last = (*shown)["campaign"];
-        if (last.is_object() && last.value("state", "") == state) return last;
+        std::string now = last.is_object() ? last.value("state", "") : "";
+        if (now == state) return last;
+        if (now == "completed" || now == "rolled back") break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    ADD_FAILURE() << "campaign not " << state << " within " << timeout_ms << " ms: " << last.dump();
+    ADD_FAILURE() << "campaign not " << state << " (within " << timeout_ms << " ms): " << last.dump();
     return last;
   }
 
