@@ -78,7 +78,8 @@ class Upgrade : public ::testing::Test {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    ADD_FAILURE() << "campaign not " << state << " (within " << timeout_ms << " ms): " << last.dump();
+    ADD_FAILURE() << "campaign not " << state << " (within " << timeout_ms
+                  << " ms): " << last.dump();
     return last;
   }
 
