@@ -34,7 +34,8 @@ StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string
 StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
                                  int timeout_ms = 2000);
 
-// True when some replica is active and the other is in sync and caught up.
+// True when some replica is active and the other is in sync and caught up: its last
+// report shows at least the seq of the active's last report.
 bool PairReady(const nlohmann::json& status);
 // Waits (bounded) until `ready(status)` holds; returns the last status.
 StatusOr<nlohmann::json> WaitFor(const ClusterConfig& config, int timeout_ms,
