@@ -26,6 +26,45 @@ uint64_t FromBe64(std::string_view s) {
   return v;
 }
 
+// The metadata is one value, written with every commit (one memtable insert, not one per
+// field): a format byte, then epoch, applied_epoch, applied_seq, schema, oldest_log_seq and
+// snapshot_incomplete as 8 big-endian bytes each, then the cluster version.
+constexpr char kMetaKey[] = "meta";
+constexpr char kMetaFormat = 1;
+constexpr size_t kMetaFixedBytes = 1 + 6 * 8;
+
+std::string EncodeMeta(const StoreMeta& m) {
+  std::string out(1, kMetaFormat);
+  out.reserve(kMetaFixedBytes + m.cluster_version.size());
+  for (uint64_t v : {m.epoch, m.applied_epoch, m.applied_seq, uint64_t{m.schema}, m.oldest_log_seq,
+                     uint64_t{m.snapshot_incomplete}}) {
+    out += Be64(v);
+  }
+  out += m.cluster_version;
+  return out;
+}
+
+StatusOr<StoreMeta> DecodeMeta(std::string_view v) {
+  if (v.size() < kMetaFixedBytes) {
+    return Corruption("store meta: " + std::to_string(v.size()) + " bytes, expected at least " +
+                      std::to_string(kMetaFixedBytes));
+  }
+  if (v[0] != kMetaFormat) {
+    return Corruption("store meta: unknown format " + std::to_string(static_cast<uint8_t>(v[0])) +
+                      " (this build reads format " + std::to_string(int{kMetaFormat}) + ")");
+  }
+  auto field = [&](int i) { return FromBe64(v.substr(1 + 8 * static_cast<size_t>(i), 8)); };
+  StoreMeta m;
+  m.epoch = field(0);
+  m.applied_epoch = field(1);
+  m.applied_seq = field(2);
+  m.schema = static_cast<uint32_t>(field(3));
+  m.oldest_log_seq = field(4);
+  m.snapshot_incomplete = field(5) != 0;
+  m.cluster_version = std::string(v.substr(kMetaFixedBytes));
+  return m;
+}
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
@@ -88,6 +127,19 @@ class RocksStore final : public Store {
   }
 
   Status LoadMeta() {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaKey, &v);
+    if (s.IsNotFound()) return LoadLegacyMeta();
+    DUPLEX_RETURN_IF_ERROR(FromRocks(s, "read store meta"));
+    auto meta = DecodeMeta(v);
+    if (!meta.ok()) return meta.status();
+    meta_ = std::move(meta).value();
+    return Status::Ok();
+  }
+
+  // Stores written before the metadata was one value kept each field under its own key
+  // (none of them: a new store). The next commit writes the single value, which wins.
+  Status LoadLegacyMeta() {
     auto read = [&](const char* key, uint64_t& out) -> Status {
       std::string v;
       auto s = db_->Get(rocksdb::ReadOptions(), meta_cf(), key, &v);
@@ -316,13 +368,7 @@ class RocksStore final : public Store {
   }
 
   void PutMeta(rocksdb::WriteBatch& batch, const StoreMeta& m) {
-    batch.Put(meta_cf(), "epoch", Be64(m.epoch));
-    batch.Put(meta_cf(), "applied_epoch", Be64(m.applied_epoch));
-    batch.Put(meta_cf(), "applied_seq", Be64(m.applied_seq));
-    batch.Put(meta_cf(), "schema", Be64(m.schema));
-    batch.Put(meta_cf(), "oldest_log_seq", Be64(m.oldest_log_seq));
-    batch.Put(meta_cf(), "snapshot_incomplete", Be64(m.snapshot_incomplete ? 1 : 0));
-    batch.Put(meta_cf(), "cluster_version", m.cluster_version);
+    batch.Put(meta_cf(), kMetaKey, EncodeMeta(m));
   }
 
   Status CommitMeta(const StoreMeta& next, const char* what) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,90 @@ TEST(Store, AppendsDeltasAndRemembersThemAcrossReopen) {
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 2u);
   EXPECT_EQ((*log)[0], d);
+}
+
+TEST(Store, KeepsEveryMetadataFieldAcrossReopen) {
+  auto path = TempDir("meta");
+  {
+    auto store = OpenAt(path, /*retain=*/1);
+    ASSERT_TRUE(store->AdoptEpoch(3).ok());
+    ASSERT_TRUE(store->SetSchema(2).ok());
+    ASSERT_TRUE(store->SetClusterVersion("2.0.0").ok());
+    for (uint64_t seq = 1; seq <= 1100; ++seq) {
+      ASSERT_TRUE(store->Append({Put(3, seq, "k", "v")}).ok());
+    }
+  }
+  auto store = OpenAt(path);
+  EXPECT_EQ(store->meta().epoch, 3u);
+  EXPECT_EQ(store->meta().applied_epoch, 3u);
+  EXPECT_EQ(store->meta().applied_seq, 1100u);
+  EXPECT_EQ(store->meta().schema, 2u);
+  EXPECT_GT(store->meta().oldest_log_seq, 1u);  // truncated
+  EXPECT_FALSE(store->meta().snapshot_incomplete);
+  EXPECT_EQ(store->meta().cluster_version, "2.0.0");
+}
+
+// Writes metadata keys straight into a store's RocksDB (its default column family), as
+// earlier builds did or as a damaged disk might.
+void PutRawMeta(const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& kv) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"state", {}}, {"log", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, cfs, &handles, &db).ok());
+  for (const auto& [key, value] : kv) ASSERT_TRUE(db->Put({}, handles[0], key, value).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+std::string Be64ForTest(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+TEST(Store, OpensAStoreWrittenWithOneKeyPerMetadataField) {
+  auto path = TempDir("legacy_meta");
+  PutRawMeta(path, {{"epoch", Be64ForTest(4)},
+                    {"applied_epoch", Be64ForTest(4)},
+                    {"applied_seq", Be64ForTest(0)},
+                    {"schema", Be64ForTest(2)},
+                    {"oldest_log_seq", Be64ForTest(1)},
+                    {"snapshot_incomplete", Be64ForTest(0)},
+                    {"cluster_version", "1.0.0"}});
+  {
+    auto store = OpenAt(path);
+    EXPECT_EQ(store->meta().epoch, 4u);
+    EXPECT_EQ(store->meta().schema, 2u);
+    EXPECT_EQ(store->meta().cluster_version, "1.0.0");
+    ASSERT_TRUE(store->Append({Put(4, 1, "k", "v")}).ok());
+  }
+  auto store = OpenAt(path);  // now from the single value, which wins over the old keys
+  EXPECT_EQ(store->meta().applied_seq, 1u);
+  EXPECT_EQ(store->meta().epoch, 4u);
+  EXPECT_EQ(store->meta().cluster_version, "1.0.0");
+}
+
+TEST(Store, RefusesToOpenWithDamagedMetadataAndSaysWhy) {
+  auto short_path = TempDir("short_meta");
+  PutRawMeta(short_path, {{"meta", std::string("\x01\x00\x00", 3)}});
+  auto store = Store::Open({short_path, false, 1000, nullptr});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kCorruption);
+  EXPECT_NE(store.status().message().find("store meta: 3 bytes, expected at least 49"),
+            std::string::npos)
+      << store.status().ToString();
+
+  auto format_path = TempDir("format_meta");
+  PutRawMeta(format_path, {{"meta", std::string(49, '\x09')}});
+  store = Store::Open({format_path, false, 1000, nullptr});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("store meta: unknown format 9"), std::string::npos)
+      << store.status().ToString();
 }
 
 TEST(Store, RefusesGapsDuplicatesAndStaleEpochsWithoutWritingAnything) {
