@@ -319,6 +319,8 @@ class Daemon final : public ActionSink {
     }
   }
 
+  void Flush() override { clients_.Flush(); }
+
   void Publish() {
     int64_t now = clock_.NowUs();
     if (now - last_publish_us_ < 10000) return;

@@ -122,10 +122,7 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
       standby_->next_send = seq + 1;
       SendToStandby(MakeBatch(deltas, now_us), now_us);
     }
-    Status s = store_->Append(deltas);
-    if (!s.ok()) Fatal(s);
-    counters_.deltas_committed += deltas.size();
-    ++counters_.group_commits;
+    Commit(deltas);
   }
   for (auto& r : replies) pending_.push_back(std::move(r));
 }

@@ -114,6 +114,14 @@ void ReplicaCore::Emit(Action action) {
   }
 }
 
+void ReplicaCore::Commit(const std::vector<Delta>& deltas) {
+  if (sink_ != nullptr) sink_->Flush();
+  Status s = store_->Append(deltas);
+  if (!s.ok()) Fatal(s);
+  counters_.deltas_committed += deltas.size();
+  ++counters_.group_commits;
+}
+
 std::vector<Action> ReplicaCore::TakeActions() {
   std::vector<Action> out;
   out.swap(actions_);

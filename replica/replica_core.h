@@ -80,6 +80,9 @@ class ActionSink {
  public:
   virtual ~ActionSink() = default;
   virtual void Do(Action action) = 0;
+  // The core is about to block in a durable commit (an fsync): send now whatever Do() has
+  // queued, so that replies already released do not wait for it.
+  virtual void Flush() {}
 };
 
 struct ReplicaCounters {
@@ -168,6 +171,9 @@ class ReplicaCore final : private RoleListener {
   StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
                                                  uint32_t to) const;
   void Emit(Action action);
+  // Appends deltas to the store durably (a failure is fatal), after the sink has sent what
+  // it holds.
+  void Commit(const std::vector<Delta>& deltas);
   uint64_t last_seq() const { return store_->meta().applied_seq; }
   void Fatal(const Status& status);
   void Adopt(uint64_t epoch);

@@ -373,6 +373,45 @@ TEST(ReplicaCore, BootstrapsAPairAndAcknowledgesWritesOnlyAfterTheStandbyAcked) 
   EXPECT_EQ(pair.ReplyTo(1, 6)->epoch, 1u);
 }
 
+// What reaches the I/O layer, in order: replies, and each Flush with the seq the store had
+// committed when it came.
+struct RecordingSink : ActionSink {
+  explicit RecordingSink(Store* s) : store(s) {}
+  void Do(Action action) override {
+    if (auto* c = std::get_if<ToClient>(&action)) {
+      events.push_back("reply " + std::to_string(c->reply.request_seq));
+    }
+  }
+  void Flush() override {
+    events.push_back("flush at seq " + std::to_string(store->meta().applied_seq));
+  }
+  Store* store;
+  std::vector<std::string> events;
+};
+
+TEST(ReplicaCore, RepliesTheStandbyAckedLeaveBeforeTheNextGroupCommitBlocks) {
+  Pair pair;
+  StartInSync(pair);
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Ack>() ? Verdict::kHold
+                                                                    : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v"));
+  ASSERT_FALSE(pair.ReplyTo(1, 1));
+  ASSERT_FALSE(pair.held.empty());
+  uint64_t committed = pair.store("a").meta().applied_seq;
+
+  // One turn of the active's event loop: the ack, a new request, the tick.
+  RecordingSink sink(&pair.store("a"));
+  pair.core("a").SetActionSink(&sink);
+  pair.core("a").OnFromStandby("b", pair.held.back().peer, pair.now());
+  pair.core("a").OnClientRequest("client", Put(1, 2, "k2", "v"), pair.now());
+  pair.core("a").OnTick(pair.now());
+  EXPECT_EQ(sink.events,
+            (std::vector<std::string>{"reply 1", "flush at seq " + std::to_string(committed)}));
+  EXPECT_EQ(pair.store("a").meta().applied_seq, committed + 1);  // k2, after the flush
+}
+
 TEST(ReplicaCore, StandbyCountsADuplicatedDeltaBatchAndAppliesItOnce) {
   Pair pair;
   StartInSync(pair);

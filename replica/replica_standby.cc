@@ -126,10 +126,7 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
 
 void ReplicaCore::CommitIncoming(int64_t now_us) {
   if (!incoming_.empty()) {
-    Status s = store_->Append(incoming_);
-    if (!s.ok()) Fatal(s);
-    counters_.deltas_committed += incoming_.size();
-    ++counters_.group_commits;
+    Commit(incoming_);
     incoming_.clear();
     int64_t lag_us = now_us - oldest_incoming_us_;
     if (lag_samples_us_.size() < kLagSamples) {
