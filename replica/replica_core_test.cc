@@ -123,6 +123,7 @@ struct Node {
 
 struct PairOptions {
   uint64_t a_log_retain_ops = 200000;
+  uint64_t snapshot_chunk_bytes = ReplicaOptions{}.snapshot_chunk_bytes;
 };
 
 // Owns both replicas and the network between them and the coordinator.
@@ -144,6 +145,7 @@ class Pair {
       n.processor = kv::MakeKvProcessor("1.0.0");
       ReplicaOptions ro;
       ro.name = ro.endpoint = name;
+      ro.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
     }
   }
@@ -739,6 +741,35 @@ std::vector<Ack> SnapshotOutrunByWrites(Pair& pair) {
 // Regression: chunk counts in acks are per session, so a second snapshot in the same
 // session used to stall (window underflow). Now the active drops the session when the log
 // no longer reaches the standby, and the standby's new hello gets a fresh snapshot.
+TEST(ReplicaCore, AStandbySlowToInstallAChunkDoesNotTakeItForSilenceAndStartOver) {
+  Pair pair(PairOptions{.a_log_retain_ops = 10, .snapshot_chunk_bytes = 4096});
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  WriteMany(pair, "a", 1, 1100);
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToStandby, "a") && e.Carries<SnapshotChunk>() ? Verdict::kHold
+                                                                               : Verdict::kDeliver;
+  };
+  pair.Start("b");
+  pair.RunFor(5 * kMs);
+  ASSERT_FALSE(pair.held.empty());
+  pair.filter = nullptr;
+
+  // b's event loop: one round with the chunk, whose install takes 150 ms, then its tick.
+  Envelope chunk = pair.held.front();
+  pair.held.erase(pair.held.begin());
+  ASSERT_FALSE(std::get<SnapshotChunk>(chunk.peer).last);
+  pair.core("b").OnFromActive(chunk.peer, pair.now());
+  pair.core("b").OnTick(pair.now() + 150 * kMs);
+  pair.ReleaseHeld();
+  pair.RunFor(200 * kMs);
+  EXPECT_EQ(pair.core("a").counters().snapshots_sent, 1u);  // not started over
+  EXPECT_EQ(pair.core("b").counters().snapshots_installed, 1u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
 TEST(ReplicaCore, AStandbyOutrunByTheLogDuringItsSnapshotGetsAFreshOne) {
   Pair pair(PairOptions{.a_log_retain_ops = 10});
   std::vector<Ack> acks = SnapshotOutrunByWrites(pair);
