@@ -365,6 +365,11 @@ void ReplicaCore::OnTick(int64_t now_us) {
     // switchover waits for this report (it took 0-20 ms more, one heartbeat at random).
     if (Demoted() != reported_demoted_) SendStatus();
   } else if (IsStandby(role())) {
+    // What arrived in this round was heard now, at its end: installing a snapshot chunk can
+    // take longer than the quiet timeout (30-130 ms each on a million keys), and measured
+    // from the round's start that time passed for silence and restarted the snapshot.
+    if (heard_this_round_) last_from_active_us_ = std::max(last_from_active_us_, now_us);
+    heard_this_round_ = false;
     int64_t quiet_us = now_us - std::max(last_from_active_us_, hello_sent_us_);
     if (quiet_us > std::max(options_.ack_timeout_ms, 5 * options_.heartbeat_ms) * 1000) {
       Resync(now_us);  // the active is gone or the session was lost: start again

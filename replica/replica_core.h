@@ -248,7 +248,8 @@ class ReplicaCore final : private RoleListener {
   uint64_t session_counter_ = 0;
   int64_t hello_sent_us_ = 0;
   int64_t last_from_active_us_ = 0;
-  int64_t last_renewal_us_ = 0;  // when this replica last renewed an active's lease
+  bool heard_this_round_ = false;  // a message of the active accepted since the last tick
+  int64_t last_renewal_us_ = 0;    // when this replica last renewed an active's lease
   uint32_t chunks_installed_ = 0;
   // Received deltas are committed together, once per tick (group commit on the standby).
   std::vector<Delta> incoming_;

@@ -71,6 +71,7 @@ bool ReplicaCore::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) {
     return false;
   }
   if (msg_epoch > epoch()) Adopt(msg_epoch);  // the active was promoted after our hello
+  heard_this_round_ = true;
   return true;
 }
 
@@ -175,12 +176,7 @@ void ReplicaCore::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us) {
     spdlog::info("snapshot installed at {}:{} ({} chunks)", chunk.snapshot_epoch,
                  chunk.snapshot_seq, chunks_installed_);
   }
-  // Acked at the tick after this round of messages, as deltas are: the ack marks when we
-  // last heard the active, and installing a chunk can take longer than the quiet timeout
-  // (on a million keys, 30-130 ms each). Stamped with the round's start, the tick took the
-  // time spent installing for silence and restarted the snapshot from chunk 0.
-  ack_due_ = true;
-  ack_echo_us_ = std::max(ack_echo_us_, chunk.sent_us);
+  AckActive(chunk.sent_us, now_us);
 }
 
 }  // namespace duplex
