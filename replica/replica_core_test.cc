@@ -412,6 +412,7 @@ TEST(ReplicaCore, RepliesTheStandbyAckedLeaveBeforeTheNextGroupCommitBlocks) {
   EXPECT_EQ(sink.events,
             (std::vector<std::string>{"reply 1", "flush at seq " + std::to_string(committed)}));
   EXPECT_EQ(pair.store("a").meta().applied_seq, committed + 1);  // k2, after the flush
+  pair.core("a").SetActionSink(nullptr);  // the sink goes out of scope before the core
 }
 
 TEST(ReplicaCore, StandbyCountsADuplicatedDeltaBatchAndAppliesItOnce) {
