@@ -694,12 +694,18 @@ void WriteMany(Pair& pair, const std::string& name, uint64_t first, uint64_t las
   ASSERT_TRUE(pair.ReplyTo(1, last));
 }
 
-TEST(ReplicaCore, AFreshStandbyBehindTheTruncatedLogCatchesUpBySnapshot) {
-  Pair pair(PairOptions{.a_log_retain_ops = 10});
+// Replica a, active and alone, acknowledges writes 1..1100 in two group commits; with a
+// small log retention the second truncates the log, so a fresh standby needs a snapshot.
+void SoloActiveWith1100Writes(Pair& pair) {
   pair.Start("a");
   pair.Promote("a");
   pair.RunFor(20 * kMs);
-  WriteMany(pair, "a", 1, 1100);  // two group commits; the second truncates the log
+  WriteMany(pair, "a", 1, 1100);
+}
+
+TEST(ReplicaCore, AFreshStandbyBehindTheTruncatedLogCatchesUpBySnapshot) {
+  Pair pair(PairOptions{.a_log_retain_ops = 10});
+  SoloActiveWith1100Writes(pair);
   ASSERT_GT(pair.store("a").meta().oldest_log_seq, 1u);
 
   pair.Start("b");
@@ -719,10 +725,7 @@ TEST(ReplicaCore, AFreshStandbyBehindTheTruncatedLogCatchesUpBySnapshot) {
 // snapshot's acks arrive, the tail after it is gone and a second snapshot starts in the
 // same session. Returns the standby's acks, held so far (each counts 1 chunk installed).
 std::vector<Ack> SnapshotOutrunByWrites(Pair& pair) {
-  pair.Start("a");
-  pair.Promote("a");
-  pair.RunFor(20 * kMs);
-  WriteMany(pair, "a", 1, 1100);
+  SoloActiveWith1100Writes(pair);
   pair.filter = [](const Envelope& e) {
     return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Ack>() ? Verdict::kHold
                                                                     : Verdict::kDeliver;
@@ -739,15 +742,9 @@ std::vector<Ack> SnapshotOutrunByWrites(Pair& pair) {
   return acks;
 }
 
-// Regression: chunk counts in acks are per session, so a second snapshot in the same
-// session used to stall (window underflow). Now the active drops the session when the log
-// no longer reaches the standby, and the standby's new hello gets a fresh snapshot.
 TEST(ReplicaCore, AStandbySlowToInstallAChunkDoesNotTakeItForSilenceAndStartOver) {
   Pair pair(PairOptions{.a_log_retain_ops = 10, .snapshot_chunk_bytes = 4096});
-  pair.Start("a");
-  pair.Promote("a");
-  pair.RunFor(20 * kMs);
-  WriteMany(pair, "a", 1, 1100);
+  SoloActiveWith1100Writes(pair);
   pair.filter = [](const Envelope& e) {
     return e.Is(Envelope::Kind::kToStandby, "a") && e.Carries<SnapshotChunk>() ? Verdict::kHold
                                                                                : Verdict::kDeliver;
@@ -771,6 +768,9 @@ TEST(ReplicaCore, AStandbySlowToInstallAChunkDoesNotTakeItForSilenceAndStartOver
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
 }
 
+// Regression: chunk counts in acks are per session, so a second snapshot in the same
+// session used to stall (window underflow). Now the active drops the session when the log
+// no longer reaches the standby, and the standby's new hello gets a fresh snapshot.
 TEST(ReplicaCore, AStandbyOutrunByTheLogDuringItsSnapshotGetsAFreshOne) {
   Pair pair(PairOptions{.a_log_retain_ops = 10});
   std::vector<Ack> acks = SnapshotOutrunByWrites(pair);
