@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include "bench/duplex_system.h"
@@ -19,6 +20,43 @@ namespace {
 
 constexpr const char* kBenchmarks[] = {"replication", "failover", "switchover", "memory",
                                        "upgrade"};
+
+struct ReplicationCase {
+  bool sync;
+  int clients, pipeline;
+  std::string Name() const {
+    return std::string(sync ? "sync" : "async") + "_" + std::to_string(clients) + "c" +
+           (pipeline > 1 ? "_p" + std::to_string(pipeline) : "");
+  }
+};
+
+std::vector<ReplicationCase> ReplicationCases() {
+  std::vector<ReplicationCase> cases;
+  for (bool sync : {true, false}) {
+    for (int clients : {1, 50}) {
+      for (int pipeline : {1, 16}) cases.push_back({sync, clients, pipeline});
+    }
+  }
+  return cases;
+}
+
+std::vector<std::string> SplitCommas(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Every case when `only` is empty, else those it names.
+bool Chosen(const std::string& name, const std::string& only) {
+  if (only.empty()) return true;
+  for (const std::string& item : SplitCommas(only)) {
+    if (item == name) return true;
+  }
+  return false;
+}
 
 struct Run {
   const SuiteOptions& options;
@@ -56,21 +94,11 @@ struct Run {
   }
 
   void Replication() {
-    struct Case {
-      bool sync;
-      int clients, pipeline;
-    };
-    std::vector<Case> cases;
-    for (bool sync : {true, false}) {
-      for (int clients : {1, 50}) {
-        for (int pipeline : {1, 16}) cases.push_back({sync, clients, pipeline});
-      }
-    }
     for (int rep = 0; rep < Runs(3); ++rep) {
-      for (const Case& c : cases) {
+      for (const ReplicationCase& c : ReplicationCases()) {
+        if (!Chosen(c.Name(), options.only)) continue;
         std::string mode = c.sync ? "sync" : "async";
-        std::string key = mode + "_" + std::to_string(c.clients) + "c" +
-                          (c.pipeline > 1 ? "_p" + std::to_string(c.pipeline) : "") + "_";
+        std::string key = c.Name() + "_";
         std::string label = mode + ", " + std::to_string(c.clients) +
                             (c.clients == 1 ? " client" : " clients") +
                             (c.pipeline > 1 ? ", pipeline " + std::to_string(c.pipeline) : "");
@@ -253,6 +281,19 @@ int RunSuite(const SuiteOptions& options) {
   if (!options.peer.empty() && options.peer != "redis") {
     std::cerr << "duplex bench: unknown peer \"" << options.peer << "\" (redis)\n";
     return 2;
+  }
+  for (const std::string& item : SplitCommas(options.only)) {
+    std::string names;
+    bool named = false;
+    for (const ReplicationCase& c : ReplicationCases()) {
+      named = named || c.Name() == item;
+      names += (names.empty() ? "" : ", ") + c.Name();
+    }
+    if (!named) {
+      std::cerr << "duplex bench: unknown replication case \"" << item << "\" in --only (" << names
+                << ")\n";
+      return 2;
+    }
   }
   std::string scratch = options.dir.empty() ? options.build_dir + "/bench" : options.dir;
   DuplexSystem duplex({options.build_dir, scratch + "/duplex"});

@@ -13,6 +13,7 @@ struct SuiteOptions {
   std::string peer;           // "" or "redis"
   int runs = 0;               // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers
   double seconds = 2.0;       // per load measurement
+  std::string only;           // replication: a comma-separated list of cases ("sync_50c,async_1c")
   uint64_t keys = 1000000;    // memory and upgrade: keys loaded first
   double steady_seconds = 8;  // upgrade: the same load without a campaign, for comparison
   std::string build_dir;      // where duplex, the kv binaries and packages are

@@ -88,6 +88,8 @@ int Main(int argc, char** argv) {
   bench->add_option("--runs", bench_options.runs,
                     "repetitions (default: 3 loads, 10 failovers, 5 switchovers)");
   bench->add_option("--seconds", bench_options.seconds, "measurement time per load");
+  bench->add_option("--only", bench_options.only,
+                    "replication: only these cases, comma-separated (sync_50c,async_1c_p16)");
   bench->add_option("--keys", bench_options.keys, "memory and upgrade: keys loaded first");
   bench->add_option("--steady-seconds", bench_options.steady_seconds,
                     "upgrade: first measure the same load this long without a campaign");

@@ -89,12 +89,32 @@ TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
   EXPECT_EQ(out["failed_requests"], 0);
 }
 
-TEST(BenchSuite, UnknownBenchmarksAndPeersAreRefusedByName) {
+TEST(BenchSuite, OnlyRunsTheReplicationCasesItNames) {
+  bench::SuiteOptions o;
+  o.what = "replication";
+  o.only = "sync_1c,async_50c_p16";
+  o.runs = 1;
+  o.seconds = 0.3;
+  auto out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_TRUE(out["figures"].contains("sync_1c_writes_per_s"));
+  EXPECT_TRUE(out["figures"].contains("async_50c_p16_writes_per_s"));
+  for (const char* f : {"sync_1c_p16_writes_per_s", "sync_50c_writes_per_s",
+                        "async_1c_writes_per_s", "async_50c_writes_per_s"}) {
+    EXPECT_FALSE(out["figures"].contains(f)) << f;
+  }
+}
+
+TEST(BenchSuite, UnknownBenchmarksPeersAndCasesAreRefusedByName) {
   bench::SuiteOptions o;
   o.what = "throughput";
   EXPECT_EQ(bench::RunSuite(o), 2);
   o.what = "failover";
   o.peer = "etcd";
+  EXPECT_EQ(bench::RunSuite(o), 2);
+  o.what = "replication";
+  o.peer = "";
+  o.only = "sync_50c,sync_5c";
   EXPECT_EQ(bench::RunSuite(o), 2);
 }
 
