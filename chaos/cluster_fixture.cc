@@ -215,21 +215,28 @@ StatusOr<pid_t> ClusterFixture::SignalReplica(const std::string& replica, int si
   return *pid;
 }
 
-StatusOr<nlohmann::json> ClusterFixture::ReplicaStatus(const std::string& replica) const {
+StatusOr<std::string> ClusterFixture::ReplicaHttpGet(const std::string& replica,
+                                                     const std::string& path) const {
   for (const auto& r : config_.replicas) {
     if (r.name != replica) continue;
     httplib::Client http(r.host, r.http_port);
     http.set_connection_timeout(1, 0);
     http.set_read_timeout(1, 0);
-    auto res = http.Get("/status");
-    if (!res) return Unavailable("replica " + replica + " /status does not answer");
-    try {
-      return nlohmann::json::parse(res->body);
-    } catch (const std::exception& e) {
-      return Corruption(e.what());
-    }
+    auto res = http.Get(path);
+    if (!res) return Unavailable("replica " + replica + " " + path + " does not answer");
+    return res->body;
   }
   return NotFound("no replica " + replica);
+}
+
+StatusOr<nlohmann::json> ClusterFixture::ReplicaStatus(const std::string& replica) const {
+  auto body = ReplicaHttpGet(replica, "/status");
+  if (!body.ok()) return body.status();
+  try {
+    return nlohmann::json::parse(*body);
+  } catch (const std::exception& e) {
+    return Corruption(e.what());
+  }
 }
 
 StatusOr<std::vector<std::string>> ClusterFixture::Digests() const {

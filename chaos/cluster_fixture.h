@@ -69,6 +69,8 @@ class ClusterFixture {
   // Sends sig to the replica's process (by the PID the coordinator reports).
   StatusOr<pid_t> SignalReplica(const std::string& replica, int sig) const;
 
+  // A GET on the replica's HTTP port ("/metrics"): the body, whatever the status code.
+  StatusOr<std::string> ReplicaHttpGet(const std::string& replica, const std::string& path) const;
   // Replica /status JSON (counters) straight from the replica's HTTP port.
   StatusOr<nlohmann::json> ReplicaStatus(const std::string& replica) const;
   // "digest keys applied_seq" of each replica; equal strings mean equal state.

@@ -24,6 +24,7 @@
 #include "common/stop_signal.h"
 #include "replica/client_listener.h"
 #include "replica/frame.h"
+#include "replica/metrics.h"
 #include "replica/zmq_util.h"
 #include "state_sync/fault_fs.h"
 
@@ -40,9 +41,9 @@ double PercentileMs(std::vector<int64_t> us, double q) {
 }
 
 nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
-                          const std::vector<int64_t>& lag_us) {
-  return {{"lag_ms_p50", PercentileMs(lag_us, 0.50)},
-          {"lag_ms_p99", PercentileMs(lag_us, 0.99)},
+                          const LagQuantiles& lag) {
+  return {{"lag_ms_p50", lag.p50_ms},
+          {"lag_ms_p99", lag.p99_ms},
           {"replica", s.replica},
           {"pid", s.pid},
           {"version", s.version},
@@ -119,6 +120,7 @@ struct Published {
   std::mutex mu;
   bool serving = false;
   std::string status_json = "{}";
+  std::string metrics_text;
 };
 
 class Daemon final : public ActionSink {
@@ -155,6 +157,10 @@ class Daemon final : public ActionSink {
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
       res.set_content(published_.status_json, "application/json");
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(published_.mu);
+      res.set_content(published_.metrics_text, "text/plain; version=0.0.4");
     });
     if (!http_.bind_to_port(options_.host, options_.http_port)) {
       return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
@@ -325,10 +331,15 @@ class Daemon final : public ActionSink {
     int64_t now = clock_.NowUs();
     if (now - last_publish_us_ < 10000) return;
     last_publish_us_ = now;
-    auto json = StatusJson(core_.BuildStatus(now), core_.counters(), core_.lag_samples_us()).dump();
+    StatusReport status = core_.BuildStatus(now);
+    const std::vector<int64_t>& lag_us = core_.lag_samples_us();
+    LagQuantiles lag{PercentileMs(lag_us, 0.50), PercentileMs(lag_us, 0.99)};
+    auto json = StatusJson(status, core_.counters(), lag).dump();
+    auto metrics = MetricsText(status, core_.counters(), lag);
     std::lock_guard lock(published_.mu);
     published_.serving = core_.Serving(now);
     published_.status_json = std::move(json);
+    published_.metrics_text = std::move(metrics);
   }
 
   DaemonOptions options_;

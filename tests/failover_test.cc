@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <regex>
 #include <thread>
 
 #include "chaos/workload.h"
@@ -130,6 +131,14 @@ TEST(Rejoin, AKilledStandbyCatchesUpByLogTail) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ((*st)["snapshots_sent"], 0) << st->dump();
   ExpectClean(workload, *cluster);
+  // The same counters for Prometheus: the active answered at least every acknowledged write.
+  auto metrics = cluster->ReplicaHttpGet(*active, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  EXPECT_NE(metrics->find("\nduplex_active 1\n"), std::string::npos) << *metrics;
+  std::smatch answered;
+  ASSERT_TRUE(
+      std::regex_search(*metrics, answered, std::regex("\nduplex_requests_total (\\d+)\n")));
+  EXPECT_GE(std::stoull(answered[1]), workload.acked()) << *metrics;
 }
 
 TEST(Rejoin, AStandbyBehindTheRetainedLogCatchesUpBySnapshot) {

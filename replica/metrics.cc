@@ -1,0 +1,110 @@
+#include "replica/metrics.h"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace duplex {
+namespace {
+
+std::string Number(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", value);
+  return buf;
+}
+
+// A label value: backslash, double quote and newline are escaped.
+std::string Escaped(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Exposition {
+ public:
+  void Gauge(const char* name, const char* help, double value) {
+    Family(name, help, "gauge");
+    out_ += std::string(name) + " " + Number(value) + "\n";
+  }
+  // Counts and sequence numbers stay exact (a double holds integers only up to 2^53).
+  void Level(const char* name, const char* help, uint64_t value) {
+    Family(name, help, "gauge");
+    out_ += std::string(name) + " " + std::to_string(value) + "\n";
+  }
+  void Counter(const char* name, const char* help, uint64_t value) {
+    Family(name, help, "counter");
+    out_ += std::string(name) + " " + std::to_string(value) + "\n";
+  }
+  void Labelled(const char* name, const char* help, const char* type, const std::string& labels,
+                double value) {
+    if (name != last_family_) Family(name, help, type);
+    out_ += std::string(name) + "{" + labels + "} " + Number(value) + "\n";
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void Family(const char* name, const char* help, const char* type) {
+    out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    last_family_ = name;
+  }
+  std::string out_;
+  std::string last_family_;
+};
+
+}  // namespace
+
+std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const LagQuantiles& lag) {
+  Exposition m;
+  m.Labelled("duplex_replica_info", "The replica, its version and its role (always 1).", "gauge",
+             "replica=\"" + Escaped(s.replica) + "\",version=\"" + Escaped(s.version) +
+                 "\",role=\"" + WireRoleName(s.role) + "\",state=\"" + Escaped(s.role_path) +
+                 "\",cluster_version=\"" + Escaped(s.cluster_version) + "\"",
+             1);
+  m.Level("duplex_active", "1 while this replica is the active.", s.role == WireRole::kActive);
+  m.Level("duplex_in_sync", "1 while this replica is a standby in sync with the active.",
+          s.in_sync);
+  m.Level("duplex_healthy", "1 when the processor and the store report healthy.", s.healthy);
+  m.Level("duplex_epoch", "The highest epoch this replica has adopted.", s.epoch);
+  m.Level("duplex_applied_seq", "The sequence number of the last committed delta.",
+          s.applied_seq);
+  m.Level("duplex_schema", "The state schema version of the running processor.", s.schema);
+  m.Level("duplex_standby_lag_ops", "Active: deltas committed but not yet acked by the standby.",
+          s.lag_ops);
+  m.Gauge("duplex_request_latency_p99_seconds",
+          "Active: p99 of request latency over the last few seconds.", s.latency_p99_us / 1e6);
+  m.Labelled("duplex_standby_commit_lag_seconds",
+             "Standby: from the active's send to the standby's commit, recent deltas.", "gauge",
+             "quantile=\"0.5\"", lag.p50_ms / 1000);
+  m.Labelled("duplex_standby_commit_lag_seconds", "", "gauge", "quantile=\"0.99\"",
+             lag.p99_ms / 1000);
+  m.Counter("duplex_requests_total", "Requests answered as the active.", c.requests_answered);
+  m.Counter("duplex_server_errors_total", "Answers that failed on the replica's side.",
+            c.server_errors);
+  m.Counter("duplex_deltas_committed_total", "Deltas committed to the store.", c.deltas_committed);
+  m.Counter("duplex_group_commits_total", "Durable writes to the store (each one fsync).",
+            c.group_commits);
+  m.Counter("duplex_refused_frames_total", "Malformed or out-of-place frames refused.",
+            c.refused_frames);
+  m.Counter("duplex_stale_epoch_frames_total", "Frames of an older epoch ignored.",
+            c.stale_epoch_frames);
+  m.Counter("duplex_gaps_total", "Standby: gaps found in the delta stream (each one a resync).",
+            c.gaps);
+  m.Counter("duplex_duplicate_deltas_total", "Standby: deltas received twice and skipped.",
+            c.duplicates);
+  m.Counter("duplex_snapshots_sent_total", "Active: snapshots started for a standby.",
+            c.snapshots_sent);
+  m.Counter("duplex_snapshots_installed_total", "Standby: snapshots installed.",
+            c.snapshots_installed);
+  return m.Take();
+}
+
+}  // namespace duplex

@@ -1,0 +1,95 @@
+#include "replica/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace duplex {
+namespace {
+
+StatusReport AnActive() {
+  StatusReport s;
+  s.replica = "a";
+  s.version = "1.0.0";
+  s.role = WireRole::kActive;
+  s.role_path = "Active/Replicating";
+  s.cluster_version = "1.0.0";
+  s.epoch = 7;
+  s.applied_seq = 123456789012;
+  s.healthy = true;
+  s.lag_ops = 3;
+  s.latency_p99_us = 2500;
+  return s;
+}
+
+// Sample lines by name (with labels), and the TYPE of each family, checked against the
+// exposition format as it goes: a family's HELP and TYPE come before its samples.
+struct Parsed {
+  std::map<std::string, std::string> samples;
+  std::map<std::string, std::string> types;
+};
+
+Parsed Parse(const std::string& text) {
+  static const std::regex kSample(R"(^([a-z_][a-z0-9_]*)(\{.*\})? (\S+)$)");
+  static const std::regex kType(R"(^# TYPE ([a-z_][a-z0-9_]*) (gauge|counter)$)");
+  Parsed p;
+  std::set<std::string> helped;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (line.rfind("# HELP ", 0) == 0) {
+      helped.insert(line.substr(7, line.find(' ', 7) - 7));
+    } else if (std::regex_match(line, m, kType)) {
+      EXPECT_TRUE(helped.count(m[1])) << "TYPE before HELP: " << line;
+      p.types[m[1]] = m[2];
+    } else if (std::regex_match(line, m, kSample)) {
+      EXPECT_TRUE(p.types.count(m[1])) << "sample before its TYPE: " << line;
+      p.samples[std::string(m[1]) + std::string(m[2])] = m[3];
+    } else {
+      ADD_FAILURE() << "not an exposition line: \"" << line << "\"";
+    }
+  }
+  return p;
+}
+
+TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
+  ReplicaCounters c;
+  c.requests_answered = 42;
+  c.group_commits = 5;
+  c.gaps = 1;
+  Parsed p = Parse(MetricsText(AnActive(), c, {0.5, 4.0}));
+  EXPECT_EQ(p.samples.at("duplex_active"), "1");
+  EXPECT_EQ(p.samples.at("duplex_in_sync"), "0");
+  EXPECT_EQ(p.samples.at("duplex_epoch"), "7");
+  EXPECT_EQ(p.samples.at("duplex_applied_seq"), "123456789012");  // not rounded
+  EXPECT_EQ(p.samples.at("duplex_requests_total"), "42");
+  EXPECT_EQ(p.samples.at("duplex_group_commits_total"), "5");
+  EXPECT_EQ(p.samples.at("duplex_gaps_total"), "1");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_p99_seconds"), "0.0025");
+  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.5\"}"), "0.0005");
+  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.99\"}"), "0.004");
+  EXPECT_EQ(p.samples.at("duplex_replica_info{replica=\"a\",version=\"1.0.0\",role=\"active\","
+                         "state=\"Active/Replicating\",cluster_version=\"1.0.0\"}"),
+            "1");
+  for (const auto& [name, type] : p.types) {
+    bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+    EXPECT_EQ(total, type == "counter") << name << " is a " << type;
+  }
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  StatusReport s = AnActive();
+  s.replica = "a\"b\\c\nd";
+  Parsed p = Parse(MetricsText(s, {}, {}));
+  bool found = false;
+  for (const auto& [sample, value] : p.samples) {
+    found = found || sample.find(R"(replica="a\"b\\c\nd")") != std::string::npos;
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace duplex
