@@ -187,13 +187,15 @@ class Daemon final : public ActionSink {
           [&](const std::string& route, std::string frame) { OnClientFrame(route, frame, now); },
           [&](const std::string& why) { Refuse(why); });
       timer.Lap(LoopTimer::kClients);
-      for (int i = 0; i < kMaxPerRound && (items[0].revents & ZMQ_POLLIN); ++i) {
+      // What is left of a source waits for the next turn (zmq_poll reports it again).
+      auto more = [&](int i) { return i < kMaxPerRound && clock_.NowUs() - now < kRoundBudgetUs; };
+      for (int i = 0; more(i) && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
-      for (int i = 0; i < kMaxPerRound; ++i) {
+      for (int i = 0; more(i); ++i) {
         if (!OnDealer(coordinator_.s, now, /*from_coordinator=*/true)) break;
       }
-      for (int i = 0; peer_ && i < kMaxPerRound; ++i) {
+      for (int i = 0; peer_ && more(i); ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
       timer.Lap(LoopTimer::kPeers);
@@ -214,6 +216,10 @@ class Daemon final : public ActionSink {
 
  private:
   static constexpr int kMaxPerRound = 4096;
+  // A turn stops reading messages after this long so that its tick (commits, acks, status,
+  // timers) runs: a standby installing snapshot chunks of 30-130 ms each could otherwise
+  // go through a whole window of them (16) before its next tick.
+  static constexpr int64_t kRoundBudgetUs = 20000;
   static constexpr int64_t kStallUs = 20000;
 
   // Where one turn of the event loop spent its time. A turn that holds the loop for longer
