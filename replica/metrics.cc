@@ -1,74 +1,17 @@
 #include "replica/metrics.h"
 
-#include <cstdint>
-#include <cstdio>
+#include "common/prometheus.h"
 
 namespace duplex {
-namespace {
-
-std::string Number(double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", value);
-  return buf;
-}
-
-// A label value: backslash, double quote and newline are escaped.
-std::string Escaped(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-class Exposition {
- public:
-  void Gauge(const char* name, const char* help, double value) {
-    Family(name, help, "gauge");
-    out_ += std::string(name) + " " + Number(value) + "\n";
-  }
-  // Counts and sequence numbers stay exact (a double holds integers only up to 2^53).
-  void Level(const char* name, const char* help, uint64_t value) {
-    Family(name, help, "gauge");
-    out_ += std::string(name) + " " + std::to_string(value) + "\n";
-  }
-  void Counter(const char* name, const char* help, uint64_t value) {
-    Family(name, help, "counter");
-    out_ += std::string(name) + " " + std::to_string(value) + "\n";
-  }
-  void Labelled(const char* name, const char* help, const char* type, const std::string& labels,
-                double value) {
-    if (name != last_family_) Family(name, help, type);
-    out_ += std::string(name) + "{" + labels + "} " + Number(value) + "\n";
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  void Family(const char* name, const char* help, const char* type) {
-    out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    last_family_ = name;
-  }
-  std::string out_;
-  std::string last_family_;
-};
-
-}  // namespace
 
 std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const LagQuantiles& lag) {
-  Exposition m;
-  m.Labelled("duplex_replica_info", "The replica, its version and its role (always 1).", "gauge",
-             "replica=\"" + Escaped(s.replica) + "\",version=\"" + Escaped(s.version) +
-                 "\",role=\"" + WireRoleName(s.role) + "\",state=\"" + Escaped(s.role_path) +
-                 "\",cluster_version=\"" + Escaped(s.cluster_version) + "\"",
-             1);
+  PrometheusText m;
+  m.Level("duplex_replica_info", "The replica, its version and its role (always 1).", 1,
+          {{"replica", s.replica},
+           {"version", s.version},
+           {"role", WireRoleName(s.role)},
+           {"state", s.role_path},
+           {"cluster_version", s.cluster_version}});
   m.Level("duplex_active", "1 while this replica is the active.", s.role == WireRole::kActive);
   m.Level("duplex_in_sync", "1 while this replica is a standby in sync with the active.",
           s.in_sync);
@@ -80,11 +23,9 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
           s.lag_ops);
   m.Gauge("duplex_request_latency_p99_seconds",
           "Active: p99 of request latency over the last few seconds.", s.latency_p99_us / 1e6);
-  m.Labelled("duplex_standby_commit_lag_seconds",
-             "Standby: from the active's send to the standby's commit, recent deltas.", "gauge",
-             "quantile=\"0.5\"", lag.p50_ms / 1000);
-  m.Labelled("duplex_standby_commit_lag_seconds", "", "gauge", "quantile=\"0.99\"",
-             lag.p99_ms / 1000);
+  const char* lag_help = "Standby: from the active's send to the standby's commit, recent deltas.";
+  m.Gauge("duplex_standby_commit_lag_seconds", lag_help, lag.p50_ms / 1000, {{"quantile", "0.5"}});
+  m.Gauge("duplex_standby_commit_lag_seconds", lag_help, lag.p99_ms / 1000, {{"quantile", "0.99"}});
   m.Counter("duplex_requests_total", "Requests answered as the active.", c.requests_answered);
   m.Counter("duplex_server_errors_total", "Answers that failed on the replica's side.",
             c.server_errors);

@@ -1,5 +1,6 @@
 // End to end: real coordinator and replica processes on loopback, real RocksDB,
 // clients writing while the active is killed, paused or switched over.
+#include <httplib.h>
 #include <signal.h>
 
 #include <chrono>
@@ -111,6 +112,13 @@ TEST(Failover, PlannedSwitchoversUnderLoadLoseNothing) {
   }
   workload.Stop();
   ExpectClean(workload, *cluster);
+  httplib::Client http(cluster->config().host, cluster->config().admin_port);
+  http.set_read_timeout(2, 0);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\nduplex_transitions_total{kind=\"switchover\"} 5\n"),
+            std::string::npos)
+      << metrics->body;
 }
 
 TEST(Rejoin, AKilledStandbyCatchesUpByLogTail) {

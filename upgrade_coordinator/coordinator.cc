@@ -19,6 +19,7 @@
 #include "common/stop_signal.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/event_log.h"
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
@@ -132,6 +133,10 @@ class Coordinator {
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mu_);
       res.set_content(status_json_, "application/json");
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.set_content(metrics_text_, "text/plain; version=0.0.4");
     });
     http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
       Submit("switchover", res, config_.timing.startup_timeout_ms);
@@ -380,8 +385,10 @@ class Coordinator {
     view["lock"] = arbiter_.record().lock;
     view["campaign"] = upgrades_.CampaignJson();
     std::string json = view.dump();
+    std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
+    metrics_text_ = std::move(metrics);
   }
 
   ClusterConfig config_;
@@ -397,6 +404,7 @@ class Coordinator {
   std::thread http_thread_;
   std::mutex mu_;
   std::string status_json_ = "{}";
+  std::string metrics_text_;
   std::deque<std::shared_ptr<Command>> commands_;
   std::shared_ptr<Command> switchover_command_;
   std::shared_ptr<Command> shutdown_command_;

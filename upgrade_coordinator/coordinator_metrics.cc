@@ -1,0 +1,84 @@
+#include "upgrade_coordinator/coordinator_metrics.h"
+
+#include <map>
+
+#include "common/prometheus.h"
+
+namespace duplex {
+namespace {
+
+template <class T>
+T Field(const nlohmann::json& j, const char* key, T fallback) {
+  return j.is_object() && j.contains(key) && !j[key].is_null() ? j[key].get<T>() : fallback;
+}
+
+}  // namespace
+
+std::string CoordinatorMetricsText(const nlohmann::json& view,
+                                   const std::vector<TransitionEvent>& transitions) {
+  PrometheusText m;
+  m.Level("duplex_cluster_info", "The cluster, its active replica and its version (always 1).", 1,
+          {{"cluster", Field<std::string>(view, "cluster", "")},
+           {"active", Field<std::string>(view, "active", "")},
+           {"mode", Field<std::string>(view, "mode", "")},
+           {"cluster_version", Field<std::string>(view, "cluster_version", "")}});
+  m.Level("duplex_cluster_epoch", "The current epoch (one more at every promotion).",
+          Field<uint64_t>(view, "epoch", 0));
+  m.Level("duplex_management_lock", "1 while an upgrade campaign holds the management lock.",
+          Field<bool>(view, "lock", false));
+  m.Counter("duplex_refused_control_frames_total", "Malformed control frames from replicas.",
+            Field<uint64_t>(view, "refused_control_frames", 0));
+
+  const nlohmann::json replicas = view.value("replicas", nlohmann::json::array());
+  auto each = [&](const std::string& name, const std::string& help, auto value_of, bool counter) {
+    for (const auto& r : replicas) {
+      PrometheusText::Labels labels = {{"replica", Field<std::string>(r, "name", "")}};
+      uint64_t value = value_of(r);
+      if (counter) {
+        m.Counter(name, help, value, labels);
+      } else {
+        m.Level(name, help, value, labels);
+      }
+    }
+  };
+  each("duplex_replica_up", "1 while the replica's process runs.",
+       [](const nlohmann::json& r) { return Field<bool>(r, "alive", false); }, false);
+  each("duplex_replica_active", "1 for the replica that is active.",
+       [](const nlohmann::json& r) { return Field<std::string>(r, "role", "") == "active"; },
+       false);
+  each("duplex_replica_in_sync", "1 while the replica is active or a standby in sync.",
+       [](const nlohmann::json& r) { return Field<bool>(r, "in_sync", false); }, false);
+  each("duplex_replica_healthy", "1 while the replica reports healthy.",
+       [](const nlohmann::json& r) { return Field<bool>(r, "healthy", false); }, false);
+  each("duplex_replica_failed", "1 once the restart policy gave up on the replica.",
+       [](const nlohmann::json& r) { return Field<bool>(r, "failed", false); }, false);
+  each("duplex_replica_lag_ops", "Deltas the replica is behind the active.",
+       [](const nlohmann::json& r) { return Field<uint64_t>(r, "lag", 0); }, false);
+  each("duplex_replica_applied_seq", "The replica's last committed delta.",
+       [](const nlohmann::json& r) { return Field<uint64_t>(r, "applied_seq", 0); }, false);
+  each("duplex_replica_starts_total", "Times the coordinator started the replica's process.",
+       [](const nlohmann::json& r) { return Field<uint64_t>(r, "starts", 0); }, true);
+
+  std::map<std::string, uint64_t> by_kind = {
+      {"crash failover", 0}, {"hang failover", 0}, {"switchover", 0}, {"election", 0}};
+  for (const TransitionEvent& t : transitions) ++by_kind[t.kind];
+  for (const auto& [kind, n] : by_kind) {
+    m.Counter("duplex_transitions_total",
+              "Promotions since the coordinator started, by kind (failover, switchover, ...).", n,
+              {{"kind", kind}});
+  }
+
+  const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();
+  std::string state = Field<std::string>(campaign, "state", "none");
+  m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
+          state == "running" || state == "awaiting finalize" || state == "rolling back");
+  m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).",
+          1,
+          {{"from", Field<std::string>(campaign, "from", "")},
+           {"to", Field<std::string>(campaign, "to", "")},
+           {"state", state},
+           {"phase", Field<std::string>(campaign, "phase", "")}});
+  return m.Take();
+}
+
+}  // namespace duplex

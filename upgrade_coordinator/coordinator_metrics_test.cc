@@ -1,0 +1,66 @@
+#include "upgrade_coordinator/coordinator_metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace duplex {
+namespace {
+
+bool Has(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+nlohmann::json AView() {
+  return nlohmann::json::parse(R"({
+    "cluster": "prod", "epoch": 12, "active": "b", "mode": "sync", "lock": true,
+    "cluster_version": "1.0.0", "refused_control_frames": 3,
+    "replicas": [
+      {"name": "a", "alive": true, "failed": false, "starts": 2, "role": "standby",
+       "in_sync": true, "healthy": true, "lag": 5, "applied_seq": 995},
+      {"name": "b", "alive": true, "failed": false, "starts": 1, "role": "active",
+       "in_sync": true, "healthy": true, "lag": 0, "applied_seq": 1000}],
+    "campaign": {"from": "1.0.0", "to": "2.0.0", "state": "running", "phase": "Evaluate"}})");
+}
+
+TEST(CoordinatorMetrics, ShowTheEpochEachReplicaTheTransitionsAndTheCampaign) {
+  std::vector<TransitionEvent> transitions = {
+      {"election", "", "a", 1, 0, 0},
+      {"crash failover", "a", "b", 2, 0, 0},
+      {"switchover", "b", "a", 3, 0, 0},
+      {"switchover", "a", "b", 4, 0, 0}};
+  std::string text = CoordinatorMetricsText(AView(), transitions);
+  EXPECT_TRUE(Has(text, "duplex_cluster_epoch 12")) << text;
+  EXPECT_TRUE(Has(text, "duplex_cluster_info{cluster=\"prod\",active=\"b\",mode=\"sync\","
+                        "cluster_version=\"1.0.0\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text, "duplex_management_lock 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_refused_control_frames_total 3")) << text;
+  EXPECT_TRUE(Has(text, "duplex_replica_active{replica=\"a\"} 0")) << text;
+  EXPECT_TRUE(Has(text, "duplex_replica_active{replica=\"b\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_replica_lag_ops{replica=\"a\"} 5")) << text;
+  EXPECT_TRUE(Has(text, "duplex_replica_starts_total{replica=\"a\"} 2")) << text;
+  EXPECT_TRUE(Has(text, "duplex_transitions_total{kind=\"switchover\"} 2")) << text;
+  EXPECT_TRUE(Has(text, "duplex_transitions_total{kind=\"crash failover\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_transitions_total{kind=\"hang failover\"} 0")) << text;
+  EXPECT_TRUE(Has(text, "duplex_upgrade_running 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_upgrade_info{from=\"1.0.0\",to=\"2.0.0\",state=\"running\","
+                        "phase=\"Evaluate\"} 1"))
+      << text;
+  // One HELP and one TYPE per family, however many samples it has.
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE duplex_replica_up "); at != std::string::npos;
+       at = text.find("# TYPE duplex_replica_up ", at + 1)) {
+    ++types;
+  }
+  EXPECT_EQ(types, 1u);
+}
+
+TEST(CoordinatorMetrics, AFreshCoordinatorWithoutReplicasOrCampaignStillAnswers) {
+  std::string text = CoordinatorMetricsText(
+      nlohmann::json::parse(R"({"epoch": 0, "active": "", "campaign": null})"), {});
+  EXPECT_TRUE(Has(text, "duplex_cluster_epoch 0")) << text;
+  EXPECT_TRUE(Has(text, "duplex_upgrade_running 0")) << text;
+  EXPECT_EQ(text.find("duplex_replica_up{"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace duplex
