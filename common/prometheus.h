@@ -15,8 +15,7 @@ class PrometheusText {
 
   void Gauge(const std::string& name, const std::string& help, double value, const Labels& = {});
   // Counts and sequence numbers stay exact (a double holds integers only up to 2^53).
-  void Level(const std::string& name, const std::string& help, uint64_t value,
-             const Labels& = {});
+  void Level(const std::string& name, const std::string& help, uint64_t value, const Labels& = {});
   void Counter(const std::string& name, const std::string& help, uint64_t value,
                const Labels& = {});
   std::string Take() { return std::move(out_); }

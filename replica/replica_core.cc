@@ -445,8 +445,8 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
     s.want_solo = want_solo_;
     s.peer_caught_up = peer_caught_up_;
     s.demoted = Demoted();
-    s.holds = true;
   }
+  s.holds = true;  // a capability of this release, whatever the role
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;
   return s;

@@ -357,6 +357,7 @@ TEST(ReplicaCore, BootstrapsAPairAndAcknowledgesWritesOnlyAfterTheStandbyAcked) 
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
   EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
   EXPECT_TRUE(pair.core("a").BuildStatus(pair.now()).peer_caught_up);
+  EXPECT_TRUE(pair.core("b").BuildStatus(pair.now()).holds);  // a capability, not a role's
   EXPECT_TRUE(pair.coordinator.standby_in_sync);
   EXPECT_EQ(pair.coordinator.sync_id, 1u);
 

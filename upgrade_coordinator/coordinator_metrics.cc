@@ -41,23 +41,30 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
       }
     }
   };
-  each("duplex_replica_up", "1 while the replica's process runs.",
-       [](const nlohmann::json& r) { return Field<bool>(r, "alive", false); }, false);
-  each("duplex_replica_active", "1 for the replica that is active.",
-       [](const nlohmann::json& r) { return Field<std::string>(r, "role", "") == "active"; },
-       false);
-  each("duplex_replica_in_sync", "1 while the replica is active or a standby in sync.",
-       [](const nlohmann::json& r) { return Field<bool>(r, "in_sync", false); }, false);
-  each("duplex_replica_healthy", "1 while the replica reports healthy.",
-       [](const nlohmann::json& r) { return Field<bool>(r, "healthy", false); }, false);
-  each("duplex_replica_failed", "1 once the restart policy gave up on the replica.",
-       [](const nlohmann::json& r) { return Field<bool>(r, "failed", false); }, false);
-  each("duplex_replica_lag_ops", "Deltas the replica is behind the active.",
-       [](const nlohmann::json& r) { return Field<uint64_t>(r, "lag", 0); }, false);
-  each("duplex_replica_applied_seq", "The replica's last committed delta.",
-       [](const nlohmann::json& r) { return Field<uint64_t>(r, "applied_seq", 0); }, false);
-  each("duplex_replica_starts_total", "Times the coordinator started the replica's process.",
-       [](const nlohmann::json& r) { return Field<uint64_t>(r, "starts", 0); }, true);
+  each(
+      "duplex_replica_up", "1 while the replica's process runs.",
+      [](const nlohmann::json& r) { return Field<bool>(r, "alive", false); }, false);
+  each(
+      "duplex_replica_active", "1 for the replica that is active.",
+      [](const nlohmann::json& r) { return Field<std::string>(r, "role", "") == "active"; }, false);
+  each(
+      "duplex_replica_in_sync", "1 while the replica is active or a standby in sync.",
+      [](const nlohmann::json& r) { return Field<bool>(r, "in_sync", false); }, false);
+  each(
+      "duplex_replica_healthy", "1 while the replica reports healthy.",
+      [](const nlohmann::json& r) { return Field<bool>(r, "healthy", false); }, false);
+  each(
+      "duplex_replica_failed", "1 once the restart policy gave up on the replica.",
+      [](const nlohmann::json& r) { return Field<bool>(r, "failed", false); }, false);
+  each(
+      "duplex_replica_lag_ops", "Deltas the replica is behind the active.",
+      [](const nlohmann::json& r) { return Field<uint64_t>(r, "lag", 0); }, false);
+  each(
+      "duplex_replica_applied_seq", "The replica's last committed delta.",
+      [](const nlohmann::json& r) { return Field<uint64_t>(r, "applied_seq", 0); }, false);
+  each(
+      "duplex_replica_starts_total", "Times the coordinator started the replica's process.",
+      [](const nlohmann::json& r) { return Field<uint64_t>(r, "starts", 0); }, true);
 
   std::map<std::string, uint64_t> by_kind = {
       {"crash failover", 0}, {"hang failover", 0}, {"switchover", 0}, {"election", 0}};
@@ -72,8 +79,7 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
   std::string state = Field<std::string>(campaign, "state", "none");
   m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
           state == "running" || state == "awaiting finalize" || state == "rolling back");
-  m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).",
-          1,
+  m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).", 1,
           {{"from", Field<std::string>(campaign, "from", "")},
            {"to", Field<std::string>(campaign, "to", "")},
            {"state", state},

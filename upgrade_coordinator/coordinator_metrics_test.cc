@@ -22,15 +22,15 @@ nlohmann::json AView() {
 }
 
 TEST(CoordinatorMetrics, ShowTheEpochEachReplicaTheTransitionsAndTheCampaign) {
-  std::vector<TransitionEvent> transitions = {
-      {"election", "", "a", 1, 0, 0},
-      {"crash failover", "a", "b", 2, 0, 0},
-      {"switchover", "b", "a", 3, 0, 0},
-      {"switchover", "a", "b", 4, 0, 0}};
+  std::vector<TransitionEvent> transitions = {{"election", "", "a", 1, 0, 0},
+                                              {"crash failover", "a", "b", 2, 0, 0},
+                                              {"switchover", "b", "a", 3, 0, 0},
+                                              {"switchover", "a", "b", 4, 0, 0}};
   std::string text = CoordinatorMetricsText(AView(), transitions);
   EXPECT_TRUE(Has(text, "duplex_cluster_epoch 12")) << text;
-  EXPECT_TRUE(Has(text, "duplex_cluster_info{cluster=\"prod\",active=\"b\",mode=\"sync\","
-                        "cluster_version=\"1.0.0\"} 1"))
+  EXPECT_TRUE(Has(text,
+                  "duplex_cluster_info{cluster=\"prod\",active=\"b\",mode=\"sync\","
+                  "cluster_version=\"1.0.0\"} 1"))
       << text;
   EXPECT_TRUE(Has(text, "duplex_management_lock 1")) << text;
   EXPECT_TRUE(Has(text, "duplex_refused_control_frames_total 3")) << text;
@@ -42,8 +42,9 @@ TEST(CoordinatorMetrics, ShowTheEpochEachReplicaTheTransitionsAndTheCampaign) {
   EXPECT_TRUE(Has(text, "duplex_transitions_total{kind=\"crash failover\"} 1")) << text;
   EXPECT_TRUE(Has(text, "duplex_transitions_total{kind=\"hang failover\"} 0")) << text;
   EXPECT_TRUE(Has(text, "duplex_upgrade_running 1")) << text;
-  EXPECT_TRUE(Has(text, "duplex_upgrade_info{from=\"1.0.0\",to=\"2.0.0\",state=\"running\","
-                        "phase=\"Evaluate\"} 1"))
+  EXPECT_TRUE(Has(text,
+                  "duplex_upgrade_info{from=\"1.0.0\",to=\"2.0.0\",state=\"running\","
+                  "phase=\"Evaluate\"} 1"))
       << text;
   // One HELP and one TYPE per family, however many samples it has.
   size_t types = 0;
