@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -32,25 +32,48 @@ struct Parsed {
   std::map<std::string, std::string> types;
 };
 
+bool IsName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) return false;
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) != 0 ||
+          std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Parsed Parse(const std::string& text) {
-  static const std::regex kSample(R"(^([a-z_][a-z0-9_]*)(\{.*\})? (\S+)$)");
-  static const std::regex kType(R"(^# TYPE ([a-z_][a-z0-9_]*) (gauge|counter)$)");
   Parsed p;
   std::set<std::string> helped;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    std::smatch m;
     if (line.rfind("# HELP ", 0) == 0) {
       helped.insert(line.substr(7, line.find(' ', 7) - 7));
-    } else if (std::regex_match(line, m, kType)) {
-      EXPECT_TRUE(helped.count(m[1])) << "TYPE before HELP: " << line;
-      p.types[m[1]] = m[2];
-    } else if (std::regex_match(line, m, kSample)) {
-      EXPECT_TRUE(p.types.count(m[1])) << "sample before its TYPE: " << line;
-      p.samples[std::string(m[1]) + std::string(m[2])] = m[3];
-    } else {
-      ADD_FAILURE() << "not an exposition line: \"" << line << "\"";
+      continue;
     }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name, type, extra;
+      words >> name >> type >> extra;
+      EXPECT_TRUE(IsName(name) && (type == "gauge" || type == "counter") && extra.empty())
+          << "bad TYPE line: " << line;
+      EXPECT_TRUE(helped.count(name)) << "TYPE before HELP: " << line;
+      p.types[name] = type;
+      continue;
+    }
+    size_t space = line.rfind(' ');
+    std::string series = line.substr(0, space == std::string::npos ? 0 : space);
+    std::string value = space == std::string::npos ? "" : line.substr(space + 1);
+    std::string name = series.substr(0, series.find('{'));
+    bool labelled = name.size() < series.size();
+    bool ok = IsName(name) && !value.empty() && (!labelled || series.back() == '}');
+    if (!ok) {
+      ADD_FAILURE() << "not an exposition line: \"" << line << "\"";
+      continue;
+    }
+    EXPECT_TRUE(p.types.count(name)) << "sample before its TYPE: " << line;
+    p.samples[series] = value;
   }
   return p;
 }
