@@ -622,89 +622,86 @@ class World {
     }
   }
 
-  // The digest comparison, as the coordinator's worker does it: writes quiesced until
-  // both replicas took a snapshot at one seq ("_digest_open", in the older schema), then
-  // resumed while the digests of those snapshots are computed ("_digest_of").
+  // The digest comparison, as the coordinator's worker does it: the active opens a snapshot
+  // at its seq S and marks S in its delta stream ("_digest_mark", in the older schema); the
+  // standby opens its own when it meets the mark ("_digest_at S"); nobody's writes wait.
   struct DigestJob {
     int attempts = 0;
     bool cancelled = false;
-    uint64_t phase = kOpenPhase;  // the request seq its answers carry
+    std::string active, standby, schema, token, seq;
+    std::map<std::string, uint64_t> asked;  // the request seq of each replica's open question
     std::map<std::string, Response> answers;
   };
-  static constexpr uint64_t kOpenPhase = 1, kDigestPhase = 2;
   void StartDigests() {
     digest_jobs_.push_back(DigestJob{});
-    size_t index = digest_jobs_.size() - 1;
-    arbiter_->SetQuiesce(true);
-    AskDigests(index);
+    MarkDigests(digest_jobs_.size() - 1);
   }
   void AskReplica(const std::string& to, Request q) {
     Send("coordinator", to, q.op + "?", [this, to, q] {
       OnReplica(to, [this, to, q](ReplicaCore& c) { c.OnClientRequest("host-" + to, q, now_); });
     });
   }
-  void AskDigests(size_t index) {
+  void AskDigest(DigestJob& job, const std::string& to, const std::string& op,
+                 std::vector<std::string> args) {
+    job.answers.erase(to);
+    job.asked[to] = ++digest_questions_;
+    AskReplica(to, {0xd16e57, digest_questions_, op, std::move(args), 0});
+  }
+  void MarkDigests(size_t index) {
     DigestJob& job = digest_jobs_[index];
     if (job.cancelled || !arbiter_ || !campaign_) return;
-    if (++job.attempts > 200) return FinishDigests(index, Unavailable("digests never compared"));
-    job.answers.clear();
+    if (++job.attempts > 100) return FinishDigests(index, Unavailable("digests never compared"));
     uint32_t schema = 2;
     for (const auto& [name, r] : replicas_) {
       if (auto rep = host_.Report(name)) schema = std::min(schema, rep->schema);
     }
-    for (const auto& [name, r] : replicas_) {
-      AskReplica(name, {0xd16e57, kOpenPhase, "_digest_open", {std::to_string(schema)}, 0});
-    }
+    job.schema = std::to_string(schema);
+    job.active = arbiter_->record().active;
+    job.standby = job.active == "a" ? "b" : "a";
+    job.answers.clear();
+    if (!job.active.empty()) AskDigest(job, job.active, "_digest_mark", {job.schema});
     After(20 * kMs, [this, index] {
       DigestJob& j = digest_jobs_[index];
       if (j.cancelled) return;
-      auto second_word = [](const std::string& v) { return v.substr(v.find(' ') + 1); };
-      if (j.answers.size() == 2) {
-        const Response& a = j.answers.begin()->second;
-        const Response& b = j.answers.rbegin()->second;
-        if (a.code == Code::kOk && b.code == Code::kOk &&
-            second_word(a.value) == second_word(b.value)) {
-          arbiter_->SetQuiesce(false);
-          j.phase = kDigestPhase;
-          j.attempts = 0;
-          for (const auto& [name, answer] : j.answers) {
-            AskReplica(name, {0xd16e57,
-                              kDigestPhase,
-                              "_digest_of",
-                              {answer.value.substr(0, answer.value.find(' '))},
-                              0});
-          }
-          j.answers.clear();
-          return CollectDigests(index);
-        }
-      }
-      AskDigests(index);
+      auto it = j.answers.find(j.active);
+      if (it == j.answers.end() || it->second.code != Code::kOk) return MarkDigests(index);
+      const std::string& value = it->second.value;
+      j.token = value.substr(0, value.find(' '));
+      j.seq = value.substr(value.find(' ') + 1);
+      AskDigest(j, j.active, "_digest_of", {j.token});
+      AskDigest(j, j.standby, "_digest_at", {j.seq, j.schema});
+      CollectDigests(index, 0);
     });
   }
-  void CollectDigests(size_t index) {
-    After(20 * kMs, [this, index] {
+  void CollectDigests(size_t index, int waits) {
+    After(20 * kMs, [this, index, waits] {
       DigestJob& j = digest_jobs_[index];
       if (j.cancelled) return;
+      auto theirs = j.answers.find(j.standby);
+      if (theirs != j.answers.end() && theirs->second.code == Code::kUnavailable) {
+        AskDigest(j, j.standby, "_digest_at", {j.seq, j.schema});  // not applied that far yet
+      } else if (theirs != j.answers.end() && theirs->second.code == Code::kNotFound) {
+        return MarkDigests(index);  // the standby missed the mark: mark again
+      }
       for (const auto& [name, answer] : j.answers) {
-        if (answer.code != Code::kOk) {
+        if (answer.code != Code::kOk && answer.code != Code::kUnavailable) {
           return FinishDigests(index, Status(answer.code, "digest: " + answer.message));
         }
       }
-      if (j.answers.size() == 2) {
-        const std::string& a = j.answers.begin()->second.value;
-        const std::string& b = j.answers.rbegin()->second.value;
-        return FinishDigests(
-            index, a == b ? Status::Ok() : Corruption("state digests differ: " + a + " vs " + b));
+      if (j.answers.size() == 2 && theirs->second.code == Code::kOk) {
+        const std::string& a = j.answers.at(j.active).value;
+        const std::string& b = theirs->second.value;
+        return FinishDigests(index, a == b ? Status::Ok()
+                                           : Corruption("state digests differ at seq " + j.seq +
+                                                        ": " + a + " vs " + b));
       }
-      if (++j.attempts > 200) {
+      if (waits >= 200)
         return FinishDigests(index, Unavailable("digest: a replica does not answer"));
-      }
-      CollectDigests(index);
+      CollectDigests(index, waits + 1);
     });
   }
   void FinishDigests(size_t index, const Status& result) {
     digest_jobs_[index].cancelled = true;
-    if (arbiter_) arbiter_->SetQuiesce(false);
     if (campaign_) campaign_->OnWorkDone("digests", result);
   }
 
@@ -777,9 +774,10 @@ class World {
 
   void OnReply(const std::string& route, const ClientReply& reply) {
     if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
+      std::string from = route.substr(5);
       if (!digest_jobs_.empty() && !digest_jobs_.back().cancelled &&
-          reply.request_seq == digest_jobs_.back().phase) {
-        digest_jobs_.back().answers[route.substr(5)] = reply.response;
+          digest_jobs_.back().asked[from] == reply.request_seq) {
+        digest_jobs_.back().answers.emplace(from, reply.response);  // a duplicate comes later
       }
       return;
     }
@@ -1062,6 +1060,7 @@ class World {
   std::map<std::string, nlohmann::json> replica_state_;
   std::vector<nlohmann::json> replica_events_;
   std::vector<DigestJob> digest_jobs_;
+  uint64_t digest_questions_ = 0;
   std::vector<Client> clients_;
   std::vector<OpRecord> history_;
   std::set<std::string> cut_;

@@ -51,6 +51,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setPromotedReady(s.promoted_ready);
   b.setDemoted(s.demoted);
   b.setHolds(s.holds);
+  b.setMarks(s.marks);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -138,6 +139,7 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       out.promoted_ready = s.getPromotedReady();
       out.demoted = s.getDemoted();
       out.holds = s.getHolds();
+      out.marks = s.getMarks();
       out.lag_ops = s.getLagOps();
       out.refused_frames = s.getRefusedFrames();
       out.role_path = s.getRolePath();

@@ -48,6 +48,7 @@ struct StatusReport {
   bool promoted_ready = false;
   bool demoted = false;
   bool holds = false;  // understands Assignment.hold
+  bool marks = false;  // understands _digest_mark and _digest_at: digests without a hold
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;

@@ -49,6 +49,22 @@ TEST(Frame, AStatusSaysWhetherItsReplicaCanHold) {
   EXPECT_FALSE(std::get<StatusReport>(*frame).holds);
 }
 
+TEST(Frame, ADeltaBatchCarriesItsDigestMarkAndAStatusSaysItUnderstandsThem) {
+  DeltaBatch batch{3, 1, {}, 9, "2.0.0", true, 0};  // a mark at seq 0 is a mark
+  auto frame = DecodeFrame(EncodeFrame(PeerMessage(batch)), 1 << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_EQ(std::get<DeltaBatch>(std::get<PeerMessage>(*frame)).digest_at, 0u);
+  batch.digest_at = std::nullopt;
+  frame = DecodeFrame(EncodeFrame(PeerMessage(batch)), 1 << 20);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_FALSE(std::get<DeltaBatch>(std::get<PeerMessage>(*frame)).digest_at.has_value());
+  StatusReport s;
+  s.marks = true;
+  frame = DecodeFrame(EncodeFrame(s), 1 << 20);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_TRUE(std::get<StatusReport>(*frame).marks);
+}
+
 // Cap'n Proto reads a flipped byte inside a value as a different valid value; the
 // checksum is what refuses it, wherever the flip lands.
 TEST(Frame, RefusesEveryFrameWithOneByteFlipped) {
@@ -56,7 +72,8 @@ TEST(Frame, RefusesEveryFrameWithOneByteFlipped) {
   delta.epoch = 1;
   delta.seq = 5;
   delta.mutations = {{"key", "value-that-matters", false}};
-  std::string bytes = EncodeFrame(PeerMessage(DeltaBatch{1, 1, {delta}, 0, "1.0.0", true}));
+  std::string bytes =
+      EncodeFrame(PeerMessage(DeltaBatch{1, 1, {delta}, 0, "1.0.0", true, std::nullopt}));
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string flipped = bytes;
     flipped[i] ^= 0x01;

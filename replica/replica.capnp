@@ -67,6 +67,7 @@ struct Status {
   catchupKeys @30 :UInt64;       # active: snapshot entries sent to the standby this session
   catchupBytes @31 :UInt64;      # ... and their bytes
   holds @32 :Bool;               # understands Assignment.hold (older releases are drained instead)
+  marks @33 :Bool;               # understands _digest_mark/_digest_at (digests without a hold)
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -212,41 +212,71 @@ void ReplicaCore::FailPending(const char* why) {
   queue_.clear();
 }
 
+void ReplicaCore::DigestRequest(const std::string& route, const Request& request, int64_t now_us) {
+  // "_digest [schema]" answers "digest keys seq" of the state now, optionally read in another
+  // schema so that replicas of two versions compare like for like. Comparing two replicas
+  // needs both at one seq, under load too, and without making writes wait:
+  // - "_digest_mark [schema]" (the active) opens a snapshot at its seq S, answers "token S",
+  //   and marks S in the delta stream; the standby opens its own snapshot when it has applied
+  //   exactly S (OnDigestMark), and "_digest_at S [schema]" computes that one's digest.
+  // - "_digest_of token" computes the digest of a snapshot opened by "_digest_mark" or by
+  //   "_digest_open [schema]" (a snapshot now: releases without marks compare that way, the
+  //   active holding writes until both replicas opened theirs).
+  auto arg = [&request](size_t i) {
+    return i < request.args.size() ? std::strtoull(request.args[i].c_str(), nullptr, 10) : 0;
+  };
+  auto schema_arg = [&](size_t i) {
+    return i < request.args.size() ? static_cast<uint32_t>(arg(i)) : processor_->Schema();
+  };
+  const std::string& op = request.op;
+  if (op == "_digest" || op == "_digest_open" || op == "_digest_mark") {
+    if (op == "_digest_mark" &&
+        !(IsActive(role()) && standby_ && standby_->live && standby_->next_send > last_seq())) {
+      return Reply(route, request,
+                   {Code::kUnavailable, "_digest_mark: no standby follows the live stream", ""});
+    }
+    OpenDigest open{store_->OpenSnapshot(), store_->meta().schema, schema_arg(0)};
+    if (op == "_digest") return Emit(DigestWork(route, request, std::move(open)));
+    uint64_t seq = open.cursor->seq();
+    uint64_t token = ++digest_tokens_;
+    open_digests_[token] = std::move(open);
+    // Each holds a RocksDB snapshot: abandoned ones (a retried comparison) are released.
+    while (open_digests_.size() > kMaxOpenDigests) open_digests_.erase(open_digests_.begin());
+    if (op == "_digest_mark") {
+      DeltaBatch mark = MakeBatch({}, now_us);  // after every delta up to seq, before the next
+      mark.digest_at = seq;
+      SendToStandby(std::move(mark), now_us);
+    }
+    return Reply(route, request,
+                 {Code::kOk, "", std::to_string(token) + " " + std::to_string(seq)});
+  }
+  bool at = op == "_digest_at";
+  if (!at && op != "_digest_of") {
+    return Reply(route, request, {Code::kInvalidArgument, "unknown operation " + op, ""});
+  }
+  std::map<uint64_t, OpenDigest>& opened = at ? marked_digests_ : open_digests_;
+  auto it = opened.find(arg(0));
+  if (it == opened.end()) {
+    std::string what = op + " '" + (request.args.empty() ? "" : request.args[0]) + "': ";
+    uint64_t reached = last_seq() + incoming_.size();
+    std::string where = " (at seq " + std::to_string(reached) + ")";
+    if (!at) return Reply(route, request, {Code::kNotFound, what + "no open digest", ""});
+    if (reached < arg(0)) {
+      return Reply(route, request, {Code::kUnavailable, what + "not applied yet" + where, ""});
+    }
+    return Reply(route, request, {Code::kNotFound, what + "no digest mark met there" + where, ""});
+  }
+  OpenDigest open = std::move(it->second);
+  opened.erase(it);
+  if (at) open.to = schema_arg(1);
+  Emit(DigestWork(route, request, std::move(open)));
+}
+
 void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t now_us) {
   now_us_ = now_us;
   // Whole-state work leaves the event loop (Offload): on a million keys it takes longer
   // than a lease. What it reads is fixed here: a snapshot, or RocksDB's own checkpoint.
-  // Digests: "_digest [schema]" answers "digest keys seq" of the state now. Comparing two
-  // replicas needs them at one seq, so writes pause until both took their snapshot; for
-  // that pause to be short, "_digest_open [schema]" only takes the snapshot ("token seq")
-  // and "_digest_of token" computes its digest later.
-  if (request.op == "_digest" || request.op == "_digest_open") {
-    // Optionally in another schema, so replicas of two versions compare like for like.
-    uint32_t schema = processor_->Schema();
-    if (!request.args.empty()) schema = static_cast<uint32_t>(std::atoi(request.args[0].c_str()));
-    OpenDigest open{store_->OpenSnapshot(), store_->meta().schema, schema};
-    if (request.op == "_digest") return Emit(DigestWork(route, request, std::move(open)));
-    uint64_t token = ++digest_tokens_;
-    std::string seq = std::to_string(open.cursor->seq());
-    open_digests_[token] = std::move(open);
-    // Each holds a RocksDB snapshot: abandoned ones (a retried comparison) are released.
-    while (open_digests_.size() > kMaxOpenDigests) open_digests_.erase(open_digests_.begin());
-    return Reply(route, request, {Code::kOk, "", std::to_string(token) + " " + seq});
-  }
-  if (request.op == "_digest_of") {
-    uint64_t token = request.args.empty() ? 0 : std::strtoull(request.args[0].c_str(), nullptr, 10);
-    auto it = open_digests_.find(token);
-    if (it == open_digests_.end()) {
-      return Reply(route, request,
-                   {Code::kNotFound,
-                    "_digest_of: no open digest with token '" +
-                        (request.args.empty() ? std::string() : request.args[0]) + "'",
-                    ""});
-    }
-    OpenDigest open = std::move(it->second);
-    open_digests_.erase(it);
-    return Emit(DigestWork(route, request, std::move(open)));
-  }
+  if (request.op.starts_with("_digest")) return DigestRequest(route, request, now_us);
   if (request.op == "_checkpoint") {
     // Upgrade backups: only into the archive directory the coordinator gave us.
     const std::string& base = options_.archive_dir;
@@ -446,7 +476,8 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
     s.peer_caught_up = peer_caught_up_;
     s.demoted = Demoted();
   }
-  s.holds = true;  // a capability of this release, whatever the role
+  s.holds = true;  // capabilities of this release, whatever the role
+  s.marks = true;
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;
   return s;

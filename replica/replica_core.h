@@ -168,6 +168,7 @@ class ReplicaCore final : private RoleListener {
   StatusOr<StateDigest> DigestOf(SnapshotCursor& cursor, uint32_t from, uint32_t to) const;
   // The offloaded computation of one digest, answering `request`.
   Offload DigestWork(const std::string& route, const Request& request, OpenDigest open) const;
+  void DigestRequest(const std::string& route, const Request& request, int64_t now_us);
   StatusOr<std::vector<Mutation>> ConvertEntries(std::vector<Mutation> entries, uint32_t from,
                                                  uint32_t to) const;
   void Emit(Action action);
@@ -209,6 +210,7 @@ class ReplicaCore final : private RoleListener {
   bool AcceptFromActive(uint64_t epoch, uint64_t session_id);
   void AckActive(int64_t echo_us, int64_t now_us);
   void CommitIncoming(int64_t now_us);
+  void OnDigestMark(uint64_t seq, int64_t now_us);
 
   ReplicaOptions options_;
   Store* store_;
@@ -258,7 +260,8 @@ class ReplicaCore final : private RoleListener {
   bool caught_up_due_ = false;
   int64_t oldest_incoming_us_ = 0;
   std::vector<int64_t> lag_samples_us_;
-  std::map<uint64_t, OpenDigest> open_digests_;  // by token, oldest first
+  std::map<uint64_t, OpenDigest> open_digests_;    // by token, oldest first
+  std::map<uint64_t, OpenDigest> marked_digests_;  // standby: by the seq the active marked
   uint64_t digest_tokens_ = 0;
   size_t lag_next_ = 0;
   // (answered at, latency) of the last kLagSamples answers as the active; the status reports

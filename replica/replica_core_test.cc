@@ -892,12 +892,91 @@ TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) 
 
   Response again = ask(5, "_digest_of", {token});  // read once
   EXPECT_EQ(again.code, Code::kNotFound);
-  EXPECT_NE(again.message.find("no open digest with token '" + token + "'"), std::string::npos);
+  EXPECT_NE(again.message.find("_digest_of '" + token + "': no open digest"), std::string::npos);
 
   // Abandoned snapshots are released: only the newest few stay open.
   std::string first = ask(6, "_digest_open", {}).value;
   for (uint64_t seq = 7; seq < 7 + 4; ++seq) ask(seq, "_digest_open", {});
   EXPECT_EQ(ask(20, "_digest_of", {first.substr(0, first.find(' '))}).code, Code::kNotFound);
+}
+
+// Asks replica `name` an internal operation as a client would; the reply, or an error.
+Response Ask(Pair& pair, const std::string& name, uint64_t seq, const std::string& op,
+             std::vector<std::string> args) {
+  pair.Submit(name, Request{77, seq, op, std::move(args), 0});
+  auto reply = pair.ReplyTo(77, seq);
+  EXPECT_TRUE(reply) << op;
+  return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
+}
+
+std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+std::string LastWord(const std::string& s) { return s.substr(s.rfind(' ') + 1); }
+
+TEST(ReplicaCore, ADigestMarkComparesBothReplicasAtOneSeqWhileWritesGoOn) {
+  Pair pair;
+  StartInSync(pair);
+  // Everything to the standby waits, so it meets the mark among uncommitted deltas.
+  pair.filter = [](const Envelope& e) {
+    return e.kind == Envelope::Kind::kToStandby ? Verdict::kHold : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  ASSERT_EQ(mark.code, Code::kOk) << mark.message;
+  std::string token = FirstWord(mark.value), seq = LastWord(mark.value);
+  EXPECT_EQ(seq, std::to_string(pair.store("a").meta().applied_seq));
+  pair.Submit("a", Put(1, 2, "k2", "v2"));  // after the mark: no hold, no wait
+  pair.Submit("a", Put(1, 3, "k1", "changed"));
+  Response early = Ask(pair, "b", 2, "_digest_at", {seq});
+  EXPECT_EQ(early.code, Code::kUnavailable);
+  EXPECT_NE(early.message.find("not applied yet"), std::string::npos) << early.message;
+
+  // One round of the standby's loop: the mark arrives between deltas not yet committed.
+  pair.filter = nullptr;
+  std::vector<PeerMessage> round;
+  for (const Envelope& e : pair.held) round.push_back(e.peer);
+  pair.held.clear();
+  ASSERT_GE(round.size(), 4u);
+  pair.DeliverRound("b", round);
+  pair.RunFor(10 * kMs);
+  ASSERT_TRUE(pair.ReplyTo(1, 3));
+  EXPECT_EQ(pair.ReplyTo(1, 3)->response.code, Code::kOk);
+  Response theirs = Ask(pair, "b", 3, "_digest_at", {seq});
+  Response ours = Ask(pair, "a", 2, "_digest_of", {token});
+  ASSERT_EQ(theirs.code, Code::kOk) << theirs.message;
+  EXPECT_EQ(theirs.value, ours.value);
+  EXPECT_EQ(LastWord(theirs.value), seq);  // the state at the mark, not the one now
+  EXPECT_NE(pair.Digest("b"), ours.value);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  EXPECT_EQ(Ask(pair, "b", 4, "_digest_at", {seq}).code, Code::kNotFound);  // read once
+}
+
+TEST(ReplicaCore, AStandbyThatMissedADigestMarkSaysSoInsteadOfWaiting) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.filter = [](const Envelope& e) {
+    auto* batch = e.kind == Envelope::Kind::kToStandby ? std::get_if<DeltaBatch>(&e.peer) : nullptr;
+    return batch && batch->digest_at ? Verdict::kDrop : Verdict::kDeliver;
+  };
+  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  ASSERT_EQ(mark.code, Code::kOk) << mark.message;
+  EXPECT_EQ(pair.dropped, 1u);
+  pair.Submit("a", Put(1, 2, "k2", "v2"));
+  Response theirs = Ask(pair, "b", 2, "_digest_at", {LastWord(mark.value)});
+  EXPECT_EQ(theirs.code, Code::kNotFound);
+  EXPECT_NE(theirs.message.find("no digest mark met there (at seq 2)"), std::string::npos)
+      << theirs.message;
+}
+
+TEST(ReplicaCore, AnActiveWithoutAStandbyRefusesADigestMark) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  EXPECT_EQ(mark.code, Code::kUnavailable);
+  EXPECT_EQ(mark.message, "_digest_mark: no standby follows the live stream");
+  EXPECT_EQ(Ask(pair, "a", 2, "_digest_bogus", {}).code, Code::kInvalidArgument);
 }
 
 }  // namespace

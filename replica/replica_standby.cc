@@ -10,6 +10,7 @@ void ReplicaCore::SayHello(int64_t now_us) {
   // What arrived so far continues our history; a caught-up mark belongs to the old session.
   caught_up_due_ = false;
   CommitIncoming(now_us);
+  marked_digests_.clear();  // marks of the old session may name another history's seqs
   // A fresh session id makes stale in-flight messages of the old session recognizable.
   session_id_ = (static_cast<uint64_t>(now_us) << 12) | (++session_counter_ & 0xfff);
   chunks_installed_ = 0;
@@ -88,6 +89,7 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     Refuse("deltas cannot apply to a half-installed snapshot");
     return;
   }
+  if (batch.digest_at) OnDigestMark(*batch.digest_at, now_us);
   uint64_t expect = store_->meta().applied_seq + incoming_.size() + 1;
   for (const Delta& d : batch.deltas) {
     if (d.seq < expect) {
@@ -123,6 +125,20 @@ void ReplicaCore::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
   ack_due_ = true;
   ack_echo_us_ = std::max(ack_echo_us_, batch.sent_us);
   caught_up_due_ = caught_up_due_ || batch.caught_up;
+}
+
+void ReplicaCore::OnDigestMark(uint64_t seq, int64_t now_us) {
+  // The active opened a digest snapshot at seq and sent this mark after every delta up to
+  // seq: ours at the same seq is the same state, if we are exactly there. If not (a gap, a
+  // resync on its way), "_digest_at" says so and the comparison is tried again.
+  if (store_->meta().applied_seq + incoming_.size() != seq) {
+    spdlog::info("digest mark at seq {} missed: at {}", seq,
+                 store_->meta().applied_seq + incoming_.size());
+    return;
+  }
+  CommitIncoming(now_us);
+  marked_digests_[seq] = OpenDigest{store_->OpenSnapshot(), store_->meta().schema, 0};
+  while (marked_digests_.size() > kMaxOpenDigests) marked_digests_.erase(marked_digests_.begin());
 }
 
 void ReplicaCore::CommitIncoming(int64_t now_us) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,6 +56,8 @@ struct DeltaBatch {
   uint64_t session_id = 0;
   std::string version;
   bool caught_up = false;
+  // A digest mark: the active opened a digest snapshot at this seq, before these deltas.
+  std::optional<uint64_t> digest_at;
 };
 
 struct SnapshotChunk {

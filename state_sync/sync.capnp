@@ -45,6 +45,8 @@ struct Deltas {
   sessionId @3 :UInt64;
   version @4 :Text;       # the active's software version (answer to Hello)
   caughtUp @5 :Bool;      # after these, the standby has everything the active committed
+  digestMark @6 :Bool;    # before these: the active opened a digest snapshot at digestSeq;
+  digestSeq @7 :UInt64;   # the standby opens one when it has applied exactly that far
 }
 
 # Active -> standby: one chunk of a snapshot taken at (snapshotEpoch, snapshotSeq).

@@ -82,6 +82,8 @@ void ToWire(const PeerMessage& in, wire::PeerMessage::Builder out) {
     b.setSessionId(d->session_id);
     b.setVersion(d->version);
     b.setCaughtUp(d->caught_up);
+    b.setDigestMark(d->digest_at.has_value());
+    b.setDigestSeq(d->digest_at.value_or(0));
     auto list = b.initDeltas(static_cast<unsigned>(d->deltas.size()));
     for (size_t i = 0; i < d->deltas.size(); ++i) ToWire(d->deltas[i], list[i]);
   } else if (auto* c = std::get_if<SnapshotChunk>(&in)) {
@@ -122,8 +124,9 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     }
     case wire::PeerMessage::DELTAS: {
       auto r = in.getDeltas();
-      DeltaBatch b{r.getEpoch(),     r.getSentUs(),  {},
-                   r.getSessionId(), r.getVersion(), r.getCaughtUp()};
+      DeltaBatch b{r.getEpoch(),   r.getSentUs(),   {},          r.getSessionId(),
+                   r.getVersion(), r.getCaughtUp(), std::nullopt};
+      if (r.getDigestMark()) b.digest_at = r.getDigestSeq();
       b.deltas.reserve(r.getDeltas().size());
       for (auto d : r.getDeltas()) {
         auto delta = FromWire(d);

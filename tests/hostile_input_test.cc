@@ -316,7 +316,8 @@ HostileBatch ReplicaBatch(std::mt19937_64& rng, uint64_t epoch, uint64_t applied
   b.refused_at_socket += 3;
   // Deltas and snapshot chunks flow only from the active to its standby's DEALER.
   Delta d{epoch, applied_seq + 1, 1, {{"hijack", "hostile", false}}, 0, {}};
-  b.messages.push_back({EncodeFrame(PeerMessage(DeltaBatch{epoch, 1, {d}, 0, "1.0.0", true}))});
+  b.messages.push_back(
+      {EncodeFrame(PeerMessage(DeltaBatch{epoch, 1, {d}, 0, "1.0.0", true, std::nullopt}))});
   b.messages.push_back({EncodeFrame(PeerMessage(
       SnapshotChunk{epoch, 0, epoch, applied_seq + 1, 0, true, {{"hijack", "x", false}}, 1, 1}))});
   b.messages.push_back(

@@ -17,6 +17,17 @@ namespace {
 
 constexpr const char* kCampaignKey = "campaign";
 
+// A replica's answer as a status: not answering, or its error, named after `what`.
+std::optional<Status> Failed(const StatusOr<Response>& r, const char* what) {
+  if (!r.ok()) return Unavailable(std::string(what) + ": a replica does not answer");
+  if (r->code != Code::kOk) return Status(r->code, std::string(what) + ": " + r->message);
+  return std::nullopt;
+}
+
+// The words of a "token seq" answer.
+std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+std::string SecondWord(const std::string& s) { return s.substr(s.find(' ') + 1); }
+
 }  // namespace
 
 Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store)
@@ -170,7 +181,23 @@ void Upgrades::SetClusterVersion(const std::string& version) {
 void Upgrades::SetLock(bool held) { arbiter_->SetLock(held); }
 
 void Upgrades::StartWork(const std::string& kind) {
-  Job job{kind, campaign_ ? campaign_->record().id : 0, campaign_ ? campaign_->record().to : ""};
+  Job job;
+  job.kind = kind;
+  if (campaign_) {
+    job.campaign_id = campaign_->record().id;
+    job.version = campaign_->record().to;
+  }
+  std::string active = arbiter_->record().active;
+  job.active = active == config_.replicas[0].name ? 0 : 1;
+  job.active_binary = BinaryFor(active);
+  uint32_t schema = UINT32_MAX;
+  job.marks = true;
+  for (const auto& r : config_.replicas) {
+    auto report = Report(r.name);
+    if (report) schema = std::min(schema, report->schema);
+    job.marks = job.marks && report && report->marks;
+  }
+  job.schema = schema == UINT32_MAX ? 1 : schema;
   std::lock_guard lock(mu_);
   jobs_.push_back(std::move(job));
 }
@@ -194,82 +221,115 @@ void Upgrades::WorkerLoop() {
     }
     Status result;
     if (job.kind == "backup") {
-      result = RunBackup(job.campaign_id);
+      result = RunBackup(job);
     } else if (job.kind == "verify") {
       auto package = PackageFor(job.version);  // the stored copy, checked again now
       result = package.ok() ? VerifyBinary(*package) : package.status();
     } else {
-      result = CompareDigests();
+      result = job.marks ? CompareMarkedDigests(job) : CompareDigests(job);
     }
     std::lock_guard lock(mu_);
     results_.emplace_back(job.kind, result);
   }
 }
 
-Status Upgrades::RunBackup(uint64_t id) {
+Status Upgrades::RunBackup(const Job& job) {
   // The migration archive: the running package and a checkpoint of the active's state.
-  fs::path dir = fs::path(config_.data_dir) / "archive" / ("campaign-" + std::to_string(id));
+  fs::path dir =
+      fs::path(config_.data_dir) / "archive" / ("campaign-" + std::to_string(job.campaign_id));
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::create_directories(dir / "package", ec);
   if (ec) return IOError("archive " + dir.string() + ": " + ec.message());
-  std::string active = arbiter_->record().active;
-  fs::copy_file(BinaryFor(active), dir / "package" / fs::path(BinaryFor(active)).filename(), ec);
+  fs::copy_file(job.active_binary, dir / "package" / fs::path(job.active_binary).filename(), ec);
   if (ec) return IOError("archive the running package: " + ec.message());
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
-  size_t index = active == config_.replicas[0].name ? 0 : 1;
-  auto answer = client.Ask(index, "_checkpoint", {(dir / "state").string()}, 30000);
+  auto answer = client.Ask(job.active, "_checkpoint", {(dir / "state").string()}, 30000);
   if (!answer.ok()) return answer.status();
   if (answer->code != Code::kOk) return Status(answer->code, "checkpoint: " + answer->message);
   spdlog::info("migration archive: {}", dir.string());
   return Status::Ok();
 }
 
-Status Upgrades::CompareDigests() {
+Status Upgrades::CompareMarkedDigests(const Job& job) {
+  // The active opens its snapshot at its seq S and marks S in its delta stream; the standby
+  // opens its own when it meets the mark. Both digests read the state at S, in the older
+  // schema, and no write waits for them.
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
-  // Digests compare only at the same applied seq: ask until both are at one (bounded).
-  std::string last;
-  uint32_t schema = UINT32_MAX;  // compare in the older schema: both convert to it
-  for (const auto& r : config_.replicas) {
-    if (auto rep = Report(r.name)) schema = std::min(schema, rep->schema);
+  std::string schema = std::to_string(job.schema);
+  size_t active = job.active, standby = 1 - job.active;
+  std::string last = "no attempt";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto mark = client.Ask(active, "_digest_mark", {schema}, 5000);
+    if (auto bad = Failed(mark, "digest mark")) {
+      if (mark.ok() && mark->code == Code::kUnavailable) {  // no standby follows (yet)
+        last = mark->message;
+        continue;
+      }
+      return *bad;
+    }
+    std::string token = FirstWord(mark->value), seq = SecondWord(mark->value);
+    // The standby meets the mark a batch or two later, or misses it (a resync): try again.
+    auto theirs = client.Ask(standby, "_digest_at", {seq, schema}, 120000);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (theirs.ok() && theirs->code == Code::kUnavailable &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      theirs = client.Ask(standby, "_digest_at", {seq, schema}, 120000);
+    }
+    if (auto bad = Failed(theirs, "digest")) {
+      if (theirs.ok() && (theirs->code == Code::kNotFound || theirs->code == Code::kUnavailable)) {
+        last = theirs->message;
+        continue;
+      }
+      return *bad;
+    }
+    auto ours = client.Ask(active, "_digest_of", {token}, 120000);
+    if (auto bad = Failed(ours, "digest")) return *bad;
+    if (ours->value == theirs->value) return Status::Ok();
+    return Corruption("state digests differ at seq " + seq + ": " + ours->value + " vs " +
+                      theirs->value);
   }
-  std::string arg = std::to_string(schema == UINT32_MAX ? 1 : schema);
-  // Writes pause (the active holds its requests: Assignment.hold) until both replicas took
-  // a snapshot at one seq; the digests are computed after writes resume, so the pause lasts
-  // round trips, not scans.
+  return Unavailable("digests never compared at one seq: " + last);
+}
+
+Status Upgrades::CompareDigests(const Job& job) {
+  // A replica without digest marks: writes pause (the active holds its requests:
+  // Assignment.hold) until both replicas took a snapshot at one seq; the digests are
+  // computed after writes resume, so the pause lasts round trips, not scans.
+  ClientOptions options;
+  options.endpoints = ReplicaEndpoints(config_);
+  Client client(options);
+  std::string last;
+  std::string arg = std::to_string(job.schema);
   quiesce_wanted_ = true;
   struct Resume {
     std::atomic<bool>& flag;
     ~Resume() { flag = false; }
   } resume{quiesce_wanted_};
-  auto failed = [](const StatusOr<Response>& r, const char* what) -> std::optional<Status> {
-    if (!r.ok()) return Unavailable(std::string(what) + ": a replica does not answer");
-    if (r->code != Code::kOk) return Status(r->code, std::string(what) + ": " + r->message);
-    return std::nullopt;
-  };
-  auto second_word = [](const std::string& s) { return s.substr(s.find(' ') + 1); };
   // Writes wait meanwhile: retry soon (the standby is a batch behind, a millisecond or two).
   for (int attempt = 0; attempt < 2000; ++attempt) {
     auto a = client.Ask(0, "_digest_open", {arg}, 5000);
     auto b = client.Ask(1, "_digest_open", {arg}, 5000);
-    if (auto bad = failed(a, "digest")) return *bad;
-    if (auto bad = failed(b, "digest")) return *bad;
-    if (second_word(a->value) == second_word(b->value)) {
+    if (auto bad = Failed(a, "digest")) return *bad;
+    if (auto bad = Failed(b, "digest")) return *bad;
+    if (SecondWord(a->value) == SecondWord(b->value)) {
       quiesce_wanted_ = false;
-      std::string seq = second_word(a->value);
-      auto da = client.Ask(0, "_digest_of", {a->value.substr(0, a->value.find(' '))}, 120000);
-      auto db = client.Ask(1, "_digest_of", {b->value.substr(0, b->value.find(' '))}, 120000);
-      if (auto bad = failed(da, "digest")) return *bad;
-      if (auto bad = failed(db, "digest")) return *bad;
+      std::string seq = SecondWord(a->value);
+      auto da = client.Ask(0, "_digest_of", {FirstWord(a->value)}, 120000);
+      auto db = client.Ask(1, "_digest_of", {FirstWord(b->value)}, 120000);
+      if (auto bad = Failed(da, "digest")) return *bad;
+      if (auto bad = Failed(db, "digest")) return *bad;
       if (da->value == db->value) return Status::Ok();
       return Corruption("state digests differ at seq " + seq + ": " + da->value + " vs " +
                         db->value);
     }
-    last = "seq " + second_word(a->value) + " vs " + second_word(b->value);
+    last = "seq " + SecondWord(a->value) + " vs " + SecondWord(b->value);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return Unavailable("digests never compared at the same seq under load (last: " + last + ")");

@@ -66,8 +66,20 @@ class Upgrades final : public CampaignHost {
  private:
   StatusOr<PackageManifest> PackageFor(const std::string& version) const;
   std::vector<std::string> PlanChecks(const std::string& to, nlohmann::json* checks) const;
-  Status RunBackup(uint64_t id);
-  Status CompareDigests();
+  // What the worker needs of the cluster, read by the loop when the work starts (the
+  // worker thread must not read the arbiter).
+  struct Job {
+    std::string kind;
+    uint64_t campaign_id = 0;
+    std::string version;  // the campaign's target
+    size_t active = 0;    // index in config_.replicas
+    std::string active_binary;
+    uint32_t schema = 1;  // digests compare in the older of the two replicas' schemas
+    bool marks = false;   // both replicas compare digests by a mark in the delta stream
+  };
+  Status RunBackup(const Job& job);
+  Status CompareDigests(const Job& job);
+  Status CompareMarkedDigests(const Job& job);
   void WorkerLoop();
   // upgrades_progress.cc: what the coordinator sees of a running campaign.
   void Observe();
@@ -100,11 +112,6 @@ class Upgrades final : public CampaignHost {
   };
   Observation observed_;
 
-  struct Job {
-    std::string kind;
-    uint64_t campaign_id = 0;
-    std::string version;  // the campaign's target
-  };
   // The package store is used by the loop and by the HTTP thread (adding a package hashes
   // and copies a binary, too slow for the loop).
   mutable std::mutex packages_mu_;
