@@ -422,6 +422,8 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--max-batch-ops", o.replica.max_batch_ops);
   app.add_option("--max-lag-ops", o.replica.max_lag_ops);
   app.add_option("--max-queue", o.replica.max_queue);
+  app.add_option("--session-expiry-ms", o.replica.session_expiry_ms,
+                 "idle client sessions (answers kept for retries) are erased after this");
   app.add_option("--snapshot-chunk-bytes", o.replica.snapshot_chunk_bytes);
   app.add_option("--log-retain-ops", o.log_retain_ops);
   app.add_option("--max-frame-bytes", o.max_frame_bytes);

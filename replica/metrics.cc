@@ -40,6 +40,9 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
             c.gaps);
   m.Counter("duplex_duplicate_deltas_total", "Standby: deltas received twice and skipped.",
             c.duplicates);
+  m.Counter("duplex_sessions_expired_total",
+            "Active: client session entries erased after idling past the expiry.",
+            c.sessions_expired);
   m.Counter("duplex_snapshots_sent_total", "Active: snapshots started for a standby.",
             c.snapshots_sent);
   m.Counter("duplex_snapshots_installed_total", "Standby: snapshots installed.",

@@ -37,6 +37,7 @@ void ReplicaCore::BeginActiveTerm() {
   standby_.reset();
   pending_.clear();
   sessions_.clear();  // another replica wrote sessions meanwhile
+  term_start_us_ = now_us_;
   // 0 in a new epoch. A process restarted into the epoch it was active in continues above
   // the coordinator's record, which would otherwise take its requests for processed ones.
   solo_request_id_ = assignment_.sync_id;
@@ -104,8 +105,12 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
       d.mutations = std::move(outcome.mutations);
       if (tracked) {
         d.client_id = request.client_id;
-        d.session = {request.request_seq, static_cast<uint16_t>(outcome.response.code),
-                     outcome.response.message, outcome.response.value};
+        d.session = {request.request_seq,
+                     static_cast<uint16_t>(outcome.response.code),
+                     outcome.response.message,
+                     outcome.response.value,
+                     epoch(),
+                     now_us / 1000};
         sessions_[request.client_id] = d.session;  // a failed append is fatal: no rollback
       }
       reader.Apply(d.mutations);
@@ -115,16 +120,56 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
     replies.push_back({seq, now_us, route, std::move(reply)});
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
-  if (!deltas.empty()) {
-    // Send first: the standby's fsync then runs while ours does. A standby holding a
-    // delta its active lost in a crash is harmless: nobody acknowledged it yet.
-    if (standby_ && standby_->live) {
-      standby_->next_send = seq + 1;
-      SendToStandby(MakeBatch(deltas, now_us), now_us);
-    }
-    Commit(deltas);
-  }
+  Replicate(deltas, now_us);
   for (auto& r : replies) pending_.push_back(std::move(r));
+}
+
+void ReplicaCore::Replicate(const std::vector<Delta>& deltas, int64_t now_us) {
+  if (deltas.empty()) return;
+  // Send first: the standby's fsync then runs while ours does. A standby holding a
+  // delta its active lost in a crash is harmless: nobody acknowledged it yet.
+  if (standby_ && standby_->live) {
+    standby_->next_send = deltas.back().seq + 1;
+    SendToStandby(MakeBatch(deltas, now_us), now_us);
+  }
+  Commit(deltas);
+}
+
+bool ReplicaCore::SessionExpired(const SessionEntry& entry, int64_t now_us) const {
+  // Only this term's clock can date this term's entries; older ones are dated no later
+  // than the term's start, so none expires before it really was idle that long.
+  int64_t used_us = entry.used_epoch == epoch() ? entry.used_ms * 1000 : term_start_us_;
+  return now_us - used_us > options_.session_expiry_ms * 1000;
+}
+
+void ReplicaCore::ExpireSessions(int64_t now_us) {
+  // A few entries per sweep, resuming after the last one read: the table is scanned
+  // round and round, and the expired entries are erased through the log (deltas without
+  // mutations whose session entry has request seq 0), so the standby erases them too.
+  if (options_.session_expiry_ms <= 0 || now_us < next_sweep_us_ || !Serving(now_us) ||
+      assignment_.hold) {
+    return;
+  }
+  if (options_.async && standby_ && last_seq() - standby_->acked_seq >= options_.max_lag_ops) {
+    return;
+  }
+  next_sweep_us_ = now_us + kSweepEveryUs;
+  auto entries = store_->ListSessions(sweep_after_, kSweepEntries);
+  if (!entries.ok()) return Fatal(entries.status());
+  sweep_after_ = entries->size() < kSweepEntries ? 0 : entries->back().first;
+  std::vector<Delta> erase;
+  for (const auto& [client_id, entry] : *entries) {
+    if (!SessionExpired(entry, now_us)) continue;
+    Delta d;
+    d.epoch = epoch();
+    d.seq = last_seq() + erase.size() + 1;
+    d.schema = processor_->Schema();
+    d.client_id = client_id;
+    erase.push_back(std::move(d));
+    sessions_.erase(client_id);
+  }
+  counters_.sessions_expired += erase.size();
+  Replicate(erase, now_us);
 }
 
 void ReplicaCore::ReleaseReplies(int64_t now_us) {

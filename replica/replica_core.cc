@@ -388,6 +388,7 @@ void ReplicaCore::OnTick(int64_t now_us) {
     // Answer what the standby acked before the next group commit's fsync delays it.
     ReleaseReplies(now_us);
     FlushQueue(now_us);
+    ExpireSessions(now_us);
     StreamToStandby(now_us);
     CheckStandbyProgress(now_us);
     ReleaseReplies(now_us);

@@ -38,7 +38,10 @@ struct ReplicaOptions {
   uint64_t snapshot_chunk_bytes = 1 << 20;
   uint32_t snapshot_window_chunks = 16;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message
-  int32_t pid = 0;                // reported to the coordinator; 0 = this process's
+  // A client's session entry (its last answer, for retries) idle this long is erased; a
+  // retry arriving later runs again. 0: sessions never expire.
+  int64_t session_expiry_ms = 3600 * 1000;
+  int32_t pid = 0;  // reported to the coordinator; 0 = this process's
   // The chaos checker's self-test (common/mutants.h): resume a standby's log tail without
   // checking that its last entry is from the same epoch as ours, i.e. keep a deposed
   // active's unreplicated entries.
@@ -96,6 +99,7 @@ struct ReplicaCounters {
   uint64_t group_commits = 0;
   uint64_t requests_answered = 0;  // as the active
   uint64_t server_errors = 0;      // answers that failed on our side
+  uint64_t sessions_expired = 0;   // as the active
 };
 
 class ReplicaCore final : private RoleListener {
@@ -201,6 +205,10 @@ class ReplicaCore final : private RoleListener {
   void OnAck(const Ack& ack, int64_t now_us);
   void LearnEpoch(uint64_t seen);
   DeltaBatch MakeBatch(std::vector<Delta> deltas, int64_t now_us) const;
+  // Sends deltas to a live standby and commits them.
+  void Replicate(const std::vector<Delta>& deltas, int64_t now_us);
+  void ExpireSessions(int64_t now_us);
+  bool SessionExpired(const SessionEntry& entry, int64_t now_us) const;
 
   // Standby side (replica_standby.cc).
   void SayHello(int64_t now_us);
@@ -260,6 +268,11 @@ class ReplicaCore final : private RoleListener {
   bool caught_up_due_ = false;
   int64_t oldest_incoming_us_ = 0;
   std::vector<int64_t> lag_samples_us_;
+  static constexpr int64_t kSweepEveryUs = 100 * 1000;
+  static constexpr size_t kSweepEntries = 256;
+  int64_t term_start_us_ = 0;  // when this replica last became active
+  int64_t next_sweep_us_ = 0;
+  uint64_t sweep_after_ = 0;                       // the session sweep resumes after this client id
   std::map<uint64_t, OpenDigest> open_digests_;    // by token, oldest first
   std::map<uint64_t, OpenDigest> marked_digests_;  // standby: by the seq the active marked
   uint64_t digest_tokens_ = 0;

@@ -124,6 +124,7 @@ struct Node {
 struct PairOptions {
   uint64_t a_log_retain_ops = 200000;
   uint64_t snapshot_chunk_bytes = ReplicaOptions{}.snapshot_chunk_bytes;
+  int64_t session_expiry_ms = ReplicaOptions{}.session_expiry_ms;
 };
 
 // Owns both replicas and the network between them and the coordinator.
@@ -146,6 +147,7 @@ class Pair {
       ReplicaOptions ro;
       ro.name = ro.endpoint = name;
       ro.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
+      ro.session_expiry_ms = options.session_expiry_ms;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
     }
   }
@@ -898,6 +900,47 @@ TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) 
   std::string first = ask(6, "_digest_open", {}).value;
   for (uint64_t seq = 7; seq < 7 + 4; ++seq) ask(seq, "_digest_open", {});
   EXPECT_EQ(ask(20, "_digest_of", {first.substr(0, first.find(' '))}).code, Code::kNotFound);
+}
+
+bool HasSession(Pair& pair, const std::string& name, uint64_t client_id) {
+  auto entry = pair.store(name).GetSession(client_id);
+  EXPECT_TRUE(entry.ok()) << entry.status().ToString();
+  return entry.ok() && entry->has_value();
+}
+
+TEST(ReplicaCore, AnIdleClientsSessionExpiresOnBothReplicasAndABusyOnesStays) {
+  Pair pair(PairOptions{.session_expiry_ms = 1000});
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.Submit("a", Put(2, 1, "k2", "v1"));
+  pair.RunFor(600 * kMs);
+  pair.Submit("a", Put(2, 2, "k2", "v2"));
+  pair.Submit("a", Put(1, 1, "k1", "v1"));  // a retry inside the expiry: answered, not run
+  EXPECT_EQ(pair.core("a").counters().deltas_committed, 3u);
+  EXPECT_TRUE(HasSession(pair, "b", 1));
+  pair.RunFor(600 * kMs);  // client 1 idle 1.2 s, client 2 0.6 s
+  EXPECT_FALSE(HasSession(pair, "a", 1));
+  EXPECT_FALSE(HasSession(pair, "b", 1));  // erased through the log
+  EXPECT_TRUE(HasSession(pair, "a", 2));
+  EXPECT_TRUE(HasSession(pair, "b", 2));
+  EXPECT_EQ(pair.core("a").counters().sessions_expired, 1u);
+  EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
+  EXPECT_EQ(pair.Get("b", "k1"), "v1");  // the client's data stays, only its answer goes
+}
+
+TEST(ReplicaCore, ANewActiveDatesSessionsOfEarlierTermsFromItsOwnStart) {
+  Pair pair(PairOptions{.session_expiry_ms = 1000});
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.RunFor(800 * kMs);
+  pair.Promote("b");  // b cannot read a's clock: it counts from its own term's start
+  pair.RunFor(500 * kMs);
+  ASSERT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  EXPECT_TRUE(HasSession(pair, "b", 1));  // idle 1.3 s, but only 0.5 s of b's term
+  pair.RunFor(600 * kMs);
+  EXPECT_FALSE(HasSession(pair, "b", 1));
+  EXPECT_FALSE(HasSession(pair, "a", 1));
+  EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
 }
 
 // Asks replica `name` an internal operation as a client would; the reply, or an error.

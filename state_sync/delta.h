@@ -18,12 +18,18 @@ struct Mutation {
   bool operator==(const Mutation&) const = default;
 };
 
-// The answer a request produced, kept per client so a retry gets it again.
+// The answer a request produced, kept per client so a retry gets it again. An entry idle
+// for longer than the session expiry is erased by the active, through the log.
 struct SessionEntry {
-  uint64_t request_seq = 0;
+  uint64_t request_seq = 0;  // 0 in a delta: erase the client's entry (an expiry)
   uint16_t code = 0;
   std::string message;
   std::string value;
+  // When the request ran: the active's monotonic clock in the epoch it served. Only that
+  // same epoch's active can compare it with its clock; 0, 0 for entries of older releases.
+  // In a delta the epoch is the delta's; the store records it.
+  uint64_t used_epoch = 0;
+  int64_t used_ms = 0;
   bool operator==(const SessionEntry&) const = default;
 };
 

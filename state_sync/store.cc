@@ -178,6 +178,24 @@ class RocksStore final : public Store {
     return std::optional<SessionEntry>(std::move(entry).value());
   }
 
+  StatusOr<std::vector<std::pair<uint64_t, SessionEntry>>> ListSessions(
+      uint64_t after, size_t limit) const override {
+    std::vector<std::pair<uint64_t, SessionEntry>> out;
+    if (after == UINT64_MAX) return out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));
+    for (it->Seek(SessionKey(after + 1)); it->Valid() && out.size() < limit; it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      if (key.size() != 9 || key[0] != kSessionPrefix) break;
+      uint64_t client_id = 0;
+      for (size_t i = 1; i < 9; ++i) client_id = client_id << 8 | static_cast<uint8_t>(key[i]);
+      auto entry = DecodeSession(std::string_view(it->value().data(), it->value().size()));
+      if (!entry.ok()) return entry.status();
+      out.emplace_back(client_id, std::move(entry).value());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "list sessions");
+    return out;
+  }
+
   Status Append(const std::vector<Delta>& deltas) override {
     if (deltas.empty()) return Status::Ok();
     DUPLEX_RETURN_IF_ERROR(CheckContinues(deltas));
@@ -190,8 +208,13 @@ class RocksStore final : public Store {
           batch.Put(state_cf(), AppKey(m.key), m.value);
         }
       }
-      if (d.client_id != 0)
-        batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(d.session));
+      if (d.client_id != 0 && d.session.request_seq == 0) {
+        batch.Delete(state_cf(), SessionKey(d.client_id));  // expired
+      } else if (d.client_id != 0) {
+        SessionEntry entry = d.session;
+        entry.used_epoch = d.epoch;
+        batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(entry));
+      }
       batch.Put(log_cf(), Be64(d.seq), EncodeDelta(d));
     }
     StoreMeta next = meta_;

@@ -71,6 +71,9 @@ class Store {
   // The application's key space.
   virtual StatusOr<std::optional<std::string>> Get(std::string_view key) const = 0;
   virtual StatusOr<std::optional<SessionEntry>> GetSession(uint64_t client_id) const = 0;
+  // At most `limit` session entries of clients above `after`, in client id order.
+  virtual StatusOr<std::vector<std::pair<uint64_t, SessionEntry>>> ListSessions(
+      uint64_t after, size_t limit) const = 0;
 
   // Commits deltas that continue the history (first seq == applied_seq + 1,
   // consecutive, epochs non-decreasing and not above meta().epoch) in one batch.

@@ -37,7 +37,7 @@ TEST(Store, AppendsDeltasAndRemembersThemAcrossReopen) {
   auto path = TempDir("reopen");
   Delta d = Put(1, 1, "k", "v");
   d.client_id = 7;
-  d.session = {3, 0, "", "OK"};
+  d.session = {3, 0, "", "OK", 0, 0};
   {
     auto store = OpenAt(path);
     ASSERT_TRUE(store->AdoptEpoch(1).ok());
@@ -55,6 +55,41 @@ TEST(Store, AppendsDeltasAndRemembersThemAcrossReopen) {
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 2u);
   EXPECT_EQ((*log)[0], d);
+}
+
+TEST(Store, ListsSessionsInClientOrderFromACursorAndErasesAnExpiredOne) {
+  auto store = OpenAt(TempDir("sessions"));
+  ASSERT_TRUE(store->AdoptEpoch(2).ok());
+  std::vector<Delta> deltas;
+  for (uint64_t client : std::vector<uint64_t>{9, 3, 5, 0x0100000000000001}) {
+    Delta d = Put(2, deltas.size() + 1, "k" + std::to_string(client), "v");
+    d.client_id = client;
+    d.session = {1, 0, "", "OK", 0, 1000 + static_cast<int64_t>(client)};
+    deltas.push_back(d);
+  }
+  ASSERT_TRUE(store->Append(deltas).ok());
+  auto first = store->ListSessions(0, 2);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].first, 3u);
+  EXPECT_EQ((*first)[1].first, 5u);
+  EXPECT_EQ((*first)[1].second.used_epoch, 2u);  // the delta's epoch
+  EXPECT_EQ((*first)[1].second.used_ms, 1005);
+  auto rest = store->ListSessions(5, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[1].first, 0x0100000000000001u);
+  EXPECT_TRUE(store->ListSessions(UINT64_MAX, 10)->empty());
+
+  Delta expire;  // no mutations; request seq 0: erase client 5's entry
+  expire.epoch = 2;
+  expire.seq = 5;
+  expire.client_id = 5;
+  ASSERT_TRUE(store->Append({expire}).ok());
+  EXPECT_FALSE(store->GetSession(5)->has_value());
+  EXPECT_TRUE(store->GetSession(9)->has_value());
+  EXPECT_EQ(**store->Get("k5"), "v");
+  EXPECT_EQ(store->ListSessions(0, 10)->size(), 3u);
 }
 
 TEST(Store, KeepsEveryMetadataFieldAcrossReopen) {

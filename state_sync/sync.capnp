@@ -23,6 +23,7 @@ struct Delta {
   responseCode @6 :UInt16;
   responseMessage @7 :Text;
   responseValue @8 :Data;
+  usedMs @9 :Int64;       # when the request ran, on the active's clock in this delta's epoch
 }
 
 # Standby -> active on (re)connect: what it has.

@@ -47,6 +47,7 @@ void ToWire(const Delta& in, wire::Delta::Builder out) {
   out.setResponseCode(in.session.code);
   out.setResponseMessage(in.session.message);
   out.setResponseValue(CapnpBytes(in.session.value));
+  out.setUsedMs(in.session.used_ms);
 }
 
 StatusOr<Delta> FromWire(wire::Delta::Reader in) {
@@ -61,6 +62,7 @@ StatusOr<Delta> FromWire(wire::Delta::Reader in) {
   d.session.code = in.getResponseCode();
   d.session.message = in.getResponseMessage();
   d.session.value = FromCapnpData(in.getResponseValue());
+  d.session.used_ms = in.getUsedMs();
   return d;
 }
 
@@ -175,11 +177,18 @@ StatusOr<Delta> DecodeDelta(std::string_view bytes) {
   }
 }
 
+// Stored session entries: request seq, code, message length, [used epoch, used ms,]
+// message, value. The code's word has the top bit set when the two "used" words follow;
+// entries written by releases before session expiry have neither.
+constexpr uint64_t kSessionUsedFlag = uint64_t{1} << 63;
+
 std::string EncodeSession(const SessionEntry& entry) {
   std::string out;
   PutU64(out, entry.request_seq);
-  PutU64(out, entry.code);
+  PutU64(out, entry.code | kSessionUsedFlag);
   PutU64(out, entry.message.size());
+  PutU64(out, entry.used_epoch);
+  PutU64(out, static_cast<uint64_t>(entry.used_ms));
   out += entry.message;
   out += entry.value;
   return out;
@@ -189,11 +198,19 @@ StatusOr<SessionEntry> DecodeSession(std::string_view bytes) {
   if (bytes.size() < 24) return Corruption("session entry: truncated");
   SessionEntry e;
   e.request_seq = GetU64(bytes, 0);
-  e.code = static_cast<uint16_t>(GetU64(bytes, 8));
+  uint64_t code = GetU64(bytes, 8);
+  e.code = static_cast<uint16_t>(code);
   uint64_t len = GetU64(bytes, 16);
-  if (len > bytes.size() - 24) return Corruption("session entry: message length past the end");
-  e.message = std::string(bytes.substr(24, len));
-  e.value = std::string(bytes.substr(24 + len));
+  size_t at = 24;
+  if (code & kSessionUsedFlag) {
+    if (bytes.size() < 40) return Corruption("session entry: truncated");
+    e.used_epoch = GetU64(bytes, 24);
+    e.used_ms = static_cast<int64_t>(GetU64(bytes, 32));
+    at = 40;
+  }
+  if (len > bytes.size() - at) return Corruption("session entry: message length past the end");
+  e.message = std::string(bytes.substr(at, len));
+  e.value = std::string(bytes.substr(at + len));
   return e;
 }
 

@@ -12,7 +12,7 @@ TEST(WireCodec, ADeltaSurvivesTheRoundTrip) {
   d.schema = 2;
   d.mutations = {{"k", std::string("v\0w", 3), false}, {"gone", "", true}};
   d.client_id = 12;
-  d.session = {5, 0, "", "OK"};
+  d.session = {5, 0, "", "OK", 0, 0};
   auto back = DecodeDelta(EncodeDelta(d));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, d);
@@ -26,9 +26,34 @@ TEST(WireCodec, GarbageIsAnErrorNotACrash) {
     EXPECT_FALSE(d.ok()) << "decoded " << junk.size() << " bytes of junk";
   }
   EXPECT_FALSE(DecodeSession("short").ok());
-  std::string lying = EncodeSession({1, 0, "msg", "v"});
+  std::string lying = EncodeSession({1, 0, "msg", "v", 0, 0});
   lying[23] = 100;  // message length past the end
   EXPECT_EQ(DecodeSession(lying).status().code(), Code::kCorruption);
+  EXPECT_EQ(DecodeSession(EncodeSession({1, 0, "", "", 3, 4}).substr(0, 30)).status().code(),
+            Code::kCorruption);
+}
+
+TEST(WireCodec, ASessionEntrySaysWhenItWasUsedAndOlderEntriesStillRead) {
+  SessionEntry entry{7, 2, "not found", "value", 5, 123456789};
+  auto back = DecodeSession(EncodeSession(entry));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, entry);
+  // An entry as releases before session expiry stored it: seq, code, message length, text.
+  std::string legacy;
+  for (uint64_t word : {uint64_t{7}, uint64_t{2}, uint64_t{9}}) {
+    for (int shift = 56; shift >= 0; shift -= 8) legacy += static_cast<char>(word >> shift);
+  }
+  legacy += "not foundvalue";
+  auto old = DecodeSession(legacy);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(*old, (SessionEntry{7, 2, "not found", "value", 0, 0}));
+  Delta d;
+  d.seq = 1;
+  d.client_id = 9;
+  d.session = {3, 0, "", "", 0, 42};
+  auto wire = DecodeDelta(EncodeDelta(d));
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire->session.used_ms, 42);
 }
 
 }  // namespace

@@ -148,6 +148,37 @@ TEST(Rejoin, AKilledStandbyCatchesUpByLogTail) {
   EXPECT_GE(std::stoull(metrics->substr(at + counter.size())), workload.acked()) << *metrics;
 }
 
+// A counter of the replica's /metrics text; nullopt when it is not there.
+std::optional<uint64_t> MetricOf(const ClusterFixture& cluster, const std::string& replica,
+                                 const std::string& name) {
+  auto metrics = cluster.ReplicaHttpGet(replica, "/metrics");
+  if (!metrics.ok()) return std::nullopt;
+  size_t at = metrics->find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(metrics->substr(at + name.size() + 2));
+}
+
+TEST(Sessions, IdleClientsSessionsExpireOnBothReplicas) {
+  FixtureOptions options;
+  options.configure = [](ClusterConfig* c) { c->replication.session_expiry_ms = 300; };
+  auto cluster = StartCluster(options);
+  ASSERT_NE(cluster, nullptr);
+  Workload workload(Clients(*cluster));
+  workload.Start();
+  DUPLEX_ASSERT_OK(workload.WaitAcked(100, 10000));
+  workload.Stop();
+  auto active = cluster->ActiveName();
+  ASSERT_TRUE(active.ok());
+  // The three clients fall idle: their entries are erased within the expiry and a sweep.
+  std::optional<uint64_t> expired;
+  for (int i = 0; i < 100 && expired != 3u; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    expired = MetricOf(*cluster, *active, "duplex_sessions_expired_total");
+  }
+  EXPECT_EQ(expired, 3u);
+  ExpectClean(workload, *cluster);  // equal digests: the standby erased them too
+}
+
 TEST(Rejoin, AStandbyBehindTheRetainedLogCatchesUpBySnapshot) {
   FixtureOptions options;
   options.restart.backoff_ms = 6000;

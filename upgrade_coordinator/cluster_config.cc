@@ -335,9 +335,10 @@ Status ReadReplicationMode(const YAML::Node& map, ReplicationMode* mode) {
 }
 
 Status ReadReplication(const YAML::Node& root, ReplicationConfig* replication) {
-  StatusOr<YAML::Node> map = Section(root, "replication", false,
-                                     {"mode", "max_lag_ops", "log_retain_ops", "max_batch_ops",
-                                      "snapshot_chunk_bytes", "max_frame_bytes", "max_queue"});
+  StatusOr<YAML::Node> map =
+      Section(root, "replication", false,
+              {"mode", "max_lag_ops", "log_retain_ops", "max_batch_ops", "snapshot_chunk_bytes",
+               "max_frame_bytes", "max_queue", "session_expiry_ms"});
   if (!map.ok()) return map.status();
   DUPLEX_RETURN_IF_ERROR(ReadReplicationMode(*map, &replication->mode));
   const std::pair<const char*, uint64_t*> fields[] = {
@@ -350,6 +351,8 @@ Status ReadReplication(const YAML::Node& root, ReplicationConfig* replication) {
   for (const auto& [key, out] : fields) {
     DUPLEX_RETURN_IF_ERROR(ReadCount(*map, "replication", key, Zero::kRejected, out));
   }
+  DUPLEX_RETURN_IF_ERROR(ReadCount(*map, "replication", "session_expiry_ms", Zero::kAllowed,
+                                   &replication->session_expiry_ms));  // 0: never
   // A snapshot chunk travels in one frame together with its header.
   if (replication->snapshot_chunk_bytes >= replication->max_frame_bytes) {
     return Error("replication.snapshot_chunk_bytes",
@@ -508,6 +511,7 @@ void EmitSections(YAML::Emitter& out, const ClusterConfig& config) {
   Emit(out, "snapshot_chunk_bytes", p.snapshot_chunk_bytes);
   Emit(out, "max_frame_bytes", p.max_frame_bytes);
   Emit(out, "max_queue", p.max_queue);
+  Emit(out, "session_expiry_ms", p.session_expiry_ms);
   out << YAML::EndMap;
 }
 

@@ -50,6 +50,7 @@ struct ReplicationConfig {
                                   << 10;  // per loop turn: bounds how long a catch-up holds writes
   uint64_t max_frame_bytes = 16 << 20;    // larger frames are refused
   uint64_t max_queue = 10000;             // pending client requests per replica
+  uint64_t session_expiry_ms = 3600 * 1000;  // a client's retry answer is kept this long idle
 };
 
 struct ProcessorConfig {

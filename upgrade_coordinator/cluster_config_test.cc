@@ -33,7 +33,7 @@ replicas:
     client_port: 7426
 timing: {heartbeat_ms: 10, lease_ms: 100, failure_timeout_ms: 90, ack_timeout_ms: 80, client_timeout_ms: 70, startup_timeout_ms: 5000}
 restart: {max_restarts: 3, window_s: 30, backoff_ms: 0}
-replication: {mode: async, max_lag_ops: 500, log_retain_ops: 6000, max_batch_ops: 64, snapshot_chunk_bytes: 4096, max_frame_bytes: 65536, max_queue: 100}
+replication: {mode: async, max_lag_ops: 500, log_retain_ops: 6000, max_batch_ops: 64, snapshot_chunk_bytes: 4096, max_frame_bytes: 65536, max_queue: 100, session_expiry_ms: 0}
 )";
 
 // Only the required fields.
@@ -104,6 +104,7 @@ void ExpectSameConfig(const ClusterConfig& a, const ClusterConfig& b) {
   EXPECT_EQ(a.replication.snapshot_chunk_bytes, b.replication.snapshot_chunk_bytes);
   EXPECT_EQ(a.replication.max_frame_bytes, b.replication.max_frame_bytes);
   EXPECT_EQ(a.replication.max_queue, b.replication.max_queue);
+  EXPECT_EQ(a.replication.session_expiry_ms, b.replication.session_expiry_ms);
 }
 
 // A fresh directory per test, so file tests do not see each other's files.
@@ -158,6 +159,7 @@ TEST(ClusterConfig, ParsesEveryFieldOfAFullFile) {
   EXPECT_EQ(config->replication.snapshot_chunk_bytes, 4096u);
   EXPECT_EQ(config->replication.max_frame_bytes, 65536u);
   EXPECT_EQ(config->replication.max_queue, 100u);
+  EXPECT_EQ(config->replication.session_expiry_ms, 0u);  // 0 is allowed: never
   EXPECT_EQ(config->source_path, "");
 }
 

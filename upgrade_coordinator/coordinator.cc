@@ -455,6 +455,8 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
       n(c.replication.max_lag_ops),
       "--max-queue",
       n(c.replication.max_queue),
+      "--session-expiry-ms",
+      n(c.replication.session_expiry_ms),
       "--snapshot-chunk-bytes",
       n(c.replication.snapshot_chunk_bytes),
       "--log-retain-ops",

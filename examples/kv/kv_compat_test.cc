@@ -427,7 +427,7 @@ Delta PutexDelta(uint64_t seq) {
   d.schema = 2;
   d.mutations = o.mutations;
   d.client_id = 7;
-  d.session = {100, 0, "", o.response.value};
+  d.session = {100, 0, "", o.response.value, 0, 0};
   auto decoded = DecodeDelta(EncodeDelta(d));  // as it would arrive
   EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
   return decoded.ok() ? std::move(decoded).value() : d;
