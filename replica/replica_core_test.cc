@@ -866,6 +866,18 @@ TEST(ReplicaCore, AHeldActiveQueuesRequestsAndCommitsThemWhenReleased) {
   EXPECT_EQ(pair.Get("b", "k"), "v2");
 }
 
+// Asks replica `name` an internal operation as a client would; the reply, or an error.
+Response Ask(Pair& pair, const std::string& name, uint64_t seq, const std::string& op,
+             std::vector<std::string> args) {
+  pair.Submit(name, Request{77, seq, op, std::move(args), 0});
+  auto reply = pair.ReplyTo(77, seq);
+  EXPECT_TRUE(reply) << op;
+  return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
+}
+
+std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+std::string LastWord(const std::string& s) { return s.substr(s.rfind(' ') + 1); }
+
 TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) {
   Pair pair;
   pair.Start("a");
@@ -874,17 +886,13 @@ TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) 
   for (uint64_t seq = 1; seq <= 3; ++seq)
     pair.Submit("a", Put(1, seq, "k" + std::to_string(seq), "v"));
   auto ask = [&](uint64_t seq, const std::string& op, std::vector<std::string> args) {
-    pair.Submit("a", Request{77, seq, op, std::move(args), 0});
-    auto reply = pair.ReplyTo(77, seq);
-    EXPECT_TRUE(reply) << op;
-    return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
+    return Ask(pair, "a", seq, op, std::move(args));
   };
   Response now = ask(1, "_digest", {});
   Response opened = ask(2, "_digest_open", {});
   ASSERT_EQ(opened.code, Code::kOk) << opened.message;
-  std::string token = opened.value.substr(0, opened.value.find(' '));
-  EXPECT_EQ(opened.value.substr(opened.value.find(' ') + 1),
-            now.value.substr(now.value.rfind(' ') + 1));
+  std::string token = FirstWord(opened.value);
+  EXPECT_EQ(LastWord(opened.value), LastWord(now.value));
 
   pair.Submit("a", Put(1, 4, "k4", "changed after the snapshot"));
   Response later = ask(3, "_digest_of", {token});
@@ -899,7 +907,7 @@ TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) 
   // Abandoned snapshots are released: only the newest few stay open.
   std::string first = ask(6, "_digest_open", {}).value;
   for (uint64_t seq = 7; seq < 7 + 4; ++seq) ask(seq, "_digest_open", {});
-  EXPECT_EQ(ask(20, "_digest_of", {first.substr(0, first.find(' '))}).code, Code::kNotFound);
+  EXPECT_EQ(ask(20, "_digest_of", {FirstWord(first)}).code, Code::kNotFound);
 }
 
 bool HasSession(Pair& pair, const std::string& name, uint64_t client_id) {
@@ -942,18 +950,6 @@ TEST(ReplicaCore, ANewActiveDatesSessionsOfEarlierTermsFromItsOwnStart) {
   EXPECT_FALSE(HasSession(pair, "a", 1));
   EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
 }
-
-// Asks replica `name` an internal operation as a client would; the reply, or an error.
-Response Ask(Pair& pair, const std::string& name, uint64_t seq, const std::string& op,
-             std::vector<std::string> args) {
-  pair.Submit(name, Request{77, seq, op, std::move(args), 0});
-  auto reply = pair.ReplyTo(77, seq);
-  EXPECT_TRUE(reply) << op;
-  return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
-}
-
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
-std::string LastWord(const std::string& s) { return s.substr(s.rfind(' ') + 1); }
 
 TEST(ReplicaCore, ADigestMarkComparesBothReplicasAtOneSeqWhileWritesGoOn) {
   Pair pair;
