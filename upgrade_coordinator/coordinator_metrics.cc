@@ -30,41 +30,31 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
             Field<uint64_t>(view, "refused_control_frames", 0));
 
   const nlohmann::json replicas = view.value("replicas", nlohmann::json::array());
-  auto each = [&](const std::string& name, const std::string& help, auto value_of, bool counter) {
-    for (const auto& r : replicas) {
-      PrometheusText::Labels labels = {{"replica", Field<std::string>(r, "name", "")}};
-      uint64_t value = value_of(r);
-      if (counter) {
-        m.Counter(name, help, value, labels);
-      } else {
-        m.Level(name, help, value, labels);
-      }
-    }
+  auto name_of = [](const nlohmann::json& r) {
+    return PrometheusText::Labels{{"replica", Field<std::string>(r, "name", "")}};
   };
-  each(
-      "duplex_replica_up", "1 while the replica's process runs.",
-      [](const nlohmann::json& r) { return Field<bool>(r, "alive", false); }, false);
-  each(
-      "duplex_replica_active", "1 for the replica that is active.",
-      [](const nlohmann::json& r) { return Field<std::string>(r, "role", "") == "active"; }, false);
-  each(
-      "duplex_replica_in_sync", "1 while the replica is active or a standby in sync.",
-      [](const nlohmann::json& r) { return Field<bool>(r, "in_sync", false); }, false);
-  each(
-      "duplex_replica_healthy", "1 while the replica reports healthy.",
-      [](const nlohmann::json& r) { return Field<bool>(r, "healthy", false); }, false);
-  each(
-      "duplex_replica_failed", "1 once the restart policy gave up on the replica.",
-      [](const nlohmann::json& r) { return Field<bool>(r, "failed", false); }, false);
-  each(
-      "duplex_replica_lag_ops", "Deltas the replica is behind the active.",
-      [](const nlohmann::json& r) { return Field<uint64_t>(r, "lag", 0); }, false);
-  each(
-      "duplex_replica_applied_seq", "The replica's last committed delta.",
-      [](const nlohmann::json& r) { return Field<uint64_t>(r, "applied_seq", 0); }, false);
-  each(
-      "duplex_replica_starts_total", "Times the coordinator started the replica's process.",
-      [](const nlohmann::json& r) { return Field<uint64_t>(r, "starts", 0); }, true);
+  auto level = [&](const std::string& name, const std::string& help, auto value_of) {
+    for (const auto& r : replicas) m.Level(name, help, value_of(r), name_of(r));
+  };
+  using J = const nlohmann::json&;
+  level("duplex_replica_up", "1 while the replica's process runs.",
+        [](J r) { return Field<bool>(r, "alive", false); });
+  level("duplex_replica_active", "1 for the replica that is active.",
+        [](J r) { return Field<std::string>(r, "role", "") == "active"; });
+  level("duplex_replica_in_sync", "1 while the replica is active or a standby in sync.",
+        [](J r) { return Field<bool>(r, "in_sync", false); });
+  level("duplex_replica_healthy", "1 while the replica reports healthy.",
+        [](J r) { return Field<bool>(r, "healthy", false); });
+  level("duplex_replica_failed", "1 once the restart policy gave up on the replica.",
+        [](J r) { return Field<bool>(r, "failed", false); });
+  level("duplex_replica_lag_ops", "Deltas the replica is behind the active.",
+        [](J r) { return Field<uint64_t>(r, "lag", 0); });
+  level("duplex_replica_applied_seq", "The replica's last committed delta.",
+        [](J r) { return Field<uint64_t>(r, "applied_seq", 0); });
+  for (const auto& r : replicas) {
+    m.Counter("duplex_replica_starts_total", "Times the coordinator started the replica's process.",
+              Field<uint64_t>(r, "starts", 0), name_of(r));
+  }
 
   std::map<std::string, uint64_t> by_kind = {
       {"crash failover", 0}, {"hang failover", 0}, {"switchover", 0}, {"election", 0}};
