@@ -81,6 +81,29 @@ class RedisPeerTest : public ::testing::Test {
     return port.ok() ? *port : 0;
   }
 
+  // Sends sig to the primary while `writer` writes, and waits (at most 10 s) for the first
+  // write another node acknowledges after it.
+  struct Signalled {
+    int old_primary = 0;
+    int64_t at_us = 0;  // when the signal was sent
+    pid_t pid = 0;
+    int64_t first_ack_us = -1;  // -1: none within 10 s
+  };
+  static Signalled SignalPrimaryAndAwaitNewOne(const RedisWriter& writer, int sig) {
+    Signalled s;
+    s.old_primary = Primary();
+    s.at_us = NowUs();
+    auto pid = peer_->SignalPrimary(sig);
+    EXPECT_TRUE(pid.ok()) << pid.status().ToString();
+    if (!pid.ok()) return s;
+    s.pid = *pid;
+    for (int i = 0; i < 5000 && s.first_ack_us < 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      s.first_ack_us = writer.FirstAckAfter(s.at_us, s.old_primary);
+    }
+    return s;
+  }
+
   static int Replica() {
     const int primary = Primary();
     const auto ports = peer_->ServerPorts();
@@ -149,15 +172,9 @@ TEST_F(RedisPeerTest, CrashOfThePrimaryFailsOverToTheReplica) {
   RedisWriter writer(w);
   writer.Start();
   ASSERT_TRUE(writer.WaitAcked(200, 10000).ok());
-  const int old_primary = Primary();
-  const int64_t t0 = NowUs();
-  auto pid = peer_->SignalPrimary(SIGKILL);
-  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
-  int64_t first = -1;
-  for (int i = 0; i < 5000 && first < 0; ++i) {  // bounded: 10 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    first = writer.FirstAckAfter(t0, old_primary);
-  }
+  const Signalled killed = SignalPrimaryAndAwaitNewOne(writer, SIGKILL);
+  const int old_primary = killed.old_primary;
+  const int64_t t0 = killed.at_us, first = killed.first_ack_us;
   ASSERT_GT(first, 0) << "no write acknowledged by another node within 10 s of the kill";
   const int64_t gap = writer.LongestGapUs(t0, first + 1);
   EXPECT_GE(gap, (first - t0) / 2);
@@ -203,16 +220,10 @@ TEST_F(RedisPeerTest, PauseOfThePrimaryFailsOverToTheReplica) {
   RedisWriter writer(w);
   writer.Start();
   ASSERT_TRUE(writer.WaitAcked(200, 10000).ok());
-  const int old_primary = Primary();
-  const int64_t t0 = NowUs();
-  auto pid = peer_->SignalPrimary(SIGSTOP);
-  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
-  int64_t first = -1;
-  for (int i = 0; i < 5000 && first < 0; ++i) {  // bounded: 10 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    first = writer.FirstAckAfter(t0, old_primary);
-  }
-  Status resumed = peer_->Resume(*pid);
+  const Signalled paused = SignalPrimaryAndAwaitNewOne(writer, SIGSTOP);
+  ASSERT_NE(paused.pid, 0);
+  const int64_t t0 = paused.at_us, first = paused.first_ack_us;
+  Status resumed = peer_->Resume(paused.pid);
   ASSERT_TRUE(resumed.ok()) << resumed.ToString();
   ASSERT_GT(first, 0) << "no write acknowledged by another node within 10 s of the pause";
   // The paused primary wakes up still primary; Sentinel demotes it 8 s later.
