@@ -67,7 +67,8 @@ class Processor {
                           const FeatureSet& features) = 0;
 
   // Standby: turns a received delta into the mutations to apply. The default
-  // applies them as they are; an application may validate or convert them.
+  // applies them as they are; an application may validate or convert them. A delta
+  // may carry no mutations at all (an expired client session is erased that way).
   virtual StatusOr<std::vector<Mutation>> ApplyDelta(const Delta& delta) { return delta.mutations; }
 
   // Called after a snapshot was installed (the state was replaced wholesale).
