@@ -186,8 +186,7 @@ class RocksStore final : public Store {
     for (it->Seek(SessionKey(after + 1)); it->Valid() && out.size() < limit; it->Next()) {
       std::string_view key(it->key().data(), it->key().size());
       if (key.size() != 9 || key[0] != kSessionPrefix) break;
-      uint64_t client_id = 0;
-      for (size_t i = 1; i < 9; ++i) client_id = client_id << 8 | static_cast<uint8_t>(key[i]);
+      uint64_t client_id = FromBe64(key.substr(1));
       auto entry = DecodeSession(std::string_view(it->value().data(), it->value().size()));
       if (!entry.ok()) return entry.status();
       out.emplace_back(client_id, std::move(entry).value());
