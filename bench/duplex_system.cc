@@ -91,9 +91,15 @@ StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
   auto endpoint = ActiveEndpoint(**cluster);
   if (!endpoint.ok()) return endpoint.status();
   LoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *endpoint};
+  std::vector<pid_t> pids = {(*cluster)->coordinator_pid()};
+  for (const auto& r : (*cluster)->config().replicas) {
+    if (auto pid = (*cluster)->PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
+  }
+  double cpu_before = CpuSeconds(pids);
   auto result = RunLoad(lo);
   if (!result.ok()) return result.status();
   LoadTrial trial{std::move(result).value()};
+  trial.server_cpu_s = CpuSeconds(pids) - cpu_before;
   auto active = (*cluster)->ActiveName();
   for (const auto& r : (*cluster)->config().replicas) {
     if (active.ok() && r.name == *active) continue;

@@ -278,6 +278,7 @@ Status RedisPeer::WriteConfigs() {
       // for more replicas before it starts); SIGTERM stops at once instead of waiting up to
       // 10 s for lagging replicas.
       out << "save \"\"\nappendonly " << (options_.appendonly ? "yes" : "no") << "\n"
+          << "appendfsync " << options_.appendfsync << "\n"
           << "repl-diskless-sync no\nrepl-diskless-load disabled\nshutdown-on-sigterm now\n";
       if (&n != &a) out << "replicaof 127.0.0.1 " << a.port << "\n";
     }

@@ -31,7 +31,10 @@ struct RedisPeerOptions {
   // kMinFailoverTimeoutMs: Sentinel sees the promotion through INFO, which it sends the
   // replica once a second during a failover; a shorter bound aborts good failovers.
   int failover_timeout_ms = 2000;
-  bool appendonly = false;       // AOF (fsync every second); RDB snapshots are always off
+  bool appendonly = false;  // AOF; RDB snapshots are always off
+  // With appendonly, when the AOF is fsynced: "everysec", or "always" (before the replies
+  // of each event-loop turn, as duplex fsyncs every group commit).
+  std::string appendfsync = "everysec";
   int ready_timeout_ms = 15000;  // Start: replica linked and Sentinels acquainted
   int stop_grace_ms = 3000;      // SIGTERM, then SIGKILL after this long
 };

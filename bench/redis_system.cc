@@ -30,16 +30,22 @@ std::string RedisVersion() {
 
 class RedisSystem final : public System {
  public:
-  explicit RedisSystem(SystemOptions options) : options_(std::move(options)) {}
+  RedisSystem(SystemOptions options, bool fsync_every_write)
+      : options_(std::move(options)), fsync_every_write_(fsync_every_write) {}
   ~RedisSystem() override { Stop(); }
 
-  std::string Name() const override { return "redis"; }
+  std::string Name() const override { return fsync_every_write_ ? "redis-fsync" : "redis"; }
   std::string Describe() const override {
+    std::string persistence = fsync_every_write_
+                                  ? "an AOF on both servers, fsynced before each event-loop "
+                                    "turn's replies (appendonly yes, appendfsync always), no RDB"
+                                  : "no persistence (no RDB, no AOF)";
     return RedisVersion() +
            ": a primary and one replica, three Sentinels (quorum 2, down-after-milliseconds "
            "1000, failover-timeout 2000: below 1000 ms Sentinel failed over back and forth "
-           "under load, losing writes, as it reconnects to a server at most once a second); no "
-           "persistence (no RDB, no AOF); clients follow Sentinel (asked after a failure and "
+           "under load, losing writes, as it reconnects to a server at most once a second); " +
+           persistence +
+           "; clients follow Sentinel (asked after a failure and "
            "every 100 ms); standby lag measured by a probe (SET on the primary, GET on the "
            "replica until it shows)";
   }
@@ -56,11 +62,14 @@ class RedisSystem final : public System {
     // The lag probe runs beside the load, sampling every 50 ms.
     int samples = std::max(1, static_cast<int>(spec.seconds * 1000 / 50) - 2);
     StatusOr<std::vector<double>> lag = std::vector<double>{};
+    std::vector<pid_t> pids = (*peer)->Pids();
+    double cpu_before = CpuSeconds(pids);
     std::thread probe([&] { lag = MeasureLagMs(*primary, replica, samples, 50); });
     auto result = RunRedisLoad(lo);
     probe.join();
     if (!result.ok()) return result.status();
     LoadTrial trial{std::move(result).value()};
+    trial.server_cpu_s = CpuSeconds(pids) - cpu_before;
     if (lag.ok()) {
       trial.lag_ms_p50 = Quantile(*lag, 0.50);
       trial.lag_ms_p99 = Quantile(*lag, 0.99);
@@ -134,7 +143,7 @@ class RedisSystem final : public System {
 
   StatusOr<MemoryTrial> Memory(uint64_t keys) override {
     // A pair of its own, empty, like duplex's.
-    RedisPeerOptions po;
+    RedisPeerOptions po = PeerOptions();
     po.dir = options_.scratch + "/memory";
     auto peer = RedisPeer::Start(po);
     if (!peer.ok()) return peer.status();
@@ -165,12 +174,19 @@ class RedisSystem final : public System {
  private:
   StatusOr<RedisPeer*> Peer() {
     if (peer_) return peer_.get();
-    RedisPeerOptions po;
+    RedisPeerOptions po = PeerOptions();
     po.dir = options_.scratch + "/pair";
     auto peer = RedisPeer::Start(po);
     if (!peer.ok()) return peer.status();
     peer_ = std::move(peer).value();
     return peer_.get();
+  }
+
+  RedisPeerOptions PeerOptions() const {
+    RedisPeerOptions po;
+    po.appendonly = fsync_every_write_;
+    po.appendfsync = "always";
+    return po;
   }
 
   static int OtherPort(const RedisPeer& p, int port) {
@@ -210,14 +226,15 @@ class RedisSystem final : public System {
   }
 
   SystemOptions options_;
+  bool fsync_every_write_;
   std::unique_ptr<RedisPeer> peer_;
   int trials_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options) {
-  return std::make_unique<RedisSystem>(options);
+std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options, bool fsync_every_write) {
+  return std::make_unique<RedisSystem>(options, fsync_every_write);
 }
 
 }  // namespace duplex::bench

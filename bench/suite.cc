@@ -106,6 +106,8 @@ struct Run {
         figures.At(key + "writes_per_s", "writes/s, " + label, "1/s", Better::kHigher, ran);
         figures.At(key + "latency_ms_p50", "latency p50, " + label, "ms", Better::kLower, ran);
         figures.At(key + "latency_ms_p99", "latency p99, " + label, "ms", Better::kLower, ran);
+        figures.At(key + "cpu_us_per_write", "server CPU per write, " + label, "us", Better::kLower,
+                   ran + "; primary, replica, Sentinels");
         if (c.pipeline == 1) {
           figures.At(key + "lag_ms_p50", "standby lag p50, " + label, "ms", Better::kLower, ran);
           figures.At(key + "lag_ms_p99", "standby lag p99, " + label, "ms", Better::kLower, ran);
@@ -118,6 +120,8 @@ struct Run {
           figures.Add(key + "writes_per_s", side, r.seconds > 0 ? r.ok / r.seconds : 0);
           figures.Add(key + "latency_ms_p50", side, Quantile(r.latency_ms, 0.50));
           figures.Add(key + "latency_ms_p99", side, Quantile(r.latency_ms, 0.99));
+          if (r.ok > 0)
+            figures.Add(key + "cpu_us_per_write", side, trial->server_cpu_s * 1e6 / r.ok);
           if (c.pipeline == 1) {
             figures.Add(key + "lag_ms_p50", side, trial->lag_ms_p50);
             figures.Add(key + "lag_ms_p99", side, trial->lag_ms_p99);
@@ -278,8 +282,9 @@ int RunSuite(const SuiteOptions& options) {
               << "\" (all, replication, failover, switchover, memory, upgrade)\n";
     return 2;
   }
-  if (!options.peer.empty() && options.peer != "redis") {
-    std::cerr << "duplex bench: unknown peer \"" << options.peer << "\" (redis)\n";
+  bool redis = options.peer == "redis" || options.peer == "redis-fsync";
+  if (!options.peer.empty() && !redis) {
+    std::cerr << "duplex bench: unknown peer \"" << options.peer << "\" (redis, redis-fsync)\n";
     return 2;
   }
   for (const std::string& item : SplitCommas(options.only)) {
@@ -298,13 +303,13 @@ int RunSuite(const SuiteOptions& options) {
   std::string scratch = options.dir.empty() ? options.build_dir + "/bench" : options.dir;
   DuplexSystem duplex({options.build_dir, scratch + "/duplex"});
   std::unique_ptr<System> peer;
-  if (options.peer == "redis" && options.what != "upgrade") {
+  if (redis && options.what != "upgrade") {
     Status installed = RedisPeer::EnsureInstalled();
     if (!installed.ok()) {
       std::cerr << "duplex bench: " << installed.ToString() << "\n";
       return 1;
     }
-    peer = MakeRedisSystem({options.build_dir, scratch + "/redis"});
+    peer = MakeRedisSystem({options.build_dir, scratch + "/redis"}, options.peer == "redis-fsync");
   }
   Run run{options, duplex, peer.get(), {}, 0};
   run.figures.Note("duplex", duplex.Describe());

@@ -39,6 +39,10 @@ struct LoadTrial {
   LoadResult result;
   // How far the standby trails the active: each side measures it its own way (see Describe).
   double lag_ms_p50 = 0, lag_ms_p99 = 0;
+  // CPU time (user + system, every thread) the side's own processes spent during the load:
+  // duplex's replicas and coordinator, Redis's servers and Sentinels. The load generator,
+  // which is not the same code on both sides, is not counted.
+  double server_cpu_s = 0;
 };
 
 struct FailoverTrial {
@@ -80,9 +84,14 @@ struct SystemOptions {
   std::string scratch;    // a directory of its own, emptied first
 };
 
-std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options);
+// Redis without persistence; with `fsync_every_write`, both servers keep an AOF fsynced
+// before each turn's replies (appendfsync always), the closest match to duplex's durability.
+std::unique_ptr<System> MakeRedisSystem(const SystemOptions& options, bool fsync_every_write);
 
 // /proc/<pid>/status VmRSS in MB, 0 when unreadable.
 double ResidentMb(pid_t pid);
+// The CPU time (user + system, all threads) the processes `pids` have used so far, from
+// /proc/<pid>/stat, in seconds; a process that is gone counts 0.
+double CpuSeconds(const std::vector<pid_t>& pids);
 
 }  // namespace duplex::bench

@@ -84,7 +84,8 @@ int Main(int argc, char** argv) {
                    "all | replication | failover | switchover | memory | upgrade")
       ->required();
   bench->add_option("--peer", bench_options.peer,
-                    "measure redis too (primary, replica, sentinels)");
+                    "measure a peer too: redis (primary, replica, sentinels; no persistence) "
+                    "or redis-fsync (the same with an AOF fsynced on every write)");
   bench->add_option("--runs", bench_options.runs,
                     "repetitions (default: 3 loads, 10 failovers, 5 switchovers)");
   bench->add_option("--seconds", bench_options.seconds, "measurement time per load");

@@ -39,11 +39,12 @@ nlohmann::json RunBench(bench::SuiteOptions o) {
   return out;
 }
 
-void ExpectBothSides(const nlohmann::json& out, const std::string& figure) {
+void ExpectBothSides(const nlohmann::json& out, const std::string& figure,
+                     const std::string& peer = "redis") {
   ASSERT_TRUE(out["figures"].contains(figure)) << figure;
   const auto& f = out["figures"][figure];
   EXPECT_TRUE(f.contains("duplex")) << figure;
-  EXPECT_TRUE(f.contains("redis")) << figure;
+  EXPECT_TRUE(f.contains(peer)) << figure;
   EXPECT_TRUE(f.contains("ratio")) << figure;
 }
 
@@ -56,10 +57,13 @@ TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
   auto out = RunBench(o);
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["peer"], "redis");
-  for (const char* f : {"sync_50c_writes_per_s", "async_50c_writes_per_s", "sync_1c_latency_ms_p99",
-                        "sync_50c_p16_writes_per_s", "async_1c_lag_ms_p50"}) {
+  for (const char* f :
+       {"sync_50c_writes_per_s", "async_50c_writes_per_s", "sync_1c_latency_ms_p99",
+        "sync_50c_p16_writes_per_s", "async_1c_lag_ms_p50", "sync_50c_cpu_us_per_write"}) {
     ExpectBothSides(out, f);
   }
+  // The replicas and the coordinator did spend CPU on those writes, and it was counted.
+  EXPECT_GT(out["figures"]["sync_50c_cpu_us_per_write"]["duplex"]["median"].get<double>(), 0);
   EXPECT_TRUE(out.contains("sync_throughput_ratio"));
   EXPECT_TRUE(out.contains("async_throughput_ratio"));
 
@@ -69,6 +73,22 @@ TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
   ExpectBothSides(out, "switchover_unavailability_ms");
   EXPECT_TRUE(out.contains("switchover_speedup"));
   EXPECT_EQ(out["lost_acknowledged_writes"], 0);  // duplex's
+}
+
+TEST(BenchSuite, TheFsyncingRedisPeerIsNamedAndDescribedAsSuch) {
+  bench::SuiteOptions o;
+  o.what = "replication";
+  o.peer = "redis-fsync";
+  o.only = "sync_50c";
+  o.runs = 1;
+  o.seconds = 0.3;
+  auto out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["peer"], "redis-fsync");
+  ExpectBothSides(out, "sync_50c_writes_per_s", "redis-fsync");
+  ExpectBothSides(out, "sync_50c_cpu_us_per_write", "redis-fsync");
+  EXPECT_NE(out["notes"]["redis-fsync"].get<std::string>().find("appendfsync always"),
+            std::string::npos);
 }
 
 TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
