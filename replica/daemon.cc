@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -33,7 +34,7 @@ namespace {
 
 double PercentileMs(std::vector<int64_t> us, double q) {
   if (us.empty()) return 0;
-  // Called every publish (10 ms) on thousands of samples: select, do not sort.
+  // Thousands of samples: select, do not sort.
   auto at = us.begin() + static_cast<std::ptrdiff_t>(
                              std::min(us.size() - 1, static_cast<size_t>(q * us.size())));
   std::nth_element(us.begin(), at, us.end());
@@ -115,12 +116,27 @@ class Worker {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-// What the HTTP thread may read.
+// What the HTTP thread may read: the loop's latest figures, copied at each publish and
+// rendered only when someone asks (rendering them every 10 ms on the loop cost CPU that
+// writes wait for, for a page read a few times a minute).
 struct Published {
   std::mutex mu;
   bool serving = false;
-  std::string status_json = "{}";
-  std::string metrics_text;
+  std::optional<StatusReport> status;  // none before the first publish
+  ReplicaCounters counters;
+  std::vector<int64_t> lag_us;
+
+  enum Page { kStatusJson, kMetricsText };
+  std::string Render(Page page) {
+    std::unique_lock lock(mu);
+    if (!status) return page == kStatusJson ? "{}" : "";
+    StatusReport s = *status;
+    ReplicaCounters c = counters;
+    std::vector<int64_t> lag_samples = lag_us;
+    lock.unlock();
+    LagQuantiles lag{PercentileMs(lag_samples, 0.50), PercentileMs(lag_samples, 0.99)};
+    return page == kStatusJson ? StatusJson(s, c, lag).dump() : MetricsText(s, c, lag);
+  }
 };
 
 class Daemon final : public ActionSink {
@@ -155,12 +171,10 @@ class Daemon final : public ActionSink {
       res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
     });
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(published_.mu);
-      res.set_content(published_.status_json, "application/json");
+      res.set_content(published_.Render(Published::kStatusJson), "application/json");
     });
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(published_.mu);
-      res.set_content(published_.metrics_text, "text/plain; version=0.0.4");
+      res.set_content(published_.Render(Published::kMetricsText), "text/plain; version=0.0.4");
     });
     if (!http_.bind_to_port(options_.host, options_.http_port)) {
       return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
@@ -338,14 +352,11 @@ class Daemon final : public ActionSink {
     if (now - last_publish_us_ < 10000) return;
     last_publish_us_ = now;
     StatusReport status = core_.BuildStatus(now);
-    const std::vector<int64_t>& lag_us = core_.lag_samples_us();
-    LagQuantiles lag{PercentileMs(lag_us, 0.50), PercentileMs(lag_us, 0.99)};
-    auto json = StatusJson(status, core_.counters(), lag).dump();
-    auto metrics = MetricsText(status, core_.counters(), lag);
     std::lock_guard lock(published_.mu);
     published_.serving = core_.Serving(now);
-    published_.status_json = std::move(json);
-    published_.metrics_text = std::move(metrics);
+    published_.status = std::move(status);
+    published_.counters = core_.counters();
+    published_.lag_us = core_.lag_samples_us();  // reuses its capacity
   }
 
   DaemonOptions options_;
