@@ -20,6 +20,7 @@
 #include "state_sync/store.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/campaign/campaign.h"
+#include "upgrade_coordinator/digest_comparison.h"
 #include "upgrade_coordinator/event_log.h"
 #include "upgrade_coordinator/record_store.h"
 
@@ -60,6 +61,7 @@ struct Profile {
   std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt
   double abort = 0;     // chance the operator aborts the campaign midway
   bool auto_finalize = true;
+  bool digest_by_hold = false;  // compare digests as with a release older than marks
 
   static Profile Draw(Rng& rng) {
     Profile p;
@@ -83,6 +85,7 @@ struct Profile {
       p.variant = kVariants[rng.Uniform(0, 6)];
       p.abort = rng.Chance(0.15) ? 1.0 : 0.0;
       p.auto_finalize = rng.Chance(0.8);
+      p.digest_by_hold = rng.Chance(0.25);
     }
     return p;
   }
@@ -93,12 +96,12 @@ struct Profile {
                   "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
                   "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
                   "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
-                  "auto-finalize %d",
+                  "auto-finalize %d digest-by-hold %d",
                   drop, duplicate, static_cast<long long>(delay_min_us),
                   static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                   coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
                   swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
-                  auto_finalize);
+                  auto_finalize, digest_by_hold);
     return text;
   }
 };
@@ -622,85 +625,64 @@ class World {
     }
   }
 
-  // The digest comparison, as the coordinator's worker does it: the active opens a snapshot
-  // at its seq S and marks S in its delta stream ("_digest_mark", in the older schema); the
-  // standby opens its own when it meets the mark ("_digest_at S"); nobody's writes wait.
+  // The digest comparison the coordinator's worker drives (DigestComparison), driven here
+  // through the simulated network: its questions and answers may be lost, delayed or
+  // duplicated. A comparison without marks holds the active's writes meanwhile.
   struct DigestJob {
-    int attempts = 0;
+    std::shared_ptr<DigestComparison> comparison;
+    std::map<uint64_t, DigestComparison::Question> asked;  // by request seq
+    uint64_t timer = 0;                                    // only the latest scheduled wake-up acts
     bool cancelled = false;
-    std::string active, standby, schema, token, seq;
-    std::map<std::string, uint64_t> asked;  // the request seq of each replica's open question
-    std::map<std::string, Response> answers;
   };
-  void StartDigests() {
-    digest_jobs_.push_back(DigestJob{});
-    MarkDigests(digest_jobs_.size() - 1);
-  }
+  static std::string ReplicaName(size_t index) { return index == 0 ? "a" : "b"; }
   void AskReplica(const std::string& to, Request q) {
     Send("coordinator", to, q.op + "?", [this, to, q] {
       OnReplica(to, [this, to, q](ReplicaCore& c) { c.OnClientRequest("host-" + to, q, now_); });
     });
   }
-  void AskDigest(DigestJob& job, const std::string& to, const std::string& op,
-                 std::vector<std::string> args) {
-    job.answers.erase(to);
-    job.asked[to] = ++digest_questions_;
-    AskReplica(to, {0xd16e57, digest_questions_, op, std::move(args), 0});
+  void StartDigests() {
+    if (!arbiter_) return;
+    uint32_t schema = 2;
+    bool marks = !profile_.digest_by_hold;
+    for (const auto& [name, r] : replicas_) {
+      auto rep = host_.Report(name);
+      if (rep) schema = std::min(schema, rep->schema);
+      marks = marks && rep && rep->marks;
+    }
+    size_t active = arbiter_->record().active == "b" ? 1 : 0;
+    digest_jobs_.push_back(
+        {std::make_shared<DigestComparison>(active, schema, marks), {}, 0, false});
+    PumpDigests(digest_jobs_.size() - 1);
   }
-  void MarkDigests(size_t index) {
+  void PumpDigests(size_t index) {
     DigestJob& job = digest_jobs_[index];
     if (job.cancelled || !arbiter_ || !campaign_) return;
-    if (++job.attempts > 100) return FinishDigests(index, Unavailable("digests never compared"));
-    uint32_t schema = 2;
-    for (const auto& [name, r] : replicas_) {
-      if (auto rep = host_.Report(name)) schema = std::min(schema, rep->schema);
+    DigestComparison& c = *job.comparison;
+    for (auto& q : c.Next(now_ / kMs)) {
+      uint64_t seq = ++digest_questions_;
+      std::string to = ReplicaName(q.replica);
+      AskReplica(to, {0xd16e57, seq, q.op, q.args, 0});
+      job.asked.emplace(seq, std::move(q));
     }
-    job.schema = std::to_string(schema);
-    job.active = arbiter_->record().active;
-    job.standby = job.active == "a" ? "b" : "a";
-    job.answers.clear();
-    if (!job.active.empty()) AskDigest(job, job.active, "_digest_mark", {job.schema});
-    After(20 * kMs, [this, index] {
-      DigestJob& j = digest_jobs_[index];
-      if (j.cancelled) return;
-      auto it = j.answers.find(j.active);
-      if (it == j.answers.end() || it->second.code != Code::kOk) return MarkDigests(index);
-      const std::string& value = it->second.value;
-      j.token = value.substr(0, value.find(' '));
-      j.seq = value.substr(value.find(' ') + 1);
-      AskDigest(j, j.active, "_digest_of", {j.token});
-      AskDigest(j, j.standby, "_digest_at", {j.seq, j.schema});
-      CollectDigests(index, 0);
+    arbiter_->SetQuiesce(c.holding());
+    if (c.verdict()) return FinishDigests(index, *c.verdict());
+    int64_t delay_ms = std::clamp<int64_t>(c.wake_ms() - now_ / kMs, 1, 1000);
+    uint64_t timer = ++job.timer;
+    After(delay_ms * kMs, [this, index, timer] {
+      if (digest_jobs_[index].timer == timer) PumpDigests(index);
     });
   }
-  void CollectDigests(size_t index, int waits) {
-    After(20 * kMs, [this, index, waits] {
-      DigestJob& j = digest_jobs_[index];
-      if (j.cancelled) return;
-      auto theirs = j.answers.find(j.standby);
-      if (theirs != j.answers.end() && theirs->second.code == Code::kUnavailable) {
-        AskDigest(j, j.standby, "_digest_at", {j.seq, j.schema});  // not applied that far yet
-      } else if (theirs != j.answers.end() && theirs->second.code == Code::kNotFound) {
-        return MarkDigests(index);  // the standby missed the mark: mark again
-      }
-      for (const auto& [name, answer] : j.answers) {
-        if (answer.code != Code::kOk && answer.code != Code::kUnavailable) {
-          return FinishDigests(index, Status(answer.code, "digest: " + answer.message));
-        }
-      }
-      if (j.answers.size() == 2 && theirs->second.code == Code::kOk) {
-        const std::string& a = j.answers.at(j.active).value;
-        const std::string& b = theirs->second.value;
-        return FinishDigests(index, a == b ? Status::Ok()
-                                           : Corruption("state digests differ at seq " + j.seq +
-                                                        ": " + a + " vs " + b));
-      }
-      if (waits >= 10) return MarkDigests(index);  // a question or its answer was lost
-      CollectDigests(index, waits + 1);
-    });
+  void OnDigestAnswer(const std::string& from, const ClientReply& reply) {
+    if (digest_jobs_.empty() || digest_jobs_.back().cancelled) return;
+    DigestJob& job = digest_jobs_.back();
+    auto it = job.asked.find(reply.request_seq);
+    if (it == job.asked.end() || ReplicaName(it->second.replica) != from) return;
+    job.comparison->OnAnswer(it->second, reply.response, now_ / kMs);
+    PumpDigests(digest_jobs_.size() - 1);
   }
   void FinishDigests(size_t index, const Status& result) {
     digest_jobs_[index].cancelled = true;
+    if (arbiter_) arbiter_->SetQuiesce(false);
     if (campaign_) campaign_->OnWorkDone("digests", result);
   }
 
@@ -773,12 +755,7 @@ class World {
 
   void OnReply(const std::string& route, const ClientReply& reply) {
     if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
-      std::string from = route.substr(5);
-      if (!digest_jobs_.empty() && !digest_jobs_.back().cancelled &&
-          digest_jobs_.back().asked[from] == reply.request_seq) {
-        digest_jobs_.back().answers.emplace(from, reply.response);  // a duplicate comes later
-      }
-      return;
+      return OnDigestAnswer(route.substr(5), reply);
     }
     if (route.empty() || route[0] != 'c') return;
     Client& c = clients_.at(std::stoi(route.substr(1)));

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
 
+#include "common/clock.h"
 #include "common/mutants.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/digest_comparison.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -16,17 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCampaignKey = "campaign";
-
-// A replica's answer as a status: not answering, or its error, named after `what`.
-std::optional<Status> Failed(const StatusOr<Response>& r, const char* what) {
-  if (!r.ok()) return Unavailable(std::string(what) + ": a replica does not answer");
-  if (r->code != Code::kOk) return Status(r->code, std::string(what) + ": " + r->message);
-  return std::nullopt;
-}
-
-// The words of a "token seq" answer.
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
-std::string SecondWord(const std::string& s) { return s.substr(s.find(' ') + 1); }
 
 }  // namespace
 
@@ -226,7 +218,7 @@ void Upgrades::WorkerLoop() {
       auto package = PackageFor(job.version);  // the stored copy, checked again now
       result = package.ok() ? VerifyBinary(*package) : package.status();
     } else {
-      result = job.marks ? CompareMarkedDigests(job) : CompareDigests(job);
+      result = CompareDigests(job);
     }
     std::lock_guard lock(mu_);
     results_.emplace_back(job.kind, result);
@@ -253,86 +245,33 @@ Status Upgrades::RunBackup(const Job& job) {
   return Status::Ok();
 }
 
-Status Upgrades::CompareMarkedDigests(const Job& job) {
-  // The active opens its snapshot at its seq S and marks S in its delta stream; the standby
-  // opens its own when it meets the mark. Both digests read the state at S, in the older
-  // schema, and no write waits for them.
-  ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config_);
-  Client client(options);
-  std::string schema = std::to_string(job.schema);
-  size_t active = job.active, standby = 1 - job.active;
-  std::string last = "no attempt";
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto mark = client.Ask(active, "_digest_mark", {schema}, 5000);
-    if (auto bad = Failed(mark, "digest mark")) {
-      if (mark.ok() && mark->code == Code::kUnavailable) {  // no standby follows (yet)
-        last = mark->message;
-        continue;
-      }
-      return *bad;
-    }
-    std::string token = FirstWord(mark->value), seq = SecondWord(mark->value);
-    // The standby meets the mark a batch or two later, or misses it (a resync): try again.
-    auto theirs = client.Ask(standby, "_digest_at", {seq, schema}, 120000);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (theirs.ok() && theirs->code == Code::kUnavailable &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      theirs = client.Ask(standby, "_digest_at", {seq, schema}, 120000);
-    }
-    if (auto bad = Failed(theirs, "digest")) {
-      if (theirs.ok() && (theirs->code == Code::kNotFound || theirs->code == Code::kUnavailable)) {
-        last = theirs->message;
-        continue;
-      }
-      return *bad;
-    }
-    auto ours = client.Ask(active, "_digest_of", {token}, 120000);
-    if (auto bad = Failed(ours, "digest")) return *bad;
-    if (ours->value == theirs->value) return Status::Ok();
-    return Corruption("state digests differ at seq " + seq + ": " + ours->value + " vs " +
-                      theirs->value);
-  }
-  return Unavailable("digests never compared at one seq: " + last);
-}
-
 Status Upgrades::CompareDigests(const Job& job) {
-  // A replica without digest marks: writes pause (the active holds its requests:
-  // Assignment.hold) until both replicas took a snapshot at one seq; the digests are
-  // computed after writes resume, so the pause lasts round trips, not scans.
+  // The comparison says what to ask; each question blocks this thread (not the loop), and
+  // the loop applies the hold it may want (Tick).
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
-  std::string last;
-  std::string arg = std::to_string(job.schema);
-  quiesce_wanted_ = true;
-  struct Resume {
+  DigestComparison comparison(job.active, job.schema, job.marks);
+  struct Release {
     std::atomic<bool>& flag;
-    ~Resume() { flag = false; }
-  } resume{quiesce_wanted_};
-  // Writes wait meanwhile: retry soon (the standby is a batch behind, a millisecond or two).
-  for (int attempt = 0; attempt < 2000; ++attempt) {
-    auto a = client.Ask(0, "_digest_open", {arg}, 5000);
-    auto b = client.Ask(1, "_digest_open", {arg}, 5000);
-    if (auto bad = Failed(a, "digest")) return *bad;
-    if (auto bad = Failed(b, "digest")) return *bad;
-    if (SecondWord(a->value) == SecondWord(b->value)) {
-      quiesce_wanted_ = false;
-      std::string seq = SecondWord(a->value);
-      auto da = client.Ask(0, "_digest_of", {FirstWord(a->value)}, 120000);
-      auto db = client.Ask(1, "_digest_of", {FirstWord(b->value)}, 120000);
-      if (auto bad = Failed(da, "digest")) return *bad;
-      if (auto bad = Failed(db, "digest")) return *bad;
-      if (da->value == db->value) return Status::Ok();
-      return Corruption("state digests differ at seq " + seq + ": " + da->value + " vs " +
-                        db->value);
+    ~Release() { flag = false; }
+  } release{quiesce_wanted_};
+  auto now_ms = [] { return NowUs() / 1000; };
+  // Bounded by the comparison itself (attempts, deadlines); this is a backstop.
+  for (int turn = 0; turn < 1000000 && !comparison.verdict(); ++turn) {
+    auto questions = comparison.Next(now_ms());
+    quiesce_wanted_ = comparison.holding();
+    for (const auto& q : questions) {
+      if (!comparison.Awaits(q)) continue;
+      comparison.OnAnswer(q, client.Ask(q.replica, q.op, q.args, q.timeout_ms), now_ms());
     }
-    last = "seq " + SecondWord(a->value) + " vs " + SecondWord(b->value);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (questions.empty() && !comparison.verdict()) {
+      int64_t wait = std::clamp<int64_t>(comparison.wake_ms() - now_ms(), 1, 20);
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    }
   }
-  return Unavailable("digests never compared at the same seq under load (last: " + last + ")");
+  if (!comparison.verdict()) return Unavailable("digest comparison: did not end");
+  return *comparison.verdict();
 }
 
 }  // namespace duplex

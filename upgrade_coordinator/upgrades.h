@@ -78,8 +78,8 @@ class Upgrades final : public CampaignHost {
     bool marks = false;   // both replicas compare digests by a mark in the delta stream
   };
   Status RunBackup(const Job& job);
+  // Drives a DigestComparison with blocking requests.
   Status CompareDigests(const Job& job);
-  Status CompareMarkedDigests(const Job& job);
   void WorkerLoop();
   // upgrades_progress.cc: what the coordinator sees of a running campaign.
   void Observe();

@@ -1,0 +1,167 @@
+#include "upgrade_coordinator/digest_comparison.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace duplex {
+namespace {
+
+constexpr int kOpenTimeoutMs = 5000;
+constexpr int kDigestTimeoutMs = 120000;
+
+// The words of a "token seq" answer.
+std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+std::string SecondWord(const std::string& s) { return s.substr(s.find(' ') + 1); }
+
+}  // namespace
+
+DigestComparison::DigestComparison(size_t active, uint32_t schema, bool marks)
+    : active_(active), standby_(1 - active), schema_(std::to_string(schema)), marks_(marks) {}
+
+void DigestComparison::Begin(Phase phase, int64_t now_ms) {
+  phase_ = phase;
+  for (size_t i = 0; i < 2; ++i) {
+    Slot fresh;
+    fresh.token = slots_[i].token;
+    // A mark is asked of the active alone; everything else of both.
+    fresh.wanted = !(phase == Phase::kOpening && marks_ && i == standby_);
+    fresh.ask_at_ms = now_ms;
+    slots_[i] = fresh;
+  }
+}
+
+void DigestComparison::StartOver(int64_t now_ms, std::string why) {
+  last_ = std::move(why);
+  phase_ = Phase::kRetry;
+  retry_at_ms_ = now_ms + (marks_ ? kRemarkMs : kReaskMs);
+}
+
+void DigestComparison::End(Status status) {
+  verdict_ = std::move(status);
+  holding_ = false;
+}
+
+DigestComparison::Question DigestComparison::Make(size_t replica) const {
+  Question q;
+  q.replica = replica;
+  q.attempt = attempt_;
+  if (phase_ == Phase::kOpening) {
+    q.op = marks_ ? "_digest_mark" : "_digest_open";
+    q.args = {schema_};
+    q.timeout_ms = kOpenTimeoutMs;
+  } else if (marks_ && replica == standby_) {
+    q.op = "_digest_at";
+    q.args = {seq_, schema_};
+    q.timeout_ms = kDigestTimeoutMs;
+  } else {
+    q.op = "_digest_of";
+    q.args = {slots_[replica].token};
+    q.timeout_ms = kDigestTimeoutMs;
+  }
+  return q;
+}
+
+std::vector<DigestComparison::Question> DigestComparison::Next(int64_t now_ms) {
+  if (verdict_) return {};
+  if (phase_ == Phase::kRetry) {
+    if (now_ms < retry_at_ms_) return {};
+    if (++attempt_ > (marks_ ? kMaxMarks : kMaxOpenings)) {
+      End(Unavailable("digests never compared at one seq: " +
+                      (last_.empty() ? "no attempt" : last_)));
+      return {};
+    }
+    holding_ = !marks_;  // held from the first opening until both name one seq
+    Begin(Phase::kOpening, now_ms);
+  }
+  std::vector<Question> out;
+  // The standby first: its answer may make the active's (a digest of the whole state) moot.
+  for (size_t i : {standby_, active_}) {
+    Slot& s = slots_[i];
+    if (!s.wanted || s.answer) continue;
+    if (!s.asked && now_ms >= s.ask_at_ms) {
+      s.asked = true;
+      s.deadline_ms = now_ms + kAnswerTimeoutMs;
+      out.push_back(Make(i));
+    } else if (s.asked && now_ms >= s.deadline_ms) {
+      // Lost on the way, or its answer was: start over rather than wait.
+      StartOver(now_ms, "replica " + std::to_string(i) + " did not answer " + Make(i).op);
+      return {};
+    }
+  }
+  return out;
+}
+
+int64_t DigestComparison::wake_ms() const {
+  if (verdict_) return std::numeric_limits<int64_t>::max();
+  if (phase_ == Phase::kRetry) return retry_at_ms_;
+  int64_t wake = std::numeric_limits<int64_t>::max();
+  for (const Slot& s : slots_) {
+    if (!s.wanted || s.answer) continue;
+    wake = std::min(wake, s.asked ? s.deadline_ms : s.ask_at_ms);
+  }
+  return wake;
+}
+
+bool DigestComparison::Awaits(const Question& q) const {
+  if (verdict_ || phase_ == Phase::kRetry || q.attempt != attempt_ || q.replica > 1) return false;
+  const Slot& s = slots_[q.replica];
+  bool opening = q.op == "_digest_mark" || q.op == "_digest_open";
+  return opening == (phase_ == Phase::kOpening) && s.asked && !s.answer;
+}
+
+void DigestComparison::OnAnswer(const Question& q, const StatusOr<Response>& answer,
+                                int64_t now_ms) {
+  if (!Awaits(q)) return;
+  bool opening = q.op == "_digest_mark" || q.op == "_digest_open";
+  if (!answer.ok()) {
+    return End(Unavailable(std::string(q.op == "_digest_mark" ? "digest mark" : "digest") +
+                           ": a replica does not answer"));
+  }
+  if (opening) return OnOpened(q.replica, *answer, now_ms);
+  OnDigest(q.replica, *answer, now_ms);
+}
+
+void DigestComparison::OnOpened(size_t replica, const Response& r, int64_t now_ms) {
+  if (r.code != Code::kOk) {
+    // An active with no standby following it (yet) cannot mark: try again.
+    if (marks_ && r.code == Code::kUnavailable) return StartOver(now_ms, r.message);
+    return End(Status(r.code, std::string(marks_ ? "digest mark: " : "digest: ") + r.message));
+  }
+  slots_[replica].answer = r;
+  slots_[replica].token = FirstWord(r.value);
+  if (marks_) {
+    seq_ = SecondWord(r.value);
+    reach_by_ms_ = now_ms + kReachMarkMs;
+    return Begin(Phase::kDigests, now_ms);
+  }
+  if (!slots_[standby_].answer || !slots_[active_].answer) return;
+  std::string a = SecondWord(slots_[0].answer->value), b = SecondWord(slots_[1].answer->value);
+  if (a != b) return StartOver(now_ms, "seq " + a + " vs " + b);
+  seq_ = a;
+  holding_ = false;  // both snapshots are open: writes go on while the digests are read
+  Begin(Phase::kDigests, now_ms);
+}
+
+void DigestComparison::OnDigest(size_t replica, const Response& r, int64_t now_ms) {
+  Slot& s = slots_[replica];
+  if (marks_ && replica == standby_ && r.code == Code::kUnavailable) {
+    // Not applied that far yet: it meets the mark a batch or two later.
+    if (now_ms >= reach_by_ms_) return StartOver(now_ms, r.message);
+    s.asked = false;
+    s.ask_at_ms = now_ms + kReaskMs;
+    return;
+  }
+  if (marks_ && replica == standby_ && r.code == Code::kNotFound) {
+    return StartOver(now_ms, r.message);  // it missed the mark (a resync, a gap): mark again
+  }
+  if (r.code != Code::kOk) return End(Status(r.code, "digest: " + r.message));
+  s.answer = r;
+  if (!slots_[0].answer || !slots_[1].answer) return;
+  // The active's first with marks, as the coordinator always named them.
+  const std::string& first = slots_[marks_ ? active_ : 0].answer->value;
+  const std::string& second = slots_[marks_ ? standby_ : 1].answer->value;
+  if (first == second) return End(Status::Ok());
+  End(Corruption("state digests differ at seq " + seq_ + ": " + first + " vs " + second));
+}
+
+}  // namespace duplex
