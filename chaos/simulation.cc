@@ -62,8 +62,15 @@ struct Profile {
   double abort = 0;     // chance the operator aborts the campaign midway
   bool auto_finalize = true;
   bool digest_by_hold = false;  // compare digests as with a release older than marks
+  // Client churn: the chance, after each operation, that a client goes on under a new
+  // client id, leaving its old session idle for the replicas to expire (after
+  // session_expiry_ms: longer than any message stays in flight, pauses included).
+  double churn = 0;
+  int64_t session_expiry_ms = 0;  // 0: the replicas' default (an hour)
 
-  static Profile Draw(Rng& rng) {
+  // Knobs added later draw from `later`, a stream of their own, so that adding one leaves
+  // the earlier draws, and so the traces of the seeds that do not use it, as they were.
+  static Profile Draw(Rng& rng, Rng& later) {
     Profile p;
     bool hostile = rng.Chance(0.6);
     if (hostile) {
@@ -87,6 +94,10 @@ struct Profile {
       p.auto_finalize = rng.Chance(0.8);
       p.digest_by_hold = rng.Chance(0.25);
     }
+    if (later.Chance(0.3)) {
+      p.churn = 0.02;
+      p.session_expiry_ms = later.Uniform(800, 1500);
+    }
     return p;
   }
 
@@ -96,12 +107,12 @@ struct Profile {
                   "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
                   "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
                   "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
-                  "auto-finalize %d digest-by-hold %d",
+                  "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms",
                   drop, duplicate, static_cast<long long>(delay_min_us),
                   static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                   coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
                   swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
-                  auto_finalize, digest_by_hold);
+                  auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms));
     return text;
   }
 };
@@ -200,7 +211,8 @@ class World {
       : o_(o),
         rng_(o.seed),
         torn_rng_(o.seed ^ 0x746f726e),
-        profile_(Profile::Draw(rng_)),
+        knob_rng_(o.seed ^ 0x6b6e6f66),
+        profile_(Profile::Draw(rng_, knob_rng_)),
         host_(this) {
     env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     for (const char* name : {"a", "b"}) {
@@ -369,6 +381,7 @@ class World {
     ro.async = ack_before_replication_;
     ro.pid = r.pid;
     ro.mutant_skip_epoch_check = Has("skip-epoch-check");
+    if (profile_.session_expiry_ms > 0) ro.session_expiry_ms = profile_.session_expiry_ms;
     r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
     r.core->SetFatalHandler([](const Status& s) { throw ProcessDied{s.ToString()}; });
     r.up = true;
@@ -378,6 +391,7 @@ class World {
   }
 
   void Down(Replica& r) {
+    if (r.core) sessions_expired_ += r.core->counters().sessions_expired;
     r.core.reset();
     r.store.reset();
     r.processor.reset();
@@ -690,6 +704,7 @@ class World {
 
   struct Client {
     int index;
+    uint64_t id = 1000 + static_cast<uint64_t>(index);  // the client id its sessions are under
     uint64_t seq = 0;
     int target = 0;
     int64_t deadline = 0;
@@ -723,7 +738,7 @@ class World {
 
   void SendRequest(Client& c) {
     const OpRecord& op = history_[c.record];
-    Request q{static_cast<uint64_t>(1000 + c.index), op.seq, op.op, {}, 0};
+    Request q{c.id, op.seq, op.op, {}, 0};
     q.args = op.op == "PUT" ? std::vector<std::string>{op.key, op.value}
                             : std::vector<std::string>{op.key, "1"};
     std::string to = c.target == 0 ? "a" : "b";
@@ -746,11 +761,21 @@ class World {
   void Retry(Client& c) {
     if (now_ >= c.deadline) {
       history_[c.record].outcome = OpRecord::Outcome::kInfo;
-      c.busy = false;
-      After(Rng1(1, 3) * kMs, [this, &c] { NextOp(c); });
+      Done(c, Rng1(1, 3));
       return;
     }
     SendRequest(c);
+  }
+
+  // The operation in flight has its outcome: the next one starts after `pause_ms`,
+  // sometimes under a new client id (churn).
+  void Done(Client& c, int64_t pause_ms) {
+    c.busy = false;
+    if (profile_.churn > 0 && rng_.Chance(profile_.churn)) {
+      c.id += 1000;
+      Trace(ClientName(c) + " goes on as client " + std::to_string(c.id));
+    }
+    After(pause_ms * kMs, [this, &c] { NextOp(c); });
   }
 
   void OnReply(const std::string& route, const ClientReply& reply) {
@@ -776,8 +801,7 @@ class World {
     } else {
       op.outcome = OpRecord::Outcome::kFail;
     }
-    c.busy = false;
-    After(Rng1(0, 3) * kMs, [this, &c] { NextOp(c); });
+    Done(c, Rng1(0, 3));
   }
 
   // A replica machine's wall clock: simulated time, plus its skew and any jumps. Leases
@@ -909,6 +933,10 @@ class World {
     out.profile = profile_.Describe();
     out.simulated_us = now_;
     out.events = processed_;
+    out.sessions_expired = sessions_expired_;
+    for (const auto& [name, r] : replicas_) {
+      if (r.core) out.sessions_expired += r.core->counters().sessions_expired;
+    }
     out.violations = violations_;
     auto violation = [&](const std::string& invariant, const std::string& detail) {
       if (out.violations.size() < 20) out.violations.push_back(invariant + ": " + detail);
@@ -1021,6 +1049,9 @@ class World {
   // Whether a coordinator restart is torn (killed between persisting and acting): its own
   // stream, so that the seeds draw everything else as they did before it existed.
   Rng torn_rng_;
+  // The profile's later knobs (Profile::Draw). Its seed's constant is one under which the
+  // regression seeds of simulation_test draw none of them, and so keep their traces.
+  Rng knob_rng_;
   Profile profile_;
   Host host_;
   std::unique_ptr<rocksdb::Env> env_;
@@ -1038,6 +1069,7 @@ class World {
   std::vector<DigestJob> digest_jobs_;
   uint64_t digest_questions_ = 0;
   std::vector<Client> clients_;
+  uint64_t sessions_expired_ = 0;  // by processes gone; Judge adds the live ones
   std::vector<OpRecord> history_;
   std::set<std::string> cut_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;

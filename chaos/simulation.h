@@ -39,8 +39,9 @@ struct SimResult {
   std::string trace;                    // the text, when options.trace
   int64_t simulated_us = 0;
   uint64_t ops_ok = 0, ops_fail = 0, ops_info = 0;
-  uint64_t events = 0;   // events processed
-  std::string campaign;  // "none", "completed", "rolled back", or why not
+  uint64_t events = 0;            // events processed
+  uint64_t sessions_expired = 0;  // client sessions the replicas expired
+  std::string campaign;           // "none", "completed", "rolled back", or why not
 };
 
 SimResult Simulate(const SimOptions& options);

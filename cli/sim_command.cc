@@ -46,6 +46,7 @@ int RunSim(const SimCommandOptions& o) {
   double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   uint64_t violations = 0, failed = 0, simulated_us = 0, ok = 0, fail = 0, info = 0;
+  uint64_t sessions_expired = 0;
   std::map<std::string, uint64_t> per_invariant;
   std::map<std::string, uint64_t> campaigns;
   for (const auto& r : results) {
@@ -55,6 +56,7 @@ int RunSim(const SimCommandOptions& o) {
     ok += r.ops_ok;
     fail += r.ops_fail;
     info += r.ops_info;
+    sessions_expired += r.sessions_expired;
     ++campaigns[r.campaign];
     for (const auto& v : r.violations) ++per_invariant[v.substr(0, v.find(':'))];
   }
@@ -86,6 +88,7 @@ int RunSim(const SimCommandOptions& o) {
                                 {"wall_s", wall_s},
                                 {"ops", {{"ok", ok}, {"fail", fail}, {"info", info}}},
                                 {"campaigns", campaigns},
+                                {"sessions_expired", sessions_expired},
                                 {"trace_hash", results[0].trace_hash},
                                 {"failing", failing}}
                      .dump()
@@ -107,6 +110,7 @@ int RunSim(const SimCommandOptions& o) {
     for (const auto& [outcome, n] : campaigns) {
       std::printf(" %s %llu", outcome.c_str(), (unsigned long long)n);
     }
+    std::printf("; sessions expired %llu", (unsigned long long)sessions_expired);
     std::printf("\nviolations %llu in %llu seed(s)", (unsigned long long)violations,
                 (unsigned long long)failed);
     for (const auto& [name, n] : per_invariant) {
