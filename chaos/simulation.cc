@@ -63,8 +63,10 @@ struct Profile {
   bool auto_finalize = true;
   bool digest_by_hold = false;  // compare digests as with a release older than marks
   // Client churn: the chance, after each operation, that a client goes on under a new
-  // client id, leaving its old session idle for the replicas to expire (after
-  // session_expiry_ms: longer than any message stays in flight, pauses included).
+  // client id, leaving its old session idle for the replicas to expire. A client retrying
+  // keeps its session (a retry re-dates it once it is half the expiry old), so the expiry
+  // only has to be twice the longest silence of a retrying client: a paused active
+  // (600 ms) and the retries in between (100 ms apart, to alternating replicas).
   double churn = 0;
   int64_t session_expiry_ms = 0;  // 0: the replicas' default (an hour)
 
@@ -96,7 +98,7 @@ struct Profile {
     }
     if (later.Chance(0.3)) {
       p.churn = 0.02;
-      p.session_expiry_ms = later.Uniform(800, 1500);
+      p.session_expiry_ms = later.Uniform(1600, 2400);
     }
     return p;
   }
@@ -643,7 +645,7 @@ class World {
   // through the simulated network: its questions and answers may be lost, delayed or
   // duplicated. A comparison without marks holds the active's writes meanwhile.
   struct DigestJob {
-    std::shared_ptr<DigestComparison> comparison;
+    DigestComparison comparison;
     std::map<uint64_t, DigestComparison::Question> asked;  // by request seq
     uint64_t timer = 0;                                    // only the latest scheduled wake-up acts
     bool cancelled = false;
@@ -664,14 +666,13 @@ class World {
       marks = marks && rep && rep->marks;
     }
     size_t active = arbiter_->record().active == "b" ? 1 : 0;
-    digest_jobs_.push_back(
-        {std::make_shared<DigestComparison>(active, schema, marks), {}, 0, false});
+    digest_jobs_.push_back({DigestComparison(active, schema, marks), {}, 0, false});
     PumpDigests(digest_jobs_.size() - 1);
   }
   void PumpDigests(size_t index) {
     DigestJob& job = digest_jobs_[index];
     if (job.cancelled || !arbiter_ || !campaign_) return;
-    DigestComparison& c = *job.comparison;
+    DigestComparison& c = job.comparison;
     for (auto& q : c.Next(now_ / kMs)) {
       uint64_t seq = ++digest_questions_;
       std::string to = ReplicaName(q.replica);
@@ -691,7 +692,7 @@ class World {
     DigestJob& job = digest_jobs_.back();
     auto it = job.asked.find(reply.request_seq);
     if (it == job.asked.end() || ReplicaName(it->second.replica) != from) return;
-    job.comparison->OnAnswer(it->second, reply.response, now_ / kMs);
+    job.comparison.OnAnswer(it->second, reply.response, now_ / kMs);
     PumpDigests(digest_jobs_.size() - 1);
   }
   void FinishDigests(size_t index, const Status& result) {

@@ -2,6 +2,7 @@
 // standby session (log tail or snapshot, then live deltas) and the solo protocol.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "replica/replica_core.h"
@@ -83,6 +84,21 @@ void ReplicaCore::FlushQueue(int64_t now_us) {
       if (last && request.request_seq <= last->request_seq) {
         if (request.request_seq == last->request_seq) {
           reply.response = {static_cast<Code>(last->code), last->message, last->value};
+          if (options_.session_expiry_ms > 0 &&
+              SessionAgeUs(*last, now_us) > options_.session_expiry_ms * 1000 / 2) {
+            // A client still retrying is not idle: its session is dated again (through the
+            // log, as every change of the table), at most once per half expiry period.
+            Delta d;
+            d.epoch = epoch();
+            d.seq = ++seq;
+            d.schema = processor_->Schema();
+            d.client_id = request.client_id;
+            d.session = *last;
+            d.session.used_epoch = epoch();
+            d.session.used_ms = now_us / 1000;
+            sessions_[request.client_id] = d.session;
+            deltas.push_back(std::move(d));
+          }
         } else {
           reply.response = {Code::kFailedPrecondition,
                             "request " + std::to_string(request.request_seq) +
@@ -135,11 +151,13 @@ void ReplicaCore::Replicate(const std::vector<Delta>& deltas, int64_t now_us) {
   Commit(deltas);
 }
 
-bool ReplicaCore::SessionExpired(const SessionEntry& entry, int64_t now_us) const {
-  // Only this term's clock can date this term's entries; older ones are dated no later
-  // than the term's start, so none expires before it really was idle that long.
+int64_t ReplicaCore::SessionAgeUs(const SessionEntry& entry, int64_t now_us) const {
+  // Only the active's own clock can date an entry, and only since its term started: an
+  // entry of an older epoch, or of this one written before this process restarted into it,
+  // is dated no earlier than the term's start. Its client may have been retrying all along
+  // while no replica served; nothing expires before it really was idle that long.
   int64_t used_us = entry.used_epoch == epoch() ? entry.used_ms * 1000 : term_start_us_;
-  return now_us - used_us > options_.session_expiry_ms * 1000;
+  return now_us - std::max(used_us, term_start_us_);
 }
 
 void ReplicaCore::ExpireSessions(int64_t now_us) {
@@ -159,7 +177,7 @@ void ReplicaCore::ExpireSessions(int64_t now_us) {
   sweep_after_ = entries->size() < kSweepEntries ? 0 : entries->back().first;
   std::vector<Delta> erase;
   for (const auto& [client_id, entry] : *entries) {
-    if (!SessionExpired(entry, now_us)) continue;
+    if (SessionAgeUs(entry, now_us) <= options_.session_expiry_ms * 1000) continue;
     Delta d;
     d.epoch = epoch();
     d.seq = last_seq() + erase.size() + 1;

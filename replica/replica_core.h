@@ -208,7 +208,8 @@ class ReplicaCore final : private RoleListener {
   // Sends deltas to a live standby and commits them.
   void Replicate(const std::vector<Delta>& deltas, int64_t now_us);
   void ExpireSessions(int64_t now_us);
-  bool SessionExpired(const SessionEntry& entry, int64_t now_us) const;
+  // How long ago a session entry was last used, as far as this term can tell.
+  int64_t SessionAgeUs(const SessionEntry& entry, int64_t now_us) const;
 
   // Standby side (replica_standby.cc).
   void SayHello(int64_t now_us);

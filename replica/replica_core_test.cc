@@ -115,6 +115,7 @@ class ScriptedCoordinator {
 
 struct Node {
   std::string name;
+  ReplicaOptions options;
   std::unique_ptr<Store> store;
   std::unique_ptr<Processor> processor;
   std::unique_ptr<ReplicaCore> core;
@@ -148,6 +149,7 @@ class Pair {
       ro.name = ro.endpoint = name;
       ro.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
       ro.session_expiry_ms = options.session_expiry_ms;
+      n.options = ro;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
     }
   }
@@ -185,6 +187,16 @@ class Pair {
     up_.insert(name);
     Send({Envelope::Kind::kStatus, name, "coordinator", {}, core(name).BuildStatus(now_), {}});
     Pump();
+  }
+  // The replica's process dies, stays down for `down_us` (frames to it are lost), and
+  // starts again on its store; the coordinator answers its first report as usual.
+  void Restart(const std::string& name, int64_t down_us) {
+    up_.erase(name);
+    Node& n = nodes_.at(name);
+    n.core = std::make_unique<ReplicaCore>(n.options, n.store.get(), n.processor.get());
+    n.connected.clear();
+    RunFor(down_us);
+    Start(name);
   }
   void Submit(const std::string& name, std::vector<Request> requests) {
     for (auto& r : requests) core(name).OnClientRequest("client", std::move(r), now_);
@@ -921,9 +933,12 @@ TEST(ReplicaCore, AnIdleClientsSessionExpiresOnBothReplicasAndABusyOnesStays) {
   StartInSync(pair);
   pair.Submit("a", Put(1, 1, "k1", "v1"));
   pair.Submit("a", Put(2, 1, "k2", "v1"));
-  pair.RunFor(600 * kMs);
+  pair.RunFor(300 * kMs);
+  // A retry within half the expiry period: answered from the session, neither run again
+  // nor re-dated.
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.RunFor(300 * kMs);
   pair.Submit("a", Put(2, 2, "k2", "v2"));
-  pair.Submit("a", Put(1, 1, "k1", "v1"));  // a retry inside the expiry: answered, not run
   EXPECT_EQ(pair.core("a").counters().deltas_committed, 3u);
   EXPECT_TRUE(HasSession(pair, "b", 1));
   pair.RunFor(600 * kMs);  // client 1 idle 1.2 s, client 2 0.6 s
@@ -934,6 +949,49 @@ TEST(ReplicaCore, AnIdleClientsSessionExpiresOnBothReplicasAndABusyOnesStays) {
   EXPECT_EQ(pair.core("a").counters().sessions_expired, 1u);
   EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
   EXPECT_EQ(pair.Get("b", "k1"), "v1");  // the client's data stays, only its answer goes
+}
+
+TEST(ReplicaCore, AClientStillRetryingKeepsItsSessionOnBothReplicas) {
+  Pair pair(PairOptions{.session_expiry_ms = 1000});
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  // The answer never reaches the client, which asks again every 600 ms: each retry finds
+  // the entry older than half the expiry period and dates it again, through the log.
+  for (int i = 0; i < 4; ++i) {
+    pair.RunFor(600 * kMs);
+    pair.replies.clear();
+    pair.Submit("a", Put(1, 1, "k1", "v1"));
+    pair.RunFor(5 * kMs);
+    auto reply = pair.ReplyTo(1, 1);
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->response.code, Code::kOk) << i;
+  }
+  EXPECT_TRUE(HasSession(pair, "a", 1));  // 2.4 s after it ran
+  EXPECT_TRUE(HasSession(pair, "b", 1));
+  EXPECT_EQ(pair.core("a").counters().deltas_committed, 5u);  // the put and 4 re-datings
+  EXPECT_EQ(pair.core("a").counters().sessions_expired, 0u);
+  EXPECT_EQ(pair.Digest("a"), pair.Digest("b"));
+  pair.RunFor(1100 * kMs);  // the client gave up
+  EXPECT_FALSE(HasSession(pair, "a", 1));
+  EXPECT_FALSE(HasSession(pair, "b", 1));
+  EXPECT_EQ(pair.Get("b", "k1"), "v1");
+}
+
+TEST(ReplicaCore, AnActiveRestartedIntoItsEpochDatesSessionsFromItsRestart) {
+  Pair pair(PairOptions{.session_expiry_ms = 1000});
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  pair.RunFor(200 * kMs);
+  uint64_t epoch = pair.core("a").epoch();
+  // Down for 0.9 s: its client, retrying all along, found nobody serving.
+  pair.Restart("a", 900 * kMs);
+  pair.RunFor(300 * kMs);
+  ASSERT_TRUE(IsActive(pair.core("a").role())) << RoleStatePath(pair.core("a").role());
+  ASSERT_EQ(pair.core("a").epoch(), epoch);  // the same epoch: its own entries' clock
+  EXPECT_TRUE(HasSession(pair, "a", 1));     // 1.4 s after it ran, 0.3 s of this term
+  pair.RunFor(900 * kMs);
+  EXPECT_FALSE(HasSession(pair, "a", 1));
+  EXPECT_FALSE(HasSession(pair, "b", 1));
 }
 
 TEST(ReplicaCore, ANewActiveDatesSessionsOfEarlierTermsFromItsOwnStart) {
