@@ -156,8 +156,8 @@ int64_t ReplicaCore::SessionAgeUs(const SessionEntry& entry, int64_t now_us) con
   // entry of an older epoch, or of this one written before this process restarted into it,
   // is dated no earlier than the term's start. Its client may have been retrying all along
   // while no replica served; nothing expires before it really was idle that long.
-  int64_t used_us = entry.used_epoch == epoch() ? entry.used_ms * 1000 : term_start_us_;
-  return now_us - std::max(used_us, term_start_us_);
+  int64_t own_us = entry.used_epoch == epoch() ? entry.used_ms * 1000 : 0;
+  return now_us - std::max(own_us, term_start_us_);
 }
 
 void ReplicaCore::ExpireSessions(int64_t now_us) {
