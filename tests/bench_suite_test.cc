@@ -48,12 +48,19 @@ void ExpectBothSides(const nlohmann::json& out, const std::string& figure,
   EXPECT_TRUE(f.contains("ratio")) << figure;
 }
 
-TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
+// One short run of `bench replication` (the cases in `only`, every case when empty).
+bench::SuiteOptions ShortReplication(const std::string& peer, const std::string& only) {
   bench::SuiteOptions o;
   o.what = "replication";
-  o.peer = "redis";
+  o.peer = peer;
+  o.only = only;
   o.runs = 1;
   o.seconds = 0.3;
+  return o;
+}
+
+TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
+  bench::SuiteOptions o = ShortReplication("redis", "");
   auto out = RunBench(o);
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["peer"], "redis");
@@ -76,13 +83,7 @@ TEST(BenchSuite, ReplicationAndSwitchoverSideBySideWithRedis) {
 }
 
 TEST(BenchSuite, TheFsyncingRedisPeerIsNamedAndDescribedAsSuch) {
-  bench::SuiteOptions o;
-  o.what = "replication";
-  o.peer = "redis-fsync";
-  o.only = "sync_50c";
-  o.runs = 1;
-  o.seconds = 0.3;
-  auto out = RunBench(o);
+  auto out = RunBench(ShortReplication("redis-fsync", "sync_50c"));
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["peer"], "redis-fsync");
   ExpectBothSides(out, "sync_50c_writes_per_s", "redis-fsync");
@@ -110,12 +111,7 @@ TEST(BenchSuite, UpgradeOfALoadedPairReportsIssueThreesFigures) {
 }
 
 TEST(BenchSuite, OnlyRunsTheReplicationCasesItNames) {
-  bench::SuiteOptions o;
-  o.what = "replication";
-  o.only = "sync_1c,async_50c_p16";
-  o.runs = 1;
-  o.seconds = 0.3;
-  auto out = RunBench(o);
+  auto out = RunBench(ShortReplication("", "sync_1c,async_50c_p16"));
   ASSERT_TRUE(out.is_object());
   EXPECT_TRUE(out["figures"].contains("sync_1c_writes_per_s"));
   EXPECT_TRUE(out["figures"].contains("async_50c_p16_writes_per_s"));

@@ -13,6 +13,11 @@ constexpr int kDigestTimeoutMs = 120000;
 std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
 std::string SecondWord(const std::string& s) { return s.substr(s.find(' ') + 1); }
 
+// A question of the opening phase (a mark, or a snapshot opened under the hold).
+bool Opening(const DigestComparison::Question& q) {
+  return q.op == "_digest_mark" || q.op == "_digest_open";
+}
+
 }  // namespace
 
 DigestComparison::DigestComparison(size_t active, uint32_t schema, bool marks)
@@ -105,19 +110,17 @@ int64_t DigestComparison::wake_ms() const {
 bool DigestComparison::Awaits(const Question& q) const {
   if (verdict_ || phase_ == Phase::kRetry || q.attempt != attempt_ || q.replica > 1) return false;
   const Slot& s = slots_[q.replica];
-  bool opening = q.op == "_digest_mark" || q.op == "_digest_open";
-  return opening == (phase_ == Phase::kOpening) && s.asked && !s.answer;
+  return Opening(q) == (phase_ == Phase::kOpening) && s.asked && !s.answer;
 }
 
 void DigestComparison::OnAnswer(const Question& q, const StatusOr<Response>& answer,
                                 int64_t now_ms) {
   if (!Awaits(q)) return;
-  bool opening = q.op == "_digest_mark" || q.op == "_digest_open";
   if (!answer.ok()) {
     return End(Unavailable(std::string(q.op == "_digest_mark" ? "digest mark" : "digest") +
                            ": a replica does not answer"));
   }
-  if (opening) return OnOpened(q.replica, *answer, now_ms);
+  if (Opening(q)) return OnOpened(q.replica, *answer, now_ms);
   OnDigest(q.replica, *answer, now_ms);
 }
 
