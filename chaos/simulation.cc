@@ -7,12 +7,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
 #include <set>
 
 #include "chaos/checker.h"
+#include "common/fatal.h"
 #include "examples/kv/kv_processor.h"
 #include "examples/kv/kv_record.h"
 #include "replica/replica_core.h"
@@ -146,10 +148,25 @@ class MemoryRecordStore final : public RecordStore {
   std::map<std::string, std::string> docs_;
 };
 
-// Thrown by a replica's fatal handler: the simulated process dies, the run goes on.
+// Thrown by the fatal handler the simulator installs (common/fatal.h). A durable write
+// that failed kills one simulated process and the run goes on; a failed assertion is a bug
+// and fails the seed.
 struct ProcessDied {
   std::string why;
 };
+struct AssertionFailed {
+  std::string what;
+};
+
+void InstallFatalHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    SetFatalHandler([](FatalKind kind, const std::string& what) {
+      if (kind == FatalKind::kDurability) throw ProcessDied{what};
+      throw AssertionFailed{what};
+    });
+  });
+}
 
 struct OpRecord {
   int client = 0;
@@ -385,7 +402,6 @@ class World {
     ro.mutant_skip_epoch_check = Has("skip-epoch-check");
     if (profile_.session_expiry_ms > 0) ro.session_expiry_ms = profile_.session_expiry_ms;
     r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
-    r.core->SetFatalHandler([](const Status& s) { throw ProcessDied{s.ToString()}; });
     r.up = true;
     r.paused_until = 0;
     r.connected.clear();
@@ -1131,8 +1147,16 @@ void Host::StartWork(const std::string& kind) {
 }  // namespace
 
 SimResult Simulate(const SimOptions& options) {
+  InstallFatalHandler();
   World world(options);
-  return world.Run();
+  try {
+    return world.Run();
+  } catch (const AssertionFailed& failed) {
+    SimResult out;
+    out.seed = options.seed;
+    out.violations.push_back("assertion: " + failed.what);
+    return out;
+  }
 }
 
 std::string ReplayCommand(uint64_t seed) {

@@ -38,12 +38,4 @@ std::string Status::ToString() const {
   return std::string(CodeName(code_)) + ": " + message_;
 }
 
-namespace internal {
-void AssertFailed(const char* file, int line, const char* cond, const std::string& detail) {
-  std::fprintf(stderr, "%s:%d: assertion failed: %s; %s\n", file, line, cond, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-}  // namespace internal
-
 }  // namespace duplex

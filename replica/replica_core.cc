@@ -128,14 +128,6 @@ std::vector<Action> ReplicaCore::TakeActions() {
   return out;
 }
 
-void ReplicaCore::Fatal(const Status& status) {
-  // A replica that cannot write its store must not go on: in a pair, a crash is a failover.
-  if (fatal_) fatal_(status);
-  spdlog::critical("fatal: {}", status.ToString());
-  std::fflush(nullptr);
-  ::_exit(70);
-}
-
 namespace {
 // The replicated key space as the processor sees it, for its self-check.
 class StoreReader final : public StateReader {

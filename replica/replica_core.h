@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/fatal.h"
 #include "feature_flags/feature_set.h"
 #include "replica/frame.h"
 #include "replica/processor.h"
@@ -117,9 +118,6 @@ class ReplicaCore final : private RoleListener {
 
   std::vector<Action> TakeActions();
   void SetActionSink(ActionSink* sink) { sink_ = sink; }
-  // What a store failure does (default: log and _exit(70), so the pair fails over). The
-  // simulator installs one that throws, to crash one simulated process. Must not return.
-  void SetFatalHandler(std::function<void(const Status&)> fatal) { fatal_ = std::move(fatal); }
 
   RoleState role() const { return machine_.state(); }
   uint64_t epoch() const { return store_->meta().epoch; }
@@ -180,7 +178,6 @@ class ReplicaCore final : private RoleListener {
   // it holds.
   void Commit(const std::vector<Delta>& deltas);
   uint64_t last_seq() const { return store_->meta().applied_seq; }
-  void Fatal(const Status& status);
   void Adopt(uint64_t epoch);
   void Reply(const std::string& route, const Request& request, Response response);
   ToClient MakeReply(const std::string& route, const Request& request, Response response) const;
@@ -230,7 +227,6 @@ class ReplicaCore final : private RoleListener {
   bool needs_resync_ = false;  // the stored state is in another schema than ours
   std::vector<Action> actions_;
   ActionSink* sink_ = nullptr;
-  std::function<void(const Status&)> fatal_;
   int64_t now_us_ = 0;
   int64_t last_status_us_ = 0;
   bool reported_demoted_ = false;  // in the last status sent

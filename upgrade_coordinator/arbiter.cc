@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "common/fatal.h"
+
 namespace duplex {
 
 Arbiter::Arbiter(ArbiterOptions options, RecordStore* store)
@@ -55,13 +57,9 @@ bool Arbiter::Recent(const ReplicaView& v, int64_t now_us) const {
 
 void Arbiter::Persist(const ClusterRecord& next) {
   Status s = store_->Save(next);
-  if (!s.ok()) {
-    // Without a durable record the coordinator must not decide anything: stop, and
-    // resume from the last record when restarted.
-    spdlog::critical("cannot persist the cluster record: {}", s.ToString());
-    std::fflush(nullptr);
-    ::_exit(70);
-  }
+  // Without a durable record the coordinator must not decide anything: stop, and resume
+  // from the last record when restarted.
+  if (!s.ok()) Fatal(Status(s.code(), "cannot persist the cluster record: " + s.message()));
   record_ = next;
 }
 

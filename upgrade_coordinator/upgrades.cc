@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "common/fatal.h"
 #include "common/mutants.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -146,11 +147,8 @@ std::string Upgrades::CheckCompatibility(const std::string& from, const std::str
 
 void Upgrades::Persist(const CampaignRecord& record) {
   Status s = store_->Put(kCampaignKey, CampaignToJson(record));
-  if (!s.ok()) {
-    spdlog::critical("cannot persist the campaign: {}", s.ToString());
-    std::fflush(nullptr);
-    ::_exit(70);  // resume from the last persisted step when restarted
-  }
+  // Resume from the last persisted step when restarted.
+  if (!s.ok()) Fatal(Status(s.code(), "cannot persist the campaign: " + s.message()));
 }
 
 void Upgrades::Isolate(const std::string& replica, bool isolated) {
