@@ -1,5 +1,5 @@
-// Every call into yaml-cpp that can throw is in a try block here; a conversion that does not
-// apply is a false or an error Status, never an exception.
+// yaml-cpp throws from parsing, conversions and dumping; each of those calls is in a try block
+// here, and a conversion that does not apply is a false or an error Status.
 #include "common/yaml_fields.h"
 
 #include <yaml-cpp/yaml.h>
