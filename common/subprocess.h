@@ -34,10 +34,12 @@ enum class ChildGroup {
 };
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is the program's path (PATH is not searched)
-  std::vector<std::string> env;   // "NAME=value", ahead of our environment (the first one wins)
-  std::string working_dir;        // "" = ours
-  bool stdin_null = false;        // stdin from /dev/null, else ours
+  // argv[0] is the program's path: PATH is not searched, and a relative path is taken from
+  // working_dir when one is set.
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=value", ahead of our environment (the first one wins)
+  std::string working_dir;       // "" = ours
+  bool stdin_null = false;       // stdin from /dev/null, else ours
   ChildOutput stdout_to = ChildOutput::kInherit;
   ChildOutput stderr_to = ChildOutput::kInherit;
   std::string log_path;  // for ChildOutput::kLogFile
