@@ -70,6 +70,8 @@ void ActiveTerm::OnPromotingTick(int64_t now_us) {
 }
 
 void ActiveTerm::BeginTerm() {
+  DUPLEX_ASSERT(ctx_.role() == RoleState::kPromoting, "a term begins when a promotion ends",
+                RoleStatePath(ctx_.role()));
   // A new term: the standby must say hello again; the coordinator recorded it out of
   // sync when it promoted this replica (solo request 0 of the epoch).
   standby_.reset();
@@ -148,9 +150,16 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   DUPLEX_ASSERT(batch.seq == ctx_.last_seq() + batch.deltas.size(),
                 "a group commit's deltas are consecutive", batch.seq, ctx_.last_seq(),
                 batch.deltas.size());
+  DUPLEX_ASSERT(batch.replies.size() == n, "every request of a group commit gets one reply",
+                batch.replies.size(), n);
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
   Replicate(batch.deltas, now_us);
-  for (auto& r : batch.replies) pending_.push_back(std::move(r));
+  for (auto& r : batch.replies) {
+    DUPLEX_ASSERT(pending_.empty() || pending_.back().seq <= r.seq,
+                  "replies wait in seq order, so releasing stops at the first unacked one",
+                  pending_.empty() ? 0 : pending_.back().seq, r.seq);
+    pending_.push_back(std::move(r));
+  }
 }
 
 bool ActiveTerm::AnswerFromSession(const std::string& route, const Request& request,
@@ -276,6 +285,7 @@ void ActiveTerm::CheckStandbyProgress(int64_t now_us) {
 }
 
 void ActiveTerm::CheckSoloProgress(int64_t now_us) {
+  DUPLEX_ASSERT(ctx_.role() == RoleState::kSolo, RoleStatePath(ctx_.role()));
   int64_t timeout_us = ctx_.options().ack_timeout_ms * 1000;
   if (standby_ &&
       (ctx_.assignment().standby_out || now_us - standby_->last_heard_us() > timeout_us)) {

@@ -80,6 +80,7 @@ void DigestService::Open(const std::string& route, const Request& request, int64
   open_[token] = std::move(open);
   // Each holds a RocksDB snapshot: abandoned ones (a retried comparison) are released.
   while (open_.size() > kOpenDigestsMax) open_.erase(open_.begin());
+  DUPLEX_ASSERT(open_.size() <= kOpenDigestsMax, "open snapshots are bounded", open_.size());
   if (op == "_digest_mark") active.SendDigestMark(seq, now_us);
   ctx_.Reply(route, request, {Code::kOk, "", std::to_string(token) + " " + std::to_string(seq)});
 }
@@ -99,6 +100,8 @@ void DigestService::Compute(const std::string& route, const Request& request,
     return ctx_.Reply(route, request,
                       {Code::kNotFound, what + "no digest mark met there" + where, ""});
   }
+  DUPLEX_ASSERT(!at || it->second.cursor->seq() == it->first,
+                "a marked snapshot is at the marked seq", it->second.cursor->seq(), it->first);
   OpenDigest open = std::move(it->second);
   opened.erase(it);
   if (at) open.to = SchemaArg(request, 1);
@@ -111,6 +114,7 @@ void DigestService::OpenMarked(uint64_t seq) {
                 ctx_.last_seq());
   marked_[seq] = OpenDigest{ctx_.store().OpenSnapshot(), ctx_.store().meta().schema, 0};
   while (marked_.size() > kOpenDigestsMax) marked_.erase(marked_.begin());
+  DUPLEX_ASSERT(marked_.size() <= kOpenDigestsMax, "marked snapshots are bounded", marked_.size());
 }
 
 Offload DigestService::Work(const std::string& route, const Request& request,

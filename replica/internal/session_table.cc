@@ -22,6 +22,7 @@ std::optional<SessionEntry> SessionTable::Find(uint64_t client_id) {
   auto stored = ctx_.store().GetSession(client_id);
   if (!stored.ok()) Fatal(stored.status());
   if (*stored) cache_[client_id] = **stored;
+  DUPLEX_ASSERT(cache_.size() <= kCachedSessionsMax, "the cache is bounded", cache_.size());
   return *stored;
 }
 

@@ -126,6 +126,8 @@ bool StandbySession::Stream(int64_t now_us) {
   DUPLEX_ASSERT(acked_seq_ <= ctx_.last_seq(), "acked", acked_seq_, "committed", ctx_.last_seq());
   DUPLEX_ASSERT(next_send_ <= ctx_.last_seq() + 1, "nothing is sent before it is committed",
                 next_send_, ctx_.last_seq());
+  DUPLEX_ASSERT(!live_ || (!snapshot_ && next_send_ == ctx_.last_seq() + 1),
+                "a live standby was sent every committed delta", next_send_, ctx_.last_seq());
   if (progress_us_ == 0) progress_us_ = now_us;
   int64_t timeout_us = ctx_.options().ack_timeout_ms * 1000;
   if (live_ && acked_seq_ < ctx_.last_seq() && now_us - progress_us_ > timeout_us) {
