@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "examples/kv/kv_processor.h"
+#include "replica/internal/ring_buffer.h"
 
 namespace duplex {
 namespace {
@@ -349,6 +350,22 @@ void StartInSync(Pair& pair) {
   ASSERT_EQ(pair.core("a").role(), RoleState::kReplicating);
   ASSERT_EQ(pair.core("b").role(), RoleState::kInSync);
   ASSERT_TRUE(pair.coordinator.standby_in_sync);
+}
+
+TEST(RingBuffer, KeepsTheLastCapacityValuesOverwritingTheOldestFirst) {
+  RingBuffer<int> ring(3);
+  EXPECT_TRUE(ring.values().empty());
+  ring.Push(1);
+  ring.Push(2);
+  EXPECT_EQ(ring.values(), (std::vector<int>{1, 2}));
+  ring.Push(3);
+  ring.Push(4);  // overwrites 1
+  EXPECT_EQ(ring.values(), (std::vector<int>{4, 2, 3}));
+  ring.Push(5);  // overwrites 2
+  ring.Push(6);
+  ring.Push(7);  // overwrites 4
+  EXPECT_EQ(ring.values(), (std::vector<int>{7, 5, 6}));
+  EXPECT_EQ(ring.capacity(), 3u);
 }
 
 TEST(ReplicaCore, BootstrapsAPairAndAcknowledgesWritesOnlyAfterTheStandbyAcked) {
