@@ -1,6 +1,7 @@
 #include "upgrade_coordinator/campaign/names.h"
 
 #include <array>
+#include <ostream>
 #include <utility>
 
 namespace duplex {
@@ -38,6 +39,12 @@ const std::string& Name(StepOutcome outcome) {
   return kOutcomeNames.at(static_cast<size_t>(outcome));
 }
 const std::string& Name(WorkKind kind) { return kWorkNames.at(static_cast<size_t>(kind)); }
+
+std::ostream& operator<<(std::ostream& out, CampaignState state) { return out << Name(state); }
+std::ostream& operator<<(std::ostream& out, CampaignPhase phase) { return out << Name(phase); }
+std::ostream& operator<<(std::ostream& out, CampaignStep step) { return out << Name(step); }
+std::ostream& operator<<(std::ostream& out, StepOutcome outcome) { return out << Name(outcome); }
+std::ostream& operator<<(std::ostream& out, WorkKind kind) { return out << Name(kind); }
 
 template <>
 std::optional<CampaignState> FromName(std::string_view name) {

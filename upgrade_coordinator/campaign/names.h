@@ -4,6 +4,7 @@
 // here, at those edges. Plain values; any thread.
 #pragma once
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,13 @@ const std::string& Name(CampaignPhase phase);  // "" for kNew
 const std::string& Name(CampaignStep step);
 const std::string& Name(StepOutcome outcome);
 const std::string& Name(WorkKind kind);
+
+// Logs and test failures print the name.
+std::ostream& operator<<(std::ostream& out, CampaignState state);
+std::ostream& operator<<(std::ostream& out, CampaignPhase phase);
+std::ostream& operator<<(std::ostream& out, CampaignStep step);
+std::ostream& operator<<(std::ostream& out, StepOutcome outcome);
+std::ostream& operator<<(std::ostream& out, WorkKind kind);
 
 // The value a name stands for; nullopt for a name that is none of them.
 template <class Enum>
