@@ -63,14 +63,7 @@ Status ReadProbability(const YAML::Node& node, const std::string& path, const st
   return Status::Ok();
 }
 
-bool IsStep(const std::string& step) {
-  static const std::set<std::string> kRollback = {"RestoreActive", "RestoreStandby"};
-  if (kRollback.count(step)) return true;
-  for (const auto& [name, what] : CampaignSteps()) {
-    if (name == step) return true;
-  }
-  return false;
-}
+bool IsStep(const std::string& step) { return FromName<CampaignStep>(step).has_value(); }
 
 Status ReadTrigger(const YAML::Node& node, const std::string& path, Trigger* t) {
   if (!node.IsDefined()) return Bad(path, "required (after, step, acked or random)");

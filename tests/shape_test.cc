@@ -29,9 +29,8 @@ const std::vector<std::string> kCoreFolders = {"replica", "state_sync", "upgrade
 const std::set<std::string> kLongFunctionsKnown = {
     "replica/frame.cc:FrameFromWire", "replica/replica_active.cc:ReplicaCore::FlushQueue"};
 const std::set<std::string> kLongFilesKnown = {"upgrade_coordinator/package.cc"};
-const std::set<std::string> kCirclesKnown = {"upgrade_coordinator/campaign/machine",
-                                             "upgrade_coordinator/campaign/states"};
-const std::set<std::string> kSplitClassesKnown = {"Arbiter", "ReplicaCore", "Upgrades"};
+const std::set<std::string> kCirclesKnown = {};
+const std::set<std::string> kSplitClassesKnown = {"Arbiter", "ReplicaCore"};
 
 struct Source {
   std::string path;

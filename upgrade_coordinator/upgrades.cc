@@ -24,7 +24,7 @@ constexpr const char* kCampaignKey = "campaign";
 }  // namespace
 
 Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store)
-    : config_(config), arbiter_(arbiter), store_(store), progress_(config, this) {
+    : config_(config), arbiter_(arbiter), store_(store), progress_(config_, this) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 

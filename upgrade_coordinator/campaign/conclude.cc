@@ -55,6 +55,8 @@ struct AwaitFinalize : Step<AwaitFinalize, Conclude, FinalizeStep, RollingBack> 
 struct FinalizeStep : Step<FinalizeStep, Conclude, ReleaseLock, RollingBack> {
   static constexpr CampaignStep kStep = CampaignStep::kFinalize;
   StepResult Run(Machine& m) {
+    // Only AwaitFinalize leads here, and it waits for one of these.
+    DUPLEX_ASSERT(m.record.auto_finalize || m.record.finalize_requested, "campaign", m.record.id);
     if (!m.record.finalized) {
       // Persisted first: from here on the cluster never falls back below this version.
       m.record.finalized = true;

@@ -8,6 +8,9 @@ namespace {
 constexpr int64_t kReloadTimeoutMs = 15000;  // a release that cannot start fails here
 
 const std::string& Target(const Machine& m, bool first) {
+  // PreHealthCheck chose the order before anything changed, and it is persisted.
+  DUPLEX_ASSERT(!m.record.first.empty() && m.record.first != m.record.second, "first",
+                m.record.first, "second", m.record.second);
   return first ? m.record.first : m.record.second;
 }
 
