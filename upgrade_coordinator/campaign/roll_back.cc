@@ -28,11 +28,6 @@ void Waiting(Machine& m, const std::string& on) {
   }
 }
 
-// Converges on the old version being active: true once it is; otherwise asks for what
-// is missing (the other replica back on the old version, in sync, a switchover to it) and
-// says what it waits for. Both steps call it: a switchover requested before the rollback
-// (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
-// and must be undone (found by the simulator: an abort during SwitchToNew hung).
 // What OldVersionActive issued during one step: each command once, the switchover once
 // per wait.
 struct Converging {
@@ -42,6 +37,11 @@ struct Converging {
   std::optional<int64_t> switchover_ms;  // when the switchover was last requested
 };
 
+// Converges on the old version being active: true once it is; otherwise asks for what
+// is missing (the other replica back on the old version, in sync, a switchover to it) and
+// says what it waits for. Both steps call it: a switchover requested before the rollback
+// (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
+// and must be undone (found by the simulator: an abort during SwitchToNew hung).
 bool OldVersionActive(Machine& m, Converging* c) {
   std::string active = m.host->ActiveName();
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
