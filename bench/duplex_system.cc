@@ -232,7 +232,7 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   trial.end = run->end;
   trial.outcome = !run->end                                 ? run->outcome
                   : *run->end == CampaignState::kRolledBack ? "rolled_back"
-                                                            : Name(*run->end);
+                                                            : duplex::Name(*run->end);
   trial.duration_ms = run->duration_ms;
   trial.unavailability_ms = run->unavailability_ms;
   trial.unavailability_at_ms = run->unavailability_at_ms;
