@@ -47,7 +47,8 @@ Status Upgrades::Open() {
   if (saved->has_value()) {
     auto record = CampaignFromJson(**saved);
     if (!record.ok()) return record.status();
-    if (!record->Done()) spdlog::info("resuming campaign {} in {}", record->id, Name(record->phase));
+    if (!record->Done())
+      spdlog::info("resuming campaign {} in {}", record->id, Name(record->phase));
     campaign_ = std::make_unique<Campaign>(std::move(record).value(), this);
   }
   return Status::Ok();
@@ -83,8 +84,7 @@ void Upgrades::Tick(int64_t now_ms, int64_t now_us) {
 void Upgrades::StartCampaign(const CampaignRecord& record) {
   DUPLEX_ASSERT(!campaign_ || campaign_->record().Done(), "campaign", campaign_->record().id,
                 "still", Name(campaign_->record().state));
-  DUPLEX_ASSERT(record.phase == CampaignPhase::kNew && record.steps.empty(), "campaign",
-                record.id);
+  DUPLEX_ASSERT(record.phase == CampaignPhase::kNew && record.steps.empty(), "campaign", record.id);
   Persist(record);
   campaign_ = std::make_unique<Campaign>(record, this);
 }

@@ -39,7 +39,8 @@ ApiAnswer UpgradesApi::ListPackages() const {
   return {200, {{"packages", list}}};
 }
 
-std::vector<std::string> UpgradesApi::PlanChecks(const std::string& to, nlohmann::json* checks) const {
+std::vector<std::string> UpgradesApi::PlanChecks(const std::string& to,
+                                                 nlohmann::json* checks) const {
   std::vector<std::string> problems;
   std::string from = arbiter_->record().cluster_version;
   auto add = [&](const std::string& check, const std::string& problem) {

@@ -107,9 +107,10 @@ std::string CampaignProgress::StepDetail(const CampaignRecord& record, int64_t n
     uint64_t errors =
         active->server_errors_total - std::min(active->server_errors_total, record.soak_errors);
     return "soak " + Fixed(std::min(elapsed_ms, record.soak_ms) / 1000.0, 1) + " s of " +
-           Fixed(record.soak_ms / 1000.0, 1) + " s; " + host_->ActiveName() + " (" + active->version +
-           ") answered " + std::to_string(requests) + " requests, " + std::to_string(errors) +
-           " server errors, p99 " + Fixed(active->latency_p99_us / 1000.0, 2) + " ms (baseline " +
+           Fixed(record.soak_ms / 1000.0, 1) + " s; " + host_->ActiveName() + " (" +
+           active->version + ") answered " + std::to_string(requests) + " requests, " +
+           std::to_string(errors) + " server errors, p99 " +
+           Fixed(active->latency_p99_us / 1000.0, 2) + " ms (baseline " +
            Fixed(record.baseline_latency_p99_us / 1000.0, 2) + " ms)";
   }
   if (step == CampaignStep::kReloadFirst || step == CampaignStep::kReloadSecond) {

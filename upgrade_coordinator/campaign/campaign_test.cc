@@ -413,7 +413,8 @@ TEST_F(CampaignTest, HappyPathRunsEveryStepInOrderAndCompletes) {
   ASSERT_TRUE(h.RunToEnd());
 
   EXPECT_EQ(h.StepNames(), PlannedStepNames());
-  for (const auto& s : h.record().steps) EXPECT_EQ(s.result, StepOutcome::kOk) << s.step << ": " << s.reason;
+  for (const auto& s : h.record().steps)
+    EXPECT_EQ(s.result, StepOutcome::kOk) << s.step << ": " << s.reason;
   EXPECT_EQ(h.FindStep("PreHealthCheck")->reason, "b first, then a");
   EXPECT_EQ(h.record().first, "b");
   EXPECT_EQ(h.record().second, "a");
@@ -1014,9 +1015,8 @@ TEST_F(CampaignTest, AResumedCampaignAwaitsFinalizeOnlyAfterCheckingAgain) {
 }
 
 TEST_F(CampaignTest, AFinishedCampaignResumesFinished) {
-  for (const auto& [phase, state] :
-       {std::pair{"Completed", CampaignState::kCompleted},
-        std::pair{"RolledBack", CampaignState::kRolledBack}}) {
+  for (const auto& [phase, state] : {std::pair{"Completed", CampaignState::kCompleted},
+                                     std::pair{"RolledBack", CampaignState::kRolledBack}}) {
     CampaignRecord r = Persisted(phase);
     r.state = state;
     Harness h(r);

@@ -91,7 +91,9 @@ struct Cleanup : Step<Cleanup, Conclude, Completed, RollingBack> {
 
 }  // namespace
 
-Conclude::Conclude(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase(CampaignPhase::kConclude); }
+Conclude::Conclude(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kConclude);
+}
 sc::result ConcludeEntry::react(const EvTick&) { return transit<PostValidate>(); }
 
 }  // namespace duplex::campaign

@@ -86,7 +86,9 @@ struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
 
 }  // namespace
 
-Evaluate::Evaluate(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase(CampaignPhase::kEvaluate); }
+Evaluate::Evaluate(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kEvaluate);
+}
 sc::result EvaluateEntry::react(const EvTick&) { return transit<SwitchToNew>(); }
 
 }  // namespace duplex::campaign

@@ -5,11 +5,9 @@
 namespace duplex::campaign {
 
 void Machine::EnterPhase(CampaignPhase phase, CampaignState state) {
-  DUPLEX_ASSERT(PhaseMayFollow(record.phase, phase), "from", Name(record.phase), "to",
-                Name(phase));
+  DUPLEX_ASSERT(PhaseMayFollow(record.phase, phase), "from", Name(record.phase), "to", Name(phase));
   // A campaign that enabled the new features has no way back to the old version.
-  DUPLEX_ASSERT(!(record.finalized && phase == CampaignPhase::kRollingBack), "campaign",
-                record.id);
+  DUPLEX_ASSERT(!(record.finalized && phase == CampaignPhase::kRollingBack), "campaign", record.id);
   DUPLEX_ASSERT(!step_open, "phase", Name(phase), "entered with a step open");
   record.phase = phase;
   SetState(state);
@@ -18,14 +16,13 @@ void Machine::EnterPhase(CampaignPhase phase, CampaignState state) {
 }
 
 void Machine::SetState(CampaignState state) {
-  DUPLEX_ASSERT(StateMayFollow(record.state, state), "from", Name(record.state), "to",
-                Name(state));
+  DUPLEX_ASSERT(StateMayFollow(record.state, state), "from", Name(record.state), "to", Name(state));
   record.state = state;
 }
 
 void Machine::BeginStep(CampaignStep step) {
-  DUPLEX_ASSERT(!step_open, "step", Name(step), "begins while",
-                Name(record.steps.back().step), "runs");
+  DUPLEX_ASSERT(!step_open, "step", Name(step), "begins while", Name(record.steps.back().step),
+                "runs");
   step_open = true;
   step_started_ms = now_ms;
   record.steps.push_back({step, StepOutcome::kRunning, "", now_ms, 0});
@@ -36,8 +33,7 @@ void Machine::BeginStep(CampaignStep step) {
 void Machine::EndStep(const StepResult& result) {
   DUPLEX_ASSERT(step_open && result.kind != StepResult::kWait, "open", step_open);
   StepRecord& s = record.steps.back();
-  DUPLEX_ASSERT(s.result == StepOutcome::kRunning, "step", Name(s.step), "already",
-                Name(s.result));
+  DUPLEX_ASSERT(s.result == StepOutcome::kRunning, "step", Name(s.step), "already", Name(s.result));
   s.result = result.kind == StepResult::kOk ? StepOutcome::kOk : StepOutcome::kNok;
   s.reason = result.reason;
   s.ended_ms = now_ms;

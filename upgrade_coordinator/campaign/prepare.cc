@@ -136,7 +136,9 @@ struct Backup : Step<Backup, Prepare, UpgradeFirst, RollingBack> {
 
 }  // namespace
 
-Prepare::Prepare(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase(CampaignPhase::kPrepare); }
+Prepare::Prepare(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kPrepare);
+}
 
 sc::result PrepareEntry::react(const EvTick&) { return transit<Verify>(); }
 
