@@ -129,6 +129,7 @@ class FakeHost : public CampaignHost {
   }
   void StartWork(WorkKind kind) override {
     Log("StartWork", "", Name(kind));
+    if (answer_at_once) return answer_at_once(kind);
     pending_work.push_back(Name(kind));
   }
 
@@ -228,6 +229,8 @@ class FakeHost : public CampaignHost {
   std::vector<std::string> phases;  // persisted phases, consecutive duplicates folded
   std::vector<Command> commands;
   std::vector<std::string> pending_work;
+  // Set: work is answered from inside StartWork, as a host without a worker might.
+  std::function<void(WorkKind)> answer_at_once;
 
  private:
   void Log(const std::string& what, const std::string& replica, const std::string& arg) {
@@ -1225,6 +1228,48 @@ TEST_F(CampaignTest, AResumedCampaignJudgesAReplicaThatStaysSilent) {
 }
 
 }  // namespace
+// --- work results as events --------------------------------------------------------------
+
+// Boost.Statechart does not nest reactions: a result delivered from inside StartWork (so
+// from inside the tick) is queued and reaches the step right after the tick.
+TEST_F(CampaignTest, WorkAnsweredFromInsideStartWorkReachesTheStepAfterTheTick) {
+  Harness h(NewRecord());
+  h.host.answer_at_once = [&](WorkKind kind) { h.campaign->OnWorkDone(kind, Status::Ok()); };
+  ASSERT_TRUE(h.RunToEnd());
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
+  EXPECT_EQ(h.FindStep("Verify")->reason, "checksum verified");
+}
+
+// A step takes the result of the work it started, and no other: a result of another kind
+// (a late answer to a step since left) changes nothing.
+TEST_F(CampaignTest, AStepIgnoresAResultOfWorkItDidNotStart) {
+  Harness h(NewRecord());
+  h.work_answers.erase("verify");
+  ASSERT_TRUE(h.RunUntilWorkStarted("verify"));
+  h.campaign->OnWorkDone(WorkKind::kDigests, Corruption("a late digest result"));
+  h.campaign->OnWorkDone(WorkKind::kBackup, Corruption("a late backup result"));
+  h.RunFor(100);
+  ASSERT_NE(h.FindStep("Verify"), nullptr);
+  EXPECT_EQ(h.FindStep("Verify")->result, StepOutcome::kRunning);
+  h.campaign->OnWorkDone(WorkKind::kVerify, Status::Ok());
+  h.host.pending_work.clear();
+  ASSERT_TRUE(h.RunToEnd());
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
+}
+
+// After an abort, the soak's digest comparison may still answer: nobody awaits it.
+TEST_F(CampaignTest, ADigestResultAfterTheSoakWasAbortedChangesNothing) {
+  Harness h(NewRecord());
+  h.work_answers.erase("digests");
+  ASSERT_TRUE(h.RunUntilWorkStarted("digests"));
+  ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
+  h.campaign->OnWorkDone(WorkKind::kDigests, Status::Ok());
+  h.host.pending_work.clear();
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectRestored(h);
+  EXPECT_EQ(h.record().reason, "aborted by the operator");
+}
+
 // --- the persisted record ----------------------------------------------------------------
 
 // A record as today's coordinators write it: the names are the contract with older and
