@@ -44,14 +44,7 @@ Status ReadProbability(const YamlField& field, double* out) {
   return Status::Ok();
 }
 
-bool IsStep(const std::string& step) {
-  static const std::set<std::string> kRollback = {"RestoreActive", "RestoreStandby"};
-  if (kRollback.count(step)) return true;
-  for (const auto& [name, what] : CampaignSteps()) {
-    if (name == step) return true;
-  }
-  return false;
-}
+bool IsStep(const std::string& step) { return FromName<CampaignStep>(step).has_value(); }
 
 Status ReadTrigger(const YamlField& node, Trigger* t) {
   if (!node.written()) return node.Error("required (after, step, acked or random)");

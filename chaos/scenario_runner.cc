@@ -429,23 +429,21 @@ class Run {
                                                 const std::string& expect,
                                                 const std::string& outcome) {
     std::vector<std::string> out;
-    static const std::set<std::pair<std::string, std::string>> kLegal = {
-        {"running", "rolling back"},
-        {"running", "awaiting finalize"},
-        {"running", "completed"},
-        {"awaiting finalize", "running"},
-        {"awaiting finalize", "rolling back"},
-        {"rolling back", "rolled back"}};
-    std::string state;
+    std::optional<CampaignState> state;
     for (const auto& e : events) {
       if (e.value("kind", "") != "campaign") continue;
-      std::string next = e.value("state", "");
-      if (!state.empty() && next != state && !kLegal.count({state, next})) {
-        out.push_back("illegal campaign transition " + state + " -> " + next);
+      std::string name = e.value("state", "");
+      std::optional<CampaignState> next = FromName<CampaignState>(name);
+      if (!next) {
+        out.push_back("unknown campaign state \"" + name + "\"");
+        continue;
+      }
+      if (state && !StateMayFollow(*state, *next)) {
+        out.push_back("illegal campaign transition " + Name(*state) + " -> " + Name(*next));
       }
       state = next;
     }
-    std::string got = outcome == "rolled back" ? "rolled_back" : outcome;
+    const std::string& got = outcome;
     if (expect == "either" ? (got != "completed" && got != "rolled_back") : got != expect) {
       out.push_back("campaign " + (outcome.empty() ? "did not run" : outcome) + ", expected " +
                     expect);
@@ -483,7 +481,10 @@ class Run {
     std::string outcome = "none";
     if (!s_.package.empty()) {
       std::lock_guard lock(mu_);
-      outcome = campaign_.outcome;
+      // Scenarios name the ends with an underscore ("rolled_back").
+      outcome = !campaign_.end                                 ? campaign_.outcome
+                : *campaign_.end == CampaignState::kRolledBack ? "rolled_back"
+                                                               : Name(*campaign_.end);
     }
     campaign = CheckCampaign(ev, s_.expect, outcome);
     std::vector<std::string> crashes;
@@ -544,7 +545,7 @@ class Run {
                 {"verdict", pass ? "pass" : "fail"},
                 {"expected_outcome", s_.expect},
                 {"expect_violation", s_.expect_violation},
-                {"outcome", outcome == "rolled back" ? "rolled_back" : outcome},
+                {"outcome", outcome},
                 {"campaign_reason", CampaignReason()},
                 {"duration_ms", ElapsedMs()},
                 {"invariants", invariants},

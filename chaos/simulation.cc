@@ -218,7 +218,7 @@ class Host final : public CampaignHost {
   Status Switchover() override;
   void SetClusterVersion(const std::string& version) override;
   void SetLock(bool held) override;
-  void StartWork(const std::string& kind) override;
+  void StartWork(WorkKind kind) override;
 
  private:
   World* w_;
@@ -636,7 +636,7 @@ class World {
     r.to = kNewVersion;
     r.soak_ms = rng_.Uniform(200, 800);
     r.auto_finalize = profile_.auto_finalize;
-    r.state = "running";
+    r.state = CampaignState::kRunning;
     (void)records_.Put("campaign", CampaignToJson(r));
     campaign_ = std::make_unique<Campaign>(r, &host_, CampaignTimes());
     Trace("campaign started" + (profile_.variant.empty() ? "" : " (" + profile_.variant + ")"));
@@ -649,7 +649,7 @@ class World {
       Every(100 * kMs, [this] {
         if (!campaign_) return true;  // the coordinator is down: try again later
         if (campaign_->record().Done()) return false;
-        if (campaign_->record().state == "awaiting finalize") {
+        if (campaign_->record().state == CampaignState::kAwaitingFinalize) {
           Trace("finalize: " + campaign_->Finalize().message());
         }
         return true;
@@ -714,7 +714,7 @@ class World {
   void FinishDigests(size_t index, const Status& result) {
     digest_jobs_[index].cancelled = true;
     if (arbiter_) arbiter_->SetQuiesce(false);
-    if (campaign_) campaign_->OnWorkDone("digests", result);
+    if (campaign_) campaign_->OnWorkDone(WorkKind::kDigests, result);
   }
 
   // --- clients ---------------------------------------------------------------------------
@@ -968,7 +968,7 @@ class World {
                              std::to_string(r.store->meta().applied_seq)
                        : " down" + (r.open_error.empty() ? "" : " (" + r.open_error + ")"));
         }
-        if (campaign_) why += ", campaign " + campaign_->record().state;
+        if (campaign_) why += ", campaign " + Name(campaign_->record().state);
         if (Busy()) why += ", clients still waiting";
       }
       violation("replicas-converge", "did not settle within " + std::to_string(o_.settle_ms) +
@@ -1045,7 +1045,7 @@ class World {
     for (const auto& v : CheckFeatureGate(history)) violation("feature-gate", v);
     out.campaign = "none";
     if (campaign_) {
-      out.campaign = campaign_->record().state;
+      out.campaign = Name(campaign_->record().state);
       if (!campaign_->record().Done()) violation("campaign-outcome", "never ended");
     }
     Trace("end: " + std::to_string(out.violations.size()) + " violation(s)");
@@ -1122,7 +1122,7 @@ uint64_t Host::Starts(const std::string& replica) const {
 }
 void Host::Persist(const CampaignRecord& record) {
   (void)w_->records_.Put("campaign", CampaignToJson(record));
-  w_->Trace("campaign " + record.state + " " + record.phase);
+  w_->Trace("campaign " + Name(record.state) + " " + Name(record.phase));
 }
 void Host::Isolate(const std::string& replica, bool isolated) {
   w_->arbiter_->SetIsolated(replica, isolated);
@@ -1136,8 +1136,8 @@ void Host::SetClusterVersion(const std::string& version) {
   w_->arbiter_->SetClusterVersion(version);
 }
 void Host::SetLock(bool held) { w_->arbiter_->SetLock(held); }
-void Host::StartWork(const std::string& kind) {
-  if (kind == "digests") return w_->StartDigests();
+void Host::StartWork(WorkKind kind) {
+  if (kind == WorkKind::kDigests) return w_->StartDigests();
   // Verify and backup touch files the simulation does not have: they succeed.
   w_->After(kMs, [w = w_, kind] {
     if (w->campaign_) w->campaign_->OnWorkDone(kind, Status::Ok());

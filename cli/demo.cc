@@ -121,7 +121,7 @@ bool DemoUpgrade(const ClusterFixture& cluster, const Workload& workload,
   std::string ttl = Ask(cluster, "TTL", {"greeting"});  // after the PUTEX: not in one call
   Say("    a 2.0-only request now: PUTEX greeting hello 60000 -> %s; TTL greeting -> %s ms\n",
       put.c_str(), ttl.c_str());
-  return run->outcome == "completed";
+  return run->end == CampaignState::kCompleted;
 }
 
 // [8]: one chaos scenario from the catalogue, judged on every invariant.

@@ -24,6 +24,7 @@
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
 #include "upgrade_coordinator/upgrades.h"
+#include "upgrade_coordinator/upgrades_api.h"
 
 namespace duplex {
 namespace {
@@ -110,6 +111,7 @@ class Coordinator {
         store_(std::move(store)),
         arbiter_(MakeOptions(config), store_.get()),
         upgrades_(config, &arbiter_, store_.get()),
+        upgrades_api_(config_, &arbiter_, &upgrades_),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
@@ -203,35 +205,35 @@ class Coordinator {
     };
     http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
       // Hashing and copying a binary takes long: done here, off the event loop.
-      ApiAnswer answer = upgrades_.AddPackage(json_body(req));
+      ApiAnswer answer = upgrades_api_.AddPackage(json_body(req));
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
     http_.Get("/packages", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.ListPackages(); });
+      api(res, [this] { return upgrades_api_.ListPackages(); });
     });
     http_.Get("/upgrade/plan", [=, this](const httplib::Request& req, httplib::Response& res) {
       std::string to = req.get_param_value("to");
-      api(res, [this, to] { return upgrades_.Plan(to); });
+      api(res, [this, to] { return upgrades_api_.Plan(to); });
     });
     http_.Post("/upgrade/start", [=, this](const httplib::Request& req, httplib::Response& res) {
       auto body = json_body(req);
       api(res, [this, body] {
         return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
-                              : upgrades_.Start(body);
+                              : upgrades_api_.Start(body);
       });
     });
     http_.Get("/upgrade", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Show(); });
+      api(res, [this] { return upgrades_api_.Show(); });
     });
     http_.Post("/upgrade/abort", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Abort(); });
+      api(res, [this] { return upgrades_api_.Abort(); });
     });
     http_.Post("/upgrade/finalize", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Finalize(); });
+      api(res, [this] { return upgrades_api_.Finalize(); });
     });
     http_.Get("/features", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Features(); });
+      api(res, [this] { return upgrades_api_.Features(); });
     });
   }
 
@@ -383,7 +385,7 @@ class Coordinator {
     view["refused_control_frames"] = refused_;
     view["cluster_version"] = arbiter_.record().cluster_version;
     view["lock"] = arbiter_.record().lock;
-    view["campaign"] = upgrades_.CampaignJson();
+    view["campaign"] = upgrades_api_.CampaignJson();
     std::string json = view.dump();
     std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
     std::lock_guard lock(mu_);
@@ -395,6 +397,7 @@ class Coordinator {
   std::unique_ptr<RecordStore> store_;
   Arbiter arbiter_;
   Upgrades upgrades_;
+  UpgradesApi upgrades_api_;
   EventLog events_;
   Supervisor supervisor_;
   SteadyClock clock_;
