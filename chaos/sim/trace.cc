@@ -1,0 +1,14 @@
+#include "chaos/sim/trace.h"
+
+namespace duplex::sim {
+
+void Trace::Line(const std::string& line) {
+  std::string text = std::to_string(clock_.now()) + " " + line + "\n";
+  for (unsigned char c : text) {
+    hash_ ^= c;
+    hash_ *= 1099511628211ull;
+  }
+  if (keep_text_) text_ += text;
+}
+
+}  // namespace duplex::sim
