@@ -23,7 +23,7 @@ void Clients::NextOp(Client& c) {
   if (!loading_) return;
   OpRecord op;
   op.client = c.index;
-  op.seq = ++c.seq;
+  op.request_seq = ++c.seq;
   if (c.seq % 2 == 1) {
     op.op = "PUT";
     op.key = "k-" + std::to_string(c.index) + "-" + std::to_string(++c.puts);
@@ -41,13 +41,13 @@ void Clients::NextOp(Client& c) {
 
 void Clients::SendRequest(Client& c) {
   const OpRecord& op = history_[c.record];
-  Request q{c.id, op.seq, op.op, {}, 0};
+  Request q{c.id, op.request_seq, op.op, {}, 0};
   q.args = op.op == "PUT" ? std::vector<std::string>{op.key, op.value}
                           : std::vector<std::string>{op.key, "1"};
   std::string to = c.target == 0 ? "a" : "b";
   std::string name = Name(c);
   uint64_t attempt = ++c.attempt;
-  network_.Send(name, to, op.op + " " + std::to_string(op.seq), [this, to, name, q] {
+  network_.Send(name, to, op.op + " " + std::to_string(op.request_seq), [this, to, name, q] {
     processes_.OnReplica(to, [this, name, q, to](ReplicaCore& core) {
       Request stamped = q;
       stamped.now_ms = processes_.WallMs(to);  // the daemon stamps requests with its own clock
@@ -63,7 +63,7 @@ void Clients::SendRequest(Client& c) {
 
 void Clients::Retry(Client& c) {
   if (sim_.now() >= c.deadline) {
-    history_[c.record].outcome = OpRecord::Outcome::kInfo;
+    history_[c.record].outcome = OpOutcome::kInfo;
     Done(c, sim_.rng.Uniform(1, 3));
     return;
   }
@@ -83,7 +83,7 @@ void Clients::Done(Client& c, int64_t pause_ms) {
 
 void Clients::OnReply(int index, const ClientReply& reply) {
   Client& c = clients_.at(index);
-  if (!c.busy || reply.request_seq != history_[c.record].seq) return;
+  if (!c.busy || reply.request_seq != history_[c.record].request_seq) return;
   Code code = reply.response.code;
   if (code == Code::kNotActive || code == Code::kUnavailable) {
     c.target = 1 - c.target;
@@ -95,10 +95,10 @@ void Clients::OnReply(int index, const ClientReply& reply) {
   }
   OpRecord& op = history_[c.record];
   if (code == Code::kOk) {
-    op.outcome = OpRecord::Outcome::kOk;
+    op.outcome = OpOutcome::kOk;
     if (op.op == "INCR") op.value = reply.response.value;
   } else {
-    op.outcome = OpRecord::Outcome::kFail;
+    op.outcome = OpOutcome::kFail;
   }
   Done(c, sim_.rng.Uniform(0, 3));
 }

@@ -1,24 +1,19 @@
 // The simulated clients and their history: each alternates a PUT of a unique key and an
 // INCR of its own counter, retries on the other replica (same seq) until a deadline, and
-// records every operation's outcome for the judge. Owned by the World; single-threaded.
+// records every operation (chaos/checker.h's OpRecord) for the judge. Owned by the
+// World; single-threaded.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "chaos/checker.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/network.h"
 #include "chaos/sim/replica_process.h"
 
 namespace duplex::sim {
-
-struct OpRecord {
-  int client = 0;
-  uint64_t seq = 0;
-  std::string op, key, value;  // PUT: the value written; INCR: the value returned
-  enum class Outcome { kPending, kOk, kFail, kInfo } outcome = Outcome::kPending;
-};
 
 class Clients {
  public:

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
-#include "chaos/checker.h"
 #include "examples/kv/kv_record.h"
 
 namespace duplex::sim {
@@ -21,8 +21,10 @@ std::string Other(const std::string& replica) { return replica == "a" ? "b" : "a
 
 }  // namespace
 
-void Judge::Violation(SimResult& out, const std::string& invariant, const std::string& detail) {
-  if (out.violations.size() < 20) out.violations.push_back(invariant + ": " + detail);
+void Judge::Violation(SimResult& out, Invariant invariant, const std::string& detail) {
+  if (out.violations.size() < 20) {
+    out.violations.push_back(std::string(InvariantName(invariant)) + ": " + detail);
+  }
 }
 
 bool Judge::Settled() {
@@ -63,7 +65,7 @@ SimResult Judge::Verdict() {
   out.sessions_expired = processes_.SessionsExpired();
   out.violations = coordinator_.violations();
   if (!Settled()) {
-    Violation(out, "replicas-converge",
+    Violation(out, Invariant::kReplicasConverge,
               "did not settle within " + std::to_string(sim_.options.settle_ms) +
                   " ms after the faults: " + WhyNotSettled());
   }
@@ -71,12 +73,12 @@ SimResult Judge::Verdict() {
   // no serving active the data cannot be judged: the settle violation says why.
   std::map<std::string, std::string> state;
   bool judged = FinalState(out, &state);
-  CheckHistory(out, state, judged);
+  CheckData(out, state, judged);
   CheckEvents(out);
   out.campaign = "none";
   if (const Campaign* campaign = coordinator_.campaign()) {
     out.campaign = campaign->record().state;
-    if (!campaign->record().Done()) Violation(out, "campaign-outcome", "never ended");
+    if (!campaign->record().Done()) Violation(out, Invariant::kCampaignOutcome, "never ended");
   }
   sim_.trace.Line("end: " + std::to_string(out.violations.size()) + " violation(s)");
   out.trace_hash = sim_.trace.hash();
@@ -103,58 +105,29 @@ bool Judge::FinalState(SimResult& out, std::map<std::string, std::string>* state
     auto da = active.store->Digest();
     auto db = other.store->Digest();
     if (da.ok() && db.ok() && (da->digest != db->digest || da->keys != db->keys)) {
-      Violation(out, "replicas-converge",
+      Violation(out, Invariant::kReplicasConverge,
                 "digests differ at seq " + std::to_string(da->applied_seq));
     }
   }
   return judged;
 }
 
-void Judge::CheckHistory(SimResult& out, const std::map<std::string, std::string>& state,
-                         bool judged) {
-  std::map<int, std::pair<uint64_t, uint64_t>> counters;  // client -> (ok, unknown)
-  std::map<int, int64_t> last_returned;
-  for (const auto& op : clients_.history()) {
-    using O = OpRecord::Outcome;
-    if (op.outcome == O::kOk) ++out.ops_ok;
-    if (op.outcome == O::kFail) ++out.ops_fail;
-    if (op.outcome == O::kInfo || op.outcome == O::kPending) ++out.ops_info;
-    if (!judged) continue;
-    if (op.op == "INCR") {
-      auto& [ok, unknown] = counters[op.client];
-      if (op.outcome == O::kInfo || op.outcome == O::kPending) ++unknown;
-      if (op.outcome != O::kOk) continue;
-      ++ok;
-      int64_t v = std::stoll(op.value);
-      if (v - last_returned[op.client] > 1 + static_cast<int64_t>(unknown)) {
-        Violation(out, "double-applied",
-                  "client " + std::to_string(op.client) + " INCR returned " + op.value + " after " +
-                      std::to_string(last_returned[op.client]));
-      }
-      last_returned[op.client] = v;
-      continue;
-    }
-    auto it = state.find(op.key);
-    bool visible = it != state.end() && it->second == op.value;
-    if (op.outcome == O::kOk && !visible)
-      Violation(out, "lost-writes", "acknowledged PUT " + op.key);
-    if (op.outcome == O::kFail && it != state.end()) {
-      Violation(out, "phantom-writes", "failed PUT " + op.key + " is visible");
-    }
+void Judge::CheckData(SimResult& out, const std::map<std::string, std::string>& state,
+                      bool judged) {
+  ReadValue read;
+  if (judged) {
+    read = [&state](const std::string& key) -> std::optional<std::string> {
+      auto it = state.find(key);
+      if (it == state.end()) return std::nullopt;
+      return it->second;
+    };
   }
-  for (const auto& [client, c] : counters) {
-    auto it = state.find("ctr-" + std::to_string(client));
-    int64_t v = it == state.end() ? 0 : std::stoll(it->second);
-    if (v < static_cast<int64_t>(c.first)) {
-      Violation(out, "lost-writes",
-                "counter of client " + std::to_string(client) + " is " + std::to_string(v) +
-                    " after " + std::to_string(c.first) + " acknowledged increments");
-    }
-    if (v > static_cast<int64_t>(c.first + c.second)) {
-      Violation(out, "double-applied",
-                "counter of client " + std::to_string(client) + " is " + std::to_string(v));
-    }
-  }
+  // Only the first 20 violations are kept (Violation), so no more are spelled out.
+  CheckResult check = CheckHistory(clients_.history(), read, 20);
+  out.ops_ok = check.ok;
+  out.ops_fail = check.fail;
+  out.ops_info = check.info;
+  for (const auto& p : check.problems) Violation(out, p.invariant, p.detail);
 }
 
 // Replica events from the replicas, cluster and campaign events from the coordinator,
@@ -168,8 +141,8 @@ void Judge::CheckEvents(SimResult& out) {
                    [](const nlohmann::json& a, const nlohmann::json& b) {
                      return a.value("t_us", int64_t{0}) < b.value("t_us", int64_t{0});
                    });
-  for (const auto& v : CheckEpochs(history)) Violation(out, "one-active-per-epoch", v);
-  for (const auto& v : CheckFeatureGate(history)) Violation(out, "feature-gate", v);
+  for (const auto& v : CheckEpochs(history)) Violation(out, Invariant::kOneActivePerEpoch, v);
+  for (const auto& v : CheckFeatureGate(history)) Violation(out, Invariant::kFeatureGate, v);
 }
 
 }  // namespace duplex::sim

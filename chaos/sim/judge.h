@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "chaos/checker.h"
 #include "chaos/sim/clients.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/coordinator.h"
@@ -27,12 +28,14 @@ class Judge {
 
  private:
   // Adds "invariant: detail" to out, up to 20 violations.
-  static void Violation(SimResult& out, const std::string& invariant, const std::string& detail);
+  static void Violation(SimResult& out, Invariant invariant, const std::string& detail);
   std::string WhyNotSettled();
   // The active's final state of every key the clients touched; false when no active
   // runs (the data cannot be judged).
   bool FinalState(SimResult& out, std::map<std::string, std::string>* state);
-  void CheckHistory(SimResult& out, const std::map<std::string, std::string>& state, bool judged);
+  // The clients' history against that state (chaos/checker.h), or only its outcomes
+  // counted when the data cannot be judged.
+  void CheckData(SimResult& out, const std::map<std::string, std::string>& state, bool judged);
   void CheckEvents(SimResult& out);
 
   SimContext& sim_;
