@@ -27,21 +27,21 @@ void Judge::Violation(SimResult& out, Invariant invariant, const std::string& de
   }
 }
 
-bool Judge::Settled() {
+bool Judge::Settled() const {
   const Arbiter* arbiter = coordinator_.arbiter();
   if (clients_.Busy() || !arbiter) return false;
   const Campaign* campaign = coordinator_.campaign();
   if (campaign && !campaign->record().Done()) return false;
   const ClusterRecord& rec = arbiter->record();
   if (rec.active.empty()) return false;
-  Replica& a = processes_.at(rec.active);
-  Replica& b = processes_.at(Other(rec.active));
+  const Replica& a = processes_.at(rec.active);
+  const Replica& b = processes_.at(Other(rec.active));
   if (!a.up || !b.up || !a.core->Serving(sim_.now())) return false;
   return b.core->role() == RoleState::kInSync &&
          a.store->meta().applied_seq == b.store->meta().applied_seq;
 }
 
-std::string Judge::WhyNotSettled() {
+std::string Judge::WhyNotSettled() const {
   const Arbiter* arbiter = coordinator_.arbiter();
   if (!arbiter) return "no coordinator";
   std::string why = "active '" + arbiter->record().active + "'";
@@ -90,7 +90,7 @@ bool Judge::FinalState(SimResult& out, std::map<std::string, std::string>* state
   const Arbiter* arbiter = coordinator_.arbiter();
   if (!arbiter || arbiter->record().active.empty()) return false;
   bool judged = false;
-  Replica& active = processes_.at(arbiter->record().active);
+  const Replica& active = processes_.at(arbiter->record().active);
   if (active.up) {
     judged = true;
     for (const auto& op : clients_.history()) {
@@ -100,7 +100,7 @@ bool Judge::FinalState(SimResult& out, std::map<std::string, std::string>* state
       }
     }
   }
-  Replica& other = processes_.at(Other(arbiter->record().active));
+  const Replica& other = processes_.at(Other(arbiter->record().active));
   if (Settled()) {
     auto da = active.store->Digest();
     auto db = other.store->Digest();

@@ -18,18 +18,19 @@ namespace duplex::sim {
 
 class Judge {
  public:
-  Judge(SimContext& sim, Processes& processes, Coordinator& coordinator, const Clients& clients)
+  Judge(SimContext& sim, const Processes& processes, const Coordinator& coordinator,
+        const Clients& clients)
       : sim_(sim), processes_(processes), coordinator_(coordinator), clients_(clients) {}
 
   // Clients done, campaign over, an active serving and its standby in sync at its seq.
-  bool Settled();
+  bool Settled() const;
   // The run's result; traces its end.
   SimResult Verdict();
 
  private:
   // Adds "invariant: detail" to out, up to 20 violations.
   static void Violation(SimResult& out, Invariant invariant, const std::string& detail);
-  std::string WhyNotSettled();
+  std::string WhyNotSettled() const;
   // The active's final state of every key the clients touched; false when no active
   // runs (the data cannot be judged).
   bool FinalState(SimResult& out, std::map<std::string, std::string>* state);
@@ -39,8 +40,8 @@ class Judge {
   void CheckEvents(SimResult& out);
 
   SimContext& sim_;
-  Processes& processes_;
-  Coordinator& coordinator_;
+  const Processes& processes_;
+  const Coordinator& coordinator_;
   const Clients& clients_;
 };
 

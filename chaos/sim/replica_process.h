@@ -66,7 +66,6 @@ class Processes {
 
   Replica& at(const std::string& name) { return replicas_.at(name); }
   const Replica& at(const std::string& name) const { return replicas_.at(name); }
-  std::map<std::string, Replica>& all() { return replicas_; }
   const std::map<std::string, Replica>& all() const { return replicas_; }
   // Spawned, booting or up.
   bool Running(const std::string& name) const;
