@@ -418,10 +418,12 @@ class Run {
 
   // --- the verdict ----------------------------------------------------------------------
 
-  static json Invariant(const std::string& name, std::vector<std::string> details,
-                        uint64_t count = 0) {
+  static json Verdict(Invariant invariant, std::vector<std::string> details, uint64_t count = 0) {
     count = std::max<uint64_t>(count, details.size());
-    return {{"name", name}, {"ok", count == 0}, {"violations", count}, {"details", details}};
+    return {{"name", InvariantName(invariant)},
+            {"ok", count == 0},
+            {"violations", count},
+            {"details", details}};
   }
 
   // The campaign's states must follow the machine's edges.
@@ -466,13 +468,6 @@ class Run {
     auto events = ReadEventLog(cluster_->config().data_dir + "/events.jsonl");
     std::vector<json> ev = events.ok() ? *events : std::vector<json>{};
 
-    // The workload spells out the first few problems; the totals count them all.
-    std::vector<std::string> lost, phantom, twice;
-    for (const auto& p : data.problems) {
-      bool is_lost = p.find("missing") != std::string::npos ||
-                     p.find("acknowledged increments") != std::string::npos;
-      (is_lost ? lost : p.find("visible") != std::string::npos ? phantom : twice).push_back(p);
-    }
     std::vector<std::string> converge;
     if (!serving.ok()) converge.push_back("writes not acknowledged again: " + serving.message());
     if (!ready.ok()) converge.push_back("no serving pair: " + ready.message());
@@ -494,13 +489,17 @@ class Run {
     }
     if (!events.ok()) crashes.push_back(events.status().message());
 
+    // The workload spells out the first few problems; the totals count them all.
     json invariants = json::array(
-        {Invariant("lost-writes", lost, data.lost),
-         Invariant("phantom-writes", phantom, data.phantom),
-         Invariant("double-applied", twice, data.double_applied),
-         Invariant("one-active-per-epoch", CheckEpochs(ev)),
-         Invariant("replicas-converge", converge), Invariant("campaign-outcome", campaign),
-         Invariant("feature-gate", CheckFeatureGate(ev)), Invariant("no-crash-reports", crashes)});
+        {Verdict(Invariant::kLostWrites, data.Details(Invariant::kLostWrites), data.lost),
+         Verdict(Invariant::kPhantomWrites, data.Details(Invariant::kPhantomWrites), data.phantom),
+         Verdict(Invariant::kDoubleApplied, data.Details(Invariant::kDoubleApplied),
+                 data.double_applied),
+         Verdict(Invariant::kOneActivePerEpoch, CheckEpochs(ev)),
+         Verdict(Invariant::kReplicasConverge, converge),
+         Verdict(Invariant::kCampaignOutcome, campaign),
+         Verdict(Invariant::kFeatureGate, CheckFeatureGate(ev)),
+         Verdict(Invariant::kNoCrashReports, crashes)});
     bool pass = true;
     for (const auto& i : invariants) {
       if (s_.expect_violation.empty()) {
@@ -643,9 +642,11 @@ class Run {
 }  // namespace
 
 const std::vector<std::string>& InvariantNames() {
-  static const std::vector<std::string> kNames = {
-      "lost-writes",       "phantom-writes",   "double-applied", "one-active-per-epoch",
-      "replicas-converge", "campaign-outcome", "feature-gate",   "no-crash-reports"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (Invariant invariant : kInvariants) names.push_back(InvariantName(invariant));
+    return names;
+  }();
   return kNames;
 }
 

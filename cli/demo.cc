@@ -232,7 +232,7 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
       upgrade.unavailability_at_ms / 1000.0,
       static_cast<unsigned long long>(upgrade.failed_requests));
   Say("replica digests equal      %s\n", converged.ok() ? "yes" : converged.message().c_str());
-  for (const auto& p : check.problems) Say("  problem: %s\n", p.c_str());
+  for (const auto& p : check.problems) Say("  problem: %s\n", p.detail.c_str());
   bool chaos = DemoChaos(fo.build_dir);
   return check.Clean() && converged.ok() && first > 0 && upgraded && chaos ? 0 : 1;
 }
