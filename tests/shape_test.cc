@@ -31,7 +31,7 @@ const std::set<std::string> kLongFunctionsKnown = {
 const std::set<std::string> kLongFilesKnown = {"upgrade_coordinator/package.cc"};
 const std::set<std::string> kCirclesKnown = {"upgrade_coordinator/campaign/machine",
                                              "upgrade_coordinator/campaign/states"};
-const std::set<std::string> kSplitClassesKnown = {"Arbiter", "ReplicaCore", "Upgrades"};
+const std::set<std::string> kSplitClassesKnown = {"ReplicaCore", "Upgrades"};
 
 struct Source {
   std::string path;
