@@ -1,9 +1,6 @@
 #include "bench/redis_peer.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,8 +17,7 @@
 #include "bench/redis_client.h"
 #include "common/clock.h"
 #include "common/net.h"
-
-extern char** environ;
+#include "common/subprocess.h"
 
 namespace duplex::bench {
 
@@ -56,40 +52,16 @@ StatusOr<std::string> FindProgram(const std::string& name) {
 
 // Runs a program (stdout to our stderr: a benchmark prints JSON on stdout) in its own process
 // group and waits at most timeout_ms, then kills that group.
-Status RunProgram(std::vector<std::string> args, std::vector<std::string> env, int timeout_ms) {
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());  // first: getenv takes the first match
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-  envp.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return IOError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(STDERR_FILENO, STDOUT_FILENO);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);
-  int status = 0;
-  for (int64_t deadline = NowMs() + timeout_ms;;) {
-    const pid_t waited = ::waitpid(pid, &status, WNOHANG);
-    if (waited == pid) break;
-    if (waited < 0 && errno != EINTR) {
-      return IOError(std::string("waitpid: ") + std::strerror(errno));
-    }
-    if (NowMs() > deadline) {
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      return Unavailable(args[0] + " did not finish within " + std::to_string(timeout_ms) + " ms");
-    }
-    SleepMs(50);
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  return Internal(args[0] + (WIFEXITED(status)
-                                 ? " exited with " + std::to_string(WEXITSTATUS(status))
-                                 : " was killed by signal " + std::to_string(WTERMSIG(status))));
+Status RunCommand(std::vector<std::string> args, std::vector<std::string> env, int timeout_ms) {
+  SpawnOptions options;
+  options.argv = std::move(args);
+  options.env = std::move(env);
+  options.stdout_to = ChildOutput::kStderr;
+  options.group = ChildGroup::kOwn;
+  StatusOr<RunResult> run = RunProgram(options, timeout_ms);
+  if (!run.ok()) return run.status();
+  if (run->exit.success() || run->exit.lost) return Status::Ok();
+  return Internal(options.argv[0] + " " + run->exit.Describe());
 }
 
 // The last non-empty line of a log, for an error about a node that died.
@@ -175,7 +147,7 @@ Status RedisPeer::EnsureInstalled() {
     std::vector<std::string> all = prefix;
     all.push_back(*apt);
     all.insert(all.end(), args.begin(), args.end());
-    return RunProgram(all, {"DEBIAN_FRONTEND=noninteractive"}, kAptTimeoutMs);
+    return RunCommand(all, {"DEBIAN_FRONTEND=noninteractive"}, kAptTimeoutMs);
   };
   const std::vector<std::string> install = {
       "install", "-y", "--no-install-recommends", "redis-server", "redis-sentinel", "redis-tools"};
@@ -290,48 +262,30 @@ Status RedisPeer::WriteConfigs() {
 
 Status RedisPeer::Spawn(Node& node, const std::vector<std::string>& extra_args) {
   if (stopped_) return FailedPrecondition("the peer in " + options_.dir + " was stopped");
-  // Everything the child needs is built before fork: between fork and exec it may call only
-  // async-signal-safe functions (the benchmark's writer threads may hold malloc's lock).
-  std::vector<std::string> args = {node.sentinel ? sentinel_binary_ : server_binary_,
-                                   node.config_path};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return IOError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Own process group: a Ctrl-C meant for the benchmark does not reach the node directly;
-    // the death signal below still takes it down with the thread that started it.
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    const int out = ::open(node.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = ::open("/dev/null", O_RDONLY);
-    if (out >= 0) {
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(out, STDERR_FILENO);
-    }
-    if (in >= 0) ::dup2(in, STDIN_FILENO);
-    ::close_range(3, ~0U, 0);  // sockets and files of the benchmark stay with it
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);
-  node.pid = pid;
+  SpawnOptions options;
+  options.argv = {node.sentinel ? sentinel_binary_ : server_binary_, node.config_path};
+  options.argv.insert(options.argv.end(), extra_args.begin(), extra_args.end());
+  options.stdin_null = true;
+  options.stdout_to = ChildOutput::kLogFile;  // what it says before its own log is open
+  options.stderr_to = ChildOutput::kLogFile;
+  options.log_path = node.output_path;
+  // Own process group: a Ctrl-C meant for the benchmark does not reach the node directly;
+  // the death signal still takes it down with the thread that started it.
+  options.group = ChildGroup::kOwn;
+  options.die_with_parent = true;
+  options.close_other_fds = true;  // sockets and files of the benchmark stay with it
+  StatusOr<pid_t> pid = duplex::Spawn(options);
+  if (!pid.ok()) return pid.status();
+  node.pid = *pid;
   node.started = true;
   return Status::Ok();
 }
 
 bool RedisPeer::Reap(Node& node) {
   if (node.pid == 0) return true;
-  const pid_t waited = ::waitpid(node.pid, nullptr, WNOHANG);
-  if (waited == node.pid || (waited < 0 && errno == ECHILD)) {
-    node.pid = 0;
-    return true;
-  }
-  return false;
+  if (!WaitExited(node.pid, 0).has_value()) return false;
+  node.pid = 0;
+  return true;
 }
 
 std::string RedisPeer::DeadNodeProblem() {
@@ -566,8 +520,7 @@ void RedisPeer::Stop() {
     for (Node& n : nodes_) {
       while (n.sentinel == sentinels && !Reap(n) && NowMs() < deadline) SleepMs(5);
       if (n.sentinel != sentinels || n.pid == 0) continue;
-      ::kill(n.pid, SIGKILL);
-      ::waitpid(n.pid, nullptr, 0);
+      KillAndReap(n.pid);
       n.pid = 0;
     }
   }

@@ -1,10 +1,7 @@
 #include "chaos/cluster_fixture.h"
 
-#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -13,6 +10,7 @@
 
 #include "common/files.h"
 #include "common/net.h"
+#include "common/subprocess.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/record_store.h"
@@ -53,6 +51,9 @@ ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
   return c;
 }
 
+// Stop: how long the coordinator has to exit after /shutdown before it is killed.
+constexpr int kShutdownWaitMs = 10000;
+
 void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace
@@ -78,23 +79,17 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   return f;
 }
 
+// A child of this process in its process group: stopped by its PID, and by a Ctrl-C too.
 duplex::Status ClusterFixture::SpawnCoordinator() {
-  std::string log = config_.data_dir + "/coordinator.log";
-  pid_t pid = ::fork();
-  if (pid < 0) return IOError("fork failed");
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    std::string crash_point = CrashPointFile();
-    ::execl(duplex_binary_.c_str(), duplex_binary_.c_str(), "coordinator", "-c",
-            config_path_.c_str(), "--crash-point-file", crash_point.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  coordinator_pid_ = pid;
+  SpawnOptions options;
+  options.argv = {duplex_binary_, "coordinator",        "-c",
+                  config_path_,   "--crash-point-file", CrashPointFile()};
+  options.stdout_to = ChildOutput::kLogFile;
+  options.stderr_to = ChildOutput::kLogFile;
+  options.log_path = config_.data_dir + "/coordinator.log";
+  StatusOr<pid_t> pid = Spawn(options);
+  if (!pid.ok()) return pid.status();
+  coordinator_pid_ = *pid;
   return Status::Ok();
 }
 
@@ -112,8 +107,7 @@ void ClusterFixture::RememberOrphans() {
 void ClusterFixture::KillCoordinator() {
   if (coordinator_pid_ == 0) return;
   RememberOrphans();  // first: after the kill nobody else knows their pids
-  ::kill(coordinator_pid_, SIGKILL);
-  ::waitpid(coordinator_pid_, nullptr, 0);
+  KillAndReap(coordinator_pid_);
   coordinator_pid_ = 0;
 }
 
@@ -132,9 +126,7 @@ void ClusterFixture::DisarmCoordinatorCrash() {
 }
 
 bool ClusterFixture::CoordinatorExited() {
-  if (coordinator_pid_ != 0 && ::waitpid(coordinator_pid_, nullptr, WNOHANG) == coordinator_pid_) {
-    coordinator_pid_ = 0;
-  }
+  if (coordinator_pid_ != 0 && WaitExited(coordinator_pid_, 0).has_value()) coordinator_pid_ = 0;
   return coordinator_pid_ == 0;
 }
 
@@ -154,17 +146,10 @@ void ClusterFixture::Stop() {
     if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
   }
   (void)Post(config_, "/shutdown", 10000);
-  for (int i = 0; coordinator_pid_ != 0 && i < 500; ++i) {
-    if (::waitpid(coordinator_pid_, nullptr, WNOHANG) == coordinator_pid_) {
-      coordinator_pid_ = 0;
-      break;
-    }
-    SleepMs(20);
+  if (coordinator_pid_ != 0 && !WaitExited(coordinator_pid_, kShutdownWaitMs).has_value()) {
+    KillAndReap(coordinator_pid_);
   }
-  if (coordinator_pid_ != 0) {
-    ::kill(coordinator_pid_, SIGKILL);
-    ::waitpid(coordinator_pid_, nullptr, 0);
-  }
+  coordinator_pid_ = 0;
   for (pid_t pid : pids) ::kill(pid, SIGKILL);  // already gone unless shutdown failed
   for (pid_t pid : orphans_) ::kill(pid, SIGKILL);
 }

@@ -1,65 +1,46 @@
 #include "chaos/scenario.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/yaml_fields.h"
 #include "upgrade_coordinator/campaign/campaign.h"
 
 namespace duplex {
 namespace {
 
-Status Bad(const std::string& path, const std::string& why) {
-  return InvalidArgument(path + ": " + why);
-}
-
-std::string Join(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
 // Fields a map may hold; anything else is a typo worth naming.
-Status CheckKeys(const YAML::Node& node, const std::string& path,
-                 const std::set<std::string>& allowed) {
-  if (!node.IsMap()) return Bad(path.empty() ? "scenario" : path, "must be a map");
-  for (const auto& kv : node) {
-    std::string key = kv.first.as<std::string>();
-    if (!allowed.count(key)) return Bad(Join(path, key), "unknown field");
-  }
-  return Status::Ok();
+Status CheckKeys(const YamlField& node, YamlField::Keys allowed) {
+  if (!node.IsMap()) return node.Error("must be a map");
+  return node.CheckKeys(allowed);
 }
 
+// yaml-cpp's conversions (yes/no booleans among them), as scenarios have always been read.
 template <typename T>
-Status Read(const YAML::Node& node, const std::string& path, const std::string& key, T* out) {
-  const YAML::Node value = node[key];
-  if (!value.IsDefined() || value.IsNull()) return Status::Ok();
-  try {
-    *out = value.as<T>();
-  } catch (const YAML::Exception&) {
-    return Bad(Join(path, key), "\"" + YAML::Dump(value) + "\" has the wrong type");
-  }
+Status Read(const YamlField& field, T* out) {
+  if (field.missing()) return Status::Ok();
+  if (!field.Convert(out)) return field.Error("\"" + field.Dump() + "\" has the wrong type");
   return Status::Ok();
 }
 
-Status ReadDuration(const YAML::Node& node, const std::string& path, const std::string& key,
-                    int64_t* out) {
+Status ReadDuration(const YamlField& field, int64_t* out) {
   std::string text;
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, key, &text));
+  DUPLEX_RETURN_IF_ERROR(Read(field, &text));
   if (text.empty()) return Status::Ok();
   auto ms = ParseDurationMs(text);
-  if (!ms.ok()) return Bad(Join(path, key), ms.status().message());
+  if (!ms.ok()) return field.Error(ms.status().message());
   *out = *ms;
   return Status::Ok();
 }
 
-Status ReadProbability(const YAML::Node& node, const std::string& path, const std::string& key,
-                       double* out) {
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, key, out));
-  if (*out < 0 || *out > 1) return Bad(Join(path, key), "must be within 0..1");
+Status ReadProbability(const YamlField& field, double* out) {
+  DUPLEX_RETURN_IF_ERROR(Read(field, out));
+  if (*out < 0 || *out > 1) return field.Error("must be within 0..1");
   return Status::Ok();
 }
 
@@ -72,31 +53,33 @@ bool IsStep(const std::string& step) {
   return false;
 }
 
-Status ReadTrigger(const YAML::Node& node, const std::string& path, Trigger* t) {
-  if (!node.IsDefined()) return Bad(path, "required (after, step, acked or random)");
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path, {"after", "step", "acked", "random"}));
-  if (node.size() != 1) return Bad(path, "exactly one of after, step, acked, random");
-  if (node["after"]) {
+Status ReadTrigger(const YamlField& node, Trigger* t) {
+  if (!node.written()) return node.Error("required (after, step, acked or random)");
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, {"after", "step", "acked", "random"}));
+  if (node.size() != 1) return node.Error("exactly one of after, step, acked, random");
+  if (node["after"].written()) {
     int64_t ms = 0;
-    DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "after", &ms));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(node["after"], &ms));
     t->after_ms = ms;
-  } else if (node["step"]) {
-    DUPLEX_RETURN_IF_ERROR(Read(node, path, "step", &t->step));
-    if (!IsStep(t->step))
-      return Bad(Join(path, "step"), "\"" + t->step + "\" is not a campaign step");
-  } else if (node["acked"]) {
+  } else if (node["step"].written()) {
+    DUPLEX_RETURN_IF_ERROR(Read(node["step"], &t->step));
+    if (!IsStep(t->step)) return node["step"].Error("\"" + t->step + "\" is not a campaign step");
+  } else if (node["acked"].written()) {
     uint64_t n = 0;
-    DUPLEX_RETURN_IF_ERROR(Read(node, path, "acked", &n));
+    DUPLEX_RETURN_IF_ERROR(Read(node["acked"], &n));
     t->acked = n;
   } else {
-    const YAML::Node range = node["random"];
-    if (!range.IsSequence() || range.size() != 2) {
-      return Bad(Join(path, "random"), "a [from, to] pair of durations");
+    const YamlField range = node["random"];
+    if (!range.IsList() || range.size() != 2) {
+      return node["random"].Error("a [from, to] pair of durations");
     }
-    auto lo = ParseDurationMs(range[0].as<std::string>());
-    auto hi = ParseDurationMs(range[1].as<std::string>());
+    std::string from, to;  // "" (no duration) unless a single value
+    range[0].Convert(&from);
+    range[1].Convert(&to);
+    auto lo = ParseDurationMs(from);
+    auto hi = ParseDurationMs(to);
     if (!lo.ok() || !hi.ok() || *lo > *hi) {
-      return Bad(Join(path, "random"), "a [from, to] pair of durations, from <= to");
+      return node["random"].Error("a [from, to] pair of durations, from <= to");
     }
     t->random_ms = std::make_pair(*lo, *hi);
   }
@@ -107,13 +90,13 @@ const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "c
 // isolate-active: the active's link to the coordinator and the replicas' link, together.
 const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
-Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) {
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(node, path,
-                                   {"kind", "target", "at", "duration", "error", "sync_only",
-                                    "direction", "sever", "drop", "duplicate", "reorder", "corrupt",
-                                    "delay", "jitter", "down", "offset", "back", "torn", "nth"}));
+Status ReadFault(const YamlField& node, FaultSpec* f) {
+  DUPLEX_RETURN_IF_ERROR(
+      CheckKeys(node, {"kind", "target", "at", "duration", "error", "sync_only", "direction",
+                       "sever", "drop", "duplicate", "reorder", "corrupt", "delay", "jitter",
+                       "down", "offset", "back", "torn", "nth"}));
   std::string kind;
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "kind", &kind));
+  DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
   static const std::map<std::string, FaultKind> kKinds = {{"kill", FaultKind::kKill},
                                                           {"pause", FaultKind::kPause},
                                                           {"power-loss", FaultKind::kPowerLoss},
@@ -123,68 +106,68 @@ Status ReadFault(const YAML::Node& node, const std::string& path, FaultSpec* f) 
                                                           {"clock-jump", FaultKind::kClockJump}};
   auto it = kKinds.find(kind);
   if (it == kKinds.end()) {
-    return Bad(Join(path, "kind"),
-               "\"" + kind +
-                   "\" is not one of kill, pause, power-loss, disk, partition, link, clock-jump");
+    return node["kind"].Error(
+        "\"" + kind +
+        "\" is not one of kill, pause, power-loss, disk, partition, link, clock-jump");
   }
   f->kind = it->second;
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "target", &f->target));
+  DUPLEX_RETURN_IF_ERROR(Read(node["target"], &f->target));
   bool link = f->kind == FaultKind::kPartition || f->kind == FaultKind::kLinkFaults;
   bool ok_target = link ? kLinkTargets.count(f->target) > 0
                         : kProcessTargets.count(f->target) > 0 ||
                               (f->kind == FaultKind::kPowerLoss && f->target == "both");
   if (!ok_target) {
-    return Bad(Join(path, "target"), "\"" + f->target + "\" is not a " +
-                                         (link ? "link (replicas, control, isolate-active)"
-                                               : "process (a, b, active, standby, "
-                                                 "coordinator)"));
+    return node["target"].Error("\"" + f->target + "\" is not a " +
+                                (link ? "link (replicas, control, isolate-active)"
+                                      : "process (a, b, active, standby, "
+                                        "coordinator)"));
   }
   if ((f->kind == FaultKind::kDisk || f->kind == FaultKind::kPowerLoss ||
        f->kind == FaultKind::kClockJump) &&
       f->target == "coordinator") {
-    return Bad(Join(path, "target"), "storage and clock faults apply to replicas");
+    return node["target"].Error("storage and clock faults apply to replicas");
   }
-  DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], Join(path, "at"), &f->at));
-  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "duration", &f->duration_ms));
-  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "down", &f->down_ms));
-  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "offset", &f->offset_ms));
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "back", &f->back));
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "torn", &f->torn));
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "nth", &f->nth));
+  DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["down"], &f->down_ms));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["offset"], &f->offset_ms));
+  DUPLEX_RETURN_IF_ERROR(Read(node["back"], &f->back));
+  DUPLEX_RETURN_IF_ERROR(Read(node["torn"], &f->torn));
+  DUPLEX_RETURN_IF_ERROR(Read(node["nth"], &f->nth));
   if (!f->torn.empty()) {
     if (f->kind != FaultKind::kKill || f->target != "coordinator") {
-      return Bad(Join(path, "torn"), "only a kill of the coordinator can be torn");
+      return node["torn"].Error("only a kill of the coordinator can be torn");
     }
     if (f->torn != "any" && f->torn != "reload") {
-      return Bad(Join(path, "torn"), "\"" + f->torn + "\" is not any or reload");
+      return node["torn"].Error("\"" + f->torn + "\" is not any or reload");
     }
-    if (f->down_ms > 0) return Bad(Join(path, "down"), "a torn kill restarts at once");
+    if (f->down_ms > 0) return node["down"].Error("a torn kill restarts at once");
   }
-  if (f->nth < 1) return Bad(Join(path, "nth"), "must be 1 or more");
+  if (f->nth < 1) return node["nth"].Error("must be 1 or more");
   if (f->kind == FaultKind::kClockJump && f->offset_ms <= 0) {
-    return Bad(Join(path, "offset"), "required for clock-jump (e.g. 1h; back: true to go back)");
+    return node["offset"].Error("required for clock-jump (e.g. 1h; back: true to go back)");
   }
   bool lasts = f->kind == FaultKind::kPause || f->kind == FaultKind::kDisk ||
                f->kind == FaultKind::kClockJump || link;
-  if (lasts && f->duration_ms <= 0) return Bad(Join(path, "duration"), "required for " + kind);
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "error", &f->error));
+  if (lasts && f->duration_ms <= 0) return node["duration"].Error("required for " + kind);
+  DUPLEX_RETURN_IF_ERROR(Read(node["error"], &f->error));
   if (f->error != "nospace" && f->error != "ioerror") {
-    return Bad(Join(path, "error"), "\"" + f->error + "\" is not nospace or ioerror");
+    return node["error"].Error("\"" + f->error + "\" is not nospace or ioerror");
   }
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "sync_only", &f->sync_only));
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "direction", &f->direction));
+  DUPLEX_RETURN_IF_ERROR(Read(node["sync_only"], &f->sync_only));
+  DUPLEX_RETURN_IF_ERROR(Read(node["direction"], &f->direction));
   if (f->direction != "both" && f->direction != "to-target" && f->direction != "from-target") {
-    return Bad(Join(path, "direction"),
-               "\"" + f->direction + "\" is not both, to-target or from-target");
+    return node["direction"].Error("\"" + f->direction +
+                                   "\" is not both, to-target or from-target");
   }
-  DUPLEX_RETURN_IF_ERROR(Read(node, path, "sever", &f->sever));
-  DUPLEX_RETURN_IF_ERROR(ReadProbability(node, path, "drop", &f->drop));
-  DUPLEX_RETURN_IF_ERROR(ReadProbability(node, path, "duplicate", &f->duplicate));
-  DUPLEX_RETURN_IF_ERROR(ReadProbability(node, path, "reorder", &f->reorder));
-  DUPLEX_RETURN_IF_ERROR(ReadProbability(node, path, "corrupt", &f->corrupt));
+  DUPLEX_RETURN_IF_ERROR(Read(node["sever"], &f->sever));
+  DUPLEX_RETURN_IF_ERROR(ReadProbability(node["drop"], &f->drop));
+  DUPLEX_RETURN_IF_ERROR(ReadProbability(node["duplicate"], &f->duplicate));
+  DUPLEX_RETURN_IF_ERROR(ReadProbability(node["reorder"], &f->reorder));
+  DUPLEX_RETURN_IF_ERROR(ReadProbability(node["corrupt"], &f->corrupt));
   int64_t delay = 0, jitter = 0;
-  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "delay", &delay));
-  DUPLEX_RETURN_IF_ERROR(ReadDuration(node, path, "jitter", &jitter));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["delay"], &delay));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["jitter"], &jitter));
   f->delay_ms = static_cast<int>(delay);
   f->jitter_ms = static_cast<int>(jitter);
   return Status::Ok();
@@ -204,75 +187,73 @@ std::string Trigger::Describe() const {
 }
 
 StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string("not YAML: ") + e.what());
-  }
+  StatusOr<YamlField> parsed = YamlField::Parse(yaml_text, "scenario");
+  if (!parsed.ok()) return InvalidArgument("not YAML: " + parsed.status().message());
+  const YamlField& root = *parsed;
   Scenario s;
   s.source = source;
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(root, "",
-                                   {"name", "description", "workload", "upgrade", "faults",
-                                    "expect", "bounds", "mutants", "expect_violation"}));
-  DUPLEX_RETURN_IF_ERROR(Read(root, "", "name", &s.name));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(root, {"name", "description", "workload", "upgrade", "faults",
+                                          "expect", "bounds", "mutants", "expect_violation"}));
+  DUPLEX_RETURN_IF_ERROR(Read(root["name"], &s.name));
   if (s.name.empty() ||
       s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
-    return Bad("name", "required: lower-case letters, digits and '-'");
+    return root["name"].Error("required: lower-case letters, digits and '-'");
   }
-  DUPLEX_RETURN_IF_ERROR(Read(root, "", "description", &s.description));
-  if (const YAML::Node w = root["workload"]) {
-    DUPLEX_RETURN_IF_ERROR(CheckKeys(w, "workload", {"clients", "incr", "mode", "deadline"}));
-    DUPLEX_RETURN_IF_ERROR(ReadDuration(w, "workload", "deadline", &s.deadline_ms));
-    if (s.deadline_ms <= 0) return Bad("workload.deadline", "must be positive");
-    DUPLEX_RETURN_IF_ERROR(Read(w, "workload", "clients", &s.clients));
-    if (s.clients < 1 || s.clients > 64) return Bad("workload.clients", "must be within 1..64");
-    DUPLEX_RETURN_IF_ERROR(Read(w, "workload", "incr", &s.incr));
-    DUPLEX_RETURN_IF_ERROR(Read(w, "workload", "mode", &s.mode));
+  DUPLEX_RETURN_IF_ERROR(Read(root["description"], &s.description));
+  if (const YamlField w = root["workload"]; w.written()) {
+    DUPLEX_RETURN_IF_ERROR(CheckKeys(w, {"clients", "incr", "mode", "deadline"}));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(w["deadline"], &s.deadline_ms));
+    if (s.deadline_ms <= 0) return w["deadline"].Error("must be positive");
+    DUPLEX_RETURN_IF_ERROR(Read(w["clients"], &s.clients));
+    if (s.clients < 1 || s.clients > 64) return w["clients"].Error("must be within 1..64");
+    DUPLEX_RETURN_IF_ERROR(Read(w["incr"], &s.incr));
+    DUPLEX_RETURN_IF_ERROR(Read(w["mode"], &s.mode));
     if (s.mode != "sync" && s.mode != "async") {
-      return Bad("workload.mode", "\"" + s.mode + "\" is not sync or async");
+      return w["mode"].Error("\"" + s.mode + "\" is not sync or async");
     }
   }
-  if (const YAML::Node u = root["upgrade"]) {
-    DUPLEX_RETURN_IF_ERROR(CheckKeys(u, "upgrade", {"package", "soak"}));
-    DUPLEX_RETURN_IF_ERROR(Read(u, "upgrade", "package", &s.package));
-    if (s.package.empty()) return Bad("upgrade.package", "required (e.g. kv-2.0.0)");
-    DUPLEX_RETURN_IF_ERROR(ReadDuration(u, "upgrade", "soak", &s.soak_ms));
+  if (const YamlField u = root["upgrade"]; u.written()) {
+    DUPLEX_RETURN_IF_ERROR(CheckKeys(u, {"package", "soak"}));
+    DUPLEX_RETURN_IF_ERROR(Read(u["package"], &s.package));
+    if (s.package.empty()) return u["package"].Error("required (e.g. kv-2.0.0)");
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(u["soak"], &s.soak_ms));
   }
-  if (const YAML::Node faults = root["faults"]) {
-    if (!faults.IsSequence()) return Bad("faults", "must be a list");
+  if (const YamlField faults = root["faults"]; faults.written()) {
+    if (!faults.IsList()) return faults.Error("must be a list");
     for (size_t i = 0; i < faults.size(); ++i) {
       FaultSpec f;
-      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], "faults[" + std::to_string(i) + "]", &f));
+      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], &f));
       if (!f.at.step.empty() && s.package.empty()) {
-        return Bad("faults[" + std::to_string(i) + "].at.step", "needs an upgrade section");
+        return faults[i]["at"]["step"].Error("needs an upgrade section");
       }
       s.faults.push_back(f);
     }
   }
-  DUPLEX_RETURN_IF_ERROR(Read(root, "", "expect", &s.expect));
+  DUPLEX_RETURN_IF_ERROR(Read(root["expect"], &s.expect));
   static const std::set<std::string> kExpect = {"completed", "rolled_back", "either", "none"};
   if (!kExpect.count(s.expect)) {
-    return Bad("expect", "\"" + s.expect + "\" is not completed, rolled_back, either or none");
+    return root["expect"].Error("\"" + s.expect +
+                                "\" is not completed, rolled_back, either or none");
   }
   if ((s.expect == "none") != s.package.empty()) {
-    return Bad("expect", s.package.empty() ? "there is no upgrade: expect none"
-                                           : "an upgrade needs completed, rolled_back or either");
+    return root["expect"].Error(s.package.empty()
+                                    ? "there is no upgrade: expect none"
+                                    : "an upgrade needs completed, rolled_back or either");
   }
-  if (const YAML::Node b = root["bounds"]) {
-    DUPLEX_RETURN_IF_ERROR(CheckKeys(b, "bounds", {"run", "converge"}));
-    DUPLEX_RETURN_IF_ERROR(ReadDuration(b, "bounds", "run", &s.run_ms));
-    DUPLEX_RETURN_IF_ERROR(ReadDuration(b, "bounds", "converge", &s.converge_ms));
+  if (const YamlField b = root["bounds"]; b.written()) {
+    DUPLEX_RETURN_IF_ERROR(CheckKeys(b, {"run", "converge"}));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(b["run"], &s.run_ms));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(b["converge"], &s.converge_ms));
   }
-  DUPLEX_RETURN_IF_ERROR(Read(root, "", "mutants", &s.mutants));
+  DUPLEX_RETURN_IF_ERROR(Read(root["mutants"], &s.mutants));
   static const std::set<std::string> kMutants = {"ack-before-replication", "skip-fsync",
                                                  "enable-flags-early", "skip-epoch-check"};
   for (const auto& m : s.mutants) {
-    if (!kMutants.count(m)) return Bad("mutants", "\"" + m + "\" is not a known mutant");
+    if (!kMutants.count(m)) return root["mutants"].Error("\"" + m + "\" is not a known mutant");
   }
-  DUPLEX_RETURN_IF_ERROR(Read(root, "", "expect_violation", &s.expect_violation));
+  DUPLEX_RETURN_IF_ERROR(Read(root["expect_violation"], &s.expect_violation));
   if (s.mutants.empty() != s.expect_violation.empty()) {
-    return Bad("expect_violation", "goes with mutants, and mutants with it");
+    return root["expect_violation"].Error("goes with mutants, and mutants with it");
   }
   return s;
 }

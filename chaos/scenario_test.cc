@@ -74,6 +74,13 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
   EXPECT_NE(Error("name: [unclosed").find("not YAML"), std::string::npos);
 }
 
+TEST(Scenario, RefusesAFieldWrittenTwiceAndARandomPairThatIsNotTwoDurations) {
+  EXPECT_EQ(Error(Edit(kFull, "clients: 4,", "clients: 4, clients: 5,")),
+            "workload.clients: appears twice");
+  EXPECT_EQ(Error(Edit(kFull, "random: [1s, 3s]", "random: [1s, {to: 3s}]")),
+            "faults[2].at.random: a [from, to] pair of durations, from <= to");
+}
+
 TEST(Scenario, ATornKillIsOfTheCoordinatorAfterAKnownWrite) {
   std::string torn =
       Edit(kFull, "{kind: kill, target: active, at: {step: Soak}}",

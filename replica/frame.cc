@@ -90,6 +90,45 @@ StatusOr<WireRole> RoleFromWire(wire::Role role) {
   return static_cast<WireRole>(value);
 }
 
+StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
+  auto role = RoleFromWire(s.getRole());
+  if (!role.ok()) return role.status();
+  StatusReport out;
+  out.replica = s.getReplica();
+  out.pid = s.getPid();
+  out.version = s.getVersion();
+  out.schema = s.getSchema();
+  out.role = *role;
+  out.epoch = s.getEpoch();
+  out.applied_epoch = s.getAppliedEpoch();
+  out.applied_seq = s.getAppliedSeq();
+  out.sent_us = s.getSentUs();
+  out.in_sync = s.getInSync();
+  out.healthy = s.getHealthy();
+  out.health_detail = s.getHealthDetail();
+  out.peer_acked_seq = s.getPeerAckedSeq();
+  out.solo_request_id = s.getSoloRequestId();
+  out.want_solo = s.getWantSolo();
+  out.peer_caught_up = s.getPeerCaughtUp();
+  out.promoted_ready = s.getPromotedReady();
+  out.demoted = s.getDemoted();
+  out.holds = s.getHolds();
+  out.marks = s.getMarks();
+  out.lag_ops = s.getLagOps();
+  out.refused_frames = s.getRefusedFrames();
+  out.role_path = s.getRolePath();
+  out.stale_epoch_frames = s.getStaleEpochFrames();
+  out.veto_reason = s.getVetoReason();
+  out.cluster_version = s.getClusterVersion();
+  out.needs_resync = s.getNeedsResync();
+  out.requests_total = s.getRequestsTotal();
+  out.server_errors_total = s.getServerErrorsTotal();
+  out.latency_p99_us = s.getLatencyP99Us();
+  out.catchup_keys = s.getCatchupKeys();
+  out.catchup_bytes = s.getCatchupBytes();
+  return Frame(std::move(out));
+}
+
 StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
   switch (f.which()) {
     case wire::Frame::CLIENT_REQUEST: {
@@ -115,45 +154,8 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       if (!m.ok()) return m.status();
       return Frame(std::move(m).value());
     }
-    case wire::Frame::STATUS: {
-      auto s = f.getStatus();
-      auto role = RoleFromWire(s.getRole());
-      if (!role.ok()) return role.status();
-      StatusReport out;
-      out.replica = s.getReplica();
-      out.pid = s.getPid();
-      out.version = s.getVersion();
-      out.schema = s.getSchema();
-      out.role = *role;
-      out.epoch = s.getEpoch();
-      out.applied_epoch = s.getAppliedEpoch();
-      out.applied_seq = s.getAppliedSeq();
-      out.sent_us = s.getSentUs();
-      out.in_sync = s.getInSync();
-      out.healthy = s.getHealthy();
-      out.health_detail = s.getHealthDetail();
-      out.peer_acked_seq = s.getPeerAckedSeq();
-      out.solo_request_id = s.getSoloRequestId();
-      out.want_solo = s.getWantSolo();
-      out.peer_caught_up = s.getPeerCaughtUp();
-      out.promoted_ready = s.getPromotedReady();
-      out.demoted = s.getDemoted();
-      out.holds = s.getHolds();
-      out.marks = s.getMarks();
-      out.lag_ops = s.getLagOps();
-      out.refused_frames = s.getRefusedFrames();
-      out.role_path = s.getRolePath();
-      out.stale_epoch_frames = s.getStaleEpochFrames();
-      out.veto_reason = s.getVetoReason();
-      out.cluster_version = s.getClusterVersion();
-      out.needs_resync = s.getNeedsResync();
-      out.requests_total = s.getRequestsTotal();
-      out.server_errors_total = s.getServerErrorsTotal();
-      out.latency_p99_us = s.getLatencyP99Us();
-      out.catchup_keys = s.getCatchupKeys();
-      out.catchup_bytes = s.getCatchupBytes();
-      return Frame(std::move(out));
-    }
+    case wire::Frame::STATUS:
+      return StatusFromWire(f.getStatus());
     case wire::Frame::ASSIGNMENT: {
       auto a = f.getAssignment();
       auto role = RoleFromWire(a.getRole());

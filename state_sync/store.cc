@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include "common/assert.h"
 #include "state_sync/wire_codec.h"
 
 namespace duplex {
@@ -71,11 +72,18 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return IOError(what + ": " + s.ToString());
 }
 
-void Fnv(uint64_t& h, std::string_view bytes) {
-  for (char c : bytes) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 1099511628211ULL;
-  }
+// What every stored metadata value satisfies: checked before it is written and after it is
+// read, so that a bug in one commit is caught there and not replicas later.
+void CheckMeta(const StoreMeta& m) {
+  DUPLEX_ASSERT(m.applied_epoch <= m.epoch, "no delta is of an epoch beyond the fence",
+                m.applied_epoch, m.epoch);
+  DUPLEX_ASSERT(m.oldest_log_seq >= 1, "the log's seqs start at 1", m.oldest_log_seq);
+  DUPLEX_ASSERT(!m.snapshot_incomplete || (m.applied_seq == 0 && m.applied_epoch == 0),
+                "a half-installed snapshot has applied nothing", m.applied_seq, m.applied_epoch);
+  DUPLEX_ASSERT(m.snapshot_incomplete || m.oldest_log_seq <= m.applied_seq + 1,
+                "the log's start is at most one past the applied seq", m.oldest_log_seq,
+                m.applied_seq);
+  DUPLEX_ASSERT(m.schema >= 1, "schemas count from 1", m.schema);
 }
 
 class RocksSnapshotCursor final : public SnapshotCursor {
@@ -101,6 +109,8 @@ class RocksSnapshotCursor final : public SnapshotCursor {
     std::vector<Mutation> out;
     size_t bytes = 0;
     for (; it_->Valid() && (out.empty() || bytes < max_bytes); it_->Next()) {
+      DUPLEX_ASSERT(out.empty() || out.back().key < it_->key().ToStringView(),
+                    "a snapshot reads in key order");
       out.push_back({it_->key().ToString(), it_->value().ToString(), false});
       bytes += it_->key().size() + it_->value().size();
     }
@@ -129,11 +139,34 @@ class RocksStore final : public Store {
   Status LoadMeta() {
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaKey, &v);
-    if (s.IsNotFound()) return LoadLegacyMeta();
-    DUPLEX_RETURN_IF_ERROR(FromRocks(s, "read store meta"));
-    auto meta = DecodeMeta(v);
-    if (!meta.ok()) return meta.status();
-    meta_ = std::move(meta).value();
+    if (s.IsNotFound()) {
+      DUPLEX_RETURN_IF_ERROR(LoadLegacyMeta());
+    } else {
+      DUPLEX_RETURN_IF_ERROR(FromRocks(s, "read store meta"));
+      auto meta = DecodeMeta(v);
+      if (!meta.ok()) return meta.status();
+      meta_ = std::move(meta).value();
+    }
+    CheckMeta(meta_);
+    return CheckLastLogEntry();
+  }
+
+  // The applied seq and epoch are those of the log's last entry, when the log holds it
+  // (they are written in one batch).
+  Status CheckLastLogEntry() const {
+    if (meta_.snapshot_incomplete || meta_.applied_seq < meta_.oldest_log_seq) return Status::Ok();
+    auto v = GetRawCf(log_cf(), Be64(meta_.applied_seq));
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) {
+      return Corruption("delta log: the applied delta " + std::to_string(meta_.applied_seq) +
+                        " is missing");
+    }
+    auto d = DecodeDelta(**v);
+    if (!d.ok()) return d.status();
+    DUPLEX_ASSERT(d->seq == meta_.applied_seq, "the log's last entry is the applied delta", d->seq,
+                  meta_.applied_seq);
+    DUPLEX_ASSERT(d->epoch == meta_.applied_epoch, "the applied epoch is the last delta's",
+                  d->epoch, meta_.applied_epoch);
     return Status::Ok();
   }
 
@@ -187,6 +220,7 @@ class RocksStore final : public Store {
       std::string_view key(it->key().data(), it->key().size());
       if (key.size() != 9 || key[0] != kSessionPrefix) break;
       uint64_t client_id = FromBe64(key.substr(1));
+      DUPLEX_ASSERT(client_id > after, "sessions list after the given client", client_id, after);
       auto entry = DecodeSession(std::string_view(it->value().data(), it->value().size()));
       if (!entry.ok()) return entry.status();
       out.emplace_back(client_id, std::move(entry).value());
@@ -197,6 +231,7 @@ class RocksStore final : public Store {
 
   Status Append(const std::vector<Delta>& deltas) override {
     if (deltas.empty()) return Status::Ok();
+    CheckMeta(meta_);
     DUPLEX_RETURN_IF_ERROR(CheckContinues(deltas));
     rocksdb::WriteBatch batch;
     for (const Delta& d : deltas) {
@@ -219,8 +254,16 @@ class RocksStore final : public Store {
     StoreMeta next = meta_;
     next.applied_seq = deltas.back().seq;
     next.applied_epoch = deltas.back().epoch;
+    DUPLEX_ASSERT(next.applied_seq == meta_.applied_seq + deltas.size(),
+                  "an append applies exactly its deltas", next.applied_seq, meta_.applied_seq,
+                  deltas.size());
+    DUPLEX_ASSERT(next.applied_epoch >= meta_.applied_epoch, "applied epochs never go back",
+                  next.applied_epoch, meta_.applied_epoch);
     if (next.applied_seq >= next.oldest_log_seq + options_.log_retain_ops + kTruncateEvery) {
       uint64_t new_oldest = next.applied_seq - options_.log_retain_ops + 1;
+      DUPLEX_ASSERT(new_oldest > next.oldest_log_seq && new_oldest <= next.applied_seq + 1,
+                    "truncation moves the log's start forward, never past its end", new_oldest,
+                    next.oldest_log_seq, next.applied_seq);
       batch.DeleteRange(log_cf(), Be64(next.oldest_log_seq), Be64(new_oldest));
       next.oldest_log_seq = new_oldest;
     }
@@ -238,10 +281,15 @@ class RocksStore final : public Store {
     if (epoch == meta_.epoch) return Status::Ok();
     StoreMeta next = meta_;
     next.epoch = epoch;
+    DUPLEX_ASSERT(next.epoch > meta_.epoch, "the fence only rises", next.epoch, meta_.epoch);
     return CommitMeta(next, "adopt epoch");
   }
 
   Status SetSchema(uint32_t schema) override {
+    // Stored state is in one schema: it changes by itself only while there is none (a
+    // snapshot install brings its own).
+    DUPLEX_ASSERT(meta_.applied_seq == 0 && !meta_.snapshot_incomplete,
+                  "the schema of an empty state only", meta_.applied_seq, schema);
     StoreMeta next = meta_;
     next.schema = schema;
     return CommitMeta(next, "set schema");
@@ -265,9 +313,14 @@ class RocksStore final : public Store {
       auto d = DecodeDelta(it->value().ToStringView());
       if (!d.ok()) return d.status();
       if (d->seq != expect) return Corruption("delta log: expected seq " + std::to_string(expect));
+      DUPLEX_ASSERT(d->seq <= meta_.applied_seq, "the log holds only applied deltas", d->seq,
+                    meta_.applied_seq);
+      DUPLEX_ASSERT(d->epoch <= meta_.applied_epoch, "no logged delta is newer than the last",
+                    d->epoch, meta_.applied_epoch);
       out.push_back(std::move(d).value());
     }
     DUPLEX_RETURN_IF_ERROR(FromRocks(it->status(), "read log"));
+    DUPLEX_ASSERT(out.size() <= max_count, "a read is bounded", out.size(), max_count);
     return out;
   }
 
@@ -281,6 +334,10 @@ class RocksStore final : public Store {
     if (!v->has_value()) return NotFound("delta " + std::to_string(seq) + " is not in the log");
     auto d = DecodeDelta(**v);
     if (!d.ok()) return d.status();
+    if (d->seq != seq)
+      return Corruption("delta log: entry " + std::to_string(seq) + " is another's");
+    DUPLEX_ASSERT(d->epoch <= meta_.applied_epoch, "no logged delta is newer than the last",
+                  d->epoch, meta_.applied_epoch);
     return d->epoch;
   }
 
@@ -296,6 +353,7 @@ class RocksStore final : public Store {
     next.snapshot_incomplete = true;
     next.applied_seq = 0;
     next.applied_epoch = 0;
+    DUPLEX_ASSERT(next.epoch == meta_.epoch, "an install keeps the fence", next.epoch);
     PutMeta(batch, next);
     DUPLEX_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "begin snapshot"));
     meta_ = next;
@@ -325,6 +383,9 @@ class RocksStore final : public Store {
     next.oldest_log_seq = seq + 1;
     next.schema = schema;
     if (epoch > next.epoch) next.epoch = epoch;
+    DUPLEX_ASSERT(next.epoch >= meta_.epoch, "an install never lowers the fence", next.epoch,
+                  meta_.epoch);
+    DUPLEX_ASSERT(meta_.applied_seq == 0, "chunks install on a wiped state", meta_.applied_seq);
     return CommitMeta(next, "finish snapshot");
   }
 
@@ -336,18 +397,13 @@ class RocksStore final : public Store {
   }
 
   StatusOr<StateDigest> Digest() const override {
-    StateDigest out;
-    out.applied_seq = meta_.applied_seq;
-    out.digest = 14695981039346656037ULL;
+    StateDigester digester;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      Fnv(out.digest, it->key().ToStringView());
-      Fnv(out.digest, std::string_view("\0", 1));  // separates key from value
-      Fnv(out.digest, it->value().ToStringView());
-      ++out.keys;
+      digester.Add(it->key().ToStringView(), it->value().ToStringView());
     }
     DUPLEX_RETURN_IF_ERROR(FromRocks(it->status(), "digest"));
-    return out;
+    return digester.Finish(meta_.applied_seq);
   }
 
  private:
@@ -390,6 +446,12 @@ class RocksStore final : public Store {
   }
 
   void PutMeta(rocksdb::WriteBatch& batch, const StoreMeta& m) {
+    CheckMeta(m);
+    DUPLEX_ASSERT(m.epoch >= meta_.epoch, "the fence never goes down", m.epoch, meta_.epoch);
+    DUPLEX_ASSERT(m.snapshot_incomplete || m.oldest_log_seq >= meta_.oldest_log_seq ||
+                      meta_.snapshot_incomplete,
+                  "the log's start only moves forward, but for a snapshot install",
+                  m.oldest_log_seq, meta_.oldest_log_seq);
     batch.Put(meta_cf(), kMetaKey, EncodeMeta(m));
   }
 

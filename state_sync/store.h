@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "state_sync/delta.h"
+#include "state_sync/state_digest.h"
 
 namespace rocksdb {
 class Env;
@@ -41,12 +42,6 @@ struct StoreMeta {
   uint64_t oldest_log_seq = 1;       // first seq still in the log (if applied_seq >= it)
   bool snapshot_incomplete = false;  // a snapshot install was cut off: state is not usable
   std::string cluster_version;       // features are on up to this version ("" = none yet)
-};
-
-struct StateDigest {
-  uint64_t digest = 0;
-  uint64_t keys = 0;
-  uint64_t applied_seq = 0;
 };
 
 // Reads a consistent snapshot of the state in chunks (for a standby's full resync).
@@ -100,7 +95,7 @@ class Store {
   // A consistent copy of the whole store in `dir` (which must not exist yet).
   virtual Status Checkpoint(const std::string& dir) const = 0;
 
-  // FNV-1a over every state entry in key order, at a consistent point.
+  // The StateDigester digest of every state entry in key order, at a consistent point.
   virtual StatusOr<StateDigest> Digest() const = 0;
 };
 

@@ -210,6 +210,54 @@ TEST(Store, TruncatesTheLogButKeepsTheRetainedTail) {
   EXPECT_EQ(*store->LogEpochAt(3000), 1u);
 }
 
+TEST(StateDigester, IsTheFnv1aOfEachKeyAndValueWithASeparator) {
+  Fnv1a empty;
+  EXPECT_EQ(empty.value(), 0xcbf29ce484222325ULL);  // the offset basis
+  Fnv1a a;
+  a.Add("a");
+  EXPECT_EQ(a.value(), 0xaf63dc4c8601ec8cULL);  // the published FNV-1a 64 of "a"
+
+  StateDigester digester;
+  digester.Add("k", "v");
+  Fnv1a by_hand;
+  by_hand.Add(std::string_view("k\0v", 3));
+  StateDigest d = digester.Finish(9);
+  EXPECT_EQ(d.digest, by_hand.value());
+  EXPECT_EQ(d.keys, 1u);
+  EXPECT_EQ(d.applied_seq, 9u);
+
+  // The separator keeps ("ab", "c") and ("a", "bc") apart.
+  StateDigester one, other;
+  one.Add("ab", "c");
+  other.Add("a", "bc");
+  EXPECT_NE(one.Finish(0).digest, other.Finish(0).digest);
+}
+
+TEST(StateDigester, GivesTheStoresDigestWhenFedTheStoresSnapshot) {
+  auto store = OpenAt(TempDir("digester"));
+  ASSERT_TRUE(store->AdoptEpoch(1).ok());
+  for (uint64_t seq = 1; seq <= 50; ++seq) {
+    Delta d = Put(1, seq, "k" + std::to_string(seq), std::string(seq, 'x'));
+    d.client_id = seq % 5 + 1;
+    d.session = {seq, 0, "", "OK", 0, 0};
+    ASSERT_TRUE(store->Append({d}).ok());
+  }
+  StateDigester digester;
+  auto cursor = store->OpenSnapshot();
+  while (!cursor->done()) {
+    auto entries = cursor->Next(100);
+    ASSERT_TRUE(entries.ok());
+    for (const Mutation& m : *entries) digester.Add(m.key, m.value);
+  }
+  auto stored = store->Digest();
+  ASSERT_TRUE(stored.ok());
+  StateDigest fed = digester.Finish(cursor->seq());
+  EXPECT_EQ(fed.digest, stored->digest);
+  EXPECT_EQ(fed.keys, 55u);  // 50 keys + 5 sessions
+  EXPECT_EQ(fed.keys, stored->keys);
+  EXPECT_EQ(fed.applied_seq, stored->applied_seq);
+}
+
 TEST(Store, SnapshotInstallReproducesTheStateAndDigest) {
   auto source = OpenAt(TempDir("snap_src"));
   ASSERT_TRUE(source->AdoptEpoch(4).ok());

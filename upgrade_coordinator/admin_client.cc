@@ -1,9 +1,7 @@
 #include "upgrade_coordinator/admin_client.h"
 
-#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +11,7 @@
 #include <thread>
 
 #include "common/net.h"
+#include "common/subprocess.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -195,27 +194,21 @@ Status Up(const ClusterConfig& config, const std::string& duplex_binary, int tim
   fs::create_directories(config.data_dir, ec);
   if (ec) return IOError("data_dir: cannot create " + config.data_dir + ": " + ec.message());
   std::string log = config.data_dir + "/coordinator.log";
-  pid_t pid = ::fork();
-  if (pid < 0) return IOError("fork failed");
-  if (pid == 0) {
-    ::setsid();  // outlives this command; `duplex down` stops it
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int null = ::open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    if (null >= 0) ::dup2(null, STDIN_FILENO);
-    ::execl(duplex_binary.c_str(), duplex_binary.c_str(), "coordinator", "-c",
-            config.source_path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  SpawnOptions options;
+  options.argv = {duplex_binary, "coordinator", "-c", config.source_path};
+  options.group = ChildGroup::kNewSession;  // outlives this command; `duplex down` stops it
+  options.stdin_null = true;
+  options.stdout_to = ChildOutput::kLogFile;
+  options.stderr_to = ChildOutput::kLogFile;
+  options.log_path = log;
+  StatusOr<pid_t> spawned = Spawn(options);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t pid = *spawned;
   std::ofstream(PidFile(config)) << pid << "\n";
   std::ofstream(CurrentFile()) << config.source_path << "\n";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    if (WaitExited(pid, 0).has_value()) {
       return Internal("the coordinator exited at start; see " + log);
     }
     auto st = GetStatus(config, 300);

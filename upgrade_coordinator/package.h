@@ -1,7 +1,8 @@
-// Packages for upgrade campaigns: a directory or tarball holding manifest.yaml and one
-// processor binary. ReadPackage parses and verifies one; PackageStore keeps verified copies
-// under the coordinator's data dir. Values are thread-compatible; PackageStore is not
-// thread-safe and is owned by the coordinator.
+// Packages for upgrade campaigns: a directory or tarball holding manifest.yaml (manifest.h) and
+// one processor binary. ReadPackage reads and verifies one; PackageStore keeps verified copies
+// under the coordinator's data dir; CheckPlatform measures this machine against a manifest's
+// needs. Values are thread-compatible; PackageStore is not thread-safe and is owned by the
+// coordinator.
 #pragma once
 
 #include <cstdint>
@@ -13,37 +14,9 @@
 
 #include "common/status.h"
 #include "feature_flags/feature_set.h"
+#include "upgrade_coordinator/manifest.h"
 
 namespace duplex {
-
-// The versions a package may be upgraded from: every clause must hold (">=1.0.0 <2.0.0").
-struct VersionRange {
-  enum class Op { kGreaterEqual, kGreater, kLessEqual, kLess, kEqual };
-  struct Clause {
-    Op op = Op::kEqual;
-    Version version;
-    bool operator==(const Clause&) const = default;
-  };
-
-  std::vector<Clause> clauses;
-
-  // An empty range (built in code, never parsed) contains nothing, so a forgotten range can
-  // never let a campaign start from an arbitrary version.
-  bool Contains(const Version& v) const;
-  std::string ToString() const;  // ">=1.0.0 <2.0.0"
-  bool operator==(const VersionRange&) const = default;
-};
-
-// Space-separated clauses, each an operator (>=, >, <=, <, =) and a version; at least one.
-// ">= 1.0.0" (a space after the operator) is accepted too.
-StatusOr<VersionRange> ParseVersionRange(const std::string& text);
-
-struct PlatformRequirements {
-  std::string arch;  // as uname -m says ("x86_64", "aarch64"); empty = any
-  uint64_t min_memory_mb = 0;
-  uint64_t min_disk_mb = 0;
-  bool operator==(const PlatformRequirements&) const = default;
-};
 
 // What this machine offers, measured once so a check and its report agree.
 struct PlatformFacts {
@@ -60,27 +33,6 @@ StatusOr<PlatformFacts> ReadPlatformFacts(const std::string& data_dir);
 // "platform.min_memory_mb: needs 4096, this machine has 2048 available".
 Status CheckPlatform(const PlatformRequirements& required, const PlatformFacts& facts);
 Status CheckPlatform(const PlatformRequirements& required, const std::string& data_dir);
-
-struct PackageManifest {
-  std::string name;  // [a-z0-9_-]{1,32}
-  Version version;
-  std::string binary;  // a file name inside the package directory
-  std::string sha256;  // 64 lowercase hex characters: the binary's digest
-  VersionRange upgrade_from;
-  PlatformRequirements platform;
-  uint32_t schema = 1;  // the state schema this version reads and writes
-  std::vector<Feature> features;
-  std::string dir;  // absolute dir holding it; empty for a tarball read by ReadPackage
-
-  std::string BinaryPath() const { return dir + "/" + binary; }
-};
-
-// Parses manifest.yaml text; `dir` is left empty. Unknown fields are errors, and every error
-// names the field: `features[0].introduced_in: "2.x" is not a version (MAJOR.MINOR.PATCH)`.
-StatusOr<PackageManifest> ParseManifest(const std::string& yaml_text);
-
-// True when two manifests describe the same package (every field but `dir`).
-bool SameContent(const PackageManifest& a, const PackageManifest& b);
 
 // Checks that manifest.BinaryPath() exists, is executable and has the manifest's digest; a
 // mismatch is InvalidArgument "kv-2.0.0: checksum mismatch: manifest says <a>, file has <b>

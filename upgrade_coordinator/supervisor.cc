@@ -1,6 +1,5 @@
 #include "upgrade_coordinator/supervisor.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include "common/subprocess.h"
+
 namespace duplex {
 
 StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std::string>& argv,
@@ -20,27 +21,18 @@ StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std
     return InvalidArgument("replica " + name + ": " + argv[0] +
                            " is not executable: " + std::strerror(errno));
   }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return IOError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
-    }
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  procs_[name] = {pid, true, 0};
-  return pid;
+  SpawnOptions options;
+  options.argv = argv;
+  options.stdout_to = ChildOutput::kLogFile;
+  options.stderr_to = ChildOutput::kLogFile;
+  options.log_path = log_path;
+  options.group = ChildGroup::kOwn;  // a signal meant for the coordinator does not reach it
+  options.unblock_signals = true;    // a mask the coordinator inherited is not passed on
+  StatusOr<pid_t> pid = Spawn(options);
+  if (!pid.ok())
+    return Status(pid.status().code(), "replica " + name + ": " + pid.status().message());
+  procs_[name] = {*pid, true, 0};
+  return *pid;
 }
 
 void Supervisor::Adopt(const std::string& name, pid_t pid) {
