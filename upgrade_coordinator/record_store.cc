@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/assert.h"
 #include "common/files.h"
 
 namespace duplex {
@@ -19,7 +20,9 @@ constexpr const char* kRecordKey = "cluster_record";
 
 class RocksRecordStore final : public RecordStore {
  public:
-  explicit RocksRecordStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  explicit RocksRecordStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {
+    DUPLEX_ASSERT(db_ != nullptr, "a record store over an open database");
+  }
 
   StatusOr<std::optional<ClusterRecord>> Load() override {
     std::string value;
@@ -32,7 +35,12 @@ class RocksRecordStore final : public RecordStore {
   }
 
   Status Save(const ClusterRecord& record) override {
-    return Put(kRecordKey, RecordToJson(record));
+    std::string text = RecordToJson(record);
+    // What is stored must read back as the same record, or a restart would decide on
+    // another one.
+    auto again = RecordFromJson(text);
+    DUPLEX_ASSERT(again.ok() && *again == record, "the record reads back as written", text);
+    return Put(kRecordKey, text);
   }
 
   StatusOr<std::optional<std::string>> Get(const std::string& key) override {
@@ -44,6 +52,7 @@ class RocksRecordStore final : public RecordStore {
   }
 
   Status Put(const std::string& key, const std::string& value) override {
+    DUPLEX_ASSERT(!key.empty(), "a document has a key", value.size());
     rocksdb::WriteOptions wo;
     wo.sync = true;
     auto s = db_->Put(wo, key, value);
@@ -58,7 +67,9 @@ class RocksRecordStore final : public RecordStore {
 class CrashPointRecordStore final : public RecordStore {
  public:
   CrashPointRecordStore(std::unique_ptr<RecordStore> inner, std::string control_file)
-      : inner_(std::move(inner)), file_(std::move(control_file)) {}
+      : inner_(std::move(inner)), file_(std::move(control_file)) {
+    DUPLEX_ASSERT(inner_ != nullptr && !file_.empty(), "a crash point wraps a store", file_);
+  }
 
   StatusOr<std::optional<ClusterRecord>> Load() override {
     auto loaded = inner_->Load();
@@ -96,6 +107,7 @@ class CrashPointRecordStore final : public RecordStore {
       spdlog::error("crash point {}: {}", file_, parsed.ToString());
       return;
     }
+    DUPLEX_ASSERT(n >= 1 && (what == "any" || what == "reload"), "a parsed crash point", what, n);
     if (what == "reload" && !reload) return;
     if (n > 1) {
       (void)WriteFileAtomically(file_, what + " " + std::to_string(n - 1) + "\n");
@@ -137,6 +149,7 @@ Status ParseCrashPoint(const std::string& text, std::string* what, int* n) {
       return InvalidArgument("crash point \"" + text + "\": the count must be a number >= 1");
     }
   }
+  DUPLEX_ASSERT(*n >= 1, "a crash point counts from one", *n);
   return Status::Ok();
 }
 
@@ -185,6 +198,7 @@ StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path) 
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return IOError("open coordinator store " + path + ": " + s.ToString());
+  DUPLEX_ASSERT(raw != nullptr, "an opened database", path);
   return std::unique_ptr<RecordStore>(
       std::make_unique<RocksRecordStore>(std::unique_ptr<rocksdb::DB>(raw)));
 }
