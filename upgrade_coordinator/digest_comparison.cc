@@ -145,7 +145,11 @@ void DigestComparison::OnOpened(size_t replica, const AdminReply& r, int64_t now
     if (marks_ && r.code == Code::kUnavailable) return StartOver(now_ms, r.message);
     return End(Status(r.code, std::string(marks_ ? "digest mark: " : "digest: ") + r.message));
   }
-  DUPLEX_ASSERT(r.token != 0, "an opening names its snapshot's token", r.seq);
+  // Another process's answer: a bad one fails the comparison, it never stops the coordinator.
+  if (r.token == 0) {
+    return End(Status(Code::kCorruption, std::string(marks_ ? "digest mark: " : "digest: ") +
+                                             "the answer names no snapshot (token 0)"));
+  }
   slots_[replica].answer = r;
   slots_[replica].token = r.token;
   if (marks_) {

@@ -140,6 +140,17 @@ TEST(DigestComparison, AReplicaThatFailsOrCannotBeReachedEndsIt) {
   EXPECT_EQ(failing.verdict()->message(), "digest: no open digest 1");
 }
 
+// Another process's answer is input, not an invariant: one naming no snapshot ends the
+// comparison with an error instead of stopping the coordinator.
+TEST(DigestComparison, AnOpeningAnswerNamingNoSnapshotEndsItWithAnError) {
+  DigestComparison c(0, 1, true);
+  auto qs = c.Next(0);
+  c.OnAnswer(qs[0], Opened(0, 42), 1);
+  ASSERT_TRUE(c.verdict());
+  EXPECT_EQ(c.verdict()->code(), Code::kCorruption);
+  EXPECT_EQ(c.verdict()->message(), "digest mark: the answer names no snapshot (token 0)");
+}
+
 TEST(DigestComparison, AnActiveThatCannotMarkIsAskedAgainUntilTheAttemptsRunOut) {
   DigestComparison c(0, 1, true);
   int64_t t = 0;
