@@ -103,6 +103,8 @@ StepResult AwaitDigests(Machine& m, DigestWait* wait, WorkSlot* work,
   // longer than kLiveWaitMs.
   constexpr uint64_t kLiveDeltas = 20;
   constexpr int64_t kLiveWaitMs = 2000;
+  // Waiting for live deltas never uses up the comparison's own time.
+  static_assert(kLiveWaitMs < CampaignOptions{}.step_timeout_ms);
   if (!work->started_ms()->has_value()) {
     std::string active = m.host->ActiveName();
     auto a = m.host->Report(active);

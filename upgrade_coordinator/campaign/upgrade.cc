@@ -6,6 +6,8 @@ namespace duplex::campaign {
 namespace {
 
 constexpr int64_t kReloadTimeoutMs = 15000;  // a release that cannot start fails here
+// A reload that cannot start is named as such, before the step's own timeout would fire.
+static_assert(kReloadTimeoutMs < CampaignOptions{}.step_timeout_ms);
 
 const std::string& Target(const Machine& m, bool first) {
   // PreHealthCheck chose the order before anything changed, and it is persisted.
