@@ -50,8 +50,6 @@ void Supervisor::Adopt(const std::string& name, pid_t pid) {
   auto it = procs_.find(name);
   if (it != procs_.end() && it->second.pid == pid) return;
   procs_[name] = {pid, false, 0};
-  DUPLEX_ASSERT(!procs_[name].child && procs_[name].kill_at_ms == 0,
-                "an adopted process is watched, not reaped, and not being terminated", name, pid);
 }
 
 namespace {
