@@ -8,7 +8,13 @@
 namespace duplex {
 
 std::string Version::ToString() const {
-  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  std::string text =
+      std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  // The pair of ParseVersion: a version written out reads back as itself (records, manifests
+  // and the cluster version travel as text).
+  StatusOr<Version> back = ParseVersion(text);
+  DUPLEX_ASSERT(back.ok() && *back == *this, "a version survives ToString and back", text);
+  return text;
 }
 
 StatusOr<Version> ParseVersion(const std::string& text) {
@@ -46,6 +52,7 @@ bool FeatureSet::Enabled(const std::string& name) const { return Check(name).ok(
 Status FeatureSet::Check(const std::string& name) const {
   for (const Feature& f : known_) {
     if (f.name != name) continue;
+    // Gates only open upward: a feature on at this cluster version stays on at every later one.
     if (cluster_version_ >= f.introduced_in) return Status::Ok();
     return {Code::kFeatureDisabled, "feature " + name +
                                         " is disabled until the cluster is upgraded to " +

@@ -7,12 +7,20 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/assert.h"
+
 namespace duplex {
 namespace {
 
 constexpr int kMaxAcceptsPerPoll = 64;
+// The listener keeps files for the store, ZeroMQ and HTTP beside its connections.
+static_assert(ClientListener::kFilesKeptForOthers < ClientListener::kMaxConnections);
+static_assert(kMaxAcceptsPerPoll > 0 && kMaxAcceptsPerPoll < ClientListener::kMaxConnections);
 
-std::string Route(uint64_t id) { return std::to_string(id); }
+std::string Route(uint64_t id) {
+  DUPLEX_ASSERT(id != 0, "connection ids start at 1: IdOf's 0 means no connection", id);
+  return std::to_string(id);
+}
 
 uint64_t IdOf(const std::string& route) {
   uint64_t id = 0;
@@ -31,6 +39,7 @@ ClientListener::~ClientListener() {
 }
 
 Status ClientListener::Listen(const std::string& host, int port) {
+  DUPLEX_ASSERT(listen_fd_ < 0, "a listener listens once", listen_fd_);
   auto fd = ListenTcp(host, port);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
@@ -45,10 +54,14 @@ Status ClientListener::Listen(const std::string& host, int port) {
                                                              : files.rlim_cur / 2;
     max_connections_ = std::min(kMaxConnections, usable);
   }
+  DUPLEX_ASSERT(listen_fd_ >= 0, "a listener that returned OK listens", listen_fd_);
+  DUPLEX_ASSERT(max_connections_ <= kMaxConnections, "the connection bound only shrinks",
+                max_connections_);
   return Status::Ok();
 }
 
 void ClientListener::AddPollItems(std::vector<zmq_pollitem_t>* items) {
+  const size_t first = items->size();
   items->push_back({nullptr, listen_fd_, ZMQ_POLLIN, 0});
   polled_.clear();
   for (const auto& [id, stream] : streams_) {
@@ -56,6 +69,10 @@ void ClientListener::AddPollItems(std::vector<zmq_pollitem_t>* items) {
     items->push_back({nullptr, stream->fd(), events, 0});
     polled_.push_back(id);
   }
+  // OnPolled reads the same items back: the listening socket, then one per connection.
+  DUPLEX_ASSERT(items->size() == first + 1 + polled_.size() && polled_.size() == streams_.size(),
+                "one poll item per connection after the listening socket", items->size(), first,
+                polled_.size(), streams_.size());
 }
 
 void ClientListener::OnPolled(const zmq_pollitem_t* items, const FrameFn& on_frame,
@@ -65,6 +82,8 @@ void ClientListener::OnPolled(const zmq_pollitem_t* items, const FrameFn& on_fra
     auto it = streams_.find(polled_[i]);
     if (it == streams_.end()) continue;  // closed meanwhile
     FrameStream& stream = *it->second;
+    DUPLEX_ASSERT(items[i + 1].fd == stream.fd(), "a poll item is read back for its own connection",
+                  items[i + 1].fd, stream.fd(), it->first);
     if (revents == 0 && stream.status().ok()) continue;  // (a failed Send leaves it dead)
     if (revents & ZMQ_POLLOUT) stream.Flush();
     if (revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
@@ -86,13 +105,18 @@ void ClientListener::Accept(const ErrorFn& on_error) {
                " are open");
       continue;
     }
-    streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, max_frame_bytes_));
+    const bool fresh =
+        streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, max_frame_bytes_)).second;
+    DUPLEX_ASSERT(fresh, "a connection id is never reused", next_id_ - 1);
+    DUPLEX_ASSERT(streams_.size() <= max_connections_, "open connections stay within the bound",
+                  streams_.size(), max_connections_);
   }
 }
 
 void ClientListener::Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
                            const ErrorFn& on_error) {
   const Status& why = it->second->status();
+  DUPLEX_ASSERT(!why.ok(), "only a failed stream is closed", it->first);
   // A client going away is routine; anything else is a malformed stream, worth a refusal.
   if (why.code() != Code::kUnavailable) on_error("client connection: " + why.message());
   streams_.erase(it);

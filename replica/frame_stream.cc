@@ -11,12 +11,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/assert.h"
+
 namespace duplex {
 namespace {
 
 constexpr size_t kPrefixBytes = 4;
 constexpr size_t kReadChunkBytes = 16 << 10;
 constexpr int kMaxReadsPerCall = 16;  // then let the event loop serve other connections
+// The prefix is a uint32_t on the wire; a frame's length must fit it.
+static_assert(kPrefixBytes == sizeof(uint32_t));
+static_assert(kReadChunkBytes > kPrefixBytes, "one read can bring at least a whole prefix");
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -30,6 +35,7 @@ void SetSocketOptions(int fd) {
 
 FrameStream::FrameStream(int fd, size_t max_frame_bytes, size_t max_output_bytes)
     : fd_(fd), max_frame_bytes_(max_frame_bytes), max_output_bytes_(max_output_bytes) {
+  DUPLEX_ASSERT(fd_ >= 0, "a stream owns an open socket", fd_);
   SetSocketOptions(fd_);
 }
 
@@ -51,9 +57,15 @@ void FrameStream::Queue(std::string_view payload) {
         "the peer does not read: " + std::to_string(out_.size() - sent_) + " bytes unsent"));
   }
   if (sent_ == out_.size()) out_.clear(), sent_ = 0;
+  const size_t unsent_before = out_.size() - sent_;
   uint32_t n = htonl(static_cast<uint32_t>(payload.size()));
   out_.append(reinterpret_cast<const char*>(&n), kPrefixBytes);
   out_.append(payload);
+  DUPLEX_ASSERT(out_.size() - sent_ == unsent_before + kPrefixBytes + payload.size(),
+                "a queued frame is its prefix and its payload", out_.size(), sent_, unsent_before,
+                payload.size());
+  DUPLEX_ASSERT(out_.size() - sent_ <= max_output_bytes_ + kPrefixBytes,
+                "unsent output stays within its bound", out_.size() - sent_, max_output_bytes_);
 }
 
 void FrameStream::Flush() {
@@ -61,6 +73,8 @@ void FrameStream::Flush() {
     ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
     if (n > 0) {
       sent_ += static_cast<size_t>(n);
+      DUPLEX_ASSERT(sent_ <= out_.size(), "send wrote no more than it was given", sent_,
+                    out_.size());
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       return;
     } else if (errno != EINTR) {
@@ -74,7 +88,11 @@ void FrameStream::Read() {
     if (consumed_ > 0 && consumed_ == in_.size()) in_.clear(), consumed_ = 0;
     char chunk[kReadChunkBytes];
     ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n > 0) in_.append(chunk, static_cast<size_t>(n));
+    if (n > 0) {
+      DUPLEX_ASSERT(static_cast<size_t>(n) <= sizeof(chunk), "recv filled no more than its buffer",
+                    n);
+      in_.append(chunk, static_cast<size_t>(n));
+    }
     if (n == 0) return Fail(Unavailable("connection closed by the peer"));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -85,6 +103,8 @@ void FrameStream::Read() {
 }
 
 std::optional<std::string> FrameStream::NextFrame() {
+  DUPLEX_ASSERT(consumed_ <= in_.size(), "frames handed out lie inside the input", consumed_,
+                in_.size());
   if (in_.size() - consumed_ < kPrefixBytes) return std::nullopt;
   uint32_t n;
   std::memcpy(&n, in_.data() + consumed_, kPrefixBytes);
@@ -99,6 +119,9 @@ std::optional<std::string> FrameStream::NextFrame() {
   if (in_.size() - consumed_ < kPrefixBytes + length) return std::nullopt;
   std::string frame = in_.substr(consumed_ + kPrefixBytes, length);
   consumed_ += kPrefixBytes + length;
+  DUPLEX_ASSERT(frame.size() == length && consumed_ <= in_.size(),
+                "a frame handed out is whole and inside the input", frame.size(), length, consumed_,
+                in_.size());
   // Keep the buffer from growing without bound under a steady stream.
   if (consumed_ >= kReadChunkBytes) in_.erase(0, consumed_), consumed_ = 0;
   return frame;
@@ -118,6 +141,7 @@ Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* por
     return InvalidArgument("endpoint \"" + endpoint + "\": bad port");
   }
   *port = static_cast<int>(p);
+  DUPLEX_ASSERT(*port >= 1 && *port <= 65535, "a parsed port is a real port", *port);
   return Status::Ok();
 }
 

@@ -1,10 +1,19 @@
 #include "replica/metrics.h"
 
+#include "common/assert.h"
 #include "common/prometheus.h"
 
 namespace duplex {
 
 std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const LagQuantiles& lag) {
+  // In sync is a standby's state (ReplicaCore::BuildStatus); an active is never "in sync".
+  DUPLEX_ASSERT(!s.in_sync || s.role == WireRole::kStandby, "only a standby is in sync",
+                WireRoleName(s.role));
+  DUPLEX_ASSERT(s.applied_epoch <= s.epoch, "the last delta is of an epoch already adopted",
+                s.applied_epoch, s.epoch);
+  // Both quantiles are taken from the same samples.
+  DUPLEX_ASSERT(lag.p50_ms <= lag.p99_ms, "the median lag is at most the p99", lag.p50_ms,
+                lag.p99_ms);
   PrometheusText m;
   m.Level("duplex_replica_info", "The replica, its version and its role (always 1).", 1,
           {{"replica", s.replica},

@@ -8,6 +8,9 @@
 #include <boost/statechart/simple_state.hpp>
 #include <boost/statechart/state_machine.hpp>
 #include <boost/statechart/transition.hpp>
+#include <optional>
+
+#include "common/assert.h"
 
 namespace duplex {
 namespace sc = boost::statechart;
@@ -28,6 +31,7 @@ const char* RoleStatePath(RoleState state) {
     case RoleState::kSolo:
       return "Active/Solo";
   }
+  DUPLEX_ASSERT(false, "a role is one of the six states", static_cast<int>(state));
   return "?";
 }
 
@@ -35,6 +39,55 @@ bool IsStandby(RoleState s) { return s == RoleState::kCatchingUp || s == RoleSta
 bool IsActive(RoleState s) { return s == RoleState::kReplicating || s == RoleState::kSolo; }
 
 namespace {
+
+// What a caller asked of the machine; a lease wait over with and without solo are two inputs
+// because they lead to two different leaves.
+enum class Input {
+  kBecomeStandby,
+  kCaughtUp,
+  kFellBehind,
+  kPromote,
+  kLeaseWaitOver,
+  kLeaseWaitOverSolo,
+  kSoloGranted,
+  kPeerInSync,
+  kTakeOutOfService,
+};
+
+// The transitions allowed, written a second time as a plain table so that every event checks
+// the statechart against it: the leaf an input leads to from `from`, or nullopt when the
+// input is refused there. BecomeStandby, Promote and TakeOutOfService are legal everywhere
+// (the coordinator may reassign any role); the others only inside their composite state.
+std::optional<RoleState> AllowedTransition(Input input, RoleState from) {
+  switch (input) {
+    case Input::kBecomeStandby:
+      return RoleState::kCatchingUp;
+    case Input::kPromote:
+      return RoleState::kPromoting;
+    case Input::kTakeOutOfService:
+      return RoleState::kOutOfService;
+    case Input::kCaughtUp:
+      if (IsStandby(from)) return RoleState::kInSync;
+      return std::nullopt;
+    case Input::kFellBehind:
+      if (IsStandby(from)) return RoleState::kCatchingUp;
+      return std::nullopt;
+    case Input::kLeaseWaitOver:
+      if (from == RoleState::kPromoting) return RoleState::kReplicating;
+      return std::nullopt;
+    case Input::kLeaseWaitOverSolo:
+      if (from == RoleState::kPromoting) return RoleState::kSolo;
+      return std::nullopt;
+    case Input::kSoloGranted:
+      if (IsActive(from)) return RoleState::kSolo;
+      return std::nullopt;
+    case Input::kPeerInSync:
+      if (IsActive(from)) return RoleState::kReplicating;
+      return std::nullopt;
+  }
+  DUPLEX_ASSERT(false, "an input is one of the nine", static_cast<int>(input));
+  return std::nullopt;
+}
 
 // Events are facts.
 struct EvBecomeStandby : sc::event<EvBecomeStandby> {};
@@ -141,20 +194,38 @@ RoleState CurrentLeaf(const Machine& m) {
 }  // namespace
 
 struct RoleMachine::Impl {
-  explicit Impl(RoleListener* listener) : machine(listener) { machine.initiate(); }
+  explicit Impl(RoleListener* listener) : machine(listener) {
+    machine.initiate();
+    DUPLEX_ASSERT(CurrentLeaf(machine) == RoleState::kOutOfService,
+                  "a replica starts out of service until the coordinator assigns it a role",
+                  RoleStatePath(CurrentLeaf(machine)));
+  }
 
   template <class Event>
-  bool Process(const Event& ev, const char* name) {
+  bool Process(const Event& ev, const char* name, Input input) {
     RoleState before = machine.state;
+    DUPLEX_ASSERT(before == CurrentLeaf(machine), "the role reported is the machine's leaf", name,
+                  RoleStatePath(before), RoleStatePath(CurrentLeaf(machine)));
+    const std::optional<RoleState> allowed = AllowedTransition(input, before);
+    const uint64_t refused_before = refused;
     machine.refused_now = false;
     machine.process_event(ev);
     if (machine.refused_now) {
+      DUPLEX_ASSERT(!allowed.has_value(), "the machine refused a transition the table allows", name,
+                    RoleStatePath(before));
+      DUPLEX_ASSERT(CurrentLeaf(machine) == before, "a refused event leaves the role unchanged",
+                    name, RoleStatePath(before), RoleStatePath(CurrentLeaf(machine)));
       ++refused;
       last_refusal = std::string(name) + " refused in " + RoleStatePath(before);
       spdlog::warn("role: {}", last_refusal);
       return false;
     }
     RoleState after = CurrentLeaf(machine);
+    DUPLEX_ASSERT(allowed.has_value(), "the machine took a transition the table refuses", name,
+                  RoleStatePath(before), RoleStatePath(after));
+    DUPLEX_ASSERT(after == *allowed, "the machine reached the leaf the table names", name,
+                  RoleStatePath(before), RoleStatePath(after), RoleStatePath(*allowed));
+    DUPLEX_ASSERT(refused == refused_before, "only a refusal is counted", refused, refused_before);
     // Re-entering a state (a new epoch) is an entry too.
     if (after != before || reentering) machine.Entered(after);
     return true;
@@ -173,25 +244,32 @@ RoleState RoleMachine::state() const { return impl_->machine.state; }
 
 bool RoleMachine::BecomeStandby() {
   impl_->reentering = true;
-  bool ok = impl_->Process(EvBecomeStandby(), "BecomeStandby");
+  bool ok = impl_->Process(EvBecomeStandby(), "BecomeStandby", Input::kBecomeStandby);
   impl_->reentering = false;
   return ok;
 }
-bool RoleMachine::CaughtUp() { return impl_->Process(EvCaughtUp(), "CaughtUp"); }
-bool RoleMachine::FellBehind() { return impl_->Process(EvFellBehind(), "FellBehind"); }
+bool RoleMachine::CaughtUp() { return impl_->Process(EvCaughtUp(), "CaughtUp", Input::kCaughtUp); }
+bool RoleMachine::FellBehind() {
+  return impl_->Process(EvFellBehind(), "FellBehind", Input::kFellBehind);
+}
 bool RoleMachine::Promote() {
   impl_->reentering = true;
-  bool ok = impl_->Process(EvPromote(), "Promote");
+  bool ok = impl_->Process(EvPromote(), "Promote", Input::kPromote);
   impl_->reentering = false;
   return ok;
 }
 bool RoleMachine::LeaseWaitOver(bool solo_granted) {
-  return impl_->Process(EvLeaseWaitOver(solo_granted), "LeaseWaitOver");
+  return impl_->Process(EvLeaseWaitOver(solo_granted), "LeaseWaitOver",
+                        solo_granted ? Input::kLeaseWaitOverSolo : Input::kLeaseWaitOver);
 }
-bool RoleMachine::SoloGranted() { return impl_->Process(EvSoloGranted(), "SoloGranted"); }
-bool RoleMachine::PeerInSync() { return impl_->Process(EvPeerInSync(), "PeerInSync"); }
+bool RoleMachine::SoloGranted() {
+  return impl_->Process(EvSoloGranted(), "SoloGranted", Input::kSoloGranted);
+}
+bool RoleMachine::PeerInSync() {
+  return impl_->Process(EvPeerInSync(), "PeerInSync", Input::kPeerInSync);
+}
 bool RoleMachine::TakeOutOfService() {
-  return impl_->Process(EvTakeOutOfService(), "TakeOutOfService");
+  return impl_->Process(EvTakeOutOfService(), "TakeOutOfService", Input::kTakeOutOfService);
 }
 
 uint64_t RoleMachine::refused() const { return impl_->refused; }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace duplex {
@@ -100,6 +104,71 @@ TEST(RoleMachine, InSyncRedundantEventsAreAcceptedWithoutChange) {
   EXPECT_EQ(m.state(), RoleState::kInSync);
   EXPECT_TRUE(m.FellBehind());
   EXPECT_EQ(m.state(), RoleState::kCatchingUp);
+}
+
+// Every input from every state, once: the role machine checks each against its table of the
+// transitions allowed (an assertion in RoleMachine), and this test pins the table itself.
+TEST(RoleMachine, EveryInputFromEveryStateFollowsTheTableOfTransitions) {
+  using R = RoleState;
+  using Reach = std::function<void(RoleMachine&)>;
+  const std::vector<std::pair<R, Reach>> states = {
+      {R::kOutOfService, [](RoleMachine&) {}},
+      {R::kCatchingUp, [](RoleMachine& m) { m.BecomeStandby(); }},
+      {R::kInSync,
+       [](RoleMachine& m) {
+         m.BecomeStandby();
+         m.CaughtUp();
+       }},
+      {R::kPromoting, [](RoleMachine& m) { m.Promote(); }},
+      {R::kReplicating,
+       [](RoleMachine& m) {
+         m.Promote();
+         m.LeaseWaitOver(false);
+       }},
+      {R::kSolo,
+       [](RoleMachine& m) {
+         m.Promote();
+         m.LeaseWaitOver(true);
+       }},
+  };
+  struct Input {
+    const char* name;
+    std::function<bool(RoleMachine&)> apply;
+    std::function<std::optional<R>(R)> leads_to;  // nullopt: refused there
+  };
+  auto in = [](bool legal, R to) { return legal ? std::optional<R>(to) : std::nullopt; };
+  const std::vector<Input> inputs = {
+      {"BecomeStandby", [](RoleMachine& m) { return m.BecomeStandby(); },
+       [](R) { return std::optional<R>(R::kCatchingUp); }},
+      {"CaughtUp", [](RoleMachine& m) { return m.CaughtUp(); },
+       [&](R s) { return in(IsStandby(s), R::kInSync); }},
+      {"FellBehind", [](RoleMachine& m) { return m.FellBehind(); },
+       [&](R s) { return in(IsStandby(s), R::kCatchingUp); }},
+      {"Promote", [](RoleMachine& m) { return m.Promote(); },
+       [](R) { return std::optional<R>(R::kPromoting); }},
+      {"LeaseWaitOver", [](RoleMachine& m) { return m.LeaseWaitOver(false); },
+       [&](R s) { return in(s == R::kPromoting, R::kReplicating); }},
+      {"LeaseWaitOver(solo)", [](RoleMachine& m) { return m.LeaseWaitOver(true); },
+       [&](R s) { return in(s == R::kPromoting, R::kSolo); }},
+      {"SoloGranted", [](RoleMachine& m) { return m.SoloGranted(); },
+       [&](R s) { return in(IsActive(s), R::kSolo); }},
+      {"PeerInSync", [](RoleMachine& m) { return m.PeerInSync(); },
+       [&](R s) { return in(IsActive(s), R::kReplicating); }},
+      {"TakeOutOfService", [](RoleMachine& m) { return m.TakeOutOfService(); },
+       [](R) { return std::optional<R>(R::kOutOfService); }},
+  };
+  for (const auto& [from, reach] : states) {
+    for (const Input& input : inputs) {
+      SCOPED_TRACE(std::string(input.name) + " in " + RoleStatePath(from));
+      RoleMachine m(nullptr);
+      reach(m);
+      ASSERT_EQ(m.state(), from);
+      const std::optional<R> expected = input.leads_to(from);
+      EXPECT_EQ(input.apply(m), expected.has_value());
+      EXPECT_EQ(m.state(), expected.value_or(from));
+      EXPECT_EQ(m.refused(), expected.has_value() ? 0u : 1u);
+    }
+  }
 }
 
 }  // namespace

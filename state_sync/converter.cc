@@ -4,6 +4,8 @@ namespace duplex {
 
 void ConverterRegistry::Register(uint32_t from, uint32_t to, EntryConverter converter) {
   DUPLEX_ASSERT(from + 1 == to || to + 1 == from, "converters join adjacent schemas", from, to);
+  DUPLEX_ASSERT(from >= 1 && to >= 1, "state schemas are numbered from 1", from, to);
+  DUPLEX_ASSERT(static_cast<bool>(converter), "a registered converter can be called", from, to);
   converters_[{from, to}] = std::move(converter);
 }
 
@@ -19,6 +21,7 @@ StatusOr<std::vector<Mutation>> ConverterRegistry::Convert(const std::vector<Mut
   std::vector<Mutation> current = entries;
   for (uint32_t s = from; s != to; s = s < to ? s + 1 : s - 1) {
     uint32_t next = s < to ? s + 1 : s - 1;
+    DUPLEX_ASSERT(next + 1 == s || s + 1 == next, "a chain steps one schema at a time", s, next);
     auto it = converters_.find({s, next});
     if (it == converters_.end()) {
       return FailedPrecondition("no converter from state schema " + std::to_string(s) + " to " +
@@ -33,7 +36,11 @@ StatusOr<std::vector<Mutation>> ConverterRegistry::Convert(const std::vector<Mut
       }
       m = std::move(converted).value();
     }
+    DUPLEX_ASSERT(current.size() == entries.size(), "a converter maps each entry to one entry",
+                  current.size(), entries.size());
   }
+  // Convert succeeds exactly along the chains CanConvert sees.
+  DUPLEX_ASSERT(CanConvert(from, to), "converted along a chain CanConvert refuses", from, to);
   return current;
 }
 

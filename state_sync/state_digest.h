@@ -6,7 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+
+#include "common/assert.h"
 
 namespace duplex {
 
@@ -38,6 +41,12 @@ class StateDigester {
  public:
   // One state entry; entries must come in key order (a store's or a snapshot's order).
   void Add(std::string_view raw_key, std::string_view value) {
+    // Two replicas agree only if they feed the same entries in the same order: a store's
+    // order, bytewise and without repeats (std::string compares its bytes as unsigned, as
+    // RocksDB's default comparator does).
+    DUPLEX_ASSERT(keys_ == 0 || last_key_ < raw_key, "state entries are digested in key order",
+                  keys_, last_key_.size(), raw_key.size());
+    last_key_.assign(raw_key);
     hash_.Add(raw_key);
     hash_.Add(std::string_view("\0", 1));  // separates the key from the value
     hash_.Add(value);
@@ -49,6 +58,7 @@ class StateDigester {
  private:
   Fnv1a hash_;
   uint64_t keys_ = 0;
+  std::string last_key_;  // the previous entry's key, for the order check
 };
 
 }  // namespace duplex

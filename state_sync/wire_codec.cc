@@ -4,6 +4,9 @@
 #include <capnp/serialize.h>
 
 #include <cstring>
+#include <limits>
+
+#include "common/assert.h"
 
 namespace duplex {
 namespace {
@@ -15,6 +18,8 @@ void ToWire(const Mutation& m, wire::Mutation::Builder out) {
 }
 
 void MutationsToWire(const std::vector<Mutation>& in, capnp::List<wire::Mutation>::Builder out) {
+  DUPLEX_ASSERT(out.size() == in.size(), "the wire list is sized for every mutation", out.size(),
+                in.size());
   for (size_t i = 0; i < in.size(); ++i) ToWire(in[i], out[i]);
 }
 
@@ -23,13 +28,19 @@ std::vector<Mutation> MutationsFromWire(capnp::List<wire::Mutation>::Reader in) 
   out.reserve(in.size());
   for (auto m : in)
     out.push_back({FromCapnpData(m.getKey()), FromCapnpData(m.getValue()), m.getErase()});
+  DUPLEX_ASSERT(out.size() == in.size(), "every wire mutation is read", out.size(), in.size());
   return out;
 }
 
 void PutU64(std::string& out, uint64_t v) {
+  const size_t before = out.size();
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  DUPLEX_ASSERT(out.size() == before + sizeof(uint64_t), "a word is eight bytes", out.size(),
+                before);
 }
 uint64_t GetU64(std::string_view in, size_t at) {
+  // The callers check the length first: a short entry is a Corruption, never a read past it.
+  DUPLEX_ASSERT(at + sizeof(uint64_t) <= in.size(), "a word read inside the entry", at, in.size());
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[at + i]);
   return v;
@@ -38,6 +49,11 @@ uint64_t GetU64(std::string_view in, size_t at) {
 }  // namespace
 
 void ToWire(const Delta& in, wire::Delta::Builder out) {
+  // FromWire refuses seq 0, so we never write one: seqs of a history start at 1.
+  DUPLEX_ASSERT(in.seq >= 1, "a delta we send or store has a seq", in.epoch, in.seq);
+  DUPLEX_ASSERT(in.schema >= 1, "state schemas are numbered from 1", in.schema);
+  DUPLEX_ASSERT(in.client_id != 0 || in.session == SessionEntry{},
+                "a delta without a client carries no session entry", in.seq, in.client_id);
   out.setEpoch(in.epoch);
   out.setSeq(in.seq);
   out.setSchema(in.schema);
@@ -63,6 +79,7 @@ StatusOr<Delta> FromWire(wire::Delta::Reader in) {
   d.session.message = in.getResponseMessage();
   d.session.value = FromCapnpData(in.getResponseValue());
   d.session.used_ms = in.getUsedMs();
+  DUPLEX_ASSERT(d.seq >= 1, "a decoded delta has a seq (seq 0 was refused above)", d.seq);
   return d;
 }
 
@@ -87,8 +104,18 @@ void ToWire(const PeerMessage& in, wire::PeerMessage::Builder out) {
     b.setDigestMark(d->digest_at.has_value());
     b.setDigestSeq(d->digest_at.value_or(0));
     auto list = b.initDeltas(static_cast<unsigned>(d->deltas.size()));
-    for (size_t i = 0; i < d->deltas.size(); ++i) ToWire(d->deltas[i], list[i]);
+    DUPLEX_ASSERT(list.size() == d->deltas.size(), "the wire list holds the whole batch",
+                  list.size(), d->deltas.size());
+    for (size_t i = 0; i < d->deltas.size(); ++i) {
+      // A batch belongs to the epoch it is sent in: no delta of a later epoch rides in it.
+      DUPLEX_ASSERT(d->deltas[i].epoch <= d->epoch, "a batch carries no delta of a later epoch",
+                    d->deltas[i].epoch, d->epoch);
+      ToWire(d->deltas[i], list[i]);
+    }
   } else if (auto* c = std::get_if<SnapshotChunk>(&in)) {
+    DUPLEX_ASSERT(c->snapshot_epoch <= c->epoch, "a snapshot is of an epoch already adopted",
+                  c->snapshot_epoch, c->epoch);
+    DUPLEX_ASSERT(c->schema >= 1, "state schemas are numbered from 1", c->schema);
     auto b = out.initSnapshotChunk();
     b.setEpoch(c->epoch);
     b.setSessionId(c->session_id);
@@ -135,6 +162,8 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
         if (!delta.ok()) return delta.status();
         b.deltas.push_back(std::move(delta).value());
       }
+      DUPLEX_ASSERT(b.deltas.size() == r.getDeltas().size(), "every wire delta is read",
+                    b.deltas.size(), r.getDeltas().size());
       return PeerMessage(std::move(b));
     }
     case wire::PeerMessage::SNAPSHOT_CHUNK: {
@@ -161,6 +190,9 @@ std::string EncodeDelta(const Delta& delta) {
   ToWire(delta, message.initRoot<wire::Delta>());
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
+  // DecodeDelta refuses a size that is not whole words: what we store must pass that check.
+  DUPLEX_ASSERT(bytes.size() > 0 && bytes.size() % sizeof(capnp::word) == 0,
+                "an encoded delta is whole capnp words", bytes.size());
   return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
 }
 
@@ -181,6 +213,11 @@ StatusOr<Delta> DecodeDelta(std::string_view bytes) {
 // message, value. The code's word has the top bit set when the two "used" words follow;
 // entries written by releases before session expiry have neither.
 constexpr uint64_t kSessionUsedFlag = uint64_t{1} << 63;
+constexpr size_t kSessionOldHeaderBytes = 3 * sizeof(uint64_t);  // seq, code, length
+constexpr size_t kSessionHeaderBytes = 5 * sizeof(uint64_t);     // and the two "used" words
+// The flag shares the code's word: every code must fit below it, or a code would read as the flag.
+static_assert(kSessionUsedFlag > std::numeric_limits<decltype(SessionEntry::code)>::max());
+static_assert(kSessionOldHeaderBytes < kSessionHeaderBytes);
 
 std::string EncodeSession(const SessionEntry& entry) {
   std::string out;
@@ -189,28 +226,35 @@ std::string EncodeSession(const SessionEntry& entry) {
   PutU64(out, entry.message.size());
   PutU64(out, entry.used_epoch);
   PutU64(out, static_cast<uint64_t>(entry.used_ms));
+  DUPLEX_ASSERT(out.size() == kSessionHeaderBytes, "the header is five words", out.size());
   out += entry.message;
   out += entry.value;
+  DUPLEX_ASSERT(out.size() == kSessionHeaderBytes + entry.message.size() + entry.value.size(),
+                "an encoded session entry is its header, message and value", out.size());
   return out;
 }
 
 StatusOr<SessionEntry> DecodeSession(std::string_view bytes) {
-  if (bytes.size() < 24) return Corruption("session entry: truncated");
+  if (bytes.size() < kSessionOldHeaderBytes) return Corruption("session entry: truncated");
   SessionEntry e;
   e.request_seq = GetU64(bytes, 0);
   uint64_t code = GetU64(bytes, 8);
   e.code = static_cast<uint16_t>(code);
   uint64_t len = GetU64(bytes, 16);
-  size_t at = 24;
+  size_t at = kSessionOldHeaderBytes;
   if (code & kSessionUsedFlag) {
-    if (bytes.size() < 40) return Corruption("session entry: truncated");
-    e.used_epoch = GetU64(bytes, 24);
-    e.used_ms = static_cast<int64_t>(GetU64(bytes, 32));
-    at = 40;
+    if (bytes.size() < kSessionHeaderBytes) return Corruption("session entry: truncated");
+    e.used_epoch = GetU64(bytes, kSessionOldHeaderBytes);
+    e.used_ms = static_cast<int64_t>(GetU64(bytes, kSessionOldHeaderBytes + sizeof(uint64_t)));
+    at = kSessionHeaderBytes;
   }
   if (len > bytes.size() - at) return Corruption("session entry: message length past the end");
   e.message = std::string(bytes.substr(at, len));
   e.value = std::string(bytes.substr(at + len));
+  // The pair of EncodeSession's size check: header, message and value account for every byte.
+  DUPLEX_ASSERT(at + e.message.size() + e.value.size() == bytes.size(),
+                "a decoded session entry accounts for every byte", at, e.message.size(),
+                e.value.size(), bytes.size());
   return e;
 }
 

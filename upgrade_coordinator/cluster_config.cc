@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/assert.h"
 #include "common/yaml_fields.h"
 
 namespace duplex {
@@ -28,6 +29,15 @@ constexpr std::size_t kMaxNameChars = 32;
 constexpr std::size_t kMaxHostChars = 253;
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
+
+// The defaults pass the checks ReadTiming and ReadReplication make of a file's values.
+static_assert(TimingConfig{}.lease_ms > 3 * TimingConfig{}.heartbeat_ms);
+static_assert(TimingConfig{}.failure_timeout_ms >= 3 * TimingConfig{}.heartbeat_ms);
+static_assert(ReplicationConfig{}.snapshot_chunk_bytes < ReplicationConfig{}.max_frame_bytes);
+// A standby lagging by as much as async mode allows can still catch up from the log tail.
+static_assert(ReplicationConfig{}.max_lag_ops < ReplicationConfig{}.log_retain_ops);
+// A group commit never holds more deltas than the log keeps.
+static_assert(ReplicationConfig{}.max_batch_ops < ReplicationConfig{}.log_retain_ops);
 
 std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
@@ -367,6 +377,55 @@ StatusOr<std::string> ReadFile(const std::string& path) {
   return text;
 }
 
+// ---- Postconditions ----
+
+bool IsPort(int port) { return port >= 1 && port <= 65535; }
+
+// What a config that passed every check guarantees: ports in range and distinct, names unique,
+// timings in the relations the replicas and the coordinator rely on. The checks above are the
+// errors a user sees; these restate their result, so a check lost in an edit shows up here.
+void AssertValid(const ClusterConfig& config) {
+  DUPLEX_ASSERT(IsName(config.name), "a cluster has a name", config.name);
+  DUPLEX_ASSERT(fs::path(config.data_dir).is_absolute(), "data_dir is resolved", config.data_dir);
+  DUPLEX_ASSERT(IsPort(config.admin_port) && IsPort(config.control_port),
+                "the coordinator's ports are real ports", config.admin_port, config.control_port);
+  DUPLEX_ASSERT(config.replicas.size() == 2, "a pair is two replicas", config.replicas.size());
+  DUPLEX_ASSERT(config.replicas[0].name != config.replicas[1].name, "replica names are unique",
+                config.replicas[0].name);
+  for (const ReplicaConfig& r : config.replicas) {
+    DUPLEX_ASSERT(IsName(r.name) && !r.host.empty(), "a replica has a name and a host", r.name);
+    DUPLEX_ASSERT(IsPort(r.port) && IsPort(r.client_port) && IsPort(r.http_port),
+                  "a replica's required ports are real ports", r.name, r.port, r.client_port,
+                  r.http_port);
+    DUPLEX_ASSERT(r.peer_port == 0 || IsPort(r.peer_port), "peer_port is unset or real", r.name,
+                  r.peer_port);
+    DUPLEX_ASSERT(r.coordinator_port == 0 || IsPort(r.coordinator_port),
+                  "coordinator_port is unset or real", r.name, r.coordinator_port);
+  }
+  DUPLEX_ASSERT(CheckPortsDistinct(config).ok(), "no two ports are equal", config.name);
+  const TimingConfig& t = config.timing;
+  DUPLEX_ASSERT(t.heartbeat_ms >= 1 && t.ack_timeout_ms >= 1 && t.client_timeout_ms >= 1 &&
+                    t.startup_timeout_ms >= 1,
+                "every timing is positive", t.heartbeat_ms, t.ack_timeout_ms, t.client_timeout_ms,
+                t.startup_timeout_ms);
+  DUPLEX_ASSERT(int64_t{t.lease_ms} > 3 * int64_t{t.heartbeat_ms},
+                "a lease outlives three heartbeats", t.lease_ms, t.heartbeat_ms);
+  DUPLEX_ASSERT(int64_t{t.failure_timeout_ms} >= 3 * int64_t{t.heartbeat_ms},
+                "the coordinator waits three heartbeats before suspecting", t.failure_timeout_ms,
+                t.heartbeat_ms);
+  const RestartConfig& r = config.restart;
+  DUPLEX_ASSERT(r.max_restarts >= 0 && r.window_s >= 1 && r.backoff_ms >= 0,
+                "the restart policy counts in a real window", r.max_restarts, r.window_s,
+                r.backoff_ms);
+  const ReplicationConfig& p = config.replication;
+  DUPLEX_ASSERT(
+      p.max_lag_ops >= 1 && p.log_retain_ops >= 1 && p.max_batch_ops >= 1 && p.max_queue >= 1,
+      "every replication bound is positive", p.max_lag_ops, p.log_retain_ops, p.max_batch_ops,
+      p.max_queue);
+  DUPLEX_ASSERT(p.snapshot_chunk_bytes >= 1 && p.snapshot_chunk_bytes < p.max_frame_bytes,
+                "a snapshot chunk fits one frame", p.snapshot_chunk_bytes, p.max_frame_bytes);
+}
+
 // ---- Emitting ----
 
 // Unset ports (0) are left out: a file may not say 0, and leaving them out parses back to 0.
@@ -427,6 +486,7 @@ StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
   DUPLEX_RETURN_IF_ERROR(ReadDocument(yaml_text, &config));
   DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "data_dir", &config.data_dir));
   DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "processor.binary", &config.processor.binary));
+  AssertValid(config);
   return config;
 }
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/assert.h"
 #include "common/prometheus.h"
 #include "upgrade_coordinator/campaign/names.h"
 
@@ -60,6 +61,10 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
   std::map<std::string, uint64_t> by_kind = {
       {"crash failover", 0}, {"hang failover", 0}, {"switchover", 0}, {"election", 0}};
   for (const TransitionEvent& t : transitions) ++by_kind[t.kind];
+  uint64_t counted = 0;
+  for (const auto& [kind, n] : by_kind) counted += n;
+  DUPLEX_ASSERT(counted == transitions.size(), "every promotion is counted under one kind", counted,
+                transitions.size());
   for (const auto& [kind, n] : by_kind) {
     m.Counter("duplex_transitions_total",
               "Promotions since the coordinator started, by kind (failover, switchover, ...).", n,
@@ -69,6 +74,9 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
   const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();
   std::string state = Field<std::string>(campaign, "state", "none");
   std::optional<CampaignState> known = FromName<CampaignState>(state);
+  // The view is built from our own record (campaign/record.h), whose states are known names.
+  DUPLEX_ASSERT(known.has_value() || state == "none", "a campaign in the view has a known state",
+                state);
   m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
           known.has_value() && !Ended(*known));
   m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).", 1,

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "common/assert.h"
 #include "common/yaml_fields.h"
 
 namespace duplex {
@@ -48,6 +49,7 @@ bool Holds(const VersionRange::Clause& c, const Version& v) {
     case VersionRange::Op::kEqual:
       return v == c.version;
   }
+  DUPLEX_ASSERT(false, "a clause's operator is one of the five", static_cast<int>(c.op));
   return false;
 }
 
@@ -55,6 +57,7 @@ std::string_view OpText(VersionRange::Op op) {
   for (const OpSpelling& s : kOps) {
     if (s.op == op) return s.text;
   }
+  DUPLEX_ASSERT(false, "every operator has a spelling in kOps", static_cast<int>(op));
   return "?";
 }
 
@@ -99,10 +102,18 @@ Status ParseClause(const std::vector<std::string>& words, std::size_t* i,
   StatusOr<Version> version = ParseVersion(version_text);
   if (!version.ok()) return version.status();
   *clause = {op->op, *version};
+  DUPLEX_ASSERT(*i < words.size(), "a clause ends on a word of the range", *i, words.size());
   return Status::Ok();
 }
 
 // ---- Manifest fields ----
+
+// The one spelling digests are compared in: sha256sum's.
+bool IsLowerHexDigest(std::string_view digest) {
+  return digest.size() == kSha256HexChars && std::all_of(digest.begin(), digest.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 
 bool IsName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameChars) return false;
@@ -141,6 +152,7 @@ Status ReadCount(const YamlField& field, uint64_t min, uint64_t max, uint64_t* o
                        std::to_string(max) + ", got " + Quote(field.text()));
   }
   *out = number;
+  DUPLEX_ASSERT(*out >= min && *out <= max, "a count read is in its range", *out, min, max);
   return Status::Ok();
 }
 
@@ -164,6 +176,7 @@ Status ReadSha256(const YamlField& field, std::string* out) {
   std::transform(out->begin(), out->end(), out->begin(), [](char c) {
     return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   });
+  DUPLEX_ASSERT(IsLowerHexDigest(*out), "a read digest is in sha256sum's spelling", *out);
   return Status::Ok();
 }
 
@@ -233,6 +246,32 @@ Status ReadManifestFields(const YamlField& root, PackageManifest* m) {
   return ReadFeatures(root["features"], m->version, &m->features);
 }
 
+// What passed ParseManifest, asserted field by field: everything a later step relies on
+// (the store's directory name, the checksum comparison, the schema converters, feature gates).
+void AssertParsed(const PackageManifest& m) {
+  DUPLEX_ASSERT(IsName(m.name), "a parsed manifest has a name", m.name);
+  DUPLEX_ASSERT(!m.binary.empty() && m.binary.find('/') == std::string::npos,
+                "the binary is a file inside the package", m.binary);
+  DUPLEX_ASSERT(IsLowerHexDigest(m.sha256), "the checksum is 64 lowercase hex digits", m.sha256);
+  DUPLEX_ASSERT(!m.upgrade_from.clauses.empty() && !IsEmpty(m.upgrade_from),
+                "upgrade_from contains some version", m.upgrade_from.ToString());
+  // ToString and ParseVersionRange agree: a range written back reads as the same range.
+  StatusOr<VersionRange> again = ParseVersionRange(m.upgrade_from.ToString());
+  DUPLEX_ASSERT(again.ok() && *again == m.upgrade_from, "a range survives ToString and back",
+                m.upgrade_from.ToString());
+  DUPLEX_ASSERT(m.schema >= 1, "state schemas are numbered from 1", m.schema);
+  for (std::size_t i = 0; i < m.features.size(); ++i) {
+    DUPLEX_ASSERT(IsName(m.features[i].name), "a feature has a name", m.features[i].name);
+    DUPLEX_ASSERT(m.features[i].introduced_in <= m.version,
+                  "a package ships no feature of a later release", m.features[i].name);
+    for (std::size_t j = 0; j < i; ++j) {
+      DUPLEX_ASSERT(m.features[j].name != m.features[i].name, "a feature is listed once",
+                    m.features[i].name);
+    }
+  }
+  DUPLEX_ASSERT(m.dir.empty(), "the directory is the package reader's to set", m.dir);
+}
+
 }  // namespace
 
 // ---- Public ----
@@ -264,6 +303,9 @@ StatusOr<VersionRange> ParseVersionRange(const std::string& text) {
     range.clauses.push_back(clause);
   }
   if (IsEmpty(range)) return InvalidArgument(Quote(text) + ": contains no version");
+  DUPLEX_ASSERT(!range.clauses.empty() && range.clauses.size() <= words.size(),
+                "a parsed range has one clause per one or two words", range.clauses.size(),
+                words.size());
   return range;
 }
 
@@ -273,6 +315,7 @@ StatusOr<PackageManifest> ParseManifest(const std::string& yaml_text) {
   if (!root->IsMap()) return root->WrongKind("a map of fields");
   PackageManifest manifest;
   DUPLEX_RETURN_IF_ERROR(ReadManifestFields(*root, &manifest));
+  AssertParsed(manifest);
   return manifest;
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/assert.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
 
@@ -31,6 +32,9 @@ constexpr std::size_t kMaxTarErrorBytes = 2048;
 // A package is one binary and a manifest; unpacking one that takes longer is stuck.
 constexpr int kTarTimeoutMs = 10 * 60 * 1000;
 constexpr uint64_t kBytesPerMb = 1024 * 1024;
+// tar's complaint is quoted in an error message, which must stay far smaller than a manifest.
+static_assert(kMaxTarErrorBytes < kMaxManifestBytes);
+static_assert(kTarTimeoutMs > 0);
 
 Status Prefixed(const std::string& prefix, const Status& status) {
   return Status(status.code(), prefix + ": " + status.message());
@@ -72,6 +76,8 @@ Status ReadAvailableDiskMb(const std::string& data_dir, PlatformFacts* facts) {
   }
   facts->disk_path = path.string();
   facts->available_disk_mb = uint64_t{vfs.f_bavail} * vfs.f_frsize / kBytesPerMb;
+  DUPLEX_ASSERT(path.is_absolute(), "the disk measured is named by an absolute path",
+                facts->disk_path);
   return Status::Ok();
 }
 
@@ -96,6 +102,7 @@ class ScratchDir {
 Status MakeScratchDir(const fs::path& parent, const std::string& prefix,
                       std::optional<ScratchDir>* out) {
   std::string pattern = (parent / (prefix + "XXXXXX")).string();
+  DUPLEX_ASSERT(!out->has_value(), "a scratch directory is made once per holder", pattern);
   if (::mkdtemp(pattern.data()) == nullptr) {
     return IOError(pattern + ": cannot create a temporary directory: " + std::strerror(errno));
   }
@@ -177,6 +184,8 @@ StatusOr<PackageManifest> ReadPackageDir(const fs::path& dir) {
   if (!manifest.ok()) return Prefixed(kManifestFile, manifest.status());
   manifest->dir = canonical.string();
   DUPLEX_RETURN_IF_ERROR(VerifyBinary(*manifest));
+  DUPLEX_ASSERT(canonical.is_absolute(), "a package read is named by its absolute directory",
+                manifest->dir);
   return manifest;
 }
 
@@ -275,6 +284,8 @@ Status VerifyBinary(const PackageManifest& manifest) {
   }
   StatusOr<std::string> digest = Sha256HexOfFile(path.string());
   if (!digest.ok()) return digest.status();
+  // sha256sum's spelling (ReadSha256 lowercases the manifest's), so one string comparison decides.
+  DUPLEX_ASSERT(digest->size() == 64, "a file's digest is 64 hex digits", *digest);
   if (*digest != manifest.sha256) {
     return InvalidArgument(manifest.binary + ": checksum mismatch: manifest says " +
                            manifest.sha256 + ", file has " + *digest +
@@ -332,6 +343,8 @@ Status PackageStore::Load() {
                          Describe(manifest->name, manifest->version) + fix);
       continue;
     }
+    const bool first = packages_.count({manifest->name, manifest->version}) == 0;
+    DUPLEX_ASSERT(first, "one directory per name and version", file_name);
     packages_[{manifest->name, manifest->version}] = std::move(manifest).value();
   }
   if (ec) return IOError(dir_ + ": cannot list the package store: " + ec.message());
@@ -368,23 +381,34 @@ StatusOr<PackageManifest> PackageStore::AddVerified(const PackageManifest& incom
   if (!SameContent(*stored, incoming))
     return FailedPrecondition(what + ": the package changed while it was being added");
   std::error_code ec;
+  DUPLEX_ASSERT(stored->sha256 == incoming.sha256, "the stored copy has the verified checksum",
+                what, stored->sha256, incoming.sha256);
   fs::rename(copy->path(), final_dir, ec);
   if (ec) return IOError(final_dir.string() + ": cannot store the package: " + ec.message());
   DUPLEX_RETURN_IF_ERROR(SyncPath(dir_));
   stored->dir = final_dir.string();
   packages_[{stored->name, stored->version}] = *stored;
+  DUPLEX_ASSERT(packages_.count({incoming.name, incoming.version}) == 1,
+                "an added package is found under its name and version", what);
   return stored;
 }
 
 std::vector<PackageManifest> PackageStore::List() const {
   std::vector<PackageManifest> list;
-  for (const auto& [key, manifest] : packages_) list.push_back(manifest);
+  for (const auto& [key, manifest] : packages_) {
+    DUPLEX_ASSERT(key.first == manifest.name && key.second == manifest.version,
+                  "a package is stored under its own name and version", key.first, manifest.name);
+    list.push_back(manifest);
+  }
   return list;
 }
 
 StatusOr<PackageManifest> PackageStore::Get(const std::string& name, const Version& v) const {
   auto it = packages_.find({name, v});
-  if (it != packages_.end()) return it->second;
+  if (it != packages_.end()) {
+    DUPLEX_ASSERT(!it->second.dir.empty(), "a stored package has its directory", name);
+    return it->second;
+  }
   std::string stored;
   for (const auto& [key, manifest] : packages_) {
     stored += (stored.empty() ? "" : ", ") + Describe(key.first, key.second);

@@ -4,15 +4,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <thread>
 
+#include "common/assert.h"
 #include "common/subprocess.h"
 
 namespace duplex {
+
+// Unreaped children keep their pids, so a child's pid names one tracked child at a time.
+size_t Supervisor::ChildrenWithPid(pid_t pid) const {
+  size_t n = 0;
+  for (const auto& [name, p] : procs_) n += p.child && p.pid == pid ? 1 : 0;
+  return n;
+}
 
 StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std::string>& argv,
                                   const std::string& log_path) {
@@ -31,7 +40,9 @@ StatusOr<pid_t> Supervisor::Start(const std::string& name, const std::vector<std
   StatusOr<pid_t> pid = Spawn(options);
   if (!pid.ok())
     return Status(pid.status().code(), "replica " + name + ": " + pid.status().message());
+  DUPLEX_ASSERT(*pid > 0, "a started child has a pid", name, *pid);
   procs_[name] = {*pid, true, 0};
+  DUPLEX_ASSERT(ChildrenWithPid(*pid) == 1, "a child's pid is tracked once", name, *pid);
   return *pid;
 }
 
@@ -63,8 +74,10 @@ bool Running(pid_t pid) {
 void Supervisor::Terminate(const std::string& name, int grace_ms) {
   auto it = procs_.find(name);
   if (it == procs_.end() || it->second.pid == 0) return;
+  DUPLEX_ASSERT(grace_ms >= 0, "a grace period is a duration", name, grace_ms);
   ::kill(it->second.pid, SIGTERM);
   it->second.kill_at_ms = NowMs() + grace_ms;
+  DUPLEX_ASSERT(it->second.kill_at_ms != 0, "a terminated process has a kill deadline", name);
 }
 
 std::vector<std::string> Supervisor::Reap() {
@@ -79,6 +92,7 @@ std::vector<std::string> Supervisor::Reap() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
+    DUPLEX_ASSERT(ChildrenWithPid(pid) <= 1, "a child is reaped once, for one name", pid);
     for (auto& [name, p] : procs_) {
       if (p.pid == pid) {
         exited.push_back(name);
@@ -92,6 +106,12 @@ std::vector<std::string> Supervisor::Reap() {
       p.pid = 0;
     }
   }
+  // Each exit is reported once: a name's pid is cleared as it is reported.
+  for (const std::string& name : exited) {
+    DUPLEX_ASSERT(procs_.at(name).pid == 0, "a reported exit clears its pid", name);
+  }
+  DUPLEX_ASSERT(exited.size() <= procs_.size(), "at most one exit per name", exited.size(),
+                procs_.size());
   return exited;
 }
 
@@ -114,6 +134,9 @@ void Supervisor::StopAll(int grace_ms) {
     if (p.pid != 0 && ::kill(p.pid, SIGKILL) == 0 && p.child) ::waitpid(p.pid, nullptr, 0);
     p.pid = 0;
   }
+  DUPLEX_ASSERT(
+      std::all_of(procs_.begin(), procs_.end(), [](const auto& e) { return e.second.pid == 0; }),
+      "after StopAll no process is tracked as running", procs_.size());
 }
 
 pid_t Supervisor::pid(const std::string& name) const {

@@ -38,6 +38,8 @@ class Supervisor {
     bool child = false;
     int64_t kill_at_ms = 0;  // 0: not being terminated
   };
+  size_t ChildrenWithPid(pid_t pid) const;  // tracked children with this pid (0 or 1)
+
   std::map<std::string, Proc> procs_;
 };
 

@@ -4,6 +4,10 @@
 
 namespace duplex {
 
+// Every wait inside a step ends before the step itself times out.
+static_assert(CampaignOptions{}.resume_grace_ms < CampaignOptions{}.step_timeout_ms);
+static_assert(CampaignOptions{}.switchover_wait_ms < CampaignOptions{}.step_timeout_ms);
+
 Campaign::Campaign(CampaignRecord record, CampaignHost* host, CampaignOptions options)
     : machine_(std::make_unique<campaign::Machine>(std::move(record), host, options)) {
   machine_->initiate();
@@ -95,7 +99,7 @@ void Campaign::OnWorkDone(WorkKind kind, const Status& result) {
 
 std::vector<std::pair<CampaignStep, std::string>> CampaignSteps() {
   using S = CampaignStep;
-  return {
+  std::vector<std::pair<CampaignStep, std::string>> steps = {
       {S::kVerify, "the package is stored and its checksum verified"},
       {S::kPreValidate, "platform requirements, compatibility window, state converters"},
       {S::kPreHealthCheck, "both replicas healthy and in sync"},
@@ -116,6 +120,13 @@ std::vector<std::pair<CampaignStep, std::string>> CampaignSteps() {
       {S::kFinalize, "raise the cluster version: the new features are enabled"},
       {S::kReleaseLock, "release the management lock"},
       {S::kCleanup, "remove temporary files; the migration archive is kept"}};
+  // The plan lists the happy path's steps in enumerator order (names.h), and only those.
+  for (size_t i = 0; i < steps.size(); ++i) {
+    DUPLEX_ASSERT(steps[i].first == static_cast<CampaignStep>(i), "the plan is in step order",
+                  Name(steps[i].first), i);
+  }
+  DUPLEX_ASSERT(steps.back().first == S::kCleanup, "the plan ends with the cleanup", steps.size());
+  return steps;
 }
 
 }  // namespace duplex

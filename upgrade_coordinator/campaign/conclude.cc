@@ -63,6 +63,8 @@ struct FinalizeStep : Step<FinalizeStep, Conclude, ReleaseLock, RollingBack> {
       m.SetState(CampaignState::kRunning);
       m.host->Persist(m.record);
     }
+    DUPLEX_ASSERT(m.record.finalized,
+                  "the cluster version is raised only once finalize is on record", m.record.id);
     if (Once(&raised_)) m.host->SetClusterVersion(m.record.to);
     for (const std::string& r : {m.record.first, m.record.second}) {
       auto rep = m.host->Report(r);
@@ -84,7 +86,10 @@ struct ReleaseLock : Step<ReleaseLock, Conclude, Cleanup, RollingBack> {
 struct Cleanup : Step<Cleanup, Conclude, Completed, RollingBack> {
   static constexpr CampaignStep kStep = CampaignStep::kCleanup;
   StepResult Run(Machine& m) {
-    (void)m;  // nothing temporary survives a step; the migration archive is kept on purpose
+    // Only FinalizeStep leads here (through ReleaseLock), and it persisted finalized first.
+    DUPLEX_ASSERT(m.record.finalized, "a campaign completes only with its features enabled",
+                  m.record.id);
+    // Nothing temporary survives a step; the migration archive is kept on purpose.
     return StepResult::Ok();
   }
 };

@@ -12,6 +12,9 @@ struct SwitchToNew : Step<SwitchToNew, Evaluate, Soak, RollingBack> {
   static constexpr CampaignStep kStep = CampaignStep::kSwitchToNew;
   StepResult Run(Machine& m) {
     const std::string& fresh = m.record.first;
+    // Only a replica already on the new version and back in service is switched to.
+    DUPLEX_ASSERT(m.record.phase == CampaignPhase::kEvaluate && !fresh.empty(),
+                  "the new version takes over in Evaluate only", Name(m.record.phase), fresh);
     if (m.host->ActiveName() == fresh) return StepResult::Ok();
     if (!m.host->InSync(fresh)) {
       return m.TimedOut() ? StepResult::Nok(fresh + " is not in sync") : StepResult::Wait();

@@ -25,7 +25,10 @@ void Machine::BeginStep(CampaignStep step) {
                 "runs");
   step_open = true;
   step_started_ms = now_ms;
+  const size_t steps_before = record.steps.size();
   record.steps.push_back({step, StepOutcome::kRunning, "", now_ms, 0});
+  DUPLEX_ASSERT(record.steps.size() == steps_before + 1 && record.steps.back().step == step,
+                "a step begun is the record's last", Name(step));
   host->Persist(record);
   spdlog::info("campaign {}: {}", record.id, Name(step));
 }
@@ -34,10 +37,14 @@ void Machine::EndStep(const StepResult& result) {
   DUPLEX_ASSERT(step_open && result.kind != StepResult::kWait, "open", step_open);
   StepRecord& s = record.steps.back();
   DUPLEX_ASSERT(s.result == StepOutcome::kRunning, "step", Name(s.step), "already", Name(s.result));
+  // Begun in this run of the coordinator, whose clock only moves forward (Campaign::Tick).
+  DUPLEX_ASSERT(now_ms >= s.started_ms && s.started_ms == step_started_ms,
+                "a step ends after it began", Name(s.step), s.started_ms, now_ms);
   s.result = result.kind == StepResult::kOk ? StepOutcome::kOk : StepOutcome::kNok;
   s.reason = result.reason;
   s.ended_ms = now_ms;
   step_open = false;
+  DUPLEX_ASSERT(s.result != StepOutcome::kRunning, "an ended step has its outcome", Name(s.step));
   host->Persist(record);
   spdlog::info("campaign {}: {} {}{}", record.id, Name(s.step), Name(s.result),
                s.reason.empty() ? "" : ": " + s.reason);
@@ -45,6 +52,9 @@ void Machine::EndStep(const StepResult& result) {
 
 int64_t Machine::Since(std::optional<int64_t>* since_ms) const {
   if (!*since_ms) *since_ms = now_ms;
+  // Marks live in the states of this run, whose clock only moves forward.
+  DUPLEX_ASSERT(now_ms >= **since_ms, "a wait is measured from a time already passed", now_ms,
+                **since_ms);
   return now_ms - **since_ms;
 }
 
@@ -60,6 +70,8 @@ void WorkSlot::Start(Machine& m, WorkKind kind) {
     DUPLEX_ASSERT(*kind_ == kind, "started", Name(*kind_), "then", Name(kind));
     return;
   }
+  DUPLEX_ASSERT(!result_.has_value() && !started_ms_.has_value(),
+                "no result comes before its work starts", Name(kind));
   kind_ = kind;
   started_ms_ = m.now_ms;
   m.host->StartWork(kind);
@@ -71,6 +83,7 @@ bool WorkSlot::Deliver(const EvWorkDone& done) {
                  done.status.ok() ? "ok" : done.status.message());
     return false;
   }
+  DUPLEX_ASSERT(started_ms_.has_value(), "a result answers work that started", Name(done.kind));
   result_ = done.status;
   return true;
 }
@@ -90,6 +103,8 @@ StepResult AwaitDigests(Machine& m, DigestWait* wait, WorkSlot* work,
   // longer than kLiveWaitMs.
   constexpr uint64_t kLiveDeltas = 20;
   constexpr int64_t kLiveWaitMs = 2000;
+  // Waiting for live deltas never uses up the comparison's own time.
+  static_assert(kLiveWaitMs < CampaignOptions{}.step_timeout_ms);
   if (!work->started_ms()->has_value()) {
     std::string active = m.host->ActiveName();
     auto a = m.host->Report(active);

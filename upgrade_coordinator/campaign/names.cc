@@ -1,8 +1,11 @@
 #include "upgrade_coordinator/campaign/names.h"
 
+#include <algorithm>
 #include <array>
 #include <ostream>
 #include <utility>
+
+#include "common/assert.h"
 
 namespace duplex {
 namespace {
@@ -23,10 +26,24 @@ const std::array<std::string, 22> kStepNames = {
 const std::array<std::string, 3> kOutcomeNames = {"running", "ok", "nok"};
 const std::array<std::string, 3> kWorkNames = {"verify", "backup", "digests"};
 
+// One name per enumerator: a value added to an enum without its name fails to compile here.
+template <class Array>
+constexpr size_t kCount = std::tuple_size_v<Array>;
+static_assert(kCount<decltype(kStateNames)> == static_cast<size_t>(CampaignState::kRolledBack) + 1);
+static_assert(kCount<decltype(kPhaseNames)> == static_cast<size_t>(CampaignPhase::kRolledBack) + 1);
+static_assert(kCount<decltype(kStepNames)> ==
+              static_cast<size_t>(CampaignStep::kRestoreStandby) + 1);
+static_assert(kCount<decltype(kOutcomeNames)> == static_cast<size_t>(StepOutcome::kNok) + 1);
+static_assert(kCount<decltype(kWorkNames)> == static_cast<size_t>(WorkKind::kDigests) + 1);
+
 template <class Enum, size_t N>
 std::optional<Enum> Find(const std::array<std::string, N>& names, std::string_view name) {
   for (size_t i = 0; i < N; ++i) {
-    if (names[i] == name) return static_cast<Enum>(i);
+    if (names[i] != name) continue;
+    // A name written twice would read a persisted record back as the wrong value.
+    DUPLEX_ASSERT(std::count(names.begin(), names.end(), names[i]) == 1,
+                  "a persisted name stands for one value", names[i]);
+    return static_cast<Enum>(i);
   }
   return std::nullopt;
 }
@@ -82,6 +99,7 @@ bool StateMayFollow(CampaignState from, CampaignState to) {
     case S::kRolledBack:
       return false;
   }
+  DUPLEX_ASSERT(false, "a campaign state is one of the five", static_cast<int>(from));
   return false;
 }
 
@@ -107,6 +125,7 @@ bool PhaseMayFollow(CampaignPhase from, CampaignPhase to) {
     case P::kRolledBack:
       return false;
   }
+  DUPLEX_ASSERT(false, "a campaign phase is one of the nine", static_cast<int>(from));
   return false;
 }
 

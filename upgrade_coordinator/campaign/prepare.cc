@@ -6,6 +6,10 @@ namespace duplex::campaign {
 namespace {
 
 constexpr int64_t kHealthWaitMs = 5000;  // a pre-check tolerates this much transient state
+// The pre-check gives up on transient trouble before the step would time out, and one full
+// load window fits inside that wait.
+static_assert(kHealthWaitMs < CampaignOptions{}.step_timeout_ms);
+static_assert(CampaignOptions{}.load_sample_ms < kHealthWaitMs);
 
 struct Verify;
 struct PreValidate;
@@ -31,6 +35,7 @@ std::string LoadProblem(Machine& m, const std::string& active, LoadSample* load)
     return "";
   }
   int64_t elapsed = m.now_ms - *load->window_ms;
+  DUPLEX_ASSERT(elapsed >= 0, "a load window began in the past", elapsed);
   if (elapsed < m.options.load_sample_ms) return "";
   double rate = (rep->requests_total - std::min(rep->requests_total, load->requests)) * 1000.0 /
                 static_cast<double>(elapsed);
@@ -85,6 +90,8 @@ struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
       return m.StepElapsedMs() < kHealthWaitMs ? StepResult::Wait() : StepResult::Nok(problem);
     }
     if (!load_.ok) return StepResult::Wait();  // still sampling
+    DUPLEX_ASSERT(!standby.empty() && standby != active, "the upgrade order names both replicas",
+                  active, standby);
     m.record.first = standby;  // the standby is upgraded first; the active keeps serving
     m.record.second = active;
     auto baseline = m.host->Report(active);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/assert.h"
+
 namespace duplex {
 namespace {
 
@@ -25,24 +27,32 @@ std::string CampaignToJson(const CampaignRecord& r) {
                      {"started_ms", s.started_ms},
                      {"ended_ms", s.ended_ms}});
   }
-  return nlohmann::json{{"id", r.id},
-                        {"from", r.from},
-                        {"to", r.to},
-                        {"soak_ms", r.soak_ms},
-                        {"auto_finalize", r.auto_finalize},
-                        {"forced", r.force},
-                        {"first", r.first},
-                        {"second", r.second},
-                        {"phase", Name(r.phase)},
-                        {"state", Name(r.state)},
-                        {"reason", r.reason},
-                        {"finalize_requested", r.finalize_requested},
-                        {"finalized", r.finalized},
-                        {"baseline",
-                         {r.baseline_requests, r.baseline_errors, r.baseline_latency_p99_us,
-                          r.soak_requests, r.soak_errors}},
-                        {"steps", steps}}
-      .dump();
+  const std::string text = nlohmann::json{
+      {"id", r.id},
+      {"from", r.from},
+      {"to", r.to},
+      {"soak_ms", r.soak_ms},
+      {"auto_finalize", r.auto_finalize},
+      {"forced", r.force},
+      {"first", r.first},
+      {"second", r.second},
+      {"phase", Name(r.phase)},
+      {"state", Name(r.state)},
+      {"reason", r.reason},
+      {"finalize_requested", r.finalize_requested},
+      {"finalized", r.finalized},
+      {"baseline",
+       {r.baseline_requests, r.baseline_errors, r.baseline_latency_p99_us, r.soak_requests,
+        r.soak_errors}},
+      {"steps", steps}}.dump();
+  // The pair of CampaignFromJson: what we persist loads back as the same campaign, so a
+  // restarted coordinator resumes where this one was.
+  StatusOr<CampaignRecord> back = CampaignFromJson(text);
+  DUPLEX_ASSERT(back.ok(), "a persisted campaign record loads", back.status().ToString());
+  DUPLEX_ASSERT(back->id == r.id && back->phase == r.phase && back->state == r.state &&
+                    back->finalized == r.finalized && back->steps.size() == r.steps.size(),
+                "a campaign record survives JSON and back", r.id, Name(r.phase), Name(r.state));
+  return text;
 }
 
 StatusOr<CampaignRecord> CampaignFromJson(const std::string& text) {

@@ -43,6 +43,10 @@ struct Converging {
 // (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
 // and must be undone.
 bool OldVersionActive(Machine& m, Converging* c) {
+  // EnterPhase refuses to roll back a finalized campaign: the old version is still allowed.
+  DUPLEX_ASSERT(m.record.state == CampaignState::kRollingBack && !m.record.finalized,
+                "only a rolling-back, unfinalized campaign converges on the old version",
+                Name(m.record.state), m.record.finalized);
   std::string active = m.host->ActiveName();
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
   if (!active.empty() && RunsOld(m, active)) return true;
@@ -101,6 +105,8 @@ struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, Rolle
     if (!OldVersionActive(m, &converging_)) return StepResult::Wait();
     std::string active = m.host->ActiveName();
     std::string standby = m.host->OtherName(active);
+    DUPLEX_ASSERT(!active.empty() && RunsOld(m, active) && standby != active,
+                  "the standby is restored behind an old-version active", active, standby);
     m.host->Isolate(standby, false);
     auto before = m.host->Report(standby);
     bool untouched =

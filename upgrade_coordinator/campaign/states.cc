@@ -59,11 +59,15 @@ sc::result Running::react(const EvAbort&) {
 }
 
 Completed::Completed(my_context ctx) : my_base(ctx) {
-  outermost_context().EnterPhase(CampaignPhase::kCompleted, CampaignState::kCompleted);
+  Machine& m = outermost_context();
+  m.EnterPhase(CampaignPhase::kCompleted, CampaignState::kCompleted);
+  DUPLEX_ASSERT(m.record.Done(), "a completed campaign acts no more", Name(m.record.state));
 }
 
 RolledBack::RolledBack(my_context ctx) : my_base(ctx) {
-  outermost_context().EnterPhase(CampaignPhase::kRolledBack, CampaignState::kRolledBack);
+  Machine& m = outermost_context();
+  m.EnterPhase(CampaignPhase::kRolledBack, CampaignState::kRolledBack);
+  DUPLEX_ASSERT(m.record.Done(), "a rolled-back campaign acts no more", Name(m.record.state));
 }
 
 }  // namespace duplex::campaign

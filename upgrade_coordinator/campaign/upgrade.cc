@@ -6,6 +6,8 @@ namespace duplex::campaign {
 namespace {
 
 constexpr int64_t kReloadTimeoutMs = 15000;  // a release that cannot start fails here
+// A reload that cannot start is named as such, before the step's own timeout would fire.
+static_assert(kReloadTimeoutMs < CampaignOptions{}.step_timeout_ms);
 
 const std::string& Target(const Machine& m, bool first) {
   // PreHealthCheck chose the order before anything changed, and it is persisted.
@@ -16,6 +18,11 @@ const std::string& Target(const Machine& m, bool first) {
 
 StepResult Isolate(Machine& m, bool first, bool* isolated) {
   const std::string& r = Target(m, first);
+  // The first replica upgraded is the standby chosen at the start; the second is the old
+  // active, which SwitchToNew has made the standby by now.
+  DUPLEX_ASSERT(
+      m.record.phase == (first ? CampaignPhase::kUpgradeFirst : CampaignPhase::kUpgradeSecond),
+      "a replica is isolated in its own phase", Name(m.record.phase), r);
   if (m.host->ActiveName() == r) return StepResult::Nok(r + " is active: it cannot be isolated");
   if (Once(isolated)) m.host->Isolate(r, true);
   auto rep = m.host->Report(r);
@@ -36,6 +43,9 @@ StepResult Reload(Machine& m, bool first, Reloading* reloading) {
   }
   auto rep = m.host->Report(r);
   if (rep && rep->version == m.record.to) return StepResult::Ok();
+  // The coordinator counts starts and never forgets one while it runs.
+  DUPLEX_ASSERT(m.host->Starts(r) >= *reloading->starts_before, "start counts only grow", r,
+                m.host->Starts(r), *reloading->starts_before);
   // One start is the reload itself; two more mean the release dies at start.
   uint64_t restarts = m.host->Starts(r) - *reloading->starts_before;
   if (restarts >= 3) {
