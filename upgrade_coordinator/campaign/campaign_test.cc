@@ -1216,6 +1216,21 @@ TEST_F(CampaignTest, AResumedSoakWaitsForTheReplicasFirstReports) {
   ExpectUpgraded(h);
 }
 
+// An abort while a resumed campaign still waits for the replicas' first reports is kept
+// until it leaves Resuming, not dropped while Abort answers ok.
+TEST_F(CampaignTest, AnAbortWhileAResumedCampaignWaitsForReportsIsNotLost) {
+  Harness h(Persisted("Evaluate"));
+  h.host.lock = true;
+  h.host.Place("a", kOld, kNew);
+  h.host.replicas["b"].report.reset();  // not heard from yet by the new coordinator
+  h.Step();
+  ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
+  h.host.Place("a", kOld, kNew);
+  ASSERT_TRUE(h.RunToEnd());
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
+  EXPECT_TRUE(h.host.Commands("Switchover").empty());
+}
+
 TEST_F(CampaignTest, AResumedCampaignJudgesAReplicaThatStaysSilent) {
   Harness h(Persisted("Evaluate"));
   h.host.lock = true;

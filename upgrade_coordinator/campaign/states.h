@@ -5,6 +5,8 @@
 // ends are defined in states.cc.
 #pragma once
 
+#include <boost/statechart/deferral.hpp>
+
 #include "upgrade_coordinator/campaign/machine.h"
 
 namespace duplex::campaign {
@@ -13,7 +15,9 @@ struct Running;
 struct RollingBack;
 
 struct Resuming : sc::state<Resuming, Machine> {
-  using reactions = sc::custom_reaction<EvTick>;
+  // An abort while the replicas' first reports are awaited is kept for Running, which
+  // takes it once Resuming is left.
+  using reactions = mpl::list<sc::custom_reaction<EvTick>, sc::deferral<EvAbort>>;
   explicit Resuming(my_context ctx);
   sc::result react(const EvTick&);
 
