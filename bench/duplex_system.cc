@@ -229,7 +229,10 @@ StatusOr<UpgradeTrial> DuplexSystem::Upgrade(
   CheckResult check = writers.Check();
   UpgradeTrial trial;
   trial.keys = keys;
-  trial.outcome = run->outcome == "rolled back" ? "rolled_back" : run->outcome;
+  trial.end = run->end;
+  trial.outcome = !run->end                                 ? run->outcome
+                  : *run->end == CampaignState::kRolledBack ? "rolled_back"
+                                                            : duplex::Name(*run->end);
   trial.duration_ms = run->duration_ms;
   trial.unavailability_ms = run->unavailability_ms;
   trial.unavailability_at_ms = run->unavailability_at_ms;

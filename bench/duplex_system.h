@@ -5,18 +5,21 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bench/system.h"
 #include "chaos/cluster_fixture.h"
+#include "upgrade_coordinator/campaign/names.h"
 
 namespace duplex::bench {
 
 struct UpgradeTrial {
   uint64_t keys = 0;
-  std::string outcome;  // "completed", "rolled_back", or why it did not end
+  std::optional<CampaignState> end;  // none when it did not end
+  std::string outcome;               // "completed", "rolled_back", or why it did not end
   double duration_ms = 0;
   double unavailability_ms = 0;
   double unavailability_at_ms = 0;                             // from the campaign's start

@@ -259,7 +259,7 @@ struct Run {
     for (const auto& [step, ms] : trial->gap_by_step_ms) {
       out["gap_by_step_ms"].push_back({{"step", step}, {"ms", ms}});
     }
-    if (trial->outcome != "completed") ++failures;
+    if (trial->end != CampaignState::kCompleted) ++failures;
     return out;
   }
 };

@@ -1,14 +1,84 @@
-// Checks over the coordinator's event log (upgrade_coordinator/event_log.h): the
-// invariants of DESIGN.md that are about roles, epochs and feature flags rather than
-// client data (chaos/workload.h checks the data). Each returns one line per
-// violation, naming when and who; empty when the history is clean. Pure functions.
+// The chaos checker: the invariants a chaos run or a simulated run is judged by, named
+// only at the report and JSON edge (InvariantName); the client-history checker both use
+// (the data); and the checks over the coordinator's event log (roles, epochs, feature
+// flags). Each check returns its problems in history order, naming when and who; none
+// when the history is clean. Pure functions (the history checker reads the final state
+// only through the function it is given).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace duplex {
+
+enum class Invariant {
+  kLostWrites,         // no acknowledged write missing
+  kPhantomWrites,      // no failed write visible
+  kDoubleApplied,      // no request applied twice
+  kOneActivePerEpoch,  // at most one active per epoch, epochs only grow
+  kReplicasConverge,   // equal replica digests after the faults
+  kCampaignOutcome,    // the expected campaign outcome, through legal transitions only
+  kFeatureGate,        // no feature enabled while an old-version replica ran
+  kNoCrashReports,     // no sanitizer or assertion report in any process log
+};
+// All of them, in report order.
+inline constexpr Invariant kInvariants[] = {
+    Invariant::kLostWrites,        Invariant::kPhantomWrites,    Invariant::kDoubleApplied,
+    Invariant::kOneActivePerEpoch, Invariant::kReplicasConverge, Invariant::kCampaignOutcome,
+    Invariant::kFeatureGate,       Invariant::kNoCrashReports};
+// "lost-writes", "phantom-writes", ...: the names reports, JSON and the simulator print.
+const char* InvariantName(Invariant invariant);
+
+// One client operation: invoked, then acknowledged (ok), refused (fail), or of unknown
+// outcome (info: it may or may not have been applied).
+enum class OpOutcome { kOk, kFail, kInfo };
+
+struct OpRecord {
+  int client = 0;
+  uint64_t request_seq = 0;
+  std::string op;  // PUT or INCR (of the client's own counter)
+  std::string key;
+  std::string value;  // PUT: the value written; INCR: the value returned
+  OpOutcome outcome = OpOutcome::kInfo;
+  int64_t invoke_us = 0;
+  int64_t complete_us = 0;
+  int attempts = 0;
+  int answered_by = -1;  // index of the endpoint that answered
+};
+
+struct HistoryProblem {
+  Invariant invariant;
+  std::string detail;
+};
+std::ostream& operator<<(std::ostream& out, const HistoryProblem& problem);
+
+struct CheckResult {
+  uint64_t ok = 0, fail = 0, info = 0;
+  uint64_t lost = 0;                     // ok writes missing from the final state
+  uint64_t double_applied = 0;           // requests whose effect shows more than once
+  uint64_t phantom = 0;                  // failed writes that are visible
+  std::vector<HistoryProblem> problems;  // the first few, spelled out, in history order
+  bool Clean() const { return lost == 0 && double_applied == 0 && phantom == 0; }
+  // The spelled-out problems of one invariant.
+  std::vector<std::string> Details(Invariant invariant) const;
+};
+
+// The final value of a key; nullopt when it is absent or cannot be read.
+using ReadValue = std::function<std::optional<std::string>(const std::string& key)>;
+
+// A client history against the final state, read through `read` (each PUT's key and each
+// client's counter): every acknowledged PUT visible, no failed PUT visible, each counter
+// at least its acknowledged increments and at most those plus the unknown ones, and no
+// INCR reply jumping further than the unknown increments before it allow. Spells out the
+// first problems_max problems. Without `read`, only counts the outcomes.
+CheckResult CheckHistory(const std::vector<OpRecord>& history, const ReadValue& read,
+                         size_t problems_max);
 
 // No feature enabled while an old-version replica ran: whenever a live replica enables
 // features up to cluster version C, and whenever the cluster record's version rises to

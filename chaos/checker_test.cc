@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+
 namespace duplex {
 namespace {
 
@@ -77,6 +80,85 @@ TEST(CheckEpochs, CatchesTwoActivesInOneEpochAndEpochsGoingBack) {
   EXPECT_NE(found[0].find("two actives in epoch 3: a and b"), std::string::npos);
   EXPECT_NE(found[1].find("replica b's epoch went back from 3 to 2"), std::string::npos);
   EXPECT_NE(found[2].find("the cluster record's epoch went back from 3 to 1"), std::string::npos);
+}
+
+OpRecord Op(int client, const std::string& op, const std::string& key, const std::string& value,
+            OpOutcome outcome) {
+  OpRecord r;
+  r.client = client;
+  r.op = op;
+  r.key = key;
+  r.value = value;
+  r.outcome = outcome;
+  return r;
+}
+
+ReadValue From(std::map<std::string, std::string> state) {
+  return [state](const std::string& key) -> std::optional<std::string> {
+    auto it = state.find(key);
+    if (it == state.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(CheckHistory, AcceptsAHistoryWhoseEffectsAreAllVisibleOnce) {
+  std::vector<OpRecord> history = {
+      Op(0, "PUT", "k1", "v1", OpOutcome::kOk), Op(0, "INCR", "ctr-0", "1", OpOutcome::kOk),
+      Op(0, "PUT", "k2", "v2", OpOutcome::kInfo), Op(0, "INCR", "ctr-0", "", OpOutcome::kInfo),
+      Op(0, "INCR", "ctr-0", "3", OpOutcome::kOk)};
+  CheckResult check = CheckHistory(history, From({{"k1", "v1"}, {"ctr-0", "3"}}), 10);
+  EXPECT_TRUE(check.Clean()) << ::testing::PrintToString(check.problems);
+  EXPECT_EQ(check.ok, 3u);
+  EXPECT_EQ(check.info, 2u);
+}
+
+TEST(CheckHistory, NamesEachProblemByItsInvariant) {
+  std::vector<OpRecord> history = {
+      Op(0, "PUT", "k1", "v1", OpOutcome::kOk), Op(0, "PUT", "k2", "v2", OpOutcome::kFail),
+      Op(1, "INCR", "ctr-1", "1", OpOutcome::kOk), Op(1, "INCR", "ctr-1", "3", OpOutcome::kOk)};
+  CheckResult check = CheckHistory(history, From({{"k2", "v2"}, {"ctr-1", "5"}}), 10);
+  EXPECT_EQ(check.lost, 1u);
+  EXPECT_EQ(check.phantom, 1u);
+  EXPECT_EQ(check.double_applied, 1u + 3u);  // a reply that skipped one, a counter 3 too high
+  EXPECT_EQ(check.Details(Invariant::kLostWrites),
+            std::vector<std::string>{"acknowledged PUT k1 is missing"});
+  EXPECT_EQ(check.Details(Invariant::kPhantomWrites),
+            std::vector<std::string>{"failed PUT k2 is visible"});
+  EXPECT_EQ(check.Details(Invariant::kDoubleApplied),
+            (std::vector<std::string>{"client 1 INCR returned 3 after 1",
+                                      "counter of client 1 is 5, more than 2 increments sent"}));
+}
+
+TEST(CheckHistory, CountsLostIncrementsAndSpellsOutOnlyTheFirstProblems) {
+  std::vector<OpRecord> history;
+  for (int i = 0; i < 5; ++i) {
+    history.push_back(Op(0, "PUT", "k" + std::to_string(i), "v", OpOutcome::kOk));
+  }
+  history.push_back(Op(0, "INCR", "ctr-0", "1", OpOutcome::kOk));
+  CheckResult check = CheckHistory(history, From({}), 2);
+  EXPECT_EQ(check.lost, 6u);
+  ASSERT_EQ(check.problems.size(), 2u);
+  EXPECT_EQ(check.problems[0].invariant, Invariant::kLostWrites);
+  EXPECT_EQ(::testing::PrintToString(check.problems[0]),
+            "lost-writes: acknowledged PUT k0 is missing");
+}
+
+TEST(CheckHistory, OnlyCountsOutcomesWithoutAFinalStateToRead) {
+  std::vector<OpRecord> history = {Op(0, "PUT", "k1", "v1", OpOutcome::kOk),
+                                   Op(0, "PUT", "k2", "v2", OpOutcome::kFail)};
+  CheckResult check = CheckHistory(history, nullptr, 10);
+  EXPECT_TRUE(check.Clean());
+  EXPECT_EQ(check.ok, 1u);
+  EXPECT_EQ(check.fail, 1u);
+}
+
+TEST(InvariantName, SpellsTheNamesReportsPrint) {
+  std::vector<std::string> names;
+  for (Invariant invariant : kInvariants) names.push_back(InvariantName(invariant));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"lost-writes", "phantom-writes", "double-applied",
+                                      "one-active-per-epoch", "replicas-converge",
+                                      "campaign-outcome", "feature-gate", "no-crash-reports"}));
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "upgrade_coordinator/campaign/names.h"
+
 namespace duplex {
 
 std::string HtmlEscape(std::string_view s) {
@@ -371,7 +373,8 @@ std::vector<EpochMark> EpochMarks(const std::vector<TimedEvent>& events) {
 }
 
 bool IsFinalCampaignState(const std::string& state) {
-  return state == "completed" || state == "rolled back";
+  std::optional<CampaignState> known = FromName<CampaignState>(state);
+  return known && Ended(*known);
 }
 
 // Campaign events carry the campaign's state and its latest step. A step's band starts at
@@ -582,9 +585,16 @@ void DrawLane(const Lane& lane, const Scale& scale, double y, std::string* out) 
 }
 
 const char* StepClass(const std::string& result) {
-  if (result == "ok") return "s-ok";
-  if (result == "nok") return "s-nok";
-  if (result == "running") return "s-running";
+  std::optional<StepOutcome> known = FromName<StepOutcome>(result);
+  if (!known) return "s-other";
+  switch (*known) {
+    case StepOutcome::kOk:
+      return "s-ok";
+    case StepOutcome::kNok:
+      return "s-nok";
+    case StepOutcome::kRunning:
+      return "s-running";
+  }
   return "s-other";
 }
 

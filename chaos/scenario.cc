@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "chaos/hooks/mutants.h"
 #include "common/duration.h"
 #include "common/yaml_fields.h"
 #include "upgrade_coordinator/campaign/campaign.h"
@@ -44,14 +45,7 @@ Status ReadProbability(const YamlField& field, double* out) {
   return Status::Ok();
 }
 
-bool IsStep(const std::string& step) {
-  static const std::set<std::string> kRollback = {"RestoreActive", "RestoreStandby"};
-  if (kRollback.count(step)) return true;
-  for (const auto& [name, what] : CampaignSteps()) {
-    if (name == step) return true;
-  }
-  return false;
-}
+bool IsStep(const std::string& step) { return FromName<CampaignStep>(step).has_value(); }
 
 Status ReadTrigger(const YamlField& node, Trigger* t) {
   if (!node.written()) return node.Error("required (after, step, acked or random)");
@@ -246,10 +240,9 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     DUPLEX_RETURN_IF_ERROR(ReadDuration(b["converge"], &s.converge_ms));
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["mutants"], &s.mutants));
-  static const std::set<std::string> kMutants = {"ack-before-replication", "skip-fsync",
-                                                 "enable-flags-early", "skip-epoch-check"};
   for (const auto& m : s.mutants) {
-    if (!kMutants.count(m)) return root["mutants"].Error("\"" + m + "\" is not a known mutant");
+    StatusOr<Mutant> known = MutantNamed(m);
+    if (!known.ok()) return root["mutants"].Error(known.status().message());
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["expect_violation"], &s.expect_violation));
   if (s.mutants.empty() != s.expect_violation.empty()) {

@@ -418,10 +418,12 @@ class Run {
 
   // --- the verdict ----------------------------------------------------------------------
 
-  static json Invariant(const std::string& name, std::vector<std::string> details,
-                        uint64_t count = 0) {
+  static json Verdict(Invariant invariant, std::vector<std::string> details, uint64_t count = 0) {
     count = std::max<uint64_t>(count, details.size());
-    return {{"name", name}, {"ok", count == 0}, {"violations", count}, {"details", details}};
+    return {{"name", InvariantName(invariant)},
+            {"ok", count == 0},
+            {"violations", count},
+            {"details", details}};
   }
 
   // The campaign's states must follow the machine's edges.
@@ -429,23 +431,21 @@ class Run {
                                                 const std::string& expect,
                                                 const std::string& outcome) {
     std::vector<std::string> out;
-    static const std::set<std::pair<std::string, std::string>> kLegal = {
-        {"running", "rolling back"},
-        {"running", "awaiting finalize"},
-        {"running", "completed"},
-        {"awaiting finalize", "running"},
-        {"awaiting finalize", "rolling back"},
-        {"rolling back", "rolled back"}};
-    std::string state;
+    std::optional<CampaignState> state;
     for (const auto& e : events) {
       if (e.value("kind", "") != "campaign") continue;
-      std::string next = e.value("state", "");
-      if (!state.empty() && next != state && !kLegal.count({state, next})) {
-        out.push_back("illegal campaign transition " + state + " -> " + next);
+      std::string name = e.value("state", "");
+      std::optional<CampaignState> next = FromName<CampaignState>(name);
+      if (!next) {
+        out.push_back("unknown campaign state \"" + name + "\"");
+        continue;
+      }
+      if (state && !StateMayFollow(*state, *next)) {
+        out.push_back("illegal campaign transition " + Name(*state) + " -> " + Name(*next));
       }
       state = next;
     }
-    std::string got = outcome == "rolled back" ? "rolled_back" : outcome;
+    const std::string& got = outcome;
     if (expect == "either" ? (got != "completed" && got != "rolled_back") : got != expect) {
       out.push_back("campaign " + (outcome.empty() ? "did not run" : outcome) + ", expected " +
                     expect);
@@ -468,13 +468,6 @@ class Run {
     auto events = ReadEventLog(cluster_->config().data_dir + "/events.jsonl");
     std::vector<json> ev = events.ok() ? *events : std::vector<json>{};
 
-    // The workload spells out the first few problems; the totals count them all.
-    std::vector<std::string> lost, phantom, twice;
-    for (const auto& p : data.problems) {
-      bool is_lost = p.find("missing") != std::string::npos ||
-                     p.find("acknowledged increments") != std::string::npos;
-      (is_lost ? lost : p.find("visible") != std::string::npos ? phantom : twice).push_back(p);
-    }
     std::vector<std::string> converge;
     if (!serving.ok()) converge.push_back("writes not acknowledged again: " + serving.message());
     if (!ready.ok()) converge.push_back("no serving pair: " + ready.message());
@@ -483,7 +476,10 @@ class Run {
     std::string outcome = "none";
     if (!s_.package.empty()) {
       std::lock_guard lock(mu_);
-      outcome = campaign_.outcome;
+      // Scenarios name the ends with an underscore ("rolled_back").
+      outcome = !campaign_.end                                 ? campaign_.outcome
+                : *campaign_.end == CampaignState::kRolledBack ? "rolled_back"
+                                                               : Name(*campaign_.end);
     }
     campaign = CheckCampaign(ev, s_.expect, outcome);
     std::vector<std::string> crashes;
@@ -493,13 +489,17 @@ class Run {
     }
     if (!events.ok()) crashes.push_back(events.status().message());
 
+    // The workload spells out the first few problems; the totals count them all.
     json invariants = json::array(
-        {Invariant("lost-writes", lost, data.lost),
-         Invariant("phantom-writes", phantom, data.phantom),
-         Invariant("double-applied", twice, data.double_applied),
-         Invariant("one-active-per-epoch", CheckEpochs(ev)),
-         Invariant("replicas-converge", converge), Invariant("campaign-outcome", campaign),
-         Invariant("feature-gate", CheckFeatureGate(ev)), Invariant("no-crash-reports", crashes)});
+        {Verdict(Invariant::kLostWrites, data.Details(Invariant::kLostWrites), data.lost),
+         Verdict(Invariant::kPhantomWrites, data.Details(Invariant::kPhantomWrites), data.phantom),
+         Verdict(Invariant::kDoubleApplied, data.Details(Invariant::kDoubleApplied),
+                 data.double_applied),
+         Verdict(Invariant::kOneActivePerEpoch, CheckEpochs(ev)),
+         Verdict(Invariant::kReplicasConverge, converge),
+         Verdict(Invariant::kCampaignOutcome, campaign),
+         Verdict(Invariant::kFeatureGate, CheckFeatureGate(ev)),
+         Verdict(Invariant::kNoCrashReports, crashes)});
     bool pass = true;
     for (const auto& i : invariants) {
       if (s_.expect_violation.empty()) {
@@ -544,7 +544,7 @@ class Run {
                 {"verdict", pass ? "pass" : "fail"},
                 {"expected_outcome", s_.expect},
                 {"expect_violation", s_.expect_violation},
-                {"outcome", outcome == "rolled back" ? "rolled_back" : outcome},
+                {"outcome", outcome},
                 {"campaign_reason", CampaignReason()},
                 {"duration_ms", ElapsedMs()},
                 {"invariants", invariants},
@@ -642,9 +642,11 @@ class Run {
 }  // namespace
 
 const std::vector<std::string>& InvariantNames() {
-  static const std::vector<std::string> kNames = {
-      "lost-writes",       "phantom-writes",   "double-applied", "one-active-per-epoch",
-      "replicas-converge", "campaign-outcome", "feature-gate",   "no-crash-reports"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (Invariant invariant : kInvariants) names.push_back(InvariantName(invariant));
+    return names;
+  }();
   return kNames;
 }
 

@@ -19,7 +19,10 @@ class ProgressPrinter {
   void Show(const nlohmann::json& campaign) {
     if (!out_) return;
     const auto& steps = campaign["steps"];
-    for (; shown_ < steps.size() && steps[shown_].value("result", "") != "running"; ++shown_) {
+    auto running = [](const nlohmann::json& step) {
+      return FromName<StepOutcome>(step.value("result", "")) == StepOutcome::kRunning;
+    };
+    for (; shown_ < steps.size() && !running(steps[shown_]); ++shown_) {
       const auto& s = steps[shown_];
       std::string reason = s.value("reason", "");
       Line(s.value("step", "") +
@@ -73,12 +76,13 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
     if (view.ok() && (*view)["campaign"].is_object()) {
       run.campaign = (*view)["campaign"];
       printer.Show(run.campaign);
-      std::string state = run.campaign.value("state", "");
-      if (state == "completed" || state == "rolled back") {
-        run.outcome = state;
+      std::optional<CampaignState> state = FromName<CampaignState>(run.campaign.value("state", ""));
+      if (state && Ended(*state)) {
+        run.end = state;
+        run.outcome = Name(*state);
         break;
       }
-      if (state == "awaiting finalize" && !finalized) {
+      if (state == CampaignState::kAwaitingFinalize && !finalized) {
         if (options.before_finalize) options.before_finalize();
         auto done = PostJson(config, "/upgrade/finalize", nlohmann::json::object(), 10000);
         if (!done.ok()) return done.status();

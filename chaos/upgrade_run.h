@@ -5,21 +5,24 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "chaos/cluster_fixture.h"
 #include "chaos/workload.h"
+#include "upgrade_coordinator/campaign/names.h"
 
 namespace duplex {
 
 struct UpgradeRun {
-  std::string outcome;              // "completed", "rolled back", or why it did not end
-  double duration_ms = 0;           // campaign start to its end
-  double unavailability_ms = 0;     // longest gap between acknowledged writes meanwhile
-  double unavailability_at_ms = 0;  // when that gap began, from the campaign's start
-  std::string unavailability_step;  // the campaign step running when it began
+  std::optional<CampaignState> end;  // kCompleted or kRolledBack; none when it did not end
+  std::string outcome;               // the end's name, or why it did not end
+  double duration_ms = 0;            // campaign start to its end
+  double unavailability_ms = 0;      // longest gap between acknowledged writes meanwhile
+  double unavailability_at_ms = 0;   // when that gap began, from the campaign's start
+  std::string unavailability_step;   // the campaign step running when it began
   // Each step's own longest gap, in step order: where a campaign costs availability.
   std::vector<std::pair<std::string, double>> gap_by_step_ms;
   uint64_t failed_requests = 0;  // fail or unknown outcome after the client's retries

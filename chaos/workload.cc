@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 
 #include "common/clock.h"
 #include "replica/client.h"
@@ -116,67 +115,16 @@ AckGap Workload::LongestAckGap(int64_t from_us, int64_t to_us) const {
 }
 
 CheckResult Workload::Check() const {
-  CheckResult out;
-  auto history = History();
   ClientOptions co;
   co.endpoints = options_.endpoints;
   co.deadline_ms = 20000;
   Client reader(co);
-  auto problem = [&](std::string text) {
-    if (out.problems.size() < 10) out.problems.push_back(std::move(text));
+  auto read = [&reader](const std::string& key) -> std::optional<std::string> {
+    auto got = reader.Call("GET", {key});
+    if (!got.ok() || got->code != Code::kOk) return std::nullopt;
+    return got->value;
   };
-  struct Counter {
-    uint64_t ok = 0, info = 0;
-    int64_t last_returned = 0;
-  };
-  std::map<int, Counter> counters;
-  for (const auto& r : history) {
-    if (r.outcome == OpOutcome::kOk) ++out.ok;
-    if (r.outcome == OpOutcome::kFail) ++out.fail;
-    if (r.outcome == OpOutcome::kInfo) ++out.info;
-    if (r.op == "INCR") {
-      Counter& c = counters[r.client];
-      if (r.outcome == OpOutcome::kInfo) ++c.info;
-      if (r.outcome != OpOutcome::kOk) continue;
-      ++c.ok;
-      int64_t v = std::stoll(r.value);
-      // Each acknowledged increment returns one more than the last, unless an unknown
-      // one came in between: a jump of two after a retry would be a double apply.
-      if (v - c.last_returned > 1 + static_cast<int64_t>(c.info)) {
-        ++out.double_applied;
-        problem("client " + std::to_string(r.client) + " INCR returned " + r.value + " after " +
-                std::to_string(c.last_returned));
-      }
-      c.last_returned = v;
-      continue;
-    }
-    if (r.outcome == OpOutcome::kInfo) continue;
-    auto got = reader.Call("GET", {r.key});
-    bool visible = got.ok() && got->code == Code::kOk && got->value == r.value;
-    if (r.outcome == OpOutcome::kOk && !visible) {
-      ++out.lost;
-      problem("acknowledged PUT " + r.key + " is missing");
-    }
-    if (r.outcome == OpOutcome::kFail && got.ok() && got->code == Code::kOk) {
-      ++out.phantom;
-      problem("failed PUT " + r.key + " is visible");
-    }
-  }
-  for (const auto& [client, c] : counters) {
-    auto got = reader.Call("GET", {options_.key_prefix + "-ctr-" + std::to_string(client)});
-    int64_t v = got.ok() && got->code == Code::kOk ? std::stoll(got->value) : 0;
-    if (v < static_cast<int64_t>(c.ok)) {
-      out.lost += c.ok - v;
-      problem("counter of client " + std::to_string(client) + " is " + std::to_string(v) +
-              " after " + std::to_string(c.ok) + " acknowledged increments");
-    }
-    if (v > static_cast<int64_t>(c.ok + c.info)) {
-      out.double_applied += v - (c.ok + c.info);
-      problem("counter of client " + std::to_string(client) + " is " + std::to_string(v) +
-              ", more than " + std::to_string(c.ok + c.info) + " increments sent");
-    }
-  }
-  return out;
+  return CheckHistory(History(), read, 10);
 }
 
 }  // namespace duplex

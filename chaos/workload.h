@@ -1,7 +1,7 @@
 // Workload: client threads that write to a cluster and record every operation
-// (invoke, then ok / fail / info) so a checker can prove nothing was lost or
-// applied twice. Each client alternates PUT of a unique key and INCR of its own
-// counter. Thread-safe: Start/Stop from one thread, reads of counters from any.
+// (invoke, then ok / fail / info) so the history checker (chaos/checker.h) can prove
+// nothing was lost or applied twice. Each client alternates PUT of a unique key and
+// INCR of its own counter. Thread-safe: Start/Stop from one thread, reads of counters from any.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "chaos/checker.h"
 #include "common/status.h"
 
 namespace duplex {
@@ -23,30 +24,6 @@ struct WorkloadOptions {
   std::string key_prefix = "w";
   int ops_per_client = 0;  // 0: until Stop()
   bool incr = true;        // alternate PUT and INCR (false: PUT only)
-};
-
-enum class OpOutcome { kOk, kFail, kInfo };
-
-struct OpRecord {
-  int client = 0;
-  uint64_t request_seq = 0;
-  std::string op;  // PUT or INCR
-  std::string key;
-  std::string value;  // PUT: the value written; INCR: the value returned
-  OpOutcome outcome = OpOutcome::kInfo;
-  int64_t invoke_us = 0;
-  int64_t complete_us = 0;
-  int attempts = 0;
-  int answered_by = -1;  // index of the endpoint that answered
-};
-
-struct CheckResult {
-  uint64_t ok = 0, fail = 0, info = 0;
-  uint64_t lost = 0;                  // ok writes missing from the final state
-  uint64_t double_applied = 0;        // requests whose effect shows more than once
-  uint64_t phantom = 0;               // failed writes that are visible
-  std::vector<std::string> problems;  // the first few, spelled out
-  bool Clean() const { return lost == 0 && double_applied == 0 && phantom == 0; }
 };
 
 // The longest interval between consecutive times (acknowledgements) inside [from_us,
@@ -75,7 +52,8 @@ class Workload {
   // The longest stretch inside [from_us, to_us] without an acknowledgement completing
   // (client-visible unavailability), and where it began.
   AckGap LongestAckGap(int64_t from_us, int64_t to_us) const;
-  // Reads the final state through a fresh client and checks every record.
+  // Reads the final state through a fresh client and checks every record
+  // (CheckHistory), spelling out the first ten problems.
   CheckResult Check() const;
 
  private:

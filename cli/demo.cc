@@ -121,7 +121,7 @@ bool DemoUpgrade(const ClusterFixture& cluster, const Workload& workload,
   std::string ttl = Ask(cluster, "TTL", {"greeting"});  // after the PUTEX: not in one call
   Say("    a 2.0-only request now: PUTEX greeting hello 60000 -> %s; TTL greeting -> %s ms\n",
       put.c_str(), ttl.c_str());
-  return run->outcome == "completed";
+  return run->end == CampaignState::kCompleted;
 }
 
 // [8]: one chaos scenario from the catalogue, judged on every invariant.
@@ -232,7 +232,7 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
       upgrade.unavailability_at_ms / 1000.0,
       static_cast<unsigned long long>(upgrade.failed_requests));
   Say("replica digests equal      %s\n", converged.ok() ? "yes" : converged.message().c_str());
-  for (const auto& p : check.problems) Say("  problem: %s\n", p.c_str());
+  for (const auto& p : check.problems) Say("  problem: %s\n", p.detail.c_str());
   bool chaos = DemoChaos(fo.build_dir);
   return check.Clean() && converged.ok() && first > 0 && upgraded && chaos ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/campaign/names.h"
 
 namespace duplex::cli {
 namespace {
@@ -211,12 +212,22 @@ const json* CampaignOf(const json& answer) {
   return campaign;
 }
 
+// The campaign's state and a step's result, served by name; nullopt for a name this CLI
+// does not know (a newer coordinator's), which is shown as it came.
+std::optional<CampaignState> StateOf(const json& campaign) {
+  return FromName<CampaignState>(Text(campaign, "state"));
+}
+std::optional<StepOutcome> ResultOf(const json& step) {
+  return FromName<StepOutcome>(Text(step, "result"));
+}
+
 std::string Headline(const json& campaign) {
   std::string state = RequiredText(campaign, "state");
   std::string out = "campaign " + OrDash(Text(campaign, "id")) + ": " +
                     OrDash(Text(campaign, "from")) + " -> " + OrDash(Text(campaign, "to")) + ", " +
                     state;
-  if (std::string step = Text(campaign, "step"); state == "running" && !step.empty()) {
+  bool running = StateOf(campaign) == CampaignState::kRunning;
+  if (std::string step = Text(campaign, "step"); running && !step.empty()) {
     out += " (" + step + ")";
   }
   if (Flag(campaign, "forced")) out += ", forced";
@@ -233,22 +244,23 @@ std::string Headline(const json& campaign) {
 // A running step's duration so far needs the coordinator's clock (`now_ms`).
 std::string StepDuration(const json& step, std::optional<int64_t> now_ms) {
   std::optional<int64_t> started = Ms(step, "started_ms");
-  std::optional<int64_t> ended = Text(step, "result") == "running" ? now_ms : Ms(step, "ended_ms");
+  std::optional<int64_t> ended =
+      ResultOf(step) == StepOutcome::kRunning ? now_ms : Ms(step, "ended_ms");
   if (!started || !ended) return "-";
   return FormatMs(std::max<int64_t>(0, *ended - *started));
 }
 
 std::string StepResult(const json& step) {
-  std::string result = Text(step, "result");
-  if (result == "ok") return "done";
-  if (result == "nok") return "failed";
-  return OrDash(result);
+  std::optional<StepOutcome> result = ResultOf(step);
+  if (result == StepOutcome::kOk) return "done";
+  if (result == StepOutcome::kNok) return "failed";
+  return OrDash(Text(step, "result"));
 }
 
 // When a step last moved: its end, else its start.
 std::optional<int64_t> StepTimeMs(const json& step) {
   std::optional<int64_t> ended = Ms(step, "ended_ms");
-  if (ended && Text(step, "result") != "running") return ended;
+  if (ended && ResultOf(step) != StepOutcome::kRunning) return ended;
   return Ms(step, "started_ms");
 }
 
@@ -434,8 +446,9 @@ StatusOr<std::string> FormatCampaign(const json& answer) {
     }
     if (rows.size() > 1) out += RenderTable(rows, "  ");
     if (!detail.empty()) out += "now: " + detail + "\n";
-    std::string state = Text(*campaign, "state");
-    if (state == "completed" || state == "rolled back") out += Summary(*campaign);
+    if (std::optional<CampaignState> state = StateOf(*campaign); state && Ended(*state)) {
+      out += Summary(*campaign);
+    }
     return out;
   });
 }
@@ -483,7 +496,8 @@ bool CampaignSettled(const json& answer) {
     if (campaign == nullptr) return true;
     std::string state = RequiredText(*campaign, "state");
     std::replace(state.begin(), state.end(), '_', ' ');
-    return state == "completed" || state == "rolled back" || state == "awaiting finalize";
+    std::optional<CampaignState> known = FromName<CampaignState>(state);
+    return known && (Ended(*known) || *known == CampaignState::kAwaitingFinalize);
   });
   // An answer that cannot be read will not become readable by waiting.
   return !settled.ok() || *settled;

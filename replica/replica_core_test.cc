@@ -127,6 +127,8 @@ struct PairOptions {
   uint64_t a_log_retain_ops = 200000;
   uint64_t snapshot_chunk_bytes = ReplicaOptions{}.snapshot_chunk_bytes;
   int64_t session_expiry_ms = ReplicaOptions{}.session_expiry_ms;
+  uint64_t max_lag_ops = ReplicaOptions{}.max_lag_ops;
+  uint64_t tail_batch_ops = ReplicaOptions{}.tail_batch_ops;
 };
 
 // Owns both replicas and the network between them and the coordinator.
@@ -150,6 +152,8 @@ class Pair {
       ro.name = ro.endpoint = name;
       ro.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
       ro.session_expiry_ms = options.session_expiry_ms;
+      ro.max_lag_ops = options.max_lag_ops;
+      ro.tail_batch_ops = options.tail_batch_ops;
       n.options = ro;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
     }
@@ -713,6 +717,36 @@ TEST(ReplicaCore, AnActiveWithASilentStandbyAcknowledgesOnlyAfterTheSoloGrant) {
   ASSERT_TRUE(pair.ReplyTo(1, 3));
   EXPECT_EQ(pair.ReplyTo(1, 3)->response.code, Code::kOk);
   EXPECT_EQ(pair.Get("b", "k1"), std::nullopt);
+}
+
+// A resend from the standby's last ack goes at most max_lag_ops ahead, and the acks of what
+// was sent live before it may still arrive, acknowledging more than the resend reached. The
+// session goes on from what the standby acknowledged, and is live again.
+TEST(ReplicaCore, LateAcksBeyondWhereAResendStoppedLeaveTheStandbyLiveAgain) {
+  PairOptions options;
+  options.max_lag_ops = 2;
+  options.tail_batch_ops = 1;
+  Pair pair(options);
+  StartInSync(pair);
+  pair.filter = [](const Envelope& e) {
+    bool ack = e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Ack>();
+    bool grant = e.kind == Envelope::Kind::kAssignment && e.assignment.solo_grant_id != 0;
+    return ack || grant ? Verdict::kHold : Verdict::kDeliver;
+  };
+  std::vector<Request> writes;
+  for (uint64_t i = 1; i <= 10; ++i) writes.push_back(Put(1, i, "k" + std::to_string(i), "v"));
+  pair.Submit("a", writes);
+  pair.RunFor(ReplicaOptions{}.ack_timeout_ms * kMs + 20 * kMs);  // silence: a resends from 1
+  ASSERT_EQ(pair.Get("b", "k10"), "v");
+  ASSERT_FALSE(pair.held.empty());
+
+  pair.filter = nullptr;
+  pair.ReleaseHeld();  // b's acks, up to seq 10, then the solo grant
+  pair.Submit("a", Put(1, 11, "k11", "v"));
+  pair.RunFor(50 * kMs);
+  EXPECT_EQ(pair.Get("b", "k11"), "v");
+  EXPECT_EQ(pair.store("b").meta().applied_seq, pair.store("a").meta().applied_seq);
+  EXPECT_TRUE(pair.core("a").BuildStatus(pair.now()).peer_caught_up);
 }
 
 // Client 1 writes keys k<first>..k<last> through `name`, and every write is acknowledged.

@@ -24,6 +24,7 @@
 #include "upgrade_coordinator/record_store.h"
 #include "upgrade_coordinator/supervisor.h"
 #include "upgrade_coordinator/upgrades.h"
+#include "upgrade_coordinator/upgrades_api.h"
 
 namespace duplex {
 namespace {
@@ -105,11 +106,13 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
 
 class Coordinator {
  public:
-  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store)
+  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store,
+              FeaturesOnReload features_on_reload)
       : config_(config),
         store_(std::move(store)),
         arbiter_(MakeOptions(config), store_.get()),
-        upgrades_(config, &arbiter_, store_.get()),
+        upgrades_(config, &arbiter_, store_.get(), features_on_reload),
+        upgrades_api_(config_, &arbiter_, &upgrades_),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
@@ -203,35 +206,35 @@ class Coordinator {
     };
     http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
       // Hashing and copying a binary takes long: done here, off the event loop.
-      ApiAnswer answer = upgrades_.AddPackage(json_body(req));
+      ApiAnswer answer = upgrades_api_.AddPackage(json_body(req));
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
     http_.Get("/packages", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.ListPackages(); });
+      api(res, [this] { return upgrades_api_.ListPackages(); });
     });
     http_.Get("/upgrade/plan", [=, this](const httplib::Request& req, httplib::Response& res) {
       std::string to = req.get_param_value("to");
-      api(res, [this, to] { return upgrades_.Plan(to); });
+      api(res, [this, to] { return upgrades_api_.Plan(to); });
     });
     http_.Post("/upgrade/start", [=, this](const httplib::Request& req, httplib::Response& res) {
       auto body = json_body(req);
       api(res, [this, body] {
         return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
-                              : upgrades_.Start(body);
+                              : upgrades_api_.Start(body);
       });
     });
     http_.Get("/upgrade", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Show(); });
+      api(res, [this] { return upgrades_api_.Show(); });
     });
     http_.Post("/upgrade/abort", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Abort(); });
+      api(res, [this] { return upgrades_api_.Abort(); });
     });
     http_.Post("/upgrade/finalize", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Finalize(); });
+      api(res, [this] { return upgrades_api_.Finalize(); });
     });
     http_.Get("/features", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_.Features(); });
+      api(res, [this] { return upgrades_api_.Features(); });
     });
   }
 
@@ -383,7 +386,7 @@ class Coordinator {
     view["refused_control_frames"] = refused_;
     view["cluster_version"] = arbiter_.record().cluster_version;
     view["lock"] = arbiter_.record().lock;
-    view["campaign"] = upgrades_.CampaignJson();
+    view["campaign"] = upgrades_api_.CampaignJson();
     std::string json = view.dump();
     std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
     std::lock_guard lock(mu_);
@@ -395,6 +398,7 @@ class Coordinator {
   std::unique_ptr<RecordStore> store_;
   Arbiter arbiter_;
   Upgrades upgrades_;
+  UpgradesApi upgrades_api_;
   EventLog events_;
   Supervisor supervisor_;
   SteadyClock clock_;
@@ -469,7 +473,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
   return argv;
 }
 
-int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_file) {
+int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -479,8 +483,8 @@ int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_f
     return 2;
   }
   std::unique_ptr<RecordStore> records = std::move(store).value();
-  if (!crash_point_file.empty()) records = WithCrashPoint(std::move(records), crash_point_file);
-  Coordinator coordinator(config, std::move(records));
+  if (seams.wrap_records) records = seams.wrap_records(std::move(records));
+  Coordinator coordinator(config, std::move(records), seams.features_on_reload);
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

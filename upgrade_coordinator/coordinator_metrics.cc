@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/prometheus.h"
+#include "upgrade_coordinator/campaign/names.h"
 
 namespace duplex {
 namespace {
@@ -67,8 +68,9 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
 
   const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();
   std::string state = Field<std::string>(campaign, "state", "none");
+  std::optional<CampaignState> known = FromName<CampaignState>(state);
   m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
-          state == "running" || state == "awaiting finalize" || state == "rolling back");
+          known.has_value() && !Ended(*known));
   m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).", 1,
           {{"from", Field<std::string>(campaign, "from", "")},
            {"to", Field<std::string>(campaign, "to", "")},

@@ -77,10 +77,10 @@ void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRec
       c.reason = s.reason;
     }
     if (!campaign_ || !(*campaign_ == c)) {
-      nlohmann::json event = {{"kind", "campaign"}, {"id", c.id}, {"state", c.state}};
+      nlohmann::json event = {{"kind", "campaign"}, {"id", c.id}, {"state", Name(c.state)}};
       if (!campaign->steps.empty()) {
-        event["step"] = c.step;
-        event["result"] = c.result;
+        event["step"] = Name(*c.step);
+        event["result"] = Name(*c.result);
         event["reason"] = c.reason;
       }
       Write(now_us, std::move(event));

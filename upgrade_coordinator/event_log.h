@@ -50,7 +50,10 @@ class EventLog {
   };
   struct CampaignSeen {
     uint64_t id = 0;
-    std::string state, step, result, reason;
+    CampaignState state = CampaignState::kRunning;
+    std::optional<CampaignStep> step;  // none before the first step
+    std::optional<StepOutcome> result;
+    std::string reason;
     bool operator==(const CampaignSeen&) const = default;
   };
 

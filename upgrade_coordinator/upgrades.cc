@@ -9,7 +9,6 @@
 
 #include "common/clock.h"
 #include "common/fatal.h"
-#include "common/mutants.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/digest_comparison.h"
@@ -23,8 +22,13 @@ constexpr const char* kCampaignKey = "campaign";
 
 }  // namespace
 
-Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store)
-    : config_(config), arbiter_(arbiter), store_(store) {
+Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
+                   FeaturesOnReload features_on_reload)
+    : config_(config),
+      arbiter_(arbiter),
+      store_(store),
+      features_on_reload_(features_on_reload),
+      progress_(config_, this) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -47,7 +51,8 @@ Status Upgrades::Open() {
   if (saved->has_value()) {
     auto record = CampaignFromJson(**saved);
     if (!record.ok()) return record.status();
-    if (!record->Done()) spdlog::info("resuming campaign {} in {}", record->id, record->phase);
+    if (!record->Done())
+      spdlog::info("resuming campaign {} in {}", record->id, Name(record->phase));
     campaign_ = std::make_unique<Campaign>(std::move(record).value(), this);
   }
   return Status::Ok();
@@ -61,16 +66,31 @@ void Upgrades::Tick(int64_t now_ms, int64_t now_us) {
     quiesce_applied_ = quiesce;
   }
   if (!campaign_) return;
-  std::deque<std::pair<std::string, Status>> results;
+  std::deque<Done> done;
   {
     std::lock_guard lock(mu_);
-    results.swap(results_);
+    done.swap(done_);
   }
-  for (auto& [kind, status] : results) campaign_->OnWorkDone(kind, status);
+  for (Done& d : done) {
+    // Work of an earlier campaign that ended while it ran answers nobody now.
+    if (d.campaign_id != campaign_->record().id) {
+      spdlog::info("ignoring the {} result of campaign {}", Name(d.kind), d.campaign_id);
+      continue;
+    }
+    campaign_->OnWorkDone(d.kind, d.status);
+  }
   if (!campaign_->record().Done()) {
     campaign_->Tick(now_ms);
-    Observe();
+    progress_.Observe(campaign_->record(), now_us_);
   }
+}
+
+void Upgrades::StartCampaign(const CampaignRecord& record) {
+  DUPLEX_ASSERT(!campaign_ || campaign_->record().Done(), "campaign", campaign_->record().id,
+                "still", Name(campaign_->record().state));
+  DUPLEX_ASSERT(record.phase == CampaignPhase::kNew && record.steps.empty(), "campaign", record.id);
+  Persist(record);
+  campaign_ = std::make_unique<Campaign>(record, this);
 }
 
 std::string Upgrades::BinaryFor(const std::string& replica) const {
@@ -78,6 +98,16 @@ std::string Upgrades::BinaryFor(const std::string& replica) const {
   if (version == config_.processor.version) return config_.processor.binary;
   auto package = PackageFor(version);
   return package.ok() ? package->BinaryPath() : config_.processor.binary;
+}
+
+StatusOr<PackageManifest> Upgrades::AddPackage(const std::string& dir) {
+  std::lock_guard lock(packages_mu_);
+  return packages_->Add(dir);
+}
+
+std::vector<PackageManifest> Upgrades::Packages() const {
+  std::lock_guard lock(packages_mu_);
+  return packages_->List();
 }
 
 StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& version) const {
@@ -157,9 +187,7 @@ void Upgrades::Isolate(const std::string& replica, bool isolated) {
 
 void Upgrades::Reload(const std::string& replica, const std::string& version) {
   arbiter_->SetReplicaVersion(replica, version);
-  // The chaos checker's self-test: enable the new features while the other replica still
-  // runs the old version.
-  if (MutantEnabled("enable-flags-early")) arbiter_->SetClusterVersion(version);
+  if (features_on_reload_(version)) arbiter_->SetClusterVersion(version);
 }
 
 Status Upgrades::Switchover() { return arbiter_->RequestSwitchover(now_us_, /*by_campaign=*/true); }
@@ -170,7 +198,9 @@ void Upgrades::SetClusterVersion(const std::string& version) {
 
 void Upgrades::SetLock(bool held) { arbiter_->SetLock(held); }
 
-void Upgrades::StartWork(const std::string& kind) {
+void Upgrades::StartWork(WorkKind kind) {
+  DUPLEX_ASSERT(campaign_ && !campaign_->record().Done(), "work", Name(kind),
+                "started without a running campaign");
   Job job;
   job.kind = kind;
   if (campaign_) {
@@ -196,7 +226,7 @@ void Upgrades::StartWork(const std::string& kind) {
 
 void Upgrades::WorkerLoop() {
   for (;;) {
-    Job job;
+    std::optional<Job> job;
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
@@ -205,21 +235,26 @@ void Upgrades::WorkerLoop() {
         jobs_.pop_front();
       }
     }
-    if (job.kind.empty()) {
+    if (!job) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
     Status result;
-    if (job.kind == "backup") {
-      result = RunBackup(job);
-    } else if (job.kind == "verify") {
-      auto package = PackageFor(job.version);  // the stored copy, checked again now
-      result = package.ok() ? VerifyBinary(*package) : package.status();
-    } else {
-      result = CompareDigests(job);
+    switch (job->kind) {
+      case WorkKind::kBackup:
+        result = RunBackup(*job);
+        break;
+      case WorkKind::kVerify: {
+        auto package = PackageFor(job->version);  // the stored copy, checked again now
+        result = package.ok() ? VerifyBinary(*package) : package.status();
+        break;
+      }
+      case WorkKind::kDigests:
+        result = CompareDigests(*job);
+        break;
     }
     std::lock_guard lock(mu_);
-    results_.emplace_back(job.kind, result);
+    done_.push_back({job->kind, job->campaign_id, result});
   }
 }
 

@@ -1,50 +1,51 @@
-// Upgrades: the coordinator's side of rolling upgrades — the package store, the
-// campaign (and its persistence), the admin API's package/upgrade/features calls,
-// and the CampaignHost the campaign acts through. Runs on the coordinator's loop
-// thread; blocking work (backup, digest comparison) runs on one worker thread
-// whose results come back through Tick.
+// Upgrades: the coordinator's host of rolling upgrades — the package store, the campaign
+// and its persistence, and the CampaignHost the campaign acts through. The admin API's
+// calls are UpgradesApi (upgrades_api.h); what is seen of a running campaign is
+// CampaignProgress (upgrades_progress.h). Runs on the coordinator's loop thread, except the
+// package store calls (any thread); blocking work (verify, backup, digest comparison) runs
+// on one worker thread whose results come back through Tick.
 #pragma once
 
 #include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/campaign/campaign.h"
 #include "upgrade_coordinator/cluster_config.h"
 #include "upgrade_coordinator/package.h"
+#include "upgrade_coordinator/upgrades_progress.h"
 
 namespace duplex {
 
-// An admin API answer: HTTP status and JSON body.
-struct ApiAnswer {
-  int status = 200;
-  nlohmann::json body;
-};
-
 class Upgrades final : public CampaignHost {
  public:
-  Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store);
+  Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
+           FeaturesOnReload features_on_reload = &FeaturesWaitForEveryReplica);
   ~Upgrades() override;
 
   Status Open();  // package store, and a campaign to resume
   void Tick(int64_t now_ms, int64_t now_us);
+  int64_t now_us() const { return now_us_; }
   // The binary a replica must run (its assigned version).
   std::string BinaryFor(const std::string& replica) const;
 
-  ApiAnswer AddPackage(const nlohmann::json& body);  // any thread
-  ApiAnswer ListPackages() const;
-  ApiAnswer Plan(const std::string& to) const;
-  ApiAnswer Start(const nlohmann::json& body);
-  ApiAnswer Show() const;
-  ApiAnswer Abort();
-  ApiAnswer Finalize();
-  ApiAnswer Features() const;
-  nlohmann::json CampaignJson() const;
+  // The package store; any thread (adding one hashes and copies a binary).
+  StatusOr<PackageManifest> AddPackage(const std::string& dir);
+  std::vector<PackageManifest> Packages() const;
+  StatusOr<PackageManifest> PackageFor(const std::string& version) const;
+
+  // The latest campaign (running or ended), if any.
   const CampaignRecord* campaign() const { return campaign_ ? &campaign_->record() : nullptr; }
+  Campaign* mutable_campaign() { return campaign_.get(); }
+  const Campaign* current_campaign() const { return campaign_.get(); }
+  // Persists a new campaign's record, then starts it.
+  void StartCampaign(const CampaignRecord& record);
+  const CampaignProgress& progress() const { return progress_; }
 
   // CampaignHost.
   std::string ActiveName() const override;
@@ -61,15 +62,13 @@ class Upgrades final : public CampaignHost {
   Status Switchover() override;
   void SetClusterVersion(const std::string& version) override;
   void SetLock(bool held) override;
-  void StartWork(const std::string& kind) override;
+  void StartWork(WorkKind kind) override;
 
  private:
-  StatusOr<PackageManifest> PackageFor(const std::string& version) const;
-  std::vector<std::string> PlanChecks(const std::string& to, nlohmann::json* checks) const;
   // What the worker needs of the cluster, read by the loop when the work starts (the
   // worker thread must not read the arbiter).
   struct Job {
-    std::string kind;
+    WorkKind kind = WorkKind::kVerify;
     uint64_t campaign_id = 0;
     std::string version;  // the campaign's target
     size_t active = 0;    // index in config_.replicas
@@ -77,47 +76,31 @@ class Upgrades final : public CampaignHost {
     uint32_t schema = 1;  // digests compare in the older of the two replicas' schemas
     bool marks = false;   // both replicas compare digests by a mark in the delta stream
   };
+  struct Done {
+    WorkKind kind;
+    uint64_t campaign_id;
+    Status status;
+  };
   Status RunBackup(const Job& job);
   // Drives a DigestComparison with blocking requests.
   Status CompareDigests(const Job& job);
   void WorkerLoop();
-  // upgrades_progress.cc: what the coordinator sees of a running campaign.
-  void Observe();
-  std::string StepDetail(const std::string& step) const;
-  nlohmann::json ObservedJson() const;
 
   ClusterConfig config_;
   Arbiter* arbiter_;
   RecordStore* store_;
+  FeaturesOnReload features_on_reload_;
   std::unique_ptr<PackageStore> packages_;
   std::unique_ptr<Campaign> campaign_;
+  CampaignProgress progress_;
   int64_t now_us_ = 0;
-
-  // Volatile (a restarted coordinator starts observing again): the running step's
-  // progress and the figures of the campaign's summary, from the replicas' reports.
-  struct Observation {
-    uint64_t campaign_id = 0;
-    int64_t since_us = 0;
-    int64_t last_serving_us = 0;  // an active answered clients (reported as serving)
-    int64_t longest_gap_us = 0;   // longest time without one
-    std::string serving;          // who, and the seq it had committed
-    uint64_t serving_committed = 0;
-    uint64_t missing_acked = 0;  // committed seqs the next active did not have
-    uint64_t requests = 0, server_errors = 0;
-    std::map<std::string, std::pair<uint64_t, uint64_t>> counters;  // last (requests, errors)
-    // Rates of the running catch-up, sampled every kRateSampleUs.
-    int64_t sample_us = 0;
-    uint64_t sample_bytes = 0, sample_seq = 0;
-    double mb_per_s = 0, ops_per_s = 0;
-  };
-  Observation observed_;
 
   // The package store is used by the loop and by the HTTP thread (adding a package hashes
   // and copies a binary, too slow for the loop).
   mutable std::mutex packages_mu_;
-  std::mutex mu_;  // guards jobs_, results_, stop_
+  std::mutex mu_;  // guards jobs_, done_, stop_
   std::deque<Job> jobs_;
-  std::deque<std::pair<std::string, Status>> results_;
+  std::deque<Done> done_;
   bool stop_ = false;
   std::atomic<bool> quiesce_wanted_{false};  // set by the worker, applied by the loop
   bool quiesce_applied_ = false;

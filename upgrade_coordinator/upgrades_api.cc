@@ -1,7 +1,6 @@
-// Upgrades: the admin API's package, upgrade and features calls (see admin_api.md).
-#include <spdlog/spdlog.h>
+#include "upgrade_coordinator/upgrades_api.h"
 
-#include "upgrade_coordinator/upgrades.h"
+#include <spdlog/spdlog.h>
 
 namespace duplex {
 namespace {
@@ -25,57 +24,57 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
 
 }  // namespace
 
-ApiAnswer Upgrades::AddPackage(const nlohmann::json& body) {
+ApiAnswer UpgradesApi::AddPackage(const nlohmann::json& body) {
   std::string path = body.value("path", "");
   if (path.empty()) return Error(400, "path: required");
-  std::lock_guard lock(packages_mu_);
-  auto added = packages_->Add(path);
+  auto added = upgrades_->AddPackage(path);
   if (!added.ok()) return Error(400, added.status().message());
   spdlog::info("package {} {} stored", added->name, added->version.ToString());
   return {200, ManifestJson(*added)};
 }
 
-ApiAnswer Upgrades::ListPackages() const {
-  std::lock_guard lock(packages_mu_);
+ApiAnswer UpgradesApi::ListPackages() const {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& m : packages_->List()) list.push_back(ManifestJson(m));
+  for (const auto& m : upgrades_->Packages()) list.push_back(ManifestJson(m));
   return {200, {{"packages", list}}};
 }
 
-std::vector<std::string> Upgrades::PlanChecks(const std::string& to, nlohmann::json* checks) const {
+std::vector<std::string> UpgradesApi::PlanChecks(const std::string& to,
+                                                 nlohmann::json* checks) const {
   std::vector<std::string> problems;
   std::string from = arbiter_->record().cluster_version;
   auto add = [&](const std::string& check, const std::string& problem) {
     checks->push_back({{"check", check}, {"ok", problem.empty()}, {"reason", problem}});
     if (!problem.empty()) problems.push_back(check + ": " + problem);
   };
-  add("Verify", CheckPackage(to));
-  add("PreValidate", CheckCompatibility(from, to));
-  std::string active = ActiveName();
+  add(Name(CampaignStep::kVerify), upgrades_->CheckPackage(to));
+  add(Name(CampaignStep::kPreValidate), upgrades_->CheckCompatibility(from, to));
+  std::string active = upgrades_->ActiveName();
   std::string health = active.empty() ? "no active replica" : "";
   for (const auto& r : config_.replicas) {
-    auto rep = Report(r.name);
+    auto rep = upgrades_->Report(r.name);
     if (health.empty() && !rep) health = r.name + " is not reporting";
     if (health.empty() && !rep->healthy) health = r.name + " is unhealthy: " + rep->health_detail;
     if (health.empty() && rep->version != from) health = r.name + " runs " + rep->version;
   }
-  if (health.empty() && !InSync(OtherName(active))) health = OtherName(active) + " not in sync";
-  add("PreHealthCheck", health);
+  std::string standby = upgrades_->OtherName(active);
+  if (health.empty() && !upgrades_->InSync(standby)) health = standby + " not in sync";
+  add(Name(CampaignStep::kPreHealthCheck), health);
   std::string vetoes;
   for (const auto& r : config_.replicas) {
-    auto rep = Report(r.name);
+    auto rep = upgrades_->Report(r.name);
     if (rep && !rep->veto_reason.empty()) vetoes += r.name + " vetoes: " + rep->veto_reason;
   }
-  add("VetoRound", vetoes);
-  add("TakeLock", arbiter_->record().lock ? "the management lock is held" : "");
+  add(Name(CampaignStep::kVetoRound), vetoes);
+  add(Name(CampaignStep::kTakeLock), arbiter_->record().lock ? "the management lock is held" : "");
   return problems;
 }
 
-ApiAnswer Upgrades::Plan(const std::string& to) const {
+ApiAnswer UpgradesApi::Plan(const std::string& to) const {
   if (!ParseVersion(to).ok()) return Error(400, "to: \"" + to + "\" is not a version");
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& [step, what] : CampaignSteps()) {
-    steps.push_back({{"step", step}, {"description", what}});
+    steps.push_back({{"step", Name(step)}, {"description", what}});
   }
   nlohmann::json checks = nlohmann::json::array();
   auto problems = PlanChecks(to, &checks);
@@ -87,10 +86,10 @@ ApiAnswer Upgrades::Plan(const std::string& to) const {
            {"ok", problems.empty()}}};
 }
 
-ApiAnswer Upgrades::Start(const nlohmann::json& body) {
-  if (campaign_ && !campaign_->record().Done()) {
-    return Error(409, "campaign " + std::to_string(campaign_->record().id) + " is " +
-                          campaign_->record().state);
+ApiAnswer UpgradesApi::Start(const nlohmann::json& body) {
+  const CampaignRecord* last = upgrades_->campaign();
+  if (last && !last->Done()) {
+    return Error(409, "campaign " + std::to_string(last->id) + " is " + Name(last->state));
   }
   if (arbiter_->record().lock) return Error(409, "the management lock is held");
   CampaignRecord r;
@@ -106,60 +105,63 @@ ApiAnswer Upgrades::Start(const nlohmann::json& body) {
   if (r.soak_ms < 0) return Error(400, "soak_ms: must not be negative");
   r.from = arbiter_->record().cluster_version;
   if (r.from == r.to) return Error(409, "the cluster already runs " + r.to);
-  r.id = campaign_ ? campaign_->record().id + 1 : 1;
-  r.state = "running";
-  Persist(r);
-  campaign_ = std::make_unique<Campaign>(r, this);
+  r.id = last ? last->id + 1 : 1;
+  upgrades_->StartCampaign(r);
   spdlog::info("campaign {}: {} -> {}{}", r.id, r.from, r.to, r.force ? " (forced)" : "");
   return Show();
 }
 
-nlohmann::json Upgrades::CampaignJson() const {
-  if (!campaign_) return nullptr;
-  const CampaignRecord& record = campaign_->record();
+nlohmann::json UpgradesApi::CampaignJson() const {
+  const Campaign* campaign = upgrades_->current_campaign();
+  if (campaign == nullptr) return nullptr;
+  const CampaignRecord& record = campaign->record();
+  const CampaignProgress& progress = upgrades_->progress();
   auto j = nlohmann::json::parse(CampaignToJson(record));
-  j["finalize_waits_for"] = campaign_->FinalizeWaitsFor();
-  j["now_ms"] = now_us_ / 1000;
-  if (!record.steps.empty() && record.steps.back().result == "running") {
-    j["steps"].back()["detail"] = StepDetail(record.steps.back().step);
+  j["finalize_waits_for"] = campaign->FinalizeWaitsFor();
+  j["now_ms"] = upgrades_->now_us() / 1000;
+  if (!record.steps.empty() && record.steps.back().result == StepOutcome::kRunning) {
+    j["steps"].back()["detail"] = progress.StepDetail(record, upgrades_->now_us());
   }
   // The happy path's steps not reached yet (a rollback takes its own).
   nlohmann::json pending = nlohmann::json::array();
-  if (!record.Done() && record.state != "rolling back") {
+  if (!record.Done() && record.state != CampaignState::kRollingBack) {
     bool reached = true;
     for (const auto& [step, what] : CampaignSteps()) {
-      if (!reached) pending.push_back(step);
+      if (!reached) pending.push_back(Name(step));
       if (!record.steps.empty() && step == record.steps.back().step) reached = false;
     }
   }
   j["pending"] = pending;
-  if (observed_.campaign_id == record.id) j["observed"] = ObservedJson();
+  if (nlohmann::json observed = progress.ObservedJson(record.id); !observed.is_null()) {
+    j["observed"] = std::move(observed);
+  }
   return j;
 }
 
-ApiAnswer Upgrades::Show() const { return {200, {{"campaign", CampaignJson()}}}; }
+ApiAnswer UpgradesApi::Show() const { return {200, {{"campaign", CampaignJson()}}}; }
 
-ApiAnswer Upgrades::Abort() {
-  if (!campaign_) return Error(409, "no campaign to abort");
-  Status s = campaign_->Abort("aborted by the operator");
+ApiAnswer UpgradesApi::Abort() {
+  Campaign* campaign = upgrades_->mutable_campaign();
+  if (campaign == nullptr) return Error(409, "no campaign to abort");
+  Status s = campaign->Abort("aborted by the operator");
   if (!s.ok()) return Error(409, s.message());
   return Show();
 }
 
-ApiAnswer Upgrades::Finalize() {
-  if (!campaign_) return Error(409, "no campaign to finalize");
-  Status s = campaign_->Finalize();
+ApiAnswer UpgradesApi::Finalize() {
+  Campaign* campaign = upgrades_->mutable_campaign();
+  if (campaign == nullptr) return Error(409, "no campaign to finalize");
+  Status s = campaign->Finalize();
   if (!s.ok()) return Error(409, s.message());
   return Show();
 }
 
-ApiAnswer Upgrades::Features() const {
+ApiAnswer UpgradesApi::Features() const {
   const std::string& cluster = arbiter_->record().cluster_version;
   auto cv = ParseVersion(cluster);
   // Every feature any stored package introduces, and whether the cluster reached it.
   std::map<std::string, Version> known;
-  std::lock_guard lock(packages_mu_);
-  for (const auto& m : packages_->List()) {
+  for (const auto& m : upgrades_->Packages()) {
     for (const auto& f : m.features) known.emplace(f.name, f.introduced_in);
   }
   nlohmann::json list = nlohmann::json::array();

@@ -1,10 +1,7 @@
-// Upgrades: what the coordinator sees of a running campaign — the running step's
-// detail for `upgrade status --watch` and the figures of the campaign's summary.
-// Everything here is read from the replicas' periodic reports, so it is as fresh
-// as the report interval; the clients' own view (demo, bench) is the precise one.
-#include <cstdio>
+#include "upgrade_coordinator/upgrades_progress.h"
 
-#include "upgrade_coordinator/upgrades.h"
+#include <algorithm>
+#include <cstdio>
 
 namespace duplex {
 namespace {
@@ -30,17 +27,16 @@ uint64_t Committed(const StatusReport& r) {
 
 }  // namespace
 
-void Upgrades::Observe() {
-  const CampaignRecord& record = campaign_->record();
+void CampaignProgress::Observe(const CampaignRecord& record, int64_t now_us) {
   Observation& o = observed_;
   if (o.campaign_id != record.id) {
     o = Observation();
     o.campaign_id = record.id;
-    o.since_us = now_us_;
+    o.since_us = now_us;
   }
-  if (o.last_serving_us == 0) o.last_serving_us = now_us_;
+  if (o.last_serving_us == 0) o.last_serving_us = now_us;
   for (const auto& r : config_.replicas) {
-    std::optional<StatusReport> rep = Report(r.name);
+    std::optional<StatusReport> rep = host_->Report(r.name);
     if (!rep) continue;
     // Counters restart with the process: a drop means a new process counting from zero.
     auto [it, fresh] =
@@ -55,8 +51,8 @@ void Upgrades::Observe() {
     requests = rep->requests_total;
     errors = rep->server_errors_total;
     if (!Serving(*rep)) continue;
-    o.longest_gap_us = std::max(o.longest_gap_us, now_us_ - o.last_serving_us);
-    o.last_serving_us = now_us_;
+    o.longest_gap_us = std::max(o.longest_gap_us, now_us - o.last_serving_us);
+    o.last_serving_us = now_us;
     if (!o.serving.empty() && o.serving != r.name && rep->applied_seq < o.serving_committed) {
       o.missing_acked += o.serving_committed - rep->applied_seq;
     }
@@ -64,29 +60,30 @@ void Upgrades::Observe() {
     o.serving_committed = Committed(*rep);
   }
   // Catch-up rates: the active's snapshot bytes and the standby's applied seq.
-  std::optional<StatusReport> active = Report(ActiveName());
-  std::optional<StatusReport> standby = Report(OtherName(ActiveName()));
-  if (now_us_ - o.sample_us >= kRateSampleUs) {
-    double seconds = static_cast<double>(now_us_ - o.sample_us) / 1e6;
+  std::optional<StatusReport> active = host_->Report(host_->ActiveName());
+  std::optional<StatusReport> standby = host_->Report(host_->OtherName(host_->ActiveName()));
+  if (now_us - o.sample_us >= kRateSampleUs) {
+    double seconds = static_cast<double>(now_us - o.sample_us) / 1e6;
     uint64_t bytes = active ? active->catchup_bytes : 0;
     uint64_t seq = standby ? standby->applied_seq : 0;
     if (o.sample_us != 0) {
       o.mb_per_s = bytes >= o.sample_bytes ? (bytes - o.sample_bytes) / 1e6 / seconds : 0;
       o.ops_per_s = seq >= o.sample_seq ? (seq - o.sample_seq) / seconds : 0;
     }
-    o.sample_us = now_us_;
+    o.sample_us = now_us;
     o.sample_bytes = bytes;
     o.sample_seq = seq;
   }
 }
 
-std::string Upgrades::StepDetail(const std::string& step) const {
-  const CampaignRecord& record = campaign_->record();
+std::string CampaignProgress::StepDetail(const CampaignRecord& record, int64_t now_us) const {
+  if (record.steps.empty() || record.steps.back().result != StepOutcome::kRunning) return "";
+  const CampaignStep step = record.steps.back().step;
   const Observation& o = observed_;
-  std::optional<StatusReport> active = Report(ActiveName());
-  if (step.starts_with("Sync")) {
-    std::string name = step == "SyncFirst" ? record.first : record.second;
-    std::optional<StatusReport> standby = Report(name);
+  std::optional<StatusReport> active = host_->Report(host_->ActiveName());
+  if (step == CampaignStep::kSyncFirst || step == CampaignStep::kSyncSecond) {
+    std::string name = step == CampaignStep::kSyncFirst ? record.first : record.second;
+    std::optional<StatusReport> standby = host_->Report(name);
     if (!standby) return name + " is not reporting yet";
     std::string out =
         name + " " + standby->role_path + " at seq " + std::to_string(standby->applied_seq);
@@ -102,30 +99,32 @@ std::string Upgrades::StepDetail(const std::string& step) const {
     }
     return out + "; applying " + Fixed(o.ops_per_s, 0) + " ops/s";
   }
-  if (step == "Soak" && active) {
+  if (step == CampaignStep::kSoak && active) {
     const StepRecord& running = record.steps.back();
-    int64_t elapsed_ms = std::max<int64_t>(0, now_us_ / 1000 - running.started_ms);
+    int64_t elapsed_ms = std::max<int64_t>(0, now_us / 1000 - running.started_ms);
     uint64_t requests =
         active->requests_total - std::min(active->requests_total, record.soak_requests);
     uint64_t errors =
         active->server_errors_total - std::min(active->server_errors_total, record.soak_errors);
     return "soak " + Fixed(std::min(elapsed_ms, record.soak_ms) / 1000.0, 1) + " s of " +
-           Fixed(record.soak_ms / 1000.0, 1) + " s; " + ActiveName() + " (" + active->version +
-           ") answered " + std::to_string(requests) + " requests, " + std::to_string(errors) +
-           " server errors, p99 " + Fixed(active->latency_p99_us / 1000.0, 2) + " ms (baseline " +
+           Fixed(record.soak_ms / 1000.0, 1) + " s; " + host_->ActiveName() + " (" +
+           active->version + ") answered " + std::to_string(requests) + " requests, " +
+           std::to_string(errors) + " server errors, p99 " +
+           Fixed(active->latency_p99_us / 1000.0, 2) + " ms (baseline " +
            Fixed(record.baseline_latency_p99_us / 1000.0, 2) + " ms)";
   }
-  if (step.starts_with("Reload")) {
-    std::string name = step == "ReloadFirst" ? record.first : record.second;
-    std::optional<StatusReport> rep = Report(name);
+  if (step == CampaignStep::kReloadFirst || step == CampaignStep::kReloadSecond) {
+    std::string name = step == CampaignStep::kReloadFirst ? record.first : record.second;
+    std::optional<StatusReport> rep = host_->Report(name);
     return rep ? name + " runs " + rep->version + " (" + rep->role_path + ")"
                : name + " restarting";
   }
   return "";
 }
 
-nlohmann::json Upgrades::ObservedJson() const {
+nlohmann::json CampaignProgress::ObservedJson(uint64_t campaign_id) const {
   const Observation& o = observed_;
+  if (o.campaign_id != campaign_id) return nullptr;
   return {{"since_ms", o.since_us / 1000},
           {"requests", o.requests},
           {"server_errors", o.server_errors},

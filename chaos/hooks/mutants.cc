@@ -18,6 +18,14 @@ std::string_view MutantName(Mutant mutant) {
   return "?";
 }
 
+StatusOr<Mutant> MutantNamed(std::string_view name) {
+  for (int i = 0; i < kMutantCount; ++i) {
+    auto mutant = static_cast<Mutant>(i);
+    if (MutantName(mutant) == name) return mutant;
+  }
+  return InvalidArgument("\"" + std::string(name) + "\" is not a known mutant");
+}
+
 StatusOr<MutantSet> MutantSet::Parse(std::string_view list) {
   MutantSet set;
   while (!list.empty()) {
@@ -25,14 +33,9 @@ StatusOr<MutantSet> MutantSet::Parse(std::string_view list) {
     std::string_view name = list.substr(0, comma);
     list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
     if (name.empty()) continue;
-    bool known = false;
-    for (int i = 0; i < kMutantCount; ++i) {
-      auto mutant = static_cast<Mutant>(i);
-      if (MutantName(mutant) != name) continue;
-      set.Add(mutant);
-      known = true;
-    }
-    if (!known) return InvalidArgument("\"" + std::string(name) + "\" is not a known mutant");
+    StatusOr<Mutant> mutant = MutantNamed(name);
+    if (!mutant.ok()) return mutant.status();
+    set.Add(*mutant);
   }
   return set;
 }

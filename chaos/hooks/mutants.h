@@ -5,11 +5,13 @@
 // handed to the cores; the cores never see a mutant's name. Plain values; thread-compatible.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
 #include "replica/replica_options.h"
+#include "upgrade_coordinator/campaign/host.h"
 
 namespace duplex {
 
@@ -17,15 +19,21 @@ enum class Mutant {
   kAckBeforeReplication,  // replicas: acknowledge after the local commit only
   kSkipFsync,             // replicas: never fsync a commit
   kSkipEpochCheck,        // replicas: catch-up rule TailResumesInAnyEpoch
-  kEnableFlagsEarly,      // coordinator: turn features on before every replica runs them
+  kEnableFlagsEarly,      // coordinator: feature gate FeaturesOnAnyReload
 };
 inline constexpr int kMutantCount = 4;
 
 // "ack-before-replication", "skip-fsync", "skip-epoch-check", "enable-flags-early".
 std::string_view MutantName(Mutant mutant);
+// The mutant of that name; an unknown name is an error that names it.
+StatusOr<Mutant> MutantNamed(std::string_view name);
 
 class MutantSet {
  public:
+  MutantSet() = default;
+  MutantSet(std::initializer_list<Mutant> mutants) {
+    for (Mutant m : mutants) Add(m);
+  }
   // A comma-separated list of names ("" = none); an unknown name is an error that names it.
   static StatusOr<MutantSet> Parse(std::string_view list);
   // The list in DUPLEX_MUTANTS (unset = none). Call once, at start-up.
@@ -43,5 +51,9 @@ class MutantSet {
 // The skip-epoch-check mutant's catch-up rule: the standby's log tail resumes whatever the
 // epoch of its last entry, so a deposed active's unreplicated entries are kept.
 constexpr bool TailResumesInAnyEpoch(const StandbyTail&) { return true; }
+
+// The enable-flags-early mutant's feature gate: a version's features turn on as soon as
+// one replica is reloaded to it, while the other still runs the old version.
+constexpr bool FeaturesOnAnyReload(const std::string&) { return true; }
 
 }  // namespace duplex

@@ -116,6 +116,9 @@ void StandbySession::OnAck(const Ack& ack, int64_t now_us) {
   if (ack.applied_seq > acked_seq_ || ack.snapshot_chunks > chunks_acked_) progress_us_ = now_us;
   acked_seq_ = std::max(acked_seq_, ack.applied_seq);
   chunks_acked_ = std::max(chunks_acked_, ack.snapshot_chunks);
+  // An ack of deltas sent before a resend may acknowledge more than the resend reached:
+  // the tail goes on after what the standby has.
+  if (!snapshot_) next_send_ = std::max(next_send_, acked_seq_ + 1);
   DUPLEX_ASSERT(acked_seq_ <= ctx_.last_seq(), "nothing is acked beyond what we committed",
                 acked_seq_, ctx_.last_seq());
   DUPLEX_ASSERT(chunks_acked_ <= chunks_sent_, "no chunk is acked before it is sent", chunks_acked_,
@@ -126,6 +129,8 @@ bool StandbySession::Stream(int64_t now_us) {
   DUPLEX_ASSERT(acked_seq_ <= ctx_.last_seq(), "acked", acked_seq_, "committed", ctx_.last_seq());
   DUPLEX_ASSERT(next_send_ <= ctx_.last_seq() + 1, "nothing is sent before it is committed",
                 next_send_, ctx_.last_seq());
+  DUPLEX_ASSERT(snapshot_ || next_send_ > acked_seq_, "the tail goes on after what was acked",
+                next_send_, acked_seq_);
   DUPLEX_ASSERT(!live_ || (!snapshot_ && next_send_ == ctx_.last_seq() + 1),
                 "a live standby was sent every committed delta", next_send_, ctx_.last_seq());
   if (progress_us_ == 0) progress_us_ = now_us;

@@ -98,7 +98,7 @@ class FakeHost : public CampaignHost {
   void Persist(const CampaignRecord& record) override {
     ++persists;
     persisted = record;
-    if (phases.empty() || phases.back() != record.phase) phases.push_back(record.phase);
+    if (phases.empty() || phases.back() != Name(record.phase)) phases.push_back(Name(record.phase));
   }
   void Isolate(const std::string& replica, bool isolated) override {
     Log("Isolate", replica, isolated ? "on" : "off");
@@ -127,9 +127,10 @@ class FakeHost : public CampaignHost {
     Log("SetLock", "", held ? "on" : "off");
     lock = held;
   }
-  void StartWork(const std::string& kind) override {
-    Log("StartWork", "", kind);
-    pending_work.push_back(kind);
+  void StartWork(WorkKind kind) override {
+    Log("StartWork", "", Name(kind));
+    if (answer_at_once) return answer_at_once(kind);
+    pending_work.push_back(Name(kind));
   }
 
   // The world follows the commands by one tick: catch-up started on the previous tick
@@ -228,15 +229,17 @@ class FakeHost : public CampaignHost {
   std::vector<std::string> phases;  // persisted phases, consecutive duplicates folded
   std::vector<Command> commands;
   std::vector<std::string> pending_work;
+  // Set: work is answered from inside StartWork, as a host without a worker might.
+  std::function<void(WorkKind)> answer_at_once;
 
  private:
   void Log(const std::string& what, const std::string& replica, const std::string& arg) {
     Command c{what, replica, arg, "", "", "", false, Reported()};
     if (persisted) {
-      c.persisted_phase = persisted->phase;
+      c.persisted_phase = Name(persisted->phase);
       if (!persisted->steps.empty()) {
-        c.persisted_step = persisted->steps.back().step;
-        c.persisted_result = persisted->steps.back().result;
+        c.persisted_step = Name(persisted->steps.back().step);
+        c.persisted_result = Name(persisted->steps.back().result);
       }
       c.persisted_finalized = persisted->finalized;
     }
@@ -251,7 +254,6 @@ CampaignRecord NewRecord() {
   r.to = kNew;
   r.soak_ms = 200;
   r.auto_finalize = true;
-  r.state = "running";
   return r;
 }
 
@@ -282,7 +284,7 @@ struct Harness {
         ++it;
         continue;
       }
-      campaign->OnWorkDone(*it, *answer);
+      campaign->OnWorkDone(*FromName<WorkKind>(*it), *answer);
       it = host.pending_work.erase(it);
     }
   }
@@ -314,7 +316,7 @@ struct Harness {
   bool RunUntilStep(const std::string& step) {
     return RunUntil([&] {
       for (const auto& s : record().steps) {
-        if (s.step == step) return true;
+        if (Name(s.step) == step) return true;
       }
       return false;
     });
@@ -331,13 +333,13 @@ struct Harness {
   const CampaignRecord& record() const { return campaign->record(); }
   const StepRecord* FindStep(const std::string& step) const {
     for (const auto& s : record().steps) {
-      if (s.step == step) return &s;
+      if (Name(s.step) == step) return &s;
     }
     return nullptr;
   }
   std::vector<std::string> StepNames() const {
     std::vector<std::string> out;
-    for (const auto& s : record().steps) out.push_back(s.step);
+    for (const auto& s : record().steps) out.push_back(Name(s.step));
     return out;
   }
 
@@ -351,14 +353,14 @@ struct Harness {
 
 std::vector<std::string> PlannedStepNames() {
   std::vector<std::string> out;
-  for (const auto& [name, what] : CampaignSteps()) out.push_back(name);
+  for (const auto& [step, what] : CampaignSteps()) out.push_back(Name(step));
   return out;
 }
 
 // The pair as it was before the campaign: a active on the old version, b its standby.
 void ExpectRestored(const Harness& h) {
   const FakeHost& host = h.host;
-  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
   EXPECT_EQ(host.active, "a");
   for (const std::string name : {"a", "b"}) {
     const FakeReplica& r = host.replicas.at(name);
@@ -370,13 +372,13 @@ void ExpectRestored(const Harness& h) {
   EXPECT_TRUE(host.InSync("b"));
   EXPECT_EQ(host.cluster_version, kOld);
   EXPECT_FALSE(host.lock);
-  EXPECT_EQ(host.persisted->state, "rolled back");
+  EXPECT_EQ(host.persisted->state, CampaignState::kRolledBack);
 }
 
 // Both on the new version with its features on, b (upgraded first) active.
 void ExpectUpgraded(const Harness& h) {
   const FakeHost& host = h.host;
-  EXPECT_EQ(h.record().state, "completed") << h.record().reason;
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
   EXPECT_EQ(host.active, "b");
   for (const std::string name : {"a", "b"}) {
     const FakeReplica& r = host.replicas.at(name);
@@ -388,7 +390,7 @@ void ExpectUpgraded(const Harness& h) {
   EXPECT_TRUE(host.InSync("a"));
   EXPECT_FALSE(host.lock);
   EXPECT_TRUE(h.record().finalized);
-  EXPECT_EQ(host.persisted->state, "completed");
+  EXPECT_EQ(host.persisted->state, CampaignState::kCompleted);
 }
 
 class CampaignTest : public ::testing::Test {
@@ -409,12 +411,13 @@ TEST_F(CampaignTest, HappyPathRunsEveryStepInOrderAndCompletes) {
   CampaignRecord r = NewRecord();
   r.auto_finalize = false;
   Harness h(r);
-  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == "awaiting finalize"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == CampaignState::kAwaitingFinalize; }));
   ASSERT_TRUE(h.campaign->Finalize().ok());
   ASSERT_TRUE(h.RunToEnd());
 
   EXPECT_EQ(h.StepNames(), PlannedStepNames());
-  for (const auto& s : h.record().steps) EXPECT_EQ(s.result, "ok") << s.step << ": " << s.reason;
+  for (const auto& s : h.record().steps)
+    EXPECT_EQ(s.result, StepOutcome::kOk) << s.step << ": " << s.reason;
   EXPECT_EQ(h.FindStep("PreHealthCheck")->reason, "b first, then a");
   EXPECT_EQ(h.record().first, "b");
   EXPECT_EQ(h.record().second, "a");
@@ -546,7 +549,7 @@ TEST_F(CampaignTest, AFailedPackageVerificationRollsBackWithoutTouchingTheReplic
   h.host.package_problem = "kv-2.0.0: sha256 mismatch";
   ASSERT_TRUE(h.RunToEnd());
   ExpectRolledBackUntouched(h, "Verify: kv-2.0.0: sha256 mismatch");
-  EXPECT_EQ(h.FindStep("Verify")->result, "nok");
+  EXPECT_EQ(h.FindStep("Verify")->result, StepOutcome::kNok);
   EXPECT_EQ(h.FindStep("PreValidate"), nullptr);
 }
 
@@ -593,11 +596,11 @@ TEST_F(CampaignTest, ForceOverridesTheVetoAndRecordsIt) {
   h.host.replicas["a"].report->veto_reason = "a bulk import is running";
   h.host.replicas["b"].report->veto_reason = "not tonight";
   ASSERT_TRUE(h.RunToEnd());
-  EXPECT_EQ(h.FindStep("VetoRound")->result, "ok");
+  EXPECT_EQ(h.FindStep("VetoRound")->result, StepOutcome::kOk);
   EXPECT_EQ(h.FindStep("VetoRound")->reason,
             "forced over: b vetoes: not tonight; a vetoes: a bulk import is running");
   EXPECT_TRUE(h.host.persisted->force);
-  EXPECT_EQ(h.record().state, "completed");
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted);
 }
 
 // --- failures after the pair has changed ----------------------------------------------
@@ -612,7 +615,7 @@ TEST_F(CampaignTest, AnUnhealthyReplicaDuringTheSoakRollsBackToTheOldVersion) {
 
   ExpectRestored(h);
   EXPECT_EQ(h.record().reason, "Soak: replica b is unhealthy: error rate 12% over baseline 0.1%");
-  EXPECT_EQ(h.FindStep("Soak")->result, "nok");
+  EXPECT_EQ(h.FindStep("Soak")->result, StepOutcome::kNok);
   EXPECT_EQ(h.host.Commands("Switchover").size(), 2u);  // to the new version, and back
   EXPECT_EQ(h.host.Commands("Switchover").back().persisted_step, "RestoreActive");
   ASSERT_TRUE(h.host.Issued("Reload", "b", kOld));
@@ -622,8 +625,8 @@ TEST_F(CampaignTest, AnUnhealthyReplicaDuringTheSoakRollsBackToTheOldVersion) {
   std::vector<std::string> rollback;
   bool rolling_back = false;
   for (const auto& s : h.record().steps) {
-    rolling_back = rolling_back || s.step == "RestoreActive";
-    if (rolling_back) rollback.push_back(s.step + " " + s.result);
+    rolling_back = rolling_back || s.step == CampaignStep::kRestoreActive;
+    if (rolling_back) rollback.push_back(Name(s.step) + " " + Name(s.result));
   }
   EXPECT_EQ(rollback,
             (std::vector<std::string>{"RestoreActive ok", "RestoreStandby ok", "ReleaseLock ok"}));
@@ -686,7 +689,7 @@ TEST_F(CampaignTest, ADigestMismatchAtTheSoakRollsBack) {
   h.work_answers.erase("digests");
   ASSERT_TRUE(h.RunUntilWorkStarted("digests"));
   EXPECT_EQ(h.host.Commands("StartWork").back().persisted_step, "Soak");
-  h.campaign->OnWorkDone("digests", Corruption("state digests differ at seq 42: x vs y"));
+  h.campaign->OnWorkDone(WorkKind::kDigests, Corruption("state digests differ at seq 42: x vs y"));
   h.host.pending_work.clear();
   ASSERT_TRUE(h.RunToEnd());
   ExpectRestored(h);
@@ -751,7 +754,7 @@ TEST_F(CampaignTest, RollingBackWaitsVisiblyForAnOldReplicaToResync) {
   h.host.Derive();
   ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
   ASSERT_FALSE(h.RunToEnd(2 * h.options.step_timeout_ms));
-  EXPECT_EQ(h.record().state, "rolling back");
+  EXPECT_EQ(h.record().state, CampaignState::kRollingBack);
   EXPECT_EQ(h.host.persisted->steps.back().reason,
             "rolling back: waiting for a (1.0.0) to be in sync");
   h.host.replicas["a"].can_catch_up = true;
@@ -763,15 +766,15 @@ TEST_F(CampaignTest, RollingBackWaitsVisiblyForAnOldReplicaToResync) {
 
 TEST_F(CampaignTest, AbortBeforeFinalizeRollsBackFromEveryStep) {
   for (const auto& [step, what] : CampaignSteps()) {
-    if (step == "Finalize") break;
-    SCOPED_TRACE("abort once " + step + " has begun");
+    if (step == CampaignStep::kFinalize) break;
+    SCOPED_TRACE("abort once " + Name(step) + " has begun");
     CampaignRecord r = NewRecord();
     r.auto_finalize = false;
     Harness h(r);
-    ASSERT_TRUE(h.RunUntilStep(step));
+    ASSERT_TRUE(h.RunUntilStep(Name(step)));
     ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
-    EXPECT_EQ(h.host.persisted->phase, "RollingBack");
-    EXPECT_EQ(h.record().state, "rolling back");
+    EXPECT_EQ(h.host.persisted->phase, CampaignPhase::kRollingBack);
+    EXPECT_EQ(h.record().state, CampaignState::kRollingBack);
     EXPECT_EQ(h.campaign->Abort("again").code(), Code::kFailedPrecondition);
     ASSERT_TRUE(h.RunToEnd());
     ExpectRestored(h);
@@ -785,7 +788,7 @@ TEST_F(CampaignTest, AbortEndsTheRunningStepAsNok) {
   ASSERT_TRUE(h.RunUntilStep("Soak"));
   ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
   const StepRecord* soak = h.FindStep("Soak");
-  EXPECT_EQ(soak->result, "nok");
+  EXPECT_EQ(soak->result, StepOutcome::kNok);
   EXPECT_EQ(soak->reason, "aborted by the operator");
   EXPECT_EQ(soak->ended_ms, h.now_ms);
 }
@@ -799,7 +802,7 @@ TEST_F(CampaignTest, AbortAfterFinalizeIsRefusedNamingTheVersion) {
   EXPECT_EQ(s.message(),
             "the campaign is finalized: the cluster runs 2.0.0 features and cannot fall back to "
             "1.0.0");
-  EXPECT_EQ(h.record().state, "running");
+  EXPECT_EQ(h.record().state, CampaignState::kRunning);
   h.host.cluster_version_follows = true;
   ASSERT_TRUE(h.RunToEnd());
   ExpectUpgraded(h);
@@ -848,10 +851,10 @@ TEST_F(CampaignTest, FinalizeBeforeThePredicatesHoldIsRefusedNamingWhatIsMissing
   ASSERT_TRUE(h.RunUntilStep("SyncSecond"));  // a runs 2.0.0 and still catches up
   EXPECT_TRUE(Contains(h.campaign->FinalizeWaitsFor(), "replica a to be in sync"));
 
-  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == "awaiting finalize"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == CampaignState::kAwaitingFinalize; }));
   EXPECT_EQ(h.campaign->FinalizeWaitsFor(), std::vector<std::string>{});
   h.RunFor(1000);  // no timeout: the operator decides
-  EXPECT_EQ(h.record().state, "awaiting finalize");
+  EXPECT_EQ(h.record().state, CampaignState::kAwaitingFinalize);
   EXPECT_TRUE(h.host.Commands("SetClusterVersion").empty());
   ASSERT_TRUE(h.campaign->Finalize().ok());
   EXPECT_TRUE(h.host.persisted->finalize_requested);
@@ -863,7 +866,7 @@ TEST_F(CampaignTest, FinalizeNamesAReplicaThatDoesNotReport) {
   CampaignRecord r = NewRecord();
   r.auto_finalize = false;
   Harness h(r);
-  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == "awaiting finalize"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == CampaignState::kAwaitingFinalize; }));
   h.host.replicas["a"].report.reset();
   EXPECT_EQ(h.campaign->FinalizeWaitsFor(), std::vector<std::string>{"replica a to report"});
   EXPECT_EQ(h.campaign->Finalize().code(), Code::kFailedPrecondition);
@@ -887,12 +890,12 @@ TEST_F(CampaignTest, ARollingBackCampaignCannotBeFinalized) {
 // A record as persisted in `phase` by a campaign that chose b first.
 CampaignRecord Persisted(const std::string& phase) {
   CampaignRecord r = NewRecord();
-  r.phase = phase;
+  r.phase = *FromName<CampaignPhase>(phase);
   r.first = "b";
   r.second = "a";
-  r.state = phase == "RollingBack" ? "rolling back" : "running";
+  r.state = phase == "RollingBack" ? CampaignState::kRollingBack : CampaignState::kRunning;
   if (phase == "RollingBack") r.reason = "Soak: replica b is unhealthy: crashed";
-  r.steps = {{"Verify", "ok", "", 1000, 1010}};
+  r.steps = {{CampaignStep::kVerify, StepOutcome::kOk, "", 1000, 1010}};
   return r;
 }
 
@@ -982,7 +985,7 @@ TEST_F(CampaignTest, AResumedCampaignEndsCorrectlyFromEveryPersistedPhase) {
     ASSERT_FALSE(h.host.phases.empty());
     EXPECT_EQ(h.host.phases.front(), c.phase);  // resumed where it was, not from the start
     ASSERT_GE(h.record().steps.size(), 2u);
-    EXPECT_EQ(h.record().steps[1].step, c.first_new_step);
+    EXPECT_EQ(Name(h.record().steps[1].step), c.first_new_step);
     if (c.completes) {
       ExpectUpgraded(h);
     } else {
@@ -999,24 +1002,24 @@ TEST_F(CampaignTest, AResumedCampaignEndsCorrectlyFromEveryPersistedPhase) {
 // in upgrade_test under ASan on a loaded machine).
 TEST_F(CampaignTest, AResumedCampaignAwaitsFinalizeOnlyAfterCheckingAgain) {
   CampaignRecord r = Persisted("Conclude");
-  r.state = "awaiting finalize";
+  r.state = CampaignState::kAwaitingFinalize;
   r.auto_finalize = false;
   Harness h(r);
   h.host.lock = true;
   h.host.Place("b", kNew, kNew);
-  EXPECT_EQ(h.record().state, "running");
+  EXPECT_EQ(h.record().state, CampaignState::kRunning);
   EXPECT_TRUE(Contains(h.campaign->FinalizeWaitsFor(), "the soak and post-validation to finish"));
-  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == "awaiting finalize"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state == CampaignState::kAwaitingFinalize; }));
   ASSERT_NE(h.FindStep("PostValidate"), nullptr);
-  EXPECT_EQ(h.FindStep("PostValidate")->result, "ok");
+  EXPECT_EQ(h.FindStep("PostValidate")->result, StepOutcome::kOk);
   ASSERT_TRUE(h.campaign->Finalize().ok());
   ASSERT_TRUE(h.RunToEnd());
   ExpectUpgraded(h);
 }
 
 TEST_F(CampaignTest, AFinishedCampaignResumesFinished) {
-  for (const auto& [phase, state] :
-       {std::pair{"Completed", "completed"}, std::pair{"RolledBack", "rolled back"}}) {
+  for (const auto& [phase, state] : {std::pair{"Completed", CampaignState::kCompleted},
+                                     std::pair{"RolledBack", CampaignState::kRolledBack}}) {
     CampaignRecord r = Persisted(phase);
     r.state = state;
     Harness h(r);
@@ -1077,7 +1080,7 @@ TEST_F(CampaignTest, ASoakLongerThanTheStepTimeoutStillWaitsForTheDigests) {
   Harness h(r);
   ASSERT_TRUE(h.RunToEnd());
   // Actual: rolled back, "Soak: digest check timed out".
-  EXPECT_EQ(h.record().state, "completed") << h.record().reason;
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
 }
 
 // SwitchToNew (evaluate.cc) measures switchover_wait_ms from the start of the step: if the
@@ -1086,7 +1089,7 @@ TEST_F(CampaignTest, ASoakLongerThanTheStepTimeoutStillWaitsForTheDigests) {
 TEST_F(CampaignTest, ASwitchoverRequestedLateInTheStepGetsItsFullWait) {
   Harness h(NewRecord());
   ASSERT_TRUE(h.RunUntilStep("SyncFirst"));
-  ASSERT_TRUE(h.RunUntil([&] { return h.FindStep("SyncFirst")->result == "ok"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.FindStep("SyncFirst")->result == StepOutcome::kOk; }));
   h.host.replicas["b"].can_catch_up = false;
   h.host.replicas["b"].in_sync = false;  // a lag spike: the active went solo for a while
   h.host.Derive();
@@ -1094,7 +1097,7 @@ TEST_F(CampaignTest, ASwitchoverRequestedLateInTheStepGetsItsFullWait) {
   h.host.replicas["b"].can_catch_up = true;
   ASSERT_TRUE(h.RunToEnd());
   // Actual: rolled back, "SwitchToNew: switchover to b did not complete".
-  EXPECT_EQ(h.record().state, "completed") << h.record().reason;
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
 }
 
 // After Finalize persisted finalized=true, a restarted coordinator resumes in Conclude and
@@ -1108,7 +1111,7 @@ TEST_F(CampaignTest, AResumedFinalizedCampaignNeverRollsBack) {
   h.host.Place("b", kNew, kNew);
   h.work_answers["digests"] = Unavailable("digest: a replica does not answer");
   (void)h.RunToEnd(10000);  // it may also wait forever; it must not roll back
-  EXPECT_NE(h.record().state, "rolled back") << h.record().reason;
+  EXPECT_NE(h.record().state, CampaignState::kRolledBack) << h.record().reason;
   EXPECT_FALSE(h.host.Issued("Reload", "a", kOld));
   EXPECT_FALSE(h.host.Issued("Reload", "b", kOld));
 }
@@ -1122,7 +1125,7 @@ TEST_F(CampaignTest, AnAbortBeforeTheFirstTickIsNotLost) {
   h.host.Place("a", kOld, kNew);
   ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
   ASSERT_TRUE(h.RunToEnd());
-  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
   EXPECT_TRUE(h.host.Commands("Switchover").empty());
 }
 
@@ -1139,7 +1142,7 @@ TEST_F(CampaignTest, AnUpgradeIsNotStartedUnderALoadAboveTheThreshold) {
     h.host.replicas["a"].report->requests_total += 10;
     h.Step();
   }
-  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
   EXPECT_EQ(h.record().reason.rfind("PreHealthCheck: load ", 0), 0u) << h.record().reason;
   EXPECT_TRUE(h.host.Commands("Reload").empty());
 }
@@ -1149,7 +1152,7 @@ TEST_F(CampaignTest, APreHealthCheckFailureEndsRolledBackEvenIfTheStandbyStaysDo
   h.host.replicas["b"].report.reset();  // b's process is down
   h.host.Derive();
   ASSERT_TRUE(h.RunToEnd());
-  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
   EXPECT_EQ(h.record().reason, "PreHealthCheck: replica b is not reporting");
 }
 
@@ -1162,7 +1165,7 @@ TEST_F(CampaignTest, RollingBackLeavesNoReplicaIsolated) {
   h.host.lock = true;
   h.host.Place("b", kOld, kOld);  // a crashed while b was about to be isolated; b took over
   ASSERT_TRUE(h.RunToEnd());
-  EXPECT_EQ(h.record().state, "rolled back");
+  EXPECT_EQ(h.record().state, CampaignState::kRolledBack);
   EXPECT_EQ(h.record().reason, "IsolateFirst: b is active: it cannot be isolated");
   EXPECT_FALSE(h.host.replicas["a"].isolated);
   EXPECT_FALSE(h.host.replicas["b"].isolated);
@@ -1189,7 +1192,7 @@ TEST_F(CampaignTest, FinalizeWaitsForPostValidationToFinish) {
   Harness h(r);
   h.work_answers.erase("digests");
   ASSERT_TRUE(h.RunUntilWorkStarted("digests"));
-  h.campaign->OnWorkDone("digests", Status::Ok());  // the soak's
+  h.campaign->OnWorkDone(WorkKind::kDigests, Status::Ok());  // the soak's
   h.host.pending_work.clear();
   ASSERT_TRUE(h.RunUntilWorkStarted("digests"));  // post-validation's, not answered yet
   ASSERT_EQ(h.host.Commands("StartWork").back().persisted_step, "PostValidate");
@@ -1207,7 +1210,7 @@ TEST_F(CampaignTest, AResumedSoakWaitsForTheReplicasFirstReports) {
   h.host.Place("b", kOld, kNew);
   h.host.replicas["a"].report.reset();  // not heard from yet by the new coordinator
   for (int i = 0; i < 5; ++i) h.Step();
-  EXPECT_EQ(h.record().state, "running");
+  EXPECT_EQ(h.record().state, CampaignState::kRunning);
   h.host.Place("b", kOld, kNew);
   ASSERT_TRUE(h.RunToEnd());
   ExpectUpgraded(h);
@@ -1219,10 +1222,111 @@ TEST_F(CampaignTest, AResumedCampaignJudgesAReplicaThatStaysSilent) {
   h.host.Place("b", kOld, kNew);
   h.host.replicas["a"].report.reset();
   const int64_t resumed_ms = h.now_ms;
-  ASSERT_TRUE(h.RunUntil([&] { return h.record().state != "running"; }));
+  ASSERT_TRUE(h.RunUntil([&] { return h.record().state != CampaignState::kRunning; }));
   EXPECT_GE(h.now_ms - resumed_ms, h.options.resume_grace_ms);
   EXPECT_EQ(h.record().reason, "Soak: replica a is not reporting");
 }
 
 }  // namespace
+// --- work results as events --------------------------------------------------------------
+
+// Boost.Statechart does not nest reactions: a result delivered from inside StartWork (so
+// from inside the tick) is queued and reaches the step right after the tick.
+TEST_F(CampaignTest, WorkAnsweredFromInsideStartWorkReachesTheStepAfterTheTick) {
+  Harness h(NewRecord());
+  h.host.answer_at_once = [&](WorkKind kind) { h.campaign->OnWorkDone(kind, Status::Ok()); };
+  ASSERT_TRUE(h.RunToEnd());
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
+  EXPECT_EQ(h.FindStep("Verify")->reason, "checksum verified");
+}
+
+// A step takes the result of the work it started, and no other: a result of another kind
+// (a late answer to a step since left) changes nothing.
+TEST_F(CampaignTest, AStepIgnoresAResultOfWorkItDidNotStart) {
+  Harness h(NewRecord());
+  h.work_answers.erase("verify");
+  ASSERT_TRUE(h.RunUntilWorkStarted("verify"));
+  h.campaign->OnWorkDone(WorkKind::kDigests, Corruption("a late digest result"));
+  h.campaign->OnWorkDone(WorkKind::kBackup, Corruption("a late backup result"));
+  h.RunFor(100);
+  ASSERT_NE(h.FindStep("Verify"), nullptr);
+  EXPECT_EQ(h.FindStep("Verify")->result, StepOutcome::kRunning);
+  h.campaign->OnWorkDone(WorkKind::kVerify, Status::Ok());
+  h.host.pending_work.clear();
+  ASSERT_TRUE(h.RunToEnd());
+  EXPECT_EQ(h.record().state, CampaignState::kCompleted) << h.record().reason;
+}
+
+// After an abort, the soak's digest comparison may still answer: nobody awaits it.
+TEST_F(CampaignTest, ADigestResultAfterTheSoakWasAbortedChangesNothing) {
+  Harness h(NewRecord());
+  h.work_answers.erase("digests");
+  ASSERT_TRUE(h.RunUntilWorkStarted("digests"));
+  ASSERT_TRUE(h.campaign->Abort("aborted by the operator").ok());
+  h.campaign->OnWorkDone(WorkKind::kDigests, Status::Ok());
+  h.host.pending_work.clear();
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectRestored(h);
+  EXPECT_EQ(h.record().reason, "aborted by the operator");
+}
+
+// --- the persisted record ----------------------------------------------------------------
+
+// A record as today's coordinators write it: the names are the contract with older and
+// newer coordinators and with scripts, so it loads into the enums and is written back
+// byte for byte.
+TEST(CampaignRecordJson, ARecordInTodaysFormatLoadsAndIsWrittenBackUnchanged) {
+  const std::string stored =
+      R"({"auto_finalize":false,"baseline":[120,1,900,130,2],"finalize_requested":false,)"
+      R"("finalized":false,"first":"b","forced":false,"from":"1.0.0","id":3,)"
+      R"("phase":"RollingBack","reason":"Soak: replica b is unhealthy: crashed",)"
+      R"("second":"a","soak_ms":5000,"state":"rolling back","steps":[)"
+      R"({"ended_ms":1010,"reason":"checksum verified","result":"ok","started_ms":1000,)"
+      R"("step":"Verify"},)"
+      R"({"ended_ms":8000,"reason":"replica b is unhealthy: crashed","result":"nok",)"
+      R"("started_ms":5000,"step":"Soak"},)"
+      R"({"ended_ms":0,"reason":"","result":"running","started_ms":9000,)"
+      R"("step":"RestoreActive"}],"to":"2.0.0"})";
+  auto record = CampaignFromJson(stored);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(record->phase, CampaignPhase::kRollingBack);
+  EXPECT_EQ(record->state, CampaignState::kRollingBack);
+  ASSERT_EQ(record->steps.size(), 3u);
+  EXPECT_EQ(record->steps[0].step, CampaignStep::kVerify);
+  EXPECT_EQ(record->steps[1].result, StepOutcome::kNok);
+  EXPECT_EQ(record->steps[2].step, CampaignStep::kRestoreActive);
+  EXPECT_EQ(record->steps[2].result, StepOutcome::kRunning);
+  EXPECT_EQ(CampaignToJson(*record), stored);
+}
+
+TEST(CampaignRecordJson, EveryNameReadsBackAsItself) {
+  for (int i = 0; i <= static_cast<int>(CampaignState::kRolledBack); ++i) {
+    auto state = static_cast<CampaignState>(i);
+    EXPECT_EQ(FromName<CampaignState>(Name(state)), state);
+  }
+  for (int i = 0; i <= static_cast<int>(CampaignPhase::kRolledBack); ++i) {
+    auto phase = static_cast<CampaignPhase>(i);
+    EXPECT_EQ(FromName<CampaignPhase>(Name(phase)), phase);
+  }
+  for (int i = 0; i <= static_cast<int>(CampaignStep::kRestoreStandby); ++i) {
+    auto step = static_cast<CampaignStep>(i);
+    EXPECT_EQ(FromName<CampaignStep>(Name(step)), step);
+  }
+  EXPECT_EQ(Name(CampaignPhase::kNew), "");
+  EXPECT_EQ(Name(WorkKind::kDigests), "digests");
+}
+
+TEST(CampaignRecordJson, AnUnknownStateIsADamagedRecordNamingTheField) {
+  CampaignRecord r = NewRecord();
+  std::string text = CampaignToJson(r);
+  size_t at = text.find("\"running\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 9, "\"sprinting\"");
+  auto loaded = CampaignFromJson(text);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), Code::kCorruption);
+  EXPECT_NE(loaded.status().message().find("state"), std::string::npos)
+      << loaded.status().message();
+}
+
 }  // namespace duplex

@@ -13,21 +13,22 @@ struct ReleaseLock;
 struct Cleanup;
 
 struct PostValidate : Step<PostValidate, Conclude, PostHealthCheck, RollingBack> {
-  static constexpr const char* kName = "PostValidate";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kPostValidate;
+  StepResult Run(Machine& m) {
     if (m.record.finalized) return StepResult::Ok("already finalized");  // resumed: no way back
     for (const std::string& r : {m.record.first, m.record.second}) {
       auto rep = m.host->Report(r);
       if (!rep) return m.TimedOut() ? StepResult::Nok(r + " is not reporting") : StepResult::Wait();
       if (rep->version != m.record.to) return StepResult::Nok(r + " runs " + rep->version);
     }
-    return AwaitDigests(m, "both on " + m.record.to + ", digests equal");
+    return AwaitDigests(m, &digests_, &work_, "both on " + m.record.to + ", digests equal");
   }
+  DigestWait digests_;
 };
 
 struct PostHealthCheck : Step<PostHealthCheck, Conclude, AwaitFinalize, RollingBack> {
-  static constexpr const char* kName = "PostHealthCheck";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kPostHealthCheck;
+  StepResult Run(Machine& m) {
     if (m.record.finalized) return StepResult::Ok("already finalized");
     std::string active = m.host->ActiveName();
     std::string problem = active.empty() ? "no active replica" : HealthProblem(m, active);
@@ -40,11 +41,11 @@ struct PostHealthCheck : Step<PostHealthCheck, Conclude, AwaitFinalize, RollingB
 };
 
 struct AwaitFinalize : Step<AwaitFinalize, Conclude, FinalizeStep, RollingBack> {
-  static constexpr const char* kName = "AwaitFinalize";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kAwaitFinalize;
+  StepResult Run(Machine& m) {
     if (m.record.auto_finalize || m.record.finalize_requested) return StepResult::Ok();
-    if (m.record.state != "awaiting finalize") {
-      m.record.state = "awaiting finalize";
+    if (m.record.state != CampaignState::kAwaitingFinalize) {
+      m.SetState(CampaignState::kAwaitingFinalize);
       m.host->Persist(m.record);
     }
     return StepResult::Wait();  // the operator decides; no timeout
@@ -52,34 +53,37 @@ struct AwaitFinalize : Step<AwaitFinalize, Conclude, FinalizeStep, RollingBack> 
 };
 
 struct FinalizeStep : Step<FinalizeStep, Conclude, ReleaseLock, RollingBack> {
-  static constexpr const char* kName = "Finalize";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kFinalize;
+  StepResult Run(Machine& m) {
+    // Only AwaitFinalize leads here, and it waits for one of these.
+    DUPLEX_ASSERT(m.record.auto_finalize || m.record.finalize_requested, "campaign", m.record.id);
     if (!m.record.finalized) {
       // Persisted first: from here on the cluster never falls back below this version.
       m.record.finalized = true;
-      m.record.state = "running";
+      m.SetState(CampaignState::kRunning);
       m.host->Persist(m.record);
     }
-    if (m.Once("raise")) m.host->SetClusterVersion(m.record.to);
+    if (Once(&raised_)) m.host->SetClusterVersion(m.record.to);
     for (const std::string& r : {m.record.first, m.record.second}) {
       auto rep = m.host->Report(r);
       if (!rep || rep->cluster_version != m.record.to) return StepResult::Wait();
     }
     return StepResult::Ok("features of " + m.record.to + " enabled on both replicas");
   }
+  bool raised_ = false;
 };
 
 struct ReleaseLock : Step<ReleaseLock, Conclude, Cleanup, RollingBack> {
-  static constexpr const char* kName = "ReleaseLock";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kReleaseLock;
+  StepResult Run(Machine& m) {
     m.host->SetLock(false);
     return StepResult::Ok();
   }
 };
 
 struct Cleanup : Step<Cleanup, Conclude, Completed, RollingBack> {
-  static constexpr const char* kName = "Cleanup";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kCleanup;
+  StepResult Run(Machine& m) {
     (void)m;  // nothing temporary survives a step; the migration archive is kept on purpose
     return StepResult::Ok();
   }
@@ -87,7 +91,9 @@ struct Cleanup : Step<Cleanup, Conclude, Completed, RollingBack> {
 
 }  // namespace
 
-Conclude::Conclude(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase("Conclude"); }
+Conclude::Conclude(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kConclude);
+}
 sc::result ConcludeEntry::react(const EvTick&) { return transit<PostValidate>(); }
 
 }  // namespace duplex::campaign

@@ -9,21 +9,23 @@ struct SwitchToNew;
 struct Soak;
 
 struct SwitchToNew : Step<SwitchToNew, Evaluate, Soak, RollingBack> {
-  static constexpr const char* kName = "SwitchToNew";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kSwitchToNew;
+  StepResult Run(Machine& m) {
     const std::string& fresh = m.record.first;
     if (m.host->ActiveName() == fresh) return StepResult::Ok();
     if (!m.host->InSync(fresh)) {
       return m.TimedOut() ? StepResult::Nok(fresh + " is not in sync") : StepResult::Wait();
     }
-    if (m.Once("switchover")) {
+    if (!switchover_ms_) {
+      switchover_ms_ = m.now_ms;
       Status s = m.host->Switchover();
       if (!s.ok()) return StepResult::Nok("switchover: " + s.message());
     }
-    return m.SinceFirst("switchover") > m.options.switchover_wait_ms
+    return m.Since(&switchover_ms_) > m.options.switchover_wait_ms
                ? StepResult::Nok("switchover to " + fresh + " did not complete")
                : StepResult::Wait();
   }
+  std::optional<int64_t> switchover_ms_;  // when it was requested
 };
 
 // Error rate and latency of the new active against the baseline of the old one.
@@ -51,12 +53,12 @@ std::string AgainstBaseline(const Machine& m, const StatusReport& now) {
 }
 
 struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
-  static constexpr const char* kName = "Soak";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kSoak;
+  StepResult Run(Machine& m) {
     const std::string& fresh = m.record.first;
     if (m.host->ActiveName() != fresh) return StepResult::Nok(fresh + " lost the active role");
     auto active = m.host->Report(fresh);
-    if (active && m.Once("soak-counters")) {
+    if (active && Once(&counted_)) {
       m.record.soak_requests = active->requests_total;
       m.record.soak_errors = active->server_errors_total;
     }
@@ -70,17 +72,23 @@ struct Soak : Step<Soak, Evaluate, UpgradeSecond, RollingBack> {
     if (m.StepElapsedMs() < m.record.soak_ms) return StepResult::Wait();
     // Error rate and latency are judged at the end of the soak, on the replica's recent
     // window, so the switchover itself does not count against the new version.
-    if (active && m.Once("judge")) {
+    if (active && Once(&judged_)) {
       std::string worse = AgainstBaseline(m, *active);
       if (!worse.empty()) return StepResult::Nok(worse);
     }
-    return AwaitDigests(m, "soaked " + std::to_string(m.record.soak_ms) + " ms, digests equal");
+    return AwaitDigests(m, &digests_, &work_,
+                        "soaked " + std::to_string(m.record.soak_ms) + " ms, digests equal");
   }
+  bool counted_ = false;  // the soak's starting counters are in the record
+  bool judged_ = false;
+  DigestWait digests_;
 };
 
 }  // namespace
 
-Evaluate::Evaluate(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase("Evaluate"); }
+Evaluate::Evaluate(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kEvaluate);
+}
 sc::result EvaluateEntry::react(const EvTick&) { return transit<SwitchToNew>(); }
 
 }  // namespace duplex::campaign

@@ -14,55 +14,60 @@ struct VetoRound;
 struct TakeLock;
 struct Backup;
 
-// The active's answered requests per second over the last sample window: an upgrade is
-// not started under a load above the threshold. Marks "load ok" once a window passed.
-std::string LoadProblem(Machine& m, const std::string& active) {
+// The active's answered requests per second, sampled over windows of load_sample_ms: an
+// upgrade is not started under a load above the threshold.
+struct LoadSample {
+  std::optional<int64_t> window_ms;  // when the window began
+  uint64_t requests = 0;             // the active's count then
+  bool ok = false;                   // the last full window was under the threshold
+};
+
+std::string LoadProblem(Machine& m, const std::string& active, LoadSample* load) {
   auto rep = m.host->Report(active);
   if (!rep) return "replica " + active + " is not reporting";
-  if (m.marks.count("load t") == 0) {
-    m.marks["load t"] = static_cast<uint64_t>(m.now_ms);
-    m.marks["load n"] = rep->requests_total;
+  if (!load->window_ms) {
+    load->window_ms = m.now_ms;
+    load->requests = rep->requests_total;
     return "";
   }
-  int64_t elapsed = m.now_ms - static_cast<int64_t>(m.marks["load t"]);
+  int64_t elapsed = m.now_ms - *load->window_ms;
   if (elapsed < m.options.load_sample_ms) return "";
-  double rate = (rep->requests_total - std::min(rep->requests_total, m.marks["load n"])) * 1000.0 /
+  double rate = (rep->requests_total - std::min(rep->requests_total, load->requests)) * 1000.0 /
                 static_cast<double>(elapsed);
-  m.marks["load t"] = static_cast<uint64_t>(m.now_ms);  // next window
-  m.marks["load n"] = rep->requests_total;
-  if (rate > m.options.max_load_ops_per_s) {
-    m.marks.erase("load ok");
+  load->window_ms = m.now_ms;  // next window
+  load->requests = rep->requests_total;
+  load->ok = rate <= m.options.max_load_ops_per_s;
+  if (!load->ok) {
     return "load " + std::to_string(static_cast<int64_t>(rate)) + " ops/s is over the threshold " +
            std::to_string(static_cast<int64_t>(m.options.max_load_ops_per_s)) + " ops/s";
   }
-  m.marks["load ok"] = 1;
   return "";
 }
 
 struct Verify : Step<Verify, Prepare, PreValidate, RollingBack> {
-  static constexpr const char* kName = "Verify";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kVerify;
+  StepResult Run(Machine& m) {
     std::string problem = m.host->CheckPackage(m.record.to);
     if (!problem.empty()) return StepResult::Nok(problem);
     // Hashing a large binary would stall the coordinator's loop: it runs beside it.
-    if (m.Once("verify")) m.host->StartWork("verify");
-    auto done = m.TakeWork("verify");
+    work_.Start(m, WorkKind::kVerify);
+    const std::optional<Status>& done = work_.result();
     if (!done) return m.TimedOut() ? StepResult::Nok("verify timed out") : StepResult::Wait();
     return done->ok() ? StepResult::Ok("checksum verified") : StepResult::Nok(done->message());
   }
 };
 
 struct PreValidate : Step<PreValidate, Prepare, PreHealthCheck, RollingBack> {
-  static constexpr const char* kName = "PreValidate";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kPreValidate;
+  StepResult Run(Machine& m) {
     std::string problem = m.host->CheckCompatibility(m.record.from, m.record.to);
     return problem.empty() ? StepResult::Ok() : StepResult::Nok(problem);
   }
 };
 
 struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
-  static constexpr const char* kName = "PreHealthCheck";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kPreHealthCheck;
+  StepResult Run(Machine& m) {
     std::string active = m.host->ActiveName();
     std::string problem = active.empty() ? "no active replica" : HealthProblem(m, active);
     std::string standby = active.empty() ? "" : m.host->OtherName(active);
@@ -75,24 +80,28 @@ struct PreHealthCheck : Step<PreHealthCheck, Prepare, VetoRound, RollingBack> {
         problem = "replica " + r + " runs " + rep->version + ", not " + m.record.from;
       }
     }
-    if (problem.empty()) problem = LoadProblem(m, active);
+    if (problem.empty()) problem = LoadProblem(m, active, &load_);
     if (!problem.empty()) {
       return m.StepElapsedMs() < kHealthWaitMs ? StepResult::Wait() : StepResult::Nok(problem);
     }
-    if (m.marks.count("load ok") == 0) return StepResult::Wait();  // still sampling
+    if (!load_.ok) return StepResult::Wait();  // still sampling
     m.record.first = standby;  // the standby is upgraded first; the active keeps serving
     m.record.second = active;
     auto baseline = m.host->Report(active);
+    DUPLEX_ASSERT(baseline.has_value(), "active", active, "passed the load check unreported");
     m.record.baseline_requests = baseline->requests_total;
     m.record.baseline_errors = baseline->server_errors_total;
     m.record.baseline_latency_p99_us = baseline->latency_p99_us;
     return StepResult::Ok(standby + " first, then " + active);
   }
+
+ private:
+  LoadSample load_;
 };
 
 struct VetoRound : Step<VetoRound, Prepare, TakeLock, RollingBack> {
-  static constexpr const char* kName = "VetoRound";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kVetoRound;
+  StepResult Run(Machine& m) {
     std::string vetoes;
     for (const std::string& r : {m.record.first, m.record.second}) {
       auto rep = m.host->Report(r);
@@ -108,18 +117,18 @@ struct VetoRound : Step<VetoRound, Prepare, TakeLock, RollingBack> {
 };
 
 struct TakeLock : Step<TakeLock, Prepare, Backup, RollingBack> {
-  static constexpr const char* kName = "TakeLock";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kTakeLock;
+  StepResult Run(Machine& m) {
     m.host->SetLock(true);
     return StepResult::Ok();
   }
 };
 
 struct Backup : Step<Backup, Prepare, UpgradeFirst, RollingBack> {
-  static constexpr const char* kName = "Backup";
-  static StepResult Run(Machine& m) {
-    if (m.Once("backup")) m.host->StartWork("backup");
-    auto done = m.TakeWork("backup");
+  static constexpr CampaignStep kStep = CampaignStep::kBackup;
+  StepResult Run(Machine& m) {
+    work_.Start(m, WorkKind::kBackup);
+    const std::optional<Status>& done = work_.result();
     if (!done) return m.TimedOut() ? StepResult::Nok("backup timed out") : StepResult::Wait();
     return done->ok() ? StepResult::Ok() : StepResult::Nok(done->message());
   }
@@ -127,7 +136,9 @@ struct Backup : Step<Backup, Prepare, UpgradeFirst, RollingBack> {
 
 }  // namespace
 
-Prepare::Prepare(my_context ctx) : my_base(ctx) { outermost_context().EnterPhase("Prepare"); }
+Prepare::Prepare(my_context ctx) : my_base(ctx) {
+  outermost_context().EnterPhase(CampaignPhase::kPrepare);
+}
 
 sc::result PrepareEntry::react(const EvTick&) { return transit<Verify>(); }
 

@@ -4,6 +4,8 @@
 // It never gives up silently: while it waits, the campaign's reason says on what.
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "upgrade_coordinator/campaign/states.h"
 
 namespace duplex::campaign {
@@ -26,12 +28,21 @@ void Waiting(Machine& m, const std::string& on) {
   }
 }
 
+// What OldVersionActive issued during one step: each command once, the switchover once
+// per wait.
+struct Converging {
+  std::set<std::string> reloaded;  // last-resort reloads, by replica
+  bool reloaded_other = false;
+  bool rejoined_other = false;
+  std::optional<int64_t> switchover_ms;  // when the switchover was last requested
+};
+
 // Converges on the old version being active: true once it is; otherwise asks for what
 // is missing (the other replica back on the old version, in sync, a switchover to it) and
 // says what it waits for. Both steps call it: a switchover requested before the rollback
 // (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
 // and must be undone (found by the simulator: an abort during SwitchToNew hung).
-bool OldVersionActive(Machine& m) {
+bool OldVersionActive(Machine& m, Converging* c) {
   std::string active = m.host->ActiveName();
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
   if (!active.empty() && RunsOld(m, active)) return true;
@@ -45,7 +56,7 @@ bool OldVersionActive(Machine& m) {
       for (const std::string& r : {m.record.first, m.record.second}) {
         if (r.empty()) continue;
         m.host->Isolate(r, false);
-        if (!RunsOld(m, r) && m.Once("reload-" + r)) m.host->Reload(r, m.record.from);
+        if (!RunsOld(m, r) && c->reloaded.insert(r).second) m.host->Reload(r, m.record.from);
       }
     }
     Waiting(m, "an active replica");
@@ -54,8 +65,8 @@ bool OldVersionActive(Machine& m) {
   std::string other = m.host->OtherName(active);
   if (!RunsOld(m, other)) {
     // Both run the new version (the second was being upgraded): bring one back first.
-    if (m.Once("reload-other")) m.host->Reload(other, m.record.from);
-    if (m.Once("rejoin-other")) m.host->Isolate(other, false);
+    if (Once(&c->reloaded_other)) m.host->Reload(other, m.record.from);
+    if (Once(&c->rejoined_other)) m.host->Isolate(other, false);
     Waiting(m, other + " to run " + m.record.from);
     return false;
   }
@@ -64,27 +75,30 @@ bool OldVersionActive(Machine& m) {
     Waiting(m, other + " (" + m.record.from + ") to be in sync");
     return false;
   }
-  if (m.Once("switchover")) (void)m.host->Switchover();
-  if (m.SinceFirst("switchover") > m.options.switchover_wait_ms) {
-    m.issued.erase("switchover");  // retry once per wait
-    m.marks.erase("t:switchover");
+  if (!c->switchover_ms) {
+    c->switchover_ms = m.now_ms;
+    (void)m.host->Switchover();
+  }
+  if (m.Since(&c->switchover_ms) > m.options.switchover_wait_ms) {
+    c->switchover_ms.reset();  // retry once per wait
   }
   Waiting(m, "the switchover to " + other);
   return false;
 }
 
 struct RestoreActive : Step<RestoreActive, RollingBack, RestoreStandby, RolledBack> {
-  static constexpr const char* kName = "RestoreActive";
-  static StepResult Run(Machine& m) {
-    if (!OldVersionActive(m)) return StepResult::Wait();
+  static constexpr CampaignStep kStep = CampaignStep::kRestoreActive;
+  StepResult Run(Machine& m) {
+    if (!OldVersionActive(m, &converging_)) return StepResult::Wait();
     return StepResult::Ok(m.host->ActiveName() + " is active");
   }
+  Converging converging_;
 };
 
 struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, RolledBack> {
-  static constexpr const char* kName = "RestoreStandby";
-  static StepResult Run(Machine& m) {
-    if (!OldVersionActive(m)) return StepResult::Wait();
+  static constexpr CampaignStep kStep = CampaignStep::kRestoreStandby;
+  StepResult Run(Machine& m) {
+    if (!OldVersionActive(m, &converging_)) return StepResult::Wait();
     std::string active = m.host->ActiveName();
     std::string standby = m.host->OtherName(active);
     m.host->Isolate(standby, false);
@@ -92,7 +106,7 @@ struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, Rolle
     bool untouched =
         !m.Touched() && RunsOld(m, standby) && (!before || before->version == m.record.from);
     if (untouched) return StepResult::Ok("nothing was changed");  // a pre-check said no
-    if (!RunsOld(m, standby) && m.Once("reload")) m.host->Reload(standby, m.record.from);
+    if (!RunsOld(m, standby) && Once(&reloaded_)) m.host->Reload(standby, m.record.from);
     auto rep = m.host->Report(standby);
     if (rep && rep->version == m.record.from && m.host->InSync(standby)) {
       return StepResult::Ok(standby + " back on " + m.record.from + " and in sync");
@@ -100,11 +114,13 @@ struct RestoreStandby : Step<RestoreStandby, RollingBack, ReleaseLockBack, Rolle
     Waiting(m, standby + " to resync on " + m.record.from);
     return StepResult::Wait();
   }
+  Converging converging_;
+  bool reloaded_ = false;
 };
 
 struct ReleaseLockBack : Step<ReleaseLockBack, RollingBack, RolledBack, RolledBack> {
-  static constexpr const char* kName = "ReleaseLock";
-  static StepResult Run(Machine& m) {
+  static constexpr CampaignStep kStep = CampaignStep::kReleaseLock;
+  StepResult Run(Machine& m) {
     m.host->SetLock(false);
     return StepResult::Ok();
   }
@@ -113,7 +129,7 @@ struct ReleaseLockBack : Step<ReleaseLockBack, RollingBack, RolledBack, RolledBa
 }  // namespace
 
 RollingBack::RollingBack(my_context ctx) : my_base(ctx) {
-  outermost_context().EnterPhase("RollingBack", "rolling back");
+  outermost_context().EnterPhase(CampaignPhase::kRollingBack, CampaignState::kRollingBack);
 }
 sc::result RollingBackEntry::react(const EvTick&) { return transit<RestoreActive>(); }
 

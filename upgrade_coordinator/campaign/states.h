@@ -1,7 +1,8 @@
 // The composite states of the campaign machine (tree in machine.h). Each composite
 // starts in a small Entry state declared here, whose reaction (in the composite's .cc)
 // moves to the composite's first step: the steps stay private to that .cc, and
-// transitions between files only ever target composites.
+// transitions between files only ever target composites. Resuming, Running and the two
+// ends are defined in states.cc.
 #pragma once
 
 #include "upgrade_coordinator/campaign/machine.h"
@@ -15,6 +16,9 @@ struct Resuming : sc::state<Resuming, Machine> {
   using reactions = sc::custom_reaction<EvTick>;
   explicit Resuming(my_context ctx);
   sc::result react(const EvTick&);
+
+ private:
+  std::optional<int64_t> resumed_ms_;  // the first tick
 };
 
 #define DUPLEX_CAMPAIGN_COMPOSITE(Name, Outer)               \

@@ -1,0 +1,59 @@
+// The simulated clients and their history: each alternates a PUT of a unique key and an
+// INCR of its own counter, retries on the other replica (same seq) until a deadline, and
+// records every operation (chaos/checker.h's OpRecord) for the judge. Owned by the
+// World; single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chaos/checker.h"
+#include "chaos/sim/context.h"
+#include "chaos/sim/network.h"
+#include "chaos/sim/replica_process.h"
+
+namespace duplex::sim {
+
+class Clients {
+ public:
+  Clients(SimContext& sim, Network& network, Processes& processes);
+
+  // Each client sends its first operation a moment after the start.
+  void Start();
+  // No new operations; those in flight go on to their outcome.
+  void StopLoad() { loading_ = false; }
+  // Some client waits for an outcome.
+  bool Busy() const;
+  // A reply reached client `index` (route "c<index>").
+  void OnReply(int index, const ClientReply& reply);
+  const std::vector<OpRecord>& history() const { return history_; }
+
+ private:
+  struct Client {
+    int index;
+    uint64_t id = 1000 + static_cast<uint64_t>(index);  // the client id its sessions are under
+    uint64_t seq = 0;
+    int target = 0;
+    int64_t deadline = 0;
+    size_t record = 0;  // index in history_ of the request in flight
+    bool busy = false;
+    uint64_t attempt = 0;  // bumps on each send, so a stale timeout is ignored
+    uint64_t puts = 0;
+  };
+
+  static std::string Name(const Client& c) { return "c" + std::to_string(c.index); }
+  void NextOp(Client& c);
+  void SendRequest(Client& c);
+  void Retry(Client& c);
+  void Done(Client& c, int64_t pause_ms);
+
+  SimContext& sim_;
+  Network& network_;
+  Processes& processes_;
+  std::vector<Client> clients_;  // never grows after the start: events hold references
+  std::vector<OpRecord> history_;
+  bool loading_ = true;
+};
+
+}  // namespace duplex::sim

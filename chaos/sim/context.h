@@ -1,0 +1,33 @@
+// What every part of a simulated run shares: its options, the clock and event queue, the
+// trace, the main random stream and the fault profile drawn from it. Owned by the World,
+// passed by reference to each part; single-threaded.
+#pragma once
+
+#include <string>
+
+#include "chaos/sim/event_queue.h"
+#include "chaos/sim/profile.h"
+#include "chaos/sim/rng.h"
+#include "chaos/sim/trace.h"
+#include "chaos/simulation.h"
+
+namespace duplex::sim {
+
+constexpr const char* kOldVersion = "1.0.0";
+constexpr const char* kNewVersion = "2.0.0";
+
+struct SimContext {
+  explicit SimContext(const SimOptions& o);
+
+  // Whether the run switches on this deliberate bug (SimOptions::mutants).
+  bool Has(Mutant mutant) const { return options.mutants.Has(mutant); }
+  int64_t now() const { return queue.now(); }
+
+  const SimOptions& options;
+  EventQueue queue;
+  Trace trace;
+  Rng rng;
+  Profile profile;
+};
+
+}  // namespace duplex::sim

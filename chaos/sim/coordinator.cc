@@ -1,0 +1,227 @@
+#include "chaos/sim/coordinator.h"
+
+namespace duplex::sim {
+
+Coordinator::Coordinator(SimContext& sim, Network& network, Processes& processes)
+    : sim_(sim),
+      network_(network),
+      processes_(processes),
+      host_(this),
+      digests_(sim, network, processes, arbiter_, campaign_) {
+  events_.KeepInMemory();
+}
+
+void Coordinator::Start() {
+  ArbiterOptions ao;
+  for (const char* name : {"a", "b"}) ao.replicas.push_back({name, name});
+  ao.initial_version = kOldVersion;
+  ao.max_restarts = 1000;  // the restart policy is not under test: faults may crash often
+  arbiter_ = std::make_unique<Arbiter>(ao, &records_);
+  children_.clear();
+  Status s = arbiter_->Recover(sim_.now());
+  if (!s.ok()) violations_.push_back("coordinator: cannot recover: " + s.message());
+  auto saved = records_.Get("campaign");
+  if (saved.ok() && saved->has_value()) {
+    auto record = CampaignFromJson(**saved);
+    if (record.ok()) campaign_ = std::make_unique<Campaign>(*record, &host_, CampaignTimes());
+  }
+  sim_.trace.Line("coordinator started");
+  Execute();
+}
+
+// A step that waits for something the faults made impossible (the upgraded replica
+// became the active while it synced, say) gives up after its timeout: shorter than the
+// daemons' minute so that a run settles within settle_ms.
+CampaignOptions Coordinator::CampaignTimes() {
+  CampaignOptions o;
+  o.step_timeout_ms = 5000;
+  return o;
+}
+
+void Coordinator::Stop() {
+  sim_.trace.Line("coordinator killed");
+  campaign_.reset();
+  arbiter_.reset();
+  digests_.CancelAll();
+}
+
+void Coordinator::Restart(int64_t down_us, bool torn) {
+  down_us_ = down_us;
+  if (torn) {
+    kill_after_persist_ = true;  // at its next decision, torn
+  } else {
+    RestartAfter(down_us_);
+  }
+}
+
+// Kills the coordinator now and starts a new one on the same record after `delay_us`.
+void Coordinator::RestartAfter(int64_t delay_us) {
+  Stop();
+  sim_.queue.After(delay_us, [this] {
+    if (!arbiter_) Start();
+  });
+}
+
+void Coordinator::Execute() {
+  if (!arbiter_) return;
+  if (kill_after_persist_ && records_.writes() != writes_acted_on_) {
+    // Killed between recording a decision and carrying it out.
+    kill_after_persist_ = false;
+    sim_.trace.Line("coordinator killed after persisting, before acting");
+    RestartAfter(down_us_);
+    return;
+  }
+  writes_acted_on_ = records_.writes();
+  for (auto& action : arbiter_->TakeActions()) {
+    if (auto* send = std::get_if<SendAssignment>(&action)) {
+      Assignment a = send->assignment;
+      std::string to = send->replica;
+      network_.Send("coordinator", to, "assignment e" + std::to_string(a.epoch), [this, to, a] {
+        processes_.OnReplica(to, [this, a](ReplicaCore& c) { c.OnAssignment(a, sim_.now()); });
+      });
+    } else if (auto* start = std::get_if<StartReplica>(&action)) {
+      Spawn(start->replica);
+    } else if (auto* stop = std::get_if<StopReplica>(&action)) {
+      processes_.Stop(stop->replica);
+    }
+  }
+  events_.Observe(sim_.now(), *arbiter_, campaign_ ? &campaign_->record() : nullptr);
+}
+
+// The supervisor spawns the process (the coordinator learns its pid at once, as
+// fork+exec tells it); the process boots a moment later.
+// A process that still runs (started by a coordinator that died) is adopted instead,
+// as the daemon finds it by the lock on its directory.
+void Coordinator::Spawn(const std::string& replica) {
+  if (processes_.Running(replica)) {
+    arbiter_->OnProcessStarted(replica, processes_.at(replica).pid, sim_.now());
+    return;
+  }
+  // The binary is chosen now, as the daemon's argv[0]; the process runs it even if the
+  // coordinator dies before it boots (seed 3204 booted the old one, as no coordinator
+  // was there to ask).
+  std::string version = arbiter_->VersionOf(replica);
+  if (version.empty()) version = kOldVersion;
+  int32_t pid = processes_.Spawn(replica, version);
+  arbiter_->OnProcessStarted(replica, pid, sim_.now());
+  children_.insert(pid);
+}
+
+// The supervisor sees the exit of its own child (only if a coordinator runs).
+void Coordinator::OnExited(const std::string& replica, int32_t pid) {
+  if (!arbiter_ || processes_.at(replica).pid != pid) return;  // reaped before a newer spawn
+  arbiter_->OnProcessExited(replica, sim_.now());
+  Execute();
+}
+
+// A process the coordinator adopted (started by its previous life) is not its child:
+// the daemon's supervisor polls whether it still runs; so does this, every tick.
+// (Found by seeds 7370 and 7902: adopted from reports sent just before both replicas
+// lost power, they were never seen to exit, so never restarted.)
+void Coordinator::ReapAdopted() {
+  for (const auto& [name, view] : arbiter_->replicas()) {
+    const Replica& r = processes_.at(name);
+    bool runs = view.pid == r.pid && (r.up || r.booting);
+    if (!view.process_alive || children_.count(view.pid) || runs) continue;
+    sim_.trace.Line("supervisor: adopted " + name + " pid " + std::to_string(view.pid) +
+                    " is gone");
+    arbiter_->OnProcessExited(name, sim_.now());
+  }
+}
+
+void Coordinator::OnStatus(const StatusReport& status) {
+  if (!arbiter_) return;
+  arbiter_->OnStatus(status, sim_.now());
+  Execute();
+}
+
+void Coordinator::OnDigestAnswer(const std::string& from, const ClientReply& reply) {
+  digests_.OnAnswer(from, reply);
+}
+
+void Coordinator::Tick() {
+  if (!arbiter_) return;
+  ReapAdopted();
+  arbiter_->OnTick(sim_.now());
+  if (campaign_ && !campaign_->record().Done()) campaign_->Tick(sim_.now() / kMs);
+  Execute();
+}
+
+void Coordinator::StartCampaign() {
+  if (!arbiter_ || campaign_) return;
+  Profile& p = sim_.profile;
+  CampaignRecord r;
+  r.id = 1;
+  r.from = kOldVersion;
+  r.to = kNewVersion;
+  r.soak_ms = sim_.rng.Uniform(200, 800);
+  r.auto_finalize = p.auto_finalize;
+  r.state = CampaignState::kRunning;
+  (void)records_.Put("campaign", CampaignToJson(r));
+  campaign_ = std::make_unique<Campaign>(r, &host_, CampaignTimes());
+  sim_.trace.Line("campaign started" + (p.variant.empty() ? "" : " (" + p.variant + ")"));
+  if (p.abort > 0) {
+    sim_.queue.After(sim_.rng.Uniform(100, 2500) * kMs, [this] {
+      if (campaign_) {
+        sim_.trace.Line("abort: " + campaign_->Abort("aborted by the operator").message());
+      }
+    });
+  }
+  if (!p.auto_finalize) FinalizeByHand();
+}
+
+// The operator finalizes the campaign once it awaits it, checking every 100 ms.
+void Coordinator::FinalizeByHand() {
+  sim_.queue.Every(100 * kMs, [this] {
+    if (!campaign_) return true;  // the coordinator is down: try again later
+    if (campaign_->record().Done()) return false;
+    if (campaign_->record().state == CampaignState::kAwaitingFinalize) {
+      sim_.trace.Line("finalize: " + campaign_->Finalize().message());
+    }
+    return true;
+  });
+}
+
+// --- Host: the campaign's hands ----------------------------------------------------------
+
+std::string Host::ActiveName() const { return c_->arbiter_->record().active; }
+std::string Host::OtherName(const std::string& replica) const { return replica == "a" ? "b" : "a"; }
+std::optional<StatusReport> Host::Report(const std::string& replica) const {
+  return c_->arbiter_->RecentReport(replica, c_->sim_.now());
+}
+bool Host::InSync(const std::string& replica) const {
+  return c_->arbiter_->StandbyInSync(replica, c_->sim_.now());
+}
+std::string Host::AssignedVersion(const std::string& replica) const {
+  return c_->arbiter_->VersionOf(replica);
+}
+uint64_t Host::Starts(const std::string& replica) const {
+  const auto& views = c_->arbiter_->replicas();
+  auto it = views.find(replica);
+  return it == views.end() ? 0 : it->second.starts;
+}
+void Host::Persist(const CampaignRecord& record) {
+  (void)c_->records_.Put("campaign", CampaignToJson(record));
+  c_->sim_.trace.Line("campaign " + Name(record.state) + " " + Name(record.phase));
+}
+void Host::Isolate(const std::string& replica, bool isolated) {
+  c_->arbiter_->SetIsolated(replica, isolated);
+}
+void Host::Reload(const std::string& replica, const std::string& version) {
+  c_->arbiter_->SetReplicaVersion(replica, version);
+  if (c_->sim_.Has(Mutant::kEnableFlagsEarly)) c_->arbiter_->SetClusterVersion(version);
+}
+Status Host::Switchover() { return c_->arbiter_->RequestSwitchover(c_->sim_.now(), true); }
+void Host::SetClusterVersion(const std::string& version) {
+  c_->arbiter_->SetClusterVersion(version);
+}
+void Host::SetLock(bool held) { c_->arbiter_->SetLock(held); }
+void Host::StartWork(WorkKind kind) {
+  if (kind == WorkKind::kDigests) return c_->digests_.Start();
+  // Verify and backup touch files the simulation does not have: they succeed.
+  c_->sim_.queue.After(kMs, [c = c_, kind] {
+    if (c->campaign_) c->campaign_->OnWorkDone(kind, Status::Ok());
+  });
+}
+
+}  // namespace duplex::sim

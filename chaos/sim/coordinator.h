@@ -1,0 +1,107 @@
+// The simulated coordinator: the Arbiter and the campaign machine of the daemon on their
+// durable record, with the supervisor's part (spawning, stopping and reaping the replica
+// processes) and the campaign's hands (Host). It dies and restarts with the faults; its
+// record survives it. Owned by the World; single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "chaos/sim/context.h"
+#include "chaos/sim/digest_driver.h"
+#include "chaos/sim/memory_record_store.h"
+#include "chaos/sim/network.h"
+#include "chaos/sim/replica_process.h"
+#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/campaign/campaign.h"
+#include "upgrade_coordinator/event_log.h"
+
+namespace duplex::sim {
+
+class Coordinator;
+
+// The campaign's view of the simulated cluster, and its hands.
+class Host final : public CampaignHost {
+ public:
+  explicit Host(Coordinator* c) : c_(c) {}
+  std::string ActiveName() const override;
+  std::string OtherName(const std::string& replica) const override;
+  std::optional<StatusReport> Report(const std::string& replica) const override;
+  bool InSync(const std::string& replica) const override;
+  std::string AssignedVersion(const std::string& replica) const override;
+  uint64_t Starts(const std::string& replica) const override;
+  std::string CheckPackage(const std::string&) const override { return ""; }
+  std::string CheckCompatibility(const std::string&, const std::string&) const override {
+    return "";
+  }
+  void Persist(const CampaignRecord& record) override;
+  void Isolate(const std::string& replica, bool isolated) override;
+  void Reload(const std::string& replica, const std::string& version) override;
+  Status Switchover() override;
+  void SetClusterVersion(const std::string& version) override;
+  void SetLock(bool held) override;
+  void StartWork(WorkKind kind) override;
+
+ private:
+  Coordinator* c_;
+};
+
+class Coordinator {
+ public:
+  Coordinator(SimContext& sim, Network& network, Processes& processes);
+
+  // Null while the coordinator is down; the campaign also when none was started.
+  const Arbiter* arbiter() const { return arbiter_.get(); }
+  const Campaign* campaign() const { return campaign_.get(); }
+  // The cluster and campaign events of every coordinator life.
+  const EventLog& events() const { return events_; }
+  // What went wrong in the coordinator itself ("coordinator: ...").
+  const std::vector<std::string>& violations() const { return violations_; }
+
+  // A coordinator starts on the record its previous lives left.
+  void Start();
+  // The faults kill the coordinator, down for down_us. Torn: at its next decision,
+  // between persisting it and carrying it out; otherwise now.
+  void Restart(int64_t down_us, bool torn);
+  // The operator starts the rolling upgrade (and, per the profile, aborts it or
+  // finalizes it by hand).
+  void StartCampaign();
+  // Each loop turn.
+  void Tick();
+
+  // What reaches the coordinator's process from the replicas.
+  void OnExited(const std::string& replica, int32_t pid);
+  void OnStatus(const StatusReport& status);
+  void OnDigestAnswer(const std::string& from, const ClientReply& reply);
+
+ private:
+  friend class Host;
+
+  static CampaignOptions CampaignTimes();
+  void Stop();
+  void RestartAfter(int64_t delay_us);
+  void Execute();
+  void Spawn(const std::string& replica);
+  void ReapAdopted();
+  void FinalizeByHand();
+
+  SimContext& sim_;
+  Network& network_;
+  Processes& processes_;
+  Host host_;
+  MemoryRecordStore records_;
+  std::unique_ptr<Arbiter> arbiter_;
+  std::unique_ptr<Campaign> campaign_;
+  DigestDriver digests_;
+  std::set<int32_t> children_;  // pids the running coordinator spawned (the rest: adopted)
+  bool kill_after_persist_ = false;
+  uint64_t writes_acted_on_ = 0;  // records_.writes() when the coordinator last acted
+  int64_t down_us_ = 0;
+  EventLog events_;
+  std::vector<std::string> violations_;
+};
+
+}  // namespace duplex::sim

@@ -1,0 +1,62 @@
+// The digest comparison the coordinator's worker drives (DigestComparison), driven here
+// through the simulated network: its questions and answers may be lost, delayed or
+// duplicated. A comparison without marks holds the active's writes meanwhile. Owned by
+// the simulated Coordinator, whose arbiter and campaign it reads; single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chaos/sim/context.h"
+#include "chaos/sim/network.h"
+#include "chaos/sim/replica_process.h"
+#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/campaign/campaign.h"
+#include "upgrade_coordinator/digest_comparison.h"
+
+namespace duplex::sim {
+
+class DigestDriver {
+ public:
+  // `arbiter` and `campaign` are the coordinator's own slots: null while it is down (the
+  // campaign also while it is being built).
+  DigestDriver(SimContext& sim, Network& network, Processes& processes,
+               const std::unique_ptr<Arbiter>& arbiter, const std::unique_ptr<Campaign>& campaign)
+      : sim_(sim),
+        network_(network),
+        processes_(processes),
+        arbiter_(arbiter),
+        campaign_(campaign) {}
+
+  // The campaign asked for its digest check.
+  void Start();
+  // A replica's answer to one of the questions, routed by the replica asked.
+  void OnAnswer(const std::string& from, const ClientReply& reply);
+  // The coordinator died: its comparisons die with it.
+  void CancelAll();
+
+ private:
+  struct Job {
+    DigestComparison comparison;
+    std::map<uint64_t, DigestComparison::Question> asked;  // by request seq
+    uint64_t timer = 0;                                    // only the latest scheduled wake-up acts
+    bool cancelled = false;
+  };
+
+  void Ask(const std::string& to, Request q);
+  void Pump(size_t index);
+  void Finish(size_t index, const Status& result);
+
+  SimContext& sim_;
+  Network& network_;
+  Processes& processes_;
+  const std::unique_ptr<Arbiter>& arbiter_;
+  const std::unique_ptr<Campaign>& campaign_;
+  std::vector<Job> jobs_;
+  uint64_t questions_ = 0;
+};
+
+}  // namespace duplex::sim

@@ -1,0 +1,104 @@
+#include "chaos/sim/faults.h"
+
+#include <vector>
+
+namespace duplex::sim {
+
+FaultScheduler::FaultScheduler(SimContext& sim, Network& network, Processes& processes,
+                               Coordinator& coordinator)
+    : sim_(sim),
+      network_(network),
+      processes_(processes),
+      coordinator_(coordinator),
+      torn_rng_(sim.options.seed ^ 0x746f726e) {}
+
+// Poisson-ish: each kind of fault fires with its rate, checked every 50 ms.
+void FaultScheduler::Start() {
+  sim_.queue.Every(50 * kMs, [this] {
+    if (!loading_) return false;
+    Fire();
+    return true;
+  });
+}
+
+bool FaultScheduler::Roll(double per_s) { return per_s > 0 && sim_.rng.Chance(per_s * 0.05); }
+
+// One check of every kind of fault, in a fixed order (each draw comes from the seed).
+void FaultScheduler::Fire() {
+  const Profile& p = sim_.profile;
+  const char* victim = sim_.rng.Chance(0.5) ? "a" : "b";
+  if (Roll(p.crash_per_s)) processes_.Crash(processes_.at(victim), "killed (SIGKILL)");
+  if (Roll(p.pause_per_s)) Pause(processes_.at(victim));
+  if (Roll(p.partition_per_s)) Partition();
+  if (Roll(p.clock_jump_per_s)) JumpClock(processes_.at(victim));
+  if (Roll(p.coordinator_restart_per_s) && coordinator_.arbiter()) RestartCoordinator();
+  if (Roll(p.write_error_per_s)) FailDisk(processes_.at(victim));
+  if (Roll(p.power_loss_per_s)) CutPower(victim);
+}
+
+void FaultScheduler::Pause(Replica& r) {
+  if (!r.up) return;
+  r.paused_until = sim_.now() + sim_.rng.Uniform(50, 600) * kMs;
+  sim_.trace.Line("pause " + r.name + " until " + std::to_string(r.paused_until));
+}
+
+void FaultScheduler::JumpClock(Replica& r) {
+  r.clock_offset_ms += sim_.rng.Uniform(-3600 * 1000, 3600 * 1000);  // NTP step, either way
+  sim_.trace.Line("clock of " + r.name + " jumps to offset " + std::to_string(r.clock_offset_ms));
+}
+
+void FaultScheduler::RestartCoordinator() {
+  int64_t down_us = sim_.rng.Uniform(0, 500) * kMs;
+  coordinator_.Restart(down_us, torn_rng_.Chance(0.5));
+}
+
+// The disk fails writes for a while: the store's next write fails and the process stops
+// (ReplicaCore's fatal handler), as a real one does; restarts fail meanwhile.
+void FaultScheduler::FailDisk(Replica& r) {
+  FaultSettings failing = HealthyDisk();
+  failing.write_error = sim_.rng.Chance(0.5) ? FaultSettings::WriteError::kIoError
+                                             : FaultSettings::WriteError::kNoSpace;
+  r.fs->Set(failing);
+  sim_.trace.Line("disk errors on " + r.name);
+  sim_.queue.After(sim_.rng.Uniform(20, 300) * kMs, [this, name = r.name] {
+    processes_.at(name).fs->Set(HealthyDisk());
+    sim_.trace.Line("disk of " + name + " healed");
+  });
+}
+
+// A power cut: unsynced writes are lost. Sometimes both machines at once.
+void FaultScheduler::CutPower(const std::string& victim) {
+  std::vector<std::string> cut = {victim};
+  if (sim_.rng.Chance(0.5)) cut = {"a", "b"};
+  for (const auto& name : cut) {
+    Replica& r = processes_.at(name);
+    r.fs->CutPower();
+    processes_.Crash(r, "power loss");
+    r.fs->RestorePower();
+  }
+}
+
+// A link (or, swizzling, several, healed in another order) cut for a while.
+void FaultScheduler::Partition() {
+  static const std::vector<std::string> kLinks = {
+      "a>b", "b>a", "a>coordinator", "coordinator>a", "b>coordinator", "coordinator>b"};
+  int n = sim_.profile.swizzle ? static_cast<int>(sim_.rng.Uniform(2, 4)) : 1;
+  std::vector<std::string> cut;
+  for (int i = 0; i < n; ++i) {
+    cut.push_back(kLinks[sim_.rng.Uniform(0, static_cast<int64_t>(kLinks.size()) - 1)]);
+    network_.Cut(cut.back());
+    sim_.trace.Line("cut " + cut.back());
+  }
+  // Restored one by one, in random order.
+  for (size_t i = cut.size(); i > 1; --i) std::swap(cut[i - 1], cut[sim_.rng.Uniform(0, i - 1)]);
+  int64_t at = sim_.now();
+  for (const auto& link : cut) {
+    at += sim_.rng.Uniform(50, 700) * kMs;
+    sim_.queue.At(at, [this, link] {
+      network_.Restore(link);
+      sim_.trace.Line("restore " + link);
+    });
+  }
+}
+
+}  // namespace duplex::sim

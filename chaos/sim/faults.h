@@ -1,0 +1,45 @@
+// The fault scheduler: while the load runs, every 50 ms each kind of fault of the
+// run's profile fires with its rate (crashes, pauses, partitions and swizzling, clock
+// jumps, coordinator restarts, disk write errors, power cuts). Owned by the World;
+// single-threaded.
+#pragma once
+
+#include <string>
+
+#include "chaos/sim/context.h"
+#include "chaos/sim/coordinator.h"
+#include "chaos/sim/network.h"
+#include "chaos/sim/replica_process.h"
+#include "chaos/sim/rng.h"
+
+namespace duplex::sim {
+
+class FaultScheduler {
+ public:
+  FaultScheduler(SimContext& sim, Network& network, Processes& processes, Coordinator& coordinator);
+
+  void Start();
+  // No fault fires from now on (those under way end as drawn).
+  void Stop() { loading_ = false; }
+
+ private:
+  bool Roll(double per_s);
+  void Fire();
+  void Pause(Replica& r);
+  void JumpClock(Replica& r);
+  void RestartCoordinator();
+  void FailDisk(Replica& r);
+  void CutPower(const std::string& victim);
+  void Partition();
+
+  SimContext& sim_;
+  Network& network_;
+  Processes& processes_;
+  Coordinator& coordinator_;
+  // Whether a coordinator restart is torn (killed between persisting and acting): its own
+  // stream, so that the seeds draw everything else as they did before it existed.
+  Rng torn_rng_;
+  bool loading_ = true;
+};
+
+}  // namespace duplex::sim

@@ -1,0 +1,148 @@
+#include "chaos/sim/judge.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "examples/kv/kv_record.h"
+
+namespace duplex::sim {
+namespace {
+
+// A stored value as the client wrote it: schema 2 records carry an expiry first.
+std::string Decode(const std::string& key, const std::string& raw, uint32_t schema) {
+  if (schema < 2) return raw;
+  auto record = kv::DecodeRecord(key, raw);
+  return record.ok() ? record->value : "<undecodable: " + record.status().message() + ">";
+}
+
+std::string Other(const std::string& replica) { return replica == "a" ? "b" : "a"; }
+
+}  // namespace
+
+void Judge::Violation(SimResult& out, Invariant invariant, const std::string& detail) {
+  if (out.violations.size() < 20) {
+    out.violations.push_back(std::string(InvariantName(invariant)) + ": " + detail);
+  }
+}
+
+bool Judge::Settled() const {
+  const Arbiter* arbiter = coordinator_.arbiter();
+  if (clients_.Busy() || !arbiter) return false;
+  const Campaign* campaign = coordinator_.campaign();
+  if (campaign && !campaign->record().Done()) return false;
+  const ClusterRecord& rec = arbiter->record();
+  if (rec.active.empty()) return false;
+  const Replica& a = processes_.at(rec.active);
+  const Replica& b = processes_.at(Other(rec.active));
+  if (!a.up || !b.up || !a.core->Serving(sim_.now())) return false;
+  return b.core->role() == RoleState::kInSync &&
+         a.store->meta().applied_seq == b.store->meta().applied_seq;
+}
+
+std::string Judge::WhyNotSettled() const {
+  const Arbiter* arbiter = coordinator_.arbiter();
+  if (!arbiter) return "no coordinator";
+  std::string why = "active '" + arbiter->record().active + "'";
+  for (const auto& [name, r] : processes_.all()) {
+    why += ", " + name +
+           (r.up ? " " + std::string(RoleStatePath(r.core->role())) + " seq " +
+                       std::to_string(r.store->meta().applied_seq)
+                 : " down" + (r.open_error.empty() ? "" : " (" + r.open_error + ")"));
+  }
+  if (coordinator_.campaign()) why += ", campaign " + Name(coordinator_.campaign()->record().state);
+  if (clients_.Busy()) why += ", clients still waiting";
+  return why;
+}
+
+SimResult Judge::Verdict() {
+  SimResult out;
+  out.seed = sim_.options.seed;
+  out.profile = sim_.profile.Describe();
+  out.simulated_us = sim_.now();
+  out.events = sim_.queue.processed();
+  out.sessions_expired = processes_.SessionsExpired();
+  out.violations = coordinator_.violations();
+  if (!Settled()) {
+    Violation(out, Invariant::kReplicasConverge,
+              "did not settle within " + std::to_string(sim_.options.settle_ms) +
+                  " ms after the faults: " + WhyNotSettled());
+  }
+  // Final state, straight from the active's store through its processor's schema. With
+  // no serving active the data cannot be judged: the settle violation says why.
+  std::map<std::string, std::string> state;
+  bool judged = FinalState(out, &state);
+  CheckData(out, state, judged);
+  CheckEvents(out);
+  out.campaign = "none";
+  if (const Campaign* campaign = coordinator_.campaign()) {
+    out.campaign = Name(campaign->record().state);
+    if (!campaign->record().Done()) Violation(out, Invariant::kCampaignOutcome, "never ended");
+  }
+  sim_.trace.Line("end: " + std::to_string(out.violations.size()) + " violation(s)");
+  out.trace_hash = sim_.trace.hash();
+  out.trace = sim_.trace.TakeText();
+  return out;
+}
+
+bool Judge::FinalState(SimResult& out, std::map<std::string, std::string>* state) {
+  const Arbiter* arbiter = coordinator_.arbiter();
+  if (!arbiter || arbiter->record().active.empty()) return false;
+  bool judged = false;
+  const Replica& active = processes_.at(arbiter->record().active);
+  if (active.up) {
+    judged = true;
+    for (const auto& op : clients_.history()) {
+      auto v = active.store->Get(op.key);
+      if (v.ok() && v->has_value()) {
+        (*state)[op.key] = Decode(op.key, **v, active.store->meta().schema);
+      }
+    }
+  }
+  const Replica& other = processes_.at(Other(arbiter->record().active));
+  if (Settled()) {
+    auto da = active.store->Digest();
+    auto db = other.store->Digest();
+    if (da.ok() && db.ok() && (da->digest != db->digest || da->keys != db->keys)) {
+      Violation(out, Invariant::kReplicasConverge,
+                "digests differ at seq " + std::to_string(da->applied_seq));
+    }
+  }
+  return judged;
+}
+
+void Judge::CheckData(SimResult& out, const std::map<std::string, std::string>& state,
+                      bool judged) {
+  ReadValue read;
+  if (judged) {
+    read = [&state](const std::string& key) -> std::optional<std::string> {
+      auto it = state.find(key);
+      if (it == state.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  // Only the first 20 violations are kept (Violation), so no more are spelled out.
+  CheckResult check = CheckHistory(clients_.history(), read, 20);
+  out.ops_ok = check.ok;
+  out.ops_fail = check.fail;
+  out.ops_info = check.info;
+  for (const auto& p : check.problems) Violation(out, p.invariant, p.detail);
+}
+
+// Replica events from the replicas, cluster and campaign events from the coordinator,
+// in time order, through the chaos checker's invariants.
+void Judge::CheckEvents(SimResult& out) {
+  std::vector<nlohmann::json> history = processes_.replica_events();
+  for (const auto& e : coordinator_.events().kept()) {
+    if (e.value("kind", "") != "replica") history.push_back(e);
+  }
+  std::stable_sort(history.begin(), history.end(),
+                   [](const nlohmann::json& a, const nlohmann::json& b) {
+                     return a.value("t_us", int64_t{0}) < b.value("t_us", int64_t{0});
+                   });
+  for (const auto& v : CheckEpochs(history)) Violation(out, Invariant::kOneActivePerEpoch, v);
+  for (const auto& v : CheckFeatureGate(history)) Violation(out, Invariant::kFeatureGate, v);
+}
+
+}  // namespace duplex::sim

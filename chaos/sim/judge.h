@@ -1,0 +1,48 @@
+// The judge of a simulated run: whether the cluster has settled after the faults, and,
+// at the end, the verdict: the client history against the active's final state, the
+// replicas' digests, the role and feature-flag history (chaos/checker.h) and the
+// campaign's outcome. Owned by the World; single-threaded.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "chaos/checker.h"
+#include "chaos/sim/clients.h"
+#include "chaos/sim/context.h"
+#include "chaos/sim/coordinator.h"
+#include "chaos/sim/replica_process.h"
+#include "chaos/simulation.h"
+
+namespace duplex::sim {
+
+class Judge {
+ public:
+  Judge(SimContext& sim, const Processes& processes, const Coordinator& coordinator,
+        const Clients& clients)
+      : sim_(sim), processes_(processes), coordinator_(coordinator), clients_(clients) {}
+
+  // Clients done, campaign over, an active serving and its standby in sync at its seq.
+  bool Settled() const;
+  // The run's result; traces its end.
+  SimResult Verdict();
+
+ private:
+  // Adds "invariant: detail" to out, up to 20 violations.
+  static void Violation(SimResult& out, Invariant invariant, const std::string& detail);
+  std::string WhyNotSettled() const;
+  // The active's final state of every key the clients touched; false when no active
+  // runs (the data cannot be judged).
+  bool FinalState(SimResult& out, std::map<std::string, std::string>* state);
+  // The clients' history against that state (chaos/checker.h), or only its outcomes
+  // counted when the data cannot be judged.
+  void CheckData(SimResult& out, const std::map<std::string, std::string>& state, bool judged);
+  void CheckEvents(SimResult& out);
+
+  SimContext& sim_;
+  const Processes& processes_;
+  const Coordinator& coordinator_;
+  const Clients& clients_;
+};
+
+}  // namespace duplex::sim

@@ -1,0 +1,55 @@
+#include "chaos/sim/profile.h"
+
+#include <cstdio>
+
+#include "chaos/sim/event_queue.h"
+
+namespace duplex::sim {
+
+Profile Profile::Draw(Rng& rng, Rng& later) {
+  Profile p;
+  bool hostile = rng.Chance(0.6);
+  if (hostile) {
+    if (rng.Chance(0.5)) p.drop = rng.Unit() * 0.05;
+    if (rng.Chance(0.3)) p.duplicate = rng.Unit() * 0.05;
+    if (rng.Chance(0.5)) p.delay_max_us = rng.Uniform(300, 20 * kMs);
+    if (rng.Chance(0.5)) p.crash_per_s = rng.Unit() * 1.0;
+    if (rng.Chance(0.3)) p.pause_per_s = rng.Unit() * 0.5;
+    if (rng.Chance(0.4)) p.partition_per_s = rng.Unit() * 0.7;
+    if (rng.Chance(0.3)) p.coordinator_restart_per_s = rng.Unit() * 0.7;
+    if (rng.Chance(0.2)) p.write_error_per_s = rng.Unit() * 0.3;
+    if (rng.Chance(0.2)) p.power_loss_per_s = rng.Unit() * 0.3;
+    if (rng.Chance(0.2)) p.clock_jump_per_s = rng.Unit() * 0.5;
+    p.swizzle = rng.Chance(0.2);
+  }
+  p.upgrade = rng.Chance(0.7);
+  if (p.upgrade) {
+    static const char* kVariants[] = {"", "", "", "", "crash", "unhealthy", "corrupt"};
+    p.variant = kVariants[rng.Uniform(0, 6)];
+    p.abort = rng.Chance(0.15) ? 1.0 : 0.0;
+    p.auto_finalize = rng.Chance(0.8);
+    p.digest_by_hold = rng.Chance(0.25);
+  }
+  if (later.Chance(0.3)) {
+    p.churn = 0.02;
+    p.session_expiry_ms = later.Uniform(1600, 2400);
+  }
+  return p;
+}
+
+std::string Profile::Describe() const {
+  char text[512];
+  std::snprintf(text, sizeof(text),
+                "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
+                "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
+                "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
+                "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms",
+                drop, duplicate, static_cast<long long>(delay_min_us),
+                static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
+                coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
+                swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
+                auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms));
+  return text;
+}
+
+}  // namespace duplex::sim

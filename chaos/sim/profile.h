@@ -1,0 +1,39 @@
+// The fault profile of one simulated run: which faults it injects and how hard, drawn
+// from its seed (BUGGIFY-style: each knob on or off, and how hard, per run). A plain
+// value, owned by SimContext and read by every part; single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "chaos/sim/rng.h"
+
+namespace duplex::sim {
+
+struct Profile {
+  double drop = 0, duplicate = 0;
+  int64_t delay_min_us = 50, delay_max_us = 300;
+  double crash_per_s = 0, pause_per_s = 0, partition_per_s = 0, coordinator_restart_per_s = 0;
+  double write_error_per_s = 0, power_loss_per_s = 0, clock_jump_per_s = 0;
+  bool swizzle = false;
+  bool upgrade = false;
+  std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt
+  double abort = 0;     // chance the operator aborts the campaign midway
+  bool auto_finalize = true;
+  bool digest_by_hold = false;  // compare digests as with a release older than marks
+  // Client churn: the chance, after each operation, that a client goes on under a new
+  // client id, leaving its old session idle for the replicas to expire. A client retrying
+  // keeps its session (a retry re-dates it once it is half the expiry old), so the expiry
+  // only has to be twice the longest silence of a retrying client: a paused active
+  // (600 ms) and the retries in between (100 ms apart, to alternating replicas).
+  double churn = 0;
+  int64_t session_expiry_ms = 0;  // 0: the replicas' default (an hour)
+
+  // Knobs added later draw from `later`, a stream of their own, so that adding one leaves
+  // the earlier draws, and so the traces of the seeds that do not use it, as they were.
+  static Profile Draw(Rng& rng, Rng& later);
+
+  std::string Describe() const;
+};
+
+}  // namespace duplex::sim

@@ -1,0 +1,233 @@
+#include "chaos/sim/replica_process.h"
+
+#include <variant>
+
+#include "chaos/sim/fatal_handler.h"
+#include "examples/kv/kv_processor.h"
+
+namespace duplex::sim {
+namespace {
+
+constexpr int64_t kWallEpochMs = 1'800'000'000'000;  // the processors' wall clock at t=0
+
+}  // namespace
+
+FaultSettings HealthyDisk() {
+  FaultSettings healthy;
+  healthy.power_loss = true;
+  return healthy;
+}
+
+Processes::Processes(SimContext& sim, Network& network, ProcessListener* listener)
+    : sim_(sim), network_(network), listener_(listener) {
+  env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  for (const char* name : {"a", "b"}) {
+    Replica& r = replicas_[name];
+    r.name = name;
+    r.fs = std::make_shared<FaultFileSystem>(env_->GetFileSystem(), "");
+    r.fs->Set(HealthyDisk());
+    r.env = rocksdb::NewCompositeEnv(r.fs);
+  }
+}
+
+Processes::~Processes() {
+  for (auto& [name, r] : replicas_) Down(r);
+}
+
+bool Processes::Running(const std::string& name) const {
+  const Replica& r = replicas_.at(name);
+  return r.up || r.booting;
+}
+
+int32_t Processes::Spawn(const std::string& name, const std::string& version) {
+  Replica& r = replicas_.at(name);
+  r.booting = true;
+  r.pid = ++next_pid_;
+  r.version = version;
+  sim_.queue.After(sim_.rng.Uniform(5, 40) * kMs,
+                   [this, name, pid = r.pid] { Boot(replicas_.at(name), pid); });
+  return r.pid;
+}
+
+void Processes::Boot(Replica& r, int32_t pid) {
+  if (r.pid != pid || !r.booting) return;  // stopped while it started
+  r.booting = false;
+  std::string variant = r.version == kNewVersion ? sim_.profile.variant : "";
+  sim_.trace.Line("start " + r.name + " " + r.version + (variant.empty() ? "" : "-" + variant) +
+                  " pid " + std::to_string(r.pid));
+  if (variant == "crash") {  // the release exits at start
+    ExitLater(r);
+    return;
+  }
+  if (!OpenStore(r)) return;
+  r.processor = kv::MakeKvProcessor(r.version, variant);
+  ReplicaOptions ro;
+  ro.name = ro.endpoint = r.name;
+  ro.async = sim_.Has(Mutant::kAckBeforeReplication);
+  ro.pid = r.pid;
+  if (sim_.Has(Mutant::kSkipEpochCheck)) ro.tail_resumes = &TailResumesInAnyEpoch;
+  if (sim_.profile.session_expiry_ms > 0) ro.session_expiry_ms = sim_.profile.session_expiry_ms;
+  r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
+  r.up = true;
+  r.paused_until = 0;
+  r.connected.clear();
+  Flush(r);
+}
+
+// Opens the replica's store on its disk; a store that does not open ends the process.
+bool Processes::OpenStore(Replica& r) {
+  StoreOptions so;
+  so.path = "/sim/" + r.name;
+  so.sync = !sim_.Has(Mutant::kSkipFsync);
+  so.env = r.env.get();
+  // RocksDB starts no work on its own threads, whose timing the simulator does not
+  // control (a compaction racing an injected write error or power cut made runs differ
+  // between two tries): no compactions, and memtables no simulated run fills.
+  so.auto_compaction = false;
+  so.memtable_bytes = 64 << 20;
+  auto store = Store::Open(so);
+  r.open_error = store.ok() ? "" : store.status().message();
+  if (!store.ok()) {
+    sim_.trace.Line("store " + r.name + ": " + r.open_error);
+    ExitLater(r);
+    return false;
+  }
+  r.store = std::move(store).value();
+  return true;
+}
+
+void Processes::Down(Replica& r) {
+  if (r.core) sessions_expired_ += r.core->counters().sessions_expired;
+  r.core.reset();
+  r.store.reset();
+  r.processor.reset();
+  r.up = false;
+}
+
+// The process's exit reaches its supervisor a moment later.
+void Processes::ExitLater(const Replica& r) {
+  sim_.queue.After(kMs, [this, name = r.name, pid = r.pid] { listener_->OnExited(name, pid); });
+}
+
+void Processes::Stop(const std::string& name) {
+  Replica& r = replicas_.at(name);
+  if (!r.up && !r.booting) return;  // a SIGTERM stops a process that is still starting, too
+  sim_.trace.Line("stop " + r.name + " (reload)");
+  Down(r);
+  r.booting = false;
+  ExitLater(r);
+}
+
+void Processes::Crash(Replica& r, const std::string& why) {
+  if (!r.up) return;
+  sim_.trace.Line("crash " + r.name + ": " + why);
+  Down(r);
+  Observe(r);
+  ExitLater(r);
+}
+
+void Processes::OnReplica(const std::string& name, const std::function<void(ReplicaCore&)>& fn) {
+  Replica& r = replicas_.at(name);
+  if (!r.up) return;
+  if (r.paused_until > sim_.now()) {  // SIGSTOPped: the kernel queues it until SIGCONT
+    sim_.queue.At(r.paused_until, [this, name, fn] { OnReplica(name, fn); });
+    return;
+  }
+  try {
+    fn(*r.core);
+    r.core->OnTick(sim_.now());
+    Flush(r);
+  } catch (const ProcessDied& died) {
+    Crash(r, died.why);
+  }
+}
+
+void Processes::Tick() {
+  for (auto& [name, r] : replicas_) {
+    if (r.up && r.paused_until <= sim_.now()) {
+      OnReplica(name, [](ReplicaCore&) {});
+    }
+    Observe(r);
+  }
+}
+
+void Processes::HealAll() {
+  for (auto& [name, r] : replicas_) {
+    r.paused_until = 0;
+    r.fs->Set(HealthyDisk());
+  }
+}
+
+int64_t Processes::WallMs(const std::string& replica) const {
+  return kWallEpochMs + sim_.now() / kMs + replicas_.at(replica).clock_offset_ms;
+}
+
+uint64_t Processes::SessionsExpired() const {
+  uint64_t out = sessions_expired_;
+  for (const auto& [name, r] : replicas_) {
+    if (r.core) out += r.core->counters().sessions_expired;
+  }
+  return out;
+}
+
+// Sampled each loop turn and at each crash; an event only when something changed.
+void Processes::Observe(const Replica& r) {
+  nlohmann::json state = {{"kind", "replica"}, {"replica", r.name}, {"alive", r.up}};
+  if (r.up) {
+    StatusReport s = r.core->BuildStatus(sim_.now());
+    state["role"] = s.role_path;
+    state["epoch"] = s.epoch;
+    state["version"] = s.version;
+    state["cluster_version"] = s.cluster_version;
+  }
+  nlohmann::json& last = replica_state_[r.name];
+  if (state == last) return;
+  last = state;
+  state["t_us"] = sim_.now();
+  replica_events_.push_back(std::move(state));
+}
+
+// --- what a core asks for ----------------------------------------------------------------
+
+void Processes::Flush(Replica& r) {
+  if (!r.up) return;
+  for (auto& action : r.core->TakeActions()) {
+    std::visit([&](auto& a) { Do(r, a); }, action);
+  }
+}
+
+void Processes::Do(Replica& r, Offload& a) {  // TakeActions already ran it; for completeness
+  ToClient reply = a.work();
+  Do(r, reply);
+}
+
+void Processes::Do(Replica& r, ToClient& a) {
+  ClientReply reply = a.reply;
+  network_.Send(r.name, a.route, "reply " + std::to_string(reply.request_seq),
+                [this, route = a.route, reply] { listener_->OnReply(route, reply); });
+}
+
+void Processes::Do(Replica& r, ToStandby& a) {
+  auto message = std::make_shared<PeerMessage>(std::move(a.message));
+  network_.Send(r.name, a.route, "to-standby", [this, to = a.route, message] {
+    OnReplica(to, [this, message](ReplicaCore& c) { c.OnFromActive(*message, sim_.now()); });
+  });
+}
+
+void Processes::Do(Replica& r, ToActive& a) {
+  if (r.connected.empty()) return;
+  auto message = std::make_shared<PeerMessage>(std::move(a.message));
+  network_.Send(r.name, r.connected, "to-active", [this, to = r.connected, from = r.name, message] {
+    OnReplica(
+        to, [this, from, message](ReplicaCore& c) { c.OnFromStandby(from, *message, sim_.now()); });
+  });
+}
+
+void Processes::Do(Replica& r, ToCoordinator& a) {
+  StatusReport status = a.status;
+  network_.Send(r.name, "coordinator", "status", [this, status] { listener_->OnStatus(status); });
+}
+
+void Processes::Do(Replica& r, ConnectActive& a) { r.connected = a.endpoint; }
+
+}  // namespace duplex::sim

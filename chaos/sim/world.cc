@@ -1,0 +1,60 @@
+#include "chaos/sim/world.h"
+
+namespace duplex::sim {
+
+World::World(const SimOptions& o)
+    : sim_(o),
+      network_(sim_),
+      processes_(sim_, network_, this),
+      coordinator_(sim_, network_, processes_),
+      clients_(sim_, network_, processes_),
+      faults_(sim_, network_, processes_, coordinator_),
+      judge_(sim_, processes_, coordinator_, clients_) {}
+
+SimResult World::Run() {
+  sim_.trace.Line("profile " + sim_.profile.Describe());
+  coordinator_.Start();
+  // Load and faults.
+  faults_.Start();
+  clients_.Start();
+  if (sim_.profile.upgrade) {
+    sim_.queue.At(sim_.rng.Uniform(300, 1200) * kMs, [this] { coordinator_.StartCampaign(); });
+  }
+  sim_.queue.Every(kTickUs, [this] {
+    processes_.Tick();
+    coordinator_.Tick();
+    return true;
+  });
+  sim_.queue.RunUntil(sim_.options.load_ms * kMs);
+  // Settle: faults off, every process running, clients finish what they started.
+  network_.StopFaults();
+  clients_.StopLoad();
+  faults_.Stop();
+  HealAll();
+  int64_t settle_end = sim_.now() + sim_.options.settle_ms * kMs;
+  while (sim_.now() < settle_end && !judge_.Settled()) sim_.queue.RunUntil(sim_.now() + 50 * kMs);
+  return judge_.Verdict();
+}
+
+void World::HealAll() {
+  sim_.trace.Line("heal");
+  network_.HealAll();
+  processes_.HealAll();
+  if (!coordinator_.arbiter()) coordinator_.Start();
+}
+
+void World::OnExited(const std::string& replica, int32_t pid) {
+  coordinator_.OnExited(replica, pid);
+}
+
+void World::OnStatus(const StatusReport& status) { coordinator_.OnStatus(status); }
+
+void World::OnReply(const std::string& route, const ClientReply& reply) {
+  if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
+    return coordinator_.OnDigestAnswer(route.substr(5), reply);
+  }
+  if (route.empty() || route[0] != 'c') return;
+  clients_.OnReply(std::stoi(route.substr(1)), reply);
+}
+
+}  // namespace duplex::sim

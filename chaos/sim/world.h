@@ -1,0 +1,43 @@
+// The simulated world of one run: the parts (processes, network, coordinator, clients,
+// faults, judge) on one clock, wired together. Run() loads the cluster under faults,
+// lets it settle and returns the judge's verdict. Made and run by Simulate
+// (chaos/simulation.h); single-threaded.
+#pragma once
+
+#include <string>
+
+#include "chaos/sim/clients.h"
+#include "chaos/sim/context.h"
+#include "chaos/sim/coordinator.h"
+#include "chaos/sim/faults.h"
+#include "chaos/sim/judge.h"
+#include "chaos/sim/network.h"
+#include "chaos/sim/replica_process.h"
+#include "chaos/simulation.h"
+
+namespace duplex::sim {
+
+class World final : private ProcessListener {
+ public:
+  explicit World(const SimOptions& o);
+  SimResult Run();
+
+ private:
+  // Where the processes' exits, reports and replies go.
+  void OnExited(const std::string& replica, int32_t pid) override;
+  void OnStatus(const StatusReport& status) override;
+  void OnReply(const std::string& route, const ClientReply& reply) override;
+
+  // The faults stop: links restored, processes resumed, disks healthy, a coordinator up.
+  void HealAll();
+
+  SimContext sim_;
+  Network network_;
+  Processes processes_;
+  Coordinator coordinator_;
+  Clients clients_;
+  FaultScheduler faults_;
+  Judge judge_;
+};
+
+}  // namespace duplex::sim
