@@ -42,30 +42,36 @@ TEST_F(Simulation, SeedsRunWithoutViolations) {
   EXPECT_GT(upgrades, 3u);  // the runs include rolling upgrades, not only steady state
 }
 
-// Seeds that once failed, each with the event that made it fail, which it must still
-// contain (or it no longer tests the fix).
-TEST_F(Simulation, SeedsThatOnceFailedPass) {
-  const std::pair<uint64_t, const char*> kSeeds[] = {
-      // The coordinator was killed between recording b's reload and stopping b; restarted,
-      // it adopted b on the old version and the rollback waited for b forever.
-      {974, "coordinator killed after persisting, before acting"},
-      // Adopted from reports sent just before both replicas lost power: never seen to exit.
-      {7902, "supervisor: adopted a pid"},
-      // Both replicas died; the arbiter waited for b (promoted an instant before), which
-      // the campaign had isolated and reloaded with a release that crashes at start: the
-      // rollback waited for an active replica forever.
-      {3748, "start b 2.0.0-crash"},
-      // Aborted while a was starting with the new version: the reload back to the old one
-      // asked to stop a process that had not booted yet, and the simulated supervisor
-      // dropped the stop (a real SIGTERM stops a starting process too).
-      {155, "abort: "},
-  };
-  for (const auto& [seed, event] : kSeeds) {
-    SimResult r = RunSeed(seed, {}, true);
-    EXPECT_TRUE(r.violations.empty())
-        << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
-    EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
-  }
+// Seeds that once failed, one test each, named after what went wrong; each seed must
+// still contain the event that made it fail (or it no longer tests the fix).
+void ExpectSeedPasses(uint64_t seed, const std::string& event) {
+  SimResult r = RunSeed(seed, {}, true);
+  EXPECT_TRUE(r.violations.empty())
+      << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
+  EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
+}
+
+// The coordinator was killed between recording b's reload and stopping b; restarted, it
+// adopted b on the old version.
+TEST_F(Simulation, Seed974_ACoordinatorTornBetweenRecordingAReloadAndStoppingStillRollsBack) {
+  ExpectSeedPasses(974, "coordinator killed after persisting, before acting");
+}
+
+// Adopted from reports sent just before both replicas lost power (seeds 7370 and 7902).
+TEST_F(Simulation, Seed7902_AnAdoptedReplicaThatLosesPowerIsSeenToExitAndRestarted) {
+  ExpectSeedPasses(7902, "supervisor: adopted a pid");
+}
+
+// Both replicas died; the arbiter waited for b (promoted an instant before), which the
+// campaign had isolated and reloaded with a release that crashes at start.
+TEST_F(Simulation, Seed3748_ARollBackWithNobodyServingForAStepPutsEveryReplicaBackInService) {
+  ExpectSeedPasses(3748, "start b 2.0.0-crash");
+}
+
+// Aborted while a was starting with the new version: the reload back to the old one asked
+// to stop a process that had not booted yet (a real SIGTERM stops a starting process too).
+TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
+  ExpectSeedPasses(155, "abort: ");
 }
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are

@@ -1,6 +1,9 @@
 #include "feature_flags/feature_set.h"
 
 #include <charconv>
+#include <set>
+
+#include "common/assert.h"
 
 namespace duplex {
 
@@ -24,6 +27,18 @@ StatusOr<Version> ParseVersion(const std::string& text) {
     }
   }
   return InvalidArgument("\"" + text + "\" is not a version (MAJOR.MINOR.PATCH)");
+}
+
+FeatureSet::FeatureSet(std::vector<Feature> known, Version cluster_version)
+    : known_(std::move(known)), cluster_version_(cluster_version) {
+  std::set<std::string> names;
+  for (const Feature& f : known_) {
+    DUPLEX_ASSERT(!f.name.empty(), "a feature has a name", f.introduced_in.ToString());
+    DUPLEX_ASSERT(names.insert(f.name).second, "a feature is registered once", f.name);
+    // Every release has its version 1.0.0 or later, and a feature comes with a release.
+    DUPLEX_ASSERT(f.introduced_in > Version{}, "a feature names the version that introduced it",
+                  f.name);
+  }
 }
 
 bool FeatureSet::Enabled(const std::string& name) const { return Check(name).ok(); }

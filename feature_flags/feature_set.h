@@ -28,8 +28,8 @@ struct Feature {
 
 class FeatureSet {
  public:
-  FeatureSet(std::vector<Feature> known, Version cluster_version)
-      : known_(std::move(known)), cluster_version_(cluster_version) {}
+  // Each feature once, named, introduced by a release (above 0.0.0).
+  FeatureSet(std::vector<Feature> known, Version cluster_version);
 
   const Version& cluster_version() const { return cluster_version_; }
   const std::vector<Feature>& known() const { return known_; }

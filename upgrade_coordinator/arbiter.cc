@@ -1,34 +1,23 @@
 #include "upgrade_coordinator/arbiter.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <algorithm>
+#include <utility>
 
-#include "common/fatal.h"
+#include "common/assert.h"
 
 namespace duplex {
 
 Arbiter::Arbiter(ArbiterOptions options, RecordStore* store)
-    : options_(std::move(options)), store_(store) {
-  for (const auto& m : options_.replicas) views_[m.name].name = m.name;
-}
+    : options_(std::move(options)),
+      records_(options_, store),
+      replicas_(options_, &records_),
+      failover_(options_, &records_, &replicas_, this) {}
 
 Status Arbiter::Recover(int64_t now_us) {
-  started_us_ = now_us;
+  replicas_.Begin(now_us);
   now_us_ = now_us;
-  auto loaded = store_->Load();
-  if (!loaded.ok()) return loaded.status();
-  if (loaded->has_value()) {
-    record_ = **loaded;
-    spdlog::info("recovered: epoch {}, active '{}'", record_.epoch, record_.active);
-  }
-  if (record_.cluster_version.empty()) {
-    ClusterRecord next = record_;
-    next.cluster_version = options_.initial_version;
-    Persist(next);
-  }
-  return Status::Ok();
+  return records_.Load();
 }
 
 std::vector<ArbiterAction> Arbiter::TakeActions() {
@@ -37,177 +26,145 @@ std::vector<ArbiterAction> Arbiter::TakeActions() {
   return out;
 }
 
-const ArbiterOptions::Member* Arbiter::Member(const std::string& name) const {
-  for (const auto& m : options_.replicas) {
-    if (m.name == name) return &m;
-  }
-  return nullptr;
-}
-
-std::string Arbiter::Other(const std::string& name) const {
-  for (const auto& m : options_.replicas) {
-    if (m.name != name) return m.name;
-  }
-  return "";
-}
-
-bool Arbiter::Recent(const ReplicaView& v, int64_t now_us) const {
-  return v.process_alive && v.last && now_us - v.last_seen_us < options_.failure_timeout_ms * 1000;
-}
-
-void Arbiter::Persist(const ClusterRecord& next) {
-  Status s = store_->Save(next);
-  // Without a durable record the coordinator must not decide anything: stop, and resume
-  // from the last record when restarted.
-  if (!s.ok()) Fatal(Status(s.code(), "cannot persist the cluster record: " + s.message()));
-  record_ = next;
-}
-
 Assignment Arbiter::AssignmentFor(const std::string& name) const {
+  const ClusterRecord& record = records_.record();
   Assignment a;
-  a.epoch = record_.epoch;
-  a.cluster_version = record_.cluster_version;
-  bool failed = record_.failed.count(name) && record_.failed.at(name);
-  bool isolated = record_.isolated.count(name) && record_.isolated.at(name);
-  if (record_.active.empty() || failed || (isolated && name != record_.active)) {
+  a.epoch = record.epoch;
+  a.cluster_version = record.cluster_version;
+  if (record.active.empty() || records_.Failed(name) ||
+      (records_.Isolated(name) && name != record.active)) {
     return a;  // out of service
   }
-  std::string other = Other(name);
-  if (name == record_.active) {
+  std::string other = options_.Other(name);
+  if (name == record.active) {
     a.role = WireRole::kActive;
     a.peer_name = other;
-    a.peer_endpoint = Member(other)->endpoint;
-    a.skip_lease_wait = record_.skip_lease_wait;
-    a.standby_in_sync = record_.in_sync.count(other) && record_.in_sync.at(other);
-    a.solo_grant_id = record_.solo_grant_id;
-    a.sync_id = record_.sync_id;
-    const auto& v = views_.at(name);
+    a.peer_endpoint = options_.Find(other)->endpoint;
+    a.skip_lease_wait = record.skip_lease_wait;
+    a.standby_in_sync = records_.InSync(other);
+    a.solo_grant_id = record.solo_grant_id;
+    a.sync_id = record.sync_id;
+    DUPLEX_ASSERT(a.solo_grant_id == 0 || a.solo_grant_id < a.sync_id || !a.standby_in_sync,
+                  "an active is never granted solo with its standby in sync", a.solo_grant_id,
+                  a.sync_id);
+    const ReplicaView& v = replicas_.view(name);
     // A quiesce holds the active's requests; a release that predates `hold` would ignore
     // it, so it is drained as before a switchover (its clients back off meanwhile).
     a.hold = quiesce_ && v.last && v.last->holds;
-    a.drain = switchover_.has_value() || (quiesce_ && !a.hold);
+    a.drain = failover_.draining() || (quiesce_ && !a.hold);
     // Taken out of service on purpose (an upgrade isolates it): the active asks to go solo
     // at once instead of waiting out an ack timeout for a standby that will not answer.
-    a.standby_out = (record_.isolated.count(other) && record_.isolated.at(other)) ||
-                    (record_.failed.count(other) && record_.failed.at(other));
+    a.standby_out = records_.Isolated(other) || records_.Failed(other);
     // Renew the lease unless a failover away from this replica is under way.
-    if (!failover_ && v.last && v.last->epoch == record_.epoch) a.lease_echo_us = v.last->sent_us;
+    if (!failover_.pending() && v.last && v.last->epoch == record.epoch) {
+      a.lease_echo_us = v.last->sent_us;
+    }
   } else {
     a.role = WireRole::kStandby;
-    a.peer_name = record_.active;
-    a.peer_endpoint = Member(record_.active)->endpoint;
+    a.peer_name = record.active;
+    a.peer_endpoint = options_.Find(record.active)->endpoint;
   }
+  DUPLEX_ASSERT(a.peer_name != name, "a replica's peer is the other one", name);
   return a;
 }
 
 void Arbiter::Send(const std::string& name) {
   Assignment a = AssignmentFor(name);
-  if (a.lease_echo_us != 0) last_grant_us_ = now_us_;
+  // What it carries is the durable record: persisted before it is announced.
+  DUPLEX_ASSERT(a.epoch == record().epoch && a.cluster_version == record().cluster_version,
+                "an assignment carries the recorded epoch", a.epoch, record().epoch);
+  if (a.lease_echo_us != 0) failover_.LeaseGranted(now_us_);
   actions_.push_back(SendAssignment{name, std::move(a)});
 }
 
 void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
   now_us_ = now_us;
-  auto it = views_.find(s.replica);
-  if (it == views_.end()) {
-    spdlog::warn("status from unknown replica '{}' ignored", s.replica);
-    return;
-  }
-  ReplicaView& v = it->second;
-  if (s.pid != 0 &&
-      std::find(v.exited_pids.begin(), v.exited_pids.end(), s.pid) != v.exited_pids.end()) {
-    // Sent before its process exited, read after: adopting it would mark a dead process
-    // alive, and it would never be restarted.
-    return;
-  }
-  v.last = s;
-  v.last_seen_us = now_us;
-  if (!v.process_alive || v.pid != s.pid) {
-    v.process_alive = true;  // a report proves the process runs (adopted after our restart)
-    v.pid = s.pid;
-  }
-  if (!s.version.empty() && s.version != VersionOf(s.replica) && !v.stop_requested) {
+  if (!replicas_.Adopt(s, now_us)) return;
+  if (!s.version.empty() && s.version != VersionOf(s.replica) &&
+      replicas_.RequestStop(s.replica, /*planned=*/false)) {
     // A reload cut short: a coordinator killed after recording the new version and before
-    // stopping the process adopts it still on the old one (found by the chaos suite).
-    // Restarted like a crash, so a binary that never reports its assigned version ends
-    // marked failed instead of restarting forever.
+    // stopping the process adopts it still on the old one. Restarted like a crash, so a
+    // binary that never reports its assigned version ends marked failed instead of
+    // restarting forever.
     spdlog::warn("replica {} runs {} but is assigned {}: restarting it", s.replica, s.version,
                  VersionOf(s.replica));
-    v.stop_requested = true;
     actions_.push_back(StopReplica{s.replica});
   }
-  if (s.epoch > record_.epoch) {
+  if (s.epoch > record().epoch) {
     // Only possible if our record was lost: never hand out an epoch someone has seen.
-    ClusterRecord next = record_;
-    next.epoch = s.epoch;
-    next.active.clear();
-    Persist(next);
+    records_.AdoptEpoch(s.epoch);
   }
-  if (s.replica == record_.active && s.epoch == record_.epoch && s.role == WireRole::kActive) {
+  DUPLEX_ASSERT(s.epoch <= record().epoch, "no replica is ahead of the record", s.epoch,
+                record().epoch);
+  if (s.replica == record().active && s.epoch == record().epoch && s.role == WireRole::kActive) {
     HandleSoloProtocol(s);
-    CheckSwitchover(now_us);
+    failover_.OnActiveReport(now_us);
   }
   Send(s.replica);
 }
 
 void Arbiter::HandleSoloProtocol(const StatusReport& s) {
-  if (s.solo_request_id <= record_.sync_id) return;  // already processed
-  std::string standby = Other(s.replica);
+  DUPLEX_ASSERT(s.replica == record().active && s.epoch == record().epoch,
+                "the solo protocol is the current active's", s.replica, s.epoch);
+  if (s.solo_request_id <= record().sync_id) return;  // already processed
+  std::string standby = options_.Other(s.replica);
   if (s.want_solo) {
-    if (failover_ || switchover_) return;  // the standby may be about to take over: no solo
-    ClusterRecord next = record_;
-    next.in_sync[standby] = false;
-    next.solo_grant_id = s.solo_request_id;
-    next.sync_id = s.solo_request_id;
-    Persist(next);
+    // The standby may be about to take over: no solo.
+    if (failover_.pending() || failover_.draining()) return;
+    records_.GrantSolo(standby, s.solo_request_id);
     spdlog::info("epoch {}: standby {} recorded out of sync; {} may go solo (request {})",
-                 record_.epoch, standby, s.replica, s.solo_request_id);
+                 record().epoch, standby, s.replica, s.solo_request_id);
   } else if (s.peer_caught_up) {
-    ClusterRecord next = record_;
-    next.in_sync[standby] = true;
-    next.sync_id = s.solo_request_id;
-    Persist(next);
-    spdlog::info("epoch {}: standby {} recorded in sync", record_.epoch, standby);
+    records_.RecordInSync(standby, s.solo_request_id);
+    spdlog::info("epoch {}: standby {} recorded in sync", record().epoch, standby);
   }
+}
+
+void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us) {
+  now_us_ = now_us;
+  replicas_.Started(name, pid, now_us);
+}
+
+void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
+  now_us_ = now_us;
+  std::optional<bool> planned = replicas_.Exited(name, now_us);
+  if (!planned) return;  // not a member, or not known to run
+  if (name == record().active) failover_.OnActiveExited(name, now_us);
+  replicas_.ScheduleRestart(name, *planned, now_us);
+}
+
+void Arbiter::OnTick(int64_t now_us) {
+  now_us_ = now_us;
+  for (const std::string& name : replicas_.DueStarts(now_us)) {
+    actions_.push_back(StartReplica{name});
+  }
+  failover_.OnTick(now_us);
+}
+
+Status Arbiter::RequestSwitchover(int64_t now_us, bool by_campaign) {
+  now_us_ = now_us;
+  return failover_.RequestSwitchover(now_us, by_campaign);
 }
 
 void Arbiter::SetIsolated(const std::string& name, bool isolated) {
-  bool now = record_.isolated.count(name) && record_.isolated.at(name);
-  if (now == isolated || !views_.count(name)) return;
-  ClusterRecord next = record_;
-  next.isolated[name] = isolated;
-  Persist(next);
+  if (records_.Isolated(name) == isolated || !replicas_.Has(name)) return;
+  records_.SetIsolated(name, isolated);
   spdlog::info("replica {} {}", name, isolated ? "isolated" : "back in service");
-  if (views_.at(name).process_alive) Send(name);
-  if (!record_.active.empty() && record_.active != name) Send(record_.active);  // standby_out
+  if (replicas_.view(name).process_alive) Send(name);
+  if (!record().active.empty() && record().active != name) Send(record().active);  // standby_out
 }
 
 void Arbiter::SetReplicaVersion(const std::string& name, const std::string& version) {
-  if (!views_.count(name)) return;
-  ClusterRecord next = record_;
-  next.replica_version[name] = version;
-  next.failed[name] = false;  // a release that crash-looped is replaced, not blamed forever
-  Persist(next);
-  ReplicaView& v = views_.at(name);
-  v.crashes_us.clear();
-  if (v.last && v.last->version == version) return;  // already runs it
-  spdlog::info("replica {}: reload with {}", name, version);
-  if (v.process_alive) {
-    planned_restart_[name] = true;
-    if (!v.stop_requested) actions_.push_back(StopReplica{name});
-    v.stop_requested = true;
-  } else {
-    v.restart_at_us = now_us_;  // start it with the new version now
-  }
+  if (!replicas_.Has(name)) return;
+  records_.SetReplicaVersion(name, version);
+  if (replicas_.Reload(name, version, now_us_)) actions_.push_back(StopReplica{name});
 }
 
 void Arbiter::SetClusterVersion(const std::string& version) {
-  if (record_.cluster_version == version) return;
-  ClusterRecord next = record_;
-  next.cluster_version = version;
-  Persist(next);  // before any replica hears of it
+  if (record().cluster_version == version) return;
+  records_.SetClusterVersion(version);  // before any replica hears of it
   spdlog::info("cluster version {}: features up to it are enabled", version);
-  for (const auto& [name, v] : views_) {
+  for (const auto& [name, v] : replicas_.views()) {
     if (v.process_alive) Send(name);
   }
 }
@@ -215,64 +172,30 @@ void Arbiter::SetClusterVersion(const std::string& version) {
 void Arbiter::SetQuiesce(bool quiesce) {
   if (quiesce_ == quiesce) return;
   quiesce_ = quiesce;
-  if (!record_.active.empty()) Send(record_.active);
+  if (!record().active.empty()) Send(record().active);
 }
 
 void Arbiter::SetLock(bool held) {
-  if (record_.lock == held) return;
-  ClusterRecord next = record_;
-  next.lock = held;
-  Persist(next);
+  if (record().lock == held) return;
+  records_.SetLock(held);
 }
 
-std::string Arbiter::VersionOf(const std::string& name) const {
-  auto it = record_.replica_version.find(name);
-  return it == record_.replica_version.end() || it->second.empty() ? options_.initial_version
-                                                                   : it->second;
-}
+std::string Arbiter::VersionOf(const std::string& name) const { return records_.VersionOf(name); }
 
 std::optional<StatusReport> Arbiter::RecentReport(const std::string& name, int64_t now_us) const {
-  auto it = views_.find(name);
-  if (it == views_.end()) return std::nullopt;
-  const ReplicaView& v = it->second;
-  bool recent = v.process_alive && v.last &&
-                now_us - v.last_seen_us < int64_t{options_.failure_timeout_ms} * 1000;
-  return recent ? v.last : std::nullopt;
+  return replicas_.RecentReport(name, now_us);
 }
 
 bool Arbiter::StandbyInSync(const std::string& name, int64_t now_us) const {
   auto r = RecentReport(name, now_us);
   uint64_t active_seq = 0;
-  if (auto a = RecentReport(record_.active, now_us)) active_seq = a->applied_seq;
-  return r && record_.in_sync.count(name) && record_.in_sync.at(name) &&
-         r->role_path == "Standby/InSync" && r->applied_seq + 1000 >= active_seq;
+  if (auto a = RecentReport(record().active, now_us)) active_seq = a->applied_seq;
+  return r && records_.InSync(name) && r->role_path == "Standby/InSync" &&
+         r->applied_seq + 1000 >= active_seq;
 }
 
 bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
-  auto fail = [&](const std::string& reason) {
-    if (why != nullptr) *why = name + ": " + reason;
-    return false;
-  };
-  const ReplicaView& v = views_.at(name);
-  if (record_.failed.count(name) && record_.failed.at(name)) return fail("marked failed");
-  if (record_.isolated.count(name) && record_.isolated.at(name)) return fail("isolated");
-  if (!Recent(v, now_us)) return fail("not reporting");
-  if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
-  if (std::string assigned = VersionOf(name);
-      !v.last->version.empty() && v.last->version != assigned) {
-    // Being restarted with another version (found by the simulator: promoted on its way
-    // down, it came back unable to read its own state, and nobody could serve).
-    return fail("runs " + v.last->version + " but is being restarted with " + assigned);
-  }
-  bool recorded = record_.in_sync.count(name) && record_.in_sync.at(name);
-  if (name == record_.active || (record_.active.empty() && name == record_.last_active)) {
-    return true;  // it holds every acknowledged write of its own term
-  }
-  if (v.last->epoch != record_.epoch)
-    return fail("has not reached epoch " + std::to_string(record_.epoch));
-  if (recorded) return true;
-  if (options_.async && v.last->in_sync) return true;  // async: the unreplicated tail may be lost
-  return fail("out of sync");
+  return failover_.Promotable(name, now_us, why);
 }
 
 }  // namespace duplex

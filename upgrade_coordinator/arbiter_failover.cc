@@ -1,149 +1,167 @@
-// Arbiter: promotion, elections, crash and hang failover, restarts, switchover.
+#include "upgrade_coordinator/arbiter_failover.h"
+
 #include <spdlog/spdlog.h>
 
-#include "upgrade_coordinator/arbiter.h"
+#include <utility>
+
+#include "common/assert.h"
 
 namespace duplex {
 
-void Arbiter::Promote(const std::string& name, bool skip_lease_wait, const std::string& kind,
-                      int64_t detected_us, int64_t now_us) {
-  std::string from = record_.active.empty() ? record_.last_active : record_.active;
-  ClusterRecord next = record_;
-  ++next.epoch;
-  next.active = name;
-  next.last_active = name;
-  // The other replica must catch up in the new history before it counts as in sync.
-  next.in_sync[Other(name)] = false;
-  next.in_sync[name] = false;
-  next.solo_grant_id = 0;
-  next.sync_id = 0;
-  next.skip_lease_wait = skip_lease_wait;
-  Persist(next);  // durable before anyone hears of the new epoch
-  failover_.reset();
-  switchover_.reset();
-  transitions_.push_back({kind, from, name, next.epoch, detected_us, now_us});
-  spdlog::info("{}: {} promoted at epoch {} (from '{}', {} us after detection)", kind, name,
-               next.epoch, from, now_us - detected_us);
-  Send(name);
-  std::string other = Other(name);
-  if (views_.at(other).process_alive) Send(other);
+Failover::Failover(const ArbiterOptions& options, RecordKeeper* records,
+                   const ReplicaTracker* replicas, Announcer* announcer)
+    : options_(options), records_(records), replicas_(replicas), announcer_(announcer) {
+  DUPLEX_ASSERT(records_ != nullptr && replicas_ != nullptr && announcer_ != nullptr,
+                "the failover part needs the record, the replicas and an announcer");
 }
 
-void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us) {
-  now_us_ = now_us;
-  if (!views_.count(name)) return;  // not a member: nothing to supervise
-  ReplicaView& v = views_.at(name);
-  v.process_alive = true;
-  v.pid = pid;
-  v.stop_requested = false;
-  v.last.reset();  // its old reports describe a process that is gone
-  v.restart_at_us = 0;
-  ++v.starts;
+bool Failover::Fresh() const {
+  const ClusterRecord& r = records_->record();
+  return r.epoch == 0 || r.last_active.empty();
 }
 
-void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
-  now_us_ = now_us;
-  if (!views_.count(name)) return;
-  ReplicaView& v = views_.at(name);
-  if (!v.process_alive) return;
-  v.process_alive = false;
-  v.stop_requested = false;
-  v.last.reset();
-  v.exited_pids.push_back(v.pid);
-  if (v.exited_pids.size() > 8) v.exited_pids.erase(v.exited_pids.begin());
-  bool planned = planned_restart_[name];
-  planned_restart_[name] = false;
-  spdlog::warn("replica {} (pid {}) exited{}", name, v.pid, planned ? " (planned restart)" : "");
-  if (name == record_.active) {
-    std::string standby = Other(name);
-    std::string why;
-    if (Promotable(standby, now_us, &why)) {
-      // Fast path: the process is gone, so its lease holds nothing. Promote at once.
-      Promote(standby, /*skip_lease_wait=*/true, "crash failover", now_us, now_us);
-    } else {
-      spdlog::warn(
-          "active {} exited and the standby cannot take over ({}); waiting for {} to "
-          "restart",
-          name, why, name);
-      ClusterRecord next = record_;
-      next.active.clear();
-      Persist(next);
-    }
+void Failover::LeaseGranted(int64_t now_us) {
+  DUPLEX_ASSERT(!pending_, "no lease is renewed while a hang failover waits it out",
+                pending_ ? pending_->target : "");
+  last_grant_us_ = now_us;
+}
+
+bool Failover::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
+  auto fail = [&](const std::string& reason) {
+    if (why != nullptr) *why = name + ": " + reason;
+    return false;
+  };
+  const ClusterRecord& record = records_->record();
+  const ReplicaView& v = replicas_->view(name);
+  if (records_->Failed(name)) return fail("marked failed");
+  if (records_->Isolated(name)) return fail("isolated");
+  if (!replicas_->Recent(name, now_us)) return fail("not reporting");
+  if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
+  if (std::string assigned = records_->VersionOf(name);
+      !v.last->version.empty() && v.last->version != assigned) {
+    // Being restarted with another version: promoted on its way down, it would come back
+    // unable to read its own state, and nobody could serve.
+    return fail("runs " + v.last->version + " but is being restarted with " + assigned);
   }
-  if (planned) {
-    v.restart_at_us = now_us;  // not a crash: no backoff, not counted
+  if (name == record.active || (record.active.empty() && name == record.last_active)) {
+    return true;  // it holds every acknowledged write of its own term
+  }
+  if (v.last->epoch != record.epoch)
+    return fail("has not reached epoch " + std::to_string(record.epoch));
+  if (records_->InSync(name)) return true;
+  if (options_.async && v.last->in_sync) return true;  // async: the unreplicated tail may be lost
+  return fail("out of sync");
+}
+
+// The rules a promotion must satisfy, stated once more where it happens: each of them
+// was checked by the path that decided it (Promotable, or a fresh election's eligibility).
+void Failover::CheckPromotion(const std::string& name, const std::string& kind, int64_t detected_us,
+                              int64_t now_us) const {
+  const ClusterRecord& record = records_->record();
+  DUPLEX_ASSERT(detected_us <= now_us, "detected before promoted", detected_us, now_us);
+  DUPLEX_ASSERT(!records_->Failed(name), "a failed replica is never promoted", name);
+  DUPLEX_ASSERT(replicas_->Recent(name, now_us), "the promoted replica runs and reports", name);
+  const StatusReport& report = *replicas_->view(name).last;
+  DUPLEX_ASSERT(report.healthy, "the promoted replica is healthy", name, report.health_detail);
+  DUPLEX_ASSERT(transitions_.empty() || transitions_.back().epoch <= record.epoch,
+                "transitions follow the epochs", transitions_.back().epoch, record.epoch);
+  if (kind == "election") {
+    DUPLEX_ASSERT(record.active.empty(), "an election fills an empty seat", record.active);
+    if (Fresh()) return;  // a new cluster: the most state wins, whatever the record says
   } else {
-    ScheduleRestart(name, now_us);
+    DUPLEX_ASSERT(
+        name == options_.Other(record.active.empty() ? record.last_active : record.active),
+        "a failover or switchover promotes the other replica", kind, name);
   }
+  DUPLEX_ASSERT(!records_->Isolated(name), "an isolated replica is never promoted", name);
+  DUPLEX_ASSERT(report.version.empty() || report.version == records_->VersionOf(name),
+                "the promoted replica runs its assigned version", name, report.version,
+                records_->VersionOf(name));
+  bool own_term = name == record.active || (record.active.empty() && name == record.last_active);
+  DUPLEX_ASSERT(own_term || report.epoch == record.epoch, "the promoted replica reached epoch",
+                record.epoch, "it reports", report.epoch);
+  DUPLEX_ASSERT(own_term || records_->InSync(name) || (options_.async && report.in_sync),
+                "the promoted replica holds every acknowledged write", name, kind);
+  DUPLEX_ASSERT(kind != "hang failover" || now_us >= last_grant_us_ + options_.lease_ms * 1000,
+                "a hang failover waits out the last lease granted", now_us, last_grant_us_);
 }
 
-void Arbiter::ScheduleRestart(const std::string& name, int64_t now_us) {
-  ReplicaView& v = views_.at(name);
-  int64_t window_us = int64_t{options_.restart_window_s} * 1000000;
-  std::erase_if(v.crashes_us, [&](int64_t t) { return now_us - t > window_us; });
-  v.crashes_us.push_back(now_us);
-  if (static_cast<int>(v.crashes_us.size()) > options_.max_restarts) {
-    spdlog::error("replica {} crashed {} times within {} s: marked failed (not restarted)", name,
-                  v.crashes_us.size(), options_.restart_window_s);
-    ClusterRecord next = record_;
-    next.failed[name] = true;
-    Persist(next);
+void Failover::Promote(const std::string& name, bool skip_lease_wait, const std::string& kind,
+                       int64_t detected_us, int64_t now_us) {
+  CheckPromotion(name, kind, detected_us, now_us);
+  const uint64_t epoch = records_->record().epoch;
+  std::string from = records_->record().active.empty() ? records_->record().last_active
+                                                       : records_->record().active;
+  records_->BeginEpoch(name, skip_lease_wait);  // durable before anyone hears of it
+  DUPLEX_ASSERT(records_->record().epoch == epoch + 1 && records_->record().active == name,
+                "promoted at the recorded epoch plus one", records_->record().epoch, epoch);
+  pending_.reset();
+  switchover_.reset();
+  transitions_.push_back({kind, from, name, epoch + 1, detected_us, now_us});
+  spdlog::info("{}: {} promoted at epoch {} (from '{}', {} us after detection)", kind, name,
+               epoch + 1, from, now_us - detected_us);
+  announcer_->Announce(name);
+  std::string other = options_.Other(name);
+  if (replicas_->view(other).process_alive) announcer_->Announce(other);
+}
+
+void Failover::OnActiveExited(const std::string& active, int64_t now_us) {
+  DUPLEX_ASSERT(active == records_->record().active, "the recorded active exited", active);
+  DUPLEX_ASSERT(!replicas_->view(active).process_alive, "its exit was taken in first", active);
+  std::string standby = options_.Other(active);
+  std::string why;
+  if (Promotable(standby, now_us, &why)) {
+    // Fast path: the process is gone, so its lease holds nothing. Promote at once.
+    Promote(standby, /*skip_lease_wait=*/true, "crash failover", now_us, now_us);
     return;
   }
-  v.restart_at_us = now_us + options_.restart_backoff_ms * 1000;
+  spdlog::warn("active {} exited and the standby cannot take over ({}); waiting for {} to restart",
+               active, why, active);
+  records_->ClearActive();
 }
 
-void Arbiter::OnTick(int64_t now_us) {
-  now_us_ = now_us;
-  for (auto& [name, v] : views_) {
-    bool failed = record_.failed.count(name) && record_.failed.at(name);
-    if (failed || v.process_alive) continue;
-    bool first_start = v.starts == 0 && v.restart_at_us == 0 &&
-                       now_us - started_us_ >= options_.startup_grace_ms * 1000;
-    if (first_start || (v.restart_at_us != 0 && now_us >= v.restart_at_us)) {
-      v.restart_at_us = 0;
-      actions_.push_back(StartReplica{name});
-    }
-  }
+void Failover::OnTick(int64_t now_us) {
   CheckActiveSilence(now_us);
-  if (failover_ && now_us >= failover_->not_before_us) {
+  if (pending_ && now_us >= pending_->not_before_us) {
     std::string why;
-    if (Promotable(failover_->target, now_us, &why)) {
-      Promote(failover_->target, /*skip_lease_wait=*/false, "hang failover", failover_->detected_us,
+    if (Promotable(pending_->target, now_us, &why)) {
+      Promote(pending_->target, /*skip_lease_wait=*/false, "hang failover", pending_->detected_us,
               now_us);
     } else {
       spdlog::warn("hang failover cancelled: {}", why);
-      failover_.reset();
+      pending_.reset();
     }
   }
   MaybeElect(now_us);
   CheckSwitchover(now_us);
 }
 
-void Arbiter::CheckActiveSilence(int64_t now_us) {
-  if (record_.active.empty() || failover_) return;
-  const ReplicaView& v = views_.at(record_.active);
+void Failover::CheckActiveSilence(int64_t now_us) {
+  const ClusterRecord& record = records_->record();
+  if (record.active.empty() || pending_) return;
+  const ReplicaView& v = replicas_->view(record.active);
   if (!v.process_alive) return;  // the exit path handles it
-  int64_t silent_us = now_us - std::max(v.last_seen_us, started_us_);
+  int64_t silent_us = now_us - std::max(v.last_seen_us, replicas_->started_us());
   if (silent_us < options_.failure_timeout_ms * 1000) return;
-  std::string standby = Other(record_.active);
+  std::string standby = options_.Other(record.active);
   if (!Promotable(standby, now_us)) return;
   // Slow path: the active may be hung or cut off and may still hold a lease. Stop
   // renewing it and promote only after the last lease we granted has run out.
-  failover_ = PendingFailover{standby, now_us, last_grant_us_ + options_.lease_ms * 1000};
-  spdlog::warn("active {} silent for {} ms: failing over to {} after its lease", record_.active,
+  pending_ = PendingFailover{standby, now_us, last_grant_us_ + options_.lease_ms * 1000};
+  DUPLEX_ASSERT(standby != record.active, "a hang failover targets the standby", standby);
+  spdlog::warn("active {} silent for {} ms: failing over to {} after its lease", record.active,
                silent_us / 1000, standby);
 }
 
-void Arbiter::MaybeElect(int64_t now_us) {
-  if (!record_.active.empty() || failover_) return;
-  if (now_us - started_us_ < options_.startup_grace_ms * 1000) return;
-  bool fresh = record_.epoch == 0 || (record_.last_active.empty());
+void Failover::MaybeElect(int64_t now_us) {
+  if (!records_->record().active.empty() || pending_) return;
+  if (now_us - replicas_->started_us() < options_.startup_grace_ms * 1000) return;
+  const bool fresh = Fresh();
   const ReplicaView* best = nullptr;
-  for (const auto& [name, v] : views_) {
-    bool eligible = fresh ? (Recent(v, now_us) && v.last->healthy &&
-                             !(record_.failed.count(name) && record_.failed.at(name)))
-                          : Promotable(name, now_us);
+  for (const auto& [name, v] : replicas_->views()) {
+    bool eligible =
+        fresh ? (replicas_->Recent(name, now_us) && v.last->healthy && !records_->Failed(name))
+              : Promotable(name, now_us);
     if (!eligible) continue;
     auto rank = [](const ReplicaView& r) {
       return std::make_pair(r.last->applied_epoch, r.last->applied_seq);
@@ -154,39 +172,47 @@ void Arbiter::MaybeElect(int64_t now_us) {
   if (fresh) {
     // A new cluster: wait for every replica (bounded by the startup timeout) so the
     // one with the most state wins.
-    for (const auto& [name, v] : views_) {
-      if (!Recent(v, now_us) && now_us - started_us_ < 5 * options_.startup_grace_ms * 1000) return;
+    for (const auto& [name, v] : replicas_->views()) {
+      if (!replicas_->Recent(name, now_us) &&
+          now_us - replicas_->started_us() < 5 * options_.startup_grace_ms * 1000) {
+        return;
+      }
     }
   }
   // Nobody is active, so no lease is held by a live active.
   Promote(best->name, /*skip_lease_wait=*/true, "election", now_us, now_us);
 }
 
-Status Arbiter::RequestSwitchover(int64_t now_us, bool by_campaign) {
-  now_us_ = now_us;
-  if (record_.lock && !by_campaign) {
+Status Failover::RequestSwitchover(int64_t now_us, bool by_campaign) {
+  const ClusterRecord& record = records_->record();
+  if (record.lock && !by_campaign) {
     return FailedPrecondition("an upgrade campaign holds the management lock");
   }
   if (switchover_) return FailedPrecondition("a switchover is already under way");
-  if (failover_) return FailedPrecondition("a failover is under way");
-  if (record_.active.empty()) return FailedPrecondition("no active replica");
-  const ReplicaView& active = views_.at(record_.active);
-  if (!Recent(active, now_us)) return Unavailable("active " + record_.active + " is not reporting");
-  std::string standby = Other(record_.active);
+  if (pending_) return FailedPrecondition("a failover is under way");
+  if (record.active.empty()) return FailedPrecondition("no active replica");
+  if (!replicas_->Recent(record.active, now_us)) {
+    return Unavailable("active " + record.active + " is not reporting");
+  }
+  std::string standby = options_.Other(record.active);
   std::string why;
   if (!Promotable(standby, now_us, &why)) return FailedPrecondition("standby " + why);
-  switchover_ = Switchover{record_.active, now_us};
-  switchover_state_ = "draining " + record_.active;
-  spdlog::info("switchover: draining {}", record_.active);
-  Send(record_.active);
+  switchover_ = Switchover{record.active, now_us};
+  switchover_state_ = "draining " + record.active;
+  spdlog::info("switchover: draining {}", record.active);
+  announcer_->Announce(record.active);
   return Status::Ok();
 }
 
-void Arbiter::CheckSwitchover(int64_t now_us) {
+void Failover::CheckSwitchover(int64_t now_us) {
   if (!switchover_) return;
-  const ReplicaView& active = views_.at(switchover_->from);
-  std::string standby = Other(switchover_->from);
-  if (active.last && active.last->demoted && active.last->epoch == record_.epoch &&
+  const ClusterRecord& record = records_->record();
+  // A promotion ends the switchover; the seat can only have been emptied meanwhile.
+  DUPLEX_ASSERT(switchover_->from == record.active || record.active.empty(),
+                "a switchover drains the recorded active", switchover_->from, record.active);
+  const ReplicaView& active = replicas_->view(switchover_->from);
+  std::string standby = options_.Other(switchover_->from);
+  if (active.last && active.last->demoted && active.last->epoch == record.epoch &&
       active.last->peer_acked_seq == active.last->applied_seq && Promotable(standby, now_us)) {
     // The old active stopped serving and the standby has everything: no lease to wait out.
     int64_t started = switchover_->started_us;
@@ -199,7 +225,7 @@ void Arbiter::CheckSwitchover(int64_t now_us) {
                         std::to_string(options_.switchover_timeout_ms) + " ms";
     spdlog::warn("switchover {}", switchover_state_);
     switchover_.reset();
-    Send(record_.active);  // drain off again
+    announcer_->Announce(record.active);  // drain off again
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/fatal.h"
+
 namespace duplex {
 namespace {
 
@@ -311,6 +313,29 @@ TEST_F(ArbiterTest, StaleReportsFromAnUnknownReplicaChangeNothing) {
   ClusterRecord before = arbiter_.record();
   arbiter_.OnStatus(Report("mallory", WireRole::kActive, 99, 1), now_);
   EXPECT_EQ(arbiter_.record(), before);
+}
+
+// Finalizing cannot be undone: a command that would lower the cluster version is a bug in
+// the caller, and the arbiter stops (an assertion) before recording it.
+TEST_F(ArbiterTest, TheClusterVersionOnlyRises) {
+  struct Stopped {
+    std::string what;
+  };
+  SetFatalHandler([](FatalKind, const std::string& what) { throw Stopped{what}; });
+  BootPair();
+  arbiter_.SetReplicaVersion("a", "2.0.0");
+  arbiter_.SetReplicaVersion("b", "2.0.0");
+  arbiter_.SetClusterVersion("2.0.0");
+  EXPECT_EQ(store_.saved->cluster_version, "2.0.0");
+  std::string what;
+  try {
+    arbiter_.SetClusterVersion("1.0.0");
+  } catch (const Stopped& stopped) {
+    what = stopped.what;
+  }
+  SetFatalHandler(nullptr);
+  EXPECT_NE(what.find("the cluster version only rises"), std::string::npos) << what;
+  EXPECT_EQ(store_.saved->cluster_version, "2.0.0") << "nothing recorded";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/assert.h"
+
 namespace duplex {
 namespace {
 
@@ -21,9 +23,13 @@ bool Opening(const DigestComparison::Question& q) {
 }  // namespace
 
 DigestComparison::DigestComparison(size_t active, uint32_t schema, bool marks)
-    : active_(active), standby_(1 - active), schema_(std::to_string(schema)), marks_(marks) {}
+    : active_(active), standby_(1 - active), schema_(std::to_string(schema)), marks_(marks) {
+  DUPLEX_ASSERT(active_ < 2, "a pair has replicas 0 and 1", active_);
+}
 
 void DigestComparison::Begin(Phase phase, int64_t now_ms) {
+  DUPLEX_ASSERT(phase != Phase::kRetry && !verdict_, "a phase begins only while comparing");
+  DUPLEX_ASSERT(phase == Phase::kOpening || !seq_.empty(), "digests are read at a named seq");
   phase_ = phase;
   for (size_t i = 0; i < 2; ++i) {
     Slot fresh;
@@ -36,17 +42,20 @@ void DigestComparison::Begin(Phase phase, int64_t now_ms) {
 }
 
 void DigestComparison::StartOver(int64_t now_ms, std::string why) {
+  DUPLEX_ASSERT(!verdict_, "no attempt starts after the verdict", why);
   last_ = std::move(why);
   phase_ = Phase::kRetry;
   retry_at_ms_ = now_ms + (marks_ ? kRemarkMs : kReaskMs);
 }
 
 void DigestComparison::End(Status status) {
+  DUPLEX_ASSERT(!verdict_, "the comparison ends once", status.ToString());
   verdict_ = std::move(status);
   holding_ = false;
 }
 
 DigestComparison::Question DigestComparison::Make(size_t replica) const {
+  DUPLEX_ASSERT(replica < 2 && phase_ != Phase::kRetry, "a question of a phase", replica);
   Question q;
   q.replica = replica;
   q.attempt = attempt_;
@@ -59,6 +68,7 @@ DigestComparison::Question DigestComparison::Make(size_t replica) const {
     q.args = {seq_, schema_};
     q.timeout_ms = kDigestTimeoutMs;
   } else {
+    DUPLEX_ASSERT(!slots_[replica].token.empty(), "a digest of the snapshot it opened", replica);
     q.op = "_digest_of";
     q.args = {slots_[replica].token};
     q.timeout_ms = kDigestTimeoutMs;
@@ -78,6 +88,8 @@ std::vector<DigestComparison::Question> DigestComparison::Next(int64_t now_ms) {
     holding_ = !marks_;  // held from the first opening until both name one seq
     Begin(Phase::kOpening, now_ms);
   }
+  DUPLEX_ASSERT(!holding_ || (!marks_ && phase_ == Phase::kOpening),
+                "writes are held only while snapshots open without marks", marks_);
   std::vector<Question> out;
   // The standby first: its answer may make the active's (a digest of the whole state) moot.
   for (size_t i : {standby_, active_}) {
@@ -116,6 +128,8 @@ bool DigestComparison::Awaits(const Question& q) const {
 void DigestComparison::OnAnswer(const Question& q, const StatusOr<Response>& answer,
                                 int64_t now_ms) {
   if (!Awaits(q)) return;
+  DUPLEX_ASSERT(q.replica < 2 && slots_[q.replica].wanted, "an awaited answer was asked for",
+                q.replica, q.op);
   if (!answer.ok()) {
     return End(Unavailable(std::string(q.op == "_digest_mark" ? "digest mark" : "digest") +
                            ": a replica does not answer"));
@@ -125,11 +139,15 @@ void DigestComparison::OnAnswer(const Question& q, const StatusOr<Response>& ans
 }
 
 void DigestComparison::OnOpened(size_t replica, const Response& r, int64_t now_ms) {
+  DUPLEX_ASSERT(phase_ == Phase::kOpening, "an opening answer in the opening phase", replica);
+  DUPLEX_ASSERT(!marks_ || replica == active_, "only the active is asked to mark", replica);
   if (r.code != Code::kOk) {
     // An active with no standby following it (yet) cannot mark: try again.
     if (marks_ && r.code == Code::kUnavailable) return StartOver(now_ms, r.message);
     return End(Status(r.code, std::string(marks_ ? "digest mark: " : "digest: ") + r.message));
   }
+  DUPLEX_ASSERT(r.value.find(' ') != std::string::npos, "an opening names a token and a seq",
+                r.value);
   slots_[replica].answer = r;
   slots_[replica].token = FirstWord(r.value);
   if (marks_) {
@@ -141,11 +159,14 @@ void DigestComparison::OnOpened(size_t replica, const Response& r, int64_t now_m
   std::string a = SecondWord(slots_[0].answer->value), b = SecondWord(slots_[1].answer->value);
   if (a != b) return StartOver(now_ms, "seq " + a + " vs " + b);
   seq_ = a;
+  DUPLEX_ASSERT(holding_, "both snapshots opened while writes were held", seq_);
   holding_ = false;  // both snapshots are open: writes go on while the digests are read
   Begin(Phase::kDigests, now_ms);
 }
 
 void DigestComparison::OnDigest(size_t replica, const Response& r, int64_t now_ms) {
+  DUPLEX_ASSERT(phase_ == Phase::kDigests && !seq_.empty(), "a digest answer at a named seq",
+                replica);
   Slot& s = slots_[replica];
   if (marks_ && replica == standby_ && r.code == Code::kUnavailable) {
     // Not applied that far yet: it meets the mark a batch or two later.
@@ -160,6 +181,7 @@ void DigestComparison::OnDigest(size_t replica, const Response& r, int64_t now_m
   if (r.code != Code::kOk) return End(Status(r.code, "digest: " + r.message));
   s.answer = r;
   if (!slots_[0].answer || !slots_[1].answer) return;
+  DUPLEX_ASSERT(!holding_, "digests are read while writes go on", seq_);
   // The active's first with marks, as the coordinator always named them.
   const std::string& first = slots_[marks_ ? active_ : 0].answer->value;
   const std::string& second = slots_[marks_ ? standby_ : 1].answer->value;

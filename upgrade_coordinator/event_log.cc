@@ -5,8 +5,17 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/assert.h"
+#include "feature_flags/feature_set.h"
+
 namespace duplex {
 namespace {
+
+// `later` is not below `earlier` (when both are versions).
+bool NotBelow(const std::string& later, const std::string& earlier) {
+  auto a = ParseVersion(later), b = ParseVersion(earlier);
+  return !a.ok() || !b.ok() || *a >= *b;
+}
 
 EventLog::ReplicaSeen Seen(const ReplicaView& v) {
   EventLog::ReplicaSeen seen;
@@ -29,6 +38,7 @@ EventLog::~EventLog() {
 }
 
 Status EventLog::Open(const std::string& path) {
+  DUPLEX_ASSERT(file_ == nullptr && !in_memory_, "an event log is opened once", path);
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) return IOError("event log " + path + ": " + std::strerror(errno));
   return Status::Ok();
@@ -38,6 +48,8 @@ Status EventLog::Open(const std::string& path) {
 // changed (building it every turn cost the coordinator most of its CPU under ASan).
 void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign) {
   if (file_ == nullptr && !in_memory_) return;
+  DUPLEX_ASSERT(now_us >= last_us_, "events are observed in time order", now_us, last_us_);
+  last_us_ = now_us;
   for (const auto& [name, view] : arbiter.replicas()) {
     ReplicaSeen seen = Seen(view);
     auto last = replicas_.find(name);
@@ -57,6 +69,12 @@ void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRec
   const ClusterRecord& r = arbiter.record();
   ClusterSeen cluster{r.epoch, r.active, r.cluster_version, r.replica_version, r.isolated, r.lock};
   if (!cluster_ || !(*cluster_ == cluster)) {
+    // The record it logs is durable, so what it logged never goes back, restarts included.
+    DUPLEX_ASSERT(!cluster_ || r.epoch >= cluster_->epoch, "logged epochs only grow", r.epoch,
+                  cluster_ ? cluster_->epoch : 0);
+    DUPLEX_ASSERT(!cluster_ || NotBelow(r.cluster_version, cluster_->cluster_version),
+                  "the logged cluster version only rises", r.cluster_version,
+                  cluster_ ? cluster_->cluster_version : "");
     Write(now_us, {{"kind", "cluster"},
                    {"epoch", r.epoch},
                    {"active", r.active},
@@ -90,6 +108,9 @@ void EventLog::Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRec
 }
 
 void EventLog::Write(int64_t now_us, nlohmann::json event) {
+  DUPLEX_ASSERT(file_ != nullptr || in_memory_, "written only where it is kept");
+  DUPLEX_ASSERT(event.is_object() && event.contains("kind"), "every event says its kind",
+                event.dump());
   event["t_us"] = now_us;
   if (in_memory_) {
     kept_.push_back(std::move(event));  // no wall clock: a simulation replays exactly

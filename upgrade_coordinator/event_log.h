@@ -66,6 +66,7 @@ class EventLog {
   std::map<std::string, ReplicaSeen> replicas_;  // by name
   std::optional<ClusterSeen> cluster_;
   std::optional<CampaignSeen> campaign_;
+  int64_t last_us_ = 0;  // the last Observe's time
 };
 
 // Reads an events.jsonl; the error names the line that is not JSON.

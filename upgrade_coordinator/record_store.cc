@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/assert.h"
+
 namespace duplex {
 namespace {
 
@@ -11,7 +13,9 @@ constexpr const char* kRecordKey = "cluster_record";
 
 class RocksRecordStore final : public RecordStore {
  public:
-  explicit RocksRecordStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  explicit RocksRecordStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {
+    DUPLEX_ASSERT(db_ != nullptr, "a record store over an open database");
+  }
 
   StatusOr<std::optional<ClusterRecord>> Load() override {
     std::string value;
@@ -24,7 +28,12 @@ class RocksRecordStore final : public RecordStore {
   }
 
   Status Save(const ClusterRecord& record) override {
-    return Put(kRecordKey, RecordToJson(record));
+    std::string text = RecordToJson(record);
+    // What is stored must read back as the same record, or a restart would decide on
+    // another one.
+    auto again = RecordFromJson(text);
+    DUPLEX_ASSERT(again.ok() && *again == record, "the record reads back as written", text);
+    return Put(kRecordKey, text);
   }
 
   StatusOr<std::optional<std::string>> Get(const std::string& key) override {
@@ -36,6 +45,7 @@ class RocksRecordStore final : public RecordStore {
   }
 
   Status Put(const std::string& key, const std::string& value) override {
+    DUPLEX_ASSERT(!key.empty(), "a document has a key", value.size());
     rocksdb::WriteOptions wo;
     wo.sync = true;
     auto s = db_->Put(wo, key, value);
@@ -94,6 +104,7 @@ StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path) 
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return IOError("open coordinator store " + path + ": " + s.ToString());
+  DUPLEX_ASSERT(raw != nullptr, "an opened database", path);
   return std::unique_ptr<RecordStore>(
       std::make_unique<RocksRecordStore>(std::unique_ptr<rocksdb::DB>(raw)));
 }

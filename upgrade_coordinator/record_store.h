@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/arbiter_types.h"
 
 namespace duplex {
 

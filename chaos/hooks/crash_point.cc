@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/assert.h"
 #include "common/files.h"
 
 namespace duplex {
@@ -18,7 +19,9 @@ namespace {
 class CrashPointRecordStore final : public RecordStore {
  public:
   CrashPointRecordStore(std::unique_ptr<RecordStore> inner, std::string control_file)
-      : inner_(std::move(inner)), file_(std::move(control_file)) {}
+      : inner_(std::move(inner)), file_(std::move(control_file)) {
+    DUPLEX_ASSERT(inner_ != nullptr && !file_.empty(), "a crash point wraps a store", file_);
+  }
 
   StatusOr<std::optional<ClusterRecord>> Load() override {
     auto loaded = inner_->Load();
@@ -56,6 +59,7 @@ class CrashPointRecordStore final : public RecordStore {
       spdlog::error("crash point {}: {}", file_, parsed.ToString());
       return;
     }
+    DUPLEX_ASSERT(n >= 1 && (what == "any" || what == "reload"), "a parsed crash point", what, n);
     if (what == "reload" && !reload) return;
     if (n > 1) {
       (void)WriteFileAtomically(file_, what + " " + std::to_string(n - 1) + "\n");
@@ -97,6 +101,7 @@ Status ParseCrashPoint(const std::string& text, std::string* what, int* n) {
       return InvalidArgument("crash point \"" + text + "\": the count must be a number >= 1");
     }
   }
+  DUPLEX_ASSERT(*n >= 1, "a crash point counts from one", *n);
   return Status::Ok();
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "upgrade_coordinator/arbiter.h"
+#include "upgrade_coordinator/arbiter_types.h"
 
 namespace duplex {
 

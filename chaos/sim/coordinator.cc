@@ -97,9 +97,8 @@ void Coordinator::Spawn(const std::string& replica) {
     arbiter_->OnProcessStarted(replica, processes_.at(replica).pid, sim_.now());
     return;
   }
-  // The binary is chosen now, as the daemon's argv[0]; the process runs it even if the
-  // coordinator dies before it boots (seed 3204 booted the old one, as no coordinator
-  // was there to ask).
+  // The binary is chosen now, as the daemon's argv[0]: the process runs it even if the
+  // coordinator dies before it boots.
   std::string version = arbiter_->VersionOf(replica);
   if (version.empty()) version = kOldVersion;
   int32_t pid = processes_.Spawn(replica, version);
@@ -115,9 +114,8 @@ void Coordinator::OnExited(const std::string& replica, int32_t pid) {
 }
 
 // A process the coordinator adopted (started by its previous life) is not its child:
-// the daemon's supervisor polls whether it still runs; so does this, every tick.
-// (Found by seeds 7370 and 7902: adopted from reports sent just before both replicas
-// lost power, they were never seen to exit, so never restarted.)
+// the daemon's supervisor polls whether it still runs; so does this, every tick, or an
+// adopted process that dies (say, by a power cut) is never restarted.
 void Coordinator::ReapAdopted() {
   for (const auto& [name, view] : arbiter_->replicas()) {
     const Replica& r = processes_.at(name);

@@ -41,7 +41,7 @@ struct Converging {
 // is missing (the other replica back on the old version, in sync, a switchover to it) and
 // says what it waits for. Both steps call it: a switchover requested before the rollback
 // (say, by SwitchToNew) may still complete after RestoreActive found the old one active,
-// and must be undone (found by the simulator: an abort during SwitchToNew hung).
+// and must be undone.
 bool OldVersionActive(Machine& m, Converging* c) {
   std::string active = m.host->ActiveName();
   if (!active.empty()) m.host->Isolate(active, false);  // never leave the active isolated
@@ -50,7 +50,7 @@ bool OldVersionActive(Machine& m, Converging* c) {
     // Nobody serves, for longer than a step may take. The replica the arbiter waits for
     // (the one holding the last writes) may be isolated, or on the new version and never
     // start again (a release that crashes at start): as a last resort, every replica back
-    // in service on the old version, so that one can be elected (found by seed 3748).
+    // in service on the old version, so that one can be elected.
     // Not sooner: an active is missing for a moment in every failover.
     if (m.TimedOut()) {
       for (const std::string& r : {m.record.first, m.record.second}) {
