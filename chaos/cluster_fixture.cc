@@ -230,9 +230,12 @@ StatusOr<std::vector<std::string>> ClusterFixture::Digests() const {
   Client client(options);
   std::vector<std::string> out;
   for (size_t i = 0; i < options.endpoints.size(); ++i) {
-    auto r = client.Ask(i, "_digest", {}, 5000);
+    AdminRequest digest;
+    digest.op = AdminOp::kDigest;
+    auto r = client.Admin(i, digest, 5000);
     if (!r.ok()) return r.status();
-    out.push_back(r->value);
+    if (r->code != Code::kOk) return duplex::Status(r->code, "digest: " + r->message);
+    out.push_back(DigestText(*r));
   }
   return out;
 }

@@ -13,9 +13,9 @@
 namespace duplex {
 
 // Actions for the I/O layer.
-struct ToClient {
+struct ToClient {  // an answer on the client port: to a Request, or on the admin path
   std::string route;
-  ClientReply reply;
+  std::variant<ClientReply, AdminReply> reply;
 };
 struct ToStandby {
   std::string route;

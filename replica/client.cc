@@ -51,10 +51,10 @@ struct Client::Impl {
     return stream.get();
   }
 
-  bool Send(size_t index, const Request& request) {
+  bool Send(size_t index, const Frame& frame) {
     FrameStream* stream = Connected(index);
     if (stream == nullptr) return false;
-    stream->Send(EncodeFrame(request));
+    stream->Send(EncodeFrame(frame));
     return stream->status().ok();
   }
 
@@ -63,6 +63,22 @@ struct Client::Impl {
   // it only sleeps, discarding what arrives.
   std::optional<ClientReply> Wait(std::optional<uint64_t> seq, int64_t timeout_us, size_t watch,
                                   size_t* from) {
+    auto answers = [&](const Frame& f) {
+      auto* reply = std::get_if<ClientReply>(&f);
+      return reply != nullptr && seq && reply->client_id == options.client_id &&
+             reply->request_seq == *seq;
+    };
+    auto frame = WaitFor(answers, timeout_us, watch, from);
+    if (!frame) return std::nullopt;
+    return std::get<ClientReply>(*frame);
+  }
+
+  // Waits up to timeout_us for a frame `answers` accepts, from any replica; nullopt on
+  // timeout or when the connection to `watch` breaks. Other frames (garbage, late answers
+  // to earlier attempts) are skipped.
+  template <typename Answers>
+  std::optional<Frame> WaitFor(const Answers& answers, int64_t timeout_us, size_t watch,
+                               size_t* from) {
     int64_t deadline = clock.NowUs() + timeout_us;
     std::vector<pollfd> fds;
     std::vector<size_t> index;
@@ -87,12 +103,10 @@ struct Client::Impl {
         if (fds[k].revents & ~POLLOUT) stream.Read();
         while (auto bytes = stream.NextFrame()) {
           auto frame = DecodeFrame(*bytes, options.max_frame_bytes);
-          auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
-          if (reply != nullptr && seq && reply->client_id == options.client_id &&
-              reply->request_seq == *seq) {
+          if (frame.ok() && answers(*frame)) {
             *from = index[k];
-            return *reply;
-          }  // else garbage, or a late answer to an earlier attempt: skip it
+            return std::move(frame).value();
+          }
         }
       }
     }
@@ -119,6 +133,7 @@ struct Client::Impl {
   SteadyClock clock;
   size_t current = 0;
   uint64_t request_seq = 0;
+  uint64_t admin_id = 0;
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -176,24 +191,33 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
                      std::to_string(c.options.deadline_ms) + " ms; last: " + last_error);
 }
 
-StatusOr<Response> Client::Ask(size_t replica_index, const std::string& op,
-                               std::vector<std::string> args, int timeout_ms) {
+StatusOr<AdminReply> Client::Admin(size_t replica_index, AdminRequest request, int timeout_ms,
+                                   bool legacy_ops) {
   Impl& c = *impl_;
   if (replica_index >= c.streams.size())
     return InvalidArgument("no replica " + std::to_string(replica_index));
-  // Admin reads use seq 0 with a private marker so they never match a call's reply.
-  Request request{c.options.client_id, 0, op, std::move(args)};
+  request.id = ++c.admin_id;
+  // Legacy ops use seq 0, which no call's reply carries.
+  Frame frame = legacy_ops ? Frame(AdminAsClientOp(request, c.options.client_id)) : Frame(request);
   int64_t deadline = c.clock.NowMs() + timeout_ms;
-  while (!c.Send(replica_index, request)) {  // refused: the replica may be (re)starting
-    if (c.clock.NowMs() >= deadline) {
-      return Unavailable(c.connect_error);
-    }
+  while (!c.Send(replica_index, frame)) {  // refused: the replica may be (re)starting
+    if (c.clock.NowMs() >= deadline) return Unavailable(c.connect_error);
     c.Pause(2000, deadline);
   }
+  uint64_t client_id = c.options.client_id, id = request.id;
+  auto answers = [&](const Frame& f) {
+    if (legacy_ops) {
+      auto* r = std::get_if<ClientReply>(&f);
+      return r != nullptr && r->client_id == client_id && r->request_seq == 0;
+    }
+    auto* r = std::get_if<AdminReply>(&f);
+    return r != nullptr && r->id == id;  // an earlier, timed-out request's answer is skipped
+  };
   size_t from = replica_index;
-  auto reply = c.Wait(0, timeout_ms * int64_t{1000}, replica_index, &from);
+  auto reply = c.WaitFor(answers, timeout_ms * int64_t{1000}, replica_index, &from);
   if (!reply) return Unavailable("no answer from " + c.options.endpoints[replica_index]);
-  return reply->response;
+  if (!legacy_ops) return std::get<AdminReply>(*reply);
+  return AdminFromClientAnswer(request, std::get<ClientReply>(*reply).response);
 }
 
 }  // namespace duplex

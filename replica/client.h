@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "replica/frame.h"
 #include "replica/processor.h"
 
 namespace duplex {
@@ -42,9 +43,12 @@ class Client {
   StatusOr<Response> Call(const std::string& op, std::vector<std::string> args,
                           CallStats* stats = nullptr);
 
-  // One attempt at one replica, no retry, no request seq (for admin reads like "_digest").
-  StatusOr<Response> Ask(size_t replica_index, const std::string& op, std::vector<std::string> args,
-                         int timeout_ms);
+  // The admin path (digests, checkpoints): one attempt at one replica, no retry, waiting at
+  // most timeout_ms. The reply's own code says whether the replica did it. `legacy_ops`: the
+  // replica is a release older than AdminRequest frames (its status lacks admin_frames), so
+  // the request goes as the "_digest..." client op that release took, its answer read back.
+  StatusOr<AdminReply> Admin(size_t replica_index, AdminRequest request, int timeout_ms,
+                             bool legacy_ops = false);
 
   uint64_t client_id() const;
   uint64_t last_request_seq() const;

@@ -268,6 +268,9 @@ class Daemon final : public ActionSink {
   void OnClientFrame(const std::string& route, const std::string& bytes, int64_t now) {
     auto frame = DecodeFrame(bytes, options_.max_frame_bytes);
     if (!frame.ok()) return (void)Refuse("client port: " + frame.status().message());
+    if (auto* admin = std::get_if<AdminRequest>(&*frame)) {  // the admin path
+      return core_.OnAdminRequest(route, std::move(*admin), now);
+    }
     auto* req = std::get_if<Request>(&*frame);
     if (req == nullptr) return (void)Refuse("client port: a frame other than a request");
     // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
@@ -317,7 +320,8 @@ class Daemon final : public ActionSink {
 
   void Do(Action action) override {
     if (auto* c = std::get_if<ToClient>(&action)) {
-      clients_.Send(c->route, EncodeFrame(std::move(c->reply)));
+      clients_.Send(c->route,
+                    std::visit([](auto& r) { return EncodeFrame(std::move(r)); }, c->reply));
     } else if (auto* s = std::get_if<ToStandby>(&action)) {
       SendParts(router_.s, &s->route, EncodeFrame(std::move(s->message)));
     } else if (auto* a = std::get_if<ToActive>(&action)) {

@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 
 #include <cstring>
+#include <sstream>
 
 #include "common/checksum.h"
 #include "replica/replica.capnp.h"
@@ -52,6 +53,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setDemoted(s.demoted);
   b.setHolds(s.holds);
   b.setMarks(s.marks);
+  b.setAdminFrames(s.admin_frames);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -80,6 +82,43 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setDrain(a.drain);
   b.setHold(a.hold);
   b.setClusterVersion(a.cluster_version);
+}
+
+void ToWire(const AdminRequest& r, wire::AdminRequest::Builder b) {
+  b.setId(r.id);
+  b.setOp(static_cast<wire::AdminOp>(r.op));
+  b.setSchema(r.schema);
+  b.setSeq(r.seq);
+  b.setToken(r.token);
+  b.setPath(r.path);
+}
+
+void ToWire(const AdminReply& r, wire::AdminReply::Builder b) {
+  b.setId(r.id);
+  b.setCode(static_cast<uint16_t>(r.code));
+  b.setMessage(r.message);
+  b.setDigest(r.digest);
+  b.setKeys(r.keys);
+  b.setSeq(r.seq);
+  b.setToken(r.token);
+  b.setPath(r.path);
+}
+
+StatusOr<Frame> AdminRequestFromWire(wire::AdminRequest::Reader r) {
+  auto op = static_cast<uint16_t>(r.getOp());
+  if (op > static_cast<uint16_t>(kAdminOpLast)) {
+    return Corruption("admin request: unknown op " + std::to_string(op));
+  }
+  return Frame(AdminRequest{r.getId(), static_cast<AdminOp>(op), r.getSchema(), r.getSeq(),
+                            r.getToken(), r.getPath()});
+}
+
+StatusOr<Frame> AdminReplyFromWire(wire::AdminReply::Reader r) {
+  if (r.getCode() > static_cast<uint16_t>(Code::kInternal)) {
+    return Corruption("admin reply: unknown code " + std::to_string(r.getCode()));
+  }
+  return Frame(AdminReply{r.getId(), static_cast<Code>(r.getCode()), r.getMessage(), r.getDigest(),
+                          r.getKeys(), r.getSeq(), r.getToken(), r.getPath()});
 }
 
 StatusOr<WireRole> RoleFromWire(wire::Role role) {
@@ -114,6 +153,7 @@ StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
   out.demoted = s.getDemoted();
   out.holds = s.getHolds();
   out.marks = s.getMarks();
+  out.admin_frames = s.getAdminFrames();
   out.lag_ops = s.getLagOps();
   out.refused_frames = s.getRefusedFrames();
   out.role_path = s.getRolePath();
@@ -165,6 +205,10 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
                               a.getSoloGrantId(), a.getDrain(), a.getClusterVersion(),
                               a.getSyncId(), a.getStandbyOut(), a.getHold()});
     }
+    case wire::Frame::ADMIN_REQUEST:
+      return AdminRequestFromWire(f.getAdminRequest());
+    case wire::Frame::ADMIN_REPLY:
+      return AdminReplyFromWire(f.getAdminReply());
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));
 }
@@ -183,6 +227,77 @@ const char* WireRoleName(WireRole role) {
   return "?";
 }
 
+const char* AdminOpName(AdminOp op) {
+  switch (op) {
+    case AdminOp::kDigest:
+      return "_digest";
+    case AdminOp::kDigestOpen:
+      return "_digest_open";
+    case AdminOp::kDigestMark:
+      return "_digest_mark";
+    case AdminOp::kDigestAt:
+      return "_digest_at";
+    case AdminOp::kDigestOf:
+      return "_digest_of";
+    case AdminOp::kCheckpoint:
+      return "_checkpoint";
+  }
+  return "?";
+}
+
+AdminReply AdminAnswer(uint64_t id, Code code, std::string message) {
+  AdminReply reply;
+  reply.id = id;
+  reply.code = code;
+  reply.message = std::move(message);
+  return reply;
+}
+
+std::string DigestText(const AdminReply& reply) {
+  return std::to_string(reply.digest) + " " + std::to_string(reply.keys) + " " +
+         std::to_string(reply.seq);
+}
+
+Request AdminAsClientOp(const AdminRequest& r, uint64_t client_id) {
+  std::vector<std::string> args;
+  switch (r.op) {
+    case AdminOp::kDigest:
+    case AdminOp::kDigestOpen:
+    case AdminOp::kDigestMark:
+      break;
+    case AdminOp::kDigestAt:
+      args.push_back(std::to_string(r.seq));
+      break;
+    case AdminOp::kDigestOf:
+      args.push_back(std::to_string(r.token));
+      break;
+    case AdminOp::kCheckpoint:
+      args.push_back(r.path);
+      break;
+  }
+  bool reads = r.op != AdminOp::kDigestOf && r.op != AdminOp::kCheckpoint;
+  if (reads && r.schema != 0) args.push_back(std::to_string(r.schema));
+  return Request{client_id, 0, AdminOpName(r.op), std::move(args)};
+}
+
+StatusOr<AdminReply> AdminFromClientAnswer(const AdminRequest& r, const Response& response) {
+  AdminReply out = AdminAnswer(r.id, response.code, response.message);
+  if (response.code != Code::kOk) return out;
+  if (r.op == AdminOp::kCheckpoint) {
+    out.path = response.value;
+    return out;
+  }
+  std::istringstream words(response.value);
+  bool opened = r.op == AdminOp::kDigestOpen || r.op == AdminOp::kDigestMark;
+  bool read = opened ? static_cast<bool>(words >> out.token >> out.seq)
+                     : static_cast<bool>(words >> out.digest >> out.keys >> out.seq);
+  if (!read) {
+    return Corruption(std::string(AdminOpName(r.op)) + ": unreadable answer '" + response.value +
+                      "'");
+  }
+  return out;
+}
+
 std::string EncodeFrame(const Frame& frame) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<wire::Frame>();
@@ -194,6 +309,8 @@ std::string EncodeFrame(const Frame& frame) {
         if constexpr (std::is_same_v<T, PeerMessage>) ToWire(v, root.initPeer());
         if constexpr (std::is_same_v<T, StatusReport>) ToWire(v, root.initStatus());
         if constexpr (std::is_same_v<T, Assignment>) ToWire(v, root.initAssignment());
+        if constexpr (std::is_same_v<T, AdminRequest>) ToWire(v, root.initAdminRequest());
+        if constexpr (std::is_same_v<T, AdminReply>) ToWire(v, root.initAdminReply());
       },
       frame);
   auto words = capnp::messageToFlatArray(message);

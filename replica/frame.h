@@ -48,7 +48,8 @@ struct StatusReport {
   bool promoted_ready = false;
   bool demoted = false;
   bool holds = false;  // understands Assignment.hold
-  bool marks = false;  // understands _digest_mark and _digest_at: digests without a hold
+  bool marks = false;  // understands digest marks (digestMark, digestAt): digests without a hold
+  bool admin_frames = false;  // takes AdminRequest frames; older releases took "_digest..." ops
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;
@@ -82,7 +83,53 @@ struct Assignment {
   bool hold = false;
 };
 
-using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment>;
+// The admin path (replica.capnp AdminRequest): whole-state operations asked of one replica
+// on its client port, as typed frames; a client Request whose op starts with "_" is refused.
+enum class AdminOp : uint8_t {
+  kDigest = 0,      // the digest of the state now
+  kDigestOpen = 1,  // open a snapshot now -> token, seq
+  kDigestMark = 2,  // active: open one and mark its seq in the delta stream -> token, seq
+  kDigestAt = 3,    // standby: the digest of the snapshot opened at the marked `seq`
+  kDigestOf = 4,    // the digest of the snapshot opened as `token`
+  kCheckpoint = 5,  // a RocksDB checkpoint into `path`, below the archive directory
+};
+constexpr AdminOp kAdminOpLast = AdminOp::kCheckpoint;
+// The op's name as a client op of the releases before AdminRequest ("_digest_mark"); also
+// how logs and the simulator's trace name it.
+const char* AdminOpName(AdminOp op);
+
+struct AdminRequest {
+  uint64_t id = 0;  // echoed in the reply
+  AdminOp op = AdminOp::kDigest;
+  uint32_t schema = 0;  // digests: read the state in this schema (0: the replica's own)
+  uint64_t seq = 0;     // kDigestAt
+  uint64_t token = 0;   // kDigestOf
+  std::string path;     // kCheckpoint
+};
+
+struct AdminReply {
+  uint64_t id = 0;
+  Code code = Code::kOk;
+  std::string message;
+  uint64_t digest = 0;  // the digest ops: the state digest ...
+  uint64_t keys = 0;    // ... of this many keys ...
+  uint64_t seq = 0;     // ... at this seq; kDigestOpen, kDigestMark: the snapshot's seq
+  uint64_t token = 0;   // kDigestOpen, kDigestMark
+  std::string path;     // kCheckpoint: the directory written
+};
+// The answer to admin request `id`, its results still to be filled in.
+AdminReply AdminAnswer(uint64_t id, Code code = Code::kOk, std::string message = "");
+// A digest as "digest keys seq", the text the releases before AdminReply answered.
+std::string DigestText(const AdminReply& reply);
+
+// Releases older than AdminRequest frames (StatusReport.admin_frames false) took admin
+// requests as client ops: `request` as that op (request seq 0: not deduplicated), and that
+// op's answer ("token seq", "digest keys seq" or the checkpoint's directory) read back.
+Request AdminAsClientOp(const AdminRequest& request, uint64_t client_id);
+StatusOr<AdminReply> AdminFromClientAnswer(const AdminRequest& request, const Response& answer);
+
+using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment,
+                           AdminRequest, AdminReply>;
 
 std::string EncodeFrame(const Frame& frame);
 // max_bytes bounds the frame; the Cap'n Proto traversal limit follows from it.

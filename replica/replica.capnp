@@ -67,7 +67,8 @@ struct Status {
   catchupKeys @30 :UInt64;       # active: snapshot entries sent to the standby this session
   catchupBytes @31 :UInt64;      # ... and their bytes
   holds @32 :Bool;               # understands Assignment.hold (older releases are drained instead)
-  marks @33 :Bool;               # understands _digest_mark/_digest_at (digests without a hold)
+  marks @33 :Bool;               # understands digest marks (digests without a hold)
+  adminFrames @34 :Bool;         # takes AdminRequest frames (older releases: "_digest..." ops)
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the
@@ -88,6 +89,38 @@ struct Assignment {
   hold @12 :Bool;            # active: queue requests but commit none (a digest comparison)
 }
 
+# The admin path: whole-state operations the coordinator (or a test) asks one replica
+# for, on the client port. A ClientRequest whose op starts with "_" is refused; releases
+# older than Status.adminFrames took these as ClientRequest ops named as in the comments.
+enum AdminOp {
+  digest @0;       # "_digest [schema]": the digest of the state now
+  digestOpen @1;   # "_digest_open [schema]": open a snapshot now -> token, seq
+  digestMark @2;   # "_digest_mark [schema]" (active): open one and mark its seq -> token, seq
+  digestAt @3;     # "_digest_at seq [schema]" (standby): the digest of the marked snapshot
+  digestOf @4;     # "_digest_of token": the digest of a snapshot opened by token
+  checkpoint @5;   # "_checkpoint path": a RocksDB checkpoint below the archive directory
+}
+
+struct AdminRequest {
+  id @0 :UInt64;             # echoed in the reply
+  op @1 :AdminOp;
+  schema @2 :UInt32;         # digests: read the state in this schema (0: the replica's own)
+  seq @3 :UInt64;            # digestAt
+  token @4 :UInt64;          # digestOf
+  path @5 :Text;             # checkpoint
+}
+
+struct AdminReply {
+  id @0 :UInt64;
+  code @1 :UInt16;           # duplex::Code
+  message @2 :Text;
+  digest @3 :UInt64;         # digest, digestAt, digestOf: the state digest ...
+  keys @4 :UInt64;           # ... of this many keys ...
+  seq @5 :UInt64;            # ... at this seq; digestOpen, digestMark: the snapshot's seq
+  token @6 :UInt64;          # digestOpen, digestMark
+  path @7 :Text;             # checkpoint: the directory written
+}
+
 struct Frame {
   union {
     clientRequest @0 :ClientRequest;
@@ -95,5 +128,7 @@ struct Frame {
     peer @2 :Sync.PeerMessage;
     status @3 :Status;
     assignment @4 :Assignment;
+    adminRequest @5 :AdminRequest;
+    adminReply @6 :AdminReply;
   }
 }

@@ -149,14 +149,24 @@ void ReplicaCore::ReplyNotActive(const std::string& route, const Request& reques
 
 void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t now_us) {
   now_us_ = now_us;
-  // Whole-state work leaves the event loop (Offload): on a million keys it takes longer
-  // than a lease. What it reads is fixed here: a snapshot, or RocksDB's own checkpoint.
-  if (request.op.starts_with("_digest")) {
-    return digests_.OnRequest(route, request, now_us, active_, follower_.reached_seq());
+  if (request.op.starts_with("_")) {
+    return Emit(MakeReply(route, request,
+                          {Code::kInvalidArgument,
+                           "'" + request.op +
+                               "': admin operations are taken only as AdminRequest frames "
+                               "(the admin path)",
+                           ""}));
   }
-  if (request.op == "_checkpoint") return digests_.OnCheckpoint(route, request);
   if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
   active_.Enqueue(std::move(route), std::move(request));
+}
+
+void ReplicaCore::OnAdminRequest(std::string route, AdminRequest request, int64_t now_us) {
+  now_us_ = now_us;
+  // Whole-state work leaves the event loop (Offload): on a million keys it takes longer
+  // than a lease. What it reads is fixed here: a snapshot, or RocksDB's own checkpoint.
+  if (request.op == AdminOp::kCheckpoint) return digests_.OnCheckpoint(route, request);
+  digests_.OnRequest(route, request, now_us, active_, follower_.reached_seq());
 }
 
 void ReplicaCore::OnFromStandby(std::string route, PeerMessage message, int64_t now_us) {
@@ -289,6 +299,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   if (IsActive(r)) active_.FillStatus(s);
   s.holds = true;  // capabilities of this release, whatever the role
   s.marks = true;
+  s.admin_frames = true;
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;
   return s;

@@ -30,7 +30,11 @@ class ReplicaCore final : private RoleListener {
  public:
   ReplicaCore(ReplicaOptions options, Store* store, Processor* processor);
 
+  // A client request; one whose op starts with "_" is refused (admin work takes the admin
+  // path below).
   void OnClientRequest(std::string route, Request request, int64_t now_us);
+  // The admin path: digests and checkpoints, answered with an AdminReply (ToClient).
+  void OnAdminRequest(std::string route, AdminRequest request, int64_t now_us);
   void OnFromStandby(std::string route, PeerMessage message, int64_t now_us);
   void OnFromActive(PeerMessage message, int64_t now_us);
   void OnAssignment(const Assignment& assignment, int64_t now_us);

@@ -209,6 +209,12 @@ class Pair {
     Pump();
   }
   void Submit(const std::string& name, Request request) { Submit(name, std::vector{request}); }
+  // On the admin path.
+  void SubmitAdmin(const std::string& name, AdminRequest request) {
+    core(name).OnAdminRequest("admin", std::move(request), now_);
+    Tick(name);
+    Pump();
+  }
 
   void RunFor(int64_t duration_us, int64_t step_us = 5 * kMs) {
     for (int64_t t = 0; t < duration_us; t += step_us) {
@@ -279,6 +285,7 @@ class Pair {
   Filter filter;
   std::deque<Envelope> held;
   std::vector<ClientReply> replies;
+  std::vector<AdminReply> admin_replies;
   uint64_t dropped = 0;
 
  private:
@@ -291,7 +298,11 @@ class Pair {
     Node& n = nodes_.at(name);
     for (auto& action : n.core->TakeActions()) {
       if (auto* c = std::get_if<ToClient>(&action)) {
-        replies.push_back(c->reply);
+        if (auto* admin = std::get_if<AdminReply>(&c->reply)) {
+          admin_replies.push_back(*admin);
+        } else {
+          replies.push_back(std::get<ClientReply>(c->reply));
+        }
       } else if (auto* s = std::get_if<ToStandby>(&action)) {
         Send({Envelope::Kind::kToStandby, name, s->route, s->message, {}, {}});
       } else if (auto* act = std::get_if<ToActive>(&action)) {
@@ -417,7 +428,7 @@ struct RecordingSink : ActionSink {
   explicit RecordingSink(Store* s) : store(s) {}
   void Do(Action action) override {
     if (auto* c = std::get_if<ToClient>(&action)) {
-      events.push_back("reply " + std::to_string(c->reply.request_seq));
+      events.push_back("reply " + std::to_string(std::get<ClientReply>(c->reply).request_seq));
     }
   }
   void Flush() override {
@@ -929,17 +940,22 @@ TEST(ReplicaCore, AHeldActiveQueuesRequestsAndCommitsThemWhenReleased) {
   EXPECT_EQ(pair.Get("b", "k"), "v2");
 }
 
-// Asks replica `name` an internal operation as a client would; the reply, or an error.
-Response Ask(Pair& pair, const std::string& name, uint64_t seq, const std::string& op,
-             std::vector<std::string> args) {
-  pair.Submit(name, Request{77, seq, op, std::move(args), 0});
-  auto reply = pair.ReplyTo(77, seq);
-  EXPECT_TRUE(reply) << op;
-  return reply ? reply->response : Response{Code::kInternal, "no reply", ""};
+// Asks replica `name` on the admin path; the reply, or an error.
+AdminReply Admin(Pair& pair, const std::string& name, uint64_t id, AdminOp op,
+                 uint64_t number = 0) {
+  AdminRequest request;
+  request.id = id;
+  request.op = op;
+  if (op == AdminOp::kDigestAt) request.seq = number;
+  if (op == AdminOp::kDigestOf) request.token = number;
+  pair.admin_replies.clear();
+  pair.SubmitAdmin(name, request);
+  for (const AdminReply& r : pair.admin_replies) {
+    if (r.id == id) return r;
+  }
+  ADD_FAILURE() << "no reply to " << AdminOpName(op);
+  return AdminAnswer(id, Code::kInternal, "no reply");
 }
-
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
-std::string LastWord(const std::string& s) { return s.substr(s.rfind(' ') + 1); }
 
 TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) {
   Pair pair;
@@ -948,29 +964,84 @@ TEST(ReplicaCore, AnOpenedDigestIsOfTheStateWhenItWasOpenedNotWhenItIsComputed) 
   pair.RunFor(20 * kMs);
   for (uint64_t seq = 1; seq <= 3; ++seq)
     pair.Submit("a", Put(1, seq, "k" + std::to_string(seq), "v"));
-  auto ask = [&](uint64_t seq, const std::string& op, std::vector<std::string> args) {
-    return Ask(pair, "a", seq, op, std::move(args));
+  auto ask = [&](uint64_t id, AdminOp op, uint64_t number = 0) {
+    return Admin(pair, "a", id, op, number);
   };
-  Response now = ask(1, "_digest", {});
-  Response opened = ask(2, "_digest_open", {});
+  AdminReply now = ask(1, AdminOp::kDigest);
+  AdminReply opened = ask(2, AdminOp::kDigestOpen);
   ASSERT_EQ(opened.code, Code::kOk) << opened.message;
-  std::string token = FirstWord(opened.value);
-  EXPECT_EQ(LastWord(opened.value), LastWord(now.value));
+  uint64_t token = opened.token;
+  EXPECT_EQ(opened.seq, now.seq);
 
   pair.Submit("a", Put(1, 4, "k4", "changed after the snapshot"));
-  Response later = ask(3, "_digest_of", {token});
+  AdminReply later = ask(3, AdminOp::kDigestOf, token);
   EXPECT_EQ(later.code, Code::kOk);
-  EXPECT_EQ(later.value, now.value);  // the write after the open is not in it
-  EXPECT_NE(ask(4, "_digest", {}).value, now.value);
+  EXPECT_EQ(DigestText(later), DigestText(now));  // the write after the open is not in it
+  EXPECT_NE(DigestText(ask(4, AdminOp::kDigest)), DigestText(now));
 
-  Response again = ask(5, "_digest_of", {token});  // read once
+  AdminReply again = ask(5, AdminOp::kDigestOf, token);  // read once
   EXPECT_EQ(again.code, Code::kNotFound);
-  EXPECT_NE(again.message.find("_digest_of '" + token + "': no open digest"), std::string::npos);
+  EXPECT_NE(again.message.find("_digest_of '" + std::to_string(token) + "': no open digest"),
+            std::string::npos);
 
   // Abandoned snapshots are released: only the newest few stay open.
-  std::string first = ask(6, "_digest_open", {}).value;
-  for (uint64_t seq = 7; seq < 7 + 4; ++seq) ask(seq, "_digest_open", {});
-  EXPECT_EQ(ask(20, "_digest_of", {FirstWord(first)}).code, Code::kNotFound);
+  uint64_t first = ask(6, AdminOp::kDigestOpen).token;
+  for (uint64_t id = 7; id < 7 + 4; ++id) ask(id, AdminOp::kDigestOpen);
+  EXPECT_EQ(ask(20, AdminOp::kDigestOf, first).code, Code::kNotFound);
+}
+
+TEST(ReplicaCore, ADigestReadInAnotherSchemaAsksForItByNumber) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  pair.Submit("a", Put(1, 1, "k1", "v"));
+  AdminRequest own;
+  own.id = 1;
+  AdminRequest named = own;
+  named.id = 2;
+  named.schema = pair.core("a").BuildStatus(0).schema;  // the replica's own, asked by number
+  pair.SubmitAdmin("a", own);
+  pair.SubmitAdmin("a", named);
+  ASSERT_EQ(pair.admin_replies.size(), 2u);
+  EXPECT_EQ(pair.admin_replies[0].code, Code::kOk) << pair.admin_replies[0].message;
+  EXPECT_EQ(DigestText(pair.admin_replies[0]), DigestText(pair.admin_replies[1]));
+  EXPECT_EQ(DigestText(pair.admin_replies[0]), pair.Digest("a"));
+}
+
+TEST(ReplicaCore, AnAdminOpAsAClientRequestIsRefusedWithTheAdminPathNamed) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  for (const char* op : {"_digest", "_digest_mark", "_checkpoint", "_anything"}) {
+    pair.Submit("a", Request{77, 1, op, {}, 0});
+    auto reply = pair.ReplyTo(77, 1);
+    ASSERT_TRUE(reply) << op;
+    EXPECT_EQ(reply->response.code, Code::kInvalidArgument) << op;
+    EXPECT_EQ(reply->response.message,
+              "'" + std::string(op) +
+                  "': admin operations are taken only as AdminRequest frames (the admin path)");
+    pair.replies.clear();
+  }
+  EXPECT_TRUE(pair.admin_replies.empty());
+  EXPECT_EQ(pair.store("a").meta().applied_seq, 0u);  // nothing reached the processor
+}
+
+TEST(ReplicaCore, ACheckpointIsWrittenOnlyBelowTheArchiveDirectory) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  AdminRequest checkpoint;
+  checkpoint.id = 1;
+  checkpoint.op = AdminOp::kCheckpoint;
+  checkpoint.path = "/tmp/elsewhere";
+  pair.SubmitAdmin("a", checkpoint);
+  ASSERT_EQ(pair.admin_replies.size(), 1u);
+  EXPECT_EQ(pair.admin_replies[0].id, 1u);
+  EXPECT_EQ(pair.admin_replies[0].code, Code::kInvalidArgument);
+  EXPECT_NE(pair.admin_replies[0].message.find("checkpoint: a directory below"), std::string::npos);
 }
 
 bool HasSession(Pair& pair, const std::string& name, uint64_t client_id) {
@@ -1068,13 +1139,13 @@ TEST(ReplicaCore, ADigestMarkComparesBothReplicasAtOneSeqWhileWritesGoOn) {
     return e.kind == Envelope::Kind::kToStandby ? Verdict::kHold : Verdict::kDeliver;
   };
   pair.Submit("a", Put(1, 1, "k1", "v1"));
-  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  AdminReply mark = Admin(pair, "a", 1, AdminOp::kDigestMark);
   ASSERT_EQ(mark.code, Code::kOk) << mark.message;
-  std::string token = FirstWord(mark.value), seq = LastWord(mark.value);
-  EXPECT_EQ(seq, std::to_string(pair.store("a").meta().applied_seq));
+  uint64_t token = mark.token, seq = mark.seq;
+  EXPECT_EQ(seq, pair.store("a").meta().applied_seq);
   pair.Submit("a", Put(1, 2, "k2", "v2"));  // after the mark: no hold, no wait
   pair.Submit("a", Put(1, 3, "k1", "changed"));
-  Response early = Ask(pair, "b", 2, "_digest_at", {seq});
+  AdminReply early = Admin(pair, "b", 2, AdminOp::kDigestAt, seq);
   EXPECT_EQ(early.code, Code::kUnavailable);
   EXPECT_NE(early.message.find("not applied yet"), std::string::npos) << early.message;
 
@@ -1088,14 +1159,14 @@ TEST(ReplicaCore, ADigestMarkComparesBothReplicasAtOneSeqWhileWritesGoOn) {
   pair.RunFor(10 * kMs);
   ASSERT_TRUE(pair.ReplyTo(1, 3));
   EXPECT_EQ(pair.ReplyTo(1, 3)->response.code, Code::kOk);
-  Response theirs = Ask(pair, "b", 3, "_digest_at", {seq});
-  Response ours = Ask(pair, "a", 2, "_digest_of", {token});
+  AdminReply theirs = Admin(pair, "b", 3, AdminOp::kDigestAt, seq);
+  AdminReply ours = Admin(pair, "a", 2, AdminOp::kDigestOf, token);
   ASSERT_EQ(theirs.code, Code::kOk) << theirs.message;
-  EXPECT_EQ(theirs.value, ours.value);
-  EXPECT_EQ(LastWord(theirs.value), seq);  // the state at the mark, not the one now
-  EXPECT_NE(pair.Digest("b"), ours.value);
+  EXPECT_EQ(DigestText(theirs), DigestText(ours));
+  EXPECT_EQ(theirs.seq, seq);  // the state at the mark, not the one now
+  EXPECT_NE(pair.Digest("b"), DigestText(ours));
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
-  EXPECT_EQ(Ask(pair, "b", 4, "_digest_at", {seq}).code, Code::kNotFound);  // read once
+  EXPECT_EQ(Admin(pair, "b", 4, AdminOp::kDigestAt, seq).code, Code::kNotFound);  // read once
 }
 
 TEST(ReplicaCore, AStandbyThatMissedADigestMarkSaysSoInsteadOfWaiting) {
@@ -1106,11 +1177,11 @@ TEST(ReplicaCore, AStandbyThatMissedADigestMarkSaysSoInsteadOfWaiting) {
     auto* batch = e.kind == Envelope::Kind::kToStandby ? std::get_if<DeltaBatch>(&e.peer) : nullptr;
     return batch && batch->digest_at ? Verdict::kDrop : Verdict::kDeliver;
   };
-  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  AdminReply mark = Admin(pair, "a", 1, AdminOp::kDigestMark);
   ASSERT_EQ(mark.code, Code::kOk) << mark.message;
   EXPECT_EQ(pair.dropped, 1u);
   pair.Submit("a", Put(1, 2, "k2", "v2"));
-  Response theirs = Ask(pair, "b", 2, "_digest_at", {LastWord(mark.value)});
+  AdminReply theirs = Admin(pair, "b", 2, AdminOp::kDigestAt, mark.seq);
   EXPECT_EQ(theirs.code, Code::kNotFound);
   EXPECT_NE(theirs.message.find("no digest mark met there (at seq 2)"), std::string::npos)
       << theirs.message;
@@ -1121,10 +1192,17 @@ TEST(ReplicaCore, AnActiveWithoutAStandbyRefusesADigestMark) {
   pair.Start("a");
   pair.Promote("a");
   pair.RunFor(20 * kMs);
-  Response mark = Ask(pair, "a", 1, "_digest_mark", {});
+  AdminReply mark = Admin(pair, "a", 1, AdminOp::kDigestMark);
   EXPECT_EQ(mark.code, Code::kUnavailable);
   EXPECT_EQ(mark.message, "_digest_mark: no standby follows the live stream");
-  EXPECT_EQ(Ask(pair, "a", 2, "_digest_bogus", {}).code, Code::kInvalidArgument);
+}
+
+TEST(ReplicaCore, StatusSaysThisReleaseTakesAdminFrames) {
+  Pair pair;
+  pair.Start("a");
+  StatusReport status = pair.core("a").BuildStatus(0);
+  EXPECT_TRUE(status.admin_frames);
+  EXPECT_TRUE(status.marks);
 }
 
 }  // namespace

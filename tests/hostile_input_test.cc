@@ -377,7 +377,7 @@ StatusOr<ReplicaState> ReadReplica(const ClusterFixture& cluster, const std::str
                       st->value("stale_epoch_frames", uint64_t{0})};
 }
 
-// Digests and applied seqs come from the replicas' data ports ("_digest"), which answer
+// Digests and applied seqs come from the replicas' admin path (AdminRequest), which answers
 // from the store itself; /status is republished every 10 ms and may lag behind it.
 StatusOr<ClusterState> ReadCluster(const ClusterFixture& cluster) {
   auto st = cluster.Status();

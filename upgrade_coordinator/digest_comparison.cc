@@ -11,25 +11,21 @@ namespace {
 constexpr int kOpenTimeoutMs = 5000;
 constexpr int kDigestTimeoutMs = 120000;
 
-// The words of a "token seq" answer.
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
-std::string SecondWord(const std::string& s) { return s.substr(s.find(' ') + 1); }
-
 // A question of the opening phase (a mark, or a snapshot opened under the hold).
 bool Opening(const DigestComparison::Question& q) {
-  return q.op == "_digest_mark" || q.op == "_digest_open";
+  return q.request.op == AdminOp::kDigestMark || q.request.op == AdminOp::kDigestOpen;
 }
 
 }  // namespace
 
 DigestComparison::DigestComparison(size_t active, uint32_t schema, bool marks)
-    : active_(active), standby_(1 - active), schema_(std::to_string(schema)), marks_(marks) {
+    : active_(active), standby_(1 - active), schema_(schema), marks_(marks) {
   DUPLEX_ASSERT(active_ < 2, "a pair has replicas 0 and 1", active_);
 }
 
 void DigestComparison::Begin(Phase phase, int64_t now_ms) {
   DUPLEX_ASSERT(phase != Phase::kRetry && !verdict_, "a phase begins only while comparing");
-  DUPLEX_ASSERT(phase == Phase::kOpening || !seq_.empty(), "digests are read at a named seq");
+  DUPLEX_ASSERT(phase == Phase::kOpening || seq_, "digests are read at a named seq");
   phase_ = phase;
   for (size_t i = 0; i < 2; ++i) {
     Slot fresh;
@@ -60,17 +56,18 @@ DigestComparison::Question DigestComparison::Make(size_t replica) const {
   q.replica = replica;
   q.attempt = attempt_;
   if (phase_ == Phase::kOpening) {
-    q.op = marks_ ? "_digest_mark" : "_digest_open";
-    q.args = {schema_};
+    q.request.op = marks_ ? AdminOp::kDigestMark : AdminOp::kDigestOpen;
+    q.request.schema = schema_;
     q.timeout_ms = kOpenTimeoutMs;
   } else if (marks_ && replica == standby_) {
-    q.op = "_digest_at";
-    q.args = {seq_, schema_};
+    q.request.op = AdminOp::kDigestAt;
+    q.request.seq = *seq_;
+    q.request.schema = schema_;
     q.timeout_ms = kDigestTimeoutMs;
   } else {
-    DUPLEX_ASSERT(!slots_[replica].token.empty(), "a digest of the snapshot it opened", replica);
-    q.op = "_digest_of";
-    q.args = {slots_[replica].token};
+    DUPLEX_ASSERT(slots_[replica].token != 0, "a digest of the snapshot it opened", replica);
+    q.request.op = AdminOp::kDigestOf;
+    q.request.token = slots_[replica].token;
     q.timeout_ms = kDigestTimeoutMs;
   }
   return q;
@@ -101,7 +98,8 @@ std::vector<DigestComparison::Question> DigestComparison::Next(int64_t now_ms) {
       out.push_back(Make(i));
     } else if (s.asked && now_ms >= s.deadline_ms) {
       // Lost on the way, or its answer was: start over rather than wait.
-      StartOver(now_ms, "replica " + std::to_string(i) + " did not answer " + Make(i).op);
+      StartOver(now_ms, "replica " + std::to_string(i) + " did not answer " +
+                            AdminOpName(Make(i).request.op));
       return {};
     }
   }
@@ -125,20 +123,21 @@ bool DigestComparison::Awaits(const Question& q) const {
   return Opening(q) == (phase_ == Phase::kOpening) && s.asked && !s.answer;
 }
 
-void DigestComparison::OnAnswer(const Question& q, const StatusOr<Response>& answer,
+void DigestComparison::OnAnswer(const Question& q, const StatusOr<AdminReply>& answer,
                                 int64_t now_ms) {
   if (!Awaits(q)) return;
   DUPLEX_ASSERT(q.replica < 2 && slots_[q.replica].wanted, "an awaited answer was asked for",
-                q.replica, q.op);
+                q.replica, AdminOpName(q.request.op));
   if (!answer.ok()) {
-    return End(Unavailable(std::string(q.op == "_digest_mark" ? "digest mark" : "digest") +
-                           ": a replica does not answer"));
+    return End(
+        Unavailable(std::string(q.request.op == AdminOp::kDigestMark ? "digest mark" : "digest") +
+                    ": a replica does not answer"));
   }
   if (Opening(q)) return OnOpened(q.replica, *answer, now_ms);
   OnDigest(q.replica, *answer, now_ms);
 }
 
-void DigestComparison::OnOpened(size_t replica, const Response& r, int64_t now_ms) {
+void DigestComparison::OnOpened(size_t replica, const AdminReply& r, int64_t now_ms) {
   DUPLEX_ASSERT(phase_ == Phase::kOpening, "an opening answer in the opening phase", replica);
   DUPLEX_ASSERT(!marks_ || replica == active_, "only the active is asked to mark", replica);
   if (r.code != Code::kOk) {
@@ -146,27 +145,29 @@ void DigestComparison::OnOpened(size_t replica, const Response& r, int64_t now_m
     if (marks_ && r.code == Code::kUnavailable) return StartOver(now_ms, r.message);
     return End(Status(r.code, std::string(marks_ ? "digest mark: " : "digest: ") + r.message));
   }
-  DUPLEX_ASSERT(r.value.find(' ') != std::string::npos, "an opening names a token and a seq",
-                r.value);
+  // Another process's answer: a bad one fails the comparison, it never stops the coordinator.
+  if (r.token == 0) {
+    return End(Status(Code::kCorruption, std::string(marks_ ? "digest mark: " : "digest: ") +
+                                             "the answer names no snapshot (token 0)"));
+  }
   slots_[replica].answer = r;
-  slots_[replica].token = FirstWord(r.value);
+  slots_[replica].token = r.token;
   if (marks_) {
-    seq_ = SecondWord(r.value);
+    seq_ = r.seq;
     reach_by_ms_ = now_ms + kReachMarkMs;
     return Begin(Phase::kDigests, now_ms);
   }
   if (!slots_[standby_].answer || !slots_[active_].answer) return;
-  std::string a = SecondWord(slots_[0].answer->value), b = SecondWord(slots_[1].answer->value);
-  if (a != b) return StartOver(now_ms, "seq " + a + " vs " + b);
+  uint64_t a = slots_[0].answer->seq, b = slots_[1].answer->seq;
+  if (a != b) return StartOver(now_ms, "seq " + std::to_string(a) + " vs " + std::to_string(b));
   seq_ = a;
-  DUPLEX_ASSERT(holding_, "both snapshots opened while writes were held", seq_);
+  DUPLEX_ASSERT(holding_, "both snapshots opened while writes were held", a);
   holding_ = false;  // both snapshots are open: writes go on while the digests are read
   Begin(Phase::kDigests, now_ms);
 }
 
-void DigestComparison::OnDigest(size_t replica, const Response& r, int64_t now_ms) {
-  DUPLEX_ASSERT(phase_ == Phase::kDigests && !seq_.empty(), "a digest answer at a named seq",
-                replica);
+void DigestComparison::OnDigest(size_t replica, const AdminReply& r, int64_t now_ms) {
+  DUPLEX_ASSERT(phase_ == Phase::kDigests && seq_, "a digest answer at a named seq", replica);
   Slot& s = slots_[replica];
   if (marks_ && replica == standby_ && r.code == Code::kUnavailable) {
     // Not applied that far yet: it meets the mark a batch or two later.
@@ -181,12 +182,13 @@ void DigestComparison::OnDigest(size_t replica, const Response& r, int64_t now_m
   if (r.code != Code::kOk) return End(Status(r.code, "digest: " + r.message));
   s.answer = r;
   if (!slots_[0].answer || !slots_[1].answer) return;
-  DUPLEX_ASSERT(!holding_, "digests are read while writes go on", seq_);
+  DUPLEX_ASSERT(!holding_, "digests are read while writes go on", *seq_);
   // The active's first with marks, as the coordinator always named them.
-  const std::string& first = slots_[marks_ ? active_ : 0].answer->value;
-  const std::string& second = slots_[marks_ ? standby_ : 1].answer->value;
+  std::string first = DigestText(*slots_[marks_ ? active_ : 0].answer);
+  std::string second = DigestText(*slots_[marks_ ? standby_ : 1].answer);
   if (first == second) return End(Status::Ok());
-  End(Corruption("state digests differ at seq " + seq_ + ": " + first + " vs " + second));
+  End(Corruption("state digests differ at seq " + std::to_string(*seq_) + ": " + first + " vs " +
+                 second));
 }
 
 }  // namespace duplex

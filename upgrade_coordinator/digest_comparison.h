@@ -4,14 +4,17 @@
 // hand back what came (or why nothing did) to OnAnswer(), and stop at verdict().
 //
 // With digest marks (both replicas' status says `marks`): the active opens its snapshot at
-// its seq S and marks S in its delta stream (`_digest_mark schema` -> "token S"); the
-// standby opens its own when it meets the mark. Then `_digest_at S schema` asks the standby
-// for its digest ("not applied yet": ask again soon; "no digest mark met there", a resync
-// or a gap: mark again) and `_digest_of token` the active for its. Nobody's writes wait.
+// its seq S and marks S in its delta stream (kDigestMark in `schema` -> token, S); the
+// standby opens its own when it meets the mark. Then kDigestAt S asks the standby for its
+// digest ("not applied yet": ask again soon; "no digest mark met there", a resync or a
+// gap: mark again) and kDigestOf token the active for its. Nobody's writes wait.
 //
 // Without (a release older than marks): holding() asks the driver to hold the active's
-// writes (Assignment.hold) while both replicas open a snapshot (`_digest_open schema` ->
-// "token S") until they name the same S; then the hold ends and both digests are computed.
+// writes (Assignment.hold) while both replicas open a snapshot (kDigestOpen -> token, S)
+// until they name the same S; then the hold ends and both digests are computed.
+//
+// Questions and answers are typed (AdminRequest, AdminReply, the admin path); the driver
+// says how each replica takes them (Client::Admin).
 //
 // Digests are computed in `schema`, the older of the two replicas' schemas. An answer that
 // never comes (a lost message) is given up after kAnswerTimeoutMs and the attempt starts
@@ -24,7 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "replica/processor.h"
+#include "replica/frame.h"
 
 namespace duplex {
 
@@ -42,10 +45,9 @@ class DigestComparison {
   static constexpr int64_t kAnswerTimeoutMs = 200;  // then the attempt starts over
 
   struct Question {
-    size_t replica = 0;  // index in the cluster's replica list
-    std::string op;
-    std::vector<std::string> args;
-    int timeout_ms = 0;  // for a blocking driver: a digest reads the whole state
+    size_t replica = 0;    // index in the cluster's replica list
+    AdminRequest request;  // its id is the driver's to set
+    int timeout_ms = 0;    // for a blocking driver: a digest reads the whole state
     int attempt = 0;
   };
 
@@ -57,7 +59,7 @@ class DigestComparison {
   std::vector<Question> Next(int64_t now_ms);
   // The answer to `q`, or the failure to get one. Late, stale or repeated answers are
   // ignored: the first answer to a question wins.
-  void OnAnswer(const Question& q, const StatusOr<Response>& answer, int64_t now_ms);
+  void OnAnswer(const Question& q, const StatusOr<AdminReply>& answer, int64_t now_ms);
 
   // `q` still waits for its answer: not stale (an earlier attempt's), not answered yet. A
   // blocking driver skips the rest of a batch once an answer made them stale.
@@ -75,26 +77,26 @@ class DigestComparison {
     bool wanted = false;
     bool asked = false;
     int64_t ask_at_ms = 0, deadline_ms = 0;
-    std::optional<Response> answer;
-    std::string token;  // the snapshot its open or mark answer named
+    std::optional<AdminReply> answer;
+    uint64_t token = 0;  // the snapshot its open or mark answer named
   };
 
   void Begin(Phase phase, int64_t now_ms);
   void StartOver(int64_t now_ms, std::string why);
   void End(Status status);
-  void OnOpened(size_t replica, const Response& r, int64_t now_ms);
-  void OnDigest(size_t replica, const Response& r, int64_t now_ms);
+  void OnOpened(size_t replica, const AdminReply& r, int64_t now_ms);
+  void OnDigest(size_t replica, const AdminReply& r, int64_t now_ms);
   Question Make(size_t replica) const;
 
   const size_t active_, standby_;
-  const std::string schema_;
+  const uint32_t schema_;
   const bool marks_;
   Phase phase_ = Phase::kRetry;
   int attempt_ = 0;
   int64_t retry_at_ms_ = 0;
-  int64_t reach_by_ms_ = 0;  // the standby must reach the mark by then
-  std::string seq_;          // the seq both digests read
-  std::string last_;         // why the last attempt did not compare
+  int64_t reach_by_ms_ = 0;      // the standby must reach the mark by then
+  std::optional<uint64_t> seq_;  // the seq both digests read
+  std::string last_;             // why the last attempt did not compare
   bool holding_ = false;
   Slot slots_[2];
   std::optional<Status> verdict_;

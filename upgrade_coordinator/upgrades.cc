@@ -212,10 +212,12 @@ void Upgrades::StartWork(WorkKind kind) {
   job.active_binary = BinaryFor(active);
   uint32_t schema = UINT32_MAX;
   job.marks = true;
-  for (const auto& r : config_.replicas) {
-    auto report = Report(r.name);
+  for (size_t i = 0; i < config_.replicas.size(); ++i) {
+    auto report = Report(config_.replicas[i].name);
     if (report) schema = std::min(schema, report->schema);
     job.marks = job.marks && report && report->marks;
+    // Unknown (no recent report): this release's path, the only one it takes.
+    if (i < 2) job.legacy_ops[i] = report && !report->admin_frames;
   }
   job.schema = schema == UINT32_MAX ? 1 : schema;
   std::lock_guard lock(mu_);
@@ -271,7 +273,10 @@ Status Upgrades::RunBackup(const Job& job) {
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
   Client client(options);
-  auto answer = client.Ask(job.active, "_checkpoint", {(dir / "state").string()}, 30000);
+  AdminRequest checkpoint;
+  checkpoint.op = AdminOp::kCheckpoint;
+  checkpoint.path = (dir / "state").string();
+  auto answer = client.Admin(job.active, checkpoint, 30000, job.legacy_ops[job.active]);
   if (!answer.ok()) return answer.status();
   if (answer->code != Code::kOk) return Status(answer->code, "checkpoint: " + answer->message);
   spdlog::info("migration archive: {}", dir.string());
@@ -296,7 +301,8 @@ Status Upgrades::CompareDigests(const Job& job) {
     quiesce_wanted_ = comparison.holding();
     for (const auto& q : questions) {
       if (!comparison.Awaits(q)) continue;
-      comparison.OnAnswer(q, client.Ask(q.replica, q.op, q.args, q.timeout_ms), now_ms());
+      comparison.OnAnswer(
+          q, client.Admin(q.replica, q.request, q.timeout_ms, job.legacy_ops[q.replica]), now_ms());
     }
     if (questions.empty() && !comparison.verdict()) {
       int64_t wait = std::clamp<int64_t>(comparison.wake_ms() - now_ms(), 1, 20);

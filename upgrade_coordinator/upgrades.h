@@ -75,6 +75,9 @@ class Upgrades final : public CampaignHost {
     std::string active_binary;
     uint32_t schema = 1;  // digests compare in the older of the two replicas' schemas
     bool marks = false;   // both replicas compare digests by a mark in the delta stream
+    // By replica index: its status says it is a release older than AdminRequest frames,
+    // so admin requests go to it as the "_digest..." client ops it took.
+    bool legacy_ops[2] = {false, false};
   };
   struct Done {
     WorkKind kind;

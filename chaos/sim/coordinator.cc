@@ -133,7 +133,7 @@ void Coordinator::OnStatus(const StatusReport& status) {
   Execute();
 }
 
-void Coordinator::OnDigestAnswer(const std::string& from, const ClientReply& reply) {
+void Coordinator::OnDigestAnswer(const std::string& from, const AdminReply& reply) {
   digests_.OnAnswer(from, reply);
 }
 

@@ -75,7 +75,7 @@ class Coordinator {
   // What reaches the coordinator's process from the replicas.
   void OnExited(const std::string& replica, int32_t pid);
   void OnStatus(const StatusReport& status);
-  void OnDigestAnswer(const std::string& from, const ClientReply& reply);
+  void OnDigestAnswer(const std::string& from, const AdminReply& reply);
 
  private:
   friend class Host;

@@ -9,10 +9,10 @@ std::string ReplicaName(size_t index) { return index == 0 ? "a" : "b"; }
 
 }  // namespace
 
-void DigestDriver::Ask(const std::string& to, Request q) {
-  network_.Send("coordinator", to, q.op + "?", [this, to, q] {
+void DigestDriver::Ask(const std::string& to, AdminRequest q) {
+  network_.Send("coordinator", to, std::string(AdminOpName(q.op)) + "?", [this, to, q] {
     processes_.OnReplica(
-        to, [this, to, q](ReplicaCore& c) { c.OnClientRequest("host-" + to, q, sim_.now()); });
+        to, [this, to, q](ReplicaCore& c) { c.OnAdminRequest("host-" + to, q, sim_.now()); });
   });
 }
 
@@ -37,7 +37,8 @@ void DigestDriver::Pump(size_t index) {
   for (auto& q : c.Next(sim_.now() / kMs)) {
     uint64_t seq = ++questions_;
     std::string to = ReplicaName(q.replica);
-    Ask(to, {0xd16e57, seq, q.op, q.args, 0});
+    q.request.id = seq;
+    Ask(to, q.request);
     job.asked.emplace(seq, std::move(q));
   }
   arbiter_->SetQuiesce(c.holding());
@@ -49,12 +50,12 @@ void DigestDriver::Pump(size_t index) {
   });
 }
 
-void DigestDriver::OnAnswer(const std::string& from, const ClientReply& reply) {
+void DigestDriver::OnAnswer(const std::string& from, const AdminReply& reply) {
   if (jobs_.empty() || jobs_.back().cancelled) return;
   Job& job = jobs_.back();
-  auto it = job.asked.find(reply.request_seq);
+  auto it = job.asked.find(reply.id);
   if (it == job.asked.end() || ReplicaName(it->second.replica) != from) return;
-  job.comparison.OnAnswer(it->second, reply.response, sim_.now() / kMs);
+  job.comparison.OnAnswer(it->second, reply, sim_.now() / kMs);
   Pump(jobs_.size() - 1);
 }
 

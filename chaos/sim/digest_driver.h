@@ -1,6 +1,7 @@
 // The digest comparison the coordinator's worker drives (DigestComparison), driven here
-// through the simulated network: its questions and answers may be lost, delayed or
-// duplicated. A comparison without marks holds the active's writes meanwhile. Owned by
+// through the simulated network to the cores' admin path (every simulated replica is of
+// this release, so always as AdminRequest): its questions and answers may be lost, delayed
+// or duplicated. A comparison without marks holds the active's writes meanwhile. Owned by
 // the simulated Coordinator, whose arbiter and campaign it reads; single-threaded.
 #pragma once
 
@@ -34,19 +35,19 @@ class DigestDriver {
   // The campaign asked for its digest check.
   void Start();
   // A replica's answer to one of the questions, routed by the replica asked.
-  void OnAnswer(const std::string& from, const ClientReply& reply);
+  void OnAnswer(const std::string& from, const AdminReply& reply);
   // The coordinator died: its comparisons die with it.
   void CancelAll();
 
  private:
   struct Job {
     DigestComparison comparison;
-    std::map<uint64_t, DigestComparison::Question> asked;  // by request seq
+    std::map<uint64_t, DigestComparison::Question> asked;  // by admin request id
     uint64_t timer = 0;                                    // only the latest scheduled wake-up acts
     bool cancelled = false;
   };
 
-  void Ask(const std::string& to, Request q);
+  void Ask(const std::string& to, AdminRequest q);
   void Pump(size_t index);
   void Finish(size_t index, const Status& result);
 

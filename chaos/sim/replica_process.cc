@@ -202,7 +202,12 @@ void Processes::Do(Replica& r, Offload& a) {  // TakeActions already ran it; for
 }
 
 void Processes::Do(Replica& r, ToClient& a) {
-  ClientReply reply = a.reply;
+  if (auto* admin = std::get_if<AdminReply>(&a.reply)) {
+    AdminReply reply = *admin;
+    return network_.Send(r.name, a.route, "reply " + std::to_string(reply.id),
+                         [this, route = a.route, reply] { listener_->OnAdminReply(route, reply); });
+  }
+  ClientReply reply = std::get<ClientReply>(a.reply);
   network_.Send(r.name, a.route, "reply " + std::to_string(reply.request_seq),
                 [this, route = a.route, reply] { listener_->OnReply(route, reply); });
 }

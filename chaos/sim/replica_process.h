@@ -54,9 +54,10 @@ class ProcessListener {
   virtual void OnExited(const std::string& replica, int32_t pid) = 0;
   // A status report reached the coordinator's address.
   virtual void OnStatus(const StatusReport& status) = 0;
-  // A reply reached its route (a client "c0", ..., or "host-a"/"host-b" for the
-  // coordinator's digest questions).
+  // A reply reached its client's route ("c0", ...).
   virtual void OnReply(const std::string& route, const ClientReply& reply) = 0;
+  // An admin reply reached its route ("host-a"/"host-b": the coordinator's digest questions).
+  virtual void OnAdminReply(const std::string& route, const AdminReply& reply) = 0;
 };
 
 class Processes {

@@ -49,10 +49,13 @@ void World::OnExited(const std::string& replica, int32_t pid) {
 
 void World::OnStatus(const StatusReport& status) { coordinator_.OnStatus(status); }
 
-void World::OnReply(const std::string& route, const ClientReply& reply) {
+void World::OnAdminReply(const std::string& route, const AdminReply& reply) {
   if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
-    return coordinator_.OnDigestAnswer(route.substr(5), reply);
+    coordinator_.OnDigestAnswer(route.substr(5), reply);
   }
+}
+
+void World::OnReply(const std::string& route, const ClientReply& reply) {
   if (route.empty() || route[0] != 'c') return;
   clients_.OnReply(std::stoi(route.substr(1)), reply);
 }

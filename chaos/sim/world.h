@@ -27,6 +27,7 @@ class World final : private ProcessListener {
   void OnExited(const std::string& replica, int32_t pid) override;
   void OnStatus(const StatusReport& status) override;
   void OnReply(const std::string& route, const ClientReply& reply) override;
+  void OnAdminReply(const std::string& route, const AdminReply& reply) override;
 
   // The faults stop: links restored, processes resumed, disks healthy, a coordinator up.
   void HealAll();

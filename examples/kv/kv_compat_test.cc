@@ -216,13 +216,16 @@ class Replica {
     return out;
   }
 
-  // The replica's `_digest` answer, in `schema` ("digest keys applied_seq").
+  // The replica's digest (the admin path), in `schema` ("digest keys applied_seq").
   std::string Digest(uint32_t schema) {
-    core_->OnClientRequest("admin", {0, 0, "_digest", {std::to_string(schema)}}, kNowUs);
+    AdminRequest digest;
+    digest.op = AdminOp::kDigest;
+    digest.schema = schema;
+    core_->OnAdminRequest("admin", digest, kNowUs);
     for (Action& action : Take()) {
       if (auto* c = std::get_if<ToClient>(&action)) {
-        const Response& r = c->reply.response;
-        return r.code == Code::kOk ? r.value : r.message;
+        const AdminReply& r = std::get<AdminReply>(c->reply);
+        return r.code == Code::kOk ? DigestText(r) : r.message;
       }
     }
     return "no answer";

@@ -125,7 +125,7 @@ Status RunRequests(ReplicaCore& core, const Store& store) {
     std::string answer = "no answer";
     for (const Action& action : core.TakeActions()) {
       if (const auto* c = std::get_if<ToClient>(&action)) {
-        const Response& r = c->reply.response;
+        const Response& r = std::get<ClientReply>(c->reply).response;
         answer = std::string(CodeName(r.code)) + " \"" + r.message + "\" \"" + r.value + "\"";
       }
     }

@@ -1,8 +1,9 @@
 // DigestService: the whole-state operations a coordinator asks a replica for — digests of
 // its state (now, or at a seq both replicas reach, through marks in the delta stream) and
-// checkpoints for upgrade backups. Requests arrive as client ops ("_digest*",
-// "_checkpoint"); the work itself is offloaded and reads only a store snapshot or RocksDB's
-// checkpoint. Owned by ReplicaCore; single-threaded, except the offloaded work.
+// checkpoints for upgrade backups. Requests arrive on the admin path (AdminRequest frames)
+// and are answered with AdminReply; the work itself is offloaded and reads only a store
+// snapshot or RocksDB's checkpoint. Owned by ReplicaCore; single-threaded, except the
+// offloaded work.
 #pragma once
 
 #include <cstdint>
@@ -19,12 +20,12 @@ class DigestService {
  public:
   explicit DigestService(CoreContext& ctx) : ctx_(ctx) {}
 
-  // A "_digest..." op. `active` sends marks; `reached_seq` is how far a standby has
-  // applied (committed or not yet), which a "_digest_at" for a later seq waits for.
-  void OnRequest(const std::string& route, const Request& request, int64_t now_us,
+  // A digest op. `active` sends marks; `reached_seq` is how far a standby has applied
+  // (committed or not yet), which a kDigestAt for a later seq waits for.
+  void OnRequest(const std::string& route, const AdminRequest& request, int64_t now_us,
                  ActiveTerm& active, uint64_t reached_seq);
-  // "_checkpoint dir", only into the archive directory the coordinator gave us.
-  void OnCheckpoint(const std::string& route, const Request& request);
+  // kCheckpoint, only into the archive directory the coordinator gave us.
+  void OnCheckpoint(const std::string& route, const AdminRequest& request);
 
   // Standby: the active marked `seq`, and our committed state is exactly there.
   void OpenMarked(uint64_t seq);
@@ -37,11 +38,14 @@ class DigestService {
     std::shared_ptr<SnapshotCursor> cursor;
     uint32_t from = 0, to = 0;
   };
-  void Open(const std::string& route, const Request& request, int64_t now_us, ActiveTerm& active);
-  void Compute(const std::string& route, const Request& request, uint64_t reached_seq);
+  void Open(const std::string& route, const AdminRequest& request, int64_t now_us,
+            ActiveTerm& active);
+  void Compute(const std::string& route, const AdminRequest& request, uint64_t reached_seq);
   // The offloaded computation of one digest, answering `request`.
-  Offload Work(const std::string& route, const Request& request, OpenDigest open) const;
-  uint32_t SchemaArg(const Request& request, size_t i) const;
+  Offload Work(const std::string& route, const AdminRequest& request, OpenDigest open) const;
+  // The schema a digest is read in: the one asked for, or our own.
+  uint32_t SchemaOf(const AdminRequest& request) const;
+  void Reply(const std::string& route, AdminReply reply) { ctx_.Emit(ToClient{route, reply}); }
 
   static constexpr size_t kOpenDigestsMax = 4;
 
