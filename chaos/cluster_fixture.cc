@@ -8,12 +8,12 @@
 #include <fstream>
 #include <thread>
 
+#include "chaos/hooks/crash_point.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/subprocess.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
-#include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
 namespace fs = std::filesystem;

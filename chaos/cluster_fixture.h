@@ -47,7 +47,7 @@ class ClusterFixture {
   void KillCoordinator();
   duplex::Status RestartCoordinator();
   // A torn kill: the coordinator exits by itself right after its n-th durable write of
-  // the kind named ("any" or "reload"), before acting on it (record_store.h).
+  // the kind named ("any" or "reload"), before acting on it (chaos/hooks/crash_point.h).
   duplex::Status ArmCoordinatorCrash(const std::string& after, int n);
   void DisarmCoordinatorCrash();
   // Reaps the coordinator if it has exited; true when none runs.

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "chaos/hooks/mutants.h"
 #include "common/duration.h"
 #include "common/yaml_fields.h"
 #include "upgrade_coordinator/campaign/campaign.h"
@@ -239,10 +240,9 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     DUPLEX_RETURN_IF_ERROR(ReadDuration(b["converge"], &s.converge_ms));
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["mutants"], &s.mutants));
-  static const std::set<std::string> kMutants = {"ack-before-replication", "skip-fsync",
-                                                 "enable-flags-early", "skip-epoch-check"};
   for (const auto& m : s.mutants) {
-    if (!kMutants.count(m)) return root["mutants"].Error("\"" + m + "\" is not a known mutant");
+    StatusOr<Mutant> known = MutantNamed(m);
+    if (!known.ok()) return root["mutants"].Error(known.status().message());
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["expect_violation"], &s.expect_violation));
   if (s.mutants.empty() != s.expect_violation.empty()) {

@@ -25,7 +25,7 @@ struct Trigger {
 enum class FaultKind {
   kKill,        // SIGKILL of a process (a replica is restarted by the coordinator)
   kPause,       // SIGSTOP for `duration`, then SIGCONT
-  kPowerLoss,   // unsynced writes held in memory, then SIGKILL (state_sync/fault_fs.h)
+  kPowerLoss,   // unsynced writes held in memory, then SIGKILL (chaos/hooks/fault_fs.h)
   kDisk,        // RocksDB writes (or syncs) fail for `duration`
   kPartition,   // messages on a link blackholed (or the link severed) for `duration`
   kLinkFaults,  // drop / delay / duplicate / reorder / corrupt on a link for `duration`
@@ -75,7 +75,7 @@ struct Scenario {
   std::string expect = "none";       // completed | rolled_back | either | none (no upgrade)
   int64_t run_ms = 8000;             // workload time when there is no upgrade; else the cap
   int64_t converge_ms = 15000;       // after the faults are healed, the pair must converge within
-  std::vector<std::string> mutants;  // switches for the checker's self-test (common/mutants.h)
+  std::vector<std::string> mutants;  // switches for the checker's self-test (chaos/hooks/mutants.h)
   // A mutant's scenario passes when this invariant is violated: the checker caught it.
   std::string expect_violation;
 };

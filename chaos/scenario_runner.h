@@ -1,6 +1,6 @@
 // RunScenario: one chaos experiment against real processes — a ClusterFixture whose
 // links go through fault proxies (chaos/fault_proxy.h) and whose replicas' storage goes
-// through fault filesystems (state_sync/fault_fs.h), a recording workload, an optional
+// through fault filesystems (chaos/hooks/fault_fs.h), a recording workload, an optional
 // rolling upgrade, the scenario's faults fired by their triggers, then the checks:
 // every invariant of DESIGN.md ("Chaos") over the client history and the coordinator's
 // event log. Blocking, bounded by the scenario's bounds; one run at a time per process.

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "chaos/hooks/mutants.h"
+
 namespace duplex::sim {
 
 struct SimOptions {
@@ -26,9 +28,9 @@ struct SimOptions {
   int64_t load_ms = 4000;     // simulated time with clients and faults
   int64_t settle_ms = 20000;  // after the faults, at most this long to settle
   int clients = 3;
-  // Deliberate bugs the checker must catch (common/mutants.h has the process versions):
-  // ack-before-replication, enable-flags-early, skip-epoch-check, skip-fsync.
-  std::vector<std::string> mutants;
+  // Deliberate bugs the checker must catch (chaos/hooks/mutants.h), as the process
+  // harness switches them on in real processes.
+  MutantSet mutants;
 };
 
 struct SimResult {

@@ -12,11 +12,11 @@ class Simulation : public ::testing::Test {
   void TearDown() override { spdlog::set_level(spdlog::level::info); }
 };
 
-SimResult RunSeed(uint64_t seed, std::vector<std::string> mutants = {}, bool trace = false) {
+SimResult RunSeed(uint64_t seed, MutantSet mutants = {}, bool trace = false) {
   SimOptions o;
   o.seed = seed;
   o.trace = trace;
-  o.mutants = std::move(mutants);
+  o.mutants = mutants;
   return Simulate(o);
 }
 
@@ -76,8 +76,7 @@ TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are
 // tried in order up to a bound; the first that catches the bug ends the search.
-uint64_t FirstSeedCatching(const std::string& mutant, const std::string& invariant,
-                           uint64_t max_seeds) {
+uint64_t FirstSeedCatching(Mutant mutant, const std::string& invariant, uint64_t max_seeds) {
   for (uint64_t seed = 1; seed <= max_seeds; ++seed) {
     for (const auto& v : RunSeed(seed, {mutant}).violations) {
       if (v.starts_with(invariant)) return seed;
@@ -87,19 +86,19 @@ uint64_t FirstSeedCatching(const std::string& mutant, const std::string& invaria
 }
 
 TEST_F(Simulation, CatchesAcknowledgingBeforeReplication) {
-  EXPECT_NE(FirstSeedCatching("ack-before-replication", "lost-writes", 30), 0u);
+  EXPECT_NE(FirstSeedCatching(Mutant::kAckBeforeReplication, "lost-writes", 30), 0u);
 }
 
 TEST_F(Simulation, CatchesFeaturesEnabledEarly) {
-  EXPECT_NE(FirstSeedCatching("enable-flags-early", "feature-gate", 10), 0u);
+  EXPECT_NE(FirstSeedCatching(Mutant::kEnableFlagsEarly, "feature-gate", 10), 0u);
 }
 
 TEST_F(Simulation, CatchesSkippedFsyncThroughPowerLoss) {
-  EXPECT_NE(FirstSeedCatching("skip-fsync", "lost-writes", 10), 0u);
+  EXPECT_NE(FirstSeedCatching(Mutant::kSkipFsync, "lost-writes", 10), 0u);
 }
 
 TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
-  EXPECT_NE(FirstSeedCatching("skip-epoch-check", "replicas-converge", 150), 0u);
+  EXPECT_NE(FirstSeedCatching(Mutant::kSkipEpochCheck, "replicas-converge", 150), 0u);
 }
 
 }  // namespace

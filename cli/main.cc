@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "bench/suite.h"
+#include "chaos/hooks/crash_point.h"
+#include "chaos/hooks/mutants.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
 #include "cli/sim_command.h"
@@ -25,6 +27,22 @@ std::string SelfPath() {
 int Fail(const Status& s) {
   std::cerr << "duplex: " << s.message() << "\n";
   return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+// The coordinator's parts that the chaos harness may replace: crash points around its
+// record store (--crash-point-file) and the enable-flags-early mutant's feature gate
+// (DUPLEX_MUTANTS, read here once).
+StatusOr<CoordinatorSeams> ChaosSeams(const std::string& crash_point_file) {
+  StatusOr<MutantSet> mutants = MutantSet::FromEnvironment();
+  if (!mutants.ok()) return mutants.status();
+  CoordinatorSeams seams;
+  if (!crash_point_file.empty()) {
+    seams.wrap_records = [crash_point_file](std::unique_ptr<RecordStore> records) {
+      return WithCrashPoint(std::move(records), crash_point_file);
+    };
+  }
+  if (mutants->Has(Mutant::kEnableFlagsEarly)) seams.features_on_reload = &FeaturesOnAnyReload;
+  return seams;
 }
 
 int KvCommand(const ClusterConfig& config, const std::string& op,
@@ -145,7 +163,9 @@ int Main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status());
   if (*coordinator) {
     InitLogging("coordinator", config->log_level);
-    return RunCoordinator(*config, crash_point_file);
+    auto seams = ChaosSeams(crash_point_file);
+    if (!seams.ok()) return Fail(seams.status());
+    return RunCoordinator(*config, *seams);
   }
   if (*up) {
     Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);

@@ -26,6 +26,15 @@ int RunSim(const SimCommandOptions& o) {
   } else {
     spdlog::set_level(spdlog::level::off);
   }
+  MutantSet mutants;
+  for (const auto& name : o.mutants) {
+    StatusOr<Mutant> mutant = MutantNamed(name);
+    if (!mutant.ok()) {
+      std::fprintf(stderr, "duplex sim: --mutant: %s\n", mutant.status().message().c_str());
+      return 2;
+    }
+    mutants.Add(*mutant);
+  }
   uint64_t count = std::max<uint64_t>(o.seeds, 1);
   std::vector<sim::SimResult> results(count);
   std::atomic<uint64_t> next{0};
@@ -35,7 +44,7 @@ int RunSim(const SimCommandOptions& o) {
       sim::SimOptions so;
       so.seed = o.seed + i;
       so.trace = o.trace;
-      so.mutants = o.mutants;
+      so.mutants = mutants;
       results[i] = sim::Simulate(so);
     }
   };

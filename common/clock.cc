@@ -14,4 +14,10 @@ int64_t NowUs() {
       .count();
 }
 
+int64_t SystemWallClock::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace duplex

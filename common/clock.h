@@ -1,5 +1,6 @@
 // Clock: the only source of time for the core. Daemons use SteadyClock; the
-// simulator and tests drive a ManualClock. Thread-compatible.
+// simulator and tests drive a ManualClock. WallClock: calendar time, which a replica
+// stamps on client requests; daemons use SystemWallClock. Thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,20 @@ class ManualClock final : public Clock {
 
  private:
   TimeMs now_ms_;
+};
+
+// Milliseconds since the Unix epoch: what a replica gives its processor as the time of a
+// request, so that deadlines stored in the state mean the same on the other replica. A
+// seam: chaos tests install a skewed one (chaos/hooks/skewed_clock.h).
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  virtual int64_t NowMs() const = 0;
+};
+
+class SystemWallClock final : public WallClock {
+ public:
+  int64_t NowMs() const override;
 };
 
 }  // namespace duplex

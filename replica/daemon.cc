@@ -5,9 +5,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -19,7 +17,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/mutants.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
@@ -27,7 +24,6 @@
 #include "replica/frame.h"
 #include "replica/metrics.h"
 #include "replica/zmq_util.h"
-#include "state_sync/fault_fs.h"
 
 namespace duplex {
 namespace {
@@ -141,12 +137,10 @@ struct Published {
 
 class Daemon final : public ActionSink {
  public:
-  // faults: the chaos fault layer under the store, whose control file can also skew the
-  // wall clock; null in production.
   Daemon(const DaemonOptions& options, Processor* processor, std::unique_ptr<Store> store,
-         FaultFileSystem* faults)
+         const WallClock& wall_clock)
       : options_(options),
-        faults_(faults),
+        wall_clock_(wall_clock),
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
         clients_(options.max_frame_bytes),
@@ -281,10 +275,7 @@ class Daemon final : public ActionSink {
     if (req == nullptr) return (void)Refuse("client port: a frame other than a request");
     // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
     // stored in the state must mean the same on the other replica.
-    req->now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count() +
-                  (faults_ != nullptr ? faults_->settings().clock_offset_ms : 0);
+    req->now_ms = wall_clock_.NowMs();
     core_.OnClientRequest(route, std::move(*req), now);
   }
 
@@ -364,7 +355,7 @@ class Daemon final : public ActionSink {
   }
 
   DaemonOptions options_;
-  FaultFileSystem* faults_;
+  const WallClock& wall_clock_;
   std::unique_ptr<Store> store_;
   ReplicaCore core_;
   SteadyClock clock_;
@@ -394,15 +385,15 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
     spdlog::error("replica {} not started: {}", options.replica.name, claim.status().ToString());
     return 2;
   }
-  FaultEnv faults;  // outlives the store
-  if (!options.fault_file.empty()) faults = MakeFaultEnv(options.fault_file);
-  auto store =
-      Store::Open({options.data_dir, options.fsync, options.log_retain_ops, faults.env.get()});
+  auto store = Store::Open({options.data_dir, options.fsync, options.log_retain_ops, options.env});
   if (!store.ok()) {
     spdlog::critical("cannot open the store: {}", store.status().ToString());
     return 2;
   }
-  Daemon daemon(options, processor, std::move(store).value(), faults.fs.get());
+  SystemWallClock system_wall_clock;
+  const WallClock& wall_clock =
+      options.wall_clock != nullptr ? *options.wall_clock : system_wall_clock;
+  Daemon daemon(options, processor, std::move(store).value(), wall_clock);
   Status s = daemon.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());
@@ -414,48 +405,6 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
   daemon.Run();
   spdlog::info("replica {} stopped", options.replica.name);
   return 0;
-}
-
-int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
-  DaemonOptions o;
-  std::string mode = "sync";
-  CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
-  app.add_option("--name", o.replica.name, "replica name")->required();
-  app.add_option("--host", o.host, "address to bind");
-  app.add_option("--port", o.port, "replication port (ZeroMQ: the standby)")->required();
-  app.add_option("--client-port", o.client_port, "client port (TCP, length-prefixed frames)")
-      ->required();
-  app.add_option("--http-port", o.http_port, "HTTP port for /role and /status")->required();
-  app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
-      ->required();
-  app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
-  app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
-  app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
-  app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
-  app.add_option("--lease-ms", o.replica.lease_ms);
-  app.add_option("--ack-timeout-ms", o.replica.ack_timeout_ms);
-  app.add_option("--max-batch-ops", o.replica.max_batch_ops);
-  app.add_option("--max-lag-ops", o.replica.max_lag_ops);
-  app.add_option("--max-queue", o.replica.max_queue);
-  app.add_option("--session-expiry-ms", o.replica.session_expiry_ms,
-                 "idle client sessions (answers kept for retries) are erased after this");
-  app.add_option("--snapshot-chunk-bytes", o.replica.snapshot_chunk_bytes);
-  app.add_option("--log-retain-ops", o.log_retain_ops);
-  app.add_option("--max-frame-bytes", o.max_frame_bytes);
-  app.add_option("--log-level", o.log_level);
-  app.add_option("--fault-file", o.fault_file, "chaos testing: storage fault control file");
-  bool no_fsync = false;
-  app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
-  CLI11_PARSE(app, argc, argv);
-  o.replica.async = mode == "async";
-  o.fsync = !no_fsync;
-  // The chaos checker's self-test: acknowledge after the local commit only, or never fsync.
-  if (MutantEnabled("ack-before-replication")) o.replica.async = true;
-  if (MutantEnabled("skip-fsync")) o.fsync = false;
-  o.replica.mutant_skip_epoch_check = MutantEnabled("skip-epoch-check");
-  o.replica.endpoint = TcpEndpoint(o.host, o.client_port);
-  InitLogging("replica " + o.replica.name, o.log_level);
-  return RunReplicaDaemon(o, processor.get());
 }
 
 }  // namespace duplex

@@ -4,11 +4,15 @@
 // the HTTP server reads a published copy of the status under a mutex.
 #pragma once
 
-#include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "replica/processor.h"
 #include "replica/replica_core.h"
+
+namespace rocksdb {
+class Env;
+}
 
 namespace duplex {
 
@@ -24,14 +28,14 @@ struct DaemonOptions {
   uint64_t log_retain_ops = 200000;
   size_t max_frame_bytes = 16 << 20;
   std::string log_level = "info";
-  std::string fault_file;  // chaos: storage faults controlled by this file (fault_fs.h)
+  // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
+  // stamped on client requests (SystemWallClock). Both must outlive the daemon.
+  rocksdb::Env* env = nullptr;
+  const WallClock* wall_clock = nullptr;
 };
 
-// Runs until SIGTERM or SIGINT; returns the process exit code.
+// Runs until SIGTERM or SIGINT; returns the process exit code. A processor binary's main()
+// is ReplicaMain (replica_main.h), which builds the options from its flags.
 int RunReplicaDaemon(const DaemonOptions& options, Processor* processor);
-
-// main() of a processor binary: parses the flags the coordinator passes
-// (--name, --port, --client-port, --http-port, --coordinator, --data-dir, ...) and runs the daemon.
-int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
 
 }  // namespace duplex

@@ -1,11 +1,30 @@
-// ReplicaOptions: how one replica is configured (names, timers, bounds). Built by the
-// daemon or the simulator and handed to ReplicaCore, which copies it; plain data.
+// ReplicaOptions: how one replica is configured (names, timers, bounds, the catch-up rule).
+// Built by the daemon's wiring or the simulator and handed to ReplicaCore, which copies it;
+// plain data.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 namespace duplex {
+
+// Where a returning standby's log ends, as the active sees it when choosing how the
+// standby catches up: by the log tail after `seq`, or by a snapshot.
+struct StandbyTail {
+  uint64_t seq = 0;            // the standby's last entry, still in the active's log
+  uint64_t standby_epoch = 0;  // the epoch of the standby's entry at seq
+  uint64_t active_epoch = 0;   // the epoch of the active's own entry at seq
+};
+
+// A catch-up rule: true when the tail may resume after tail.seq, false for a snapshot.
+using TailRule = bool (*)(const StandbyTail& tail);
+
+// The rule. Each epoch's entries are written by one active, so two logs whose entries at
+// one seq come from the same epoch agree up to it. An entry of another epoch may be a
+// deposed active's that was never replicated: resuming after it would keep it.
+constexpr bool TailResumesInSameEpoch(const StandbyTail& tail) {
+  return tail.standby_epoch == tail.active_epoch;
+}
 
 struct ReplicaOptions {
   std::string name;
@@ -25,10 +44,8 @@ struct ReplicaOptions {
   // retry arriving later runs again. 0: sessions never expire.
   int64_t session_expiry_ms = 3600 * 1000;
   int32_t pid = 0;  // reported to the coordinator; 0 = this process's
-  // The chaos checker's self-test (common/mutants.h): resume a standby's log tail without
-  // checking that its last entry is from the same epoch as ours, i.e. keep a deposed
-  // active's unreplicated entries.
-  bool mutant_skip_epoch_check = false;
+  // The catch-up rule: whether a returning standby's log may resume after its last entry.
+  TailRule tail_resumes = &TailResumesInSameEpoch;
 };
 static_assert(ReplicaOptions{}.heartbeat_ms * 3 < ReplicaOptions{}.lease_ms,
               "a lease must survive a lost heartbeat or two");

@@ -490,16 +490,9 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   if (options.env != nullptr) db_options.env = options.env;
   rocksdb::ColumnFamilyOptions cf_options;
-  // Small memtables: an insert walks a skiplist whose size is the memtable's, and with
-  // random keys every level is a cache miss (at the default 64 MB, memtable inserts took a
-  // quarter of a replica's CPU under load). They also bound resident memory; flushes of a
-  // few MB are cheap and run in the background.
-  cf_options.write_buffer_size = 4 << 20;
+  cf_options.write_buffer_size = options.memtable_bytes;  // why small: StoreOptions
   cf_options.max_write_buffer_number = 4;
-  if (!options.background_work) {
-    cf_options.disable_auto_compactions = true;
-    cf_options.write_buffer_size = 64 << 20;
-  }
+  cf_options.disable_auto_compactions = !options.auto_compaction;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options}, {"state", cf_options}, {"log", cf_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

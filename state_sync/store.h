@@ -27,11 +27,16 @@ struct StoreOptions {
   bool sync = true;                  // fsync every commit
   uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by tail
   rocksdb::Env* env = nullptr;       // seam for fault injection and simulation; null = default
-  // false: no compactions and memtables no simulated run fills, so RocksDB starts no
-  // work on its own threads, whose timing the simulator does not control (a compaction
-  // racing an injected write error or power cut made runs differ between two tries).
-  // Flushes still happen inside Open (recovery) and Checkpoint, on the caller's thread.
-  bool background_work = true;
+  // RocksDB tuning, per column family. Small memtables by default: an insert walks a
+  // skiplist whose size is the memtable's, and with random keys every level is a cache
+  // miss (at RocksDB's 64 MB, memtable inserts took a quarter of a replica's CPU under
+  // load); they also bound resident memory, and flushes of a few MB are cheap. A full
+  // memtable is flushed, and compactions run, on RocksDB's own threads: a caller that
+  // needs RocksDB to start no work by itself (the simulator, whose runs must replay)
+  // turns compactions off and sets memtables its writes never fill. Flushes still happen
+  // inside Open (recovery) and Checkpoint, on the caller's thread.
+  uint64_t memtable_bytes = 4 << 20;
+  bool auto_compaction = true;
 };
 
 struct StoreMeta {

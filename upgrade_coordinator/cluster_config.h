@@ -23,7 +23,7 @@ struct ReplicaConfig {
   // and its storage through a fault filesystem; an operator leaves these out.
   int peer_port = 0;         // where the other replica reaches this one; 0 = port
   int coordinator_port = 0;  // where this replica reaches the coordinator; 0 = control_port
-  std::string fault_file;    // control file of state_sync/fault_fs.h; "" = no faults
+  std::string fault_file;    // control file of chaos/hooks/fault_fs.h; "" = no faults
 };
 
 struct TimingConfig {

@@ -106,11 +106,12 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
 
 class Coordinator {
  public:
-  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store)
+  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store,
+              FeaturesOnReload features_on_reload)
       : config_(config),
         store_(std::move(store)),
         arbiter_(MakeOptions(config), store_.get()),
-        upgrades_(config, &arbiter_, store_.get()),
+        upgrades_(config, &arbiter_, store_.get(), features_on_reload),
         upgrades_api_(config_, &arbiter_, &upgrades_),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
@@ -472,7 +473,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
   return argv;
 }
 
-int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_file) {
+int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -482,8 +483,8 @@ int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_f
     return 2;
   }
   std::unique_ptr<RecordStore> records = std::move(store).value();
-  if (!crash_point_file.empty()) records = WithCrashPoint(std::move(records), crash_point_file);
-  Coordinator coordinator(config, std::move(records));
+  if (seams.wrap_records) records = seams.wrap_records(std::move(records));
+  Coordinator coordinator(config, std::move(records), seams.features_on_reload);
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

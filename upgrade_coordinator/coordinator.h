@@ -4,14 +4,28 @@
 // One event-loop thread; the HTTP thread talks to it through a command queue.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "upgrade_coordinator/campaign/host.h"
 #include "upgrade_coordinator/cluster_config.h"
+#include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
 
+// What the coordinator's wiring (cli/main.cc) hands it besides the config: the parts it
+// may replace, each defaulting to the production one.
+struct CoordinatorSeams {
+  // Wraps the record store once it is open (empty: the store as it is).
+  std::function<std::unique_ptr<RecordStore>(std::unique_ptr<RecordStore>)> wrap_records;
+  FeaturesOnReload features_on_reload = &FeaturesWaitForEveryReplica;
+};
+
 // Runs until POST /shutdown (replicas stopped too) or SIGTERM/SIGINT (replicas
 // keep running, so a restarted coordinator adopts them). Returns the exit code.
-// `crash_point_file`: chaos testing only (see WithCrashPoint in record_store.h).
-int RunCoordinator(const ClusterConfig& config, const std::string& crash_point_file = "");
+int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams = {});
 
 // The directory a replica owns, and the command line the coordinator starts it with.
 std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);

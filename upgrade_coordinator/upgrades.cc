@@ -9,7 +9,6 @@
 
 #include "common/clock.h"
 #include "common/fatal.h"
-#include "common/mutants.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/digest_comparison.h"
@@ -23,8 +22,13 @@ constexpr const char* kCampaignKey = "campaign";
 
 }  // namespace
 
-Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store)
-    : config_(config), arbiter_(arbiter), store_(store), progress_(config_, this) {
+Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
+                   FeaturesOnReload features_on_reload)
+    : config_(config),
+      arbiter_(arbiter),
+      store_(store),
+      features_on_reload_(features_on_reload),
+      progress_(config_, this) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -183,9 +187,7 @@ void Upgrades::Isolate(const std::string& replica, bool isolated) {
 
 void Upgrades::Reload(const std::string& replica, const std::string& version) {
   arbiter_->SetReplicaVersion(replica, version);
-  // The chaos checker's self-test: enable the new features while the other replica still
-  // runs the old version.
-  if (MutantEnabled("enable-flags-early")) arbiter_->SetClusterVersion(version);
+  if (features_on_reload_(version)) arbiter_->SetClusterVersion(version);
 }
 
 Status Upgrades::Switchover() { return arbiter_->RequestSwitchover(now_us_, /*by_campaign=*/true); }

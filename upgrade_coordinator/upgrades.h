@@ -24,7 +24,8 @@ namespace duplex {
 
 class Upgrades final : public CampaignHost {
  public:
-  Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store);
+  Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
+           FeaturesOnReload features_on_reload = &FeaturesWaitForEveryReplica);
   ~Upgrades() override;
 
   Status Open();  // package store, and a campaign to resume
@@ -91,6 +92,7 @@ class Upgrades final : public CampaignHost {
   ClusterConfig config_;
   Arbiter* arbiter_;
   RecordStore* store_;
+  FeaturesOnReload features_on_reload_;
   std::unique_ptr<PackageStore> packages_;
   std::unique_ptr<Campaign> campaign_;
   CampaignProgress progress_;

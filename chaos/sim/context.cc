@@ -19,16 +19,12 @@ SimContext::SimContext(const SimOptions& o)
     : options(o), trace(queue, o.trace), rng(o.seed), profile(DrawProfile(o.seed, rng)) {
   // A mutant run leans on the faults that expose its bug (the checker's self-test wants
   // it caught in a few seeds, not one in fifty).
-  if (Has("ack-before-replication") || Has("skip-epoch-check")) {
+  if (Has(Mutant::kAckBeforeReplication) || Has(Mutant::kSkipEpochCheck)) {
     profile.partition_per_s = std::max(profile.partition_per_s, 1.0);
     profile.crash_per_s = std::max(profile.crash_per_s, 1.0);
   }
-  if (Has("skip-fsync")) profile.power_loss_per_s = std::max(profile.power_loss_per_s, 1.0);
-  if (Has("enable-flags-early")) profile.upgrade = true;
-}
-
-bool SimContext::Has(const std::string& mutant) const {
-  return std::find(options.mutants.begin(), options.mutants.end(), mutant) != options.mutants.end();
+  if (Has(Mutant::kSkipFsync)) profile.power_loss_per_s = std::max(profile.power_loss_per_s, 1.0);
+  if (Has(Mutant::kEnableFlagsEarly)) profile.upgrade = true;
 }
 
 }  // namespace duplex::sim

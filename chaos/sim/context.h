@@ -20,7 +20,7 @@ struct SimContext {
   explicit SimContext(const SimOptions& o);
 
   // Whether the run switches on this deliberate bug (SimOptions::mutants).
-  bool Has(const std::string& mutant) const;
+  bool Has(Mutant mutant) const { return options.mutants.Has(mutant); }
   int64_t now() const { return queue.now(); }
 
   const SimOptions& options;

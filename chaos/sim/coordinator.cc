@@ -207,7 +207,7 @@ void Host::Isolate(const std::string& replica, bool isolated) {
 }
 void Host::Reload(const std::string& replica, const std::string& version) {
   c_->arbiter_->SetReplicaVersion(replica, version);
-  if (c_->sim_.Has("enable-flags-early")) c_->arbiter_->SetClusterVersion(version);
+  if (c_->sim_.Has(Mutant::kEnableFlagsEarly)) c_->arbiter_->SetClusterVersion(version);
 }
 Status Host::Switchover() { return c_->arbiter_->RequestSwitchover(c_->sim_.now(), true); }
 void Host::SetClusterVersion(const std::string& version) {

@@ -63,9 +63,9 @@ void Processes::Boot(Replica& r, int32_t pid) {
   r.processor = kv::MakeKvProcessor(r.version, variant);
   ReplicaOptions ro;
   ro.name = ro.endpoint = r.name;
-  ro.async = sim_.Has("ack-before-replication");
+  ro.async = sim_.Has(Mutant::kAckBeforeReplication);
   ro.pid = r.pid;
-  ro.mutant_skip_epoch_check = sim_.Has("skip-epoch-check");
+  if (sim_.Has(Mutant::kSkipEpochCheck)) ro.tail_resumes = &TailResumesInAnyEpoch;
   if (sim_.profile.session_expiry_ms > 0) ro.session_expiry_ms = sim_.profile.session_expiry_ms;
   r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
   r.up = true;
@@ -78,9 +78,13 @@ void Processes::Boot(Replica& r, int32_t pid) {
 bool Processes::OpenStore(Replica& r) {
   StoreOptions so;
   so.path = "/sim/" + r.name;
-  so.sync = !sim_.Has("skip-fsync");
+  so.sync = !sim_.Has(Mutant::kSkipFsync);
   so.env = r.env.get();
-  so.background_work = false;
+  // RocksDB starts no work on its own threads, whose timing the simulator does not
+  // control (a compaction racing an injected write error or power cut made runs differ
+  // between two tries): no compactions, and memtables no simulated run fills.
+  so.auto_compaction = false;
+  so.memtable_bytes = 64 << 20;
   auto store = Store::Open(so);
   r.open_error = store.ok() ? "" : store.status().message();
   if (!store.ok()) {

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "chaos/hooks/fault_fs.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/network.h"
 #include "replica/replica_core.h"
-#include "state_sync/fault_fs.h"
 #include "state_sync/store.h"
 
 namespace duplex::sim {

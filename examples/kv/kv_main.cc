@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "examples/kv/kv_processor.h"
-#include "replica/daemon.h"
+#include "replica/replica_main.h"
 
 #ifndef KV_VARIANT
 #define KV_VARIANT ""

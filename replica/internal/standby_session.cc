@@ -26,7 +26,7 @@ StandbySession::StandbySession(CoreContext& ctx, std::string route, const Hello&
     if (hello.last_seq + 1 >= meta.oldest_log_seq) {
       auto log_epoch = ctx_.store().LogEpochAt(hello.last_seq);
       tail = log_epoch.ok() &&
-             (*log_epoch == hello.last_epoch || ctx_.options().mutant_skip_epoch_check);
+             ctx_.options().tail_resumes({hello.last_seq, hello.last_epoch, *log_epoch});
     }
   }
   if (tail) {

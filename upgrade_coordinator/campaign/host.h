@@ -42,6 +42,15 @@ class CampaignHost {
   virtual void StartWork(WorkKind kind) = 0;
 };
 
+// The feature gate at a reload: whether assigning `version` to one replica also turns
+// that version's features on. A host's Reload asks it.
+using FeaturesOnReload = bool (*)(const std::string& version);
+
+// The rule: never. Features wait until every replica runs the version (the campaign's
+// conclusion sets the cluster version), or a replica of the old version would meet state
+// or messages it cannot read.
+constexpr bool FeaturesWaitForEveryReplica(const std::string&) { return false; }
+
 struct CampaignOptions {
   int64_t step_timeout_ms = 60000;  // any wait within a step
   int64_t switchover_wait_ms = 10000;

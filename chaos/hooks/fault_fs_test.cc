@@ -1,4 +1,4 @@
-#include "state_sync/fault_fs.h"
+#include "chaos/hooks/fault_fs.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

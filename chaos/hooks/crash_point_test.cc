@@ -1,9 +1,11 @@
-#include "upgrade_coordinator/record_store.h"
+#include "chaos/hooks/crash_point.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
 namespace {

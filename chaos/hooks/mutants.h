@@ -1,0 +1,59 @@
+// Mutants: deliberate bugs that the chaos harness switches on to prove that its checker
+// catches them (chaos/scenarios/mutant-*.yaml, `duplex sim --mutant NAME`). The process
+// harness names them in the environment variable DUPLEX_MUTANTS (comma-separated), which
+// the executables' wiring reads once at start-up into a MutantSet and turns into behaviour
+// handed to the cores; the cores never see a mutant's name. Plain values; thread-compatible.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "replica/replica_options.h"
+#include "upgrade_coordinator/campaign/host.h"
+
+namespace duplex {
+
+enum class Mutant {
+  kAckBeforeReplication,  // replicas: acknowledge after the local commit only
+  kSkipFsync,             // replicas: never fsync a commit
+  kSkipEpochCheck,        // replicas: catch-up rule TailResumesInAnyEpoch
+  kEnableFlagsEarly,      // coordinator: feature gate FeaturesOnAnyReload
+};
+inline constexpr int kMutantCount = 4;
+
+// "ack-before-replication", "skip-fsync", "skip-epoch-check", "enable-flags-early".
+std::string_view MutantName(Mutant mutant);
+// The mutant of that name; an unknown name is an error that names it.
+StatusOr<Mutant> MutantNamed(std::string_view name);
+
+class MutantSet {
+ public:
+  MutantSet() = default;
+  MutantSet(std::initializer_list<Mutant> mutants) {
+    for (Mutant m : mutants) Add(m);
+  }
+  // A comma-separated list of names ("" = none); an unknown name is an error that names it.
+  static StatusOr<MutantSet> Parse(std::string_view list);
+  // The list in DUPLEX_MUTANTS (unset = none). Call once, at start-up.
+  static StatusOr<MutantSet> FromEnvironment();
+
+  bool Has(Mutant mutant) const { return (bits_ & Bit(mutant)) != 0; }
+  void Add(Mutant mutant) { bits_ |= Bit(mutant); }
+  bool empty() const { return bits_ == 0; }
+
+ private:
+  static unsigned Bit(Mutant mutant) { return 1u << static_cast<int>(mutant); }
+  unsigned bits_ = 0;
+};
+
+// The skip-epoch-check mutant's catch-up rule: the standby's log tail resumes whatever the
+// epoch of its last entry, so a deposed active's unreplicated entries are kept.
+constexpr bool TailResumesInAnyEpoch(const StandbyTail&) { return true; }
+
+// The enable-flags-early mutant's feature gate: a version's features turn on as soon as
+// one replica is reloaded to it, while the other still runs the old version.
+constexpr bool FeaturesOnAnyReload(const std::string&) { return true; }
+
+}  // namespace duplex

@@ -1,0 +1,84 @@
+#include "replica/replica_main.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "chaos/hooks/fault_fs.h"
+#include "chaos/hooks/mutants.h"
+#include "chaos/hooks/skewed_clock.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "replica/daemon.h"
+
+namespace duplex {
+namespace {
+
+// The chaos checker's self-test: the bugs the harness asked for, as the options that have
+// them (acknowledge after the local commit only, never fsync, a catch-up rule that keeps a
+// deposed active's entries).
+void ApplyMutants(const MutantSet& mutants, DaemonOptions* o) {
+  if (mutants.Has(Mutant::kAckBeforeReplication)) o->replica.async = true;
+  if (mutants.Has(Mutant::kSkipFsync)) o->fsync = false;
+  if (mutants.Has(Mutant::kSkipEpochCheck)) o->replica.tail_resumes = &TailResumesInAnyEpoch;
+}
+
+}  // namespace
+
+int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
+  DaemonOptions o;
+  std::string mode = "sync";
+  std::string fault_file;
+  CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
+  app.add_option("--name", o.replica.name, "replica name")->required();
+  app.add_option("--host", o.host, "address to bind");
+  app.add_option("--port", o.port, "replication port (ZeroMQ: the standby)")->required();
+  app.add_option("--client-port", o.client_port, "client port (TCP, length-prefixed frames)")
+      ->required();
+  app.add_option("--http-port", o.http_port, "HTTP port for /role and /status")->required();
+  app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
+      ->required();
+  app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
+  app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
+  app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
+  app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
+  app.add_option("--lease-ms", o.replica.lease_ms);
+  app.add_option("--ack-timeout-ms", o.replica.ack_timeout_ms);
+  app.add_option("--max-batch-ops", o.replica.max_batch_ops);
+  app.add_option("--max-lag-ops", o.replica.max_lag_ops);
+  app.add_option("--max-queue", o.replica.max_queue);
+  app.add_option("--session-expiry-ms", o.replica.session_expiry_ms,
+                 "idle client sessions (answers kept for retries) are erased after this");
+  app.add_option("--snapshot-chunk-bytes", o.replica.snapshot_chunk_bytes);
+  app.add_option("--log-retain-ops", o.log_retain_ops);
+  app.add_option("--max-frame-bytes", o.max_frame_bytes);
+  app.add_option("--log-level", o.log_level);
+  app.add_option("--fault-file", fault_file,
+                 "chaos testing: storage faults and wall clock skew controlled by this file");
+  bool no_fsync = false;
+  app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
+  CLI11_PARSE(app, argc, argv);
+  o.replica.async = mode == "async";
+  o.fsync = !no_fsync;
+  StatusOr<MutantSet> mutants = MutantSet::FromEnvironment();
+  if (!mutants.ok()) {
+    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
+                 mutants.status().message().c_str());
+    return 2;
+  }
+  ApplyMutants(*mutants, &o);
+  o.replica.endpoint = TcpEndpoint(o.host, o.client_port);
+  InitLogging("replica " + o.replica.name, o.log_level);
+  // The fault layer under the store and the clock it skews outlive the daemon.
+  FaultEnv faults;
+  std::unique_ptr<SkewedWallClock> skewed_clock;
+  if (!fault_file.empty()) {
+    faults = MakeFaultEnv(fault_file);
+    skewed_clock = std::make_unique<SkewedWallClock>(*faults.fs);
+    o.env = faults.env.get();
+    o.wall_clock = skewed_clock.get();
+  }
+  return RunReplicaDaemon(o, processor.get());
+}
+
+}  // namespace duplex

@@ -1,0 +1,18 @@
+// ReplicaMain: main() of a processor binary (examples/kv/kv_main.cc), the replica's wiring.
+// It parses the flags the coordinator passes, builds the parts the daemon receives (and,
+// for the chaos harness, the faulty ones from chaos/hooks/) and runs the daemon. Linked
+// only by executables (duplex::replica_main); runs on the main thread.
+#pragma once
+
+#include <memory>
+
+#include "replica/processor.h"
+
+namespace duplex {
+
+// Flags: --name, --port, --client-port, --http-port, --coordinator, --data-dir, ...; for
+// the chaos harness only, --fault-file and the environment variable DUPLEX_MUTANTS
+// (chaos/hooks/mutants.h). Returns the process exit code.
+int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
+
+}  // namespace duplex
