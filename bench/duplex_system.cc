@@ -78,7 +78,7 @@ StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
   fo.dir = options_.scratch + "/" + name;
   fo.log_level = "warn";
   fo.mode = name == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
-  fo.restart.max_restarts = 1000;  // the failover trials kill the active again and again
+  fo.restart.restarts_max = 1000;  // the failover trials kill the active again and again
   auto cluster = ClusterFixture::Start(fo);
   if (!cluster.ok()) return cluster.status();
   return (clusters_[name] = std::move(cluster).value()).get();

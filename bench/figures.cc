@@ -6,7 +6,7 @@
 namespace duplex::bench {
 
 namespace {
-constexpr size_t kMaxSeries = 4000;  // points kept per chart series
+constexpr size_t kSeriesMax = 4000;  // points kept per chart series
 
 nlohmann::json SpreadJson(const std::vector<double>& samples) {
   Spread s = SpreadOf(samples);
@@ -80,8 +80,8 @@ const Figure* Figures::Find(const std::string& key) const {
 void Figures::AddSeries(const std::string& name, Side side, const std::vector<double>& values) {
   auto& series = (side == Side::kDuplex ? duplex_series_ : peer_series_)[name];
   // Keep an even sample of a long series: charts need its shape, not every point.
-  size_t step = values.size() / kMaxSeries + 1;
-  for (size_t i = 0; i < values.size() && series.size() < kMaxSeries; i += step) {
+  size_t step = values.size() / kSeriesMax + 1;
+  for (size_t i = 0; i < values.size() && series.size() < kSeriesMax; i += step) {
     series.push_back(values[i]);
   }
 }

@@ -24,7 +24,7 @@ namespace duplex::bench {
 namespace {
 
 constexpr int kPollMs = 10;                   // RunRedisLoad's poll, as RunLoad's
-constexpr size_t kMaxAbandonedPerConn = 256;  // timed-out requests whose replies may still come
+constexpr size_t kAbandonedPerConnMax = 256;  // timed-out requests whose replies may still come
 constexpr int kReadBackBatch = 1000;          // CountLost: GETs per pipelined batch
 constexpr int kReadBackTimeoutMs = 10000;     // CountLost: per batch
 constexpr int kLagProbeTimeoutMs = 5000;      // MeasureLagMs: per sample
@@ -244,7 +244,7 @@ void LoadRun::ExpireTimeouts(Conn& c, int64_t now) {
     ++expired;
   }
   // A server that stopped answering would otherwise collect replacements without bound.
-  if (abandoned > kMaxAbandonedPerConn) Break(c);
+  if (abandoned > kAbandonedPerConnMax) Break(c);
   out_.timeouts += static_cast<uint64_t>(expired);
   for (int i = 0; i < expired && now < end_us_; ++i) Send(c);
 }

@@ -176,16 +176,16 @@ RedisPeer::~RedisPeer() { Stop(); }
 
 StatusOr<std::unique_ptr<RedisPeer>> RedisPeer::Start(const RedisPeerOptions& options) {
   if (options.dir.empty()) return InvalidArgument("RedisPeerOptions.dir is empty");
-  if (options.down_after_ms < kMinDownAfterMs) {
+  if (options.down_after_ms < kDownAfterMsMin) {
     return InvalidArgument("RedisPeerOptions.down_after_ms " +
                            std::to_string(options.down_after_ms) + " is below " +
-                           std::to_string(kMinDownAfterMs) +
+                           std::to_string(kDownAfterMsMin) +
                            ": Sentinel would flag each new primary down and fail back");
   }
-  if (options.failover_timeout_ms < kMinFailoverTimeoutMs) {
+  if (options.failover_timeout_ms < kFailoverTimeoutMsMin) {
     return InvalidArgument("RedisPeerOptions.failover_timeout_ms " +
                            std::to_string(options.failover_timeout_ms) + " is below " +
-                           std::to_string(kMinFailoverTimeoutMs) +
+                           std::to_string(kFailoverTimeoutMsMin) +
                            ": Sentinel would abort failovers before it sees the promotion");
   }
   auto server = FindProgram("redis-server");

@@ -23,12 +23,12 @@ class SentinelView;
 struct RedisPeerOptions {
   std::string dir;  // removed and created again by Start
   // Sentinel's view of a crash: a node silent this long is subjectively down. At least
-  // kMinDownAfterMs: Sentinel reconnects to an instance at most once a second, so after a
+  // kDownAfterMsMin: Sentinel reconnects to an instance at most once a second, so after a
   // failover it would find the new primary silent for longer than a shorter value and fail
   // back, again and again (seen at 100, 250 and 500 ms).
   int down_after_ms = 1000;
   // Bounds each failover step; Sentinel waits 2x this before retrying a failed one. At least
-  // kMinFailoverTimeoutMs: Sentinel sees the promotion through INFO, which it sends the
+  // kFailoverTimeoutMsMin: Sentinel sees the promotion through INFO, which it sends the
   // replica once a second during a failover; a shorter bound aborts good failovers.
   int failover_timeout_ms = 2000;
   bool appendonly = false;  // AOF; RDB snapshots are always off
@@ -41,8 +41,8 @@ struct RedisPeerOptions {
 
 class RedisPeer {
  public:
-  static constexpr int kMinDownAfterMs = 1000;
-  static constexpr int kMinFailoverTimeoutMs = 1500;
+  static constexpr int kDownAfterMsMin = 1000;
+  static constexpr int kFailoverTimeoutMsMin = 1500;
 
   // Installs redis-server, redis-sentinel and redis-cli with apt-get (through `sudo -n` when
   // not root) if any of them is missing from PATH, /usr/bin and /usr/sbin.

@@ -12,9 +12,9 @@ namespace {
 
 // Peer text quoted in an error message, cut so that a garbage stream cannot flood a log.
 std::string Quote(std::string_view text) {
-  constexpr size_t kMaxQuoted = 32;
-  std::string out(text.substr(0, kMaxQuoted));
-  if (text.size() > kMaxQuoted) out += "...";
+  constexpr size_t kQuotedMax = 32;
+  std::string out(text.substr(0, kQuotedMax));
+  if (text.size() > kQuotedMax) out += "...";
   return "'" + out + "'";
 }
 
@@ -166,8 +166,8 @@ RespParser::Step RespParser::ReadLine(size_t* pos, std::string_view* line) {
   std::string_view rest(buffer_.data() + *pos, buffer_.size() - *pos);
   size_t lf = rest.find('\n');
   if (lf == std::string_view::npos) {
-    if (rest.size() > limits_.max_line_bytes) {
-      return Fail("line longer than " + std::to_string(limits_.max_line_bytes) +
+    if (rest.size() > limits_.line_bytes_max) {
+      return Fail("line longer than " + std::to_string(limits_.line_bytes_max) +
                   " bytes without CRLF, starting " + Quote(rest));
     }
     return Step::kIncomplete;
@@ -231,7 +231,7 @@ RespParser::Step RespParser::ParseValue(size_t* pos, int depth, RespValue* out) 
     }
     case '$': {
       int64_t n = 0;
-      const auto max = static_cast<int64_t>(limits_.max_bulk_bytes);
+      const auto max = static_cast<int64_t>(limits_.bulk_bytes_max);
       if (Step s = ParseLength(line, "bulk string header", max, &n); s != Step::kComplete) {
         return s;
       }
@@ -250,14 +250,14 @@ RespParser::Step RespParser::ParseValue(size_t* pos, int depth, RespValue* out) 
     }
     case '*': {
       int64_t n = 0;
-      const auto max = static_cast<int64_t>(limits_.max_array_elements);
+      const auto max = static_cast<int64_t>(limits_.array_elements_max);
       if (Step s = ParseLength(line, "array header", max, &n); s != Step::kComplete) return s;
       if (n == -1) {
         *out = RespValue::Null();
         break;
       }
-      if (n > 0 && depth + 1 > limits_.max_depth) {
-        return Fail("arrays nested deeper than " + std::to_string(limits_.max_depth));
+      if (n > 0 && depth + 1 > limits_.depth_max) {
+        return Fail("arrays nested deeper than " + std::to_string(limits_.depth_max));
       }
       std::vector<RespValue> elements;
       // Reserve no more than the bytes at hand can hold: a header alone must not allocate.

@@ -48,10 +48,10 @@ std::string EncodeReply(const RespValue& value);
 
 // Bounds on what a peer may make the parser hold; beyond them the stream is malformed.
 struct RespLimits {
-  size_t max_bulk_bytes = size_t{64} << 20;
-  size_t max_array_elements = size_t{1} << 20;
-  int max_depth = 32;                        // arrays inside arrays
-  size_t max_line_bytes = size_t{64} << 10;  // a header or simple reply without its CRLF
+  size_t bulk_bytes_max = size_t{64} << 20;
+  size_t array_elements_max = size_t{1} << 20;
+  int depth_max = 32;                        // arrays inside arrays
+  size_t line_bytes_max = size_t{64} << 10;  // a header or simple reply without its CRLF
 };
 
 class RespParser {

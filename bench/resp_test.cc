@@ -134,8 +134,8 @@ TEST(Resp, KeepsReportingTheErrorOnceTheStreamIsBroken) {
 
 TEST(Resp, RefusesNestingAndLinesBeyondItsLimits) {
   RespLimits limits;
-  limits.max_depth = 3;
-  limits.max_line_bytes = 16;
+  limits.depth_max = 3;
+  limits.line_bytes_max = 16;
   RespParser deep(limits);
   deep.Feed("*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n");
   auto d = deep.Next();

@@ -39,7 +39,7 @@ constexpr uint8_t kFlagCommand = 0x04;
 constexpr size_t kReadChunkBytes = 64 * 1024;
 constexpr int kReadChunksPerTurn = 8;  // so one busy connection cannot starve the others
 constexpr int kAcceptsPerTurn = 16;
-constexpr int kMaxPollMs = 50;  // a lost wake-up costs at most this much
+constexpr int kPollMsMax = 50;  // a lost wake-up costs at most this much
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 std::string ErrnoText(int err) { return std::strerror(err); }
@@ -164,7 +164,7 @@ class Link {
 
   int64_t NextWakeUs() const;
   // The in-progress message does not count: it cannot complete if reading stops for it.
-  bool CanRead() const { return !source_ended_ && QueuedBytes() < options_.max_buffered_bytes; }
+  bool CanRead() const { return !source_ended_ && QueuedBytes() < options_.buffered_bytes_max; }
   bool Drained() const { return source_ended_ && QueuedBytes() == 0; }
   std::string_view Output() const { return std::string_view(out_).substr(out_pos_); }
   void Written(size_t n);
@@ -236,9 +236,9 @@ Status Link::TakeFrame(std::string_view in, size_t* used, const LinkFaults& faul
   }
   const bool command = (h->flags & kFlagCommand) != 0;
   if (command && (h->flags & kFlagMore) != 0) return Corruption("a command frame with MORE set");
-  const size_t room = options_.max_message_bytes - pending_.wire.size();
+  const size_t room = options_.message_bytes_max - pending_.wire.size();
   if (h->header_bytes > room || h->body_bytes > room - h->header_bytes) {
-    return Corruption("a message above " + std::to_string(options_.max_message_bytes) + " bytes");
+    return Corruption("a message above " + std::to_string(options_.message_bytes_max) + " bytes");
   }
   const size_t frame_bytes = h->header_bytes + h->body_bytes;
   if (in.size() < frame_bytes) return Status::Ok();
@@ -611,13 +611,13 @@ void FaultProxyImpl::Turn(std::vector<pollfd>& fds) {
   fds[0] = pollfd{wake_fd_, POLLIN, 0};
   fds[1] = pollfd{listen_fd_, POLLIN, 0};
   int64_t now = NowUs();
-  int64_t wake_us = now + int64_t{kMaxPollMs} * 1000;
+  int64_t wake_us = now + int64_t{kPollMsMax} * 1000;
   for (size_t i = 0; i < polled; ++i) {
     pairs_[i]->FillPoll(&fds[2 + 2 * i]);
     wake_us = std::min(wake_us, pairs_[i]->NextWakeUs());
   }
   const auto timeout_ms =
-      static_cast<int>(std::clamp<int64_t>((wake_us - now + 999) / 1000, 0, kMaxPollMs));
+      static_cast<int>(std::clamp<int64_t>((wake_us - now + 999) / 1000, 0, kPollMsMax));
   if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
     DUPLEX_ASSERT(errno == EINTR, "fault proxy: poll failed:", ErrnoText(errno));
     return;
@@ -676,7 +676,7 @@ void FaultProxyImpl::Accept(bool severed, int64_t now_us) {
       ++severed_connections_;
       continue;
     }
-    if (pairs_.size() >= static_cast<size_t>(options_.max_connections)) {
+    if (pairs_.size() >= static_cast<size_t>(options_.connections_max)) {
       spdlog::warn("fault proxy :{}: refusing a connection: {} are open", port_, pairs_.size());
       CloseAbortive(client);
       ++failed_connections_;
@@ -713,9 +713,9 @@ StatusOr<std::unique_ptr<FaultProxy>> FaultProxy::Start(const ProxyOptions& opti
     return InvalidArgument("fault proxy: target port " + std::to_string(options.target_port) +
                            " is not in 1..65535");
   }
-  if (options.max_connections < 1 || options.connect_timeout_ms < 1 ||
-      options.reorder_hold_max_ms < 0 || options.max_message_bytes == 0 ||
-      options.max_buffered_bytes == 0) {
+  if (options.connections_max < 1 || options.connect_timeout_ms < 1 ||
+      options.reorder_hold_max_ms < 0 || options.message_bytes_max == 0 ||
+      options.buffered_bytes_max == 0) {
     return InvalidArgument("fault proxy: limits must be positive");
   }
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -46,7 +46,7 @@ struct ProxyCounters {
   uint64_t connections = 0;          // client connections accepted and paired with the target
   uint64_t severed_connections = 0;  // closed by Sever(true), or refused while severed
   // Reset on an error (not ZMTP 3.x, too large, target unreachable, a peer's reset) or refused
-  // above max_connections.
+  // above connections_max.
   uint64_t failed_connections = 0;
 };
 
@@ -57,11 +57,11 @@ struct ProxyOptions {
   // (seeded by seed, accept order and direction) and draws the same dice for every message, so
   // the same messages on the same connection meet the same faults whatever else runs.
   uint64_t seed = 1;
-  int max_connections = 64;                      // more are accepted, then closed
+  int connections_max = 64;                      // more are accepted, then closed
   int connect_timeout_ms = 1000;                 // to the target, per accepted connection
   int reorder_hold_max_ms = 100;                 // a held message waits no longer for a next one
-  size_t max_message_bytes = size_t{256} << 20;  // a larger message closes the connection
-  size_t max_buffered_bytes = size_t{16} << 20;  // per direction; above it, reading pauses
+  size_t message_bytes_max = size_t{256} << 20;  // a larger message closes the connection
+  size_t buffered_bytes_max = size_t{16} << 20;  // per direction; above it, reading pauses
 };
 
 // An interface, so a harness can swap in an in-process fake; destroying a proxy stops it.

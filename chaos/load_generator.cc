@@ -14,7 +14,7 @@
 namespace duplex {
 namespace {
 
-constexpr size_t kMaxFrameBytes = 16 << 20;
+constexpr size_t kFrameBytesMax = 16 << 20;
 
 struct Connection {
   std::unique_ptr<FrameStream> stream;
@@ -40,7 +40,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   for (auto& c : conns) {
     auto fd = ConnectTcp(o.endpoint, o.timeout_ms);
     if (!fd.ok()) return fd.status();
-    c.stream = std::make_unique<FrameStream>(*fd, kMaxFrameBytes);
+    c.stream = std::make_unique<FrameStream>(*fd, kFrameBytesMax);
     c.client_id = rng() | 1;
   }
   std::string value(static_cast<size_t>(o.value_bytes), 'x');
@@ -80,7 +80,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
                            c.stream->status().message());
       }
       while (auto bytes = c.stream->NextFrame()) {
-        auto frame = DecodeFrame(*bytes, kMaxFrameBytes);
+        auto frame = DecodeFrame(*bytes, kFrameBytesMax);
         auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
         if (reply == nullptr || c.in_flight.empty() ||
             reply->request_seq != c.in_flight.front().first) {

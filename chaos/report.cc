@@ -536,9 +536,9 @@ double NiceStep(double raw) {
 }
 
 // Cut at a UTF-8 character boundary, so that a long non-ASCII name stays valid text.
-std::string Truncated(const std::string& s, size_t max_chars) {
-  if (s.size() <= max_chars) return s;
-  size_t cut = max_chars - 3;
+std::string Truncated(const std::string& s, size_t chars_max) {
+  if (s.size() <= chars_max) return s;
+  size_t cut = chars_max - 3;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   return s.substr(0, cut) + "...";
 }
@@ -721,12 +721,12 @@ void DrawPath(std::string_view cls, const std::string& d, std::string* out) {
 // (right axis) under the lanes.
 void DrawChart(const Timeline& t, const Scale& scale, double top, std::string* out) {
   double bottom = top + kChartHeight;
-  double max_rate = 0, max_p99 = 0;
+  double rate_max = 0, p99_max = 0;
   for (const Bucket& b : t.buckets) {
-    max_rate = std::max({max_rate, b.ok * 1000 / t.bucket_ms, b.fail * 1000 / t.bucket_ms});
-    max_p99 = std::max(max_p99, b.p99_ms.value_or(0));
+    rate_max = std::max({rate_max, b.ok * 1000 / t.bucket_ms, b.fail * 1000 / t.bucket_ms});
+    p99_max = std::max(p99_max, b.p99_ms.value_or(0));
   }
-  double rate_top = NiceCeil(max_rate), p99_top = NiceCeil(max_p99);
+  double rate_top = NiceCeil(rate_max), p99_top = NiceCeil(p99_max);
   for (double f : {0.5, 1.0}) {
     double y = bottom - f * kChartHeight;
     *out += "<line class=\"hgrid\" x1=\"" + Px(kPlotLeft) + "\" y1=\"" + Px(y) + "\" x2=\"" +

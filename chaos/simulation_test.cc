@@ -76,8 +76,8 @@ TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are
 // tried in order up to a bound; the first that catches the bug ends the search.
-uint64_t FirstSeedCatching(Mutant mutant, const std::string& invariant, uint64_t max_seeds) {
-  for (uint64_t seed = 1; seed <= max_seeds; ++seed) {
+uint64_t FirstSeedCatching(Mutant mutant, const std::string& invariant, uint64_t seeds_max) {
+  for (uint64_t seed = 1; seed <= seeds_max; ++seed) {
     for (const auto& v : RunSeed(seed, {mutant}).violations) {
       if (v.starts_with(invariant)) return seed;
     }

@@ -31,8 +31,8 @@ StatusOr<int64_t> ParseDurationMs(std::string_view text) {
   }
   uint64_t count = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + digits, count);
-  if (error != std::errc() || count > static_cast<uint64_t>(kMaxDurationMs / scale)) {
-    return bad("longer than " + std::to_string(kMaxDurationMs / 3600000 / 24) + " days");
+  if (error != std::errc() || count > static_cast<uint64_t>(kDurationMsMax / scale)) {
+    return bad("longer than " + std::to_string(kDurationMsMax / 3600000 / 24) + " days");
   }
   return static_cast<int64_t>(count) * scale;
 }

@@ -9,8 +9,8 @@
 namespace duplex {
 
 // Milliseconds; anything else is an InvalidArgument naming the text. Whole numbers only,
-// at most kMaxDurationMs.
-inline constexpr int64_t kMaxDurationMs = int64_t{30} * 24 * 3600 * 1000;
+// at most kDurationMsMax.
+inline constexpr int64_t kDurationMsMax = int64_t{30} * 24 * 3600 * 1000;
 StatusOr<int64_t> ParseDurationMs(std::string_view text);
 
 }  // namespace duplex

@@ -28,7 +28,7 @@ TEST(ParseDurationMs, RefusesBadTextNamingIt) {
 TEST(ParseDurationMs, RefusesDurationsBeyondTheLimit) {
   EXPECT_FALSE(ParseDurationMs("999999999999999999999999h").ok());
   EXPECT_FALSE(ParseDurationMs("100000h").ok());
-  EXPECT_EQ(ParseDurationMs(std::to_string(kMaxDurationMs) + "ms").value(), kMaxDurationMs);
+  EXPECT_EQ(ParseDurationMs(std::to_string(kDurationMsMax) + "ms").value(), kDurationMsMax);
 }
 
 }  // namespace

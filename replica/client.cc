@@ -22,7 +22,7 @@ uint64_t RandomId() {
 
 constexpr size_t kNoWatch = SIZE_MAX;
 // The first pause after a round of replicas without an active; it grows by half up to
-// ClientOptions::max_backoff_ms. Small, and slow to grow: a crash failover completes in a
+// ClientOptions::backoff_ms_max. Small, and slow to grow: a crash failover completes in a
 // few ms, and a client that sleeps 8 ms after its first rounds adds most of the
 // unavailability (it did, doubling from 1 ms: 11.5 ms where the new active was ready
 // after about 4).
@@ -46,7 +46,7 @@ struct Client::Impl {
         connect_error = fd.status().message();
         return nullptr;
       }
-      stream = std::make_unique<FrameStream>(*fd, options.max_frame_bytes);
+      stream = std::make_unique<FrameStream>(*fd, options.frame_bytes_max);
     }
     return stream.get();
   }
@@ -102,7 +102,7 @@ struct Client::Impl {
         if (fds[k].revents & POLLOUT) stream.Flush();
         if (fds[k].revents & ~POLLOUT) stream.Read();
         while (auto bytes = stream.NextFrame()) {
-          auto frame = DecodeFrame(*bytes, options.max_frame_bytes);
+          auto frame = DecodeFrame(*bytes, options.frame_bytes_max);
           if (frame.ok() && answers(*frame)) {
             *from = index[k];
             return std::move(frame).value();
@@ -154,7 +154,7 @@ StatusOr<Response> Client::Call(const std::string& op, std::vector<std::string> 
   // After a full round without an active (a failover is under way): pause, bounded.
   auto back_off = [&] {
     c.Pause(backoff_us, deadline);
-    backoff_us = std::min<int64_t>(backoff_us * 3 / 2, c.options.max_backoff_ms * 1000);
+    backoff_us = std::min<int64_t>(backoff_us * 3 / 2, c.options.backoff_ms_max * 1000);
   };
   std::string last_error = "no answer";
   CallStats local;

@@ -20,9 +20,9 @@ struct ClientOptions {
   std::vector<std::string> endpoints;  // "tcp://127.0.0.1:7410", one per replica
   int attempt_timeout_ms = 150;        // no answer this long: try the other replica
   int deadline_ms = 10000;             // give up (Unavailable) after this long
-  int max_backoff_ms = 20;             // between rounds when no replica is active yet
+  int backoff_ms_max = 20;             // between rounds when no replica is active yet
   uint64_t client_id = 0;              // 0: random
-  size_t max_frame_bytes = 16 << 20;
+  size_t frame_bytes_max = 16 << 20;
 };
 
 struct CallStats {

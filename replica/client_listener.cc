@@ -12,10 +12,10 @@
 namespace duplex {
 namespace {
 
-constexpr int kMaxAcceptsPerPoll = 64;
+constexpr int kAcceptsPerPollMax = 64;
 // The listener keeps files for the store, ZeroMQ and HTTP beside its connections.
-static_assert(ClientListener::kFilesKeptForOthers < ClientListener::kMaxConnections);
-static_assert(kMaxAcceptsPerPoll > 0 && kMaxAcceptsPerPoll < ClientListener::kMaxConnections);
+static_assert(ClientListener::kFilesKeptForOthers < ClientListener::kConnectionsMax);
+static_assert(kAcceptsPerPollMax > 0 && kAcceptsPerPollMax < ClientListener::kConnectionsMax);
 
 std::string Route(uint64_t id) {
   DUPLEX_ASSERT(id != 0, "connection ids start at 1: IdOf's 0 means no connection", id);
@@ -52,11 +52,11 @@ Status ClientListener::Listen(const std::string& host, int port) {
     }
     size_t usable = files.rlim_cur > 2 * kFilesKeptForOthers ? files.rlim_cur - kFilesKeptForOthers
                                                              : files.rlim_cur / 2;
-    max_connections_ = std::min(kMaxConnections, usable);
+    connections_max_ = std::min(kConnectionsMax, usable);
   }
   DUPLEX_ASSERT(listen_fd_ >= 0, "a listener that returned OK listens", listen_fd_);
-  DUPLEX_ASSERT(max_connections_ <= kMaxConnections, "the connection bound only shrinks",
-                max_connections_);
+  DUPLEX_ASSERT(connections_max_ <= kConnectionsMax, "the connection bound only shrinks",
+                connections_max_);
   return Status::Ok();
 }
 
@@ -96,20 +96,20 @@ void ClientListener::OnPolled(const zmq_pollitem_t* items, const FrameFn& on_fra
 }
 
 void ClientListener::Accept(const ErrorFn& on_error) {
-  for (int i = 0; i < kMaxAcceptsPerPoll; ++i) {
+  for (int i = 0; i < kAcceptsPerPollMax; ++i) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: no more waiting; anything else: try again next poll
-    if (streams_.size() >= max_connections_) {
+    if (streams_.size() >= connections_max_) {
       ::close(fd);
-      on_error("client port: refused a connection, " + std::to_string(max_connections_) +
+      on_error("client port: refused a connection, " + std::to_string(connections_max_) +
                " are open");
       continue;
     }
     const bool fresh =
-        streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, max_frame_bytes_)).second;
+        streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, frame_bytes_max_)).second;
     DUPLEX_ASSERT(fresh, "a connection id is never reused", next_id_ - 1);
-    DUPLEX_ASSERT(streams_.size() <= max_connections_, "open connections stay within the bound",
-                  streams_.size(), max_connections_);
+    DUPLEX_ASSERT(streams_.size() <= connections_max_, "open connections stay within the bound",
+                  streams_.size(), connections_max_);
   }
 }
 

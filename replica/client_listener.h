@@ -25,10 +25,10 @@ class ClientListener {
   // the file limit accept() would fail and leave the connection pending, and the listening
   // socket would wake the loop on every turn. Beyond it, connections are accepted and
   // closed at once.
-  static constexpr size_t kMaxConnections = 4096;
+  static constexpr size_t kConnectionsMax = 4096;
   static constexpr size_t kFilesKeptForOthers = 128;  // RocksDB files, ZeroMQ, HTTP
 
-  explicit ClientListener(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+  explicit ClientListener(size_t frame_bytes_max) : frame_bytes_max_(frame_bytes_max) {}
   ~ClientListener();
   ClientListener(const ClientListener&) = delete;
   ClientListener& operator=(const ClientListener&) = delete;
@@ -57,9 +57,9 @@ class ClientListener {
   void Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
              const ErrorFn& on_error);
 
-  size_t max_frame_bytes_;
+  size_t frame_bytes_max_;
   int listen_fd_ = -1;
-  size_t max_connections_ = kMaxConnections;
+  size_t connections_max_ = kConnectionsMax;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::unique_ptr<FrameStream>> streams_;  // by connection id
   std::vector<uint64_t> polled_;     // the connection behind each poll item after the first

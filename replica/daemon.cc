@@ -143,9 +143,9 @@ class Daemon final : public ActionSink {
         wall_clock_(wall_clock),
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
-        clients_(options.max_frame_bytes),
-        router_(context_.ctx, ZMQ_ROUTER, options.max_frame_bytes),
-        coordinator_(context_.ctx, ZMQ_DEALER, options.max_frame_bytes) {
+        clients_(options.frame_bytes_max),
+        router_(context_.ctx, ZMQ_ROUTER, options.frame_bytes_max),
+        coordinator_(context_.ctx, ZMQ_DEALER, options.frame_bytes_max) {
     core_.SetActionSink(this);  // actions leave as soon as the core decides them
   }
   ~Daemon() override = default;
@@ -196,7 +196,7 @@ class Daemon final : public ActionSink {
           [&](const std::string& why) { Refuse(why); });
       timer.Lap(LoopTimer::kClients);
       // What is left of a source waits for the next turn (zmq_poll reports it again).
-      auto more = [&](int i) { return i < kMaxPerRound && clock_.NowUs() - now < kRoundBudgetUs; };
+      auto more = [&](int i) { return i < kPerRoundMax && clock_.NowUs() - now < kRoundBudgetUs; };
       for (int i = 0; more(i) && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
@@ -223,7 +223,7 @@ class Daemon final : public ActionSink {
   }
 
  private:
-  static constexpr int kMaxPerRound = 4096;
+  static constexpr int kPerRoundMax = 4096;
   // A turn stops reading messages after this long so that its tick (commits, acks, status,
   // timers) runs: a standby installing snapshot chunks of 30-130 ms each could otherwise
   // go through a whole window of them (16) before its next tick.
@@ -266,7 +266,7 @@ class Daemon final : public ActionSink {
   };
 
   void OnClientFrame(const std::string& route, const std::string& bytes, int64_t now) {
-    auto frame = DecodeFrame(bytes, options_.max_frame_bytes);
+    auto frame = DecodeFrame(bytes, options_.frame_bytes_max);
     if (!frame.ok()) return (void)Refuse("client port: " + frame.status().message());
     if (auto* admin = std::get_if<AdminRequest>(&*frame)) {  // the admin path
       return core_.OnAdminRequest(route, std::move(*admin), now);
@@ -285,7 +285,7 @@ class Daemon final : public ActionSink {
     if (parts.empty()) return false;
     if (parts.size() != 2)
       return Refuse("router: expected 2 parts, got " + std::to_string(parts.size()));
-    auto frame = DecodeFrame(parts[1], options_.max_frame_bytes);
+    auto frame = DecodeFrame(parts[1], options_.frame_bytes_max);
     if (!frame.ok()) return Refuse(frame.status().message());
     if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
       core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);
@@ -301,7 +301,7 @@ class Daemon final : public ActionSink {
     auto parts = RecvParts(socket);
     if (parts.empty()) return false;
     if (parts.size() != 1) return Refuse("dealer: expected 1 part");
-    auto frame = DecodeFrame(parts[0], options_.max_frame_bytes);
+    auto frame = DecodeFrame(parts[0], options_.frame_bytes_max);
     if (!frame.ok()) return Refuse(frame.status().message());
     if (auto* a = std::get_if<Assignment>(&*frame); a && from_coordinator) {
       core_.OnAssignment(*a, now);
@@ -334,7 +334,7 @@ class Daemon final : public ActionSink {
       // A fresh socket per session: nothing queued for the old active leaks into the new one.
       peer_.reset();
       if (!connect->endpoint.empty()) {
-        peer_ = std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options_.max_frame_bytes);
+        peer_ = std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options_.frame_bytes_max);
         zmq_connect(peer_->s, connect->endpoint.c_str());
       }
     }

@@ -26,7 +26,7 @@ struct DaemonOptions {
   std::string data_dir;
   bool fsync = true;
   uint64_t log_retain_ops = 200000;
-  size_t max_frame_bytes = 16 << 20;
+  size_t frame_bytes_max = 16 << 20;
   std::string log_level = "info";
   // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
   // stamped on client requests (SystemWallClock). Both must outlive the daemon.

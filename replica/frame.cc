@@ -323,10 +323,10 @@ std::string EncodeFrame(const Frame& frame) {
   return out;
 }
 
-StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes) {
-  if (bytes.size() > max_bytes) {
+StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t bytes_max) {
+  if (bytes.size() > bytes_max) {
     return Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                      std::to_string(max_bytes));
+                      std::to_string(bytes_max));
   }
   if (bytes.size() < 2 * sizeof(capnp::word) || bytes.size() % sizeof(capnp::word) != 0) {
     return Corruption("frame of " + std::to_string(bytes.size()) +

@@ -132,7 +132,7 @@ using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assi
                            AdminRequest, AdminReply>;
 
 std::string EncodeFrame(const Frame& frame);
-// max_bytes bounds the frame; the Cap'n Proto traversal limit follows from it.
-StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t max_bytes);
+// bytes_max bounds the frame; the Cap'n Proto traversal limit follows from it.
+StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t bytes_max);
 
 }  // namespace duplex

@@ -18,7 +18,7 @@ namespace {
 
 constexpr size_t kPrefixBytes = 4;
 constexpr size_t kReadChunkBytes = 16 << 10;
-constexpr int kMaxReadsPerCall = 16;  // then let the event loop serve other connections
+constexpr int kReadsPerCallMax = 16;  // then let the event loop serve other connections
 // The prefix is a uint32_t on the wire; a frame's length must fit it.
 static_assert(kPrefixBytes == sizeof(uint32_t));
 static_assert(kReadChunkBytes > kPrefixBytes, "one read can bring at least a whole prefix");
@@ -33,8 +33,8 @@ void SetSocketOptions(int fd) {
 
 }  // namespace
 
-FrameStream::FrameStream(int fd, size_t max_frame_bytes, size_t max_output_bytes)
-    : fd_(fd), max_frame_bytes_(max_frame_bytes), max_output_bytes_(max_output_bytes) {
+FrameStream::FrameStream(int fd, size_t frame_bytes_max, size_t output_bytes_max)
+    : fd_(fd), frame_bytes_max_(frame_bytes_max), output_bytes_max_(output_bytes_max) {
   DUPLEX_ASSERT(fd_ >= 0, "a stream owns an open socket", fd_);
   SetSocketOptions(fd_);
 }
@@ -47,12 +47,12 @@ void FrameStream::Fail(Status s) {
 
 void FrameStream::Queue(std::string_view payload) {
   if (!status_.ok()) return;
-  if (payload.size() > max_frame_bytes_) {
+  if (payload.size() > frame_bytes_max_) {
     return Fail(InvalidArgument("frame of " + std::to_string(payload.size()) +
                                 " bytes is above max_frame_bytes " +
-                                std::to_string(max_frame_bytes_)));
+                                std::to_string(frame_bytes_max_)));
   }
-  if (out_.size() - sent_ + payload.size() > max_output_bytes_) {
+  if (out_.size() - sent_ + payload.size() > output_bytes_max_) {
     return Fail(FailedPrecondition(
         "the peer does not read: " + std::to_string(out_.size() - sent_) + " bytes unsent"));
   }
@@ -64,8 +64,8 @@ void FrameStream::Queue(std::string_view payload) {
   DUPLEX_ASSERT(out_.size() - sent_ == unsent_before + kPrefixBytes + payload.size(),
                 "a queued frame is its prefix and its payload", out_.size(), sent_, unsent_before,
                 payload.size());
-  DUPLEX_ASSERT(out_.size() - sent_ <= max_output_bytes_ + kPrefixBytes,
-                "unsent output stays within its bound", out_.size() - sent_, max_output_bytes_);
+  DUPLEX_ASSERT(out_.size() - sent_ <= output_bytes_max_ + kPrefixBytes,
+                "unsent output stays within its bound", out_.size() - sent_, output_bytes_max_);
 }
 
 void FrameStream::Flush() {
@@ -84,7 +84,7 @@ void FrameStream::Flush() {
 }
 
 void FrameStream::Read() {
-  for (int i = 0; status_.ok() && i < kMaxReadsPerCall; ++i) {
+  for (int i = 0; status_.ok() && i < kReadsPerCallMax; ++i) {
     if (consumed_ > 0 && consumed_ == in_.size()) in_.clear(), consumed_ = 0;
     char chunk[kReadChunkBytes];
     ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
@@ -109,10 +109,10 @@ std::optional<std::string> FrameStream::NextFrame() {
   uint32_t n;
   std::memcpy(&n, in_.data() + consumed_, kPrefixBytes);
   size_t length = ntohl(n);
-  if (length > max_frame_bytes_) {
+  if (length > frame_bytes_max_) {
     // The stream cannot be resynchronised after a bad length: drop it.
     Fail(InvalidArgument("frame length " + std::to_string(length) + " is above max_frame_bytes " +
-                         std::to_string(max_frame_bytes_)));
+                         std::to_string(frame_bytes_max_)));
     in_.clear(), consumed_ = 0;
     return std::nullopt;
   }

@@ -15,10 +15,10 @@ namespace duplex {
 
 class FrameStream {
  public:
-  // Takes ownership of fd (made non-blocking here). Frames above max_frame_bytes, in
-  // either direction, are errors; so is more than max_output_bytes of unsent output (a
+  // Takes ownership of fd (made non-blocking here). Frames above frame_bytes_max, in
+  // either direction, are errors; so is more than output_bytes_max of unsent output (a
   // peer that does not read its replies).
-  FrameStream(int fd, size_t max_frame_bytes, size_t max_output_bytes = 64 << 20);
+  FrameStream(int fd, size_t frame_bytes_max, size_t output_bytes_max = 64 << 20);
   ~FrameStream();
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
@@ -48,8 +48,8 @@ class FrameStream {
   void Fail(Status s);
 
   int fd_;
-  size_t max_frame_bytes_;
-  size_t max_output_bytes_;
+  size_t frame_bytes_max_;
+  size_t output_bytes_max_;
   Status status_;
   std::string in_;
   size_t consumed_ = 0;  // bytes of in_ already handed out as frames

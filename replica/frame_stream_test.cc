@@ -28,7 +28,7 @@ struct Pair {
   Pair() {
     int fds[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    stream = std::make_unique<FrameStream>(fds[0], kMax, /*max_output_bytes=*/4 * kMax);
+    stream = std::make_unique<FrameStream>(fds[0], kMax, /*output_bytes_max=*/4 * kMax);
     raw = fds[1];
   }
   ~Pair() {
@@ -119,7 +119,7 @@ TEST(FrameStream, RefusesToSendAFrameAboveTheLimit) {
 }
 
 TEST(FrameStream, APeerThatDoesNotReadIsCutOffAtTheOutputBound) {
-  Pair p;  // max_output_bytes is 4 KB; the socket's own buffer takes some first
+  Pair p;  // output_bytes_max is 4 KB; the socket's own buffer takes some first
   for (int i = 0; i < 100000 && p.stream->status().ok(); ++i)
     p.stream->Send(std::string(kMax, 'y'));
   EXPECT_EQ(p.stream->status().code(), Code::kFailedPrecondition);

@@ -127,7 +127,7 @@ struct PairOptions {
   uint64_t a_log_retain_ops = 200000;
   uint64_t snapshot_chunk_bytes = ReplicaOptions{}.snapshot_chunk_bytes;
   int64_t session_expiry_ms = ReplicaOptions{}.session_expiry_ms;
-  uint64_t max_lag_ops = ReplicaOptions{}.max_lag_ops;
+  uint64_t lag_ops_max = ReplicaOptions{}.lag_ops_max;
   uint64_t tail_batch_ops = ReplicaOptions{}.tail_batch_ops;
 };
 
@@ -152,7 +152,7 @@ class Pair {
       ro.name = ro.endpoint = name;
       ro.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
       ro.session_expiry_ms = options.session_expiry_ms;
-      ro.max_lag_ops = options.max_lag_ops;
+      ro.lag_ops_max = options.lag_ops_max;
       ro.tail_batch_ops = options.tail_batch_ops;
       n.options = ro;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
@@ -730,12 +730,12 @@ TEST(ReplicaCore, AnActiveWithASilentStandbyAcknowledgesOnlyAfterTheSoloGrant) {
   EXPECT_EQ(pair.Get("b", "k1"), std::nullopt);
 }
 
-// A resend from the standby's last ack goes at most max_lag_ops ahead, and the acks of what
+// A resend from the standby's last ack goes at most lag_ops_max ahead, and the acks of what
 // was sent live before it may still arrive, acknowledging more than the resend reached. The
 // session goes on from what the standby acknowledged, and is live again.
 TEST(ReplicaCore, LateAcksBeyondWhereAResendStoppedLeaveTheStandbyLiveAgain) {
   PairOptions options;
-  options.max_lag_ops = 2;
+  options.lag_ops_max = 2;
   options.tail_batch_ops = 1;
   Pair pair(options);
   StartInSync(pair);

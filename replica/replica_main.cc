@@ -44,14 +44,14 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
   app.add_option("--lease-ms", o.replica.lease_ms);
   app.add_option("--ack-timeout-ms", o.replica.ack_timeout_ms);
-  app.add_option("--max-batch-ops", o.replica.max_batch_ops);
-  app.add_option("--max-lag-ops", o.replica.max_lag_ops);
-  app.add_option("--max-queue", o.replica.max_queue);
+  app.add_option("--max-batch-ops", o.replica.batch_ops_max);
+  app.add_option("--max-lag-ops", o.replica.lag_ops_max);
+  app.add_option("--max-queue", o.replica.queue_max);
   app.add_option("--session-expiry-ms", o.replica.session_expiry_ms,
                  "idle client sessions (answers kept for retries) are erased after this");
   app.add_option("--snapshot-chunk-bytes", o.replica.snapshot_chunk_bytes);
   app.add_option("--log-retain-ops", o.log_retain_ops);
-  app.add_option("--max-frame-bytes", o.max_frame_bytes);
+  app.add_option("--max-frame-bytes", o.frame_bytes_max);
   app.add_option("--log-level", o.log_level);
   app.add_option("--fault-file", fault_file,
                  "chaos testing: storage faults and wall clock skew controlled by this file");

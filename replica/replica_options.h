@@ -30,13 +30,13 @@ struct ReplicaOptions {
   std::string name;
   std::string endpoint;     // this replica's data-plane endpoint, given to clients as a hint
   std::string archive_dir;  // "_checkpoint" writes only below this directory
-  bool async = false;       // acknowledge after the local commit, lag bounded by max_lag_ops
+  bool async = false;       // acknowledge after the local commit, lag bounded by lag_ops_max
   int heartbeat_ms = 20;
   int lease_ms = 200;
   int ack_timeout_ms = 100;       // the standby silent this long: ask the coordinator to go solo
-  uint64_t max_batch_ops = 1024;  // group commit: requests per WriteBatch
-  uint64_t max_lag_ops = 10000;   // deltas in flight to the standby
-  uint64_t max_queue = 10000;     // client requests waiting for a group commit
+  uint64_t batch_ops_max = 1024;  // group commit: requests per WriteBatch
+  uint64_t lag_ops_max = 10000;   // deltas in flight to the standby
+  uint64_t queue_max = 10000;     // client requests waiting for a group commit
   uint64_t snapshot_chunk_bytes = 1 << 20;
   uint32_t snapshot_window_chunks = 16;
   uint64_t tail_batch_ops = 512;  // deltas per catch-up message

@@ -2,13 +2,13 @@
 
 namespace duplex {
 
-ZSocket::ZSocket(void* ctx, int type, size_t max_frame_bytes) : s(zmq_socket(ctx, type)) {
+ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx, type)) {
   int zero = 0, hwm = 100000;
-  int64_t max_msg = static_cast<int64_t>(max_frame_bytes);
+  int64_t msg_max = static_cast<int64_t>(frame_bytes_max);
   zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
   zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
   zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-  zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+  zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
 }
 
 std::vector<std::string> RecvParts(void* socket) {

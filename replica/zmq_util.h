@@ -21,9 +21,9 @@ struct ZContext {
 };
 
 // A socket with the options every duplex socket uses: no linger, bounded queues, and
-// frames above max_frame_bytes dropped by ZeroMQ (the peer is disconnected).
+// frames above frame_bytes_max dropped by ZeroMQ (the peer is disconnected).
 struct ZSocket {
-  ZSocket(void* ctx, int type, size_t max_frame_bytes);
+  ZSocket(void* ctx, int type, size_t frame_bytes_max);
   ~ZSocket() { zmq_close(s); }
   ZSocket(const ZSocket&) = delete;
   ZSocket& operator=(const ZSocket&) = delete;

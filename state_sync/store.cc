@@ -105,10 +105,10 @@ class RocksSnapshotCursor final : public SnapshotCursor {
   uint32_t schema() const override { return meta_.schema; }
   bool done() const override { return !it_->Valid(); }
 
-  StatusOr<std::vector<Mutation>> Next(size_t max_bytes) override {
+  StatusOr<std::vector<Mutation>> Next(size_t bytes_max) override {
     std::vector<Mutation> out;
     size_t bytes = 0;
-    for (; it_->Valid() && (out.empty() || bytes < max_bytes); it_->Next()) {
+    for (; it_->Valid() && (out.empty() || bytes < bytes_max); it_->Next()) {
       DUPLEX_ASSERT(out.empty() || out.back().key < it_->key().ToStringView(),
                     "a snapshot reads in key order");
       out.push_back({it_->key().ToString(), it_->value().ToString(), false});
@@ -301,7 +301,7 @@ class RocksStore final : public Store {
     return CommitMeta(next, "set cluster version");
   }
 
-  StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const override {
+  StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t count_max) const override {
     if (from_seq < meta_.oldest_log_seq) {
       return NotFound("delta " + std::to_string(from_seq) + " is no longer in the log (oldest " +
                       std::to_string(meta_.oldest_log_seq) + ")");
@@ -309,7 +309,7 @@ class RocksStore final : public Store {
     std::vector<Delta> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
     uint64_t expect = from_seq;
-    for (it->Seek(Be64(from_seq)); it->Valid() && out.size() < max_count; it->Next(), ++expect) {
+    for (it->Seek(Be64(from_seq)); it->Valid() && out.size() < count_max; it->Next(), ++expect) {
       auto d = DecodeDelta(it->value().ToStringView());
       if (!d.ok()) return d.status();
       if (d->seq != expect) return Corruption("delta log: expected seq " + std::to_string(expect));
@@ -320,7 +320,7 @@ class RocksStore final : public Store {
       out.push_back(std::move(d).value());
     }
     DUPLEX_RETURN_IF_ERROR(FromRocks(it->status(), "read log"));
-    DUPLEX_ASSERT(out.size() <= max_count, "a read is bounded", out.size(), max_count);
+    DUPLEX_ASSERT(out.size() <= count_max, "a read is bounded", out.size(), count_max);
     return out;
   }
 

@@ -56,8 +56,8 @@ class SnapshotCursor {
   virtual uint64_t epoch() const = 0;
   virtual uint64_t seq() const = 0;
   virtual uint32_t schema() const = 0;
-  // Up to max_bytes of raw state entries; empty when done.
-  virtual StatusOr<std::vector<Mutation>> Next(size_t max_bytes) = 0;
+  // Up to bytes_max of raw state entries; empty when done.
+  virtual StatusOr<std::vector<Mutation>> Next(size_t bytes_max) = 0;
   virtual bool done() const = 0;
 };
 
@@ -85,8 +85,8 @@ class Store {
   // Durably records the cluster version the coordinator announced (feature flags).
   virtual Status SetClusterVersion(const std::string& version) = 0;
 
-  // Deltas from_seq.. (at most max_count); NotFound when from_seq is no longer retained.
-  virtual StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t max_count) const = 0;
+  // Deltas from_seq.. (at most count_max); NotFound when from_seq is no longer retained.
+  virtual StatusOr<std::vector<Delta>> ReadLog(uint64_t from_seq, size_t count_max) const = 0;
   // Epoch of the delta at seq; NotFound when not retained.
   virtual StatusOr<uint64_t> LogEpochAt(uint64_t seq) const = 0;
 

@@ -124,17 +124,17 @@ StatusOr<std::string> ReceiveOne(void* socket) {
   return out;
 }
 
-// Sends max_frame_bytes + 1024 bytes on a fresh DEALER and waits until the receiving
+// Sends frame_bytes_max + 1024 bytes on a fresh DEALER and waits until the receiving
 // ZeroMQ socket drops the connection (ZMQ_MAXMSGSIZE). The application never sees
 // the frame, so nothing can be counted; the caller checks liveness and state only.
-bool OversizedFrameIsDropped(HostileZmq& zmq, const std::string& endpoint, size_t max_frame_bytes) {
+bool OversizedFrameIsDropped(HostileZmq& zmq, const std::string& endpoint, size_t frame_bytes_max) {
   std::string monitor = zmq.NextMonitor();
   void* dealer = zmq.Socket(ZMQ_DEALER);
   zmq_socket_monitor(dealer, monitor.c_str(), ZMQ_EVENT_DISCONNECTED);
   void* events = zmq.Socket(ZMQ_PAIR);
   zmq_connect(events, monitor.c_str());
   zmq_connect(dealer, endpoint.c_str());
-  if (!SendMessage(dealer, {std::string(max_frame_bytes + 1024, 'x')})) return false;
+  if (!SendMessage(dealer, {std::string(frame_bytes_max + 1024, 'x')})) return false;
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kDisconnectTimeoutMs);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -513,7 +513,7 @@ void AttackDataPlane(HostileZmq& zmq, const ClusterFixture& cluster, const Clust
     SendToReplica(zmq, cluster, replica, batch, endpoints[i]);
     size_t expect_logged = std::min<size_t>(batch.refused_at_socket, kLoggedRefusalsMax - logged);
     EXPECT_GE(CountLines(log, "refused frame #"), logged + expect_logged) << log;
-    EXPECT_TRUE(OversizedFrameIsDropped(zmq, endpoints[i], config.replication.max_frame_bytes))
+    EXPECT_TRUE(OversizedFrameIsDropped(zmq, endpoints[i], config.replication.frame_bytes_max))
         << replica.name << " kept a connection that sent an oversized frame";
   }
 }
@@ -521,10 +521,10 @@ void AttackDataPlane(HostileZmq& zmq, const ClusterFixture& cluster, const Clust
 // Every replica's client port. On one connection: frames that do not decode and frames
 // of other kinds than a request, each refused and counted, then a request, which must be
 // answered on the same connection (the framing survived); then, on another connection, a
-// length prefix above max_frame_bytes, which the replica answers by closing it.
+// length prefix above frame_bytes_max, which the replica answers by closing it.
 void AttackClientPorts(const ClusterFixture& cluster, std::mt19937_64& rng) {
   const ClusterConfig& config = cluster.config();
-  const size_t max_frame_bytes = config.replication.max_frame_bytes;
+  const size_t frame_bytes_max = config.replication.frame_bytes_max;
   std::vector<std::string> endpoints = cluster.Endpoints();
   for (size_t i = 0; i < config.replicas.size(); ++i) {
     auto before = ReadReplica(cluster, config.replicas[i].name);
@@ -539,7 +539,7 @@ void AttackClientPorts(const ClusterFixture& cluster, std::mt19937_64& rng) {
     batch.refused_at_socket += 4;
     auto fd = ConnectTcp(endpoints[i], kSocketTimeoutMs);
     ASSERT_TRUE(fd.ok()) << fd.status().ToString();
-    FrameStream stream(*fd, max_frame_bytes);
+    FrameStream stream(*fd, frame_bytes_max);
     for (const auto& m : batch.messages) stream.Send(m[0]);
     stream.Send(EncodeFrame(Request{0x0bad, 1, "GET", {"hijack"}}));
     std::optional<std::string> answer;
@@ -553,7 +553,7 @@ void AttackClientPorts(const ClusterFixture& cluster, std::mt19937_64& rng) {
         kSocketTimeoutMs))
         << "no answer on the client connection after the refused frames";
     ASSERT_TRUE(answer.has_value()) << stream.status().ToString();
-    auto reply = DecodeFrame(*answer, max_frame_bytes);
+    auto reply = DecodeFrame(*answer, frame_bytes_max);
     ASSERT_TRUE(reply.ok() && std::holds_alternative<ClientReply>(*reply))
         << "the answer is not a client reply";
     auto refused = [&] {
@@ -564,7 +564,7 @@ void AttackClientPorts(const ClusterFixture& cluster, std::mt19937_64& rng) {
                            kCountTimeoutMs))
         << before->name << ": refused " << before->refused << " -> " << refused() << ", expected +"
         << batch.refused_at_socket;
-    std::string oversized = BigEndian32(static_cast<uint32_t>(max_frame_bytes + 1)) + "abcd";
+    std::string oversized = BigEndian32(static_cast<uint32_t>(frame_bytes_max + 1)) + "abcd";
     auto closed = RawExchange(config.replicas[i].client_port, {oversized, /*half_close=*/false});
     ASSERT_TRUE(closed.ok()) << closed.status().ToString();
     EXPECT_TRUE(
@@ -598,7 +598,7 @@ void AttackControlPlane(HostileZmq& zmq, const ClusterFixture& cluster, const Cl
       },
       kCountTimeoutMs))
       << "the coordinator did not log every refusal; see " << log;
-  EXPECT_TRUE(OversizedFrameIsDropped(zmq, control, config.replication.max_frame_bytes))
+  EXPECT_TRUE(OversizedFrameIsDropped(zmq, control, config.replication.frame_bytes_max))
       << "the coordinator kept a connection that sent an oversized frame";
 }
 

@@ -127,7 +127,7 @@ void ReplicaTracker::ScheduleRestart(const std::string& name, bool planned, int6
   DUPLEX_ASSERT(std::all_of(v.crashes_us.begin(), v.crashes_us.end(),
                             [&](int64_t t) { return now_us - t <= window_us; }),
                 "only crashes within the window are counted", name, v.crashes_us.size());
-  if (static_cast<int>(v.crashes_us.size()) > options_.max_restarts) {
+  if (static_cast<int>(v.crashes_us.size()) > options_.restarts_max) {
     spdlog::error("replica {} crashed {} times within {} s: marked failed (not restarted)", name,
                   v.crashes_us.size(), options_.restart_window_s);
     records_->MarkFailed(name);

@@ -28,7 +28,7 @@ struct ArbiterOptions {
   int failure_timeout_ms = 200;  // a live process silent this long is treated as hung
   int startup_grace_ms = 300;  // wait this long for running replicas to report before starting any
   int switchover_timeout_ms = 3000;
-  int max_restarts = 5;
+  int restarts_max = 5;
   int restart_window_s = 60;
   int restart_backoff_ms = 50;
   std::string initial_version;  // the configured version: the cluster version at first start

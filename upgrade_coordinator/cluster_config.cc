@@ -24,27 +24,27 @@ namespace fs = std::filesystem;
 using Keys = YamlField::Keys;
 
 // A cluster config is a page of YAML; anything this large is the wrong file.
-constexpr std::size_t kMaxConfigBytes = 1 << 20;
-constexpr std::size_t kMaxNameChars = 32;
-constexpr std::size_t kMaxHostChars = 253;
+constexpr std::size_t kConfigBytesMax = 1 << 20;
+constexpr std::size_t kNameCharsMax = 32;
+constexpr std::size_t kHostCharsMax = 253;
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
 // The defaults pass the checks ReadTiming and ReadReplication make of a file's values.
 static_assert(TimingConfig{}.lease_ms > 3 * TimingConfig{}.heartbeat_ms);
 static_assert(TimingConfig{}.failure_timeout_ms >= 3 * TimingConfig{}.heartbeat_ms);
-static_assert(ReplicationConfig{}.snapshot_chunk_bytes < ReplicationConfig{}.max_frame_bytes);
+static_assert(ReplicationConfig{}.snapshot_chunk_bytes < ReplicationConfig{}.frame_bytes_max);
 // A standby lagging by as much as async mode allows can still catch up from the log tail.
-static_assert(ReplicationConfig{}.max_lag_ops < ReplicationConfig{}.log_retain_ops);
+static_assert(ReplicationConfig{}.lag_ops_max < ReplicationConfig{}.log_retain_ops);
 // A group commit never holds more deltas than the log keeps.
-static_assert(ReplicationConfig{}.max_batch_ops < ReplicationConfig{}.log_retain_ops);
+static_assert(ReplicationConfig{}.batch_ops_max < ReplicationConfig{}.log_retain_ops);
 
 std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 // ---- Value checks ----
 
 bool IsName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameChars) return false;
+  if (name.empty() || name.size() > kNameCharsMax) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
@@ -57,7 +57,7 @@ Status CheckName(const YamlField& field, const std::string& name) {
 
 // Host names and IPv4/IPv6 literals; rejects spaces, slashes and URLs pasted in by mistake.
 Status CheckHost(const YamlField& field, const std::string& host) {
-  const bool ok = !host.empty() && host.size() <= kMaxHostChars &&
+  const bool ok = !host.empty() && host.size() <= kHostCharsMax &&
                   std::all_of(host.begin(), host.end(), [](char c) {
                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                            (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' || c == ':';
@@ -238,7 +238,7 @@ Status ReadRestart(const YamlField& root, RestartConfig* restart) {
       Section(root, "restart", false, {"max_restarts", "window_s", "backoff_ms"});
   if (!map.ok()) return map.status();
   // Zero restarts (the first crash marks the replica failed) and zero backoff are meaningful.
-  DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["max_restarts"], Zero::kAllowed, &restart->max_restarts));
+  DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["max_restarts"], Zero::kAllowed, &restart->restarts_max));
   DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["window_s"], Zero::kRejected, &restart->window_s));
   return ReadCount((*map)["backoff_ms"], Zero::kAllowed, &restart->backoff_ms);
 }
@@ -265,21 +265,21 @@ Status ReadReplication(const YamlField& root, ReplicationConfig* replication) {
   if (!map.ok()) return map.status();
   DUPLEX_RETURN_IF_ERROR(ReadReplicationMode((*map)["mode"], &replication->mode));
   const std::pair<const char*, uint64_t*> fields[] = {
-      {"max_lag_ops", &replication->max_lag_ops},
+      {"max_lag_ops", &replication->lag_ops_max},
       {"log_retain_ops", &replication->log_retain_ops},
-      {"max_batch_ops", &replication->max_batch_ops},
+      {"max_batch_ops", &replication->batch_ops_max},
       {"snapshot_chunk_bytes", &replication->snapshot_chunk_bytes},
-      {"max_frame_bytes", &replication->max_frame_bytes},
-      {"max_queue", &replication->max_queue}};
+      {"max_frame_bytes", &replication->frame_bytes_max},
+      {"max_queue", &replication->queue_max}};
   for (const auto& [key, out] : fields) {
     DUPLEX_RETURN_IF_ERROR(ReadCount((*map)[key], Zero::kRejected, out));
   }
   DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["session_expiry_ms"], Zero::kAllowed,
                                    &replication->session_expiry_ms));  // 0: never
   // A snapshot chunk travels in one frame together with its header.
-  if (replication->snapshot_chunk_bytes >= replication->max_frame_bytes) {
+  if (replication->snapshot_chunk_bytes >= replication->frame_bytes_max) {
     return (*map)["snapshot_chunk_bytes"].Error(
-        "must be less than max_frame_bytes (" + std::to_string(replication->max_frame_bytes) +
+        "must be less than max_frame_bytes (" + std::to_string(replication->frame_bytes_max) +
         "), got " + std::to_string(replication->snapshot_chunk_bytes));
   }
   return Status::Ok();
@@ -366,8 +366,8 @@ StatusOr<std::string> ReadFile(const std::string& path) {
   std::size_t n = 0;
   while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
     text.append(buffer, n);
-    if (text.size() > kMaxConfigBytes) {
-      return InvalidArgument(path + ": larger than " + std::to_string(kMaxConfigBytes) +
+    if (text.size() > kConfigBytesMax) {
+      return InvalidArgument(path + ": larger than " + std::to_string(kConfigBytesMax) +
                              " bytes, not a cluster config");
     }
   }
@@ -414,16 +414,16 @@ void AssertValid(const ClusterConfig& config) {
                 "the coordinator waits three heartbeats before suspecting", t.failure_timeout_ms,
                 t.heartbeat_ms);
   const RestartConfig& r = config.restart;
-  DUPLEX_ASSERT(r.max_restarts >= 0 && r.window_s >= 1 && r.backoff_ms >= 0,
-                "the restart policy counts in a real window", r.max_restarts, r.window_s,
+  DUPLEX_ASSERT(r.restarts_max >= 0 && r.window_s >= 1 && r.backoff_ms >= 0,
+                "the restart policy counts in a real window", r.restarts_max, r.window_s,
                 r.backoff_ms);
   const ReplicationConfig& p = config.replication;
   DUPLEX_ASSERT(
-      p.max_lag_ops >= 1 && p.log_retain_ops >= 1 && p.max_batch_ops >= 1 && p.max_queue >= 1,
-      "every replication bound is positive", p.max_lag_ops, p.log_retain_ops, p.max_batch_ops,
-      p.max_queue);
-  DUPLEX_ASSERT(p.snapshot_chunk_bytes >= 1 && p.snapshot_chunk_bytes < p.max_frame_bytes,
-                "a snapshot chunk fits one frame", p.snapshot_chunk_bytes, p.max_frame_bytes);
+      p.lag_ops_max >= 1 && p.log_retain_ops >= 1 && p.batch_ops_max >= 1 && p.queue_max >= 1,
+      "every replication bound is positive", p.lag_ops_max, p.log_retain_ops, p.batch_ops_max,
+      p.queue_max);
+  DUPLEX_ASSERT(p.snapshot_chunk_bytes >= 1 && p.snapshot_chunk_bytes < p.frame_bytes_max,
+                "a snapshot chunk fits one frame", p.snapshot_chunk_bytes, p.frame_bytes_max);
 }
 
 // ---- Emitting ----
@@ -460,7 +460,7 @@ void WriteSections(YamlWriter& out, const ClusterConfig& config) {
   const RestartConfig& r = config.restart;
   out.Key("restart");
   out.BeginMap();
-  out.Field("max_restarts", r.max_restarts);
+  out.Field("max_restarts", r.restarts_max);
   out.Field("window_s", r.window_s);
   out.Field("backoff_ms", r.backoff_ms);
   out.EndMap();
@@ -468,12 +468,12 @@ void WriteSections(YamlWriter& out, const ClusterConfig& config) {
   out.Key("replication");
   out.BeginMap();
   out.Field("mode", p.mode == ReplicationMode::kSync ? "sync" : "async");
-  out.Field("max_lag_ops", p.max_lag_ops);
+  out.Field("max_lag_ops", p.lag_ops_max);
   out.Field("log_retain_ops", p.log_retain_ops);
-  out.Field("max_batch_ops", p.max_batch_ops);
+  out.Field("max_batch_ops", p.batch_ops_max);
   out.Field("snapshot_chunk_bytes", p.snapshot_chunk_bytes);
-  out.Field("max_frame_bytes", p.max_frame_bytes);
-  out.Field("max_queue", p.max_queue);
+  out.Field("max_frame_bytes", p.frame_bytes_max);
+  out.Field("max_queue", p.queue_max);
   out.Field("session_expiry_ms", p.session_expiry_ms);
   out.EndMap();
 }

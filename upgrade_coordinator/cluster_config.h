@@ -36,20 +36,20 @@ struct TimingConfig {
 };
 
 struct RestartConfig {
-  int max_restarts = 5;  // within window_s; one more marks the replica failed
+  int restarts_max = 5;  // within window_s; one more marks the replica failed
   int window_s = 60;
   int backoff_ms = 50;  // delay before restarting a crashed replica
 };
 
 struct ReplicationConfig {
   ReplicationMode mode = ReplicationMode::kSync;
-  uint64_t max_lag_ops = 10000;      // async mode: writes wait when the standby is this far behind
+  uint64_t lag_ops_max = 10000;      // async mode: writes wait when the standby is this far behind
   uint64_t log_retain_ops = 200000;  // delta log entries kept for catch-up by log tail
-  uint64_t max_batch_ops = 1024;     // group commit: deltas per WriteBatch
+  uint64_t batch_ops_max = 1024;     // group commit: deltas per WriteBatch
   uint64_t snapshot_chunk_bytes = 64
                                   << 10;  // per loop turn: bounds how long a catch-up holds writes
-  uint64_t max_frame_bytes = 16 << 20;    // larger frames are refused
-  uint64_t max_queue = 10000;             // pending client requests per replica
+  uint64_t frame_bytes_max = 16 << 20;    // larger frames are refused
+  uint64_t queue_max = 10000;             // pending client requests per replica
   uint64_t session_expiry_ms = 3600 * 1000;  // a client's retry answer is kept this long idle
 };
 

@@ -94,16 +94,16 @@ void ExpectSameConfig(const ClusterConfig& a, const ClusterConfig& b) {
   EXPECT_EQ(a.timing.ack_timeout_ms, b.timing.ack_timeout_ms);
   EXPECT_EQ(a.timing.client_timeout_ms, b.timing.client_timeout_ms);
   EXPECT_EQ(a.timing.startup_timeout_ms, b.timing.startup_timeout_ms);
-  EXPECT_EQ(a.restart.max_restarts, b.restart.max_restarts);
+  EXPECT_EQ(a.restart.restarts_max, b.restart.restarts_max);
   EXPECT_EQ(a.restart.window_s, b.restart.window_s);
   EXPECT_EQ(a.restart.backoff_ms, b.restart.backoff_ms);
   EXPECT_EQ(a.replication.mode, b.replication.mode);
-  EXPECT_EQ(a.replication.max_lag_ops, b.replication.max_lag_ops);
+  EXPECT_EQ(a.replication.lag_ops_max, b.replication.lag_ops_max);
   EXPECT_EQ(a.replication.log_retain_ops, b.replication.log_retain_ops);
-  EXPECT_EQ(a.replication.max_batch_ops, b.replication.max_batch_ops);
+  EXPECT_EQ(a.replication.batch_ops_max, b.replication.batch_ops_max);
   EXPECT_EQ(a.replication.snapshot_chunk_bytes, b.replication.snapshot_chunk_bytes);
-  EXPECT_EQ(a.replication.max_frame_bytes, b.replication.max_frame_bytes);
-  EXPECT_EQ(a.replication.max_queue, b.replication.max_queue);
+  EXPECT_EQ(a.replication.frame_bytes_max, b.replication.frame_bytes_max);
+  EXPECT_EQ(a.replication.queue_max, b.replication.queue_max);
   EXPECT_EQ(a.replication.session_expiry_ms, b.replication.session_expiry_ms);
 }
 
@@ -149,16 +149,16 @@ TEST(ClusterConfig, ParsesEveryFieldOfAFullFile) {
   EXPECT_EQ(config->timing.ack_timeout_ms, 80);
   EXPECT_EQ(config->timing.client_timeout_ms, 70);
   EXPECT_EQ(config->timing.startup_timeout_ms, 5000);
-  EXPECT_EQ(config->restart.max_restarts, 3);
+  EXPECT_EQ(config->restart.restarts_max, 3);
   EXPECT_EQ(config->restart.window_s, 30);
   EXPECT_EQ(config->restart.backoff_ms, 0);
   EXPECT_EQ(config->replication.mode, ReplicationMode::kAsync);
-  EXPECT_EQ(config->replication.max_lag_ops, 500u);
+  EXPECT_EQ(config->replication.lag_ops_max, 500u);
   EXPECT_EQ(config->replication.log_retain_ops, 6000u);
-  EXPECT_EQ(config->replication.max_batch_ops, 64u);
+  EXPECT_EQ(config->replication.batch_ops_max, 64u);
   EXPECT_EQ(config->replication.snapshot_chunk_bytes, 4096u);
-  EXPECT_EQ(config->replication.max_frame_bytes, 65536u);
-  EXPECT_EQ(config->replication.max_queue, 100u);
+  EXPECT_EQ(config->replication.frame_bytes_max, 65536u);
+  EXPECT_EQ(config->replication.queue_max, 100u);
   EXPECT_EQ(config->replication.session_expiry_ms, 0u);  // 0 is allowed: never
   EXPECT_EQ(config->source_path, "");
 }
@@ -173,9 +173,9 @@ TEST(ClusterConfig, KeepsTheDefaultsWhenOptionalSectionsAreOmitted) {
   EXPECT_EQ(config->timing.heartbeat_ms, defaults.timing.heartbeat_ms);
   EXPECT_EQ(config->timing.lease_ms, defaults.timing.lease_ms);
   EXPECT_EQ(config->timing.startup_timeout_ms, defaults.timing.startup_timeout_ms);
-  EXPECT_EQ(config->restart.max_restarts, defaults.restart.max_restarts);
+  EXPECT_EQ(config->restart.restarts_max, defaults.restart.restarts_max);
   EXPECT_EQ(config->replication.mode, ReplicationMode::kSync);
-  EXPECT_EQ(config->replication.max_frame_bytes, defaults.replication.max_frame_bytes);
+  EXPECT_EQ(config->replication.frame_bytes_max, defaults.replication.frame_bytes_max);
 }
 
 TEST(ClusterConfig, KeepsTheDefaultsOfAnEmptySectionAndOfOmittedFields) {
@@ -184,7 +184,7 @@ TEST(ClusterConfig, KeepsTheDefaultsOfAnEmptySectionAndOfOmittedFields) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->timing.lease_ms, TimingConfig().lease_ms);
   EXPECT_EQ(config->restart.window_s, 7);
-  EXPECT_EQ(config->restart.max_restarts, RestartConfig().max_restarts);
+  EXPECT_EQ(config->restart.restarts_max, RestartConfig().restarts_max);
 }
 
 TEST(ClusterConfig, ReplicasInheritTheClusterHost) {

@@ -122,9 +122,9 @@ class Coordinator {
 
   Status Start() {
     int zero = 0;
-    int64_t max_msg = static_cast<int64_t>(config_.replication.max_frame_bytes);
+    int64_t msg_max = static_cast<int64_t>(config_.replication.frame_bytes_max);
     zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+    zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
     std::string bind = TcpEndpoint(config_.host, config_.control_port);
     if (zmq_bind(router_, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
@@ -188,7 +188,7 @@ class Coordinator {
     o.lease_ms = c.timing.lease_ms;
     o.failure_timeout_ms = c.timing.failure_timeout_ms;
     o.startup_grace_ms = std::max(300, 5 * c.timing.heartbeat_ms);
-    o.max_restarts = c.restart.max_restarts;
+    o.restarts_max = c.restart.restarts_max;
     o.restart_window_s = c.restart.window_s;
     o.restart_backoff_ms = c.restart.backoff_ms;
     o.initial_version = c.processor.version;
@@ -304,7 +304,7 @@ class Coordinator {
   bool OnFrame() {
     std::vector<std::string> parts = RecvParts(router_);
     if (parts.empty()) return false;
-    auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.max_frame_bytes)
+    auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.frame_bytes_max)
                                    : StatusOr<Frame>(Corruption("expected 2 parts"));
     auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
     std::string why = !frame.ok()         ? frame.status().message()
@@ -454,11 +454,11 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
       "--ack-timeout-ms",
       n(c.timing.ack_timeout_ms),
       "--max-batch-ops",
-      n(c.replication.max_batch_ops),
+      n(c.replication.batch_ops_max),
       "--max-lag-ops",
-      n(c.replication.max_lag_ops),
+      n(c.replication.lag_ops_max),
       "--max-queue",
-      n(c.replication.max_queue),
+      n(c.replication.queue_max),
       "--session-expiry-ms",
       n(c.replication.session_expiry_ms),
       "--snapshot-chunk-bytes",
@@ -466,7 +466,7 @@ std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig
       "--log-retain-ops",
       n(c.replication.log_retain_ops),
       "--max-frame-bytes",
-      n(c.replication.max_frame_bytes),
+      n(c.replication.frame_bytes_max),
       "--log-level",
       c.log_level};
   if (!r.fault_file.empty()) argv.insert(argv.end(), {"--fault-file", r.fault_file});

@@ -77,7 +77,7 @@ std::vector<DigestComparison::Question> DigestComparison::Next(int64_t now_ms) {
   if (verdict_) return {};
   if (phase_ == Phase::kRetry) {
     if (now_ms < retry_at_ms_) return {};
-    if (++attempt_ > (marks_ ? kMaxMarks : kMaxOpenings)) {
+    if (++attempt_ > (marks_ ? kMarksMax : kOpeningsMax)) {
       End(Unavailable("digests never compared at one seq: " +
                       (last_.empty() ? "no attempt" : last_)));
       return {};

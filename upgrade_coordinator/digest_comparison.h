@@ -35,13 +35,13 @@ class DigestComparison {
  public:
   // With marks: marks tried, the pause between them, and how long a standby may take to
   // reach one (asked again every kReaskMs meanwhile).
-  static constexpr int kMaxMarks = 100;
+  static constexpr int kMarksMax = 100;
   static constexpr int64_t kRemarkMs = 20;
   static constexpr int64_t kReaskMs = 2;
   static constexpr int64_t kReachMarkMs = 10000;
   // Without: snapshot pairs opened while writes are held, one every kReaskMs (the standby
   // is a batch behind, a millisecond or two).
-  static constexpr int kMaxOpenings = 2000;
+  static constexpr int kOpeningsMax = 2000;
   static constexpr int64_t kAnswerTimeoutMs = 200;  // then the attempt starts over
 
   struct Question {

@@ -154,7 +154,7 @@ TEST(DigestComparison, AnOpeningAnswerNamingNoSnapshotEndsItWithAnError) {
 TEST(DigestComparison, AnActiveThatCannotMarkIsAskedAgainUntilTheAttemptsRunOut) {
   DigestComparison c(0, 1, true);
   int64_t t = 0;
-  for (int i = 0; i < DigestComparison::kMaxMarks; ++i, t += DigestComparison::kRemarkMs) {
+  for (int i = 0; i < DigestComparison::kMarksMax; ++i, t += DigestComparison::kRemarkMs) {
     auto qs = c.Next(t);
     ASSERT_EQ(qs.size(), 1u) << i;
     c.OnAnswer(qs[0], Error(Code::kUnavailable, "no standby follows"), t);

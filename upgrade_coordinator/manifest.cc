@@ -13,7 +13,7 @@
 namespace duplex {
 namespace {
 
-constexpr std::size_t kMaxNameChars = 32;
+constexpr std::size_t kNameCharsMax = 32;
 constexpr std::size_t kSha256HexChars = 64;
 
 std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
@@ -116,7 +116,7 @@ bool IsLowerHexDigest(std::string_view digest) {
 }
 
 bool IsName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameChars) return false;
+  if (name.empty() || name.size() > kNameCharsMax) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
@@ -195,8 +195,8 @@ Status ReadPlatform(const YamlField& field, PlatformRequirements* out) {
   DUPLEX_RETURN_IF_ERROR(field.CheckKeys({"arch", "min_memory_mb", "min_disk_mb"}));
   if (!field["arch"].missing()) DUPLEX_RETURN_IF_ERROR(ReadText(field["arch"], &out->arch));
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
-  DUPLEX_RETURN_IF_ERROR(ReadCount(field["min_memory_mb"], 0, kMax, &out->min_memory_mb));
-  return ReadCount(field["min_disk_mb"], 0, kMax, &out->min_disk_mb);
+  DUPLEX_RETURN_IF_ERROR(ReadCount(field["min_memory_mb"], 0, kMax, &out->memory_mb_min));
+  return ReadCount(field["min_disk_mb"], 0, kMax, &out->disk_mb_min);
 }
 
 Status ReadFeature(const YamlField& field, const Version& package_version, Feature* out) {

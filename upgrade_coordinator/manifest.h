@@ -39,8 +39,8 @@ StatusOr<VersionRange> ParseVersionRange(const std::string& text);
 
 struct PlatformRequirements {
   std::string arch;  // as uname -m says ("x86_64", "aarch64"); empty = any
-  uint64_t min_memory_mb = 0;
-  uint64_t min_disk_mb = 0;
+  uint64_t memory_mb_min = 0;
+  uint64_t disk_mb_min = 0;
   bool operator==(const PlatformRequirements&) const = default;
 };
 

@@ -26,14 +26,14 @@ namespace {
 namespace fs = std::filesystem;
 
 // A manifest is a page of YAML; anything this large is the wrong file.
-constexpr std::size_t kMaxManifestBytes = 1 << 20;
+constexpr std::size_t kManifestBytesMax = 1 << 20;
 // Enough of tar's complaint to explain a failure without flooding the message.
-constexpr std::size_t kMaxTarErrorBytes = 2048;
+constexpr std::size_t kTarErrorBytesMax = 2048;
 // A package is one binary and a manifest; unpacking one that takes longer is stuck.
 constexpr int kTarTimeoutMs = 10 * 60 * 1000;
 constexpr uint64_t kBytesPerMb = 1024 * 1024;
 // tar's complaint is quoted in an error message, which must stay far smaller than a manifest.
-static_assert(kMaxTarErrorBytes < kMaxManifestBytes);
+static_assert(kTarErrorBytesMax < kManifestBytesMax);
 static_assert(kTarTimeoutMs > 0);
 
 Status Prefixed(const std::string& prefix, const Status& status) {
@@ -114,7 +114,7 @@ StatusOr<std::string> ReadSmallFile(const fs::path& path, const std::string& nam
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   if (ec) return InvalidArgument(name + ": cannot read: " + ec.message());
-  if (size > kMaxManifestBytes)
+  if (size > kManifestBytesMax)
     return InvalidArgument(name + ": larger than 1 MiB, not a manifest");
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
@@ -150,7 +150,7 @@ Status ExtractTarball(const std::string& tarball, const fs::path& into) {
   options.stdin_null = true;
   options.stdout_to = ChildOutput::kNull;
   options.stderr_to = ChildOutput::kCapture;
-  StatusOr<RunResult> run = RunProgram(options, kTarTimeoutMs, kMaxTarErrorBytes);
+  StatusOr<RunResult> run = RunProgram(options, kTarTimeoutMs, kTarErrorBytesMax);
   if (!run.ok()) return run.status();
   // A waitpid(-1) elsewhere in the process (the Supervisor's reaper) may have taken the exit
   // status; verifying the extracted package afterwards still catches a partial extraction.
@@ -249,14 +249,14 @@ Status CheckPlatform(const PlatformRequirements& required, const PlatformFacts& 
     return FailedPrecondition("platform.arch: needs " + required.arch + ", this machine is " +
                               facts.arch);
   }
-  if (facts.available_memory_mb < required.min_memory_mb) {
+  if (facts.available_memory_mb < required.memory_mb_min) {
     return FailedPrecondition("platform.min_memory_mb: needs " +
-                              std::to_string(required.min_memory_mb) + ", this machine has " +
+                              std::to_string(required.memory_mb_min) + ", this machine has " +
                               std::to_string(facts.available_memory_mb) + " available");
   }
-  if (facts.available_disk_mb < required.min_disk_mb) {
+  if (facts.available_disk_mb < required.disk_mb_min) {
     return FailedPrecondition("platform.min_disk_mb: needs " +
-                              std::to_string(required.min_disk_mb) + ", " + facts.disk_path +
+                              std::to_string(required.disk_mb_min) + ", " + facts.disk_path +
                               " has " + std::to_string(facts.available_disk_mb) + " available");
   }
   return Status::Ok();

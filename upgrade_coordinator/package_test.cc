@@ -168,7 +168,7 @@ TEST(Platform, CheckSucceedsWithZeroRequirements) {
 
 TEST(Platform, AbsurdMemoryRequirementFailsNamingBothValues) {
   PlatformRequirements required;
-  required.min_memory_mb = uint64_t{1} << 40;  // a million terabytes
+  required.memory_mb_min = uint64_t{1} << 40;  // a million terabytes
   const Status s = CheckPlatform(required, FreshDir("data").string());
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
   EXPECT_TRUE(

@@ -33,7 +33,7 @@ const fs::path kV2FeaturesOff = "examples/kv/testdata/v2-features-off";
 
 constexpr int64_t kNowUs = 1'800'000'000'000'000;  // fixed: nothing here waits for a timer
 constexpr int64_t kNowMs = kNowUs / 1000;
-constexpr size_t kMaxFrameBytes = 1 << 20;
+constexpr size_t kFrameBytesMax = 1 << 20;
 constexpr uint64_t kSavedEpoch = 1;  // the epoch kv_golden_gen's active wrote in
 
 // ---- The saved files ----
@@ -58,7 +58,7 @@ template <class T>
 StatusOr<T> DecodePeerFrame(const fs::path& path) {
   auto bytes = ReadBytes(path);
   if (!bytes.ok()) return bytes.status();
-  auto frame = DecodeFrame(*bytes, kMaxFrameBytes);
+  auto frame = DecodeFrame(*bytes, kFrameBytesMax);
   if (!frame.ok()) return Corruption(path.string() + ": " + frame.status().message());
   const auto* peer = std::get_if<PeerMessage>(&*frame);
   const T* message = peer ? std::get_if<T>(peer) : nullptr;
@@ -241,7 +241,7 @@ class Replica {
 
 // Through the encoder and the decoder, as every frame between replicas goes.
 PeerMessage OverTheWire(const PeerMessage& message) {
-  auto frame = DecodeFrame(EncodeFrame(Frame(message)), kMaxFrameBytes);
+  auto frame = DecodeFrame(EncodeFrame(Frame(message)), kFrameBytesMax);
   EXPECT_TRUE(frame.ok()) << frame.status().ToString();
   return std::get<PeerMessage>(frame.value());
 }

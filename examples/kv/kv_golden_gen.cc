@@ -46,7 +46,7 @@ constexpr uint64_t kEpoch = 1;
 constexpr uint64_t kTailSession = 1;
 constexpr uint64_t kSnapshotSession = 2;
 constexpr uint64_t kChunkBytes = 48;  // small, so that the snapshot has several chunks
-constexpr int kMaxRounds = 100;
+constexpr int kRoundsMax = 100;
 
 // A client request and whether it must produce a delta.
 struct Op {
@@ -160,7 +160,7 @@ Status CatchUpByTail(ReplicaCore& core, const Processor& processor, Golden& out)
 // A standby of the same version that needs a snapshot: chunks, each acknowledged.
 Status CatchUpBySnapshot(ReplicaCore& core, const Processor& processor, Golden& out) {
   core.OnFromStandby("b", HelloFrom(processor, kSnapshotSession, true), kNowUs);
-  for (int round = 0; round < kMaxRounds; ++round) {
+  for (int round = 0; round < kRoundsMax; ++round) {
     core.OnTick(kNowUs);
     for (Action& action : core.TakeActions()) {
       auto* to = std::get_if<ToStandby>(&action);

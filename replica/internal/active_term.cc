@@ -97,18 +97,18 @@ bool ActiveTerm::Serving(int64_t now_us) const {
 
 bool ActiveTerm::LagBoundReached() const {
   return ctx_.options().async && standby_ &&
-         ctx_.last_seq() - standby_->acked_seq() >= ctx_.options().max_lag_ops;
+         ctx_.last_seq() - standby_->acked_seq() >= ctx_.options().lag_ops_max;
 }
 
 void ActiveTerm::Enqueue(std::string route, Request request) {
   DUPLEX_ASSERT(IsActive(ctx_.role()) && !ctx_.assignment().drain,
                 "requests queue only at an active that is not draining",
                 RoleStatePath(ctx_.role()));
-  if (queue_.size() >= ctx_.options().max_queue) {
+  if (queue_.size() >= ctx_.options().queue_max) {
     return ctx_.Reply(route, request, {Code::kUnavailable, "request queue is full", ""});
   }
   queue_.emplace_back(std::move(route), std::move(request));
-  DUPLEX_ASSERT(queue_.size() <= ctx_.options().max_queue, "the queue is bounded", queue_.size());
+  DUPLEX_ASSERT(queue_.size() <= ctx_.options().queue_max, "the queue is bounded", queue_.size());
 }
 
 void ActiveTerm::OnTick(int64_t now_us) {
@@ -136,7 +136,7 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   }
   if (LagBoundReached()) return;       // async lag bound: writes wait for the standby
   if (ctx_.assignment().hold) return;  // a digest comparison: requests wait, none commit
-  size_t n = std::min<size_t>(queue_.size(), ctx_.options().max_batch_ops);
+  size_t n = std::min<size_t>(queue_.size(), ctx_.options().batch_ops_max);
   OverlayReader reader(&ctx_.store());
   sessions_.MakeRoom(n);
   Batch batch{ctx_.last_seq(), {}, {}};
@@ -295,7 +295,7 @@ void ActiveTerm::CheckSoloProgress(int64_t now_us) {
   // The standby follows the live stream closely: from now on acks wait for it again.
   // It is reported in sync once it has everything acknowledged while solo.
   if (standby_ && standby_->live() &&
-      ctx_.last_seq() - standby_->acked_seq() <= ctx_.options().max_batch_ops) {
+      ctx_.last_seq() - standby_->acked_seq() <= ctx_.options().batch_ops_max) {
     ++solo_request_id_;  // the solo grant is given up
     want_solo_ = false;
     peer_caught_up_ = false;

@@ -167,7 +167,7 @@ bool StandbySession::Stream(int64_t now_us) {
 
 bool StandbySession::SendLogTail(int64_t now_us) {
   const ReplicaOptions& o = ctx_.options();
-  while (next_send_ <= ctx_.last_seq() && next_send_ - acked_seq_ <= o.max_lag_ops) {
+  while (next_send_ <= ctx_.last_seq() && next_send_ - acked_seq_ <= o.lag_ops_max) {
     auto deltas = ctx_.store().ReadLog(next_send_, o.tail_batch_ops);
     if (!deltas.ok() || deltas->empty()) {
       // Truncated while we streamed. One snapshot per session keeps acks unambiguous:

@@ -298,9 +298,9 @@ struct Harness {
     if (it == work_answers.end()) it = work_answers.find(kind);
     return it == work_answers.end() ? nullptr : &it->second;
   }
-  // Ticks until `done` holds, at most max_ms of fake time; says whether it held.
-  bool RunUntil(const std::function<bool()>& done, int64_t max_ms = kRunMaxMs) {
-    for (int64_t t = 0; t < max_ms; t += kTickMs) {
+  // Ticks until `done` holds, at most ms_max of fake time; says whether it held.
+  bool RunUntil(const std::function<bool()>& done, int64_t ms_max = kRunMaxMs) {
+    for (int64_t t = 0; t < ms_max; t += kTickMs) {
       if (done()) return true;
       Step();
     }
@@ -309,8 +309,8 @@ struct Harness {
   void RunFor(int64_t ms) {
     for (int64_t t = 0; t < ms; t += kTickMs) Step();
   }
-  bool RunToEnd(int64_t max_ms = kRunMaxMs) {
-    return RunUntil([&] { return record().Done(); }, max_ms);
+  bool RunToEnd(int64_t ms_max = kRunMaxMs) {
+    return RunUntil([&] { return record().Done(); }, ms_max);
   }
   // Until `step` has been begun (it may already have ended).
   bool RunUntilStep(const std::string& step) {
@@ -1135,7 +1135,7 @@ TEST_F(CampaignTest, AnAbortBeforeTheFirstTickIsNotLost) {
 // until it recovers — it cannot be aborted, and no new campaign can start.
 TEST_F(CampaignTest, AnUpgradeIsNotStartedUnderALoadAboveTheThreshold) {
   Harness h(NewRecord());
-  h.options.max_load_ops_per_s = 100;
+  h.options.load_ops_per_s_max = 100;
   h.Start(NewRecord());
   // 10 answers per 10 ms tick: 1000 ops/s, ten times the threshold.
   for (int i = 0; i < 2000 && !h.record().Done(); ++i) {

@@ -35,18 +35,18 @@ struct SwitchToNew : Step<SwitchToNew, Evaluate, Soak, RollingBack> {
 std::string AgainstBaseline(const Machine& m, const StatusReport& now) {
   const CampaignRecord& r = m.record;
   uint64_t answered = now.requests_total - std::min(now.requests_total, r.soak_requests);
-  if (answered < m.options.min_requests_to_judge) return "";
+  if (answered < m.options.requests_to_judge_min) return "";
   uint64_t errors = now.server_errors_total - std::min(now.server_errors_total, r.soak_errors);
   double rate = static_cast<double>(errors) / static_cast<double>(answered);
   double base = r.baseline_requests == 0 ? 0.0
                                          : static_cast<double>(r.baseline_errors) /
                                                static_cast<double>(r.baseline_requests);
-  if (rate > base + m.options.max_error_rate_increase) {
+  if (rate > base + m.options.error_rate_increase_max) {
     return "error rate " + std::to_string(rate * 100) + "% against a baseline of " +
            std::to_string(base * 100) + "%";
   }
   double limit =
-      std::max(m.options.max_latency_factor * r.baseline_latency_p99_us,
+      std::max(m.options.latency_factor_max * r.baseline_latency_p99_us,
                static_cast<double>(r.baseline_latency_p99_us + m.options.latency_slack_us));
   if (now.latency_p99_us > limit) {
     return "latency p99 " + std::to_string(now.latency_p99_us) + " us against a baseline of " +

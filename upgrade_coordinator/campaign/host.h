@@ -57,12 +57,12 @@ struct CampaignOptions {
   // A resumed campaign waits this long at most for both replicas to report again.
   int64_t resume_grace_ms = 1000;
   // Evaluation thresholds, relative to the baseline measured before the campaign.
-  double max_error_rate_increase = 0.01;  // absolute: 1 percentage point
-  double max_latency_factor = 3.0;        // p99 may grow this much ...
+  double error_rate_increase_max = 0.01;  // absolute: 1 percentage point
+  double latency_factor_max = 3.0;        // p99 may grow this much ...
   int64_t latency_slack_us = 50000;       // ... or by this much, whichever is more
-  uint64_t min_requests_to_judge = 100;   // fewer answers than this: rates are noise
+  uint64_t requests_to_judge_min = 100;   // fewer answers than this: rates are noise
   // Pre health check: the active's load, sampled over load_sample_ms, must stay under this.
-  double max_load_ops_per_s = 200000;
+  double load_ops_per_s_max = 200000;
   int64_t load_sample_ms = 500;
 };
 

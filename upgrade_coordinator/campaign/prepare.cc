@@ -41,10 +41,10 @@ std::string LoadProblem(Machine& m, const std::string& active, LoadSample* load)
                 static_cast<double>(elapsed);
   load->window_ms = m.now_ms;  // next window
   load->requests = rep->requests_total;
-  load->ok = rate <= m.options.max_load_ops_per_s;
+  load->ok = rate <= m.options.load_ops_per_s_max;
   if (!load->ok) {
     return "load " + std::to_string(static_cast<int64_t>(rate)) + " ops/s is over the threshold " +
-           std::to_string(static_cast<int64_t>(m.options.max_load_ops_per_s)) + " ops/s";
+           std::to_string(static_cast<int64_t>(m.options.load_ops_per_s_max)) + " ops/s";
   }
   return "";
 }
