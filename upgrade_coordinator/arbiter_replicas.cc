@@ -133,7 +133,14 @@ void ReplicaTracker::ScheduleRestart(const std::string& name, bool planned, int6
     records_->MarkFailed(name);
     return;
   }
-  v.restart_at_us = now_us + options_.restart_backoff_ms * 1000;
+  // The first restart after a crash comes soon; each further crash in the window doubles
+  // the wait, up to the maximum, so that a replica failing for a passing cause (a full
+  // disk) does not spend its restarts within a second.
+  size_t doublings = std::min<size_t>(v.crashes_us.size() - 1, 20);
+  int64_t backoff_ms = std::min<int64_t>(int64_t{options_.restart_backoff_ms} << doublings,
+                                         options_.restart_backoff_max_ms);
+  backoff_ms = std::max<int64_t>(backoff_ms, options_.restart_backoff_ms);
+  v.restart_at_us = now_us + backoff_ms * 1000;
   DUPLEX_ASSERT(v.restart_at_us >= now_us, "a restart is scheduled ahead", v.restart_at_us, now_us);
 }
 

@@ -176,6 +176,32 @@ TEST_F(ArbiterTest, ALateReportFromAnExitedProcessDoesNotReviveIt) {
   EXPECT_TRUE(restarted);
 }
 
+// A replica that cannot start (its disk full, say) is restarted after 50 ms, then after
+// twice as long at each further crash in the window, up to the maximum, so that a passing
+// cause does not spend its restarts within a second.
+TEST_F(ArbiterTest, EachFurtherCrashInTheWindowDoublesTheRestartDelayUpToTheMaximum) {
+  BootPair();
+  std::vector<int64_t> delays_ms;
+  for (int32_t pid = 201; pid <= 205; ++pid) {
+    arbiter_.OnProcessExited("b", now_);
+    int64_t crashed_us = now_;
+    bool started = false;
+    for (int i = 0; i < 300 && !started; ++i) {
+      Advance(5);
+      for (const auto& action : arbiter_.TakeActions()) {
+        if (auto* start = std::get_if<StartReplica>(&action)) started |= start->replica == "b";
+      }
+    }
+    ASSERT_TRUE(started) << "crash " << delays_ms.size() + 1;
+    delays_ms.push_back((now_ - crashed_us) / kMs);
+    arbiter_.OnProcessStarted("b", pid, now_);
+  }
+  // Each restart comes in the first tick at or after its due time (ticks of 5 ms).
+  EXPECT_EQ(delays_ms, (std::vector<int64_t>{50, 100, 200, 400, 800}));
+  arbiter_.OnProcessExited("b", now_);  // the sixth crash in the window is one too many
+  EXPECT_TRUE(arbiter_.record().failed.count("b") && arbiter_.record().failed.at("b"));
+}
+
 TEST_F(ArbiterTest, AssignmentsCarryTheRecordedSoloRequestId) {
   BootPair();
   StatusReport a = Report("a", WireRole::kActive, 1, 10);

@@ -39,6 +39,9 @@ struct RestartConfig {
   int restarts_max = 5;  // within window_s; one more marks the replica failed
   int window_s = 60;
   int backoff_ms = 50;  // delay before restarting a crashed replica
+  // Each further crash within window_s doubles the delay, up to this: a replica that cannot
+  // start (a full disk, say) is not spent within a second, and recovers when the cause goes.
+  int backoff_max_ms = 1000;
 };
 
 struct ReplicationConfig {

@@ -97,6 +97,7 @@ void ExpectSameConfig(const ClusterConfig& a, const ClusterConfig& b) {
   EXPECT_EQ(a.restart.restarts_max, b.restart.restarts_max);
   EXPECT_EQ(a.restart.window_s, b.restart.window_s);
   EXPECT_EQ(a.restart.backoff_ms, b.restart.backoff_ms);
+  EXPECT_EQ(a.restart.backoff_max_ms, b.restart.backoff_max_ms);
   EXPECT_EQ(a.replication.mode, b.replication.mode);
   EXPECT_EQ(a.replication.lag_ops_max, b.replication.lag_ops_max);
   EXPECT_EQ(a.replication.log_retain_ops, b.replication.log_retain_ops);
@@ -323,6 +324,8 @@ TEST(ClusterConfig, RejectsIntegersThatAreNotPositiveIntegers) {
                         "replication.max_queue: must be a positive integer, got -5"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "backoff_ms: 0", "backoff_ms: -1")),
                         "restart.backoff_ms: must be a non-negative integer, got -1"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "backoff_ms: 0", "backoff_ms: 2000")),
+                        "restart.backoff_max_ms: must be at least backoff_ms (2000), got 1000"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "window_s: 30", "window_s: [30]")),
                         "restart.window_s: must be a positive integer, got a list"));
 }

@@ -191,6 +191,7 @@ class Coordinator {
     o.restarts_max = c.restart.restarts_max;
     o.restart_window_s = c.restart.window_s;
     o.restart_backoff_ms = c.restart.backoff_ms;
+    o.restart_backoff_max_ms = c.restart.backoff_max_ms;
     o.initial_version = c.processor.version;
     return o;
   }
