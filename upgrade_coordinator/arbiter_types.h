@@ -30,9 +30,10 @@ struct ArbiterOptions {
   int switchover_timeout_ms = 3000;
   int restarts_max = 5;
   int restart_window_s = 60;
-  int restart_backoff_ms = 50;        // before the first restart after a crash
-  int restart_backoff_max_ms = 1000;  // each further crash in the window doubles it, to this
-  std::string initial_version;        // the configured version: the cluster version at first start
+  int restart_backoff_ms = 50;  // before the first restart after a crash
+  // Each further crash in the window doubles it, to this (below restart_backoff_ms: no growth).
+  int restart_backoff_max_ms = 1000;
+  std::string initial_version;  // the configured version: the cluster version at first start
 
   // The member called `name`, or null.
   const Member* Find(const std::string& name) const {

@@ -241,14 +241,7 @@ Status ReadRestart(const YamlField& root, RestartConfig* restart) {
   DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["max_restarts"], Zero::kAllowed, &restart->restarts_max));
   DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["window_s"], Zero::kRejected, &restart->window_s));
   DUPLEX_RETURN_IF_ERROR(ReadCount((*map)["backoff_ms"], Zero::kAllowed, &restart->backoff_ms));
-  DUPLEX_RETURN_IF_ERROR(
-      ReadCount((*map)["backoff_max_ms"], Zero::kAllowed, &restart->backoff_max_ms));
-  if (restart->backoff_max_ms < restart->backoff_ms) {
-    return (*map)["backoff_max_ms"].Error("must be at least backoff_ms (" +
-                                          std::to_string(restart->backoff_ms) + "), got " +
-                                          std::to_string(restart->backoff_max_ms));
-  }
-  return Status::Ok();
+  return ReadCount((*map)["backoff_max_ms"], Zero::kAllowed, &restart->backoff_max_ms);
 }
 
 Status ReadReplicationMode(const YamlField& field, ReplicationMode* mode) {
@@ -422,8 +415,6 @@ void AssertValid(const ClusterConfig& config) {
                 "the coordinator waits three heartbeats before suspecting", t.failure_timeout_ms,
                 t.heartbeat_ms);
   const RestartConfig& r = config.restart;
-  DUPLEX_ASSERT(r.backoff_max_ms >= r.backoff_ms, "the restart delay grows, never shrinks",
-                r.backoff_ms, r.backoff_max_ms);
   DUPLEX_ASSERT(r.restarts_max >= 0 && r.window_s >= 1 && r.backoff_ms >= 0,
                 "the restart policy counts in a real window", r.restarts_max, r.window_s,
                 r.backoff_ms);

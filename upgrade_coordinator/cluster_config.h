@@ -41,6 +41,7 @@ struct RestartConfig {
   int backoff_ms = 50;  // delay before restarting a crashed replica
   // Each further crash within window_s doubles the delay, up to this: a replica that cannot
   // start (a full disk, say) is not spent within a second, and recovers when the cause goes.
+  // A maximum below backoff_ms means the delay does not grow.
   int backoff_max_ms = 1000;
 };
 
