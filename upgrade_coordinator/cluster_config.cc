@@ -15,20 +15,32 @@
 
 #include "common/assert.h"
 #include "common/yaml_fields.h"
+#include "upgrade_coordinator/internal/cluster_hosts.h"
+#include "upgrade_coordinator/internal/config_fields.h"
 
 namespace duplex {
 namespace {
 
 namespace fs = std::filesystem;
+using config_fields::CheckHost;
+using config_fields::PlaceReplicas;
+using config_fields::ReadAgent;
+using config_fields::ReadHosts;
+using config_fields::WriteHosts;
+using config_fields::CheckLogLevel;
+using config_fields::CheckName;
+using config_fields::CheckVersion;
+using config_fields::IsName;
+using config_fields::Quote;
+using config_fields::ReadCount;
+using config_fields::ReadPort;
+using config_fields::Section;
+using config_fields::Zero;
 
 using Keys = YamlField::Keys;
 
 // A cluster config is a page of YAML; anything this large is the wrong file.
 constexpr std::size_t kConfigBytesMax = 1 << 20;
-constexpr std::size_t kNameCharsMax = 32;
-constexpr std::size_t kHostCharsMax = 253;
-constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
-                                                        "warn",  "error", "off"};
 
 // The defaults pass the checks ReadTiming and ReadReplication make of a file's values.
 static_assert(TimingConfig{}.lease_ms > 3 * TimingConfig{}.heartbeat_ms);
@@ -38,121 +50,6 @@ static_assert(ReplicationConfig{}.snapshot_chunk_bytes < ReplicationConfig{}.fra
 static_assert(ReplicationConfig{}.lag_ops_max < ReplicationConfig{}.log_retain_ops);
 // A group commit never holds more deltas than the log keeps.
 static_assert(ReplicationConfig{}.batch_ops_max < ReplicationConfig{}.log_retain_ops);
-
-std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-// ---- Value checks ----
-
-bool IsName(std::string_view name) {
-  if (name.empty() || name.size() > kNameCharsMax) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
-Status CheckName(const YamlField& field, const std::string& name) {
-  if (IsName(name)) return Status::Ok();
-  return field.Error(Quote(name) + " is not a name ([a-z0-9_-]{1,32})");
-}
-
-// Host names and IPv4/IPv6 literals; rejects spaces, slashes and URLs pasted in by mistake.
-Status CheckHost(const YamlField& field, const std::string& host) {
-  const bool ok = !host.empty() && host.size() <= kHostCharsMax &&
-                  std::all_of(host.begin(), host.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' || c == ':';
-                  });
-  if (ok) return Status::Ok();
-  return field.Error(Quote(host) + " is not a host name or address");
-}
-
-Status CheckVersion(const YamlField& field, const std::string& version) {
-  int parts = 0;
-  std::size_t digits = 0;
-  bool ok = true;
-  for (char c : version) {
-    if (c == '.') {
-      ok = ok && digits > 0;
-      ++parts;
-      digits = 0;
-    } else {
-      ok = ok && c >= '0' && c <= '9';
-      ++digits;
-    }
-  }
-  if (ok && digits > 0 && parts == 2) return Status::Ok();
-  return field.Error(Quote(version) + " is not a version (MAJOR.MINOR.PATCH)");
-}
-
-Status CheckLogLevel(const YamlField& field, const std::string& level) {
-  if (std::find(kLogLevels.begin(), kLogLevels.end(), level) != kLogLevels.end()) {
-    return Status::Ok();
-  }
-  return field.Error("must be one of trace|debug|info|warn|error|off, got " + Quote(level));
-}
-
-// ---- Field readers: an absent optional key leaves the default in place ----
-
-Status ParseInteger(const YamlField& field, const std::string& expected, int64_t* out) {
-  if (!field.IsScalar()) return field.WrongKind(expected);
-  switch (field.ToInteger(out)) {
-    case YamlField::Decimal::kOk:
-      return Status::Ok();
-    case YamlField::Decimal::kOutOfRange:
-      return field.Error(field.text() + " is too large");
-    case YamlField::Decimal::kNotDecimal:
-      break;
-  }
-  return field.Error("must be " + expected + ", got " + Quote(field.text()));
-}
-
-enum class Zero { kAllowed, kRejected };
-
-template <typename T>
-Status ReadCount(const YamlField& field, Zero zero, T* out) {
-  if (!field.written()) return Status::Ok();
-  const std::string expected =
-      zero == Zero::kAllowed ? "a non-negative integer" : "a positive integer";
-  int64_t number = 0;
-  DUPLEX_RETURN_IF_ERROR(ParseInteger(field, expected, &number));
-  if (number < (zero == Zero::kAllowed ? 0 : 1)) {
-    return field.Error("must be " + expected + ", got " + std::to_string(number));
-  }
-  constexpr uint64_t kMax =
-      std::min<uint64_t>(std::numeric_limits<T>::max(), std::numeric_limits<int64_t>::max());
-  if (static_cast<uint64_t>(number) > kMax) {
-    return field.Error("must be at most " + std::to_string(kMax) + ", got " +
-                       std::to_string(number));
-  }
-  *out = static_cast<T>(number);
-  return Status::Ok();
-}
-
-// Port 0 ("any free port") is for configs built in code by tests; a file names real ports.
-Status ReadPort(const YamlField& field, bool required, int* out) {
-  if (required && field.missing()) return field.Error("required");
-  if (!field.written()) return Status::Ok();
-  int64_t port = 0;
-  DUPLEX_RETURN_IF_ERROR(ParseInteger(field, "a port number (1..65535)", &port));
-  if (port < 1 || port > 65535) {
-    return field.Error(std::to_string(port) + " is not a port (1..65535)");
-  }
-  *out = static_cast<int>(port);
-  return Status::Ok();
-}
-
-// A section is a map of known fields. An optional one may be absent or empty (`timing:`), which
-// keeps every default: reading fields from it finds none.
-StatusOr<YamlField> Section(const YamlField& root, const char* key, bool required, Keys known) {
-  const YamlField section = root[key];
-  if (section.missing()) {
-    if (required) return section.Error("required");
-    return section;
-  }
-  if (!section.IsMap()) return section.WrongKind("a map of fields");
-  DUPLEX_RETURN_IF_ERROR(section.CheckKeys(known));
-  return section;
-}
 
 // ---- Sections ----
 
@@ -286,23 +183,33 @@ Status ReadReplication(const YamlField& root, ReplicationConfig* replication) {
   return Status::Ok();
 }
 
-// Every port is bound on the same machine in the demo, so any two equal ports would clash.
+// Two equal ports on one address would clash (every port is on one address in the demo).
+// peer_port and coordinator_port are where chaos proxies listen: on the connecting side's
+// address, which is the same as the listener's on one machine, so they count everywhere.
 Status CheckPortsDistinct(const ClusterConfig& config) {
-  std::vector<std::pair<std::string, int>> ports = {{"admin_port", config.admin_port},
-                                                    {"control_port", config.control_port}};
+  struct Port {
+    std::string path;
+    std::string address;  // "" = any
+    int port;
+  };
+  std::vector<Port> ports = {{"admin_port", config.host, config.admin_port},
+                             {"control_port", config.host, config.control_port}};
   for (std::size_t i = 0; i < config.replicas.size(); ++i) {
     const std::string path = "replicas[" + std::to_string(i) + "]";
-    ports.emplace_back(path + ".port", config.replicas[i].port);
-    ports.emplace_back(path + ".client_port", config.replicas[i].client_port);
-    ports.emplace_back(path + ".http_port", config.replicas[i].http_port);
-    ports.emplace_back(path + ".peer_port", config.replicas[i].peer_port);
-    ports.emplace_back(path + ".coordinator_port", config.replicas[i].coordinator_port);
+    const ReplicaConfig& r = config.replicas[i];
+    ports.push_back({path + ".port", r.host, r.port});
+    ports.push_back({path + ".client_port", r.host, r.client_port});
+    ports.push_back({path + ".http_port", r.host, r.http_port});
+    ports.push_back({path + ".peer_port", "", r.peer_port});
+    ports.push_back({path + ".coordinator_port", "", r.coordinator_port});
   }
   for (std::size_t i = 0; i < ports.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
-      if (ports[i].second != 0 && ports[i].second == ports[j].second) {
-        return InvalidArgument(ports[i].first + ": " + std::to_string(ports[i].second) +
-                               " is already used by " + ports[j].first);
+      const bool same_address = ports[i].address.empty() || ports[j].address.empty() ||
+                                ports[i].address == ports[j].address;
+      if (ports[i].port != 0 && ports[i].port == ports[j].port && same_address) {
+        return InvalidArgument(ports[i].path + ": " + std::to_string(ports[i].port) +
+                               " is already used by " + ports[j].path);
       }
     }
   }
@@ -310,24 +217,25 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
 }
 
 Status ReadTopLevel(const YamlField& root, ClusterConfig* config) {
-  DUPLEX_RETURN_IF_ERROR(
-      root.CheckKeys({"name", "data_dir", "host", "admin_port", "control_port", "log_level",
-                      "processor", "replicas", "timing", "restart", "replication"}));
+  DUPLEX_RETURN_IF_ERROR(root.CheckKeys({"name", "data_dir", "host", "admin_port", "control_port",
+                                         "log_level", "processor", "hosts", "coordinators",
+                                         "replicas", "timing", "restart", "replication", "agent"}));
   DUPLEX_RETURN_IF_ERROR(root["name"].ReadRequiredText(&config->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(root["name"], config->name));
   DUPLEX_RETURN_IF_ERROR(root["data_dir"].ReadText(&config->data_dir));
   if (config->data_dir.empty()) return root["data_dir"].Error("required");
   DUPLEX_RETURN_IF_ERROR(root["host"].ReadText(&config->host));
   DUPLEX_RETURN_IF_ERROR(CheckHost(root["host"], config->host));
-  DUPLEX_RETURN_IF_ERROR(ReadPort(root["admin_port"], true, &config->admin_port));
-  DUPLEX_RETURN_IF_ERROR(ReadPort(root["control_port"], true, &config->control_port));
+  DUPLEX_RETURN_IF_ERROR(ReadHosts(root, config));
   DUPLEX_RETURN_IF_ERROR(root["log_level"].ReadText(&config->log_level));
   DUPLEX_RETURN_IF_ERROR(CheckLogLevel(root["log_level"], config->log_level));
   DUPLEX_RETURN_IF_ERROR(ReadProcessor(root, &config->processor));
   DUPLEX_RETURN_IF_ERROR(ReadReplicas(root, config->host, &config->replicas));
+  DUPLEX_RETURN_IF_ERROR(PlaceReplicas(root, config));
   DUPLEX_RETURN_IF_ERROR(CheckPortsDistinct(*config));
   DUPLEX_RETURN_IF_ERROR(ReadTiming(root, &config->timing));
   DUPLEX_RETURN_IF_ERROR(ReadRestart(root, &config->restart));
+  DUPLEX_RETURN_IF_ERROR(ReadAgent(root, &config->agent));
   return ReadReplication(root, &config->replication);
 }
 
@@ -395,6 +303,9 @@ void AssertValid(const ClusterConfig& config) {
                 config.replicas[0].name);
   for (const ReplicaConfig& r : config.replicas) {
     DUPLEX_ASSERT(IsName(r.name) && !r.host.empty(), "a replica has a name and a host", r.name);
+    DUPLEX_ASSERT(FindHost(config, r.host_name) != nullptr &&
+                      (!config.hosts_named || FindHost(config, r.host_name)->address == r.host),
+                  "a replica is placed on a host and binds its address", r.name, r.host_name);
     DUPLEX_ASSERT(IsPort(r.port) && IsPort(r.client_port) && IsPort(r.http_port),
                   "a replica's required ports are real ports", r.name, r.port, r.client_port,
                   r.http_port);
@@ -434,10 +345,10 @@ void WritePort(YamlWriter& out, std::string_view key, int port) {
   if (port != 0) out.Field(key, port);
 }
 
-void WriteReplica(YamlWriter& out, const ReplicaConfig& replica) {
+void WriteReplica(YamlWriter& out, const ClusterConfig& config, const ReplicaConfig& replica) {
   out.BeginMap();
   out.Field("name", replica.name);
-  out.Field("host", replica.host);
+  out.Field("host", config.hosts_named ? replica.host_name : replica.host);
   WritePort(out, "port", replica.port);
   WritePort(out, "client_port", replica.client_port);
   WritePort(out, "http_port", replica.http_port);
@@ -478,9 +389,41 @@ void WriteSections(YamlWriter& out, const ClusterConfig& config) {
   out.Field("max_queue", p.queue_max);
   out.Field("session_expiry_ms", p.session_expiry_ms);
   out.EndMap();
+  out.Key("agent");
+  out.BeginMap();
+  out.Field("heartbeat_ms", config.agent.heartbeat_ms);
+  out.Field("distribute_bytes_per_s", config.agent.distribute_bytes_per_s);
+  out.Field("restart_when_alone", config.agent.restart_when_alone ? "true" : "false");
+  out.EndMap();
 }
 
 }  // namespace
+
+const HostConfig* FindHost(const ClusterConfig& config, const std::string& name) {
+  for (const HostConfig& h : config.hosts) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::string HostDataDir(const ClusterConfig& config, const HostConfig& host) {
+  if (!host.data_dir.empty()) return host.data_dir;
+  return config.hosts_named ? config.data_dir + "/" + host.name : config.data_dir;
+}
+
+std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica) {
+  const HostConfig* host = FindHost(config, replica.host_name);
+  DUPLEX_ASSERT(host != nullptr, "a replica is placed on a host", replica.name, replica.host_name);
+  return HostDataDir(config, *host) + "/" + replica.name;
+}
+
+std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const std::string& host) {
+  std::vector<const ReplicaConfig*> out;
+  for (const ReplicaConfig& r : config.replicas) {
+    if (r.host_name == host) out.push_back(&r);
+  }
+  return out;
+}
 
 StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
                                            const std::string& base_dir) {
@@ -488,6 +431,10 @@ StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
   DUPLEX_RETURN_IF_ERROR(ReadDocument(yaml_text, &config));
   DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "data_dir", &config.data_dir));
   DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "processor.binary", &config.processor.binary));
+  for (std::size_t i = 0; i < config.hosts.size(); ++i) {
+    const std::string field = "hosts[" + std::to_string(i) + "].data_dir";
+    DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, field.c_str(), &config.hosts[i].data_dir));
+  }
   AssertValid(config);
   return config;
 }
@@ -510,18 +457,21 @@ std::string ClusterConfigToYaml(const ClusterConfig& config) {
   out.BeginMap();
   out.Field("name", config.name);
   if (!config.data_dir.empty()) out.Field("data_dir", config.data_dir);
-  out.Field("host", config.host);
-  WritePort(out, "admin_port", config.admin_port);
-  WritePort(out, "control_port", config.control_port);
+  if (config.coordinator_host.empty()) {
+    out.Field("host", config.host);
+    WritePort(out, "admin_port", config.admin_port);
+    WritePort(out, "control_port", config.control_port);
+  }
   out.Field("log_level", config.log_level);
   out.Key("processor");
   out.BeginMap();
   out.Field("binary", config.processor.binary);
   out.Field("version", config.processor.version);
   out.EndMap();
+  WriteHosts(out, config);
   out.Key("replicas");
   out.BeginList();
-  for (const ReplicaConfig& replica : config.replicas) WriteReplica(out, replica);
+  for (const ReplicaConfig& replica : config.replicas) WriteReplica(out, config, replica);
   out.EndList();
   WriteSections(out, config);
   out.EndMap();

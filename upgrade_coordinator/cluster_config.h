@@ -13,9 +13,19 @@ namespace duplex {
 
 enum class ReplicationMode { kSync, kAsync };
 
+// A machine of the cluster: its agent runs the replicas placed on it. Without `hosts:` in the
+// file there is one, implied: "local", at the cluster's `host` address (the embedded default).
+struct HostConfig {
+  std::string name;      // [a-z0-9_-]{1,32}, unique
+  std::string address;   // its processes bind here and connect from here (lab: 127.0.N.1)
+  std::string data_dir;  // its replicas', agent's and packages' files; "" = the default below
+};
+inline constexpr const char* kImpliedHostName = "local";
+
 struct ReplicaConfig {
-  std::string name;  // [a-z0-9_-]{1,32}, unique
-  std::string host = "127.0.0.1";
+  std::string name;                // [a-z0-9_-]{1,32}, unique
+  std::string host = "127.0.0.1";  // the address it binds (its host's, when hosts are named)
+  std::string host_name = kImpliedHostName;  // the host whose agent runs it
   int port = 0;         // ZeroMQ replication port: where the other replica connects
   int client_port = 0;  // TCP, length-prefixed frames: clients' requests
   int http_port = 0;    // GET /role answers 200 when active, 503 otherwise
@@ -57,6 +67,16 @@ struct ReplicationConfig {
   uint64_t session_expiry_ms = 3600 * 1000;  // a client's retry answer is kept this long idle
 };
 
+// The node agents (upgrade_coordinator/agent/): how often they report, how fast packages
+// reach them.
+struct AgentConfig {
+  int heartbeat_ms = 100;  // an agent's report when nothing changed; exits are sent at once
+  uint64_t distribute_bytes_per_s = 64 << 20;  // package distribution, per host
+  // A replica that exits while its agent cannot reach the coordinator is restarted (as an
+  // out-of-service process that the coordinator later makes standby) by the agent itself.
+  bool restart_when_alone = true;
+};
+
 struct ProcessorConfig {
   std::string binary;   // path to the processor executable (relative to the config file)
   std::string version;  // e.g. "1.0.0"
@@ -64,18 +84,32 @@ struct ProcessorConfig {
 
 struct ClusterConfig {
   std::string name;
-  std::string data_dir;  // relative to the config file unless absolute
-  std::string host = "127.0.0.1";
-  int admin_port = 0;    // coordinator HTTP+JSON API
-  int control_port = 0;  // coordinator ZeroMQ control socket
+  std::string data_dir;            // relative to the config file unless absolute
+  std::string host = "127.0.0.1";  // the coordinator's address
+  int admin_port = 0;              // coordinator HTTP+JSON API
+  int control_port = 0;  // coordinator ZeroMQ control socket: replicas and agents connect here
+  std::vector<HostConfig> hosts;  // as written, or the one implied host
+  bool hosts_named = false;       // `hosts:` was written
+  std::string coordinator_host;   // the host (by name) the coordinator runs on; "" = none named
   ProcessorConfig processor;
   std::vector<ReplicaConfig> replicas;  // exactly two
   TimingConfig timing;
   RestartConfig restart;
   ReplicationConfig replication;
+  AgentConfig agent;
   std::string log_level = "info";
   std::string source_path;  // where it was loaded from (absolute), empty if from a string
 };
+
+// The host `name` (null when there is none of that name).
+const HostConfig* FindHost(const ClusterConfig& config, const std::string& name);
+// Where a host keeps its files: its data_dir, else <data_dir>/<name> when hosts are named
+// (the lab's hosts share one file system), else the cluster's data_dir.
+std::string HostDataDir(const ClusterConfig& config, const HostConfig& host);
+// The directory a replica owns: <host dir>/<replica name>.
+std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);
+// The replicas placed on `host`.
+std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const std::string& host);
 
 // Parses and validates. Errors name the field and the reason:
 // "replicas[1].port: 70000 is not a port (1..65535)".

@@ -243,14 +243,87 @@ TEST(ClusterConfig, RejectsPortZeroInAFile) {
                         "control_port: 0 is not a port (1..65535)"));
 }
 
-TEST(ClusterConfig, RejectsAPortUsedTwice) {
-  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "http_port: 7421", "http_port: 7410")),
-                        "replicas[1].http_port: 7410 is already used by replicas[0].port"));
+TEST(ClusterConfig, RejectsAPortUsedTwiceOnOneAddress) {
+  EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "http_port: 7411", "http_port: 7410")),
+                        "replicas[0].http_port: 7410 is already used by replicas[0].port"));
   EXPECT_TRUE(FailsWith(Parse(Edit(kValid, "port: 7410", "port: 7400")),
                         "replicas[0].port: 7400 is already used by admin_port"));
-  EXPECT_TRUE(
-      FailsWith(Parse(Edit(kValid, "client_port: 7426", "client_port: 7416")),
-                "replicas[1].client_port: 7416 is already used by replicas[0].client_port"));
+  // Replica b binds 127.0.0.2: the same port there is another socket.
+  EXPECT_TRUE(Parse(Edit(kValid, "client_port: 7426", "client_port: 7416")).ok());
+}
+
+// Two machines, and the coordinator on a third.
+constexpr char kHosts[] = R"(name: kv-lab
+data_dir: ../data
+processor: {binary: bin/kv-1.0.0, version: 1.0.0}
+hosts:
+  - {name: h1, address: 127.0.1.1}
+  - {name: h2, address: 127.0.2.1, data_dir: /srv/h2}
+  - {name: h3, address: 127.0.3.1}
+coordinators:
+  - {host: h3, admin_port: 7400, control_port: 7401}
+replicas:
+  - {name: a, host: h1, port: 7410, client_port: 7412, http_port: 7411}
+  - {name: b, host: h2, port: 7410, client_port: 7412, http_port: 7411}
+agent: {heartbeat_ms: 50, distribute_bytes_per_s: 1000000, restart_when_alone: false}
+)";
+
+TEST(ClusterConfig, PlacesReplicasOnNamedHosts) {
+  StatusOr<ClusterConfig> config = Parse(kHosts);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->hosts_named);
+  ASSERT_EQ(config->hosts.size(), 3u);
+  EXPECT_EQ(config->replicas[0].host_name, "h1");
+  EXPECT_EQ(config->replicas[0].host, "127.0.1.1");
+  EXPECT_EQ(config->replicas[1].host, "127.0.2.1");
+  EXPECT_EQ(config->coordinator_host, "h3");
+  EXPECT_EQ(config->host, "127.0.3.1");
+  EXPECT_EQ(config->admin_port, 7400);
+  EXPECT_EQ(ReplicaDataDir(*config, config->replicas[0]), "/data/h1/a");
+  EXPECT_EQ(ReplicaDataDir(*config, config->replicas[1]), "/srv/h2/b");
+  EXPECT_EQ(ReplicasOn(*config, "h2").size(), 1u);
+  EXPECT_TRUE(ReplicasOn(*config, "h3").empty());
+  EXPECT_EQ(config->agent.heartbeat_ms, 50);
+  EXPECT_EQ(config->agent.distribute_bytes_per_s, 1000000u);
+  EXPECT_FALSE(config->agent.restart_when_alone);
+  // Written out and read back: the same placement.
+  StatusOr<ClusterConfig> again = Parse(ClusterConfigToYaml(*config));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->replicas[1].host_name, "h2");
+  EXPECT_EQ(again->hosts[1].data_dir, "/srv/h2");
+  EXPECT_EQ(again->coordinator_host, "h3");
+  EXPECT_FALSE(again->agent.restart_when_alone);
+}
+
+TEST(ClusterConfig, WithoutHostsOneHostIsImplied) {
+  StatusOr<ClusterConfig> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->hosts_named);
+  ASSERT_EQ(config->hosts.size(), 1u);
+  EXPECT_EQ(config->hosts[0].name, "local");
+  EXPECT_EQ(config->replicas[1].host_name, "local");
+  EXPECT_EQ(config->replicas[1].host, "127.0.0.2");  // an address, as before hosts
+  EXPECT_EQ(ReplicaDataDir(*config, config->replicas[0]), "/data/a");
+}
+
+TEST(ClusterConfig, RejectsBadPlacement) {
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "name: b, host: h2", "name: b, host: h9")),
+                        "replicas[1].host: \"h9\" is not one of hosts (h1, h2, h3)"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "name: b, host: h2,", "name: b,")),
+                        "replicas[1].host: required: one of hosts (h1, h2, h3)"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "{host: h3,", "{host: h7,")),
+                        "coordinators[0].host: \"h7\" is not one of hosts"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "address: 127.0.2.1", "address: 127.0.1.1")),
+                        "hosts[1].address: \"127.0.1.1\" is already host h1's"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "name: h2,", "name: h1,")),
+                        "hosts[1].name: \"h1\" is used twice"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "name: kv-lab\n", "name: kv-lab\nadmin_port: 1\n")),
+                        "admin_port: the coordinator is described in coordinators: already"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "client_port: 7412, http_port: 7411}\n  - {name: b",
+                                   "client_port: 7410, http_port: 7411}\n  - {name: b")),
+                        "replicas[0].client_port: 7410 is already used by replicas[0].port"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(kHosts, "restart_when_alone: false", "restart_when_alone: 3")),
+                        "agent.restart_when_alone: must be true or false"));
 }
 
 TEST(ClusterConfig, RejectsALeaseNotLongerThanThreeHeartbeats) {

@@ -422,10 +422,6 @@ class Coordinator {
 
 }  // namespace
 
-std::string ReplicaDataDir(const ClusterConfig& c, const ReplicaConfig& r) {
-  return c.data_dir + "/" + r.name;
-}
-
 std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
   auto n = [](auto v) { return std::to_string(v); };
   std::vector<std::string> argv = {
