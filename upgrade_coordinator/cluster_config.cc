@@ -399,13 +399,6 @@ void WriteSections(YamlWriter& out, const ClusterConfig& config) {
 
 }  // namespace
 
-const HostConfig* FindHost(const ClusterConfig& config, const std::string& name) {
-  for (const HostConfig& h : config.hosts) {
-    if (h.name == name) return &h;
-  }
-  return nullptr;
-}
-
 std::string HostDataDir(const ClusterConfig& config, const HostConfig& host) {
   if (!host.data_dir.empty()) return host.data_dir;
   return config.hosts_named ? config.data_dir + "/" + host.name : config.data_dir;

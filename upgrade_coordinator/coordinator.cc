@@ -111,9 +111,9 @@ class Coordinator {
       : config_(config),
         store_(std::move(store)),
         arbiter_(MakeOptions(config), store_.get()),
-        upgrades_(config, &arbiter_, store_.get(), features_on_reload),
-        upgrades_api_(config_, &arbiter_, &upgrades_),
         agents_(config_),
+        upgrades_(config, &arbiter_, store_.get(), &agents_, features_on_reload),
+        upgrades_api_(config_, &arbiter_, &upgrades_),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
@@ -362,6 +362,10 @@ class Coordinator {
       const std::string frame = EncodeAgentFrame(desired);
       SendMultipart(router_, {route, kAgentTag, frame});
     }
+    for (const auto& [route, part] : upgrades_.TakePackageParts(clock_.NowUs())) {
+      const std::string frame = EncodeAgentFrame(part);
+      SendMultipart(router_, {route, kAgentTag, frame});
+    }
   }
 
   void OnAgentFrame(const std::string& route, const std::string& bytes) {
@@ -423,10 +427,10 @@ class Coordinator {
   ClusterConfig config_;
   std::unique_ptr<RecordStore> store_;
   Arbiter arbiter_;
+  AgentLinks agents_;
   Upgrades upgrades_;
   UpgradesApi upgrades_api_;
   EventLog events_;
-  AgentLinks agents_;
   SteadyClock clock_;
   void* ctx_;
   void* router_;

@@ -23,11 +23,13 @@ constexpr const char* kCampaignKey = "campaign";
 }  // namespace
 
 Upgrades::Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
-                   FeaturesOnReload features_on_reload)
+                   const AgentLinks* agents, FeaturesOnReload features_on_reload)
     : config_(config),
       arbiter_(arbiter),
       store_(store),
       features_on_reload_(features_on_reload),
+      agents_(agents),
+      distributor_(config_, agents),
       progress_(config_, this) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
@@ -161,6 +163,12 @@ std::string Upgrades::CheckPackage(const std::string& version) const {
   return m.ok() ? "" : m.status().message();
 }
 
+Distribution Upgrades::DistributePackage(const std::string& version) {
+  auto m = PackageFor(version);
+  if (!m.ok()) return {false, m.status().message(), ""};
+  return distributor_.Want(*m, now_us_);
+}
+
 std::string Upgrades::CheckCompatibility(const std::string& from, const std::string& to) const {
   auto target = PackageFor(to);
   if (!target.ok()) return target.status().message();
@@ -169,8 +177,15 @@ std::string Upgrades::CheckCompatibility(const std::string& from, const std::str
   if (!target->upgrade_from.Contains(*running)) {
     return "kv " + to + " upgrades from " + target->upgrade_from.ToString() + ", not from " + from;
   }
-  Status platform = CheckPlatform(target->platform, config_.data_dir);
-  if (!platform.ok()) return platform.message();
+  // Each host that runs a replica, as its agent measured it.
+  for (const auto& r : config_.replicas) {
+    const AgentReport* agent = agents_->LastReport(r.host_name);
+    if (agent == nullptr) return "host " + r.host_name + ": its agent has not reported";
+    const HostFacts& f = agent->facts;
+    Status platform = CheckPlatform(
+        target->platform, {f.arch, f.memory_available_mb, f.disk_path, f.disk_available_mb});
+    if (!platform.ok()) return "host " + r.host_name + ": " + platform.message();
+  }
   for (const auto& r : config_.replicas) {
     auto rep = Report(r.name);
     if (!rep) continue;

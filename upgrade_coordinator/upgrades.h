@@ -18,13 +18,16 @@
 #include "upgrade_coordinator/campaign/campaign.h"
 #include "upgrade_coordinator/cluster_config.h"
 #include "upgrade_coordinator/package.h"
+#include "upgrade_coordinator/package_distribution.h"
 #include "upgrade_coordinator/upgrades_progress.h"
 
 namespace duplex {
 
 class Upgrades final : public CampaignHost {
  public:
+  // `agents`: the hosts' agents, which receive packages and report their hosts' facts.
   Upgrades(const ClusterConfig& config, Arbiter* arbiter, RecordStore* store,
+           const AgentLinks* agents,
            FeaturesOnReload features_on_reload = &FeaturesWaitForEveryReplica);
   ~Upgrades() override;
 
@@ -36,6 +39,10 @@ class Upgrades final : public CampaignHost {
   // The package (name, version) an agent starts the replica with; the name is "" for the
   // configured processor binary.
   std::pair<std::string, std::string> PackageRefFor(const std::string& replica) const;
+  // Package parts due to the agents now (see PackageDistributor).
+  std::vector<std::pair<std::string, PackagePart>> TakePackageParts(int64_t now_us) {
+    return distributor_.TakeParts(now_us);
+  }
 
   // The package store; any thread (adding one hashes and copies a binary).
   StatusOr<PackageManifest> AddPackage(const std::string& dir);
@@ -58,6 +65,7 @@ class Upgrades final : public CampaignHost {
   std::string AssignedVersion(const std::string& replica) const override;
   uint64_t Starts(const std::string& replica) const override;
   std::string CheckPackage(const std::string& version) const override;
+  Distribution DistributePackage(const std::string& version) override;
   std::string CheckCompatibility(const std::string& from, const std::string& to) const override;
   void Persist(const CampaignRecord& record) override;
   void Isolate(const std::string& replica, bool isolated) override;
@@ -96,6 +104,8 @@ class Upgrades final : public CampaignHost {
   Arbiter* arbiter_;
   RecordStore* store_;
   FeaturesOnReload features_on_reload_;
+  const AgentLinks* agents_;
+  PackageDistributor distributor_;
   std::unique_ptr<PackageStore> packages_;
   std::unique_ptr<Campaign> campaign_;
   CampaignProgress progress_;

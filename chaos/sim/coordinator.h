@@ -37,6 +37,8 @@ class Host final : public CampaignHost {
   std::string CheckCompatibility(const std::string&, const std::string&) const override {
     return "";
   }
+  // Every simulated host holds every package (distribution is not simulated yet).
+  Distribution DistributePackage(const std::string&) override { return {true, "", ""}; }
   void Persist(const CampaignRecord& record) override;
   void Isolate(const std::string& replica, bool isolated) override;
   void Reload(const std::string& replica, const std::string& version) override;

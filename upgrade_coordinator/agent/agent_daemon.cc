@@ -287,9 +287,15 @@ class AgentDaemon {
     } else if (auto* part = std::get_if<PackagePart>(&*frame)) {
       core_.OnCoordinatorHeard(now);
       Status s = receiver_->OnPart(*part);
-      if (!s.ok()) package_error_ = s.message();
-      if (!s.ok()) spdlog::error("package refused: {}", s.message());
-      if (part->offset + part->data.size() >= part->total_bytes) Report(false);
+      const bool last = part->offset + part->data.size() >= part->total_bytes;
+      if (!s.ok()) {
+        package_error_ = s.message();
+        spdlog::error("package refused: {}", s.message());
+      } else if (last) {
+        package_error_.clear();
+        spdlog::info("package {}-{} received and verified", part->name, part->version);
+      }
+      if (last || !s.ok()) Report(false);
     }
   }
 

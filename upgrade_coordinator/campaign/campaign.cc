@@ -101,6 +101,7 @@ std::vector<std::pair<CampaignStep, std::string>> CampaignSteps() {
   using S = CampaignStep;
   std::vector<std::pair<CampaignStep, std::string>> steps = {
       {S::kVerify, "the package is stored and its checksum verified"},
+      {S::kDistribute, "the package reaches every host that will run it, verified by its agent"},
       {S::kPreValidate, "platform requirements, compatibility window, state converters"},
       {S::kPreHealthCheck, "both replicas healthy and in sync"},
       {S::kVetoRound, "every replica (and its application) may refuse; --force overrides"},

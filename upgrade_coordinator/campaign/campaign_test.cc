@@ -90,8 +90,14 @@ class FakeHost : public CampaignHost {
   }
   uint64_t Starts(const std::string& replica) const override { return replicas.at(replica).starts; }
   std::string CheckPackage(const std::string&) const override { return package_problem; }
+  Distribution distribution{true, "", "h1 done"};
+  int distribution_calls = 0;
   std::string CheckCompatibility(const std::string&, const std::string&) const override {
     return compatibility_problem;
+  }
+  Distribution DistributePackage(const std::string&) override {
+    ++distribution_calls;
+    return distribution;
   }
 
   // --- commands

@@ -13,6 +13,13 @@
 
 namespace duplex {
 
+// Where a package's distribution stands.
+struct Distribution {
+  bool done = false;     // every host that will run it holds it
+  std::string problem;   // "" unless it cannot succeed (a host refused it three times)
+  std::string progress;  // "h1 done, h2 31%"
+};
+
 class CampaignHost {
  public:
   virtual ~CampaignHost() = default;
@@ -30,6 +37,9 @@ class CampaignHost {
   // CheckPackage only looks the package up; the checksum is verified by WorkKind::kVerify.
   virtual std::string CheckPackage(const std::string& version) const = 0;
   virtual std::string CheckCompatibility(const std::string& from, const std::string& to) const = 0;
+  // Starts, or continues, sending the package of `version` to every host that will run it;
+  // done when each host's agent holds it.
+  virtual Distribution DistributePackage(const std::string& version) = 0;
   // Commands.
   virtual void Persist(const CampaignRecord& record) = 0;  // durable before returning
   virtual void Isolate(const std::string& replica, bool isolated) = 0;

@@ -4,7 +4,7 @@
 //   Machine
 //   ├── Resuming          (initial: enters the persisted phase on the first tick)
 //   ├── Running           (EvAbort here rolls back)
-//   │   ├── Prepare       Verify → PreValidate → PreHealthCheck → VetoRound → TakeLock → Backup
+//   │   ├── Prepare       Verify → Distribute → PreValidate → PreHealthCheck → VetoRound → TakeLock → Backup
 //   │   ├── UpgradeFirst  IsolateFirst → ReloadFirst → SyncFirst      (the standby at start)
 //   │   ├── Evaluate      SwitchToNew → Soak                          (the new version active)
 //   │   ├── UpgradeSecond IsolateSecond → ReloadSecond → SyncSecond

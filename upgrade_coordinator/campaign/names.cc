@@ -16,13 +16,13 @@ const std::array<std::string, 5> kStateNames = {"running", "rolling back", "awai
 const std::array<std::string, 9> kPhaseNames = {
     "",         "Prepare",     "UpgradeFirst", "Evaluate",  "UpgradeSecond",
     "Conclude", "RollingBack", "Completed",    "RolledBack"};
-const std::array<std::string, 22> kStepNames = {
-    "Verify",        "PreValidate",   "PreHealthCheck", "VetoRound",
-    "TakeLock",      "Backup",        "IsolateFirst",   "ReloadFirst",
-    "SyncFirst",     "SwitchToNew",   "Soak",           "IsolateSecond",
-    "ReloadSecond",  "SyncSecond",    "PostValidate",   "PostHealthCheck",
-    "AwaitFinalize", "Finalize",      "ReleaseLock",    "Cleanup",
-    "RestoreActive", "RestoreStandby"};
+const std::array<std::string, 23> kStepNames = {
+    "Verify",          "Distribute",    "PreValidate",   "PreHealthCheck",
+    "VetoRound",       "TakeLock",      "Backup",        "IsolateFirst",
+    "ReloadFirst",     "SyncFirst",     "SwitchToNew",   "Soak",
+    "IsolateSecond",   "ReloadSecond",  "SyncSecond",    "PostValidate",
+    "PostHealthCheck", "AwaitFinalize", "Finalize",      "ReleaseLock",
+    "Cleanup",         "RestoreActive", "RestoreStandby"};
 const std::array<std::string, 3> kOutcomeNames = {"running", "ok", "nok"};
 const std::array<std::string, 3> kWorkNames = {"verify", "backup", "digests"};
 

@@ -31,6 +31,7 @@ enum class CampaignPhase {
 // Conclude and RollingBack both release the lock: one step, kReleaseLock.
 enum class CampaignStep {
   kVerify,
+  kDistribute,
   kPreValidate,
   kPreHealthCheck,
   kVetoRound,

@@ -12,6 +12,7 @@ static_assert(kHealthWaitMs < CampaignOptions{}.step_timeout_ms);
 static_assert(CampaignOptions{}.load_sample_ms < kHealthWaitMs);
 
 struct Verify;
+struct Distribute;
 struct PreValidate;
 struct PreHealthCheck;
 struct VetoRound;
@@ -49,7 +50,7 @@ std::string LoadProblem(Machine& m, const std::string& active, LoadSample* load)
   return "";
 }
 
-struct Verify : Step<Verify, Prepare, PreValidate, RollingBack> {
+struct Verify : Step<Verify, Prepare, Distribute, RollingBack> {
   static constexpr CampaignStep kStep = CampaignStep::kVerify;
   StepResult Run(Machine& m) {
     std::string problem = m.host->CheckPackage(m.record.to);
@@ -59,6 +60,19 @@ struct Verify : Step<Verify, Prepare, PreValidate, RollingBack> {
     const std::optional<Status>& done = work_.result();
     if (!done) return m.TimedOut() ? StepResult::Nok("verify timed out") : StepResult::Wait();
     return done->ok() ? StepResult::Ok("checksum verified") : StepResult::Nok(done->message());
+  }
+};
+
+// Before anything is isolated: a host that cannot get the package stops the campaign while
+// the pair is still whole.
+struct Distribute : Step<Distribute, Prepare, PreValidate, RollingBack> {
+  static constexpr CampaignStep kStep = CampaignStep::kDistribute;
+  StepResult Run(Machine& m) {
+    Distribution d = m.host->DistributePackage(m.record.to);
+    if (!d.problem.empty()) return StepResult::Nok(d.problem);
+    if (d.done) return StepResult::Ok(d.progress.empty() ? "no host needs it" : d.progress);
+    return m.TimedOut() ? StepResult::Nok("distribution timed out: " + d.progress)
+                        : StepResult::Wait();
   }
 };
 

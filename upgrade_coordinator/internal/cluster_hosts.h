@@ -4,7 +4,7 @@
 
 #include "common/status.h"
 #include "common/yaml_fields.h"
-#include "upgrade_coordinator/cluster_config.h"
+#include "upgrade_coordinator/cluster_types.h"
 
 namespace duplex::config_fields {
 
