@@ -103,8 +103,8 @@ int AwaitConnect(int fd, int64_t deadline_ms) {
 StatusOr<int> ConnectTcp(const std::string& host, int port, const std::string& source_address,
                          int timeout_ms) {
   const int64_t deadline_ms = NowMs() + timeout_ms;
-  const std::string where = host + ":" + std::to_string(port) +
-                            (source_address.empty() ? "" : " from " + source_address);
+  const std::string where =
+      host + ":" + std::to_string(port) + (source_address.empty() ? "" : " from " + source_address);
   if (port < 1 || port > 65535) return InvalidArgument("connect " + where + ": not a port");
   StatusOr<in_addr> remote = ResolveIpv4(host);
   if (!remote.ok()) return InvalidArgument("connect " + where + ": " + remote.status().message());

@@ -257,8 +257,8 @@ StatusOr<pid_t> SpawnWith(const SpawnOptions& options, OwnedFd* capture) {
   }
   if (!options.working_dir.empty()) plan.working_dir = options.working_dir.c_str();
   plan.stdin_fd = fds.stdin_read.get() >= 0 ? fds.stdin_read.get()
-                 : options.stdin_null          ? fds.null.get()
-                                               : -1;
+                  : options.stdin_null      ? fds.null.get()
+                                            : -1;
   plan.stdout_fd = FdFor(options.stdout_to, /*is_stdout=*/true, fds);
   plan.stderr_fd = FdFor(options.stderr_to, /*is_stdout=*/false, fds);
   plan.group = options.group;

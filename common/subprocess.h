@@ -1,7 +1,7 @@
 // Subprocess: starts programs with fork and execve, and waits for them. The one place that
 // forks to run a program: the supervisor's replicas, `duplex up`'s coordinator, the chaos
-// fixture's coordinator, tar for packages, the Redis peer's servers, apt-get and the lab's nft. Everything the
-// child needs is prepared before fork, so between fork and exec it calls only
+// fixture's coordinator, tar for packages, the Redis peer's servers, apt-get and the lab's nft.
+// Everything the child needs is prepared before fork, so between fork and exec it calls only
 // async-signal-safe functions (another thread may hold malloc's lock). Stateless functions.
 #pragma once
 

@@ -197,7 +197,7 @@ StatusOr<int> Lab::Thaw(const std::string& host) const {
 }
 
 StatusOr<std::vector<LabProcessRecord>> Lab::StartHost(const std::string& host,
-                                                      const std::string& duplex_binary) {
+                                                       const std::string& duplex_binary) {
   DUPLEX_RETURN_IF_ERROR(CheckHost(host));
   std::vector<LabRole> roles = {LabRole::kAgent};
   if (state_.coordinator_host == host) roles.push_back(LabRole::kCoordinator);
@@ -249,6 +249,10 @@ Status Lab::Heal() {
 StatusOr<int> Lab::Down() {
   // Rules left behind would isolate the next lab's hosts: without root, stop before anything.
   if (!state_.isolation.empty()) DUPLEX_RETURN_IF_ERROR(RequireRoot("down"));
+  // Healed first, so that the coordinator hears the shutdown and reaches the agents. Also
+  // without recorded rules: a command that died between nft and lab.json may have left one.
+  if (::geteuid() == 0) DUPLEX_RETURN_IF_ERROR(NftIsolation(state_.lab_id).Heal());
+  state_.isolation.clear();
   if (StatusOr<ClusterConfig> config = Config(); config.ok()) {
     // The coordinator stops the replicas cleanly when it can; what is left is signalled below.
     (void)Post(*config, "/shutdown", kShutdownTimeoutMs);
@@ -256,8 +260,6 @@ StatusOr<int> Lab::Down() {
   StatusOr<int> stopped = HostProcesses(state_.lab_id).StopAll(kTermGraceMs, kStopTimeoutMs);
   if (!stopped.ok()) return stopped.status();
   for (const LabProcessRecord& p : state_.processes) (void)WaitExited(p.pid, 0);  // our children
-  // Also without recorded rules: a command that died between nft and lab.json may have left one.
-  if (::geteuid() == 0) DUPLEX_RETURN_IF_ERROR(NftIsolation(state_.lab_id).Heal());
   std::error_code ec;
   fs::remove(LabStatePath(state_.dir), ec);
   if (ec) return IOError(LabStatePath(state_.dir) + ": cannot remove: " + ec.message());

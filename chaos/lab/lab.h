@@ -50,9 +50,9 @@ class Lab {
   Status Isolate(const std::string& host, Direction direction, const std::string& peer);
   // Removes every rule the lab added (its nftables table) and nothing else. Needs root.
   Status Heal();
-  // POST /shutdown to the coordinator (bounded), SIGTERM then SIGKILL to every process
-  // tagged with the lab, heal, remove lab.json. Data directories stay. The number of
-  // processes stopped.
+  // Heal, POST /shutdown to the coordinator (bounded), SIGTERM then SIGKILL to every
+  // process tagged with the lab (frozen ones continued), remove lab.json. Data directories stay.
+  // The number of processes stopped.
   StatusOr<int> Down();
 
   // Hosts, their processes (the lab's and those they started: pid, role, state, command),

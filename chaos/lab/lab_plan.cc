@@ -51,8 +51,7 @@ Status PlanNamedHosts(const LabUpOptions& options, LabPlan* plan) {
                            std::to_string(named) + " hosts (" + HostNames(config) +
                            "); give at least that many");
   }
-  for (int k = 1; k <= kLabHostsMax && static_cast<int>(config.hosts.size()) < options.hosts;
-       ++k) {
+  for (int k = 1; k <= kLabHostsMax && static_cast<int>(config.hosts.size()) < options.hosts; ++k) {
     const std::string name = "h" + std::to_string(k);
     if (FindHost(config, name) != nullptr || AddressTaken(config, Address(k))) continue;
     config.hosts.push_back(HostConfig{name, Address(k), ""});
@@ -72,8 +71,8 @@ Status PlanDerivedHosts(const LabUpOptions& options, LabPlan* plan) {
   ClusterConfig& config = plan->config;
   const std::string where = config.source_path.empty() ? "the config" : config.source_path;
   if (options.hosts == 0) {
-    return InvalidArgument("--hosts N (2.." + std::to_string(kLabHostsMax) + ") is required: " +
-                           where + " names no hosts (hosts:)");
+    return InvalidArgument("--hosts N (2.." + std::to_string(kLabHostsMax) +
+                           ") is required: " + where + " names no hosts (hosts:)");
   }
   config.hosts.clear();
   for (int k = 1; k <= options.hosts; ++k) {

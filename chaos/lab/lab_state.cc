@@ -77,9 +77,7 @@ Status ReadIsolation(const json& list, LabState* state) {
 
 }  // namespace
 
-const char* LabRoleName(LabRole role) {
-  return role == LabRole::kAgent ? "agent" : "coordinator";
-}
+const char* LabRoleName(LabRole role) { return role == LabRole::kAgent ? "agent" : "coordinator"; }
 
 std::string LabStatePath(const std::string& lab_dir) { return lab_dir + "/lab.json"; }
 

@@ -44,7 +44,7 @@ struct LabState {
   std::string config_path;  // the config given to the lab's processes
   std::string table;        // nftables table: ip <table>
   std::vector<LabHost> hosts;
-  std::string coordinator_host;  // "" = on no host
+  std::string coordinator_host;      // "" = on no host
   std::string coordinator_endpoint;  // address:admin_port
   std::vector<LabProcessRecord> processes;
   std::vector<IsolationRecord> isolation;

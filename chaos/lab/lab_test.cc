@@ -118,8 +118,8 @@ struct Listeners {
   if (fd.ok() == expected) {
     if (!expected && fd.status().message().find("timed out") == std::string::npos) {
       return ::testing::AssertionFailure()
-             << source << " -> " << to.address << " failed, but not silently: "
-             << fd.status().message();
+             << source << " -> " << to.address
+             << " failed, but not silently: " << fd.status().message();
     }
     return ::testing::AssertionSuccess();
   }
@@ -272,8 +272,7 @@ TEST_F(NftIsolationTest, HealDeletesOnlyTheLabsOwnTableAndNeedsNoTable) {
 TEST(NftScript, DropsOnTheLoopbackInputHookInTheLabsTable) {
   const std::string both = NftIsolationScript("duplex_lab_x", {kH1, Direction::kBoth, ""});
   EXPECT_NE(both.find("table ip duplex_lab_x {"), std::string::npos) << both;
-  EXPECT_NE(both.find("type filter hook input priority filter; policy accept;"),
-            std::string::npos)
+  EXPECT_NE(both.find("type filter hook input priority filter; policy accept;"), std::string::npos)
       << both;
   EXPECT_NE(both.find("iifname \"lo\" ip saddr 127.0.1.1 ip daddr != 127.0.1.1 counter drop"),
             std::string::npos)
@@ -550,8 +549,7 @@ TEST_F(StandInLabTest, StartsEveryHostCrashesOneBootsItAgainAndTakesTheLabDown) 
   EXPECT_EQ(Lab::Start(*PlanLab(config_, LabUpOptions{3, ""}), binary).status().code(),
             Code::kFailedPrecondition);
 
-  EXPECT_EQ(lab->Crash("h9").status().message(),
-            "unknown host h9: the lab's hosts are h1, h2, h3");
+  EXPECT_EQ(lab->Crash("h9").status().message(), "unknown host h9: the lab's hosts are h1, h2, h3");
   StatusOr<int> killed = lab->Crash("h1");
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   EXPECT_EQ(*killed, 2);  // the agent and its child
