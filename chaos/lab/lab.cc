@@ -78,6 +78,9 @@ Status CheckNotUp(const LabPlan& plan) {
 
 StatusOr<Lab> Lab::Start(const LabPlan& plan, const std::string& duplex_binary) {
   DUPLEX_RETURN_IF_ERROR(CheckNotUp(plan));
+  // A lab of this directory that ended without `down` may have left its rules: a new lab
+  // starts with none. (Without root there can be none of ours to remove.)
+  if (::geteuid() == 0) DUPLEX_RETURN_IF_ERROR(NftIsolation(plan.lab_id).Heal());
   DUPLEX_RETURN_IF_ERROR(MakeDir(plan.dir));
   DUPLEX_RETURN_IF_ERROR(MakeDir(plan.config.data_dir));
   if (plan.derived) {

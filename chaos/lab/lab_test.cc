@@ -38,9 +38,12 @@ constexpr int kArriveMs = 3000;
 constexpr int kLostMs = 300;
 constexpr int kWaitMs = 10000;  // for processes to appear, stop, continue
 
-const char* const kH1 = "127.0.1.1";
-const char* const kH2 = "127.0.2.1";
-const char* const kH3 = "127.0.3.1";
+// The isolation tests' hosts h1, h2, h3: lab host addresses (127.0.N.1) that a lab gets only
+// from its 201st host on, so that the drops these tests add cannot cut off a lab of the
+// end-to-end tests (127.0.1.1, 127.0.2.1, ...) running at the same time on this machine.
+const char* const kH1 = "127.0.201.1";
+const char* const kH2 = "127.0.202.1";
+const char* const kH3 = "127.0.203.1";
 
 // A lab id no other run or test shares: the pid and a counter.
 std::string UniqueLabId() {
@@ -269,8 +272,21 @@ TEST_F(NftIsolationTest, HealDeletesOnlyTheLabsOwnTableAndNeedsNoTable) {
   EXPECT_TRUE(mine.Heal().ok()) << "healing a healed lab is not an error";
 }
 
+TEST(ConnectTcp, ErrorsNameTheEndpointAndTheSource) {
+  const int closed_port = PickFreePort();  // nothing listens there
+  StatusOr<int> refused = ConnectTcp("127.0.0.1", closed_port, "", kArriveMs);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "connect 127.0.0.1:" + std::to_string(closed_port) + ": Connection refused");
+  StatusOr<int> bad_source = ConnectTcp("127.0.0.1", closed_port, "h1", kArriveMs);
+  EXPECT_EQ(bad_source.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad_source.status().message(), "connect 127.0.0.1:" + std::to_string(closed_port) +
+                                               " from h1: source h1 is not an IPv4 address");
+  EXPECT_EQ(ConnectTcp("127.0.0.1", 0, "", kArriveMs).status().code(), Code::kInvalidArgument);
+}
+
 TEST(NftScript, DropsOnTheLoopbackInputHookInTheLabsTable) {
-  const std::string both = NftIsolationScript("duplex_lab_x", {kH1, Direction::kBoth, ""});
+  const std::string both = NftIsolationScript("duplex_lab_x", {"127.0.1.1", Direction::kBoth, ""});
   EXPECT_NE(both.find("table ip duplex_lab_x {"), std::string::npos) << both;
   EXPECT_NE(both.find("type filter hook input priority filter; policy accept;"), std::string::npos)
       << both;
@@ -280,10 +296,10 @@ TEST(NftScript, DropsOnTheLoopbackInputHookInTheLabsTable) {
   EXPECT_NE(both.find("iifname \"lo\" ip daddr 127.0.1.1 ip saddr != 127.0.1.1 counter drop"),
             std::string::npos)
       << both;
-  EXPECT_NE(NftIsolationScript("t", {kH1, Direction::kFrom, kH2})
+  EXPECT_NE(NftIsolationScript("t", {"127.0.1.1", Direction::kFrom, "127.0.2.1"})
                 .find("ip saddr 127.0.2.1 ip daddr 127.0.1.1 counter drop"),
             std::string::npos);
-  EXPECT_NE(NftIsolationScript("t", {kH1, Direction::kTo, ""})
+  EXPECT_NE(NftIsolationScript("t", {"127.0.1.1", Direction::kTo, ""})
                 .find("ip saddr 127.0.1.1 ip daddr != 127.0.1.1 counter drop"),
             std::string::npos);
   EXPECT_EQ(NftHealScript("t"), "table ip t\ndelete table ip t\n");
@@ -518,6 +534,15 @@ class StandInLabTest : public ::testing::Test {
     fs::permissions(path, fs::perms::owner_all);
     return path;
   }
+  // The lab's hosts at the isolation tests' addresses (see kH1), for a test that isolates.
+  void UseFarHosts() {
+    std::string yaml = Replace(kTwoHosts, "data_dir: /srv/kv", "data_dir: " + dir_.string());
+    yaml = Replace(yaml, "admin_port: 7400", "admin_port: " + std::to_string(PickFreePort()));
+    yaml = Replace(yaml, "address: 127.0.1.1", std::string("address: ") + kH1);
+    yaml = Replace(yaml, "address: 127.0.2.1}",
+                   std::string("address: ") + kH2 + "}\n  - {name: h3, address: " + kH3 + "}");
+    config_ = Parsed(yaml);
+  }
   StatusOr<Lab> StartLab(const std::string& binary) {
     StatusOr<LabPlan> plan = PlanLab(config_, LabUpOptions{3, ""});
     if (!plan.ok()) return plan.status();
@@ -588,8 +613,10 @@ TEST_F(StandInLabTest, WaitingForAnActiveStopsAtOnceWhenAProcessOfTheLabExits) {
 
 TEST_F(StandInLabTest, IsolationIsRecordedAndDownHealsIt) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (nftables)";
+  UseFarHosts();
   StatusOr<Lab> lab = StartLab(Script("duplex", "exec /bin/sleep 60"));
   ASSERT_TRUE(lab.ok()) << lab.status().message();
+  EXPECT_EQ(lab->state().hosts[2].address, kH3);
   EXPECT_EQ(lab->Isolate("h1", Direction::kFrom, "h1").message(),
             "--from h1: a host is never isolated from itself");
   EXPECT_EQ(lab->Isolate("h1", Direction::kTo, "h7").message(),
