@@ -1,5 +1,7 @@
 #include "cli/lab_command.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -102,6 +104,10 @@ int Up(const std::string& duplex_binary, const ClusterConfig& config, int hosts,
        const std::string& dir) {
   StatusOr<lab::LabPlan> plan = lab::PlanLab(config, lab::LabUpOptions{hosts, dir});
   if (!plan.ok()) return Fail(plan.status());
+  if (::access(config.processor.binary.c_str(), X_OK) != 0) {
+    return Fail(InvalidArgument("processor.binary: " + config.processor.binary +
+                                " is not an executable file (build it first: make build)"));
+  }
   StatusOr<Lab> started = Lab::Start(*plan, duplex_binary);
   if (!started.ok()) return Fail(started.status());
   std::cout << FormatLabStatus(started->StatusJson());

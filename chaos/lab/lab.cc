@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/assert.h"
 #include "common/files.h"
 #include "common/subprocess.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -64,8 +65,8 @@ LabState StateFor(const LabPlan& plan) {
   return state;
 }
 
-// A lab already up in plan.dir (its recorded processes or any tagged with its id) is refused;
-// a lab.json whose processes are all gone is stale and replaced.
+// A lab already up in plan.dir (any process tagged with its id) is refused; a lab.json whose
+// processes are all gone is stale and replaced.
 Status CheckNotUp(const LabPlan& plan) {
   std::vector<pid_t> live = HostProcesses(plan.lab_id).Of("");
   if (live.empty()) return Status::Ok();
@@ -113,6 +114,7 @@ StatusOr<ClusterConfig> Lab::Config() const { return LoadClusterConfig(state_.co
 StatusOr<LabProcessRecord> Lab::Spawn(LabRole role, const std::string& host,
                                       const std::string& duplex_binary) const {
   const LabHost* lab_host = host.empty() ? nullptr : FindLabHost(host);
+  DUPLEX_ASSERT(host.empty() || lab_host != nullptr, "the lab starts processes on its hosts", host);
   const std::string dir = lab_host != nullptr ? lab_host->data_dir : state_.dir;
   DUPLEX_RETURN_IF_ERROR(MakeDir(dir));
   LabProcessRecord record;

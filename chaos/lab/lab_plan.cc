@@ -3,6 +3,8 @@
 #include <charconv>
 #include <filesystem>
 
+#include "chaos/lab/nft_isolation.h"
+#include "common/assert.h"
 #include "common/sha256.h"
 
 namespace duplex::lab {
@@ -110,7 +112,9 @@ std::string LabId(const ClusterConfig& config, const std::string& lab_dir) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     id += keep ? c : (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : '_';
   }
-  return id + "_" + Sha256Hex(lab_dir).substr(0, 8);
+  id += "_" + Sha256Hex(lab_dir).substr(0, 8);
+  DUPLEX_ASSERT(IsLabId(id), "a lab id is safe for nft", id);
+  return id;
 }
 
 int LabHostNumber(const std::string& address) {

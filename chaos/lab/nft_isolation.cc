@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/subprocess.h"
 
 namespace duplex::lab {
@@ -102,6 +103,8 @@ bool IsLabId(const std::string& lab_id) {
 std::string NftTableName(const std::string& lab_id) { return "duplex_lab_" + lab_id; }
 
 std::string NftIsolationScript(const std::string& table, const Isolation& isolation) {
+  DUPLEX_ASSERT(!isolation.address.empty() && isolation.address != isolation.peer_address,
+                "a host is isolated from others", isolation.address, isolation.peer_address);
   std::ostringstream out;
   // Declaring a table or chain that exists adds nothing: the script creates them on first use.
   out << "table ip " << table << " {\n"
@@ -132,7 +135,10 @@ Status RequireRoot(const std::string& command) {
   return FailedPrecondition("duplex lab " + command + " needs root (nftables); run it as root");
 }
 
-NftIsolation::NftIsolation(const std::string& lab_id) : table_(NftTableName(lab_id)) {}
+NftIsolation::NftIsolation(const std::string& lab_id) : table_(NftTableName(lab_id)) {
+  // Ids come from LabId or a test; one that nft could misread would name another table.
+  DUPLEX_ASSERT(IsLabId(lab_id), "a lab id is of [a-z0-9_]", lab_id);
+}
 
 Status NftIsolation::Apply(const Isolation& isolation) const {
   return RunNft({"-f", "-"}, NftIsolationScript(table_, isolation)).status();
