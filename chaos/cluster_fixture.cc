@@ -74,6 +74,7 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   f->config_ = *config;
   f->config_path_ = path;
   f->duplex_binary_ = fs::absolute(fs::path(build) / "duplex").string();
+  DUPLEX_RETURN_IF_ERROR(f->SpawnAgent());
   DUPLEX_RETURN_IF_ERROR(f->SpawnCoordinator());
   DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
   return f;
@@ -93,6 +94,26 @@ duplex::Status ClusterFixture::SpawnCoordinator() {
   return Status::Ok();
 }
 
+// The one host's agent, a child of this process as the coordinator is.
+duplex::Status ClusterFixture::SpawnAgent() {
+  SpawnOptions options;
+  options.argv = {duplex_binary_, "agent", "-c", config_path_, "--host", config_.hosts[0].name};
+  options.stdout_to = ChildOutput::kLogFile;
+  options.stderr_to = ChildOutput::kLogFile;
+  options.log_path = config_.data_dir + "/agent.log";
+  StatusOr<pid_t> pid = Spawn(options);
+  if (!pid.ok()) return pid.status();
+  agent_pid_ = *pid;
+  return Status::Ok();
+}
+
+duplex::Status ClusterFixture::KillAndRestartAgent() {
+  RememberOrphans();
+  if (agent_pid_ != 0) KillAndReap(agent_pid_);
+  agent_pid_ = 0;
+  return SpawnAgent();
+}
+
 duplex::Status ClusterFixture::KillAndRestartCoordinator() {
   KillCoordinator();
   return RestartCoordinator();
@@ -106,7 +127,7 @@ void ClusterFixture::RememberOrphans() {
 
 void ClusterFixture::KillCoordinator() {
   if (coordinator_pid_ == 0) return;
-  RememberOrphans();  // first: after the kill nobody else knows their pids
+  RememberOrphans();  // their pids, should the agent go too
   KillAndReap(coordinator_pid_);
   coordinator_pid_ = 0;
 }
@@ -150,6 +171,8 @@ void ClusterFixture::Stop() {
     KillAndReap(coordinator_pid_);
   }
   coordinator_pid_ = 0;
+  if (agent_pid_ != 0) KillAndReap(agent_pid_);
+  agent_pid_ = 0;
   for (pid_t pid : pids) ::kill(pid, SIGKILL);  // already gone unless shutdown failed
   for (pid_t pid : orphans_) ::kill(pid, SIGKILL);
 }

@@ -1,7 +1,7 @@
-// ClusterFixture: a real cluster for tests, the demo and benchmarks — a
-// coordinator process (a child of this process, so it is stopped by its PID)
-// that runs two replica processes on free loopback ports, with RocksDB under a
-// fresh scratch directory. Every wait is bounded. Not thread-safe.
+// ClusterFixture: a real cluster for tests, the demo and benchmarks — a node
+// agent (which runs the two replica processes on free loopback ports, with RocksDB
+// under a fresh scratch directory) and a coordinator, both children of this process
+// and so stopped by their PIDs. Every wait is bounded. Not thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -55,6 +55,9 @@ class ClusterFixture {
 
   const ClusterConfig& config() const { return config_; }
   pid_t coordinator_pid() const { return coordinator_pid_; }
+  pid_t agent_pid() const { return agent_pid_; }
+  // SIGKILL of the agent alone (its replicas keep running), then a new one that adopts them.
+  duplex::Status KillAndRestartAgent();
   std::vector<std::string> Endpoints() const;
 
   StatusOr<nlohmann::json> Status() const;
@@ -85,12 +88,14 @@ class ClusterFixture {
  private:
   ClusterFixture() = default;
   duplex::Status SpawnCoordinator();
-  void RememberOrphans();  // the replicas' pids, which only the coordinator knows
+  duplex::Status SpawnAgent();
+  void RememberOrphans();  // the replicas' pids, known from the coordinator's status
   std::string CrashPointFile() const { return config_.data_dir + "/coordinator.crashpoint"; }
   std::string duplex_binary_;
   ClusterConfig config_;
   std::string config_path_;
   pid_t coordinator_pid_ = 0;
+  pid_t agent_pid_ = 0;
   std::vector<pid_t> orphans_;  // replicas started by a coordinator we killed
   bool stopped_ = false;
 };

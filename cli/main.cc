@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/agent/agent_daemon.h"
 #include "upgrade_coordinator/coordinator.h"
 
 namespace duplex::cli {
@@ -80,6 +81,10 @@ int Main(int argc, char** argv) {
   status->add_flag("--json", json, "one JSON object");
   auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
   auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
+  auto* agent = app.add_subcommand("agent", "run the node agent of one host (used by `up`)");
+  std::string agent_host;
+  agent->add_option("--host", agent_host, "the host (by name in the config's hosts:) it runs")
+      ->required();
   std::string crash_point_file;
   coordinator->add_option("--crash-point-file", crash_point_file,
                           "chaos testing: exit right after the durable write this file names");
@@ -169,6 +174,10 @@ int Main(int argc, char** argv) {
     auto seams = ChaosSeams(crash_point_file);
     if (!seams.ok()) return Fail(seams.status());
     return RunCoordinator(*config, *seams);
+  }
+  if (*agent) {
+    InitLogging("agent " + agent_host, config->log_level);
+    return RunAgent(*config, agent_host);
   }
   if (*up) {
     Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);

@@ -55,6 +55,16 @@ std::string TcpEndpoint(const std::string& host, int port) {
   return "tcp://" + host + ":" + std::to_string(port);
 }
 
+std::string WithSourceAddress(const std::string& endpoint, const std::string& source) {
+  in_addr addr{};
+  const std::string scheme = "tcp://";
+  if (source.empty() || ::inet_pton(AF_INET, source.c_str(), &addr) != 1 ||
+      addr.s_addr == INADDR_ANY || endpoint.rfind(scheme, 0) != 0) {
+    return endpoint;
+  }
+  return scheme + source + ":0;" + endpoint.substr(scheme.size());
+}
+
 namespace {
 
 int64_t NowMs() {

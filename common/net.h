@@ -13,6 +13,10 @@ int PickFreePort();
 
 // "tcp://127.0.0.1:7410"
 std::string TcpEndpoint(const std::string& host, int port);
+// A ZeroMQ connect endpoint that leaves from `source` ("tcp://127.0.1.1:0;127.0.2.1:7410"), so
+// that per-host firewall rules can tell hosts apart. Unchanged when `source` is empty or not
+// an IPv4 address of one interface (a host name, 0.0.0.0).
+std::string WithSourceAddress(const std::string& endpoint, const std::string& source);
 
 // A TCP connection to host:port (an IPv4 address or a name), made within timeout_ms, as a
 // non-blocking fd the caller owns. When source_address is not empty the socket is bound to it

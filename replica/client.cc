@@ -41,7 +41,8 @@ struct Client::Impl {
     auto& stream = streams[index];
     if (stream && !stream->status().ok()) stream.reset();
     if (!stream) {
-      auto fd = ConnectTcp(options.endpoints[index], options.attempt_timeout_ms);
+      auto fd =
+          ConnectTcp(options.endpoints[index], options.attempt_timeout_ms, options.source_address);
       if (!fd.ok()) {
         connect_error = fd.status().message();
         return nullptr;

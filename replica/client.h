@@ -23,6 +23,9 @@ struct ClientOptions {
   int backoff_ms_max = 20;             // between rounds when no replica is active yet
   uint64_t client_id = 0;              // 0: random
   size_t frame_bytes_max = 16 << 20;
+  // Connections leave from this address (bound before connecting), so that per-host
+  // firewall rules can tell hosts apart; "" = the kernel's choice.
+  std::string source_address;
 };
 
 struct CallStats {

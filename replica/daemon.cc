@@ -158,7 +158,9 @@ class Daemon final : public ActionSink {
     if (zmq_bind(router_.s, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
-    zmq_connect(coordinator_.s, options_.coordinator_endpoint.c_str());
+    // Leaving from our host's address: per-host firewall rules (the lab) can tell us apart.
+    const std::string coordinator = WithSourceAddress(options_.coordinator_endpoint, options_.host);
+    zmq_connect(coordinator_.s, coordinator.c_str());
     http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
       res.status = published_.serving ? 200 : 503;
@@ -335,7 +337,7 @@ class Daemon final : public ActionSink {
       peer_.reset();
       if (!connect->endpoint.empty()) {
         peer_ = std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options_.frame_bytes_max);
-        zmq_connect(peer_->s, connect->endpoint.c_str());
+        zmq_connect(peer_->s, WithSourceAddress(connect->endpoint, options_.host).c_str());
       }
     }
   }

@@ -159,7 +159,8 @@ StatusOr<sockaddr_in> Address(const std::string& host, int port) {
 
 }  // namespace
 
-StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms) {
+StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms,
+                         const std::string& source_address) {
   std::string host;
   int port = 0;
   if (Status s = ParseTcpEndpoint(endpoint, &host, &port); !s.ok()) return s;
@@ -167,6 +168,16 @@ StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms) {
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unavailable(Errno("socket"));
+  if (!source_address.empty()) {
+    auto source = Address(source_address, 0);
+    if (!source.ok() ||
+        ::bind(fd, reinterpret_cast<const sockaddr*>(&*source), sizeof(*source)) != 0) {
+      Status s =
+          source.ok() ? Unavailable(Errno("bind source " + source_address)) : source.status();
+      ::close(fd);
+      return s;
+    }
+  }
   int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
   if (rc != 0 && errno == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};

@@ -60,7 +60,8 @@ class FrameStream {
 // Parses "tcp://host:port" (the form every endpoint in duplex has).
 Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* port);
 // A connected, non-blocking socket to endpoint, or why not within timeout_ms.
-StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms);
+StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms,
+                         const std::string& source_address = "");
 // A listening, non-blocking socket on host:port.
 StatusOr<int> ListenTcp(const std::string& host, int port);
 

@@ -33,4 +33,11 @@ void SendParts(void* socket, const std::string* route, const std::string& payloa
   zmq_send(socket, payload.data(), payload.size(), ZMQ_DONTWAIT);
 }
 
+void SendMultipart(void* socket, const std::vector<std::string_view>& parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const int more = i + 1 < parts.size() ? ZMQ_SNDMORE : 0;
+    zmq_send(socket, parts[i].data(), parts[i].size(), more | ZMQ_DONTWAIT);
+  }
+}
+
 }  // namespace duplex

@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace duplex {
@@ -35,5 +36,7 @@ struct ZSocket {
 std::vector<std::string> RecvParts(void* socket);
 // Sends [route,] payload without blocking; a full queue drops the message.
 void SendParts(void* socket, const std::string* route, const std::string& payload);
+// Sends every part as one message, without blocking.
+void SendMultipart(void* socket, const std::vector<std::string_view>& parts);
 
 }  // namespace duplex

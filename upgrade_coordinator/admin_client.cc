@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "common/net.h"
+#include "common/pid_lock.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/agent/agent_daemon.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -190,18 +192,36 @@ Status Up(const ClusterConfig& config, const std::string& duplex_binary, int tim
   if (GetStatus(config, 300).ok()) {
     return WaitFor(config, timeout_ms, PairReady).status();  // already up
   }
+  if (config.hosts_named) {
+    return FailedPrecondition(
+        "this config names hosts: run `duplex agent -c <config> --host <name>` on each host and "
+        "`duplex coordinator -c <config>` on one (or `duplex lab up -c <config>` to run them all "
+        "on this machine)");
+  }
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
   if (ec) return IOError("data_dir: cannot create " + config.data_dir + ": " + ec.message());
+  // The embedded default: one agent for the one host, and the coordinator, both outliving
+  // this command (`duplex down` stops them).
+  auto daemon = [&](std::vector<std::string> argv, const std::string& log) {
+    SpawnOptions options;
+    options.argv = std::move(argv);
+    options.group = ChildGroup::kNewSession;
+    options.stdin_null = true;
+    options.stdout_to = ChildOutput::kLogFile;
+    options.stderr_to = ChildOutput::kLogFile;
+    options.log_path = log;
+    return Spawn(options);
+  };
+  const std::string agent_log = config.data_dir + "/agent.log";
+  if (PidLock::Holder(PidLock::FileIn(AgentDir(config, config.hosts[0]))) == 0) {
+    StatusOr<pid_t> agent =
+        daemon({duplex_binary, "agent", "-c", config.source_path, "--host", config.hosts[0].name},
+               agent_log);
+    if (!agent.ok()) return agent.status();
+  }
   std::string log = config.data_dir + "/coordinator.log";
-  SpawnOptions options;
-  options.argv = {duplex_binary, "coordinator", "-c", config.source_path};
-  options.group = ChildGroup::kNewSession;  // outlives this command; `duplex down` stops it
-  options.stdin_null = true;
-  options.stdout_to = ChildOutput::kLogFile;
-  options.stderr_to = ChildOutput::kLogFile;
-  options.log_path = log;
-  StatusOr<pid_t> spawned = Spawn(options);
+  StatusOr<pid_t> spawned = daemon({duplex_binary, "coordinator", "-c", config.source_path}, log);
   if (!spawned.ok()) return spawned.status();
   const pid_t pid = *spawned;
   std::ofstream(PidFile(config)) << pid << "\n";
@@ -216,7 +236,8 @@ Status Up(const ClusterConfig& config, const std::string& duplex_binary, int tim
     SleepMs(20);
   }
   return Unavailable("the pair did not become ready within " + std::to_string(timeout_ms) +
-                     " ms; see " + log + " and the replica logs in " + config.data_dir);
+                     " ms; see " + log + ", " + agent_log + " and the replica logs in " +
+                     config.data_dir);
 }
 
 Status Down(const ClusterConfig& config) {
@@ -239,6 +260,15 @@ Status Down(const ClusterConfig& config) {
   }
   for (int i = 0; i < 500 && Alive(pid); ++i) SleepMs(20);
   if (Alive(pid)) ::kill(pid, SIGKILL);
+  // The agents this machine runs for the config (the embedded default's one): by the pid
+  // holding each agent's directory.
+  for (const HostConfig& host : config.hosts) {
+    const pid_t agent = PidLock::Holder(PidLock::FileIn(AgentDir(config, host)));
+    if (agent <= 0) continue;
+    ::kill(agent, SIGTERM);
+    for (int i = 0; i < 250 && Alive(agent); ++i) SleepMs(20);
+    if (Alive(agent)) ::kill(agent, SIGKILL);
+  }
   std::error_code ec;
   fs::remove(PidFile(config), ec);
   return Status::Ok();
@@ -256,21 +286,43 @@ std::string FormatStatusTable(const nlohmann::json& st) {
       << (st.value("active", "").empty() ? "(none)" : st.value("active", "")) << "  mode "
       << st.value("mode", "?") << "\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "%-8s %-8s %-8s %-20s %-6s %-10s %-6s %-8s %s\n", "REPLICA",
-                "PID", "VERSION", "ROLE", "EPOCH", "APPLIED", "LAG", "IN-SYNC", "HEALTH");
+  std::snprintf(line, sizeof(line), "%-8s %-8s %-8s %-8s %-20s %-6s %-10s %-6s %-8s %s\n",
+                "REPLICA", "HOST", "PID", "VERSION", "ROLE", "EPOCH", "APPLIED", "LAG", "IN-SYNC",
+                "HEALTH");
   out << line;
   for (const auto& r : st.value("replicas", nlohmann::json::array())) {
     std::string health = !r.value("alive", false)    ? "down"
                          : r.value("failed", false)  ? "failed"
                          : r.value("healthy", false) ? "ok"
                                                      : r.value("health", "?");
-    std::snprintf(line, sizeof(line), "%-8s %-8d %-8s %-20s %-6llu %-10llu %-6llu %-8s %s\n",
-                  r.value("name", "?").c_str(), r.value("pid", 0), r.value("version", "-").c_str(),
-                  r.value("state", "-").c_str(),
+    std::snprintf(line, sizeof(line), "%-8s %-8s %-8d %-8s %-20s %-6llu %-10llu %-6llu %-8s %s\n",
+                  r.value("name", "?").c_str(), r.value("host", "-").c_str(), r.value("pid", 0),
+                  r.value("version", "-").c_str(), r.value("state", "-").c_str(),
                   static_cast<unsigned long long>(r.value("epoch", uint64_t{0})),
                   static_cast<unsigned long long>(r.value("applied_seq", uint64_t{0})),
                   static_cast<unsigned long long>(r.value("lag", uint64_t{0})),
                   r.value("in_sync", false) ? "yes" : "no", health.c_str());
+    out << line;
+  }
+  const auto hosts = st.value("hosts", nlohmann::json::array());
+  if (!hosts.empty()) {
+    std::snprintf(line, sizeof(line), "%-8s %-16s %-12s %-10s %-10s %s\n", "HOST", "ADDRESS",
+                  "AGENT", "AGENT-PID", "HEARTBEAT", "PROCESSES");
+    out << line;
+  }
+  for (const auto& h : hosts) {
+    std::string processes;
+    for (const auto& p : h.value("processes", nlohmann::json::array())) {
+      processes += (processes.empty() ? "" : ", ") + p.value("replica", "?") + ":" +
+                   (p.value("pid", 0) != 0 ? std::to_string(p.value("pid", 0)) : "down");
+    }
+    const std::string beat = h.contains("last_heartbeat_ms")
+                                 ? std::to_string(h.value("last_heartbeat_ms", 0)) + " ms ago"
+                                 : "never";
+    std::snprintf(line, sizeof(line), "%-8s %-16s %-12s %-10d %-10s %s\n",
+                  h.value("name", "?").c_str(), h.value("address", "?").c_str(),
+                  h.value("agent", "?").c_str(), h.value("agent_pid", 0), beat.c_str(),
+                  processes.empty() ? "-" : processes.c_str());
     out << line;
   }
   return out.str();

@@ -125,6 +125,8 @@ void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now
   replicas_.Started(name, pid, now_us);
 }
 
+void Arbiter::OnProcessPid(const std::string& name, int32_t pid) { replicas_.KnownPid(name, pid); }
+
 void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
   now_us_ = now_us;
   std::optional<bool> planned = replicas_.Exited(name, now_us);

@@ -38,6 +38,8 @@ class Arbiter : private Announcer {
   void OnStatus(const StatusReport& status, int64_t now_us);
   void OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us);
   void OnProcessExited(const std::string& name, int64_t now_us);
+  // The pid of a process whose start was announced without one (its agent started it).
+  void OnProcessPid(const std::string& name, int32_t pid);
   void OnTick(int64_t now_us);
   // Planned switchover; it completes asynchronously (see switchover_state()). Refused
   // while the management lock is held, unless the campaign holding it asks.

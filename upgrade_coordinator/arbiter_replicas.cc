@@ -96,6 +96,13 @@ void ReplicaTracker::Started(const std::string& name, int32_t pid, int64_t /*now
   ++v.starts;
 }
 
+void ReplicaTracker::KnownPid(const std::string& name, int32_t pid) {
+  auto it = views_.find(name);
+  if (it == views_.end() || !it->second.process_alive) return;
+  DUPLEX_ASSERT(pid > 0, "a known pid is a process's", name, pid);
+  it->second.pid = pid;
+}
+
 std::optional<bool> ReplicaTracker::Exited(const std::string& name, int64_t /*now_us*/) {
   if (!views_.count(name)) return std::nullopt;
   ReplicaView& v = views_.at(name);

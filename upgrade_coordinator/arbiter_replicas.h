@@ -41,6 +41,8 @@ class ReplicaTracker {
   bool Reload(const std::string& name, const std::string& version, int64_t now_us);
 
   void Started(const std::string& name, int32_t pid, int64_t now_us);
+  // A process started with pid 0 (its agent had not said) has this pid.
+  void KnownPid(const std::string& name, int32_t pid);
   // Its process exited: whether that was a planned restart, or nothing if it was not known
   // to run (not a member, or already counted).
   std::optional<bool> Exited(const std::string& name, int64_t now_us);

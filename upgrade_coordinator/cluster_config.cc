@@ -23,18 +23,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using config_fields::CheckHost;
-using config_fields::PlaceReplicas;
-using config_fields::ReadAgent;
-using config_fields::ReadHosts;
-using config_fields::WriteHosts;
 using config_fields::CheckLogLevel;
 using config_fields::CheckName;
 using config_fields::CheckVersion;
 using config_fields::IsName;
+using config_fields::PlaceReplicas;
 using config_fields::Quote;
+using config_fields::ReadAgent;
 using config_fields::ReadCount;
+using config_fields::ReadHosts;
 using config_fields::ReadPort;
 using config_fields::Section;
+using config_fields::WriteHosts;
 using config_fields::Zero;
 
 using Keys = YamlField::Keys;

@@ -15,14 +15,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
-#include "common/pid_lock.h"
 #include "common/stop_signal.h"
 #include "replica/zmq_util.h"
+#include "upgrade_coordinator/agent_links.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/event_log.h"
 #include "upgrade_coordinator/record_store.h"
-#include "upgrade_coordinator/supervisor.h"
 #include "upgrade_coordinator/upgrades.h"
 #include "upgrade_coordinator/upgrades_api.h"
 
@@ -59,6 +58,7 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
   for (const auto& rc : config.replicas) {
     const ReplicaView& v = arbiter.replicas().at(rc.name);
     nlohmann::json r = {{"name", rc.name},
+                        {"host", rc.host_name},
                         {"pid", v.process_alive ? v.pid : 0},
                         {"alive", v.process_alive},
                         {"endpoint", TcpEndpoint(rc.host, rc.client_port)},
@@ -113,6 +113,7 @@ class Coordinator {
         arbiter_(MakeOptions(config), store_.get()),
         upgrades_(config, &arbiter_, store_.get(), features_on_reload),
         upgrades_api_(config_, &arbiter_, &upgrades_),
+        agents_(config_),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
@@ -159,7 +160,6 @@ class Coordinator {
     while (!StopRequested() && !shutdown_) {
       zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 1);
-      for (const auto& name : supervisor_.Reap()) arbiter_.OnProcessExited(name, clock_.NowUs());
       for (int i = 0; i < 4096 && OnFrame(); ++i) {
       }
       RunCommands();
@@ -170,7 +170,7 @@ class Coordinator {
       events_.Observe(clock_.NowUs(), arbiter_, upgrades_.campaign());
       Publish();
     }
-    if (shutdown_) supervisor_.StopAll(5000);
+    if (shutdown_) StopReplicas(5000);
     if (shutdown_command_) shutdown_command_->Finish(200, "stopped\n");
     http_.stop();
     http_thread_.join();
@@ -305,6 +305,10 @@ class Coordinator {
   bool OnFrame() {
     std::vector<std::string> parts = RecvParts(router_);
     if (parts.empty()) return false;
+    if (parts.size() == 3 && parts[1] == kAgentTag) {
+      OnAgentFrame(parts[0], parts[2]);
+      return true;
+    }
     auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.frame_bytes_max)
                                    : StatusOr<Frame>(Corruption("expected 2 parts"));
     auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
@@ -315,22 +319,19 @@ class Coordinator {
       if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused control frame: {}", why);
       return true;
     }
-    if (supervisor_.pid(status->replica) != status->pid) {
-      supervisor_.Adopt(status->replica, status->pid);  // running since before our restart
-    }
     routes_[status->replica] = parts[0];  // answer on the connection that reported
     arbiter_.OnStatus(*status, clock_.NowUs());
     return true;
   }
 
   // Why a status cannot be from the replica it names ("" when it can): unknown names, and
-  // pids other than the one we started, are refused. (Replicas adopted after a coordinator
-  // restart are trusted by their first report: the control plane has no authentication.)
+  // pids other than the one its agent reported, are refused. (A process that reports before
+  // its agent does is trusted by its first report: the control plane has no authentication.)
   std::string Impostor(const StatusReport& s) const {
     bool known = false;
     for (const auto& r : config_.replicas) known = known || r.name == s.replica;
     if (!known) return "status from unknown replica '" + s.replica + "'";
-    pid_t owned = supervisor_.owned_pid(s.replica);
+    int32_t owned = agents_.KnownPid(s.replica);
     if (owned != 0 && owned != s.pid) {
       return "status for " + s.replica + " from pid " + std::to_string(s.pid) +
              ", but its process is " + std::to_string(owned);
@@ -345,37 +346,60 @@ class Coordinator {
         if (route == routes_.end()) continue;  // not connected yet: its first status gets it
         SendParts(router_, &route->second, EncodeFrame(send->assignment));
       } else if (auto* start = std::get_if<StartReplica>(&action)) {
-        StartOne(start->replica);
+        auto [package, version] = upgrades_.PackageRefFor(start->replica);
+        agents_.Start(start->replica, package, version);
+        // The start is under way: the agent reports its pid, or its failure as an exit.
+        arbiter_.OnProcessStarted(start->replica, 0, clock_.NowUs());
       } else if (auto* stop = std::get_if<StopReplica>(&action)) {
-        supervisor_.Terminate(stop->replica, 3000);  // reaped by the loop, then restarted
+        agents_.Stop(stop->replica);  // its exit comes back from its agent, then a restart
       }
+    }
+    SendDesired();
+  }
+
+  void SendDesired() {
+    for (const auto& [route, desired] : agents_.TakeOutgoing()) {
+      const std::string frame = EncodeAgentFrame(desired);
+      SendMultipart(router_, {route, kAgentTag, frame});
     }
   }
 
-  void StartOne(const std::string& name) {
-    for (const auto& rc : config_.replicas) {
-      if (rc.name != name) continue;
-      int64_t now = clock_.NowUs();
-      // A replica started by a coordinator killed before it first reported still runs:
-      // its claim on its directory names it (a second process could not open the store).
-      if (pid_t running = PidLock::Holder(PidLock::FileIn(ReplicaDataDir(config_, rc)))) {
-        spdlog::info("replica {} already runs (pid {}): adopted", name, running);
-        supervisor_.Adopt(name, running);
-        arbiter_.OnProcessStarted(name, running, now);
-        return;
+  void OnAgentFrame(const std::string& route, const std::string& bytes) {
+    auto frame = DecodeAgentFrame(bytes, config_.replication.frame_bytes_max);
+    auto* report = frame.ok() ? std::get_if<AgentReport>(&*frame) : nullptr;
+    std::string why = !frame.ok()         ? frame.status().message()
+                      : report == nullptr ? "not an agent report"
+                      : FindHost(config_, report->host) == nullptr
+                          ? "report from unknown host '" + report->host + "'"
+                          : "";
+    if (!why.empty()) {
+      if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused agent frame: {}", why);
+      return;
+    }
+    const int64_t now = clock_.NowUs();
+    for (const ProcessEvent& e : agents_.OnReport(route, *report, now)) {
+      if (e.kind == ProcessEvent::Kind::kExited) {
+        arbiter_.OnProcessExited(e.replica, now);
+      } else if (e.kind == ProcessEvent::Kind::kStarted) {
+        arbiter_.OnProcessStarted(e.replica, e.pid, now);  // adopted: it ran before us
+      } else {
+        arbiter_.OnProcessPid(e.replica, e.pid);
       }
-      std::string log = config_.data_dir + "/" + name + ".log";
-      std::vector<std::string> argv = ReplicaArgv(config_, rc);
-      argv[0] = upgrades_.BinaryFor(name);  // the version assigned to this replica
-      auto pid = supervisor_.Start(name, argv, log);
-      if (!pid.ok()) {
-        spdlog::error("cannot start replica {}: {}", name, pid.status().ToString());
-        arbiter_.OnProcessStarted(name, 0, now);
-        arbiter_.OnProcessExited(name, now);  // counts against the restart policy
-        return;
+    }
+    SendDesired();
+  }
+
+  // Every replica stopped through its agent; bounded by grace_ms (an unreachable agent's
+  // replicas keep running).
+  void StopReplicas(int grace_ms) {
+    agents_.StopAll();
+    const int64_t deadline = clock_.NowUs() + int64_t{grace_ms} * 1000;
+    while (!agents_.AllStopped() && clock_.NowUs() < deadline) {
+      SendDesired();
+      zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
+      zmq_poll(items, 1, 10);
+      for (int i = 0; i < 4096 && OnFrame(); ++i) {
       }
-      spdlog::info("started replica {} (pid {})", name, *pid);
-      arbiter_.OnProcessStarted(name, *pid, now);
     }
   }
 
@@ -388,6 +412,7 @@ class Coordinator {
     view["cluster_version"] = arbiter_.record().cluster_version;
     view["lock"] = arbiter_.record().lock;
     view["campaign"] = upgrades_api_.CampaignJson();
+    view["hosts"] = agents_.HostsJson(now);
     std::string json = view.dump();
     std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
     std::lock_guard lock(mu_);
@@ -401,7 +426,7 @@ class Coordinator {
   Upgrades upgrades_;
   UpgradesApi upgrades_api_;
   EventLog events_;
-  Supervisor supervisor_;
+  AgentLinks agents_;
   SteadyClock clock_;
   void* ctx_;
   void* router_;
@@ -421,54 +446,6 @@ class Coordinator {
 };
 
 }  // namespace
-
-std::vector<std::string> ReplicaArgv(const ClusterConfig& c, const ReplicaConfig& r) {
-  auto n = [](auto v) { return std::to_string(v); };
-  std::vector<std::string> argv = {
-      c.processor.binary,
-      "--name",
-      r.name,
-      "--host",
-      r.host,
-      "--port",
-      n(r.port),
-      "--client-port",
-      n(r.client_port),
-      "--http-port",
-      n(r.http_port),
-      "--coordinator",
-      TcpEndpoint(c.host, r.coordinator_port != 0 ? r.coordinator_port : c.control_port),
-      "--data-dir",
-      ReplicaDataDir(c, r),
-      "--archive-dir",
-      c.data_dir + "/archive",
-      "--mode",
-      c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
-      "--heartbeat-ms",
-      n(c.timing.heartbeat_ms),
-      "--lease-ms",
-      n(c.timing.lease_ms),
-      "--ack-timeout-ms",
-      n(c.timing.ack_timeout_ms),
-      "--max-batch-ops",
-      n(c.replication.batch_ops_max),
-      "--max-lag-ops",
-      n(c.replication.lag_ops_max),
-      "--max-queue",
-      n(c.replication.queue_max),
-      "--session-expiry-ms",
-      n(c.replication.session_expiry_ms),
-      "--snapshot-chunk-bytes",
-      n(c.replication.snapshot_chunk_bytes),
-      "--log-retain-ops",
-      n(c.replication.log_retain_ops),
-      "--max-frame-bytes",
-      n(c.replication.frame_bytes_max),
-      "--log-level",
-      c.log_level};
-  if (!r.fault_file.empty()) argv.insert(argv.end(), {"--fault-file", r.fault_file});
-  return argv;
-}
 
 int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   InstallStopSignals();

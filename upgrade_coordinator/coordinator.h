@@ -27,7 +27,4 @@ struct CoordinatorSeams {
 // keep running, so a restarted coordinator adopts them). Returns the exit code.
 int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams = {});
 
-// The command line a replica is started with (argv[0]: the configured processor binary).
-std::vector<std::string> ReplicaArgv(const ClusterConfig& config, const ReplicaConfig& replica);
-
 }  // namespace duplex

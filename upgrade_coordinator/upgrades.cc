@@ -100,6 +100,14 @@ std::string Upgrades::BinaryFor(const std::string& replica) const {
   return package.ok() ? package->BinaryPath() : config_.processor.binary;
 }
 
+std::pair<std::string, std::string> Upgrades::PackageRefFor(const std::string& replica) const {
+  std::string version = arbiter_->VersionOf(replica);
+  if (version == config_.processor.version) return {"", version};
+  auto package = PackageFor(version);
+  if (!package.ok()) return {"", config_.processor.version};  // as BinaryFor: the configured one
+  return {package->name, version};
+}
+
 StatusOr<PackageManifest> Upgrades::AddPackage(const std::string& dir) {
   std::lock_guard lock(packages_mu_);
   return packages_->Add(dir);
@@ -272,6 +280,7 @@ Status Upgrades::RunBackup(const Job& job) {
   if (ec) return IOError("archive the running package: " + ec.message());
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
+  options.source_address = config_.host;  // the coordinator's host
   Client client(options);
   AdminRequest checkpoint;
   checkpoint.op = AdminOp::kCheckpoint;
@@ -288,6 +297,7 @@ Status Upgrades::CompareDigests(const Job& job) {
   // the loop applies the hold it may want (Tick).
   ClientOptions options;
   options.endpoints = ReplicaEndpoints(config_);
+  options.source_address = config_.host;  // the coordinator's host
   Client client(options);
   DigestComparison comparison(job.active, job.schema, job.marks);
   struct Release {

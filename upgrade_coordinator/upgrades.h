@@ -33,6 +33,9 @@ class Upgrades final : public CampaignHost {
   int64_t now_us() const { return now_us_; }
   // The binary a replica must run (its assigned version).
   std::string BinaryFor(const std::string& replica) const;
+  // The package (name, version) an agent starts the replica with; the name is "" for the
+  // configured processor binary.
+  std::pair<std::string, std::string> PackageRefFor(const std::string& replica) const;
 
   // The package store; any thread (adding one hashes and copies a binary).
   StatusOr<PackageManifest> AddPackage(const std::string& dir);

@@ -1,0 +1,194 @@
+#include "upgrade_coordinator/agent/agent_core.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/assert.h"
+
+namespace duplex {
+
+AgentCore::AgentCore(AgentCoreOptions options) : options_(std::move(options)) {
+  DUPLEX_ASSERT(options_.alone_after_ms > 0, "an agent is alone after some silence",
+                options_.alone_after_ms);
+}
+
+void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& running,
+                        int64_t now_us) {
+  desired_ = desired;
+  for (const ReplicaProcess& r : running) {
+    DUPLEX_ASSERT(r.pid > 0, "an adopted process runs", r.replica, r.pid);
+    Proc& p = procs_[r.replica];
+    p.view = r;
+    p.started_instance = r.instance;
+    spdlog::info("replica {} (pid {}, instance {}) still runs: adopted", r.replica, r.pid,
+                 r.instance);
+  }
+  // Silence since the restart counts from now: the coordinator may well be there.
+  heard_us_ = now_us;
+  Converge(now_us);
+}
+
+// The latest wins: one connection keeps the coordinator's messages in order, and a
+// restarted coordinator's generations start again from 1.
+void AgentCore::OnDesired(const DesiredState& desired, int64_t now_us) {
+  heard_us_ = now_us;
+  if (!(desired == desired_)) {
+    desired_ = desired;
+    actions_.push_back(SaveRecord{});
+  }
+  Converge(now_us);
+}
+
+void AgentCore::OnCoordinatorHeard(int64_t now_us) { heard_us_ = now_us; }
+
+bool AgentCore::Alone(int64_t now_us) const {
+  return now_us - heard_us_ >= int64_t{options_.alone_after_ms} * 1000;
+}
+
+void AgentCore::OnStarted(const std::string& replica, int32_t pid, int64_t /*now_us*/) {
+  Proc& p = procs_[replica];
+  DUPLEX_ASSERT(pid > 0 && p.view.pid == 0, "a started process is the only one", replica, pid,
+                p.view.pid);
+  p.view.pid = pid;
+  actions_.push_back(SaveRecord{});
+  actions_.push_back(SendReport{true});  // its pid: the coordinator trusts its status by it
+}
+
+void AgentCore::OnStartFailed(const std::string& replica, const std::string& why, int64_t now_us) {
+  Proc& p = procs_[replica];
+  ++p.view.exits;
+  p.view.last_exit = "cannot start: " + why;
+  p.view.exited_instance = p.view.instance;
+  p.crashed = true;
+  spdlog::error("replica {}: {}", replica, p.view.last_exit);
+  actions_.push_back(SendReport{true});
+  Converge(now_us);
+}
+
+void AgentCore::OnExited(const std::string& replica, int32_t pid, const std::string& how,
+                         int64_t now_us) {
+  auto it = procs_.find(replica);
+  if (it == procs_.end() || it->second.view.pid != pid) return;  // not ours, or told already
+  Proc& p = it->second;
+  const bool planned = p.view.stopping;
+  p.view.pid = 0;
+  p.view.stopping = false;
+  p.kill_at_us = 0;
+  ++p.view.exits;
+  p.view.last_exit = how;
+  p.view.exited_instance = p.view.instance;
+  p.crashed = !planned;
+  spdlog::warn("replica {} (pid {}, instance {}) {}{}", replica, pid, p.view.instance, how,
+               planned ? " (stopped)" : "");
+  actions_.push_back(SaveRecord{});
+  actions_.push_back(SendReport{true});  // the fast failover path: one message, now
+  Converge(now_us);
+}
+
+void AgentCore::OnTick(int64_t now_us) {
+  for (auto& [name, p] : procs_) {
+    if (p.view.pid != 0 && p.kill_at_us != 0 && now_us >= p.kill_at_us) {
+      spdlog::warn("replica {} (pid {}) did not stop within its grace: SIGKILL", name, p.view.pid);
+      actions_.push_back(SignalProcess{name, p.view.pid, SIGKILL});
+      p.kill_at_us = 0;
+    }
+  }
+  Converge(now_us);
+}
+
+std::vector<AgentAction> AgentCore::TakeActions() {
+  std::vector<AgentAction> out;
+  out.swap(actions_);
+  return out;
+}
+
+std::vector<ReplicaProcess> AgentCore::processes() const {
+  std::vector<ReplicaProcess> out;
+  for (const auto& [name, p] : procs_) out.push_back(p.view);
+  for (const ReplicaSpec& s : desired_.replicas) {
+    if (procs_.count(s.replica) != 0) continue;
+    ReplicaProcess never_started;
+    never_started.replica = s.replica;
+    never_started.package = s.package;
+    never_started.version = s.version;
+    out.push_back(never_started);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.replica < b.replica; });
+  return out;
+}
+
+void AgentCore::Converge(int64_t now_us) {
+  for (const ReplicaSpec& spec : desired_.replicas) ConvergeOne(spec, procs_[spec.replica], now_us);
+}
+
+void AgentCore::ConvergeOne(const ReplicaSpec& spec, Proc& p, int64_t now_us) {
+  const bool running = p.view.pid != 0;
+  if (!spec.run || (running && p.view.instance < spec.instance)) {
+    // Not wanted, or wanted afresh (a newer instance: another version, or the coordinator
+    // counted this one as gone): it goes first; the start follows its exit.
+    if (running && !p.view.stopping) Stop(p, spec.stop_grace_ms, now_us);
+    return;
+  }
+  if (running) return;
+  if (p.started_instance < spec.instance) {
+    Start(spec, p);
+    return;
+  }
+  // A crash while the coordinator cannot be reached: restarted here, as the coordinator
+  // would (it starts out of service; only the coordinator makes it standby).
+  if (!p.crashed || !desired_.restart_when_alone || !Alone(now_us)) {
+    p.restart_at_us = 0;  // the coordinator decides, or it is back and will
+    return;
+  }
+  if (p.restart_at_us == 0) {
+    ScheduleAloneRestart(p, now_us);
+  } else if (now_us >= p.restart_at_us) {
+    spdlog::warn("replica {}: restarted by its agent (the coordinator is unreachable)",
+                 spec.replica);
+    Start(spec, p);
+  }
+}
+
+void AgentCore::Stop(Proc& p, uint32_t grace_ms, int64_t now_us) {
+  DUPLEX_ASSERT(p.view.pid > 0, "only a running process is stopped", p.view.replica);
+  p.view.stopping = true;
+  p.kill_at_us = now_us + int64_t{grace_ms} * 1000;
+  actions_.push_back(SignalProcess{p.view.replica, p.view.pid, SIGTERM});
+  actions_.push_back(SendReport{false});
+}
+
+void AgentCore::Start(const ReplicaSpec& spec, Proc& p) {
+  DUPLEX_ASSERT(p.view.pid == 0, "one process per replica", spec.replica, p.view.pid);
+  p.view.replica = spec.replica;
+  p.view.instance = spec.instance;
+  p.view.package = spec.package;
+  p.view.version = spec.version;
+  p.started_instance = std::max(p.started_instance, spec.instance);
+  p.restart_at_us = 0;
+  p.crashed = false;
+  actions_.push_back(StartProcess{spec});
+}
+
+// Alone, a crash is restarted with the cluster's policy: a doubling backoff, and no more
+// than restarts_max in the window (then it waits for the coordinator).
+void AgentCore::ScheduleAloneRestart(Proc& p, int64_t now_us) {
+  const int64_t window_us = int64_t{options_.restart_window_s} * 1000000;
+  std::erase_if(p.alone_crashes_us, [&](int64_t t) { return now_us - t > window_us; });
+  p.alone_crashes_us.push_back(now_us);
+  if (static_cast<int>(p.alone_crashes_us.size()) > options_.restarts_max) {
+    spdlog::error("replica {} crashed {} times within {} s while alone: left stopped",
+                  p.view.replica, p.alone_crashes_us.size(), options_.restart_window_s);
+    p.crashed = false;  // given up: only the coordinator starts it again
+    return;
+  }
+  const size_t doublings = std::min<size_t>(p.alone_crashes_us.size() - 1, 20);
+  int64_t backoff_ms = std::min<int64_t>(int64_t{options_.restart_backoff_ms} << doublings,
+                                         options_.restart_backoff_max_ms);
+  backoff_ms = std::max<int64_t>(backoff_ms, options_.restart_backoff_ms);
+  p.restart_at_us = now_us + backoff_ms * 1000;
+}
+
+}  // namespace duplex

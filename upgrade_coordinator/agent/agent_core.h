@@ -1,0 +1,88 @@
+// AgentCore: a node agent's decisions, sans-I/O. It holds the desired state the coordinator
+// last sent for its host and converges the replica processes to it, level-triggered (the
+// state, not the messages, decides): it starts a replica whose asked-for instance it has
+// not started, stops one that must not run (SIGTERM, SIGKILL after the grace), reports
+// every exit at once, and restarts a crashed replica by itself only while the coordinator
+// is unreachable and the desired state allows it. It never decides roles: a process it
+// starts waits out of service for the coordinator's assignment. The daemon (agent_daemon.h)
+// or the simulator delivers events and carries out actions. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "upgrade_coordinator/agent/agent_protocol.h"
+
+namespace duplex {
+
+struct AgentCoreOptions {
+  std::string host;
+  int alone_after_ms = 500;  // no word from the coordinator this long: on its own
+  // Restarts while alone: the cluster's restart policy (cluster_config.h RestartConfig).
+  int restarts_max = 5;
+  int restart_window_s = 60;
+  int restart_backoff_ms = 50;
+  int restart_backoff_max_ms = 1000;
+};
+
+struct StartProcess {
+  ReplicaSpec spec;
+};
+struct SignalProcess {
+  std::string replica;
+  int32_t pid = 0;
+  int signal = 0;
+};
+struct SendReport {
+  bool urgent = false;  // an exit: now, not at the next heartbeat
+};
+struct SaveRecord {};  // the desired state or a process changed: persist before acting on it
+using AgentAction = std::variant<StartProcess, SignalProcess, SendReport, SaveRecord>;
+
+class AgentCore {
+ public:
+  explicit AgentCore(AgentCoreOptions options);
+
+  // A restarted agent: the desired state its record held and the replica processes found
+  // still running (adopted, not restarted).
+  void Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& running,
+               int64_t now_us);
+  void OnDesired(const DesiredState& desired, int64_t now_us);
+  void OnCoordinatorHeard(int64_t now_us);
+  void OnStarted(const std::string& replica, int32_t pid, int64_t now_us);
+  void OnStartFailed(const std::string& replica, const std::string& why, int64_t now_us);
+  void OnExited(const std::string& replica, int32_t pid, const std::string& how, int64_t now_us);
+  void OnTick(int64_t now_us);
+  std::vector<AgentAction> TakeActions();
+
+  const DesiredState& desired() const { return desired_; }
+  // Every replica the agent runs or was asked about, sorted by name.
+  std::vector<ReplicaProcess> processes() const;
+  bool Alone(int64_t now_us) const;
+
+ private:
+  struct Proc {
+    ReplicaProcess view;
+    uint64_t started_instance = 0;  // the highest instance it started (or adopted)
+    int64_t kill_at_us = 0;         // stopping: SIGKILL then
+    int64_t restart_at_us = 0;      // alone: a restart is due then
+    bool crashed = false;           // its last exit was no stop of ours, and not restarted yet
+    std::vector<int64_t> alone_crashes_us;
+  };
+  void Converge(int64_t now_us);
+  void ConvergeOne(const ReplicaSpec& spec, Proc& p, int64_t now_us);
+  void Stop(Proc& p, uint32_t grace_ms, int64_t now_us);
+  void Start(const ReplicaSpec& spec, Proc& p);
+  void ScheduleAloneRestart(Proc& p, int64_t now_us);
+
+  const AgentCoreOptions options_;
+  DesiredState desired_;
+  std::map<std::string, Proc> procs_;
+  std::vector<AgentAction> actions_;
+  int64_t heard_us_ = 0;
+};
+
+}  // namespace duplex

@@ -1,0 +1,139 @@
+#include "upgrade_coordinator/agent/agent_core.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+namespace duplex {
+namespace {
+
+constexpr int64_t kMs = 1000;
+
+class AgentCoreTest : public ::testing::Test {
+ protected:
+  AgentCoreTest() : core_(Options()) {}
+  static AgentCoreOptions Options() {
+    AgentCoreOptions o;
+    o.host = "h1";
+    o.alone_after_ms = 500;
+    o.restarts_max = 2;
+    o.restart_window_s = 60;
+    o.restart_backoff_ms = 50;
+    o.restart_backoff_max_ms = 200;
+    return o;
+  }
+  static DesiredState Want(uint64_t instance, bool run, const std::string& version = "1.0.0") {
+    return {"h1", instance, {{"a", instance, run, "", version, {"--name", "a"}, 3000}}, true};
+  }
+  // The starts asked for since the last call.
+  std::vector<ReplicaSpec> Starts() {
+    std::vector<ReplicaSpec> out;
+    for (auto& a : core_.TakeActions()) {
+      if (auto* s = std::get_if<StartProcess>(&a)) out.push_back(s->spec);
+      if (auto* k = std::get_if<SignalProcess>(&a)) signals_.push_back(k->signal);
+      if (auto* r = std::get_if<SendReport>(&a)) urgent_reports_ += r->urgent ? 1 : 0;
+    }
+    return out;
+  }
+  AgentCore core_;
+  std::vector<int> signals_;
+  int urgent_reports_ = 0;
+};
+
+TEST_F(AgentCoreTest, StartsWhatIsWantedOnceAndReportsItsExitAtOnce) {
+  core_.OnDesired(Want(1, true), 0);
+  ASSERT_EQ(Starts().size(), 1u);
+  core_.OnStarted("a", 100, 1 * kMs);
+  core_.OnDesired(Want(1, true), 2 * kMs);  // the same state again: nothing to do
+  core_.OnTick(3 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  urgent_reports_ = 0;
+  core_.OnExited("a", 100, "was killed by signal 9", 4 * kMs);
+  EXPECT_TRUE(Starts().empty());  // the coordinator decides the restart
+  EXPECT_EQ(urgent_reports_, 1);
+  auto p = core_.processes();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].pid, 0);
+  EXPECT_EQ(p[0].exits, 1u);
+  EXPECT_EQ(p[0].exited_instance, 1u);
+  core_.OnDesired(Want(2, true), 5 * kMs);  // the coordinator's restart: a new instance
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].instance, 2u);
+}
+
+TEST_F(AgentCoreTest, ANewerInstanceReplacesTheRunningOneAfterItStops) {
+  core_.OnDesired(Want(1, true), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  core_.OnDesired(Want(2, true, "2.0.0"), 10 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_EQ(signals_, std::vector<int>{SIGTERM});
+  core_.OnTick(3010 * kMs);  // the grace is over
+  Starts();
+  EXPECT_EQ(signals_, (std::vector<int>{SIGTERM, SIGKILL}));
+  core_.OnExited("a", 100, "was killed by signal 9", 3020 * kMs);
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].version, "2.0.0");
+}
+
+TEST_F(AgentCoreTest, AloneItRestartsACrashWithBackoffAndGivesUp) {
+  core_.OnDesired(Want(1, true), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  int64_t now = 1000 * kMs;  // the coordinator silent for a second: alone
+  int32_t pid = 100;
+  std::vector<int64_t> restarts;
+  for (int crash = 0; crash < 5; ++crash) {
+    core_.OnExited("a", pid, "exited with 1", now);
+    for (int64_t t = now; t < now + 1000 * kMs; t += 10 * kMs) {
+      core_.OnTick(t);
+      if (!Starts().empty()) {
+        restarts.push_back((t - now) / kMs);
+        core_.OnStarted("a", ++pid, t);
+        now = t;
+        break;
+      }
+    }
+  }
+  // Two restarts (restarts_max), 50 then 100 ms after the crash; the third crash is left.
+  EXPECT_EQ(restarts, (std::vector<int64_t>{50, 100}));
+}
+
+TEST_F(AgentCoreTest, WithTheCoordinatorThereACrashWaitsForIt) {
+  core_.OnDesired(Want(1, true), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  core_.OnExited("a", 100, "exited with 1", 10 * kMs);
+  for (int64_t t = 10 * kMs; t < 400 * kMs; t += 10 * kMs) {
+    core_.OnDesired(Want(1, true), t);  // it answers every report
+    core_.OnTick(t);
+  }
+  EXPECT_TRUE(Starts().empty());
+}
+
+TEST_F(AgentCoreTest, AStopIsNoCrash) {
+  core_.OnDesired(Want(1, true), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  core_.OnDesired(Want(1, false), 1 * kMs);
+  core_.OnExited("a", 100, "exited with 0", 2 * kMs);
+  for (int64_t t = 2 * kMs; t < 2000 * kMs; t += 10 * kMs) core_.OnTick(t);  // alone, too
+  EXPECT_TRUE(Starts().empty());
+}
+
+TEST_F(AgentCoreTest, ARestartedAgentAdoptsWhatRunsInsteadOfStartingIt) {
+  ReplicaProcess running;
+  running.replica = "a";
+  running.instance = 4;
+  running.pid = 777;
+  running.version = "1.0.0";
+  core_.Restore(Want(4, true), {running}, 0);
+  core_.OnDesired(Want(4, true), 1 * kMs);
+  core_.OnTick(2 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_EQ(core_.processes()[0].pid, 777);
+}
+
+}  // namespace
+}  // namespace duplex

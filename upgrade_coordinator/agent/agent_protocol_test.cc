@@ -1,0 +1,49 @@
+#include "upgrade_coordinator/agent/agent_protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace duplex {
+namespace {
+
+AgentReport SampleReport() {
+  AgentReport r;
+  r.host = "h1";
+  r.agent_pid = 42;
+  r.started_us = 1000;
+  r.sent_us = 2000;
+  r.generation = 7;
+  r.processes = {{"a", 3, 4242, "kv", "2.0.0", 1, "was killed by signal 9", 2, false}};
+  r.facts = {"x86_64", 1024, 2048, "/data"};
+  r.packages = {{"kv", "2.0.0", std::string(64, 'a')}};
+  r.urgent = true;
+  r.package_error = "";
+  return r;
+}
+
+TEST(AgentProtocol, EveryFrameRoundTrips) {
+  const AgentReport report = SampleReport();
+  DesiredState desired{"h1", 9, {{"a", 3, true, "kv", "2.0.0", {"--name", "a"}, 2500}}, false};
+  PackagePart part{"kv", "2.0.0", "name: kv\n", 10, 30, std::string("\0\1\2binary", 9)};
+  for (const AgentFrame& frame : {AgentFrame(report), AgentFrame(desired), AgentFrame(part)}) {
+    auto decoded = DecodeAgentFrame(EncodeAgentFrame(frame), 1 << 20);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, frame);
+  }
+}
+
+TEST(AgentProtocol, HostileBytesAreRefusedWithTheReason) {
+  std::string bytes = EncodeAgentFrame(SampleReport());
+  EXPECT_EQ(DecodeAgentFrame(bytes, 16).status().message().rfind("agent frame of", 0), 0u);
+  EXPECT_NE(DecodeAgentFrame(bytes.substr(0, bytes.size() - 3), 1 << 20)
+                .status()
+                .message()
+                .find("not a whole number of 8-byte words"),
+            std::string::npos);
+  std::string flipped = bytes;
+  flipped[20] ^= 0x40;
+  EXPECT_EQ(DecodeAgentFrame(flipped, 1 << 20).status().message(), "agent frame checksum mismatch");
+  EXPECT_FALSE(DecodeAgentFrame("", 1 << 20).ok());
+}
+
+}  // namespace
+}  // namespace duplex

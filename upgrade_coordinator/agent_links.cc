@@ -1,0 +1,254 @@
+#include "upgrade_coordinator/agent_links.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/net.h"
+
+namespace duplex {
+
+std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig& r) {
+  auto n = [](auto v) { return std::to_string(v); };
+  const HostConfig* host = FindHost(c, r.host_name);
+  DUPLEX_ASSERT(host != nullptr, "a replica is placed on a host", r.name, r.host_name);
+  std::vector<std::string> args = {
+      "--name",
+      r.name,
+      "--host",
+      r.host,
+      "--port",
+      n(r.port),
+      "--client-port",
+      n(r.client_port),
+      "--http-port",
+      n(r.http_port),
+      "--coordinator",
+      TcpEndpoint(c.host, r.coordinator_port != 0 ? r.coordinator_port : c.control_port),
+      "--data-dir",
+      ReplicaDataDir(c, r),
+      "--archive-dir",
+      HostDataDir(c, *host) + "/archive",
+      "--mode",
+      c.replication.mode == ReplicationMode::kSync ? "sync" : "async",
+      "--heartbeat-ms",
+      n(c.timing.heartbeat_ms),
+      "--lease-ms",
+      n(c.timing.lease_ms),
+      "--ack-timeout-ms",
+      n(c.timing.ack_timeout_ms),
+      "--max-batch-ops",
+      n(c.replication.batch_ops_max),
+      "--max-lag-ops",
+      n(c.replication.lag_ops_max),
+      "--max-queue",
+      n(c.replication.queue_max),
+      "--session-expiry-ms",
+      n(c.replication.session_expiry_ms),
+      "--snapshot-chunk-bytes",
+      n(c.replication.snapshot_chunk_bytes),
+      "--log-retain-ops",
+      n(c.replication.log_retain_ops),
+      "--max-frame-bytes",
+      n(c.replication.frame_bytes_max),
+      "--log-level",
+      c.log_level};
+  if (!r.fault_file.empty()) args.insert(args.end(), {"--fault-file", r.fault_file});
+  return args;
+}
+
+AgentLinks::AgentLinks(const ClusterConfig& config) : config_(config) {
+  for (const ReplicaConfig& r : config_.replicas) replicas_[r.name].spec.replica = r.name;
+  for (const HostConfig& h : config_.hosts) agents_[h.name];
+}
+
+AgentLinks::Tracked& AgentLinks::Of(const std::string& replica) {
+  auto it = replicas_.find(replica);
+  DUPLEX_ASSERT(it != replicas_.end(), "a tracked replica is a member", replica);
+  return it->second;
+}
+
+void AgentLinks::Touch(const std::string& replica) {
+  for (const ReplicaConfig& r : config_.replicas) {
+    if (r.name == replica) agents_[r.host_name].dirty = true;
+  }
+}
+
+void AgentLinks::Start(const std::string& replica, const std::string& package,
+                       const std::string& version) {
+  Tracked& t = Of(replica);
+  const ReplicaConfig* rc = nullptr;
+  for (const ReplicaConfig& r : config_.replicas) rc = r.name == replica ? &r : rc;
+  t.spec.instance += 1;
+  t.spec.run = true;
+  t.spec.package = package;
+  t.spec.version = version;
+  t.spec.args = ReplicaArgs(config_, *rc);
+  t.decided = true;
+  t.known = Known::kStarting;
+  t.pid = 0;
+  spdlog::info("replica {}: instance {} asked of host {} ({})", replica, t.spec.instance,
+               rc->host_name, package.empty() ? version : package + "-" + version);
+  Touch(replica);
+}
+
+void AgentLinks::Stop(const std::string& replica) {
+  Tracked& t = Of(replica);
+  if (!t.decided) return;  // nothing asked of an agent yet: nothing to stop
+  t.spec.run = false;
+  Touch(replica);
+}
+
+void AgentLinks::StopAll() {
+  for (auto& [name, t] : replicas_) {
+    if (!t.decided) {  // adopted from nothing we know of: stop what runs
+      t.decided = true;
+      t.spec.args = {};
+    }
+    t.spec.run = false;
+    Touch(name);
+  }
+}
+
+bool AgentLinks::AllStopped() const {
+  return std::all_of(replicas_.begin(), replicas_.end(),
+                     [](const auto& e) { return e.second.known == Known::kDown; });
+}
+
+// One replica: what the coordinator believed against what its agent says now.
+void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<ProcessEvent>* events) {
+  const std::string& name = t.spec.replica;
+  const bool believed_running = t.known == Known::kRunning;
+  if (p.pid != 0) {
+    if (believed_running && t.pid == p.pid) return;
+    if (t.known == Known::kStarting && p.instance < t.spec.instance) return;  // the old one
+    if (believed_running) events->push_back({ProcessEvent::Kind::kExited, name, t.pid});
+    const bool fresh = t.known != Known::kStarting;
+    events->push_back(
+        {fresh ? ProcessEvent::Kind::kStarted : ProcessEvent::Kind::kPid, name, p.pid});
+    t.known = Known::kRunning;
+    t.pid = p.pid;
+    if (!t.decided) {  // adopted: what runs is what is wanted, until the arbiter says else
+      t.spec = {name, p.instance, true, p.package, p.version, {}, t.spec.stop_grace_ms};
+      for (const ReplicaConfig& r : config_.replicas) {
+        if (r.name == name) t.spec.args = ReplicaArgs(config_, r);
+      }
+      t.decided = true;
+    }
+    return;
+  }
+  const bool start_failed =
+      t.known == Known::kStarting && p.exited_instance >= t.spec.instance && p.exited_instance != 0;
+  if (believed_running || start_failed) {
+    events->push_back({ProcessEvent::Kind::kExited, name, t.pid});
+    t.known = Known::kDown;
+    t.pid = 0;
+  }
+}
+
+std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const AgentReport& r,
+                                               int64_t now_us) {
+  std::vector<ProcessEvent> events;
+  auto agent = agents_.find(r.host);
+  if (agent == agents_.end()) return events;
+  Agent& a = agent->second;
+  if (a.last && a.last->started_us != r.started_us) {
+    spdlog::info("agent of host {} restarted (pid {})", r.host, r.agent_pid);
+  }
+  a.last = r;
+  a.heard_us = now_us;
+  a.route = route;
+  a.answer = true;
+  for (const ReplicaConfig* rc : ReplicasOn(config_, r.host)) {
+    Tracked& t = Of(rc->name);
+    ReplicaProcess p;
+    p.replica = rc->name;
+    for (const ReplicaProcess& q : r.processes) p = q.replica == rc->name ? q : p;
+    // A restarted coordinator counts on from the agent's instances.
+    t.spec.instance = std::max(t.spec.instance, std::max(p.instance, p.exited_instance));
+    Reconcile(t, p, &events);
+  }
+  return events;
+}
+
+DesiredState AgentLinks::DesiredFor(const std::string& host) const {
+  const Agent& a = agents_.at(host);
+  DesiredState d{host, a.generation, {}, config_.agent.restart_when_alone};
+  for (const ReplicaConfig* rc : ReplicasOn(config_, host)) {
+    const Tracked& t = replicas_.at(rc->name);
+    if (t.decided) d.replicas.push_back(t.spec);
+  }
+  return d;
+}
+
+std::vector<std::pair<std::string, DesiredState>> AgentLinks::TakeOutgoing() {
+  std::vector<std::pair<std::string, DesiredState>> out;
+  for (auto& [host, a] : agents_) {
+    if ((a.dirty || a.answer) && !a.route.empty()) {
+      if (a.dirty) ++a.generation;
+      out.emplace_back(a.route, DesiredFor(host));
+      a.dirty = false;  // without a route it is kept: sent when the agent first reports
+    }
+    a.answer = false;
+  }
+  return out;
+}
+
+int32_t AgentLinks::KnownPid(const std::string& replica) const {
+  auto it = replicas_.find(replica);
+  return it == replicas_.end() ? 0 : it->second.pid;
+}
+
+bool AgentLinks::Connected(const std::string& host, int64_t now_us) const {
+  auto it = agents_.find(host);
+  if (it == agents_.end() || !it->second.last) return false;
+  const int64_t limit_us = int64_t{5 * config_.agent.heartbeat_ms} * 1000;
+  return now_us - it->second.heard_us < limit_us;
+}
+
+const AgentReport* AgentLinks::LastReport(const std::string& host) const {
+  auto it = agents_.find(host);
+  return it == agents_.end() || !it->second.last ? nullptr : &*it->second.last;
+}
+
+std::optional<std::string> AgentLinks::RouteOf(const std::string& host) const {
+  auto it = agents_.find(host);
+  if (it == agents_.end() || it->second.route.empty()) return std::nullopt;
+  return it->second.route;
+}
+
+nlohmann::json AgentLinks::HostsJson(int64_t now_us) const {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const HostConfig& h : config_.hosts) {
+    const Agent& a = agents_.at(h.name);
+    nlohmann::json j = {{"name", h.name},
+                        {"address", h.address},
+                        {"agent", Connected(h.name, now_us) ? "connected" : "unreachable"}};
+    if (a.last) {
+      nlohmann::json processes = nlohmann::json::array();
+      for (const ReplicaProcess& p : a.last->processes) {
+        processes.push_back({{"replica", p.replica},
+                             {"pid", p.pid},
+                             {"instance", p.instance},
+                             {"version", p.version},
+                             {"exits", p.exits},
+                             {"last_exit", p.last_exit}});
+      }
+      nlohmann::json packages = nlohmann::json::array();
+      for (const StoredPackage& p : a.last->packages) packages.push_back(p.name + "-" + p.version);
+      j.update({{"agent_pid", a.last->agent_pid},
+                {"last_heartbeat_ms", (now_us - a.heard_us) / 1000},
+                {"processes", processes},
+                {"packages", packages},
+                {"arch", a.last->facts.arch},
+                {"memory_available_mb", a.last->facts.memory_available_mb},
+                {"disk_available_mb", a.last->facts.disk_available_mb}});
+      if (!a.last->package_error.empty()) j["package_error"] = a.last->package_error;
+    }
+    hosts.push_back(std::move(j));
+  }
+  return hosts;
+}
+
+}  // namespace duplex
