@@ -131,10 +131,12 @@ int Isolate(Lab& lab, const std::string& host, const std::string& from, const st
       std::cout << "isolated " << host << " both ways\n";
       break;
     case Direction::kFrom:
-      std::cout << host << " no longer hears " << peer << " (--from " << peer << ")\n";
+      std::cout << host << " no longer hears " << (peer == "all" ? "any host" : peer) << " (--from "
+                << peer << ")\n";
       break;
     case Direction::kTo:
-      std::cout << peer << " no longer hears " << host << " (--to " << peer << ")\n";
+      std::cout << (peer == "all" ? "no host" : peer) << " hears " << host << " no longer (--to "
+                << peer << ")\n";
       break;
   }
   return 0;
