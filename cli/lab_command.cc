@@ -135,8 +135,9 @@ int Isolate(Lab& lab, const std::string& host, const std::string& from, const st
                 << peer << ")\n";
       break;
     case Direction::kTo:
-      std::cout << (peer == "all" ? "no host" : peer) << " hears " << host << " no longer (--to "
-                << peer << ")\n";
+      std::cout << (peer == "all" ? "no host hears " + host + " any longer"
+                                  : peer + " no longer hears " + host)
+                << " (--to " << peer << ")\n";
       break;
   }
   return 0;
