@@ -1,5 +1,5 @@
 // `duplex`: one command for operators — up, down, status, kv, switchover, package, upgrade,
-// features, coordinator, demo, bench, chaos. Wiring only; the work lives in the libraries.
+// features, coordinator, demo, bench, chaos, lab. Wiring only; the work lives in the libraries.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +9,7 @@
 #include "chaos/hooks/mutants.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
+#include "cli/lab_command.h"
 #include "cli/sim_command.h"
 #include "cli/upgrade_commands.h"
 #include "common/log.h"
@@ -145,6 +146,7 @@ int Main(int argc, char** argv) {
                   "switch on a deliberate bug: ack-before-replication, enable-flags-early, "
                   "skip-epoch-check");
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
+  LabCommand lab_command(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -166,6 +168,7 @@ int Main(int argc, char** argv) {
 
   auto config = LoadConfigOrExplain(config_flag);
   if (!config.ok()) return Fail(config.status());
+  if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);
   if (*coordinator) {
     InitLogging("coordinator", config->log_level);
     auto seams = ChaosSeams(crash_point_file);

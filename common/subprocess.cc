@@ -143,6 +143,7 @@ ExitStatus FromWaitStatus(int status) {
 // The fds of the child's standard streams, opened close-on-exec in the parent.
 struct ChildFds {
   OwnedFd null;
+  OwnedFd stdin_read;  // SpawnOptions::stdin_text, already written
   OwnedFd log;
   OwnedFd capture_read;
   OwnedFd capture_write;
@@ -165,6 +166,31 @@ int FdFor(ChildOutput output, bool is_stdout, const ChildFds& fds) {
   return -1;
 }
 
+// A pipe holding stdin_text and closed behind it: the child reads the text, then end of file.
+// The text fits the pipe's buffer, so the write completes before there is a reader.
+Status FillStdinPipe(const SpawnOptions& options, OwnedFd* read_end) {
+  const std::string& program = options.argv[0];
+  const std::string& text = options.stdin_text;
+  if (text.size() > kStdinBytesMax) {
+    return InvalidArgument(program + ": stdin_text of " + std::to_string(text.size()) +
+                           " bytes is over " + std::to_string(kStdinBytesMax));
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return IOError(program + ": pipe: " + std::strerror(errno));
+  }
+  read_end->Reset(pipe_fds[0]);
+  OwnedFd write_end(pipe_fds[1]);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(write_end.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return IOError(program + ": writing its stdin: " + std::strerror(errno));
+    written += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
 Status OpenChildFds(const SpawnOptions& options, bool capture_allowed, ChildFds* fds) {
   const std::string& program = options.argv[0];
   auto wants = [&](ChildOutput o) { return options.stdout_to == o || options.stderr_to == o; };
@@ -172,6 +198,7 @@ Status OpenChildFds(const SpawnOptions& options, bool capture_allowed, ChildFds*
     fds->null.Reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (fds->null.get() < 0) return IOError(program + ": /dev/null: " + std::strerror(errno));
   }
+  if (!options.stdin_text.empty()) DUPLEX_RETURN_IF_ERROR(FillStdinPipe(options, &fds->stdin_read));
   if (wants(ChildOutput::kLogFile)) {
     fds->log.Reset(
         ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
@@ -229,7 +256,9 @@ StatusOr<pid_t> SpawnWith(const SpawnOptions& options, OwnedFd* capture) {
     plan.envp.push_back(nullptr);
   }
   if (!options.working_dir.empty()) plan.working_dir = options.working_dir.c_str();
-  plan.stdin_fd = options.stdin_null ? fds.null.get() : -1;
+  plan.stdin_fd = fds.stdin_read.get() >= 0 ? fds.stdin_read.get()
+                  : options.stdin_null      ? fds.null.get()
+                                            : -1;
   plan.stdout_fd = FdFor(options.stdout_to, /*is_stdout=*/true, fds);
   plan.stderr_fd = FdFor(options.stderr_to, /*is_stdout=*/false, fds);
   plan.group = options.group;

@@ -1,7 +1,7 @@
 // Subprocess: starts programs with fork and execve, and waits for them. The one place that
 // forks to run a program: the supervisor's replicas, `duplex up`'s coordinator, the chaos
-// fixture's coordinator, tar for packages, the Redis peer's servers and apt-get. Everything the
-// child needs is prepared before fork, so between fork and exec it calls only
+// fixture's coordinator, tar for packages, the Redis peer's servers, apt-get and the lab's nft.
+// Everything the child needs is prepared before fork, so between fork and exec it calls only
 // async-signal-safe functions (another thread may hold malloc's lock). Stateless functions.
 #pragma once
 
@@ -33,6 +33,10 @@ enum class ChildGroup {
   kNewSession,  // its own session (setsid): it outlives our terminal, as a daemon does
 };
 
+// What SpawnOptions::stdin_text may hold: less than a pipe's default capacity (64 KiB), so it
+// is written before fork without waiting for a reader.
+inline constexpr std::size_t kStdinBytesMax = 60 << 10;
+
 struct SpawnOptions {
   // argv[0] is the program's path: PATH is not searched, and a relative path is taken from
   // working_dir when one is set.
@@ -40,6 +44,9 @@ struct SpawnOptions {
   std::vector<std::string> env;  // "NAME=value", ahead of our environment (the first one wins)
   std::string working_dir;       // "" = ours
   bool stdin_null = false;       // stdin from /dev/null, else ours
+  // When not empty: the child's stdin is a pipe holding this text, then end of file (nft -f -
+  // reads its rules so). Written whole before the child starts, so at most kStdinBytesMax.
+  std::string stdin_text;
   ChildOutput stdout_to = ChildOutput::kInherit;
   ChildOutput stderr_to = ChildOutput::kInherit;
   std::string log_path;  // for ChildOutput::kLogFile

@@ -60,6 +60,18 @@ TEST(Subprocess, RunPassesTheEnvironmentAndTheWorkingDirectory) {
   EXPECT_EQ(result->output, "hello\n" + fs::canonical(dir).string() + "\n");
 }
 
+TEST(Subprocess, RunHandsTheStdinTextToTheProgramThenEndOfFile) {
+  SpawnOptions options = Shell("cat; echo end");
+  options.stdin_text = "add rule\nsecond line\n";
+  options.stdout_to = ChildOutput::kCapture;
+  StatusOr<RunResult> result = RunProgram(options, kWaitMaxMs);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->exit.success()) << result->exit.Describe();
+  EXPECT_EQ(result->output, "add rule\nsecond line\nend\n");
+  options.stdin_text.assign(kStdinBytesMax + 1, 'x');
+  EXPECT_EQ(RunProgram(options, kWaitMaxMs).status().code(), Code::kInvalidArgument);
+}
+
 TEST(Subprocess, RunKillsAProgramThatDoesNotEndWithinItsBound) {
   SpawnOptions options = Shell("exec sleep 1000");
   options.group = ChildGroup::kOwn;

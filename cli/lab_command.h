@@ -1,0 +1,37 @@
+// `duplex lab up|crash|freeze|thaw|start|isolate|heal|status|down`: N simulated hosts on this
+// machine (chaos/lab/lab.h), found from the cluster config (<data_dir>/lab, or --dir).
+// Registers its options on the app; Run carries out the one that was parsed. Single-threaded.
+#pragma once
+
+#include <string>
+
+#include "upgrade_coordinator/cluster_config.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace duplex::cli {
+
+class LabCommand {
+ public:
+  explicit LabCommand(CLI::App& app);
+  LabCommand(const LabCommand&) = delete;
+  LabCommand& operator=(const LabCommand&) = delete;
+
+  bool parsed() const;
+  // The exit code: 0 done, 1 failed, 2 bad input.
+  int Run(const std::string& duplex_binary, const ClusterConfig& config) const;
+
+ private:
+  CLI::App* lab_ = nullptr;
+  std::string what_;  // the verb
+  std::string host_;
+  int hosts_ = 0;
+  std::string dir_;
+  std::string from_;
+  std::string to_;
+  bool json_ = false;
+};
+
+}  // namespace duplex::cli
