@@ -1,5 +1,7 @@
 #include "replica/frame_stream.h"
 
+#include "common/net.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -164,36 +166,7 @@ StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms,
   std::string host;
   int port = 0;
   if (Status s = ParseTcpEndpoint(endpoint, &host, &port); !s.ok()) return s;
-  auto addr = Address(host, port);
-  if (!addr.ok()) return addr.status();
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Unavailable(Errno("socket"));
-  if (!source_address.empty()) {
-    auto source = Address(source_address, 0);
-    if (!source.ok() ||
-        ::bind(fd, reinterpret_cast<const sockaddr*>(&*source), sizeof(*source)) != 0) {
-      Status s =
-          source.ok() ? Unavailable(Errno("bind source " + source_address)) : source.status();
-      ::close(fd);
-      return s;
-    }
-  }
-  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
-  if (rc != 0 && errno == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    rc = ::poll(&p, 1, timeout_ms);
-    int error = rc == 0 ? ETIMEDOUT : 0;
-    socklen_t len = sizeof(error);
-    if (rc > 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
-    errno = error;
-    rc = error == 0 ? 0 : -1;
-  }
-  if (rc != 0) {
-    Status s = Unavailable(Errno("connect " + endpoint));
-    ::close(fd);
-    return s;
-  }
-  return fd;
+  return duplex::ConnectTcp(host, port, source_address, timeout_ms);
 }
 
 StatusOr<int> ListenTcp(const std::string& host, int port) {

@@ -141,15 +141,17 @@ TEST(FrameStream, EndpointsMustBeTcpHostPort) {
             "endpoint \"tcp://127.0.0.1:0\": bad port");
   EXPECT_EQ(ParseTcpEndpoint("tcp://127.0.0.1:7x", &host, &port).message(),
             "endpoint \"tcp://127.0.0.1:7x\": bad port");
-  EXPECT_EQ(ConnectTcp("tcp://localhost:1", 100).status().message(),
-            "\"localhost\" is not an IPv4 address");
+  EXPECT_EQ(ConnectTcp("tcp://300.1.1.1:1", 100).status().message().rfind(
+                "connect 300.1.1.1:1: 300.1.1.1: not an IPv4 address or a known name", 0),
+            0u);
 }
 
 TEST(FrameStream, ConnectingWhereNothingListensFailsAtOnceNamingTheEndpoint) {
   std::string endpoint = TcpEndpoint("127.0.0.1", PickFreePort());
   auto fd = ConnectTcp(endpoint, kTimeoutMs);
   ASSERT_FALSE(fd.ok());
-  EXPECT_EQ(fd.status().message(), "connect " + endpoint + ": Connection refused");
+  EXPECT_EQ(fd.status().message(),
+            "connect " + endpoint.substr(std::string("tcp://").size()) + ": Connection refused");
 }
 
 // The listener as the replica's event loop drives it: poll, frames in, replies out.
