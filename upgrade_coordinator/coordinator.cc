@@ -79,7 +79,9 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
            {"health", s.health_detail},
            {"refused_frames", s.refused_frames},
            {"stale_epoch_frames", s.stale_epoch_frames},
-           {"last_seen_ms", (now_us - v.last_seen_us) / 1000}});
+           {"last_seen_ms", (now_us - v.last_seen_us) / 1000},
+           // Its last report is older than the failure timeout: what it says may be past.
+           {"reporting", arbiter.RecentReport(rc.name, now_us).has_value()}});
     }
     replicas.push_back(std::move(r));
   }
