@@ -517,6 +517,9 @@ UpgradeCommands::UpgradeCommands(CLI::App& app) {
   plan_->add_option("--to", to_version_, "target version (required)");
   start_ = upgrade->add_subcommand("start", "start a rolling upgrade campaign");
   start_->add_option("--to", to_version_, "target version (required)");
+  start_->add_option("--package", package_name_,
+                     "the package's name (needed when packages of several names have that "
+                     "version)");
   start_->add_option("--soak", soak_text_, "evaluation soak time, e.g. 500ms, 5s, 2m (default 5s)");
   start_->add_flag("--auto-finalize", auto_finalize_, "enable the new features when all is done");
   start_->add_flag("--force", force_, "override vetoes (recorded in the campaign)");
@@ -584,6 +587,7 @@ int UpgradeCommands::StartCampaign(const ClusterConfig& config) const {
     soak_ms = *parsed;
   }
   json body = {{"to", to_version_},
+               {"package", package_name_},
                {"soak_ms", soak_ms},
                {"auto_finalize", auto_finalize_},
                {"force", force_}};

@@ -86,6 +86,7 @@ class UpgradeCommands {
 
   std::string package_path_;
   std::string to_version_;
+  std::string package_name_;
   std::string soak_text_;
   std::string timeout_text_ = "10m";
   bool auto_finalize_ = false;

@@ -11,6 +11,7 @@
 
 #include "common/sha256.h"
 #include "upgrade_coordinator/agent/package_receiver.h"
+#include "upgrade_coordinator/upgrades.h"
 
 namespace duplex {
 namespace {
@@ -551,6 +552,47 @@ TEST(PackageReceiver, StoresAVerifiedPackageAndRefusesATamperedOne) {
   ASSERT_EQ((*store)->List().size(), 1u);
   EXPECT_EQ((*store)->List()[0].sha256, Sha256Hex(binary));
   EXPECT_TRUE(VerifyBinary((*store)->List()[0]).ok());
+}
+
+// Packages are chosen by name and version: two names at one version need the name.
+TEST(PackageChoice, AVersionAloneChoosesOnlyWhenOnePackageHasIt) {
+  const fs::path dir = FreshDir("choice");
+  ClusterConfig config;
+  config.name = "choice";
+  config.data_dir = dir.string();
+  config.processor = {"/bin/true", "1.0.0"};
+  config.replicas = {ReplicaConfig{}, ReplicaConfig{}};
+  config.replicas[0].name = "a";
+  config.replicas[1].name = "b";
+  config.hosts = {HostConfig{"local", "127.0.0.1", ""}};
+  struct NoRecords : RecordStore {
+    StatusOr<std::optional<ClusterRecord>> Load() override {
+      return std::optional<ClusterRecord>();
+    }
+    Status Save(const ClusterRecord&) override { return Status::Ok(); }
+    StatusOr<std::optional<std::string>> Get(const std::string&) override {
+      return std::optional<std::string>();
+    }
+    Status Put(const std::string&, const std::string&) override { return Status::Ok(); }
+  } records;
+  ArbiterOptions options;
+  options.replicas = {{"a", "tcp://127.0.0.1:1"}, {"b", "tcp://127.0.0.1:2"}};
+  options.initial_version = "1.0.0";
+  Arbiter arbiter(options, &records);
+  AgentLinks agents(config);
+  Upgrades upgrades(config, &arbiter, &records, &agents);
+  ASSERT_TRUE(upgrades.Open().ok());
+  const std::string binary(kScript);
+  ASSERT_TRUE(upgrades.AddPackage(MakePackage("kv", ManifestFor(binary), binary).string()).ok());
+  EXPECT_EQ(upgrades.PackageFor("", "2.0.0")->name, "kv");
+  const std::string other = Edit(ManifestFor(binary), "name: kv", "name: orders");
+  ASSERT_TRUE(upgrades.AddPackage(MakePackage("orders", other, binary).string()).ok());
+  auto ambiguous = upgrades.PackageFor("", "2.0.0");
+  EXPECT_FALSE(ambiguous.ok());
+  EXPECT_EQ(ambiguous.status().message(),
+            "several stored packages have version 2.0.0 (kv, orders): name one (--package NAME)");
+  EXPECT_EQ(upgrades.PackageFor("orders", "2.0.0")->name, "orders");
+  EXPECT_FALSE(upgrades.PackageFor("billing", "2.0.0").ok());
 }
 
 }  // namespace

@@ -120,14 +120,33 @@ std::vector<PackageManifest> Upgrades::Packages() const {
   return packages_->List();
 }
 
-StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& version) const {
+StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& name,
+                                               const std::string& version) const {
   auto v = ParseVersion(version);
   if (!v.ok()) return v.status();
   std::lock_guard lock(packages_mu_);
+  if (!name.empty()) return packages_->Get(name, *v);
+  std::vector<PackageManifest> found;
+  std::string names;
   for (const auto& m : packages_->List()) {
-    if (m.version == *v) return m;
+    if (m.version != *v) continue;
+    found.push_back(m);
+    names += (names.empty() ? "" : ", ") + m.name;
   }
-  return NotFound("no stored package has version " + version + " (duplex package add <dir>)");
+  if (found.size() == 1) return found[0];
+  if (found.empty()) {
+    return NotFound("no stored package has version " + version + " (duplex package add <dir>)");
+  }
+  return FailedPrecondition("several stored packages have version " + version + " (" + names +
+                            "): name one (--package NAME)");
+}
+
+StatusOr<PackageManifest> Upgrades::PackageFor(const std::string& version) const {
+  const std::string name =
+      campaign_ && (campaign_->record().to == version || campaign_->record().from == version)
+          ? campaign_->record().package
+          : "";
+  return PackageFor(name, version);
 }
 
 // --- CampaignHost -----------------------------------------------------------------------

@@ -47,6 +47,10 @@ class Upgrades final : public CampaignHost {
   // The package store; any thread (adding one hashes and copies a binary).
   StatusOr<PackageManifest> AddPackage(const std::string& dir);
   std::vector<PackageManifest> Packages() const;
+  // The stored package `name` at `version`; with no name, the one stored package of that
+  // version (several of different names: an error naming them).
+  StatusOr<PackageManifest> PackageFor(const std::string& name, const std::string& version) const;
+  // The package of `version` a replica runs: the campaign's (by name), else as above.
   StatusOr<PackageManifest> PackageFor(const std::string& version) const;
 
   // The latest campaign (running or ended), if any.

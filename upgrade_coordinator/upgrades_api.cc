@@ -95,6 +95,7 @@ ApiAnswer UpgradesApi::Start(const nlohmann::json& body) {
   CampaignRecord r;
   try {
     r.to = body.at("to").get<std::string>();
+    r.package = body.value("package", "");
     r.soak_ms = body.value("soak_ms", int64_t{5000});
     r.auto_finalize = body.value("auto_finalize", false);
     r.force = body.value("force", false);
@@ -105,6 +106,11 @@ ApiAnswer UpgradesApi::Start(const nlohmann::json& body) {
   if (r.soak_ms < 0) return Error(400, "soak_ms: must not be negative");
   r.from = arbiter_->record().cluster_version;
   if (r.from == r.to) return Error(409, "the cluster already runs " + r.to);
+  if (auto chosen = upgrades_->PackageFor(r.package, r.to); !chosen.ok()) {
+    return Error(409, chosen.status().message());
+  } else {
+    r.package = chosen->name;  // recorded by name: a later package of another name changes nothing
+  }
   r.id = last ? last->id + 1 : 1;
   upgrades_->StartCampaign(r);
   spdlog::info("campaign {}: {} -> {}{}", r.id, r.from, r.to, r.force ? " (forced)" : "");

@@ -31,6 +31,7 @@ std::string CampaignToJson(const CampaignRecord& r) {
       {"id", r.id},
       {"from", r.from},
       {"to", r.to},
+      {"package", r.package},
       {"soak_ms", r.soak_ms},
       {"auto_finalize", r.auto_finalize},
       {"forced", r.force},
@@ -62,6 +63,7 @@ StatusOr<CampaignRecord> CampaignFromJson(const std::string& text) {
     r.id = j.at("id");
     r.from = j.at("from");
     r.to = j.at("to");
+    r.package = j.value("package", "");  // absent in records of older releases
     r.soak_ms = j.at("soak_ms");
     r.auto_finalize = j.at("auto_finalize");
     r.force = j.at("forced");

@@ -23,6 +23,7 @@ struct StepRecord {
 struct CampaignRecord {
   uint64_t id = 0;
   std::string from, to;  // versions
+  std::string package;   // the package's name ("" = the one stored package of version `to`)
   int64_t soak_ms = 5000;
   bool auto_finalize = false;
   bool force = false;         // vetoes overridden (recorded)
