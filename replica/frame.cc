@@ -6,7 +6,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "common/checksum.h"
+#include "replica/frame_envelope.h"
 #include "replica/replica.capnp.h"
 #include "state_sync/wire_codec.h"
 
@@ -315,41 +315,17 @@ std::string EncodeFrame(const Frame& frame) {
         if constexpr (std::is_same_v<T, AdminReply>) ToWire(v, root.initAdminReply());
       },
       frame);
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  std::string out(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-  // A trailing checksum: Cap'n Proto decodes a flipped byte inside a value as a valid,
-  // different value, so without it a corrupted delta would be applied.
-  uint64_t sum = Checksum64(out);
-  out.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
-  return out;
+  return SealEnvelope(message);
 }
 
 StatusOr<Frame> DecodeFrame(std::string_view bytes, size_t bytes_max) {
-  if (bytes.size() > bytes_max) {
-    return Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                      std::to_string(bytes_max));
-  }
-  if (bytes.size() < 2 * sizeof(capnp::word) || bytes.size() % sizeof(capnp::word) != 0) {
-    return Corruption("frame of " + std::to_string(bytes.size()) +
-                      " bytes is not a whole number of 8-byte words and a checksum");
-  }
-  uint64_t sum = 0;
-  std::memcpy(&sum, bytes.data() + bytes.size() - sizeof(sum), sizeof(sum));
-  bytes.remove_suffix(sizeof(sum));
-  if (Checksum64(bytes) != sum) return Corruption("frame checksum mismatch (corrupted in flight)");
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  // Reading more words than the frame holds means amplification (shared pointers): refuse.
-  options.traversalLimitInWords = words.size() * 2 + 64;
-  options.nestingLimit = 16;
-  try {
-    capnp::FlatArrayMessageReader reader(words, options);
-    return FrameFromWire(reader.getRoot<wire::Frame>());
-  } catch (const kj::Exception& e) {
-    return Corruption(std::string("malformed frame: ") + e.getDescription().cStr());
-  }
+  StatusOr<Frame> frame = Corruption("no frame");
+  Status opened = OpenEnvelope(bytes, bytes_max, "frame", [&](capnp::MessageReader& reader) {
+    frame = FrameFromWire(reader.getRoot<wire::Frame>());
+    return frame.status();
+  });
+  if (!opened.ok()) return opened;
+  return frame;
 }
 
 }  // namespace duplex

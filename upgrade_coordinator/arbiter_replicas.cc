@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "upgrade_coordinator/restart_policy.h"
 
 namespace duplex {
 
@@ -129,23 +130,17 @@ void ReplicaTracker::ScheduleRestart(const std::string& name, bool planned, int6
     v.restart_at_us = now_us;  // not a crash: no backoff, not counted
     return;
   }
-  int64_t window_us = int64_t{options_.restart_window_s} * 1000000;
-  std::erase_if(v.crashes_us, [&](int64_t t) { return now_us - t > window_us; });
-  v.crashes_us.push_back(now_us);
-  if (static_cast<int>(v.crashes_us.size()) > options_.restarts_max) {
-    spdlog::error("replica {} crashed {} times within {} s: marked failed (not restarted)", name,
-                  v.crashes_us.size(), options_.restart_window_s);
-    records_->MarkFailed(name);
-    return;
-  }
   // The first restart after a crash comes soon; each further crash in the window doubles
   // the wait, up to the maximum, so that a replica failing for a passing cause (a full
   // disk) does not spend its restarts within a second.
-  size_t doublings = std::min<size_t>(v.crashes_us.size() - 1, 20);
-  int64_t backoff_ms = std::min<int64_t>(int64_t{options_.restart_backoff_ms} << doublings,
-                                         options_.restart_backoff_max_ms);
-  backoff_ms = std::max<int64_t>(backoff_ms, options_.restart_backoff_ms);
-  v.restart_at_us = now_us + backoff_ms * 1000;
+  std::optional<int64_t> delay_ms = RestartDelayMs(options_.restart, &v.crashes_us, now_us);
+  if (!delay_ms) {
+    spdlog::error("replica {} crashed {} times within {} s: marked failed (not restarted)", name,
+                  v.crashes_us.size(), options_.restart.window_s);
+    records_->MarkFailed(name);
+    return;
+  }
+  v.restart_at_us = now_us + *delay_ms * 1000;
   DUPLEX_ASSERT(v.restart_at_us >= now_us, "a restart is scheduled ahead", v.restart_at_us, now_us);
 }
 

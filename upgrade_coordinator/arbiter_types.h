@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "replica/frame.h"
+#include "upgrade_coordinator/cluster_types.h"
 
 namespace duplex {
 
@@ -28,11 +29,7 @@ struct ArbiterOptions {
   int failure_timeout_ms = 200;  // a live process silent this long is treated as hung
   int startup_grace_ms = 300;  // wait this long for running replicas to report before starting any
   int switchover_timeout_ms = 3000;
-  int restarts_max = 5;
-  int restart_window_s = 60;
-  int restart_backoff_ms = 50;  // before the first restart after a crash
-  // Each further crash in the window doubles it, to this (below restart_backoff_ms: no growth).
-  int restart_backoff_max_ms = 1000;
+  RestartConfig restart;        // the restart policy (restart_policy.h)
   std::string initial_version;  // the configured version: the cluster version at first start
 
   // The member called `name`, or null.

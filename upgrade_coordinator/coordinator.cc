@@ -191,10 +191,7 @@ class Coordinator {
     o.lease_ms = c.timing.lease_ms;
     o.failure_timeout_ms = c.timing.failure_timeout_ms;
     o.startup_grace_ms = std::max(300, 5 * c.timing.heartbeat_ms);
-    o.restarts_max = c.restart.restarts_max;
-    o.restart_window_s = c.restart.window_s;
-    o.restart_backoff_ms = c.restart.backoff_ms;
-    o.restart_backoff_max_ms = c.restart.backoff_max_ms;
+    o.restart = c.restart;
     o.initial_version = c.processor.version;
     return o;
   }

@@ -15,7 +15,7 @@ void Coordinator::Start() {
   ArbiterOptions ao;
   for (const char* name : {"a", "b"}) ao.replicas.push_back({name, name});
   ao.initial_version = kOldVersion;
-  ao.restarts_max = 1000;  // the restart policy is not under test: faults may crash often
+  ao.restart.restarts_max = 1000;  // the restart policy is not under test: faults may crash often
   arbiter_ = std::make_unique<Arbiter>(ao, &records_);
   children_.clear();
   Status s = arbiter_->Recover(sim_.now());

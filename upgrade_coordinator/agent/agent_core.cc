@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "upgrade_coordinator/restart_policy.h"
 
 namespace duplex {
 
@@ -175,20 +176,14 @@ void AgentCore::Start(const ReplicaSpec& spec, Proc& p) {
 // Alone, a crash is restarted with the cluster's policy: a doubling backoff, and no more
 // than restarts_max in the window (then it waits for the coordinator).
 void AgentCore::ScheduleAloneRestart(Proc& p, int64_t now_us) {
-  const int64_t window_us = int64_t{options_.restart_window_s} * 1000000;
-  std::erase_if(p.alone_crashes_us, [&](int64_t t) { return now_us - t > window_us; });
-  p.alone_crashes_us.push_back(now_us);
-  if (static_cast<int>(p.alone_crashes_us.size()) > options_.restarts_max) {
+  std::optional<int64_t> delay_ms = RestartDelayMs(options_.restart, &p.alone_crashes_us, now_us);
+  if (!delay_ms) {
     spdlog::error("replica {} crashed {} times within {} s while alone: left stopped",
-                  p.view.replica, p.alone_crashes_us.size(), options_.restart_window_s);
+                  p.view.replica, p.alone_crashes_us.size(), options_.restart.window_s);
     p.crashed = false;  // given up: only the coordinator starts it again
     return;
   }
-  const size_t doublings = std::min<size_t>(p.alone_crashes_us.size() - 1, 20);
-  int64_t backoff_ms = std::min<int64_t>(int64_t{options_.restart_backoff_ms} << doublings,
-                                         options_.restart_backoff_max_ms);
-  backoff_ms = std::max<int64_t>(backoff_ms, options_.restart_backoff_ms);
-  p.restart_at_us = now_us + backoff_ms * 1000;
+  p.restart_at_us = now_us + *delay_ms * 1000;
 }
 
 }  // namespace duplex

@@ -15,17 +15,14 @@
 #include <vector>
 
 #include "upgrade_coordinator/agent/agent_protocol.h"
+#include "upgrade_coordinator/cluster_types.h"
 
 namespace duplex {
 
 struct AgentCoreOptions {
   std::string host;
   int alone_after_ms = 500;  // no word from the coordinator this long: on its own
-  // Restarts while alone: the cluster's restart policy (cluster_config.h RestartConfig).
-  int restarts_max = 5;
-  int restart_window_s = 60;
-  int restart_backoff_ms = 50;
-  int restart_backoff_max_ms = 1000;
+  RestartConfig restart;     // restarts while alone: the cluster's policy (restart_policy.h)
 };
 
 struct StartProcess {

@@ -15,10 +15,7 @@ class AgentCoreTest : public ::testing::Test {
     AgentCoreOptions o;
     o.host = "h1";
     o.alone_after_ms = 500;
-    o.restarts_max = 2;
-    o.restart_window_s = 60;
-    o.restart_backoff_ms = 50;
-    o.restart_backoff_max_ms = 200;
+    o.restart = {/*restarts_max=*/2, /*window_s=*/60, /*backoff_ms=*/50, /*backoff_max_ms=*/200};
     return o;
   }
   static DesiredState Want(uint64_t instance, bool run, const std::string& version = "1.0.0") {

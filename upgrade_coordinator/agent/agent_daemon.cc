@@ -184,10 +184,7 @@ class AgentDaemon {
     AgentCoreOptions o;
     o.host = host.name;
     o.alone_after_ms = 5 * c.agent.heartbeat_ms;
-    o.restarts_max = c.restart.restarts_max;
-    o.restart_window_s = c.restart.window_s;
-    o.restart_backoff_ms = c.restart.backoff_ms;
-    o.restart_backoff_max_ms = c.restart.backoff_max_ms;
+    o.restart = c.restart;
     return o;
   }
 

@@ -3,9 +3,8 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-#include <cstring>
 
-#include "common/checksum.h"
+#include "replica/frame_envelope.h"
 #include "upgrade_coordinator/agent/agent.capnp.h"
 
 namespace duplex {
@@ -138,47 +137,28 @@ std::string EncodeAgentFrame(const AgentFrame& frame) {
         if constexpr (std::is_same_v<T, PackagePart>) ToWire(v, root.initPart());
       },
       frame);
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  std::string out(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-  uint64_t sum = Checksum64(out);  // as replica frames: a flipped byte is caught
-  out.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
-  return out;
+  return SealEnvelope(message);
 }
 
 StatusOr<AgentFrame> DecodeAgentFrame(std::string_view bytes, size_t bytes_max) {
-  if (bytes.size() > bytes_max) {
-    return Corruption("agent frame of " + std::to_string(bytes.size()) +
-                      " bytes exceeds the limit of " + std::to_string(bytes_max));
-  }
-  if (bytes.size() < 2 * sizeof(capnp::word) || bytes.size() % sizeof(capnp::word) != 0) {
-    return Corruption("agent frame of " + std::to_string(bytes.size()) +
-                      " bytes is not a whole number of 8-byte words and a checksum");
-  }
-  uint64_t sum = 0;
-  std::memcpy(&sum, bytes.data() + bytes.size() - sizeof(sum), sizeof(sum));
-  bytes.remove_suffix(sizeof(sum));
-  if (Checksum64(bytes) != sum) return Corruption("agent frame checksum mismatch");
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words.size() * 2 + 64;  // no amplification
-  options.nestingLimit = 16;
-  try {
-    capnp::FlatArrayMessageReader reader(words, options);
-    auto root = reader.getRoot<agent_wire::AgentFrame>();
+  StatusOr<AgentFrame> frame = Corruption("no agent frame");
+  Status opened = OpenEnvelope(bytes, bytes_max, "agent frame", [&](capnp::MessageReader& r) {
+    auto root = r.getRoot<agent_wire::AgentFrame>();
     switch (root.which()) {
       case agent_wire::AgentFrame::REPORT:
-        return AgentFrame(FromWire(root.getReport()));
+        frame = AgentFrame(FromWire(root.getReport()));
+        return Status::Ok();
       case agent_wire::AgentFrame::DESIRED:
-        return AgentFrame(FromWire(root.getDesired()));
+        frame = AgentFrame(FromWire(root.getDesired()));
+        return Status::Ok();
       case agent_wire::AgentFrame::PART:
-        return AgentFrame(FromWire(root.getPart()));
+        frame = AgentFrame(FromWire(root.getPart()));
+        return Status::Ok();
     }
     return Corruption("agent frame of an unknown kind (a newer release?)");
-  } catch (const kj::Exception& e) {
-    return Corruption(std::string("malformed agent frame: ") + e.getDescription().cStr());
-  }
+  });
+  if (!opened.ok()) return opened;
+  return frame;
 }
 
 }  // namespace duplex

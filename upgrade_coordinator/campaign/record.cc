@@ -27,11 +27,10 @@ std::string CampaignToJson(const CampaignRecord& r) {
                      {"started_ms", s.started_ms},
                      {"ended_ms", s.ended_ms}});
   }
-  const std::string text = nlohmann::json{
+  nlohmann::json j = nlohmann::json{
       {"id", r.id},
       {"from", r.from},
       {"to", r.to},
-      {"package", r.package},
       {"soak_ms", r.soak_ms},
       {"auto_finalize", r.auto_finalize},
       {"forced", r.force},
@@ -45,7 +44,10 @@ std::string CampaignToJson(const CampaignRecord& r) {
       {"baseline",
        {r.baseline_requests, r.baseline_errors, r.baseline_latency_p99_us, r.soak_requests,
         r.soak_errors}},
-      {"steps", steps}}.dump();
+      {"steps", steps}};
+  // Chosen by version alone, as records of older releases were: written as they were.
+  if (!r.package.empty()) j["package"] = r.package;
+  const std::string text = j.dump();
   // The pair of CampaignFromJson: what we persist loads back as the same campaign, so a
   // restarted coordinator resumes where this one was.
   StatusOr<CampaignRecord> back = CampaignFromJson(text);
