@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct SimResult {
   uint64_t events = 0;            // events processed
   uint64_t sessions_expired = 0;  // client sessions the replicas expired
   std::string campaign;           // "none", "completed", "rolled back", or why not
+  // Promotions by kind ("crash failover", "hang failover", "switchover", "election"),
+  // over every coordinator life.
+  std::map<std::string, uint64_t> transitions;
+  std::map<std::string, uint64_t> faults;  // faults injected, by kind ("crash", "host-freeze")
 };
 
 SimResult Simulate(const SimOptions& options);

@@ -17,6 +17,7 @@ void Coordinator::Start() {
   ao.initial_version = kOldVersion;
   ao.restarts_max = 1000;  // the restart policy is not under test: faults may crash often
   arbiter_ = std::make_unique<Arbiter>(ao, &records_);
+  transitions_seen_ = 0;
   children_.clear();
   Status s = arbiter_->Recover(sim_.now());
   if (!s.ok()) violations_.push_back("coordinator: cannot recover: " + s.message());
@@ -64,6 +65,7 @@ void Coordinator::RestartAfter(int64_t delay_us) {
 
 void Coordinator::Execute() {
   if (!arbiter_) return;
+  CountTransitions();  // before a torn kill: the promotion is on the record already
   if (kill_after_persist_ && records_.writes() != writes_acted_on_) {
     // Killed between recording a decision and carrying it out.
     kill_after_persist_ = false;
@@ -86,6 +88,13 @@ void Coordinator::Execute() {
     }
   }
   events_.Observe(sim_.now(), *arbiter_, campaign_ ? &campaign_->record() : nullptr);
+}
+
+void Coordinator::CountTransitions() {
+  const std::vector<TransitionEvent>& all = arbiter_->transitions();
+  for (; transitions_seen_ < all.size(); ++transitions_seen_) {
+    ++transitions_[all[transitions_seen_].kind];
+  }
 }
 
 // The supervisor spawns the process (the coordinator learns its pid at once, as

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -58,6 +59,8 @@ class Coordinator {
   const Campaign* campaign() const { return campaign_.get(); }
   // The cluster and campaign events of every coordinator life.
   const EventLog& events() const { return events_; }
+  // Promotions by kind over every coordinator life (TransitionEvent::kind).
+  const std::map<std::string, uint64_t>& transitions() const { return transitions_; }
   // What went wrong in the coordinator itself ("coordinator: ...").
   const std::vector<std::string>& violations() const { return violations_; }
 
@@ -87,6 +90,7 @@ class Coordinator {
   void Spawn(const std::string& replica);
   void ReapAdopted();
   void FinalizeByHand();
+  void CountTransitions();
 
   SimContext& sim_;
   Network& network_;
@@ -102,6 +106,8 @@ class Coordinator {
   int64_t down_us_ = 0;
   EventLog events_;
   std::vector<std::string> violations_;
+  std::map<std::string, uint64_t> transitions_;
+  size_t transitions_seen_ = 0;  // of this life's arbiter
 };
 
 }  // namespace duplex::sim

@@ -4,6 +4,8 @@
 // single-threaded.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "chaos/sim/context.h"
@@ -21,9 +23,12 @@ class FaultScheduler {
   void Start();
   // No fault fires from now on (those under way end as drawn).
   void Stop() { loading_ = false; }
+  // The faults injected so far, by kind.
+  const std::map<std::string, uint64_t>& counts() const { return counts_; }
 
  private:
   bool Roll(double per_s);
+  void Count(const std::string& kind) { ++counts_[kind]; }
   void Fire();
   void Pause(Replica& r);
   void JumpClock(Replica& r);
@@ -40,6 +45,7 @@ class FaultScheduler {
   // stream, so that the seeds draw everything else as they did before it existed.
   Rng torn_rng_;
   bool loading_ = true;
+  std::map<std::string, uint64_t> counts_;
 };
 
 }  // namespace duplex::sim

@@ -33,7 +33,10 @@ SimResult World::Run() {
   HealAll();
   int64_t settle_end = sim_.now() + sim_.options.settle_ms * kMs;
   while (sim_.now() < settle_end && !judge_.Settled()) sim_.queue.RunUntil(sim_.now() + 50 * kMs);
-  return judge_.Verdict();
+  SimResult out = judge_.Verdict();
+  out.transitions = coordinator_.transitions();
+  out.faults = faults_.counts();
+  return out;
 }
 
 void World::HealAll() {
