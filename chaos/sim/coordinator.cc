@@ -2,13 +2,38 @@
 
 namespace duplex::sim {
 
-Coordinator::Coordinator(SimContext& sim, Network& network, Processes& processes)
+Coordinator::Coordinator(SimContext& sim, Network& network, Processes& processes, Agents& agents)
     : sim_(sim),
       network_(network),
       processes_(processes),
+      agents_(agents),
+      config_(SimCluster()),
       host_(this),
       digests_(sim, network, processes, arbiter_, campaign_) {
   events_.KeepInMemory();
+  network_.Place("coordinator", kCoordinatorHost);
+}
+
+// The simulated cluster as a configuration names it: hosts h1 and h2, replica a on h1 and b on
+// h2 (the coordinator's host, h3, runs no agent). AgentLinks reads it.
+ClusterConfig Coordinator::SimCluster() {
+  ClusterConfig c;
+  c.name = "sim";
+  c.data_dir = "/sim";
+  c.hosts_named = true;
+  c.processor.version = kOldVersion;
+  c.agent.heartbeat_ms = Agents::kHeartbeatMs;
+  c.restart.restarts_max = 1000;
+  for (const char* replica : {"a", "b"}) {
+    const std::string host = HostOf(replica);
+    c.hosts.push_back({host, "127.0." + host.substr(1) + ".1", ""});
+    ReplicaConfig r;
+    r.name = replica;
+    r.host_name = host;
+    r.host = c.hosts.back().address;
+    c.replicas.push_back(r);
+  }
+  return c;
 }
 
 void Coordinator::Start() {
@@ -17,8 +42,8 @@ void Coordinator::Start() {
   ao.initial_version = kOldVersion;
   ao.restarts_max = 1000;  // the restart policy is not under test: faults may crash often
   arbiter_ = std::make_unique<Arbiter>(ao, &records_);
+  links_ = std::make_unique<AgentLinks>(config_);
   transitions_seen_ = 0;
-  children_.clear();
   Status s = arbiter_->Recover(sim_.now());
   if (!s.ok()) violations_.push_back("coordinator: cannot recover: " + s.message());
   auto saved = records_.Get("campaign");
@@ -43,6 +68,7 @@ void Coordinator::Stop() {
   sim_.trace.Line("coordinator killed");
   campaign_.reset();
   arbiter_.reset();
+  links_.reset();
   digests_.CancelAll();
 }
 
@@ -82,11 +108,12 @@ void Coordinator::Execute() {
         processes_.OnReplica(to, [this, a](ReplicaCore& c) { c.OnAssignment(a, sim_.now()); });
       });
     } else if (auto* start = std::get_if<StartReplica>(&action)) {
-      Spawn(start->replica);
+      AskStart(start->replica);
     } else if (auto* stop = std::get_if<StopReplica>(&action)) {
-      processes_.Stop(stop->replica);
+      links_->Stop(stop->replica);  // its exit comes back from its agent, then a restart
     }
   }
+  SendDesired();
   events_.Observe(sim_.now(), *arbiter_, campaign_ ? &campaign_->record() : nullptr);
 }
 
@@ -97,47 +124,51 @@ void Coordinator::CountTransitions() {
   }
 }
 
-// The supervisor spawns the process (the coordinator learns its pid at once, as
-// fork+exec tells it); the process boots a moment later.
-// A process that still runs (started by a coordinator that died) is adopted instead,
-// as the daemon finds it by the lock on its directory.
-void Coordinator::Spawn(const std::string& replica) {
-  if (processes_.Running(replica)) {
-    arbiter_->OnProcessStarted(replica, processes_.at(replica).pid, sim_.now());
-    return;
-  }
-  // The binary is chosen now, as the daemon's argv[0]: the process runs it even if the
-  // coordinator dies before it boots.
+// As coordinator.cc: the host's desired state asks for a fresh instance (the package chosen
+// as Upgrades::PackageRefFor does), and the arbiter counts the start as under way; the
+// agent reports its pid, or its failure as an exit.
+void Coordinator::AskStart(const std::string& replica) {
   std::string version = arbiter_->VersionOf(replica);
   if (version.empty()) version = kOldVersion;
-  int32_t pid = processes_.Spawn(replica, version);
-  arbiter_->OnProcessStarted(replica, pid, sim_.now());
-  children_.insert(pid);
+  const std::string package = version == kOldVersion ? "" : kPackageName;
+  links_->Start(replica, package, version);
+  arbiter_->OnProcessStarted(replica, 0, sim_.now());
 }
 
-// The supervisor sees the exit of its own child (only if a coordinator runs).
-void Coordinator::OnExited(const std::string& replica, int32_t pid) {
-  if (!arbiter_ || processes_.at(replica).pid != pid) return;  // reaped before a newer spawn
-  arbiter_->OnProcessExited(replica, sim_.now());
+void Coordinator::SendDesired() {
+  for (const auto& [route, desired] : links_->TakeOutgoing()) {
+    const std::string host = desired.host;
+    network_.Send("coordinator", route, "desired g" + std::to_string(desired.generation),
+                  [this, host, desired] { agents_.OnDesired(host, desired); });
+  }
+}
+
+// As coordinator.cc's OnAgentFrame: the report's process events go to the arbiter.
+void Coordinator::OnAgentReport(const std::string& route, const AgentReport& report) {
+  if (!arbiter_) return;
+  const int64_t now = sim_.now();
+  for (const ProcessEvent& e : links_->OnReport(route, report, now)) {
+    if (e.kind == ProcessEvent::Kind::kExited) {
+      arbiter_->OnProcessExited(e.replica, now);
+    } else if (e.kind == ProcessEvent::Kind::kStarted) {
+      arbiter_->OnProcessStarted(e.replica, e.pid, now);  // adopted: it ran before us
+    } else {
+      arbiter_->OnProcessPid(e.replica, e.pid);
+    }
+  }
   Execute();
 }
 
-// A process the coordinator adopted (started by its previous life) is not its child:
-// the daemon's supervisor polls whether it still runs; so does this, every tick, or an
-// adopted process that dies (say, by a power cut) is never restarted.
-void Coordinator::ReapAdopted() {
-  for (const auto& [name, view] : arbiter_->replicas()) {
-    const Replica& r = processes_.at(name);
-    bool runs = view.pid == r.pid && (r.up || r.booting);
-    if (!view.process_alive || children_.count(view.pid) || runs) continue;
-    sim_.trace.Line("supervisor: adopted " + name + " pid " + std::to_string(view.pid) +
-                    " is gone");
-    arbiter_->OnProcessExited(name, sim_.now());
-  }
-}
-
+// A status from a pid other than the one the replica's agent reported is refused, as
+// coordinator.cc's Impostor does.
 void Coordinator::OnStatus(const StatusReport& status) {
   if (!arbiter_) return;
+  const int32_t owned = links_->KnownPid(status.replica);
+  if (owned != 0 && owned != status.pid) {
+    sim_.trace.Line("refused status of " + status.replica + " from pid " +
+                    std::to_string(status.pid) + " (its process is " + std::to_string(owned) + ")");
+    return;
+  }
   arbiter_->OnStatus(status, sim_.now());
   Execute();
 }
@@ -148,7 +179,6 @@ void Coordinator::OnDigestAnswer(const std::string& from, const AdminReply& repl
 
 void Coordinator::Tick() {
   if (!arbiter_) return;
-  ReapAdopted();
   arbiter_->OnTick(sim_.now());
   if (campaign_ && !campaign_->record().Done()) campaign_->Tick(sim_.now() / kMs);
   Execute();

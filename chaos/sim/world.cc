@@ -6,13 +6,15 @@ World::World(const SimOptions& o)
     : sim_(o),
       network_(sim_),
       processes_(sim_, network_, this),
-      coordinator_(sim_, network_, processes_),
+      agents_(sim_, network_, processes_, this),
+      coordinator_(sim_, network_, processes_, agents_),
       clients_(sim_, network_, processes_),
       faults_(sim_, network_, processes_, coordinator_),
       judge_(sim_, processes_, coordinator_, clients_) {}
 
 SimResult World::Run() {
   sim_.trace.Line("profile " + sim_.profile.Describe());
+  agents_.StartAll();
   coordinator_.Start();
   // Load and faults.
   faults_.Start();
@@ -22,6 +24,7 @@ SimResult World::Run() {
   }
   sim_.queue.Every(kTickUs, [this] {
     processes_.Tick();
+    agents_.Tick();
     coordinator_.Tick();
     return true;
   });
@@ -43,11 +46,15 @@ void World::HealAll() {
   sim_.trace.Line("heal");
   network_.HealAll();
   processes_.HealAll();
+  agents_.ThawAll();
+  agents_.StartAll();  // every host up, every agent running
   if (!coordinator_.arbiter()) coordinator_.Start();
 }
 
-void World::OnExited(const std::string& replica, int32_t pid) {
-  coordinator_.OnExited(replica, pid);
+void World::OnExited(const std::string& replica, int32_t pid) { agents_.OnExited(replica, pid); }
+
+void World::OnAgentReport(const std::string& route, const AgentReport& report) {
+  coordinator_.OnAgentReport(route, report);
 }
 
 void World::OnStatus(const StatusReport& status) { coordinator_.OnStatus(status); }
