@@ -72,6 +72,7 @@ void Agents::Kill(const std::string& host) {
   if (!a.core) return;
   sim_.trace.Line("agent " + host + " killed");
   a.core.reset();
+  a.frozen_until = 0;  // a frozen agent killed (its host crashed): a new one is not frozen
 }
 
 void Agents::Freeze(const std::string& host, int64_t until_us) {
@@ -167,8 +168,8 @@ void Agents::Report(Agent& a, bool urgent) {
   r.processes = a.core->processes();
   r.urgent = urgent;
   const std::string from = AgentNode(a.host);
-  network_.Send(from, "coordinator", urgent ? "agent report (urgent)" : "agent report",
-                [this, from, r] { listener_->OnAgentReport(from, r); });
+  network_.SendOrdered(from, "coordinator", urgent ? "agent report (urgent)" : "agent report",
+                       [this, from, r] { listener_->OnAgentReport(from, r); });
 }
 
 }  // namespace duplex::sim

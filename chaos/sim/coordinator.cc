@@ -138,8 +138,8 @@ void Coordinator::AskStart(const std::string& replica) {
 void Coordinator::SendDesired() {
   for (const auto& [route, desired] : links_->TakeOutgoing()) {
     const std::string host = desired.host;
-    network_.Send("coordinator", route, "desired g" + std::to_string(desired.generation),
-                  [this, host, desired] { agents_.OnDesired(host, desired); });
+    network_.SendOrdered("coordinator", route, "desired g" + std::to_string(desired.generation),
+                         [this, host, desired] { agents_.OnDesired(host, desired); });
   }
 }
 

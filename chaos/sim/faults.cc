@@ -5,11 +5,12 @@
 namespace duplex::sim {
 
 FaultScheduler::FaultScheduler(SimContext& sim, Network& network, Processes& processes,
-                               Coordinator& coordinator)
+                               Agents& agents, Coordinator& coordinator)
     : sim_(sim),
       network_(network),
       processes_(processes),
       coordinator_(coordinator),
+      hosts_(sim, network, processes, agents),
       torn_rng_(sim.options.seed ^ 0x746f726e) {}
 
 // Poisson-ish: each kind of fault fires with its rate, checked every 50 ms.
@@ -37,6 +38,24 @@ void FaultScheduler::Fire() {
   if (Roll(p.coordinator_restart_per_s) && coordinator_.arbiter()) RestartCoordinator();
   if (Roll(p.write_error_per_s)) FailDisk(processes_.at(victim));
   if (Roll(p.power_loss_per_s)) CutPower(victim);
+  FireHostFaults();
+}
+
+// The host faults draw their host only when they fire, so that runs without them draw as
+// before.
+void FaultScheduler::FireHostFaults() {
+  const Profile& p = sim_.profile;
+  auto replica_host = [this] { return std::string(sim_.rng.Chance(0.5) ? "h1" : "h2"); };
+  auto count = [this](const std::string& kind) {
+    if (!kind.empty()) Count(kind);
+  };
+  if (Roll(p.host_crash_per_s)) count(hosts_.Crash(replica_host()));
+  if (Roll(p.host_freeze_per_s)) count(hosts_.Freeze(replica_host()));
+  if (Roll(p.host_isolate_per_s)) {
+    static const char* kHosts[] = {"h1", "h2", kCoordinatorHost};
+    count(hosts_.Isolate(kHosts[sim_.rng.Uniform(0, 2)]));
+  }
+  if (Roll(p.agent_kill_per_s)) count(hosts_.KillAgent(replica_host()));
 }
 
 void FaultScheduler::Pause(Replica& r) {

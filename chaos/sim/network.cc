@@ -1,5 +1,7 @@
 #include "chaos/sim/network.h"
 
+#include <algorithm>
+
 namespace duplex::sim {
 
 bool Network::IsCut(const std::string& from, const std::string& to) const {
@@ -45,6 +47,24 @@ void Network::Send(const std::string& from, const std::string& to, const std::st
       fn();
     });
   }
+}
+
+}  // namespace duplex::sim
+
+namespace duplex::sim {
+
+void Network::SendOrdered(const std::string& from, const std::string& to, const std::string& what,
+                          const std::function<void()>& fn) {
+  if ((faulty_ && IsCut(from, to)) || HostCut(from, to)) return;
+  Profile& p = sim_.profile;
+  if (faulty_ && sim_.rng.Chance(p.drop)) return;
+  int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
+  int64_t& last = last_delivery_us_[from + ">" + to];
+  last = std::max(last, sim_.now() + delay);  // ties run in the order they were scheduled
+  sim_.queue.At(last, [this, from, to, what, fn] {
+    if (sim_.trace.keeps_text()) sim_.trace.Line(from + ">" + to + " " + what);
+    fn();
+  });
 }
 
 }  // namespace duplex::sim

@@ -20,6 +20,10 @@ class Network {
 
   void Send(const std::string& from, const std::string& to, const std::string& what,
             const std::function<void()>& fn);
+  // As Send, over one connection (the agents' links: a ZeroMQ socket on TCP): never
+  // duplicated, and never overtaking what the link delivers before it. It may be lost.
+  void SendOrdered(const std::string& from, const std::string& to, const std::string& what,
+                   const std::function<void()>& fn);
 
   // A link ("a>b"; "a>*" and "*>b" cut all of a node's links one way) stops delivering
   // until restored.
@@ -46,6 +50,7 @@ class Network {
   SimContext& sim_;
   std::set<std::string> cut_;
   std::map<std::string, std::string> host_of_;
+  std::map<std::string, int64_t> last_delivery_us_;  // by link: SendOrdered's latest
   // How many faults cut each host's traffic in and out (an isolation and a crash may overlap).
   std::map<std::string, int> host_in_cut_, host_out_cut_;
   bool faulty_ = true;

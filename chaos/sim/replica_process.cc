@@ -145,6 +145,11 @@ void Processes::Freeze(Replica& r, int64_t until_us) {
   if (r.up) r.paused_until = std::max(r.paused_until, until_us);
 }
 
+void Processes::Thaw(Replica& r) {
+  frozen_until_.erase(r.name);
+  r.paused_until = 0;
+}
+
 void Processes::OnReplica(const std::string& name, const std::function<void(ReplicaCore&)>& fn) {
   Replica& r = replicas_.at(name);
   if (!r.up) return;

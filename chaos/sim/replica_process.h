@@ -81,6 +81,8 @@ class Processes {
   void Kill(Replica& r, const std::string& why);
   // Its host freezes until `until_us`: the process (or its start) is stopped meanwhile.
   void Freeze(Replica& r, int64_t until_us);
+  // Its host died or thawed: no longer frozen.
+  void Thaw(Replica& r);
 
   // Runs fn on the replica's core and carries out what it asked for. A store failure
   // inside kills that process only. fn may run later (a paused process): it must own

@@ -9,7 +9,7 @@ World::World(const SimOptions& o)
       agents_(sim_, network_, processes_, this),
       coordinator_(sim_, network_, processes_, agents_),
       clients_(sim_, network_, processes_),
-      faults_(sim_, network_, processes_, coordinator_),
+      faults_(sim_, network_, processes_, agents_, coordinator_),
       judge_(sim_, processes_, coordinator_, clients_) {}
 
 SimResult World::Run() {
@@ -46,8 +46,7 @@ void World::HealAll() {
   sim_.trace.Line("heal");
   network_.HealAll();
   processes_.HealAll();
-  agents_.ThawAll();
-  agents_.StartAll();  // every host up, every agent running
+  faults_.HealHosts();  // every host up, every agent running
   if (!coordinator_.arbiter()) coordinator_.Start();
 }
 
