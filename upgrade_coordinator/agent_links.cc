@@ -140,7 +140,11 @@ void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<Proc
   }
   const bool start_failed =
       t.known == Known::kStarting && p.exited_instance >= t.spec.instance && p.exited_instance != 0;
-  if (believed_running || start_failed) {
+  // A start withdrawn before its agent acted on it (a Stop in the same loop turn as the Start,
+  // or the desired state that asked for it lost): the agent never runs that instance, so no
+  // exit would ever come, and the arbiter would wait for one forever.
+  const bool withdrawn = t.known == Known::kStarting && !t.spec.run && p.instance < t.spec.instance;
+  if (believed_running || start_failed || withdrawn) {
     events->push_back({ProcessEvent::Kind::kExited, name, t.pid});
     t.known = Known::kDown;
     t.pid = 0;
