@@ -63,8 +63,8 @@ void Agents::Start(const std::string& host) {
   DesiredState desired = a.disk.desired;
   desired.host = host;
   a.core->Restore(desired, running, sim_.now());
-  Report(a, false);  // the daemon's first heartbeat: the coordinator answers with its state
   Execute(a);
+  Report(a, false);  // the daemon's first heartbeat: the coordinator answers with its state
 }
 
 void Agents::Kill(const std::string& host) {
