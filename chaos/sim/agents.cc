@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <variant>
 
 #include "common/assert.h"
@@ -103,6 +104,18 @@ void Agents::OnDesired(const std::string& host, const DesiredState& desired) {
   });
 }
 
+void Agents::OnPackage(const std::string& host, const PackagePart& part) {
+  OnAgent(host, [this, part](Agent& a) {
+    a.core->OnCoordinatorHeard(sim_.now());
+    StoredPackage stored{part.name, part.version, ""};
+    if (std::find(a.packages.begin(), a.packages.end(), stored) == a.packages.end()) {
+      a.packages.push_back(stored);
+      sim_.trace.Line("agent " + a.host + " stores package " + part.name + "-" + part.version);
+    }
+    Report(a, false);  // as the daemon does once a package is complete
+  });
+}
+
 void Agents::OnExited(const std::string& replica, int32_t pid) {
   OnAgent(HostOf(replica),
           [this, replica, pid](Agent& a) { a.core->OnExited(replica, pid, "exited", sim_.now()); });
@@ -141,6 +154,15 @@ void Agents::Launch(Agent& a, const ReplicaSpec& spec) {
   DUPLEX_ASSERT(spec.replica == ReplicaOn(a.host), "an agent starts its host's replica",
                 spec.replica, a.host);
   const std::string version = spec.package.empty() ? kOldVersion : spec.version;
+  const StoredPackage wanted{spec.package, spec.version, ""};
+  if (!spec.package.empty() &&
+      std::find(a.packages.begin(), a.packages.end(), wanted) == a.packages.end()) {
+    const std::string why = "package " + spec.package + "-" + spec.version + " is not on host " +
+                            a.host + " (not distributed yet?)";
+    sim_.trace.Line("agent " + a.host + " cannot start " + spec.replica + ": " + why);
+    a.core->OnStartFailed(spec.replica, why, sim_.now());
+    return;
+  }
   const int32_t pid = processes_.Spawn(spec.replica, version);
   sim_.trace.Line("agent " + a.host + " starts " + spec.replica + " instance " +
                   std::to_string(spec.instance) + " " + version + " pid " + std::to_string(pid));
@@ -166,6 +188,7 @@ void Agents::Report(Agent& a, bool urgent) {
   r.sent_us = sim_.now();
   r.generation = a.core->desired().generation;
   r.processes = a.core->processes();
+  r.packages = a.packages;
   r.urgent = urgent;
   const std::string from = AgentNode(a.host);
   network_.SendOrdered(from, "coordinator", urgent ? "agent report (urgent)" : "agent report",

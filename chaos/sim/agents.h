@@ -48,6 +48,8 @@ class Agents {
 
   // A desired state reached the agent's address.
   void OnDesired(const std::string& host, const DesiredState& desired);
+  // A package reached the agent's address: kept in the host's package store.
+  void OnPackage(const std::string& host, const PackagePart& part);
   // A replica process exited: its agent (if one runs on its host) sees it.
   void OnExited(const std::string& replica, int32_t pid);
   // Each loop turn: every running agent ticks and reports when its heartbeat is due.
@@ -63,6 +65,7 @@ class Agents {
     std::string host;
     std::unique_ptr<AgentCore> core;  // null: the agent's process is not running
     Record disk;
+    std::vector<StoredPackage> packages;  // its package store, on the host's disk
     int32_t pid = 0;
     int64_t started_us = 0;
     int64_t frozen_until = 0;

@@ -184,8 +184,45 @@ void Coordinator::Tick() {
   Execute();
 }
 
+// The operator adds the package and starts the campaign: the package goes to every host
+// first (the campaign's distribution step, which the simulated campaign does not have yet),
+// unless the profile starts without it.
 void Coordinator::StartCampaign() {
   if (!arbiter_ || campaign_) return;
+  if (!sim_.profile.distribute) return BeginCampaign();
+  Distribute();
+}
+
+bool Coordinator::Holds(const std::string& host) const {
+  const AgentReport* report = links_ ? links_->LastReport(host) : nullptr;
+  if (report == nullptr) return false;
+  for (const StoredPackage& p : report->packages) {
+    if (p.name == kPackageName && p.version == kNewVersion) return true;
+  }
+  return false;
+}
+
+// Every 100 ms, while the coordinator runs: each host whose agent does not report the
+// package is sent it (again: a part may be lost); once both hold it the campaign begins.
+void Coordinator::Distribute() {
+  sim_.queue.Every(100 * kMs, [this] {
+    if (!arbiter_) return true;  // down: the next coordinator goes on with it
+    if (campaign_) return false;
+    if (Holds("h1") && Holds("h2")) {
+      BeginCampaign();
+      return false;
+    }
+    for (const char* host : {"h1", "h2"}) {
+      if (Holds(host)) continue;
+      PackagePart part{kPackageName, kNewVersion, "", 0, 1, "x"};
+      network_.SendOrdered("coordinator", AgentNode(host), "package",
+                           [this, host, part] { agents_.OnPackage(host, part); });
+    }
+    return true;
+  });
+}
+
+void Coordinator::BeginCampaign() {
   Profile& p = sim_.profile;
   CampaignRecord r;
   r.id = 1;

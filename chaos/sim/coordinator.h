@@ -93,6 +93,9 @@ class Coordinator {
   void AskStart(const std::string& replica);
   void SendDesired();
   void FinalizeByHand();
+  void Distribute();
+  bool Holds(const std::string& host) const;
+  void BeginCampaign();
   void CountTransitions();
 
   SimContext& sim_;

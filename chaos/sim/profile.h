@@ -20,6 +20,9 @@ struct Profile {
   // way), its agent killed (and restarted, adopting its replicas).
   double host_crash_per_s = 0, host_freeze_per_s = 0, host_isolate_per_s = 0;
   double agent_kill_per_s = 0;
+  // The new release's package is distributed to both hosts before the campaign starts; else
+  // (some runs) the campaign starts without it and the reload fails to start on the host.
+  bool distribute = true;
   bool swizzle = false;
   bool upgrade = false;
   std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt
