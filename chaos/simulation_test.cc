@@ -54,10 +54,11 @@ void ExpectSeedPasses(uint64_t seed, const std::string& event) {
   EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
 }
 
-// The coordinator was killed between recording a step of the roll back and carrying it out;
-// restarted, it finished the roll back. (Seed 974 tested this before the hosts came.)
-TEST_F(Simulation, Seed77_ACoordinatorTornWhileRollingBackStillRollsBack) {
-  ExpectSeedPasses(77, "coordinator killed after persisting, before acting");
+// The coordinator was killed between recording b's reload (UpgradeSecond) and asking b's
+// agent for it; restarted, it reloaded b and completed. (Seed 974 tested this before the
+// hosts came.)
+TEST_F(Simulation, Seed52_ACoordinatorTornBetweenRecordingAReloadAndAskingForItStillReloads) {
+  ExpectSeedPasses(52, "coordinator killed after persisting, before acting");
 }
 
 // The agent of h2 was killed and restarted: it adopted b, still running, from its record,
@@ -94,10 +95,17 @@ TEST_F(Simulation, HostFaultsAreInjectedAndSurvived) {
   }
 }
 
-// h1, running the replica, is heard but hears nothing (no assignment, no desired state,
-// no peer message) for a second.
-TEST_F(Simulation, Seed157_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
-  ExpectSeedPasses(157, "host-isolate-in h1 for 1115 ms");
+// h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
+// message) for 765 ms, during a campaign.
+TEST_F(Simulation, Seed74_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
+  ExpectSeedPasses(74, "host-isolate-in h2 for 765 ms");
+}
+
+// The campaign started without distributing the package: b's agent cannot start the new
+// release, the reload fails at start and the campaign rolls back.
+TEST_F(Simulation, Seed5_AReleaseNotOnTheHostFailsToStartAndIsRolledBack) {
+  ExpectSeedPasses(5, "cannot start b: package kv-2.0.0 is not on host h2");
+  EXPECT_EQ(RunSeed(5).campaign, "rolled back");
 }
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are
