@@ -1,5 +1,5 @@
-// The simulated world of one run: the parts (processes, network, coordinator, clients,
-// faults, judge) on one clock, wired together. Run() loads the cluster under faults,
+// The simulated world of one run: the parts (processes, agents, network, coordinator,
+// clients, faults, judge) on one clock, wired together. Run() loads the cluster under faults,
 // lets it settle and returns the judge's verdict. Made and run by Simulate
 // (chaos/simulation.h); single-threaded.
 #pragma once
