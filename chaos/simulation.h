@@ -1,6 +1,7 @@
 // Simulation: the whole cluster in one thread — two ReplicaCores running the kv
-// processor (1.0.0, and 2.0.0 or a broken 2.0.0 during an upgrade), the Arbiter and
-// the campaign machine of the coordinator, and clients with retries — against
+// processor (1.0.0, and 2.0.0 or a broken 2.0.0 during an upgrade), each on a host of
+// its own (h1, h2) with its node agent (AgentCore), the Arbiter, AgentLinks and the
+// campaign machine of the coordinator (on h3), and clients with retries — against
 // simulated time, a simulated network and RocksDB on an in-memory Env. The same core
 // code as the daemons; only the I/O around it is simulated (DESIGN.md, "Design
 // principles"). Every random choice comes from the seed, so a seed replays exactly.
@@ -8,13 +9,16 @@
 // Each run draws its own fault profile from the seed (some runs calm, some hostile):
 // message drop, duplication and delay, partitions and swizzle-clogging (links cut one
 // by one, restored in random order), process crashes and pauses, coordinator
-// restarts, disk write errors and power cuts (unsynced writes dropped); and, in most
-// runs, a rolling upgrade with aborts and broken releases. At the end the faults stop, the cluster
+// restarts, disk write errors and power cuts (unsynced writes dropped), host crashes,
+// freezes and isolations (both ways and one way), agents killed and restarted; and, in
+// most runs, a rolling upgrade (its package distributed to the hosts first) with aborts
+// and broken releases. At the end the faults stop, the cluster
 // settles, and the chaos checker's invariants are checked. Single-threaded; independent runs may go
 // on different threads.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,10 @@ struct SimResult {
   uint64_t events = 0;            // events processed
   uint64_t sessions_expired = 0;  // client sessions the replicas expired
   std::string campaign;           // "none", "completed", "rolled back", or why not
+  // Promotions by kind ("crash failover", "hang failover", "switchover", "election"),
+  // over every coordinator life.
+  std::map<std::string, uint64_t> transitions;
+  std::map<std::string, uint64_t> faults;  // faults injected, by kind ("crash", "host-freeze")
 };
 
 SimResult Simulate(const SimOptions& options);

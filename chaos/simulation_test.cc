@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
+#include <string>
+
 namespace duplex::sim {
 namespace {
 
@@ -51,15 +54,18 @@ void ExpectSeedPasses(uint64_t seed, const std::string& event) {
   EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
 }
 
-// The coordinator was killed between recording b's reload and stopping b; restarted, it
-// adopted b on the old version.
-TEST_F(Simulation, Seed974_ACoordinatorTornBetweenRecordingAReloadAndStoppingStillRollsBack) {
-  ExpectSeedPasses(974, "coordinator killed after persisting, before acting");
+// The coordinator was killed between recording b's reload (UpgradeSecond) and asking b's
+// agent for it; restarted, it reloaded b and completed. (Seed 974 tested this before the
+// hosts came.)
+TEST_F(Simulation, Seed52_ACoordinatorTornBetweenRecordingAReloadAndAskingForItStillReloads) {
+  ExpectSeedPasses(52, "coordinator killed after persisting, before acting");
 }
 
-// Adopted from reports sent just before both replicas lost power (seeds 7370 and 7902).
-TEST_F(Simulation, Seed7902_AnAdoptedReplicaThatLosesPowerIsSeenToExitAndRestarted) {
-  ExpectSeedPasses(7902, "supervisor: adopted a pid");
+// The agent of h2 was killed and restarted: it adopted b, still running, from its record,
+// and restarted it when it later crashed. (Seed 7902 tested the coordinator's adoption
+// before agents did it.)
+TEST_F(Simulation, Seed21_ARestartedAgentAdoptsItsReplicaAndSeesItsLaterExit) {
+  ExpectSeedPasses(21, "agent h2 started adopts b pid 103 instance 2");
 }
 
 // Both replicas died; the arbiter waited for b (promoted an instant before), which the
@@ -72,6 +78,34 @@ TEST_F(Simulation, Seed3748_ARollBackWithNobodyServingForAStepPutsEveryReplicaBa
 // to stop a process that had not booted yet (a real SIGTERM stops a starting process too).
 TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
   ExpectSeedPasses(155, "abort: ");
+}
+
+// Every host fault is drawn by some early seed, and the invariants hold through them.
+TEST_F(Simulation, HostFaultsAreInjectedAndSurvived) {
+  std::map<std::string, uint64_t> faults;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    SimResult r = RunSeed(seed);
+    EXPECT_TRUE(r.violations.empty())
+        << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
+    for (const auto& [kind, n] : r.faults) faults[kind] += n;
+  }
+  for (const char* kind : {"host-crash", "host-freeze", "host-isolate", "host-isolate-out",
+                           "agent-kill", "agent-restart"}) {
+    EXPECT_GT(faults[kind], 0u) << kind;
+  }
+}
+
+// h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
+// message) for 765 ms, during a campaign.
+TEST_F(Simulation, Seed74_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
+  ExpectSeedPasses(74, "host-isolate-in h2 for 765 ms");
+}
+
+// The campaign started without distributing the package: b's agent cannot start the new
+// release, the reload fails at start and the campaign rolls back.
+TEST_F(Simulation, Seed5_AReleaseNotOnTheHostFailsToStartAndIsRolledBack) {
+  ExpectSeedPasses(5, "cannot start b: package kv-2.0.0 is not on host h2");
+  EXPECT_EQ(RunSeed(5).campaign, "rolled back");
 }
 
 // The checker's self-test: each deliberate bug must be caught by some seed. Seeds are

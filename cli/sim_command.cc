@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -15,6 +16,105 @@
 #include "chaos/simulation.h"
 
 namespace duplex::cli {
+namespace {
+
+using Counts = std::map<std::string, uint64_t>;
+
+// The runs added up.
+struct Totals {
+  uint64_t violations = 0, failed = 0, simulated_us = 0, ok = 0, fail = 0, info = 0;
+  uint64_t sessions_expired = 0;
+  Counts per_invariant, campaigns, transitions, faults;
+  double wall_s = 0;
+};
+
+Totals Add(const std::vector<sim::SimResult>& results, double wall_s) {
+  Totals t;
+  t.wall_s = wall_s;
+  for (const auto& r : results) {
+    t.violations += r.violations.size();
+    t.failed += r.violations.empty() ? 0 : 1;
+    t.simulated_us += r.simulated_us;
+    t.ok += r.ops_ok;
+    t.fail += r.ops_fail;
+    t.info += r.ops_info;
+    t.sessions_expired += r.sessions_expired;
+    ++t.campaigns[r.campaign];
+    for (const auto& [kind, n] : r.transitions) t.transitions[kind] += n;
+    for (const auto& [kind, n] : r.faults) t.faults[kind] += n;
+    for (const auto& v : r.violations) ++t.per_invariant[v.substr(0, v.find(':'))];
+  }
+  return t;
+}
+
+void PrintJson(const std::vector<sim::SimResult>& results, const Totals& t) {
+  nlohmann::json failing = nlohmann::json::array();
+  for (const auto& r : results) {
+    if (!r.violations.empty()) {
+      failing.push_back({{"seed", r.seed},
+                         {"violations", r.violations},
+                         {"profile", r.profile},
+                         {"replay", sim::ReplayCommand(r.seed)}});
+    }
+  }
+  const double wall_s = std::max(t.wall_s, 1e-9);
+  std::cout << nlohmann::json{{"seeds", results.size()},
+                              {"violations", t.violations},
+                              {"failed_seeds", t.failed},
+                              {"per_invariant", t.per_invariant},
+                              {"seeds_per_s", results.size() / wall_s},
+                              {"simulated_hours_per_hour", t.simulated_us / 1e6 / wall_s},
+                              {"wall_s", t.wall_s},
+                              {"ops", {{"ok", t.ok}, {"fail", t.fail}, {"info", t.info}}},
+                              {"campaigns", t.campaigns},
+                              {"sessions_expired", t.sessions_expired},
+                              {"promotions", t.transitions},
+                              {"faults", t.faults},
+                              {"trace_hash", results[0].trace_hash},
+                              {"failing", failing}}
+                   .dump()
+            << "\n";
+}
+
+void PrintCounts(const char* what, const Counts& counts) {
+  std::printf("\n%s:", what);
+  for (const auto& [kind, n] : counts)
+    std::printf(" %s %llu;", kind.c_str(), (unsigned long long)n);
+}
+
+void PrintText(const std::vector<sim::SimResult>& results, const Totals& t) {
+  for (const auto& r : results) {
+    if (r.violations.empty()) continue;
+    std::printf("seed %llu: %zu violation(s) [%s]\n", (unsigned long long)r.seed,
+                r.violations.size(), r.profile.c_str());
+    for (size_t i = 0; i < std::min<size_t>(r.violations.size(), 5); ++i) {
+      std::printf("  %s\n", r.violations[i].c_str());
+    }
+    std::printf("  replay: %s\n", sim::ReplayCommand(r.seed).c_str());
+  }
+  const double wall_s = std::max(t.wall_s, 1e-9);
+  std::printf("seeds %zu in %.1f s: %.0f seeds/s, %.0f simulated hours per hour\n", results.size(),
+              t.wall_s, results.size() / wall_s, t.simulated_us / 1e6 / wall_s);
+  std::printf("operations: ok %llu, fail %llu, unknown %llu; campaigns:", (unsigned long long)t.ok,
+              (unsigned long long)t.fail, (unsigned long long)t.info);
+  for (const auto& [outcome, n] : t.campaigns) {
+    std::printf(" %s %llu", outcome.c_str(), (unsigned long long)n);
+  }
+  std::printf("; sessions expired %llu", (unsigned long long)t.sessions_expired);
+  PrintCounts("promotions", t.transitions);
+  PrintCounts("faults", t.faults);
+  std::printf("\nviolations %llu in %llu seed(s)", (unsigned long long)t.violations,
+              (unsigned long long)t.failed);
+  for (const auto& [name, n] : t.per_invariant) {
+    std::printf("; %s %llu", name.c_str(), (unsigned long long)n);
+  }
+  std::printf("\n");
+  if (results.size() == 1) {
+    std::printf("trace hash %016llx\n", (unsigned long long)results[0].trace_hash);
+  }
+}
+
+}  // namespace
 
 int RunSim(const SimCommandOptions& o) {
   // The trace goes to stdout and is the same, byte for byte, for the same seed; the cores'
@@ -54,23 +154,7 @@ int RunSim(const SimCommandOptions& o) {
   for (auto& t : threads) t.join();
   double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  uint64_t violations = 0, failed = 0, simulated_us = 0, ok = 0, fail = 0, info = 0;
-  uint64_t sessions_expired = 0;
-  std::map<std::string, uint64_t> per_invariant;
-  std::map<std::string, uint64_t> campaigns;
-  for (const auto& r : results) {
-    violations += r.violations.size();
-    failed += r.violations.empty() ? 0 : 1;
-    simulated_us += r.simulated_us;
-    ok += r.ops_ok;
-    fail += r.ops_fail;
-    info += r.ops_info;
-    sessions_expired += r.sessions_expired;
-    ++campaigns[r.campaign];
-    for (const auto& v : r.violations) ++per_invariant[v.substr(0, v.find(':'))];
-  }
-  double seeds_per_s = count / std::max(wall_s, 1e-9);
-  double sim_hours_per_hour = simulated_us / 1e6 / std::max(wall_s, 1e-9);
+  Totals totals = Add(results, wall_s);
   if (o.trace) std::cout << results[0].trace;
   if (o.hashes) {
     for (const auto& r : results) {
@@ -79,58 +163,11 @@ int RunSim(const SimCommandOptions& o) {
     }
   }
   if (o.json) {
-    nlohmann::json failing = nlohmann::json::array();
-    for (const auto& r : results) {
-      if (!r.violations.empty()) {
-        failing.push_back({{"seed", r.seed},
-                           {"violations", r.violations},
-                           {"profile", r.profile},
-                           {"replay", sim::ReplayCommand(r.seed)}});
-      }
-    }
-    std::cout << nlohmann::json{{"seeds", count},
-                                {"violations", violations},
-                                {"failed_seeds", failed},
-                                {"per_invariant", per_invariant},
-                                {"seeds_per_s", seeds_per_s},
-                                {"simulated_hours_per_hour", sim_hours_per_hour},
-                                {"wall_s", wall_s},
-                                {"ops", {{"ok", ok}, {"fail", fail}, {"info", info}}},
-                                {"campaigns", campaigns},
-                                {"sessions_expired", sessions_expired},
-                                {"trace_hash", results[0].trace_hash},
-                                {"failing", failing}}
-                     .dump()
-              << "\n";
+    PrintJson(results, totals);
   } else {
-    for (const auto& r : results) {
-      if (r.violations.empty()) continue;
-      std::printf("seed %llu: %zu violation(s) [%s]\n", (unsigned long long)r.seed,
-                  r.violations.size(), r.profile.c_str());
-      for (size_t i = 0; i < std::min<size_t>(r.violations.size(), 5); ++i) {
-        std::printf("  %s\n", r.violations[i].c_str());
-      }
-      std::printf("  replay: %s\n", sim::ReplayCommand(r.seed).c_str());
-    }
-    std::printf("seeds %llu in %.1f s: %.0f seeds/s, %.0f simulated hours per hour\n",
-                (unsigned long long)count, wall_s, seeds_per_s, sim_hours_per_hour);
-    std::printf("operations: ok %llu, fail %llu, unknown %llu; campaigns:", (unsigned long long)ok,
-                (unsigned long long)fail, (unsigned long long)info);
-    for (const auto& [outcome, n] : campaigns) {
-      std::printf(" %s %llu", outcome.c_str(), (unsigned long long)n);
-    }
-    std::printf("; sessions expired %llu", (unsigned long long)sessions_expired);
-    std::printf("\nviolations %llu in %llu seed(s)", (unsigned long long)violations,
-                (unsigned long long)failed);
-    for (const auto& [name, n] : per_invariant) {
-      std::printf("; %s %llu", name.c_str(), (unsigned long long)n);
-    }
-    std::printf("\n");
-    if (count == 1) {
-      std::printf("trace hash %016llx\n", (unsigned long long)results[0].trace_hash);
-    }
+    PrintText(results, totals);
   }
-  return violations == 0 ? 0 : 1;
+  return totals.violations == 0 ? 0 : 1;
 }
 
 }  // namespace duplex::cli

@@ -120,6 +120,8 @@ bool AgentLinks::AllStopped() const {
 void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<ProcessEvent>* events) {
   const std::string& name = t.spec.replica;
   const bool believed_running = t.known == Known::kRunning;
+  const bool first_word = !t.heard;
+  t.heard = true;
   if (p.pid != 0) {
     if (believed_running && t.pid == p.pid) return;
     if (t.known == Known::kStarting && p.instance < t.spec.instance) return;  // the old one
@@ -140,7 +142,15 @@ void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<Proc
   }
   const bool start_failed =
       t.known == Known::kStarting && p.exited_instance >= t.spec.instance && p.exited_instance != 0;
-  if (believed_running || start_failed) {
+  // A start withdrawn before its agent acted on it (a Stop in the same loop turn as the Start,
+  // or the desired state that asked for it lost): the agent never runs that instance, so no
+  // exit would ever come, and the arbiter would wait for one forever.
+  const bool withdrawn = t.known == Known::kStarting && !t.spec.run && p.instance < t.spec.instance;
+  // The agent's first word on a replica since this coordinator started, and it does not run:
+  // the arbiter may have taken its process for running from a status it sent before it died
+  // (the exit itself went to nobody). An exit of a process it does not know is a no-op.
+  const bool gone_before_heard = first_word && t.known == Known::kDown;
+  if (believed_running || start_failed || withdrawn || gone_before_heard) {
     events->push_back({ProcessEvent::Kind::kExited, name, t.pid});
     t.known = Known::kDown;
     t.pid = 0;

@@ -69,6 +69,7 @@ class AgentLinks {
     bool decided = false;  // the coordinator has an opinion (spec is meaningful)
     Known known = Known::kDown;
     int32_t pid = 0;
+    bool heard = false;  // its agent has reported on it since this coordinator started
   };
   struct Agent {
     std::optional<AgentReport> last;

@@ -15,6 +15,16 @@ namespace duplex::sim {
 
 constexpr const char* kOldVersion = "1.0.0";
 constexpr const char* kNewVersion = "2.0.0";
+// The package of a release other than the configured one (the configured one is package "").
+constexpr const char* kPackageName = "kv";
+
+// The hosts: replica a on h1, b on h2, each with its agent; the coordinator on h3 (with no
+// agent: it does not run replicas). Clients run off the cluster's hosts.
+inline std::string HostOf(const std::string& replica) { return replica == "a" ? "h1" : "h2"; }
+inline std::string ReplicaOn(const std::string& host) { return host == "h1" ? "a" : "b"; }
+// The network node of a host's agent ("agent-h1").
+inline std::string AgentNode(const std::string& host) { return "agent-" + host; }
+constexpr const char* kCoordinatorHost = "h3";
 
 struct SimContext {
   explicit SimContext(const SimOptions& o);

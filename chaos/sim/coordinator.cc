@@ -2,13 +2,38 @@
 
 namespace duplex::sim {
 
-Coordinator::Coordinator(SimContext& sim, Network& network, Processes& processes)
+Coordinator::Coordinator(SimContext& sim, Network& network, Processes& processes, Agents& agents)
     : sim_(sim),
       network_(network),
       processes_(processes),
+      agents_(agents),
+      config_(SimCluster()),
       host_(this),
       digests_(sim, network, processes, arbiter_, campaign_) {
   events_.KeepInMemory();
+  network_.Place("coordinator", kCoordinatorHost);
+}
+
+// The simulated cluster as a configuration names it: hosts h1 and h2, replica a on h1 and b on
+// h2 (the coordinator's host, h3, runs no agent). AgentLinks reads it.
+ClusterConfig Coordinator::SimCluster() {
+  ClusterConfig c;
+  c.name = "sim";
+  c.data_dir = "/sim";
+  c.hosts_named = true;
+  c.processor.version = kOldVersion;
+  c.agent.heartbeat_ms = Agents::kHeartbeatMs;
+  c.restart.restarts_max = 1000;
+  for (const char* replica : {"a", "b"}) {
+    const std::string host = HostOf(replica);
+    c.hosts.push_back({host, "127.0." + host.substr(1) + ".1", ""});
+    ReplicaConfig r;
+    r.name = replica;
+    r.host_name = host;
+    r.host = c.hosts.back().address;
+    c.replicas.push_back(r);
+  }
+  return c;
 }
 
 void Coordinator::Start() {
@@ -17,7 +42,8 @@ void Coordinator::Start() {
   ao.initial_version = kOldVersion;
   ao.restart.restarts_max = 1000;  // the restart policy is not under test: faults may crash often
   arbiter_ = std::make_unique<Arbiter>(ao, &records_);
-  children_.clear();
+  links_ = std::make_unique<AgentLinks>(config_);
+  transitions_seen_ = 0;
   Status s = arbiter_->Recover(sim_.now());
   if (!s.ok()) violations_.push_back("coordinator: cannot recover: " + s.message());
   auto saved = records_.Get("campaign");
@@ -42,6 +68,7 @@ void Coordinator::Stop() {
   sim_.trace.Line("coordinator killed");
   campaign_.reset();
   arbiter_.reset();
+  links_.reset();
   digests_.CancelAll();
 }
 
@@ -64,6 +91,7 @@ void Coordinator::RestartAfter(int64_t delay_us) {
 
 void Coordinator::Execute() {
   if (!arbiter_) return;
+  CountTransitions();  // before a torn kill: the promotion is on the record already
   if (kill_after_persist_ && records_.writes() != writes_acted_on_) {
     // Killed between recording a decision and carrying it out.
     kill_after_persist_ = false;
@@ -80,55 +108,67 @@ void Coordinator::Execute() {
         processes_.OnReplica(to, [this, a](ReplicaCore& c) { c.OnAssignment(a, sim_.now()); });
       });
     } else if (auto* start = std::get_if<StartReplica>(&action)) {
-      Spawn(start->replica);
+      AskStart(start->replica);
     } else if (auto* stop = std::get_if<StopReplica>(&action)) {
-      processes_.Stop(stop->replica);
+      links_->Stop(stop->replica);  // its exit comes back from its agent, then a restart
     }
   }
+  SendDesired();
   events_.Observe(sim_.now(), *arbiter_, campaign_ ? &campaign_->record() : nullptr);
 }
 
-// The supervisor spawns the process (the coordinator learns its pid at once, as
-// fork+exec tells it); the process boots a moment later.
-// A process that still runs (started by a coordinator that died) is adopted instead,
-// as the daemon finds it by the lock on its directory.
-void Coordinator::Spawn(const std::string& replica) {
-  if (processes_.Running(replica)) {
-    arbiter_->OnProcessStarted(replica, processes_.at(replica).pid, sim_.now());
-    return;
+void Coordinator::CountTransitions() {
+  const std::vector<TransitionEvent>& all = arbiter_->transitions();
+  for (; transitions_seen_ < all.size(); ++transitions_seen_) {
+    ++transitions_[all[transitions_seen_].kind];
   }
-  // The binary is chosen now, as the daemon's argv[0]: the process runs it even if the
-  // coordinator dies before it boots.
-  std::string version = arbiter_->VersionOf(replica);
-  if (version.empty()) version = kOldVersion;
-  int32_t pid = processes_.Spawn(replica, version);
-  arbiter_->OnProcessStarted(replica, pid, sim_.now());
-  children_.insert(pid);
 }
 
-// The supervisor sees the exit of its own child (only if a coordinator runs).
-void Coordinator::OnExited(const std::string& replica, int32_t pid) {
-  if (!arbiter_ || processes_.at(replica).pid != pid) return;  // reaped before a newer spawn
-  arbiter_->OnProcessExited(replica, sim_.now());
+// As coordinator.cc: the host's desired state asks for a fresh instance (the package chosen
+// as Upgrades::PackageRefFor does), and the arbiter counts the start as under way; the
+// agent reports its pid, or its failure as an exit.
+void Coordinator::AskStart(const std::string& replica) {
+  std::string version = arbiter_->VersionOf(replica);
+  if (version.empty()) version = kOldVersion;
+  const std::string package = version == kOldVersion ? "" : kPackageName;
+  links_->Start(replica, package, version);
+  arbiter_->OnProcessStarted(replica, 0, sim_.now());
+}
+
+void Coordinator::SendDesired() {
+  for (const auto& [route, desired] : links_->TakeOutgoing()) {
+    const std::string host = desired.host;
+    network_.SendOrdered("coordinator", route, "desired g" + std::to_string(desired.generation),
+                         [this, host, desired] { agents_.OnDesired(host, desired); });
+  }
+}
+
+// As coordinator.cc's OnAgentFrame: the report's process events go to the arbiter.
+void Coordinator::OnAgentReport(const std::string& route, const AgentReport& report) {
+  if (!arbiter_) return;
+  const int64_t now = sim_.now();
+  for (const ProcessEvent& e : links_->OnReport(route, report, now)) {
+    if (e.kind == ProcessEvent::Kind::kExited) {
+      arbiter_->OnProcessExited(e.replica, now);
+    } else if (e.kind == ProcessEvent::Kind::kStarted) {
+      arbiter_->OnProcessStarted(e.replica, e.pid, now);  // adopted: it ran before us
+    } else {
+      arbiter_->OnProcessPid(e.replica, e.pid);
+    }
+  }
   Execute();
 }
 
-// A process the coordinator adopted (started by its previous life) is not its child:
-// the daemon's supervisor polls whether it still runs; so does this, every tick, or an
-// adopted process that dies (say, by a power cut) is never restarted.
-void Coordinator::ReapAdopted() {
-  for (const auto& [name, view] : arbiter_->replicas()) {
-    const Replica& r = processes_.at(name);
-    bool runs = view.pid == r.pid && (r.up || r.booting);
-    if (!view.process_alive || children_.count(view.pid) || runs) continue;
-    sim_.trace.Line("supervisor: adopted " + name + " pid " + std::to_string(view.pid) +
-                    " is gone");
-    arbiter_->OnProcessExited(name, sim_.now());
-  }
-}
-
+// A status from a pid other than the one the replica's agent reported is refused, as
+// coordinator.cc's Impostor does.
 void Coordinator::OnStatus(const StatusReport& status) {
   if (!arbiter_) return;
+  const int32_t owned = links_->KnownPid(status.replica);
+  if (owned != 0 && owned != status.pid) {
+    sim_.trace.Line("refused status of " + status.replica + " from pid " +
+                    std::to_string(status.pid) + " (its process is " + std::to_string(owned) + ")");
+    return;
+  }
   arbiter_->OnStatus(status, sim_.now());
   Execute();
 }
@@ -139,14 +179,50 @@ void Coordinator::OnDigestAnswer(const std::string& from, const AdminReply& repl
 
 void Coordinator::Tick() {
   if (!arbiter_) return;
-  ReapAdopted();
   arbiter_->OnTick(sim_.now());
   if (campaign_ && !campaign_->record().Done()) campaign_->Tick(sim_.now() / kMs);
   Execute();
 }
 
+// The operator adds the package and starts the campaign: the package goes to every host
+// first (the campaign's distribution step, which the simulated campaign does not have yet),
+// unless the profile starts without it.
 void Coordinator::StartCampaign() {
   if (!arbiter_ || campaign_) return;
+  if (!sim_.profile.distribute) return BeginCampaign();
+  Distribute();
+}
+
+bool Coordinator::Holds(const std::string& host) const {
+  const AgentReport* report = links_ ? links_->LastReport(host) : nullptr;
+  if (report == nullptr) return false;
+  for (const StoredPackage& p : report->packages) {
+    if (p.name == kPackageName && p.version == kNewVersion) return true;
+  }
+  return false;
+}
+
+// Every 100 ms, while the coordinator runs: each host whose agent does not report the
+// package is sent it (again: a part may be lost); once both hold it the campaign begins.
+void Coordinator::Distribute() {
+  sim_.queue.Every(100 * kMs, [this] {
+    if (!arbiter_) return true;  // down: the next coordinator goes on with it
+    if (campaign_) return false;
+    if (Holds("h1") && Holds("h2")) {
+      BeginCampaign();
+      return false;
+    }
+    for (const char* host : {"h1", "h2"}) {
+      if (Holds(host)) continue;
+      PackagePart part{kPackageName, kNewVersion, "", 0, 1, "x"};
+      network_.SendOrdered("coordinator", AgentNode(host), "package",
+                           [this, host, part] { agents_.OnPackage(host, part); });
+    }
+    return true;
+  });
+}
+
+void Coordinator::BeginCampaign() {
   Profile& p = sim_.profile;
   CampaignRecord r;
   r.id = 1;

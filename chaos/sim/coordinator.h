@@ -1,20 +1,23 @@
 // The simulated coordinator: the Arbiter and the campaign machine of the daemon on their
-// durable record, with the supervisor's part (spawning, stopping and reaping the replica
-// processes) and the campaign's hands (Host). It dies and restarts with the faults; its
-// record survives it. Owned by the World; single-threaded.
+// durable record, the agents' side (AgentLinks: the arbiter's starts and stops become the
+// hosts' desired states; the agents' reports become process events, as coordinator.cc wires
+// them) and the campaign's hands (Host). It runs on host h3, dies and restarts with the
+// faults; its record survives it. Owned by the World; single-threaded.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "chaos/sim/agents.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/digest_driver.h"
 #include "chaos/sim/memory_record_store.h"
 #include "chaos/sim/network.h"
 #include "chaos/sim/replica_process.h"
+#include "upgrade_coordinator/agent_links.h"
 #include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/campaign/campaign.h"
 #include "upgrade_coordinator/event_log.h"
@@ -53,13 +56,15 @@ class Host final : public CampaignHost {
 
 class Coordinator {
  public:
-  Coordinator(SimContext& sim, Network& network, Processes& processes);
+  Coordinator(SimContext& sim, Network& network, Processes& processes, Agents& agents);
 
   // Null while the coordinator is down; the campaign also when none was started.
   const Arbiter* arbiter() const { return arbiter_.get(); }
   const Campaign* campaign() const { return campaign_.get(); }
   // The cluster and campaign events of every coordinator life.
   const EventLog& events() const { return events_; }
+  // Promotions by kind over every coordinator life (TransitionEvent::kind).
+  const std::map<std::string, uint64_t>& transitions() const { return transitions_; }
   // What went wrong in the coordinator itself ("coordinator: ...").
   const std::vector<std::string>& violations() const { return violations_; }
 
@@ -74,36 +79,45 @@ class Coordinator {
   // Each loop turn.
   void Tick();
 
-  // What reaches the coordinator's process from the replicas.
-  void OnExited(const std::string& replica, int32_t pid);
+  // What reaches the coordinator's process from the replicas and the agents.
   void OnStatus(const StatusReport& status);
+  void OnAgentReport(const std::string& route, const AgentReport& report);
   void OnDigestAnswer(const std::string& from, const AdminReply& reply);
 
  private:
   friend class Host;
 
   static CampaignOptions CampaignTimes();
+  static ClusterConfig SimCluster();
   void Stop();
   void RestartAfter(int64_t delay_us);
   void Execute();
-  void Spawn(const std::string& replica);
-  void ReapAdopted();
+  void AskStart(const std::string& replica);
+  void SendDesired();
   void FinalizeByHand();
+  void Distribute();
+  bool Holds(const std::string& host) const;
+  void BeginCampaign();
+  void CountTransitions();
 
   SimContext& sim_;
   Network& network_;
   Processes& processes_;
+  Agents& agents_;
+  const ClusterConfig config_;  // the hosts and replicas, for AgentLinks
   Host host_;
   MemoryRecordStore records_;
   std::unique_ptr<Arbiter> arbiter_;
   std::unique_ptr<Campaign> campaign_;
+  std::unique_ptr<AgentLinks> links_;  // null while the coordinator is down
   DigestDriver digests_;
-  std::set<int32_t> children_;  // pids the running coordinator spawned (the rest: adopted)
   bool kill_after_persist_ = false;
   uint64_t writes_acted_on_ = 0;  // records_.writes() when the coordinator last acted
   int64_t down_us_ = 0;
   EventLog events_;
   std::vector<std::string> violations_;
+  std::map<std::string, uint64_t> transitions_;
+  size_t transitions_seen_ = 0;  // of this life's arbiter
 };
 
 }  // namespace duplex::sim

@@ -5,11 +5,12 @@
 namespace duplex::sim {
 
 FaultScheduler::FaultScheduler(SimContext& sim, Network& network, Processes& processes,
-                               Coordinator& coordinator)
+                               Agents& agents, Coordinator& coordinator)
     : sim_(sim),
       network_(network),
       processes_(processes),
       coordinator_(coordinator),
+      hosts_(sim, network, processes, agents),
       torn_rng_(sim.options.seed ^ 0x746f726e) {}
 
 // Poisson-ish: each kind of fault fires with its rate, checked every 50 ms.
@@ -27,27 +28,51 @@ bool FaultScheduler::Roll(double per_s) { return per_s > 0 && sim_.rng.Chance(pe
 void FaultScheduler::Fire() {
   const Profile& p = sim_.profile;
   const char* victim = sim_.rng.Chance(0.5) ? "a" : "b";
-  if (Roll(p.crash_per_s)) processes_.Crash(processes_.at(victim), "killed (SIGKILL)");
+  if (Roll(p.crash_per_s)) {
+    Count("crash");
+    processes_.Crash(processes_.at(victim), "killed (SIGKILL)");
+  }
   if (Roll(p.pause_per_s)) Pause(processes_.at(victim));
   if (Roll(p.partition_per_s)) Partition();
   if (Roll(p.clock_jump_per_s)) JumpClock(processes_.at(victim));
   if (Roll(p.coordinator_restart_per_s) && coordinator_.arbiter()) RestartCoordinator();
   if (Roll(p.write_error_per_s)) FailDisk(processes_.at(victim));
   if (Roll(p.power_loss_per_s)) CutPower(victim);
+  FireHostFaults();
+}
+
+// The host faults draw their host only when they fire, so that runs without them draw as
+// before.
+void FaultScheduler::FireHostFaults() {
+  const Profile& p = sim_.profile;
+  auto replica_host = [this] { return std::string(sim_.rng.Chance(0.5) ? "h1" : "h2"); };
+  auto count = [this](const std::string& kind) {
+    if (!kind.empty()) Count(kind);
+  };
+  if (Roll(p.host_crash_per_s)) count(hosts_.Crash(replica_host()));
+  if (Roll(p.host_freeze_per_s)) count(hosts_.Freeze(replica_host()));
+  if (Roll(p.host_isolate_per_s)) {
+    static const char* kHosts[] = {"h1", "h2", kCoordinatorHost};
+    count(hosts_.Isolate(kHosts[sim_.rng.Uniform(0, 2)]));
+  }
+  if (Roll(p.agent_kill_per_s)) count(hosts_.KillAgent(replica_host()));
 }
 
 void FaultScheduler::Pause(Replica& r) {
   if (!r.up) return;
+  Count("pause");
   r.paused_until = sim_.now() + sim_.rng.Uniform(50, 600) * kMs;
   sim_.trace.Line("pause " + r.name + " until " + std::to_string(r.paused_until));
 }
 
 void FaultScheduler::JumpClock(Replica& r) {
+  Count("clock-jump");
   r.clock_offset_ms += sim_.rng.Uniform(-3600 * 1000, 3600 * 1000);  // NTP step, either way
   sim_.trace.Line("clock of " + r.name + " jumps to offset " + std::to_string(r.clock_offset_ms));
 }
 
 void FaultScheduler::RestartCoordinator() {
+  Count("coordinator-restart");
   int64_t down_us = sim_.rng.Uniform(0, 500) * kMs;
   coordinator_.Restart(down_us, torn_rng_.Chance(0.5));
 }
@@ -55,6 +80,7 @@ void FaultScheduler::RestartCoordinator() {
 // The disk fails writes for a while: the store's next write fails and the process stops
 // (ReplicaCore's fatal handler), as a real one does; restarts fail meanwhile.
 void FaultScheduler::FailDisk(Replica& r) {
+  Count("write-error");
   FaultSettings failing = HealthyDisk();
   failing.write_error = sim_.rng.Chance(0.5) ? FaultSettings::WriteError::kIoError
                                              : FaultSettings::WriteError::kNoSpace;
@@ -68,6 +94,7 @@ void FaultScheduler::FailDisk(Replica& r) {
 
 // A power cut: unsynced writes are lost. Sometimes both machines at once.
 void FaultScheduler::CutPower(const std::string& victim) {
+  Count("power-loss");
   std::vector<std::string> cut = {victim};
   if (sim_.rng.Chance(0.5)) cut = {"a", "b"};
   for (const auto& name : cut) {
@@ -82,6 +109,7 @@ void FaultScheduler::CutPower(const std::string& victim) {
 void FaultScheduler::Partition() {
   static const std::vector<std::string> kLinks = {
       "a>b", "b>a", "a>coordinator", "coordinator>a", "b>coordinator", "coordinator>b"};
+  Count(sim_.profile.swizzle ? "swizzle" : "partition");
   int n = sim_.profile.swizzle ? static_cast<int>(sim_.rng.Uniform(2, 4)) : 1;
   std::vector<std::string> cut;
   for (int i = 0; i < n; ++i) {

@@ -1,13 +1,17 @@
 // The fault scheduler: while the load runs, every 50 ms each kind of fault of the
 // run's profile fires with its rate (crashes, pauses, partitions and swizzling, clock
-// jumps, coordinator restarts, disk write errors, power cuts). Owned by the World;
-// single-threaded.
+// jumps, coordinator restarts, disk write errors, power cuts, and the host faults of
+// host_faults.h). Owned by the World; single-threaded.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 
+#include "chaos/sim/agents.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/coordinator.h"
+#include "chaos/sim/host_faults.h"
 #include "chaos/sim/network.h"
 #include "chaos/sim/replica_process.h"
 #include "chaos/sim/rng.h"
@@ -16,15 +20,22 @@ namespace duplex::sim {
 
 class FaultScheduler {
  public:
-  FaultScheduler(SimContext& sim, Network& network, Processes& processes, Coordinator& coordinator);
+  FaultScheduler(SimContext& sim, Network& network, Processes& processes, Agents& agents,
+                 Coordinator& coordinator);
 
   void Start();
   // No fault fires from now on (those under way end as drawn).
   void Stop() { loading_ = false; }
+  // The faults stop: every host up, thawed and reachable.
+  void HealHosts() { hosts_.HealAll(); }
+  // The faults injected so far, by kind.
+  const std::map<std::string, uint64_t>& counts() const { return counts_; }
 
  private:
   bool Roll(double per_s);
+  void Count(const std::string& kind) { ++counts_[kind]; }
   void Fire();
+  void FireHostFaults();
   void Pause(Replica& r);
   void JumpClock(Replica& r);
   void RestartCoordinator();
@@ -36,10 +47,12 @@ class FaultScheduler {
   Network& network_;
   Processes& processes_;
   Coordinator& coordinator_;
+  HostFaults hosts_;
   // Whether a coordinator restart is torn (killed between persisting and acting): its own
   // stream, so that the seeds draw everything else as they did before it existed.
   Rng torn_rng_;
   bool loading_ = true;
+  std::map<std::string, uint64_t> counts_;
 };
 
 }  // namespace duplex::sim

@@ -1,14 +1,42 @@
 #include "chaos/sim/network.h"
 
+#include <algorithm>
+
 namespace duplex::sim {
 
 bool Network::IsCut(const std::string& from, const std::string& to) const {
   return cut_.count(from + ">" + to) || cut_.count(from + ">*") || cut_.count("*>" + to);
 }
 
+bool Network::HostCut(const std::string& from, const std::string& to) const {
+  auto cut = [](const std::map<std::string, int>& cuts, const std::string& host) {
+    auto it = cuts.find(host);
+    return it != cuts.end() && it->second > 0;
+  };
+  auto from_host = host_of_.find(from);
+  auto to_host = host_of_.find(to);
+  if (from_host != host_of_.end() && to_host != host_of_.end() &&
+      from_host->second == to_host->second) {
+    return false;  // within a host: loopback, never cut
+  }
+  return (from_host != host_of_.end() && cut(host_out_cut_, from_host->second)) ||
+         (to_host != host_of_.end() && cut(host_in_cut_, to_host->second));
+}
+
+void Network::CutHost(const std::string& host, bool in, bool out) {
+  if (in) ++host_in_cut_[host];
+  if (out) ++host_out_cut_[host];
+}
+
+void Network::RestoreHost(const std::string& host, bool in, bool out) {
+  if (in && host_in_cut_[host] > 0) --host_in_cut_[host];
+  if (out && host_out_cut_[host] > 0) --host_out_cut_[host];
+}
+
 void Network::Send(const std::string& from, const std::string& to, const std::string& what,
                    const std::function<void()>& fn) {
   if (faulty_ && IsCut(from, to)) return;
+  if (HostCut(from, to)) return;
   Profile& p = sim_.profile;
   if (faulty_ && sim_.rng.Chance(p.drop)) return;
   int copies = faulty_ && sim_.rng.Chance(p.duplicate) ? 2 : 1;
@@ -19,6 +47,24 @@ void Network::Send(const std::string& from, const std::string& to, const std::st
       fn();
     });
   }
+}
+
+}  // namespace duplex::sim
+
+namespace duplex::sim {
+
+void Network::SendOrdered(const std::string& from, const std::string& to, const std::string& what,
+                          const std::function<void()>& fn) {
+  if ((faulty_ && IsCut(from, to)) || HostCut(from, to)) return;
+  Profile& p = sim_.profile;
+  if (faulty_ && sim_.rng.Chance(p.drop)) return;
+  int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
+  int64_t& last = last_delivery_us_[from + ">" + to];
+  last = std::max(last, sim_.now() + delay);  // ties run in the order they were scheduled
+  sim_.queue.At(last, [this, from, to, what, fn] {
+    if (sim_.trace.keeps_text()) sim_.trace.Line(from + ">" + to + " " + what);
+    fn();
+  });
 }
 
 }  // namespace duplex::sim

@@ -34,21 +34,32 @@ Profile Profile::Draw(Rng& rng, Rng& later) {
     p.churn = 0.02;
     p.session_expiry_ms = later.Uniform(1600, 2400);
   }
+  if (hostile) {
+    if (later.Chance(0.3)) p.host_crash_per_s = later.Unit() * 0.5;
+    if (later.Chance(0.3)) p.host_freeze_per_s = later.Unit() * 0.5;
+    if (later.Chance(0.3)) p.host_isolate_per_s = later.Unit() * 0.5;
+    if (later.Chance(0.3)) p.agent_kill_per_s = later.Unit() * 0.7;
+  }
+  if (p.upgrade) p.distribute = !later.Chance(0.05);
   return p;
 }
 
 std::string Profile::Describe() const {
-  char text[512];
+  char text[768];
   std::snprintf(text, sizeof(text),
                 "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
                 "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
                 "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
-                "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms",
+                "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms "
+                "host-crash/s %.2f host-freeze/s %.2f host-isolate/s %.2f agent-kill/s %.2f "
+                "distribute %d",
                 drop, duplicate, static_cast<long long>(delay_min_us),
                 static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                 coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
                 swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
-                auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms));
+                auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms),
+                host_crash_per_s, host_freeze_per_s, host_isolate_per_s, agent_kill_per_s,
+                distribute);
   return text;
 }
 

@@ -15,6 +15,14 @@ struct Profile {
   int64_t delay_min_us = 50, delay_max_us = 300;
   double crash_per_s = 0, pause_per_s = 0, partition_per_s = 0, coordinator_restart_per_s = 0;
   double write_error_per_s = 0, power_loss_per_s = 0, clock_jump_per_s = 0;
+  // Host faults (h1, h2; isolation also h3, the coordinator's): a host crash (every process
+  // of the host at once, then it boots again), a freeze, an isolation (both ways or one
+  // way), its agent killed (and restarted, adopting its replicas).
+  double host_crash_per_s = 0, host_freeze_per_s = 0, host_isolate_per_s = 0;
+  double agent_kill_per_s = 0;
+  // The new release's package is distributed to both hosts before the campaign starts; else
+  // (some runs) the campaign starts without it and the reload fails to start on the host.
+  bool distribute = true;
   bool swizzle = false;
   bool upgrade = false;
   std::string variant;  // of the 2.0.0 release: "", crash, unhealthy, corrupt

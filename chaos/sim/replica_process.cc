@@ -1,5 +1,6 @@
 #include "chaos/sim/replica_process.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "chaos/sim/fatal_handler.h"
@@ -27,6 +28,7 @@ Processes::Processes(SimContext& sim, Network& network, ProcessListener* listene
     r.fs = std::make_shared<FaultFileSystem>(env_->GetFileSystem(), "");
     r.fs->Set(HealthyDisk());
     r.env = rocksdb::NewCompositeEnv(r.fs);
+    network_.Place(name, HostOf(name));
   }
 }
 
@@ -50,7 +52,11 @@ int32_t Processes::Spawn(const std::string& name, const std::string& version) {
 }
 
 void Processes::Boot(Replica& r, int32_t pid) {
-  if (r.pid != pid || !r.booting) return;  // stopped while it started
+  if (r.pid != pid || !r.booting) return;    // stopped while it started
+  if (frozen_until_[r.name] > sim_.now()) {  // its host is frozen: it starts at the thaw
+    sim_.queue.At(frozen_until_[r.name], [this, name = r.name, pid] { Boot(at(name), pid); });
+    return;
+  }
   r.booting = false;
   std::string variant = r.version == kNewVersion ? sim_.profile.variant : "";
   sim_.trace.Line("start " + r.name + " " + r.version + (variant.empty() ? "" : "-" + variant) +
@@ -126,6 +132,24 @@ void Processes::Crash(Replica& r, const std::string& why) {
   ExitLater(r);
 }
 
+void Processes::Kill(Replica& r, const std::string& why) {
+  if (r.up) return Crash(r, why);
+  if (!r.booting) return;
+  sim_.trace.Line("crash " + r.name + " while starting: " + why);
+  r.booting = false;
+  ExitLater(r);
+}
+
+void Processes::Freeze(Replica& r, int64_t until_us) {
+  frozen_until_[r.name] = std::max(frozen_until_[r.name], until_us);
+  if (r.up) r.paused_until = std::max(r.paused_until, until_us);
+}
+
+void Processes::Thaw(Replica& r) {
+  frozen_until_.erase(r.name);
+  r.paused_until = 0;
+}
+
 void Processes::OnReplica(const std::string& name, const std::function<void(ReplicaCore&)>& fn) {
   Replica& r = replicas_.at(name);
   if (!r.up) return;
@@ -152,6 +176,7 @@ void Processes::Tick() {
 }
 
 void Processes::HealAll() {
+  frozen_until_.clear();
   for (auto& [name, r] : replicas_) {
     r.paused_until = 0;
     r.fs->Set(HealthyDisk());

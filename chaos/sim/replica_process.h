@@ -77,6 +77,12 @@ class Processes {
   // SIGTERM for a reload: stops a process that is up or still starting.
   void Stop(const std::string& name);
   void Crash(Replica& r, const std::string& why);
+  // Its host dies: the process ends whether up or still starting.
+  void Kill(Replica& r, const std::string& why);
+  // Its host freezes until `until_us`: the process (or its start) is stopped meanwhile.
+  void Freeze(Replica& r, int64_t until_us);
+  // Its host died or thawed: no longer frozen.
+  void Thaw(Replica& r);
 
   // Runs fn on the replica's core and carries out what it asked for. A store failure
   // inside kills that process only. fn may run later (a paused process): it must own
@@ -117,7 +123,8 @@ class Processes {
   std::unique_ptr<rocksdb::Env> env_;  // the machines' disks: declared first, freed last
   std::map<std::string, Replica> replicas_;
   int32_t next_pid_ = 100;
-  uint64_t sessions_expired_ = 0;  // by processes gone
+  std::map<std::string, int64_t> frozen_until_;  // by replica: its host frozen until then
+  uint64_t sessions_expired_ = 0;                // by processes gone
   std::map<std::string, nlohmann::json> replica_state_;
   std::vector<nlohmann::json> replica_events_;
 };

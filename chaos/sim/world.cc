@@ -6,13 +6,15 @@ World::World(const SimOptions& o)
     : sim_(o),
       network_(sim_),
       processes_(sim_, network_, this),
-      coordinator_(sim_, network_, processes_),
+      agents_(sim_, network_, processes_, this),
+      coordinator_(sim_, network_, processes_, agents_),
       clients_(sim_, network_, processes_),
-      faults_(sim_, network_, processes_, coordinator_),
+      faults_(sim_, network_, processes_, agents_, coordinator_),
       judge_(sim_, processes_, coordinator_, clients_) {}
 
 SimResult World::Run() {
   sim_.trace.Line("profile " + sim_.profile.Describe());
+  agents_.StartAll();
   coordinator_.Start();
   // Load and faults.
   faults_.Start();
@@ -22,6 +24,7 @@ SimResult World::Run() {
   }
   sim_.queue.Every(kTickUs, [this] {
     processes_.Tick();
+    agents_.Tick();
     coordinator_.Tick();
     return true;
   });
@@ -33,18 +36,24 @@ SimResult World::Run() {
   HealAll();
   int64_t settle_end = sim_.now() + sim_.options.settle_ms * kMs;
   while (sim_.now() < settle_end && !judge_.Settled()) sim_.queue.RunUntil(sim_.now() + 50 * kMs);
-  return judge_.Verdict();
+  SimResult out = judge_.Verdict();
+  out.transitions = coordinator_.transitions();
+  out.faults = faults_.counts();
+  return out;
 }
 
 void World::HealAll() {
   sim_.trace.Line("heal");
   network_.HealAll();
   processes_.HealAll();
+  faults_.HealHosts();  // every host up, every agent running
   if (!coordinator_.arbiter()) coordinator_.Start();
 }
 
-void World::OnExited(const std::string& replica, int32_t pid) {
-  coordinator_.OnExited(replica, pid);
+void World::OnExited(const std::string& replica, int32_t pid) { agents_.OnExited(replica, pid); }
+
+void World::OnAgentReport(const std::string& route, const AgentReport& report) {
+  coordinator_.OnAgentReport(route, report);
 }
 
 void World::OnStatus(const StatusReport& status) { coordinator_.OnStatus(status); }

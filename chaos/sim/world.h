@@ -1,11 +1,12 @@
-// The simulated world of one run: the parts (processes, network, coordinator, clients,
-// faults, judge) on one clock, wired together. Run() loads the cluster under faults,
+// The simulated world of one run: the parts (processes, agents, network, coordinator,
+// clients, faults, judge) on one clock, wired together. Run() loads the cluster under faults,
 // lets it settle and returns the judge's verdict. Made and run by Simulate
 // (chaos/simulation.h); single-threaded.
 #pragma once
 
 #include <string>
 
+#include "chaos/sim/agents.h"
 #include "chaos/sim/clients.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/coordinator.h"
@@ -17,14 +18,15 @@
 
 namespace duplex::sim {
 
-class World final : private ProcessListener {
+class World final : private ProcessListener, private AgentListener {
  public:
   explicit World(const SimOptions& o);
   SimResult Run();
 
  private:
-  // Where the processes' exits, reports and replies go.
+  // Where the processes' exits (to their host's agent), reports and replies go.
   void OnExited(const std::string& replica, int32_t pid) override;
+  void OnAgentReport(const std::string& route, const AgentReport& report) override;
   void OnStatus(const StatusReport& status) override;
   void OnReply(const std::string& route, const ClientReply& reply) override;
   void OnAdminReply(const std::string& route, const AdminReply& reply) override;
@@ -35,6 +37,7 @@ class World final : private ProcessListener {
   SimContext sim_;
   Network network_;
   Processes processes_;
+  Agents agents_;
   Coordinator coordinator_;
   Clients clients_;
   FaultScheduler faults_;
