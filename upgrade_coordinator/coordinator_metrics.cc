@@ -15,6 +15,49 @@ T Field(const nlohmann::json& j, const char* key, T fallback) {
   return j.is_object() && j.contains(key) && !j[key].is_null() ? j[key].get<T>() : fallback;
 }
 
+// The hosts' agents and the failovers by what their agents said.
+void HostMetrics(const nlohmann::json& view, PrometheusText& m) {
+  const nlohmann::json failovers = view.value("host_failovers", nlohmann::json::object());
+  for (const auto& [cause, n] : failovers.items()) {
+    m.Counter("duplex_host_failovers_total",
+              "Failovers by cause: process_exit (reported by its agent), host_unreachable (the "
+              "agent silent too), process_silent (the process hung under a live agent).",
+              n.get<uint64_t>(), {{"cause", cause}});
+  }
+  for (const auto& h : view.value("hosts", nlohmann::json::array())) {
+    PrometheusText::Labels host = {{"host", Field<std::string>(h, "name", "")}};
+    m.Level("duplex_agent_connected", "1 while the host's agent reports.",
+            Field<std::string>(h, "agent", "") == "connected", host);
+    if (h.contains("last_heartbeat_ms")) {
+      m.Level("duplex_agent_heartbeat_age_ms", "Milliseconds since the host's agent last reported.",
+              Field<uint64_t>(h, "last_heartbeat_ms", 0), host);
+    }
+    const nlohmann::json processes = h.value("processes", nlohmann::json::array());
+    m.Level("duplex_agent_processes", "Replica processes the host's agent runs.",
+            static_cast<uint64_t>(
+                std::count_if(processes.begin(), processes.end(),
+                              [](const nlohmann::json& p) { return p.value("pid", 0) != 0; })),
+            host);
+  }
+}
+
+// The latest campaign: whether it runs, and where it stands.
+void CampaignMetrics(const nlohmann::json& view, PrometheusText& m) {
+  const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();
+  std::string state = Field<std::string>(campaign, "state", "none");
+  std::optional<CampaignState> known = FromName<CampaignState>(state);
+  // The view is built from our own record (campaign/record.h), whose states are known names.
+  DUPLEX_ASSERT(known.has_value() || state == "none", "a campaign in the view has a known state",
+                state);
+  m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
+          known.has_value() && !Ended(*known));
+  m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).", 1,
+          {{"from", Field<std::string>(campaign, "from", "")},
+           {"to", Field<std::string>(campaign, "to", "")},
+           {"state", state},
+           {"phase", Field<std::string>(campaign, "phase", "")}});
+}
+
 }  // namespace
 
 std::string CoordinatorMetricsText(const nlohmann::json& view,
@@ -72,42 +115,9 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
               {{"kind", kind}});
   }
 
-  const nlohmann::json failovers = view.value("host_failovers", nlohmann::json::object());
-  for (const auto& [cause, n] : failovers.items()) {
-    m.Counter("duplex_host_failovers_total",
-              "Failovers by cause: process_exit (reported by its agent), host_unreachable (the "
-              "agent silent too), process_silent (the process hung under a live agent).",
-              n.get<uint64_t>(), {{"cause", cause}});
-  }
-  for (const auto& h : view.value("hosts", nlohmann::json::array())) {
-    PrometheusText::Labels host = {{"host", Field<std::string>(h, "name", "")}};
-    m.Level("duplex_agent_connected", "1 while the host's agent reports.",
-            Field<std::string>(h, "agent", "") == "connected", host);
-    if (h.contains("last_heartbeat_ms")) {
-      m.Level("duplex_agent_heartbeat_age_ms", "Milliseconds since the host's agent last reported.",
-              Field<uint64_t>(h, "last_heartbeat_ms", 0), host);
-    }
-    const nlohmann::json processes = h.value("processes", nlohmann::json::array());
-    m.Level("duplex_agent_processes", "Replica processes the host's agent runs.",
-            static_cast<uint64_t>(
-                std::count_if(processes.begin(), processes.end(),
-                              [](const nlohmann::json& p) { return p.value("pid", 0) != 0; })),
-            host);
-  }
+  HostMetrics(view, m);
 
-  const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();
-  std::string state = Field<std::string>(campaign, "state", "none");
-  std::optional<CampaignState> known = FromName<CampaignState>(state);
-  // The view is built from our own record (campaign/record.h), whose states are known names.
-  DUPLEX_ASSERT(known.has_value() || state == "none", "a campaign in the view has a known state",
-                state);
-  m.Level("duplex_upgrade_running", "1 while an upgrade campaign runs or awaits finalize.",
-          known.has_value() && !Ended(*known));
-  m.Level("duplex_upgrade_info", "The latest upgrade campaign, its target and state (always 1).", 1,
-          {{"from", Field<std::string>(campaign, "from", "")},
-           {"to", Field<std::string>(campaign, "to", "")},
-           {"state", state},
-           {"phase", Field<std::string>(campaign, "phase", "")}});
+  CampaignMetrics(view, m);
   return m.Take();
 }
 

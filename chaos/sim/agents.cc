@@ -23,7 +23,7 @@ AgentCoreOptions Agents::CoreOptions(const std::string& host) {
   AgentCoreOptions o;
   o.host = host;
   o.alone_after_ms = 5 * kHeartbeatMs;
-  o.restarts_max = 1000;
+  o.restart.restarts_max = 1000;
   return o;
 }
 
