@@ -15,16 +15,23 @@ AgentCore::AgentCore(AgentCoreOptions options) : options_(std::move(options)) {
                 options_.alone_after_ms);
 }
 
-void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& running,
+void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& known,
                         int64_t now_us) {
   desired_ = desired;
-  for (const ReplicaProcess& r : running) {
-    DUPLEX_ASSERT(r.pid > 0, "an adopted process runs", r.replica, r.pid);
+  for (const ReplicaProcess& r : known) {
+    DUPLEX_ASSERT(r.pid >= 0 && (r.pid > 0 || r.instance > 0), "a known process ran", r.replica,
+                  r.pid, r.instance);
     Proc& p = procs_[r.replica];
     p.view = r;
+    p.view.stopping = false;
     p.started_instance = r.instance;
-    spdlog::info("replica {} (pid {}, instance {}) still runs: adopted", r.replica, r.pid,
-                 r.instance);
+    if (r.pid > 0) {
+      spdlog::info("replica {} (pid {}, instance {}) still runs: adopted", r.replica, r.pid,
+                   r.instance);
+    } else {
+      spdlog::info("replica {} (instance {}) is gone: the coordinator restarts it", r.replica,
+                   r.instance);
+    }
   }
   // Silence since the restart counts from now: the coordinator may well be there.
   heard_us_ = now_us;

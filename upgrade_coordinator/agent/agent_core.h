@@ -43,9 +43,10 @@ class AgentCore {
  public:
   explicit AgentCore(AgentCoreOptions options);
 
-  // A restarted agent: the desired state its record held and the replica processes found
-  // still running (adopted, not restarted).
-  void Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& running,
+  // A restarted agent: the desired state its record held, the replica processes found still
+  // running (adopted, not restarted) and those its record knew that are gone (pid 0: the
+  // instance they ran is not started again; the coordinator asks for a new one).
+  void Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& known,
                int64_t now_us);
   void OnDesired(const DesiredState& desired, int64_t now_us);
   void OnCoordinatorHeard(int64_t now_us);

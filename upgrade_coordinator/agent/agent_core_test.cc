@@ -132,5 +132,20 @@ TEST_F(AgentCoreTest, ARestartedAgentAdoptsWhatRunsInsteadOfStartingIt) {
   EXPECT_EQ(core_.processes()[0].pid, 777);
 }
 
+// After a reboot the record's replicas are gone: the agent reports them down and waits for
+// the coordinator's new instance (its backoff, its failed marks) instead of starting them.
+TEST_F(AgentCoreTest, ARebootedAgentDoesNotStartAgainWhatItStartedBefore) {
+  ReplicaProcess gone;
+  gone.replica = "a";
+  gone.instance = 4;
+  gone.version = "1.0.0";
+  core_.Restore(Want(4, true), {gone}, 0);
+  for (int64_t t = 0; t < 2000 * kMs; t += 10 * kMs) core_.OnTick(t);  // alone, too
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_EQ(core_.processes()[0].pid, 0);
+  core_.OnDesired(Want(5, true), 2001 * kMs);
+  ASSERT_EQ(Starts().size(), 1u);
+}
+
 }  // namespace
 }  // namespace duplex

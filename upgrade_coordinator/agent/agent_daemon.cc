@@ -60,8 +60,9 @@ std::string RecordJson(const AgentCore& core) {
                             {"replicas", nlohmann::json::array()}};
   for (const ReplicaSpec& s : core.desired().replicas) desired["replicas"].push_back(SpecJson(s));
   nlohmann::json processes = nlohmann::json::array();
+  // Those not running too: the instance it started last is not started again by a new agent
+  // (after a reboot the coordinator decides, with its backoff and its failed marks).
   for (const ReplicaProcess& p : core.processes()) {
-    if (p.pid == 0) continue;
     processes.push_back({{"replica", p.replica},
                          {"instance", p.instance},
                          {"pid", p.pid},
@@ -192,10 +193,17 @@ class AgentDaemon {
   // directory (the pid lock, so a reused pid is never taken for it) is adopted.
   void Adopt() {
     Record record = ReadRecord(dir_ + "/record.json");
-    std::vector<ReplicaProcess> running;
+    std::vector<ReplicaProcess> known;
     for (const ReplicaConfig* r : ReplicasOn(config_, host_.name)) {
       const pid_t holder = PidLock::Holder(PidLock::FileIn(ReplicaDataDir(config_, *r)));
-      if (holder <= 0) continue;
+      if (holder <= 0) {
+        for (ReplicaProcess p : record.processes) {
+          if (p.replica != r->name || p.instance == 0) continue;
+          p.pid = 0;  // gone (the host rebooted, or it exited while no agent watched)
+          known.push_back(p);
+        }
+        continue;
+      }
       ReplicaProcess adopted;
       adopted.replica = r->name;
       adopted.pid = holder;
@@ -206,10 +214,10 @@ class AgentDaemon {
         spdlog::warn("replica {} (pid {}) runs but is not in the record: adopted", r->name, holder);
       }
       Watch(r->name, holder, /*child=*/false);
-      running.push_back(adopted);
+      known.push_back(adopted);
     }
     record.desired.host = host_.name;
-    core_.Restore(record.desired, running, SteadyUs());
+    core_.Restore(record.desired, known, SteadyUs());
   }
 
   void Watch(const std::string& replica, int32_t pid, bool child) {

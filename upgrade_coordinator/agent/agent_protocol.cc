@@ -3,7 +3,6 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-
 #include "replica/frame_envelope.h"
 #include "upgrade_coordinator/agent/agent.capnp.h"
 

@@ -41,7 +41,8 @@ TEST(AgentProtocol, HostileBytesAreRefusedWithTheReason) {
             std::string::npos);
   std::string flipped = bytes;
   flipped[20] ^= 0x40;
-  EXPECT_EQ(DecodeAgentFrame(flipped, 1 << 20).status().message(), "agent frame checksum mismatch (corrupted in flight)");
+  EXPECT_EQ(DecodeAgentFrame(flipped, 1 << 20).status().message(),
+            "agent frame checksum mismatch (corrupted in flight)");
   EXPECT_FALSE(DecodeAgentFrame("", 1 << 20).ok());
 }
 
