@@ -245,6 +245,9 @@ Status RedisPeer::WriteConfigs() {
         << "\nprotected-mode no\ndaemonize no\n"
         << "dir " << Quoted(options_.dir + "/" + n.name) << "\nlogfile " << Quoted(n.log_path)
         << "\n";
+    // Redis rewrites its process title over its environment, where the lab's tags are read
+    // (/proc/<pid>/environ): a tagged node keeps its title.
+    if (!n.env.empty()) out << "set-proc-title no\n";
     if (n.sentinel) {
       const std::string m = std::string(" ") + kSentinelMasterName;
       out << "sentinel monitor" << m << " 127.0.0.1 " << a.port << " 2\n"

@@ -168,12 +168,12 @@ struct Run {
   void HostsFailover(HostsSystem& duplex_hosts, HostsSystem* peer_hosts) {
     for (HostFault fault : kHostFaults) {
       const std::string key = HostFaultKey(fault);
-      const std::string what = fault == HostFault::kHostCrash    ? "host crash (lab crash"
-                               : fault == HostFault::kHostFreeze ? "host freeze (lab freeze"
-                                                                 : "remote process crash (SIGKILL";
-      figures.At(key + "_failover_ms", what + " -> first ack), two hosts", "ms", Better::kLower,
+      const std::string what = fault == HostFault::kHostCrash    ? "host crash"
+                               : fault == HostFault::kHostFreeze ? "host freeze"
+                                                                 : "process SIGKILL";
+      figures.At(key + "_failover_ms", "2 hosts: " + what + " -> first ack", "ms", Better::kLower,
                  "Sentinel, down-after 1000 ms");
-      figures.At(key + "_lost_writes", "lost acknowledged writes, " + key + ", two hosts", "writes",
+      figures.At(key + "_lost_writes", "2 hosts: lost acked writes, " + what, "writes",
                  Better::kLower, "SET, acknowledged by the primary");
       std::vector<double> duplex_ms, peer_ms;
       for (int rep = 0; rep < Runs(10); ++rep) {
