@@ -161,7 +161,8 @@ int Main(int argc, char** argv) {
   if (*bench) {
     bench_options.build_dir = std::filesystem::path(SelfPath()).parent_path().string();
     if (bench_json_option->count() > 0) {
-      if (bench_json.empty()) {
+      // `--json` alone: CLI11 records an empty value for an option that may take none.
+      if (bench_json.empty() || bench_json.front().empty()) {
         bench_options.json = true;
       } else {
         bench_options.json_path = bench_json.front();
