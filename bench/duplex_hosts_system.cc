@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -172,6 +173,10 @@ StatusOr<FailoverTrial> DuplexHostsSystem::Failover(HostFault fault) {
   writers.Stop();
   if (!hit.ok()) return hit.status();
   trial.lost = writers.Check().lost;
+  std::ifstream events(config_.data_dir + "/events.jsonl");
+  const CoordinatorTimes times = CoordinatorTimesAfter(events, t0, active);
+  if (times.down_us >= 0) trial.down_ms = (times.down_us - t0) / 1000.0;
+  if (times.promoted_us >= 0) trial.promoted_ms = (times.promoted_us - t0) / 1000.0;
   DUPLEX_RETURN_IF_ERROR(back);
   StatusOr<nlohmann::json> again = WaitFor(config_, kReadyTimeoutMs, PairReady);
   if (!again.ok()) return again.status();

@@ -24,6 +24,27 @@ std::string LabAddress(const LabOptions& options, int index) {
   return "127.0." + std::to_string(options.first_host + index) + ".1";
 }
 
+CoordinatorTimes CoordinatorTimesAfter(std::istream& events, int64_t t_us,
+                                       const std::string& old_active) {
+  CoordinatorTimes times;
+  for (std::string line; std::getline(events, line);) {
+    const nlohmann::json e = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!e.is_object()) continue;
+    const int64_t at = e.value("t_us", int64_t{-1});
+    if (at < t_us) continue;
+    const std::string kind = e.value("kind", "");
+    if (times.down_us < 0 && kind == "replica" && e.value("replica", "") == old_active &&
+        !e.value("alive", true)) {
+      times.down_us = at;
+    }
+    const std::string active = e.value("active", old_active);
+    if (times.promoted_us < 0 && kind == "cluster" && !active.empty() && active != old_active) {
+      times.promoted_us = at;
+    }
+  }
+  return times;
+}
+
 nlohmann::json HostTargets(const Figures& figures) {
   nlohmann::json out = nlohmann::json::object();
   for (HostFault fault : kHostFaults) {

@@ -5,6 +5,8 @@
 // bounded, one thread (the one that lives as long as the deployment).
 #pragma once
 
+#include <cstdint>
+#include <istream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -65,6 +67,18 @@ std::unique_ptr<HostsSystem> MakeDuplexHostsSystem(const LabOptions& options);
 // Redis: primary a on h1, replica b on h2, Sentinels s1, s2, s3 on h1, h2, h3 (three hosts:
 // the Sentinel on the primary's host dies with it).
 std::unique_ptr<HostsSystem> MakeRedisHostsSystem(const LabOptions& options);
+
+// Where a duplex failover's time went, from the coordinator's event log (<data_dir>/
+// events.jsonl: one JSON object a line, t_us on the steady clock the benchmark reads too):
+// after t_us, when the coordinator first recorded `old_active` not alive (a process exit its
+// agent reported, or a replica given up on) and when it first named another active. -1: not
+// in the log. Lines that are not JSON objects are skipped.
+struct CoordinatorTimes {
+  int64_t down_us = -1;
+  int64_t promoted_us = -1;
+};
+CoordinatorTimes CoordinatorTimesAfter(std::istream& events, int64_t t_us,
+                                       const std::string& old_active);
 
 // The targets for the two-host figures, judged on what `figures` holds: remote
 // process crash p99 < 20 ms, host crash and freeze p99 < 400 ms, each at least 5x faster

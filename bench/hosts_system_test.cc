@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "bench/suite.h"
+
 namespace duplex::bench {
 namespace {
 
@@ -86,6 +90,54 @@ TEST(Headlines, TwoHostSpeedupsAreThePeersMedianOverDuplexs) {
   EXPECT_EQ(duplex["p50"], 200);
   EXPECT_EQ(duplex["p99"], 300);
   EXPECT_EQ(duplex["max"], 300);
+}
+
+TEST(CoordinatorTimesAfter, FindsTheOldActiveDownAndTheNextActiveAfterTheFault) {
+  std::istringstream log(R"({"kind":"replica","replica":"a","alive":false,"t_us":50})"
+                         "\n"
+                         R"({"kind":"cluster","active":"b","epoch":2,"t_us":60})"
+                         "\n"
+                         "not json\n"
+                         R"({"kind":"replica","replica":"b","alive":false,"t_us":1010})"
+                         "\n"
+                         R"({"kind":"replica","replica":"a","alive":false,"t_us":1012})"
+                         "\n"
+                         R"({"kind":"cluster","active":"a","epoch":3,"t_us":1013})"
+                         "\n"
+                         R"({"kind":"cluster","active":"","epoch":3,"t_us":1014})"
+                         "\n"
+                         R"({"kind":"cluster","active":"b","epoch":4,"t_us":1020})"
+                         "\n"
+                         R"({"kind":"replica","replica":"a","alive":false,"t_us":1030})"
+                         "\n");
+  // Earlier lines (another trial's) and the other replica's are not this failover's.
+  const CoordinatorTimes t = CoordinatorTimesAfter(log, 1000, "a");
+  EXPECT_EQ(t.down_us, 1012);
+  EXPECT_EQ(t.promoted_us, 1020);
+  std::istringstream none(R"({"kind":"cluster","active":"a","t_us":2000})");
+  const CoordinatorTimes missing = CoordinatorTimesAfter(none, 1000, "a");
+  EXPECT_EQ(missing.down_us, -1);
+  EXPECT_EQ(missing.promoted_us, -1);
+}
+
+// Refused before anything starts (exit code 2): nothing here runs a deployment.
+TEST(RunSuite, RefusesHostsWhereTheyDoNotApply) {
+  SuiteOptions o;
+  o.what = "replication";
+  o.hosts = 2;
+  EXPECT_EQ(RunSuite(o), 2);  // two hosts: failover only
+  o.what = "failover";
+  o.hosts = 3;
+  EXPECT_EQ(RunSuite(o), 2);
+  o.hosts = 2;
+  o.peer = "redis-fsync";
+  EXPECT_EQ(RunSuite(o), 2);  // the two-host peer is plain redis
+  o.peer = "redis";
+  o.lab_first_host = 253;
+  EXPECT_EQ(RunSuite(o), 2);  // three hosts do not fit below 127.0.254.1
+  o.lab_first_host = 21;
+  o.first_port = 80;
+  EXPECT_EQ(RunSuite(o), 2);
 }
 
 }  // namespace

@@ -175,6 +175,10 @@ struct Run {
                  "Sentinel, down-after 1000 ms");
       figures.At(key + "_lost_writes", "2 hosts: lost acked writes, " + what, "writes",
                  Better::kLower, "SET, acknowledged by the primary");
+      figures.At(key + "_down_ms", "2 hosts: " + what + " -> coordinator sees it", "ms",
+                 Better::kLower);
+      figures.At(key + "_promoted_ms", "2 hosts: " + what + " -> coordinator promotes", "ms",
+                 Better::kLower);
       std::vector<double> duplex_ms, peer_ms;
       for (int rep = 0; rep < Runs(10); ++rep) {
         std::vector<std::pair<HostsSystem*, Side>> sides = {{&duplex_hosts, Side::kDuplex}};
@@ -201,6 +205,8 @@ struct Run {
                       << " failover: no write acknowledged by the other node\n";
           }
           figures.Add(key + "_lost_writes", side, static_cast<double>(trial->lost));
+          if (trial->down_ms >= 0) figures.Add(key + "_down_ms", side, trial->down_ms);
+          if (trial->promoted_ms >= 0) figures.Add(key + "_promoted_ms", side, trial->promoted_ms);
         }
       }
       figures.AddSeries("failover timeline, " + key + ", two hosts", Side::kDuplex, duplex_ms);
