@@ -12,6 +12,7 @@ nlohmann::json SpreadJson(const std::vector<double>& samples) {
   Spread s = SpreadOf(samples);
   return {{"min", s.min},
           {"median", s.median},
+          {"p50", Quantile(samples, 0.50)},
           {"p99", Quantile(samples, 0.99)},
           {"max", s.max},
           {"samples", samples}};
@@ -146,6 +147,9 @@ nlohmann::json Headlines(const Figures& figures) {
   ratio("async_throughput_ratio", "async_50c_writes_per_s", false);
   ratio("switchover_speedup", "switchover_unavailability_ms", true);
   ratio("memory_ratio", "memory_total_mb", false);
+  ratio("host_crash_failover_speedup", "host_crash_failover_ms", true);
+  ratio("host_freeze_failover_speedup", "host_freeze_failover_ms", true);
+  ratio("remote_process_crash_failover_speedup", "remote_process_crash_failover_ms", true);
   return out;
 }
 

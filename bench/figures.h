@@ -55,7 +55,8 @@ class Figures {
   const std::map<std::string, std::string>& notes() const { return notes_; }
 
   // {"figures": {key: {label, unit, duplex: {min, median, max, samples}, peer: ..., ratio}},
-  //  "notes": {...}, plus the headline ratios at the top level}.
+  //  "notes": {...}, plus the headline ratios at the top level}. Each side's spread also
+  //  carries p50 and p99 (nearest rank).
   nlohmann::json Json(const std::string& peer_name) const;
   void PrintTable(std::ostream& out, const std::string& peer_name) const;
 
@@ -67,7 +68,9 @@ class Figures {
 
 // The headline ratios the issue asks for, computed from the figures (absent when a side
 // is missing): crash_failover_speedup, hang_failover_speedup, sync_throughput_ratio,
-// async_throughput_ratio, switchover_speedup, memory_ratio.
+// async_throughput_ratio, switchover_speedup, memory_ratio, and on two hosts
+// host_crash_failover_speedup, host_freeze_failover_speedup,
+// remote_process_crash_failover_speedup.
 nlohmann::json Headlines(const Figures& figures);
 
 }  // namespace duplex::bench

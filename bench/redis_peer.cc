@@ -123,10 +123,12 @@ struct RedisPeer::Node {
   bool sentinel = false;
   int port = 0;
   std::string config_path;
-  std::string log_path;     // the node's own log (logfile)
-  std::string output_path;  // its stdout and stderr: what it says before its log is open
-  pid_t pid = 0;            // 0: not running
-  bool started = false;     // spawned at least once: from then on it should be running
+  std::string log_path;          // the node's own log (logfile)
+  std::string output_path;       // its stdout and stderr: what it says before its log is open
+  std::string address;           // a lab host's address it binds too; "" = none
+  std::vector<std::string> env;  // ahead of ours: the lab's tags
+  pid_t pid = 0;                 // 0: not running
+  bool started = false;          // spawned at least once: from then on it should be running
   std::unique_ptr<RedisClient> client;
 };
 
@@ -203,11 +205,14 @@ StatusOr<std::unique_ptr<RedisPeer>> RedisPeer::Start(const RedisPeerOptions& op
   std::unique_ptr<RedisPeer> peer(new RedisPeer(o));
   peer->server_binary_ = *server;
   peer->sentinel_binary_ = *sentinel;
-  for (const char* name : {"a", "b", "s1", "s2", "s3"}) {
+  const char* const names[] = {"a", "b", "s1", "s2", "s3"};
+  for (size_t i = 0; i < std::size(names); ++i) {
     Node n;
-    n.name = name;
-    n.sentinel = name[0] == 's';
-    n.port = PickFreePort();
+    n.name = names[i];
+    n.sentinel = n.name[0] == 's';
+    n.port = i < o.node_ports.size() ? o.node_ports[i] : PickFreePort();
+    if (i < o.node_addresses.size()) n.address = o.node_addresses[i];
+    if (i < o.node_env.size()) n.env = o.node_env[i];
     n.config_path = o.dir + "/" + n.name + ".conf";
     n.log_path = o.dir + "/" + n.name + ".log";
     n.output_path = o.dir + "/" + n.name + ".out";
@@ -236,9 +241,13 @@ Status RedisPeer::WriteConfigs() {
   for (const Node& n : nodes_) {
     std::ofstream out(n.config_path);
     out << "# Written by RedisPeer (bench/redis_peer.cc); Sentinel rewrites it on failovers.\n"
-        << "port " << n.port << "\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\n"
+        << "port " << n.port << "\nbind 127.0.0.1" << (n.address.empty() ? "" : " " + n.address)
+        << "\nprotected-mode no\ndaemonize no\n"
         << "dir " << Quoted(options_.dir + "/" + n.name) << "\nlogfile " << Quoted(n.log_path)
         << "\n";
+    // Redis rewrites its process title over its environment, where the lab's tags are read
+    // (/proc/<pid>/environ): a tagged node keeps its title.
+    if (!n.env.empty()) out << "set-proc-title no\n";
     if (n.sentinel) {
       const std::string m = std::string(" ") + kSentinelMasterName;
       out << "sentinel monitor" << m << " 127.0.0.1 " << a.port << " 2\n"
@@ -265,6 +274,7 @@ Status RedisPeer::Spawn(Node& node, const std::vector<std::string>& extra_args) 
   SpawnOptions options;
   options.argv = {node.sentinel ? sentinel_binary_ : server_binary_, node.config_path};
   options.argv.insert(options.argv.end(), extra_args.begin(), extra_args.end());
+  options.env = node.env;
   options.stdin_null = true;
   options.stdout_to = ChildOutput::kLogFile;  // what it says before its own log is open
   options.stderr_to = ChildOutput::kLogFile;

@@ -36,7 +36,15 @@ struct RedisPeerOptions {
   // of each event-loop turn, as duplex fsyncs every group commit).
   std::string appendfsync = "everysec";
   int ready_timeout_ms = 15000;  // Start: replica linked and Sentinels acquainted
-  int stop_grace_ms = 3000;      // SIGTERM, then SIGKILL after this long
+  // On a lab (`bench failover --hosts 2`), per node in the order a, b, s1, s2, s3: the host
+  // address it binds besides 127.0.0.1 (every client and link still goes through 127.0.0.1:
+  // a crash or a freeze of the host does not care which address), the environment entries
+  // it starts with (the lab's host tags, so that the lab's crash and freeze reach it), and
+  // its port. Empty: 127.0.0.1 only, no tags, ports picked free.
+  std::vector<std::string> node_addresses;
+  std::vector<std::vector<std::string>> node_env;
+  std::vector<int> node_ports;
+  int stop_grace_ms = 3000;  // SIGTERM, then SIGKILL after this long
 };
 
 class RedisPeer {

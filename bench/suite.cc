@@ -12,6 +12,7 @@
 
 #include "bench/duplex_system.h"
 #include "bench/figures.h"
+#include "bench/hosts_system.h"
 #include "bench/redis_peer.h"
 #include "bench/report.h"
 
@@ -162,6 +163,59 @@ struct Run {
     }
   }
 
+  // The two-host failover benchmark: each fault `runs` times on each side, the sides
+  // alternating who goes first, as Failover() does on one host.
+  void HostsFailover(HostsSystem& duplex_hosts, HostsSystem* peer_hosts) {
+    for (HostFault fault : kHostFaults) {
+      const std::string key = HostFaultKey(fault);
+      const std::string what = fault == HostFault::kHostCrash    ? "host crash"
+                               : fault == HostFault::kHostFreeze ? "host freeze"
+                                                                 : "process SIGKILL";
+      figures.At(key + "_failover_ms", "2 hosts: " + what + " -> first ack", "ms", Better::kLower,
+                 "Sentinel, down-after 1000 ms");
+      figures.At(key + "_lost_writes", "2 hosts: lost acked writes, " + what, "writes",
+                 Better::kLower, "SET, acknowledged by the primary");
+      figures.At(key + "_down_ms", "2 hosts: " + what + " -> coordinator sees it", "ms",
+                 Better::kLower);
+      figures.At(key + "_promoted_ms", "2 hosts: " + what + " -> coordinator promotes", "ms",
+                 Better::kLower);
+      std::vector<double> duplex_ms, peer_ms;
+      for (int rep = 0; rep < Runs(10); ++rep) {
+        std::vector<std::pair<HostsSystem*, Side>> sides = {{&duplex_hosts, Side::kDuplex}};
+        if (peer_hosts != nullptr) {
+          sides.emplace_back(peer_hosts, Side::kPeer);
+          if (rep % 2 == 1) std::swap(sides[0], sides[1]);
+        }
+        for (auto [system, side] : sides) {
+          Progress("  " + system->Name() + " " + key + " failover, two hosts, run " +
+                   std::to_string(rep + 1));
+          auto trial = system->Failover(fault);
+          if (!trial.ok()) {
+            ++failures;
+            std::cerr << "bench: " << system->Name() << " " << key
+                      << " failover: " << trial.status().ToString() << "\n";
+            continue;
+          }
+          if (trial->first_ack_ms >= 0) {
+            figures.Add(key + "_failover_ms", side, trial->first_ack_ms);
+            (side == Side::kDuplex ? duplex_ms : peer_ms).push_back(trial->first_ack_ms);
+          } else {
+            ++failures;
+            std::cerr << "bench: " << system->Name() << " " << key
+                      << " failover: no write acknowledged by the other node\n";
+          }
+          figures.Add(key + "_lost_writes", side, static_cast<double>(trial->lost));
+          if (trial->down_ms >= 0) figures.Add(key + "_down_ms", side, trial->down_ms);
+          if (trial->promoted_ms >= 0) figures.Add(key + "_promoted_ms", side, trial->promoted_ms);
+        }
+      }
+      figures.AddSeries("failover timeline, " + key + ", two hosts", Side::kDuplex, duplex_ms);
+      if (peer_hosts != nullptr) {
+        figures.AddSeries("failover timeline, " + key + ", two hosts", Side::kPeer, peer_ms);
+      }
+    }
+  }
+
   void Switchover() {
     figures.At("switchover_unavailability_ms",
                "planned switchover, longest gap between acks that survived", "ms", Better::kLower,
@@ -272,6 +326,95 @@ double Sum(const Figure* f) {
   return total;
 }
 
+// Prints what a run measured as the options ask: JSON on stdout or into a file, else the table;
+// the HTML report. Returns false when the report cannot be written.
+bool Emit(const SuiteOptions& options, const Figures& figures, const std::string& peer_name,
+          const nlohmann::json& out) {
+  if (!options.json_path.empty()) {
+    std::ofstream(options.json_path) << out.dump(2) << "\n";
+  }
+  if (options.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    figures.PrintTable(std::cout, peer_name);
+  }
+  if (options.report_path.empty()) return true;
+  Status s = WriteBenchReport(figures, peer_name, options.command, options.report_path);
+  if (!s.ok()) {
+    std::cerr << "duplex bench: " << s.ToString() << "\n";
+    return false;
+  }
+  if (!options.json) std::cout << "report: " << options.report_path << "\n";
+  return true;
+}
+
+// `bench failover --hosts 2`: duplex on a lab of two hosts, the peer on three.
+int RunHostsSuite(const SuiteOptions& options, const std::string& scratch) {
+  LabOptions lab{options.build_dir, scratch + "/duplex-hosts", options.lab_first_host,
+                 options.first_port};
+  std::unique_ptr<HostsSystem> duplex = MakeDuplexHostsSystem(lab);
+  std::unique_ptr<HostsSystem> peer;
+  if (!options.peer.empty()) {
+    Status installed = RedisPeer::EnsureInstalled();
+    if (!installed.ok()) {
+      std::cerr << "duplex bench: " << installed.ToString() << "\n";
+      return 1;
+    }
+    LabOptions redis_lab = lab;
+    redis_lab.scratch = scratch + "/redis-hosts";
+    // The peer's ports follow duplex's eight (coordinator 2, replicas 3 each).
+    if (redis_lab.first_port != 0) redis_lab.first_port += 8;
+    peer = MakeRedisHostsSystem(redis_lab);
+  }
+  // Run's one-host duplex, which the two-host benchmark leaves alone: nothing starts until used.
+  DuplexSystem unused({options.build_dir, scratch + "/duplex"});
+  Run run{options, unused, nullptr, {}, 0};
+  run.figures.Note("duplex", duplex->Describe());
+  if (peer) run.figures.Note(peer->Name(), peer->Describe());
+  run.figures.Note("workload",
+                   "three clients on 127.0.0.1 writing unique 16-byte keys continuously (sync "
+                   "mode for duplex), each acknowledged write read back after the fault; "
+                   "lab hosts on loopback, one machine");
+  run.HostsFailover(*duplex, peer.get());
+  duplex->Stop();
+  if (peer) peer->Stop();
+  const std::string peer_name = peer ? peer->Name() : "";
+  nlohmann::json out = run.figures.Json(peer_name.empty() ? "peer" : peer_name);
+  out["hosts"] = 2;
+  out["targets"] = HostTargets(run.figures);
+  uint64_t lost = 0;
+  for (HostFault fault : kHostFaults) {
+    lost += static_cast<uint64_t>(
+        Sum(run.figures.Find(HostFaultKey(fault) + std::string("_lost_writes"))));
+  }
+  out["lost_acknowledged_writes"] = lost;  // duplex, every trial of this run
+  if (!Emit(options, run.figures, peer_name, out)) return 1;
+  return run.failures == 0 ? 0 : 1;
+}
+
+// --hosts and the lab's flags: refused where they do not apply.
+Status CheckHostsOptions(const SuiteOptions& options) {
+  if (options.hosts < 0 || options.hosts > 2) {
+    return InvalidArgument("--hosts " + std::to_string(options.hosts) +
+                           ": 1 (one machine) or 2 (a lab of hosts on 127.0.N.1)");
+  }
+  if (options.hosts == 2 && options.what != "failover") {
+    return InvalidArgument("--hosts 2 goes with `bench failover` only, not " + options.what);
+  }
+  if (options.hosts == 2 && !options.peer.empty() && options.peer != "redis") {
+    return InvalidArgument("--hosts 2 --peer " + options.peer + ": the two-host peer is redis");
+  }
+  if (options.lab_first_host < 1 || options.lab_first_host + 2 > 254) {
+    return InvalidArgument("--lab-first-host " + std::to_string(options.lab_first_host) +
+                           ": the lab's three hosts 127.0.N.1 need N in 1..254");
+  }
+  if (options.first_port != 0 && (options.first_port < 1024 || options.first_port > 65000)) {
+    return InvalidArgument("--first-port " + std::to_string(options.first_port) +
+                           ": 0 (free ports) or 1024..65000");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunSuite(const SuiteOptions& options) {
@@ -301,6 +444,11 @@ int RunSuite(const SuiteOptions& options) {
     }
   }
   std::string scratch = options.dir.empty() ? options.build_dir + "/bench" : options.dir;
+  if (Status hosts = CheckHostsOptions(options); !hosts.ok()) {
+    std::cerr << "duplex bench: " << hosts.message() << "\n";
+    return 2;
+  }
+  if (options.hosts == 2) return RunHostsSuite(options, scratch);
   DuplexSystem duplex({options.build_dir, scratch + "/duplex"});
   std::unique_ptr<System> peer;
   if (redis && options.what != "upgrade") {

@@ -22,6 +22,10 @@ struct SuiteOptions {
   std::string json_path;      // ...or into this file (the table still prints)
   std::string report_path;    // HTML report
   std::string command;        // how it was invoked, for the report
+  // failover only: 2 runs it on a lab of hosts (bench/hosts_system.h) instead of one host.
+  int hosts = 0;
+  int lab_first_host = 1;  // --hosts 2: the lab's hosts are 127.0.<this + i>.1
+  int first_port = 0;      // --hosts 2: ports from here on; 0 = free ports picked
 };
 
 // The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.

@@ -48,6 +48,9 @@ struct LoadTrial {
 struct FailoverTrial {
   double first_ack_ms = -1;  // fault -> first write acknowledged by the other replica
   uint64_t lost = 0;         // acknowledged writes missing afterwards
+  // Two hosts, duplex: fault -> the coordinator records the old active down / names the
+  // other active (its event log); -1 when not measured.
+  double down_ms = -1, promoted_ms = -1;
 };
 
 struct SwitchoverTrial {

@@ -123,6 +123,13 @@ int Main(int argc, char** argv) {
           ->expected(0, 1);
   bench->add_option("--report", bench_options.report_path, "write an HTML report here");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
+  bench->add_option("--hosts", bench_options.hosts,
+                    "failover: 2 runs it on a lab of hosts (duplex on two, the redis peer on "
+                    "three): host crash, host freeze, remote process crash");
+  bench->add_option("--lab-first-host", bench_options.lab_first_host,
+                    "--hosts 2: the lab's hosts are 127.0.N.1 from N = this on (default 1)");
+  bench->add_option("--first-port", bench_options.first_port,
+                    "--hosts 2: ports from this one on (default: free ports picked)");
   ChaosOptions chaos_options;
   auto* chaos = app.add_subcommand("chaos", "chaos scenarios: list, run <name|file.yaml>, suite");
   chaos->add_option("what", chaos_options.what, "list | run | suite")->required();
@@ -154,7 +161,8 @@ int Main(int argc, char** argv) {
   if (*bench) {
     bench_options.build_dir = std::filesystem::path(SelfPath()).parent_path().string();
     if (bench_json_option->count() > 0) {
-      if (bench_json.empty()) {
+      // `--json` alone: CLI11 records an empty value for an option that may take none.
+      if (bench_json.empty() || bench_json.front().empty()) {
         bench_options.json = true;
       } else {
         bench_options.json_path = bench_json.front();
