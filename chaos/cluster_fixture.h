@@ -124,8 +124,8 @@ class ClusterFixture {
   pid_t agent_pid_ = 0;
   std::vector<pid_t> orphans_;  // replicas started by a coordinator we killed
   bool stopped_ = false;
-  std::string dir_;                     // the scratch directory (logs are searched under it)
-  std::optional<lab::Lab> lab_;         // set when the cluster runs on a lab
+  std::string dir_;              // the scratch directory (logs are searched under it)
+  std::optional<lab::Lab> lab_;  // set when the cluster runs on a lab
   duplex::Status StartLab(const FixtureOptions& options, const ClusterConfig& made);
   void ReapHostRecords(const std::string& host);
 };

@@ -86,8 +86,8 @@ Status CheckHostTarget(const YamlField& node, const std::string& target, int hos
   for (int k = 1; k <= hosts; ++k) {
     if (target == "h" + std::to_string(k)) return Status::Ok();
   }
-  return node.Error("\"" + target + "\" is not a host (active-host, standby-host, or h1.." +
-                    "h" + std::to_string(hosts) + " of the lab)");
+  return node.Error("\"" + target + "\" is not a host (active-host, standby-host, or h1.." + "h" +
+                    std::to_string(hosts) + " of the lab)");
 }
 
 // The fields of host faults, and what a lab cannot do (fault proxies sit on 127.0.0.1, so
@@ -140,18 +140,19 @@ Status ReadFault(const YamlField& node, int hosts, FaultSpec* f) {
                        "down", "offset", "back", "torn", "nth"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
-  static const std::map<std::string, FaultKind> kKinds = {{"kill", FaultKind::kKill},
-                                                          {"pause", FaultKind::kPause},
-                                                          {"power-loss", FaultKind::kPowerLoss},
-                                                          {"disk", FaultKind::kDisk},
-                                                          {"partition", FaultKind::kPartition},
-                                                          {"link", FaultKind::kLinkFaults},
-                                                          {"clock-jump", FaultKind::kClockJump},
-                                                          {"host-crash", FaultKind::kHostCrash},
-                                                          {"host-freeze", FaultKind::kHostFreeze},
-                                                          {"host-isolate", FaultKind::kHostIsolate},
-                                                          {"agent-kill", FaultKind::kAgentKill},
-                                                          {"agent-restart", FaultKind::kAgentRestart}};
+  static const std::map<std::string, FaultKind> kKinds = {
+      {"kill", FaultKind::kKill},
+      {"pause", FaultKind::kPause},
+      {"power-loss", FaultKind::kPowerLoss},
+      {"disk", FaultKind::kDisk},
+      {"partition", FaultKind::kPartition},
+      {"link", FaultKind::kLinkFaults},
+      {"clock-jump", FaultKind::kClockJump},
+      {"host-crash", FaultKind::kHostCrash},
+      {"host-freeze", FaultKind::kHostFreeze},
+      {"host-isolate", FaultKind::kHostIsolate},
+      {"agent-kill", FaultKind::kAgentKill},
+      {"agent-restart", FaultKind::kAgentRestart}};
   auto it = kKinds.find(kind);
   if (it == kKinds.end()) {
     return node["kind"].Error("\"" + kind +
@@ -258,10 +259,9 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   const YamlField& root = *parsed;
   Scenario s;
   s.source = source;
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(root,
-                                   {"name", "description", "hosts", "workload", "upgrade", "faults",
-                                    "expect", "expect_gap", "bounds", "mutants",
-                                    "expect_violation"}));
+  DUPLEX_RETURN_IF_ERROR(
+      CheckKeys(root, {"name", "description", "hosts", "workload", "upgrade", "faults", "expect",
+                       "expect_gap", "bounds", "mutants", "expect_violation"}));
   DUPLEX_RETURN_IF_ERROR(Read(root["name"], &s.name));
   if (s.name.empty() ||
       s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {

@@ -55,7 +55,7 @@ struct FaultSpec {
   // kPartition / kLinkFaults: both | to-target | from-target. kHostIsolate: both | in (the
   // host hears nobody) | out (nobody hears the host).
   std::string direction = "both";
-  bool sever = false;              // partition by closing connections instead of blackholing
+  bool sever = false;  // partition by closing connections instead of blackholing
   double drop = 0, duplicate = 0, reorder = 0, corrupt = 0;
   int delay_ms = 0, jitter_ms = 0;
   // kKill of the coordinator, kHostCrash, kAgentKill: how long it stays down before it is

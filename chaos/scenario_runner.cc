@@ -547,6 +547,7 @@ class Run {
     // be ready (standby in sync at the active's seq) and converge within the bound. Waiting
     // for an equal seq while clients still write only measures luck.
     int64_t healed_us = NowUs();
+    const int64_t drive_end_ms = ElapsedMs();
     Status serving =
         workload_->WaitAcked(workload_->acked() + 50, static_cast<int>(s_.converge_ms));
     workload_->Stop();
@@ -601,7 +602,7 @@ class Run {
     json faults = json::array();
     json not_fired = json::array();
     std::vector<double> failovers;
-    const double steady_gap_ms = SteadyGapMs();
+    const double steady_gap_ms = SteadyGapMs(drive_end_ms);
     double fault_gap_ms = 0;  // the longest gap while a fault lasted
     for (const auto& a : armed_) {
       if (!a.fired) {
@@ -659,17 +660,22 @@ class Run {
     return run;
   }
 
-  // The longest stretch without an acknowledged write before the first fault fired (from a
-  // moment after start): what the clients see of a cluster that nothing troubles.
-  double SteadyGapMs() const {
-    int64_t first_ms = ElapsedMs();
+  // The longest stretch without an acknowledged write while no fault troubled the cluster:
+  // from a moment after start to the first fault, and from a moment after the last one
+  // healed to the end of the run. What the clients see of a cluster under load alone.
+  double SteadyGapMs(int64_t end_ms) const {
+    int64_t first_ms = end_ms, last_ms = kSteadyFromMs;
     for (const auto& a : armed_) {
-      if (a.fired) first_ms = std::min(first_ms, a.start_ms);
+      if (!a.fired) continue;
+      first_ms = std::min(first_ms, a.start_ms);
+      last_ms = std::max(last_ms, std::max(a.start_ms, a.end_ms) + kGapSettleMs);
     }
-    if (first_ms <= kSteadyFromMs) return 0;
-    return workload_->LongestAckGap(t0_us_ + kSteadyFromMs * 1000, t0_us_ + first_ms * 1000)
-               .length_us /
-           1000.0;
+    auto gap = [this](int64_t from_ms, int64_t to_ms) {
+      if (to_ms <= from_ms) return 0.0;
+      return workload_->LongestAckGap(t0_us_ + from_ms * 1000, t0_us_ + to_ms * 1000).length_us /
+             1000.0;
+    };
+    return std::max(gap(kSteadyFromMs, first_ms), gap(last_ms, end_ms));
   }
 
   // The longest stretch without an acknowledged write from the fault until a moment after

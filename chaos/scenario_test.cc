@@ -146,9 +146,10 @@ TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kHosts, "target: h2", "target: h3")),
             "faults[2].target: \"h3\" is not a host (active-host, standby-host, or h1..h2 of the "
             "lab)");
-  EXPECT_EQ(Error(Edit(kHosts, "target: active-host, at: {after: 1s}", "target: a, at: {after: 1s}")),
-            "faults[0].target: \"a\" is not a host (active-host, standby-host, or h1..h2 of the "
-            "lab)");
+  EXPECT_EQ(
+      Error(Edit(kHosts, "target: active-host, at: {after: 1s}", "target: a, at: {after: 1s}")),
+      "faults[0].target: \"a\" is not a host (active-host, standby-host, or h1..h2 of the "
+      "lab)");
   EXPECT_EQ(Error(Edit(kHosts, ", down: 2s", "")),
             "faults[0].down: required for host-crash (how long the host stays down)");
   EXPECT_EQ(Error(Edit(kHosts, "duration: 1s, direction: out", "direction: out")),
