@@ -261,7 +261,7 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   s.source = source;
   DUPLEX_RETURN_IF_ERROR(
       CheckKeys(root, {"name", "description", "hosts", "workload", "upgrade", "faults", "expect",
-                       "expect_gap", "bounds", "mutants", "expect_violation"}));
+                       "expect_gap", "expect_failover", "bounds", "mutants", "expect_violation"}));
   DUPLEX_RETURN_IF_ERROR(Read(root["name"], &s.name));
   if (s.name.empty() ||
       s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
@@ -318,6 +318,13 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   }
   if (!s.expect_gap.empty() && s.faults.empty()) {
     return root["expect_gap"].Error("judges the faults' time: the scenario has none");
+  }
+  DUPLEX_RETURN_IF_ERROR(Read(root["expect_failover"], &s.expect_failover));
+  if (s.expect_failover && !std::any_of(s.faults.begin(), s.faults.end(), [](const FaultSpec& f) {
+        return f.kind == FaultKind::kHostCrash || f.kind == FaultKind::kHostFreeze ||
+               f.kind == FaultKind::kHostIsolate;
+      })) {
+    return root["expect_failover"].Error("judges host crash, freeze or isolation: there is none");
   }
   if (const YamlField b = root["bounds"]; b.written()) {
     DUPLEX_RETURN_IF_ERROR(CheckKeys(b, {"run", "converge"}));

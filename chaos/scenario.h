@@ -95,6 +95,9 @@ struct Scenario {
   // "steady": while each fault lasts, the longest stretch without an acknowledged write is
   // no worse than before the first fault (the replicas kept serving); "" = not judged.
   std::string expect_gap;
+  // Each host fault that strikes the active's host (crash, freeze, isolate) ends with the
+  // other replica acknowledging writes: the pair failed over, whatever the fault's direction.
+  bool expect_failover = false;
 };
 
 StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source);

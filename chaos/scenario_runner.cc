@@ -51,8 +51,9 @@ struct Armed {
   int64_t fire_at_ms = -1;  // resolved for after/random triggers
   bool fired = false, healed = false;
   int64_t start_ms = 0, end_ms = 0;
-  std::string resolved;  // the process, link or host it hit
-  std::string replica;   // a host fault: the replica on the host hit ("" = none)
+  std::string resolved;     // the process, link or host it hit
+  std::string replica;      // a host fault: the replica on the host hit ("" = none)
+  bool hit_active = false;  // a host fault: that replica was the active when it fired
   std::string note;
   std::function<void()> heal;
   std::function<bool()> over;  // if set, heal as soon as it holds (else at the duration)
@@ -260,6 +261,7 @@ class Run {
     for (const auto& r : cluster_->config().replicas) {
       if (r.host_name == host) a.replica = r.name;
     }
+    a.hit_active = !a.replica.empty() && a.replica == Resolve("active");
     auto boot = [this, host] {
       Status booted = cluster_->BootHost(host);
       if (!booted.ok()) Say("  boot " + host + ": " + booted.message());
@@ -288,6 +290,7 @@ class Run {
         auto pid = cluster_->KillAgent(host);
         a.note = pid.ok() ? "agent pid " + std::to_string(*pid) : pid.status().message();
         a.replica.clear();  // the replicas keep running: no service was hit
+        a.hit_active = false;
         if (f.kind == FaultKind::kAgentRestart) {
           boot();
         } else if (f.down_ms > 0) {
@@ -632,6 +635,10 @@ class Run {
         if (first > 0) failovers.push_back((first - at_us) / 1000.0);
       }
     }
+    if (s_.expect_failover) {
+      invariants.push_back(FailoverVerdict());
+      pass = pass && invariants.back()["ok"].get<bool>();
+    }
     if (!s_.expect_gap.empty()) {
       invariants.push_back(GapVerdict(steady_gap_ms, fault_gap_ms));
       pass = pass && invariants.back()["ok"].get<bool>();
@@ -684,6 +691,26 @@ class Run {
     const int64_t to_ms = std::max(a.start_ms, a.end_ms) + kGapSettleMs;
     return workload_->LongestAckGap(t0_us_ + a.start_ms * 1000, t0_us_ + to_ms * 1000).length_us /
            1000.0;
+  }
+
+  // expect_failover: after each host fault on the active's host, the other replica acknowledged
+  // writes (it was promoted), within the run.
+  json FailoverVerdict() const {
+    std::vector<std::string> details;
+    const auto& replicas = cluster_->config().replicas;
+    for (const auto& a : armed_) {
+      if (!a.fired || !a.hit_active) continue;
+      const int not_by = a.replica == replicas[0].name ? 0 : 1;
+      if (workload_->FirstAckAfter(t0_us_ + a.start_ms * 1000, not_by) > 0) continue;
+      details.push_back(KindName(a.spec.kind) + " " + a.resolved + " at +" +
+                        std::to_string(a.start_ms) + " ms (" + a.note + "): " + a.replica +
+                        " was active and no write was acknowledged by the other replica after "
+                        "it: no failover");
+    }
+    return {{"name", "failover-to-other"},
+            {"ok", details.empty()},
+            {"violations", details.size()},
+            {"details", details}};
   }
 
   // expect_gap: steady — the faults cost the clients nothing they do not see without them.

@@ -167,6 +167,11 @@ TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
             "faults[3].drop: not a field of agent-kill");
   EXPECT_EQ(Error(Edit(kHosts, "expect_gap: steady", "expect_gap: small")),
             "expect_gap: \"small\" is not steady");
+  EXPECT_TRUE(
+      ParseScenario(Edit(kHosts, "expect_gap: steady", "expect_failover: true"), "x.yaml").ok());
+  EXPECT_EQ(Error("name: x\nhosts: 2\nfaults:\n  - {kind: agent-kill, target: h1, at: {after: "
+                  "1s}}\nexpect_failover: true\n"),
+            "expect_failover: judges host crash, freeze or isolation: there is none");
   EXPECT_EQ(Error(Edit(kHosts, "{kind: agent-kill, target: h1, at: {after: 2s}}",
                        "{kind: partition, target: replicas, at: {after: 2s}, duration: 1s}")),
             "faults[3].kind: partition needs the fault proxies of one host; on a lab, use "
