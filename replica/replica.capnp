@@ -69,6 +69,8 @@ struct Status {
   holds @32 :Bool;               # understands Assignment.hold (older releases are drained instead)
   marks @33 :Bool;               # understands digest marks (digests without a hold)
   adminFrames @34 :Bool;         # takes AdminRequest frames (older releases: "_digest..." ops)
+  leaseLostMs @35 :UInt64;       # active: how long it has served nothing for want of a lease
+                                 # (0: it holds one). It hears nobody: to be replaced.
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -296,7 +296,10 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.veto_reason = processor_->VetoUpgrade();
   s.cluster_version = features_.cluster_version().ToString();
   s.promoted_ready = IsActive(r);
-  if (IsActive(r)) active_.FillStatus(s);
+  if (IsActive(r)) {
+    active_.FillStatus(s);
+    s.lease_lost_ms = static_cast<uint64_t>(active_.LeaseLostUs(now_us) / 1000);
+  }
   s.holds = true;  // capabilities of this release, whatever the role
   s.marks = true;
   s.admin_frames = true;

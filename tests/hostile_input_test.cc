@@ -22,6 +22,7 @@
 #include "replica/frame.h"
 #include "replica/frame_stream.h"
 #include "tests/test_support.h"
+#include "upgrade_coordinator/agent/agent_protocol.h"
 
 namespace duplex {
 namespace {
@@ -743,6 +744,44 @@ TEST(HostileInput, AStatusFromAnUnknownReplicaNamingAPidLeavesTheCoordinatorUp) 
     // The fixture finds replicas through the coordinator; without it they would outlive us.
     for (const auto& r : before->replicas) ::kill(r.pid, SIGKILL);
   }
+}
+
+// The agents' half of the control socket: garbage behind the agent tag, frames an agent
+// never sends, and reports that are not what they claim are refused and counted; no replica
+// is started, stopped or adopted, and the pair goes on as it was.
+TEST(HostileInput, ForgedAgentFramesOnTheControlSocketChangeNothing) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  auto before = ReadCluster(*cluster);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  const uint64_t refused_before = cluster->Status()->value("refused_control_frames", uint64_t{0});
+  AgentReport unknown_host;
+  unknown_host.host = "mallory";
+  unknown_host.processes = {};
+  DesiredState backwards;  // a coordinator's frame, sent to the coordinator
+  backwards.host = cluster->config().hosts[0].name;
+  backwards.replicas = {{"a", 99, false, "", "1.0.0", {}, 0}};
+  const std::string tag(kAgentTag);
+  const std::vector<std::vector<std::string>> forged = {
+      {tag, "not a frame at all, eight"},
+      {tag, std::string(64, '\0')},
+      {tag, EncodeAgentFrame(unknown_host)},
+      {tag, EncodeAgentFrame(backwards)},
+      {"duplex-agent/9", EncodeAgentFrame(unknown_host)},  // an unknown protocol version
+  };
+  HostileZmq zmq;
+  void* dealer = zmq.Dealer(ControlEndpoint(cluster->config()), "forger");
+  for (const auto& parts : forged) ASSERT_TRUE(SendMessage(dealer, parts));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kObserveMs));
+  auto after = ReadCluster(*cluster);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->epoch, before->epoch);
+  EXPECT_EQ(after->active, before->active);
+  for (size_t i = 0; i < before->replicas.size(); ++i) {
+    EXPECT_EQ(after->replicas[i].pid, before->replicas[i].pid) << "a replica was restarted";
+  }
+  const uint64_t refused_after = cluster->Status()->value("refused_control_frames", uint64_t{0});
+  EXPECT_EQ(refused_after - refused_before, forged.size());
 }
 
 }  // namespace

@@ -291,10 +291,13 @@ std::string FormatStatusTable(const nlohmann::json& st) {
                 "HEALTH");
   out << line;
   for (const auto& r : st.value("replicas", nlohmann::json::array())) {
-    std::string health = !r.value("alive", false)    ? "down"
-                         : r.value("failed", false)  ? "failed"
-                         : r.value("healthy", false) ? "ok"
-                                                     : r.value("health", "?");
+    std::string health =
+        !r.value("alive", false)   ? "down"
+        : r.value("failed", false) ? "failed"
+        : !r.value("reporting", true)
+            ? "silent " + std::to_string(r.value("last_seen_ms", 0)) + " ms (as last reported)"
+        : r.value("healthy", false) ? "ok"
+                                    : r.value("health", "?");
     std::snprintf(line, sizeof(line), "%-8s %-8s %-8d %-8s %-20s %-6llu %-10llu %-6llu %-8s %s\n",
                   r.value("name", "?").c_str(), r.value("host", "-").c_str(), r.value("pid", 0),
                   r.value("version", "-").c_str(), r.value("state", "-").c_str(),

@@ -207,6 +207,22 @@ bool AgentLinks::Connected(const std::string& host, int64_t now_us) const {
   return now_us - it->second.heard_us < limit_us;
 }
 
+int64_t AgentLinks::SilentUs(const std::string& host, int64_t now_us) const {
+  auto it = agents_.find(host);
+  return it == agents_.end() ? now_us : now_us - it->second.heard_us;
+}
+
+std::string AgentLinks::FailoverCause(const std::string& kind, const std::string& replica,
+                                      int64_t now_us) const {
+  if (kind == "crash failover") return "process_exit";
+  std::string host;
+  for (const ReplicaConfig& r : config_.replicas) host = r.name == replica ? r.host_name : host;
+  // An agent reports every agent heartbeat: silent past this, its machine is gone from view.
+  const int64_t limit_us =
+      int64_t{std::max(config_.timing.failure_timeout_ms, 2 * config_.agent.heartbeat_ms)} * 1000;
+  return SilentUs(host, now_us) > limit_us ? "host_unreachable" : "process_silent";
+}
+
 const AgentReport* AgentLinks::LastReport(const std::string& host) const {
   auto it = agents_.find(host);
   return it == agents_.end() || !it->second.last ? nullptr : &*it->second.last;

@@ -50,6 +50,13 @@ class AgentLinks {
   int32_t KnownPid(const std::string& replica) const;
   // The agent of `host` reported within the silence limit.
   bool Connected(const std::string& host, int64_t now_us) const;
+  // How long its agent has been silent (since the links began, when it never reported).
+  int64_t SilentUs(const std::string& host, int64_t now_us) const;
+  // Why the replica's host lost its active: "process_exit" (its agent reported it),
+  // "host_unreachable" (its agent silent too: a dead, frozen or cut-off machine) or
+  // "process_silent" (the process hung while its agent kept reporting).
+  std::string FailoverCause(const std::string& kind, const std::string& replica,
+                            int64_t now_us) const;
   const AgentReport* LastReport(const std::string& host) const;
   std::optional<std::string> RouteOf(const std::string& host) const;
   // For /status: each host, its agent and its processes.

@@ -142,6 +142,12 @@ void Failover::CheckActiveSilence(int64_t now_us) {
   const ReplicaView& v = replicas_->view(record.active);
   if (!v.process_alive) return;  // the exit path handles it
   int64_t silent_us = now_us - std::max(v.last_seen_us, replicas_->started_us());
+  if (v.lease_lost_since_us != 0 && v.last && v.last->epoch == record.epoch) {
+    // It reports, but nobody renews its lease: it hears neither its standby nor us (a
+    // one-way cut). It serves nothing, as if silent, since its lease ran out.
+    silent_us =
+        std::max(silent_us, now_us - std::max(v.lease_lost_since_us, replicas_->started_us()));
+  }
   if (silent_us < options_.failure_timeout_ms * 1000) return;
   std::string standby = options_.Other(record.active);
   if (!Promotable(standby, now_us)) return;

@@ -245,6 +245,36 @@ TEST_F(ArbiterTest, AHungActiveIsReplacedOnlyAfterItsLeaseRanOut) {
   EXPECT_EQ(a->lease_echo_us, 0);
 }
 
+// A one-way cut: the active is heard but hears nobody, so its lease is never renewed and it
+// serves nothing. Its reports say so; it is replaced like a silent one.
+TEST_F(ArbiterTest, AnActiveThatReportsButHoldsNoLeaseIsReplacedAfterItsLeaseRanOut) {
+  BootPair();
+  arbiter_.OnStatus(Report("a", WireRole::kActive, 1, 5), now_);  // its last renewal
+  const int64_t last_grant = now_;
+  int64_t lease_until = now_ + 200 * kMs;
+  while (now_ < lease_until + 90 * kMs) {
+    Advance(10);
+    StatusReport a = Report("a", WireRole::kActive, 1, 5);
+    a.lease_lost_ms = now_ > lease_until ? static_cast<uint64_t>((now_ - lease_until) / kMs) : 0;
+    arbiter_.OnStatus(a, now_);
+    arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  }
+  EXPECT_EQ(arbiter_.record().epoch, 1u) << "without a lease for 90 ms: not yet a failure";
+  for (int i = 0; i < 60 && arbiter_.record().epoch == 1; ++i) {
+    Advance(10);
+    StatusReport a = Report("a", WireRole::kActive, 1, 5);
+    a.lease_lost_ms = static_cast<uint64_t>((now_ - lease_until) / kMs);
+    arbiter_.OnStatus(a, now_);
+    arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  }
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+  EXPECT_EQ(arbiter_.transitions().back().kind, "hang failover");
+  // Every assignment a got renewed its lease, a was only deaf to them: the promotion
+  // still waits out the last lease the arbiter granted.
+  EXPECT_GE(arbiter_.transitions().back().promoted_us, last_grant + 200 * kMs);
+}
+
 TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
   BootPair();
   ASSERT_TRUE(arbiter_.RequestSwitchover(now_).ok());

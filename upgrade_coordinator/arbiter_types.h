@@ -104,6 +104,7 @@ struct ReplicaView {
   std::string name;
   std::optional<StatusReport> last;
   int64_t last_seen_us = 0;
+  int64_t lease_lost_since_us = 0;  // an active's reports say it has no lease since then
   bool process_alive = false;
   int32_t pid = 0;
   std::vector<int32_t> exited_pids;  // the last few: their late reports are stale

@@ -79,7 +79,9 @@ nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int
            {"health", s.health_detail},
            {"refused_frames", s.refused_frames},
            {"stale_epoch_frames", s.stale_epoch_frames},
-           {"last_seen_ms", (now_us - v.last_seen_us) / 1000}});
+           {"last_seen_ms", (now_us - v.last_seen_us) / 1000},
+           // Its last report is older than the failure timeout: what it says may be past.
+           {"reporting", arbiter.RecentReport(rc.name, now_us).has_value()}});
     }
     replicas.push_back(std::move(r));
   }
@@ -168,6 +170,7 @@ class Coordinator {
       Execute();
       CheckPendingSwitchover();
       events_.Observe(clock_.NowUs(), arbiter_, upgrades_.campaign());
+      CountHostFailovers();
       Publish();
     }
     if (shutdown_) StopReplicas(5000);
@@ -407,6 +410,16 @@ class Coordinator {
     }
   }
 
+  // Each failover, by what the host's agent said of it (for /metrics).
+  void CountHostFailovers() {
+    const auto& all = arbiter_.transitions();
+    for (; transitions_counted_ < all.size(); ++transitions_counted_) {
+      const TransitionEvent& t = all[transitions_counted_];
+      if (t.kind != "crash failover" && t.kind != "hang failover") continue;
+      ++host_failovers_[agents_.FailoverCause(t.kind, t.from, clock_.NowUs())];
+    }
+  }
+
   void Publish(bool force = false) {
     int64_t now = clock_.NowUs();
     if (!force && now - last_publish_us_ < 5000) return;
@@ -417,6 +430,7 @@ class Coordinator {
     view["lock"] = arbiter_.record().lock;
     view["campaign"] = upgrades_api_.CampaignJson();
     view["hosts"] = agents_.HostsJson(now);
+    view["host_failovers"] = host_failovers_;
     std::string json = view.dump();
     std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
     std::lock_guard lock(mu_);
@@ -446,6 +460,9 @@ class Coordinator {
   bool shutdown_ = false;
   int64_t last_publish_us_ = 0;
   uint64_t refused_ = 0;
+  size_t transitions_counted_ = 0;
+  std::map<std::string, uint64_t> host_failovers_ = {
+      {"process_exit", 0}, {"host_unreachable", 0}, {"process_silent", 0}};
   std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };
 

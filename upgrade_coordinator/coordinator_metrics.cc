@@ -1,5 +1,6 @@
 #include "upgrade_coordinator/coordinator_metrics.h"
 
+#include <algorithm>
 #include <map>
 
 #include "common/assert.h"
@@ -69,6 +70,29 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
     m.Counter("duplex_transitions_total",
               "Promotions since the coordinator started, by kind (failover, switchover, ...).", n,
               {{"kind", kind}});
+  }
+
+  const nlohmann::json failovers = view.value("host_failovers", nlohmann::json::object());
+  for (const auto& [cause, n] : failovers.items()) {
+    m.Counter("duplex_host_failovers_total",
+              "Failovers by cause: process_exit (reported by its agent), host_unreachable (the "
+              "agent silent too), process_silent (the process hung under a live agent).",
+              n.get<uint64_t>(), {{"cause", cause}});
+  }
+  for (const auto& h : view.value("hosts", nlohmann::json::array())) {
+    PrometheusText::Labels host = {{"host", Field<std::string>(h, "name", "")}};
+    m.Level("duplex_agent_connected", "1 while the host's agent reports.",
+            Field<std::string>(h, "agent", "") == "connected", host);
+    if (h.contains("last_heartbeat_ms")) {
+      m.Level("duplex_agent_heartbeat_age_ms", "Milliseconds since the host's agent last reported.",
+              Field<uint64_t>(h, "last_heartbeat_ms", 0), host);
+    }
+    const nlohmann::json processes = h.value("processes", nlohmann::json::array());
+    m.Level("duplex_agent_processes", "Replica processes the host's agent runs.",
+            static_cast<uint64_t>(
+                std::count_if(processes.begin(), processes.end(),
+                              [](const nlohmann::json& p) { return p.value("pid", 0) != 0; })),
+            host);
   }
 
   const nlohmann::json& campaign = view.contains("campaign") ? view["campaign"] : nlohmann::json();

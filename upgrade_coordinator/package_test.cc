@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/sha256.h"
+#include "upgrade_coordinator/agent/package_receiver.h"
 
 namespace duplex {
 namespace {
@@ -519,6 +520,37 @@ TEST(PackageStore, OpenLeavesOutAndNamesAStoredBinaryThatChangedOnDisk) {
   ASSERT_EQ((*store)->damaged().size(), 1u);
   EXPECT_NE((*store)->damaged()[0].find("kv-2.0.0: checksum mismatch"), std::string::npos)
       << (*store)->damaged()[0];
+}
+
+// An agent assembles a distributed package from its parts; its store checks the sha256.
+TEST(PackageReceiver, StoresAVerifiedPackageAndRefusesATamperedOne) {
+  const fs::path dir = FreshDir("receiver");
+  auto store = PackageStore::Open((dir / "store").string());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  PackageReceiver receiver(store->get(), (dir / "incoming").string());
+  const std::string binary = std::string(kScript) + std::string(1000, '#');
+  auto send = [&](const std::string& manifest, const std::string& bytes, size_t part_bytes) {
+    Status last = Status::Ok();
+    for (size_t at = 0; at < bytes.size(); at += part_bytes) {
+      last = receiver.OnPart(
+          {"kv", "2.0.0", manifest, at, bytes.size(), bytes.substr(at, part_bytes)});
+      if (!last.ok()) return last;
+    }
+    return last;
+  };
+  std::string tampered = binary;
+  tampered[tampered.size() - 1] = '!';
+  Status refused = send(ManifestFor(binary), tampered, 300);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.message(), "checksum mismatch")) << refused.message();
+  EXPECT_TRUE((*store)->List().empty());
+  // A lost part: the receiver says so and starts over.
+  Status gap = receiver.OnPart({"kv", "2.0.0", ManifestFor(binary), 600, binary.size(), "x"});
+  EXPECT_TRUE(Contains(gap.message(), "a part was lost")) << gap.message();
+  ASSERT_TRUE(send(ManifestFor(binary), binary, 300).ok());
+  ASSERT_EQ((*store)->List().size(), 1u);
+  EXPECT_EQ((*store)->List()[0].sha256, Sha256Hex(binary));
+  EXPECT_TRUE(VerifyBinary((*store)->List()[0]).ok());
 }
 
 }  // namespace

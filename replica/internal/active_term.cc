@@ -95,6 +95,13 @@ bool ActiveTerm::Serving(int64_t now_us) const {
   return IsActive(ctx_.role()) && now_us < lease_until_us_ && !ctx_.assignment().drain;
 }
 
+int64_t ActiveTerm::LeaseLostUs(int64_t now_us) const {
+  if (!IsActive(ctx_.role())) return 0;
+  // A term begins without a lease: counted from when it could first have served.
+  const int64_t since_us = std::max(lease_until_us_, promote_wait_until_us_);
+  return now_us > since_us ? now_us - since_us : 0;
+}
+
 bool ActiveTerm::LagBoundReached() const {
   return ctx_.options().async && standby_ &&
          ctx_.last_seq() - standby_->acked_seq() >= ctx_.options().lag_ops_max;

@@ -43,6 +43,9 @@ class ActiveTerm {
   void SendDigestMark(uint64_t seq, int64_t now_us);
 
   bool Serving(int64_t now_us) const;
+  // How long an active has been without a lease (0 while it holds one): nobody renews it,
+  // so it hears neither its standby nor the coordinator, though they may hear it.
+  int64_t LeaseLostUs(int64_t now_us) const;
   bool HasWork() const { return !queue_.empty() && !ctx_.assignment().hold; }
   // Drained for a switchover: not serving, and the standby has everything.
   bool Demoted() const;

@@ -559,6 +559,25 @@ TEST_F(CampaignTest, AFailedPackageVerificationRollsBackWithoutTouchingTheReplic
   EXPECT_EQ(h.FindStep("PreValidate"), nullptr);
 }
 
+TEST_F(CampaignTest, DistributionWaitsForEveryHostBeforeAnythingIsIsolated) {
+  Harness h(NewRecord());
+  h.host.distribution = {false, "", "h1 done, h2 40%"};
+  ASSERT_FALSE(h.RunUntil([&] { return h.host.Issued("Isolate", "b", "on"); }, 2000));
+  EXPECT_EQ(h.FindStep("Distribute")->result, StepOutcome::kRunning);
+  EXPECT_GT(h.host.distribution_calls, 1);
+  h.host.distribution = {true, "", "h1 done, h2 done"};
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectUpgraded(h);
+  EXPECT_EQ(h.FindStep("Distribute")->reason, "h1 done, h2 done");
+}
+
+TEST_F(CampaignTest, AHostThatRefusesThePackageRollsBackWithoutTouchingTheReplicas) {
+  Harness h(NewRecord());
+  h.host.distribution = {false, "host h2: kv-2.0.0: checksum mismatch", "h1 done, h2 0%"};
+  ASSERT_TRUE(h.RunToEnd());
+  ExpectRolledBackUntouched(h, "Distribute: host h2: kv-2.0.0: checksum mismatch");
+}
+
 TEST_F(CampaignTest, AFailedPreValidationRollsBackWithoutTouchingTheReplicas) {
   Harness h(NewRecord());
   h.host.compatibility_problem = "kv 2.0.0 upgrades from [1.1.0, 2.0.0), not from 1.0.0";

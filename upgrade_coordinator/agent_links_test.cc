@@ -1,0 +1,184 @@
+#include "upgrade_coordinator/agent_links.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "upgrade_coordinator/package_distribution.h"
+
+namespace duplex {
+namespace {
+
+constexpr int64_t kMs = 1000;
+
+ClusterConfig TwoHosts() {
+  auto config = ParseClusterConfig(R"(name: lab
+data_dir: /data
+processor: {binary: /bin/kv, version: 1.0.0}
+hosts:
+  - {name: h1, address: 127.0.1.1}
+  - {name: h2, address: 127.0.2.1}
+  - {name: h3, address: 127.0.3.1}
+coordinators: [{host: h3, admin_port: 7400, control_port: 7401}]
+replicas:
+  - {name: a, host: h1, port: 7410, client_port: 7412, http_port: 7411}
+  - {name: b, host: h2, port: 7410, client_port: 7412, http_port: 7411}
+agent: {heartbeat_ms: 100, distribute_bytes_per_s: 1000000}
+)");
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  return *config;
+}
+
+ReplicaProcess Running(const std::string& replica, uint64_t instance, int32_t pid) {
+  ReplicaProcess p;
+  p.replica = replica;
+  p.instance = instance;
+  p.pid = pid;
+  p.version = "1.0.0";
+  return p;
+}
+
+AgentReport Report(const std::string& host, std::vector<ReplicaProcess> processes) {
+  AgentReport r;
+  r.host = host;
+  r.agent_pid = 9;
+  r.started_us = 1;
+  r.processes = std::move(processes);
+  return r;
+}
+
+using Kind = ProcessEvent::Kind;
+
+class AgentLinksTest : public ::testing::Test {
+ protected:
+  ClusterConfig config_ = TwoHosts();
+  AgentLinks links_{config_};
+};
+
+TEST_F(AgentLinksTest, AStartBecomesDesiredStateAndItsPidComesBack) {
+  links_.Start("a", "", "1.0.0");
+  EXPECT_TRUE(links_.TakeOutgoing().empty());  // h1's agent has not reported: no route yet
+  auto events = links_.OnReport("r1", Report("h1", {}), 0);
+  EXPECT_TRUE(events.empty());
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].first, "r1");
+  ASSERT_NE(out[0].second.Find("a"), nullptr);
+  EXPECT_TRUE(out[0].second.Find("a")->run);
+  EXPECT_EQ(out[0].second.Find("a")->instance, 1u);
+  EXPECT_EQ(out[0].second.host, "h1");
+  events = links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 10 * kMs);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kPid);
+  EXPECT_EQ(links_.KnownPid("a"), 500);
+  // Its exit, reported at once: the fast failover path.
+  events = links_.OnReport("r1", Report("h1", {}), 20 * kMs);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kExited);
+  EXPECT_EQ(links_.KnownPid("a"), 0);
+}
+
+TEST_F(AgentLinksTest, AFailedStartIsAnExitAndTheOldProcessIsNoNews) {
+  links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 0);  // adopted
+  links_.Start("a", "kv", "2.0.0");                                // a reload: instance 2
+  EXPECT_TRUE(links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 1 * kMs).empty());
+  ReplicaProcess failed;
+  failed.replica = "a";
+  failed.instance = 2;
+  failed.exited_instance = 2;
+  failed.last_exit = "cannot start: package kv-2.0.0 is not on host h1";
+  auto events = links_.OnReport("r1", Report("h1", {failed}), 2 * kMs);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kExited);
+}
+
+TEST_F(AgentLinksTest, ARestartedCoordinatorAdoptsAndCountsOnFromTheAgentsInstances) {
+  auto events = links_.OnReport("r2", Report("h2", {Running("b", 7, 600)}), 0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kStarted);
+  EXPECT_EQ(events[0].pid, 600);
+  links_.Start("b", "", "1.0.0");
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].second.Find("b")->instance, 8u);
+}
+
+TEST_F(AgentLinksTest, AnotherPidIsAnExitThenAStart) {
+  links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 0);
+  auto events = links_.OnReport("r1", Report("h1", {Running("a", 1, 501)}), 1 * kMs);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, Kind::kExited);
+  EXPECT_EQ(events[1].kind, Kind::kStarted);
+  EXPECT_EQ(events[1].pid, 501);
+}
+
+TEST_F(AgentLinksTest, StopAllAsksEveryHostAndWaitsForTheirExits) {
+  links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 0);
+  links_.OnReport("r2", Report("h2", {Running("b", 1, 600)}), 0);
+  links_.TakeOutgoing();
+  links_.StopAll();
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& [route, desired] : out) EXPECT_FALSE(desired.replicas.at(0).run);
+  EXPECT_FALSE(links_.AllStopped());
+  links_.OnReport("r1", Report("h1", {}), 1 * kMs);
+  links_.OnReport("r2", Report("h2", {}), 1 * kMs);
+  EXPECT_TRUE(links_.AllStopped());
+}
+
+TEST_F(AgentLinksTest, AFailoverIsBlamedOnTheHostWhenItsAgentIsSilentToo) {
+  links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 0);
+  EXPECT_EQ(links_.FailoverCause("crash failover", "a", 50 * kMs), "process_exit");
+  EXPECT_EQ(links_.FailoverCause("hang failover", "a", 150 * kMs), "process_silent");
+  EXPECT_EQ(links_.FailoverCause("hang failover", "a", 450 * kMs), "host_unreachable");
+  EXPECT_TRUE(links_.Connected("h1", 450 * kMs));
+  EXPECT_FALSE(links_.Connected("h1", 600 * kMs));
+}
+
+TEST_F(AgentLinksTest, PackagesGoToEachHostAtTheConfiguredRateUntilItsAgentHoldsThem) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("duplex-dist-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string binary(600 << 10, 'x');  // three parts of 256 KiB (the last shorter)
+  std::ofstream(dir / "kv") << binary;
+  std::ofstream(dir / "manifest.yaml") << "name: kv\n";
+  PackageManifest m;
+  m.name = "kv";
+  m.version = *ParseVersion("2.0.0");
+  m.binary = "kv";
+  m.sha256 = std::string(64, 'a');
+  m.dir = dir.string();
+  links_.OnReport("r1", Report("h1", {}), 0);
+  links_.OnReport("r2", Report("h2", {}), 0);
+  PackageDistributor distributor(config_, &links_);
+  Distribution d = distributor.Want(m, 0);
+  EXPECT_FALSE(d.done);
+  EXPECT_EQ(d.progress, "h1 0%, h2 0%");
+  // 1 MB/s: a 256 KiB part is due about every 262 ms per host.
+  uint64_t sent = 0;
+  int64_t last_part_us = 0;
+  for (int64_t t = 0; t <= 1000 * kMs; t += 10 * kMs) {
+    links_.OnReport("r1", Report("h1", {}), t);  // both agents keep reporting
+    links_.OnReport("r2", Report("h2", {}), t);
+    for (const auto& [route, part] : distributor.TakeParts(t)) {
+      sent += part.data.size();
+      last_part_us = t;
+      EXPECT_EQ(part.total_bytes, binary.size());
+    }
+  }
+  EXPECT_EQ(sent, 2 * binary.size());
+  EXPECT_GE(last_part_us, 600 * kMs);  // the rate held: 600 KiB at 1 MB/s takes > 0.6 s
+  AgentReport holds = Report("h1", {});
+  holds.packages = {{"kv", "2.0.0", m.sha256}};
+  links_.OnReport("r1", holds, 1001 * kMs);
+  holds.host = "h2";
+  links_.OnReport("r2", holds, 1001 * kMs);
+  d = distributor.Want(m, 1001 * kMs);
+  EXPECT_TRUE(d.done);
+  EXPECT_EQ(d.progress, "h1 done, h2 done");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace duplex
