@@ -423,13 +423,24 @@ duplex::Status ClusterFixture::WaitConverged(int timeout_ms) const {
 std::vector<std::string> ClusterFixture::LogFindings() const {
   std::vector<std::string> out;
   std::error_code ec;
-  // The processes' logs (a lab keeps them in its hosts' directories), not RocksDB's
-  // write-ahead logs (000012.log).
-  for (const auto& entry : fs::recursive_directory_iterator(dir_, ec)) {
-    if (entry.path().extension() != ".log") continue;
+  // The processes' logs: in the data directory on one host; a lab keeps them in its hosts'
+  // directories and its own, below the scratch directory. Never RocksDB's write-ahead logs
+  // (000012.log).
+  std::vector<fs::path> logs;
+  auto consider = [&](const fs::directory_entry& entry) {
     const std::string stem = entry.path().stem().string();
-    if (stem.find_first_not_of("0123456789") == std::string::npos) continue;
-    std::ifstream in(entry.path());
+    if (entry.path().extension() == ".log" &&
+        stem.find_first_not_of("0123456789") != std::string::npos) {
+      logs.push_back(entry.path());
+    }
+  };
+  if (lab_) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir_, ec)) consider(entry);
+  } else {
+    for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) consider(entry);
+  }
+  for (const fs::path& path : logs) {
+    std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
       if (line.find("ERROR: AddressSanitizer") != std::string::npos ||
@@ -437,7 +448,7 @@ std::vector<std::string> ClusterFixture::LogFindings() const {
           line.find("runtime error:") != std::string::npos ||
           line.find("assertion failed") != std::string::npos ||
           line.find("critical:") != std::string::npos) {
-        if (out.size() < 20) out.push_back(entry.path().filename().string() + ": " + line);
+        if (out.size() < 20) out.push_back(path.filename().string() + ": " + line);
       }
     }
   }
