@@ -153,7 +153,13 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
     for (const auto& i : (*run)["invariants"]) {
       std::printf(" %s %s", i.value("name", "").c_str(), i.value("ok", false) ? "ok" : "VIOLATED");
     }
-    std::printf("\n   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
+    std::printf("\n");
+    if (!s.expect_gap.empty() || s.hosts > 0) {
+      // Client-visible: the longest stretch without an acknowledged write.
+      std::printf("   gap between acknowledged writes: steady %.1f ms, while faulted %.1f ms\n",
+                  (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0));
+    }
+    std::printf("   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
     for (const auto& f : (*run)["faults_not_fired"]) {
       std::printf("   warning: fault not injected, its trigger never came: %s\n",
                   f.get<std::string>().c_str());
