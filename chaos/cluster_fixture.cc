@@ -1,14 +1,20 @@
 #include "chaos/cluster_fixture.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "chaos/hooks/crash_point.h"
+#include "common/assert.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/subprocess.h"
@@ -26,21 +32,51 @@ std::string BuildDir(const std::string& given) {
   return "build";
 }
 
+// Whether nothing listens on, or holds, `port` on any address right now.
+bool PortFree(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);  // clashes with every address's use of the port
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return free;
+}
+
+// A free port of [first, last], never the same twice in one process until the range wraps
+// (several runs one after another: the ports of the last one may linger in TIME_WAIT).
+int PickPort(const FixtureOptions& o) {
+  if (o.port_first <= 0) return PickFreePort();
+  static std::mutex mu;
+  static int next = 0;
+  std::lock_guard lock(mu);
+  const int span = o.port_last - o.port_first + 1;
+  DUPLEX_ASSERT(span > 0, "a port range of at least one port", o.port_first, o.port_last);
+  for (int tried = 0; tried < span; ++tried) {
+    int port = o.port_first + (next++ % span);
+    if (PortFree(port)) return port;
+  }
+  DUPLEX_ASSERT(false, "no free port in the range", o.port_first, o.port_last);
+  return 0;
+}
+
 ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
   ClusterConfig c;
   c.name = "fixture";
   c.data_dir = fs::absolute(o.dir).string();
-  c.admin_port = PickFreePort();
-  c.control_port = PickFreePort();
+  c.admin_port = PickPort(o);
+  c.control_port = PickPort(o);
   std::string binary = o.processor.empty() ? "examples/kv/kv-1.0.0" : o.processor;
   c.processor.binary = fs::absolute(fs::path(build) / binary).string();
   c.processor.version = "1.0.0";
   for (const char* name : {"a", "b"}) {
     ReplicaConfig r;
     r.name = name;
-    r.port = PickFreePort();
-    r.client_port = PickFreePort();
-    r.http_port = PickFreePort();
+    r.port = PickPort(o);
+    r.client_port = PickPort(o);
+    r.http_port = PickPort(o);
     c.replicas.push_back(r);
   }
   c.timing = o.timing;
@@ -65,19 +101,116 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   fs::create_directories(options.dir, ec);
   if (ec) return IOError("cannot create " + options.dir + ": " + ec.message());
   std::unique_ptr<ClusterFixture> f(new ClusterFixture());
-  std::string path = (fs::absolute(options.dir) / "cluster.yaml").string();
+  f->dir_ = fs::absolute(options.dir).string();
+  f->duplex_binary_ = fs::absolute(fs::path(build) / "duplex").string();
   ClusterConfig made = MakeConfig(options, build);
   if (options.configure) options.configure(&made);
+  if (options.hosts > 0) {
+    DUPLEX_RETURN_IF_ERROR(f->StartLab(options, made));
+    DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
+    return f;
+  }
+  std::string path = (fs::absolute(options.dir) / "cluster.yaml").string();
   std::ofstream(path) << ClusterConfigToYaml(made);
   auto config = LoadClusterConfig(path);
   if (!config.ok()) return config.status();
   f->config_ = *config;
   f->config_path_ = path;
-  f->duplex_binary_ = fs::absolute(fs::path(build) / "duplex").string();
   DUPLEX_RETURN_IF_ERROR(f->SpawnAgent());
   DUPLEX_RETURN_IF_ERROR(f->SpawnCoordinator());
   DUPLEX_RETURN_IF_ERROR(f->WaitReady(options.ready_timeout_ms));
   return f;
+}
+
+// The lab's processes are children of this process in sessions of their own, tagged with
+// the lab's id: Stop takes the lab down, which finds every one of them by its tag.
+duplex::Status ClusterFixture::StartLab(const FixtureOptions& options, const ClusterConfig& made) {
+  lab::LabUpOptions up;
+  up.hosts = options.hosts;
+  up.dir = (fs::absolute(options.dir) / "lab").string();
+  up.first_host_number = options.lab_first_host;
+  StatusOr<lab::LabPlan> plan = lab::PlanLab(made, up);
+  if (!plan.ok()) return plan.status();
+  StatusOr<lab::Lab> started = lab::Lab::Start(*plan, duplex_binary_);
+  if (!started.ok()) {
+    // What did start is recorded in lab.json: take it down.
+    if (StatusOr<lab::Lab> open = lab::Lab::Open(plan->dir); open.ok()) (void)open->Down();
+    return started.status();
+  }
+  lab_ = std::move(started).value();
+  auto config = LoadClusterConfig(plan->config_path);
+  if (!config.ok()) return config.status();
+  config_ = *config;
+  config_path_ = plan->config_path;
+  for (const lab::LabProcessRecord& p : lab_->state().processes) {
+    if (p.role == lab::LabRole::kCoordinator) coordinator_pid_ = p.pid;
+  }
+  return Status::Ok();
+}
+
+std::string ClusterFixture::HostOfReplica(const std::string& replica) const {
+  for (const auto& r : config_.replicas) {
+    if (r.name == replica) return r.host_name;
+  }
+  return "";
+}
+
+duplex::Status ClusterFixture::HealHosts() {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  return lab_->Heal();
+}
+
+// A killed process of the lab is our child: reaped here, not left a zombie.
+void ClusterFixture::ReapHostRecords(const std::string& host) {
+  for (const lab::LabProcessRecord& p : lab_->state().processes) {
+    if (p.host == host && lab::StateOf(p.pid) == lab::ProcessState::kZombie) {
+      (void)WaitExited(p.pid, 1000);
+    }
+  }
+}
+
+StatusOr<int> ClusterFixture::CrashHost(const std::string& host) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  StatusOr<int> killed = lab_->Crash(host);
+  ReapHostRecords(host);
+  return killed;
+}
+
+StatusOr<int> ClusterFixture::FreezeHost(const std::string& host) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  return lab_->Freeze(host);
+}
+
+StatusOr<int> ClusterFixture::ThawHost(const std::string& host) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  return lab_->Thaw(host);
+}
+
+duplex::Status ClusterFixture::BootHost(const std::string& host) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  auto started = lab_->StartHost(host, duplex_binary_);
+  return started.ok() ? Status::Ok() : started.status();
+}
+
+duplex::Status ClusterFixture::IsolateHost(const std::string& host, const std::string& direction) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  // in: nothing reaches the host (it hears nobody); out: nothing it sends arrives.
+  if (direction == "in") return lab_->Isolate(host, lab::Direction::kFrom, "all");
+  if (direction == "out") return lab_->Isolate(host, lab::Direction::kTo, "all");
+  if (direction == "both") return lab_->Isolate(host, lab::Direction::kBoth, "");
+  return InvalidArgument("isolation direction " + direction + " is not both, in or out");
+}
+
+StatusOr<pid_t> ClusterFixture::KillAgent(const std::string& host) {
+  if (!lab_) return FailedPrecondition("not a lab: host faults need hosts: 2 or 3");
+  const lab::HostProcesses processes(lab_->state().lab_id);
+  for (const lab::LabProcessRecord& p : lab_->state().processes) {
+    if (p.role != lab::LabRole::kAgent || p.host != host) continue;
+    if (processes.HostOf(p.pid) != host) continue;  // gone (or its pid reused)
+    KillAndReap(p.pid);
+    return p.pid;
+  }
+  return NotFound("no agent runs on " + host);
 }
 
 // A child of this process in its process group: stopped by its PID, and by a Ctrl-C too.
@@ -108,6 +241,7 @@ duplex::Status ClusterFixture::SpawnAgent() {
 }
 
 duplex::Status ClusterFixture::KillAndRestartAgent() {
+  if (lab_) return FailedPrecondition("a lab's agents: KillAgent and BootHost");
   RememberOrphans();
   if (agent_pid_ != 0) KillAndReap(agent_pid_);
   agent_pid_ = 0;
@@ -153,6 +287,7 @@ bool ClusterFixture::CoordinatorExited() {
 
 duplex::Status ClusterFixture::RestartCoordinator() {
   if (coordinator_pid_ != 0) return Status::Ok();
+  if (lab_) return FailedPrecondition("a lab's coordinator is not restarted by the fixture");
   return SpawnCoordinator();
 }
 
@@ -165,6 +300,15 @@ void ClusterFixture::Stop() {
   std::vector<pid_t> pids;
   for (const auto& r : config_.replicas) {
     if (auto pid = PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
+  }
+  if (lab_) {
+    // Heals the isolation first, then stops every process tagged with the lab.
+    StatusOr<int> down = lab_->Down();
+    if (!down.ok()) std::fprintf(stderr, "lab down: %s\n", down.status().message().c_str());
+    lab_.reset();
+    coordinator_pid_ = 0;
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    return;
   }
   (void)Post(config_, "/shutdown", 10000);
   if (coordinator_pid_ != 0 && !WaitExited(coordinator_pid_, kShutdownWaitMs).has_value()) {
@@ -279,9 +423,24 @@ duplex::Status ClusterFixture::WaitConverged(int timeout_ms) const {
 std::vector<std::string> ClusterFixture::LogFindings() const {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) {
-    if (entry.path().extension() != ".log") continue;
-    std::ifstream in(entry.path());
+  // The processes' logs: in the data directory on one host; a lab keeps them in its hosts'
+  // directories and its own, below the scratch directory. Never RocksDB's write-ahead logs
+  // (000012.log).
+  std::vector<fs::path> logs;
+  auto consider = [&](const fs::directory_entry& entry) {
+    const std::string stem = entry.path().stem().string();
+    if (entry.path().extension() == ".log" &&
+        stem.find_first_not_of("0123456789") != std::string::npos) {
+      logs.push_back(entry.path());
+    }
+  };
+  if (lab_) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir_, ec)) consider(entry);
+  } else {
+    for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) consider(entry);
+  }
+  for (const fs::path& path : logs) {
+    std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
       if (line.find("ERROR: AddressSanitizer") != std::string::npos ||
@@ -289,7 +448,7 @@ std::vector<std::string> ClusterFixture::LogFindings() const {
           line.find("runtime error:") != std::string::npos ||
           line.find("assertion failed") != std::string::npos ||
           line.find("critical:") != std::string::npos) {
-        if (out.size() < 20) out.push_back(entry.path().filename().string() + ": " + line);
+        if (out.size() < 20) out.push_back(path.filename().string() + ": " + line);
       }
     }
   }

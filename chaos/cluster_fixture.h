@@ -1,7 +1,9 @@
 // ClusterFixture: a real cluster for tests, the demo and benchmarks — a node
 // agent (which runs the two replica processes on free loopback ports, with RocksDB
 // under a fresh scratch directory) and a coordinator, both children of this process
-// and so stopped by their PIDs. Every wait is bounded. Not thread-safe.
+// and so stopped by their PIDs; or, with `hosts`, a lab of that many hosts (chaos/lab),
+// taken down (its isolation healed) when the fixture stops. Every wait is bounded.
+// Not thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -9,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "chaos/lab/lab.h"
 #include "common/status.h"
 #include "upgrade_coordinator/cluster_config.h"
 
@@ -29,6 +33,13 @@ struct FixtureOptions {
   int ready_timeout_ms = 20000;
   // Last word on the cluster's config before it is written (chaos: proxies, fault files).
   std::function<void(ClusterConfig*)> configure;
+  // 0: one host. 2 or more: a lab (needs root for isolation), its hosts h1..hN at
+  // 127.0.<lab_first_host>.1 onwards, the replicas on h1 and h2, the lab under <dir>/lab.
+  int hosts = 0;
+  int lab_first_host = 1;
+  // The ports the config takes, in [port_first, port_last]; 0 = any free port.
+  int port_first = 0;
+  int port_last = 0;
 };
 
 class ClusterFixture {
@@ -85,6 +96,21 @@ class ClusterFixture {
   // fatal error: a process that crashed for one of these was failed over silently.
   std::vector<std::string> LogFindings() const;
 
+  // --- a lab's hosts (FailedPrecondition on one host) --------------------------------
+  bool lab() const { return lab_.has_value(); }
+  // The host a replica runs on ("" when unknown).
+  std::string HostOfReplica(const std::string& replica) const;
+  StatusOr<int> CrashHost(const std::string& host);  // processes killed (and reaped)
+  StatusOr<int> FreezeHost(const std::string& host);
+  StatusOr<int> ThawHost(const std::string& host);
+  // Starts what the host runs (its agent) unless it runs already: a crashed host boots.
+  duplex::Status BootHost(const std::string& host);
+  // direction: both | in (the host hears nobody) | out (nobody hears the host).
+  duplex::Status IsolateHost(const std::string& host, const std::string& direction);
+  duplex::Status HealHosts();
+  // SIGKILL of the host's agent alone (its replicas keep running); its pid.
+  StatusOr<pid_t> KillAgent(const std::string& host);
+
  private:
   ClusterFixture() = default;
   duplex::Status SpawnCoordinator();
@@ -98,6 +124,10 @@ class ClusterFixture {
   pid_t agent_pid_ = 0;
   std::vector<pid_t> orphans_;  // replicas started by a coordinator we killed
   bool stopped_ = false;
+  std::string dir_;              // the scratch directory (logs are searched under it)
+  std::optional<lab::Lab> lab_;  // set when the cluster runs on a lab
+  duplex::Status StartLab(const FixtureOptions& options, const ClusterConfig& made);
+  void ReapHostRecords(const std::string& host);
 };
 
 }  // namespace duplex

@@ -80,32 +80,99 @@ Status ReadTrigger(const YamlField& node, Trigger* t) {
   return Status::Ok();
 }
 
+// A host fault's target: active-host, standby-host (resolved when it fires) or h1..h<hosts>.
+Status CheckHostTarget(const YamlField& node, const std::string& target, int hosts) {
+  if (target == "active-host" || target == "standby-host") return Status::Ok();
+  for (int k = 1; k <= hosts; ++k) {
+    if (target == "h" + std::to_string(k)) return Status::Ok();
+  }
+  return node.Error("\"" + target + "\" is not a host (active-host, standby-host, or h1.." + "h" +
+                    std::to_string(hosts) + " of the lab)");
+}
+
+// The fields of host faults, and what a lab cannot do (fault proxies sit on 127.0.0.1, so
+// traffic through them would leave from no host: isolation is host-isolate's).
+Status CheckHostFields(const YamlField& node, const std::string& kind, int hosts, FaultSpec* f) {
+  const bool host_fault = IsHostFault(f->kind);
+  if (host_fault && hosts == 0) {
+    return node["kind"].Error(kind + " strikes a host: the scenario needs hosts: 2 or 3");
+  }
+  if (!host_fault && hosts > 0) {
+    if (f->kind == FaultKind::kPartition || f->kind == FaultKind::kLinkFaults) {
+      return node["kind"].Error(kind + " needs the fault proxies of one host; on a lab, " +
+                                "use host-isolate");
+    }
+    if (f->target == "coordinator") {
+      return node["target"].Error("the coordinator of a lab is not a fault target here");
+    }
+    return Status::Ok();
+  }
+  if (!host_fault) return Status::Ok();
+  DUPLEX_RETURN_IF_ERROR(CheckHostTarget(node["target"], f->target, hosts));
+  if (f->kind == FaultKind::kHostIsolate) {
+    if (f->direction != "both" && f->direction != "in" && f->direction != "out") {
+      return node["direction"].Error("\"" + f->direction + "\" is not both, in or out");
+    }
+  } else if (node["direction"].written()) {
+    return node["direction"].Error("only host-isolate has a direction among host faults");
+  }
+  const bool lasts = f->kind == FaultKind::kHostFreeze || f->kind == FaultKind::kHostIsolate;
+  if (lasts && f->duration_ms <= 0) return node["duration"].Error("required for " + kind);
+  if (!lasts && node["duration"].written()) {
+    return node["duration"].Error(kind + " has no duration (down: how long it stays down)");
+  }
+  if (f->kind == FaultKind::kHostCrash && f->down_ms <= 0) {
+    return node["down"].Error("required for host-crash (how long the host stays down)");
+  }
+  const bool downs = f->kind == FaultKind::kHostCrash || f->kind == FaultKind::kAgentKill;
+  if (!downs && node["down"].written()) return node["down"].Error(kind + " has no down");
+  return Status::Ok();
+}
+
 const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "coordinator"};
 // isolate-active: the active's link to the coordinator and the replicas' link, together.
 const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
-Status ReadFault(const YamlField& node, FaultSpec* f) {
+Status ReadFault(const YamlField& node, int hosts, FaultSpec* f) {
   DUPLEX_RETURN_IF_ERROR(
       CheckKeys(node, {"kind", "target", "at", "duration", "error", "sync_only", "direction",
                        "sever", "drop", "duplicate", "reorder", "corrupt", "delay", "jitter",
                        "down", "offset", "back", "torn", "nth"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
-  static const std::map<std::string, FaultKind> kKinds = {{"kill", FaultKind::kKill},
-                                                          {"pause", FaultKind::kPause},
-                                                          {"power-loss", FaultKind::kPowerLoss},
-                                                          {"disk", FaultKind::kDisk},
-                                                          {"partition", FaultKind::kPartition},
-                                                          {"link", FaultKind::kLinkFaults},
-                                                          {"clock-jump", FaultKind::kClockJump}};
+  static const std::map<std::string, FaultKind> kKinds = {
+      {"kill", FaultKind::kKill},
+      {"pause", FaultKind::kPause},
+      {"power-loss", FaultKind::kPowerLoss},
+      {"disk", FaultKind::kDisk},
+      {"partition", FaultKind::kPartition},
+      {"link", FaultKind::kLinkFaults},
+      {"clock-jump", FaultKind::kClockJump},
+      {"host-crash", FaultKind::kHostCrash},
+      {"host-freeze", FaultKind::kHostFreeze},
+      {"host-isolate", FaultKind::kHostIsolate},
+      {"agent-kill", FaultKind::kAgentKill},
+      {"agent-restart", FaultKind::kAgentRestart}};
   auto it = kKinds.find(kind);
   if (it == kKinds.end()) {
-    return node["kind"].Error(
-        "\"" + kind +
-        "\" is not one of kill, pause, power-loss, disk, partition, link, clock-jump");
+    return node["kind"].Error("\"" + kind +
+                              "\" is not one of kill, pause, power-loss, disk, partition, link, "
+                              "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, "
+                              "agent-restart");
   }
   f->kind = it->second;
   DUPLEX_RETURN_IF_ERROR(Read(node["target"], &f->target));
+  if (IsHostFault(f->kind)) {
+    DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));
+    DUPLEX_RETURN_IF_ERROR(ReadDuration(node["down"], &f->down_ms));
+    DUPLEX_RETURN_IF_ERROR(Read(node["direction"], &f->direction));
+    for (const char* other : {"error", "sync_only", "sever", "drop", "duplicate", "reorder",
+                              "corrupt", "delay", "jitter", "offset", "back", "torn", "nth"}) {
+      if (node[other].written()) return node[other].Error("not a field of " + kind);
+    }
+    return CheckHostFields(node, kind, hosts, f);
+  }
   bool link = f->kind == FaultKind::kPartition || f->kind == FaultKind::kLinkFaults;
   bool ok_target = link ? kLinkTargets.count(f->target) > 0
                         : kProcessTargets.count(f->target) > 0 ||
@@ -164,10 +231,16 @@ Status ReadFault(const YamlField& node, FaultSpec* f) {
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node["jitter"], &jitter));
   f->delay_ms = static_cast<int>(delay);
   f->jitter_ms = static_cast<int>(jitter);
-  return Status::Ok();
+  return CheckHostFields(node, kind, hosts, f);
 }
 
 }  // namespace
+
+bool IsHostFault(FaultKind kind) {
+  return kind == FaultKind::kHostCrash || kind == FaultKind::kHostFreeze ||
+         kind == FaultKind::kHostIsolate || kind == FaultKind::kAgentKill ||
+         kind == FaultKind::kAgentRestart;
+}
 
 std::string Trigger::Describe() const {
   if (after_ms) return "after " + std::to_string(*after_ms) + " ms";
@@ -186,14 +259,19 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   const YamlField& root = *parsed;
   Scenario s;
   s.source = source;
-  DUPLEX_RETURN_IF_ERROR(CheckKeys(root, {"name", "description", "workload", "upgrade", "faults",
-                                          "expect", "bounds", "mutants", "expect_violation"}));
+  DUPLEX_RETURN_IF_ERROR(
+      CheckKeys(root, {"name", "description", "hosts", "workload", "upgrade", "faults", "expect",
+                       "expect_gap", "expect_failover", "bounds", "mutants", "expect_violation"}));
   DUPLEX_RETURN_IF_ERROR(Read(root["name"], &s.name));
   if (s.name.empty() ||
       s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return root["name"].Error("required: lower-case letters, digits and '-'");
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["description"], &s.description));
+  DUPLEX_RETURN_IF_ERROR(Read(root["hosts"], &s.hosts));
+  if (root["hosts"].written() && s.hosts != 2 && s.hosts != 3) {
+    return root["hosts"].Error("a lab of 2 or 3 hosts (leave it out for one host)");
+  }
   if (const YamlField w = root["workload"]; w.written()) {
     DUPLEX_RETURN_IF_ERROR(CheckKeys(w, {"clients", "incr", "mode", "deadline"}));
     DUPLEX_RETURN_IF_ERROR(ReadDuration(w["deadline"], &s.deadline_ms));
@@ -216,7 +294,7 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     if (!faults.IsList()) return faults.Error("must be a list");
     for (size_t i = 0; i < faults.size(); ++i) {
       FaultSpec f;
-      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], &f));
+      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], s.hosts, &f));
       if (!f.at.step.empty() && s.package.empty()) {
         return faults[i]["at"]["step"].Error("needs an upgrade section");
       }
@@ -233,6 +311,20 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     return root["expect"].Error(s.package.empty()
                                     ? "there is no upgrade: expect none"
                                     : "an upgrade needs completed, rolled_back or either");
+  }
+  DUPLEX_RETURN_IF_ERROR(Read(root["expect_gap"], &s.expect_gap));
+  if (root["expect_gap"].written() && s.expect_gap != "steady") {
+    return root["expect_gap"].Error("\"" + s.expect_gap + "\" is not steady");
+  }
+  if (!s.expect_gap.empty() && s.faults.empty()) {
+    return root["expect_gap"].Error("judges the faults' time: the scenario has none");
+  }
+  DUPLEX_RETURN_IF_ERROR(Read(root["expect_failover"], &s.expect_failover));
+  if (s.expect_failover && !std::any_of(s.faults.begin(), s.faults.end(), [](const FaultSpec& f) {
+        return f.kind == FaultKind::kHostCrash || f.kind == FaultKind::kHostFreeze ||
+               f.kind == FaultKind::kHostIsolate;
+      })) {
+    return root["expect_failover"].Error("judges host crash, freeze or isolation: there is none");
   }
   if (const YamlField b = root["bounds"]; b.written()) {
     DUPLEX_RETURN_IF_ERROR(CheckKeys(b, {"run", "converge"}));

@@ -30,7 +30,16 @@ enum class FaultKind {
   kPartition,   // messages on a link blackholed (or the link severed) for `duration`
   kLinkFaults,  // drop / delay / duplicate / reorder / corrupt on a link for `duration`
   kClockJump,   // a replica's wall clock jumps by `offset` (back: backwards) for `duration`
+  // Host faults, on a lab (`hosts:`); the target is a host: active-host, standby-host, h<k>.
+  kHostCrash,     // every process of the host SIGKILLed at once; it boots after `down`
+  kHostFreeze,    // every process of the host SIGSTOPped for `duration`, then SIGCONTed
+  kHostIsolate,   // the host's traffic dropped for `duration` (direction: both | in | out)
+  kAgentKill,     // SIGKILL of the host's agent alone; started again after `down`, or never
+  kAgentRestart,  // SIGKILL of the host's agent, started again at once
 };
+
+// Whether the fault strikes a host of a lab (its target names a host).
+bool IsHostFault(FaultKind kind);
 
 struct FaultSpec {
   FaultKind kind = FaultKind::kKill;
@@ -43,11 +52,14 @@ struct FaultSpec {
   std::string error = "ioerror";  // nospace | ioerror
   bool sync_only = false;
   // kPartition / kLinkFaults
-  std::string direction = "both";  // both | to-target | from-target
-  bool sever = false;              // partition by closing connections instead of blackholing
+  // kPartition / kLinkFaults: both | to-target | from-target. kHostIsolate: both | in (the
+  // host hears nobody) | out (nobody hears the host).
+  std::string direction = "both";
+  bool sever = false;  // partition by closing connections instead of blackholing
   double drop = 0, duplicate = 0, reorder = 0, corrupt = 0;
   int delay_ms = 0, jitter_ms = 0;
-  // kKill of the coordinator: how long it stays down before it is started again.
+  // kKill of the coordinator, kHostCrash, kAgentKill: how long it stays down before it is
+  // started again (kAgentKill: 0 = never).
   int64_t down_ms = 0;
   // kKill of the coordinator, torn: instead of a signal, it exits by itself right after
   // its nth durable write of this kind ("any", or "reload": a replica's version), before
@@ -68,6 +80,8 @@ struct Scenario {
   bool incr = true;             // alternate PUT and INCR (else PUT only)
   int64_t deadline_ms = 10000;  // a client gives a request up (unknown outcome) after this
   std::string mode = "sync";
+  // 0: one host (chaos/cluster_fixture.h); 2 or 3: a lab of that many hosts (chaos/lab).
+  int hosts = 0;
   // Optional rolling upgrade, started when the workload has 100 acknowledged writes.
   std::string package;  // e.g. kv-2.0.0 (under <build>/packages); empty: no upgrade
   int64_t soak_ms = 1000;
@@ -78,6 +92,12 @@ struct Scenario {
   std::vector<std::string> mutants;  // switches for the checker's self-test (chaos/hooks/mutants.h)
   // A mutant's scenario passes when this invariant is violated: the checker caught it.
   std::string expect_violation;
+  // "steady": while each fault lasts, the longest stretch without an acknowledged write is
+  // no worse than before the first fault (the replicas kept serving); "" = not judged.
+  std::string expect_gap;
+  // Each host fault that strikes the active's host (crash, freeze, isolate) ends with the
+  // other replica acknowledging writes: the pair failed over, whatever the fault's direction.
+  bool expect_failover = false;
 };
 
 StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source);

@@ -19,6 +19,7 @@
 #include "chaos/report.h"
 #include "chaos/upgrade_run.h"
 #include "chaos/workload.h"
+#include "common/assert.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/net.h"
@@ -34,6 +35,14 @@ namespace {
 constexpr int kTickMs = 5;
 constexpr int kTornWaitMs = 30000;  // a torn kill waits this long for its write
 constexpr uint64_t kAckedBeforeUpgrade = 100;
+// expect_gap: the fault's window runs on this long after it healed (an agent started again
+// reconnects, adopts, reports), and the steady state is measured from this long after start.
+constexpr int64_t kGapSettleMs = 1000;
+constexpr int64_t kSteadyFromMs = 500;
+// A gap within twice the steady one, or within it plus this, is scheduling noise on a loaded
+// machine (2 shared cores: 50-90 ms stalls seen with no fault at all); a failover costs at
+// least a lease (200 ms) on top, so it still shows.
+constexpr double kGapNoiseMs = 100;
 
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -43,7 +52,9 @@ struct Armed {
   int64_t fire_at_ms = -1;  // resolved for after/random triggers
   bool fired = false, healed = false;
   int64_t start_ms = 0, end_ms = 0;
-  std::string resolved;  // the process or link it hit
+  std::string resolved;     // the process, link or host it hit
+  std::string replica;      // a host fault: the replica on the host hit ("" = none)
+  bool hit_active = false;  // a host fault: that replica was the active when it fired
   std::string note;
   std::function<void()> heal;
   std::function<bool()> over;  // if set, heal as soon as it holds (else at the duration)
@@ -103,10 +114,17 @@ class Run {
     fo.dir = o_.scratch;
     fo.log_level = "info";
     fo.mode = s_.mode == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
+    fo.hosts = s_.hosts;
+    fo.lab_first_host = o_.lab_first_host;
+    fo.port_first = o_.port_first;
+    fo.port_last = o_.port_last;
     Status proxies = Status::Ok();
     fo.configure = [&](ClusterConfig* c) {
       for (size_t i = 0; i < c->replicas.size(); ++i) {
         ReplicaConfig& r = c->replicas[i];
+        r.fault_file = fs::absolute(fs::path(o_.scratch) / (r.name + ".faults")).string();
+        // A lab's hosts talk directly: a proxy on 127.0.0.1 would hide which host sends.
+        if (s_.hosts > 0) continue;
         // Not port 0: the kernel could hand a proxy a port picked for a replica that has
         // not bound it yet (CI, 2026-12-03: "replicas[1].port: 45647 is already used by
         // replicas[0].peer_port"). PickFreePort never gives a port twice.
@@ -119,7 +137,6 @@ class Run {
         }
         r.peer_port = (*peer)->port();
         r.coordinator_port = (*control)->port();
-        r.fault_file = fs::absolute(fs::path(o_.scratch) / (r.name + ".faults")).string();
         peer_[r.name] = std::move(peer).value();
         control_[r.name] = std::move(control).value();
       }
@@ -212,6 +229,9 @@ class Run {
   }
 
   std::string Resolve(const std::string& target) {
+    if (target == "active-host" || target == "standby-host") {
+      return cluster_->HostOfReplica(Resolve(target == "active-host" ? "active" : "standby"));
+    }
     if (target != "active" && target != "standby") return target;
     auto active = cluster_->ActiveName();
     std::string a = active.ok() ? *active : cluster_->config().replicas[0].name;
@@ -231,6 +251,62 @@ class Run {
     (void)WriteFileAtomically(path, FormatFaultSettings(settings));  // never read half-written
   }
 
+  static std::string Note(const StatusOr<int>& n, const std::string& what) {
+    return n.ok() ? std::to_string(*n) + " process(es) " + what : n.status().message();
+  }
+
+  // A host fault; its heal (and how long it lasts) set in `a`.
+  void FireHostFault(Armed& a) {
+    const FaultSpec& f = a.spec;
+    const std::string host = a.resolved;
+    for (const auto& r : cluster_->config().replicas) {
+      if (r.host_name == host) a.replica = r.name;
+    }
+    a.hit_active = !a.replica.empty() && a.replica == Resolve("active");
+    auto boot = [this, host] {
+      Status booted = cluster_->BootHost(host);
+      if (!booted.ok()) Say("  boot " + host + ": " + booted.message());
+    };
+    switch (f.kind) {
+      case FaultKind::kHostCrash:
+        a.note = Note(cluster_->CrashHost(host), "killed");
+        a.spec.duration_ms = f.down_ms;
+        a.heal = boot;
+        break;
+      case FaultKind::kHostFreeze:
+        a.note = Note(cluster_->FreezeHost(host), "stopped");
+        a.heal = [this, host] { (void)cluster_->ThawHost(host); };
+        break;
+      case FaultKind::kHostIsolate: {
+        Status isolated = cluster_->IsolateHost(host, f.direction);
+        a.note = isolated.ok() ? "direction " + f.direction : isolated.message();
+        a.heal = [this] {
+          Status healed = cluster_->HealHosts();
+          if (!healed.ok()) Say("  heal: " + healed.message());
+        };
+        break;
+      }
+      case FaultKind::kAgentKill:
+      case FaultKind::kAgentRestart: {
+        auto pid = cluster_->KillAgent(host);
+        a.note = pid.ok() ? "agent pid " + std::to_string(*pid) : pid.status().message();
+        a.replica.clear();  // the replicas keep running: no service was hit
+        a.hit_active = false;
+        if (f.kind == FaultKind::kAgentRestart) {
+          boot();
+        } else if (f.down_ms > 0) {
+          a.spec.duration_ms = f.down_ms;
+          a.heal = boot;
+        } else {
+          a.note += "; not started again";
+        }
+        break;
+      }
+      default:
+        DUPLEX_ASSERT(false, "a host fault", static_cast<int>(f.kind));
+    }
+  }
+
   void Fire(Armed& a) {
     const FaultSpec& f = a.spec;
     a.fired = true;
@@ -238,6 +314,13 @@ class Run {
     a.resolved = Resolve(f.target);
     a.heal = [] {};
     switch (f.kind) {
+      case FaultKind::kHostCrash:
+      case FaultKind::kHostFreeze:
+      case FaultKind::kHostIsolate:
+      case FaultKind::kAgentKill:
+      case FaultKind::kAgentRestart:
+        FireHostFault(a);
+        break;
       case FaultKind::kKill:
         if (a.resolved == "coordinator" && !f.torn.empty()) {
           Status armed = cluster_->ArmCoordinatorCrash(f.torn, f.nth);
@@ -412,6 +495,16 @@ class Run {
         return "link";
       case FaultKind::kClockJump:
         return "clock-jump";
+      case FaultKind::kHostCrash:
+        return "host-crash";
+      case FaultKind::kHostFreeze:
+        return "host-freeze";
+      case FaultKind::kHostIsolate:
+        return "host-isolate";
+      case FaultKind::kAgentKill:
+        return "agent-kill";
+      case FaultKind::kAgentRestart:
+        return "agent-restart";
     }
     return "?";
   }
@@ -458,6 +551,7 @@ class Run {
     // be ready (standby in sync at the active's seq) and converge within the bound. Waiting
     // for an equal seq while clients still write only measures luck.
     int64_t healed_us = NowUs();
+    const int64_t drive_end_ms = ElapsedMs();
     Status serving =
         workload_->WaitAcked(workload_->acked() + 50, static_cast<int>(s_.converge_ms));
     workload_->Stop();
@@ -512,6 +606,8 @@ class Run {
     json faults = json::array();
     json not_fired = json::array();
     std::vector<double> failovers;
+    const double steady_gap_ms = SteadyGapMs(drive_end_ms);
+    double fault_gap_ms = 0;  // the longest gap while a fault lasted
     for (const auto& a : armed_) {
       if (!a.fired) {
         // Its step never came (the campaign ended before it): the run tested less.
@@ -519,22 +615,34 @@ class Run {
                             a.spec.at.Describe() + ")");
         continue;
       }
+      const double gap_ms = FaultGapMs(a);
+      fault_gap_ms = std::max(fault_gap_ms, gap_ms);
       faults.push_back({{"kind", KindName(a.spec.kind)},
                         {"target", a.resolved},
                         {"trigger", a.spec.at.Describe()},
                         {"start_ms", a.start_ms},
                         {"end_ms", a.end_ms},
+                        {"gap_ms", gap_ms},
                         {"note", a.note}});
       bool hits_service = a.spec.kind == FaultKind::kKill || a.spec.kind == FaultKind::kPause ||
-                          a.spec.kind == FaultKind::kPowerLoss;
-      if (hits_service && a.resolved != "coordinator") {
+                          a.spec.kind == FaultKind::kPowerLoss || !a.replica.empty();
+      const std::string& hit = a.replica.empty() ? a.resolved : a.replica;
+      if (hits_service && hit != "coordinator") {
         int64_t at_us = t0_us_ + a.start_ms * 1000;
-        int not_by = a.resolved == cluster_->config().replicas[0].name   ? 0
-                     : a.resolved == cluster_->config().replicas[1].name ? 1
-                                                                         : -1;
+        int not_by = hit == cluster_->config().replicas[0].name   ? 0
+                     : hit == cluster_->config().replicas[1].name ? 1
+                                                                  : -1;
         int64_t first = workload_->FirstAckAfter(at_us, not_by);
         if (first > 0) failovers.push_back((first - at_us) / 1000.0);
       }
+    }
+    if (s_.expect_failover) {
+      invariants.push_back(FailoverVerdict());
+      pass = pass && invariants.back()["ok"].get<bool>();
+    }
+    if (!s_.expect_gap.empty()) {
+      invariants.push_back(GapVerdict(steady_gap_ms, fault_gap_ms));
+      pass = pass && invariants.back()["ok"].get<bool>();
     }
     std::string replay = "build/duplex chaos run " + s_.name + " --seed " + std::to_string(o_.seed);
     json run = {{"scenario", s_.name},
@@ -552,11 +660,76 @@ class Run {
                 {"faults_not_fired", not_fired},
                 {"ops", {{"ok", data.ok}, {"fail", data.fail}, {"info", data.info}}},
                 {"failover_ms", failovers},
+                {"gap_ms", {{"steady", steady_gap_ms}, {"faults", fault_gap_ms}}},
                 {"convergence_ms", converged.ok() ? convergence_ms : -1},
                 {"events", RelativeEvents(ev)},
                 {"throughput", Throughput()}};
     if (!o_.report_dir.empty()) WriteHistory();
     return run;
+  }
+
+  // The longest stretch without an acknowledged write while no fault troubled the cluster:
+  // from a moment after start to the first fault, and from a moment after the last one
+  // healed to the end of the run. What the clients see of a cluster under load alone.
+  double SteadyGapMs(int64_t end_ms) const {
+    int64_t first_ms = end_ms, last_ms = kSteadyFromMs;
+    for (const auto& a : armed_) {
+      if (!a.fired) continue;
+      first_ms = std::min(first_ms, a.start_ms);
+      last_ms = std::max(last_ms, std::max(a.start_ms, a.end_ms) + kGapSettleMs);
+    }
+    auto gap = [this](int64_t from_ms, int64_t to_ms) {
+      if (to_ms <= from_ms) return 0.0;
+      return workload_->LongestAckGap(t0_us_ + from_ms * 1000, t0_us_ + to_ms * 1000).length_us /
+             1000.0;
+    };
+    return std::max(gap(kSteadyFromMs, first_ms), gap(last_ms, end_ms));
+  }
+
+  // The longest stretch without an acknowledged write from the fault until a moment after
+  // it healed (or, never healed, after it fired).
+  double FaultGapMs(const Armed& a) const {
+    const int64_t to_ms = std::max(a.start_ms, a.end_ms) + kGapSettleMs;
+    return workload_->LongestAckGap(t0_us_ + a.start_ms * 1000, t0_us_ + to_ms * 1000).length_us /
+           1000.0;
+  }
+
+  // expect_failover: after each host fault on the active's host, the other replica acknowledged
+  // writes (it was promoted), within the run.
+  json FailoverVerdict() const {
+    std::vector<std::string> details;
+    const auto& replicas = cluster_->config().replicas;
+    for (const auto& a : armed_) {
+      if (!a.fired || !a.hit_active) continue;
+      const int not_by = a.replica == replicas[0].name ? 0 : 1;
+      if (workload_->FirstAckAfter(t0_us_ + a.start_ms * 1000, not_by) > 0) continue;
+      details.push_back(KindName(a.spec.kind) + " " + a.resolved + " at +" +
+                        std::to_string(a.start_ms) + " ms (" + a.note + "): " + a.replica +
+                        " was active and no write was acknowledged by the other replica after "
+                        "it: no failover");
+    }
+    return {{"name", "failover-to-other"},
+            {"ok", details.empty()},
+            {"violations", details.size()},
+            {"details", details}};
+  }
+
+  // expect_gap: steady — the faults cost the clients nothing they do not see without them.
+  static json GapVerdict(double steady_ms, double during_ms) {
+    const double allowed_ms = std::max(2 * steady_ms, steady_ms + kGapNoiseMs);
+    std::vector<std::string> details;
+    if (during_ms > allowed_ms) {
+      char line[200];
+      std::snprintf(line, sizeof(line),
+                    "longest gap between acknowledged writes during the faults %.1f ms, steady "
+                    "%.1f ms (allowed %.1f ms)",
+                    during_ms, steady_ms, allowed_ms);
+      details.push_back(line);
+    }
+    return {{"name", "no-client-gap"},
+            {"ok", details.empty()},
+            {"violations", details.size()},
+            {"details", details}};
   }
 
   std::string CampaignReason() {

@@ -1,6 +1,7 @@
 // RunScenario: one chaos experiment against real processes — a ClusterFixture whose
 // links go through fault proxies (chaos/fault_proxy.h) and whose replicas' storage goes
-// through fault filesystems (chaos/hooks/fault_fs.h), a recording workload, an optional
+// through fault filesystems (chaos/hooks/fault_fs.h), or with `hosts:` a lab of hosts
+// (chaos/lab, no proxies: host faults instead), a recording workload, an optional
 // rolling upgrade, the scenario's faults fired by their triggers, then the checks:
 // every invariant of DESIGN.md ("Chaos") over the client history and the coordinator's
 // event log. Blocking, bounded by the scenario's bounds; one run at a time per process.
@@ -22,6 +23,12 @@ struct RunOptions {
   std::string scratch;     // the cluster's data; wiped at start
   std::string report_dir;  // result.json, report.html, history.jsonl ("" = none)
   std::function<void(const std::string&)> log;  // progress lines (optional)
+  // A scenario with `hosts:` runs on a lab whose hosts are 127.0.<lab_first_host>.1 onwards;
+  // the cluster's ports come from [port_first, port_last] (0: any free port). Tests that run
+  // beside other labs keep to their own addresses and ports.
+  int lab_first_host = 1;
+  int port_first = 0;
+  int port_last = 0;
 };
 
 // The run as JSON (the report's input, see chaos/report.h): verdict, invariants with

@@ -55,7 +55,7 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
             "faults[0].at.step: \"Sok\" is not a campaign step");
   EXPECT_EQ(Error(Edit(kFull, "kind: pause", "kind: nap")),
             "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link, "
-            "clock-jump");
+            "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart");
   EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
             "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
@@ -103,6 +103,82 @@ TEST(Scenario, AStepTriggerNeedsAnUpgradeAndExpectMatchesIt) {
   EXPECT_EQ(Error(plain), "faults[0].at.step: needs an upgrade section");
   EXPECT_EQ(Error("name: x\nupgrade: {package: kv-2.0.0}\n"),
             "expect: an upgrade needs completed, rolled_back or either");
+}
+
+constexpr char kHosts[] = R"(name: hosts
+hosts: 2
+workload: {clients: 3}
+faults:
+  - {kind: host-crash, target: active-host, at: {after: 1s}, down: 2s}
+  - {kind: host-freeze, target: standby-host, at: {acked: 300}, duration: 1s}
+  - {kind: host-isolate, target: h2, at: {random: [1s, 2s]}, duration: 1s, direction: out}
+  - {kind: agent-kill, target: h1, at: {after: 2s}}
+  - {kind: agent-restart, target: active-host, at: {after: 3s}}
+expect: none
+expect_gap: steady
+)";
+
+TEST(Scenario, ParsesHostFaultsOnALab) {
+  auto s = ParseScenario(kHosts, "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->hosts, 2);
+  EXPECT_EQ(s->expect_gap, "steady");
+  ASSERT_EQ(s->faults.size(), 5u);
+  EXPECT_EQ(s->faults[0].kind, FaultKind::kHostCrash);
+  EXPECT_EQ(s->faults[0].target, "active-host");
+  EXPECT_EQ(s->faults[0].down_ms, 2000);
+  EXPECT_EQ(s->faults[1].kind, FaultKind::kHostFreeze);
+  EXPECT_EQ(s->faults[1].duration_ms, 1000);
+  EXPECT_EQ(s->faults[2].kind, FaultKind::kHostIsolate);
+  EXPECT_EQ(s->faults[2].direction, "out");
+  EXPECT_EQ(s->faults[3].kind, FaultKind::kAgentKill);
+  EXPECT_EQ(s->faults[3].down_ms, 0) << "an agent killed without down stays down";
+  EXPECT_EQ(s->faults[4].kind, FaultKind::kAgentRestart);
+  EXPECT_TRUE(IsHostFault(FaultKind::kAgentKill));
+  EXPECT_FALSE(IsHostFault(FaultKind::kKill));
+}
+
+TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
+  EXPECT_EQ(Error(Edit(kHosts, "hosts: 2", "hosts: 4")),
+            "hosts: a lab of 2 or 3 hosts (leave it out for one host)");
+  EXPECT_EQ(Error(Edit(kHosts, "hosts: 2\n", "")),
+            "faults[0].kind: host-crash strikes a host: the scenario needs hosts: 2 or 3");
+  EXPECT_EQ(Error(Edit(kHosts, "target: h2", "target: h3")),
+            "faults[2].target: \"h3\" is not a host (active-host, standby-host, or h1..h2 of the "
+            "lab)");
+  EXPECT_EQ(
+      Error(Edit(kHosts, "target: active-host, at: {after: 1s}", "target: a, at: {after: 1s}")),
+      "faults[0].target: \"a\" is not a host (active-host, standby-host, or h1..h2 of the "
+      "lab)");
+  EXPECT_EQ(Error(Edit(kHosts, ", down: 2s", "")),
+            "faults[0].down: required for host-crash (how long the host stays down)");
+  EXPECT_EQ(Error(Edit(kHosts, "duration: 1s, direction: out", "direction: out")),
+            "faults[2].duration: required for host-isolate");
+  EXPECT_EQ(Error(Edit(kHosts, "direction: out", "direction: to-target")),
+            "faults[2].direction: \"to-target\" is not both, in or out");
+  EXPECT_EQ(Error(Edit(kHosts, "duration: 1s}\n  - {kind: host-isolate",
+                       "duration: 1s, direction: in}\n  - {kind: host-isolate")),
+            "faults[1].direction: only host-isolate has a direction among host faults");
+  EXPECT_EQ(Error(Edit(kHosts, "at: {after: 3s}", "at: {after: 3s}, down: 1s")),
+            "faults[4].down: agent-restart has no down");
+  EXPECT_EQ(Error(Edit(kHosts, "at: {after: 2s}", "at: {after: 2s}, duration: 1s")),
+            "faults[3].duration: agent-kill has no duration (down: how long it stays down)");
+  EXPECT_EQ(Error(Edit(kHosts, "at: {after: 2s}", "at: {after: 2s}, drop: 0.5")),
+            "faults[3].drop: not a field of agent-kill");
+  EXPECT_EQ(Error(Edit(kHosts, "expect_gap: steady", "expect_gap: small")),
+            "expect_gap: \"small\" is not steady");
+  EXPECT_TRUE(
+      ParseScenario(Edit(kHosts, "expect_gap: steady", "expect_failover: true"), "x.yaml").ok());
+  EXPECT_EQ(Error("name: x\nhosts: 2\nfaults:\n  - {kind: agent-kill, target: h1, at: {after: "
+                  "1s}}\nexpect_failover: true\n"),
+            "expect_failover: judges host crash, freeze or isolation: there is none");
+  EXPECT_EQ(Error(Edit(kHosts, "{kind: agent-kill, target: h1, at: {after: 2s}}",
+                       "{kind: partition, target: replicas, at: {after: 2s}, duration: 1s}")),
+            "faults[3].kind: partition needs the fault proxies of one host; on a lab, use "
+            "host-isolate");
+  EXPECT_EQ(Error(Edit(kHosts, "{kind: agent-kill, target: h1, at: {after: 2s}}",
+                       "{kind: kill, target: coordinator, at: {after: 2s}}")),
+            "faults[3].target: the coordinator of a lab is not a fault target here");
 }
 
 TEST(Scenario, TheCatalogueLoadsAndHasAtLeastTwentyScenarios) {

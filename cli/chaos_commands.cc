@@ -1,5 +1,7 @@
 #include "cli/chaos_commands.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -125,6 +127,10 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
   ro.seed = seed;
   ro.build_dir = build_dir;
   ro.scratch = build_dir + "/chaos-scratch";
+  ro.lab_first_host = o.lab_first_host;
+  if (!o.lab_ports.empty()) {
+    std::sscanf(o.lab_ports.c_str(), "%d-%d", &ro.port_first, &ro.port_last);
+  }
   std::string tag = s.name + "-" + std::to_string(seed);
   ro.report_dir = o.report_dir.empty()
                       ? build_dir + "/chaos/" + tag
@@ -147,7 +153,13 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
     for (const auto& i : (*run)["invariants"]) {
       std::printf(" %s %s", i.value("name", "").c_str(), i.value("ok", false) ? "ok" : "VIOLATED");
     }
-    std::printf("\n   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
+    std::printf("\n");
+    if (!s.expect_gap.empty() || s.hosts > 0) {
+      // Client-visible: the longest stretch without an acknowledged write.
+      std::printf("   gap between acknowledged writes: steady %.1f ms, while faulted %.1f ms\n",
+                  (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0));
+    }
+    std::printf("   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
     for (const auto& f : (*run)["faults_not_fired"]) {
       std::printf("   warning: fault not injected, its trigger never came: %s\n",
                   f.get<std::string>().c_str());
@@ -172,21 +184,53 @@ int RunChaos(const std::string& duplex_binary, const ChaosOptions& o) {
     auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
     if (!all.ok()) return Fail(all.status());
     for (const auto& s : *all) {
-      std::printf("%-36s %s\n", s.name.c_str(), s.description.c_str());
+      std::string on = s.hosts > 0 ? "[" + std::to_string(s.hosts) + " hosts] " : "";
+      std::printf("%-36s %s%s\n", s.name.c_str(), on.c_str(), s.description.c_str());
     }
     return 0;
+  }
+  if (o.lab_first_host < 1 || o.lab_first_host > 252) {
+    return Fail(InvalidArgument("--lab-first-host " + std::to_string(o.lab_first_host) +
+                                ": hosts are 127.0.N.1 with N in 1..254 (a lab has up to 3)"));
+  }
+  if (!o.lab_ports.empty()) {
+    int first = 0, last = 0;
+    char tail = 0;
+    if (std::sscanf(o.lab_ports.c_str(), "%d-%d%c", &first, &last, &tail) != 2 || first < 1024 ||
+        last > 65535 || last - first < 32) {
+      return Fail(InvalidArgument("--lab-ports " + o.lab_ports +
+                                  ": a range FIRST-LAST within 1024..65535 of at least 33 ports"));
+    }
   }
   std::vector<Scenario> scenarios;
   if (o.what == "run") {
     if (o.scenario.empty()) return Fail(InvalidArgument("chaos run: which scenario? (chaos list)"));
     auto s = Find(o.scenario);
     if (!s.ok()) return Fail(s.status());
+    if (s->hosts > 0 && ::geteuid() != 0) {
+      return Fail(FailedPrecondition("chaos run " + s->name + ": it runs on a lab of " +
+                                     std::to_string(s->hosts) +
+                                     " hosts, which needs root (nftables); run it as root"));
+    }
     scenarios.push_back(*s);
   } else if (o.what == "suite") {
     auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
     if (!all.ok()) return Fail(all.status());
+    int skipped = 0;
     for (auto& s : *all) {
-      if (s.name.find(o.only) != std::string::npos) scenarios.push_back(std::move(s));
+      if (s.name.find(o.only) == std::string::npos) continue;
+      // A lab isolates its hosts with nftables: without root its scenarios cannot run.
+      if (s.hosts > 0 && ::geteuid() != 0) {
+        ++skipped;
+        continue;
+      }
+      scenarios.push_back(std::move(s));
+    }
+    if (skipped > 0) {
+      std::fprintf(stderr,
+                   "duplex: skipping %d scenario(s) with hosts: they run on a lab, which needs "
+                   "root (nftables); run the suite as root to include them\n",
+                   skipped);
     }
   } else {
     return Fail(InvalidArgument("chaos: \"" + o.what + "\" is not list, run or suite"));

@@ -16,6 +16,10 @@ struct ChaosOptions {
   std::string report_dir;  // where reports go (default build/chaos/<name>-<seed>)
   bool json = false;
   bool quiet = false;  // no progress lines
+  // Scenarios with `hosts:` run on a lab at 127.0.<lab_first_host>.1 onwards, with ports
+  // from lab_ports ("17000-17999"; "" = any free port).
+  int lab_first_host = 1;
+  std::string lab_ports;
 };
 
 int RunChaos(const std::string& duplex_binary, const ChaosOptions& options);

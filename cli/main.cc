@@ -140,6 +140,10 @@ int Main(int argc, char** argv) {
   chaos->add_option("--report", chaos_options.report_dir, "where result.json and report.html go");
   chaos->add_flag("--json", chaos_options.json, "one JSON object (suite: the totals)");
   chaos->add_flag("--quiet", chaos_options.quiet, "no progress lines");
+  chaos->add_option("--lab-first-host", chaos_options.lab_first_host,
+                    "scenarios with hosts: the lab's hosts are 127.0.N.1 from this N (default 1)");
+  chaos->add_option("--lab-ports", chaos_options.lab_ports,
+                    "scenarios with hosts: the cluster's ports from this range (e.g. 17000-17999)");
   SimCommandOptions sim_options;
   auto* sim = app.add_subcommand("sim", "deterministic simulation: --seeds N, or --seed S --trace");
   sim->add_option("--seed", sim_options.seed, "the seed replayed, or the first of --seeds");

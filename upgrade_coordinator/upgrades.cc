@@ -318,7 +318,14 @@ Status Upgrades::RunBackup(const Job& job) {
   Client client(options);
   AdminRequest checkpoint;
   checkpoint.op = AdminOp::kCheckpoint;
-  checkpoint.path = (dir / "state").string();
+  // The active writes its checkpoint on its own host, below the archive directory its agent
+  // gave it (<host dir>/archive): on named hosts that is not the coordinator's data_dir.
+  const ReplicaConfig& active = config_.replicas.at(job.active);
+  const HostConfig* host = FindHost(config_, active.host_name);
+  DUPLEX_ASSERT(host != nullptr, "a replica is placed on a host", active.name, active.host_name);
+  checkpoint.path = (fs::path(HostDataDir(config_, *host)) / "archive" /
+                     ("campaign-" + std::to_string(job.campaign_id)) / "state")
+                        .string();
   auto answer = client.Admin(job.active, checkpoint, 30000, job.legacy_ops[job.active]);
   if (!answer.ok()) return answer.status();
   if (answer->code != Code::kOk) return Status(answer->code, "checkpoint: " + answer->message);

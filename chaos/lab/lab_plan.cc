@@ -77,8 +77,15 @@ Status PlanDerivedHosts(const LabUpOptions& options, LabPlan* plan) {
                            ") is required: " + where + " names no hosts (hosts:)");
   }
   config.hosts.clear();
+  const int first = options.first_host_number;
+  if (first < 1 || first + options.hosts - 1 > kLabHostsMax) {
+    return InvalidArgument("first host number " + std::to_string(first) + ": hosts 127.0." +
+                           std::to_string(first) + ".1 onwards leave no room for " +
+                           std::to_string(options.hosts) + " hosts within 127.0.1.1 .. 127.0." +
+                           std::to_string(kLabHostsMax) + ".1");
+  }
   for (int k = 1; k <= options.hosts; ++k) {
-    config.hosts.push_back(HostConfig{"h" + std::to_string(k), Address(k), ""});
+    config.hosts.push_back(HostConfig{"h" + std::to_string(k), Address(first + k - 1), ""});
   }
   config.hosts_named = true;
   config.data_dir = plan->dir + "/data";

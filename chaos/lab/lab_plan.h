@@ -16,6 +16,9 @@ inline constexpr int kLabHostsMax = 254;  // 127.0.1.1 .. 127.0.254.1
 struct LabUpOptions {
   int hosts = 0;    // --hosts; 0 = not given
   std::string dir;  // --dir; "" = <data_dir>/lab
+  // Derived hosts h1..hN sit at 127.0.<first>.1 .. 127.0.<first+N-1>.1: a test beside other
+  // labs on one machine keeps to its own addresses (the chaos harness's hosts tests use 11).
+  int first_host_number = 1;
 };
 
 struct LabPlan {

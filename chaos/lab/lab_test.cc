@@ -451,6 +451,20 @@ TEST(LabPlan, ThreeHostsWithoutNamedOnesPutTheReplicasOnH1AndH2AndTheCoordinator
   EXPECT_EQ(config->control_port, 7401);
 }
 
+TEST(LabPlan, DerivedHostsStartAtTheFirstHostNumberGiven) {
+  StatusOr<LabPlan> plan = PlanLab(Parsed(kNoHosts), LabUpOptions{3, "", 11});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->config.hosts.size(), 3u);
+  EXPECT_EQ(plan->config.hosts[0].name, "h1");
+  EXPECT_EQ(plan->config.hosts[0].address, "127.0.11.1");
+  EXPECT_EQ(plan->config.hosts[2].address, "127.0.13.1");
+  EXPECT_EQ(plan->config.replicas[1].host, "127.0.12.1");
+  StatusOr<LabPlan> over = PlanLab(Parsed(kNoHosts), LabUpOptions{3, "", 253});
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find("first host number 253"), std::string::npos)
+      << over.status().message();
+}
+
 TEST(LabPlan, TwoHostsKeepTheCoordinatorOutsideBothAtTheConfigsHost) {
   StatusOr<LabPlan> plan = PlanLab(Parsed(kNoHosts), LabUpOptions{2, "/tmp/elsewhere"});
   ASSERT_TRUE(plan.ok()) << plan.status().message();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/assert.h"
 #include "state_sync/state_digest.h"
@@ -143,7 +144,12 @@ void DigestService::OnCheckpoint(const std::string& route, const AdminRequest& r
                                     "checkpoint: a directory below " + base));
   }
   ctx_.Emit(Offload{[store = &ctx_.store(), route, id = request.id, dir] {
-    Status s = store->Checkpoint(dir);
+    // The campaign's directory below the archive may not exist on this host yet (on one
+    // host the coordinator made it; across hosts only this replica's host can).
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+    Status s = ec ? IOError("checkpoint: cannot create the parent of " + dir + ": " + ec.message())
+                  : store->Checkpoint(dir);
     AdminReply reply = AdminAnswer(id, s.code(), s.message());
     if (s.ok()) reply.path = dir;
     return ToClient{route, std::move(reply)};

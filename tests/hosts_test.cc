@@ -1,0 +1,108 @@
+// The host scenarios of the chaos catalogue (those with `hosts:`), each run once on a lab of
+// its hosts under three writing clients and judged on every invariant: crash, freeze and
+// isolation (both ways and one way) of the active's host, agents killed and restarted under
+// load, rolling upgrades across the hosts. The lab's hosts are 127.0.11.1 onwards and its
+// ports 17000-17999, apart from the lab's own tests (127.0.201.1) and from `duplex lab` at
+// 127.0.1.1. Needs root (nftables); skipped otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "chaos/scenario.h"
+#include "chaos/scenario_runner.h"
+#include "tests/test_support.h"
+
+namespace duplex {
+namespace {
+
+constexpr int kLabFirstHost = 11;
+constexpr int kPortFirst = 17000;
+constexpr int kPortLast = 17999;
+
+std::string BuildDir() {
+  const char* env = std::getenv("DUPLEX_BUILD_DIR");
+  return std::filesystem::absolute(env != nullptr ? env : "build").string();
+}
+
+// Names of the catalogue's scenarios with hosts, read when the tests are listed.
+std::vector<std::string> HostScenarioNames() {
+  std::vector<std::string> names;
+  auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
+  if (!all.ok()) return {"catalogue-does-not-load"};  // fails in the test, loudly
+  for (const Scenario& s : *all) {
+    if (s.hosts > 0) names.push_back(s.name);
+  }
+  return names;
+}
+
+TEST(HostCatalogue, HoldsEveryHostFaultTheIssueNames) {
+  std::vector<std::string> names = HostScenarioNames();
+  std::set<std::string> have(names.begin(), names.end());
+  for (const char* required :
+       {"host-crash-active", "host-freeze-active", "host-isolate-active", "host-isolate-active-out",
+        "host-isolate-active-in", "agent-kill-under-load", "agent-restart-under-load",
+        "upgrade-across-hosts", "upgrade-across-hosts-broken", "host-crash-during-reload",
+        "host-isolate-random"}) {
+    EXPECT_TRUE(have.contains(required)) << required;
+  }
+}
+
+class HostScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HostScenario, PassesOnALab) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (nftables)";
+  auto scenario = LoadScenario(std::string(DUPLEX_SCENARIO_DIR) + "/" + GetParam() + ".yaml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().ToString();
+  scenario->clients = 3;
+  RunOptions options;
+  options.seed = 1;
+  options.build_dir = BuildDir();
+  options.scratch = testing::ScratchDir();
+  options.report_dir = options.scratch + "-report";
+  options.lab_first_host = kLabFirstHost;
+  options.port_first = kPortFirst;
+  options.port_last = kPortLast;
+  const auto start = std::chrono::steady_clock::now();
+  auto run = RunScenario(*scenario, options);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  auto violations = [&](const std::string& name) {
+    for (const auto& i : (*run)["invariants"]) {
+      if (i.value("name", "") == name) return i.value("violations", uint64_t{0});
+    }
+    return uint64_t{0};
+  };
+  std::string failover = (*run)["failover_ms"].dump();
+  std::printf(
+      "%-28s %s  wall %.1f s  failover_ms %s  lost %llu  double-applied %llu  "
+      "gap_ms steady %.1f faults %.1f  outcome %s\n",
+      GetParam().c_str(), (*run)["verdict"].get<std::string>().c_str(), wall_s, failover.c_str(),
+      static_cast<unsigned long long>(violations("lost-writes")),
+      static_cast<unsigned long long>(violations("double-applied")),
+      (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0),
+      (*run).value("outcome", "").c_str());
+  EXPECT_EQ((*run)["verdict"], "pass")
+      << (*run)["invariants"].dump(2) << "\nfaults: " << (*run)["faults"].dump()
+      << "\nreplay: " << (*run)["replay"] << " --lab-first-host " << kLabFirstHost
+      << " --lab-ports " << kPortFirst << "-" << kPortLast << "\nreport: " << options.report_dir;
+  if (::testing::Test::HasFailure()) return;  // the report stays for whoever reads the failure
+  std::error_code ec;
+  std::filesystem::remove_all(options.report_dir, ec);
+  std::filesystem::remove_all(options.scratch, ec);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lab, HostScenario, ::testing::ValuesIn(HostScenarioNames()),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace duplex
