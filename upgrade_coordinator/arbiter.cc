@@ -73,7 +73,7 @@ void Arbiter::Send(const std::string& name) {
   // What it carries is the durable record: persisted before it is announced.
   DUPLEX_ASSERT(a.epoch == record().epoch && a.cluster_version == record().cluster_version,
                 "an assignment carries the recorded epoch", a.epoch, record().epoch);
-  if (a.lease_echo_us != 0) failover_.LeaseGranted(now_us_, a.lease_echo_us);
+  if (a.lease_echo_us != 0) failover_.LeaseGranted(now_us_);
   actions_.push_back(SendAssignment{name, std::move(a)});
 }
 

@@ -20,11 +20,10 @@ bool Failover::Fresh() const {
   return r.epoch == 0 || r.last_active.empty();
 }
 
-void Failover::LeaseGranted(int64_t now_us, int64_t echo_us) {
+void Failover::LeaseGranted(int64_t now_us) {
   DUPLEX_ASSERT(!pending_, "no lease is renewed while a hang failover waits it out",
                 pending_ ? pending_->target : "");
   last_grant_us_ = now_us;
-  last_echo_us_ = std::max(last_echo_us_, echo_us);
 }
 
 bool Failover::Promotable(const std::string& name, int64_t now_us, std::string* why) const {
@@ -94,7 +93,6 @@ void Failover::Promote(const std::string& name, bool skip_lease_wait, const std:
   std::string from = records_->record().active.empty() ? records_->record().last_active
                                                        : records_->record().active;
   records_->BeginEpoch(name, skip_lease_wait);  // durable before anyone hears of it
-  last_echo_us_ = 0;                            // echoes are the new active's clock now
   DUPLEX_ASSERT(records_->record().epoch == epoch + 1 && records_->record().active == name,
                 "promoted at the recorded epoch plus one", records_->record().epoch, epoch);
   pending_.reset();
@@ -124,51 +122,18 @@ void Failover::OnActiveExited(const std::string& active, int64_t now_us) {
 
 void Failover::OnTick(int64_t now_us) {
   CheckActiveSilence(now_us);
-  if (pending_ && now_us >= pending_->not_before_us) OnPendingDue(now_us);
+  if (pending_ && now_us >= pending_->not_before_us) {
+    std::string why;
+    if (Promotable(pending_->target, now_us, &why)) {
+      Promote(pending_->target, /*skip_lease_wait=*/false, "hang failover", pending_->detected_us,
+              now_us);
+    } else {
+      spdlog::warn("hang failover cancelled: {}", why);
+      pending_.reset();
+    }
+  }
   MaybeElect(now_us);
   CheckSwitchover(now_us);
-}
-
-void Failover::OnPendingDue(int64_t now_us) {
-  DUPLEX_ASSERT(pending_ && now_us >= pending_->not_before_us, "a hang failover is due", now_us);
-  const std::string target = pending_->target;
-  if (!Promotable(target, now_us) && OutOfSyncByAnUnreceivedGrant(target, now_us)) {
-    // Cut off one way, the active asked to go solo and never heard the answer. Once its
-    // reports show that after its last possible lease, the grant is taken back: the
-    // standby holds every acknowledged write.
-    if (!UnreceivedGrantProven(target, now_us)) return;  // its next report may show it
-    spdlog::warn("epoch {}: {} never received its solo grant {}: {} is in sync again",
-                 records_->record().epoch, records_->record().active,
-                 records_->record().solo_grant_id, target);
-    records_->RevokeSolo(target);
-  }
-  std::string why;
-  if (Promotable(target, now_us, &why)) {
-    Promote(target, /*skip_lease_wait=*/false, "hang failover", pending_->detected_us, now_us);
-  } else {
-    spdlog::warn("hang failover cancelled: {}", why);
-    pending_.reset();
-  }
-}
-
-bool Failover::OutOfSyncByAnUnreceivedGrant(const std::string& standby, int64_t now_us) const {
-  const ClusterRecord& record = records_->record();
-  std::string why;
-  if (Promotable(standby, now_us, &why) || why != standby + ": out of sync") return false;
-  if (record.active.empty() || record.solo_grant_id == 0) return false;
-  const std::optional<StatusReport>& r = replicas_->view(record.active).last;
-  return r && r->epoch == record.epoch && r->role == WireRole::kActive &&
-         r->role_path != "Active/Solo" && r->want_solo &&
-         r->solo_request_id == record.solo_grant_id;
-}
-
-bool Failover::UnreceivedGrantProven(const std::string& standby, int64_t now_us) const {
-  DUPLEX_ASSERT(pending_, "taken back only while no lease is renewed", standby);
-  const StatusReport& r = *replicas_->view(records_->record().active).last;
-  // Both in the active's clock: every lease it could hold ended at last_echo + lease.
-  // An active of an older release does not say it lost its lease: never proven.
-  return OutOfSyncByAnUnreceivedGrant(standby, now_us) && r.lease_lost_ms > 0 &&
-         r.sent_us >= last_echo_us_ + int64_t{options_.lease_ms} * 1000;
 }
 
 void Failover::CheckActiveSilence(int64_t now_us) {
@@ -185,7 +150,7 @@ void Failover::CheckActiveSilence(int64_t now_us) {
   }
   if (silent_us < options_.failure_timeout_ms * 1000) return;
   std::string standby = options_.Other(record.active);
-  if (!Promotable(standby, now_us) && !OutOfSyncByAnUnreceivedGrant(standby, now_us)) return;
+  if (!Promotable(standby, now_us)) return;
   // Slow path: the active may be hung or cut off and may still hold a lease. Stop
   // renewing it and promote only after the last lease we granted has run out.
   pending_ = PendingFailover{standby, now_us, last_grant_us_ + options_.lease_ms * 1000};

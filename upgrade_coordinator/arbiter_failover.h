@@ -49,9 +49,7 @@ class Failover {
   // A switchover drains the active.
   bool draining() const { return switchover_.has_value(); }
   // The active's lease was renewed now (an assignment echoed its report).
-  // An assignment renewed the active's lease: sent now, echoing `echo_us` (the active's
-  // own clock: its lease runs to echo_us + lease_ms there).
-  void LeaseGranted(int64_t now_us, int64_t echo_us);
+  void LeaseGranted(int64_t now_us);
 
   const std::vector<TransitionEvent>& transitions() const { return transitions_; }
   const std::string& switchover_state() const { return switchover_state_; }
@@ -65,13 +63,6 @@ class Failover {
   void CheckPromotion(const std::string& name, const std::string& kind, int64_t detected_us,
                       int64_t now_us) const;
   void CheckActiveSilence(int64_t now_us);
-  // The standby is out of sync only by a solo grant the silent active's reports show it
-  // never received (it still asks for it, and is not in Solo).
-  bool OutOfSyncByAnUnreceivedGrant(const std::string& standby, int64_t now_us) const;
-  // ... and the active reported so after every lease it could hold had ended: it never
-  // acknowledged a write its standby lacks, so the grant can be taken back.
-  bool UnreceivedGrantProven(const std::string& standby, int64_t now_us) const;
-  void OnPendingDue(int64_t now_us);
   void MaybeElect(int64_t now_us);
   void CheckSwitchover(int64_t now_us);
 
@@ -85,7 +76,6 @@ class Failover {
     int64_t detected_us;
     int64_t not_before_us;
   };
-  int64_t last_echo_us_ = 0;  // the largest lease echo sent to the active of this epoch
   std::optional<PendingFailover> pending_;
   struct Switchover {
     std::string from;

@@ -106,19 +106,6 @@ void RecordKeeper::RecordInSync(const std::string& standby, uint64_t request_id)
                 record_.solo_grant_id, record_.sync_id);
 }
 
-void RecordKeeper::RevokeSolo(const std::string& standby) {
-  DUPLEX_ASSERT(!record_.active.empty() && record_.solo_grant_id != 0,
-                "a revoked grant was granted", record_.active, record_.solo_grant_id);
-  DUPLEX_ASSERT(Member(standby) && standby != record_.active && !InSync(standby),
-                "the grant's standby is out of sync", standby);
-  ClusterRecord next = record_;
-  next.in_sync[standby] = true;
-  next.solo_grant_id = 0;
-  Commit(next);
-  DUPLEX_ASSERT(InSync(standby) && record_.solo_grant_id == 0, "the revocation is durable",
-                standby);
-}
-
 void RecordKeeper::MarkFailed(const std::string& name) {
   DUPLEX_ASSERT(Member(name), "mark a member failed", name);
   ClusterRecord next = record_;

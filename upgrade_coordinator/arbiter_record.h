@@ -39,9 +39,6 @@ class RecordKeeper {
   void GrantSolo(const std::string& standby, uint64_t request_id);
   // The active reports its standby caught up.
   void RecordInSync(const std::string& standby, uint64_t request_id);
-  // The active provably never received its solo grant: the standby is in sync again and
-  // the grant is void (no assignment carries it any more).
-  void RevokeSolo(const std::string& standby);
   void MarkFailed(const std::string& name);
   void SetIsolated(const std::string& name, bool isolated);
   void SetReplicaVersion(const std::string& name, const std::string& version);

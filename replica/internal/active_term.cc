@@ -53,12 +53,7 @@ bool ActiveTerm::OnAssignment(const Assignment& a, int64_t now_us, int64_t last_
   if (a.lease_echo_us > 0 && a.lease_echo_us <= now_us) {
     lease_until_us_ = std::max(lease_until_us_, a.lease_echo_us + ctx_.options().lease_ms * 1000);
   }
-  // A grant is acted on only with a live lease from the same assignment: one delivered late
-  // (sent before the coordinator stopped renewing us) may already have been taken back
-  // (arbiter_failover.h, UnreceivedGrantProven).
-  const bool renews = a.lease_echo_us > 0 && a.lease_echo_us <= now_us &&
-                      now_us < a.lease_echo_us + ctx_.options().lease_ms * 1000;
-  if (ctx_.role() == RoleState::kReplicating && want_solo_ && SoloGranted() && renews) {
+  if (ctx_.role() == RoleState::kReplicating && want_solo_ && SoloGranted()) {
     want_solo_ = false;
     ctx_.machine().SoloGranted();
   }
