@@ -55,6 +55,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setMarks(s.marks);
   b.setAdminFrames(s.admin_frames);
   b.setLeaseLostMs(s.lease_lost_ms);
+  b.setFollowsActive(s.follows_active);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -156,6 +157,7 @@ StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
   out.marks = s.getMarks();
   out.admin_frames = s.getAdminFrames();
   out.lease_lost_ms = s.getLeaseLostMs();
+  out.follows_active = s.getFollowsActive();
   out.lag_ops = s.getLagOps();
   out.refused_frames = s.getRefusedFrames();
   out.role_path = s.getRolePath();

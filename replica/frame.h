@@ -49,8 +49,9 @@ struct StatusReport {
   bool demoted = false;
   bool holds = false;  // understands Assignment.hold
   bool marks = false;  // understands digest marks (digestMark, digestAt): digests without a hold
-  bool admin_frames = false;   // takes AdminRequest frames; older releases took "_digest..." ops
-  uint64_t lease_lost_ms = 0;  // active: serving nothing for want of a lease this long
+  bool admin_frames = false;    // takes AdminRequest frames; older releases took "_digest..." ops
+  uint64_t lease_lost_ms = 0;   // active: serving nothing for want of a lease this long
+  bool follows_active = false;  // standby: heard its active within the ack timeout
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;

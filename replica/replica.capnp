@@ -71,6 +71,7 @@ struct Status {
   adminFrames @34 :Bool;         # takes AdminRequest frames (older releases: "_digest..." ops)
   leaseLostMs @35 :UInt64;       # active: how long it has served nothing for want of a lease
                                  # (0: it holds one). It hears nobody: to be replaced.
+  followsActive @36 :Bool;       # standby: heard (and acked) its active within the ack timeout
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

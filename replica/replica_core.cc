@@ -279,6 +279,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.applied_seq = meta.applied_seq;
   s.sent_us = now_us;
   s.in_sync = r == RoleState::kInSync;
+  s.follows_active = IsStandby(r) && follower_.FollowsActive(now_us);
   Health h = processor_->CheckHealth();
   bool needs_resync = follower_.needs_resync();
   s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync && self_check_.empty();

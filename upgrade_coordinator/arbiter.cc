@@ -111,6 +111,21 @@ void Arbiter::HandleSoloProtocol(const StatusReport& s) {
   if (s.want_solo) {
     // The standby may be about to take over: no solo.
     if (failover_.pending() || failover_.draining()) return;
+    // Its stream reaches an in-sync standby, which acks it: the active does not hear the
+    // acks (a one-way cut). Going solo would leave the one replica that can take over out
+    // of sync; refused (asked again at each report) until the standby stops following.
+    auto r = replicas_.RecentReport(standby, now_us_);
+    if (r && r->follows_active && r->epoch == record().epoch && r->in_sync &&
+        records_.InSync(standby)) {
+      if (solo_refused_id_ != s.solo_request_id) {
+        spdlog::warn(
+            "epoch {}: {} asks to go solo but {} follows its stream: refused (the "
+            "acks do not reach {})",
+            record().epoch, s.replica, standby, s.replica);
+        solo_refused_id_ = s.solo_request_id;
+      }
+      return;
+    }
     records_.GrantSolo(standby, s.solo_request_id);
     spdlog::info("epoch {}: standby {} recorded out of sync; {} may go solo (request {})",
                  record().epoch, standby, s.replica, s.solo_request_id);

@@ -82,6 +82,7 @@ class Arbiter : private Announcer {
   std::vector<ArbiterAction> actions_;
   int64_t now_us_ = 0;
   bool quiesce_ = false;
+  uint64_t solo_refused_id_ = 0;  // the last solo request refused (logged once)
 };
 
 }  // namespace duplex

@@ -275,6 +275,30 @@ TEST_F(ArbiterTest, AnActiveThatReportsButHoldsNoLeaseIsReplacedAfterItsLeaseRan
   EXPECT_GE(arbiter_.transitions().back().promoted_us, last_grant + 200 * kMs);
 }
 
+// The other one-way cut: the active's stream reaches its standby, the acks do not come
+// back. Solo would strand the in-sync standby out of sync; it is refused while the standby
+// follows, so the silent active is replaced by it.
+TEST_F(ArbiterTest, NoSoloWhileTheInSyncStandbyFollowsTheActivesStream) {
+  BootPair();
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.in_sync = true;
+  b.follows_active = true;
+  arbiter_.OnStatus(b, now_);
+  StatusReport a = Report("a", WireRole::kActive, 1, 5);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  arbiter_.OnStatus(a, now_);
+  EXPECT_TRUE(arbiter_.record().in_sync.at("b")) << "granted solo though b follows a";
+  EXPECT_EQ(arbiter_.record().solo_grant_id, 0u);
+  Advance(20);
+  b.follows_active = false;  // now b hears nothing from a either: a real standby problem
+  arbiter_.OnStatus(b, now_);
+  a.sent_us = now_;
+  arbiter_.OnStatus(a, now_);
+  EXPECT_FALSE(arbiter_.record().in_sync.at("b"));
+  EXPECT_EQ(arbiter_.record().solo_grant_id, 2u);
+}
+
 TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
   BootPair();
   ASSERT_TRUE(arbiter_.RequestSwitchover(now_).ok());

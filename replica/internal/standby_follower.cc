@@ -97,6 +97,11 @@ bool StandbyFollower::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) 
   return true;
 }
 
+bool StandbyFollower::FollowsActive(int64_t now_us) const {
+  return last_from_active_us_ != 0 &&
+         now_us - last_from_active_us_ < int64_t{ctx_.options().ack_timeout_ms} * 1000;
+}
+
 void StandbyFollower::AckActive(int64_t echo_us, int64_t now_us) {
   DUPLEX_ASSERT(IsStandby(ctx_.role()), "only a standby acks", RoleStatePath(ctx_.role()));
   last_from_active_us_ = now_us;

@@ -32,6 +32,9 @@ class StandbyFollower {
   // How far this replica has applied, counting received deltas not committed yet.
   uint64_t reached_seq() const { return ctx_.last_seq() + incoming_.size(); }
   int64_t last_renewal_us() const { return last_renewal_us_; }
+  // It heard its active (and acked it) within the ack timeout: the active's stream reaches
+  // it, whatever becomes of its acks.
+  bool FollowsActive(int64_t now_us) const;
   bool needs_resync() const { return needs_resync_; }
   // The stored state is in another schema than ours: a full resync before serving.
   void NeedResync() { needs_resync_ = true; }
