@@ -1,7 +1,5 @@
 #include "replica/frame_stream.h"
 
-#include "common/net.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +12,7 @@
 #include <cstring>
 
 #include "common/assert.h"
+#include "common/net.h"
 
 namespace duplex {
 namespace {

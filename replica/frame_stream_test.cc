@@ -141,8 +141,10 @@ TEST(FrameStream, EndpointsMustBeTcpHostPort) {
             "endpoint \"tcp://127.0.0.1:0\": bad port");
   EXPECT_EQ(ParseTcpEndpoint("tcp://127.0.0.1:7x", &host, &port).message(),
             "endpoint \"tcp://127.0.0.1:7x\": bad port");
-  EXPECT_EQ(ConnectTcp("tcp://300.1.1.1:1", 100).status().message().rfind(
-                "connect 300.1.1.1:1: 300.1.1.1: not an IPv4 address or a known name", 0),
+  EXPECT_EQ(ConnectTcp("tcp://300.1.1.1:1", 100)
+                .status()
+                .message()
+                .rfind("connect 300.1.1.1:1: 300.1.1.1: not an IPv4 address or a known name", 0),
             0u);
 }
 

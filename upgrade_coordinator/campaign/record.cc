@@ -27,24 +27,23 @@ std::string CampaignToJson(const CampaignRecord& r) {
                      {"started_ms", s.started_ms},
                      {"ended_ms", s.ended_ms}});
   }
-  nlohmann::json j = nlohmann::json{
-      {"id", r.id},
-      {"from", r.from},
-      {"to", r.to},
-      {"soak_ms", r.soak_ms},
-      {"auto_finalize", r.auto_finalize},
-      {"forced", r.force},
-      {"first", r.first},
-      {"second", r.second},
-      {"phase", Name(r.phase)},
-      {"state", Name(r.state)},
-      {"reason", r.reason},
-      {"finalize_requested", r.finalize_requested},
-      {"finalized", r.finalized},
-      {"baseline",
-       {r.baseline_requests, r.baseline_errors, r.baseline_latency_p99_us, r.soak_requests,
-        r.soak_errors}},
-      {"steps", steps}};
+  nlohmann::json j = nlohmann::json{{"id", r.id},
+                                    {"from", r.from},
+                                    {"to", r.to},
+                                    {"soak_ms", r.soak_ms},
+                                    {"auto_finalize", r.auto_finalize},
+                                    {"forced", r.force},
+                                    {"first", r.first},
+                                    {"second", r.second},
+                                    {"phase", Name(r.phase)},
+                                    {"state", Name(r.state)},
+                                    {"reason", r.reason},
+                                    {"finalize_requested", r.finalize_requested},
+                                    {"finalized", r.finalized},
+                                    {"baseline",
+                                     {r.baseline_requests, r.baseline_errors,
+                                      r.baseline_latency_p99_us, r.soak_requests, r.soak_errors}},
+                                    {"steps", steps}};
   // Chosen by version alone, as records of older releases were: written as they were.
   if (!r.package.empty()) j["package"] = r.package;
   const std::string text = j.dump();
