@@ -75,7 +75,8 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--config", config_flag, "cluster YAML (default: the cluster last started)");
   bool json = false;
 
-  auto* up = app.add_subcommand("up", "start the coordinator and both replicas");
+  auto* up = app.add_subcommand(
+      "up", "start the coordinator and one agent, which starts both replicas (no hosts: named)");
   auto* down = app.add_subcommand("down", "stop the replicas and the coordinator");
   auto* status = app.add_subcommand("status", "replica, pid, version, role, epoch, seq, lag");
   status->add_flag("--json", json, "one JSON object");
