@@ -164,7 +164,9 @@ int RunDemo(const std::string& duplex_binary, const DemoOptions& options) {
   fo.log_level = "warn";
   Say("== duplex demo: a kv 1.0.0 pair survives SIGKILL of its active, then a rolling\n"
       "   upgrade to 2.0.0 under load ==\n\n");
-  Say("[1] deploying coordinator + 2 replicas on loopback (data in %s)\n", fo.dir.c_str());
+  Say("[1] deploying a coordinator and an agent, which starts 2 replicas, on loopback (data in "
+      "%s)\n",
+      fo.dir.c_str());
   auto started = ClusterFixture::Start(fo);
   if (!started.ok()) {
     Say("demo: %s\n", started.status().ToString().c_str());
