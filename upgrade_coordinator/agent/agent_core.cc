@@ -29,6 +29,11 @@ void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaPr
       spdlog::info("replica {} (pid {}, instance {}) still runs: adopted", r.replica, r.pid,
                    r.instance);
     } else {
+      // An exit nobody saw: reported as one, so that a coordinator still waiting for this
+      // instance to start (or run) learns it is gone and asks for a new one.
+      ++p.view.exits;
+      p.view.exited_instance = r.instance;
+      p.view.last_exit = "gone while its agent was down (a host reboot?)";
       spdlog::info("replica {} (instance {}) is gone: the coordinator restarts it", r.replica,
                    r.instance);
     }

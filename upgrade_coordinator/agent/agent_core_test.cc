@@ -143,6 +143,9 @@ TEST_F(AgentCoreTest, ARebootedAgentDoesNotStartAgainWhatItStartedBefore) {
   for (int64_t t = 0; t < 2000 * kMs; t += 10 * kMs) core_.OnTick(t);  // alone, too
   EXPECT_TRUE(Starts().empty());
   EXPECT_EQ(core_.processes()[0].pid, 0);
+  // Reported as an exit of instance 4: a coordinator that asked for 4 and never heard of
+  // its pid (the host died first) would otherwise wait for it forever.
+  EXPECT_EQ(core_.processes()[0].exited_instance, 4u);
   core_.OnDesired(Want(5, true), 2001 * kMs);
   ASSERT_EQ(Starts().size(), 1u);
 }
