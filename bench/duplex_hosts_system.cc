@@ -25,8 +25,6 @@ constexpr int kReadyTimeoutMs = 60000;     // the pair back: active, standby in 
 constexpr int kFirstAckTimeoutMs = 10000;  // fault -> first acknowledged write on the other
 constexpr int kPollMs = 1;
 
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 class DuplexHostsSystem final : public HostsSystem {
  public:
   explicit DuplexHostsSystem(LabOptions options) : options_(std::move(options)) {}

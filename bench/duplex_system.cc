@@ -16,8 +16,6 @@
 namespace duplex::bench {
 namespace {
 
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 // The endpoint of the replica serving now.
 StatusOr<std::string> ActiveEndpoint(const ClusterFixture& cluster) {
   auto active = cluster.ActiveName();

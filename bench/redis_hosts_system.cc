@@ -23,8 +23,6 @@ constexpr int kPollMs = 1;
 // The host (index into the lab's hosts) of each node, in RedisPeer's order a, b, s1, s2, s3.
 constexpr int kNodeHost[] = {0, 1, 0, 1, 2};
 
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 std::string HostName(int index) { return "h" + std::to_string(index + 1); }
 
 class RedisHostsSystem final : public HostsSystem {

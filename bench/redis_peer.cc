@@ -35,8 +35,6 @@ constexpr const char* kServerPrograms[] = {"redis-server", "redis-sentinel", "re
 
 int64_t NowMs() { return SteadyClock().NowMs(); }
 
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 // PATH first, then the directories Debian installs Redis into (absent from some PATHs).
 StatusOr<std::string> FindProgram(const std::string& name) {
   const char* env = std::getenv("PATH");

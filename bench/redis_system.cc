@@ -15,8 +15,6 @@
 namespace duplex::bench {
 namespace {
 
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 std::string RedisVersion() {
   std::string out;
   if (FILE* p = ::popen("redis-server --version 2>/dev/null", "r")) {

@@ -15,6 +15,7 @@
 
 #include "chaos/hooks/crash_point.h"
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/subprocess.h"
@@ -89,8 +90,6 @@ ClusterConfig MakeConfig(const FixtureOptions& o, const std::string& build) {
 
 // Stop: how long the coordinator has to exit after /shutdown before it is killed.
 constexpr int kShutdownWaitMs = 10000;
-
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace
 

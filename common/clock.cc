@@ -1,6 +1,7 @@
 #include "common/clock.h"
 
 #include <chrono>
+#include <thread>
 
 namespace duplex {
 
@@ -19,5 +20,7 @@ int64_t SystemWallClock::NowMs() const {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace duplex

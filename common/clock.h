@@ -25,6 +25,8 @@ class SteadyClock final : public Clock {
 
 // SteadyClock's reading, for code that just needs "now" (harnesses, benchmarks, tools).
 int64_t NowUs();
+// Blocks the calling thread: for polls bounded by a deadline, never as synchronisation.
+void SleepMs(int ms);
 
 class ManualClock final : public Clock {
  public:

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "common/assert.h"
+#include "common/clock.h"
 
 namespace duplex {
 
@@ -67,12 +68,6 @@ std::string WithSourceAddress(const std::string& endpoint, const std::string& so
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // An IPv4 address for host: a literal as it is, else the name's first IPv4 address.
 StatusOr<in_addr> ResolveIpv4(const std::string& host) {
   in_addr address{};
@@ -94,7 +89,7 @@ StatusOr<in_addr> ResolveIpv4(const std::string& host) {
 // Waits (bounded by deadline_ms) for a non-blocking connect to finish; the errno it ended with.
 int AwaitConnect(int fd, int64_t deadline_ms) {
   for (;;) {
-    const int64_t left_ms = deadline_ms - NowMs();
+    const int64_t left_ms = deadline_ms - NowUs() / 1000;
     if (left_ms <= 0) return ETIMEDOUT;
     pollfd p{fd, POLLOUT, 0};
     const int ready = ::poll(&p, 1, static_cast<int>(left_ms));
@@ -112,7 +107,7 @@ int AwaitConnect(int fd, int64_t deadline_ms) {
 
 StatusOr<int> ConnectTcp(const std::string& host, int port, const std::string& source_address,
                          int timeout_ms) {
-  const int64_t deadline_ms = NowMs() + timeout_ms;
+  const int64_t deadline_ms = NowUs() / 1000 + timeout_ms;
   const std::string where =
       host + ":" + std::to_string(port) + (source_address.empty() ? "" : " from " + source_address);
   if (port < 1 || port > 65535) return InvalidArgument("connect " + where + ": not a port");

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/subprocess.h"
@@ -36,8 +37,6 @@ std::string ReadFile(const std::string& path) {
 std::string PidFile(const ClusterConfig& c) { return c.data_dir + "/coordinator.pid"; }
 
 bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
-
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace
 

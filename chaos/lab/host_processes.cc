@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
+
 namespace duplex::lab {
 namespace {
 
@@ -21,12 +23,6 @@ namespace {
 constexpr int kPollMs = 2;
 // Freeze looks again at most this many times for processes started while it stopped others.
 constexpr int kFreezeRoundsMax = 20;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The lab tags of a process: the first DUPLEX_LAB and DUPLEX_LAB_HOST of its environment (the
 // first is what getenv finds). Empty for a process we cannot read, a zombie (its environment
@@ -73,8 +69,6 @@ std::vector<pid_t> AllPids() {
 void Signal(const std::vector<pid_t>& pids, int signal) {
   for (pid_t pid : pids) ::kill(pid, signal);
 }
-
-void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace
 
@@ -140,12 +134,12 @@ std::optional<std::string> HostProcesses::HostOf(pid_t pid) const {
 }
 
 StatusOr<int> HostProcesses::Crash(const std::string& host, int timeout_ms) const {
-  const int64_t deadline_ms = NowMs() + timeout_ms;
+  const int64_t deadline_ms = NowUs() / 1000 + timeout_ms;
   std::set<pid_t> killed;
   for (;;) {
     std::vector<pid_t> pids = Of(host);
     if (pids.empty()) return static_cast<int>(killed.size());
-    if (NowMs() >= deadline_ms) {
+    if (NowUs() / 1000 >= deadline_ms) {
       return Unavailable("host " + host + ": " + std::to_string(pids.size()) +
                          " processes still live " + std::to_string(timeout_ms) +
                          " ms after SIGKILL");
@@ -183,12 +177,12 @@ int HostProcesses::Thaw(const std::string& host) const {
 }
 
 StatusOr<int> HostProcesses::StopAll(int grace_ms, int timeout_ms) const {
-  const int64_t start_ms = NowMs();
+  const int64_t start_ms = NowUs() / 1000;
   std::set<pid_t> seen;
   for (;;) {
     const std::vector<pid_t> pids = Of("");
     if (pids.empty()) return static_cast<int>(seen.size());
-    const int64_t elapsed_ms = NowMs() - start_ms;
+    const int64_t elapsed_ms = NowUs() / 1000 - start_ms;
     if (elapsed_ms >= timeout_ms) {
       return Unavailable("lab " + lab_id_ + ": " + std::to_string(pids.size()) +
                          " processes still live after " + std::to_string(timeout_ms) + " ms");
