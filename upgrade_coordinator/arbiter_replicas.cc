@@ -91,6 +91,10 @@ bool ReplicaTracker::Reload(const std::string& name, const std::string& version,
 void ReplicaTracker::Started(const std::string& name, int32_t pid, int64_t /*now_us*/) {
   if (!views_.count(name)) return;  // not a member: nothing to supervise
   ReplicaView& v = views_.at(name);
+  // A restarted coordinator hears an agent adopt a process whose status it already took
+  // in: the same process, not a new start. Dropping its report would read as "not
+  // reporting" to a campaign step resumed on that report (a Soak failed so, in CI).
+  if (v.process_alive && v.pid == pid) return;
   v.process_alive = true;
   v.pid = pid;
   v.stop_requested = false;

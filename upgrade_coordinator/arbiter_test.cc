@@ -388,6 +388,21 @@ TEST_F(ArbiterTest, AnAdoptedReplicaOnAnotherVersionThanAssignedIsRestarted) {
   EXPECT_TRUE(started);
 }
 
+// A restarted coordinator takes a replica's status before its agent's report adopts the
+// same process: the adoption must keep that status (a resumed Soak read "replica b is not
+// reporting" between the two).
+TEST_F(ArbiterTest, AnAgentAdoptingAProcessAlreadyReportingKeepsItsReport) {
+  BootPair();
+  Arbiter restarted(Options(), &store_);
+  ASSERT_TRUE(restarted.Recover(now_).ok());
+  restarted.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  ASSERT_TRUE(restarted.RecentReport("b", now_).has_value());
+  restarted.OnProcessStarted("b", 200, now_);
+  EXPECT_TRUE(restarted.RecentReport("b", now_).has_value()) << "the same process, adopted";
+  restarted.OnProcessStarted("b", 201, now_);
+  EXPECT_FALSE(restarted.RecentReport("b", now_).has_value()) << "a new process reports anew";
+}
+
 TEST_F(ArbiterTest, StaleReportsFromAnUnknownReplicaChangeNothing) {
   BootPair();
   ClusterRecord before = arbiter_.record();
