@@ -1,6 +1,10 @@
 #include "chaos/checker.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 
@@ -127,6 +131,8 @@ const char* InvariantName(Invariant invariant) {
       return "feature-gate";
     case Invariant::kNoCrashReports:
       return "no-crash-reports";
+    case Invariant::kOneCoordinatorPerTerm:
+      return "one-acting-coordinator-per-term";
   }
   return "?";
 }
@@ -224,6 +230,162 @@ std::vector<std::string> CheckEpochs(const std::vector<json>& events) {
                       *names.begin() + " and " + *names.rbegin());
       }
     }
+  }
+  return out;
+}
+
+namespace {
+
+bool IsLeadership(const json& e) { return e.value("kind", "") == "leadership"; }
+
+int64_t TimeUs(const json& e) { return e.value("t_us", int64_t{0}); }
+
+// One stretch of acting: a coordinator, its term, from .. to (INT64_MAX: to the end).
+struct ActingSpan {
+  std::string coordinator;
+  uint64_t term = 0;
+  int64_t from_us = 0;
+  int64_t to_us = INT64_MAX;
+};
+
+std::vector<ActingSpan> Spans(const std::vector<CoordinatorLog>& logs) {
+  std::vector<ActingSpan> spans;
+  for (const CoordinatorLog& log : logs) {
+    std::optional<ActingSpan> open;
+    for (const json& e : log.events) {
+      if (!IsLeadership(e)) continue;
+      if (open) {
+        open->to_us = TimeUs(e);
+        spans.push_back(*open);
+        open.reset();
+      }
+      if (e.value("acting", false)) {
+        open = ActingSpan{log.coordinator, e.value("term", uint64_t{0}), TimeUs(e), INT64_MAX};
+      }
+    }
+    if (open) spans.push_back(*open);
+  }
+  std::sort(spans.begin(), spans.end(),
+            [](const ActingSpan& a, const ActingSpan& b) { return a.from_us < b.from_us; });
+  return spans;
+}
+
+// A decision only the acting coordinator takes: the record's epoch rising, a campaign change.
+bool IsDecision(const json& e, uint64_t* cluster_epoch) {
+  const std::string kind = e.value("kind", "");
+  if (kind == "campaign") return true;
+  if (kind != "cluster") return false;
+  const uint64_t epoch = e.value("epoch", uint64_t{0});
+  const bool rose = epoch > *cluster_epoch;
+  *cluster_epoch = std::max(*cluster_epoch, epoch);
+  return rose && epoch > 1;
+}
+
+}  // namespace
+
+std::vector<json> ActingEvents(const std::vector<CoordinatorLog>& logs) {
+  std::vector<json> out;
+  for (const CoordinatorLog& log : logs) {
+    const bool alone = std::none_of(log.events.begin(), log.events.end(),
+                                    [](const json& e) { return IsLeadership(e); });
+    bool acting = alone;
+    for (const json& e : log.events) {
+      if (IsLeadership(e)) {
+        acting = e.value("acting", false);
+        out.push_back(e);
+      } else if (acting) {
+        out.push_back(e);
+      }
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const json& a, const json& b) { return TimeUs(a) < TimeUs(b); });
+  return out;
+}
+
+std::vector<std::string> CheckEpochsOfLogs(const std::vector<CoordinatorLog>& logs) {
+  std::vector<std::string> out;
+  std::map<uint64_t, std::set<std::string>> actives;
+  for (const CoordinatorLog& log : logs) {
+    for (const std::string& v : CheckEpochs(log.events)) out.push_back(log.coordinator + ": " + v);
+    for (const json& e : log.events) {
+      if (e.value("kind", "") != "replica" || !e.value("role", "").starts_with("Active")) continue;
+      actives[e.value("epoch", uint64_t{0})].insert(e.value("replica", ""));
+    }
+  }
+  for (const auto& [epoch, names] : actives) {
+    if (names.size() < 2 || logs.size() < 2) continue;  // one log: CheckEpochs said it already
+    out.push_back("two actives in epoch " + std::to_string(epoch) +
+                  " across the logs: " + *names.begin() + " and " + *names.rbegin());
+  }
+  return out;
+}
+
+std::vector<std::string> CheckCoordinatorTerms(const std::vector<CoordinatorLog>& logs) {
+  std::vector<std::string> out;
+  const std::vector<ActingSpan> spans = Spans(logs);
+  std::map<uint64_t, std::string> acting_in;  // term -> the coordinator that acted in it
+  std::map<std::string, uint64_t> last_term;
+  for (const ActingSpan& span : spans) {
+    auto [it, fresh] = acting_in.emplace(span.term, span.coordinator);
+    if (!fresh && it->second != span.coordinator) {
+      out.push_back("at t=" + std::to_string(span.from_us) + "us: " + span.coordinator +
+                    " acts in term " + std::to_string(span.term) + ", in which " + it->second +
+                    " acted");
+    }
+    uint64_t& last = last_term[span.coordinator];
+    if (span.term < last) {
+      out.push_back("at t=" + std::to_string(span.from_us) + "us: " + span.coordinator +
+                    " acts in term " + std::to_string(span.term) + " after term " +
+                    std::to_string(last));
+    }
+    last = std::max(last, span.term);
+  }
+  // Decisions a coordinator logged while it believed it acted, after a newer term began.
+  for (const ActingSpan& span : spans) {
+    int64_t newer_us = INT64_MAX;
+    for (const ActingSpan& other : spans) {
+      if (other.term > span.term && other.from_us < newer_us) newer_us = other.from_us;
+    }
+    if (newer_us == INT64_MAX) continue;
+    for (const CoordinatorLog& log : logs) {
+      if (log.coordinator != span.coordinator) continue;
+      uint64_t cluster_epoch = 0;
+      for (const json& e : log.events) {
+        const bool decision = IsDecision(e, &cluster_epoch);
+        const int64_t t = TimeUs(e);
+        if (!decision || t <= newer_us || t < span.from_us || t >= span.to_us) continue;
+        out.push_back(When(e) + ": " + span.coordinator + " of term " + std::to_string(span.term) +
+                      " logs a decision (" + e.dump() +
+                      ") after a newer term began acting at t=" + std::to_string(newer_us) + "us");
+      }
+    }
+  }
+  return out;
+}
+
+int LeadershipChanges(const std::vector<CoordinatorLog>& logs) {
+  const std::size_t spans = Spans(logs).size();
+  return spans == 0 ? 0 : static_cast<int>(spans) - 1;
+}
+
+std::vector<double> LeaderFailoverMs(const std::vector<CoordinatorLog>& logs,
+                                     const std::vector<int64_t>& at_us) {
+  const std::vector<ActingSpan> spans = Spans(logs);
+  std::vector<double> out;
+  for (int64_t at : at_us) {
+    uint64_t term_then = 0;  // the newest term acting when it happened
+    for (const ActingSpan& span : spans) {
+      if (span.from_us <= at) term_then = std::max(term_then, span.term);
+    }
+    double ms = -1;
+    for (const ActingSpan& span : spans) {
+      if (span.term > term_then && span.from_us >= at) {
+        ms = (span.from_us - at) / 1000.0;
+        break;
+      }
+    }
+    out.push_back(ms);
   }
   return out;
 }

@@ -26,12 +26,14 @@ enum class Invariant {
   kCampaignOutcome,    // the expected campaign outcome, through legal transitions only
   kFeatureGate,        // no feature enabled while an old-version replica ran
   kNoCrashReports,     // no sanitizer or assertion report in any process log
+  // At most one coordinator acts in any term, and none decides after a newer term acted.
+  kOneCoordinatorPerTerm,
 };
 // All of them, in report order.
 inline constexpr Invariant kInvariants[] = {
     Invariant::kLostWrites,        Invariant::kPhantomWrites,    Invariant::kDoubleApplied,
     Invariant::kOneActivePerEpoch, Invariant::kReplicasConverge, Invariant::kCampaignOutcome,
-    Invariant::kFeatureGate,       Invariant::kNoCrashReports};
+    Invariant::kFeatureGate,       Invariant::kNoCrashReports,   Invariant::kOneCoordinatorPerTerm};
 // "lost-writes", "phantom-writes", ...: the names reports, JSON and the simulator print.
 const char* InvariantName(Invariant invariant);
 
@@ -88,5 +90,39 @@ std::vector<std::string> CheckFeatureGate(const std::vector<nlohmann::json>& eve
 // Fencing: at most one replica reports itself active in any epoch, and epochs only grow
 // (for each replica, and in the cluster record).
 std::vector<std::string> CheckEpochs(const std::vector<nlohmann::json>& events);
+
+// --- several coordinators ------------------------------------------------------------
+// One coordinator's event log, named by its host. Each logs
+// {"kind":"leadership","coordinator":"h1","term":N,"acting":true} when it starts to act and
+// the same with "acting":false (and a reason) when it stops.
+struct CoordinatorLog {
+  std::string coordinator;
+  std::vector<nlohmann::json> events;
+};
+
+// What the acting coordinators logged, in time order (t_us: one steady clock per machine):
+// each log's events from an "acting":true to the next "acting":false, the leadership events
+// themselves, and all of a log that has none (a coordinator alone). The campaign and
+// feature-gate checks read this: a follower's view of the record is not a decision.
+std::vector<nlohmann::json> ActingEvents(const std::vector<CoordinatorLog>& logs);
+
+// CheckEpochs over each log alone (a lagging follower may see an epoch after another log saw
+// the next one), and across all logs: two replicas active in one epoch, whoever saw them.
+std::vector<std::string> CheckEpochsOfLogs(const std::vector<CoordinatorLog>& logs);
+
+// Coordinator fencing: at most one coordinator starts to act in any term; each coordinator's
+// terms only grow; and none logs a decision (the cluster record's epoch rising, a campaign
+// change) after a coordinator of a newer term started to act, until it has stepped down:
+// a leader frozen and thawed steps down, it does not act on a stale view.
+std::vector<std::string> CheckCoordinatorTerms(const std::vector<CoordinatorLog>& logs);
+
+// How many times leadership passed to another coordinator (or back): the "acting":true
+// events, all logs together, after the first.
+int LeadershipChanges(const std::vector<CoordinatorLog>& logs);
+
+// For each time in `at_us`, how long until some coordinator other than the one acting then
+// started to act (a new term), in ms; -1 when none did.
+std::vector<double> LeaderFailoverMs(const std::vector<CoordinatorLog>& logs,
+                                     const std::vector<int64_t>& at_us);
 
 }  // namespace duplex

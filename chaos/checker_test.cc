@@ -152,13 +152,63 @@ TEST(CheckHistory, OnlyCountsOutcomesWithoutAFinalStateToRead) {
   EXPECT_EQ(check.fail, 1u);
 }
 
+json Leadership(const std::string& coordinator, uint64_t term, bool acting, int64_t t_us) {
+  return {{"kind", "leadership"},
+          {"coordinator", coordinator},
+          {"term", term},
+          {"acting", acting},
+          {"t_us", t_us}};
+}
+
+json At(json e, int64_t t_us) {
+  e["t_us"] = t_us;
+  return e;
+}
+
+TEST(CheckCoordinatorTerms, AcceptsALeaderThatStepsDownBeforeANewOneActs) {
+  std::vector<CoordinatorLog> logs = {
+      {"h1",
+       {Leadership("h1", 10, true, 100), At(Cluster("1.0.0", 2), 150),
+        Leadership("h1", 10, false, 1000)}},
+      {"h2", {Leadership("h2", 17, true, 1500), At(Cluster("1.0.0", 3), 1600)}},
+      {"h3", {}}};
+  EXPECT_TRUE(CheckCoordinatorTerms(logs).empty());
+  EXPECT_EQ(LeadershipChanges(logs), 1);
+  EXPECT_EQ(LeaderFailoverMs(logs, {500}), (std::vector<double>{1.0}));
+  EXPECT_EQ(LeaderFailoverMs(logs, {2000}), (std::vector<double>{-1}));
+  std::vector<json> acting = ActingEvents(logs);
+  ASSERT_EQ(acting.size(), 5u);
+  EXPECT_EQ(acting[1]["epoch"], 2);
+  EXPECT_EQ(acting[4]["epoch"], 3);
+}
+
+TEST(CheckCoordinatorTerms, CatchesTwoCoordinatorsInOneTermAndAThawedLeaderDecidingLate) {
+  std::vector<CoordinatorLog> logs = {
+      {"h1", {Leadership("h1", 10, true, 100), At(Cluster("1.0.0", 4), 3000)}},
+      {"h2", {Leadership("h2", 10, true, 1500)}},
+      {"h3", {Leadership("h3", 12, true, 2000), Leadership("h3", 11, true, 2500)}}};
+  const std::vector<std::string> found = CheckCoordinatorTerms(logs);
+  ASSERT_EQ(found.size(), 3u) << ::testing::PrintToString(found);
+  EXPECT_EQ(found[0], "at t=1500us: h2 acts in term 10, in which h1 acted");
+  EXPECT_EQ(found[1], "at t=2500us: h3 acts in term 11 after term 12");
+  EXPECT_NE(found[2].find("h1 of term 10 logs a decision"), std::string::npos) << found[2];
+}
+
+TEST(CheckEpochsOfLogs, CatchesTwoActivesInOneEpochSeenByDifferentCoordinators) {
+  std::vector<CoordinatorLog> logs = {{"h1", {Replica("a", "1.0.0", "1.0.0", 3, "Active")}},
+                                      {"h2", {Replica("b", "1.0.0", "1.0.0", 3, "Active")}}};
+  const std::vector<std::string> found = CheckEpochsOfLogs(logs);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0], "two actives in epoch 3 across the logs: a and b");
+}
+
 TEST(InvariantName, SpellsTheNamesReportsPrint) {
   std::vector<std::string> names;
   for (Invariant invariant : kInvariants) names.push_back(InvariantName(invariant));
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"lost-writes", "phantom-writes", "double-applied",
-                                      "one-active-per-epoch", "replicas-converge",
-                                      "campaign-outcome", "feature-gate", "no-crash-reports"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"lost-writes", "phantom-writes", "double-applied",
+                                             "one-active-per-epoch", "replicas-converge",
+                                             "campaign-outcome", "feature-gate", "no-crash-reports",
+                                             "one-acting-coordinator-per-term"}));
 }
 
 }  // namespace

@@ -128,6 +128,11 @@ duplex::Status ClusterFixture::StartLab(const FixtureOptions& options, const Clu
   up.hosts = options.hosts;
   up.dir = (fs::absolute(options.dir) / "lab").string();
   up.first_host_number = options.lab_first_host;
+  up.etcd = options.etcd;
+  if (options.etcd) {
+    etcd_client_port_ = up.etcd_client_port = PickPort(options);
+    etcd_peer_port_ = up.etcd_peer_port = PickPort(options);
+  }
   StatusOr<lab::LabPlan> plan = lab::PlanLab(made, up);
   if (!plan.ok()) return plan.status();
   StatusOr<lab::Lab> started = lab::Lab::Start(*plan, duplex_binary_);
@@ -145,6 +150,88 @@ duplex::Status ClusterFixture::StartLab(const FixtureOptions& options, const Clu
     if (p.role == lab::LabRole::kCoordinator) coordinator_pid_ = p.pid;
   }
   return Status::Ok();
+}
+
+ClusterConfig ClusterFixture::AdminConfig() const {
+  if (!etcd()) return config_;
+  ClusterConfig at = config_;
+  // The last leader first: asking all three costs a timeout for each one frozen.
+  auto point = [&](const std::string& host) {
+    for (const lab::LabCoordinator& c : lab_->state().coordinators) {
+      if (c.host != host) continue;
+      const std::size_t colon = c.admin.rfind(':');
+      at.host = c.admin.substr(0, colon);
+      at.admin_port = std::atoi(c.admin.c_str() + colon + 1);
+    }
+  };
+  if (!leader_host_.empty()) {
+    point(leader_host_);
+    StatusOr<nlohmann::json> status = GetStatus(at, 300);
+    if (status.ok() && (*status)["coordinator"].value("role", "") == "leader") return at;
+  }
+  if (StatusOr<std::string> leader = LeaderHost(); leader.ok()) point(*leader);
+  return at;
+}
+
+StatusOr<std::string> ClusterFixture::LeaderHost() const {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  StatusOr<std::string> leader = lab_->LeaderHost(300);
+  if (leader.ok()) leader_host_ = *leader;
+  return leader;
+}
+
+std::vector<std::string> ClusterFixture::CoordinatorHosts() const {
+  std::vector<std::string> hosts;
+  if (lab_) {
+    for (const lab::LabCoordinator& c : lab_->state().coordinators) hosts.push_back(c.host);
+  }
+  return hosts;
+}
+
+StatusOr<pid_t> ClusterFixture::SignalCoordinator(const std::string& host, int sig) {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  StatusOr<pid_t> pid = lab_->Signal(lab::LabRole::kCoordinator, host, sig);
+  if (pid.ok() && sig == SIGKILL) (void)WaitExited(*pid, 1000);  // our child: no zombie
+  return pid;
+}
+
+duplex::Status ClusterFixture::StartCoordinator(const std::string& host) {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  return lab_->Start(lab::LabRole::kCoordinator, host, duplex_binary_).status();
+}
+
+StatusOr<pid_t> ClusterFixture::KillEtcdMember(const std::string& host) {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  StatusOr<pid_t> pid = lab_->Signal(lab::LabRole::kEtcd, host, SIGKILL);
+  if (pid.ok()) (void)WaitExited(*pid, 1000);
+  return pid;
+}
+
+duplex::Status ClusterFixture::StartEtcdMember(const std::string& host) {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  return lab_->Start(lab::LabRole::kEtcd, host, duplex_binary_).status();
+}
+
+duplex::Status ClusterFixture::IsolateCoordinator(const std::string& host,
+                                                  const std::string& from) {
+  if (!etcd()) return FailedPrecondition("not a lab with etcd: the scenario needs etcd: true");
+  if (from == "etcd") {
+    return lab_->IsolatePorts(host, {etcd_client_port_, etcd_peer_port_}, lab::PortScope::kLinks);
+  }
+  if (from == "replicas") {
+    return lab_->IsolatePorts(host, {config_.control_port}, lab::PortScope::kService);
+  }
+  return InvalidArgument("coordinator isolation from " + from + ": not etcd or replicas");
+}
+
+std::vector<std::string> ClusterFixture::EventLogPaths() const {
+  if (!etcd()) return {config_.data_dir + "/events.jsonl"};
+  std::vector<std::string> paths;
+  for (const std::string& name : CoordinatorHosts()) {
+    const HostConfig* host = FindHost(config_, name);
+    if (host != nullptr) paths.push_back(HostDataDir(config_, *host) + "/coordinator/events.jsonl");
+  }
+  return paths;
 }
 
 std::string ClusterFixture::HostOfReplica(const std::string& replica) const {
@@ -322,10 +409,25 @@ void ClusterFixture::Stop() {
 
 std::vector<std::string> ClusterFixture::Endpoints() const { return ReplicaEndpoints(config_); }
 
-StatusOr<nlohmann::json> ClusterFixture::Status() const { return GetStatus(config_, 1000); }
+StatusOr<nlohmann::json> ClusterFixture::Status() const {
+  if (etcd()) return GetStatus(AdminConfig(), 1000);
+  return GetStatus(config_, 1000);
+}
 
 duplex::Status ClusterFixture::WaitFor(const std::function<bool(const nlohmann::json&)>& pred,
                                        int timeout_ms, const std::string& what) const {
+  if (etcd()) {
+    // The acting coordinator may change while we wait: asked again on every look.
+    const int64_t deadline_us = NowUs() + int64_t{timeout_ms} * 1000;
+    std::string last = "no coordinator leads";
+    while (NowUs() < deadline_us) {
+      StatusOr<nlohmann::json> status = Status();
+      if (status.ok() && pred(*status)) return Status::Ok();
+      last = status.ok() ? FormatStatusTable(*status) : status.status().message();
+      SleepMs(20);
+    }
+    return Unavailable(what + ": not ready after " + std::to_string(timeout_ms) + " ms:\n" + last);
+  }
   auto st = duplex::WaitFor(config_, timeout_ms, pred);
   if (!st.ok()) return Unavailable(what + ": " + st.status().message());
   return Status::Ok();

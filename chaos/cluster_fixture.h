@@ -37,6 +37,8 @@ struct FixtureOptions {
   // 127.0.<lab_first_host>.1 onwards, the replicas on h1 and h2, the lab under <dir>/lab.
   int hosts = 0;
   int lab_first_host = 1;
+  // With hosts >= 3: an etcd member and a coordinator on each of h1..h3 (`lab up --etcd`).
+  bool etcd = false;
   // The ports the config takes, in [port_first, port_last]; 0 = any free port.
   int port_first = 0;
   int port_last = 0;
@@ -65,6 +67,9 @@ class ClusterFixture {
   bool CoordinatorExited();
 
   const ClusterConfig& config() const { return config_; }
+  // The config pointed at the acting coordinator (host and admin_port), for admin calls; the
+  // config itself when there is one coordinator or none is known to lead.
+  ClusterConfig AdminConfig() const;
   pid_t coordinator_pid() const { return coordinator_pid_; }
   pid_t agent_pid() const { return agent_pid_; }
   // SIGKILL of the agent alone (its replicas keep running), then a new one that adopts them.
@@ -111,6 +116,24 @@ class ClusterFixture {
   // SIGKILL of the host's agent alone (its replicas keep running); its pid.
   StatusOr<pid_t> KillAgent(const std::string& host);
 
+  // --- a lab's coordinators and etcd members (FailedPrecondition without etcd) ----------
+  bool etcd() const { return lab_.has_value() && !lab_->state().etcd.empty(); }
+  // The host of the acting coordinator, by asking them all (bounded).
+  StatusOr<std::string> LeaderHost() const;
+  // The hosts that run a coordinator, and those that run an etcd member.
+  std::vector<std::string> CoordinatorHosts() const;
+  // Signals the coordinator of `host`, reaping it when it was killed; its pid.
+  StatusOr<pid_t> SignalCoordinator(const std::string& host, int sig);
+  duplex::Status StartCoordinator(const std::string& host);
+  StatusOr<pid_t> KillEtcdMember(const std::string& host);
+  duplex::Status StartEtcdMember(const std::string& host);
+  // Cuts the coordinator of `host` from "etcd" (the host's traffic on the etcd ports, to and
+  // from other hosts) or from "replicas" (its control port); HealHosts undoes it.
+  duplex::Status IsolateCoordinator(const std::string& host, const std::string& from);
+  // Every coordinator's event log: <host dir>/coordinator/events.jsonl each with several,
+  // <data_dir>/events.jsonl with one.
+  std::vector<std::string> EventLogPaths() const;
+
  private:
   ClusterFixture() = default;
   duplex::Status SpawnCoordinator();
@@ -126,6 +149,8 @@ class ClusterFixture {
   bool stopped_ = false;
   std::string dir_;              // the scratch directory (logs are searched under it)
   std::optional<lab::Lab> lab_;  // set when the cluster runs on a lab
+  int etcd_client_port_ = 0, etcd_peer_port_ = 0;  // a lab with etcd
+  mutable std::string leader_host_;                // the last acting coordinator seen
   duplex::Status StartLab(const FixtureOptions& options, const ClusterConfig& made);
   void ReapHostRecords(const std::string& host);
 };

@@ -133,14 +133,9 @@ const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "c
 // isolate-active: the active's link to the coordinator and the replicas' link, together.
 const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
 
-Status ReadFault(const YamlField& node, int hosts, FaultSpec* f) {
-  DUPLEX_RETURN_IF_ERROR(
-      CheckKeys(node, {"kind", "target", "at", "duration", "error", "sync_only", "direction",
-                       "sever", "drop", "duplicate", "reorder", "corrupt", "delay", "jitter",
-                       "down", "offset", "back", "torn", "nth"}));
-  std::string kind;
-  DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
-  static const std::map<std::string, FaultKind> kKinds = {
+// The kinds as scenarios spell them, in the order error messages list them.
+const std::vector<std::pair<std::string, FaultKind>>& KindNames() {
+  static const std::vector<std::pair<std::string, FaultKind>> kKinds = {
       {"kill", FaultKind::kKill},
       {"pause", FaultKind::kPause},
       {"power-loss", FaultKind::kPowerLoss},
@@ -152,16 +147,89 @@ Status ReadFault(const YamlField& node, int hosts, FaultSpec* f) {
       {"host-freeze", FaultKind::kHostFreeze},
       {"host-isolate", FaultKind::kHostIsolate},
       {"agent-kill", FaultKind::kAgentKill},
-      {"agent-restart", FaultKind::kAgentRestart}};
-  auto it = kKinds.find(kind);
-  if (it == kKinds.end()) {
-    return node["kind"].Error("\"" + kind +
-                              "\" is not one of kill, pause, power-loss, disk, partition, link, "
-                              "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, "
-                              "agent-restart");
+      {"agent-restart", FaultKind::kAgentRestart},
+      {"coordinator-leader-kill", FaultKind::kLeaderKill},
+      {"coordinator-leader-freeze", FaultKind::kLeaderFreeze},
+      {"coordinator-isolate", FaultKind::kLeaderIsolate},
+      {"etcd-member-kill", FaultKind::kEtcdMemberKill},
+      {"etcd-quorum-loss", FaultKind::kEtcdQuorumLoss}};
+  return kKinds;
+}
+
+// An etcd member's host: h1..h3, the acting coordinator's (leader-host) or the first host whose
+// coordinator follows (follower-host), resolved when the fault fires.
+Status CheckMemberTarget(const YamlField& node, const std::string& target) {
+  if (target == "leader-host" || target == "follower-host") return Status::Ok();
+  if (target == "h1" || target == "h2" || target == "h3") return Status::Ok();
+  return node.Error("\"" + target + "\" is not leader-host, follower-host, h1, h2 or h3");
+}
+
+// Coordinator and etcd faults: they strike the acting coordinator (or etcd members), found
+// when they fire, so only etcd-member-kill names a target; only a lab with etcd has them.
+Status ReadCoordinatorFault(const YamlField& node, const std::string& kind, bool etcd,
+                            FaultSpec* f) {
+  if (!etcd) {
+    return node["kind"].Error(kind + " strikes the coordinators: the scenario needs etcd: true " +
+                              "(with hosts: 3)");
+  }
+  for (const char* other :
+       {"error", "sync_only", "direction", "sever", "drop", "duplicate", "reorder", "corrupt",
+        "delay", "jitter", "down", "offset", "back", "torn", "nth"}) {
+    if (node[other].written()) return node[other].Error("not a field of " + kind);
+  }
+  DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));
+  DUPLEX_RETURN_IF_ERROR(Read(node["from"], &f->from));
+  if (f->kind == FaultKind::kEtcdMemberKill) {
+    if (!node["target"].written()) {
+      return node["target"].Error("required for " + kind +
+                                  " (leader-host, follower-host, h1, h2 or h3)");
+    }
+    DUPLEX_RETURN_IF_ERROR(CheckMemberTarget(node["target"], f->target));
+  } else if (node["target"].written()) {
+    return node["target"].Error(kind + " has no target: " +
+                                (f->kind == FaultKind::kEtcdQuorumLoss
+                                     ? "it stops the members of the two hosts the acting "
+                                       "coordinator is not on"
+                                     : "it strikes the acting coordinator, found when it fires"));
+  }
+  if (f->kind == FaultKind::kLeaderIsolate) {
+    if (f->from != "etcd" && f->from != "replicas") {
+      return node["from"].Error(node["from"].written()
+                                    ? "\"" + f->from + "\" is not etcd or replicas"
+                                    : "required for coordinator-isolate (etcd or replicas)");
+    }
+  } else if (node["from"].written()) {
+    return node["from"].Error("only coordinator-isolate has from");
+  }
+  // A killed leader may stay down; everything else lasts a while and is then undone.
+  const bool lasts = f->kind != FaultKind::kLeaderKill;
+  if (lasts && f->duration_ms <= 0) return node["duration"].Error("required for " + kind);
+  if (node["duration"].written() && f->duration_ms <= 0) {
+    return node["duration"].Error("must be positive");
+  }
+  return Status::Ok();
+}
+
+Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(
+      node, {"kind",  "target", "at",        "duration", "error",   "sync_only", "direction",
+             "sever", "drop",   "duplicate", "reorder",  "corrupt", "delay",     "jitter",
+             "down",  "offset", "back",      "torn",     "nth",     "from"}));
+  std::string kind;
+  DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
+  const auto& kinds = KindNames();
+  auto it = std::find_if(kinds.begin(), kinds.end(),
+                         [&](const auto& named) { return named.first == kind; });
+  if (it == kinds.end()) {
+    std::string names;
+    for (const auto& [name, k] : kinds) names += (names.empty() ? "" : ", ") + name;
+    return node["kind"].Error("\"" + kind + "\" is not one of " + names);
   }
   f->kind = it->second;
   DUPLEX_RETURN_IF_ERROR(Read(node["target"], &f->target));
+  if (IsCoordinatorFault(f->kind)) return ReadCoordinatorFault(node, kind, etcd, f);
+  if (node["from"].written()) return node["from"].Error("only coordinator-isolate has from");
   if (IsHostFault(f->kind)) {
     DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
     DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));
@@ -242,6 +310,19 @@ bool IsHostFault(FaultKind kind) {
          kind == FaultKind::kAgentRestart;
 }
 
+bool IsCoordinatorFault(FaultKind kind) {
+  return kind == FaultKind::kLeaderKill || kind == FaultKind::kLeaderFreeze ||
+         kind == FaultKind::kLeaderIsolate || kind == FaultKind::kEtcdMemberKill ||
+         kind == FaultKind::kEtcdQuorumLoss;
+}
+
+const char* FaultKindName(FaultKind kind) {
+  for (const auto& [name, k] : KindNames()) {
+    if (k == kind) return name.c_str();
+  }
+  return "?";
+}
+
 std::string Trigger::Describe() const {
   if (after_ms) return "after " + std::to_string(*after_ms) + " ms";
   if (!step.empty()) return "campaign step " + step;
@@ -259,9 +340,9 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   const YamlField& root = *parsed;
   Scenario s;
   s.source = source;
-  DUPLEX_RETURN_IF_ERROR(
-      CheckKeys(root, {"name", "description", "hosts", "workload", "upgrade", "faults", "expect",
-                       "expect_gap", "expect_failover", "bounds", "mutants", "expect_violation"}));
+  DUPLEX_RETURN_IF_ERROR(CheckKeys(
+      root, {"name", "description", "hosts", "etcd", "workload", "upgrade", "faults", "expect",
+             "expect_gap", "expect_failover", "bounds", "mutants", "expect_violation"}));
   DUPLEX_RETURN_IF_ERROR(Read(root["name"], &s.name));
   if (s.name.empty() ||
       s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
@@ -271,6 +352,10 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   DUPLEX_RETURN_IF_ERROR(Read(root["hosts"], &s.hosts));
   if (root["hosts"].written() && s.hosts != 2 && s.hosts != 3) {
     return root["hosts"].Error("a lab of 2 or 3 hosts (leave it out for one host)");
+  }
+  DUPLEX_RETURN_IF_ERROR(Read(root["etcd"], &s.etcd));
+  if (s.etcd && s.hosts != 3) {
+    return root["etcd"].Error("needs hosts: 3 (an etcd member and a coordinator on each host)");
   }
   if (const YamlField w = root["workload"]; w.written()) {
     DUPLEX_RETURN_IF_ERROR(CheckKeys(w, {"clients", "incr", "mode", "deadline"}));
@@ -294,7 +379,7 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     if (!faults.IsList()) return faults.Error("must be a list");
     for (size_t i = 0; i < faults.size(); ++i) {
       FaultSpec f;
-      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], s.hosts, &f));
+      DUPLEX_RETURN_IF_ERROR(ReadFault(faults[i], s.hosts, s.etcd, &f));
       if (!f.at.step.empty() && s.package.empty()) {
         return faults[i]["at"]["step"].Error("needs an upgrade section");
       }

@@ -36,10 +36,21 @@ enum class FaultKind {
   kHostIsolate,   // the host's traffic dropped for `duration` (direction: both | in | out)
   kAgentKill,     // SIGKILL of the host's agent alone; started again after `down`, or never
   kAgentRestart,  // SIGKILL of the host's agent, started again at once
+  // Coordinator and etcd faults, on a lab with etcd (`etcd: true`, three hosts): the acting
+  // coordinator is the one whose /status says "role": "leader", found when the fault fires.
+  kLeaderKill,      // SIGKILL of the acting coordinator; started again after `duration`, or never
+  kLeaderFreeze,    // SIGSTOP of the acting coordinator for `duration`, then SIGCONT
+  kLeaderIsolate,   // the acting coordinator cut `from` etcd or from the replicas for `duration`
+  kEtcdMemberKill,  // SIGKILL of one etcd member (target), started again after `duration`
+  kEtcdQuorumLoss,  // SIGKILL of the members on the two hosts the leader is not on, for `duration`
 };
 
 // Whether the fault strikes a host of a lab (its target names a host).
 bool IsHostFault(FaultKind kind);
+// Whether the fault strikes the coordinators or their etcd (it needs `etcd: true`).
+bool IsCoordinatorFault(FaultKind kind);
+// The kind as scenarios spell it ("host-crash", "coordinator-leader-kill").
+const char* FaultKindName(FaultKind kind);
 
 struct FaultSpec {
   FaultKind kind = FaultKind::kKill;
@@ -69,6 +80,9 @@ struct FaultSpec {
   // kClockJump
   int64_t offset_ms = 0;
   bool back = false;
+  // kLeaderIsolate: what the acting coordinator no longer reaches, "etcd" (the members' client
+  // port) or "replicas" (its control port: the replicas and agents).
+  std::string from;
 };
 
 struct Scenario {
@@ -82,6 +96,8 @@ struct Scenario {
   std::string mode = "sync";
   // 0: one host (chaos/cluster_fixture.h); 2 or 3: a lab of that many hosts (chaos/lab).
   int hosts = 0;
+  // A lab of three hosts, each with an etcd member and a coordinator (`duplex lab up --etcd`).
+  bool etcd = false;
   // Optional rolling upgrade, started when the workload has 100 acknowledged writes.
   std::string package;  // e.g. kv-2.0.0 (under <build>/packages); empty: no upgrade
   int64_t soak_ms = 1000;

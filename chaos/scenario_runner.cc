@@ -56,6 +56,7 @@ struct Armed {
   std::string replica;      // a host fault: the replica on the host hit ("" = none)
   bool hit_active = false;  // a host fault: that replica was the active when it fired
   std::string note;
+  std::string leader_host;  // a coordinator or etcd fault: the acting coordinator's host then
   std::function<void()> heal;
   std::function<bool()> over;  // if set, heal as soon as it holds (else at the duration)
 };
@@ -115,6 +116,7 @@ class Run {
     fo.log_level = "info";
     fo.mode = s_.mode == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
     fo.hosts = s_.hosts;
+    fo.etcd = s_.etcd;
     fo.lab_first_host = o_.lab_first_host;
     fo.port_first = o_.port_first;
     fo.port_last = o_.port_last;
@@ -186,7 +188,7 @@ class Run {
   // at once, a little late rather than never.
   std::set<std::string> StepsEntered() {
     std::set<std::string> out;
-    auto view = GetJson(cluster_->config(), "/upgrade", 500);
+    auto view = GetJson(cluster_->AdminConfig(), "/upgrade", 500);
     if (!view.ok() || !(*view)["campaign"].is_object()) return out;
     for (const auto& s : (*view)["campaign"]["steps"]) out.insert(s.value("step", ""));
     return out;
@@ -263,12 +265,21 @@ class Run {
       if (r.host_name == host) a.replica = r.name;
     }
     a.hit_active = !a.replica.empty() && a.replica == Resolve("active");
+    const bool whole_host = f.kind == FaultKind::kHostCrash || f.kind == FaultKind::kHostFreeze ||
+                            f.kind == FaultKind::kHostIsolate;
+    if (cluster_->etcd() && whole_host) {
+      // The host's coordinator goes with it: its failover is measured when it was acting.
+      if (StatusOr<std::string> leader = cluster_->LeaderHost(); leader.ok() && *leader == host) {
+        a.leader_host = host;
+      }
+    }
     auto boot = [this, host] {
       Status booted = cluster_->BootHost(host);
       if (!booted.ok()) Say("  boot " + host + ": " + booted.message());
     };
     switch (f.kind) {
       case FaultKind::kHostCrash:
+        Stopped(host);
         a.note = Note(cluster_->CrashHost(host), "killed");
         a.spec.duration_ms = f.down_ms;
         a.heal = boot;
@@ -307,6 +318,81 @@ class Run {
     }
   }
 
+  // A coordinator killed by the run: its log ends without saying it stopped acting.
+  void Stopped(const std::string& host) {
+    std::lock_guard lock(mu_);
+    stopped_us_[host].push_back(NowUs());
+  }
+
+  // The etcd members a fault strikes: its target's host, or (quorum loss) the two hosts the
+  // acting coordinator is not on.
+  std::vector<std::string> MemberHosts(const FaultSpec& f, const std::string& leader) {
+    std::vector<std::string> hosts;
+    for (const std::string& h : cluster_->CoordinatorHosts()) {
+      const bool other = h != leader;
+      if (f.kind == FaultKind::kEtcdQuorumLoss ? other
+          : f.target == "leader-host"          ? !other
+          : f.target == "follower-host"        ? other && hosts.empty()
+                                               : h == f.target) {
+        hosts.push_back(h);
+      }
+    }
+    return hosts;
+  }
+
+  // A coordinator or etcd fault; what it struck (the acting coordinator is found now) and its
+  // heal set in `a`.
+  void FireCoordinatorFault(Armed& a) {
+    const FaultSpec& f = a.spec;
+    StatusOr<std::string> found = cluster_->LeaderHost();
+    const std::string leader = found.ok() ? *found : "";
+    a.leader_host = leader;
+    if (f.kind == FaultKind::kEtcdMemberKill || f.kind == FaultKind::kEtcdQuorumLoss) {
+      const std::vector<std::string> hosts = MemberHosts(f, leader);
+      a.resolved = "etcd on";
+      for (const std::string& h : hosts) {
+        auto pid = cluster_->KillEtcdMember(h);
+        a.resolved += " " + h;
+        a.note += (a.note.empty() ? "" : "; ") + h + ": " +
+                  (pid.ok() ? "pid " + std::to_string(*pid) : pid.status().message());
+      }
+      a.heal = [this, hosts] {
+        for (const std::string& h : hosts) {
+          Status started = cluster_->StartEtcdMember(h);
+          if (!started.ok()) Say("  start etcd on " + h + ": " + started.message());
+        }
+      };
+      return;
+    }
+    if (!found.ok()) {
+      a.resolved = "the acting coordinator";
+      a.note = "none found: " + found.status().message();
+      return;
+    }
+    a.resolved = "coordinator on " + leader;
+    if (f.kind == FaultKind::kLeaderKill) {
+      Stopped(leader);
+      auto pid = cluster_->SignalCoordinator(leader, SIGKILL);
+      a.note = pid.ok() ? "pid " + std::to_string(*pid) : pid.status().message();
+      if (f.duration_ms == 0) a.note += "; not started again";
+      a.heal = [this, leader] {
+        Status started = cluster_->StartCoordinator(leader);
+        if (!started.ok()) Say("  start coordinator on " + leader + ": " + started.message());
+      };
+    } else if (f.kind == FaultKind::kLeaderFreeze) {
+      auto pid = cluster_->SignalCoordinator(leader, SIGSTOP);
+      a.note = pid.ok() ? "pid " + std::to_string(*pid) : pid.status().message();
+      a.heal = [this, leader] { (void)cluster_->SignalCoordinator(leader, SIGCONT); };
+    } else {
+      Status isolated = cluster_->IsolateCoordinator(leader, f.from);
+      a.note = isolated.ok() ? "from " + f.from : isolated.message();
+      a.heal = [this] {
+        Status healed = cluster_->HealHosts();
+        if (!healed.ok()) Say("  heal: " + healed.message());
+      };
+    }
+  }
+
   void Fire(Armed& a) {
     const FaultSpec& f = a.spec;
     a.fired = true;
@@ -320,6 +406,13 @@ class Run {
       case FaultKind::kAgentKill:
       case FaultKind::kAgentRestart:
         FireHostFault(a);
+        break;
+      case FaultKind::kLeaderKill:
+      case FaultKind::kLeaderFreeze:
+      case FaultKind::kLeaderIsolate:
+      case FaultKind::kEtcdMemberKill:
+      case FaultKind::kEtcdQuorumLoss:
+        FireCoordinatorFault(a);
         break;
       case FaultKind::kKill:
         if (a.resolved == "coordinator" && !f.torn.empty()) {
@@ -479,35 +572,7 @@ class Run {
     }
   }
 
-  static std::string KindName(FaultKind k) {
-    switch (k) {
-      case FaultKind::kKill:
-        return "kill";
-      case FaultKind::kPause:
-        return "pause";
-      case FaultKind::kPowerLoss:
-        return "power-loss";
-      case FaultKind::kDisk:
-        return "disk";
-      case FaultKind::kPartition:
-        return "partition";
-      case FaultKind::kLinkFaults:
-        return "link";
-      case FaultKind::kClockJump:
-        return "clock-jump";
-      case FaultKind::kHostCrash:
-        return "host-crash";
-      case FaultKind::kHostFreeze:
-        return "host-freeze";
-      case FaultKind::kHostIsolate:
-        return "host-isolate";
-      case FaultKind::kAgentKill:
-        return "agent-kill";
-      case FaultKind::kAgentRestart:
-        return "agent-restart";
-    }
-    return "?";
-  }
+  static std::string KindName(FaultKind k) { return FaultKindName(k); }
 
   // --- the verdict ----------------------------------------------------------------------
 
@@ -559,8 +624,12 @@ class Run {
     Status converged = cluster_->WaitConverged(static_cast<int>(s_.converge_ms));
     double convergence_ms = (NowUs() - healed_us) / 1000.0;
     CheckResult data = workload_->Check();
-    auto events = ReadEventLog(cluster_->config().data_dir + "/events.jsonl");
-    std::vector<json> ev = events.ok() ? *events : std::vector<json>{};
+    Status events = Status::Ok();
+    const std::vector<CoordinatorLog> logs = CoordinatorLogs(&events);
+    // Several coordinators: what the acting ones logged (a follower's view decides nothing).
+    const std::vector<json> ev = cluster_->etcd()
+                                     ? ActingEvents(logs)
+                                     : (logs.empty() ? std::vector<json>{} : logs[0].events);
 
     std::vector<std::string> converge;
     if (!serving.ok()) converge.push_back("writes not acknowledged again: " + serving.message());
@@ -581,7 +650,7 @@ class Run {
       // Injected disk faults make replicas stop on purpose (critical log line, then exit).
       if (line.find("fault injection") == std::string::npos) crashes.push_back(line);
     }
-    if (!events.ok()) crashes.push_back(events.status().message());
+    if (!events.ok()) crashes.push_back(events.message());
 
     // The workload spells out the first few problems; the totals count them all.
     json invariants = json::array(
@@ -589,11 +658,13 @@ class Run {
          Verdict(Invariant::kPhantomWrites, data.Details(Invariant::kPhantomWrites), data.phantom),
          Verdict(Invariant::kDoubleApplied, data.Details(Invariant::kDoubleApplied),
                  data.double_applied),
-         Verdict(Invariant::kOneActivePerEpoch, CheckEpochs(ev)),
+         Verdict(Invariant::kOneActivePerEpoch,
+                 cluster_->etcd() ? CheckEpochsOfLogs(logs) : CheckEpochs(ev)),
          Verdict(Invariant::kReplicasConverge, converge),
          Verdict(Invariant::kCampaignOutcome, campaign),
          Verdict(Invariant::kFeatureGate, CheckFeatureGate(ev)),
-         Verdict(Invariant::kNoCrashReports, crashes)});
+         Verdict(Invariant::kNoCrashReports, crashes),
+         Verdict(Invariant::kOneCoordinatorPerTerm, CheckCoordinatorTerms(logs))});
     bool pass = true;
     for (const auto& i : invariants) {
       if (s_.expect_violation.empty()) {
@@ -660,12 +731,65 @@ class Run {
                 {"faults_not_fired", not_fired},
                 {"ops", {{"ok", data.ok}, {"fail", data.fail}, {"info", data.info}}},
                 {"failover_ms", failovers},
+                {"leadership_changes", LeadershipChanges(logs)},
+                {"leader_failover_ms", LeaderFailovers(logs)},
                 {"gap_ms", {{"steady", steady_gap_ms}, {"faults", fault_gap_ms}}},
                 {"convergence_ms", converged.ok() ? convergence_ms : -1},
                 {"events", RelativeEvents(ev)},
                 {"throughput", Throughput()}};
     if (!o_.report_dir.empty()) WriteHistory();
     return run;
+  }
+
+  // Every coordinator's event log, each ended where the run killed its coordinator (a killed
+  // process cannot say it stopped acting). A log that cannot be read is an error in `status`;
+  // with several coordinators, one that never started has none, and that is no error.
+  std::vector<CoordinatorLog> CoordinatorLogs(Status* status) {
+    std::vector<CoordinatorLog> logs;
+    const std::vector<std::string> hosts = cluster_->CoordinatorHosts();
+    const std::vector<std::string> paths = cluster_->EventLogPaths();
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      CoordinatorLog log;
+      log.coordinator = cluster_->etcd() && i < hosts.size() ? hosts[i] : "coordinator";
+      auto events = ReadEventLog(paths[i]);
+      if (events.ok()) {
+        log.events = std::move(events).value();
+      } else if (!cluster_->etcd() || events.status().code() != Code::kNotFound) {
+        *status = events.status();
+      }
+      std::lock_guard lock(mu_);
+      for (int64_t t_us : stopped_us_[log.coordinator]) {
+        log.events.push_back({{"kind", "leadership"},
+                              {"coordinator", log.coordinator},
+                              {"acting", false},
+                              {"reason", "killed by the chaos run"},
+                              {"t_us", t_us}});
+      }
+      std::stable_sort(log.events.begin(), log.events.end(), [](const json& x, const json& y) {
+        return x.value("t_us", int64_t{0}) < y.value("t_us", int64_t{0});
+      });
+      logs.push_back(std::move(log));
+    }
+    return logs;
+  }
+
+  // For each fault on the acting coordinator: how long until another one acted (ms; -1: none).
+  json LeaderFailovers(const std::vector<CoordinatorLog>& logs) const {
+    std::vector<int64_t> at_us;
+    std::vector<std::string> what;
+    for (const auto& a : armed_) {
+      const FaultKind k = a.spec.kind;
+      const bool strikes_leader = k == FaultKind::kLeaderKill || k == FaultKind::kLeaderFreeze ||
+                                  k == FaultKind::kLeaderIsolate ||
+                                  (IsHostFault(k) && !a.leader_host.empty());
+      if (!a.fired || !strikes_leader) continue;
+      at_us.push_back(t0_us_ + a.start_ms * 1000);
+      what.push_back(KindName(k) + " " + a.resolved);
+    }
+    const std::vector<double> ms = LeaderFailoverMs(logs, at_us);
+    json out = json::array();
+    for (std::size_t i = 0; i < ms.size(); ++i) out.push_back({{"fault", what[i]}, {"ms", ms[i]}});
+    return out;
   }
 
   // The longest stretch without an acknowledged write while no fault troubled the cluster:
@@ -807,9 +931,10 @@ class Run {
   std::map<std::string, std::unique_ptr<chaos::FaultProxy>> peer_, control_;
   std::vector<Armed> armed_;
   int64_t t0_us_ = 0;
-  std::mutex mu_;  // guards campaign_, campaign_done_ (written by the upgrade thread)
+  std::mutex mu_;  // guards campaign_, campaign_done_ (written by the upgrade thread), stopped_us_
   UpgradeRun campaign_;
   bool campaign_done_ = false;
+  std::map<std::string, std::vector<int64_t>> stopped_us_;  // coordinator host -> kills
 };
 
 }  // namespace

@@ -55,7 +55,9 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
             "faults[0].at.step: \"Sok\" is not a campaign step");
   EXPECT_EQ(Error(Edit(kFull, "kind: pause", "kind: nap")),
             "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link, "
-            "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart");
+            "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart, "
+            "coordinator-leader-kill, coordinator-leader-freeze, coordinator-isolate, "
+            "etcd-member-kill, etcd-quorum-loss");
   EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
             "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
@@ -179,6 +181,80 @@ TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kHosts, "{kind: agent-kill, target: h1, at: {after: 2s}}",
                        "{kind: kill, target: coordinator, at: {after: 2s}}")),
             "faults[3].target: the coordinator of a lab is not a fault target here");
+}
+
+constexpr char kCoordinators[] = R"(name: coordinator-faults
+hosts: 3
+etcd: true
+faults:
+  - {kind: coordinator-leader-kill, at: {after: 1s}, duration: 2s}
+  - {kind: coordinator-leader-freeze, at: {after: 2s}, duration: 1s}
+  - {kind: coordinator-isolate, from: etcd, at: {after: 3s}, duration: 1s}
+  - {kind: etcd-member-kill, target: leader-host, at: {after: 4s}, duration: 1s}
+  - {kind: etcd-quorum-loss, at: {after: 5s}, duration: 2s}
+  - {kind: host-crash, target: active-host, at: {after: 6s}, down: 1s}
+)";
+
+TEST(Scenario, ParsesCoordinatorAndEtcdFaultsOnALabWithEtcd) {
+  auto s = ParseScenario(kCoordinators, "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->etcd);
+  ASSERT_EQ(s->faults.size(), 6u);
+  EXPECT_EQ(s->faults[0].kind, FaultKind::kLeaderKill);
+  EXPECT_EQ(s->faults[0].duration_ms, 2000);
+  EXPECT_EQ(s->faults[1].kind, FaultKind::kLeaderFreeze);
+  EXPECT_EQ(s->faults[2].kind, FaultKind::kLeaderIsolate);
+  EXPECT_EQ(s->faults[2].from, "etcd");
+  EXPECT_EQ(s->faults[3].kind, FaultKind::kEtcdMemberKill);
+  EXPECT_EQ(s->faults[3].target, "leader-host");
+  EXPECT_EQ(s->faults[4].kind, FaultKind::kEtcdQuorumLoss);
+  EXPECT_TRUE(IsCoordinatorFault(FaultKind::kEtcdQuorumLoss));
+  EXPECT_FALSE(IsCoordinatorFault(FaultKind::kHostCrash));
+  EXPECT_STREQ(FaultKindName(FaultKind::kLeaderIsolate), "coordinator-isolate");
+  auto stays_down = ParseScenario(
+      Edit(kCoordinators, "at: {after: 1s}, duration: 2s", "at: {after: 1s}"), "x.yaml");
+  ASSERT_TRUE(stays_down.ok()) << stays_down.status().ToString();
+  EXPECT_EQ(stays_down->faults[0].duration_ms, 0) << "a killed leader without duration stays down";
+}
+
+TEST(Scenario, NamesTheCoordinatorFaultFieldThatIsWrong) {
+  EXPECT_EQ(Error(Edit(kCoordinators, "etcd: true\n", "")),
+            "faults[0].kind: coordinator-leader-kill strikes the coordinators: the scenario needs "
+            "etcd: true (with hosts: 3)");
+  EXPECT_EQ(Error(Edit(kCoordinators, "hosts: 3", "hosts: 2")),
+            "etcd: needs hosts: 3 (an etcd member and a coordinator on each host)");
+  EXPECT_EQ(Error(Edit(kCoordinators, "from: etcd", "from: disk")),
+            "faults[2].from: \"disk\" is not etcd or replicas");
+  EXPECT_EQ(Error(Edit(kCoordinators, "from: etcd, ", "")),
+            "faults[2].from: required for coordinator-isolate (etcd or replicas)");
+  EXPECT_EQ(Error(Edit(kCoordinators, "at: {after: 2s}, duration: 1s", "at: {after: 2s}")),
+            "faults[1].duration: required for coordinator-leader-freeze");
+  EXPECT_EQ(Error(Edit(kCoordinators, "at: {after: 5s}, duration: 2s", "at: {after: 5s}")),
+            "faults[4].duration: required for etcd-quorum-loss");
+  EXPECT_EQ(Error(Edit(kCoordinators, "target: leader-host", "target: h4")),
+            "faults[3].target: \"h4\" is not leader-host, follower-host, h1, h2 or h3");
+  EXPECT_EQ(Error(Edit(kCoordinators, "target: leader-host, ", "")),
+            "faults[3].target: required for etcd-member-kill (leader-host, follower-host, h1, h2 "
+            "or h3)");
+  EXPECT_EQ(Error(Edit(kCoordinators, "{kind: coordinator-leader-kill,",
+                       "{kind: coordinator-leader-kill, target: h1,")),
+            "faults[0].target: coordinator-leader-kill has no target: it strikes the acting "
+            "coordinator, found when it fires");
+  EXPECT_EQ(Error(Edit(kCoordinators, "{kind: etcd-quorum-loss,",
+                       "{kind: etcd-quorum-loss, target: h1,")),
+            "faults[4].target: etcd-quorum-loss has no target: it stops the members of the two "
+            "hosts the acting coordinator is not on");
+  EXPECT_EQ(Error(Edit(kCoordinators, "{kind: coordinator-leader-freeze,",
+                       "{kind: coordinator-leader-freeze, from: etcd,")),
+            "faults[1].from: only coordinator-isolate has from");
+  EXPECT_EQ(Error(Edit(kCoordinators, "down: 1s", "down: 1s, from: etcd")),
+            "faults[5].from: only coordinator-isolate has from");
+  EXPECT_EQ(Error(Edit(kCoordinators, "{kind: coordinator-leader-kill,",
+                       "{kind: coordinator-leader-kill, down: 1s,")),
+            "faults[0].down: not a field of coordinator-leader-kill");
+  EXPECT_EQ(
+      Error(Edit(kCoordinators, "at: {after: 1s}, duration: 2s", "at: {after: 1s}, duration: 0s")),
+      "faults[0].duration: must be positive");
 }
 
 TEST(Scenario, TheCatalogueLoadsAndHasAtLeastTwentyScenarios) {

@@ -58,11 +58,12 @@ class ProgressPrinter {
 
 StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& workload,
                                 const UpgradeRunOptions& options) {
-  const ClusterConfig& config = cluster.config();
-  auto added = PostJson(config, "/packages", {{"path", options.package_dir}}, 120000);
+  // Asked for each call: the acting coordinator may change during the campaign.
+  auto added =
+      PostJson(cluster.AdminConfig(), "/packages", {{"path", options.package_dir}}, 120000);
   if (!added.ok()) return added.status();
   int64_t t0 = NowUs();
-  auto started = PostJson(config, "/upgrade/start",
+  auto started = PostJson(cluster.AdminConfig(), "/upgrade/start",
                           {{"to", added->value("version", "")},
                            {"soak_ms", options.soak_ms},
                            {"auto_finalize", options.auto_finalize}},
@@ -72,7 +73,7 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
   ProgressPrinter printer(t0, options.progress);
   bool finalized = options.auto_finalize;
   while (NowUs() - t0 < int64_t{options.timeout_ms} * 1000) {
-    auto view = GetJson(config, "/upgrade");
+    auto view = GetJson(cluster.AdminConfig(), "/upgrade");
     if (view.ok() && (*view)["campaign"].is_object()) {
       run.campaign = (*view)["campaign"];
       printer.Show(run.campaign);
@@ -84,7 +85,8 @@ StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& w
       }
       if (state == CampaignState::kAwaitingFinalize && !finalized) {
         if (options.before_finalize) options.before_finalize();
-        auto done = PostJson(config, "/upgrade/finalize", nlohmann::json::object(), 10000);
+        auto done =
+            PostJson(cluster.AdminConfig(), "/upgrade/finalize", nlohmann::json::object(), 10000);
         if (!done.ok()) return done.status();
         finalized = true;
       }

@@ -41,11 +41,20 @@ std::string Row(const std::string& host, const std::string& address, const json&
 // host's name and address on its first.
 std::string FormatLabStatus(const json& status) {
   std::ostringstream out;
-  const std::string coordinator = status.value("coordinator_host", "");
   out << "lab " << status.value("lab_id", "?") << " at " << status.value("dir", "?") << "\n"
-      << "config " << status.value("config", "?") << "\n"
-      << "coordinator " << (coordinator.empty() ? "on no host" : "on " + coordinator) << " at "
-      << status.value("coordinator_endpoint", "?") << "\n";
+      << "config " << status.value("config", "?") << "\n";
+  for (const json& c : status.value("coordinators", json::array())) {
+    const std::string host = c.value("host", "");
+    const std::string role = c.value("role", "?");
+    out << "coordinator " << (host.empty() ? "on no host" : "on " + host) << " at "
+        << c.value("admin", "?") << ": " << role
+        << (c.contains("term") ? " (term " + std::to_string(c.value("term", 0)) + ")" : "")
+        << (role == "leader" ? "  <- acts" : "") << "\n";
+  }
+  for (const json& m : status.value("etcd", json::array())) {
+    out << "etcd member " << m.value("host", "?") << " at " << m.value("client_url", "?") << ": "
+        << m.value("health", "?") << "\n";
+  }
   char header[128];
   std::snprintf(header, sizeof header, "%-8s %-12s %-8s %-12s %-8s %s\n", "HOST", "ADDRESS", "PID",
                 "ROLE", "STATE", "COMMAND");
@@ -69,8 +78,14 @@ std::string FormatLabStatus(const json& status) {
   std::string rules;
   for (const json& r : status.value("isolation", json::array())) {
     const std::string direction = r.value("direction", "?");
+    std::string ports;
+    for (const json& port : r.value("ports", json::array())) {
+      ports += (ports.empty() ? "" : ",") + std::to_string(port.get<int>());
+    }
     rules += (rules.empty() ? "" : "; ") + r.value("host", "?") +
-             (direction == "both" ? " both ways" : " --" + direction + " " + r.value("peer", "?"));
+             (!ports.empty()        ? " ports " + ports + " (" + r.value("scope", "?") + ")"
+              : direction == "both" ? " both ways"
+                                    : " --" + direction + " " + r.value("peer", "?"));
   }
   out << "isolation: " << (rules.empty() ? "none" : rules) << "  (nftables table ip "
       << status.value("nft_table", "?") << ")\n";
@@ -78,7 +93,7 @@ std::string FormatLabStatus(const json& status) {
 }
 
 // Which verbs take a host, and which flags go with which verb.
-Status CheckArguments(const std::string& what, const std::string& host, int hosts,
+Status CheckArguments(const std::string& what, const std::string& host, int hosts, bool etcd,
                       const std::string& from, const std::string& to) {
   const bool on_host = Is(what, {"crash", "freeze", "thaw", "start", "isolate"});
   if (!on_host && !Is(what, {"up", "heal", "status", "down"})) {
@@ -91,6 +106,7 @@ Status CheckArguments(const std::string& what, const std::string& host, int host
     return InvalidArgument("lab " + what + " takes no host, got " + host);
   }
   if (what != "up" && hosts != 0) return InvalidArgument("--hosts goes with lab up only");
+  if (what != "up" && etcd) return InvalidArgument("--etcd goes with lab up only");
   if (what != "isolate" && (!from.empty() || !to.empty())) {
     return InvalidArgument("--from and --to go with lab isolate only");
   }
@@ -100,9 +116,13 @@ Status CheckArguments(const std::string& what, const std::string& host, int host
   return Status::Ok();
 }
 
-int Up(const std::string& duplex_binary, const ClusterConfig& config, int hosts,
+int Up(const std::string& duplex_binary, const ClusterConfig& config, int hosts, bool etcd,
        const std::string& dir) {
-  StatusOr<lab::LabPlan> plan = lab::PlanLab(config, lab::LabUpOptions{hosts, dir});
+  lab::LabUpOptions options;
+  options.hosts = hosts;
+  options.dir = dir;
+  options.etcd = etcd;
+  StatusOr<lab::LabPlan> plan = lab::PlanLab(config, options);
   if (!plan.ok()) return Fail(plan.status());
   if (::access(config.processor.binary.c_str(), X_OK) != 0) {
     return Fail(InvalidArgument("processor.binary: " + config.processor.binary +
@@ -152,16 +172,19 @@ int Count(const StatusOr<int>& n, const std::string& done, const std::string& ho
 }  // namespace
 
 LabCommand::LabCommand(CLI::App& app) {
-  lab_ = app.add_subcommand(
-      "lab",
-      "simulated hosts on this machine (127.0.N.1): up [--hosts N], crash H, freeze H, thaw H, "
-      "start H, isolate H [--from P | --to P], heal, status, down");
+  lab_ = app.add_subcommand("lab",
+                            "simulated hosts on this machine (127.0.N.1): up [--hosts N] [--etcd], "
+                            "crash H, freeze H, thaw H, "
+                            "start H, isolate H [--from P | --to P], heal, status, down");
   lab_->add_option("what", what_,
                    "up | crash | freeze | thaw | start | isolate | heal | status | down")
       ->required();
   lab_->add_option("host", host_, "the host (crash, freeze, thaw, start, isolate)");
   lab_->add_option("--hosts", hosts_, "up: how many hosts (required when the config names none)");
   lab_->add_option("--dir", dir_, "the lab's directory (default <data_dir>/lab)");
+  lab_->add_flag("--etcd", etcd_,
+                 "up: an etcd member and a coordinator on each of three hosts (needs --hosts 3 "
+                 "or more); the records in etcd");
   lab_->add_option("--from", from_, "isolate: drop only what this host (or all) sends to H");
   lab_->add_option("--to", to_, "isolate: drop only what H sends to this host (or all)");
   lab_->add_flag("--json", json_, "status: one JSON object");
@@ -170,9 +193,9 @@ LabCommand::LabCommand(CLI::App& app) {
 bool LabCommand::parsed() const { return lab_->parsed(); }
 
 int LabCommand::Run(const std::string& duplex_binary, const ClusterConfig& config) const {
-  Status args = CheckArguments(what_, host_, hosts_, from_, to_);
+  Status args = CheckArguments(what_, host_, hosts_, etcd_, from_, to_);
   if (!args.ok()) return Fail(args);
-  if (what_ == "up") return Up(duplex_binary, config, hosts_, dir_);
+  if (what_ == "up") return Up(duplex_binary, config, hosts_, etcd_, dir_);
   const std::string dir = lab::LabDir(config, dir_);
   StatusOr<Lab> lab = Lab::Open(dir);
   if (!lab.ok()) {

@@ -28,6 +28,7 @@ class LabCommand {
   std::string what_;  // the verb
   std::string host_;
   int hosts_ = 0;
+  bool etcd_ = false;
   std::string dir_;
   std::string from_;
   std::string to_;

@@ -1,9 +1,14 @@
 #include "chaos/lab/lab.h"
 
+#include <httplib.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -29,6 +34,43 @@ constexpr int kTermGraceMs = 2000;
 constexpr int kStopTimeoutMs = 5000;
 constexpr int kStatusPollMs = 20;
 constexpr int kStatusTimeoutMs = 300;
+// `lab status` asks each etcd member's /health this long.
+constexpr int kHealthTimeoutMs = 300;
+constexpr const char* kEtcdBinary = "/usr/bin/etcd";
+
+// "127.0.1.1:7400" -> {"127.0.1.1", 7400}; port 0 when it is not that shape.
+std::pair<std::string, int> SplitEndpoint(const std::string& endpoint) {
+  const std::size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return {endpoint, 0};
+  return {endpoint.substr(0, colon), std::atoi(endpoint.c_str() + colon + 1)};
+}
+
+// A GET of JSON, bounded; errors say who did not answer.
+StatusOr<json> GetJsonAt(const std::string& host, int port, const std::string& path,
+                         int timeout_ms) {
+  httplib::Client http(host, port);
+  http.set_connection_timeout(0, timeout_ms * 1000);
+  http.set_read_timeout(0, timeout_ms * 1000);
+  auto res = http.Get(path);
+  if (!res) return Unavailable(host + ":" + std::to_string(port) + " does not answer");
+  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded())
+    return Corruption(host + ":" + std::to_string(port) + path + ": not JSON");
+  return body;
+}
+
+// The member's argv: its host's name, address and data directory; loopback timings (lab_plan.h).
+std::vector<std::string> EtcdArgv(const LabEtcdMember& member, const std::string& data_dir,
+                                  const std::string& initial_cluster, const std::string& token) {
+  return {kEtcdBinary, "--name", member.host, "--data-dir", data_dir + "/etcd",
+          "--listen-client-urls", member.client_url, "--advertise-client-urls", member.client_url,
+          "--listen-peer-urls", member.peer_url, "--initial-advertise-peer-urls", member.peer_url,
+          // Read on the first start only: a member restarted on its data rejoins as it was.
+          "--initial-cluster", initial_cluster, "--initial-cluster-token", token,
+          "--initial-cluster-state", "new", "--heartbeat-interval",
+          std::to_string(kEtcdHeartbeatMs), "--election-timeout", std::to_string(kEtcdElectionMs),
+          "--logger", "zap"};
+}
 
 Status MakeDir(const std::string& dir) {
   std::error_code ec;
@@ -60,8 +102,8 @@ LabState StateFor(const LabPlan& plan) {
   for (const HostConfig& h : plan.config.hosts) {
     state.hosts.push_back(LabHost{h.name, h.address, HostDataDir(plan.config, h)});
   }
-  state.coordinator_host = plan.config.coordinator_host;
-  state.coordinator_endpoint = plan.config.host + ":" + std::to_string(plan.config.admin_port);
+  state.coordinators = plan.coordinators;
+  state.etcd = plan.etcd;
   return state;
 }
 
@@ -87,19 +129,26 @@ StatusOr<Lab> Lab::Start(const LabPlan& plan, const std::string& duplex_binary) 
   if (plan.derived) {
     DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(plan.config_path, ClusterConfigToYaml(plan.config)));
   }
+  if (!plan.etcd.empty() && ::access(kEtcdBinary, X_OK) != 0) {
+    return FailedPrecondition(std::string("--etcd: ") + kEtcdBinary +
+                              " is not installed (Debian etcd-server; scripts/install-deps)");
+  }
   Lab lab(StateFor(plan));
-  // Recorded after each start: a start that fails leaves lab.json naming what runs, for down.
-  for (const LabHost& host : lab.state_.hosts) {
-    StatusOr<LabProcessRecord> agent = lab.Spawn(LabRole::kAgent, host.name, duplex_binary);
-    if (!agent.ok()) return agent.status();
-    lab.state_.processes.push_back(*agent);
+  // The members first (the coordinators' record store), then the agents, then the
+  // coordinators. Recorded after each start: a start that fails leaves lab.json naming what
+  // runs, for down.
+  std::vector<std::pair<LabRole, std::string>> starts;
+  for (const LabEtcdMember& m : lab.state_.etcd) starts.emplace_back(LabRole::kEtcd, m.host);
+  for (const LabHost& host : lab.state_.hosts) starts.emplace_back(LabRole::kAgent, host.name);
+  for (const LabCoordinator& c : lab.state_.coordinators) {
+    starts.emplace_back(LabRole::kCoordinator, c.host);
+  }
+  for (const auto& [role, host] : starts) {
+    StatusOr<LabProcessRecord> record = lab.Spawn(role, host, duplex_binary);
+    if (!record.ok()) return record.status();
+    lab.state_.processes.push_back(*record);
     DUPLEX_RETURN_IF_ERROR(SaveLabState(lab.state_));
   }
-  StatusOr<LabProcessRecord> coordinator =
-      lab.Spawn(LabRole::kCoordinator, lab.state_.coordinator_host, duplex_binary);
-  if (!coordinator.ok()) return coordinator.status();
-  lab.state_.processes.push_back(*coordinator);
-  DUPLEX_RETURN_IF_ERROR(SaveLabState(lab.state_));
   return lab;
 }
 
@@ -122,8 +171,7 @@ StatusOr<LabProcessRecord> Lab::Spawn(LabRole role, const std::string& host,
   record.host = host;
   record.log_path = dir + "/" + LabRoleName(role) + ".log";
   SpawnOptions options;
-  options.argv = {duplex_binary, LabRoleName(role), "-c", state_.config_path};
-  if (role == LabRole::kAgent) options.argv.insert(options.argv.end(), {"--host", host});
+  options.argv = ProcessArgv(role, host, duplex_binary);
   options.env = LabEnvironment(state_.lab_id, host);
   options.group = ChildGroup::kNewSession;  // outlives `duplex lab up`, as a host's daemons do
   options.stdin_null = true;
@@ -135,6 +183,49 @@ StatusOr<LabProcessRecord> Lab::Spawn(LabRole role, const std::string& host,
   if (!pid.ok()) return pid.status();
   record.pid = *pid;
   return record;
+}
+
+std::vector<std::string> Lab::ProcessArgv(LabRole role, const std::string& host,
+                                          const std::string& duplex_binary) const {
+  if (role == LabRole::kEtcd) {
+    const LabEtcdMember* member = FindMember(host);
+    DUPLEX_ASSERT(member != nullptr, "an etcd member runs on a host the lab placed one", host);
+    std::string initial;
+    for (const LabEtcdMember& m : state_.etcd) {
+      initial += (initial.empty() ? "" : ",") + m.host + "=" + m.peer_url;
+    }
+    return EtcdArgv(*member, FindLabHost(host)->data_dir, initial, state_.lab_id);
+  }
+  std::vector<std::string> argv = {duplex_binary, LabRoleName(role), "-c", state_.config_path};
+  // Several coordinators: each is told which one it is.
+  if (role == LabRole::kAgent ||
+      (role == LabRole::kCoordinator && state_.coordinators.size() > 1)) {
+    argv.insert(argv.end(), {"--host", host});
+  }
+  return argv;
+}
+
+const LabProcessRecord* Lab::FindRecord(LabRole role, const std::string& host) const {
+  // The last one: a process started again is recorded in place of the first.
+  const LabProcessRecord* found = nullptr;
+  for (const LabProcessRecord& p : state_.processes) {
+    if (p.role == role && p.host == host) found = &p;
+  }
+  return found;
+}
+
+const LabEtcdMember* Lab::FindMember(const std::string& host) const {
+  for (const LabEtcdMember& m : state_.etcd) {
+    if (m.host == host) return &m;
+  }
+  return nullptr;
+}
+
+bool Lab::HasCoordinator(const std::string& host) const {
+  for (const LabCoordinator& c : state_.coordinators) {
+    if (c.host == host) return true;
+  }
+  return false;
 }
 
 bool Lab::Running(const LabProcessRecord& record) const {
@@ -158,11 +249,36 @@ Status Lab::CheckHost(const std::string& name) const {
   return InvalidArgument("unknown host " + name + ": the lab's hosts are " + names);
 }
 
+StatusOr<json> Lab::LeaderStatus(int timeout_ms) const {
+  std::optional<json> leader;
+  std::string last = "no coordinator answers";
+  for (const LabCoordinator& c : state_.coordinators) {
+    const auto [address, port] = SplitEndpoint(c.admin);
+    StatusOr<json> status = GetJsonAt(address, port, "/status", timeout_ms);
+    if (!status.ok()) continue;
+    if (state_.coordinators.size() == 1) return status;
+    const json self = status->value("coordinator", json::object());
+    if (self.value("role", "") != "leader") {
+      last = "no coordinator says it leads";
+      continue;
+    }
+    const uint64_t term = self.value("term", uint64_t{0});
+    if (!leader || term > (*leader)["coordinator"].value("term", uint64_t{0})) leader = *status;
+  }
+  if (leader) return *leader;
+  return Unavailable(last);
+}
+
+StatusOr<std::string> Lab::LeaderHost(int timeout_ms) const {
+  StatusOr<json> status = LeaderStatus(timeout_ms);
+  if (!status.ok()) return status.status();
+  if (state_.coordinators.size() == 1) return state_.coordinators[0].host;
+  return status->value("coordinator", json::object()).value("host", "");
+}
+
 StatusOr<std::string> Lab::WaitActive(int timeout_ms) const {
-  StatusOr<ClusterConfig> config = Config();
-  if (!config.ok()) return config.status();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string last = "the coordinator at " + state_.coordinator_endpoint + " never answered";
+  std::string last = "the coordinator at " + state_.coordinators[0].admin + " never answered";
   while (std::chrono::steady_clock::now() < deadline) {
     for (const LabProcessRecord& p : state_.processes) {
       // Only our own children can be waited for; for others this says `lost` and nothing more.
@@ -173,11 +289,13 @@ StatusOr<std::string> Lab::WaitActive(int timeout_ms) const {
                            " at start; see " + p.log_path);
       }
     }
-    StatusOr<json> status = GetStatus(*config, kStatusTimeoutMs);
+    StatusOr<json> status = LeaderStatus(kStatusTimeoutMs);
     if (status.ok()) {
       const std::string active = status->value("active", "");
       if (!active.empty()) return active;
       last = "the coordinator answers but shows no active";
+    } else {
+      last = status.status().message();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kStatusPollMs));
   }
@@ -204,28 +322,56 @@ StatusOr<int> Lab::Thaw(const std::string& host) const {
 StatusOr<std::vector<LabProcessRecord>> Lab::StartHost(const std::string& host,
                                                        const std::string& duplex_binary) {
   DUPLEX_RETURN_IF_ERROR(CheckHost(host));
-  std::vector<LabRole> roles = {LabRole::kAgent};
-  if (state_.coordinator_host == host) roles.push_back(LabRole::kCoordinator);
+  std::vector<LabRole> roles;
+  if (FindMember(host) != nullptr) roles.push_back(LabRole::kEtcd);
+  roles.push_back(LabRole::kAgent);
+  if (HasCoordinator(host)) roles.push_back(LabRole::kCoordinator);
   std::vector<LabProcessRecord> started;
   for (LabRole role : roles) {
-    auto same = [&](const LabProcessRecord& p) { return p.role == role && p.host == host; };
-    auto it = std::find_if(state_.processes.begin(), state_.processes.end(), same);
-    if (it != state_.processes.end() && Running(*it)) continue;
-    StatusOr<LabProcessRecord> record = Spawn(role, host, duplex_binary);
+    StatusOr<std::optional<LabProcessRecord>> record = Start(role, host, duplex_binary);
     if (!record.ok()) return record.status();
-    if (it != state_.processes.end()) state_.processes.erase(it);
-    state_.processes.push_back(*record);
-    started.push_back(*record);
-    DUPLEX_RETURN_IF_ERROR(SaveLabState(state_));
+    if (record->has_value()) started.push_back(**record);
   }
   return started;
+}
+
+StatusOr<std::optional<LabProcessRecord>> Lab::Start(LabRole role, const std::string& host,
+                                                     const std::string& duplex_binary) {
+  if (!host.empty()) DUPLEX_RETURN_IF_ERROR(CheckHost(host));
+  if (role == LabRole::kEtcd && FindMember(host) == nullptr) {
+    return NotFound("the lab runs no etcd member on " + host);
+  }
+  if (role == LabRole::kCoordinator && !HasCoordinator(host)) {
+    return NotFound("the lab runs no coordinator on " + (host.empty() ? "no host" : host));
+  }
+  auto same = [&](const LabProcessRecord& p) { return p.role == role && p.host == host; };
+  auto it = std::find_if(state_.processes.begin(), state_.processes.end(), same);
+  if (it != state_.processes.end() && Running(*it)) return std::optional<LabProcessRecord>();
+  StatusOr<LabProcessRecord> record = Spawn(role, host, duplex_binary);
+  if (!record.ok()) return record.status();
+  if (it != state_.processes.end()) state_.processes.erase(it);
+  state_.processes.push_back(*record);
+  DUPLEX_RETURN_IF_ERROR(SaveLabState(state_));
+  return std::optional<LabProcessRecord>(*record);
+}
+
+StatusOr<pid_t> Lab::Signal(LabRole role, const std::string& host, int signal) const {
+  const LabProcessRecord* record = FindRecord(role, host);
+  const std::string what =
+      std::string(LabRoleName(role)) + " on " + (host.empty() ? "no host" : host);
+  if (record == nullptr || !Running(*record)) return NotFound("no " + what + " runs");
+  if (::kill(record->pid, signal) != 0) {
+    return IOError("kill " + std::to_string(record->pid) + " (" + what +
+                   "): " + std::strerror(errno));
+  }
+  return record->pid;
 }
 
 Status Lab::Isolate(const std::string& host, Direction direction, const std::string& peer) {
   DUPLEX_RETURN_IF_ERROR(RequireRoot("isolate"));
   DUPLEX_RETURN_IF_ERROR(CheckHost(host));
   Isolation isolation{FindLabHost(host)->address, direction, ""};
-  IsolationRecord record{host, direction, ""};
+  IsolationRecord record{host, direction, "", {}, PortScope::kService};
   if (direction != Direction::kBoth) {
     const std::string flag = std::string("--") + DirectionName(direction) + " " + peer;
     if (peer == host) return InvalidArgument(flag + ": a host is never isolated from itself");
@@ -240,6 +386,20 @@ Status Lab::Isolate(const std::string& host, Direction direction, const std::str
     if (r == record) return Status::Ok();  // in force already
   }
   DUPLEX_RETURN_IF_ERROR(NftIsolation(state_.lab_id).Apply(isolation));
+  state_.isolation.push_back(record);
+  return SaveLabState(state_);
+}
+
+Status Lab::IsolatePorts(const std::string& host, const std::vector<int>& ports, PortScope scope) {
+  DUPLEX_RETURN_IF_ERROR(RequireRoot("isolate"));
+  DUPLEX_RETURN_IF_ERROR(CheckHost(host));
+  if (ports.empty()) return InvalidArgument("isolate " + host + ": which ports?");
+  IsolationRecord record{host, Direction::kBoth, "", ports, scope};
+  for (const IsolationRecord& r : state_.isolation) {
+    if (r == record) return Status::Ok();  // in force already
+  }
+  DUPLEX_RETURN_IF_ERROR(
+      NftIsolation(state_.lab_id).Apply(PortIsolation{FindLabHost(host)->address, ports, scope}));
   state_.isolation.push_back(record);
   return SaveLabState(state_);
 }
@@ -259,8 +419,19 @@ StatusOr<int> Lab::Down() {
   if (::geteuid() == 0) DUPLEX_RETURN_IF_ERROR(NftIsolation(state_.lab_id).Heal());
   state_.isolation.clear();
   if (StatusOr<ClusterConfig> config = Config(); config.ok()) {
-    // The coordinator stops the replicas cleanly when it can; what is left is signalled below.
-    (void)Post(*config, "/shutdown", kShutdownTimeoutMs);
+    // The (acting) coordinator stops the replicas cleanly when it can; what is left is
+    // signalled below.
+    if (StatusOr<json> leader = LeaderStatus(kStatusTimeoutMs); leader.ok()) {
+      const std::string leads = leader->value("coordinator", json::object()).value("host", "");
+      for (const LabCoordinator& c : state_.coordinators) {
+        if (state_.coordinators.size() > 1 && c.host != leads) continue;
+        const auto [address, port] = SplitEndpoint(c.admin);
+        ClusterConfig at = *config;
+        at.host = address;
+        at.admin_port = port;
+        (void)Post(at, "/shutdown", kShutdownTimeoutMs);
+      }
+    }
   }
   StatusOr<int> stopped = HostProcesses(state_.lab_id).StopAll(kTermGraceMs, kStopTimeoutMs);
   if (!stopped.ok()) return stopped.status();
@@ -306,7 +477,44 @@ json Lab::StatusJson() const {
   json out = LabStateToJson(state_);
   out.erase("processes");
   out["hosts"] = hosts;
+  out["coordinators"] = CoordinatorsJson();
+  out["etcd"] = EtcdJson();
   out["outside_processes"] = by_host.contains("") ? by_host[""] : json::array();
+  return out;
+}
+
+json Lab::CoordinatorsJson() const {
+  json out = json::array();
+  for (const LabCoordinator& c : state_.coordinators) {
+    json row = {{"host", c.host}, {"admin", c.admin}};
+    const auto [address, port] = SplitEndpoint(c.admin);
+    StatusOr<json> status = GetJsonAt(address, port, "/status", kStatusTimeoutMs);
+    if (!status.ok()) {
+      row["role"] = "down";
+      row["error"] = status.status().message();
+    } else if (const json self = status->value("coordinator", json()); self.is_object()) {
+      row["role"] = self.value("role", "?");
+      row["term"] = self.value("term", uint64_t{0});
+    } else {
+      row["role"] = "alone";  // a coordinator without etcd says nothing of leadership
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+json Lab::EtcdJson() const {
+  json out = json::array();
+  for (const LabEtcdMember& m : state_.etcd) {
+    json row = {{"host", m.host}, {"client_url", m.client_url}, {"peer_url", m.peer_url}};
+    const auto [address, port] = SplitEndpoint(m.client_url.substr(m.client_url.find("//") + 2));
+    StatusOr<json> health = GetJsonAt(address, port, "/health", kHealthTimeoutMs);
+    // A member is healthy only while its cluster has a leader (a quorum).
+    row["health"] = !health.ok()                            ? "down"
+                    : health->value("health", "") == "true" ? "healthy"
+                                                            : "no quorum";
+    out.push_back(std::move(row));
+  }
   return out;
 }
 

@@ -103,6 +103,82 @@ Status PlanDerivedHosts(const LabUpOptions& options, LabPlan* plan) {
   return Status::Ok();
 }
 
+std::string Url(const std::string& address, int port) {
+  return "http://" + address + ":" + std::to_string(port);
+}
+
+// The config's ports on a host's address that an etcd member must not take.
+Status CheckEtcdPort(const ClusterConfig& config, const std::string& flag, int port) {
+  if (port < 1 || port > 65535)
+    return InvalidArgument(flag + " " + std::to_string(port) + ": not a port");
+  if (port == config.admin_port || port == config.control_port) {
+    return InvalidArgument(flag + " " + std::to_string(port) +
+                           ": the coordinators' admin_port or control_port");
+  }
+  for (const ReplicaConfig& r : config.replicas) {
+    for (int taken : {r.port, r.client_port, r.http_port}) {
+      if (port == taken) {
+        return InvalidArgument(flag + " " + std::to_string(port) + ": a port of replica " + r.name);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// The coordinators on h1..h3 and the records in etcd, as the config spells them; `host:`
+// and the ports stay the first coordinator's.
+void SetEtcdRecords(const std::string& lab_id, const std::vector<std::string>& endpoints,
+                    ClusterConfig* config) {
+#if DUPLEX_HAVE_ETCD_CONFIG
+  config->coordinators.clear();
+  for (int k = 0; k < kLabCoordinatorsMax; ++k) {
+    const HostConfig& host = config->hosts[static_cast<std::size_t>(k)];
+    config->coordinators.push_back(
+        CoordinatorConfig{host.name, host.address, config->admin_port, config->control_port});
+  }
+  config->coordinator_host = config->hosts[0].name;
+  config->host = config->hosts[0].address;
+  EtcdConfig etcd;
+  etcd.endpoints = endpoints;
+  etcd.prefix = "/duplex/" + lab_id;
+  etcd.lease_ttl_s = kEtcdLeaseTtlS;
+  config->etcd = etcd;
+#else
+  (void)lab_id;
+  (void)endpoints;
+  (void)config;
+#endif
+}
+
+// --etcd: a member and a coordinator on each of h1..h3, the records in etcd.
+Status PlanEtcd(const LabUpOptions& options, LabPlan* plan) {
+  ClusterConfig& config = plan->config;
+  if (options.hosts < kLabCoordinatorsMax) {
+    return InvalidArgument(
+        "--etcd needs --hosts 3 or more (an etcd member and a coordinator on "
+        "each of three hosts), got " +
+        std::to_string(options.hosts));
+  }
+  if (options.etcd_client_port == options.etcd_peer_port) {
+    return InvalidArgument("--etcd: the client and peer ports are both " +
+                           std::to_string(options.etcd_client_port));
+  }
+  DUPLEX_RETURN_IF_ERROR(CheckEtcdPort(config, "etcd client port", options.etcd_client_port));
+  DUPLEX_RETURN_IF_ERROR(CheckEtcdPort(config, "etcd peer port", options.etcd_peer_port));
+  plan->coordinators.clear();
+  std::vector<std::string> endpoints;
+  for (int k = 0; k < kLabCoordinatorsMax; ++k) {
+    const HostConfig& host = config.hosts[static_cast<std::size_t>(k)];
+    plan->coordinators.push_back(
+        LabCoordinator{host.name, host.address + ":" + std::to_string(config.admin_port)});
+    plan->etcd.push_back(LabEtcdMember{host.name, Url(host.address, options.etcd_client_port),
+                                       Url(host.address, options.etcd_peer_port)});
+    endpoints.push_back(plan->etcd.back().client_url);
+  }
+  SetEtcdRecords(plan->lab_id, endpoints, &config);
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string LabDir(const ClusterConfig& config, const std::string& dir_flag) {
@@ -147,8 +223,18 @@ StatusOr<LabPlan> PlanLab(const ClusterConfig& config, const LabUpOptions& optio
   plan.dir = LabDir(config, options.dir);
   plan.lab_id = LabId(config, plan.dir);
   plan.config = config;
+  if (options.etcd && config.hosts_named) {
+    return InvalidArgument(
+        "--etcd: the lab derives its hosts, coordinators and etcd members, but " +
+        (config.source_path.empty() ? std::string("the config") : config.source_path) +
+        " names hosts (hosts:)");
+  }
   DUPLEX_RETURN_IF_ERROR(config.hosts_named ? PlanNamedHosts(options, &plan)
                                             : PlanDerivedHosts(options, &plan));
+  plan.coordinators = {
+      LabCoordinator{plan.config.coordinator_host,
+                     plan.config.host + ":" + std::to_string(plan.config.admin_port)}};
+  if (options.etcd) DUPLEX_RETURN_IF_ERROR(PlanEtcd(options, &plan));
   if (config.source_path.empty()) plan.derived = true;  // there is no file to hand over
   if (plan.derived) {
     // The derived config must read back as itself: a port clash, say, is refused here

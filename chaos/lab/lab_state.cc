@@ -44,10 +44,17 @@ Status ReadProcesses(const json& list, LabState* state) {
     DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "role", &role));
     DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "host", &p.host));
     DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "log", &p.log_path));
-    if (role != "agent" && role != "coordinator") {
-      return Corruption("lab.json: " + path + "role: " + role + " is not agent or coordinator");
+    bool known = false;
+    for (LabRole r : {LabRole::kAgent, LabRole::kCoordinator, LabRole::kEtcd}) {
+      if (role == LabRoleName(r)) {
+        p.role = r;
+        known = true;
+      }
     }
-    p.role = role == "agent" ? LabRole::kAgent : LabRole::kCoordinator;
+    if (!known) {
+      return Corruption("lab.json: " + path + "role: " + role +
+                        " is not agent, coordinator or etcd");
+    }
     auto pid = list[i].find("pid");
     if (pid == list[i].end() || !pid->is_number_integer() || pid->get<int64_t>() <= 0) {
       return Corruption("lab.json: " + path + "pid: missing or not a pid");
@@ -70,14 +77,62 @@ Status ReadIsolation(const json& list, LabState* state) {
     StatusOr<Direction> parsed = ParseDirection(direction);
     if (!parsed.ok()) return Corruption("lab.json: " + path + parsed.status().message());
     r.direction = *parsed;
+    if (auto ports = list[i].find("ports"); ports != list[i].end()) {
+      if (!ports->is_array()) return Corruption("lab.json: " + path + "ports: not a list");
+      for (const json& port : *ports) {
+        if (!port.is_number_integer()) return Corruption("lab.json: " + path + "ports: bad port");
+        r.ports.push_back(port.get<int>());
+      }
+      std::string scope;
+      DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "scope", &scope));
+      StatusOr<PortScope> parsed_scope = ParsePortScope(scope);
+      if (!parsed_scope.ok())
+        return Corruption("lab.json: " + path + parsed_scope.status().message());
+      r.scope = *parsed_scope;
+    }
     state->isolation.push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+Status ReadCoordinators(const json& list, LabState* state) {
+  if (!list.is_array()) return Corruption("lab.json: coordinators: not a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string path = "coordinators[" + std::to_string(i) + "].";
+    LabCoordinator c;
+    DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "host", &c.host));
+    DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "admin", &c.admin));
+    state->coordinators.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+Status ReadEtcd(const json& list, LabState* state) {
+  if (!list.is_array()) return Corruption("lab.json: etcd: not a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string path = "etcd[" + std::to_string(i) + "].";
+    LabEtcdMember m;
+    DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "host", &m.host));
+    DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "client_url", &m.client_url));
+    DUPLEX_RETURN_IF_ERROR(ReadText(list[i], path, "peer_url", &m.peer_url));
+    state->etcd.push_back(std::move(m));
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-const char* LabRoleName(LabRole role) { return role == LabRole::kAgent ? "agent" : "coordinator"; }
+const char* LabRoleName(LabRole role) {
+  switch (role) {
+    case LabRole::kAgent:
+      return "agent";
+    case LabRole::kCoordinator:
+      return "coordinator";
+    case LabRole::kEtcd:
+      return "etcd";
+  }
+  return "?";
+}
 
 std::string LabStatePath(const std::string& lab_dir) { return lab_dir + "/lab.json"; }
 
@@ -93,15 +148,27 @@ nlohmann::json LabStateToJson(const LabState& state) {
   }
   json isolation = json::array();
   for (const IsolationRecord& r : state.isolation) {
-    isolation.push_back(
-        {{"host", r.host}, {"direction", DirectionName(r.direction)}, {"peer", r.peer}});
+    json record = {{"host", r.host}, {"direction", DirectionName(r.direction)}, {"peer", r.peer}};
+    if (!r.ports.empty()) {
+      record["ports"] = r.ports;
+      record["scope"] = PortScopeName(r.scope);
+    }
+    isolation.push_back(std::move(record));
+  }
+  json coordinators = json::array();
+  for (const LabCoordinator& c : state.coordinators) {
+    coordinators.push_back({{"host", c.host}, {"admin", c.admin}});
+  }
+  json etcd = json::array();
+  for (const LabEtcdMember& m : state.etcd) {
+    etcd.push_back({{"host", m.host}, {"client_url", m.client_url}, {"peer_url", m.peer_url}});
   }
   return {{"lab_id", state.lab_id},
           {"dir", state.dir},
           {"config", state.config_path},
           {"nft_table", state.table},
-          {"coordinator_host", state.coordinator_host},
-          {"coordinator_endpoint", state.coordinator_endpoint},
+          {"coordinators", coordinators},
+          {"etcd", etcd},
           {"hosts", hosts},
           {"processes", processes},
           {"isolation", isolation}};
@@ -115,8 +182,8 @@ StatusOr<LabState> LabStateFromJson(const nlohmann::json& j) {
   DUPLEX_RETURN_IF_ERROR(ReadText(j, "", "dir", &state.dir));
   DUPLEX_RETURN_IF_ERROR(ReadText(j, "", "config", &state.config_path));
   DUPLEX_RETURN_IF_ERROR(ReadText(j, "", "nft_table", &state.table));
-  DUPLEX_RETURN_IF_ERROR(ReadText(j, "", "coordinator_host", &state.coordinator_host));
-  DUPLEX_RETURN_IF_ERROR(ReadText(j, "", "coordinator_endpoint", &state.coordinator_endpoint));
+  DUPLEX_RETURN_IF_ERROR(ReadCoordinators(j.value("coordinators", json()), &state));
+  DUPLEX_RETURN_IF_ERROR(ReadEtcd(j.value("etcd", json::array()), &state));
   DUPLEX_RETURN_IF_ERROR(ReadHosts(j.value("hosts", json()), &state));
   DUPLEX_RETURN_IF_ERROR(ReadProcesses(j.value("processes", json()), &state));
   DUPLEX_RETURN_IF_ERROR(ReadIsolation(j.value("isolation", json()), &state));

@@ -245,6 +245,25 @@ TEST_F(NftIsolationTest, OneWayIsolationDropsOneDirectionOnly) {
   EXPECT_TRUE(UdpDelivers(kH2, h1_, true));
 }
 
+// A coordinator cut from the replicas (its control port, as a service) or from etcd (the etcd
+// ports, between its host and the others): the host's other traffic flows.
+TEST_F(NftIsolationTest, PortIsolationDropsOnlyThoseTcpPortsOfTheHost) {
+  NftIsolation nft = NewLab();
+  ASSERT_TRUE(nft.Apply(PortIsolation{kH1, {h1_.tcp_port}, PortScope::kService}).ok());
+  EXPECT_TRUE(TcpConnects(kH2, h1_, false));
+  EXPECT_TRUE(TcpConnects(kH1, h1_, false)) << "a service is cut from its own host too";
+  EXPECT_TRUE(TcpConnects(kH1, h2_, true));
+  EXPECT_TRUE(UdpDelivers(kH2, h1_, true));
+  ASSERT_TRUE(nft.Heal().ok());
+  ASSERT_TRUE(nft.Apply(PortIsolation{kH1, {h2_.tcp_port, h3_.tcp_port}, PortScope::kLinks}).ok());
+  EXPECT_TRUE(TcpConnects(kH1, h2_, false));
+  EXPECT_TRUE(TcpConnects(kH1, h3_, false));
+  EXPECT_TRUE(TcpConnects(kH3, h2_, true)) << "other hosts keep their links";
+  EXPECT_TRUE(TcpConnects(kH2, h1_, true)) << "other ports of the host flow";
+  ASSERT_TRUE(nft.Heal().ok());
+  EXPECT_TRUE(TcpConnects(kH1, h2_, true));
+}
+
 // Why every outgoing connection of a lab host binds its source address: without the bind,
 // the kernel picks the loopback route's source, 127.0.0.1, for every destination in 127/8,
 // so a process "on h1" would look like nobody in particular and no rule could isolate h1.
@@ -303,6 +322,23 @@ TEST(NftScript, DropsOnTheLoopbackInputHookInTheLabsTable) {
                 .find("ip saddr 127.0.1.1 ip daddr != 127.0.1.1 counter drop"),
             std::string::npos);
   EXPECT_EQ(NftHealScript("t"), "table ip t\ndelete table ip t\n");
+  const std::string service =
+      NftPortIsolationScript("t", PortIsolation{"127.0.1.1", {7401}, PortScope::kService});
+  EXPECT_NE(service.find("iifname \"lo\" ip daddr 127.0.1.1 tcp dport { 7401 } counter drop"),
+            std::string::npos)
+      << service;
+  EXPECT_NE(service.find("ip saddr 127.0.1.1 tcp sport { 7401 } counter drop"), std::string::npos)
+      << service;
+  const std::string links =
+      NftPortIsolationScript("t", PortIsolation{"127.0.1.1", {2379, 2380}, PortScope::kLinks});
+  EXPECT_NE(links.find("ip saddr 127.0.1.1 ip daddr != 127.0.1.1 tcp dport { 2379, 2380 } "
+                       "counter drop"),
+            std::string::npos)
+      << links;
+  EXPECT_NE(links.find("ip daddr 127.0.1.1 ip saddr != 127.0.1.1 tcp sport { 2379, 2380 } "
+                       "counter drop"),
+            std::string::npos)
+      << links;
   EXPECT_EQ(NftTableName("kv_demo_0a1b2c3d"), "duplex_lab_kv_demo_0a1b2c3d");
 }
 

@@ -55,6 +55,12 @@ StatusOr<std::string> RunNft(const std::vector<std::string>& args, const std::st
   return run->output;
 }
 
+// Declaring a table or chain that exists adds nothing: a script creates them on first use.
+std::string TableScript(const std::string& table) {
+  return "table ip " + table + " {\n" + "  chain " + kChain + " {\n" +
+         "    type filter hook input priority filter; policy accept;\n" + "  }\n" + "}\n";
+}
+
 // The rule's match on the packets dropped, without the table and chain.
 std::string DropMatch(const Isolation& i) {
   const std::string& a = i.address;
@@ -102,16 +108,21 @@ bool IsLabId(const std::string& lab_id) {
 
 std::string NftTableName(const std::string& lab_id) { return "duplex_lab_" + lab_id; }
 
+const char* PortScopeName(PortScope scope) {
+  return scope == PortScope::kService ? "service" : "links";
+}
+
+StatusOr<PortScope> ParsePortScope(const std::string& name) {
+  if (name == "service") return PortScope::kService;
+  if (name == "links") return PortScope::kLinks;
+  return InvalidArgument("port scope: " + name + " is not service or links");
+}
+
 std::string NftIsolationScript(const std::string& table, const Isolation& isolation) {
   DUPLEX_ASSERT(!isolation.address.empty() && isolation.address != isolation.peer_address,
                 "a host is isolated from others", isolation.address, isolation.peer_address);
   std::ostringstream out;
-  // Declaring a table or chain that exists adds nothing: the script creates them on first use.
-  out << "table ip " << table << " {\n"
-      << "  chain " << kChain << " {\n"
-      << "    type filter hook input priority filter; policy accept;\n"
-      << "  }\n"
-      << "}\n";
+  out << TableScript(table);
   const std::string rule = "add rule ip " + table + " " + kChain + " iifname \"lo\" ";
   if (isolation.direction == Direction::kBoth) {
     // A host keeps talking to itself: only packets between it and another address drop.
@@ -120,6 +131,36 @@ std::string NftIsolationScript(const std::string& table, const Isolation& isolat
     out << rule << "ip daddr " << a << " ip saddr != " << a << " counter drop\n";
   } else {
     out << rule << DropMatch(isolation) << " counter drop\n";
+  }
+  return out.str();
+}
+
+std::string NftPortIsolationScript(const std::string& table, const PortIsolation& isolation) {
+  DUPLEX_ASSERT(!isolation.address.empty() && !isolation.ports.empty(),
+                "ports of a host are isolated", isolation.address, isolation.ports.size());
+  std::string ports;
+  for (int port : isolation.ports) {
+    DUPLEX_ASSERT(port > 0 && port < 65536, "a TCP port", port);
+    ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+  }
+  ports = "{ " + ports + " }";
+  const std::string& a = isolation.address;
+  const std::string rule = "add rule ip " + table + " " + kChain + " iifname \"lo\" ";
+  std::ostringstream out;
+  out << TableScript(table);
+  if (isolation.scope == PortScope::kService) {
+    // What reaches the host's listeners, and what they answer.
+    out << rule << "ip daddr " << a << " tcp dport " << ports << " counter drop\n";
+    out << rule << "ip saddr " << a << " tcp sport " << ports << " counter drop\n";
+  } else {
+    // Between the host and others, the port at either end, both ways; the host keeps talking
+    // to itself.
+    for (const char* end : {"dport", "sport"}) {
+      out << rule << "ip saddr " << a << " ip daddr != " << a << " tcp " << end << " " << ports
+          << " counter drop\n";
+      out << rule << "ip daddr " << a << " ip saddr != " << a << " tcp " << end << " " << ports
+          << " counter drop\n";
+    }
   }
   return out.str();
 }
@@ -142,6 +183,10 @@ NftIsolation::NftIsolation(const std::string& lab_id) : table_(NftTableName(lab_
 
 Status NftIsolation::Apply(const Isolation& isolation) const {
   return RunNft({"-f", "-"}, NftIsolationScript(table_, isolation)).status();
+}
+
+Status NftIsolation::Apply(const PortIsolation& isolation) const {
+  return RunNft({"-f", "-"}, NftPortIsolationScript(table_, isolation)).status();
 }
 
 Status NftIsolation::Heal() const { return RunNft({"-f", "-"}, NftHealScript(table_)).status(); }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -26,6 +27,22 @@ struct Isolation {
   std::string peer_address;  // kFrom/kTo: the other end; "" = all
 };
 
+// Drops on some TCP ports of one host only, both ways, whatever the direction of the
+// connection: what cuts one process of a host (its coordinator, its etcd member) and not the
+// others.
+enum class PortScope {
+  kService,  // connections to the host's own listeners on these ports, from anyone (itself too)
+  kLinks,    // connections between the host and any other address with these ports at either end
+};
+const char* PortScopeName(PortScope scope);  // "service", "links"
+StatusOr<PortScope> ParsePortScope(const std::string& name);
+
+struct PortIsolation {
+  std::string address;  // the host's, 127.0.N.1
+  std::vector<int> ports;
+  PortScope scope = PortScope::kService;
+};
+
 // "duplex_lab_" + lab_id; the id must be of [a-z0-9_] (IsLabId).
 std::string NftTableName(const std::string& lab_id);
 bool IsLabId(const std::string& lab_id);
@@ -33,6 +50,8 @@ bool IsLabId(const std::string& lab_id);
 // The nft script that creates the table and its chain when missing and adds the drops of
 // `isolation` (pure: tests read it without root).
 std::string NftIsolationScript(const std::string& table, const Isolation& isolation);
+// The same for drops on ports (pure).
+std::string NftPortIsolationScript(const std::string& table, const PortIsolation& isolation);
 // The script that deletes the table, present or not.
 std::string NftHealScript(const std::string& table);
 
@@ -48,6 +67,7 @@ class NftIsolation {
 
   // Adds the drops (the table first, when missing). Needs root.
   Status Apply(const Isolation& isolation) const;
+  Status Apply(const PortIsolation& isolation) const;
   // Deletes the lab's table, whatever it holds; nothing when there is none. Needs root.
   Status Heal() const;
   // Whether the table exists now (`nft list tables`).
