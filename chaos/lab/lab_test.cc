@@ -544,6 +544,43 @@ TEST(LabPlan, RefusesWhatTheLabCannotRunNamingTheFieldOrFlag) {
                   .starts_with("host: 127.0.1.1: a coordinator on no lab host listens here"));
 }
 
+TEST(LabPlan, WithEtcdAMemberAndACoordinatorOnEachOfThreeHosts) {
+  LabUpOptions options;
+  options.hosts = 3;
+  options.first_host_number = 17;
+  options.etcd = true;
+  options.etcd_client_port = 17950;
+  options.etcd_peer_port = 17951;
+  StatusOr<LabPlan> plan = PlanLab(Parsed(kNoHosts), options);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->etcd.size(), 3u);
+  ASSERT_EQ(plan->coordinators.size(), 3u);
+  EXPECT_EQ(plan->etcd[1].host, "h2");
+  EXPECT_EQ(plan->etcd[1].client_url, "http://127.0.18.1:17950");
+  EXPECT_EQ(plan->etcd[1].peer_url, "http://127.0.18.1:17951");
+  EXPECT_EQ(plan->coordinators[2].host, "h3");
+  EXPECT_EQ(plan->coordinators[2].admin, "127.0.19.1:7400");
+
+  options.hosts = 2;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), options).status().message(),
+            "--etcd needs --hosts 3 or more (an etcd member and a coordinator on each of three "
+            "hosts), got 2");
+  options.hosts = 3;
+  options.etcd_client_port = 7400;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), options).status().message(),
+            "etcd client port 7400: the coordinators' admin_port or control_port");
+  options.etcd_client_port = 7412;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), options).status().message(),
+            "etcd client port 7412: a port of replica a");
+  options.etcd_client_port = 17951;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), options).status().message(),
+            "--etcd: the client and peer ports are both 17951");
+  options.etcd_client_port = 17950;
+  EXPECT_EQ(PlanLab(Parsed(kTwoHosts), options).status().message(),
+            "--etcd: the lab derives its hosts, coordinators and etcd members, but "
+            "/srv/cluster.yaml names hosts (hosts:)");
+}
+
 TEST(LabPlan, ALabHostAddressIs127_0_N_1WithNFrom1To254) {
   EXPECT_EQ(LabHostNumber("127.0.1.1"), 1);
   EXPECT_EQ(LabHostNumber("127.0.254.1"), 254);
@@ -659,6 +696,79 @@ TEST_F(StandInLabTest, WaitingForAnActiveStopsAtOnceWhenAProcessOfTheLabExits) {
   EXPECT_NE(active.status().message().find(" exited with 3 at start; see "), std::string::npos)
       << active.status().message();
   EXPECT_TRUE(lab->Down().ok());
+}
+
+// A port of 17900..17999 (this test's share of the lab tests' range) that nothing holds on any
+// address, other than `not_this`.
+int FreeLabPort(int not_this) {
+  for (int port = 17900; port <= 17999; ++port) {
+    if (port == not_this) continue;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_in addr = Endpoint("0.0.0.0", port);
+    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  ADD_FAILURE() << "no free port in 17900..17999";
+  return 0;
+}
+
+// Real etcd members (the agents and coordinators stand-ins) at 127.0.17.1 .. 127.0.19.1 on
+// ports of the lab's range: they form a cluster, a crashed host's member is down while the two
+// others keep the quorum, it rejoins when the host boots, and down stops them all.
+TEST_F(StandInLabTest, EtcdMembersFormAClusterFollowTheirHostAndGoDownWithTheLab) {
+  if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
+  const std::string binary = Script("duplex", "exec /bin/sleep 60");
+  LabUpOptions options;
+  options.hosts = 3;
+  options.first_host_number = 17;
+  options.etcd = true;
+  options.etcd_client_port = FreeLabPort(0);
+  options.etcd_peer_port = FreeLabPort(options.etcd_client_port);
+  StatusOr<LabPlan> plan = PlanLab(config_, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  lab_ids_.push_back(plan->lab_id);
+  StatusOr<Lab> lab = Lab::Start(*plan, binary);
+  ASSERT_TRUE(lab.ok()) << lab.status().message();
+  for (const LabProcessRecord& p : lab->state().processes) pids_.push_back(p.pid);
+  // Three members, three agents, three coordinators (each told its host).
+  ASSERT_EQ(lab->state().processes.size(), 9u);
+  EXPECT_EQ(lab->state().processes[0].role, LabRole::kEtcd);
+  auto health = [&](std::size_t member) {
+    return lab->StatusJson()["etcd"][member].value("health", "");
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return health(0) == "healthy" && health(1) == "healthy" && health(2) == "healthy";
+  })) << lab->StatusJson()["etcd"].dump(2);
+  EXPECT_EQ(lab->StatusJson()["coordinators"][0].value("role", ""), "down")
+      << "the stand-in coordinators answer no /status";
+
+  ASSERT_TRUE(lab->Crash("h1").ok());
+  for (const LabProcessRecord& p : lab->state().processes) {
+    if (p.host == "h1") (void)WaitExited(p.pid, kWaitMs);
+  }
+  EXPECT_EQ(health(0), "down");
+  EXPECT_TRUE(Eventually([&] { return health(1) == "healthy"; })) << "two members are a quorum";
+  StatusOr<std::vector<LabProcessRecord>> booted = lab->StartHost("h1", binary);
+  ASSERT_TRUE(booted.ok()) << booted.status().message();
+  ASSERT_EQ(booted->size(), 3u);  // its member, agent and coordinator
+  for (const LabProcessRecord& p : *booted) pids_.push_back(p.pid);
+  EXPECT_EQ((*booted)[0].role, LabRole::kEtcd);
+  EXPECT_TRUE(Eventually([&] { return health(0) == "healthy"; })) << "it rejoins on its data";
+
+  StatusOr<pid_t> killed = lab->Signal(LabRole::kEtcd, "h2", SIGKILL);
+  ASSERT_TRUE(killed.ok()) << killed.status().message();
+  (void)WaitExited(*killed, kWaitMs);
+  EXPECT_EQ(lab->Signal(LabRole::kEtcd, "h2", SIGKILL).status().code(), Code::kNotFound);
+  StatusOr<std::optional<LabProcessRecord>> again = lab->Start(LabRole::kEtcd, "h2", binary);
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status().message();
+  pids_.push_back((*again)->pid);
+  EXPECT_FALSE(lab->Start(LabRole::kEtcd, "h2", binary)->has_value()) << "it runs already";
+  EXPECT_TRUE(Eventually([&] { return health(1) == "healthy"; }));
+
+  StatusOr<int> stopped = lab->Down();
+  ASSERT_TRUE(stopped.ok()) << stopped.status().message();
+  EXPECT_TRUE(HostProcesses(lab->state().lab_id).Of("").empty());
 }
 
 TEST_F(StandInLabTest, IsolationIsRecordedAndDownHealsIt) {
