@@ -100,6 +100,8 @@ Status PlanDerivedHosts(const LabUpOptions& options, LabPlan* plan) {
   }
   config.coordinator_host = config.hosts.back().name;
   config.host = config.hosts.back().address;
+  config.coordinators = {CoordinatorConfig{config.coordinator_host, config.host, config.admin_port,
+                                           config.control_port}};
   return Status::Ok();
 }
 
@@ -129,7 +131,6 @@ Status CheckEtcdPort(const ClusterConfig& config, const std::string& flag, int p
 // and the ports stay the first coordinator's.
 void SetEtcdRecords(const std::string& lab_id, const std::vector<std::string>& endpoints,
                     ClusterConfig* config) {
-#if DUPLEX_HAVE_ETCD_CONFIG
   config->coordinators.clear();
   for (int k = 0; k < kLabCoordinatorsMax; ++k) {
     const HostConfig& host = config->hosts[static_cast<std::size_t>(k)];
@@ -143,11 +144,6 @@ void SetEtcdRecords(const std::string& lab_id, const std::vector<std::string>& e
   etcd.prefix = "/duplex/" + lab_id;
   etcd.lease_ttl_s = kEtcdLeaseTtlS;
   config->etcd = etcd;
-#else
-  (void)lab_id;
-  (void)endpoints;
-  (void)config;
-#endif
 }
 
 // --etcd: a member and a coordinator on each of h1..h3, the records in etcd.

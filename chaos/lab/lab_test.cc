@@ -560,6 +560,18 @@ TEST(LabPlan, WithEtcdAMemberAndACoordinatorOnEachOfThreeHosts) {
   EXPECT_EQ(plan->etcd[1].peer_url, "http://127.0.18.1:17951");
   EXPECT_EQ(plan->coordinators[2].host, "h3");
   EXPECT_EQ(plan->coordinators[2].admin, "127.0.19.1:7400");
+  // The config the lab's processes read: three coordinators, the records in etcd.
+  StatusOr<ClusterConfig> again = ParseClusterConfig(ClusterConfigToYaml(plan->config));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_EQ(again->coordinators.size(), 3u);
+  EXPECT_EQ(again->coordinators[1].host_name, "h2");
+  EXPECT_EQ(again->coordinators[1].address, "127.0.18.1");
+  ASSERT_TRUE(again->etcd.has_value());
+  EXPECT_EQ(again->etcd->endpoints,
+            (std::vector<std::string>{"http://127.0.17.1:17950", "http://127.0.18.1:17950",
+                                      "http://127.0.19.1:17950"}));
+  EXPECT_EQ(again->etcd->prefix, "/duplex/" + plan->lab_id);
+  EXPECT_EQ(again->etcd->lease_ttl_s, 1);
 
   options.hosts = 2;
   EXPECT_EQ(PlanLab(Parsed(kNoHosts), options).status().message(),
