@@ -94,7 +94,7 @@ std::string FormatLabStatus(const json& status) {
 
 // Which verbs take a host, and which flags go with which verb.
 Status CheckArguments(const std::string& what, const std::string& host, int hosts, bool etcd,
-                      const std::string& from, const std::string& to) {
+                      bool etcd_port_given, const std::string& from, const std::string& to) {
   const bool on_host = Is(what, {"crash", "freeze", "thaw", "start", "isolate"});
   if (!on_host && !Is(what, {"up", "heal", "status", "down"})) {
     return InvalidArgument("lab " + what +
@@ -107,6 +107,7 @@ Status CheckArguments(const std::string& what, const std::string& host, int host
   }
   if (what != "up" && hosts != 0) return InvalidArgument("--hosts goes with lab up only");
   if (what != "up" && etcd) return InvalidArgument("--etcd goes with lab up only");
+  if (!etcd && etcd_port_given) return InvalidArgument("--etcd-port goes with lab up --etcd only");
   if (what != "isolate" && (!from.empty() || !to.empty())) {
     return InvalidArgument("--from and --to go with lab isolate only");
   }
@@ -116,12 +117,8 @@ Status CheckArguments(const std::string& what, const std::string& host, int host
   return Status::Ok();
 }
 
-int Up(const std::string& duplex_binary, const ClusterConfig& config, int hosts, bool etcd,
-       const std::string& dir) {
-  lab::LabUpOptions options;
-  options.hosts = hosts;
-  options.dir = dir;
-  options.etcd = etcd;
+int Up(const std::string& duplex_binary, const ClusterConfig& config,
+       const lab::LabUpOptions& options) {
   StatusOr<lab::LabPlan> plan = lab::PlanLab(config, options);
   if (!plan.ok()) return Fail(plan.status());
   if (::access(config.processor.binary.c_str(), X_OK) != 0) {
@@ -185,6 +182,12 @@ LabCommand::LabCommand(CLI::App& app) {
   lab_->add_flag("--etcd", etcd_,
                  "up: an etcd member and a coordinator on each of three hosts (needs --hosts 3 "
                  "or more); the records in etcd");
+  etcd_port_option_ = lab_->add_option(
+      "--etcd-port", etcd_port_,
+      "up --etcd: each member's client port on its host's address, the peer port one above "
+      "(default 2379)");
+  lab_->add_option("--first-host", first_host_,
+                   "up: the derived hosts are 127.0.N.1 from N = this on (default 1)");
   lab_->add_option("--from", from_, "isolate: drop only what this host (or all) sends to H");
   lab_->add_option("--to", to_, "isolate: drop only what H sends to this host (or all)");
   lab_->add_flag("--json", json_, "status: one JSON object");
@@ -193,9 +196,19 @@ LabCommand::LabCommand(CLI::App& app) {
 bool LabCommand::parsed() const { return lab_->parsed(); }
 
 int LabCommand::Run(const std::string& duplex_binary, const ClusterConfig& config) const {
-  Status args = CheckArguments(what_, host_, hosts_, etcd_, from_, to_);
+  Status args =
+      CheckArguments(what_, host_, hosts_, etcd_, etcd_port_option_->count() > 0, from_, to_);
   if (!args.ok()) return Fail(args);
-  if (what_ == "up") return Up(duplex_binary, config, hosts_, etcd_, dir_);
+  if (what_ == "up") {
+    lab::LabUpOptions options;
+    options.hosts = hosts_;
+    options.dir = dir_;
+    options.first_host_number = first_host_;
+    options.etcd = etcd_;
+    options.etcd_client_port = etcd_port_;
+    options.etcd_peer_port = etcd_port_ + 1;
+    return Up(duplex_binary, config, options);
+  }
   const std::string dir = lab::LabDir(config, dir_);
   StatusOr<Lab> lab = Lab::Open(dir);
   if (!lab.ok()) {

@@ -9,6 +9,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }  // namespace CLI
 
 namespace duplex::cli {
@@ -29,6 +30,9 @@ class LabCommand {
   std::string host_;
   int hosts_ = 0;
   bool etcd_ = false;
+  int etcd_port_ = 2379;
+  CLI::Option* etcd_port_option_ = nullptr;
+  int first_host_ = 1;
   std::string dir_;
   std::string from_;
   std::string to_;
