@@ -330,7 +330,7 @@ class Run {
     std::vector<std::string> hosts;
     for (const std::string& h : cluster_->CoordinatorHosts()) {
       const bool other = h != leader;
-      if (f.kind == FaultKind::kEtcdQuorumLoss ? other
+      if (f.kind == FaultKind::kEtcdQuorumLoss ? other && hosts.size() < 2
           : f.target == "leader-host"          ? !other
           : f.target == "follower-host"        ? other && hosts.empty()
                                                : h == f.target) {

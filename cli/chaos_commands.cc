@@ -184,7 +184,9 @@ int RunChaos(const std::string& duplex_binary, const ChaosOptions& o) {
     auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
     if (!all.ok()) return Fail(all.status());
     for (const auto& s : *all) {
-      std::string on = s.hosts > 0 ? "[" + std::to_string(s.hosts) + " hosts] " : "";
+      std::string on =
+          s.hosts > 0 ? "[" + std::to_string(s.hosts) + " hosts" + (s.etcd ? ", etcd" : "") + "] "
+                      : "";
       std::printf("%-36s %s%s\n", s.name.c_str(), on.c_str(), s.description.c_str());
     }
     return 0;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -250,11 +251,18 @@ Status Lab::CheckHost(const std::string& name) const {
 }
 
 StatusOr<json> Lab::LeaderStatus(int timeout_ms) const {
+  // Asked together: a frozen coordinator costs one timeout, not one per coordinator.
+  std::vector<std::future<StatusOr<json>>> asked;
+  for (const LabCoordinator& c : state_.coordinators) {
+    asked.push_back(std::async(std::launch::async, [admin = c.admin, timeout_ms] {
+      const auto [address, port] = SplitEndpoint(admin);
+      return GetJsonAt(address, port, "/status", timeout_ms);
+    }));
+  }
   std::optional<json> leader;
   std::string last = "no coordinator answers";
-  for (const LabCoordinator& c : state_.coordinators) {
-    const auto [address, port] = SplitEndpoint(c.admin);
-    StatusOr<json> status = GetJsonAt(address, port, "/status", timeout_ms);
+  for (std::future<StatusOr<json>>& answer : asked) {
+    StatusOr<json> status = answer.get();
     if (!status.ok()) continue;
     if (state_.coordinators.size() == 1) return status;
     const json self = status->value("coordinator", json::object());
