@@ -184,7 +184,7 @@ std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const A
 
 DesiredState AgentLinks::DesiredFor(const std::string& host) const {
   const Agent& a = agents_.at(host);
-  DesiredState d{host, a.generation, {}, config_.agent.restart_when_alone};
+  DesiredState d{host, a.generation, {}, config_.agent.restart_when_alone, term_};
   for (const ReplicaConfig* rc : ReplicasOn(config_, host)) {
     const Tracked& t = replicas_.at(rc->name);
     if (t.decided) d.replicas.push_back(t.spec);

@@ -56,6 +56,20 @@ class AgentLinksTest : public ::testing::Test {
   AgentLinks links_{config_};
 };
 
+TEST_F(AgentLinksTest, EveryDesiredStateCarriesTheLeadersTerm) {
+  links_.Start("a", "", "1.0.0");
+  links_.OnReport("r1", Report("h1", {}), 0);
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].second.term, 0u);  // the embedded coordinator's
+  links_.SetTerm(41);
+  links_.OnReport("r1", Report("h1", {}), 10 * kMs);
+  links_.OnReport("r2", Report("h2", {}), 10 * kMs);
+  out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& [route, desired] : out) EXPECT_EQ(desired.term, 41u) << route;
+}
+
 TEST_F(AgentLinksTest, AStartBecomesDesiredStateAndItsPidComesBack) {
   links_.Start("a", "", "1.0.0");
   EXPECT_TRUE(links_.TakeOutgoing().empty());  // h1's agent has not reported: no route yet
