@@ -148,7 +148,9 @@ void ElectionCore::OnCampaign(const CampaignResult& result, int64_t sent_us, int
   bool ours = lease_id_ != 0 && result.leader_lease_id == lease_id_;
   holding_ = ours && !resign_pending_;
   term_ = static_cast<uint64_t>(std::max<int64_t>(result.leader_create_revision, 0));
-  leader_value_ = result.leader_create_revision > 0 ? result.leader_value : "";
+  leader_value_ = result.won                          ? options_.self_value
+                  : result.leader_create_revision > 0 ? result.leader_value
+                                                      : "";
 }
 
 void ElectionCore::OnRevoked(int64_t now_us) {

@@ -3,6 +3,7 @@
 #include "upgrade_coordinator/etcd/elector.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <functional>
@@ -148,6 +149,24 @@ TEST_F(ElectorTest, AKilledEtcdEndsActingWithinTheTtlAndTheErrorNamesTheEndpoint
             << noticed_ms << " ms later\n";
   LeaderView view = a->View();
   EXPECT_NE(view.etcd_error.find(cluster_->Endpoints()[0]), std::string::npos) << view.etcd_error;
+}
+
+TEST_F(ElectorTest, AFrozenEtcdIsReportedWithinASecondAndLeadershipReturnsAfterTheThaw) {
+  StartCluster(1);
+  auto a = StartElector("h1", 1);
+  ASSERT_NE(a, nullptr);
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().acting; }), 0);
+  ASSERT_EQ(::kill(cluster_->member(0).pid(), SIGSTOP), 0);
+  int64_t unreachable_ms = WaitForMs(1200, [&] { return !a->View().etcd_reachable; });
+  int64_t stopped_ms = WaitForMs(1000, [&] { return !a->View().acting; });
+  ::kill(cluster_->member(0).pid(), SIGCONT);
+  ASSERT_GE(unreachable_ms, 0) << "a frozen etcd still counts as reachable";
+  ASSERT_GE(stopped_ms, 0) << "still acting a ttl after etcd froze";
+  std::cout << "measured: etcd frozen -> unreachable " << unreachable_ms << " ms, not acting "
+            << unreachable_ms + stopped_ms << " ms\n";
+  EXPECT_NE(a->View().etcd_error.find(cluster_->Endpoints()[0]), std::string::npos)
+      << a->View().etcd_error;
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().acting && a->View().etcd_reachable; }), 0);
 }
 
 TEST_F(ElectorTest, ALeaderWhoseLeaseExpiresIsReplacedAfterItsTtl) {
