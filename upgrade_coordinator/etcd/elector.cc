@@ -129,6 +129,10 @@ Status Elector::Exchange(const EtcdCall& call, int64_t sent_us) {
       txn.failure.push_back({EtcdOp::Kind::kRange, call.key, "", 0, false});
       StatusOr<EtcdTxnResult> result = client_->Txn(txn);
       if (!result.ok()) return result.status();
+      if (result->succeeded && result->revision <= 0) {
+        return Corruption("etcd " + client_->current_endpoint() +
+                          ": a txn that succeeded came without its revision");
+      }
       std::lock_guard<std::mutex> lock(mutex_);
       core_.OnCampaign(ToCampaignResult(*result, call.value, call.lease_id), sent_us, NowUs());
       return Status::Ok();

@@ -108,6 +108,9 @@ TEST_F(ElectorTest, TheFencedStoreRefusesAWriteOnceTheLeaderKeyChangedHands) {
   ASSERT_TRUE(store_b.Save(record).ok());
   EXPECT_EQ(store_a.Load()->value().epoch, 4u);  // reads are not fenced
   EXPECT_EQ(store_b.Get("campaign")->value(), "soak");
+  EtcdRecordStore follower(Client(), Prefix(), 0);
+  EXPECT_EQ(follower.Load()->value().epoch, 4u);
+  EXPECT_TRUE(IsLeadershipLost(follower.Save(record)));
 }
 
 TEST_F(ElectorTest, TwoElectorsNeverActAtOnce) {
