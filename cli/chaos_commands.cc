@@ -35,6 +35,9 @@ struct Totals {
   std::map<std::string, uint64_t> faults;      // per kind
   uint64_t ok = 0, fail = 0, info = 0;
   std::vector<double> failover_ms, convergence_ms;
+  // Scenarios with etcd: fault on the acting coordinator -> a newer term acting.
+  std::vector<double> leader_failover_ms;
+  int leadership_changes = 0;
   std::vector<std::string> failed;  // replay commands
   uint64_t not_fired = 0;           // faults whose trigger never came
 
@@ -55,6 +58,10 @@ struct Totals {
     fail += run["ops"].value("fail", uint64_t{0});
     info += run["ops"].value("info", uint64_t{0});
     for (const auto& ms : run["failover_ms"]) failover_ms.push_back(ms.get<double>());
+    for (const auto& f : run.value("leader_failover_ms", json::array())) {
+      if (f.value("ms", -1.0) >= 0) leader_failover_ms.push_back(f.value("ms", -1.0));
+    }
+    leadership_changes += run.value("leadership_changes", 0);
     double c = run.value("convergence_ms", -1.0);
     if (c >= 0) convergence_ms.push_back(c);
   }
@@ -85,6 +92,8 @@ struct Totals {
             {"ops", {{"ok", ok}, {"fail", fail}, {"info", info}}},
             {"failover_ms", stats(failover_ms)},
             {"convergence_ms", stats(convergence_ms)},
+            {"leader_failover_ms", stats(leader_failover_ms)},
+            {"leadership_changes", leadership_changes},
             {"failed", failed}};
   }
 
@@ -111,6 +120,16 @@ struct Totals {
                 convergence_ms.empty()
                     ? 0
                     : *std::max_element(convergence_ms.begin(), convergence_ms.end()));
+    if (!leader_failover_ms.empty() || leadership_changes > 0) {
+      std::printf(
+          "leader failover (fault on the acting coordinator -> a newer term acting): p50 %.0f ms, "
+          "p99 %.0f ms, max %.0f ms; leadership changes %d\n",
+          Percentile(leader_failover_ms, 0.5), Percentile(leader_failover_ms, 0.99),
+          leader_failover_ms.empty()
+              ? 0
+              : *std::max_element(leader_failover_ms.begin(), leader_failover_ms.end()),
+          leadership_changes);
+    }
     for (const auto& r : failed) std::printf("FAILED, replay with: %s\n", r.c_str());
   }
 };
