@@ -1,113 +1,287 @@
-// The coordinator scenarios of the chaos catalogue (those with `etcd: true`), each run once on
-// a lab of three hosts, each host with an etcd member, a coordinator and an agent, under three
-// writing clients: the acting coordinator killed, frozen, cut from etcd or from the replicas,
-// an etcd member killed, the quorum lost, the leader killed in Soak, SwitchToNew and Finalize
-// and just before the active's host crashes. Each is judged on every invariant, among them one
-// acting coordinator per term (from every coordinator's events). Hosts 127.0.14.1 onwards,
-// ports 17000-17999 (etcd's included). Needs root (nftables) and /usr/bin/etcd; skipped
-// otherwise.
+// Three `duplex coordinator` processes (build/duplex) on lab hosts 127.0.41.1..127.0.43.1,
+// electing their leader in a 3-member etcd on 127.0.0.1, with no replica running: exactly one
+// leads, the admin client finds it through the config, a SIGKILLed leader is replaced, and a
+// frozen one steps down when it thaws. Every coordinator's /status is polled throughout, and
+// no two coordinators ever claim to lead in the same term. Ports 31000-31999; every process is
+// stopped by its pid. Measured times are printed.
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <set>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
 
-#include "chaos/scenario.h"
-#include "chaos/scenario_runner.h"
-#include "tests/test_support.h"
+#include "chaos/lab/etcd_process.h"
+#include "common/clock.h"
+#include "common/subprocess.h"
+#include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/cluster_config.h"
+#include "upgrade_coordinator/etcd/etcd_test_ports.h"
 
 namespace duplex {
 namespace {
 
-constexpr int kLabFirstHost = 14;
-constexpr int kPortFirst = 17000;
-constexpr int kPortLast = 17999;
+constexpr int kCoordinators = 3;
+constexpr int kHealthyMs = 15000;
+constexpr int kFirstLeaderMs = 10000;  // three processes start and one wins
+constexpr int kFailoverMs = 2500;      // a SIGKILLed leader's key expires (ttl 1 s) and is taken
+constexpr int kFreezeMs = 3000;
+constexpr int kStepDownMs = 100;  // a thawed leader says it follows: "at once"
+constexpr int kPollTimeoutMs = 200;
+constexpr int kStopGraceMs = 5000;
 
 std::string BuildDir() {
   const char* env = std::getenv("DUPLEX_BUILD_DIR");
   return std::filesystem::absolute(env != nullptr ? env : "build").string();
 }
 
-std::vector<std::string> EtcdScenarioNames() {
-  std::vector<std::string> names;
-  auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);
-  if (!all.ok()) return {"catalogue-does-not-load"};  // fails in the test, loudly
-  for (const Scenario& s : *all) {
-    if (s.etcd) names.push_back(s.name);
+std::string HostAddress(int i) { return "127.0." + std::to_string(41 + i) + ".1"; }
+
+// What one poll saw of one coordinator.
+struct Seen {
+  bool answered = false;
+  std::string role;  // "leader" | "follower"
+  uint64_t term = 0;
+  std::string leader;  // the leader it names
+};
+
+class Coordinators : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access(lab::kEtcdBinary, X_OK), 0)
+        << "this test needs etcd: " << lab::kEtcdBinary
+        << " is missing (install it with scripts/install-deps: Debian's etcd-server)";
+    ASSERT_EQ(::access((BuildDir() + "/duplex").c_str(), X_OK), 0)
+        << BuildDir() << "/duplex is not built";
+    const int etcd_port = etcd_test::FreePortRun(2 * kCoordinators);
+    ASSERT_NE(etcd_port, 0) << "no free ports in 31000-31999";
+    auto cluster = lab::EtcdCluster::Start(kCoordinators, "127.0.0.1", etcd_port, kHealthyMs);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    etcd_ = std::move(cluster).value();
+    std::string pattern = "/tmp/duplex-coordinators-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    ASSERT_NO_FATAL_FAILURE(WriteConfig());
   }
-  return names;
-}
 
-TEST(CoordinatorCatalogue, HoldsEveryCoordinatorFaultTheIssueNames) {
-  std::vector<std::string> names = EtcdScenarioNames();
-  std::set<std::string> have(names.begin(), names.end());
-  for (const char* required :
-       {"coordinator-leader-kill", "coordinator-leader-freeze", "coordinator-isolate-etcd",
-        "coordinator-isolate-replicas", "etcd-member-kill", "etcd-quorum-loss",
-        "coordinator-leader-kill-during-soak", "coordinator-leader-kill-during-switch",
-        "coordinator-leader-kill-during-finalize",
-        "coordinator-leader-kill-then-active-host-crash"}) {
-    EXPECT_TRUE(have.contains(required)) << required;
-  }
-}
-
-class CoordinatorScenario : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(CoordinatorScenario, PassesOnALabWithEtcd) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root (nftables)";
-  if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
-  auto scenario = LoadScenario(std::string(DUPLEX_SCENARIO_DIR) + "/" + GetParam() + ".yaml");
-  ASSERT_TRUE(scenario.ok()) << scenario.status().ToString();
-  scenario->clients = 3;
-  RunOptions options;
-  options.seed = 1;
-  options.build_dir = BuildDir();
-  options.scratch = testing::ScratchDir();
-  options.report_dir = options.scratch + "-report";
-  options.lab_first_host = kLabFirstHost;
-  options.port_first = kPortFirst;
-  options.port_last = kPortLast;
-  const auto start = std::chrono::steady_clock::now();
-  auto run = RunScenario(*scenario, options);
-  const double wall_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(run.ok()) << run.status().ToString();
-  auto violations = [&](const std::string& name) {
-    for (const auto& i : (*run)["invariants"]) {
-      if (i.value("name", "") == name) return i.value("violations", uint64_t{0});
+  void TearDown() override {
+    // SIGCONT first: a process stopped by a failed test would never see the SIGTERM.
+    for (pid_t pid : pids_) {
+      if (pid <= 0) continue;
+      ::kill(pid, SIGCONT);
+      ::kill(pid, SIGTERM);
+      if (!WaitExited(pid, kStopGraceMs).has_value()) KillAndReap(pid);
     }
-    return uint64_t{0};
-  };
-  std::printf(
-      "%-46s %s  wall %.1f s  leader_failover %s  leadership changes %d  failover_ms %s  lost "
-      "%llu  double-applied %llu  terms %llu  gap_ms steady %.1f faults %.1f  outcome %s\n",
-      GetParam().c_str(), (*run)["verdict"].get<std::string>().c_str(), wall_s,
-      (*run)["leader_failover_ms"].dump().c_str(), (*run).value("leadership_changes", 0),
-      (*run)["failover_ms"].dump().c_str(),
-      static_cast<unsigned long long>(violations("lost-writes")),
-      static_cast<unsigned long long>(violations("double-applied")),
-      static_cast<unsigned long long>(violations("one-acting-coordinator-per-term")),
-      (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0),
-      (*run).value("outcome", "").c_str());
-  EXPECT_EQ((*run)["verdict"], "pass")
-      << (*run)["invariants"].dump(2) << "\nfaults: " << (*run)["faults"].dump()
-      << "\nreplay: " << (*run)["replay"] << " --lab-first-host " << kLabFirstHost
-      << " --lab-ports " << kPortFirst << "-" << kPortLast << "\nreport: " << options.report_dir;
-  if (::testing::Test::HasFailure()) return;  // the report stays for whoever reads the failure
-  std::error_code ec;
-  std::filesystem::remove_all(options.report_dir, ec);
-  std::filesystem::remove_all(options.scratch, ec);
-}
+    etcd_.reset();
+    std::error_code ec;
+    if (!HasFailure()) std::filesystem::remove_all(dir_, ec);  // kept for its logs otherwise
+  }
 
-INSTANTIATE_TEST_SUITE_P(Lab, CoordinatorScenario, ::testing::ValuesIn(EtcdScenarioNames()),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+  void WriteConfig() {
+    const int port = etcd_test::FreePortRun(2 * kCoordinators + 6);
+    ASSERT_NE(port, 0) << "no free ports in 31000-31999";
+    std::string endpoints;
+    for (const std::string& e : etcd_->Endpoints())
+      endpoints += (endpoints.empty() ? "" : ", ") + e;
+    std::ostringstream yaml;
+    yaml << "name: ha-test\ndata_dir: " << dir_ << "/data\n"
+         << "processor: {binary: /bin/true, version: 1.0.0}\nhosts:\n";
+    for (int i = 0; i < kCoordinators; ++i) {
+      yaml << "  - {name: h" << i + 1 << ", address: " << HostAddress(i) << "}\n";
+    }
+    yaml << "coordinators:\n";
+    for (int i = 0; i < kCoordinators; ++i) {
+      yaml << "  - {host: h" << i + 1 << ", admin_port: " << port + 2 * i
+           << ", control_port: " << port + 2 * i + 1 << "}\n";
+    }
+    yaml << "records: {etcd: {endpoints: [" << endpoints << "], prefix: /duplex/coordinators-"
+         << ::getpid() << ", lease_ttl_s: 1}}\n"
+         << "replicas:\n";
+    for (int r = 0; r < 2; ++r) {
+      const int p = port + 2 * kCoordinators + 3 * r;
+      yaml << "  - {name: " << (r == 0 ? "a" : "b") << ", host: h" << r + 1 << ", port: " << p
+           << ", client_port: " << p + 1 << ", http_port: " << p + 2 << "}\n";
+    }
+    config_path_ = dir_ + "/cluster.yaml";
+    std::ofstream(config_path_) << yaml.str();
+    auto config = LoadClusterConfig(config_path_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString() << "\n" << yaml.str();
+    config_ = *config;
+  }
+
+  void StartAll() {
+    for (int i = 0; i < kCoordinators; ++i) {
+      const std::string host = "h" + std::to_string(i + 1);
+      SpawnOptions options;
+      options.argv = {BuildDir() + "/duplex", "coordinator", "-c", config_path_, "--host", host};
+      options.group = ChildGroup::kOwn;
+      options.stdin_null = true;
+      options.stdout_to = ChildOutput::kLogFile;
+      options.stderr_to = ChildOutput::kLogFile;
+      options.log_path = dir_ + "/coordinator-" + host + ".log";
+      options.die_with_parent = true;
+      options.close_other_fds = true;
+      StatusOr<pid_t> pid = Spawn(options);
+      ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+      pids_.push_back(*pid);
+    }
+  }
+
+  Seen Ask(int i) const {
+    const CoordinatorConfig& c = config_.coordinators[i];
+    httplib::Client http(c.address, c.admin_port);
+    http.set_connection_timeout(std::chrono::milliseconds(kPollTimeoutMs));
+    http.set_read_timeout(std::chrono::milliseconds(kPollTimeoutMs));
+    auto res = http.Get("/status");
+    Seen seen;
+    if (!res || res->status != 200) return seen;
+    auto status = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+    if (!status.is_object() || !status.contains("coordinator")) return seen;
+    seen.answered = true;
+    seen.role = status["coordinator"].value("role", "");
+    seen.term = status["coordinator"].value("term", uint64_t{0});
+    seen.leader = status.value("leader", nlohmann::json::object()).value("host", "");
+    return seen;
+  }
+
+  // Asks every coordinator not frozen (a stopped process cannot answer) and checks that no
+  // two claim to lead in one term, now or ever (a term is one etcd revision: one winner).
+  std::vector<Seen> Poll() {
+    std::vector<Seen> all(kCoordinators);
+    for (int i = 0; i < kCoordinators; ++i) {
+      if (i != frozen_ && pids_[i] > 0) all[i] = Ask(i);
+    }
+    ++polls_;
+    for (int i = 0; i < kCoordinators; ++i) {
+      if (all[i].role != "leader") continue;
+      auto [it, first] = term_leaders_.emplace(all[i].term, i);
+      EXPECT_EQ(it->second, i) << "h" << it->second + 1 << " and h" << i + 1
+                               << " both claimed to lead in term " << all[i].term;
+      EXPECT_GT(all[i].term, 0u) << "h" << i + 1 << " leads in term 0";
+    }
+    return all;
+  }
+
+  // Polls until `done` holds (how long it took, in ms) or timeout_ms passes (-1).
+  int64_t PollUntil(int timeout_ms, const std::function<bool(const std::vector<Seen>&)>& done) {
+    const int64_t start_us = NowUs();
+    while (NowUs() - start_us <= int64_t{timeout_ms} * 1000) {
+      if (done(Poll())) return (NowUs() - start_us) / 1000;
+      if (HasFailure()) return -1;
+      SleepMs(5);
+    }
+    return -1;
+  }
+
+  // The one coordinator that says it leads with the others following it, or -1.
+  static int SoleLeader(const std::vector<Seen>& all) {
+    int leader = -1;
+    for (int i = 0; i < kCoordinators; ++i) {
+      if (all[i].role == "leader") {
+        if (leader >= 0) return -1;
+        leader = i;
+      }
+    }
+    return leader;
+  }
+
+  std::unique_ptr<lab::EtcdCluster> etcd_;
+  std::string dir_;
+  std::string config_path_;
+  ClusterConfig config_;
+  std::vector<pid_t> pids_;
+  int frozen_ = -1;
+  uint64_t polls_ = 0;
+  std::map<uint64_t, int> term_leaders_;  // every term seen led, and by whom
+};
+
+TEST_F(Coordinators, OneLeadsAKilledLeaderIsReplacedAndAThawedOneFollows) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  int first = -1;
+  ASSERT_GE(PollUntil(kFirstLeaderMs,
+                      [&](const std::vector<Seen>& all) {
+                        first = SoleLeader(all);
+                        if (first < 0) return false;
+                        for (const Seen& s : all) {
+                          if (s.role != "leader" && (s.role != "follower" ||
+                                                     s.leader != "h" + std::to_string(first + 1))) {
+                            return false;
+                          }
+                        }
+                        return true;
+                      }),
+            0)
+      << "no single leader that the other two follow within " << kFirstLeaderMs << " ms; logs in "
+      << dir_;
+  const uint64_t first_term = term_leaders_.rbegin()->first;
+
+  // The admin client finds the leader through the config alone.
+  StatusOr<nlohmann::json> status = GetStatus(config_, 1000);
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ((*status)["coordinator"]["host"], "h" + std::to_string(first + 1));
+  EXPECT_EQ((*status)["coordinator"]["role"], "leader");
+
+  // SIGKILL the leader: another takes its key once the lease expires.
+  ASSERT_EQ(::kill(pids_[first], SIGKILL), 0);
+  ASSERT_TRUE(WaitExited(pids_[first], 1000).has_value());
+  pids_[first] = 0;
+  int second = -1;
+  const int64_t failover_ms = PollUntil(kFailoverMs, [&](const std::vector<Seen>& all) {
+    second = SoleLeader(all);
+    return second >= 0 && all[second].term > first_term;
+  });
+  std::cout << "leader h" << first + 1 << " SIGKILLed: h" << second + 1 << " leads after "
+            << failover_ms << " ms\n";
+  ASSERT_GE(failover_ms, 0) << "no new leader within " << kFailoverMs << " ms; logs in " << dir_;
+  const uint64_t second_term = term_leaders_.rbegin()->first;
+  StatusOr<nlohmann::json> again = GetStatus(config_, 1000);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)["coordinator"]["host"], "h" + std::to_string(second + 1));
+
+  // Freeze the new leader past its lease: the third takes over meanwhile.
+  ASSERT_EQ(::kill(pids_[second], SIGSTOP), 0);
+  frozen_ = second;
+  const int64_t frozen_us = NowUs();
+  int third = -1;
+  const int64_t takeover_ms = PollUntil(kFreezeMs, [&](const std::vector<Seen>& all) {
+    third = SoleLeader(all);
+    return third >= 0 && third != second && all[third].term > second_term;
+  });
+  std::cout << "leader h" << second + 1 << " frozen: h" << third + 1 << " leads after "
+            << takeover_ms << " ms\n";
+  EXPECT_GE(takeover_ms, 0) << "nobody took over from the frozen leader; logs in " << dir_;
+  while (NowUs() - frozen_us < int64_t{kFreezeMs} * 1000) {
+    (void)Poll();
+    SleepMs(5);
+  }
+
+  // Thawed, it must say at once that it follows, and never again that it leads in its term.
+  ASSERT_EQ(::kill(pids_[second], SIGCONT), 0);
+  frozen_ = -1;
+  const int64_t thawed_us = NowUs();
+  Seen thawed;
+  do {
+    thawed = Ask(second);
+  } while (!thawed.answered && NowUs() - thawed_us < int64_t{kStepDownMs} * 1000);
+  std::cout << "h" << second + 1 << " thawed after " << kFreezeMs << " ms: first answer after "
+            << (NowUs() - thawed_us) / 1000 << " ms says " << thawed.role << " (term "
+            << thawed.term << ", leader " << thawed.leader << ")\n";
+  EXPECT_EQ(thawed.role, "follower") << "logs in " << dir_;
+  const int64_t settled_ms = PollUntil(kFailoverMs, [&](const std::vector<Seen>& all) {
+    return all[second].role == "follower" && SoleLeader(all) == third;
+  });
+  EXPECT_GE(settled_ms, 0) << "h" << third + 1 << " does not lead alone after the thaw";
+  // A while more of polls: the thawed one stays a follower.
+  EXPECT_EQ(
+      PollUntil(500, [&](const std::vector<Seen>& all) { return all[second].role == "leader"; }),
+      -1);
+  std::cout << polls_ << " polls, terms led: " << term_leaders_.size() << "\n";
+}
 
 }  // namespace
 }  // namespace duplex

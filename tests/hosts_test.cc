@@ -30,7 +30,7 @@ std::string BuildDir() {
 }
 
 // Names of the catalogue's scenarios with hosts, read when the tests are listed; those with
-// etcd run in coordinators_test.
+// etcd run in coordinator_scenarios_test.
 std::vector<std::string> HostScenarioNames() {
   std::vector<std::string> names;
   auto all = LoadCatalogue(DUPLEX_SCENARIO_DIR);

@@ -254,11 +254,13 @@ class Coordinator {
 
   void RouteAdminApi() {
     http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      AwaitFreshIfLeading(lock);
       res.set_content(status_json_, "application/json");
     });
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      AwaitFreshIfLeading(lock);
       res.set_content(metrics_text_, "text/plain; version=0.0.4");
     });
     http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
@@ -317,6 +319,14 @@ class Coordinator {
     http_.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Features(); });
     });
+  }
+
+  // A view published while leading is not served once it is older than a few loop turns: a
+  // leader frozen past its lease answers, when it thaws, before its loop has stepped down,
+  // and would claim a lead it lost. Waits (bounded) for the loop's next view instead.
+  void AwaitFreshIfLeading(std::unique_lock<std::mutex>& lock) {
+    auto fresh = [this] { return !published_leading_ || NowUs() - published_us_ < kStaleUs; };
+    published_.wait_for(lock, std::chrono::microseconds(kStaleWaitUs), fresh);
   }
 
   ApiAnswer NotLeadingAnswer() {
@@ -486,6 +496,9 @@ class Coordinator {
     metrics_text_ = std::move(metrics);
     leader_json_ = std::move(leader);
     not_leading_ = std::move(not_leading);
+    published_leading_ = elector_ && term_;
+    published_us_ = now;
+    published_.notify_all();
   }
 
   // What a follower shows of the cluster: nothing it would have to vouch for.
@@ -501,6 +514,10 @@ class Coordinator {
 
   static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
   static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
+  // A leader's published view older than this is stale (the loop publishes every 5 ms);
+  // an HTTP answer waits at most kStaleWaitUs for a fresh one.
+  static constexpr int64_t kStaleUs = 100000;
+  static constexpr int64_t kStaleWaitUs = 250000;
 
   ClusterConfig config_;
   CoordinatorSeams seams_;
@@ -517,6 +534,9 @@ class Coordinator {
   std::thread http_thread_;
   std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
   std::string status_json_ = "{}";
+  bool published_leading_ = false;  // status_json_ was published by an elected leader
+  int64_t published_us_ = 0;
+  std::condition_variable published_;
   std::string metrics_text_;
   nlohmann::json leader_json_;
   std::string not_leading_;

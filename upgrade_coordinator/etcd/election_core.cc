@@ -202,7 +202,10 @@ LeaderView ElectionCore::View(int64_t now_us) const {
   LeaderView view;
   view.acting = Acting(now_us);
   view.term = term_;
-  view.leader_value = leader_value_;
+  // Not acting on a key we held (its lease may have run out, or we resigned): we cannot vouch
+  // for ourselves, and do not know yet who took over.
+  const bool lost_own = !view.acting && leader_value_ == options_.self_value;
+  view.leader_value = lost_own ? "" : leader_value_;
   view.etcd_silent_ms = std::max<int64_t>(0, (now_us - last_answer_us_) / 1000);
   int64_t silent_max_ms = std::max<int64_t>(kSilentUnreachableMsMin, 3 * int64_t{options_.poll_ms});
   view.etcd_reachable = !last_failed_ && view.etcd_silent_ms < silent_max_ms;

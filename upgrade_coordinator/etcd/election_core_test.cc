@@ -47,6 +47,16 @@ TEST(ElectionCore, WinsAnEmptyKeyAndActsWithItsRevisionAsTerm) {
   EXPECT_TRUE(view.etcd_reachable);
 }
 
+TEST(ElectionCore, ALeaderPastItsLeaseNamesNoLeaderUntilItLearnsWhoTookOver) {
+  ElectionCore core(Options(), 0);
+  GrantAndWin(core, 0);
+  // Frozen past its 1 s lease: it must not name itself (its key may be another's by now).
+  LeaderView thawed = core.View(3 * kS);
+  EXPECT_FALSE(thawed.acting);
+  EXPECT_EQ(thawed.term, 42u);
+  EXPECT_EQ(thawed.leader_value, "");
+}
+
 TEST(ElectionCore, LosesToAnotherAndLearnsWhoLeads) {
   ElectionCore core(Options(), 0);
   Expect(core, 0, EtcdCallKind::kGrant);
