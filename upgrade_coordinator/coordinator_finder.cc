@@ -20,7 +20,7 @@ StatusOr<nlohmann::json> AskStatus(const AdminEndpoint& admin, int timeout_ms) {
   http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
   auto res = http.Get("/status");
   if (!res) {
-    return Unavailable("does not answer (" + httplib::to_string(res.error()) + " within " +
+    return Unavailable("does not answer (" + httplib::to_string(res.error()) + " error, timeout " +
                        std::to_string(timeout_ms) + " ms)");
   }
   if (res->status != 200) return Unavailable("answers HTTP " + std::to_string(res->status));
