@@ -171,7 +171,8 @@ TEST_F(AgentCoordinatorsTest, AnAgentReportsToEveryCoordinatorAndFollowsTheHighe
   // The leader of term 5 (the second coordinator): every coordinator hears the agent follow.
   coordinators_[1]->Send(Desired(7, 5));
   for (size_t i = 0; i < coordinators_.size(); ++i) {
-    ASSERT_TRUE(AwaitReport(i, [](const AgentReport& r) { return r.generation == 7; }))
+    ASSERT_TRUE(
+        AwaitReport(i, [](const AgentReport& r) { return r.generation == 7 && r.term == 5; }))
         << "coordinator " << i << " never saw generation 7";
   }
 
