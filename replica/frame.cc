@@ -57,6 +57,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setLeaseLostMs(s.lease_lost_ms);
   b.setFollowsActive(s.follows_active);
   b.setStaleTermAssignments(s.stale_term_assignments);
+  b.setCoordinatorTerm(s.coordinator_term);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -161,6 +162,7 @@ StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
   out.lease_lost_ms = s.getLeaseLostMs();
   out.follows_active = s.getFollowsActive();
   out.stale_term_assignments = s.getStaleTermAssignments();
+  out.coordinator_term = s.getCoordinatorTerm();
   out.lag_ops = s.getLagOps();
   out.refused_frames = s.getRefusedFrames();
   out.role_path = s.getRolePath();

@@ -54,13 +54,15 @@ TEST(Frame, RoundTripsAnAssignmentsCoordinatorTerm) {
   EXPECT_EQ(std::get<Assignment>(*frame).coordinator_term, 0u);
 }
 
-TEST(Frame, AStatusCarriesItsStaleTermAssignments) {
+TEST(Frame, AStatusCarriesItsCoordinatorTermAndStaleTermAssignments) {
   StatusReport s;
   s.replica = "a";
   s.stale_term_assignments = 3;
+  s.coordinator_term = 9;
   auto frame = DecodeFrame(EncodeFrame(s), 1 << 20);
   ASSERT_TRUE(frame.ok()) << frame.status().ToString();
   EXPECT_EQ(std::get<StatusReport>(*frame).stale_term_assignments, 3u);
+  EXPECT_EQ(std::get<StatusReport>(*frame).coordinator_term, 9u);
 }
 
 TEST(Frame, AStatusSaysWhetherItsReplicaCanHold) {

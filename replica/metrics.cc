@@ -26,6 +26,9 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
           s.in_sync);
   m.Level("duplex_healthy", "1 when the processor and the store report healthy.", s.healthy);
   m.Level("duplex_epoch", "The highest epoch this replica has adopted.", s.epoch);
+  m.Level("duplex_coordinator_term",
+          "The highest coordinator term this replica has taken an assignment of (0: embedded).",
+          s.coordinator_term);
   m.Level("duplex_applied_seq", "The sequence number of the last committed delta.", s.applied_seq);
   m.Level("duplex_schema", "The state schema version of the running processor.", s.schema);
   m.Level("duplex_standby_lag_ops", "Active: deltas committed but not yet acked by the standby.",

@@ -18,6 +18,7 @@ StatusReport AnActive() {
   s.role_path = "Active/Replicating";
   s.cluster_version = "1.0.0";
   s.epoch = 7;
+  s.coordinator_term = 12345678901;
   s.applied_seq = 123456789012;
   s.healthy = true;
   s.lag_ops = 3;
@@ -88,6 +89,7 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
   EXPECT_EQ(p.samples.at("duplex_active"), "1");
   EXPECT_EQ(p.samples.at("duplex_in_sync"), "0");
   EXPECT_EQ(p.samples.at("duplex_epoch"), "7");
+  EXPECT_EQ(p.samples.at("duplex_coordinator_term"), "12345678901");
   EXPECT_EQ(p.samples.at("duplex_applied_seq"), "123456789012");  // not rounded
   EXPECT_EQ(p.samples.at("duplex_requests_total"), "42");
   EXPECT_EQ(p.samples.at("duplex_group_commits_total"), "5");

@@ -73,6 +73,8 @@ struct Status {
                                  # (0: it holds one). It hears nobody: to be replaced.
   followsActive @36 :Bool;       # standby: heard (and acked) its active within the ack timeout
   staleTermAssignments @37 :UInt64; # assignments refused: from a coordinator term below the highest seen
+  coordinatorTerm @38 :UInt64;   # the highest coordinator term it has taken an assignment of
+                                 # (a coordinator that reads a higher one than its own is deposed)
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

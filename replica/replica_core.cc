@@ -332,6 +332,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;
   s.stale_term_assignments = counters_.stale_term_assignments;
+  s.coordinator_term = coordinator_term_;
   return s;
 }
 

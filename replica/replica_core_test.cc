@@ -1229,6 +1229,7 @@ TEST(ReplicaCore, AnAssignmentOfAnOlderCoordinatorTermIsIgnored) {
   EXPECT_EQ(pair.core("a").counters().stale_term_assignments, 1u);
   EXPECT_EQ(pair.core("b").counters().stale_term_assignments, 1u);
   EXPECT_EQ(pair.core("a").BuildStatus(pair.now()).stale_term_assignments, 1u);
+  EXPECT_EQ(pair.core("a").BuildStatus(pair.now()).coordinator_term, 7u);
   EXPECT_EQ(pair.core("a").coordinator_term(), 7u);  // the refused term is not learned
   pair.Submit("a", Put(1, 1, "k", "v"));
   ASSERT_TRUE(pair.ReplyTo(1, 1));

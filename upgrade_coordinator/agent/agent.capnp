@@ -44,6 +44,8 @@ struct AgentReport {
   packages @7 :List(StoredPackage);
   urgent @8 :Bool;            # sent at once for an exit
   packageError @9 :Text;      # the last package received that failed verification
+  term @10 :UInt64;           # the highest coordinator term it has taken a desired state of
+                              # (a coordinator that reads a higher one than its own is deposed)
 }
 
 # What the coordinator wants running on a host.

@@ -415,6 +415,7 @@ class AgentDaemon {
     }
     r.urgent = urgent;
     r.package_error = package_error_;
+    r.term = core_.term();
     const std::string frame = EncodeAgentFrame(r);
     // To every coordinator: followers keep their view of the host warm for a takeover.
     for (auto& dealer : dealers_) SendMultipart(dealer->s, {kAgentTag, frame});

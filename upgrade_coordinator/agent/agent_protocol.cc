@@ -50,6 +50,7 @@ void ToWire(const AgentReport& v, agent_wire::AgentReport::Builder b) {
   }
   b.setUrgent(v.urgent);
   b.setPackageError(v.package_error);
+  b.setTerm(v.term);
 }
 
 AgentReport FromWire(agent_wire::AgentReport::Reader r) {
@@ -68,6 +69,7 @@ AgentReport FromWire(agent_wire::AgentReport::Reader r) {
   }
   v.urgent = r.getUrgent();
   v.package_error = Text(r.getPackageError());
+  v.term = r.getTerm();
   return v;
 }
 

@@ -55,6 +55,7 @@ struct AgentReport {
   std::vector<StoredPackage> packages;
   bool urgent = false;
   std::string package_error;
+  uint64_t term = 0;  // the highest coordinator term it has followed
   bool operator==(const AgentReport&) const = default;
 };
 

@@ -17,6 +17,7 @@ AgentReport SampleReport() {
   r.packages = {{"kv", "2.0.0", std::string(64, 'a')}};
   r.urgent = true;
   r.package_error = "";
+  r.term = 77;
   return r;
 }
 
