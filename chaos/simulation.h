@@ -32,6 +32,9 @@ struct SimOptions {
   int64_t load_ms = 4000;     // simulated time with clients and faults
   int64_t settle_ms = 20000;  // after the faults, at most this long to settle
   int clients = 3;
+  // 0: drawn per seed (1 embedded coordinator, or 3 electing a leader on etcd); 1 or 3
+  // forces it.
+  int coordinators = 0;
   // Deliberate bugs the checker must catch (chaos/hooks/mutants.h), as the process
   // harness switches them on in real processes.
   MutantSet mutants;
@@ -52,6 +55,8 @@ struct SimResult {
   // over every coordinator life.
   std::map<std::string, uint64_t> transitions;
   std::map<std::string, uint64_t> faults;  // faults injected, by kind ("crash", "host-freeze")
+  uint64_t coordinators = 0;               // how many ran (1 or 3)
+  uint64_t terms = 0;                      // coordinator terms led (a coordinator began acting)
 };
 
 SimResult Simulate(const SimOptions& options);

@@ -191,8 +191,11 @@ void Agents::Report(Agent& a, bool urgent) {
   r.packages = a.packages;
   r.urgent = urgent;
   const std::string from = AgentNode(a.host);
-  network_.SendOrdered(from, "coordinator", urgent ? "agent report (urgent)" : "agent report",
-                       [this, from, r] { listener_->OnAgentReport(from, r); });
+  for (const std::string& host : sim_.coordinator_hosts) {
+    const std::string node = CoordinatorNode(host);
+    network_.SendOrdered(from, node, urgent ? "agent report (urgent)" : "agent report",
+                         [this, node, from, r] { listener_->OnAgentReport(node, from, r); });
+  }
 }
 
 }  // namespace duplex::sim

@@ -21,11 +21,13 @@
 
 namespace duplex::sim {
 
-// Where the agents' reports go (the coordinator's control socket).
+// Where the agents' reports go (every coordinator's control socket).
 class AgentListener {
  public:
   virtual ~AgentListener() = default;
-  virtual void OnAgentReport(const std::string& route, const AgentReport& report) = 0;
+  // A report from the agent at `route` reached the coordinator at `node`.
+  virtual void OnAgentReport(const std::string& node, const std::string& route,
+                             const AgentReport& report) = 0;
 };
 
 class Agents {
