@@ -86,6 +86,10 @@ int Main(int argc, char** argv) {
   std::string agent_host;
   agent->add_option("--host", agent_host, "the host (by name in the config's hosts:) it runs")
       ->required();
+  std::string coordinator_host;
+  coordinator->add_option("--host", coordinator_host,
+                          "the host (by name) whose entry of coordinators: this one is; "
+                          "default: the first");
   std::string crash_point_file;
   coordinator->add_option("--crash-point-file", crash_point_file,
                           "chaos testing: exit right after the durable write this file names");
@@ -183,7 +187,13 @@ int Main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status());
   if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);
   if (*coordinator) {
-    InitLogging("coordinator", config->log_level);
+    if (!coordinator_host.empty()) {
+      Status selected = SelectCoordinator(&*config, coordinator_host);
+      if (!selected.ok()) return Fail(selected);
+    }
+    InitLogging(config->coordinators.size() > 1 ? "coordinator " + config->coordinator_host
+                                                : std::string("coordinator"),
+                config->log_level);
     auto seams = ChaosSeams(crash_point_file);
     if (!seams.ok()) return Fail(seams.status());
     return RunCoordinator(*config, *seams);

@@ -182,6 +182,8 @@ void YamlWriter::Field(std::string_view key, std::string_view value) {
   *out_ << std::string(value);
 }
 
+void YamlWriter::Value(std::string_view value) { *out_ << std::string(value); }
+
 void YamlWriter::Field(std::string_view key, int64_t value) {
   Key(key);
   *out_ << value;

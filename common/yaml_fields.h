@@ -111,6 +111,7 @@ class YamlWriter {
   void Field(std::string_view key, int value) { Field(key, int64_t{value}); }
   void Field(std::string_view key, int64_t value);
   void Field(std::string_view key, uint64_t value);
+  void Value(std::string_view value);  // a list entry
 
   // The document so far, ending in a newline.
   std::string Text() const;

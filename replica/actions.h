@@ -59,9 +59,10 @@ struct ReplicaCounters {
   uint64_t snapshots_installed = 0;
   uint64_t deltas_committed = 0;
   uint64_t group_commits = 0;
-  uint64_t requests_answered = 0;  // as the active
-  uint64_t server_errors = 0;      // answers that failed on our side
-  uint64_t sessions_expired = 0;   // as the active
+  uint64_t requests_answered = 0;       // as the active
+  uint64_t server_errors = 0;           // answers that failed on our side
+  uint64_t sessions_expired = 0;        // as the active
+  uint64_t stale_term_assignments = 0;  // from a coordinator term below the highest seen
 };
 
 }  // namespace duplex

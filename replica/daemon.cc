@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -52,6 +53,7 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
           {"health", s.health_detail},
           {"refused_frames", c.refused_frames},
           {"stale_epoch_frames", c.stale_epoch_frames},
+          {"stale_term_assignments", c.stale_term_assignments},
           {"gaps", c.gaps},
           {"duplicates", c.duplicates},
           {"snapshots_sent", c.snapshots_sent},
@@ -144,8 +146,15 @@ class Daemon final : public ActionSink {
         store_(std::move(store)),
         core_(options.replica, store_.get(), processor),
         clients_(options.frame_bytes_max),
-        router_(context_.ctx, ZMQ_ROUTER, options.frame_bytes_max),
-        coordinator_(context_.ctx, ZMQ_DEALER, options.frame_bytes_max) {
+        router_(context_.ctx, ZMQ_ROUTER, options.frame_bytes_max) {
+    DUPLEX_ASSERT(!options.coordinator_endpoints.empty() &&
+                      options.coordinator_endpoints.size() <= kCoordinatorEndpointsMax,
+                  "a replica reports to one coordinator or a few",
+                  options.coordinator_endpoints.size());
+    for (size_t i = 0; i < options.coordinator_endpoints.size(); ++i) {
+      coordinators_.push_back(
+          std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options.frame_bytes_max));
+    }
     core_.SetActionSink(this);  // actions leave as soon as the core decides them
   }
   ~Daemon() override = default;
@@ -158,9 +167,10 @@ class Daemon final : public ActionSink {
     if (zmq_bind(router_.s, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
-    // Leaving from our host's address: per-host firewall rules (the lab) can tell us apart.
-    const std::string coordinator = WithSourceAddress(options_.coordinator_endpoint, options_.host);
-    zmq_connect(coordinator_.s, coordinator.c_str());
+    for (size_t i = 0; i < coordinators_.size(); ++i) {
+      DUPLEX_RETURN_IF_ERROR(
+          ConnectCoordinator(*coordinators_[i], options_.coordinator_endpoints[i]));
+    }
     http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
       res.status = published_.serving ? 200 : 503;
@@ -184,7 +194,7 @@ class Daemon final : public ActionSink {
       std::vector<zmq_pollitem_t>& items = poll_items_;
       items.clear();
       items.push_back({router_.s, 0, ZMQ_POLLIN, 0});
-      items.push_back({coordinator_.s, 0, ZMQ_POLLIN, 0});
+      for (auto& c : coordinators_) items.push_back({c->s, 0, ZMQ_POLLIN, 0});
       if (peer_) items.push_back({peer_->s, 0, ZMQ_POLLIN, 0});
       size_t first_client = items.size();
       clients_.AddPollItems(&items);
@@ -202,8 +212,10 @@ class Daemon final : public ActionSink {
       for (int i = 0; more(i) && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
-      for (int i = 0; more(i); ++i) {
-        if (!OnDealer(coordinator_.s, now, /*from_coordinator=*/true)) break;
+      for (auto& c : coordinators_) {
+        for (int i = 0; more(i); ++i) {
+          if (!OnDealer(c->s, now, /*from_coordinator=*/true)) break;
+        }
       }
       for (int i = 0; peer_ && more(i); ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
@@ -267,6 +279,20 @@ class Daemon final : public ActionSink {
     int64_t spent_us_[kPhases] = {};
   };
 
+  // Leaving from our host's address: per-host firewall rules (the lab) can tell us apart.
+  // Statuses are queued only on a live connection (ZMQ_IMMEDIATE): one of three coordinators
+  // may be down for hours, and a queue of its stale statuses (up to the high-water mark)
+  // would be replayed to it when it returns; a status is level-triggered, the next replaces it.
+  Status ConnectCoordinator(ZSocket& socket, const std::string& endpoint) {
+    int immediate = 1;
+    zmq_setsockopt(socket.s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    const std::string from = WithSourceAddress(endpoint, options_.host);
+    if (zmq_connect(socket.s, from.c_str()) != 0) {
+      return Unavailable("coordinator " + from + ": " + zmq_strerror(zmq_errno()));
+    }
+    return Status::Ok();
+  }
+
   void OnClientFrame(const std::string& route, const std::string& bytes, int64_t now) {
     auto frame = DecodeFrame(bytes, options_.frame_bytes_max);
     if (!frame.ok()) return (void)Refuse("client port: " + frame.status().message());
@@ -329,7 +355,9 @@ class Daemon final : public ActionSink {
     } else if (auto* a = std::get_if<ToActive>(&action)) {
       if (peer_) SendParts(peer_->s, nullptr, EncodeFrame(std::move(a->message)));
     } else if (auto* st = std::get_if<ToCoordinator>(&action)) {
-      SendParts(coordinator_.s, nullptr, EncodeFrame(std::move(st->status)));
+      // To every coordinator: followers keep their view warm, so a new leader acts at once.
+      const std::string frame = EncodeFrame(std::move(st->status));
+      for (auto& socket : coordinators_) SendParts(socket->s, nullptr, frame);
     } else if (auto* offload = std::get_if<Offload>(&action)) {
       worker_.Add(std::move(offload->work));
     } else if (auto* connect = std::get_if<ConnectActive>(&action)) {
@@ -365,7 +393,7 @@ class Daemon final : public ActionSink {
   std::vector<zmq_pollitem_t> poll_items_;
   ZContext context_;
   ZSocket router_;
-  ZSocket coordinator_;
+  std::vector<std::unique_ptr<ZSocket>> coordinators_;  // one per coordinator_endpoints
   std::unique_ptr<ZSocket> peer_;
   httplib::Server http_;
   std::thread http_thread_;
@@ -374,7 +402,53 @@ class Daemon final : public ActionSink {
   Worker worker_;  // last, so destroyed first: its jobs use the store and the core
 };
 
+// "tcp://host:port" with a port in 1..65535; the host is a name or an address.
+Status CheckCoordinatorEndpoint(std::string_view item, size_t index) {
+  const std::string where = "--coordinator: item " + std::to_string(index + 1);
+  if (item.empty()) return InvalidArgument(where + " is empty (a stray comma?)");
+  const std::string quoted = "'" + std::string(item) + "'";
+  const std::string_view scheme = "tcp://";
+  const size_t colon = item.rfind(':');
+  const bool shaped = item.starts_with(scheme) && colon != std::string_view::npos &&
+                      colon > scheme.size() && colon + 1 < item.size();
+  if (!shaped) return InvalidArgument(where + ": " + quoted + " is not tcp://host:port");
+  const std::string_view host = item.substr(scheme.size(), colon - scheme.size());
+  if (host.find_first_of(";/ \t") != std::string_view::npos) {
+    return InvalidArgument(where + ": " + quoted + " has a bad host '" + std::string(host) + "'");
+  }
+  const std::string_view port = item.substr(colon + 1);
+  const bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == port.npos;
+  if (!digits) return InvalidArgument(where + ": " + quoted + " has no port number after the host");
+  const int value = std::stoi(std::string(port));
+  if (value < 1 || value > 65535) {
+    return InvalidArgument(where + ": " + quoted + ": " + std::string(port) +
+                           " is not a port (1..65535)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+StatusOr<std::vector<std::string>> ParseCoordinatorEndpoints(std::string_view list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = list.find(',', start);
+    const std::string_view item = list.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    DUPLEX_RETURN_IF_ERROR(CheckCoordinatorEndpoint(item, out.size()));
+    if (std::find(out.begin(), out.end(), item) != out.end()) {
+      return InvalidArgument("--coordinator: " + std::string(item) + " is listed twice");
+    }
+    out.emplace_back(item);
+    if (out.size() > kCoordinatorEndpointsMax) {
+      return InvalidArgument("--coordinator: more than " +
+                             std::to_string(kCoordinatorEndpointsMax) + " coordinators");
+    }
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
 
 int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
   InstallStopSignals();

@@ -4,9 +4,13 @@
 // the HTTP server reads a published copy of the status under a mutex.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 #include "replica/processor.h"
 #include "replica/replica_core.h"
 
@@ -22,7 +26,9 @@ struct DaemonOptions {
   int port = 0;         // ZeroMQ ROUTER: replication (the standby's messages)
   int client_port = 0;  // TCP, length-prefixed frames (frame_stream.h): clients' requests
   int http_port = 0;    // GET /role: 200 when serving as active, else 503
-  std::string coordinator_endpoint;
+  // Every coordinator's control endpoint (one DEALER each): each status goes to all of
+  // them, and assignments are taken from any, the highest coordinator term winning.
+  std::vector<std::string> coordinator_endpoints;
   std::string data_dir;
   bool fsync = true;
   uint64_t log_retain_ops = 200000;
@@ -33,6 +39,15 @@ struct DaemonOptions {
   rocksdb::Env* env = nullptr;
   const WallClock* wall_clock = nullptr;
 };
+
+// A bound on --coordinator's list: sockets and statuses per heartbeat grow with it. (The
+// cluster config allows 3 coordinators; the bound leaves room without being a policy.)
+inline constexpr size_t kCoordinatorEndpointsMax = 7;
+
+// --coordinator's comma-separated list ("tcp://127.0.1.1:7401,tcp://127.0.2.1:7401"), one
+// endpoint or several. Errors name the bad item: empty, not tcp://host:port, listed twice,
+// or too many.
+StatusOr<std::vector<std::string>> ParseCoordinatorEndpoints(std::string_view list);
 
 // Runs until SIGTERM or SIGINT; returns the process exit code. A processor binary's main()
 // is ReplicaMain (replica_main.h), which builds the options from its flags.

@@ -56,6 +56,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setAdminFrames(s.admin_frames);
   b.setLeaseLostMs(s.lease_lost_ms);
   b.setFollowsActive(s.follows_active);
+  b.setStaleTermAssignments(s.stale_term_assignments);
   b.setLagOps(s.lag_ops);
   b.setRefusedFrames(s.refused_frames);
   b.setRolePath(s.role_path);
@@ -84,6 +85,7 @@ void ToWire(const Assignment& a, wire::Assignment::Builder b) {
   b.setDrain(a.drain);
   b.setHold(a.hold);
   b.setClusterVersion(a.cluster_version);
+  b.setCoordinatorTerm(a.coordinator_term);
 }
 
 void ToWire(const AdminRequest& r, wire::AdminRequest::Builder b) {
@@ -158,6 +160,7 @@ StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
   out.admin_frames = s.getAdminFrames();
   out.lease_lost_ms = s.getLeaseLostMs();
   out.follows_active = s.getFollowsActive();
+  out.stale_term_assignments = s.getStaleTermAssignments();
   out.lag_ops = s.getLagOps();
   out.refused_frames = s.getRefusedFrames();
   out.role_path = s.getRolePath();
@@ -207,7 +210,8 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       return Frame(Assignment{a.getEpoch(), *role, a.getPeerEndpoint(), a.getPeerName(),
                               a.getLeaseEchoUs(), a.getSkipLeaseWait(), a.getStandbyInSync(),
                               a.getSoloGrantId(), a.getDrain(), a.getClusterVersion(),
-                              a.getSyncId(), a.getStandbyOut(), a.getHold()});
+                              a.getSyncId(), a.getStandbyOut(), a.getHold(),
+                              a.getCoordinatorTerm()});
     }
     case wire::Frame::ADMIN_REQUEST:
       return AdminRequestFromWire(f.getAdminRequest());

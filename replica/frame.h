@@ -52,6 +52,7 @@ struct StatusReport {
   bool admin_frames = false;    // takes AdminRequest frames; older releases took "_digest..." ops
   uint64_t lease_lost_ms = 0;   // active: serving nothing for want of a lease this long
   bool follows_active = false;  // standby: heard its active within the ack timeout
+  uint64_t stale_term_assignments = 0;  // refused: of a coordinator term below the highest seen
   uint64_t lag_ops = 0;
   uint64_t refused_frames = 0;
   uint64_t stale_epoch_frames = 0;
@@ -83,6 +84,10 @@ struct Assignment {
   // both replicas at one seq for a moment; held requests wait instead of being refused
   // (drain), so clients do not back off and retry.
   bool hold = false;
+  // The sending coordinator's leadership term (the etcd leader key's create revision): a
+  // replica refuses assignments of a term below the highest it has seen, so a deposed
+  // leader that has not noticed yet cannot steer it. 0: the embedded single coordinator.
+  uint64_t coordinator_term = 0;
 };
 
 // The admin path (replica.capnp AdminRequest): whole-state operations asked of one replica

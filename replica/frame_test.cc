@@ -41,6 +41,28 @@ TEST(Frame, RoundTripsAnAssignmentsFlags) {
   EXPECT_FALSE(std::get<Assignment>(*frame).hold);
 }
 
+TEST(Frame, RoundTripsAnAssignmentsCoordinatorTerm) {
+  Assignment a;
+  a.epoch = 2;
+  a.coordinator_term = 0x1'0000'0007;  // a revision above 32 bits survives
+  auto frame = DecodeFrame(EncodeFrame(a), 1 << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_EQ(std::get<Assignment>(*frame).coordinator_term, 0x1'0000'0007u);
+  a.coordinator_term = 0;  // the embedded coordinator, and every release before terms
+  frame = DecodeFrame(EncodeFrame(a), 1 << 20);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_EQ(std::get<Assignment>(*frame).coordinator_term, 0u);
+}
+
+TEST(Frame, AStatusCarriesItsStaleTermAssignments) {
+  StatusReport s;
+  s.replica = "a";
+  s.stale_term_assignments = 3;
+  auto frame = DecodeFrame(EncodeFrame(s), 1 << 20);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_EQ(std::get<StatusReport>(*frame).stale_term_assignments, 3u);
+}
+
 TEST(Frame, AStatusSaysWhetherItsReplicaCanHold) {
   StatusReport s;
   s.replica = "a";

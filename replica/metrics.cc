@@ -45,6 +45,9 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
             c.refused_frames);
   m.Counter("duplex_stale_epoch_frames_total", "Frames of an older epoch ignored.",
             c.stale_epoch_frames);
+  m.Counter("duplex_stale_term_assignments_total",
+            "Assignments ignored: from a coordinator term below the highest seen.",
+            c.stale_term_assignments);
   m.Counter("duplex_gaps_total", "Standby: gaps found in the delta stream (each one a resync).",
             c.gaps);
   m.Counter("duplex_duplicate_deltas_total", "Standby: deltas received twice and skipped.",

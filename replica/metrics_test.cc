@@ -83,6 +83,7 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
   c.requests_answered = 42;
   c.group_commits = 5;
   c.gaps = 1;
+  c.stale_term_assignments = 2;
   Parsed p = Parse(MetricsText(AnActive(), c, {0.5, 4.0}));
   EXPECT_EQ(p.samples.at("duplex_active"), "1");
   EXPECT_EQ(p.samples.at("duplex_in_sync"), "0");
@@ -91,6 +92,7 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
   EXPECT_EQ(p.samples.at("duplex_requests_total"), "42");
   EXPECT_EQ(p.samples.at("duplex_group_commits_total"), "5");
   EXPECT_EQ(p.samples.at("duplex_gaps_total"), "1");
+  EXPECT_EQ(p.samples.at("duplex_stale_term_assignments_total"), "2");
   EXPECT_EQ(p.samples.at("duplex_request_latency_p99_seconds"), "0.0025");
   EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.5\"}"), "0.0005");
   EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.99\"}"), "0.004");

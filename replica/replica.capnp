@@ -72,6 +72,7 @@ struct Status {
   leaseLostMs @35 :UInt64;       # active: how long it has served nothing for want of a lease
                                  # (0: it holds one). It hears nobody: to be replaced.
   followsActive @36 :Bool;       # standby: heard (and acked) its active within the ack timeout
+  staleTermAssignments @37 :UInt64; # assignments refused: from a coordinator term below the highest seen
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the
@@ -90,6 +91,7 @@ struct Assignment {
   syncId @10 :UInt64;        # highest solo request id recorded: a restarted active numbers above it
   standbyOut @11 :Bool;      # active: the standby was taken out of service, ask to go solo now
   hold @12 :Bool;            # active: queue requests but commit none (a digest comparison)
+  coordinatorTerm @13 :UInt64; # the sending coordinator's leadership term (0: the embedded one)
 }
 
 # The admin path: whole-state operations the coordinator (or a test) asks one replica

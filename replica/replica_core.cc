@@ -183,8 +183,33 @@ void ReplicaCore::OnFromActive(PeerMessage message, int64_t now_us) {
   follower_.OnFromActive(message, now_us);
 }
 
+bool ReplicaCore::FollowsCoordinatorTerm(const Assignment& a) {
+  // Term 0 is the embedded coordinator, which has no rival to be deposed by: always taken.
+  if (a.coordinator_term == 0) return true;
+  if (a.coordinator_term >= coordinator_term_) {
+    if (a.coordinator_term > coordinator_term_ && coordinator_term_ != 0) {
+      spdlog::info("coordinator term {} (was {})", a.coordinator_term, coordinator_term_);
+    }
+    coordinator_term_ = a.coordinator_term;
+    return true;
+  }
+  // A deposed leader that has not noticed yet: its view of the pair is older than the one
+  // the new leader acts on, so nothing it says is taken.
+  ++counters_.stale_term_assignments;
+  if (refused_term_logged_ != a.coordinator_term) {
+    refused_term_logged_ = a.coordinator_term;
+    spdlog::warn("ignoring assignments of coordinator term {}: term {} leads", a.coordinator_term,
+                 coordinator_term_);
+  }
+  return false;
+}
+
 void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
   now_us_ = now_us;
+  if (!FollowsCoordinatorTerm(a)) return;
+  DUPLEX_ASSERT(a.coordinator_term == 0 || a.coordinator_term == coordinator_term_,
+                "an assignment taken is of the highest term", a.coordinator_term,
+                coordinator_term_);
   if (a.epoch < epoch()) {
     ++counters_.stale_epoch_frames;
     return;
@@ -306,6 +331,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   s.admin_frames = true;
   s.refused_frames = counters_.refused_frames;
   s.stale_epoch_frames = counters_.stale_epoch_frames;
+  s.stale_term_assignments = counters_.stale_term_assignments;
   return s;
 }
 

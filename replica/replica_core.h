@@ -48,6 +48,8 @@ class ReplicaCore final : private RoleListener {
 
   RoleState role() const { return machine_.state(); }
   uint64_t epoch() const { return store_->meta().epoch; }
+  // The highest coordinator term an assignment came with (0: none, or the embedded one).
+  uint64_t coordinator_term() const { return coordinator_term_; }
   bool Serving(int64_t now_us) const { return active_.Serving(now_us); }
   bool HasWork() const { return active_.HasWork(); }
   StatusReport BuildStatus(int64_t now_us) const;
@@ -103,6 +105,9 @@ class ReplicaCore final : private RoleListener {
   void ReplyNotActive(const std::string& route, const Request& request);
   void SendStatus();
   void CheckStoreMeta() const;
+  // False for an assignment of a coordinator term below the highest seen (counted, logged
+  // once per term); raises the highest seen otherwise.
+  bool FollowsCoordinatorTerm(const Assignment& assignment);
 
   ReplicaOptions options_;
   Store* store_;
@@ -116,6 +121,10 @@ class ReplicaCore final : private RoleListener {
   int64_t last_status_us_ = 0;
   bool reported_demoted_ = false;  // in the last status sent
   Assignment assignment_;
+  // In memory only: a restarted replica takes the next leader's word (a restarted etcd
+  // cluster numbers its revisions from 1 again, and a persisted term would shut it out).
+  uint64_t coordinator_term_ = 0;
+  uint64_t refused_term_logged_ = 0;  // the last stale term logged (once per term)
   ReplicaCounters counters_;
   std::string self_check_;  // the application's own check, run every heartbeat ("" = ok)
 

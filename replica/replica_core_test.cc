@@ -61,6 +61,7 @@ class ScriptedCoordinator {
   bool skip_lease_wait = false;
   bool drain = false;  // a switchover asks the active to stop serving
   bool hold = false;   // a digest comparison asks it to commit nothing for a moment
+  uint64_t term = 0;   // the leading coordinator's term (0: the embedded one)
   std::map<std::string, StatusReport> last;  // who has reported, and what
 
   static std::string Other(const std::string& name) { return name == "a" ? "b" : "a"; }
@@ -68,6 +69,7 @@ class ScriptedCoordinator {
   Assignment For(const std::string& name) const {
     Assignment a;
     a.epoch = epoch;
+    a.coordinator_term = term;
     if (active.empty()) return a;
     if (name == active) {
       a.role = WireRole::kActive;
@@ -1203,6 +1205,74 @@ TEST(ReplicaCore, StatusSaysThisReleaseTakesAdminFrames) {
   StatusReport status = pair.core("a").BuildStatus(0);
   EXPECT_TRUE(status.admin_frames);
   EXPECT_TRUE(status.marks);
+}
+
+// A leader deposed without knowing it (frozen, then thawed) still sends what its old view
+// says: here, b promoted at epoch 2. The new leader (a higher term) keeps a active; the
+// replicas follow the new leader only.
+TEST(ReplicaCore, AnAssignmentOfAnOlderCoordinatorTermIsIgnored) {
+  Pair pair;
+  pair.coordinator.term = 7;
+  StartInSync(pair);
+  ASSERT_EQ(pair.core("a").coordinator_term(), 7u);
+  ScriptedCoordinator deposed = pair.coordinator;
+  deposed.term = 6;
+  deposed.Promote("b", /*skip=*/true);
+
+  pair.core("a").OnAssignment(deposed.For("a"), pair.now());
+  pair.core("b").OnAssignment(deposed.For("b"), pair.now());
+  pair.RunFor(20 * kMs);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").epoch(), 1u);
+  EXPECT_EQ(pair.core("b").epoch(), 1u);
+  EXPECT_EQ(pair.core("a").counters().stale_term_assignments, 1u);
+  EXPECT_EQ(pair.core("b").counters().stale_term_assignments, 1u);
+  EXPECT_EQ(pair.core("a").BuildStatus(pair.now()).stale_term_assignments, 1u);
+  EXPECT_EQ(pair.core("a").coordinator_term(), 7u);  // the refused term is not learned
+  pair.Submit("a", Put(1, 1, "k", "v"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.code, Code::kOk);
+}
+
+TEST(ReplicaCore, AnAssignmentOfAHigherCoordinatorTermIsTakenAndItsTermLearned) {
+  Pair pair;
+  pair.coordinator.term = 7;
+  StartInSync(pair);
+  pair.coordinator.term = 9;  // a new leader, which fails the pair over
+  pair.Promote("b");
+  pair.RunFor(30 * kMs);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").coordinator_term(), 9u);
+  EXPECT_EQ(pair.core("b").coordinator_term(), 9u);
+  EXPECT_EQ(pair.core("a").counters().stale_term_assignments, 0u);
+
+  // The old term is now refused: the deposed leader cannot give a back its active role.
+  ScriptedCoordinator deposed = pair.coordinator;
+  deposed.term = 7;
+  deposed.Promote("a", /*skip=*/true);
+  pair.core("a").OnAssignment(deposed.For("a"), pair.now());
+  pair.RunFor(20 * kMs);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").epoch(), 2u);
+  EXPECT_EQ(pair.core("a").counters().stale_term_assignments, 1u);
+}
+
+// Term 0 is the embedded coordinator without etcd: it has no rivals, and a cluster that
+// goes back to it (the config lost `records: {etcd: ...}`) must still be obeyed.
+TEST(ReplicaCore, AnAssignmentOfTermZeroIsAlwaysTaken) {
+  Pair pair;
+  pair.coordinator.term = 7;
+  StartInSync(pair);
+  pair.coordinator.term = 0;
+  pair.Promote("b");
+  pair.RunFor(30 * kMs);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").epoch(), 2u);
+  EXPECT_EQ(pair.core("a").counters().stale_term_assignments, 0u);
+  EXPECT_EQ(pair.core("a").coordinator_term(), 7u);  // the highest seen stays
 }
 
 }  // namespace

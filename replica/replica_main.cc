@@ -29,6 +29,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   DaemonOptions o;
   std::string mode = "sync";
   std::string fault_file;
+  std::string coordinators;
   CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
   app.add_option("--name", o.replica.name, "replica name")->required();
   app.add_option("--host", o.host, "address to bind");
@@ -36,7 +37,9 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--client-port", o.client_port, "client port (TCP, length-prefixed frames)")
       ->required();
   app.add_option("--http-port", o.http_port, "HTTP port for /role and /status")->required();
-  app.add_option("--coordinator", o.coordinator_endpoint, "coordinator control endpoint")
+  app.add_option("--coordinator", coordinators,
+                 "the coordinators' control endpoints, comma-separated: "
+                 "tcp://h1:7401,tcp://h2:7401 (one for a single coordinator)")
       ->required();
   app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
   app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
@@ -58,6 +61,13 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);
+  StatusOr<std::vector<std::string>> endpoints = ParseCoordinatorEndpoints(coordinators);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
+                 endpoints.status().message().c_str());
+    return 2;
+  }
+  o.coordinator_endpoints = std::move(endpoints).value();
   o.replica.async = mode == "async";
   o.fsync = !no_fsync;
   StatusOr<MutantSet> mutants = MutantSet::FromEnvironment();

@@ -10,9 +10,10 @@
 
 namespace duplex {
 
-// Flags: --name, --port, --client-port, --http-port, --coordinator, --data-dir, ...; for
-// the chaos harness only, --fault-file and the environment variable DUPLEX_MUTANTS
-// (chaos/hooks/mutants.h). Returns the process exit code.
+// Flags: --name, --port, --client-port, --http-port, --coordinator (every coordinator's
+// control endpoint, comma-separated), --data-dir, ...; for the chaos harness only,
+// --fault-file and the environment variable DUPLEX_MUTANTS (chaos/hooks/mutants.h).
+// Returns the process exit code: 2 when a flag is bad (the reason on stderr).
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
 
 }  // namespace duplex

@@ -35,6 +35,7 @@ using config_fields::ReadHosts;
 using config_fields::ReadPort;
 using config_fields::Section;
 using config_fields::WriteHosts;
+using config_fields::WriteRecords;
 using config_fields::Zero;
 
 using Keys = YamlField::Keys;
@@ -192,8 +193,15 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
     std::string address;  // "" = any
     int port;
   };
-  std::vector<Port> ports = {{"admin_port", config.host, config.admin_port},
-                             {"control_port", config.host, config.control_port}};
+  std::vector<Port> ports;
+  for (std::size_t i = 0; i < config.coordinators.size(); ++i) {
+    const CoordinatorConfig& c = config.coordinators[i];
+    const std::string path = config.coordinator_host.empty()
+                                 ? std::string()
+                                 : "coordinators[" + std::to_string(i) + "].";
+    ports.push_back({path + "admin_port", c.address, c.admin_port});
+    ports.push_back({path + "control_port", c.address, c.control_port});
+  }
   for (std::size_t i = 0; i < config.replicas.size(); ++i) {
     const std::string path = "replicas[" + std::to_string(i) + "]";
     const ReplicaConfig& r = config.replicas[i];
@@ -217,9 +225,9 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
 }
 
 Status ReadTopLevel(const YamlField& root, ClusterConfig* config) {
-  DUPLEX_RETURN_IF_ERROR(root.CheckKeys({"name", "data_dir", "host", "admin_port", "control_port",
-                                         "log_level", "processor", "hosts", "coordinators",
-                                         "replicas", "timing", "restart", "replication", "agent"}));
+  DUPLEX_RETURN_IF_ERROR(root.CheckKeys(
+      {"name", "data_dir", "host", "admin_port", "control_port", "log_level", "processor", "hosts",
+       "coordinators", "records", "replicas", "timing", "restart", "replication", "agent"}));
   DUPLEX_RETURN_IF_ERROR(root["name"].ReadRequiredText(&config->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(root["name"], config->name));
   DUPLEX_RETURN_IF_ERROR(root["data_dir"].ReadText(&config->data_dir));
@@ -433,6 +441,10 @@ StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
 }
 
 // Errors carry the file's path in front ("cluster.yaml: replicas[1].port: ..."), as compilers do.
+Status SelectCoordinator(ClusterConfig* config, const std::string& host_name) {
+  return config_fields::Select(config, host_name);
+}
+
 StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path) {
   StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
@@ -462,6 +474,7 @@ std::string ClusterConfigToYaml(const ClusterConfig& config) {
   out.Field("version", config.processor.version);
   out.EndMap();
   WriteHosts(out, config);
+  WriteRecords(out, config);
   out.Key("replicas");
   out.BeginList();
   for (const ReplicaConfig& replica : config.replicas) WriteReplica(out, config, replica);

@@ -25,6 +25,10 @@ std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const 
 StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
                                            const std::string& base_dir = ".");
 StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path);
+// Makes the coordinator on host `host_name` (`duplex coordinator --host`) this process's:
+// config->host, admin_port and control_port become its. InvalidArgument naming the
+// coordinators' hosts when none runs there.
+Status SelectCoordinator(ClusterConfig* config, const std::string& host_name);
 // YAML that parses back to the same config (used by `duplex up` to hand the
 // coordinator a resolved copy).
 std::string ClusterConfigToYaml(const ClusterConfig& config);

@@ -326,6 +326,85 @@ TEST(ClusterConfig, RejectsBadPlacement) {
                         "agent.restart_when_alone: must be true or false"));
 }
 
+// Three coordinators electing their leader in etcd (high availability).
+constexpr char kThreeCoordinators[] = R"(name: kv-ha
+data_dir: ../data
+processor: {binary: bin/kv-1.0.0, version: 1.0.0}
+hosts:
+  - {name: h1, address: 127.0.1.1}
+  - {name: h2, address: 127.0.2.1}
+  - {name: h3, address: 127.0.3.1}
+coordinators:
+  - {host: h1, admin_port: 7400, control_port: 7401}
+  - {host: h2, admin_port: 7400, control_port: 7401}
+  - {host: h3, admin_port: 7400, control_port: 7401}
+records: {etcd: {endpoints: [http://127.0.1.1:2379, http://127.0.2.1:2379], prefix: /duplex/kv, lease_ttl_s: 1}}
+replicas:
+  - {name: a, host: h1, port: 7410, client_port: 7412, http_port: 7411}
+  - {name: b, host: h2, port: 7410, client_port: 7412, http_port: 7411}
+)";
+
+TEST(ClusterConfig, ReadsSeveralCoordinatorsAndTheirEtcd) {
+  StatusOr<ClusterConfig> config = Parse(kThreeCoordinators);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->coordinators.size(), 3u);
+  EXPECT_EQ(config->coordinators[2].address, "127.0.3.1");
+  EXPECT_EQ(config->coordinator_host, "h1") << "the first is selected until --host says else";
+  ASSERT_TRUE(config->etcd.has_value());
+  EXPECT_EQ(config->etcd->endpoints.size(), 2u);
+  EXPECT_EQ(config->etcd->prefix, "/duplex/kv");
+  EXPECT_EQ(config->etcd->lease_ttl_s, 1);
+  ASSERT_TRUE(SelectCoordinator(&*config, "h2").ok());
+  EXPECT_EQ(config->host, "127.0.2.1");
+  EXPECT_EQ(config->control_port, 7401);
+  EXPECT_TRUE(FailsWith(SelectCoordinator(&*config, "h9"),
+                        "no coordinator runs on host \"h9\" (coordinators: h1, h2, h3)"));
+  StatusOr<ClusterConfig> again = Parse(ClusterConfigToYaml(*config));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->coordinators.size(), 3u);
+  EXPECT_EQ(again->etcd->endpoints, config->etcd->endpoints);
+  EXPECT_EQ(again->etcd->lease_ttl_s, 1);
+  // Without records: one coordinator, implied from the top-level fields, and no etcd.
+  StatusOr<ClusterConfig> single = Parse(kValid);
+  ASSERT_TRUE(single.ok());
+  ASSERT_EQ(single->coordinators.size(), 1u);
+  EXPECT_EQ(single->coordinators[0].admin_port, single->admin_port);
+  EXPECT_FALSE(single->etcd.has_value());
+}
+
+TEST(ClusterConfig, RejectsBadCoordinatorsAndRecords) {
+  const std::string ha = kThreeCoordinators;
+  EXPECT_TRUE(FailsWith(Parse(Edit(ha,
+                                   "records: {etcd: {endpoints: [http://127.0.1.1:2379, "
+                                   "http://127.0.2.1:2379], prefix: /duplex/kv, lease_ttl_s: "
+                                   "1}}\n",
+                                   "")),
+                        "coordinators: 3 coordinators elect their leader in etcd"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(ha, "{host: h3, admin", "{host: h2, admin")),
+                        "coordinators[2].host: \"h2\" already runs a coordinator"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(ha, "http://127.0.1.1:2379,", "127.0.1.1:2379,")),
+                "records.etcd.endpoints[0]: \"127.0.1.1:2379\" is not http://address:port"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(ha, "http://127.0.2.1:2379]", "http://127.0.2.1:99999]")),
+                        "records.etcd.endpoints[1]: \"http://127.0.2.1:99999\": \"99999\" is not "
+                        "a port"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(ha, "prefix: /duplex/kv", "prefix: duplex/kv")),
+                        "records.etcd.prefix: \"duplex/kv\" must start with '/'"));
+  EXPECT_TRUE(FailsWith(Parse(Edit(ha, "lease_ttl_s: 1", "lease_ttl_s: 0")),
+                        "records.etcd.lease_ttl_s: must be a positive integer"));
+  EXPECT_TRUE(FailsWith(
+      Parse(Edit(ha, "records: {etcd: {endpoints:", "records: {etc: {endpoints:")), "records"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(ha, "port: 7410, client_port: 7412, http_port: 7411}\n  - {name: b",
+                           "port: 7410, client_port: 7412, http_port: 7411, "
+                           "coordinator_port: 7500}\n  - {name: b")),
+                "replicas[0].coordinator_port: a proxy for the one coordinator; there are 3"));
+  EXPECT_TRUE(
+      FailsWith(Parse(Edit(ha, "port: 7410, client_port: 7412, http_port: 7411}\n  - {name: b",
+                           "port: 7401, client_port: 7412, http_port: 7411}\n  - {name: b")),
+                "replicas[0].port: 7401 is already used by coordinators[0].control_port"));
+}
+
 TEST(ClusterConfig, RejectsALeaseNotLongerThanThreeHeartbeats) {
   EXPECT_TRUE(FailsWith(
       Parse(Edit(kValid, "heartbeat_ms: 10, lease_ms: 100", "heartbeat_ms: 20, lease_ms: 50")),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,25 @@ struct AgentConfig {
   bool restart_when_alone = true;
 };
 
+// A coordinator: one (the embedded default, or `coordinators:` with one entry) or several,
+// which elect a leader in etcd (`records: {etcd: ...}`); only the leader acts.
+struct CoordinatorConfig {
+  std::string host_name;  // the host it runs on; "" when no hosts are named
+  std::string address;    // where it binds (its host's address)
+  int admin_port = 0;     // HTTP+JSON admin API
+  int control_port = 0;   // ZeroMQ control socket: replicas and agents connect here
+};
+
+// The coordinators' record store and election in etcd (`records: {etcd: ...}`); without it
+// the coordinator keeps its record in its own RocksDB (one coordinator only).
+struct EtcdConfig {
+  std::vector<std::string> endpoints;  // http://address:port, loopback in the lab
+  std::string prefix;                  // every key lives under it: /duplex/<cluster>
+  // The leader key's lease: a dead leader's key is gone this long after its last renewal.
+  // etcd raises it to its own minimum (1.5 election timeouts, rounded up to a second).
+  int lease_ttl_s = 2;
+};
+
 struct ProcessorConfig {
   std::string binary;   // path to the processor executable (relative to the config file)
   std::string version;  // e.g. "1.0.0"
@@ -88,6 +108,10 @@ struct ClusterConfig {
   std::vector<HostConfig> hosts;  // as written, or the one implied host
   bool hosts_named = false;       // `hosts:` was written
   std::string coordinator_host;   // the host (by name) the coordinator runs on; "" = none named
+  // Every coordinator; host/admin_port/control_port above are this process's own entry
+  // (SelectCoordinator), the first by default.
+  std::vector<CoordinatorConfig> coordinators;
+  std::optional<EtcdConfig> etcd;  // `records: {etcd: ...}`; none: the coordinator's RocksDB
   ProcessorConfig processor;
   std::vector<ReplicaConfig> replicas;  // exactly two
   TimingConfig timing;

@@ -41,31 +41,84 @@ Status ReadHostList(const YamlField& list, ClusterConfig* config) {
   return Status::Ok();
 }
 
-// One coordinator for now; the high-availability issue allows three.
+Status ReadCoordinator(const YamlField& entry, const ClusterConfig& config,
+                       CoordinatorConfig* out) {
+  if (!entry.IsMap()) return entry.WrongKind("a map of fields");
+  DUPLEX_RETURN_IF_ERROR(entry.CheckKeys({"host", "admin_port", "control_port"}));
+  DUPLEX_RETURN_IF_ERROR(entry["host"].ReadRequiredText(&out->host_name));
+  const HostConfig* host = FindHost(config, out->host_name);
+  if (host == nullptr || !config.hosts_named) {
+    return entry["host"].Error(Quote(out->host_name) + " is not one of hosts (" +
+                               (config.hosts_named ? HostNames(config) : "none named") + ")");
+  }
+  out->address = host->address;
+  DUPLEX_RETURN_IF_ERROR(ReadPort(entry["admin_port"], true, &out->admin_port));
+  return ReadPort(entry["control_port"], true, &out->control_port);
+}
+
+// One coordinator, or several that elect a leader in etcd (`records: {etcd: ...}`), each on a
+// host of its own. The first is this process's until SelectCoordinator says otherwise.
 Status ReadCoordinators(const YamlField& root, ClusterConfig* config) {
   const YamlField list = root["coordinators"];
   if (!list.written()) return Status::Ok();
-  if (!list.IsList()) return list.WrongKind("a list");
-  if (list.size() != 1) {
-    return list.Error("exactly one coordinator for now, got " + std::to_string(list.size()));
+  if (!list.IsList() || list.size() == 0) return list.WrongKind("a non-empty list");
+  if (list.size() > kCoordinatorsMax) {
+    return list.Error("at most " + std::to_string(kCoordinatorsMax) + " coordinators, got " +
+                      std::to_string(list.size()));
   }
   for (const char* key : {"host", "admin_port", "control_port"}) {
     if (root[key].written()) {
       return root[key].Error("the coordinator is described in coordinators: already");
     }
   }
-  const YamlField entry = list[std::size_t{0}];
-  if (!entry.IsMap()) return entry.WrongKind("a map of fields");
-  DUPLEX_RETURN_IF_ERROR(entry.CheckKeys({"host", "admin_port", "control_port"}));
-  DUPLEX_RETURN_IF_ERROR(entry["host"].ReadRequiredText(&config->coordinator_host));
-  const HostConfig* host = FindHost(*config, config->coordinator_host);
-  if (host == nullptr || !config->hosts_named) {
-    return entry["host"].Error(Quote(config->coordinator_host) + " is not one of hosts (" +
-                               (config->hosts_named ? HostNames(*config) : "none named") + ")");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    CoordinatorConfig c;
+    DUPLEX_RETURN_IF_ERROR(ReadCoordinator(list[i], *config, &c));
+    for (const CoordinatorConfig& earlier : config->coordinators) {
+      if (earlier.host_name == c.host_name) {
+        return list[i]["host"].Error(Quote(c.host_name) + " already runs a coordinator");
+      }
+    }
+    config->coordinators.push_back(std::move(c));
   }
-  config->host = host->address;
-  DUPLEX_RETURN_IF_ERROR(ReadPort(entry["admin_port"], true, &config->admin_port));
-  return ReadPort(entry["control_port"], true, &config->control_port);
+  return Status::Ok();
+}
+
+// http://address:port: the etcd client speaks plain HTTP to the v3 gateway.
+Status CheckEndpoint(const YamlField& field, const std::string& endpoint) {
+  constexpr std::string_view kScheme = "http://";
+  const std::size_t colon = endpoint.rfind(':');
+  if (endpoint.rfind(kScheme, 0) != 0 || colon == std::string::npos || colon < kScheme.size()) {
+    return field.Error(Quote(endpoint) + " is not http://address:port");
+  }
+  const std::string port = endpoint.substr(colon + 1);
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    return field.Error(Quote(endpoint) + ": " + Quote(port) + " is not a port (1..65535)");
+  }
+  return Status::Ok();
+}
+
+Status ReadEtcd(const YamlField& node, EtcdConfig* etcd) {
+  if (!node.IsMap()) return node.WrongKind("a map of fields");
+  DUPLEX_RETURN_IF_ERROR(node.CheckKeys({"endpoints", "prefix", "lease_ttl_s"}));
+  const YamlField endpoints = node["endpoints"];
+  if (!endpoints.written()) return endpoints.Error("required: a list of http://address:port");
+  if (!endpoints.Convert(&etcd->endpoints) || etcd->endpoints.empty()) {
+    return endpoints.WrongKind("a non-empty list of http://address:port");
+  }
+  for (std::size_t i = 0; i < etcd->endpoints.size(); ++i) {
+    DUPLEX_RETURN_IF_ERROR(CheckEndpoint(endpoints[i], etcd->endpoints[i]));
+  }
+  DUPLEX_RETURN_IF_ERROR(node["prefix"].ReadRequiredText(&etcd->prefix));
+  const std::string& p = etcd->prefix;
+  if (p.front() != '/' || p.back() == '/' || p.find_first_of(" \t\n") != std::string::npos) {
+    return node["prefix"].Error(Quote(p) +
+                                " must start with '/', not end with one, and hold no "
+                                "spaces (e.g. /duplex/kv-demo)");
+  }
+  return ReadCount(node["lease_ttl_s"], Zero::kRejected, &etcd->lease_ttl_s);
 }
 
 }  // namespace
@@ -79,8 +132,45 @@ Status ReadHosts(const YamlField& root, ClusterConfig* config) {
   }
   DUPLEX_RETURN_IF_ERROR(ReadCoordinators(root, config));
   if (!root["coordinators"].written()) {
-    DUPLEX_RETURN_IF_ERROR(ReadPort(root["admin_port"], true, &config->admin_port));
-    DUPLEX_RETURN_IF_ERROR(ReadPort(root["control_port"], true, &config->control_port));
+    CoordinatorConfig implied{"", config->host, 0, 0};
+    DUPLEX_RETURN_IF_ERROR(ReadPort(root["admin_port"], true, &implied.admin_port));
+    DUPLEX_RETURN_IF_ERROR(ReadPort(root["control_port"], true, &implied.control_port));
+    config->coordinators = {implied};
+  }
+  DUPLEX_RETURN_IF_ERROR(Select(config, config->coordinators.front().host_name));
+  return ReadRecords(root, config);
+}
+
+Status Select(ClusterConfig* config, const std::string& host_name) {
+  for (const CoordinatorConfig& c : config->coordinators) {
+    if (c.host_name != host_name) continue;
+    config->coordinator_host = c.host_name;
+    config->host = c.address;
+    config->admin_port = c.admin_port;
+    config->control_port = c.control_port;
+    return Status::Ok();
+  }
+  std::string names;
+  for (const CoordinatorConfig& c : config->coordinators) {
+    names += (names.empty() ? "" : ", ") + c.host_name;
+  }
+  return InvalidArgument("no coordinator runs on host " + Quote(host_name) +
+                         " (coordinators: " + names + ")");
+}
+
+Status ReadRecords(const YamlField& root, ClusterConfig* config) {
+  StatusOr<YamlField> records = Section(root, "records", false, {"etcd"});
+  if (!records.ok()) return records.status();
+  const YamlField etcd = (*records)["etcd"];
+  if (etcd.written()) {
+    config->etcd.emplace();
+    DUPLEX_RETURN_IF_ERROR(ReadEtcd(etcd, &*config->etcd));
+  }
+  if (config->coordinators.size() > 1 && !config->etcd) {
+    return root["coordinators"].Error(
+        std::to_string(config->coordinators.size()) +
+        " coordinators elect their leader in etcd: records: {etcd: {endpoints: [...], prefix: "
+        "...}} is required");
   }
   return Status::Ok();
 }
@@ -88,6 +178,11 @@ Status ReadHosts(const YamlField& root, ClusterConfig* config) {
 Status PlaceReplicas(const YamlField& root, ClusterConfig* config) {
   for (std::size_t i = 0; i < config->replicas.size(); ++i) {
     ReplicaConfig& replica = config->replicas[i];
+    if (replica.coordinator_port != 0 && config->coordinators.size() > 1) {
+      return root["replicas"][i]["coordinator_port"].Error(
+          "a proxy for the one coordinator; there are " +
+          std::to_string(config->coordinators.size()));
+    }
     const YamlField field = root["replicas"][i]["host"];
     if (!config->hosts_named) {
       replica.host_name = kImpliedHostName;  // `host:` is an address, as before hosts
@@ -133,12 +228,30 @@ void WriteHosts(YamlWriter& out, const ClusterConfig& config) {
   if (config.coordinator_host.empty()) return;
   out.Key("coordinators");
   out.BeginList();
-  out.BeginMap();
-  out.Field("host", config.coordinator_host);
-  out.Field("admin_port", config.admin_port);
-  out.Field("control_port", config.control_port);
-  out.EndMap();
+  for (const CoordinatorConfig& c : config.coordinators) {
+    out.BeginMap();
+    out.Field("host", c.host_name);
+    out.Field("admin_port", c.admin_port);
+    out.Field("control_port", c.control_port);
+    out.EndMap();
+  }
   out.EndList();
+}
+
+void WriteRecords(YamlWriter& out, const ClusterConfig& config) {
+  if (!config.etcd) return;
+  out.Key("records");
+  out.BeginMap();
+  out.Key("etcd");
+  out.BeginMap();
+  out.Key("endpoints");
+  out.BeginList();
+  for (const std::string& e : config.etcd->endpoints) out.Value(e);
+  out.EndList();
+  out.Field("prefix", config.etcd->prefix);
+  out.Field("lease_ttl_s", config.etcd->lease_ttl_s);
+  out.EndMap();
+  out.EndMap();
 }
 
 }  // namespace duplex::config_fields
