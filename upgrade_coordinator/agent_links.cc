@@ -9,6 +9,23 @@
 
 namespace duplex {
 
+namespace {
+
+// --coordinator: every coordinator, comma-separated. A chaos proxy between the replica and
+// its coordinator (ReplicaConfig::coordinator_port) stands in for the one coordinator.
+std::string CoordinatorFlag(const ClusterConfig& c, const ReplicaConfig& r) {
+  if (c.coordinators.size() <= 1 && r.coordinator_port != 0) {
+    return TcpEndpoint(c.host, r.coordinator_port);
+  }
+  std::string flag;
+  for (const std::string& endpoint : CoordinatorControlEndpoints(c)) {
+    flag += (flag.empty() ? "" : ",") + endpoint;
+  }
+  return flag;
+}
+
+}  // namespace
+
 std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig& r) {
   auto n = [](auto v) { return std::to_string(v); };
   const HostConfig* host = FindHost(c, r.host_name);
@@ -25,7 +42,7 @@ std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig
       "--http-port",
       n(r.http_port),
       "--coordinator",
-      TcpEndpoint(c.host, r.coordinator_port != 0 ? r.coordinator_port : c.control_port),
+      CoordinatorFlag(c, r),
       "--data-dir",
       ReplicaDataDir(c, r),
       "--archive-dir",
@@ -53,7 +70,8 @@ std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig
       "--max-frame-bytes",
       n(c.replication.frame_bytes_max),
       "--log-level",
-      c.log_level};
+      c.log_level,
+  };
   if (!r.fault_file.empty()) args.insert(args.end(), {"--fault-file", r.fault_file});
   return args;
 }
@@ -198,7 +216,7 @@ std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const A
 
 DesiredState AgentLinks::DesiredFor(const std::string& host) const {
   const Agent& a = agents_.at(host);
-  DesiredState d{host, a.generation, {}, config_.agent.restart_when_alone};
+  DesiredState d{host, a.generation, {}, config_.agent.restart_when_alone, term_};
   for (const ReplicaConfig* rc : ReplicasOn(config_, host)) {
     const Tracked& t = replicas_.at(rc->name);
     if (t.decided) d.replicas.push_back(t.spec);

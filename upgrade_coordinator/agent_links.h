@@ -45,6 +45,10 @@ class AgentLinks {
   // Desired states to send now, with the route of their agent: every host whose desired
   // state changed, and every host that reported (a level-triggered answer).
   std::vector<std::pair<std::string, DesiredState>> TakeOutgoing();
+  // The leadership term every desired state built from now on carries (0: the embedded
+  // coordinator); agents ignore terms below the highest they have seen.
+  void SetTerm(uint64_t term) { term_ = term; }
+  uint64_t term() const { return term_; }
 
   // The pid an agent reported for the replica's process (0: none known yet).
   int32_t KnownPid(const std::string& replica) const;
@@ -90,6 +94,7 @@ class AgentLinks {
   const ClusterConfig& config_;
   std::map<std::string, Tracked> replicas_;
   std::map<std::string, Agent> agents_;  // by host name
+  uint64_t term_ = 0;
 };
 
 }  // namespace duplex

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -55,6 +56,63 @@ class AgentLinksTest : public ::testing::Test {
   ClusterConfig config_ = TwoHosts();
   AgentLinks links_{config_};
 };
+
+// The value after --coordinator in a replica's command line.
+std::string CoordinatorArg(const std::vector<std::string>& args) {
+  auto it = std::find(args.begin(), args.end(), "--coordinator");
+  return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
+}
+
+TEST(ReplicaArgs, AReplicaOfOneCoordinatorIsToldItsEndpoint) {
+  ClusterConfig config = TwoHosts();
+  EXPECT_EQ(CoordinatorArg(ReplicaArgs(config, config.replicas[0])), "tcp://127.0.3.1:7401");
+  // A chaos proxy between replica a and the coordinator stands in for it.
+  config.replicas[0].coordinator_port = 7450;
+  EXPECT_EQ(CoordinatorArg(ReplicaArgs(config, config.replicas[0])), "tcp://127.0.3.1:7450");
+  EXPECT_EQ(CoordinatorArg(ReplicaArgs(config, config.replicas[1])), "tcp://127.0.3.1:7401");
+}
+
+TEST(ReplicaArgs, AReplicaOfSeveralCoordinatorsIsToldEveryOneInOrder) {
+  auto config = ParseClusterConfig(R"(name: lab
+data_dir: /data
+processor: {binary: /bin/kv, version: 1.0.0}
+hosts:
+  - {name: h1, address: 127.0.1.1}
+  - {name: h2, address: 127.0.2.1}
+  - {name: h3, address: 127.0.3.1}
+coordinators:
+  - {host: h1, admin_port: 7400, control_port: 7401}
+  - {host: h2, admin_port: 7400, control_port: 7402}
+  - {host: h3, admin_port: 7400, control_port: 7401}
+records: {etcd: {endpoints: [http://127.0.1.1:2379], prefix: /duplex/lab}}
+replicas:
+  - {name: a, host: h1, port: 7410, client_port: 7412, http_port: 7411}
+  - {name: b, host: h2, port: 7410, client_port: 7412, http_port: 7411}
+)");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const std::string all = "tcp://127.0.1.1:7401,tcp://127.0.2.1:7402,tcp://127.0.3.1:7401";
+  EXPECT_EQ(CoordinatorArg(ReplicaArgs(*config, config->replicas[0])), all);
+  // Whichever coordinator builds it (the one leading): the same list.
+  ASSERT_TRUE(SelectCoordinator(&*config, "h2").ok());
+  EXPECT_EQ(CoordinatorArg(ReplicaArgs(*config, config->replicas[1])), all);
+  EXPECT_EQ(CoordinatorControlEndpoints(*config),
+            (std::vector<std::string>{"tcp://127.0.1.1:7401", "tcp://127.0.2.1:7402",
+                                      "tcp://127.0.3.1:7401"}));
+}
+
+TEST_F(AgentLinksTest, EveryDesiredStateCarriesTheLeadersTerm) {
+  links_.Start("a", "", "1.0.0");
+  links_.OnReport("r1", Report("h1", {}), 0);
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].second.term, 0u);  // the embedded coordinator's
+  links_.SetTerm(41);
+  links_.OnReport("r1", Report("h1", {}), 10 * kMs);
+  links_.OnReport("r2", Report("h2", {}), 10 * kMs);
+  out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& [route, desired] : out) EXPECT_EQ(desired.term, 41u) << route;
+}
 
 TEST_F(AgentLinksTest, AStartBecomesDesiredStateAndItsPidComesBack) {
   links_.Start("a", "", "1.0.0");

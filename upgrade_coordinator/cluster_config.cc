@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/net.h"
 #include "common/yaml_fields.h"
 #include "upgrade_coordinator/internal/cluster_hosts.h"
 #include "upgrade_coordinator/internal/config_fields.h"
@@ -422,6 +423,17 @@ std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const 
   std::vector<const ReplicaConfig*> out;
   for (const ReplicaConfig& r : config.replicas) {
     if (r.host_name == host) out.push_back(&r);
+  }
+  return out;
+}
+
+std::vector<std::string> CoordinatorControlEndpoints(const ClusterConfig& config) {
+  // One coordinator: the config's own fields, which fixtures and benchmarks set by hand
+  // without a coordinators: list.
+  if (config.coordinators.size() <= 1) return {TcpEndpoint(config.host, config.control_port)};
+  std::vector<std::string> out;
+  for (const CoordinatorConfig& c : config.coordinators) {
+    out.push_back(TcpEndpoint(c.address, c.control_port));
   }
   return out;
 }

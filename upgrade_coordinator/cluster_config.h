@@ -19,6 +19,9 @@ std::string HostDataDir(const ClusterConfig& config, const HostConfig& host);
 std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);
 // The replicas placed on `host`.
 std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const std::string& host);
+// Every coordinator's control endpoint ("tcp://127.0.1.1:7401"), in the config's order: where
+// replicas and agents connect. With one coordinator, this config's own host and control_port.
+std::vector<std::string> CoordinatorControlEndpoints(const ClusterConfig& config);
 
 // Parses and validates. Errors name the field and the reason:
 // "replicas[1].port: 70000 is not a port (1..65535)".

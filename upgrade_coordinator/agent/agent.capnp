@@ -63,6 +63,8 @@ struct DesiredState {
   generation @1 :UInt64;
   replicas @2 :List(ReplicaSpec);
   restartWhenAlone @3 :Bool;
+  term @4 :UInt64;            # the sending coordinator's leadership term (0: the embedded one);
+                              # an agent ignores terms below the highest it has seen
 }
 
 # Coordinator -> agent: a piece of a package (manifest.yaml and its one binary).

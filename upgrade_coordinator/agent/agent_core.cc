@@ -43,15 +43,33 @@ void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaPr
   Converge(now_us);
 }
 
-// The latest wins: one connection keeps the coordinator's messages in order, and a
-// restarted coordinator's generations start again from 1.
+// The latest wins: one connection keeps a coordinator's messages in order, only the leader
+// sends, and a restarted coordinator's (or a new leader's) generations start again from 1.
 void AgentCore::OnDesired(const DesiredState& desired, int64_t now_us) {
+  if (!FollowsTerm(desired.term)) return;
   heard_us_ = now_us;
   if (!(desired == desired_)) {
     desired_ = desired;
     actions_.push_back(SaveRecord{});
   }
   Converge(now_us);
+}
+
+bool AgentCore::FollowsTerm(uint64_t term) {
+  if (term == 0) return true;  // the embedded coordinator has no rival to be deposed by
+  if (term >= term_) {
+    if (term > term_ && term_ != 0) spdlog::info("coordinator term {} (was {})", term, term_);
+    term_ = term;
+    return true;
+  }
+  // A leader deposed without knowing it yet (frozen, cut off from etcd): its view is older
+  // than the one the new leader acts on.
+  ++stale_term_states_;
+  if (stale_term_logged_ != term) {
+    stale_term_logged_ = term;
+    spdlog::warn("ignoring desired states of coordinator term {}: term {} leads", term, term_);
+  }
+  return false;
 }
 
 void AgentCore::OnCoordinatorHeard(int64_t now_us) { heard_us_ = now_us; }

@@ -48,6 +48,9 @@ class AgentCore {
   // instance they ran is not started again; the coordinator asks for a new one).
   void Restore(const DesiredState& desired, const std::vector<ReplicaProcess>& known,
                int64_t now_us);
+  // A desired state of a coordinator term below the highest seen is ignored (a deposed
+  // leader's; logged once per term, counted) and does not count as hearing the coordinator.
+  // Term 0, the embedded coordinator, is always taken.
   void OnDesired(const DesiredState& desired, int64_t now_us);
   void OnCoordinatorHeard(int64_t now_us);
   void OnStarted(const std::string& replica, int32_t pid, int64_t now_us);
@@ -60,6 +63,10 @@ class AgentCore {
   // Every replica the agent runs or was asked about, sorted by name.
   std::vector<ReplicaProcess> processes() const;
   bool Alone(int64_t now_us) const;
+  // The highest coordinator term a desired state came with (in memory only: a restarted
+  // agent takes the next leader's word, as a restarted etcd numbers its revisions anew).
+  uint64_t term() const { return term_; }
+  uint64_t stale_term_states() const { return stale_term_states_; }
 
  private:
   struct Proc {
@@ -70,6 +77,7 @@ class AgentCore {
     bool crashed = false;           // its last exit was no stop of ours, and not restarted yet
     std::vector<int64_t> alone_crashes_us;
   };
+  bool FollowsTerm(uint64_t term);
   void Converge(int64_t now_us);
   void ConvergeOne(const ReplicaSpec& spec, Proc& p, int64_t now_us);
   void Stop(Proc& p, uint32_t grace_ms, int64_t now_us);
@@ -81,6 +89,9 @@ class AgentCore {
   std::map<std::string, Proc> procs_;
   std::vector<AgentAction> actions_;
   int64_t heard_us_ = 0;
+  uint64_t term_ = 0;
+  uint64_t stale_term_states_ = 0;
+  uint64_t stale_term_logged_ = 0;  // the last refused term logged
 };
 
 }  // namespace duplex

@@ -21,6 +21,11 @@ class AgentCoreTest : public ::testing::Test {
   static DesiredState Want(uint64_t instance, bool run, const std::string& version = "1.0.0") {
     return {"h1", instance, {{"a", instance, run, "", version, {"--name", "a"}, 3000}}, true};
   }
+  static DesiredState WantOfTerm(uint64_t term, uint64_t instance) {
+    DesiredState d = Want(instance, true);
+    d.term = term;
+    return d;
+  }
   // The starts asked for since the last call.
   std::vector<ReplicaSpec> Starts() {
     std::vector<ReplicaSpec> out;
@@ -148,6 +153,63 @@ TEST_F(AgentCoreTest, ARebootedAgentDoesNotStartAgainWhatItStartedBefore) {
   EXPECT_EQ(core_.processes()[0].exited_instance, 4u);
   core_.OnDesired(Want(5, true), 2001 * kMs);
   ASSERT_EQ(Starts().size(), 1u);
+}
+
+// A leader deposed without knowing it (frozen, then thawed) still answers reports with its
+// old view; the agent follows the new leader only.
+TEST_F(AgentCoreTest, ADesiredStateOfAnOlderCoordinatorTermIsIgnored) {
+  core_.OnDesired(WantOfTerm(5, 1), 0);
+  ASSERT_EQ(Starts().size(), 1u);
+  core_.OnStarted("a", 100, 0);
+  EXPECT_EQ(core_.term(), 5u);
+  core_.OnDesired(WantOfTerm(4, 2), 10 * kMs);  // the deposed leader restarts a
+  core_.OnTick(10 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_TRUE(signals_.empty());  // the running instance is not stopped for it either
+  EXPECT_EQ(core_.desired().generation, 1u);
+  EXPECT_EQ(core_.stale_term_states(), 1u);
+  EXPECT_EQ(core_.term(), 5u);
+
+  core_.OnDesired(WantOfTerm(6, 2), 20 * kMs);  // a newer leader does, and is followed
+  core_.OnTick(20 * kMs);
+  EXPECT_TRUE(Starts().empty());  // the old instance stops first
+  EXPECT_EQ(core_.term(), 6u);
+  EXPECT_EQ(signals_, std::vector<int>{SIGTERM});
+  core_.OnExited("a", 100, "exited with 0", 30 * kMs);
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].instance, 2u);
+}
+
+// The deposed leader's messages are not the coordinator's word: an agent hearing only them
+// is alone, and restarts a crash by itself.
+TEST_F(AgentCoreTest, ADesiredStateOfAnOlderTermDoesNotCountAsHearingTheCoordinator) {
+  core_.OnDesired(WantOfTerm(5, 1), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  core_.OnExited("a", 100, "exited with 1", 10 * kMs);
+  bool restarted = false;
+  for (int64_t t = 10 * kMs; t < 1000 * kMs && !restarted; t += 10 * kMs) {
+    core_.OnDesired(WantOfTerm(4, 1), t);
+    core_.OnTick(t);
+    restarted = !Starts().empty();
+  }
+  EXPECT_TRUE(restarted);
+  EXPECT_TRUE(core_.Alone(1000 * kMs));
+}
+
+// Term 0 is the embedded coordinator without etcd: it has no rivals and is always followed.
+TEST_F(AgentCoreTest, ADesiredStateOfTermZeroIsAlwaysTaken) {
+  core_.OnDesired(WantOfTerm(5, 1), 0);
+  Starts();
+  core_.OnStarted("a", 100, 0);
+  core_.OnDesired(WantOfTerm(0, 2), 10 * kMs);
+  core_.OnTick(10 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_EQ(signals_, std::vector<int>{SIGTERM});
+  EXPECT_EQ(core_.desired().generation, 2u);
+  EXPECT_EQ(core_.stale_term_states(), 0u);
+  EXPECT_EQ(core_.term(), 5u);  // the highest seen stays
 }
 
 }  // namespace

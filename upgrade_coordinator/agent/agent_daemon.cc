@@ -131,7 +131,7 @@ class AgentDaemon {
     for (auto& [name, p] : procs_) {
       if (p.pidfd >= 0) ::close(p.pidfd);
     }
-    dealer_.reset();
+    dealers_.clear();
     zmq_ctx_term(ctx_);
   }
 
@@ -148,11 +148,8 @@ class AgentDaemon {
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
     receiver_ = std::make_unique<PackageReceiver>(store_.get(), dir_ + "/incoming");
-    dealer_ = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, config_.replication.frame_bytes_max);
-    const std::string endpoint =
-        WithSourceAddress(TcpEndpoint(config_.host, config_.control_port), host_.address);
-    if (zmq_connect(dealer_->s, endpoint.c_str()) != 0) {
-      return Unavailable("connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
+    for (const std::string& endpoint : CoordinatorControlEndpoints(config_)) {
+      DUPLEX_RETURN_IF_ERROR(Connect(endpoint));
     }
     started_wall_us_ = WallUs();
     Adopt();
@@ -175,6 +172,9 @@ class AgentDaemon {
   }
 
  private:
+  // Per coordinator and poll: a flood from one (package parts) leaves room for the others.
+  static constexpr int kMessagesPerPollMax = 256;
+
   struct Proc {
     int32_t pid = 0;
     int pidfd = -1;
@@ -187,6 +187,22 @@ class AgentDaemon {
     o.alone_after_ms = 5 * c.agent.heartbeat_ms;
     o.restart = c.restart;
     return o;
+  }
+
+  // One DEALER per coordinator, leaving from the host's address (the lab's firewall rules
+  // tell hosts apart by it). Reports are queued only on a live connection (ZMQ_IMMEDIATE):
+  // a coordinator down for hours would otherwise get its backlog of stale reports when it
+  // returns; a report is level-triggered, the next one says it all again.
+  Status Connect(const std::string& coordinator) {
+    auto dealer = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, config_.replication.frame_bytes_max);
+    int immediate = 1;
+    zmq_setsockopt(dealer->s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    const std::string endpoint = WithSourceAddress(coordinator, host_.address);
+    if (zmq_connect(dealer->s, endpoint.c_str()) != 0) {
+      return Unavailable("connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
+    }
+    dealers_.push_back(std::move(dealer));
+    return Status::Ok();
   }
 
   // A process survives its agent: what the record names and still holds its replica's
@@ -227,17 +243,22 @@ class AgentDaemon {
     if (p.pidfd < 0) spdlog::warn("pidfd_open({}): {}; its exit is polled", pid, errno);
   }
 
-  // Waits for the coordinator or a process exit, at most until the next heartbeat is due.
+  // Waits for a coordinator or a process exit, at most until the next heartbeat is due.
+  // Desired states come from whichever coordinator leads; AgentCore keeps to the highest
+  // term, so a deposed leader still sending is ignored.
   void Poll() {
-    std::vector<zmq_pollitem_t> items = {{dealer_->s, 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq_pollitem_t> items;
+    for (auto& dealer : dealers_) items.push_back({dealer->s, 0, ZMQ_POLLIN, 0});
     for (auto& [name, p] : procs_) {
       if (p.pid != 0 && p.pidfd >= 0) items.push_back({nullptr, p.pidfd, ZMQ_POLLIN, 0});
     }
     zmq_poll(items.data(), static_cast<int>(items.size()), 10);
-    for (int i = 0; i < 256; ++i) {
-      std::vector<std::string> parts = RecvParts(dealer_->s);
-      if (parts.empty()) break;
-      OnMessage(parts);
+    for (auto& dealer : dealers_) {
+      for (int i = 0; i < kMessagesPerPollMax; ++i) {
+        std::vector<std::string> parts = RecvParts(dealer->s);
+        if (parts.empty()) break;
+        OnMessage(parts);
+      }
     }
     CheckExits();
   }
@@ -395,7 +416,8 @@ class AgentDaemon {
     r.urgent = urgent;
     r.package_error = package_error_;
     const std::string frame = EncodeAgentFrame(r);
-    SendMultipart(dealer_->s, {kAgentTag, frame});
+    // To every coordinator: followers keep their view of the host warm for a takeover.
+    for (auto& dealer : dealers_) SendMultipart(dealer->s, {kAgentTag, frame});
   }
 
   const ClusterConfig& config_;
@@ -403,7 +425,7 @@ class AgentDaemon {
   const std::string dir_;
   AgentCore core_;
   void* ctx_;
-  std::unique_ptr<ZSocket> dealer_;
+  std::vector<std::unique_ptr<ZSocket>> dealers_;  // one per coordinator, in config order
   std::unique_ptr<PidLock> lock_;
   std::unique_ptr<PackageStore> store_;
   std::unique_ptr<PackageReceiver> receiver_;
@@ -436,8 +458,12 @@ int RunAgent(const ClusterConfig& config, const std::string& host_name) {
     spdlog::critical("agent for host {} cannot start: {}", host_name, s.ToString());
     return 2;
   }
-  spdlog::info("agent for host {} ({}), coordinator at {}:{}", host->name, host->address,
-               config.host, config.control_port);
+  std::string coordinators;
+  for (const std::string& endpoint : CoordinatorControlEndpoints(config)) {
+    coordinators += (coordinators.empty() ? "" : ", ") + endpoint;
+  }
+  spdlog::info("agent for host {} ({}), coordinators at {}", host->name, host->address,
+               coordinators);
   agent.Run();
   return 0;
 }

@@ -1,8 +1,9 @@
 // The node agent process (`duplex agent -c cluster.yaml --host h1`): one per host. It runs
 // AgentCore over real processes (started in their own process groups, watched with pidfds
-// so that adopted ones are seen to exit as fast as children), a DEALER socket to the
-// coordinator's control port (bound to the host's address), a record of its desired state
-// and processes (so a restarted agent adopts what still runs), and the host's package store.
+// so that adopted ones are seen to exit as fast as children), a DEALER socket to each
+// coordinator's control port (bound to the host's address; reports go to all, desired
+// states are taken from the leader's term), a record of its desired state and processes
+// (so a restarted agent adopts what still runs), and the host's package store.
 // Runs until SIGTERM/SIGINT; its replicas keep running. One thread.
 #pragma once
 

@@ -75,6 +75,7 @@ void ToWire(const DesiredState& v, agent_wire::DesiredState::Builder b) {
   b.setHost(v.host);
   b.setGeneration(v.generation);
   b.setRestartWhenAlone(v.restart_when_alone);
+  b.setTerm(v.term);
   auto replicas = b.initReplicas(static_cast<unsigned>(v.replicas.size()));
   for (unsigned i = 0; i < v.replicas.size(); ++i) {
     const ReplicaSpec& s = v.replicas[i];
@@ -95,6 +96,7 @@ DesiredState FromWire(agent_wire::DesiredState::Reader r) {
   v.host = Text(r.getHost());
   v.generation = r.getGeneration();
   v.restart_when_alone = r.getRestartWhenAlone();
+  v.term = r.getTerm();
   for (auto s : r.getReplicas()) {
     ReplicaSpec spec{Text(s.getReplica()), s.getInstance(),      s.getRun(),
                      Text(s.getPackage()), Text(s.getVersion()), {},

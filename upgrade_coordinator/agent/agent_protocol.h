@@ -74,6 +74,9 @@ struct DesiredState {
   uint64_t generation = 0;
   std::vector<ReplicaSpec> replicas;
   bool restart_when_alone = true;
+  // The sending coordinator's leadership term (etcd's leader key revision; 0: the embedded
+  // coordinator). Agents ignore desired states of a term below the highest they have seen.
+  uint64_t term = 0;
   bool operator==(const DesiredState&) const = default;
   const ReplicaSpec* Find(const std::string& replica) const {
     for (const ReplicaSpec& r : replicas) {

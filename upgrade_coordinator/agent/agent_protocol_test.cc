@@ -22,13 +22,25 @@ AgentReport SampleReport() {
 
 TEST(AgentProtocol, EveryFrameRoundTrips) {
   const AgentReport report = SampleReport();
-  DesiredState desired{"h1", 9, {{"a", 3, true, "kv", "2.0.0", {"--name", "a"}, 2500}}, false};
+  DesiredState desired{
+      "h1", 9, {{"a", 3, true, "kv", "2.0.0", {"--name", "a"}, 2500}}, false, 0x1'0000'0005};
   PackagePart part{"kv", "2.0.0", "name: kv\n", 10, 30, std::string("\0\1\2binary", 9)};
   for (const AgentFrame& frame : {AgentFrame(report), AgentFrame(desired), AgentFrame(part)}) {
     auto decoded = DecodeAgentFrame(EncodeAgentFrame(frame), 1 << 20);
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     EXPECT_EQ(*decoded, frame);
   }
+}
+
+TEST(AgentProtocol, ADesiredStateWithoutATermIsOfTermZero) {
+  DesiredState desired{"h1", 2, {}, true};  // what the embedded coordinator sends
+  auto decoded = DecodeAgentFrame(EncodeAgentFrame(desired), 1 << 20);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<DesiredState>(*decoded).term, 0u);
+  desired.term = 12;
+  decoded = DecodeAgentFrame(EncodeAgentFrame(desired), 1 << 20);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::get<DesiredState>(*decoded).term, 12u);
 }
 
 TEST(AgentProtocol, HostileBytesAreRefusedWithTheReason) {
