@@ -174,6 +174,7 @@ void Coordinator::BecomeLeader() {
   ao.restart.restarts_max = 1000;  // the restart policy is not under test: faults crash often
   arbiter_ = std::make_unique<Arbiter>(ao, store());
   links_ = std::make_unique<AgentLinks>(config_);
+  links_->SetTerm(term_);  // the agents follow the highest term they have seen
   transitions_seen_ = 0;
   writes_acted_on_ = writes();
   Note(true, "");
@@ -240,6 +241,7 @@ void Coordinator::Execute() {
   for (auto& action : arbiter_->TakeActions()) {
     if (auto* send = std::get_if<SendAssignment>(&action)) {
       Assignment a = send->assignment;
+      a.coordinator_term = term_;  // the replicas ignore a term below the highest they saw
       std::string to = send->replica;
       network_.Send(node_, to, "assignment e" + std::to_string(a.epoch), [this, to, a] {
         processes_.OnReplica(to, [this, a](ReplicaCore& c) { c.OnAssignment(a, sim_.now()); });
