@@ -147,8 +147,13 @@ void Coordinator::Tick() {
 bool Coordinator::Leading() {
   const bool acting = Acting();
   const uint64_t term = elector_ ? elector_->View().term : 0;
-  if (arbiter_ && !acting) DropLeadership("its lease is no longer surely valid");
-  if (arbiter_ && term != term_) DropLeadership("the term changed to " + std::to_string(term));
+  // The stale-leader mutant keeps what it has: only a fenced write ends its term.
+  if (arbiter_ && !acting && !sim_.Has(Mutant::kStaleLeader)) {
+    DropLeadership("its lease is no longer surely valid");
+  }
+  if (arbiter_ && term != term_ && acting) {
+    DropLeadership("the term changed to " + std::to_string(term));
+  }
   if (acting && !arbiter_) BecomeLeader();
   return arbiter_ != nullptr;
 }
@@ -238,7 +243,9 @@ void Coordinator::Execute() {
     return;
   }
   writes_acted_on_ = writes();
-  for (auto& action : arbiter_->TakeActions()) {
+  std::vector<ArbiterAction> actions = arbiter_->TakeActions();
+  if (!actions.empty()) Acts();
+  for (auto& action : actions) {
     if (auto* send = std::get_if<SendAssignment>(&action)) {
       Assignment a = send->assignment;
       a.coordinator_term = term_;  // the replicas ignore a term below the highest they saw
@@ -274,8 +281,27 @@ void Coordinator::AskStart(const std::string& replica) {
   arbiter_->OnProcessStarted(replica, 0, sim_.now());
 }
 
+// Terms only grow across what the coordinators send, as epochs do across actives: one that
+// acts in a term below one another coordinator already acted in is a deposed leader acting
+// on a stale view; two acting in one term share a leader key that etcd gives one lease.
+void Coordinator::Acts() {
+  std::optional<std::pair<uint64_t, std::string>>& last = shared_.last_act;
+  if (last && (term_ < last->first || (term_ == last->first && host_ != last->second))) {
+    if (shared_.reported.insert({term_, host_}).second) {
+      shared_.violations.push_back("one-coordinator-per-term: " + host_ + " acts in term " +
+                                   std::to_string(term_) + " at " + std::to_string(sim_.now()) +
+                                   " us, after " + last->second + " acted in term " +
+                                   std::to_string(last->first));
+    }
+    return;
+  }
+  last = {term_, host_};
+}
+
 void Coordinator::SendDesired() {
-  for (const auto& [route, desired] : links_->TakeOutgoing()) {
+  std::vector<std::pair<std::string, DesiredState>> outgoing = links_->TakeOutgoing();
+  if (!outgoing.empty()) Acts();
+  for (const auto& [route, desired] : outgoing) {
     const std::string host = desired.host;
     network_.SendOrdered(node_, route, "desired g" + std::to_string(desired.generation),
                          [this, host, desired] { agents_.OnDesired(host, desired); });

@@ -13,7 +13,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chaos/sim/agents.h"
@@ -44,7 +46,9 @@ struct CoordinatorShared {
   std::vector<std::string> violations;
   MemoryRecordStore memory;
   std::vector<nlohmann::json> leadership;       // {"kind":"leadership","coordinator","term",...}
-  std::map<uint64_t, std::string> term_holder;  // the host that acted in each term
+  std::map<uint64_t, std::string> term_holder;  // the host that began acting in each term
+  std::optional<std::pair<uint64_t, std::string>> last_act;  // the highest term sent in, by
+  std::set<std::pair<uint64_t, std::string>> reported;       // stale acts reported
 };
 
 // The campaign's view of the simulated cluster, and its hands.
@@ -136,6 +140,8 @@ class Coordinator {
   void Execute();
   void AskStart(const std::string& replica);
   void SendDesired();
+  // It sends something: checks that terms only grow across the coordinators' acts.
+  void Acts();
   bool Holds(const std::string& host) const;
   void CountTransitions();
 
