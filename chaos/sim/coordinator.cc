@@ -87,6 +87,7 @@ void Coordinator::Kill(const std::string& why) {
   if (elector_) elector_->Stop();
   up_ = false;
   frozen_until_ = 0;
+  held_.clear();
   kill_after_persist_ = false;
 }
 
@@ -103,17 +104,34 @@ void Coordinator::Restart(int64_t down_us, bool torn) {
 void Coordinator::Freeze(int64_t until_us) {
   if (!up_) return;
   frozen_until_ = std::max(frozen_until_, until_us);
+  sim_.queue.At(frozen_until_, [this, life = life_] {
+    if (life_ == life) Flush();
+  });
 }
 
+void Coordinator::Thaw() {
+  frozen_until_ = 0;
+  Flush();
+}
+
+// What reached a frozen process waits in its sockets, in order, and is read at the thaw
+// before anything that arrives later (its links are ordered: an agent's older report read
+// after a newer one would bring back a pid that is gone).
 void Coordinator::Deliver(std::function<void()> fn) {
   if (!up_) return;  // nobody listens: lost
-  if (frozen_until_ > sim_.now()) {
-    sim_.queue.At(frozen_until_, [this, life = life_, fn] {
-      if (life_ == life) Deliver(fn);
-    });
+  if (frozen_until_ > sim_.now() || !held_.empty()) {
+    held_.push_back(std::move(fn));
     return;
   }
   fn();
+}
+
+void Coordinator::Flush() {
+  while (up_ && frozen_until_ <= sim_.now() && !held_.empty()) {
+    std::function<void()> fn = std::move(held_.front());
+    held_.pop_front();
+    fn();
+  }
 }
 
 // As the daemon's loop does (its Fatal handler throws for kDurability): the coordinator

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -104,7 +105,7 @@ class Coordinator {
   void Restart(int64_t down_us, bool torn);
   // Its host (or the process) is stopped until until_us: it runs and hears nothing.
   void Freeze(int64_t until_us);
-  void Thaw() { frozen_until_ = 0; }
+  void Thaw();
   // Each loop turn.
   void Tick();
 
@@ -126,8 +127,9 @@ class Coordinator {
 
   static CampaignOptions CampaignTimes();
   static ClusterConfig SimCluster();
-  // Runs fn now, at the thaw, or never (the process died meanwhile).
+  // Runs fn now, at the thaw (after what reached it before), or never (the process died).
   void Deliver(std::function<void()> fn);
+  void Flush();
   // Runs fn; a durable write that failed inside it ends this coordinator's term.
   void Guard(const std::function<void()>& fn);
   // Brings the leader state in line with the election; whether it leads now.
@@ -157,6 +159,7 @@ class Coordinator {
   std::unique_ptr<SimElector> elector_;  // null for the embedded coordinator
   bool up_ = false;
   int64_t frozen_until_ = 0;
+  std::deque<std::function<void()>> held_;  // what reached it while frozen, in order
   uint64_t life_ = 0;  // bumps at each start: what was queued for a dead process is lost
   // The leader state, of this term.
   uint64_t term_ = 0;
