@@ -15,21 +15,27 @@ class Simulation : public ::testing::Test {
   void TearDown() override { spdlog::set_level(spdlog::level::info); }
 };
 
-SimResult RunSeed(uint64_t seed, MutantSet mutants = {}, bool trace = false) {
+SimResult RunSeed(uint64_t seed, MutantSet mutants = {}, bool trace = false,
+                  int coordinators = 0) {
   SimOptions o;
   o.seed = seed;
   o.trace = trace;
   o.mutants = mutants;
+  o.coordinators = coordinators;
   return Simulate(o);
 }
 
 TEST_F(Simulation, TheSameSeedGivesTheSameTraceByteForByte) {
-  SimResult first = RunSeed(77, {}, true);
-  SimResult again = RunSeed(77, {}, true);
-  ASSERT_FALSE(first.trace.empty());
-  EXPECT_EQ(first.trace, again.trace);
-  EXPECT_EQ(first.trace_hash, again.trace_hash);
-  EXPECT_NE(RunSeed(78).trace_hash, first.trace_hash);
+  for (int coordinators : {1, 3}) {
+    SimResult first = RunSeed(77, {}, true, coordinators);
+    SimResult again = RunSeed(77, {}, true, coordinators);
+    ASSERT_FALSE(first.trace.empty());
+    EXPECT_EQ(first.trace, again.trace);
+    EXPECT_EQ(first.trace_hash, again.trace_hash);
+    EXPECT_NE(RunSeed(78, {}, false, coordinators).trace_hash, first.trace_hash);
+    // Three coordinators elect on the simulated etcd; the embedded one never does.
+    EXPECT_EQ(first.trace.find("wins the leader key") != std::string::npos, coordinators == 3);
+  }
 }
 
 TEST_F(Simulation, SeedsRunWithoutViolations) {
@@ -82,19 +88,33 @@ TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
   ExpectSeedPasses(155, "abort: ");
 }
 
-// Every host fault is drawn by some early seed, and the invariants hold through them.
-TEST_F(Simulation, HostFaultsAreInjectedAndSurvived) {
+// Every host, coordinator and etcd fault is drawn by some early seed, both the embedded
+// coordinator and three elected ones run, leadership changes hands, and the invariants hold
+// through them all (one acting coordinator per term among them).
+TEST_F(Simulation, HostCoordinatorAndEtcdFaultsAreInjectedAndSurvived) {
   std::map<std::string, uint64_t> faults;
+  uint64_t embedded = 0, elected = 0, terms = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     SimResult r = RunSeed(seed);
     EXPECT_TRUE(r.violations.empty())
         << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
     for (const auto& [kind, n] : r.faults) faults[kind] += n;
+    if (r.coordinators == 1) ++embedded;
+    if (r.coordinators == 3) {
+      ++elected;
+      terms += r.terms;
+    }
   }
-  for (const char* kind : {"host-crash", "host-freeze", "host-isolate", "host-isolate-out",
-                           "agent-kill", "agent-restart"}) {
+  for (const char* kind :
+       {"host-crash", "host-freeze", "host-isolate", "host-isolate-out", "agent-kill",
+        "agent-restart", "coordinator-restart", "coordinator-leader-kill",
+        "coordinator-leader-freeze", "coordinator-isolate-etcd", "coordinator-isolate-replicas",
+        "etcd-quorum-loss", "etcd-member-kill"}) {
     EXPECT_GT(faults[kind], 0u) << kind;
   }
+  EXPECT_GT(embedded, 5u);
+  EXPECT_GT(elected, 30u);
+  EXPECT_GT(terms, elected + 20);  // leaders changed, not only the first elected
 }
 
 // h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
@@ -135,6 +155,12 @@ TEST_F(Simulation, CatchesSkippedFsyncThroughPowerLoss) {
 
 TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
   EXPECT_NE(FirstSeedCatching(Mutant::kSkipEpochCheck, "replicas-converge", 150), 0u);
+}
+
+// A leader that goes on acting after its lease lapsed (frozen, or cut off from etcd) sends in
+// a term below the one its successor already acts in.
+TEST_F(Simulation, CatchesALeaderActingOnAStaleTerm) {
+  EXPECT_NE(FirstSeedCatching(Mutant::kStaleLeader, "one-coordinator-per-term", 10), 0u);
 }
 
 }  // namespace
