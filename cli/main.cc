@@ -78,7 +78,8 @@ int Main(int argc, char** argv) {
   auto* up = app.add_subcommand(
       "up", "start the coordinator and one agent, which starts both replicas (no hosts: named)");
   auto* down = app.add_subcommand("down", "stop the replicas and the coordinator");
-  auto* status = app.add_subcommand("status", "replica, pid, version, role, epoch, seq, lag");
+  auto* status = app.add_subcommand(
+      "status", "replica, pid, version, role, epoch, seq, lag; the coordinators and who leads");
   status->add_flag("--json", json, "one JSON object");
   auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
   auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
@@ -219,7 +220,8 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*status) {
-    auto st = GetStatus(*config);
+    // With several coordinators, each is asked for its role (a short timeout each).
+    auto st = GetStatusWithRoles(*config);
     if (!st.ok()) return Fail(st.status());
     std::cout << (json ? st->dump(2) + "\n" : FormatStatusTable(*st));
     return 0;

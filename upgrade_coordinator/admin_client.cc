@@ -15,6 +15,7 @@
 #include "common/pid_lock.h"
 #include "common/subprocess.h"
 #include "upgrade_coordinator/agent/agent_daemon.h"
+#include "upgrade_coordinator/coordinator_finder.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -54,36 +55,54 @@ StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag) {
   return LoadClusterConfig(path);
 }
 
-StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms) {
-  httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(0, timeout_ms * 1000);
-  http.set_read_timeout(0, timeout_ms * 1000);
-  auto res = http.Get("/status");
-  if (!res) {
-    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
-                       " does not answer (is the cluster up?)");
-  }
-  try {
-    return nlohmann::json::parse(res->body);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("coordinator status is not JSON: ") + e.what());
-  }
-}
-
-StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms) {
-  httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(2, 0);
-  http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-  auto res = http.Post(path.c_str());
-  if (!res) return Unavailable("coordinator does not answer " + path);
-  if (res->status != 200) return FailedPrecondition(res->body);
-  return res->body;
-}
-
 namespace {
 
 constexpr int kConnectTimeoutMs = 2000;
+// Each coordinator's /status, asked to find the leader: short, since a frozen coordinator
+// answers nothing and the next one is asked after it.
+constexpr int kProbeTimeoutMs = 500;
 constexpr std::string_view kUnexpectedJson = "coordinator answered unexpected JSON: ";
+
+bool SeveralCoordinators(const ClusterConfig& config) { return config.coordinators.size() > 1; }
+
+httplib::Client AdminClient(const AdminEndpoint& to, int timeout_ms) {
+  httplib::Client http(to.address, to.port);
+  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
+  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
+  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
+  return http;
+}
+
+// The coordinator that decides: the only one, or the one that says it leads.
+StatusOr<AdminEndpoint> DecidingCoordinator(const ClusterConfig& config, int timeout_ms) {
+  if (!SeveralCoordinators(config)) return AdminEndpoint{config.host, config.admin_port};
+  LeaderSearch search =
+      FindLeader(config, std::min(timeout_ms, kProbeTimeoutMs), Probing::kUntilLeader);
+  if (const CoordinatorProbe* leader = search.Leader()) return leader->admin;
+  return search.NoLeader();
+}
+
+// An answer and the coordinator that gave it.
+struct Sent {
+  AdminEndpoint to;
+  httplib::Result res;
+};
+
+// Sends a request to the deciding coordinator. With several, a 503 "does not lead" (the one
+// asked lost the lead between the search and the call) is sent once more, to the leader it
+// names.
+StatusOr<Sent> SendToLeader(const ClusterConfig& config, int timeout_ms,
+                            const std::function<httplib::Result(httplib::Client&)>& send) {
+  StatusOr<AdminEndpoint> to = DecidingCoordinator(config, timeout_ms);
+  if (!to.ok()) return to.status();
+  httplib::Client http = AdminClient(*to, timeout_ms);
+  Sent sent{*to, send(http)};
+  if (!SeveralCoordinators(config) || !sent.res) return sent;
+  std::optional<AdminEndpoint> leader = LeaderNamedIn(sent.res->status, sent.res->body);
+  if (!leader || leader->ToString() == to->ToString()) return sent;
+  httplib::Client again = AdminClient(*leader, timeout_ms);
+  return Sent{*leader, send(again)};
+}
 
 // The coordinator's reason for refusing: the `error` of a JSON body, else the body itself.
 std::string RefusalReason(const httplib::Response& res) {
@@ -100,12 +119,11 @@ std::string RefusalReason(const httplib::Response& res) {
   return text.empty() ? "coordinator answered HTTP " + std::to_string(res.status) : text;
 }
 
-StatusOr<nlohmann::json> Answer(const ClusterConfig& config, const std::string& path,
-                                const httplib::Result& res) {
+StatusOr<nlohmann::json> Answer(const std::string& path, const Sent& sent) {
+  const httplib::Result& res = sent.res;
   if (!res) {
-    return Unavailable("coordinator at " + config.host + ":" + std::to_string(config.admin_port) +
-                       " does not answer " + path + " (" + httplib::to_string(res.error()) +
-                       " error; is the cluster up?)");
+    return Unavailable("coordinator at " + sent.to.ToString() + " does not answer " + path + " (" +
+                       httplib::to_string(res.error()) + " error; is the cluster up?)");
   }
   // 5xx: the coordinator is there but cannot answer now (e.g. still recovering).
   if (res->status >= 500) return Unavailable(RefusalReason(*res));
@@ -117,26 +135,99 @@ StatusOr<nlohmann::json> Answer(const ClusterConfig& config, const std::string& 
   return body;
 }
 
-httplib::Client AdminClient(const ClusterConfig& config, int timeout_ms) {
-  httplib::Client http(config.host, config.admin_port);
-  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
-  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
-  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
-  return http;
+// One coordinator's status, as GET /status has always been read.
+StatusOr<nlohmann::json> StatusOf(const AdminEndpoint& admin, int timeout_ms) {
+  httplib::Client http(admin.address, admin.port);
+  http.set_connection_timeout(0, timeout_ms * 1000);
+  http.set_read_timeout(0, timeout_ms * 1000);
+  auto res = http.Get("/status");
+  if (!res) {
+    return Unavailable("coordinator at " + admin.ToString() +
+                       " does not answer (is the cluster up?)");
+  }
+  try {
+    return nlohmann::json::parse(res->body);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("coordinator status is not JSON: ") + e.what());
+  }
+}
+
+// The status GET /status shows: the leader's; with no leader, the first follower's (its
+// `leader` says none is known); else why nobody answers.
+StatusOr<nlohmann::json> StatusFrom(const LeaderSearch& search) {
+  if (const CoordinatorProbe* leader = search.Leader()) return *leader->status;
+  if (const CoordinatorProbe* follower = search.FirstFollower()) return *follower->status;
+  return search.NoLeader();
 }
 
 }  // namespace
 
+StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms) {
+  if (!SeveralCoordinators(config)) return StatusOf({config.host, config.admin_port}, timeout_ms);
+  return StatusFrom(
+      FindLeader(config, std::min(timeout_ms, kProbeTimeoutMs), Probing::kUntilLeader));
+}
+
+StatusOr<nlohmann::json> GetStatusWithRoles(const ClusterConfig& config, int timeout_ms) {
+  if (!SeveralCoordinators(config)) return GetStatus(config, timeout_ms);
+  LeaderSearch search =
+      FindLeader(config, std::min(timeout_ms, kProbeTimeoutMs), Probing::kEveryone);
+  StatusOr<nlohmann::json> status = StatusFrom(search);
+  if (!status.ok()) return status;
+  nlohmann::json roles = nlohmann::json::array();
+  for (const CoordinatorConfig& c : config.coordinators) {
+    nlohmann::json entry = {{"host", c.host_name},
+                            {"admin", AdminEndpoint{c.address, c.admin_port}.ToString()},
+                            {"control", TcpEndpoint(c.address, c.control_port)}};
+    for (const CoordinatorProbe& p : search.probes) {
+      if (p.host != c.host_name) continue;
+      if (!p.status.ok()) {
+        entry["role"] = "not answering";
+        entry["error"] = p.status.status().message();
+      } else {
+        entry["role"] = p.Role().empty() ? "unknown" : p.Role();
+        entry["term"] = p.status->value("coordinator", nlohmann::json::object()).value("term", 0);
+      }
+    }
+    roles.push_back(std::move(entry));
+  }
+  (*status)["coordinators"] = std::move(roles);
+  return status;
+}
+
+StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms) {
+  auto sent = SendToLeader(config, timeout_ms, [&](httplib::Client& http) {
+    http.set_connection_timeout(2, 0);
+    http.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+    return http.Post(path.c_str());
+  });
+  if (!sent.ok()) return sent.status();
+  const httplib::Result& res = sent->res;
+  if (!res) return Unavailable("coordinator does not answer " + path);
+  // Still "does not lead" after the retry: nobody leads now; worth trying again later.
+  if (res->status == 503 && res->body.find("does not lead") != std::string::npos) {
+    return Unavailable(RefusalReason(*res));
+  }
+  if (res->status != 200) return FailedPrecondition(res->body);
+  return res->body;
+}
+
 StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
                                  int timeout_ms) {
-  httplib::Client http = AdminClient(config, timeout_ms);
-  return Answer(config, path, http.Get(path.c_str()));
+  auto sent = SendToLeader(config, timeout_ms,
+                           [&](httplib::Client& http) { return http.Get(path.c_str()); });
+  if (!sent.ok()) return sent.status();
+  return Answer(path, *sent);
 }
 
 StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string& path,
                                   const nlohmann::json& body, int timeout_ms) {
-  httplib::Client http = AdminClient(config, timeout_ms);
-  return Answer(config, path, http.Post(path.c_str(), body.dump(), "application/json"));
+  const std::string text = body.dump();
+  auto sent = SendToLeader(config, timeout_ms, [&](httplib::Client& http) {
+    return http.Post(path.c_str(), text, "application/json");
+  });
+  if (!sent.ok()) return sent.status();
+  return Answer(path, *sent);
 }
 
 bool PairReady(const nlohmann::json& status) {
@@ -239,28 +330,26 @@ Status Up(const ClusterConfig& config, const std::string& duplex_binary, int tim
                      config.data_dir);
 }
 
-Status Down(const ClusterConfig& config) {
-  pid_t pid = 0;
-  std::ifstream(PidFile(config)) >> pid;
-  auto posted = Post(config, "/shutdown", 15000);
-  if (!posted.ok()) {
-    // No coordinator: stop whatever replica still answers, by the pid it reports.
-    for (const auto& r : config.replicas) {
-      httplib::Client http(r.host, r.http_port);
-      http.set_connection_timeout(0, 300000);
-      if (auto res = http.Get("/status")) {
-        try {
-          pid_t rp = nlohmann::json::parse(res->body).value("pid", 0);
-          if (rp > 0) ::kill(rp, SIGKILL);
-        } catch (const std::exception&) {
-        }
+namespace {
+
+// No coordinator stopped the replicas: stop whichever still answers, by the pid it reports.
+void KillAnsweringReplicas(const ClusterConfig& config) {
+  for (const auto& r : config.replicas) {
+    httplib::Client http(r.host, r.http_port);
+    http.set_connection_timeout(0, 300000);
+    if (auto res = http.Get("/status")) {
+      try {
+        pid_t rp = nlohmann::json::parse(res->body).value("pid", 0);
+        if (rp > 0) ::kill(rp, SIGKILL);
+      } catch (const std::exception&) {
       }
     }
   }
-  for (int i = 0; i < 500 && Alive(pid); ++i) SleepMs(20);
-  if (Alive(pid)) ::kill(pid, SIGKILL);
-  // The agents this machine runs for the config (the embedded default's one): by the pid
-  // holding each agent's directory.
+}
+
+// The agents this machine runs for the config (the embedded default's one): by the pid
+// holding each agent's directory.
+void StopLocalAgents(const ClusterConfig& config) {
   for (const HostConfig& host : config.hosts) {
     const pid_t agent = PidLock::Holder(PidLock::FileIn(AgentDir(config, host)));
     if (agent <= 0) continue;
@@ -268,6 +357,42 @@ Status Down(const ClusterConfig& config) {
     for (int i = 0; i < 250 && Alive(agent); ++i) SleepMs(20);
     if (Alive(agent)) ::kill(agent, SIGKILL);
   }
+}
+
+constexpr int kShutdownTimeoutMs = 15000;  // the leader stops the replicas first
+
+// Several coordinators: the leader first, which stops the replicas (it holds the leader key
+// until they are stopped, so no follower takes over meanwhile), then every other one. A
+// follower that took the lead in between stops the replicas again on its own /shutdown.
+void DownSeveral(const ClusterConfig& config) {
+  auto sent = SendToLeader(config, kShutdownTimeoutMs,
+                           [](httplib::Client& http) { return http.Post("/shutdown"); });
+  const bool leader_stopped = sent.ok() && sent->res && sent->res->status == 200;
+  if (!leader_stopped) KillAnsweringReplicas(config);
+  for (const CoordinatorConfig& c : config.coordinators) {
+    const AdminEndpoint admin{c.address, c.admin_port};
+    if (leader_stopped && admin.ToString() == sent->to.ToString()) continue;
+    httplib::Client http = AdminClient(admin, kShutdownTimeoutMs);
+    http.set_connection_timeout(std::chrono::milliseconds(kProbeTimeoutMs));
+    (void)http.Post("/shutdown");  // one that does not answer is down already
+  }
+}
+
+}  // namespace
+
+Status Down(const ClusterConfig& config) {
+  if (SeveralCoordinators(config)) {
+    DownSeveral(config);
+    StopLocalAgents(config);
+    return Status::Ok();
+  }
+  pid_t pid = 0;
+  std::ifstream(PidFile(config)) >> pid;
+  auto posted = Post(config, "/shutdown", kShutdownTimeoutMs);
+  if (!posted.ok()) KillAnsweringReplicas(config);
+  for (int i = 0; i < 500 && Alive(pid); ++i) SleepMs(20);
+  if (Alive(pid)) ::kill(pid, SIGKILL);
+  StopLocalAgents(config);
   std::error_code ec;
   fs::remove(PidFile(config), ec);
   return Status::Ok();
@@ -278,6 +403,50 @@ std::vector<std::string> ReplicaEndpoints(const ClusterConfig& config) {
   for (const auto& r : config.replicas) out.push_back(TcpEndpoint(r.host, r.client_port));
   return out;
 }
+
+namespace {
+
+// Who leads, in which term, each coordinator's role and etcd: only with several coordinators
+// (a coordinator alone always leads, with term 0).
+void FormatCoordinators(const nlohmann::json& st, std::ostringstream& out) {
+  const nlohmann::json all = st.value("coordinators", nlohmann::json::array());
+  if (all.size() <= 1) return;
+  const nlohmann::json leader = st.value("leader", nlohmann::json::object());
+  const nlohmann::json self = st.value("coordinator", nlohmann::json::object());
+  const std::string leader_host = leader.value("host", "");
+  out << "coordinators  leader "
+      << (leader_host.empty() ? std::string("(none known)")
+                              : leader_host + " term " + std::to_string(leader.value("term", 0)));
+  if (st.contains("etcd") && st["etcd"].is_object()) {
+    const nlohmann::json& etcd = st["etcd"];
+    out << "  etcd "
+        << (etcd.value("reachable", false)
+                ? std::string("reachable")
+                : "unreachable (" + etcd.value("error", std::string("?")) + "; silent " +
+                      std::to_string(etcd.value("silent_ms", 0)) + " ms)");
+  }
+  out << "  (as " << self.value("host", "?") << " sees it)\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-12s %-22s %-14s %s\n", "COORDINATOR", "ADMIN", "ROLE",
+                "TERM");
+  out << line;
+  for (const auto& c : all) {
+    const std::string host = c.value("host", "?");
+    // The role each one gave itself (GetStatusWithRoles), else what this status tells.
+    std::string role = c.value("role", "");
+    if (role.empty()) {
+      role = host == self.value("host", "") ? self.value("role", "?")
+             : host == leader_host          ? "leader"
+                                            : "-";
+    }
+    const std::string term = c.contains("term") ? std::to_string(c.value("term", 0)) : "-";
+    std::snprintf(line, sizeof(line), "%-12s %-22s %-14s %s", host.c_str(),
+                  c.value("admin", "?").c_str(), role.c_str(), term.c_str());
+    out << line << (c.contains("error") ? "  " + c.value("error", "") : "") << "\n";
+  }
+}
+
+}  // namespace
 
 std::string FormatStatusTable(const nlohmann::json& st) {
   std::ostringstream out;
@@ -327,6 +496,7 @@ std::string FormatStatusTable(const nlohmann::json& st) {
                   processes.empty() ? "-" : processes.c_str());
     out << line;
   }
+  FormatCoordinators(st, out);
   return out.str();
 }
 

@@ -19,10 +19,23 @@ StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag);
 // Starts the coordinator in the background (it starts the replicas) and waits
 // until an active serves and its standby is in sync, or timeout_ms passes.
 Status Up(const ClusterConfig& config, const std::string& duplex_binary, int timeout_ms);
-// Stops replicas and coordinator; bounded.
+// With several coordinators (config.coordinators), every call below goes to the leader: the
+// coordinators' /status are asked in turn (each within a short timeout) until one says it
+// leads, following a follower's hint of who does; a call that a coordinator refuses with 503
+// "does not lead" is sent once more to the leader it names. With no leader, the calls fail
+// with Unavailable naming every coordinator asked and why. One coordinator: the config's own.
+
+// Stops replicas and coordinators; bounded. Several: /shutdown to the leader first (it stops
+// the replicas), then to every other coordinator.
 Status Down(const ClusterConfig& config);
 
+// The leader's status; with several coordinators and no leader, the first follower's (it
+// shows no leader), Unavailable when none answers.
 StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms = 2000);
+// GetStatus for `duplex status`: with several coordinators, every one is asked and each entry
+// of `coordinators` gets the `role` it says it has ("leader", "follower") and its `term`, or
+// "not answering" and the `error`.
+StatusOr<nlohmann::json> GetStatusWithRoles(const ClusterConfig& config, int timeout_ms = 2000);
 // The body of the answer; an error Status carries the coordinator's reason.
 StatusOr<std::string> Post(const ClusterConfig& config, const std::string& path, int timeout_ms);
 // JSON in, JSON out (the upgrade API). A non-2xx answer becomes an error carrying the

@@ -16,6 +16,7 @@ Arbiter::Arbiter(ArbiterOptions options, RecordStore* store)
 
 Status Arbiter::Recover(int64_t now_us) {
   replicas_.Begin(now_us);
+  failover_.Begin(now_us);
   now_us_ = now_us;
   return records_.Load();
 }

@@ -50,6 +50,10 @@ class Failover {
   bool draining() const { return switchover_.has_value(); }
   // The active's lease was renewed now (an assignment echoed its report).
   void LeaseGranted(int64_t now_us);
+  // This arbiter starts (a coordinator's start, or a new leader's term): a predecessor may
+  // have renewed the active's lease a moment ago, so a hang failover waits that lease out
+  // as if this arbiter had granted it now.
+  void Begin(int64_t now_us) { last_grant_us_ = now_us; }
 
   const std::vector<TransitionEvent>& transitions() const { return transitions_; }
   const std::string& switchover_state() const { return switchover_state_; }

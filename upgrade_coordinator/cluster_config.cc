@@ -413,6 +413,12 @@ std::string HostDataDir(const ClusterConfig& config, const HostConfig& host) {
   return config.hosts_named ? config.data_dir + "/" + host.name : config.data_dir;
 }
 
+std::string CoordinatorDataDir(const ClusterConfig& config) {
+  const HostConfig* host = FindHost(config, config.coordinator_host);
+  if (config.coordinator_host.empty() || host == nullptr) return config.data_dir;
+  return HostDataDir(config, *host) + "/coordinator";
+}
+
 std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica) {
   const HostConfig* host = FindHost(config, replica.host_name);
   DUPLEX_ASSERT(host != nullptr, "a replica is placed on a host", replica.name, replica.host_name);

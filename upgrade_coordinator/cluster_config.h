@@ -17,6 +17,9 @@ namespace duplex {
 std::string HostDataDir(const ClusterConfig& config, const HostConfig& host);
 // The directory a replica owns: <host dir>/<replica name>.
 std::string ReplicaDataDir(const ClusterConfig& config, const ReplicaConfig& replica);
+// Where this process's coordinator (config.coordinator_host) keeps its files when several
+// share one file system (the lab): <its host's dir>/coordinator; else the cluster's data_dir.
+std::string CoordinatorDataDir(const ClusterConfig& config);
 // The replicas placed on `host`.
 std::vector<const ReplicaConfig*> ReplicasOn(const ClusterConfig& config, const std::string& host);
 // Every coordinator's control endpoint ("tcp://127.0.1.1:7401"), in the config's order: where

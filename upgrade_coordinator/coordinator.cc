@@ -10,28 +10,28 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/fatal.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/stop_signal.h"
 #include "replica/zmq_util.h"
-#include "upgrade_coordinator/agent_links.h"
-#include "upgrade_coordinator/arbiter.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
-#include "upgrade_coordinator/event_log.h"
+#include "upgrade_coordinator/coordinator_term.h"
+#include "upgrade_coordinator/etcd/elector.h"
+#include "upgrade_coordinator/etcd/etcd_record_store.h"
 #include "upgrade_coordinator/record_store.h"
-#include "upgrade_coordinator/upgrades.h"
-#include "upgrade_coordinator/upgrades_api.h"
 
 namespace duplex {
 namespace {
 
 // A request from the HTTP thread, answered by the loop.
 struct Command {
-  std::string name;                // "switchover" | "shutdown" | "api"
-  std::function<ApiAnswer()> api;  // "api": runs on the loop thread, answers JSON
+  std::string name;                            // "switchover" | "shutdown" | "api"
+  std::function<ApiAnswer(UpgradesApi&)> api;  // "api": runs on the loop thread, answers JSON
   std::string content_type = "text/plain";
   std::mutex mu;
   std::condition_variable cv;
@@ -47,78 +47,29 @@ struct Command {
   }
 };
 
-nlohmann::json ViewJson(const Arbiter& arbiter, const ClusterConfig& config, int64_t now_us) {
-  const ClusterRecord& rec = arbiter.record();
-  uint64_t active_seq = 0;
-  if (!rec.active.empty()) {
-    const auto& av = arbiter.replicas().at(rec.active);
-    if (av.last) active_seq = av.last->applied_seq;
-  }
-  nlohmann::json replicas = nlohmann::json::array();
-  for (const auto& rc : config.replicas) {
-    const ReplicaView& v = arbiter.replicas().at(rc.name);
-    nlohmann::json r = {{"name", rc.name},
-                        {"host", rc.host_name},
-                        {"pid", v.process_alive ? v.pid : 0},
-                        {"alive", v.process_alive},
-                        {"endpoint", TcpEndpoint(rc.host, rc.client_port)},
-                        {"failed", rec.failed.count(rc.name) && rec.failed.at(rc.name)},
-                        {"starts", v.starts}};
-    if (v.last) {
-      const StatusReport& s = *v.last;
-      bool is_active = rc.name == rec.active;
-      r.update(
-          {{"version", s.version},
-           {"role", WireRoleName(s.role)},
-           {"state", s.role_path},
-           {"epoch", s.epoch},
-           {"applied_seq", s.applied_seq},
-           {"lag", is_active || active_seq < s.applied_seq ? 0 : active_seq - s.applied_seq},
-           {"in_sync", is_active ? true : (rec.in_sync.count(rc.name) && rec.in_sync.at(rc.name))},
-           {"healthy", s.healthy},
-           {"health", s.health_detail},
-           {"refused_frames", s.refused_frames},
-           {"stale_epoch_frames", s.stale_epoch_frames},
-           {"last_seen_ms", (now_us - v.last_seen_us) / 1000},
-           // Its last report is older than the failure timeout: what it says may be past.
-           {"reporting", arbiter.RecentReport(rc.name, now_us).has_value()}});
-    }
-    replicas.push_back(std::move(r));
-  }
-  nlohmann::json transitions = nlohmann::json::array();
-  const auto& all = arbiter.transitions();
-  for (size_t i = all.size() > 20 ? all.size() - 20 : 0; i < all.size(); ++i) {
-    const auto& t = all[i];
-    transitions.push_back({{"kind", t.kind},
-                           {"from", t.from},
-                           {"to", t.to},
-                           {"epoch", t.epoch},
-                           {"detected_us", t.detected_us},
-                           {"promoted_us", t.promoted_us},
-                           {"decision_ms", (t.promoted_us - t.detected_us) / 1000.0}});
-  }
-  return {{"cluster", config.name},
-          {"epoch", rec.epoch},
-          {"active", rec.active},
-          {"mode", config.replication.mode == ReplicationMode::kSync ? "sync" : "async"},
-          {"switchover", arbiter.switchover_state()},
-          {"replicas", replicas},
-          {"transitions", transitions}};
+// A durable write of an acting coordinator failed (etcd unreachable, or the leader key lost):
+// its term ends; the process goes on as a follower. Thrown by the Fatal handler a
+// coordinator with etcd installs.
+struct DurabilityLost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string AdminAddress(const CoordinatorConfig& c) {
+  return c.address + ":" + std::to_string(c.admin_port);
 }
 
 class Coordinator {
  public:
+  // store: the RocksDB record of a coordinator alone; null with etcd (each term opens its own).
   Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store,
-              FeaturesOnReload features_on_reload)
+              const CoordinatorSeams& seams)
       : config_(config),
-        store_(std::move(store)),
-        arbiter_(MakeOptions(config), store_.get()),
-        agents_(config_),
-        upgrades_(config, &arbiter_, store_.get(), &agents_, features_on_reload),
-        upgrades_api_(config_, &arbiter_, &upgrades_),
+        seams_(seams),
+        alone_store_(std::move(store)),
         ctx_(zmq_ctx_new()),
         router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
   ~Coordinator() {
+    elector_.reset();  // resigns: a follower takes over at once
     zmq_close(router_);
     zmq_ctx_term(ctx_);
   }
@@ -132,24 +83,14 @@ class Coordinator {
     if (zmq_bind(router_, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
-    DUPLEX_RETURN_IF_ERROR(arbiter_.Recover(clock_.NowUs()));
-    DUPLEX_RETURN_IF_ERROR(upgrades_.Open());
-    DUPLEX_RETURN_IF_ERROR(events_.Open(config_.data_dir + "/events.jsonl"));
-    RouteUpgradeApi();
-    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      res.set_content(status_json_, "application/json");
-    });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      res.set_content(metrics_text_, "text/plain; version=0.0.4");
-    });
-    http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
-      Submit("switchover", res, config_.timing.startup_timeout_ms);
-    });
-    http_.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
-      Submit("shutdown", res, 15000);
-    });
+    if (alone_store_ != nullptr) {
+      auto term = MakeTerm(std::move(alone_store_), 0);
+      DUPLEX_RETURN_IF_ERROR(term->Begin(clock_.NowUs(), EventsPath()));
+      SetTerm(std::move(term));
+    } else {
+      DUPLEX_RETURN_IF_ERROR(StartElector());
+    }
+    RouteAdminApi();
     if (!http_.bind_to_port(config_.host, config_.admin_port)) {
       return Unavailable("admin API: cannot bind " + config_.host + ":" +
                          std::to_string(config_.admin_port));
@@ -162,38 +103,173 @@ class Coordinator {
     while (!StopRequested() && !shutdown_) {
       zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 1);
-      for (int i = 0; i < 4096 && OnFrame(); ++i) {
+      try {
+        FollowElection(clock_.NowUs());
+        for (int i = 0; i < 4096 && OnFrame(); ++i) {
+        }
+        RunCommands();
+        if (term_) {
+          term_->Tick(clock_.NowUs());
+          CheckPendingSwitchover();
+        }
+      } catch (const DurabilityLost& e) {
+        EndTerm(std::string("a durable write failed: ") + e.what());
+        elector_->Resign();  // another coordinator may write where this one cannot
       }
-      RunCommands();
-      arbiter_.OnTick(clock_.NowUs());
-      upgrades_.Tick(clock_.NowMs(), clock_.NowUs());
-      Execute();
-      CheckPendingSwitchover();
-      events_.Observe(clock_.NowUs(), arbiter_, upgrades_.campaign());
-      CountHostFailovers();
       Publish();
     }
-    if (shutdown_) StopReplicas(5000);
+    if (shutdown_ && term_) StopReplicas(5000);
     if (shutdown_command_) shutdown_command_->Finish(200, "stopped\n");
+    if (term_ && elector_) EndTerm("stopped");
+    elector_.reset();
     http_.stop();
     http_thread_.join();
     return 0;
   }
 
  private:
-  static ArbiterOptions MakeOptions(const ClusterConfig& c) {
-    ArbiterOptions o;
-    for (const auto& r : c.replicas) {
-      o.replicas.push_back({r.name, TcpEndpoint(r.host, r.peer_port != 0 ? r.peer_port : r.port)});
+  std::string EventsPath() const {
+    if (config_.coordinators.size() == 1) return config_.data_dir + "/events.jsonl";
+    return CoordinatorDataDir(config_) + "/events.jsonl";
+  }
+
+  std::shared_ptr<CoordinatorTerm> MakeTerm(std::unique_ptr<RecordStore> store, uint64_t term) {
+    if (seams_.wrap_records) store = seams_.wrap_records(std::move(store));
+    auto send = [this](const std::string& route, std::vector<std::string> parts) {
+      std::vector<std::string_view> all = {route};
+      all.insert(all.end(), parts.begin(), parts.end());
+      SendMultipart(router_, all);
+    };
+    return std::make_shared<CoordinatorTerm>(config_, std::move(store), seams_.features_on_reload,
+                                             term, &routes_, send);
+  }
+
+  void SetTerm(std::shared_ptr<CoordinatorTerm> term) {
+    std::lock_guard lock(mu_);
+    term_ = std::move(term);
+  }
+
+  // ---- Leadership (several coordinators, etcd) ----
+
+  Status StartElector() {
+    DUPLEX_ASSERT(config_.etcd.has_value(), "a coordinator without its own store elects in etcd");
+    ElectorOptions o;
+    o.election.prefix = config_.etcd->prefix;
+    o.election.self_value = SelfJson().dump();
+    o.election.lease_ttl_s = config_.etcd->lease_ttl_s;
+    o.client.endpoints = config_.etcd->endpoints;
+    o.client.source_address = config_.host;
+    o.name = config_.coordinator_host;
+    auto elector = Elector::Start(std::move(o));
+    if (!elector.ok()) return elector.status();
+    elector_ = std::move(elector).value();
+    return Status::Ok();
+  }
+
+  nlohmann::json SelfJson() const {
+    return {{"host", config_.coordinator_host},
+            {"admin", config_.host + ":" + std::to_string(config_.admin_port)},
+            {"control", TcpEndpoint(config_.host, config_.control_port)}};
+  }
+
+  // Acts exactly while the elector says this coordinator surely holds the leader key.
+  void FollowElection(int64_t now_us) {
+    if (!elector_) return;
+    view_ = elector_->View();
+    if (term_ && (!view_.acting || view_.term != term_->term())) {
+      EndTerm(view_.acting            ? "a newer term"
+              : !view_.etcd_reachable ? "etcd unreachable: " + view_.etcd_error
+                                      : "the leader key is no longer surely ours");
     }
-    o.async = c.replication.mode == ReplicationMode::kAsync;
-    o.heartbeat_ms = c.timing.heartbeat_ms;
-    o.lease_ms = c.timing.lease_ms;
-    o.failure_timeout_ms = c.timing.failure_timeout_ms;
-    o.startup_grace_ms = std::max(300, 5 * c.timing.heartbeat_ms);
-    o.restart = c.restart;
-    o.initial_version = c.processor.version;
-    return o;
+    if (!term_ && view_.acting && now_us >= retry_us_) BeginTerm(view_.term, now_us);
+  }
+
+  void BeginTerm(uint64_t term, int64_t now_us) {
+    EtcdClientOptions o;
+    o.endpoints = config_.etcd->endpoints;
+    o.source_address = config_.host;
+    o.read_timeout_ms = kStoreTimeoutMs;
+    auto client = EtcdClient::Create(o);
+    DUPLEX_ASSERT(client.ok(), "the endpoints were checked with the config",
+                  client.status().ToString());
+    auto store =
+        std::make_unique<EtcdRecordStore>(std::move(client).value(), config_.etcd->prefix, term);
+    auto t = MakeTerm(std::move(store), term);
+    Status s = t->Begin(now_us, EventsPath());
+    if (!s.ok()) {
+      spdlog::error("coordinator {}: cannot take up term {}: {}", config_.coordinator_host, term,
+                    s.ToString());
+      retry_us_ = now_us + kRetryUs;
+      return;
+    }
+    t->Log(now_us, {{"kind", "leadership"},
+                    {"coordinator", config_.coordinator_host},
+                    {"term", term},
+                    {"acting", true}});
+    spdlog::warn("coordinator {}: leading, term {}", config_.coordinator_host, term);
+    ++leader_changes_;
+    SetTerm(std::move(t));
+  }
+
+  void EndTerm(const std::string& reason) {
+    const int64_t now_us = clock_.NowUs();
+    spdlog::warn("coordinator {}: no longer leading term {}: {}", config_.coordinator_host,
+                 term_->term(), reason);
+    term_->Log(now_us, {{"kind", "leadership"},
+                        {"coordinator", config_.coordinator_host},
+                        {"term", term_->term()},
+                        {"acting", false},
+                        {"reason", reason}});
+    if (switchover_command_) switchover_command_->Finish(503, "switchover: " + reason + "\n");
+    switchover_command_.reset();
+    retry_us_ = now_us + kRetryUs;
+    SetTerm(nullptr);
+  }
+
+  // Who leads, as GET /status shows it.
+  nlohmann::json LeaderJson() const {
+    if (!elector_) {
+      return {{"host", config_.coordinator_host},
+              {"admin", config_.host + ":" + std::to_string(config_.admin_port)},
+              {"term", 0}};
+    }
+    auto value = nlohmann::json::parse(view_.leader_value, nullptr, false);
+    if (!value.is_object()) value = nlohmann::json::object();
+    return {{"host", value.value("host", "")},
+            {"admin", value.value("admin", "")},
+            {"term", view_.term}};
+  }
+
+  std::string NotLeading() const {
+    nlohmann::json leader = LeaderJson();
+    std::string who = leader["host"].get<std::string>();
+    return "coordinator " + config_.coordinator_host + " does not lead (" +
+           (who.empty() ? std::string("no leader is known")
+                        : "the leader is " + who + " at " + leader["admin"].get<std::string>() +
+                              ", term " + std::to_string(view_.term)) +
+           ")";
+  }
+
+  // ---- The admin API (admin_api.md) ----
+
+  void RouteAdminApi() {
+    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mu_);
+      AwaitFreshIfLeading(lock);
+      res.set_content(status_json_, "application/json");
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mu_);
+      AwaitFreshIfLeading(lock);
+      res.set_content(metrics_text_, "text/plain; version=0.0.4");
+    });
+    http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
+      Submit("switchover", res, config_.timing.startup_timeout_ms);
+    });
+    http_.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
+      Submit("shutdown", res, 15000);
+    });
+    RouteUpgradeApi();
   }
 
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
@@ -202,45 +278,64 @@ class Coordinator {
       auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
       return body.is_discarded() || !body.is_object() ? nlohmann::json() : body;
     };
-    auto api = [this](httplib::Response& res, std::function<ApiAnswer()> call) {
+    auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
     http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
-      // Hashing and copying a binary takes long: done here, off the event loop.
-      ApiAnswer answer = upgrades_api_.AddPackage(json_body(req));
+      // Hashing and copying a binary takes long: done here, off the event loop, on the term
+      // that leads now (kept alive by this call if leadership ends meanwhile).
+      std::shared_ptr<CoordinatorTerm> term;
+      {
+        std::lock_guard lock(mu_);
+        term = term_;
+      }
+      ApiAnswer answer = term ? term->api().AddPackage(json_body(req)) : NotLeadingAnswer();
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
-    http_.Get("/packages", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_api_.ListPackages(); });
+    http_.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
+      api(res, [](UpgradesApi& a) { return a.ListPackages(); });
     });
-    http_.Get("/upgrade/plan", [=, this](const httplib::Request& req, httplib::Response& res) {
+    http_.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
       std::string to = req.get_param_value("to");
-      api(res, [this, to] { return upgrades_api_.Plan(to); });
+      api(res, [to](UpgradesApi& a) { return a.Plan(to); });
     });
-    http_.Post("/upgrade/start", [=, this](const httplib::Request& req, httplib::Response& res) {
+    http_.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
       auto body = json_body(req);
-      api(res, [this, body] {
+      api(res, [body](UpgradesApi& a) {
         return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
-                              : upgrades_api_.Start(body);
+                              : a.Start(body);
       });
     });
-    http_.Get("/upgrade", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_api_.Show(); });
+    http_.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
+      api(res, [](UpgradesApi& a) { return a.Show(); });
     });
-    http_.Post("/upgrade/abort", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_api_.Abort(); });
+    http_.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
+      api(res, [](UpgradesApi& a) { return a.Abort(); });
     });
-    http_.Post("/upgrade/finalize", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_api_.Finalize(); });
+    http_.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
+      api(res, [](UpgradesApi& a) { return a.Finalize(); });
     });
-    http_.Get("/features", [=, this](const httplib::Request&, httplib::Response& res) {
-      api(res, [this] { return upgrades_api_.Features(); });
+    http_.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
+      api(res, [](UpgradesApi& a) { return a.Features(); });
     });
   }
 
+  // A view published while leading is not served once it is older than a few loop turns: a
+  // leader frozen past its lease answers, when it thaws, before its loop has stepped down,
+  // and would claim a lead it lost. Waits (bounded) for the loop's next view instead.
+  void AwaitFreshIfLeading(std::unique_lock<std::mutex>& lock) {
+    auto fresh = [this] { return !published_leading_ || NowUs() - published_us_ < kStaleUs; };
+    published_.wait_for(lock, std::chrono::microseconds(kStaleWaitUs), fresh);
+  }
+
+  ApiAnswer NotLeadingAnswer() {
+    std::lock_guard lock(mu_);
+    return {503, {{"error", not_leading_}, {"leader", leader_json_}}};
+  }
+
   void Submit(const std::string& name, httplib::Response& res, int timeout_ms,
-              std::function<ApiAnswer()> call = nullptr) {
+              std::function<ApiAnswer(UpgradesApi&)> call = nullptr) {
     auto cmd = std::make_shared<Command>();
     cmd->name = name;
     cmd->api = std::move(call);
@@ -266,21 +361,25 @@ class Coordinator {
       commands.swap(commands_);
     }
     for (auto& cmd : commands) {
-      if (cmd->name == "api") {
-        ApiAnswer answer = cmd->api();
+      if (cmd->name == "shutdown") {
+        shutdown_ = true;  // a follower only stops itself; the leader stops the replicas too
+        shutdown_command_ = cmd;
+      } else if (!term_) {
+        ApiAnswer answer = NotLeadingAnswer();
+        cmd->content_type = "application/json";
+        cmd->Finish(answer.status, answer.body.dump() + "\n");
+      } else if (cmd->name == "api") {
+        ApiAnswer answer = cmd->api(term_->api());
         cmd->content_type = "application/json";
         cmd->Finish(answer.status, answer.body.dump() + "\n");
         Publish(/*force=*/true);
-      } else if (cmd->name == "shutdown") {
-        shutdown_ = true;
-        shutdown_command_ = cmd;
       } else if (cmd->name == "switchover") {
-        Status s = arbiter_.RequestSwitchover(clock_.NowUs());
+        Status s = term_->RequestSwitchover(clock_.NowUs());
         if (!s.ok()) {
           cmd->Finish(409, "switchover refused: " + s.message() + "\n");
         } else {
           switchover_command_ = cmd;
-          switchover_epoch_ = arbiter_.record().epoch;
+          switchover_epoch_ = term_->arbiter().record().epoch;
         }
       }
     }
@@ -289,9 +388,10 @@ class Coordinator {
   void CheckPendingSwitchover() {
     if (!switchover_command_) return;
     Publish(/*force=*/true);  // the answer must not race a stale /status
-    const std::string& state = arbiter_.switchover_state();
-    if (state == "done" && arbiter_.record().epoch > switchover_epoch_) {
-      const auto& t = arbiter_.transitions().back();
+    const Arbiter& arbiter = term_->arbiter();
+    const std::string& state = arbiter.switchover_state();
+    if (state == "done" && arbiter.record().epoch > switchover_epoch_) {
+      const auto& t = arbiter.transitions().back();
       switchover_command_->Finish(
           200, "switchover done: " + t.to + " is active at epoch " + std::to_string(t.epoch) +
                    " after " + std::to_string((t.promoted_us - t.detected_us) / 1000) + " ms\n");
@@ -301,6 +401,8 @@ class Coordinator {
       switchover_command_.reset();
     }
   }
+
+  // ---- The control socket ----
 
   bool OnFrame() {
     std::vector<std::string> parts = RecvParts(router_);
@@ -314,58 +416,16 @@ class Coordinator {
     auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
     std::string why = !frame.ok()         ? frame.status().message()
                       : status == nullptr ? "not a status report"
-                                          : Impostor(*status);
+                      : !term_            ? ""
+                                          : term_->OnStatus(*status, clock_.NowUs());
     if (!why.empty()) {
       if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused control frame: {}", why);
       return true;
     }
-    routes_[status->replica] = parts[0];  // answer on the connection that reported
-    arbiter_.OnStatus(*status, clock_.NowUs());
+    // Answer on the connection that reported; a follower learns it too, to answer at once
+    // when it comes to lead.
+    routes_[status->replica] = parts[0];
     return true;
-  }
-
-  // Why a status cannot be from the replica it names ("" when it can): unknown names, and
-  // pids other than the one its agent reported, are refused. (A process that reports before
-  // its agent does is trusted by its first report: the control plane has no authentication.)
-  std::string Impostor(const StatusReport& s) const {
-    bool known = false;
-    for (const auto& r : config_.replicas) known = known || r.name == s.replica;
-    if (!known) return "status from unknown replica '" + s.replica + "'";
-    int32_t owned = agents_.KnownPid(s.replica);
-    if (owned != 0 && owned != s.pid) {
-      return "status for " + s.replica + " from pid " + std::to_string(s.pid) +
-             ", but its process is " + std::to_string(owned);
-    }
-    return "";
-  }
-
-  void Execute() {
-    for (auto& action : arbiter_.TakeActions()) {
-      if (auto* send = std::get_if<SendAssignment>(&action)) {
-        auto route = routes_.find(send->replica);
-        if (route == routes_.end()) continue;  // not connected yet: its first status gets it
-        SendParts(router_, &route->second, EncodeFrame(send->assignment));
-      } else if (auto* start = std::get_if<StartReplica>(&action)) {
-        auto [package, version] = upgrades_.PackageRefFor(start->replica);
-        agents_.Start(start->replica, package, version);
-        // The start is under way: the agent reports its pid, or its failure as an exit.
-        arbiter_.OnProcessStarted(start->replica, 0, clock_.NowUs());
-      } else if (auto* stop = std::get_if<StopReplica>(&action)) {
-        agents_.Stop(stop->replica);  // its exit comes back from its agent, then a restart
-      }
-    }
-    SendDesired();
-  }
-
-  void SendDesired() {
-    for (const auto& [route, desired] : agents_.TakeOutgoing()) {
-      const std::string frame = EncodeAgentFrame(desired);
-      SendMultipart(router_, {route, kAgentTag, frame});
-    }
-    for (const auto& [route, part] : upgrades_.TakePackageParts(clock_.NowUs())) {
-      const std::string frame = EncodeAgentFrame(part);
-      SendMultipart(router_, {route, kAgentTag, frame});
-    }
   }
 
   void OnAgentFrame(const std::string& route, const std::string& bytes) {
@@ -380,26 +440,17 @@ class Coordinator {
       if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused agent frame: {}", why);
       return;
     }
-    const int64_t now = clock_.NowUs();
-    for (const ProcessEvent& e : agents_.OnReport(route, *report, now)) {
-      if (e.kind == ProcessEvent::Kind::kExited) {
-        arbiter_.OnProcessExited(e.replica, now);
-      } else if (e.kind == ProcessEvent::Kind::kStarted) {
-        arbiter_.OnProcessStarted(e.replica, e.pid, now);  // adopted: it ran before us
-      } else {
-        arbiter_.OnProcessPid(e.replica, e.pid);
-      }
-    }
-    SendDesired();
+    // A follower does not answer agents: the desired state is the leader's alone.
+    if (term_) term_->OnAgentReport(route, *report, clock_.NowUs());
   }
 
   // Every replica stopped through its agent; bounded by grace_ms (an unreachable agent's
   // replicas keep running).
   void StopReplicas(int grace_ms) {
-    agents_.StopAll();
+    term_->StopAll();
     const int64_t deadline = clock_.NowUs() + int64_t{grace_ms} * 1000;
-    while (!agents_.AllStopped() && clock_.NowUs() < deadline) {
-      SendDesired();
+    while (!term_->AllStopped() && clock_.NowUs() < deadline) {
+      term_->SendDesired(clock_.NowUs());
       zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 10);
       for (int i = 0; i < 4096 && OnFrame(); ++i) {
@@ -407,49 +458,88 @@ class Coordinator {
     }
   }
 
-  // Each failover, by what the host's agent said of it (for /metrics).
-  void CountHostFailovers() {
-    const auto& all = arbiter_.transitions();
-    for (; transitions_counted_ < all.size(); ++transitions_counted_) {
-      const TransitionEvent& t = all[transitions_counted_];
-      if (t.kind != "crash failover" && t.kind != "hang failover") continue;
-      ++host_failovers_[agents_.FailoverCause(t.kind, t.from, clock_.NowUs())];
-    }
-  }
+  // ---- GET /status and /metrics ----
 
   void Publish(bool force = false) {
     int64_t now = clock_.NowUs();
     if (!force && now - last_publish_us_ < 5000) return;
     last_publish_us_ = now;
-    auto view = ViewJson(arbiter_, config_, now);
+    nlohmann::json view = term_ ? term_->View(now) : FollowerView();
     view["refused_control_frames"] = refused_;
-    view["cluster_version"] = arbiter_.record().cluster_version;
-    view["lock"] = arbiter_.record().lock;
-    view["campaign"] = upgrades_api_.CampaignJson();
-    view["hosts"] = agents_.HostsJson(now);
-    view["host_failovers"] = host_failovers_;
+    view["coordinator"] = {{"host", config_.coordinator_host},
+                           {"role", !elector_ ? "alone"
+                                    : term_   ? "leader"
+                                              : "follower"},
+                           {"term", term_ ? term_->term() : view_.term}};
+    nlohmann::json leader = LeaderJson();
+    view["leader"] = leader;
+    view["leader_changes"] = leader_changes_;
+    nlohmann::json all = nlohmann::json::array();
+    for (const CoordinatorConfig& c : config_.coordinators) {
+      all.push_back({{"host", c.host_name},
+                     {"admin", AdminAddress(c)},
+                     {"control", TcpEndpoint(c.address, c.control_port)}});
+    }
+    view["coordinators"] = all;
+    if (elector_) {
+      view["etcd"] = {{"reachable", view_.etcd_reachable},
+                      {"error", view_.etcd_error},
+                      {"silent_ms", view_.etcd_silent_ms}};
+    }
     std::string json = view.dump();
-    std::string metrics = CoordinatorMetricsText(view, arbiter_.transitions());
+    static const std::vector<TransitionEvent> kNone;
+    std::string metrics =
+        CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone);
+    std::string not_leading = NotLeading();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
     metrics_text_ = std::move(metrics);
+    leader_json_ = std::move(leader);
+    not_leading_ = std::move(not_leading);
+    published_leading_ = elector_ && term_;
+    published_us_ = now;
+    published_.notify_all();
   }
 
+  // What a follower shows of the cluster: nothing it would have to vouch for.
+  nlohmann::json FollowerView() const {
+    return {{"cluster", config_.name},
+            {"epoch", 0},
+            {"active", ""},
+            {"mode", config_.replication.mode == ReplicationMode::kSync ? "sync" : "async"},
+            {"replicas", nlohmann::json::array()},
+            {"transitions", nlohmann::json::array()},
+            {"hosts", nlohmann::json::array()}};
+  }
+
+  static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
+  static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
+  // A leader's published view older than this is stale (the loop publishes every 5 ms);
+  // an HTTP answer waits at most kStaleWaitUs for a fresh one.
+  static constexpr int64_t kStaleUs = 100000;
+  static constexpr int64_t kStaleWaitUs = 250000;
+
   ClusterConfig config_;
-  std::unique_ptr<RecordStore> store_;
-  Arbiter arbiter_;
-  AgentLinks agents_;
-  Upgrades upgrades_;
-  UpgradesApi upgrades_api_;
-  EventLog events_;
+  CoordinatorSeams seams_;
+  std::unique_ptr<RecordStore> alone_store_;  // handed to the one term of a coordinator alone
+  std::unique_ptr<Elector> elector_;          // null: alone
+  LeaderView view_;                           // the elector's, as of this loop turn
+  std::shared_ptr<CoordinatorTerm> term_;     // null while following
+  int64_t retry_us_ = 0;
+  uint64_t leader_changes_ = 0;  // terms this coordinator took up
   SteadyClock clock_;
   void* ctx_;
   void* router_;
   httplib::Server http_;
   std::thread http_thread_;
-  std::mutex mu_;
+  std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
   std::string status_json_ = "{}";
+  bool published_leading_ = false;  // status_json_ was published by an elected leader
+  int64_t published_us_ = 0;
+  std::condition_variable published_;
   std::string metrics_text_;
+  nlohmann::json leader_json_;
+  std::string not_leading_;
   std::deque<std::shared_ptr<Command>> commands_;
   std::shared_ptr<Command> switchover_command_;
   std::shared_ptr<Command> shutdown_command_;
@@ -457,9 +547,6 @@ class Coordinator {
   bool shutdown_ = false;
   int64_t last_publish_us_ = 0;
   uint64_t refused_ = 0;
-  size_t transitions_counted_ = 0;
-  std::map<std::string, uint64_t> host_failovers_ = {
-      {"process_exit", 0}, {"host_unreachable", 0}, {"process_silent", 0}};
   std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };
 
@@ -469,21 +556,31 @@ int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
-  auto store = OpenRecordStore(config.data_dir + "/coordinator");
-  if (!store.ok()) {
-    spdlog::critical("{}", store.status().ToString());
-    return 2;
+  std::unique_ptr<RecordStore> records;  // with etcd, each term opens its own
+  if (config.etcd) {
+    std::filesystem::create_directories(CoordinatorDataDir(config), ec);
+    // A failed durable write ends this coordinator's term, not the process (Fatal's default):
+    // another coordinator, or this one later, takes over from what etcd holds.
+    SetFatalHandler([](FatalKind kind, const std::string& what) {
+      if (kind == FatalKind::kDurability) throw DurabilityLost(what);
+    });
+  } else {
+    auto store = OpenRecordStore(config.data_dir + "/coordinator");
+    if (!store.ok()) {
+      spdlog::critical("{}", store.status().ToString());
+      return 2;
+    }
+    records = std::move(store).value();
   }
-  std::unique_ptr<RecordStore> records = std::move(store).value();
-  if (seams.wrap_records) records = seams.wrap_records(std::move(records));
-  Coordinator coordinator(config, std::move(records), seams.features_on_reload);
+  Coordinator coordinator(config, std::move(records), seams);
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 2;
   }
-  spdlog::info("coordinator for {} on admin port {}, control port {}", config.name,
-               config.admin_port, config.control_port);
+  spdlog::info("coordinator {} for {} on admin port {}, control port {}{}", config.coordinator_host,
+               config.name, config.admin_port, config.control_port,
+               config.etcd ? ", records in etcd under " + config.etcd->prefix : "");
   return coordinator.Run();
 }
 

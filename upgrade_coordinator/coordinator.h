@@ -1,6 +1,9 @@
-// The coordinator process: supervises the replica processes, runs the Arbiter
-// over a ZeroMQ control socket, persists its record in RocksDB, and serves the
-// admin API (HTTP+JSON: GET /status, POST /switchover, POST /shutdown).
+// The coordinator process: runs the Arbiter and the campaign (a CoordinatorTerm) over a
+// ZeroMQ control socket to the replicas and the agents, and serves the admin API (HTTP+JSON,
+// admin_api.md). Alone, it keeps its record in its own RocksDB and always acts. One of several,
+// it campaigns in etcd (an Elector) and acts only while it surely leads, with its record in
+// etcd fenced by its term; a follower hears the replicas and agents but sends them nothing,
+// and answers the admin calls that decide with "not the leader" and where the leader is.
 // One event-loop thread; the HTTP thread talks to it through a command queue.
 #pragma once
 

@@ -58,6 +58,28 @@ void CampaignMetrics(const nlohmann::json& view, PrometheusText& m) {
            {"phase", Field<std::string>(campaign, "phase", "")}});
 }
 
+// This coordinator's leadership and its view of etcd (GET /status's coordinator, leader_changes
+// and etcd). A coordinator alone acts, in term 0, and has no etcd.
+void LeadershipMetrics(const nlohmann::json& view, PrometheusText& m) {
+  const nlohmann::json self = view.value("coordinator", nlohmann::json::object());
+  const std::string role = Field<std::string>(self, "role", "alone");
+  m.Level("duplex_coordinator_leader",
+          "1 while this coordinator acts: it leads (or runs alone); 0 while it follows.",
+          role == "leader" || role == "alone");
+  m.Level("duplex_coordinator_term",
+          "The coordinators' term as this one knows it: the etcd leader key's revision (0 alone).",
+          Field<uint64_t>(self, "term", 0));
+  m.Counter("duplex_coordinator_leader_changes_total",
+            "Terms this coordinator took up as leader since it started.",
+            Field<uint64_t>(view, "leader_changes", 0));
+  if (!view.contains("etcd")) return;
+  const nlohmann::json& etcd = view["etcd"];
+  m.Level("duplex_etcd_reachable", "1 while this coordinator's last etcd call succeeded.",
+          Field<bool>(etcd, "reachable", false));
+  m.Level("duplex_etcd_silent_ms", "Milliseconds since etcd last answered this coordinator.",
+          Field<uint64_t>(etcd, "silent_ms", 0));
+}
+
 }  // namespace
 
 std::string CoordinatorMetricsText(const nlohmann::json& view,
@@ -116,6 +138,7 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
   }
 
   HostMetrics(view, m);
+  LeadershipMetrics(view, m);
 
   CampaignMetrics(view, m);
   return m.Take();

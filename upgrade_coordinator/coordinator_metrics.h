@@ -1,6 +1,6 @@
 // The coordinator's view in the Prometheus text format, served at /metrics on its admin
 // port: the epoch and the active, each replica's process and sync state, failovers and
-// switchovers by kind, and the upgrade campaign.
+// switchovers by kind, the upgrade campaign, and this coordinator's leadership, term and etcd.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,8 @@
 namespace duplex {
 
 // view: what GET /status shows (ViewJson plus lock, cluster_version, campaign, refused
-// control frames); transitions: every failover and switchover since the process started.
+// control frames, coordinator, leader_changes, etcd); transitions: every failover and switchover
+// since the process started.
 std::string CoordinatorMetricsText(const nlohmann::json& view,
                                    const std::vector<TransitionEvent>& transitions);
 

@@ -63,5 +63,40 @@ TEST(CoordinatorMetrics, AFreshCoordinatorWithoutReplicasOrCampaignStillAnswers)
   EXPECT_EQ(text.find("duplex_replica_up{"), std::string::npos) << text;
 }
 
+nlohmann::json ACoordinatorOfSeveral(const std::string& role) {
+  nlohmann::json view = nlohmann::json::parse(R"({"epoch": 3, "active": "a", "leader_changes": 2,
+    "etcd": {"reachable": false, "error": "connect timed out", "silent_ms": 1250}})");
+  view["coordinator"] = {{"host", "h2"}, {"role", role}, {"term", 41}};
+  return view;
+}
+
+TEST(CoordinatorMetrics, ShowTheLeadershipTheTermTheLeaderChangesAndEtcd) {
+  std::string leader = CoordinatorMetricsText(ACoordinatorOfSeveral("leader"), {});
+  EXPECT_TRUE(Has(leader, "duplex_coordinator_leader 1")) << leader;
+  EXPECT_TRUE(Has(leader, "duplex_coordinator_term 41")) << leader;
+  EXPECT_TRUE(Has(leader, "duplex_coordinator_leader_changes_total 2")) << leader;
+  EXPECT_TRUE(Has(leader, "# TYPE duplex_coordinator_leader_changes_total counter")) << leader;
+  EXPECT_TRUE(Has(leader, "duplex_etcd_reachable 0")) << leader;
+  EXPECT_TRUE(Has(leader, "duplex_etcd_silent_ms 1250")) << leader;
+
+  nlohmann::json follower_view = ACoordinatorOfSeveral("follower");
+  follower_view["etcd"] = {{"reachable", true}, {"error", ""}, {"silent_ms", 4}};
+  std::string follower = CoordinatorMetricsText(follower_view, {});
+  EXPECT_TRUE(Has(follower, "duplex_coordinator_leader 0")) << follower;
+  EXPECT_TRUE(Has(follower, "duplex_coordinator_term 41")) << follower;
+  EXPECT_TRUE(Has(follower, "duplex_etcd_reachable 1")) << follower;
+  EXPECT_TRUE(Has(follower, "duplex_etcd_silent_ms 4")) << follower;
+}
+
+TEST(CoordinatorMetrics, ACoordinatorAloneActsInTermZeroWithoutEtcd) {
+  nlohmann::json view = nlohmann::json::parse(R"({"epoch": 1, "active": "a", "leader_changes": 0,
+    "coordinator": {"host": "", "role": "alone", "term": 0}})");
+  std::string text = CoordinatorMetricsText(view, {});
+  EXPECT_TRUE(Has(text, "duplex_coordinator_leader 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_coordinator_term 0")) << text;
+  EXPECT_TRUE(Has(text, "duplex_coordinator_leader_changes_total 0")) << text;
+  EXPECT_EQ(text.find("duplex_etcd_"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace duplex

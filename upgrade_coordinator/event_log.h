@@ -27,6 +27,8 @@ class EventLog {
   // Keeps the events in memory instead (the simulator), with times from Observe's now_us.
   void KeepInMemory() { in_memory_ = true; }
   const std::vector<nlohmann::json>& kept() const { return kept_; }
+  // Writes `event` (an object with a "kind") as it is: a leadership change.
+  void Append(int64_t now_us, nlohmann::json event) { Write(now_us, std::move(event)); }
   // Logs what changed since the last call; `campaign` may be null.
   void Observe(int64_t now_us, const Arbiter& arbiter, const CampaignRecord* campaign);
 

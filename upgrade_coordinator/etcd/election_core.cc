@@ -145,10 +145,13 @@ void ElectionCore::OnCampaign(const CampaignResult& result, int64_t sent_us, int
   // The key is ours when our put happened, or when it is attached to our lease (an earlier
   // campaign whose answer was lost did put it). A key on any other lease is someone else's:
   // if we held it before, our lease expired and leadership is lost at once.
-  bool ours = lease_id_ != 0 && result.leader_lease_id == lease_id_;
+  bool ours =
+      lease_id_ != 0 && result.leader_lease_id == lease_id_ && result.leader_create_revision > 0;
   holding_ = ours && !resign_pending_;
   term_ = static_cast<uint64_t>(std::max<int64_t>(result.leader_create_revision, 0));
-  leader_value_ = result.leader_create_revision > 0 ? result.leader_value : "";
+  leader_value_ = result.won                          ? options_.self_value
+                  : result.leader_create_revision > 0 ? result.leader_value
+                                                      : "";
 }
 
 void ElectionCore::OnRevoked(int64_t now_us) {
@@ -190,6 +193,8 @@ void ElectionCore::Resign(int64_t now_us) {
 }
 
 bool ElectionCore::Acting(int64_t now_us) const {
+  DUPLEX_ASSERT(!holding_ || (lease_id_ != 0 && term_ > 0), "the key is held on a lease, in a term",
+                lease_id_, term_);
   return holding_ && lease_id_ != 0 && now_us < lease_valid_until_us_ - ActingMarginUs();
 }
 
@@ -197,7 +202,10 @@ LeaderView ElectionCore::View(int64_t now_us) const {
   LeaderView view;
   view.acting = Acting(now_us);
   view.term = term_;
-  view.leader_value = leader_value_;
+  // Not acting on a key we held (its lease may have run out, or we resigned): we cannot vouch
+  // for ourselves, and do not know yet who took over.
+  const bool lost_own = !view.acting && leader_value_ == options_.self_value;
+  view.leader_value = lost_own ? "" : leader_value_;
   view.etcd_silent_ms = std::max<int64_t>(0, (now_us - last_answer_us_) / 1000);
   int64_t silent_max_ms = std::max<int64_t>(kSilentUnreachableMsMin, 3 * int64_t{options_.poll_ms});
   view.etcd_reachable = !last_failed_ && view.etcd_silent_ms < silent_max_ms;

@@ -47,6 +47,16 @@ TEST(ElectionCore, WinsAnEmptyKeyAndActsWithItsRevisionAsTerm) {
   EXPECT_TRUE(view.etcd_reachable);
 }
 
+TEST(ElectionCore, ALeaderPastItsLeaseNamesNoLeaderUntilItLearnsWhoTookOver) {
+  ElectionCore core(Options(), 0);
+  GrantAndWin(core, 0);
+  // Frozen past its 1 s lease: it must not name itself (its key may be another's by now).
+  LeaderView thawed = core.View(3 * kS);
+  EXPECT_FALSE(thawed.acting);
+  EXPECT_EQ(thawed.term, 42u);
+  EXPECT_EQ(thawed.leader_value, "");
+}
+
 TEST(ElectionCore, LosesToAnotherAndLearnsWhoLeads) {
   ElectionCore core(Options(), 0);
   Expect(core, 0, EtcdCallKind::kGrant);
@@ -109,6 +119,24 @@ TEST(ElectionCore, StopsActingBeforeItsLeaseCouldExpireWhenKeepalivesFail) {
   EXPECT_FALSE(view.etcd_reachable);
   EXPECT_EQ(view.etcd_error, "connection refused");
   EXPECT_GE(view.etcd_silent_ms, 1900);
+}
+
+TEST(ElectionCore, ActingResumesWithTheSameTermWhenEtcdAnswersBeforeTheLeaseExpired) {
+  // etcd without quorum answers nothing; when quorum returns, its new raft leader renews every
+  // lease, so the key is still ours: acting resumes on the first acknowledged keepalive.
+  ElectionCore core(Options(1), 0);
+  GrantAndWin(core, 0);
+  Expect(core, 100 * kMs, EtcdCallKind::kCampaign);
+  core.OnFailure("request timed out", 900 * kMs);
+  EXPECT_FALSE(core.View(900 * kMs).acting);
+  EtcdCall keepalive = Expect(core, 900 * kMs, EtcdCallKind::kKeepAlive);
+  EXPECT_EQ(keepalive.lease_id, 7);
+  core.OnKeepAlive(1, 900 * kMs, 950 * kMs);
+  LeaderView view = core.View(950 * kMs);
+  EXPECT_TRUE(view.acting);
+  EXPECT_EQ(view.term, 42u);
+  EXPECT_TRUE(view.etcd_reachable);
+  EXPECT_FALSE(core.View(1650 * kMs).acting);  // 900 ms + 1 s - 250 ms
 }
 
 TEST(ElectionCore, AnExpiredLeaseEndsLeadershipAndCampaignsAgainWithANewOne) {

@@ -14,8 +14,9 @@ namespace {
 // with no answer from etcd) is logged promptly.
 constexpr int64_t kLookUsMax = 100 * 1000;
 
-CampaignResult ToCampaignResult(const EtcdTxnResult& txn, int64_t lease_id) {
-  if (txn.succeeded) return {true, txn.revision, "", lease_id};
+CampaignResult ToCampaignResult(const EtcdTxnResult& txn, const std::string& value,
+                                int64_t lease_id) {
+  if (txn.succeeded) return {true, txn.revision, value, lease_id};
   if (txn.ranges.empty() || txn.ranges.front().empty()) return {};
   const EtcdKeyValue& leader = txn.ranges.front().front();
   return {false, leader.create_revision, leader.value, leader.lease};
@@ -95,7 +96,11 @@ void Elector::Run() {
 }
 
 void Elector::Execute(const EtcdCall& call) {
-  Status failure = Exchange(call, NowUs());
+  int64_t sent_us = NowUs();
+  Status failure = Exchange(call, sent_us);
+  spdlog::debug("elector {}: {} (lease {}) took {} ms: {}", options_.name,
+                EtcdCallKindName(call.kind), call.lease_id, (NowUs() - sent_us) / 1000,
+                failure.ok() ? "ok" : failure.ToString());
   if (failure.ok()) return;
   std::lock_guard<std::mutex> lock(mutex_);
   core_.OnFailure(std::string(EtcdCallKindName(call.kind)) + ": " + failure.message(), NowUs());
@@ -124,8 +129,12 @@ Status Elector::Exchange(const EtcdCall& call, int64_t sent_us) {
       txn.failure.push_back({EtcdOp::Kind::kRange, call.key, "", 0, false});
       StatusOr<EtcdTxnResult> result = client_->Txn(txn);
       if (!result.ok()) return result.status();
+      if (result->succeeded && result->revision <= 0) {
+        return Corruption("etcd " + client_->current_endpoint() +
+                          ": a txn that succeeded came without its revision");
+      }
       std::lock_guard<std::mutex> lock(mutex_);
-      core_.OnCampaign(ToCampaignResult(*result, call.lease_id), sent_us, NowUs());
+      core_.OnCampaign(ToCampaignResult(*result, call.value, call.lease_id), sent_us, NowUs());
       return Status::Ok();
     }
     case EtcdCallKind::kRevoke: {

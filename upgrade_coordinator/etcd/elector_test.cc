@@ -3,12 +3,14 @@
 #include "upgrade_coordinator/etcd/elector.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <functional>
 #include <iostream>
 
 #include "chaos/lab/etcd_process.h"
+#include "chaos/lab/nft_isolation.h"
 #include "common/clock.h"
 #include "upgrade_coordinator/etcd/etcd_record_store.h"
 #include "upgrade_coordinator/etcd/etcd_test_ports.h"
@@ -48,12 +50,14 @@ class ElectorTest : public ::testing::Test {
   }
 
   std::unique_ptr<Elector> StartElector(const std::string& name, int ttl_s,
-                                        std::vector<std::string> endpoints = {}) {
+                                        std::vector<std::string> endpoints = {},
+                                        const std::string& source = "") {
     ElectorOptions options;
     options.election.prefix = Prefix();
     options.election.self_value = name;
     options.election.lease_ttl_s = ttl_s;
     options.client.endpoints = endpoints.empty() ? cluster_->Endpoints() : endpoints;
+    options.client.source_address = source;
     options.name = name;
     auto elector = Elector::Start(options);
     EXPECT_TRUE(elector.ok()) << elector.status().ToString();
@@ -107,6 +111,9 @@ TEST_F(ElectorTest, TheFencedStoreRefusesAWriteOnceTheLeaderKeyChangedHands) {
   ASSERT_TRUE(store_b.Save(record).ok());
   EXPECT_EQ(store_a.Load()->value().epoch, 4u);  // reads are not fenced
   EXPECT_EQ(store_b.Get("campaign")->value(), "soak");
+  EtcdRecordStore follower(Client(), Prefix(), 0);
+  EXPECT_EQ(follower.Load()->value().epoch, 4u);
+  EXPECT_TRUE(IsLeadershipLost(follower.Save(record)));
 }
 
 TEST_F(ElectorTest, TwoElectorsNeverActAtOnce) {
@@ -148,6 +155,62 @@ TEST_F(ElectorTest, AKilledEtcdEndsActingWithinTheTtlAndTheErrorNamesTheEndpoint
             << noticed_ms << " ms later\n";
   LeaderView view = a->View();
   EXPECT_NE(view.etcd_error.find(cluster_->Endpoints()[0]), std::string::npos) << view.etcd_error;
+}
+
+TEST_F(ElectorTest, AFrozenEtcdIsReportedWithinASecondAndLeadershipReturnsAfterTheThaw) {
+  StartCluster(1);
+  auto a = StartElector("h1", 1);
+  ASSERT_NE(a, nullptr);
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().acting; }), 0);
+  ASSERT_EQ(::kill(cluster_->member(0).pid(), SIGSTOP), 0);
+  int64_t unreachable_ms = WaitForMs(1200, [&] { return !a->View().etcd_reachable; });
+  int64_t stopped_ms = WaitForMs(1000, [&] { return !a->View().acting; });
+  ::kill(cluster_->member(0).pid(), SIGCONT);
+  ASSERT_GE(unreachable_ms, 0) << "a frozen etcd still counts as reachable";
+  ASSERT_GE(stopped_ms, 0) << "still acting a ttl after etcd froze";
+  std::cout << "measured: etcd frozen -> unreachable " << unreachable_ms << " ms, not acting "
+            << unreachable_ms + stopped_ms << " ms\n";
+  EXPECT_NE(a->View().etcd_error.find(cluster_->Endpoints()[0]), std::string::npos)
+      << a->View().etcd_error;
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().acting && a->View().etcd_reachable; }), 0);
+}
+
+// Deletes the test's nftables table however the test ends.
+struct HealOnExit {
+  explicit HealOnExit(const lab::NftIsolation& nft) : nft_(nft) {}
+  ~HealOnExit() {
+    Status healed = nft_.Heal();
+    EXPECT_TRUE(healed.ok()) << healed.ToString();
+  }
+  const lab::NftIsolation& nft_;
+};
+
+TEST_F(ElectorTest, ALeaderCutOffEtcdByNftablesStepsDownAndAnotherTakesOver) {
+  ASSERT_TRUE(lab::RequireRoot("this test").ok()) << "nftables needs root";
+  StartCluster(1);
+  // Each elector leaves from a host address of its own, as on the lab.
+  auto a = StartElector("h1", 1, {}, "127.0.7.1");
+  ASSERT_NE(a, nullptr);
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().acting; }), 0);
+  auto b = StartElector("h2", 1, {}, "127.0.8.1");
+  ASSERT_NE(b, nullptr);
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return b->View().leader_value == "h1"; }), 0);
+
+  lab::NftIsolation nft("etcdtest_" + std::to_string(::getpid()));
+  HealOnExit heal(nft);
+  int64_t cut_us = NowUs();
+  ASSERT_TRUE(nft.Apply({"127.0.7.1", lab::Direction::kBoth, ""}).ok());
+  ASSERT_GE(WaitForMs(1000, [&] { return !a->View().acting; }), 0) << "acting a ttl after the cut";
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return b->View().acting; }), 0);
+  std::cout << "measured: leader cut off etcd -> another leader acting "
+            << (NowUs() - cut_us) / 1000 << " ms\n";
+  EXPECT_FALSE(a->View().acting);
+  EXPECT_FALSE(a->View().etcd_reachable);
+
+  ASSERT_TRUE(nft.Heal().ok());
+  ASSERT_GE(WaitForMs(kElectMs, [&] { return a->View().leader_value == "h2"; }), 0);
+  EXPECT_FALSE(a->View().acting);
+  EXPECT_TRUE(b->View().acting);
 }
 
 TEST_F(ElectorTest, ALeaderWhoseLeaseExpiresIsReplacedAfterItsTtl) {

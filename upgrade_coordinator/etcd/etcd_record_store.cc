@@ -14,7 +14,6 @@ EtcdRecordStore::EtcdRecordStore(std::unique_ptr<EtcdClient> client, std::string
       leader_key_(prefix_ + "/leader"),
       term_(term) {
   DUPLEX_ASSERT(client_ != nullptr, "a record store needs a client");
-  DUPLEX_ASSERT(term_ > 0, "a fenced store needs the leader key's revision", term_);
 }
 
 bool IsLeadershipLost(const Status& status) {
@@ -31,6 +30,11 @@ StatusOr<std::optional<std::string>> EtcdRecordStore::Read(const std::string& ke
 }
 
 Status EtcdRecordStore::FencedPut(const std::string& key, const std::string& value) {
+  if (term_ == 0) {
+    // A compare on create_revision 0 would hold while nobody leads: never send it.
+    return FailedPrecondition(std::string(kLeadershipLost) + " write " + key +
+                              " refused: this coordinator does not lead (term 0)");
+  }
   EtcdTxn txn;
   txn.compares.push_back(
       {EtcdCompare::Target::kCreateRevision, leader_key_, static_cast<int64_t>(term_), ""});

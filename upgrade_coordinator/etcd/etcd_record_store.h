@@ -19,7 +19,8 @@ inline constexpr const char* kLeadershipLost = "leadership lost:";
 
 class EtcdRecordStore final : public RecordStore {
  public:
-  // term: the leader key's create_revision while this coordinator holds it (> 0).
+  // term: the leader key's create_revision while this coordinator holds it; 0 for a follower
+  // that only reads (every write is refused as "leadership lost" without asking etcd).
   EtcdRecordStore(std::unique_ptr<EtcdClient> client, std::string prefix, uint64_t term);
 
   StatusOr<std::optional<ClusterRecord>> Load() override;

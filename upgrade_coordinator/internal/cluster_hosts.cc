@@ -228,7 +228,13 @@ void WriteHosts(YamlWriter& out, const ClusterConfig& config) {
   if (config.coordinator_host.empty()) return;
   out.Key("coordinators");
   out.BeginList();
-  for (const CoordinatorConfig& c : config.coordinators) {
+  // One coordinator: this process's fields are the truth (code that derives a config, the
+  // lab's, sets them alone).
+  std::vector<CoordinatorConfig> all = config.coordinators;
+  if (all.size() <= 1) {
+    all = {{config.coordinator_host, config.host, config.admin_port, config.control_port}};
+  }
+  for (const CoordinatorConfig& c : all) {
     out.BeginMap();
     out.Field("host", c.host_name);
     out.Field("admin_port", c.admin_port);
