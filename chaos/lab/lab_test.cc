@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <functional>
 #include <thread>
 
+#include "chaos/lab/etcd_process.h"
 #include "chaos/lab/host_processes.h"
 #include "chaos/lab/lab_plan.h"
 #include "chaos/lab/nft_isolation.h"
@@ -542,6 +544,25 @@ TEST(LabPlan, RefusesWhatTheLabCannotRunNamingTheFieldOrFlag) {
   EXPECT_EQ(PlanError(kNoHosts, 255), "--hosts 255: a lab has 2 to 254 hosts");
   EXPECT_TRUE(PlanError(Replace(kNoHosts, "host: 127.0.0.1", "host: 127.0.1.1"), 2)
                   .starts_with("host: 127.0.1.1: a coordinator on no lab host listens here"));
+}
+
+// The lab's members start through the shared EtcdArgv: its cluster token and zap logs are
+// added only when asked for, after the flags the tests' members get.
+TEST(EtcdArgv, AddsTheLabsTokenAndLoggerOnlyWhenSet) {
+  EtcdMemberOptions member;
+  member.name = "h2";
+  member.address = "127.0.18.1";
+  member.client_port = 17950;
+  member.peer_port = 17951;
+  member.data_dir = "/lab/data/h2/etcd";
+  const std::vector<std::string> plain = EtcdArgv(member);
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--initial-cluster-token"), plain.end());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--logger"), plain.end());
+  member.initial_cluster_token = "lab-1";
+  member.logger = "zap";
+  std::vector<std::string> expected = plain;
+  expected.insert(expected.end(), {"--initial-cluster-token", "lab-1", "--logger", "zap"});
+  EXPECT_EQ(EtcdArgv(member), expected);
 }
 
 TEST(LabPlan, WithEtcdAMemberAndACoordinatorOnEachOfThreeHosts) {
