@@ -9,27 +9,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "chaos/scenario.h"
-#include "chaos/scenario_runner.h"
-#include "tests/test_support.h"
+#include "tests/lab_scenario_run.h"
 
 namespace duplex {
 namespace {
 
 constexpr int kLabFirstHost = 14;
-constexpr int kPortFirst = 17000;
-constexpr int kPortLast = 17999;
-
-std::string BuildDir() {
-  const char* env = std::getenv("DUPLEX_BUILD_DIR");
-  return std::filesystem::absolute(env != nullptr ? env : "build").string();
-}
 
 std::vector<std::string> EtcdScenarioNames() {
   std::vector<std::string> names;
@@ -74,59 +63,28 @@ class CoordinatorScenario : public ::testing::TestWithParam<std::string> {};
 TEST_P(CoordinatorScenario, PassesOnALabWithEtcd) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (nftables)";
   if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
-  auto scenario = LoadScenario(std::string(DUPLEX_SCENARIO_DIR) + "/" + GetParam() + ".yaml");
-  ASSERT_TRUE(scenario.ok()) << scenario.status().ToString();
-  scenario->clients = 3;
-  RunOptions options;
-  options.seed = 1;
-  options.build_dir = BuildDir();
-  options.scratch = testing::ScratchDir();
-  options.report_dir = options.scratch + "-report";
-  options.lab_first_host = kLabFirstHost;
-  options.port_first = kPortFirst;
-  options.port_last = kPortLast;
-  const auto start = std::chrono::steady_clock::now();
-  auto run = RunScenario(*scenario, options);
-  const double wall_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(run.ok()) << run.status().ToString();
-  auto violations = [&](const std::string& name) {
-    for (const auto& i : (*run)["invariants"]) {
-      if (i.value("name", "") == name) return i.value("violations", uint64_t{0});
-    }
-    return uint64_t{0};
-  };
+  testing::LabRun run;
+  testing::RunOnLab(GetParam(), kLabFirstHost, &run);
+  if (HasFatalFailure()) return;
+  const nlohmann::json& r = run.result;
   std::printf(
       "%-46s %s  wall %.1f s  leader_failover %s  leadership changes %d  failover_ms %s  lost "
       "%llu  double-applied %llu  terms %llu  gap_ms steady %.1f faults %.1f  outcome %s%s\n",
-      GetParam().c_str(), (*run)["verdict"].get<std::string>().c_str(), wall_s,
-      (*run)["leader_failover_ms"].dump().c_str(), (*run).value("leadership_changes", 0),
-      (*run)["failover_ms"].dump().c_str(),
-      static_cast<unsigned long long>(violations("lost-writes")),
-      static_cast<unsigned long long>(violations("double-applied")),
-      static_cast<unsigned long long>(violations("one-acting-coordinator-per-term")),
-      (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0),
-      (*run).value("outcome", "").c_str(),
+      GetParam().c_str(), r["verdict"].get<std::string>().c_str(), run.wall_s,
+      r["leader_failover_ms"].dump().c_str(), r.value("leadership_changes", 0),
+      r["failover_ms"].dump().c_str(),
+      static_cast<unsigned long long>(run.Violations("lost-writes")),
+      static_cast<unsigned long long>(run.Violations("double-applied")),
+      static_cast<unsigned long long>(run.Violations("one-acting-coordinator-per-term")),
+      r["gap_ms"].value("steady", 0.0), r["gap_ms"].value("faults", 0.0),
+      r.value("outcome", "").c_str(),
       // A campaign that rolled back before the fault's step tested less: said, not failed.
-      (*run)["faults_not_fired"].empty()
-          ? ""
-          : ("  NOT FIRED " + (*run)["faults_not_fired"].dump()).c_str());
-  EXPECT_EQ((*run)["verdict"], "pass")
-      << (*run)["invariants"].dump(2) << "\nfaults: " << (*run)["faults"].dump()
-      << "\nreplay: " << (*run)["replay"] << " --lab-first-host " << kLabFirstHost
-      << " --lab-ports " << kPortFirst << "-" << kPortLast << "\nreport: " << options.report_dir;
-  if (::testing::Test::HasFailure()) return;  // the report stays for whoever reads the failure
-  std::error_code ec;
-  std::filesystem::remove_all(options.report_dir, ec);
-  std::filesystem::remove_all(options.scratch, ec);
+      r["faults_not_fired"].empty() ? "" : ("  NOT FIRED " + r["faults_not_fired"].dump()).c_str());
+  testing::ExpectPassed(run);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lab, CoordinatorScenario, ::testing::ValuesIn(FastSubset()),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         testing::TestNameOf);
 
 }  // namespace
 }  // namespace duplex
