@@ -88,16 +88,9 @@ ClusterConfig DuplexHostsSystem::MakeConfig() {
 
 StatusOr<lab::Lab*> DuplexHostsSystem::Lab() {
   if (lab_) return &*lab_;
-  std::error_code ec;
-  options_.build_dir = fs::absolute(options_.build_dir, ec).lexically_normal().string();
-  options_.scratch = fs::absolute(options_.scratch, ec).lexically_normal().string();
+  DUPLEX_RETURN_IF_ERROR(PrepareLabScratch(&options_));
   duplex_binary_ = options_.build_dir + "/duplex";
   const std::string dir = options_.scratch + "/lab";
-  // A lab an earlier run left up in this directory is taken down first.
-  if (StatusOr<lab::Lab> stale = lab::Lab::Open(dir); stale.ok()) (void)stale->Down();
-  fs::remove_all(options_.scratch, ec);
-  fs::create_directories(options_.scratch, ec);
-  if (ec) return IOError("cannot create " + options_.scratch + ": " + ec.message());
   StatusOr<lab::LabPlan> plan = lab::PlanLab(MakeConfig(), lab::LabUpOptions{2, dir});
   if (!plan.ok()) return plan.status();
   StatusOr<lab::Lab> started = lab::Lab::Start(*plan, duplex_binary_);

@@ -1,7 +1,9 @@
 #include "bench/hosts_system.h"
 
 #include <algorithm>
+#include <filesystem>
 
+#include "chaos/lab/lab.h"
 #include "common/net.h"
 
 namespace duplex::bench {
@@ -22,6 +24,20 @@ int PortSource::Next() { return next_ == 0 ? PickFreePort() : next_++; }
 
 std::string LabAddress(const LabOptions& options, int index) {
   return "127.0." + std::to_string(options.first_host + index) + ".1";
+}
+
+Status PrepareLabScratch(LabOptions* options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  options->build_dir = fs::absolute(options->build_dir, ec).lexically_normal().string();
+  options->scratch = fs::absolute(options->scratch, ec).lexically_normal().string();
+  if (StatusOr<lab::Lab> stale = lab::Lab::Open(options->scratch + "/lab"); stale.ok()) {
+    (void)stale->Down();
+  }
+  fs::remove_all(options->scratch, ec);
+  fs::create_directories(options->scratch, ec);
+  if (ec) return IOError("cannot create " + options->scratch + ": " + ec.message());
+  return Status::Ok();
 }
 
 CoordinatorTimes CoordinatorTimesAfter(std::istream& events, int64_t t_us,

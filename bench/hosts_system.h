@@ -47,6 +47,9 @@ class PortSource {
 
 // "127.0.<first_host + index>.1".
 std::string LabAddress(const LabOptions& options, int index);
+// Where a bench's lab starts: options' paths made absolute, a lab an earlier run left up in
+// <scratch>/lab taken down, scratch emptied.
+Status PrepareLabScratch(LabOptions* options);
 
 class HostsSystem {
  public:

@@ -140,5 +140,22 @@ TEST(RunSuite, RefusesHostsWhereTheyDoNotApply) {
   EXPECT_EQ(RunSuite(o), 2);
 }
 
+// `bench coordinator` runs on three hosts, without a peer, for 1 to 1000 trials.
+TEST(RunSuite, RefusesCoordinatorFlagsThatDoNotApply) {
+  SuiteOptions o;
+  o.what = "coordinator";
+  o.hosts = 2;
+  EXPECT_EQ(RunSuite(o), 2);
+  o.hosts = 0;
+  o.peer = "redis";
+  EXPECT_EQ(RunSuite(o), 2);
+  o.peer = "";
+  o.trials = 0;
+  EXPECT_EQ(RunSuite(o), 2);
+  o.trials = 1;
+  o.lab_first_host = 253;
+  EXPECT_EQ(RunSuite(o), 2);
+}
+
 }  // namespace
 }  // namespace duplex::bench

@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <vector>
 
+#include "bench/coordinator_bench.h"
 #include "bench/duplex_system.h"
 #include "bench/figures.h"
 #include "bench/hosts_system.h"
@@ -327,9 +330,11 @@ double Sum(const Figure* f) {
 }
 
 // Prints what a run measured as the options ask: JSON on stdout or into a file, else the table;
-// the HTML report. Returns false when the report cannot be written.
+// the HTML report. `after_table` adds lines below the table. Returns false when the report
+// cannot be written.
 bool Emit(const SuiteOptions& options, const Figures& figures, const std::string& peer_name,
-          const nlohmann::json& out) {
+          const nlohmann::json& out,
+          const std::function<void(std::ostream&)>& after_table = nullptr) {
   if (!options.json_path.empty()) {
     std::ofstream(options.json_path) << out.dump(2) << "\n";
   }
@@ -337,6 +342,7 @@ bool Emit(const SuiteOptions& options, const Figures& figures, const std::string
     std::cout << out.dump(2) << "\n";
   } else {
     figures.PrintTable(std::cout, peer_name);
+    if (after_table) after_table(std::cout);
   }
   if (options.report_path.empty()) return true;
   Status s = WriteBenchReport(figures, peer_name, options.command, options.report_path);
@@ -392,9 +398,147 @@ int RunHostsSuite(const SuiteOptions& options, const std::string& scratch) {
   return run.failures == 0 ? 0 : 1;
 }
 
+// The coordinator bench's figures for people, after the table: milliseconds whole, ratios
+// to two places, "none" for what was not measured.
+void PrintCoordinatorLines(std::ostream& out, const nlohmann::json& j) {
+  auto fixed = [](const nlohmann::json& v, int places, const char* unit) {
+    if (!v.is_number()) return std::string("none");
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(places) << v.get<double>() << unit;
+    return text.str();
+  };
+  auto ms = [&](const char* key) { return fixed(j.value(key, nlohmann::json()), 0, " ms"); };
+  auto times = [&](const char* key) { return fixed(j.value(key, nlohmann::json()), 2, "x"); };
+  const nlohmann::json failover = j.value("leader_failover_ms", nlohmann::json::object());
+  out << "leader failover (leader coordinator SIGKILLed -> a new leader acting): p50 "
+      << fixed(failover.value("p50", nlohmann::json()), 0, " ms") << ", p99 "
+      << fixed(failover.value("p99", nlohmann::json()), 0, " ms") << " over "
+      << failover.value("samples", nlohmann::json::array()).size() << " trials\n";
+  out << "longest gap between acknowledged writes: " << ms("client_gap_during_leader_failover_ms")
+      << " during a leader failover, " << ms("steady_gap_ms")
+      << " in a steady window as long; ratio " << times("client_gap_ratio") << "\n";
+  out << "leader killed, the active's host crashed 100 ms later: first ack on the other "
+         "replica after "
+      << ms("failover_during_leader_failover_ms") << "; lost writes " << j.value("lost_writes", 0)
+      << "\n";
+  out << "Patroni on etcd, the issue's figures (not run here): " << kPatroniTunedMs << " ms tuned, "
+      << kPatroniDefaultsMs << " ms defaults; speedup vs tuned "
+      << times("speedup_vs_patroni_tuned") << ", vs defaults "
+      << times("speedup_vs_patroni_defaults") << "\n";
+}
+
+// The coordinator bench's samples as figures (duplex only), for the table and the report.
+Figures CoordinatorFigures(const CoordinatorSamples& samples) {
+  Figures f;
+  f.At("leader_failover_ms", "leader SIGKILL -> a new leader acting", "ms", Better::kLower,
+       "Patroni (issue 19): 5400 ms tuned, 20800 ms defaults");
+  f.At("client_gap_during_leader_failover_ms", "longest ack gap, leader failover", "ms",
+       Better::kLower);
+  f.At("steady_gap_ms", "longest ack gap, steady window as long", "ms", Better::kLower);
+  f.At("failover_during_leader_failover_ms", "leader kill + active host crash -> ack", "ms",
+       Better::kLower);
+  f.At("lost_writes", "lost acknowledged writes", "writes", Better::kLower);
+  for (const LeaderFailoverTrial& t : samples.trials) {
+    f.Add("leader_failover_ms", Side::kDuplex, t.leader_failover_ms);
+    f.Add("client_gap_during_leader_failover_ms", Side::kDuplex, t.gap_ms);
+    f.Add("steady_gap_ms", Side::kDuplex, t.steady_gap_ms);
+    f.Add("lost_writes", Side::kDuplex, static_cast<double>(t.lost));
+  }
+  for (const CombinedTrial& c : samples.combined) {
+    if (c.first_ack_ms >= 0)
+      f.Add("failover_during_leader_failover_ms", Side::kDuplex, c.first_ack_ms);
+    f.Add("lost_writes", Side::kDuplex, static_cast<double>(c.lost));
+  }
+  return f;
+}
+
+// `bench coordinator`: --trials leader failovers on a lab of three hosts with etcd, then the
+// leader killed with the active's host crashed 100 ms later.
+int RunCoordinatorSuite(const SuiteOptions& options, const std::string& scratch) {
+  LabOptions lab{options.build_dir, scratch + "/coordinators", options.lab_first_host,
+                 options.first_port};
+  std::unique_ptr<CoordinatorLab> duplex = MakeCoordinatorLab(lab);
+  CoordinatorSamples samples;
+  int failures = 0;
+  auto failed = [&](const std::string& what, const Status& status) {
+    ++failures;
+    std::cerr << "bench: duplex " << what << ": " << status.ToString() << "\n";
+  };
+  for (int i = 0; i < options.trials; ++i) {
+    if (!options.json) std::cerr << "  duplex leader failover, trial " << i + 1 << "\n";
+    StatusOr<LeaderFailoverTrial> trial = duplex->LeaderFailover();
+    if (!trial.ok()) {
+      failed("leader failover", trial.status());
+      continue;
+    }
+    samples.trials.push_back(*trial);
+  }
+  if (!options.json)
+    std::cerr << "  duplex leader killed, the active's host crashed 100 ms later\n";
+  StatusOr<CombinedTrial> combined = duplex->LeaderKillThenActiveHostCrash();
+  if (combined.ok()) {
+    samples.combined.push_back(*combined);
+    if (combined->first_ack_ms < 0) {
+      failed("leader kill then host crash",
+             Unavailable("no write acknowledged by the other replica"));
+    }
+  } else {
+    failed("leader kill then host crash", combined.status());
+  }
+  Figures figures = CoordinatorFigures(samples);
+  figures.Note("duplex", duplex->Describe());
+  duplex->Stop();
+  figures.Note("workload",
+               "three clients on 127.0.0.1 writing unique 16-byte keys continuously in sync mode, "
+               "each acknowledged write read back after the trial; lab hosts on loopback, one "
+               "machine");
+  figures.Note("patroni", "issue 19's figures, not measured here");
+  nlohmann::json out = figures.Json("peer");
+  out.update(CoordinatorFiguresJson(samples));
+  out["hosts"] = 3;
+  out["leader_failover_trials"] = nlohmann::json::array();
+  for (const LeaderFailoverTrial& t : samples.trials) {
+    out["leader_failover_trials"].push_back({{"leader_failover_ms", t.leader_failover_ms},
+                                             {"gap_ms", t.gap_ms},
+                                             {"window_ms", t.window_ms},
+                                             {"steady_gap_ms", t.steady_gap_ms},
+                                             {"steady_window_ms", t.steady_window_ms},
+                                             {"lost_writes", t.lost}});
+  }
+  if (combined.ok()) {
+    out["failover_during_leader_failover_from_leader_kill_ms"] =
+        combined->first_ack_from_leader_kill_ms;
+    out["leader_on_active_host"] = combined->same_host;
+  }
+  if (out.value("lost_writes", 0) != 0) ++failures;
+  if (!Emit(options, figures, "", out,
+            [&out](std::ostream& text) { PrintCoordinatorLines(text, out); })) {
+    return 1;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 // --hosts and the lab's flags: refused where they do not apply.
+// `bench coordinator`'s own flags: three hosts, no peer, a sane number of trials.
+Status CheckCoordinatorOptions(const SuiteOptions& options) {
+  if (options.hosts != 0 && options.hosts != 3) {
+    return InvalidArgument("--hosts " + std::to_string(options.hosts) +
+                           ": `bench coordinator` runs on a lab of three hosts");
+  }
+  if (!options.peer.empty()) {
+    return InvalidArgument("--peer " + options.peer +
+                           ": `bench coordinator` has no peer (Patroni's figures are the issue's)");
+  }
+  if (options.trials < 1 || options.trials > 1000) {
+    return InvalidArgument("--trials " + std::to_string(options.trials) + ": 1 to 1000");
+  }
+  return Status::Ok();
+}
+
 Status CheckHostsOptions(const SuiteOptions& options) {
-  if (options.hosts < 0 || options.hosts > 2) {
+  if (options.what == "coordinator") {
+    DUPLEX_RETURN_IF_ERROR(CheckCoordinatorOptions(options));
+  } else if (options.hosts < 0 || options.hosts > 2) {
     return InvalidArgument("--hosts " + std::to_string(options.hosts) +
                            ": 1 (one machine) or 2 (a lab of hosts on 127.0.N.1)");
   }
@@ -418,11 +562,11 @@ Status CheckHostsOptions(const SuiteOptions& options) {
 }  // namespace
 
 int RunSuite(const SuiteOptions& options) {
-  bool known = options.what == "all";
+  bool known = options.what == "all" || options.what == "coordinator";
   for (const char* b : kBenchmarks) known = known || options.what == b;
   if (!known) {
     std::cerr << "duplex bench: unknown benchmark \"" << options.what
-              << "\" (all, replication, failover, switchover, memory, upgrade)\n";
+              << "\" (all, replication, failover, switchover, memory, upgrade, coordinator)\n";
     return 2;
   }
   bool redis = options.peer == "redis" || options.peer == "redis-fsync";
@@ -448,6 +592,7 @@ int RunSuite(const SuiteOptions& options) {
     std::cerr << "duplex bench: " << hosts.message() << "\n";
     return 2;
   }
+  if (options.what == "coordinator") return RunCoordinatorSuite(options, scratch);
   if (options.hosts == 2) return RunHostsSuite(options, scratch);
   DuplexSystem duplex({options.build_dir, scratch + "/duplex"});
   std::unique_ptr<System> peer;

@@ -9,7 +9,8 @@
 namespace duplex::bench {
 
 struct SuiteOptions {
-  std::string what = "all";   // all | replication | failover | switchover | memory | upgrade
+  // all | replication | failover | switchover | memory | upgrade | coordinator
+  std::string what = "all";
   std::string peer;           // "" or "redis"
   int runs = 0;               // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers
   double seconds = 2.0;       // per load measurement
@@ -24,8 +25,10 @@ struct SuiteOptions {
   std::string command;        // how it was invoked, for the report
   // failover only: 2 runs it on a lab of hosts (bench/hosts_system.h) instead of one host.
   int hosts = 0;
-  int lab_first_host = 1;  // --hosts 2: the lab's hosts are 127.0.<this + i>.1
-  int first_port = 0;      // --hosts 2: ports from here on; 0 = free ports picked
+  // --hosts 2 and coordinator: the lab's hosts are 127.0.<this + i>.1
+  int lab_first_host = 1;
+  int first_port = 0;  // --hosts 2: ports from here on; 0 = free ports picked
+  int trials = 5;      // coordinator: leader failovers (then one combined failure)
 };
 
 // The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.

@@ -15,21 +15,26 @@ class Simulation : public ::testing::Test {
   void TearDown() override { spdlog::set_level(spdlog::level::info); }
 };
 
-SimResult RunSeed(uint64_t seed, MutantSet mutants = {}, bool trace = false) {
+SimResult RunSeed(uint64_t seed, MutantSet mutants = {}, bool trace = false, int coordinators = 0) {
   SimOptions o;
   o.seed = seed;
   o.trace = trace;
   o.mutants = mutants;
+  o.coordinators = coordinators;
   return Simulate(o);
 }
 
 TEST_F(Simulation, TheSameSeedGivesTheSameTraceByteForByte) {
-  SimResult first = RunSeed(77, {}, true);
-  SimResult again = RunSeed(77, {}, true);
-  ASSERT_FALSE(first.trace.empty());
-  EXPECT_EQ(first.trace, again.trace);
-  EXPECT_EQ(first.trace_hash, again.trace_hash);
-  EXPECT_NE(RunSeed(78).trace_hash, first.trace_hash);
+  for (int coordinators : {1, 3}) {
+    SimResult first = RunSeed(77, {}, true, coordinators);
+    SimResult again = RunSeed(77, {}, true, coordinators);
+    ASSERT_FALSE(first.trace.empty());
+    EXPECT_EQ(first.trace, again.trace);
+    EXPECT_EQ(first.trace_hash, again.trace_hash);
+    EXPECT_NE(RunSeed(78, {}, false, coordinators).trace_hash, first.trace_hash);
+    // Three coordinators elect on the simulated etcd; the embedded one never does.
+    EXPECT_EQ(first.trace.find("wins the leader key") != std::string::npos, coordinators == 3);
+  }
 }
 
 TEST_F(Simulation, SeedsRunWithoutViolations) {
@@ -54,11 +59,15 @@ void ExpectSeedPasses(uint64_t seed, const std::string& event) {
   EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
 }
 
-// The coordinator was killed between recording b's reload (UpgradeSecond) and asking b's
-// agent for it; restarted, it reloaded b and completed. (Seed 974 tested this before the
-// hosts came.)
-TEST_F(Simulation, Seed52_ACoordinatorTornBetweenRecordingAReloadAndAskingForItStillReloads) {
-  ExpectSeedPasses(52, "coordinator killed after persisting, before acting");
+// The leader was killed between recording the second reload (UpgradeSecond) and asking the
+// replica's agent for it; the coordinator on h3 took over in a new term, resumed the campaign
+// in that step from the record, reloaded a and completed. (Seed 974 tested this with one
+// coordinator before the hosts came, seed 52 before the elections.)
+TEST_F(Simulation,
+       Seed208_ALeaderTornBetweenRecordingAReloadAndAskingForItIsSucceededByOneThatReloads) {
+  ExpectSeedPasses(208, "coordinator-h2 killed after persisting, before acting");
+  ExpectSeedPasses(208, "coordinator-h3 leads, term 48");
+  EXPECT_EQ(RunSeed(208).campaign, "completed");
 }
 
 // The agent of h2 was killed and restarted: it adopted b, still running, from its record,
@@ -82,25 +91,49 @@ TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
   ExpectSeedPasses(155, "abort: ");
 }
 
-// Every host fault is drawn by some early seed, and the invariants hold through them.
-TEST_F(Simulation, HostFaultsAreInjectedAndSurvived) {
+// Every host, coordinator and etcd fault is drawn by some of the first 80 seeds, both the embedded
+// coordinator and three elected ones run, leadership changes hands, and the invariants hold
+// through them all (one acting coordinator per term among them).
+TEST_F(Simulation, HostCoordinatorAndEtcdFaultsAreInjectedAndSurvived) {
   std::map<std::string, uint64_t> faults;
-  for (uint64_t seed = 1; seed <= 60; ++seed) {
+  uint64_t embedded = 0, elected = 0, terms = 0;
+  for (uint64_t seed = 1; seed <= 80; ++seed) {
     SimResult r = RunSeed(seed);
     EXPECT_TRUE(r.violations.empty())
         << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
     for (const auto& [kind, n] : r.faults) faults[kind] += n;
+    if (r.coordinators == 1) ++embedded;
+    if (r.coordinators == 3) {
+      ++elected;
+      terms += r.terms;
+    }
   }
-  for (const char* kind : {"host-crash", "host-freeze", "host-isolate", "host-isolate-out",
-                           "agent-kill", "agent-restart"}) {
+  for (const char* kind :
+       {"host-crash", "host-freeze", "host-isolate", "host-isolate-out", "agent-kill",
+        "agent-restart", "coordinator-restart", "coordinator-leader-kill",
+        "coordinator-leader-freeze", "coordinator-isolate-etcd", "coordinator-isolate-replicas",
+        "etcd-quorum-loss", "etcd-member-kill"}) {
     EXPECT_GT(faults[kind], 0u) << kind;
   }
+  EXPECT_GT(embedded, 5u);
+  EXPECT_GT(elected, 30u);
+  EXPECT_GT(terms, elected + 20);  // leaders changed, not only the first elected
 }
 
 // h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
 // message) for 765 ms, during a campaign.
 TEST_F(Simulation, Seed74_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
   ExpectSeedPasses(74, "host-isolate-in h2 for 765 ms");
+}
+
+// The leader on h2, frozen with its host, stopped leading at the thaw and led again on the
+// record: its rollback reloaded b before b's agent had reported to the new leader state, and
+// AgentLinks dropped that stop, so the arbiter waited for b's exit forever (the campaign hung
+// rolling back). The stop now waits for the agent's report and stops the process it adopts.
+TEST_F(Simulation, Seed110_ALeaderThatReloadsAReplicaBeforeItsAgentReportedStillStopsIt) {
+  ExpectSeedPasses(110,
+                   "coordinator-h2 stops leading, term 2: its lease is no longer surely valid");
+  ExpectSeedPasses(110, "campaign rolling back RollingBack");
 }
 
 // The campaign started without distributing the package: b's agent cannot start the new
@@ -135,6 +168,12 @@ TEST_F(Simulation, CatchesSkippedFsyncThroughPowerLoss) {
 
 TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
   EXPECT_NE(FirstSeedCatching(Mutant::kSkipEpochCheck, "replicas-converge", 150), 0u);
+}
+
+// A leader that goes on acting after its lease lapsed (frozen, or cut off from etcd) sends in
+// a term below the one its successor already acts in.
+TEST_F(Simulation, CatchesALeaderActingOnAStaleTerm) {
+  EXPECT_NE(FirstSeedCatching(Mutant::kStaleLeader, "one-coordinator-per-term", 10), 0u);
 }
 
 }  // namespace

@@ -108,10 +108,10 @@ int Main(int argc, char** argv) {
   auto* bench = app.add_subcommand(
       "bench",
       "benchmarks, side by side with a peer: all, replication, failover, switchover, "
-      "memory, upgrade");
+      "memory, upgrade; coordinator (leader failover on a lab of three hosts with etcd)");
   bench
       ->add_option("what", bench_options.what,
-                   "all | replication | failover | switchover | memory | upgrade")
+                   "all | replication | failover | switchover | memory | upgrade | coordinator")
       ->required();
   bench->add_option("--peer", bench_options.peer,
                     "measure a peer too: redis (primary, replica, sentinels; no persistence) "
@@ -133,9 +133,13 @@ int Main(int argc, char** argv) {
                     "failover: 2 runs it on a lab of hosts (duplex on two, the redis peer on "
                     "three): host crash, host freeze, remote process crash");
   bench->add_option("--lab-first-host", bench_options.lab_first_host,
-                    "--hosts 2: the lab's hosts are 127.0.N.1 from N = this on (default 1)");
+                    "--hosts 2, coordinator: the lab's hosts are 127.0.N.1 from N = this on "
+                    "(default 1)");
   bench->add_option("--first-port", bench_options.first_port,
-                    "--hosts 2: ports from this one on (default: free ports picked)");
+                    "--hosts 2, coordinator: ports from this one on (default: free ports picked)");
+  bench->add_option("--trials", bench_options.trials,
+                    "coordinator: leader failovers measured (default 5), then one leader kill "
+                    "with the active's host crashed 100 ms later");
   ChaosOptions chaos_options;
   auto* chaos = app.add_subcommand("chaos", "chaos scenarios: list, run <name|file.yaml>, suite");
   chaos->add_option("what", chaos_options.what, "list | run | suite")->required();
@@ -161,7 +165,10 @@ int Main(int argc, char** argv) {
   sim->add_option("--jobs", sim_options.jobs, "seeds run in parallel (default 2)");
   sim->add_option("--mutant", sim_options.mutants,
                   "switch on a deliberate bug: ack-before-replication, enable-flags-early, "
-                  "skip-epoch-check");
+                  "skip-epoch-check, skip-fsync, stale-leader");
+  sim->add_option("--coordinators", sim_options.coordinators,
+                  "1 (embedded) or 3 (elected on a simulated etcd); default: drawn per seed")
+      ->check(CLI::IsMember({1, 3}));
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
   LabCommand lab_command(app);
 

@@ -24,6 +24,7 @@ using Counts = std::map<std::string, uint64_t>;
 struct Totals {
   uint64_t violations = 0, failed = 0, simulated_us = 0, ok = 0, fail = 0, info = 0;
   uint64_t sessions_expired = 0;
+  uint64_t elected = 0, terms = 0;  // seeds with three coordinators on etcd; terms they led
   Counts per_invariant, campaigns, transitions, faults;
   double wall_s = 0;
 };
@@ -39,6 +40,10 @@ Totals Add(const std::vector<sim::SimResult>& results, double wall_s) {
     t.fail += r.ops_fail;
     t.info += r.ops_info;
     t.sessions_expired += r.sessions_expired;
+    if (r.coordinators > 1) {
+      ++t.elected;
+      t.terms += r.terms;
+    }
     ++t.campaigns[r.campaign];
     for (const auto& [kind, n] : r.transitions) t.transitions[kind] += n;
     for (const auto& [kind, n] : r.faults) t.faults[kind] += n;
@@ -68,6 +73,8 @@ void PrintJson(const std::vector<sim::SimResult>& results, const Totals& t) {
                               {"ops", {{"ok", t.ok}, {"fail", t.fail}, {"info", t.info}}},
                               {"campaigns", t.campaigns},
                               {"sessions_expired", t.sessions_expired},
+                              {"elected_coordinator_seeds", t.elected},
+                              {"coordinator_terms", t.terms},
                               {"promotions", t.transitions},
                               {"faults", t.faults},
                               {"trace_hash", results[0].trace_hash},
@@ -101,6 +108,8 @@ void PrintText(const std::vector<sim::SimResult>& results, const Totals& t) {
     std::printf(" %s %llu", outcome.c_str(), (unsigned long long)n);
   }
   std::printf("; sessions expired %llu", (unsigned long long)t.sessions_expired);
+  std::printf("\ncoordinators: 3 elected on etcd in %llu seed(s), %llu terms led",
+              (unsigned long long)t.elected, (unsigned long long)t.terms);
   PrintCounts("promotions", t.transitions);
   PrintCounts("faults", t.faults);
   std::printf("\nviolations %llu in %llu seed(s)", (unsigned long long)t.violations,
@@ -145,6 +154,7 @@ int RunSim(const SimCommandOptions& o) {
       so.seed = o.seed + i;
       so.trace = o.trace;
       so.mutants = mutants;
+      so.coordinators = o.coordinators;
       results[i] = sim::Simulate(so);
     }
   };

@@ -16,6 +16,7 @@ struct SimCommandOptions {
   bool hashes = false;  // print each seed's trace hash (diff two runs to prove determinism)
   int jobs = 2;
   std::vector<std::string> mutants;
+  int coordinators = 0;  // 0: drawn per seed; 1 (embedded) or 3 (elected on etcd) forces it
 };
 
 int RunSim(const SimCommandOptions& options);

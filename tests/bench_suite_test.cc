@@ -121,6 +121,25 @@ TEST(BenchSuite, OnlyRunsTheReplicationCasesItNames) {
   }
 }
 
+// One leader failover and the combined failure on a lab of three hosts with etcd (~15 s):
+// the figures the issue names are there and nothing acknowledged was lost.
+TEST(BenchSuite, CoordinatorLeaderFailoverOnThreeHostsWithEtcd) {
+  bench::SuiteOptions o;
+  o.what = "coordinator";
+  o.trials = 1;
+  o.lab_first_host = 61;  // 127.0.61.1 .. 127.0.63.1: no other test's lab
+  auto out = RunBench(o);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["leader_failover_ms"]["samples"].size(), 1u);
+  for (const char* k :
+       {"client_gap_during_leader_failover_ms", "steady_gap_ms", "client_gap_ratio",
+        "failover_during_leader_failover_ms", "speedup_vs_patroni_tuned", "patroni", "targets"}) {
+    EXPECT_TRUE(out.contains(k)) << k;
+  }
+  EXPECT_TRUE(out["failover_during_leader_failover_ms"].is_number());
+  EXPECT_EQ(out["lost_writes"], 0);
+}
+
 TEST(BenchSuite, UnknownBenchmarksPeersAndCasesAreRefusedByName) {
   bench::SuiteOptions o;
   o.what = "throughput";

@@ -106,6 +106,7 @@ void AgentLinks::Start(const std::string& replica, const std::string& package,
   t.decided = true;
   t.known = Known::kStarting;
   t.pid = 0;
+  t.stop_on_adopt = false;
   spdlog::info("replica {}: instance {} asked of host {} ({})", replica, t.spec.instance,
                rc->host_name, package.empty() ? version : package + "-" + version);
   Touch(replica);
@@ -113,7 +114,14 @@ void AgentLinks::Start(const std::string& replica, const std::string& package,
 
 void AgentLinks::Stop(const std::string& replica) {
   Tracked& t = Of(replica);
-  if (!t.decided) return;  // nothing asked of an agent yet: nothing to stop
+  if (!t.decided) {
+    // Nothing asked of its agent yet: a coordinator that just began (a restart, a new leader)
+    // has not heard what runs. Dropping the stop would leave the arbiter waiting for an exit
+    // that never comes (a rollback's reload, asked this early, hung so in the simulator); the
+    // agent's first report adopts the process, stopped.
+    t.stop_on_adopt = true;
+    return;
+  }
   t.spec.run = false;
   Touch(replica);
 }
@@ -155,9 +163,15 @@ void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<Proc
         if (r.name == name) t.spec.args = ReplicaArgs(config_, r);
       }
       t.decided = true;
+      if (t.stop_on_adopt) {
+        t.spec.run = false;
+        Touch(name);
+      }
     }
+    t.stop_on_adopt = false;
     return;
   }
+  t.stop_on_adopt = false;  // nothing runs: the exit below (or the known one) is the answer
   const bool start_failed =
       t.known == Known::kStarting && p.exited_instance >= t.spec.instance && p.exited_instance != 0;
   // A start withdrawn before its agent acted on it (a Stop in the same loop turn as the Start,

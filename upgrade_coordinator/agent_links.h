@@ -74,6 +74,9 @@ class AgentLinks {
     Known known = Known::kDown;
     int32_t pid = 0;
     bool heard = false;  // its agent has reported on it since this coordinator started
+    // A stop asked before this coordinator knew what runs (no agent report yet): the process
+    // the agent's first report adopts is stopped.
+    bool stop_on_adopt = false;
   };
   struct Agent {
     std::optional<AgentReport> last;

@@ -162,6 +162,24 @@ TEST_F(AgentLinksTest, ARestartedCoordinatorAdoptsAndCountsOnFromTheAgentsInstan
   EXPECT_EQ(out[0].second.Find("b")->instance, 8u);
 }
 
+// A new leader's rollback reloaded b before b's agent had reported to it: the stop waited
+// for the report, instead of being dropped with the arbiter waiting for b's exit forever
+// (simulation seed 110 with three coordinators).
+TEST_F(AgentLinksTest, AStopAskedBeforeTheAgentReportedStopsTheProcessItAdopts) {
+  links_.Stop("b");
+  EXPECT_TRUE(links_.TakeOutgoing().empty());
+  auto events = links_.OnReport("r2", Report("h2", {Running("b", 7, 600)}), 0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kStarted);
+  auto out = links_.TakeOutgoing();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_NE(out[0].second.Find("b"), nullptr);
+  EXPECT_FALSE(out[0].second.Find("b")->run);
+  events = links_.OnReport("r2", Report("h2", {}), 1 * kMs);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kExited);
+}
+
 TEST_F(AgentLinksTest, AnotherPidIsAnExitThenAStart) {
   links_.OnReport("r1", Report("h1", {Running("a", 1, 500)}), 0);
   auto events = links_.OnReport("r1", Report("h1", {Running("a", 1, 501)}), 1 * kMs);

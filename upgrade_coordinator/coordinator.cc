@@ -54,10 +54,6 @@ struct DurabilityLost : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string AdminAddress(const CoordinatorConfig& c) {
-  return c.address + ":" + std::to_string(c.admin_port);
-}
-
 class Coordinator {
  public:
   // store: the RocksDB record of a coordinator alone; null with etcd (each term opens its own).
@@ -181,7 +177,19 @@ class Coordinator {
               : !view_.etcd_reachable ? "etcd unreachable: " + view_.etcd_error
                                       : "the leader key is no longer surely ours");
     }
+    if (term_ && now_us - heard_us_ > DeafUs()) {
+      // It holds etcd but hears no replica and no agent: most likely it is the one cut off.
+      // A follower that hears them can act where this one cannot.
+      EndTerm("heard no replica and no agent for " + std::to_string((now_us - heard_us_) / 1000) +
+              " ms: handing over");
+      elector_->Resign();
+    }
     if (!term_ && view_.acting && now_us >= retry_us_) BeginTerm(view_.term, now_us);
+  }
+
+  int64_t DeafUs() const {
+    return int64_t{5} * std::max(config_.timing.failure_timeout_ms, config_.agent.heartbeat_ms) *
+           1000;
   }
 
   void BeginTerm(uint64_t term, int64_t now_us) {
@@ -208,6 +216,7 @@ class Coordinator {
                     {"acting", true}});
     spdlog::warn("coordinator {}: leading, term {}", config_.coordinator_host, term);
     ++leader_changes_;
+    heard_us_ = now_us;
     SetTerm(std::move(t));
   }
 
@@ -425,6 +434,7 @@ class Coordinator {
     // Answer on the connection that reported; a follower learns it too, to answer at once
     // when it comes to lead.
     routes_[status->replica] = parts[0];
+    heard_us_ = clock_.NowUs();
     return true;
   }
 
@@ -441,6 +451,7 @@ class Coordinator {
       return;
     }
     // A follower does not answer agents: the desired state is the leader's alone.
+    heard_us_ = clock_.NowUs();
     if (term_) term_->OnAgentReport(route, *report, clock_.NowUs());
   }
 
@@ -464,7 +475,7 @@ class Coordinator {
     int64_t now = clock_.NowUs();
     if (!force && now - last_publish_us_ < 5000) return;
     last_publish_us_ = now;
-    nlohmann::json view = term_ ? term_->View(now) : FollowerView();
+    nlohmann::json view = term_ ? term_->View(now) : FollowerView(config_);
     view["refused_control_frames"] = refused_;
     view["coordinator"] = {{"host", config_.coordinator_host},
                            {"role", !elector_ ? "alone"
@@ -474,13 +485,7 @@ class Coordinator {
     nlohmann::json leader = LeaderJson();
     view["leader"] = leader;
     view["leader_changes"] = leader_changes_;
-    nlohmann::json all = nlohmann::json::array();
-    for (const CoordinatorConfig& c : config_.coordinators) {
-      all.push_back({{"host", c.host_name},
-                     {"admin", AdminAddress(c)},
-                     {"control", TcpEndpoint(c.address, c.control_port)}});
-    }
-    view["coordinators"] = all;
+    view["coordinators"] = CoordinatorsJson(config_);
     if (elector_) {
       view["etcd"] = {{"reachable", view_.etcd_reachable},
                       {"error", view_.etcd_error},
@@ -501,17 +506,6 @@ class Coordinator {
     published_.notify_all();
   }
 
-  // What a follower shows of the cluster: nothing it would have to vouch for.
-  nlohmann::json FollowerView() const {
-    return {{"cluster", config_.name},
-            {"epoch", 0},
-            {"active", ""},
-            {"mode", config_.replication.mode == ReplicationMode::kSync ? "sync" : "async"},
-            {"replicas", nlohmann::json::array()},
-            {"transitions", nlohmann::json::array()},
-            {"hosts", nlohmann::json::array()}};
-  }
-
   static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
   static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
   // A leader's published view older than this is stale (the loop publishes every 5 ms);
@@ -526,6 +520,7 @@ class Coordinator {
   LeaderView view_;                           // the elector's, as of this loop turn
   std::shared_ptr<CoordinatorTerm> term_;     // null while following
   int64_t retry_us_ = 0;
+  int64_t heard_us_ = 0;         // the last status or agent report taken
   uint64_t leader_changes_ = 0;  // terms this coordinator took up
   SteadyClock clock_;
   void* ctx_;

@@ -199,4 +199,24 @@ nlohmann::json CoordinatorTerm::View(int64_t now_us) const {
           {"host_failovers", host_failovers_}};
 }
 
+nlohmann::json FollowerView(const ClusterConfig& config) {
+  return {{"cluster", config.name},
+          {"epoch", 0},
+          {"active", ""},
+          {"mode", config.replication.mode == ReplicationMode::kSync ? "sync" : "async"},
+          {"replicas", nlohmann::json::array()},
+          {"transitions", nlohmann::json::array()},
+          {"hosts", nlohmann::json::array()}};
+}
+
+nlohmann::json CoordinatorsJson(const ClusterConfig& config) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const CoordinatorConfig& c : config.coordinators) {
+    all.push_back({{"host", c.host_name},
+                   {"admin", c.address + ":" + std::to_string(c.admin_port)},
+                   {"control", TcpEndpoint(c.address, c.control_port)}});
+  }
+  return all;
+}
+
 }  // namespace duplex

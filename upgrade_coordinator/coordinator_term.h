@@ -79,4 +79,9 @@ class CoordinatorTerm {
       {"process_exit", 0}, {"host_unreachable", 0}, {"process_silent", 0}};
 };
 
+// What a follower shows of the cluster in GET /status: nothing it would have to vouch for.
+nlohmann::json FollowerView(const ClusterConfig& config);
+// Every coordinator of the config: host, admin address, control endpoint.
+nlohmann::json CoordinatorsJson(const ClusterConfig& config);
+
 }  // namespace duplex

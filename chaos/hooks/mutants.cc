@@ -14,6 +14,8 @@ std::string_view MutantName(Mutant mutant) {
       return "skip-epoch-check";
     case Mutant::kEnableFlagsEarly:
       return "enable-flags-early";
+    case Mutant::kStaleLeader:
+      return "stale-leader";
   }
   return "?";
 }

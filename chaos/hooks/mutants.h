@@ -20,10 +20,14 @@ enum class Mutant {
   kSkipFsync,             // replicas: never fsync a commit
   kSkipEpochCheck,        // replicas: catch-up rule TailResumesInAnyEpoch
   kEnableFlagsEarly,      // coordinator: feature gate FeaturesOnAnyReload
+  // coordinator: keeps its leader state and acts after its election stopped saying it acts
+  // (a leader frozen or cut off from etcd acts on a stale view when it wakes)
+  kStaleLeader,
 };
-inline constexpr int kMutantCount = 4;
+inline constexpr int kMutantCount = 5;
 
-// "ack-before-replication", "skip-fsync", "skip-epoch-check", "enable-flags-early".
+// "ack-before-replication", "skip-fsync", "skip-epoch-check", "enable-flags-early",
+// "stale-leader".
 std::string_view MutantName(Mutant mutant);
 // The mutant of that name; an unknown name is an error that names it.
 StatusOr<Mutant> MutantNamed(std::string_view name);

@@ -74,26 +74,43 @@ void Agents::Kill(const std::string& host) {
   sim_.trace.Line("agent " + host + " killed");
   a.core.reset();
   a.frozen_until = 0;  // a frozen agent killed (its host crashed): a new one is not frozen
+  a.held.clear();
 }
 
 void Agents::Freeze(const std::string& host, int64_t until_us) {
   Agent& a = agents_.at(host);
   a.frozen_until = std::max(a.frozen_until, until_us);
+  sim_.queue.At(a.frozen_until, [this, host] { Flush(agents_.at(host)); });
 }
 
 void Agents::ThawAll() {
-  for (auto& [host, a] : agents_) a.frozen_until = 0;
+  for (auto& [host, a] : agents_) {
+    a.frozen_until = 0;
+    Flush(a);
+  }
 }
 
+// What reached a frozen agent waits in its socket, in order, and is read at the thaw before
+// anything that arrives later (its link is ordered: an older desired state read after a
+// newer one would undo it).
 void Agents::OnAgent(const std::string& host, const std::function<void(Agent&)>& fn) {
   Agent& a = agents_.at(host);
   if (!a.core) return;  // nobody listens: lost
-  if (a.frozen_until > sim_.now()) {
-    sim_.queue.At(a.frozen_until, [this, host, fn] { OnAgent(host, fn); });
+  if (a.frozen_until > sim_.now() || !a.held.empty()) {
+    a.held.push_back(fn);
     return;
   }
   fn(a);
   Execute(a);
+}
+
+void Agents::Flush(Agent& a) {
+  while (a.core && a.frozen_until <= sim_.now() && !a.held.empty()) {
+    std::function<void(Agent&)> fn = std::move(a.held.front());
+    a.held.pop_front();
+    fn(a);
+    Execute(a);
+  }
 }
 
 void Agents::OnDesired(const std::string& host, const DesiredState& desired) {
@@ -191,8 +208,11 @@ void Agents::Report(Agent& a, bool urgent) {
   r.packages = a.packages;
   r.urgent = urgent;
   const std::string from = AgentNode(a.host);
-  network_.SendOrdered(from, "coordinator", urgent ? "agent report (urgent)" : "agent report",
-                       [this, from, r] { listener_->OnAgentReport(from, r); });
+  for (const std::string& host : sim_.coordinator_hosts) {
+    const std::string node = CoordinatorNode(host);
+    network_.SendOrdered(from, node, urgent ? "agent report (urgent)" : "agent report",
+                         [this, node, from, r] { listener_->OnAgentReport(node, from, r); });
+  }
 }
 
 }  // namespace duplex::sim

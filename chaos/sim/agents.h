@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,11 +22,13 @@
 
 namespace duplex::sim {
 
-// Where the agents' reports go (the coordinator's control socket).
+// Where the agents' reports go (every coordinator's control socket).
 class AgentListener {
  public:
   virtual ~AgentListener() = default;
-  virtual void OnAgentReport(const std::string& route, const AgentReport& report) = 0;
+  // A report from the agent at `route` reached the coordinator at `node`.
+  virtual void OnAgentReport(const std::string& node, const std::string& route,
+                             const AgentReport& report) = 0;
 };
 
 class Agents {
@@ -69,6 +72,7 @@ class Agents {
     int32_t pid = 0;
     int64_t started_us = 0;
     int64_t frozen_until = 0;
+    std::deque<std::function<void(Agent&)>> held;  // what reached it while frozen, in order
     int64_t last_report_us = 0;
   };
 
@@ -76,6 +80,7 @@ class Agents {
   std::vector<ReplicaProcess> Running(const Agent& a) const;
   // Runs fn on a running agent now, or at its thaw (a frozen host's kernel queues it).
   void OnAgent(const std::string& host, const std::function<void(Agent&)>& fn);
+  void Flush(Agent& a);
   void Execute(Agent& a);
   void Launch(Agent& a, const ReplicaSpec& spec);
   void Signal(Agent& a, const SignalProcess& signal);

@@ -25,6 +25,14 @@ SimContext::SimContext(const SimOptions& o)
   }
   if (Has(Mutant::kSkipFsync)) profile.power_loss_per_s = std::max(profile.power_loss_per_s, 1.0);
   if (Has(Mutant::kEnableFlagsEarly)) profile.upgrade = true;
+  if (Has(Mutant::kStaleLeader)) {
+    profile.coordinators = 3;
+    profile.leader_freeze_per_s = std::max(profile.leader_freeze_per_s, 1.0);
+    profile.leader_isolate_per_s = std::max(profile.leader_isolate_per_s, 1.0);
+  }
+  if (o.coordinators != 0) profile.coordinators = o.coordinators;
+  coordinator_hosts = profile.coordinators == 1 ? std::vector<std::string>{kCoordinatorHost}
+                                                : std::vector<std::string>{"h1", "h2", "h3"};
 }
 
 }  // namespace duplex::sim

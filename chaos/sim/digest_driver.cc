@@ -10,9 +10,10 @@ std::string ReplicaName(size_t index) { return index == 0 ? "a" : "b"; }
 }  // namespace
 
 void DigestDriver::Ask(const std::string& to, AdminRequest q) {
-  network_.Send("coordinator", to, std::string(AdminOpName(q.op)) + "?", [this, to, q] {
-    processes_.OnReplica(
-        to, [this, to, q](ReplicaCore& c) { c.OnAdminRequest("host-" + to, q, sim_.now()); });
+  network_.Send(node_, to, std::string(AdminOpName(q.op)) + "?", [this, to, q] {
+    processes_.OnReplica(to, [this, to, q](ReplicaCore& c) {
+      c.OnAdminRequest("host-" + to + "@" + node_, q, sim_.now());
+    });
   });
 }
 
@@ -46,7 +47,9 @@ void DigestDriver::Pump(size_t index) {
   int64_t delay_ms = std::clamp<int64_t>(c.wake_ms() - sim_.now() / kMs, 1, 1000);
   uint64_t timer = ++job.timer;
   sim_.queue.After(delay_ms * kMs, [this, index, timer] {
-    if (jobs_[index].timer == timer) Pump(index);
+    deliver_([this, index, timer] {
+      if (jobs_[index].timer == timer) Pump(index);
+    });
   });
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,19 +23,26 @@ namespace duplex::sim {
 
 class DigestDriver {
  public:
-  // `arbiter` and `campaign` are the coordinator's own slots: null while it is down (the
-  // campaign also while it is being built).
-  DigestDriver(SimContext& sim, Network& network, Processes& processes,
-               const std::unique_ptr<Arbiter>& arbiter, const std::unique_ptr<Campaign>& campaign)
+  // How the coordinator's process runs a wake-up of its own: at once, at its thaw, or never.
+  using Deliver = std::function<void(std::function<void()> fn)>;
+
+  // `arbiter` and `campaign` are the coordinator's own slots: null while it does not lead
+  // (the campaign also while it is being built). `node` is the coordinator's address.
+  DigestDriver(SimContext& sim, Network& network, Processes& processes, std::string node,
+               const std::unique_ptr<Arbiter>& arbiter, const std::unique_ptr<Campaign>& campaign,
+               Deliver deliver)
       : sim_(sim),
         network_(network),
         processes_(processes),
+        node_(std::move(node)),
         arbiter_(arbiter),
-        campaign_(campaign) {}
+        campaign_(campaign),
+        deliver_(std::move(deliver)) {}
 
   // The campaign asked for its digest check.
   void Start();
-  // A replica's answer to one of the questions, routed by the replica asked.
+  // A replica's answer to one of the questions, routed by the replica asked (its route is
+  // "host-<replica>@<coordinator node>").
   void OnAnswer(const std::string& from, const AdminReply& reply);
   // The coordinator died: its comparisons die with it.
   void CancelAll();
@@ -54,8 +62,10 @@ class DigestDriver {
   SimContext& sim_;
   Network& network_;
   Processes& processes_;
+  const std::string node_;
   const std::unique_ptr<Arbiter>& arbiter_;
   const std::unique_ptr<Campaign>& campaign_;
+  Deliver deliver_;
   std::vector<Job> jobs_;
   uint64_t questions_ = 0;
 };

@@ -5,12 +5,13 @@
 namespace duplex::sim {
 
 FaultScheduler::FaultScheduler(SimContext& sim, Network& network, Processes& processes,
-                               Agents& agents, Coordinator& coordinator)
+                               Agents& agents, Coordinators& coordinators, SimEtcd& etcd)
     : sim_(sim),
       network_(network),
       processes_(processes),
-      coordinator_(coordinator),
-      hosts_(sim, network, processes, agents),
+      coordinators_(coordinators),
+      hosts_(sim, network, processes, agents, coordinators),
+      coordinator_faults_(sim, network, coordinators, etcd),
       torn_rng_(sim.options.seed ^ 0x746f726e) {}
 
 // Poisson-ish: each kind of fault fires with its rate, checked every 50 ms.
@@ -35,10 +36,26 @@ void FaultScheduler::Fire() {
   if (Roll(p.pause_per_s)) Pause(processes_.at(victim));
   if (Roll(p.partition_per_s)) Partition();
   if (Roll(p.clock_jump_per_s)) JumpClock(processes_.at(victim));
-  if (Roll(p.coordinator_restart_per_s) && coordinator_.arbiter()) RestartCoordinator();
+  if (Roll(p.coordinator_restart_per_s)) {
+    const std::string kind = coordinator_faults_.KillLeader(torn_rng_.Chance(0.5));
+    if (!kind.empty()) Count(kind);
+  }
   if (Roll(p.write_error_per_s)) FailDisk(processes_.at(victim));
   if (Roll(p.power_loss_per_s)) CutPower(victim);
   FireHostFaults();
+  FireCoordinatorFaults();
+}
+
+// Only with three coordinators (the profile's rates are 0 otherwise).
+void FaultScheduler::FireCoordinatorFaults() {
+  const Profile& p = sim_.profile;
+  auto count = [this](const std::string& kind) {
+    if (!kind.empty()) Count(kind);
+  };
+  if (Roll(p.leader_freeze_per_s)) count(coordinator_faults_.FreezeLeader());
+  if (Roll(p.leader_isolate_per_s)) count(coordinator_faults_.IsolateLeader());
+  if (Roll(p.etcd_quorum_loss_per_s)) count(coordinator_faults_.LoseQuorum());
+  if (Roll(p.etcd_member_kill_per_s)) count(coordinator_faults_.KillEtcdMember());
 }
 
 // The host faults draw their host only when they fire, so that runs without them draw as
@@ -71,12 +88,6 @@ void FaultScheduler::JumpClock(Replica& r) {
   sim_.trace.Line("clock of " + r.name + " jumps to offset " + std::to_string(r.clock_offset_ms));
 }
 
-void FaultScheduler::RestartCoordinator() {
-  Count("coordinator-restart");
-  int64_t down_us = sim_.rng.Uniform(0, 500) * kMs;
-  coordinator_.Restart(down_us, torn_rng_.Chance(0.5));
-}
-
 // The disk fails writes for a while: the store's next write fails and the process stops
 // (ReplicaCore's fatal handler), as a real one does; restarts fail meanwhile.
 void FaultScheduler::FailDisk(Replica& r) {
@@ -105,10 +116,12 @@ void FaultScheduler::CutPower(const std::string& victim) {
   }
 }
 
-// A link (or, swizzling, several, healed in another order) cut for a while.
+// A link (or, swizzling, several, healed in another order) cut for a while: between the
+// replicas, or between one and the coordinator that leads (the one on h3 when none does).
 void FaultScheduler::Partition() {
-  static const std::vector<std::string> kLinks = {
-      "a>b", "b>a", "a>coordinator", "coordinator>a", "b>coordinator", "coordinator>b"};
+  const Coordinator* leader = coordinators_.leader();
+  const std::string c = CoordinatorNode(leader ? leader->host() : kCoordinatorHost);
+  const std::vector<std::string> kLinks = {"a>b", "b>a", "a>" + c, c + ">a", "b>" + c, c + ">b"};
   Count(sim_.profile.swizzle ? "swizzle" : "partition");
   int n = sim_.profile.swizzle ? static_cast<int>(sim_.rng.Uniform(2, 4)) : 1;
   std::vector<std::string> cut;

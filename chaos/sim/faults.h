@@ -1,7 +1,7 @@
 // The fault scheduler: while the load runs, every 50 ms each kind of fault of the
 // run's profile fires with its rate (crashes, pauses, partitions and swizzling, clock
-// jumps, coordinator restarts, disk write errors, power cuts, and the host faults of
-// host_faults.h). Owned by the World; single-threaded.
+// jumps, disk write errors, power cuts, the host faults of host_faults.h and the coordinator
+// and etcd faults of coordinator_faults.h). Owned by the World; single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,9 @@
 
 #include "chaos/sim/agents.h"
 #include "chaos/sim/context.h"
-#include "chaos/sim/coordinator.h"
+#include "chaos/sim/coordinator_faults.h"
+#include "chaos/sim/coordinators.h"
+#include "chaos/sim/etcd.h"
 #include "chaos/sim/host_faults.h"
 #include "chaos/sim/network.h"
 #include "chaos/sim/replica_process.h"
@@ -21,7 +23,7 @@ namespace duplex::sim {
 class FaultScheduler {
  public:
   FaultScheduler(SimContext& sim, Network& network, Processes& processes, Agents& agents,
-                 Coordinator& coordinator);
+                 Coordinators& coordinators, SimEtcd& etcd);
 
   void Start();
   // No fault fires from now on (those under way end as drawn).
@@ -36,9 +38,9 @@ class FaultScheduler {
   void Count(const std::string& kind) { ++counts_[kind]; }
   void Fire();
   void FireHostFaults();
+  void FireCoordinatorFaults();
   void Pause(Replica& r);
   void JumpClock(Replica& r);
-  void RestartCoordinator();
   void FailDisk(Replica& r);
   void CutPower(const std::string& victim);
   void Partition();
@@ -46,8 +48,9 @@ class FaultScheduler {
   SimContext& sim_;
   Network& network_;
   Processes& processes_;
-  Coordinator& coordinator_;
+  Coordinators& coordinators_;
   HostFaults hosts_;
+  CoordinatorFaults coordinator_faults_;
   // Whether a coordinator restart is torn (killed between persisting and acting): its own
   // stream, so that the seeds draw everything else as they did before it existed.
   Rng torn_rng_;

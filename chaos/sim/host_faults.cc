@@ -13,6 +13,7 @@ std::string HostFaults::Crash(const std::string& host) {
   sim_.trace.Line("host " + host + " crashes" + (power ? " (power cut)" : "") + " for " +
                   std::to_string(down_us / kMs) + " ms");
   agents_.Kill(host);
+  if (Coordinator* c = coordinators_.on(host)) c->Kill("dies with its host");
   Replica& r = processes_.at(ReplicaOn(host));
   processes_.Thaw(r);
   if (power) r.fs->CutPower();
@@ -31,6 +32,7 @@ void HostFaults::BootHost(const std::string& host) {
   network_.RestoreHost(host, true, true);
   sim_.trace.Line("host " + host + " boots");
   agents_.Start(host);
+  if (Coordinator* c = coordinators_.on(host)) c->Start();
 }
 
 std::string HostFaults::Freeze(const std::string& host) {
@@ -39,6 +41,7 @@ std::string HostFaults::Freeze(const std::string& host) {
   sim_.trace.Line("host " + host + " frozen until " + std::to_string(until));
   processes_.Freeze(processes_.at(ReplicaOn(host)), until);
   agents_.Freeze(host, until);
+  if (Coordinator* c = coordinators_.on(host)) c->Freeze(until);
   return "host-freeze";
 }
 

@@ -28,9 +28,9 @@ void Judge::Violation(SimResult& out, Invariant invariant, const std::string& de
 }
 
 bool Judge::Settled() const {
-  const Arbiter* arbiter = coordinator_.arbiter();
+  const Arbiter* arbiter = coordinators_.arbiter();
   if (clients_.Busy() || !arbiter) return false;
-  const Campaign* campaign = coordinator_.campaign();
+  const Campaign* campaign = coordinators_.campaign();
   if (campaign && !campaign->record().Done()) return false;
   const ClusterRecord& rec = arbiter->record();
   if (rec.active.empty()) return false;
@@ -42,8 +42,8 @@ bool Judge::Settled() const {
 }
 
 std::string Judge::WhyNotSettled() const {
-  const Arbiter* arbiter = coordinator_.arbiter();
-  if (!arbiter) return "no coordinator";
+  const Arbiter* arbiter = coordinators_.arbiter();
+  if (!arbiter) return "no coordinator leads";
   std::string why = "active '" + arbiter->record().active + "'";
   for (const auto& [name, r] : processes_.all()) {
     why += ", " + name +
@@ -51,7 +51,13 @@ std::string Judge::WhyNotSettled() const {
                        std::to_string(r.store->meta().applied_seq)
                  : " down" + (r.open_error.empty() ? "" : " (" + r.open_error + ")"));
   }
-  if (coordinator_.campaign()) why += ", campaign " + Name(coordinator_.campaign()->record().state);
+  if (const Campaign* campaign = coordinators_.campaign()) {
+    const CampaignRecord& r = campaign->record();
+    why += ", campaign " + Name(r.state);
+    if (!r.steps.empty() && !r.steps.back().reason.empty()) {
+      why += " (" + r.steps.back().reason + ")";
+    }
+  }
   if (clients_.Busy()) why += ", clients still waiting";
   return why;
 }
@@ -63,7 +69,7 @@ SimResult Judge::Verdict() {
   out.simulated_us = sim_.now();
   out.events = sim_.queue.processed();
   out.sessions_expired = processes_.SessionsExpired();
-  out.violations = coordinator_.violations();
+  out.violations = coordinators_.violations();
   if (!Settled()) {
     Violation(out, Invariant::kReplicasConverge,
               "did not settle within " + std::to_string(sim_.options.settle_ms) +
@@ -76,7 +82,7 @@ SimResult Judge::Verdict() {
   CheckData(out, state, judged);
   CheckEvents(out);
   out.campaign = "none";
-  if (const Campaign* campaign = coordinator_.campaign()) {
+  if (const Campaign* campaign = coordinators_.campaign()) {
     out.campaign = Name(campaign->record().state);
     if (!campaign->record().Done()) Violation(out, Invariant::kCampaignOutcome, "never ended");
   }
@@ -87,7 +93,7 @@ SimResult Judge::Verdict() {
 }
 
 bool Judge::FinalState(SimResult& out, std::map<std::string, std::string>* state) {
-  const Arbiter* arbiter = coordinator_.arbiter();
+  const Arbiter* arbiter = coordinators_.arbiter();
   if (!arbiter || arbiter->record().active.empty()) return false;
   bool judged = false;
   const Replica& active = processes_.at(arbiter->record().active);
@@ -130,13 +136,15 @@ void Judge::CheckData(SimResult& out, const std::map<std::string, std::string>& 
   for (const auto& p : check.problems) Violation(out, p.invariant, p.detail);
 }
 
-// Replica events from the replicas, cluster and campaign events from the coordinator,
+// Replica events from the replicas, cluster, campaign and leadership events from the
+// coordinators (one coordinator per term is checked as they act: Coordinators),
 // in time order, through the chaos checker's invariants.
 void Judge::CheckEvents(SimResult& out) {
   std::vector<nlohmann::json> history = processes_.replica_events();
-  for (const auto& e : coordinator_.events().kept()) {
+  for (const auto& e : coordinators_.events().kept()) {
     if (e.value("kind", "") != "replica") history.push_back(e);
   }
+  for (const auto& e : coordinators_.leadership()) history.push_back(e);
   std::stable_sort(history.begin(), history.end(),
                    [](const nlohmann::json& a, const nlohmann::json& b) {
                      return a.value("t_us", int64_t{0}) < b.value("t_us", int64_t{0});

@@ -1,7 +1,8 @@
 // The judge of a simulated run: whether the cluster has settled after the faults, and,
 // at the end, the verdict: the client history against the active's final state, the
-// replicas' digests, the role and feature-flag history (chaos/checker.h) and the
-// campaign's outcome. Owned by the World; single-threaded.
+// replicas' digests, the role and feature-flag history (chaos/checker.h), the
+// campaign's outcome, and what the coordinators found (one acting coordinator per term). Owned by
+// the World; single-threaded.
 #pragma once
 
 #include <map>
@@ -10,7 +11,7 @@
 #include "chaos/checker.h"
 #include "chaos/sim/clients.h"
 #include "chaos/sim/context.h"
-#include "chaos/sim/coordinator.h"
+#include "chaos/sim/coordinators.h"
 #include "chaos/sim/replica_process.h"
 #include "chaos/simulation.h"
 
@@ -18,9 +19,9 @@ namespace duplex::sim {
 
 class Judge {
  public:
-  Judge(SimContext& sim, const Processes& processes, const Coordinator& coordinator,
+  Judge(SimContext& sim, const Processes& processes, const Coordinators& coordinators,
         const Clients& clients)
-      : sim_(sim), processes_(processes), coordinator_(coordinator), clients_(clients) {}
+      : sim_(sim), processes_(processes), coordinators_(coordinators), clients_(clients) {}
 
   // Clients done, campaign over, an active serving and its standby in sync at its seq.
   bool Settled() const;
@@ -41,7 +42,7 @@ class Judge {
 
   SimContext& sim_;
   const Processes& processes_;
-  const Coordinator& coordinator_;
+  const Coordinators& coordinators_;
   const Clients& clients_;
 };
 

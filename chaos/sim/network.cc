@@ -23,6 +23,16 @@ bool Network::HostCut(const std::string& from, const std::string& to) const {
          (to_host != host_of_.end() && cut(host_in_cut_, to_host->second));
 }
 
+bool Network::Reaches(const std::string& from, const std::string& to) {
+  if ((faulty_ && IsCut(from, to)) || HostCut(from, to)) return false;
+  return !(faulty_ && sim_.rng.Chance(DropRate(from, to)));
+}
+
+double Network::DropRate(const std::string& from, const std::string& to) const {
+  const bool etcd = from == kEtcdNode || to == kEtcdNode;
+  return sim_.profile.drop * (etcd ? kEtcdDropShare : 1.0);
+}
+
 void Network::CutHost(const std::string& host, bool in, bool out) {
   if (in) ++host_in_cut_[host];
   if (out) ++host_out_cut_[host];
@@ -57,7 +67,7 @@ void Network::SendOrdered(const std::string& from, const std::string& to, const 
                           const std::function<void()>& fn) {
   if ((faulty_ && IsCut(from, to)) || HostCut(from, to)) return;
   Profile& p = sim_.profile;
-  if (faulty_ && sim_.rng.Chance(p.drop)) return;
+  if (faulty_ && sim_.rng.Chance(DropRate(from, to))) return;
   int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
   int64_t& last = last_delivery_us_[from + ">" + to];
   last = std::max(last, sim_.now() + delay);  // ties run in the order they were scheduled

@@ -24,6 +24,16 @@ class Network {
   // duplicated, and never overtaking what the link delivers before it. It may be lost.
   void SendOrdered(const std::string& from, const std::string& to, const std::string& what,
                    const std::function<void()>& fn);
+  // The share of the profile's drop rate that loses a message to or from etcd: over TCP a
+  // lost segment is sent again, and only a retransmission that outlasts the client's timeout
+  // loses the call.
+  static constexpr double kEtcdDropShare = 0.25;
+
+  // Whether a message sent now would arrive (not cut, not dropped): for calls modelled as
+  // instant, such as a coordinator's record writes to etcd. Draws the drop like Send.
+  bool Reaches(const std::string& from, const std::string& to);
+  // The drop rate of a link (lower to and from etcd: kEtcdDropShare).
+  double DropRate(const std::string& from, const std::string& to) const;
 
   // A link ("a>b"; "a>*" and "*>b" cut all of a node's links one way) stops delivering
   // until restored.

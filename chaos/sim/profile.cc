@@ -41,25 +41,37 @@ Profile Profile::Draw(Rng& rng, Rng& later) {
     if (later.Chance(0.3)) p.agent_kill_per_s = later.Unit() * 0.7;
   }
   if (p.upgrade) p.distribute = !later.Chance(0.05);
+  if (later.Chance(0.75)) {
+    p.coordinators = 3;
+    p.lease_ttl_s = later.Chance(0.7) ? 1 : 2;
+    if (hostile) {
+      if (later.Chance(0.3)) p.leader_freeze_per_s = later.Unit() * 0.5;
+      if (later.Chance(0.3)) p.leader_isolate_per_s = later.Unit() * 0.5;
+      if (later.Chance(0.25)) p.etcd_quorum_loss_per_s = later.Unit() * 0.3;
+      if (later.Chance(0.25)) p.etcd_member_kill_per_s = later.Unit() * 0.5;
+    }
+  }
   return p;
 }
 
 std::string Profile::Describe() const {
-  char text[768];
+  char text[1024];
   std::snprintf(text, sizeof(text),
                 "drop %.3f dup %.3f delay %lld-%lld us crash/s %.2f pause/s %.2f "
                 "partition/s %.2f coordinator-restart/s %.2f write-error/s %.2f "
                 "power-loss/s %.2f clock-jump/s %.2f swizzle %d upgrade %d%s%s abort %d "
                 "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms "
                 "host-crash/s %.2f host-freeze/s %.2f host-isolate/s %.2f agent-kill/s %.2f "
-                "distribute %d",
+                "distribute %d coordinators %d lease-ttl %d s leader-freeze/s %.2f "
+                "leader-isolate/s %.2f etcd-quorum-loss/s %.2f etcd-member-kill/s %.2f",
                 drop, duplicate, static_cast<long long>(delay_min_us),
                 static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                 coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
                 swizzle, upgrade, variant.empty() ? "" : " variant ", variant.c_str(), abort > 0,
                 auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms),
                 host_crash_per_s, host_freeze_per_s, host_isolate_per_s, agent_kill_per_s,
-                distribute);
+                distribute, coordinators, lease_ttl_s, leader_freeze_per_s, leader_isolate_per_s,
+                etcd_quorum_loss_per_s, etcd_member_kill_per_s);
   return text;
 }
 

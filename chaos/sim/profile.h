@@ -36,6 +36,16 @@ struct Profile {
   // (600 ms) and the retries in between (100 ms apart, to alternating replicas).
   double churn = 0;
   int64_t session_expiry_ms = 0;  // 0: the replicas' default (an hour)
+  // Coordinators: 1, the embedded default (its record in memory, surviving its restarts; it
+  // always leads, term 0), or 3 (on h1, h2 and h3) electing a leader on the simulated etcd,
+  // whose lease TTL this is. coordinator_restart_per_s then kills the leader; the faults
+  // below exist only with 3: the leader frozen, the leader cut off from etcd or from the
+  // replicas and agents, etcd losing quorum for a while, an etcd member killed (an election
+  // among the members, if it led them).
+  int coordinators = 1;
+  int lease_ttl_s = 1;
+  double leader_freeze_per_s = 0, leader_isolate_per_s = 0;
+  double etcd_quorum_loss_per_s = 0, etcd_member_kill_per_s = 0;
 
   // Knobs added later draw from `later`, a stream of their own, so that adding one leaves
   // the earlier draws, and so the traces of the seeds that do not use it, as they were.

@@ -255,7 +255,11 @@ void Processes::Do(Replica& r, ToActive& a) {
 
 void Processes::Do(Replica& r, ToCoordinator& a) {
   StatusReport status = a.status;
-  network_.Send(r.name, "coordinator", "status", [this, status] { listener_->OnStatus(status); });
+  for (const std::string& host : sim_.coordinator_hosts) {
+    const std::string node = CoordinatorNode(host);
+    network_.Send(r.name, node, "status",
+                  [this, node, status] { listener_->OnStatus(node, status); });
+  }
 }
 
 void Processes::Do(Replica& r, ConnectActive& a) { r.connected = a.endpoint; }

@@ -52,8 +52,8 @@ class ProcessListener {
   virtual ~ProcessListener() = default;
   // A process exited (its supervisor, if any, sees it now).
   virtual void OnExited(const std::string& replica, int32_t pid) = 0;
-  // A status report reached the coordinator's address.
-  virtual void OnStatus(const StatusReport& status) = 0;
+  // A status report reached a coordinator's address (every coordinator is sent each one).
+  virtual void OnStatus(const std::string& node, const StatusReport& status) = 0;
   // A reply reached its client's route ("c0", ...).
   virtual void OnReply(const std::string& route, const ClientReply& reply) = 0;
   // An admin reply reached its route ("host-a"/"host-b": the coordinator's digest questions).

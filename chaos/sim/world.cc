@@ -5,27 +5,28 @@ namespace duplex::sim {
 World::World(const SimOptions& o)
     : sim_(o),
       network_(sim_),
+      etcd_(sim_),
       processes_(sim_, network_, this),
       agents_(sim_, network_, processes_, this),
-      coordinator_(sim_, network_, processes_, agents_),
+      coordinators_(sim_, network_, processes_, agents_, etcd_),
       clients_(sim_, network_, processes_),
-      faults_(sim_, network_, processes_, agents_, coordinator_),
-      judge_(sim_, processes_, coordinator_, clients_) {}
+      faults_(sim_, network_, processes_, agents_, coordinators_, etcd_),
+      judge_(sim_, processes_, coordinators_, clients_) {}
 
 SimResult World::Run() {
   sim_.trace.Line("profile " + sim_.profile.Describe());
   agents_.StartAll();
-  coordinator_.Start();
+  coordinators_.StartAll();
   // Load and faults.
   faults_.Start();
   clients_.Start();
   if (sim_.profile.upgrade) {
-    sim_.queue.At(sim_.rng.Uniform(300, 1200) * kMs, [this] { coordinator_.StartCampaign(); });
+    sim_.queue.At(sim_.rng.Uniform(300, 1200) * kMs, [this] { coordinators_.StartCampaign(); });
   }
   sim_.queue.Every(kTickUs, [this] {
     processes_.Tick();
     agents_.Tick();
-    coordinator_.Tick();
+    coordinators_.Tick();
     return true;
   });
   sim_.queue.RunUntil(sim_.options.load_ms * kMs);
@@ -37,8 +38,10 @@ SimResult World::Run() {
   int64_t settle_end = sim_.now() + sim_.options.settle_ms * kMs;
   while (sim_.now() < settle_end && !judge_.Settled()) sim_.queue.RunUntil(sim_.now() + 50 * kMs);
   SimResult out = judge_.Verdict();
-  out.transitions = coordinator_.transitions();
+  out.transitions = coordinators_.transitions();
   out.faults = faults_.counts();
+  out.coordinators = sim_.coordinator_hosts.size();
+  out.terms = coordinators_.terms();
   return out;
 }
 
@@ -46,22 +49,27 @@ void World::HealAll() {
   sim_.trace.Line("heal");
   network_.HealAll();
   processes_.HealAll();
+  etcd_.RegainQuorum();
   faults_.HealHosts();  // every host up, every agent running
-  if (!coordinator_.arbiter()) coordinator_.Start();
+  coordinators_.HealAll();
 }
 
 void World::OnExited(const std::string& replica, int32_t pid) { agents_.OnExited(replica, pid); }
 
-void World::OnAgentReport(const std::string& route, const AgentReport& report) {
-  coordinator_.OnAgentReport(route, report);
+void World::OnAgentReport(const std::string& node, const std::string& route,
+                          const AgentReport& report) {
+  coordinators_.OnAgentReport(node, route, report);
 }
 
-void World::OnStatus(const StatusReport& status) { coordinator_.OnStatus(status); }
+void World::OnStatus(const std::string& node, const StatusReport& status) {
+  coordinators_.OnStatus(node, status);
+}
 
+// A digest answer is routed "host-<replica>@<coordinator node>" (DigestDriver::Ask).
 void World::OnAdminReply(const std::string& route, const AdminReply& reply) {
-  if (route.starts_with("host-")) {  // a digest answer, routed by the replica asked
-    coordinator_.OnDigestAnswer(route.substr(5), reply);
-  }
+  const size_t at = route.find('@');
+  if (!route.starts_with("host-") || at == std::string::npos) return;
+  coordinators_.OnDigestAnswer(route.substr(at + 1), route.substr(5, at - 5), reply);
 }
 
 void World::OnReply(const std::string& route, const ClientReply& reply) {
