@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <set>
 
+#include "chaos/lab/etcd_process.h"
 #include "chaos/scenario.h"
 #include "tests/lab_scenario_run.h"
 
@@ -62,7 +63,7 @@ class CoordinatorScenario : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CoordinatorScenario, PassesOnALabWithEtcd) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (nftables)";
-  if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
+  if (::access(lab::kEtcdBinary, X_OK) != 0) GTEST_SKIP() << "needs " << lab::kEtcdBinary;
   testing::LabRun run;
   testing::RunOnLab(GetParam(), kLabFirstHost, &run);
   if (HasFatalFailure()) return;

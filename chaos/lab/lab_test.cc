@@ -750,7 +750,7 @@ int FreeLabPort(int not_this) {
 // ports of the lab's range: they form a cluster, a crashed host's member is down while the two
 // others keep the quorum, it rejoins when the host boots, and down stops them all.
 TEST_F(StandInLabTest, EtcdMembersFormAClusterFollowTheirHostAndGoDownWithTheLab) {
-  if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
+  if (::access(kEtcdBinary, X_OK) != 0) GTEST_SKIP() << "needs " << kEtcdBinary;
   const std::string binary = Script("duplex", "exec /bin/sleep 60");
   LabUpOptions options;
   options.hosts = 3;
