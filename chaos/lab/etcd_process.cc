@@ -36,27 +36,33 @@ void PlanEtcdCluster(std::vector<EtcdMemberOptions>& members) {
 }
 
 std::vector<std::string> EtcdArgv(const EtcdMemberOptions& o) {
-  return {o.binary,
-          "--name",
-          o.name,
-          "--data-dir",
-          o.data_dir,
-          "--listen-client-urls",
-          o.ClientUrl(),
-          "--advertise-client-urls",
-          o.ClientUrl(),
-          "--listen-peer-urls",
-          o.PeerUrl(),
-          "--initial-advertise-peer-urls",
-          o.PeerUrl(),
-          "--initial-cluster",
-          o.initial_cluster.empty() ? o.name + "=" + o.PeerUrl() : o.initial_cluster,
-          "--initial-cluster-state",
-          "new",
-          "--heartbeat-interval",
-          std::to_string(o.heartbeat_interval_ms),
-          "--election-timeout",
-          std::to_string(o.election_timeout_ms)};
+  std::vector<std::string> argv = {
+      o.binary,
+      "--name",
+      o.name,
+      "--data-dir",
+      o.data_dir,
+      "--listen-client-urls",
+      o.ClientUrl(),
+      "--advertise-client-urls",
+      o.ClientUrl(),
+      "--listen-peer-urls",
+      o.PeerUrl(),
+      "--initial-advertise-peer-urls",
+      o.PeerUrl(),
+      "--initial-cluster",
+      o.initial_cluster.empty() ? o.name + "=" + o.PeerUrl() : o.initial_cluster,
+      "--initial-cluster-state",
+      "new",
+      "--heartbeat-interval",
+      std::to_string(o.heartbeat_interval_ms),
+      "--election-timeout",
+      std::to_string(o.election_timeout_ms)};
+  if (!o.initial_cluster_token.empty()) {
+    argv.insert(argv.end(), {"--initial-cluster-token", o.initial_cluster_token});
+  }
+  if (!o.logger.empty()) argv.insert(argv.end(), {"--logger", o.logger});
+  return argv;
 }
 
 StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(EtcdMemberOptions options) {

@@ -24,6 +24,10 @@ struct EtcdMemberOptions {
   int peer_port = 2380;
   std::string data_dir;         // created by etcd; reused on a restart (flags then ignored)
   std::string initial_cluster;  // "m1=http://127.0.0.1:2380,..." (PlanEtcdCluster fills it)
+  // "" = etcd's default; the lab gives its members its id, so that no member of another lab
+  // (or a test's) is ever taken for a peer.
+  std::string initial_cluster_token;
+  std::string logger;  // "" = etcd's default (capnslog in 3.4); the lab asks for "zap"
   int heartbeat_interval_ms = 10;
   int election_timeout_ms = 100;
   std::string log_path;          // "" = /dev/null

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "chaos/lab/etcd_process.h"
 #include "common/assert.h"
 #include "common/files.h"
 #include "common/subprocess.h"
@@ -37,7 +38,6 @@ constexpr int kStatusPollMs = 20;
 constexpr int kStatusTimeoutMs = 300;
 // `lab status` asks each etcd member's /health this long.
 constexpr int kHealthTimeoutMs = 300;
-constexpr const char* kEtcdBinary = "/usr/bin/etcd";
 
 // "127.0.1.1:7400" -> {"127.0.1.1", 7400}; port 0 when it is not that shape.
 std::pair<std::string, int> SplitEndpoint(const std::string& endpoint) {
@@ -60,17 +60,33 @@ StatusOr<json> GetJsonAt(const std::string& host, int port, const std::string& p
   return body;
 }
 
-// The member's argv: its host's name, address and data directory; loopback timings (lab_plan.h).
-std::vector<std::string> EtcdArgv(const LabEtcdMember& member, const std::string& data_dir,
-                                  const std::string& initial_cluster, const std::string& token) {
-  return {kEtcdBinary, "--name", member.host, "--data-dir", data_dir + "/etcd",
-          "--listen-client-urls", member.client_url, "--advertise-client-urls", member.client_url,
-          "--listen-peer-urls", member.peer_url, "--initial-advertise-peer-urls", member.peer_url,
-          // Read on the first start only: a member restarted on its data rejoins as it was.
-          "--initial-cluster", initial_cluster, "--initial-cluster-token", token,
-          "--initial-cluster-state", "new", "--heartbeat-interval",
-          std::to_string(kEtcdHeartbeatMs), "--election-timeout", std::to_string(kEtcdElectionMs),
-          "--logger", "zap"};
+// "http://127.0.1.1:2379" -> {"127.0.1.1", 2379}: the urls the lab's plan wrote.
+std::pair<std::string, int> UrlEndpoint(const std::string& url) {
+  const std::size_t scheme = url.find("//");
+  return SplitEndpoint(scheme == std::string::npos ? url : url.substr(scheme + 2));
+}
+
+// The member as etcd_process.h starts one: its host's name, address and data directory, the
+// ports of its urls, loopback timings (lab_plan.h), the lab's id as cluster token and zap logs.
+EtcdMemberOptions MemberOptions(const LabEtcdMember& member, const std::string& data_dir,
+                                const std::string& token) {
+  const auto [address, client_port] = UrlEndpoint(member.client_url);
+  const int peer_port = UrlEndpoint(member.peer_url).second;
+  DUPLEX_ASSERT(client_port > 0 && peer_port > 0 && address == UrlEndpoint(member.peer_url).first,
+                "an etcd member's urls are http://<its host's address>:<port>", member.client_url,
+                member.peer_url);
+  EtcdMemberOptions options;
+  options.name = member.host;
+  options.address = address;
+  options.client_port = client_port;
+  options.peer_port = peer_port;
+  // Read on the first start only: a member restarted on its data rejoins as it was.
+  options.data_dir = data_dir + "/etcd";
+  options.initial_cluster_token = token;
+  options.heartbeat_interval_ms = kEtcdHeartbeatMs;
+  options.election_timeout_ms = kEtcdElectionMs;
+  options.logger = "zap";
+  return options;
 }
 
 Status MakeDir(const std::string& dir) {
@@ -189,13 +205,16 @@ StatusOr<LabProcessRecord> Lab::Spawn(LabRole role, const std::string& host,
 std::vector<std::string> Lab::ProcessArgv(LabRole role, const std::string& host,
                                           const std::string& duplex_binary) const {
   if (role == LabRole::kEtcd) {
-    const LabEtcdMember* member = FindMember(host);
-    DUPLEX_ASSERT(member != nullptr, "an etcd member runs on a host the lab placed one", host);
-    std::string initial;
+    DUPLEX_ASSERT(FindMember(host) != nullptr, "an etcd member runs on a host the lab placed one",
+                  host);
+    std::vector<EtcdMemberOptions> members;
     for (const LabEtcdMember& m : state_.etcd) {
-      initial += (initial.empty() ? "" : ",") + m.host + "=" + m.peer_url;
+      members.push_back(MemberOptions(m, FindLabHost(m.host)->data_dir, state_.lab_id));
     }
-    return EtcdArgv(*member, FindLabHost(host)->data_dir, initial, state_.lab_id);
+    PlanEtcdCluster(members);
+    for (const EtcdMemberOptions& m : members) {
+      if (m.name == host) return EtcdArgv(m);
+    }
   }
   std::vector<std::string> argv = {duplex_binary, LabRoleName(role), "-c", state_.config_path};
   // Several coordinators: each is told which one it is.
@@ -515,7 +534,7 @@ json Lab::EtcdJson() const {
   json out = json::array();
   for (const LabEtcdMember& m : state_.etcd) {
     json row = {{"host", m.host}, {"client_url", m.client_url}, {"peer_url", m.peer_url}};
-    const auto [address, port] = SplitEndpoint(m.client_url.substr(m.client_url.find("//") + 2));
+    const auto [address, port] = UrlEndpoint(m.client_url);
     StatusOr<json> health = GetJsonAt(address, port, "/health", kHealthTimeoutMs);
     // A member is healthy only while its cluster has a leader (a quorum).
     row["health"] = !health.ok()                            ? "down"

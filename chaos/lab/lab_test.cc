@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <functional>
 #include <thread>
 
+#include "chaos/lab/etcd_process.h"
 #include "chaos/lab/host_processes.h"
 #include "chaos/lab/lab_plan.h"
 #include "chaos/lab/nft_isolation.h"
@@ -544,6 +546,25 @@ TEST(LabPlan, RefusesWhatTheLabCannotRunNamingTheFieldOrFlag) {
                   .starts_with("host: 127.0.1.1: a coordinator on no lab host listens here"));
 }
 
+// The lab's members start through the shared EtcdArgv: its cluster token and zap logs are
+// added only when asked for, after the flags the tests' members get.
+TEST(EtcdArgv, AddsTheLabsTokenAndLoggerOnlyWhenSet) {
+  EtcdMemberOptions member;
+  member.name = "h2";
+  member.address = "127.0.18.1";
+  member.client_port = 17950;
+  member.peer_port = 17951;
+  member.data_dir = "/lab/data/h2/etcd";
+  const std::vector<std::string> plain = EtcdArgv(member);
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--initial-cluster-token"), plain.end());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--logger"), plain.end());
+  member.initial_cluster_token = "lab-1";
+  member.logger = "zap";
+  std::vector<std::string> expected = plain;
+  expected.insert(expected.end(), {"--initial-cluster-token", "lab-1", "--logger", "zap"});
+  EXPECT_EQ(EtcdArgv(member), expected);
+}
+
 TEST(LabPlan, WithEtcdAMemberAndACoordinatorOnEachOfThreeHosts) {
   LabUpOptions options;
   options.hosts = 3;
@@ -729,7 +750,7 @@ int FreeLabPort(int not_this) {
 // ports of the lab's range: they form a cluster, a crashed host's member is down while the two
 // others keep the quorum, it rejoins when the host boots, and down stops them all.
 TEST_F(StandInLabTest, EtcdMembersFormAClusterFollowTheirHostAndGoDownWithTheLab) {
-  if (::access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/etcd";
+  if (::access(kEtcdBinary, X_OK) != 0) GTEST_SKIP() << "needs " << kEtcdBinary;
   const std::string binary = Script("duplex", "exec /bin/sleep 60");
   LabUpOptions options;
   options.hosts = 3;
