@@ -15,6 +15,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "chaos/lab/etcd_process.h"
 #include "common/clock.h"
@@ -73,11 +74,20 @@ class Coordinators : public ::testing::Test {
 
   void TearDown() override {
     // SIGCONT first: a process stopped by a failed test would never see the SIGTERM.
-    for (pid_t pid : pids_) {
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      const pid_t pid = pids_[i];
       if (pid <= 0) continue;
       ::kill(pid, SIGCONT);
       ::kill(pid, SIGTERM);
-      if (!WaitExited(pid, kStopGraceMs).has_value()) KillAndReap(pid);
+      std::optional<ExitStatus> exit = WaitExited(pid, kStopGraceMs);
+      if (!exit.has_value()) KillAndReap(pid);
+      // A stop ends cleanly: its elector resigns and its thread is joined. Under ASan+UBSan
+      // an error or a leak found at shutdown ends it otherwise (its log says which).
+      EXPECT_TRUE(exit.has_value() && exit->success())
+          << "coordinator h" << i + 1 << " stopped by SIGTERM "
+          << (exit ? exit->Describe()
+                   : "did not exit within " + std::to_string(kStopGraceMs) + " ms")
+          << "; its log: " << dir_ << "/coordinator-h" << i + 1 << ".log";
     }
     etcd_.reset();
     std::error_code ec;

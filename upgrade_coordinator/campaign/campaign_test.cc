@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 namespace duplex {
 namespace {
@@ -29,6 +30,11 @@ struct Command {
   std::string persisted_result;
   bool persisted_finalized = false;
   std::string reported;  // "a=1.0.0 b=2.0.0" ("-" for a replica not reporting)
+};
+
+// A write of the campaign that did not become durable (thrown by FakeHost::Persist).
+struct PersistFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 struct FakeReplica {
@@ -103,6 +109,8 @@ class FakeHost : public CampaignHost {
   // --- commands
   void Persist(const CampaignRecord& record) override {
     ++persists;
+    // As the coordinator's Fatal handler does when its record cannot be written in etcd.
+    if (persists == fail_persist_at) throw PersistFailed("persist " + std::to_string(persists));
     persisted = record;
     if (phases.empty() || phases.back() != Name(record.phase)) phases.push_back(Name(record.phase));
   }
@@ -231,6 +239,7 @@ class FakeHost : public CampaignHost {
   bool lock = false;
 
   int persists = 0;
+  int fail_persist_at = 0;  // > 0: that call to Persist throws PersistFailed, durably nothing
   std::optional<CampaignRecord> persisted;
   std::vector<std::string> phases;  // persisted phases, consecutive duplicates folded
   std::vector<Command> commands;
@@ -1092,6 +1101,55 @@ TEST_F(CampaignTest, ACoordinatorRestartedAtAnyTickOfARollBackOfBothReplicasStil
 TEST_F(CampaignTest, ACoordinatorRestartedAtAnyTickOfARollBackStillRollsBack) {
   RestartAtEveryTick([](Harness& h) { h.host.unhealthy_versions[kNew] = "self-check failed"; },
                      [](const Harness& h) { ExpectRestored(h); });
+}
+
+// A coordinator with etcd whose write of the campaign fails ends its term: the Fatal handler
+// throws out of Persist, through the Boost.Statechart machine, the term (and the campaign in
+// it) is dropped, and the next term resumes from what was durable. Every write fails in turn.
+void FailEveryPersistInTurn(const std::function<void(Harness&)>& setup,
+                            const std::function<void(const Harness&)>& expect) {
+  Harness reference(NewRecord());
+  setup(reference);
+  ASSERT_TRUE(reference.RunToEnd());
+  expect(reference);
+  const int persists = reference.host.persists;
+  EXPECT_GT(persists, 20);
+  for (int fail_at = 1; fail_at <= persists; ++fail_at) {
+    SCOPED_TRACE("persist " + std::to_string(fail_at) + " of " + std::to_string(persists) +
+                 " failed");
+    Harness h(NewRecord());
+    setup(h);
+    h.host.fail_persist_at = fail_at;
+    std::string failed;
+    try {
+      h.RunToEnd();
+    } catch (const PersistFailed& e) {
+      failed = e.what();
+    }
+    ASSERT_EQ(failed, "persist " + std::to_string(fail_at)) << "the failed write ends the term";
+    h.host.fail_persist_at = 0;
+    h.campaign.reset();  // the term ends: its machine is destroyed after the exception
+    if (h.host.persisted) {
+      ASSERT_NO_FATAL_FAILURE(h.Restart());
+    } else {
+      h.Start(NewRecord());  // nothing was durable: the campaign had not begun
+    }
+    ASSERT_TRUE(h.RunToEnd());
+    expect(h);
+    if (::testing::Test::HasFailure()) return;  // one failed write is enough to debug
+  }
+}
+
+TEST_F(CampaignTest, AFailedPersistEndsTheTermAndTheNextTermStillCompletes) {
+  FailEveryPersistInTurn([](Harness&) {}, [](const Harness& h) { ExpectUpgraded(h); });
+}
+
+TEST_F(CampaignTest, AFailedPersistDuringARollBackEndsTheTermAndTheNextStillRollsBack) {
+  FailEveryPersistInTurn(
+      [](Harness& h) {
+        h.work_answers["digests@PostValidate"] = Corruption("state digests differ at seq 9");
+      },
+      [](const Harness& h) { ExpectRestored(h); });
 }
 
 // --- regressions: product bugs these tests found, now fixed (the note on each says what was wrong)
