@@ -68,7 +68,8 @@ class CoordinatorLabImpl final : public CoordinatorLab {
   StatusOr<lab::Lab*> Lab();
   ClusterConfig MakeConfig();
   StatusOr<Before> WaitReady();
-  std::unique_ptr<Workload> StartWriters();
+  // The writers started and acknowledged 200 writes (stopped again when they cannot).
+  StatusOr<std::unique_ptr<Workload>> StartWarmWriters();
   // Polls the coordinators other than `killed` until one says it leads in a term above `term`.
   StatusOr<int64_t> WaitNewLeader(const std::string& killed, uint64_t term);
   // The killed coordinator reaped and started again (a crashed host booted first).
@@ -163,7 +164,7 @@ StatusOr<Before> CoordinatorLabImpl::WaitReady() {
                      " ms: " + last);
 }
 
-std::unique_ptr<Workload> CoordinatorLabImpl::StartWriters() {
+StatusOr<std::unique_ptr<Workload>> CoordinatorLabImpl::StartWarmWriters() {
   WorkloadOptions w;
   w.endpoints = ReplicaEndpoints(config_);
   w.clients = 3;
@@ -172,6 +173,10 @@ std::unique_ptr<Workload> CoordinatorLabImpl::StartWriters() {
   w.incr = false;  // unique keys, as in the two-host bench
   auto writers = std::make_unique<Workload>(w);
   writers->Start();
+  if (Status warm = writers->WaitAcked(200, 10000); !warm.ok()) {
+    writers->Stop();
+    return warm;
+  }
   return writers;
 }
 
@@ -210,11 +215,9 @@ Status CoordinatorLabImpl::Restart(const std::string& coordinator_host,
 StatusOr<LeaderFailoverTrial> CoordinatorLabImpl::LeaderFailover() {
   StatusOr<Before> before = WaitReady();
   if (!before.ok()) return before.status();
-  std::unique_ptr<Workload> writers = StartWriters();
-  if (Status warm = writers->WaitAcked(200, 10000); !warm.ok()) {
-    writers->Stop();
-    return warm;
-  }
+  StatusOr<std::unique_ptr<Workload>> started = StartWarmWriters();
+  if (!started.ok()) return started.status();
+  std::unique_ptr<Workload> writers = std::move(started).value();
   const int64_t writing = NowUs();
   SleepMs(kSteadyMs);
   const int64_t t0 = NowUs();
@@ -242,11 +245,9 @@ StatusOr<LeaderFailoverTrial> CoordinatorLabImpl::LeaderFailover() {
 StatusOr<CombinedTrial> CoordinatorLabImpl::LeaderKillThenActiveHostCrash() {
   StatusOr<Before> before = WaitReady();
   if (!before.ok()) return before.status();
-  std::unique_ptr<Workload> writers = StartWriters();
-  if (Status warm = writers->WaitAcked(200, 10000); !warm.ok()) {
-    writers->Stop();
-    return warm;
-  }
+  StatusOr<std::unique_ptr<Workload>> started = StartWarmWriters();
+  if (!started.ok()) return started.status();
+  std::unique_ptr<Workload> writers = std::move(started).value();
   CombinedTrial trial;
   trial.same_host = before->leader_host == before->active_host;
   const int64_t t_kill = NowUs();

@@ -153,13 +153,21 @@ class Coordinator {
     o.election.prefix = config_.etcd->prefix;
     o.election.self_value = SelfJson().dump();
     o.election.lease_ttl_s = config_.etcd->lease_ttl_s;
-    o.client.endpoints = config_.etcd->endpoints;
-    o.client.source_address = config_.host;
+    o.client = ClientOptions();
     o.name = config_.coordinator_host;
     auto elector = Elector::Start(std::move(o));
     if (!elector.ok()) return elector.status();
     elector_ = std::move(elector).value();
     return Status::Ok();
+  }
+
+  // Every connection to etcd leaves from this coordinator's host address (the lab's nftables
+  // rules tell hosts apart by it).
+  EtcdClientOptions ClientOptions() const {
+    EtcdClientOptions o;
+    o.endpoints = config_.etcd->endpoints;
+    o.source_address = config_.host;
+    return o;
   }
 
   nlohmann::json SelfJson() const {
@@ -193,9 +201,7 @@ class Coordinator {
   }
 
   void BeginTerm(uint64_t term, int64_t now_us) {
-    EtcdClientOptions o;
-    o.endpoints = config_.etcd->endpoints;
-    o.source_address = config_.host;
+    EtcdClientOptions o = ClientOptions();
     o.read_timeout_ms = kStoreTimeoutMs;
     auto client = EtcdClient::Create(o);
     DUPLEX_ASSERT(client.ok(), "the endpoints were checked with the config",
