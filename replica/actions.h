@@ -63,6 +63,18 @@ struct ReplicaCounters {
   uint64_t server_errors = 0;           // answers that failed on our side
   uint64_t sessions_expired = 0;        // as the active
   uint64_t stale_term_assignments = 0;  // from a coordinator term below the highest seen
+  // Epochs and ids more than ReplicaOptions::epoch_step_max above the highest known: refused
+  // and never adopted, so a forged or corrupted frame cannot wedge the pair.
+  uint64_t epochs_refused_peer = 0;        // a hello, ack, refusal, delta batch or chunk
+  uint64_t epochs_refused_assignment = 0;  // an assignment's epoch
+  uint64_t ids_refused_assignment = 0;     // an assignment's sync id (solo protocol)
+  uint64_t admin_jobs_refused = 0;         // digest or checkpoint jobs past admin_jobs_max
+  // Counted by the daemon at its edges (the client port, ZeroMQ, HTTP), not by the core.
+  uint64_t client_connections_refused = 0;   // past client_connections_max
+  uint64_t client_closed_idle = 0;           // no frame for client_idle_timeout_ms
+  uint64_t client_closed_partial_frame = 0;  // a frame not completed in client_partial_frame_ms
+  uint64_t zmq_messages_refused_parts = 0;   // more than zmq_parts_max parts
+  uint64_t http_bodies_refused = 0;          // above http_body_bytes_max
 };
 
 }  // namespace duplex

@@ -52,12 +52,68 @@ Status ClientListener::Listen(const std::string& host, int port) {
     }
     size_t usable = files.rlim_cur > 2 * kFilesKeptForOthers ? files.rlim_cur - kFilesKeptForOthers
                                                              : files.rlim_cur / 2;
-    connections_max_ = std::min(kConnectionsMax, usable);
+    connections_max_ = std::min(limits_.connections_max, usable);
   }
   DUPLEX_ASSERT(listen_fd_ >= 0, "a listener that returned OK listens", listen_fd_);
-  DUPLEX_ASSERT(connections_max_ <= kConnectionsMax, "the connection bound only shrinks",
-                connections_max_);
+  DUPLEX_ASSERT(connections_max_ <= limits_.connections_max, "the connection bound only shrinks",
+                connections_max_, limits_.connections_max);
   return Status::Ok();
+}
+
+void ClientListener::SetLimits(const ClientLimits& limits) {
+  DUPLEX_ASSERT(listen_fd_ < 0, "limits are set before the listener listens", listen_fd_);
+  DUPLEX_ASSERT(
+      limits.connections_max > 0 && limits.idle_timeout_ms > 0 && limits.partial_frame_ms > 0,
+      "client limits are positive", limits.connections_max, limits.idle_timeout_ms,
+      limits.partial_frame_ms);
+  limits_ = limits;
+  connections_max_ = limits.connections_max;
+}
+
+const char* ClientListener::Expired(Activity& a, const FrameStream& stream, int64_t now_us) {
+  if (a.last_frame_us == 0 || stream.frames_read() != a.frames) {
+    a.frames = stream.frames_read();
+    a.last_frame_us = now_us;
+    a.partial_since_us = 0;  // a frame ended: what follows it started now at the earliest
+  }
+  if (!stream.HasPartialFrame()) {
+    a.partial_since_us = 0;
+  } else if (a.partial_since_us == 0) {
+    a.partial_since_us = now_us;
+  }
+  if (a.partial_since_us != 0 && now_us - a.partial_since_us >= limits_.partial_frame_ms * 1000) {
+    ++limit_counters_.closed_partial;
+    return "a frame unfinished for client_partial_frame_ms";
+  }
+  if (now_us - a.last_frame_us >= limits_.idle_timeout_ms * 1000) {
+    ++limit_counters_.closed_idle;
+    return "no frame for client_idle_timeout_ms";
+  }
+  return nullptr;
+}
+
+void ClientListener::EnforceLimits(int64_t now_us, const ErrorFn& on_error) {
+  // Thousands of connections are walked at most every kEnforceEveryUs, not at every turn
+  // of the loop (a turn under load takes microseconds); the bounds are seconds.
+  if (now_us - enforced_us_ < kEnforceEveryUs) return;
+  enforced_us_ = now_us;
+  for (auto it = activity_.begin(); it != activity_.end();) {
+    it = streams_.count(it->first) != 0 ? std::next(it) : activity_.erase(it);  // closed
+  }
+  uint64_t closed = 0;
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    const char* why = Expired(activity_[it->first], *it->second, now_us);
+    if (why == nullptr) {
+      ++it;
+      continue;
+    }
+    // One line per turn, not per connection: thousands may expire together.
+    if (closed++ == 0) on_error(std::string("client port: closed a connection: ") + why);
+    activity_.erase(it->first);
+    it = streams_.erase(it);
+  }
+  DUPLEX_ASSERT(activity_.size() == streams_.size(), "one activity record per connection",
+                activity_.size(), streams_.size());
 }
 
 void ClientListener::AddPollItems(std::vector<zmq_pollitem_t>* items) {
@@ -101,6 +157,7 @@ void ClientListener::Accept(const ErrorFn& on_error) {
     if (fd < 0) return;  // EAGAIN: no more waiting; anything else: try again next poll
     if (streams_.size() >= connections_max_) {
       ::close(fd);
+      ++limit_counters_.refused_full;
       on_error("client port: refused a connection, " + std::to_string(connections_max_) +
                " are open");
       continue;

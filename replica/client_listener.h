@@ -19,6 +19,23 @@
 
 namespace duplex {
 
+// The client port's bounds (limits.client_*). Connections past connections_max are closed
+// at once; a connection that completes no frame for idle_timeout_ms, or leaves a frame
+// unfinished for partial_frame_ms (a slow-loris client holding up to max_frame_bytes), is
+// closed. Each closure is counted by reason.
+struct ClientLimits {
+  size_t connections_max = 4096;
+  int64_t idle_timeout_ms = 300000;
+  int64_t partial_frame_ms = 10000;
+};
+
+// Connections refused or closed for a bound, by reason.
+struct ClientLimitCounters {
+  uint64_t refused_full = 0;    // past connections_max
+  uint64_t closed_idle = 0;     // no frame for idle_timeout_ms
+  uint64_t closed_partial = 0;  // a frame unfinished for partial_frame_ms
+};
+
 class ClientListener {
  public:
   // At most this many connections, and fewer when the process may open fewer files: at
@@ -33,6 +50,8 @@ class ClientListener {
   ClientListener(const ClientListener&) = delete;
   ClientListener& operator=(const ClientListener&) = delete;
 
+  // Before Listen (which lowers connections_max to what the file limit allows).
+  void SetLimits(const ClientLimits& limits);
   Status Listen(const std::string& host, int port);
 
   // Appends this listener's poll items (the listening socket, then each connection) for
@@ -52,13 +71,36 @@ class ClientListener {
 
   size_t connections() const { return streams_.size(); }
 
+  // Closes the connections that broke the idle or partial-frame bound by now_us. Call once
+  // per turn of the event loop, after OnPolled, with a monotonic time: a connection's clock
+  // starts at the first call that sees it.
+  void EnforceLimits(int64_t now_us, const ErrorFn& on_error);
+  const ClientLimitCounters& limit_counters() const { return limit_counters_; }
+  size_t connections_max() const { return connections_max_; }
+
  private:
   void Accept(const ErrorFn& on_error);
   void Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
              const ErrorFn& on_error);
 
+  // What EnforceLimits knows of a connection: when it last completed a frame (or was first
+  // seen), and since when a frame has stood unfinished (0: none).
+  struct Activity {
+    uint64_t frames = 0;  // the stream's frames_read() when last looked at
+    int64_t last_frame_us = 0;
+    int64_t partial_since_us = 0;
+  };
+  // The reason a connection breaks a bound by now_us, or nullptr.
+  const char* Expired(Activity& activity, const FrameStream& stream, int64_t now_us);
+
+  static constexpr int64_t kEnforceEveryUs = 10000;
+
   size_t frame_bytes_max_;
   int listen_fd_ = -1;
+  ClientLimits limits_;
+  int64_t enforced_us_ = 0;
+  ClientLimitCounters limit_counters_;
+  std::map<uint64_t, Activity> activity_;  // by connection id, as streams_
   size_t connections_max_ = kConnectionsMax;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::unique_ptr<FrameStream>> streams_;  // by connection id

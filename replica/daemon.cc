@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -23,11 +24,14 @@
 #include "common/stop_signal.h"
 #include "replica/client_listener.h"
 #include "replica/frame.h"
+#include "replica/http_limits.h"
 #include "replica/metrics.h"
 #include "replica/zmq_util.h"
 
 namespace duplex {
 namespace {
+
+static_assert(kZmqPartsMaxLimit == 64, "--zmq-parts-max's range (replica_main.cc) says 64");
 
 double PercentileMs(std::vector<int64_t> us, double q) {
   if (us.empty()) return 0;
@@ -161,6 +165,8 @@ class Daemon final : public ActionSink {
   ~Daemon() override = default;
 
   Status Start() {
+    clients_.SetLimits({options_.client_connections_max, options_.client_idle_timeout_ms,
+                        options_.client_partial_frame_ms});
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
     }
@@ -183,6 +189,7 @@ class Daemon final : public ActionSink {
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(published_.Render(Published::kMetricsText), "text/plain; version=0.0.4");
     });
+    ApplyHttpBodyLimits(http_, {options_.http_body_bytes_max, 0, {}}, &http_bodies_refused_);
     if (!http_.bind_to_port(options_.host, options_.http_port)) {
       return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
     }
@@ -207,6 +214,7 @@ class Daemon final : public ActionSink {
           &items[first_client],
           [&](const std::string& route, std::string frame) { OnClientFrame(route, frame, now); },
           [&](const std::string& why) { Refuse(why); });
+      clients_.EnforceLimits(now, [&](const std::string& why) { Refuse(why); });
       timer.Lap(LoopTimer::kClients);
       // What is left of a source waits for the next turn (zmq_poll reports it again).
       auto more = [&](int i) { return i < kPerRoundMax && clock_.NowUs() - now < kRoundBudgetUs; };
@@ -310,7 +318,7 @@ class Daemon final : public ActionSink {
 
   // The data-plane port: only the standby's messages (clients have their own port).
   bool OnRouter(int64_t now) {
-    auto parts = RecvParts(router_.s);
+    auto parts = RecvParts(router_.s, options_.zmq_parts_max, &zmq_parts_refused_);
     if (parts.empty()) return false;
     if (parts.size() != 2)
       return Refuse("router: expected 2 parts, got " + std::to_string(parts.size()));
@@ -327,7 +335,7 @@ class Daemon final : public ActionSink {
   }
 
   bool OnDealer(void* socket, int64_t now, bool from_coordinator) {
-    auto parts = RecvParts(socket);
+    auto parts = RecvParts(socket, options_.zmq_parts_max, &zmq_parts_refused_);
     if (parts.empty()) return false;
     if (parts.size() != 1) return Refuse("dealer: expected 1 part");
     auto frame = DecodeFrame(parts[0], options_.frame_bytes_max);
@@ -373,6 +381,16 @@ class Daemon final : public ActionSink {
 
   void Flush() override { clients_.Flush(); }
 
+  // What the daemon's edges refused, beside the core's own counts.
+  void CountEdges(ReplicaCounters& c) const {
+    const ClientLimitCounters& clients = clients_.limit_counters();
+    c.client_connections_refused = clients.refused_full;
+    c.client_closed_idle = clients.closed_idle;
+    c.client_closed_partial_frame = clients.closed_partial;
+    c.zmq_messages_refused_parts = zmq_parts_refused_;
+    c.http_bodies_refused = http_bodies_refused_.load();
+  }
+
   void Publish() {
     int64_t now = clock_.NowUs();
     if (now - last_publish_us_ < 10000) return;
@@ -382,6 +400,7 @@ class Daemon final : public ActionSink {
     published_.serving = core_.Serving(now);
     published_.status = std::move(status);
     published_.counters = core_.counters();
+    CountEdges(published_.counters);
     published_.lag_us = core_.lag_samples_us();  // reuses its capacity
   }
 
@@ -400,6 +419,8 @@ class Daemon final : public ActionSink {
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;
+  uint64_t zmq_parts_refused_ = 0;                // messages of more than zmq_parts_max parts
+  std::atomic<uint64_t> http_bodies_refused_{0};  // counted on the HTTP thread
   Worker worker_;  // last, so destroyed first: its jobs use the store and the core
 };
 

@@ -34,6 +34,13 @@ struct DaemonOptions {
   uint64_t log_retain_ops = 200000;
   size_t frame_bytes_max = 16 << 20;
   std::string log_level = "info";
+  // Bounds at the edges (limits.* of the cluster config; the agent passes them as flags).
+  // ReplicaOptions carries the core's (epoch_step_max, admin_jobs_max).
+  size_t client_connections_max = 4096;
+  int64_t client_idle_timeout_ms = 300000;  // a client connection with no frame this long
+  int64_t client_partial_frame_ms = 10000;  // a frame unfinished this long
+  size_t zmq_parts_max = 8;                 // parts per ZeroMQ message; more: dropped unread
+  size_t http_body_bytes_max = 1 << 20;     // the HTTP port's request bodies
   // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
   // stamped on client requests (SystemWallClock). Both must outlive the daemon.
   rocksdb::Env* env = nullptr;

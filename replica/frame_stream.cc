@@ -120,6 +120,7 @@ std::optional<std::string> FrameStream::NextFrame() {
   if (in_.size() - consumed_ < kPrefixBytes + length) return std::nullopt;
   std::string frame = in_.substr(consumed_ + kPrefixBytes, length);
   consumed_ += kPrefixBytes + length;
+  ++frames_read_;
   DUPLEX_ASSERT(frame.size() == length && consumed_ <= in_.size(),
                 "a frame handed out is whole and inside the input", frame.size(), length, consumed_,
                 in_.size());

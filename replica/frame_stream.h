@@ -43,6 +43,10 @@ class FrameStream {
   // The peer closing the connection makes status() Unavailable.
   void Read();
   std::optional<std::string> NextFrame();
+  // Frames handed out by NextFrame so far, and whether part of the next one has arrived:
+  // what the listener's idle and partial-frame bounds watch.
+  uint64_t frames_read() const { return frames_read_; }
+  bool HasPartialFrame() const { return in_.size() > consumed_; }
 
  private:
   void Fail(Status s);
@@ -53,6 +57,7 @@ class FrameStream {
   Status status_;
   std::string in_;
   size_t consumed_ = 0;  // bytes of in_ already handed out as frames
+  uint64_t frames_read_ = 0;
   std::string out_;
   size_t sent_ = 0;  // bytes of out_ already written
 };

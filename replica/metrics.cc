@@ -5,6 +5,41 @@
 
 namespace duplex {
 
+namespace {
+
+// What the bounds refused (limits.*): epochs and ids past the step bound, admin jobs past
+// the queue, client connections, ZeroMQ messages and HTTP bodies.
+void BoundsMetrics(const ReplicaCounters& c, PrometheusText& m) {
+  const char* epoch_help =
+      "Epochs and ids refused for being more than limits.epoch_step_max above the highest "
+      "known, by what carried them.";
+  m.Counter("duplex_epoch_refused_total", epoch_help, c.epochs_refused_peer,
+            {{"what", "peer_epoch"}});
+  m.Counter("duplex_epoch_refused_total", epoch_help, c.epochs_refused_assignment,
+            {{"what", "assignment_epoch"}});
+  m.Counter("duplex_epoch_refused_total", epoch_help, c.ids_refused_assignment,
+            {{"what", "assignment_sync_id"}});
+  m.Counter("duplex_admin_jobs_refused_total",
+            "Digest and checkpoint requests refused: limits.admin_jobs_max jobs under way.",
+            c.admin_jobs_refused);
+  m.Counter("duplex_client_connections_refused_total",
+            "Client connections closed at accept: limits.client_connections_max are open.",
+            c.client_connections_refused);
+  const char* closed_help = "Client connections closed for a bound, by reason.";
+  m.Counter("duplex_client_connections_closed_total", closed_help, c.client_closed_idle,
+            {{"reason", "idle_timeout"}});
+  m.Counter("duplex_client_connections_closed_total", closed_help, c.client_closed_partial_frame,
+            {{"reason", "partial_frame"}});
+  m.Counter("duplex_zmq_messages_refused_total",
+            "ZeroMQ messages dropped unread: more parts than limits.zmq_parts_max.",
+            c.zmq_messages_refused_parts, {{"reason", "parts"}});
+  m.Counter("duplex_http_bodies_refused_total",
+            "HTTP requests refused (413): a body above limits.http_body_bytes_max.",
+            c.http_bodies_refused);
+}
+
+}  // namespace
+
 std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const LagQuantiles& lag) {
   // In sync is a standby's state (ReplicaCore::BuildStatus); an active is never "in sync".
   DUPLEX_ASSERT(!s.in_sync || s.role == WireRole::kStandby, "only a standby is in sync",
@@ -51,6 +86,7 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
   m.Counter("duplex_stale_term_assignments_total",
             "Assignments ignored: from a coordinator term below the highest seen.",
             c.stale_term_assignments);
+  BoundsMetrics(c, m);
   m.Counter("duplex_gaps_total", "Standby: gaps found in the delta stream (each one a resync).",
             c.gaps);
   m.Counter("duplex_duplicate_deltas_total", "Standby: deltas received twice and skipped.",

@@ -124,6 +124,34 @@ void ReplicaCore::Adopt(uint64_t epoch) {
   DUPLEX_ASSERT(this->epoch() == epoch, "the fence is raised", this->epoch(), epoch);
 }
 
+bool ReplicaCore::EpochWithinStep(uint64_t seen, const char* what, uint64_t* refused) {
+  if (!BeyondStep(seen, epoch(), options_.epoch_step_max)) return true;
+  uint64_t n = ++*refused;
+  if (n <= 100 || n % 1000 == 0) {
+    spdlog::warn("{}: epoch {} refused, more than {} above ours ({}); not adopted", what, seen,
+                 options_.epoch_step_max, epoch());
+  }
+  return false;
+}
+
+bool ReplicaCore::AssignmentWithinStep(const Assignment& a) {
+  if (!EpochWithinStep(a.epoch, "assignment", &counters_.epochs_refused_assignment)) return false;
+  // The coordinator's sync id is the highest solo request of ours it processed in this
+  // epoch (0 in a new one): at most a step above our own latest request. A restarted active
+  // takes it as its own (ActiveTerm::BeginTerm), and a wrapped id would end the protocol.
+  const uint64_t known = a.epoch == epoch() ? active_.solo_request_id() : 0;
+  if (!BeyondStep(a.sync_id, known, options_.epoch_step_max) &&
+      !BeyondStep(a.solo_grant_id, known, options_.epoch_step_max)) {
+    return true;
+  }
+  uint64_t n = ++counters_.ids_refused_assignment;
+  if (n <= 100 || n % 1000 == 0) {
+    spdlog::warn("assignment: sync id {} (solo grant {}) refused, more than {} above {}", a.sync_id,
+                 a.solo_grant_id, options_.epoch_step_max, known);
+  }
+  return false;
+}
+
 void ReplicaCore::LearnEpoch(uint64_t seen) {
   if (seen <= epoch()) return;
   // Someone knows a newer history. An active (or promoting replica) of an older epoch is
@@ -206,7 +234,7 @@ bool ReplicaCore::FollowsCoordinatorTerm(const Assignment& a) {
 
 void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
   now_us_ = now_us;
-  if (!FollowsCoordinatorTerm(a)) return;
+  if (!AssignmentWithinStep(a) || !FollowsCoordinatorTerm(a)) return;
   DUPLEX_ASSERT(a.coordinator_term == 0 || a.coordinator_term == coordinator_term_,
                 "an assignment taken is of the highest term", a.coordinator_term,
                 coordinator_term_);

@@ -78,6 +78,9 @@ class ReplicaCore final : private RoleListener {
     void Commit(const std::vector<Delta>& deltas) override { core_.Commit(deltas); }
     void Adopt(uint64_t epoch) override { core_.Adopt(epoch); }
     void LearnEpoch(uint64_t seen) override { core_.LearnEpoch(seen); }
+    bool PeerEpochWithinStep(uint64_t seen, const char* what) override {
+      return core_.EpochWithinStep(seen, what, &core_.counters_.epochs_refused_peer);
+    }
     RoleMachine& machine() override { return core_.machine_; }
     void Refuse(const std::string& why) override { core_.Refuse(why); }
     void SendStatus() override { core_.SendStatus(); }
@@ -101,6 +104,11 @@ class ReplicaCore final : private RoleListener {
   void Commit(const std::vector<Delta>& deltas);
   void Adopt(uint64_t epoch);
   void LearnEpoch(uint64_t seen);
+  // False for an epoch more than epoch_step_max above ours: counted in *refused, logged (the
+  // first 100, then every 1000th), never adopted.
+  bool EpochWithinStep(uint64_t seen, const char* what, uint64_t* refused);
+  // False for an assignment whose epoch or sync id jumps past the bound (counted, logged).
+  bool AssignmentWithinStep(const Assignment& assignment);
   ToClient MakeReply(const std::string& route, const Request& request, Response response) const;
   void ReplyNotActive(const std::string& route, const Request& request);
   void SendStatus();

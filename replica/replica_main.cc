@@ -23,6 +23,31 @@ void ApplyMutants(const MutantSet& mutants, DaemonOptions* o) {
   if (mutants.Has(Mutant::kSkipEpochCheck)) o->replica.tail_resumes = &TailResumesInAnyEpoch;
 }
 
+// The bounds of limits.* (the cluster config's names, as flags): the agent passes each.
+void AddLimitFlags(CLI::App& app, DaemonOptions* o) {
+  auto positive = CLI::Range(uint64_t{1}, uint64_t{1} << 62);
+  app.add_option("--client-connections-max", o->client_connections_max,
+                 "client connections at once; more are closed at accept")
+      ->check(positive);
+  app.add_option("--client-idle-timeout-ms", o->client_idle_timeout_ms,
+                 "a client connection with no frame this long is closed")
+      ->check(positive);
+  app.add_option("--client-partial-frame-ms", o->client_partial_frame_ms,
+                 "a client connection leaving a frame unfinished this long is closed")
+      ->check(positive);
+  app.add_option("--zmq-parts-max", o->zmq_parts_max,
+                 "parts per ZeroMQ message; a message of more is dropped unread")
+      ->check(CLI::Range(size_t{3}, size_t{64}));  // zmq_util.h's kZmqPartsMaxLimit
+  app.add_option("--http-body-bytes-max", o->http_body_bytes_max, "HTTP request bodies")
+      ->check(positive);
+  app.add_option("--epoch-step-max", o->replica.epoch_step_max,
+                 "an epoch or id more than this above the highest known is refused")
+      ->check(positive);
+  app.add_option("--admin-jobs-max", o->replica.admin_jobs_max,
+                 "digest and checkpoint jobs under way at once; more are refused")
+      ->check(positive);
+}
+
 }  // namespace
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
@@ -58,6 +83,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   app.add_option("--log-level", o.log_level);
   app.add_option("--fault-file", fault_file,
                  "chaos testing: storage faults and wall clock skew controlled by this file");
+  AddLimitFlags(app, &o);
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);

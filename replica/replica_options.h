@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/epoch_step.h"
+
 namespace duplex {
 
 // Where a returning standby's log ends, as the active sees it when choosing how the
@@ -44,6 +46,12 @@ struct ReplicaOptions {
   // retry arriving later runs again. 0: sessions never expire.
   int64_t session_expiry_ms = 3600 * 1000;
   int32_t pid = 0;  // reported to the coordinator; 0 = this process's
+  // An epoch (from a peer or an assignment) or a solo sync id more than this above the
+  // highest known is refused and counted, never adopted (limits.epoch_step_max): one
+  // forged or corrupted frame at 2^64-1 would otherwise fence every later assignment out.
+  uint64_t epoch_step_max = kEpochStepMaxDefault;
+  // Digest and checkpoint jobs running or queued at once; more are refused (admin_jobs_max).
+  uint64_t admin_jobs_max = 8;
   // The catch-up rule: whether a returning standby's log may resume after its last entry.
   TailRule tail_resumes = &TailResumesInSameEpoch;
 };

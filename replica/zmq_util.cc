@@ -1,5 +1,7 @@
 #include "replica/zmq_util.h"
 
+#include "common/assert.h"
+
 namespace duplex {
 
 ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx, type)) {
@@ -11,21 +13,43 @@ ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx
   zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
 }
 
-std::vector<std::string> RecvParts(void* socket) {
-  std::vector<std::string> parts;
-  int more = 1;
-  while (more) {
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&msg);
-      break;
+std::vector<std::string> RecvParts(void* socket, size_t parts_max, uint64_t* refused) {
+  DUPLEX_ASSERT(parts_max >= 1 && parts_max <= kZmqPartsMaxLimit, "a parts bound in range",
+                parts_max);
+  // The parts stay in ZeroMQ's own buffers until the message is known to fit: a refused one
+  // is never copied, and what follows its first parts_max + 1 parts is received into one
+  // reused msg and dropped.
+  zmq_msg_t held[kZmqPartsMaxLimit + 1];
+  constexpr int kRefusedPerCallMax = 64;  // a flood of them is drained a bounded number a call
+  for (int refusals = 0; refusals < kRefusedPerCallMax; ++refusals) {
+    size_t n = 0;
+    bool more = true;
+    for (; more && n <= parts_max; ++n) {
+      zmq_msg_init(&held[n]);
+      if (zmq_msg_recv(&held[n], socket, ZMQ_DONTWAIT) < 0) {
+        // Nothing waiting (a message arrives whole, so this is its first part).
+        for (size_t i = 0; i <= n; ++i) zmq_msg_close(&held[i]);
+        return {};
+      }
+      more = zmq_msg_more(&held[n]) != 0;
     }
-    parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
-    more = zmq_msg_more(&msg);
-    zmq_msg_close(&msg);
+    if (n <= parts_max) {
+      DUPLEX_ASSERT(!more, "a message within the bound was read whole", n, parts_max);
+      std::vector<std::string> parts;
+      parts.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        parts.emplace_back(static_cast<const char*>(zmq_msg_data(&held[i])),
+                           zmq_msg_size(&held[i]));
+        zmq_msg_close(&held[i]);
+      }
+      return parts;
+    }
+    zmq_msg_t& drain = held[parts_max];
+    while (more && zmq_msg_recv(&drain, socket, ZMQ_DONTWAIT) >= 0) more = zmq_msg_more(&drain);
+    for (size_t i = 0; i < n; ++i) zmq_msg_close(&held[i]);
+    if (refused != nullptr) ++*refused;
   }
-  return parts;
+  return {};
 }
 
 void SendParts(void* socket, const std::string* route, const std::string& payload) {

@@ -5,6 +5,8 @@
 
 #include <zmq.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +33,19 @@ struct ZSocket {
   void* s;
 };
 
+// The default of limits.zmq_parts_max (no duplex message has more than 3 parts), and the
+// highest value it may take (RecvParts holds that many parts on its stack).
+inline constexpr size_t kZmqPartsMaxDefault = 8;
+inline constexpr size_t kZmqPartsMaxLimit = 64;
+static_assert(kZmqPartsMaxDefault >= 3 && kZmqPartsMaxDefault <= kZmqPartsMaxLimit);
+
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
-// when nothing is waiting.
-std::vector<std::string> RecvParts(void* socket);
+// when nothing is waiting. A message of more than parts_max parts is refused before its
+// parts are copied: the rest of it is drained into one reused zmq_msg_t, *refused (when
+// given) counts it, and the next message is read instead (at most 64 refused ones per
+// call, then empty: the caller polls again). parts_max: 1..kZmqPartsMaxLimit.
+std::vector<std::string> RecvParts(void* socket, size_t parts_max = kZmqPartsMaxDefault,
+                                   uint64_t* refused = nullptr);
 // Sends [route,] payload without blocking; a full queue drops the message.
 void SendParts(void* socket, const std::string* route, const std::string& payload);
 // Sends every part as one message, without blocking.

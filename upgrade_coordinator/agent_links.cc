@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/epoch_step.h"
 #include "common/net.h"
 
 namespace duplex {
@@ -98,6 +99,8 @@ void AgentLinks::Start(const std::string& replica, const std::string& package,
   Tracked& t = Of(replica);
   const ReplicaConfig* rc = nullptr;
   for (const ReplicaConfig& r : config_.replicas) rc = r.name == replica ? &r : rc;
+  // Instances adopted from agents come in steps of at most epoch_step_max: never near the top.
+  DUPLEX_ASSERT(t.spec.instance < UINT64_MAX, "an instance number never wraps", replica);
   t.spec.instance += 1;
   t.spec.run = true;
   t.spec.package = package;
@@ -193,7 +196,7 @@ std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const A
                                                int64_t now_us) {
   std::vector<ProcessEvent> events;
   auto agent = agents_.find(r.host);
-  if (agent == agents_.end()) return events;
+  if (agent == agents_.end() || !InstancesWithinStep(r)) return events;
   Agent& a = agent->second;
   if (a.last && a.last->started_us != r.started_us) {
     spdlog::info("agent of host {} restarted (pid {})", r.host, r.agent_pid);
@@ -212,6 +215,23 @@ std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const A
     Reconcile(t, p, &events);
   }
   return events;
+}
+
+bool AgentLinks::InstancesWithinStep(const AgentReport& r) {
+  const uint64_t step = kEpochStepMaxDefault;  // limits.epoch_step_max once the config has it
+  for (const ReplicaProcess& p : r.processes) {
+    auto it = replicas_.find(p.replica);
+    if (it == replicas_.end()) continue;  // not ours: Reconcile never reads it
+    const uint64_t known = it->second.spec.instance;
+    const uint64_t seen = std::max(p.instance, p.exited_instance);
+    if (!BeyondStep(seen, known, step)) continue;
+    if (++instances_refused_ <= 100 || instances_refused_ % 1000 == 0) {
+      spdlog::warn("report of host {} refused: replica {} instance {} is more than {} above {}",
+                   r.host, p.replica, seen, step, known);
+    }
+    return false;
+  }
+  return true;
 }
 
 DesiredState AgentLinks::DesiredFor(const std::string& host) const {

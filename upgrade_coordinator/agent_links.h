@@ -62,6 +62,9 @@ class AgentLinks {
   std::string FailoverCause(const std::string& kind, const std::string& replica,
                             int64_t now_us) const;
   const AgentReport* LastReport(const std::string& host) const;
+  // Agent reports refused: an instance more than limits.epoch_step_max above the one this
+  // coordinator asked for last (adopted, the next start's `+1` would wrap).
+  uint64_t instances_refused() const { return instances_refused_; }
   std::optional<std::string> RouteOf(const std::string& host) const;
   // For /status: each host, its agent and its processes.
   nlohmann::json HostsJson(int64_t now_us) const;
@@ -87,6 +90,8 @@ class AgentLinks {
     bool answer = false;
   };
   void Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<ProcessEvent>* events);
+  // False (counted, logged) when the report's instances jump past the step bound.
+  bool InstancesWithinStep(const AgentReport& report);
   DesiredState DesiredFor(const std::string& host) const;
   Tracked& Of(const std::string& replica);
   void Touch(const std::string& replica);
@@ -95,6 +100,7 @@ class AgentLinks {
   std::map<std::string, Tracked> replicas_;
   std::map<std::string, Agent> agents_;  // by host name
   uint64_t term_ = 0;
+  uint64_t instances_refused_ = 0;
 };
 
 }  // namespace duplex

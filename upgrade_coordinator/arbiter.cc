@@ -78,9 +78,34 @@ void Arbiter::Send(const std::string& name) {
   actions_.push_back(SendAssignment{name, std::move(a)});
 }
 
-void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
+std::string Arbiter::RefuseStep(const StatusReport& s) {
+  const uint64_t step = options_.epoch_step_max;
+  std::string why;
+  uint64_t n = 0;
+  if (BeyondStep(s.epoch, record().epoch, step)) {
+    // Adopted, 2^64-1 would be persisted and wrap at the next promotion: every later
+    // assignment refused as stale, across restarts.
+    why = "epoch " + std::to_string(s.epoch) + " is more than " + std::to_string(step) +
+          " above the recorded " + std::to_string(record().epoch);
+    n = ++counters_.epochs_refused;
+  } else if (s.epoch == record().epoch && s.replica == record().active &&
+             BeyondStep(s.solo_request_id, record().sync_id, step)) {
+    // Processed, it would leave the standby recorded out of sync for the rest of the epoch:
+    // the active's real requests would all look processed already.
+    why = "solo request id " + std::to_string(s.solo_request_id) + " is more than " +
+          std::to_string(step) + " above the processed " + std::to_string(record().sync_id);
+    n = ++counters_.solo_request_ids_refused;
+  }
+  if (n != 0 && (n <= 100 || n % 1000 == 0)) {
+    spdlog::warn("status of {} refused: {} (limits.epoch_step_max)", s.replica, why);
+  }
+  return why;
+}
+
+std::string Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
   now_us_ = now_us;
-  if (!replicas_.Adopt(s, now_us)) return;
+  if (std::string why = RefuseStep(s); !why.empty()) return why;
+  if (!replicas_.Adopt(s, now_us)) return "";
   if (!s.version.empty() && s.version != VersionOf(s.replica) &&
       replicas_.RequestStop(s.replica, /*planned=*/false)) {
     // A reload cut short: a coordinator killed after recording the new version and before
@@ -102,6 +127,7 @@ void Arbiter::OnStatus(const StatusReport& s, int64_t now_us) {
     failover_.OnActiveReport(now_us);
   }
   Send(s.replica);
+  return "";
 }
 
 void Arbiter::HandleSoloProtocol(const StatusReport& s) {

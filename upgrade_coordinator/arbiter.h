@@ -35,7 +35,10 @@ class Arbiter : private Announcer {
   Arbiter& operator=(const Arbiter&) = delete;
 
   Status Recover(int64_t now_us);
-  void OnStatus(const StatusReport& status, int64_t now_us);
+  // Takes a replica's report; returns why it was refused ("" when taken): an epoch more than
+  // epoch_step_max above the record's, or an active's solo request id as far above the
+  // record's sync id (counted in counters(), logged). Nothing of a refused report is kept.
+  std::string OnStatus(const StatusReport& status, int64_t now_us);
   void OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us);
   void OnProcessExited(const std::string& name, int64_t now_us);
   // The pid of a process whose start was announced without one (its agent started it).
@@ -59,6 +62,7 @@ class Arbiter : private Announcer {
   const ClusterRecord& record() const { return records_.record(); }
   const std::map<std::string, ReplicaView>& replicas() const { return replicas_.views(); }
   const std::vector<TransitionEvent>& transitions() const { return failover_.transitions(); }
+  const ArbiterCounters& counters() const { return counters_; }
   // "idle", "draining <name>", "done", "failed: <reason>"
   const std::string& switchover_state() const { return failover_.switchover_state(); }
   bool Promotable(const std::string& name, int64_t now_us, std::string* why = nullptr) const;
@@ -74,6 +78,8 @@ class Arbiter : private Announcer {
   Assignment AssignmentFor(const std::string& name) const;
   void Send(const std::string& name);
   void HandleSoloProtocol(const StatusReport& s);
+  // Why the report jumps past the step bound ("" when it does not); counts and logs it.
+  std::string RefuseStep(const StatusReport& s);
 
   const ArbiterOptions options_;
   RecordKeeper records_;
@@ -83,6 +89,7 @@ class Arbiter : private Announcer {
   int64_t now_us_ = 0;
   bool quiesce_ = false;
   uint64_t solo_refused_id_ = 0;  // the last solo request refused (logged once)
+  ArbiterCounters counters_;
 };
 
 }  // namespace duplex

@@ -53,6 +53,8 @@ void RecordKeeper::AdoptEpoch(uint64_t epoch) {
 void RecordKeeper::BeginEpoch(const std::string& name, bool skip_lease_wait) {
   DUPLEX_ASSERT(Member(name), "promote a member", name);
   DUPLEX_ASSERT(!Failed(name), "a replica marked failed is never promoted", name);
+  // Epochs come in steps of at most epoch_step_max (RefuseStep): never near the top.
+  DUPLEX_ASSERT(record_.epoch < UINT64_MAX, "the epoch never wraps", record_.epoch);
   ClusterRecord next = record_;
   ++next.epoch;
   next.active = name;

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/epoch_step.h"
 #include "common/status.h"
 #include "replica/frame.h"
 #include "upgrade_coordinator/cluster_types.h"
@@ -31,6 +32,9 @@ struct ArbiterOptions {
   int switchover_timeout_ms = 3000;
   RestartConfig restart;        // the restart policy (restart_policy.h)
   std::string initial_version;  // the configured version: the cluster version at first start
+  // A status whose epoch is more than this above the record's, or whose solo request id is
+  // as far above the record's sync id, is refused (limits.epoch_step_max).
+  uint64_t epoch_step_max = kEpochStepMaxDefault;
 
   // The member called `name`, or null.
   const Member* Find(const std::string& name) const {
@@ -87,6 +91,12 @@ struct StopReplica {  // restart it (to run its assigned version): it starts aga
   std::string replica;
 };
 using ArbiterAction = std::variant<SendAssignment, StartReplica, StopReplica>;
+
+// Statuses the arbiter refused for a jump past epoch_step_max, by what jumped.
+struct ArbiterCounters {
+  uint64_t epochs_refused = 0;            // the status's epoch
+  uint64_t solo_request_ids_refused = 0;  // the active's solo request id
+};
 
 // One failover or switchover, for status and benchmarks.
 struct TransitionEvent {

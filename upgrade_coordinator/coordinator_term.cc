@@ -82,7 +82,7 @@ Status CoordinatorTerm::Begin(int64_t now_us, const std::string& events_path) {
 
 std::string CoordinatorTerm::OnStatus(const StatusReport& status, int64_t now_us) {
   std::string why = Impostor(status);
-  if (why.empty()) arbiter_.OnStatus(status, now_us);
+  if (why.empty()) why = arbiter_.OnStatus(status, now_us);
   return why;
 }
 

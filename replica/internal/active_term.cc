@@ -282,7 +282,7 @@ void ActiveTerm::CheckStandbyProgress(int64_t now_us) {
       !standby_ || ctx_.assignment().standby_out || now_us - standby_->last_heard_us() > timeout_us;
   if (stuck || silent) {
     // Ask the coordinator to record the standby out of sync; acks wait for its answer.
-    ++solo_request_id_;
+    NextSoloRequest();
     want_solo_ = true;
     peer_caught_up_ = false;
     spdlog::info("standby {}: asking to go solo (request {})", stuck ? "lagging" : "silent",
@@ -303,12 +303,17 @@ void ActiveTerm::CheckSoloProgress(int64_t now_us) {
   // It is reported in sync once it has everything acknowledged while solo.
   if (standby_ && standby_->live() &&
       ctx_.last_seq() - standby_->acked_seq() <= ctx_.options().batch_ops_max) {
-    ++solo_request_id_;  // the solo grant is given up
+    NextSoloRequest();  // the solo grant is given up
     want_solo_ = false;
     peer_caught_up_ = false;
     solo_watermark_ = ctx_.last_seq();
     ctx_.machine().PeerInSync();
   }
+}
+
+void ActiveTerm::NextSoloRequest() {
+  DUPLEX_ASSERT(solo_request_id_ < UINT64_MAX, "a solo request id never wraps", solo_request_id_);
+  ++solo_request_id_;
 }
 
 void ActiveTerm::StreamToStandby(int64_t now_us) {
@@ -331,13 +336,18 @@ void ActiveTerm::SendDigestMark(uint64_t seq, int64_t now_us) {
 
 void ActiveTerm::OnFromStandby(const std::string& route, const PeerMessage& message,
                                int64_t now_us) {
+  // An epoch past the step bound is never learnt: adopted, 2^64-1 would depose this active
+  // and fence every later assignment out (the next promotion's epoch wraps to 0).
   if (auto* hello = std::get_if<Hello>(&message)) {
+    if (!ctx_.PeerEpochWithinStep(hello->epoch, "hello")) return;
     ctx_.LearnEpoch(hello->epoch);
     OnHello(route, *hello, now_us);
   } else if (auto* ack = std::get_if<Ack>(&message)) {
+    if (!ctx_.PeerEpochWithinStep(ack->epoch, "ack")) return;
     ctx_.LearnEpoch(ack->epoch);
     OnAck(*ack, now_us);
   } else if (auto* refusal = std::get_if<Refusal>(&message)) {
+    if (!ctx_.PeerEpochWithinStep(refusal->epoch, "refusal")) return;
     ctx_.LearnEpoch(refusal->epoch);  // e.g. "stale epoch": our standby knows a newer history
   } else {
     ctx_.Refuse("deltas, chunks and refusals only flow from the active");

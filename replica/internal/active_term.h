@@ -50,6 +50,9 @@ class ActiveTerm {
   // Drained for a switchover: not serving, and the standby has everything.
   bool Demoted() const;
   void FillStatus(StatusReport& s) const;
+  // The latest solo request of this term (0 before the first): the highest sync id the
+  // coordinator can have processed from us.
+  uint64_t solo_request_id() const { return solo_request_id_; }
   // The p99 of the answers of the last kLatencyWindowUs (0: none).
   uint64_t LatencyP99Us(int64_t now_us) const;
 
@@ -88,6 +91,9 @@ class ActiveTerm {
   void StreamToStandby(int64_t now_us);
   void OnHello(const std::string& route, const Hello& hello, int64_t now_us);
   void OnAck(const Ack& ack, int64_t now_us);
+  // The next solo request id; the step bound on the coordinator's sync id keeps it far from
+  // wrapping.
+  void NextSoloRequest();
 
   static constexpr int64_t kLatencyWindowUs = 500000;
 

@@ -44,6 +44,9 @@ class CoreContext {
   virtual void Adopt(uint64_t epoch) = 0;
   // A peer showed a newer epoch: adopt it, and an active of the older one is deposed.
   virtual void LearnEpoch(uint64_t seen) = 0;
+  // False (counted and logged) for an epoch a peer sent more than options().epoch_step_max
+  // above ours: the message is dropped, the epoch never adopted. `what` names the message.
+  virtual bool PeerEpochWithinStep(uint64_t seen, const char* what) = 0;
   // Role events go to the machine, whose entries come back to ReplicaCore.
   virtual RoleMachine& machine() = 0;
   virtual void Refuse(const std::string& why) = 0;

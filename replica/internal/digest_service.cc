@@ -51,9 +51,38 @@ void DigestService::OnRequest(const std::string& route, const AdminRequest& requ
   //   holding writes until both replicas opened theirs).
   DUPLEX_ASSERT(request.op != AdminOp::kCheckpoint, AdminOpName(request.op));
   if (request.op == AdminOp::kDigestAt || request.op == AdminOp::kDigestOf) {
+    if (!JobSlotFree(route, request)) return;
     return Compute(route, request, reached_seq);
   }
+  if (request.op == AdminOp::kDigest && !JobSlotFree(route, request)) return;
   Open(route, request, now_us, active);
+}
+
+bool DigestService::JobSlotFree(const std::string& route, const AdminRequest& request) {
+  const uint64_t jobs = jobs_->load();
+  if (jobs < ctx_.options().admin_jobs_max) return true;
+  uint64_t n = ++ctx_.counters().admin_jobs_refused;
+  if (n <= 100 || n % 1000 == 0) {
+    spdlog::warn("{} refused: {} admin jobs under way (limits.admin_jobs_max)",
+                 AdminOpName(request.op), jobs);
+  }
+  Reply(route, AdminAnswer(request.id, Code::kUnavailable,
+                           std::string(AdminOpName(request.op)) + ": " + std::to_string(jobs) +
+                               " admin jobs are under way, the most limits.admin_jobs_max (" +
+                               std::to_string(ctx_.options().admin_jobs_max) +
+                               ") allows; try again later"));
+  return false;
+}
+
+void DigestService::EmitJob(Offload work) {
+  jobs_->fetch_add(1);
+  // The count goes down when the job has run, on whichever thread runs it (at once, without
+  // an I/O layer).
+  ctx_.Emit(Offload{[jobs = jobs_, run = std::move(work.work)] {
+    ToClient reply = run();
+    jobs->fetch_sub(1);
+    return reply;
+  }});
 }
 
 void DigestService::Open(const std::string& route, const AdminRequest& request, int64_t now_us,
@@ -64,7 +93,7 @@ void DigestService::Open(const std::string& route, const AdminRequest& request, 
                                     "_digest_mark: no standby follows the live stream"));
   }
   OpenDigest open{ctx_.store().OpenSnapshot(), ctx_.store().meta().schema, SchemaOf(request)};
-  if (op == AdminOp::kDigest) return ctx_.Emit(Work(route, request, std::move(open)));
+  if (op == AdminOp::kDigest) return EmitJob(Work(route, request, std::move(open)));
   uint64_t seq = open.cursor->seq();
   DUPLEX_ASSERT(seq == ctx_.last_seq(), "a digest snapshot opens at our applied seq", seq,
                 ctx_.last_seq());
@@ -102,7 +131,7 @@ void DigestService::Compute(const std::string& route, const AdminRequest& reques
   OpenDigest open = std::move(it->second);
   opened.erase(it);
   if (at) open.to = SchemaOf(request);
-  ctx_.Emit(Work(route, request, std::move(open)));
+  EmitJob(Work(route, request, std::move(open)));
 }
 
 void DigestService::OpenMarked(uint64_t seq) {
@@ -143,7 +172,8 @@ void DigestService::OnCheckpoint(const std::string& route, const AdminRequest& r
     return Reply(route, AdminAnswer(request.id, Code::kInvalidArgument,
                                     "checkpoint: a directory below " + base));
   }
-  ctx_.Emit(Offload{[store = &ctx_.store(), route, id = request.id, dir] {
+  if (!JobSlotFree(route, request)) return;
+  EmitJob(Offload{[store = &ctx_.store(), route, id = request.id, dir] {
     // The campaign's directory below the archive may not exist on this host yet (on one
     // host the coordinator made it; across hosts only this replica's host can).
     std::error_code ec;

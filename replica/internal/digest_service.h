@@ -6,6 +6,7 @@
 // offloaded work.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -47,9 +48,17 @@ class DigestService {
   uint32_t SchemaOf(const AdminRequest& request) const;
   void Reply(const std::string& route, AdminReply reply) { ctx_.Emit(ToClient{route, reply}); }
 
+  // Offloaded work is bounded (options().admin_jobs_max, running or queued): true when one
+  // more may go, else the request is answered kUnavailable and counted.
+  bool JobSlotFree(const std::string& route, const AdminRequest& request);
+  // Emits the work, counted in jobs_ until the worker thread has run it.
+  void EmitJob(Offload work);
+
   static constexpr size_t kOpenDigestsMax = 4;
 
   CoreContext& ctx_;
+  // Jobs emitted and not yet run to their end; decremented on the worker thread.
+  std::shared_ptr<std::atomic<uint64_t>> jobs_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::map<uint64_t, OpenDigest> open_;    // by token, oldest first
   std::map<uint64_t, OpenDigest> marked_;  // standby: by the seq the active marked
   uint64_t tokens_ = 0;

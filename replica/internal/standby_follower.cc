@@ -91,6 +91,7 @@ bool StandbyFollower::AcceptFromActive(uint64_t msg_epoch, uint64_t session_id) 
     ctx_.Refuse("a message of an older session");  // still in flight, harmless
     return false;
   }
+  if (!ctx_.PeerEpochWithinStep(msg_epoch, "deltas or chunk from the active")) return false;
   if (msg_epoch > ctx_.epoch()) ctx_.Adopt(msg_epoch);  // the active was promoted after our hello
   DUPLEX_ASSERT(msg_epoch == ctx_.epoch(), "we follow the active's epoch", msg_epoch, ctx_.epoch());
   heard_this_round_ = true;
@@ -205,6 +206,13 @@ void StandbyFollower::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us
   CommitIncoming(now_us);
   if (chunk.index != chunks_installed_) {
     ++ctx_.counters().gaps;
+    Resync(now_us);
+    return;
+  }
+  if (chunk.snapshot_epoch > chunk.epoch) {
+    // Installed, it would be our last delta's epoch: above the epoch we adopted.
+    ctx_.Refuse("snapshot chunk of epoch " + std::to_string(chunk.snapshot_epoch) +
+                " sent in epoch " + std::to_string(chunk.epoch));
     Resync(now_us);
     return;
   }

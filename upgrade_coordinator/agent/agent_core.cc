@@ -46,7 +46,7 @@ void AgentCore::Restore(const DesiredState& desired, const std::vector<ReplicaPr
 // The latest wins: one connection keeps a coordinator's messages in order, only the leader
 // sends, and a restarted coordinator's (or a new leader's) generations start again from 1.
 void AgentCore::OnDesired(const DesiredState& desired, int64_t now_us) {
-  if (!FollowsTerm(desired.term)) return;
+  if (!InstancesWithinStep(desired) || !FollowsTerm(desired.term)) return;
   heard_us_ = now_us;
   if (!(desired == desired_)) {
     desired_ = desired;
@@ -70,6 +70,20 @@ bool AgentCore::FollowsTerm(uint64_t term) {
     spdlog::warn("ignoring desired states of coordinator term {}: term {} leads", term, term_);
   }
   return false;
+}
+
+bool AgentCore::InstancesWithinStep(const DesiredState& desired) {
+  for (const ReplicaSpec& spec : desired.replicas) {
+    auto it = procs_.find(spec.replica);
+    const uint64_t known = it == procs_.end() ? 0 : it->second.started_instance;
+    if (!BeyondStep(spec.instance, known, options_.epoch_step_max)) continue;
+    if (++instances_refused_ <= 100 || instances_refused_ % 1000 == 0) {
+      spdlog::warn("desired state refused: replica {} instance {} is more than {} above {}",
+                   spec.replica, spec.instance, options_.epoch_step_max, known);
+    }
+    return false;
+  }
+  return true;
 }
 
 void AgentCore::OnCoordinatorHeard(int64_t now_us) { heard_us_ = now_us; }

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/epoch_step.h"
 #include "upgrade_coordinator/agent/agent_protocol.h"
 #include "upgrade_coordinator/cluster_types.h"
 
@@ -23,6 +24,9 @@ struct AgentCoreOptions {
   std::string host;
   int alone_after_ms = 500;  // no word from the coordinator this long: on its own
   RestartConfig restart;     // restarts while alone: the cluster's policy (restart_policy.h)
+  // A desired state asking for an instance more than this above the one started last is
+  // refused (limits.epoch_step_max): adopted, the coordinator's next `+1` would wrap.
+  uint64_t epoch_step_max = kEpochStepMaxDefault;
 };
 
 struct StartProcess {
@@ -67,6 +71,8 @@ class AgentCore {
   // agent takes the next leader's word, as a restarted etcd numbers its revisions anew).
   uint64_t term() const { return term_; }
   uint64_t stale_term_states() const { return stale_term_states_; }
+  // Desired states refused for an instance past the step bound.
+  uint64_t instances_refused() const { return instances_refused_; }
 
  private:
   struct Proc {
@@ -78,6 +84,8 @@ class AgentCore {
     std::vector<int64_t> alone_crashes_us;
   };
   bool FollowsTerm(uint64_t term);
+  // False (counted, logged) when a replica's instance jumps past the step bound.
+  bool InstancesWithinStep(const DesiredState& desired);
   void Converge(int64_t now_us);
   void ConvergeOne(const ReplicaSpec& spec, Proc& p, int64_t now_us);
   void Stop(Proc& p, uint32_t grace_ms, int64_t now_us);
@@ -92,6 +100,7 @@ class AgentCore {
   uint64_t term_ = 0;
   uint64_t stale_term_states_ = 0;
   uint64_t stale_term_logged_ = 0;  // the last refused term logged
+  uint64_t instances_refused_ = 0;
 };
 
 }  // namespace duplex
