@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "chaos/hooks/mutants.h"
 #include "common/duration.h"
@@ -429,11 +427,10 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
 }
 
 StatusOr<Scenario> LoadScenario(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound(path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto s = ParseScenario(text.str(), path);
+  // The same bound as every YAML file (kYamlBytesMax), checked before the file is read.
+  StatusOr<std::string> text = ReadYamlFile(path);
+  if (!text.ok()) return text.status();
+  auto s = ParseScenario(*text, path);
   if (!s.ok()) return Status(s.status().code(), path + ": " + s.status().message());
   return s;
 }

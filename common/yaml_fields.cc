@@ -2,10 +2,15 @@
 // here, and a conversion that does not apply is a false or an error Status.
 #include "common/yaml_fields.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -32,9 +37,42 @@ YamlField::Decimal ParseDecimal(const std::string& text, T* out) {
   return YamlField::Decimal::kOk;
 }
 
+std::string TooLarge(const std::string& what, std::size_t bytes) {
+  return what + ": " + std::to_string(bytes) + " bytes, above the " +
+         std::to_string(kYamlBytesMax) + " a YAML file may have";
+}
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
 }  // namespace
 
+// stdio rather than iostreams because errno then names the reason.
+StatusOr<std::string> ReadYamlFile(const std::string& path) {
+  errno = 0;
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (file == nullptr) return IOError(path + ": cannot read: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(file.get()), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::size_t>(st.st_size) > kYamlBytesMax) {
+    return InvalidArgument(TooLarge(path, static_cast<std::size_t>(st.st_size)));
+  }
+  // Read with the bound too: a pipe or a file growing meanwhile has no size up front.
+  std::string text;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    text.append(buffer, n);
+    if (text.size() > kYamlBytesMax)
+      return InvalidArgument(TooLarge(path, text.size()) + " (at least)");
+  }
+  if (std::ferror(file.get()) != 0) return IOError(path + ": cannot read: " + std::strerror(errno));
+  return text;
+}
+
 StatusOr<YamlField> YamlField::Parse(const std::string& text, const std::string& document) {
+  if (text.size() > kYamlBytesMax) return InvalidArgument(TooLarge(document, text.size()));
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);

@@ -21,12 +21,23 @@ class Node;
 
 namespace duplex {
 
+// Every YAML document duplex reads (the cluster config, package manifests, chaos scenarios)
+// is at most this large: yaml-cpp builds a node per scalar, and an alias bomb or a huge file
+// would otherwise take the reader's memory before any field is checked.
+inline constexpr std::size_t kYamlBytesMax = 1 << 20;
+
+// The text of a YAML file, refused before it is parsed (or wholly read) when larger than
+// kYamlBytesMax: "<path>: 2097152 bytes, above the 1048576 a YAML file may have". An
+// unreadable file is IOError "<path>: cannot read: <why>".
+StatusOr<std::string> ReadYamlFile(const std::string& path);
+
 class YamlField {
  public:
   using Keys = std::initializer_list<std::string_view>;
 
-  // Parses a text holding at most one document. An empty text is an empty map, so the useful
-  // error is "name: required". `document` names the root in errors ("config"). A syntax error
+  // Parses a text holding at most one document, of at most kYamlBytesMax bytes (a larger one
+  // is refused unparsed). An empty text is an empty map, so the useful error is
+  // "name: required". `document` names the root in errors ("config"). A syntax error
   // is InvalidArgument "line 9: <what yaml-cpp says>"; a second document is
   // "<document>: holds 2 YAML documents (separated by ---), expected one".
   static StatusOr<YamlField> Parse(const std::string& text, const std::string& document);

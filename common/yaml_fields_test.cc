@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace duplex {
@@ -138,6 +140,32 @@ TEST(YamlFields, WrittenTextReadsBackTheSame) {
   EXPECT_EQ(root["count"].text(), "7");
   EXPECT_EQ(root["big"].text(), "1099511627776");
   EXPECT_EQ(root["list"][0]["word"].text(), "yes");
+}
+
+// One size bound for every YAML document (cluster config, manifests, scenarios): checked
+// before parsing, and for a file before it is read; the error names the file and its size.
+TEST(YamlFields, ADocumentAboveTheSizeBoundIsRefusedUnparsed) {
+  const std::string big = "k: \"" + std::string(kYamlBytesMax, 'x') + "\"\n";
+  StatusOr<YamlField> root = YamlField::Parse(big, "scenario");
+  ASSERT_FALSE(root.ok());
+  EXPECT_EQ(root.status().message(), "scenario: " + std::to_string(big.size()) +
+                                         " bytes, above the 1048576 a YAML file may have");
+
+  const std::string path = ::testing::TempDir() + "/yaml_fields_big_" +
+                           std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+                           ".yaml";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(big.data(), 1, big.size(), f), big.size());
+    std::fclose(f);
+  }
+  StatusOr<std::string> text = ReadYamlFile(path);
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().message(), path + ": " + std::to_string(big.size()) +
+                                         " bytes, above the 1048576 a YAML file may have");
+  std::remove(path.c_str());
+  EXPECT_EQ(ReadYamlFile(path).status().code(), Code::kIOError);
 }
 
 }  // namespace

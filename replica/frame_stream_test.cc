@@ -240,5 +240,101 @@ TEST_F(ListenerTest, ClosesAConnectionThatBreaksTheFramingAndKeepsTheOthers) {
   EXPECT_EQ(errors_.size(), 1u);
 }
 
+// The client port's bounds (limits.client_*), driven with a hand-held clock.
+class BoundedListenerTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kIdleMs = 1000;
+  static constexpr int64_t kPartialMs = 300;
+  void SetUp() override {
+    port_ = PickFreePort();
+    listener_.SetLimits({/*connections_max=*/2, kIdleMs, kPartialMs});
+    ASSERT_TRUE(listener_.Listen("127.0.0.1", port_).ok());
+  }
+  // One turn of the loop at now_us_.
+  void Turn() {
+    std::vector<zmq_pollitem_t> items;
+    listener_.AddPollItems(&items);
+    zmq_poll(items.data(), static_cast<int>(items.size()), 1);
+    auto on_error = [&](const std::string& why) { errors_.push_back(why); };
+    listener_.OnPolled(
+        items.data(), [&](const std::string&, std::string f) { frames_.push_back(f); }, on_error);
+    listener_.EnforceLimits(now_us_, on_error);
+  }
+  // Turns the loop until cond holds (bounded), the clock standing still.
+  bool TurnUntil(const std::function<bool()>& cond) {
+    return Eventually([&] {
+      Turn();
+      return cond();
+    });
+  }
+  void Advance(int64_t ms) {
+    now_us_ += ms * 1000;
+    Turn();
+  }
+  std::unique_ptr<FrameStream> Connect() {
+    auto fd = ConnectTcp(TcpEndpoint("127.0.0.1", port_), kTimeoutMs);
+    EXPECT_TRUE(fd.ok()) << fd.status().ToString();
+    return std::make_unique<FrameStream>(*fd, kMax);
+  }
+  // The peer closed it: a read says so.
+  static bool Closed(FrameStream& s) {
+    s.Read();
+    return !s.status().ok();
+  }
+
+  int port_ = 0;
+  int64_t now_us_ = 1000000;
+  ClientListener listener_{kMax};
+  std::vector<std::string> frames_;
+  std::vector<std::string> errors_;
+};
+
+TEST_F(BoundedListenerTest, AConnectionWithNoFrameForTheIdleTimeoutIsClosedAndABusyOneKept) {
+  auto idle = Connect();
+  auto busy = Connect();
+  ASSERT_TRUE(TurnUntil([&] { return listener_.connections() == 2; }));
+  Advance(kIdleMs / 2);
+  busy->Send("still here");
+  ASSERT_TRUE(TurnUntil([&] { return frames_.size() == 1; }));
+  Advance(kIdleMs / 2 + 20);  // the idle one's timeout has passed, not the busy one's
+  EXPECT_EQ(listener_.connections(), 1u);
+  EXPECT_EQ(listener_.limit_counters().closed_idle, 1u);
+  EXPECT_TRUE(Eventually([&] { return Closed(*idle); }));
+  EXPECT_FALSE(Closed(*busy));
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0], "client port: closed a connection: no frame for client_idle_timeout_ms");
+  Advance(kIdleMs);
+  EXPECT_EQ(listener_.connections(), 0u);
+  EXPECT_EQ(listener_.limit_counters().closed_idle, 2u);
+}
+
+TEST_F(BoundedListenerTest, AFrameLeftUnfinishedPastItsBoundClosesTheConnection) {
+  auto slow = Connect();
+  ASSERT_TRUE(TurnUntil([&] { return listener_.connections() == 1; }));
+  const std::string frame = Prefix(100) + std::string(50, 'x');  // half of a 100-byte frame
+  ASSERT_EQ(::write(slow->fd(), frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+  ASSERT_TRUE(TurnUntil([&] { return frames_.empty() && listener_.connections() == 1; }));
+  Advance(10);
+  Advance(kPartialMs / 2);
+  EXPECT_EQ(listener_.connections(), 1u);
+  Advance(kPartialMs / 2 + 10);
+  EXPECT_EQ(listener_.connections(), 0u);
+  EXPECT_EQ(listener_.limit_counters().closed_partial, 1u);
+  EXPECT_EQ(listener_.limit_counters().closed_idle, 0u);
+  EXPECT_TRUE(frames_.empty());
+}
+
+TEST_F(BoundedListenerTest, ConnectionsPastTheLimitAreClosedAtAcceptAndCounted) {
+  auto a = Connect();
+  auto b = Connect();
+  ASSERT_TRUE(TurnUntil([&] { return listener_.connections() == 2; }));
+  auto c = Connect();
+  ASSERT_TRUE(TurnUntil([&] { return listener_.limit_counters().refused_full == 1; }));
+  EXPECT_EQ(listener_.connections(), 2u);
+  EXPECT_TRUE(Eventually([&] { return Closed(*c); }));
+  a->Send("served");
+  ASSERT_TRUE(TurnUntil([&] { return frames_.size() == 1; }));
+}
+
 }  // namespace
 }  // namespace duplex

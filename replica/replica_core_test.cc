@@ -1276,5 +1276,146 @@ TEST(ReplicaCore, AnAssignmentOfTermZeroIsAlwaysTaken) {
   EXPECT_EQ(pair.core("a").coordinator_term(), 7u);  // the highest seen stays
 }
 
+// The session id of the standby's current session, read off the next batch sent to it.
+uint64_t StandbySessionId(Pair& pair, uint64_t client) {
+  pair.filter = [](const Envelope& e) {
+    return e.IsDeltaBatchWithDeltas() ? Verdict::kHold : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(client, 1, "session", "probe"));
+  pair.filter = nullptr;
+  EXPECT_FALSE(pair.held.empty());
+  uint64_t id = pair.held.empty() ? 0 : std::get<DeltaBatch>(pair.held.front().peer).session_id;
+  pair.ReleaseHeld();
+  return id;
+}
+
+// Issue 20: a refusal carrying epoch 2^64-1 deposed the active, which persisted the epoch;
+// the coordinator copied it and its next ++epoch wrapped. Every message a peer sends is
+// bounded: an epoch more than epoch_step_max above ours is refused, counted, never adopted.
+TEST(ReplicaCore, AnEpochFarAboveOursFromAPeerIsRefusedCountedAndNeverAdopted) {
+  Pair pair;
+  StartInSync(pair);
+  const uint64_t huge = UINT64_MAX;
+  pair.DeliverTo("a", "b", Refusal{huge, "forged", 0});
+  pair.DeliverTo("a", "b", Ack{huge, 0, 0, 0, "b", 0});
+  Hello hello;
+  hello.replica = "mallory";
+  hello.epoch = huge;
+  pair.DeliverTo("a", "mallory", hello);
+  // One step above the bound is refused too; the bound itself is a legitimate jump.
+  pair.DeliverTo("a", "b", Refusal{1 + ReplicaOptions{}.epoch_step_max + 1, "forged", 0});
+  EXPECT_EQ(pair.core("a").counters().epochs_refused_peer, 4u);
+  EXPECT_EQ(pair.core("a").epoch(), 1u);
+  EXPECT_EQ(pair.store("a").meta().epoch, 1u);  // nothing persisted
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  pair.Submit("a", Put(1, 1, "k", "v"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  EXPECT_EQ(pair.ReplyTo(1, 1)->response.code, Code::kOk);
+
+  // From the active to the standby: a delta batch of the current session at a huge epoch.
+  DeltaBatch batch;
+  batch.epoch = huge;
+  batch.session_id = StandbySessionId(pair, 2);
+  pair.DeliverRound("b", {batch});
+  EXPECT_EQ(pair.core("b").counters().epochs_refused_peer, 1u);
+  EXPECT_EQ(pair.store("b").meta().epoch, 1u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+}
+
+TEST(ReplicaCore, AnAssignmentFarAboveOurEpochOrSyncIdIsRefusedAndTheNextOneTaken) {
+  Pair pair;
+  StartInSync(pair);
+  Assignment forged = pair.coordinator.For("b");
+  forged.epoch = UINT64_MAX;
+  forged.role = WireRole::kActive;
+  pair.core("b").OnAssignment(forged, pair.now());
+  EXPECT_EQ(pair.core("b").counters().epochs_refused_assignment, 1u);
+  EXPECT_EQ(pair.store("b").meta().epoch, 1u);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+
+  // The active's sync id is at most a step above its own latest solo request.
+  Assignment sync = pair.coordinator.For("a");
+  sync.sync_id =
+      pair.core("a").BuildStatus(pair.now()).solo_request_id + ReplicaOptions{}.epoch_step_max + 1;
+  pair.core("a").OnAssignment(sync, pair.now());
+  EXPECT_EQ(pair.core("a").counters().ids_refused_assignment, 1u);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
+
+  // A real failover afterwards takes the next epoch.
+  pair.Promote("b");
+  pair.RunFor(30 * kMs);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kReplicating);
+  EXPECT_EQ(pair.core("a").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.core("a").epoch(), 2u);
+}
+
+TEST(ReplicaCore, ASnapshotChunkOfALaterEpochThanItsOwnIsRefused) {
+  Pair pair;
+  StartInSync(pair);
+  SnapshotChunk chunk;
+  chunk.epoch = 1;
+  chunk.session_id = StandbySessionId(pair, 1);
+  chunk.snapshot_epoch = 5;  // installed, it would be above the epoch we adopted
+  chunk.snapshot_seq = 1;
+  chunk.schema = pair.core("b").BuildStatus(pair.now()).schema;
+  chunk.last = true;
+  const uint64_t refused = pair.core("b").counters().refused_frames;
+  pair.DeliverRound("b", {chunk});
+  EXPECT_EQ(pair.core("b").counters().refused_frames, refused + 1);
+  EXPECT_EQ(pair.store("b").meta().applied_epoch, 1u);
+  EXPECT_EQ(pair.store("b").meta().epoch, 1u);
+  EXPECT_FALSE(pair.store("b").meta().snapshot_incomplete);
+}
+
+// Offloads held by the sink, as the daemon's worker thread holds them while it is busy.
+class HoldingSink final : public ActionSink {
+ public:
+  void Do(Action action) override {
+    if (auto* o = std::get_if<Offload>(&action)) {
+      held.push_back(std::move(*o));
+    } else if (auto* c = std::get_if<ToClient>(&action)) {
+      if (auto* r = std::get_if<AdminReply>(&c->reply)) replies.push_back(*r);
+    }
+  }
+  void RunOne() {
+    ToClient done = held.front().work();
+    held.erase(held.begin());
+    replies.push_back(std::get<AdminReply>(done.reply));
+  }
+  std::vector<Offload> held;
+  std::vector<AdminReply> replies;
+};
+
+TEST(ReplicaCore, AdminJobsPastTheBoundAreRefusedUntilOneEnds) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(20 * kMs);
+  HoldingSink sink;
+  pair.core("a").SetActionSink(&sink);
+  const uint64_t max = ReplicaOptions{}.admin_jobs_max;
+  for (uint64_t id = 1; id <= max + 1; ++id) {
+    AdminRequest digest;
+    digest.id = id;
+    pair.core("a").OnAdminRequest("admin", digest, pair.now());
+  }
+  EXPECT_EQ(sink.held.size(), max);
+  ASSERT_EQ(sink.replies.size(), 1u);
+  EXPECT_EQ(sink.replies[0].id, max + 1);
+  EXPECT_EQ(sink.replies[0].code, Code::kUnavailable);
+  EXPECT_NE(sink.replies[0].message.find("limits.admin_jobs_max"), std::string::npos)
+      << sink.replies[0].message;
+  EXPECT_EQ(pair.core("a").counters().admin_jobs_refused, 1u);
+
+  sink.RunOne();  // one ends: one more is taken
+  AdminRequest next;
+  next.id = 100;
+  pair.core("a").OnAdminRequest("admin", next, pair.now());
+  EXPECT_EQ(sink.held.size(), max);
+  EXPECT_EQ(pair.core("a").counters().admin_jobs_refused, 1u);
+  while (!sink.held.empty()) sink.RunOne();
+  pair.core("a").SetActionSink(nullptr);
+}
+
 }  // namespace
 }  // namespace duplex

@@ -256,5 +256,19 @@ TEST_F(AgentLinksTest, PackagesGoToEachHostAtTheConfiguredRateUntilItsAgentHolds
   fs::remove_all(dir);
 }
 
+// A report whose instance jumps past limits.epoch_step_max is refused whole (the next start's
+// +1 would wrap); the genuine report after it is taken.
+TEST_F(AgentLinksTest, AReportOfAnInstanceFarAboveTheLastAskedIsRefusedAndCounted) {
+  links_.Start("a", "", "1.0.0");
+  auto events = links_.OnReport("r1", Report("h1", {Running("a", UINT64_MAX, 100)}), 0);
+  EXPECT_TRUE(events.empty());
+  EXPECT_EQ(links_.instances_refused(), 1u);
+  EXPECT_EQ(links_.KnownPid("a"), 0);
+  events = links_.OnReport("r1", Report("h1", {Running("a", 1, 100)}), 1 * kMs);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].pid, 100);
+  EXPECT_EQ(links_.KnownPid("a"), 100);
+}
+
 }  // namespace
 }  // namespace duplex

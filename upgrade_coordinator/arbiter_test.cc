@@ -433,5 +433,51 @@ TEST_F(ArbiterTest, TheClusterVersionOnlyRises) {
   EXPECT_EQ(store_.saved->cluster_version, "2.0.0") << "nothing recorded";
 }
 
+// Issue 20: a status at epoch 2^64-1 was adopted and persisted; the next promotion's
+// ++epoch wrapped to 0 and every later assignment was refused as stale, across restarts.
+TEST_F(ArbiterTest, AStatusFarAboveTheRecordedEpochIsRefusedAndNothingIsPersisted) {
+  BootPair();
+  const int saves = store_.saves;
+  StatusReport forged = Report("b", WireRole::kStandby, UINT64_MAX, 0);
+  EXPECT_NE(arbiter_.OnStatus(forged, now_).find("epoch 18446744073709551615 is more than"),
+            std::string::npos);
+  forged.epoch = 1 + ArbiterOptions{}.epoch_step_max + 1;
+  EXPECT_FALSE(arbiter_.OnStatus(forged, now_).empty());
+  EXPECT_EQ(arbiter_.counters().epochs_refused, 2u);
+  EXPECT_EQ(arbiter_.record().epoch, 1u);
+  EXPECT_EQ(store_.saves, saves) << "nothing persisted";
+  // The genuine reports go on, and a failover takes the next epoch.
+  EXPECT_EQ(arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 0), now_), "");
+  arbiter_.OnProcessExited("a", now_);
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+}
+
+// Issue 20: a forged status with a huge solo request id left the standby recorded out of
+// sync for the rest of the epoch (the active's real requests all looked processed).
+TEST_F(ArbiterTest, AHugeSoloRequestIdIsRefusedAndTheStandbyStaysPromotable) {
+  BootPair();
+  StatusReport forged = Report("a", WireRole::kActive, 1, 0);
+  forged.want_solo = true;
+  forged.solo_request_id = UINT64_MAX;
+  EXPECT_NE(arbiter_.OnStatus(forged, now_).find("solo request id"), std::string::npos);
+  EXPECT_EQ(arbiter_.counters().solo_request_ids_refused, 1u);
+  EXPECT_TRUE(arbiter_.record().in_sync.at("b"));
+  EXPECT_EQ(arbiter_.record().sync_id, 1u);
+  // The real active's next request is still processed.
+  StatusReport real = Report("a", WireRole::kActive, 1, 5);
+  real.want_solo = true;
+  real.solo_request_id = 2;
+  EXPECT_EQ(arbiter_.OnStatus(real, now_), "");
+  EXPECT_EQ(arbiter_.record().solo_grant_id, 2u);
+  real.want_solo = false;
+  real.peer_caught_up = true;
+  real.solo_request_id = 3;
+  arbiter_.OnStatus(real, now_);
+  EXPECT_TRUE(arbiter_.record().in_sync.at("b"));
+  arbiter_.OnProcessExited("a", now_);
+  EXPECT_EQ(arbiter_.record().active, "b");
+}
+
 }  // namespace
 }  // namespace duplex

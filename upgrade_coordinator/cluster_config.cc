@@ -4,9 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -40,9 +37,6 @@ using config_fields::WriteRecords;
 using config_fields::Zero;
 
 using Keys = YamlField::Keys;
-
-// A cluster config is a page of YAML; anything this large is the wrong file.
-constexpr std::size_t kConfigBytesMax = 1 << 20;
 
 // The defaults pass the checks ReadTiming and ReadReplication make of a file's values.
 static_assert(TimingConfig{}.lease_ms > 3 * TimingConfig{}.heartbeat_ms);
@@ -270,31 +264,6 @@ Status ResolvePath(const fs::path& base_dir, const char* field, std::string* pat
   return Status::Ok();
 }
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
-// stdio rather than iostreams because errno then names the reason.
-StatusOr<std::string> ReadFile(const std::string& path) {
-  errno = 0;
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (file == nullptr) return IOError(path + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
-    text.append(buffer, n);
-    if (text.size() > kConfigBytesMax) {
-      return InvalidArgument(path + ": larger than " + std::to_string(kConfigBytesMax) +
-                             " bytes, not a cluster config");
-    }
-  }
-  if (std::ferror(file.get()) != 0) {
-    return IOError(path + ": cannot read: " + std::strerror(errno));
-  }
-  return text;
-}
-
 // ---- Postconditions ----
 
 bool IsPort(int port) { return port >= 1 && port <= 65535; }
@@ -464,7 +433,7 @@ Status SelectCoordinator(ClusterConfig* config, const std::string& host_name) {
 }
 
 StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path) {
-  StatusOr<std::string> text = ReadFile(path);
+  StatusOr<std::string> text = ReadYamlFile(path);
   if (!text.ok()) return text.status();
   std::error_code ec;
   const fs::path absolute = fs::absolute(path, ec).lexically_normal();

@@ -212,5 +212,24 @@ TEST_F(AgentCoreTest, ADesiredStateOfTermZeroIsAlwaysTaken) {
   EXPECT_EQ(core_.term(), 5u);  // the highest seen stays
 }
 
+// An instance only grows by one per start: a desired state jumping past the step bound is a
+// forged or corrupted one (the coordinator's next +1 would wrap), refused whole.
+TEST_F(AgentCoreTest, ADesiredInstanceFarAboveTheLastStartedIsRefusedAndCounted) {
+  core_.OnDesired(Want(1, true), 0);
+  ASSERT_EQ(Starts().size(), 1u);
+  core_.OnStarted("a", 100, 1 * kMs);
+  core_.OnDesired(Want(UINT64_MAX, true), 2 * kMs);
+  core_.OnDesired(Want(1 + AgentCoreOptions{}.epoch_step_max + 1, true), 2 * kMs);
+  core_.OnTick(3 * kMs);
+  EXPECT_TRUE(Starts().empty());
+  EXPECT_TRUE(signals_.empty()) << "the running instance is not stopped";
+  EXPECT_EQ(core_.instances_refused(), 2u);
+  EXPECT_EQ(core_.desired().replicas.front().instance, 1u);
+  core_.OnDesired(Want(2, true), 4 * kMs);  // the real next instance
+  EXPECT_EQ(signals_.size(), 0u);
+  Starts();
+  EXPECT_EQ(signals_, std::vector<int>{SIGTERM});
+}
+
 }  // namespace
 }  // namespace duplex
