@@ -39,6 +39,13 @@ inline constexpr size_t kZmqPartsMaxDefault = 8;
 inline constexpr size_t kZmqPartsMaxLimit = 64;
 static_assert(kZmqPartsMaxDefault >= 3 && kZmqPartsMaxDefault <= kZmqPartsMaxLimit);
 
+// A CURVE key pair, each key in Z85 (40 characters), from zmq_curve_keypair.
+struct CurveKeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+CurveKeyPair NewCurveKeyPair();
+
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
 // when nothing is waiting. A message of more than parts_max parts is refused before its
 // parts are copied: the rest of it is drained into one reused zmq_msg_t, *refused (when

@@ -25,6 +25,17 @@ std::string CoordinatorFlag(const ClusterConfig& c, const ReplicaConfig& r) {
   return flag;
 }
 
+// limits.* as the replica's flags (replica_main.cc), each under its config key's name.
+void AddLimitArgs(const LimitsConfig& l, std::vector<std::string>* args) {
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  args->insert(
+      args->end(),
+      {"--client-connections-max", n(l.client_connections_max), "--client-idle-timeout-ms",
+       n(l.client_idle_timeout_ms), "--client-partial-frame-ms", n(l.client_partial_frame_ms),
+       "--zmq-parts-max", n(l.zmq_parts_max), "--http-body-bytes-max", n(l.http_body_bytes_max),
+       "--epoch-step-max", n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
+}
+
 }  // namespace
 
 std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig& r) {
@@ -73,6 +84,7 @@ std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig
       "--log-level",
       c.log_level,
   };
+  AddLimitArgs(c.limits, &args);
   if (!r.fault_file.empty()) args.insert(args.end(), {"--fault-file", r.fault_file});
   return args;
 }
@@ -218,7 +230,7 @@ std::vector<ProcessEvent> AgentLinks::OnReport(const std::string& route, const A
 }
 
 bool AgentLinks::InstancesWithinStep(const AgentReport& r) {
-  const uint64_t step = kEpochStepMaxDefault;  // limits.epoch_step_max once the config has it
+  const uint64_t step = config_.limits.epoch_step_max;
   for (const ReplicaProcess& p : r.processes) {
     auto it = replicas_.find(p.replica);
     if (it == replicas_.end()) continue;  // not ours: Reconcile never reads it

@@ -270,5 +270,23 @@ TEST_F(AgentLinksTest, AReportOfAnInstanceFarAboveTheLastAskedIsRefusedAndCounte
   EXPECT_EQ(links_.KnownPid("a"), 100);
 }
 
+TEST(ReplicaArgs, AReplicaIsToldEveryLimitUnderItsConfigName) {
+  ClusterConfig config = TwoHosts();
+  config.limits.client_idle_timeout_ms = 1234;
+  config.limits.epoch_step_max = 77;
+  const std::vector<std::string> args = ReplicaArgs(config, config.replicas[0]);
+  auto value = [&](const std::string& flag) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
+  };
+  EXPECT_EQ(value("--client-idle-timeout-ms"), "1234");
+  EXPECT_EQ(value("--epoch-step-max"), "77");
+  EXPECT_EQ(value("--client-connections-max"), "4096");
+  EXPECT_EQ(value("--client-partial-frame-ms"), "10000");
+  EXPECT_EQ(value("--zmq-parts-max"), "8");
+  EXPECT_EQ(value("--http-body-bytes-max"), "1048576");
+  EXPECT_EQ(value("--admin-jobs-max"), "8");
+}
+
 }  // namespace
 }  // namespace duplex

@@ -19,6 +19,7 @@
 #include "common/net.h"
 #include "common/stop_signal.h"
 #include "replica/zmq_util.h"
+#include "upgrade_coordinator/coordinator_bounds.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/coordinator_term.h"
 #include "upgrade_coordinator/etcd/elector.h"
@@ -87,6 +88,7 @@ class Coordinator {
       DUPLEX_RETURN_IF_ERROR(StartElector());
     }
     RouteAdminApi();
+    ApplyAdminHttpLimits(http_, config_.limits, &bounds_);
     if (!http_.bind_to_port(config_.host, config_.admin_port)) {
       return Unavailable("admin API: cannot bind " + config_.host + ":" +
                          std::to_string(config_.admin_port));
@@ -356,6 +358,7 @@ class Coordinator {
     cmd->api = std::move(call);
     {
       std::lock_guard lock(mu_);
+      if (AdminQueueFull(commands_.size(), config_.limits, &bounds_, res)) return;
       commands_.push_back(cmd);
     }
     std::unique_lock lock(cmd->mu);
@@ -420,7 +423,7 @@ class Coordinator {
   // ---- The control socket ----
 
   bool OnFrame() {
-    std::vector<std::string> parts = RecvParts(router_);
+    auto parts = RecvParts(router_, config_.limits.zmq_parts_max, &bounds_.zmq_parts);
     if (parts.empty()) return false;
     if (parts.size() == 3 && parts[1] == kAgentTag) {
       OnAgentFrame(parts[0], parts[2]);
@@ -483,6 +486,7 @@ class Coordinator {
     last_publish_us_ = now;
     nlohmann::json view = term_ ? term_->View(now) : FollowerView(config_);
     view["refused_control_frames"] = refused_;
+    view["bounds"].update(bounds_.Json());  // the term's (epochs, instances) and the edges'
     view["coordinator"] = {{"host", config_.coordinator_host},
                            {"role", !elector_ ? "alone"
                                     : term_   ? "leader"
@@ -548,6 +552,7 @@ class Coordinator {
   bool shutdown_ = false;
   int64_t last_publish_us_ = 0;
   uint64_t refused_ = 0;
+  CoordinatorBounds bounds_;                   // what the edges refused (limits.*)
   std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };
 

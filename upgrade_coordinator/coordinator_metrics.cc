@@ -80,6 +80,30 @@ void LeadershipMetrics(const nlohmann::json& view, PrometheusText& m) {
           Field<uint64_t>(etcd, "silent_ms", 0));
 }
 
+// What the bounds refused (GET /status's "bounds": the term's epochs and ids, the edges').
+void BoundsMetrics(const nlohmann::json& view, PrometheusText& m) {
+  const nlohmann::json bounds = view.value("bounds", nlohmann::json::object());
+  const char* epoch_help =
+      "Epochs and ids refused for being more than limits.epoch_step_max above the highest "
+      "known, by what carried them.";
+  m.Counter("duplex_epoch_refused_total", epoch_help, Field<uint64_t>(bounds, "status_epochs", 0),
+            {{"what", "status_epoch"}});
+  m.Counter("duplex_epoch_refused_total", epoch_help,
+            Field<uint64_t>(bounds, "solo_request_ids", 0), {{"what", "solo_request_id"}});
+  m.Counter("duplex_epoch_refused_total", epoch_help, Field<uint64_t>(bounds, "agent_instances", 0),
+            {{"what", "agent_instance"}});
+  m.Counter("duplex_zmq_messages_refused_total",
+            "ZeroMQ messages dropped unread: more parts than limits.zmq_parts_max.",
+            Field<uint64_t>(bounds, "zmq_parts", 0), {{"reason", "parts"}});
+  m.Counter("duplex_http_bodies_refused_total",
+            "HTTP requests refused (413): a body above limits.http_body_bytes_max (or "
+            "package_bytes_max for an upload).",
+            Field<uint64_t>(bounds, "http_bodies", 0));
+  m.Counter("duplex_admin_calls_refused_total",
+            "Admin API calls refused: limits.admin_jobs_max calls already wait for the loop.",
+            Field<uint64_t>(bounds, "admin_commands", 0));
+}
+
 }  // namespace
 
 std::string CoordinatorMetricsText(const nlohmann::json& view,
@@ -139,6 +163,7 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
 
   HostMetrics(view, m);
   LeadershipMetrics(view, m);
+  BoundsMetrics(view, m);
 
   CampaignMetrics(view, m);
   return m.Take();

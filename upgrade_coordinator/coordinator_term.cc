@@ -21,6 +21,7 @@ ArbiterOptions MakeOptions(const ClusterConfig& c) {
   o.startup_grace_ms = std::max(300, 5 * c.timing.heartbeat_ms);
   o.restart = c.restart;
   o.initial_version = c.processor.version;
+  o.epoch_step_max = c.limits.epoch_step_max;
   return o;
 }
 
@@ -196,7 +197,11 @@ nlohmann::json CoordinatorTerm::View(int64_t now_us) const {
           {"lock", rec.lock},
           {"campaign", api_.CampaignJson()},
           {"hosts", agents_.HostsJson(now_us)},
-          {"host_failovers", host_failovers_}};
+          {"host_failovers", host_failovers_},
+          {"bounds",
+           {{"status_epochs", arbiter_.counters().epochs_refused},
+            {"solo_request_ids", arbiter_.counters().solo_request_ids_refused},
+            {"agent_instances", agents_.instances_refused()}}}};
 }
 
 nlohmann::json FollowerView(const ClusterConfig& config) {

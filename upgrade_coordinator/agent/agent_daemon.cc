@@ -186,6 +186,7 @@ class AgentDaemon {
     o.host = host.name;
     o.alone_after_ms = 5 * c.agent.heartbeat_ms;
     o.restart = c.restart;
+    o.epoch_step_max = c.limits.epoch_step_max;
     return o;
   }
 
@@ -255,7 +256,13 @@ class AgentDaemon {
     zmq_poll(items.data(), static_cast<int>(items.size()), 10);
     for (auto& dealer : dealers_) {
       for (int i = 0; i < kMessagesPerPollMax; ++i) {
-        std::vector<std::string> parts = RecvParts(dealer->s);
+        const uint64_t refused_before = zmq_parts_refused_;
+        std::vector<std::string> parts =
+            RecvParts(dealer->s, config_.limits.zmq_parts_max, &zmq_parts_refused_);
+        if (zmq_parts_refused_ != refused_before && zmq_parts_refused_ <= 100) {
+          spdlog::warn("dropped {} message(s) of more than limits.zmq_parts_max ({}) parts",
+                       zmq_parts_refused_ - refused_before, config_.limits.zmq_parts_max);
+        }
         if (parts.empty()) break;
         OnMessage(parts);
       }
@@ -436,6 +443,7 @@ class AgentDaemon {
   int64_t started_wall_us_ = 0;
   int64_t last_report_us_ = 0;
   int64_t facts_us_ = 0;
+  uint64_t zmq_parts_refused_ = 0;  // messages of more than limits.zmq_parts_max parts
 };
 
 }  // namespace
