@@ -389,6 +389,7 @@ class Daemon final : public ActionSink {
     c.client_closed_partial_frame = clients.closed_partial;
     c.zmq_messages_refused_parts = zmq_parts_refused_;
     c.http_bodies_refused = http_bodies_refused_.load();
+    c.client_connections_open = clients_.connections();
   }
 
   void Publish() {

@@ -22,6 +22,8 @@ void BoundsMetrics(const ReplicaCounters& c, PrometheusText& m) {
   m.Counter("duplex_admin_jobs_refused_total",
             "Digest and checkpoint requests refused: limits.admin_jobs_max jobs under way.",
             c.admin_jobs_refused);
+  m.Level("duplex_client_connections", "Client connections open on the client port.",
+          c.client_connections_open);
   m.Counter("duplex_client_connections_refused_total",
             "Client connections closed at accept: limits.client_connections_max are open.",
             c.client_connections_refused);
