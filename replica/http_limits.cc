@@ -31,24 +31,28 @@ void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
                                 ? limits.body_bytes_max
                                 : std::max(limits.body_bytes_max, limits.large_body_bytes_max);
   server.set_payload_max_length(server_max);
-  if (server_max > limits.body_bytes_max) {
-    server.set_pre_routing_handler([limits](const httplib::Request& req, httplib::Response& res) {
-      if (IsLargeBodyPath(limits, req.path)) return httplib::Server::HandlerResponse::Unhandled;
-      const size_t max = limits.body_bytes_max;
-      if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
-        Refuse(res, req.path +
-                        ": a chunked body is taken only by large-body routes; send "
-                        "Content-Length (at most " +
-                        std::to_string(max) + " bytes, limits.http_body_bytes_max)");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      const uint64_t length = req.get_header_value<uint64_t>("Content-Length");
-      if (length <= max) return httplib::Server::HandlerResponse::Unhandled;
-      Refuse(res, req.path + ": a body of " + std::to_string(length) + " bytes is above " +
-                      std::to_string(max) + " (limits.http_body_bytes_max)");
+  const bool per_path = server_max > limits.body_bytes_max;
+  // Refused on the declared length, before the body is read: httplib's own check reads a
+  // body it refuses to its end (discarding it), which holds a thread as long as the sender
+  // keeps sending.
+  server.set_pre_routing_handler([limits, per_path](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    const bool large = IsLargeBodyPath(limits, req.path);
+    const size_t max = large ? limits.large_body_bytes_max : limits.body_bytes_max;
+    const char* key = large ? "limits.package_bytes_max" : "limits.http_body_bytes_max";
+    if (per_path && !large &&
+        req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+      // Its length is unknown until read, and the server's bound is the large one.
+      Refuse(res, req.path + ": a chunked body is taken only by large-body routes; send " +
+                      "Content-Length (at most " + std::to_string(max) + " bytes, " + key + ")");
       return httplib::Server::HandlerResponse::Handled;
-    });
-  }
+    }
+    const uint64_t length = req.get_header_value<uint64_t>("Content-Length");
+    if (length <= max) return httplib::Server::HandlerResponse::Unhandled;
+    Refuse(res, req.path + ": a body of " + std::to_string(length) + " bytes is above " +
+                    std::to_string(max) + " (" + key + ")");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // httplib answers a body above the server's bound with 413 before any handler runs; both
   // that answer and the pre-routing one pass here on their way out.
   httplib::Server::HandlerWithResponse count = [refused](const httplib::Request&,

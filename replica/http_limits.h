@@ -23,10 +23,11 @@ struct HttpBodyLimits {
   std::vector<std::string> large_body_paths;  // exact request paths ("/packages")
 };
 
-// httplib bounds the body per server, not per route: the server takes the larger bound and
-// a pre-routing check refuses, before the body is read, a declared length (or a chunked
-// body, whose length is unknown until read) above the bound of a path that is not a large
-// one. Every 413 answer is counted in *refused (which must outlive the server).
+// httplib bounds the body per server, not per route: the server takes the larger bound, and
+// a pre-routing check refuses a declared length above the path's own bound before the body
+// is read (and, on other paths, a chunked body, whose length is unknown until read; the
+// server's bound still cuts it while it is read). Every 413 answer is counted in *refused
+// (which must outlive the server).
 void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
                          std::atomic<uint64_t>* refused);
 

@@ -5,7 +5,7 @@
 //   coordinator) is refused, counted, and nothing is persisted: a restarted coordinator still
 //   shows the old epoch, and the next failover takes the next one.
 // - A forged status with a huge solo request id is refused: the standby stays in sync and a
-//   failover still happens.
+//   failover still happens. HTTP bodies above the bound are refused (413) and counted.
 // - 5,000 idle client connections are closed after the idle timeout while a real client
 //   keeps being served.
 // Addresses 127.0.101.1-127.0.103.1, ports 45000-45999.
@@ -137,6 +137,32 @@ class Sender {
   void* ctx_;
 };
 
+// The status code of a POST whose headers declare `bytes` of body and send none of it (the
+// server must answer on the declared length alone); -1 without an answer.
+int DeclaredBodyAnswer(const std::string& host, int port, const std::string& path, size_t bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const std::string request = "POST " + path +
+                              " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(bytes) +
+                              "\r\n\r\n";
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    char buf[256];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) answer.assign(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : -1;
+}
+
 void WriteKeys(const ClusterFixture& cluster, const std::string& prefix, int n) {
   ClientOptions options;
   options.endpoints = cluster.Endpoints();
@@ -211,7 +237,7 @@ TEST(SecurityBounds, AnEpochOfTwoToTheSixtyFourMinusOneIsRefusedAndNothingIsPers
   EXPECT_TRUE(cluster->LogFindings().empty()) << ::testing::PrintToString(cluster->LogFindings());
 }
 
-TEST(SecurityBounds, AForgedHugeSoloRequestIdIsRefusedAndAFailoverStillHappens) {
+TEST(SecurityBounds, AForgedHugeSoloRequestIdAndOversizedBodiesAreRefusedAndAFailoverHappens) {
   auto cluster = StartCluster("127.0.102.1", nullptr);
   ASSERT_NE(cluster, nullptr);
   WriteKeys(*cluster, "before", 20);
@@ -248,6 +274,23 @@ TEST(SecurityBounds, AForgedHugeSoloRequestIdIsRefusedAndAFailoverStillHappens) 
       EXPECT_TRUE(r.value("in_sync", false)) << r.dump();
     }
   }
+
+  // A body above limits.http_body_bytes_max, on the admin API and on a replica's port, is
+  // refused on its declared length, before it is read or any handler runs (a switchover
+  // would otherwise start here).
+  const size_t too_large = (size_t{1} << 20) + 1;
+  EXPECT_EQ(DeclaredBodyAnswer(cluster->config().host, cluster->config().admin_port, "/switchover",
+                               too_large),
+            413);
+  EXPECT_TRUE(Eventually(
+      [&] { return CoordinatorSample(*cluster, "duplex_http_bodies_refused_total") == 1; },
+      kCountTimeoutMs));
+  const ReplicaConfig& r = ReplicaNamed(*cluster, standby);
+  EXPECT_EQ(DeclaredBodyAnswer(r.host, r.http_port, "/status", too_large), 413);
+  EXPECT_TRUE(Eventually(
+      [&] { return ReplicaSample(*cluster, standby, "duplex_http_bodies_refused_total") == 1; },
+      kCountTimeoutMs));
+  EXPECT_EQ(EpochOr0(*cluster), *epoch) << "no switchover";
 
   ASSERT_TRUE(cluster->SignalReplica(*active, SIGKILL).ok());
   DUPLEX_ASSERT_OK(cluster->WaitFor(
