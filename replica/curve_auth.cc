@@ -92,14 +92,17 @@ const char* AuthRefusalName(AuthRefusal reason) {
   return "unknown";
 }
 
-std::string AuthCounters::MetricsText() const {
+std::string AuthCounters::MetricsText(
+    const std::vector<std::pair<std::string, uint64_t>>& more) const {
   PrometheusText page;
+  const std::string name = "duplex_auth_refused_total";
+  const std::string help =
+      "Peers and messages refused by CURVE authentication or identity checks, by reason.";
   for (size_t i = 0; i < kAuthRefusals; ++i) {
     const auto reason = static_cast<AuthRefusal>(i);
-    page.Counter("duplex_auth_refused_total",
-                 "Peers and messages refused by CURVE authentication or identity, by reason.",
-                 Get(reason), {{"reason", AuthRefusalName(reason)}});
+    page.Counter(name, help, Get(reason), {{"reason", AuthRefusalName(reason)}});
   }
+  for (const auto& [reason, count] : more) page.Counter(name, help, count, {{"reason", reason}});
   return page.Take();
 }
 

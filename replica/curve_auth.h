@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -68,8 +70,9 @@ class AuthCounters {
   uint64_t Get(AuthRefusal reason) const {
     return counts_[Index(reason)].load(std::memory_order_relaxed);
   }
-  // duplex_auth_refused_total{reason="..."} for every reason, in the Prometheus text format.
-  std::string MetricsText() const;
+  // duplex_auth_refused_total{reason="..."} for every reason, in the Prometheus text format,
+  // and for the reasons `more` names (counted elsewhere, such as the core's).
+  std::string MetricsText(const std::vector<std::pair<std::string, uint64_t>>& more = {}) const;
 
  private:
   static size_t Index(AuthRefusal r) { return static_cast<size_t>(r); }
