@@ -70,11 +70,8 @@ std::string Z85(const std::string& key32) {
 
 }  // namespace
 
-std::string ReplicaMember(std::string_view replica) { return "replica." + std::string(replica); }
-std::string AgentMember(std::string_view host) { return "agent." + std::string(host); }
-std::string CoordinatorMemberOfHost(std::string_view host) {
-  return "coordinator." + std::string(host);
-}
+std::string ReplicaMember(const std::string& replica_name) { return "replica." + replica_name; }
+std::string AgentMember(const std::string& host_name) { return "agent." + host_name; }
 
 const char* AuthRefusalName(AuthRefusal reason) {
   switch (reason) {
@@ -146,12 +143,6 @@ StatusOr<std::string> CurvePublicKey(const std::string& secret_z85) {
     return Unavailable(ZmqError("zmq_curve_public"));
   }
   return std::string(out);
-}
-
-StatusOr<std::pair<std::string, std::string>> NewCurveKeyPair() {
-  char pub[kCurveKeyZ85Chars + 1] = {}, secret[kCurveKeyZ85Chars + 1] = {};
-  if (zmq_curve_keypair(pub, secret) != 0) return Unavailable(ZmqError("zmq_curve_keypair"));
-  return std::pair<std::string, std::string>(pub, secret);
 }
 
 StatusOr<std::map<std::string, std::string>> ParseCurveKeys(std::string_view list) {

@@ -22,10 +22,10 @@ namespace duplex {
 // A CURVE key written in Z85: 32 bytes in 40 characters.
 inline constexpr size_t kCurveKeyZ85Chars = 40;
 
-// The member names a key binds (the ZAP User-Id): "replica.a", "agent.h1", "coordinator.h1".
-std::string ReplicaMember(std::string_view replica);
-std::string AgentMember(std::string_view host);
-std::string CoordinatorMemberOfHost(std::string_view host);
+// The member names a key binds (the ZAP User-Id): "replica.a", "agent.h1" (the coordinator's,
+// "coordinator.h1", in upgrade_coordinator/security_config.h).
+std::string ReplicaMember(const std::string& replica_name);
+std::string AgentMember(const std::string& host_name);
 
 // "" when `key` is 40 Z85 characters that decode; else why not, naming `what`.
 Status CheckCurveKey(std::string_view key, const std::string& what);
@@ -34,9 +34,6 @@ Status CheckCurveKey(std::string_view key, const std::string& what);
 StatusOr<std::string> ReadCurveSecretFile(const std::string& path);
 // The public key of a Z85 secret key.
 StatusOr<std::string> CurvePublicKey(const std::string& secret_z85);
-// A new key pair, Z85 {public, secret}.
-StatusOr<std::pair<std::string, std::string>> NewCurveKeyPair();
-
 // "member=KEY,member=KEY" (Z85 has no ','; a member name has no '=') <-> member -> key. Errors
 // name the bad item.
 StatusOr<std::map<std::string, std::string>> ParseCurveKeys(std::string_view list);

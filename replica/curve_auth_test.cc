@@ -22,9 +22,8 @@ struct KeyPair {
 };
 
 KeyPair NewKeys() {
-  auto pair = NewCurveKeyPair();
-  EXPECT_TRUE(pair.ok()) << pair.status().ToString();
-  return {pair->first, pair->second};
+  CurveKeyPair pair = NewCurveKeyPair();
+  return {pair.public_key, pair.secret_key};
 }
 
 // A server ROUTER of member "replica.a" on an ephemeral loopback port, allowing "replica.a" and

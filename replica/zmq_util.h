@@ -31,6 +31,13 @@ struct ZSocket {
   void* s;
 };
 
+// A CURVE key pair, each key in Z85 (40 characters), from zmq_curve_keypair.
+struct CurveKeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+CurveKeyPair NewCurveKeyPair();
+
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
 // when nothing is waiting. With user_id, the member its sender authenticated as (the ZAP
 // User-Id of a CURVE link, curve_auth.h; "" over a plain one or when nothing was received).

@@ -49,12 +49,13 @@ StatusOr<CurveSettings> AgentCurve(const ClusterConfig& config, const std::strin
 std::vector<std::string> CoordinatorMembers(const ClusterConfig& config) {
   // One coordinator: this config's own (CoordinatorControlEndpoints uses its fields too).
   if (config.coordinators.size() <= 1) {
-    return {CoordinatorMemberOfHost(config.coordinator_host.empty() ? kImpliedHostName
-                                                                    : config.coordinator_host)};
+    CoordinatorConfig self;
+    self.host_name = config.coordinator_host;
+    return {CoordinatorMember(self)};
   }
   std::vector<std::string> out;
   for (const CoordinatorConfig& c : config.coordinators) {
-    out.push_back(CoordinatorMemberOfHost(c.host_name));
+    out.push_back(CoordinatorMember(c));
   }
   return out;
 }
