@@ -28,8 +28,22 @@ void ApplyMutants(const MutantSet& mutants, DaemonOptions* o) {
 
 // --curve-secret-file, --curve-keys and --curve-coordinators (all or none): this replica's
 // CURVE secret key, every member's public key, and the member of each --coordinator endpoint.
-Status ApplyCurveFlags(const std::string& secret_file, const std::string& keys,
-                       const std::string& coordinators, DaemonOptions* o) {
+struct CurveFlags {
+  std::string secret_file, keys, coordinators;
+
+  void Add(CLI::App& app) {
+    app.add_option("--curve-secret-file", secret_file,
+                   "CURVE: this replica's secret key (Z85, mode 0600); CURVE on every ZeroMQ link");
+    app.add_option("--curve-keys", keys,
+                   "CURVE: every member's public key, member=Z85,... (the allow-list)");
+    app.add_option("--curve-coordinators", coordinators,
+                   "CURVE: the member of each --coordinator endpoint, in its order "
+                   "(coordinator.h1,coordinator.h2)");
+  }
+  Status Apply(DaemonOptions* o) const;
+};
+
+Status CurveFlags::Apply(DaemonOptions* o) const {
   if (secret_file.empty() && keys.empty() && coordinators.empty()) return Status::Ok();
   if (secret_file.empty() || keys.empty() || coordinators.empty()) {
     return InvalidArgument(
@@ -58,6 +72,14 @@ Status ApplyCurveFlags(const std::string& secret_file, const std::string& keys,
   return Status::Ok();
 }
 
+// --coordinator, then the CURVE flags that name each coordinator's member.
+Status ApplyLinkFlags(const std::string& coordinators, const CurveFlags& curve, DaemonOptions* o) {
+  StatusOr<std::vector<std::string>> endpoints = ParseCoordinatorEndpoints(coordinators);
+  if (!endpoints.ok()) return endpoints.status();
+  o->coordinator_endpoints = std::move(endpoints).value();
+  return curve.Apply(o);
+}
+
 }  // namespace
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
@@ -65,7 +87,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   std::string mode = "sync";
   std::string fault_file;
   std::string coordinators;
-  std::string curve_secret_file, curve_keys, curve_coordinators;
+  CurveFlags curve;
   CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
   app.add_option("--name", o.replica.name, "replica name")->required();
   app.add_option("--host", o.host, "address to bind");
@@ -78,13 +100,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
                  "tcp://h1:7401,tcp://h2:7401 (one for a single coordinator)")
       ->required();
   app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
-  app.add_option("--curve-secret-file", curve_secret_file,
-                 "CURVE: this replica's secret key (Z85, mode 0600); CURVE on every ZeroMQ link");
-  app.add_option("--curve-keys", curve_keys,
-                 "CURVE: every member's public key, member=Z85,... (the allow-list)");
-  app.add_option("--curve-coordinators", curve_coordinators,
-                 "CURVE: the member of each --coordinator endpoint, in its order "
-                 "(coordinator.h1,coordinator.h2)");
+  curve.Add(app);
   app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
   app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
   app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
@@ -104,14 +120,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);
-  StatusOr<std::vector<std::string>> endpoints = ParseCoordinatorEndpoints(coordinators);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
-                 endpoints.status().message().c_str());
-    return 2;
-  }
-  o.coordinator_endpoints = std::move(endpoints).value();
-  if (Status s = ApplyCurveFlags(curve_secret_file, curve_keys, curve_coordinators, &o); !s.ok()) {
+  if (Status s = ApplyLinkFlags(coordinators, curve, &o); !s.ok()) {
     std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
                  s.message().c_str());
     return 2;
