@@ -39,7 +39,9 @@ StatusOr<CurveSettings> CurveSettingsFor(const ClusterConfig& config, const std:
 }
 
 StatusOr<CurveSettings> CoordinatorCurve(const ClusterConfig& config) {
-  return CurveSettingsFor(config, CoordinatorMembers(config).front());
+  CoordinatorConfig self;  // this process's entry: its host, "" with no hosts named
+  self.host_name = config.coordinator_host;
+  return CurveSettingsFor(config, CoordinatorMember(self));
 }
 
 StatusOr<CurveSettings> AgentCurve(const ClusterConfig& config, const std::string& host) {
@@ -47,16 +49,10 @@ StatusOr<CurveSettings> AgentCurve(const ClusterConfig& config, const std::strin
 }
 
 std::vector<std::string> CoordinatorMembers(const ClusterConfig& config) {
-  // One coordinator: this config's own (CoordinatorControlEndpoints uses its fields too).
-  if (config.coordinators.size() <= 1) {
-    CoordinatorConfig self;
-    self.host_name = config.coordinator_host;
-    return {CoordinatorMember(self)};
-  }
+  // As ClusterMembers names them: "coordinator.local" for the embedded one.
+  if (config.coordinators.empty()) return {CoordinatorMember(CoordinatorConfig{})};
   std::vector<std::string> out;
-  for (const CoordinatorConfig& c : config.coordinators) {
-    out.push_back(CoordinatorMember(c));
-  }
+  for (const CoordinatorConfig& c : config.coordinators) out.push_back(CoordinatorMember(c));
   return out;
 }
 
