@@ -29,6 +29,7 @@ struct ToCoordinator {
 };
 struct ConnectActive {
   std::string endpoint;  // empty: disconnect
+  std::string replica;   // the active's name (its CURVE key is replica.<name>'s)
 };
 // Work too slow for the event loop (a digest or a checkpoint of the whole state, which
 // would hold the active past its lease): the I/O layer runs it on another thread, then
@@ -63,6 +64,7 @@ struct ReplicaCounters {
   uint64_t server_errors = 0;           // answers that failed on our side
   uint64_t sessions_expired = 0;        // as the active
   uint64_t stale_term_assignments = 0;  // from a coordinator term below the highest seen
+  uint64_t unassigned_hellos = 0;       // hellos from a replica other than the assigned standby
   // Epochs and ids more than ReplicaOptions::epoch_step_max above the highest known: refused
   // and never adopted, so a forged or corrupted frame cannot wedge the pair.
   uint64_t epochs_refused_peer = 0;        // a hello, ack, refusal, delta batch or chunk
@@ -74,9 +76,9 @@ struct ReplicaCounters {
   uint64_t client_closed_idle = 0;           // no frame for client_idle_timeout_ms
   uint64_t client_closed_partial_frame = 0;  // a frame not completed in client_partial_frame_ms
   uint64_t zmq_messages_refused_parts = 0;   // more than zmq_parts_max parts
-  uint64_t http_bodies_refused = 0;
-  uint64_t client_connections_open =
-      0;  // a level, not a count: open client connections          // above http_body_bytes_max
+  uint64_t http_bodies_refused = 0;          // above http_body_bytes_max
+  // A level, not a count: the client connections open now.
+  uint64_t client_connections_open = 0;
 };
 
 }  // namespace duplex

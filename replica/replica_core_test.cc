@@ -1299,9 +1299,9 @@ TEST(ReplicaCore, AnEpochFarAboveOursFromAPeerIsRefusedCountedAndNeverAdopted) {
   pair.DeliverTo("a", "b", Refusal{huge, "forged", 0});
   pair.DeliverTo("a", "b", Ack{huge, 0, 0, 0, "b", 0});
   Hello hello;
-  hello.replica = "mallory";
+  hello.replica = "b";  // the assigned standby (a stranger's hello is refused before)
   hello.epoch = huge;
-  pair.DeliverTo("a", "mallory", hello);
+  pair.DeliverTo("a", "b", hello);
   // One step above the bound is refused too; the bound itself is a legitimate jump.
   pair.DeliverTo("a", "b", Refusal{1 + ReplicaOptions{}.epoch_step_max + 1, "forged", 0});
   EXPECT_EQ(pair.core("a").counters().epochs_refused_peer, 4u);

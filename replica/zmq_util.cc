@@ -20,9 +20,11 @@ CurveKeyPair NewCurveKeyPair() {
   return CurveKeyPair{public_key, secret_key};
 }
 
-std::vector<std::string> RecvParts(void* socket, size_t parts_max, uint64_t* refused) {
+std::vector<std::string> RecvParts(void* socket, std::string* user_id, size_t parts_max,
+                                   uint64_t* refused) {
   DUPLEX_ASSERT(parts_max >= 1 && parts_max <= kZmqPartsMaxLimit, "a parts bound in range",
                 parts_max);
+  if (user_id != nullptr) user_id->clear();
   // The parts stay in ZeroMQ's own buffers until the message is known to fit: a refused one
   // is never copied, and what follows its first parts_max + 1 parts is received into one
   // reused msg and dropped.
@@ -42,6 +44,11 @@ std::vector<std::string> RecvParts(void* socket, size_t parts_max, uint64_t* ref
     }
     if (n <= parts_max) {
       DUPLEX_ASSERT(!more, "a message within the bound was read whole", n, parts_max);
+      // The last part's: a ROUTER's first part, the routing id, is its own and has no metadata.
+      if (user_id != nullptr) {
+        const char* user = zmq_msg_gets(&held[n - 1], "User-Id");
+        user_id->assign(user != nullptr ? user : "");
+      }
       std::vector<std::string> parts;
       parts.reserve(n);
       for (size_t i = 0; i < n; ++i) {

@@ -47,11 +47,14 @@ struct CurveKeyPair {
 CurveKeyPair NewCurveKeyPair();
 
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
-// when nothing is waiting. A message of more than parts_max parts is refused before its
-// parts are copied: the rest of it is drained into one reused zmq_msg_t, *refused (when
-// given) counts it, and the next message is read instead (at most 64 refused ones per
-// call, then empty: the caller polls again). parts_max: 1..kZmqPartsMaxLimit.
-std::vector<std::string> RecvParts(void* socket, size_t parts_max = kZmqPartsMaxDefault,
+// when nothing is waiting. With user_id, the member its sender authenticated as (the ZAP
+// User-Id of a CURVE link, curve_auth.h; "" over a plain one or when nothing was received).
+// A message of more than parts_max parts is refused before its parts are copied: the rest
+// of it is drained into one reused zmq_msg_t, *refused (when given) counts it, and the next
+// message is read instead (at most 64 refused ones per call, then empty: the caller polls
+// again). parts_max: 1..kZmqPartsMaxLimit.
+std::vector<std::string> RecvParts(void* socket, std::string* user_id = nullptr,
+                                   size_t parts_max = kZmqPartsMaxDefault,
                                    uint64_t* refused = nullptr);
 // Sends [route,] payload without blocking; a full queue drops the message.
 void SendParts(void* socket, const std::string* route, const std::string& payload);

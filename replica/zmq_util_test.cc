@@ -29,10 +29,10 @@ class RecvPartsTest : public ::testing::Test {
 TEST_F(RecvPartsTest, AMessageWithinTheBoundArrivesWhole) {
   Send(3);
   uint64_t refused = 0;
-  auto parts = RecvParts(in_.s, 3, &refused);
+  auto parts = RecvParts(in_.s, nullptr, 3, &refused);
   EXPECT_EQ(parts, (std::vector<std::string>{"part 0", "part 1", "part 2"}));
   EXPECT_EQ(refused, 0u);
-  EXPECT_TRUE(RecvParts(in_.s, 3, &refused).empty()) << "nothing else waits";
+  EXPECT_TRUE(RecvParts(in_.s, nullptr, 3, &refused).empty()) << "nothing else waits";
 }
 
 TEST_F(RecvPartsTest, AMessageOfMorePartsIsDroppedCountedAndTheNextOneRead) {
@@ -40,10 +40,10 @@ TEST_F(RecvPartsTest, AMessageOfMorePartsIsDroppedCountedAndTheNextOneRead) {
   Send(1000);  // far too many
   Send(2);
   uint64_t refused = 0;
-  auto parts = RecvParts(in_.s, 3, &refused);
+  auto parts = RecvParts(in_.s, nullptr, 3, &refused);
   EXPECT_EQ(parts, (std::vector<std::string>{"part 0", "part 1"}));
   EXPECT_EQ(refused, 2u);
-  EXPECT_TRUE(RecvParts(in_.s, 3, &refused).empty());
+  EXPECT_TRUE(RecvParts(in_.s, nullptr, 3, &refused).empty());
   EXPECT_EQ(refused, 2u);
 }
 
@@ -51,9 +51,9 @@ TEST_F(RecvPartsTest, AFloodOfOversizedMessagesIsDrainedABoundedNumberPerCall) {
   for (int i = 0; i < 100; ++i) Send(9);
   Send(1);
   uint64_t refused = 0;
-  EXPECT_TRUE(RecvParts(in_.s, kZmqPartsMaxDefault, &refused).empty());
+  EXPECT_TRUE(RecvParts(in_.s, nullptr, kZmqPartsMaxDefault, &refused).empty());
   EXPECT_EQ(refused, 64u);  // then the caller polls again
-  EXPECT_EQ(RecvParts(in_.s, kZmqPartsMaxDefault, &refused).size(), 1u);
+  EXPECT_EQ(RecvParts(in_.s, nullptr, kZmqPartsMaxDefault, &refused).size(), 1u);
   EXPECT_EQ(refused, 100u);
 }
 

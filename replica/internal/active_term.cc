@@ -339,6 +339,15 @@ void ActiveTerm::OnFromStandby(const std::string& route, const PeerMessage& mess
   // An epoch past the step bound is never learnt: adopted, 2^64-1 would depose this active
   // and fence every later assignment out (the next promotion's epoch wraps to 0).
   if (auto* hello = std::get_if<Hello>(&message)) {
+    // Only the standby the coordinator assigned may open a session: a stranger's hello would
+    // replace the session, and its acks would release writes the standby never stored. Its
+    // epoch is not learnt either (it is not of our pair).
+    if (hello->replica != ctx_.assignment().peer_name) {
+      ++ctx_.counters().unassigned_hellos;
+      ctx_.Refuse("hello from replica '" + hello->replica + "', but the assigned standby is '" +
+                  ctx_.assignment().peer_name + "'");
+      return;
+    }
     if (!ctx_.PeerEpochWithinStep(hello->epoch, "hello")) return;
     ctx_.LearnEpoch(hello->epoch);
     OnHello(route, *hello, now_us);
