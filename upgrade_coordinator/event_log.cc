@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "common/assert.h"
 #include "feature_flags/feature_set.h"
@@ -124,22 +125,34 @@ void EventLog::Write(int64_t now_us, nlohmann::json event) {
   std::fflush(file_);  // readable by a checker at once; durability is not needed
 }
 
-StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("event log " + path + ": cannot open");
+StatusOr<std::vector<nlohmann::json>> ParseEventLog(std::string_view text,
+                                                    const std::string& source) {
   std::vector<nlohmann::json> events;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
+  size_t at = 0;
+  for (int n = 1; at < text.size(); ++n) {
+    size_t end = text.find('\n', at);
+    const bool last = end == std::string_view::npos;
+    if (last) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
     if (line.empty()) continue;
     auto event = nlohmann::json::parse(line, nullptr, false);
     // A coordinator killed mid-write leaves a torn last line: only that one is forgiven.
     if (event.is_discarded()) {
-      if (in.peek() == std::char_traits<char>::eof()) break;
-      return Corruption(path + ":" + std::to_string(n) + ": not JSON");
+      if (last || at == text.size()) break;
+      return Corruption(source + ":" + std::to_string(n) + ": not JSON");
     }
     events.push_back(std::move(event));
   }
   return events;
+}
+
+StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("event log " + path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseEventLog(text.str(), path);
 }
 
 }  // namespace duplex
