@@ -5,9 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "common/assert.h"
+#include "fuzz/envelope_input.h"
 #include "replica/frame.h"
 
 namespace {
@@ -16,7 +16,7 @@ constexpr size_t kFrameBytesMax = 1 << 20;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const std::string bytes = duplex::fuzz::EnvelopeInput(data, size);
   auto frame = duplex::DecodeFrame(bytes, kFrameBytesMax);
   if (!frame.ok()) return 0;
   const std::string encoded = duplex::EncodeFrame(*frame);
