@@ -2,11 +2,13 @@
 // here, and a conversion that does not apply is a false or an error Status.
 #include "common/yaml_fields.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <set>
+#include <sstream>
 #include <vector>
 
 namespace duplex {
@@ -14,6 +16,43 @@ namespace {
 
 std::string LineOf(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1);  // yaml-cpp counts from 0
+}
+
+// Where each document of a YAML stream starts; nothing else is kept.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// How many documents `text` holds. Counted here rather than with YAML::LoadAll: yaml-cpp 0.7's
+// LoadAll loops forever, allocating, on a stream whose first token it cannot start a node with
+// (",", jbeder/yaml-cpp#1040, fixed upstream after 0.7 by #1319), because each next document
+// starts where the last did without consuming anything. A document that starts where the one
+// before started is that error, with its line. Throws what the parser throws.
+StatusOr<size_t> CountDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    const std::vector<YAML::Mark>& starts = documents.starts;
+    if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+      return InvalidArgument(LineOf(starts.back()) + ": not a YAML document");
+    }
+  }
+  return documents.starts.size();
 }
 
 std::string Join(const std::string& path, std::string_view key) {
@@ -35,18 +74,19 @@ YamlField::Decimal ParseDecimal(const std::string& text, T* out) {
 }  // namespace
 
 StatusOr<YamlField> YamlField::Parse(const std::string& text, const std::string& document) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    StatusOr<size_t> documents = CountDocuments(text);
+    if (!documents.ok()) return documents.status();
+    if (*documents > 1) {
+      return InvalidArgument(document + ": holds " + std::to_string(*documents) +
+                             " YAML documents (separated by ---), expected one");
+    }
+    if (*documents == 1) root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return InvalidArgument(e.msg);
     return InvalidArgument(LineOf(e.mark) + ": " + e.msg);
   }
-  if (documents.size() > 1) {
-    return InvalidArgument(document + ": holds " + std::to_string(documents.size()) +
-                           " YAML documents (separated by ---), expected one");
-  }
-  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   return YamlField(std::make_shared<const YAML::Node>(root), "", document);
 }

@@ -119,6 +119,24 @@ TEST(YamlFields, ParseNamesTheLineOfASyntaxErrorAndRefusesASecondDocument) {
   EXPECT_EQ(empty->size(), 0u);
 }
 
+// Found by fuzz/manifest_fuzz.cc and fuzz/scenario_fuzz.cc: yaml-cpp 0.7's LoadAll looped
+// forever, allocating, on a stream starting with "," (jbeder/yaml-cpp#1040). Parse counts the
+// documents itself and refuses one that makes no progress.
+TEST(YamlFields, AStreamYamlCppCannotStartADocumentWithIsAnErrorNotAHang) {
+  for (const char* text : {",", " ,a", "# comment\n, 5.0", ",name: x\n"}) {
+    StatusOr<YamlField> bad = YamlField::Parse(text, "manifest");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_TRUE(bad.status().message().ends_with(": not a YAML document"))
+        << bad.status().message();
+  }
+  StatusOr<YamlField> three = YamlField::Parse("a: 1\n---\nb: 2\n---\nc: 3\n", "manifest");
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.status().message(),
+            "manifest: holds 3 YAML documents (separated by ---), expected one");
+  EXPECT_EQ(ParseOk("---\na: 1\n").size(), 1u);
+  EXPECT_EQ(ParseOk("# only a comment\n").size(), 0u);
+}
+
 TEST(YamlFields, WrittenTextReadsBackTheSame) {
   YamlWriter out;
   out.BeginMap();
