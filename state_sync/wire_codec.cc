@@ -219,8 +219,14 @@ StatusOr<Delta> DecodeDelta(std::string_view bytes) {
   // Copy into word-aligned memory: RocksDB slices carry no alignment promise.
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.data(), bytes.size());
+  // The limits the frame envelope sets (replica/frame_envelope.cc): Cap'n Proto's default lets a
+  // few stored bytes declare millions of empty mutations, each costing a std::string pair here
+  // (found by fuzz/stored_fuzz.cc: a 185-byte delta took 700 MB to decode).
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words.size() * 2 + 64;
+  options.nestingLimit = 16;
   try {
-    capnp::FlatArrayMessageReader reader(words);
+    capnp::FlatArrayMessageReader reader(words, options);
     return FromWire(reader.getRoot<wire::Delta>());
   } catch (const kj::Exception& e) {
     return Corruption(std::string("stored delta: ") + e.getDescription().cStr());

@@ -1,5 +1,6 @@
 #include "state_sync/wire_codec.h"
 
+#include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
@@ -105,6 +106,23 @@ TEST(WireCodec, ValuesTheEncoderNeverWritesAreRefused) {
   chunk.setSnapshotEpoch(3);
   peer = FromWire(chunk_message.getRoot<wire::PeerMessage>().asReader());
   EXPECT_EQ(peer.status().message(), "snapshot chunk of epoch 2: a snapshot of the later epoch 3");
+}
+
+// Found by fuzz/stored_fuzz.cc: read with Cap'n Proto's default traversal limit, a stored
+// delta of a few words could declare a million empty mutations (a list of zero-sized
+// structs), and decoding it allocated hundreds of megabytes. The limit follows the size now.
+TEST(WireCodec, AStoredDeltaCannotDeclareMoreMutationsThanItsBytesHold) {
+  capnp::MallocMessageBuilder message;
+  auto d = message.initRoot<wire::Delta>();
+  d.setSeq(1);
+  d.setSchema(1);
+  capnp::toAny(d).getPointerSection()[0].initAsListOfAnyStruct(0, 0, 1 << 20);  // mutations
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  ASSERT_LT(bytes.size(), 128u);
+  auto decoded = DecodeDelta({reinterpret_cast<const char*>(bytes.begin()), bytes.size()});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), Code::kCorruption) << decoded.status().ToString();
 }
 
 }  // namespace
