@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "fuzz/envelope_input.h"
 #include "replica/frame.h"
@@ -90,6 +91,26 @@ void FrameSeeds(const fs::path& dir) {
   WriteFrame(dir, "admin_reply", EncodeFrame(reply));
 }
 
+// Length-prefixed frames as a client sends them; the first byte is client_stream_fuzz.cc's:
+// a 2 KiB frame limit, read in pieces of `piece_bits`.
+std::string Stream(uint8_t piece_bits, const std::vector<std::string>& frames) {
+  std::string out(1, static_cast<char>(7 | piece_bits << 3));
+  for (const std::string& frame : frames) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(frame.size() >> shift);
+    out += frame;
+  }
+  return out;
+}
+
+void StreamSeeds(const fs::path& dir) {
+  const std::string put = EncodeFrame(Request{7, 9, "PUT", {"k", "v"}, 0});
+  const std::string get = EncodeFrame(Request{7, 0, "GET", {"k"}, 0});
+  AdminRequest digest;
+  digest.id = 1;
+  Write(dir, "requests", Stream(7, {put, get, EncodeFrame(digest)}));
+  Write(dir, "requests_in_small_pieces", Stream(2, {put, get}));
+}
+
 void AgentSeeds(const fs::path& dir) {
   AgentReport report;
   report.host = "h1";
@@ -134,6 +155,7 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path corpus = argv[1];
   duplex::FrameSeeds(corpus / "frame");
+  duplex::StreamSeeds(corpus / "client_stream");
   duplex::AgentSeeds(corpus / "agent_frame");
   duplex::StoredSeeds(corpus / "stored");
   return 0;
