@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -16,6 +18,47 @@ namespace {
 
 std::string LineOf(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1);  // yaml-cpp counts from 0
+}
+
+// The length of the UTF-8 sequence starting at `at`, or 0 when it is not one (a stray
+// continuation byte, an overlong form, a surrogate, above U+10FFFF, or cut short).
+size_t Utf8SequenceBytes(std::string_view text, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  const uint8_t lead = byte(at);
+  if (lead < 0x80) return 1;
+  const size_t n = lead >= 0xC2 && lead <= 0xDF   ? 2
+                   : lead >= 0xE0 && lead <= 0xEF ? 3
+                   : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                  : 0;
+  if (n == 0 || at + n > text.size()) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(at + i) & 0xC0) != 0x80) return 0;
+  }
+  const uint8_t second = byte(at + 1);
+  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) ||
+      (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F)) {
+    return 0;
+  }
+  return n;
+}
+
+// YAML is Unicode text. yaml-cpp reads any bytes, but writes each byte that is not UTF-8 as
+// U+FFFD, so such a value would change on its way through a written config (found by
+// fuzz/cluster_config_fuzz.cc: a public key of 40 bytes came back as 43 characters).
+Status CheckUtf8(std::string_view text) {
+  size_t line = 1;
+  for (size_t at = 0; at < text.size();) {
+    const size_t n = Utf8SequenceBytes(text, at);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02x", static_cast<uint8_t>(text[at]));
+      return InvalidArgument("line " + std::to_string(line) + ": not UTF-8 text (byte " + hex +
+                             ")");
+    }
+    if (text[at] == '\n') ++line;
+    at += n;
+  }
+  return Status::Ok();
 }
 
 // Where each document of a YAML stream starts; nothing else is kept.
@@ -74,6 +117,7 @@ YamlField::Decimal ParseDecimal(const std::string& text, T* out) {
 }  // namespace
 
 StatusOr<YamlField> YamlField::Parse(const std::string& text, const std::string& document) {
+  DUPLEX_RETURN_IF_ERROR(CheckUtf8(text));
   YAML::Node root;
   try {
     StatusOr<size_t> documents = CountDocuments(text);

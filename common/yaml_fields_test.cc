@@ -137,6 +137,24 @@ TEST(YamlFields, AStreamYamlCppCannotStartADocumentWithIsAnErrorNotAHang) {
   EXPECT_EQ(ParseOk("# only a comment\n").size(), 0u);
 }
 
+// Found by fuzz/cluster_config_fuzz.cc: yaml-cpp reads any bytes but writes each one that is
+// not UTF-8 as U+FFFD, so a value changed on its way through a written config. Text that is
+// not UTF-8 is refused with its line.
+TEST(YamlFields, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  for (const char* text :
+       {"a: 1\nb: \"x\x8ay\"\n", "a: 1\nb: \xc0\xaf\n", "a: 1\nb: \xed\xa0\x80\n",
+        "a: 1\nb: \xf4\x90\x80\x80\n", "a: 1\nb: \xe2\x82\n"}) {
+    StatusOr<YamlField> bad = YamlField::Parse(text, "config");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_TRUE(bad.status().message().starts_with("line 2: not UTF-8 text (byte 0x"))
+        << bad.status().message();
+  }
+  YamlField root = ParseOk("name: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n");
+  std::string name;
+  ASSERT_TRUE(root["name"].ReadText(&name).ok());
+  EXPECT_EQ(name, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
 TEST(YamlFields, WrittenTextReadsBackTheSame) {
   YamlWriter out;
   out.BeginMap();
