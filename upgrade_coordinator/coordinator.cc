@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/stop_signal.h"
+#include "upgrade_coordinator/admin_body.h"
 #include "upgrade_coordinator/control_link.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/coordinator_term.h"
@@ -282,8 +283,8 @@ class Coordinator {
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
   void RouteUpgradeApi() {
     auto json_body = [](const httplib::Request& req) {
-      auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-      return body.is_discarded() || !body.is_object() ? nlohmann::json() : body;
+      StatusOr<nlohmann::json> body = ParseAdminBody(req.body);
+      return body.ok() ? *body : nlohmann::json();
     };
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "upgrade_coordinator/admin_body.h"
+
 namespace duplex {
 namespace {
 
@@ -25,9 +27,9 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
 }  // namespace
 
 ApiAnswer UpgradesApi::AddPackage(const nlohmann::json& body) {
-  std::string path = body.value("path", "");
-  if (path.empty()) return Error(400, "path: required");
-  auto added = upgrades_->AddPackage(path);
+  auto request = DecodeAddPackage(body);
+  if (!request.ok()) return Error(400, request.status().message());
+  auto added = upgrades_->AddPackage(request->path);
   if (!added.ok()) return Error(400, added.status().message());
   spdlog::info("package {} {} stored", added->name, added->version.ToString());
   return {200, ManifestJson(*added)};
@@ -92,18 +94,15 @@ ApiAnswer UpgradesApi::Start(const nlohmann::json& body) {
     return Error(409, "campaign " + std::to_string(last->id) + " is " + Name(last->state));
   }
   if (arbiter_->record().lock) return Error(409, "the management lock is held");
+  auto request = DecodeUpgradeStart(body);
+  if (!request.ok()) return Error(400, request.status().message());
   CampaignRecord r;
-  try {
-    r.to = body.at("to").get<std::string>();
-    r.package = body.value("package", "");
-    r.soak_ms = body.value("soak_ms", int64_t{5000});
-    r.auto_finalize = body.value("auto_finalize", false);
-    r.force = body.value("force", false);
-  } catch (const std::exception& e) {
-    return Error(400, std::string("upgrade start: ") + e.what());
-  }
+  r.to = request->to;
+  r.package = request->package;
+  r.soak_ms = request->soak_ms;
+  r.auto_finalize = request->auto_finalize;
+  r.force = request->force;
   if (!ParseVersion(r.to).ok()) return Error(400, "to: \"" + r.to + "\" is not a version");
-  if (r.soak_ms < 0) return Error(400, "soak_ms: must not be negative");
   r.from = arbiter_->record().cluster_version;
   if (r.from == r.to) return Error(409, "the cluster already runs " + r.to);
   if (auto chosen = upgrades_->PackageFor(r.package, r.to); !chosen.ok()) {

@@ -1,6 +1,10 @@
 #include "upgrade_coordinator/agent/agent_protocol.h"
 
+#include <capnp/message.h>
 #include <gtest/gtest.h>
+
+#include "replica/frame_envelope.h"
+#include "upgrade_coordinator/agent/agent.capnp.h"
 
 namespace duplex {
 namespace {
@@ -57,6 +61,21 @@ TEST(AgentProtocol, HostileBytesAreRefusedWithTheReason) {
   EXPECT_EQ(DecodeAgentFrame(flipped, 1 << 20).status().message(),
             "agent frame checksum mismatch (corrupted in flight)");
   EXPECT_FALSE(DecodeAgentFrame("", 1 << 20).ok());
+}
+
+// Found by fuzz/agent_frame_fuzz.cc: a text field holding a NUL decoded whole, but encoded
+// again only up to the NUL (KJ takes a std::string through c_str()), so the round trip changed
+// the value ("a\0b" came back "a"). Such a frame is refused now.
+TEST(AgentProtocol, ATextFieldHoldingANulIsRefused) {
+  capnp::MallocMessageBuilder message;
+  auto desired = message.initRoot<agent_wire::AgentFrame>().initDesired();
+  desired.setHost("h1");
+  desired.initReplicas(1)[0].setReplica(capnp::Text::Reader("a\0b", 3));
+  auto decoded = DecodeAgentFrame(SealEnvelope(message), 1 << 20);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), Code::kCorruption);
+  EXPECT_NE(decoded.status().message().find("a text field holds a NUL byte"), std::string::npos)
+      << decoded.status().ToString();
 }
 
 }  // namespace
