@@ -21,6 +21,7 @@
 #include "common/assert.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/cluster_types.h"
 #include "upgrade_coordinator/tarball.h"
 
 namespace duplex {
@@ -325,6 +326,12 @@ Status CheckPlatform(const PlatformRequirements& required, const std::string& da
 
 // ---- Public: manifests and packages ----
 
+PackagePolicy PackagePolicyOf(const ClusterConfig& config) {
+  PackagePolicy policy;
+  (void)config;  // TODO(security): security.package_keys, limits.package_bytes_max
+  return policy;
+}
+
 Status VerifyBinary(const PackageManifest& manifest) { return CheckBinary(manifest, nullptr); }
 
 namespace {
@@ -381,6 +388,30 @@ StatusOr<PackageManifest> ReadPackage(const std::string& path, const PackagePoli
   if (!manifest.ok()) return Prefixed(path, manifest.status());
   if (scratch.has_value()) manifest->dir.clear();  // the extracted copy goes with `scratch`
   return manifest;
+}
+
+Status PackPackageDir(const std::string& dir, const std::string& tarball) {
+  StatusOr<std::string> text = ReadSmallFile(fs::path(dir) / kManifestFile, kManifestFile);
+  if (!text.ok()) return Prefixed(dir, text.status());
+  StatusOr<PackageManifest> manifest = ParseManifest(*text);
+  if (!manifest.ok()) return Prefixed(dir + "/" + kManifestFile, manifest.status());
+  StatusOr<std::string> tar = FindTar();
+  if (!tar.ok()) return tar.status();
+  SpawnOptions options;
+  // --dereference: a binary linked into the directory travels as the file it names.
+  options.argv = {*tar, "-c", "--dereference", "--force-local", "-f", tarball,
+                  "-C", dir,  kManifestFile,   manifest->binary};
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kSignatureFile, ec)) options.argv.push_back(kSignatureFile);
+  options.stdin_null = true;
+  options.stdout_to = ChildOutput::kNull;
+  options.stderr_to = ChildOutput::kCapture;
+  StatusOr<RunResult> run = RunProgram(options, kTarTimeoutMs, kTarErrorBytesMax);
+  if (!run.ok()) return run.status();
+  if (!run->exit.lost && !run->exit.success()) {
+    return InvalidArgument(dir + ": tar " + run->exit.Describe() + ": " + run->output);
+  }
+  return Status::Ok();
 }
 
 // ---- PackageStore ----

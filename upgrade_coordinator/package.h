@@ -44,7 +44,14 @@ struct PackagePolicy {
   std::vector<std::string> trusted_keys;
   // limits.package_bytes_max: a tarball's files together, a received binary.
   uint64_t bytes_max = uint64_t{1} << 30;
+  // security.package_dir (absolute): POST /packages {"path"} accepts only paths under it;
+  // "" = only uploads.
+  std::string package_dir;
 };
+
+struct ClusterConfig;
+// security.package_keys and limits.package_bytes_max of `config`.
+PackagePolicy PackagePolicyOf(const ClusterConfig& config);
 
 // Packages refused, by reason (duplex_package_refused_total{reason}); any thread.
 class PackageRefusalCounts {
@@ -72,6 +79,10 @@ Status VerifyPackage(const PackageManifest& manifest, const PackagePolicy& polic
 // directory. A tarball's headers are checked (tarball.h) before it is extracted into a
 // temporary directory that is removed before this returns. Errors start with `path`.
 StatusOr<PackageManifest> ReadPackage(const std::string& path, const PackagePolicy& policy = {});
+
+// Packs the package directory `dir` (its manifest.yaml, manifest.sig when signed, and the
+// binary the manifest names) into a new plain tarball `tarball`, as an upload sends it.
+Status PackPackageDir(const std::string& dir, const std::string& tarball);
 
 // Verified packages kept as <dir>/<name>-<version>/{manifest.yaml,<binary>}. A package appears
 // there by one rename, so a crash leaves either all of it or none (scraps are removed at Open).

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/assert.h"
+#include "upgrade_coordinator/package_signature.h"
 
 namespace duplex {
 namespace {
@@ -45,9 +46,13 @@ Distribution PackageDistributor::Want(const PackageManifest& m, int64_t now_us) 
     auto binary = ReadWhole(m.BinaryPath());
     if (!manifest_text.ok()) return {false, manifest_text.status().message(), ""};
     if (!binary.ok()) return {false, binary.status().message(), ""};
+    StatusOr<std::string> signature = std::string();
+    if (!m.signer.empty()) signature = ReadWhole(m.dir + "/" + kSignatureFile);
+    if (!signature.ok()) return {false, signature.status().message(), ""};
     key_ = key;
     manifest_ = m;
     manifest_text_ = std::move(manifest_text).value();
+    signature_text_ = std::move(signature).value();
     binary_ = std::move(binary).value();
     hosts_.clear();
     spdlog::info("distributing {} ({} bytes) to the hosts", key_, binary_.size());
@@ -99,7 +104,7 @@ std::vector<std::pair<std::string, PackagePart>> PackageDistributor::TakeParts(i
     send.budget_bytes -= static_cast<double>(size);
     out.push_back({*route,
                    {manifest_.name, manifest_.version.ToString(), manifest_text_, send.offset,
-                    binary_.size(), binary_.substr(send.offset, size)}});
+                    binary_.size(), binary_.substr(send.offset, size), signature_text_}});
     send.offset += size;
   }
   return out;

@@ -44,6 +44,7 @@ class PackageDistributor {
   std::string key_;  // name-version being distributed
   PackageManifest manifest_;
   std::string manifest_text_;
+  std::string signature_text_;  // manifest.sig; "" = unsigned
   std::string binary_;
   std::map<std::string, HostSend> hosts_;
 };

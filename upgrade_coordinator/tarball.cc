@@ -159,7 +159,7 @@ class TarReader {
       return Refuse(PackageRefusal::kUnsafeTarball, reason_, "an extended header too large");
     }
     std::string data(size, '\0');
-    if (!ReadExactly(data.data(), size) || !Skip(Padding(size)).ok()) return Truncated();
+    if (!ReadExactly(data.data(), size) || !SkipBytes(Padding(size)).ok()) return Truncated();
     if (type == 'L') {
       long_name_ = std::string(data.c_str());
       return Status::Ok();
@@ -209,8 +209,10 @@ class TarReader {
   }
 
   // Reads past an entry's data and its padding (bounded: sizes were checked).
-  Status Skip(uint64_t size) {
-    uint64_t left = size + Padding(size);
+  Status Skip(uint64_t size) { return SkipBytes(size + Padding(size)); }
+
+  Status SkipBytes(uint64_t bytes) {
+    uint64_t left = bytes;
     std::array<char, 64 * 1024> buffer;
     while (left > 0) {
       const auto n = static_cast<unsigned>(std::min<uint64_t>(left, buffer.size()));
