@@ -328,7 +328,9 @@ Status CheckPlatform(const PlatformRequirements& required, const std::string& da
 
 PackagePolicy PackagePolicyOf(const ClusterConfig& config) {
   PackagePolicy policy;
-  (void)config;  // TODO(security): security.package_keys, limits.package_bytes_max
+  policy.trusted_keys = config.security.package_keys;
+  policy.bytes_max = config.limits.package_bytes_max;
+  policy.package_dir = config.security.package_dir;
   return policy;
 }
 
