@@ -69,6 +69,10 @@ void PackageMetrics(const nlohmann::json& view, PrometheusText& m) {
               "invalid.",
               n.get<uint64_t>(), {{"reason", reason}});
   }
+  m.Counter("duplex_agent_package_refused_total",
+            "Packages a host's agent refused when it received them (signature, checksum, size) "
+            "and reported, since this coordinator's term began.",
+            Field<uint64_t>(view, "agent_package_refusals", 0));
 }
 
 // This coordinator's leadership and its view of etcd (GET /status's coordinator, leader_changes

@@ -72,6 +72,7 @@ Distribution PackageDistributor::Want(const PackageManifest& m, int64_t now_us) 
         // Refused (a part lost, a checksum that did not match): from the start again.
         send.last_error = error;
         send.offset = 0;
+        ++agent_refusals_;
         if (++send.refusals >= kRefusalsMax) d.problem = "host " + h.name + ": " + error;
       }
       if (send.last_us == 0) send.last_us = now_us;

@@ -242,7 +242,9 @@ TEST(SignedPackage, AnAgentStoresASignedPackageFromItsPartsAndRefusesAnUnsignedO
   const std::string signature = ReadFile(package / kSignatureFile);
   Status unsigned_part =
       receiver.OnPart({"kv", "2.0.0", manifest, 0, sizeof kBinary - 1, kBinary, ""});
-  EXPECT_TRUE(Contains(unsigned_part.message(), "manifest is not signed"))
+  EXPECT_TRUE(
+      unsigned_part.message().starts_with("kv-2.0.0: package kv-2.0.0: manifest is not "
+                                          "signed"))
       << unsigned_part.message();
   Status signed_part =
       receiver.OnPart({"kv", "2.0.0", manifest, 0, sizeof kBinary - 1, kBinary, signature});

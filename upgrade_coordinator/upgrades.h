@@ -53,6 +53,8 @@ class Upgrades final : public CampaignHost {
   std::map<std::string, uint64_t> PackageRefusals() const;
   // Counts a refusal decided before the store saw the package (POST /packages' rules).
   void CountPackageRefusal(PackageRefusal reason);
+  // Packages the hosts' agents refused during distribution; the loop thread.
+  uint64_t AgentPackageRefusals() const { return distributor_.agent_refusals(); }
   std::vector<PackageManifest> Packages() const;
   // The stored package `name` at `version`; with no name, the one stored package of that
   // version (several of different names: an error naming them).

@@ -58,7 +58,13 @@ Status PackageReceiver::Store(const PackagePart& last) {
   ::chmod(binary.c_str(), 0755);
   StatusOr<PackageManifest> stored = store_->Add(dir);  // verifies the signature and sha256
   fs::remove_all(dir, ec);
-  if (!stored.ok()) return stored.status();
+  if (!stored.ok()) {
+    // Named by the package, not the scratch path: the coordinator matches the agent's
+    // package_error to the package it distributes by this prefix.
+    std::string why = stored.status().message();
+    if (why.starts_with(dir)) why = what + why.substr(dir.size());
+    return Status(stored.status().code(), why);
+  }
   return Status::Ok();
 }
 
