@@ -161,6 +161,13 @@ StatusOr<std::string> WritePackageKeyPair(const std::string& dir) {
 }
 
 StatusOr<std::string> SignPackageDir(const std::string& dir, const std::string& key_file) {
+  StatusOr<std::string> secret = ReadKeyFile(key_file);
+  if (!secret.ok()) return secret.status();
+  if (!IsLowerHex(*secret, kEd25519SecretKeyHexChars)) {
+    return InvalidArgument(key_file + ": not a package secret key (" +
+                           std::to_string(kEd25519SecretKeyHexChars) +
+                           " hex characters, as duplex package keygen writes)");
+  }
   struct stat st {};
   if (::stat(key_file.c_str(), &st) != 0) {
     return InvalidArgument(key_file + ": cannot read: " + std::strerror(errno));
@@ -168,13 +175,6 @@ StatusOr<std::string> SignPackageDir(const std::string& dir, const std::string& 
   if ((st.st_mode & 077) != 0) {
     return FailedPrecondition(key_file +
                               ": a secret key readable by group or others; chmod 600 it");
-  }
-  StatusOr<std::string> secret = ReadKeyFile(key_file);
-  if (!secret.ok()) return secret.status();
-  if (!IsLowerHex(*secret, kEd25519SecretKeyHexChars)) {
-    return InvalidArgument(key_file + ": not a package secret key (" +
-                           std::to_string(kEd25519SecretKeyHexChars) +
-                           " hex characters, as duplex package keygen writes)");
   }
   const fs::path manifest_path = fs::path(dir) / "manifest.yaml";
   std::ifstream in(manifest_path, std::ios::binary);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -102,10 +103,13 @@ std::string RefusedType(char type) {
   }
 }
 
+// Reads exactly `n` bytes into `out`; false at the end of the input or on an error.
+using ReadFn = std::function<bool(char* out, uint64_t n)>;
+
 class TarReader {
  public:
-  TarReader(gzFile file, uint64_t bytes_max, PackageRefusal* reason)
-      : file_(file), bytes_max_(bytes_max), reason_(reason) {}
+  TarReader(ReadFn read, uint64_t bytes_max, PackageRefusal* reason)
+      : read_(std::move(read)), bytes_max_(bytes_max), reason_(reason) {}
 
   Status Run() {
     for (uint64_t entries = 0;; ++entries) {
@@ -224,14 +228,14 @@ class TarReader {
 
   bool ReadExactly(char* out, uint64_t n) {
     DUPLEX_ASSERT(n <= kExtendedHeaderBytesMax, "reads are bounded by the caller", n);
-    return gzread(file_, out, static_cast<unsigned>(n)) == static_cast<int>(n);
+    return read_(out, n);
   }
 
   Status Truncated() {
     return Refuse(PackageRefusal::kInvalid, reason_, "truncated or not a tar archive");
   }
 
-  gzFile file_;
+  ReadFn read_;
   uint64_t bytes_max_;
   PackageRefusal* reason_;
   uint64_t total_bytes_ = 0;
@@ -247,7 +251,20 @@ Status CheckTarball(const std::string& path, uint64_t bytes_max, PackageRefusal*
     if (reason != nullptr) *reason = PackageRefusal::kInvalid;
     return IOError("cannot open: " + std::string(std::strerror(errno)));
   }
-  return TarReader(file.get(), bytes_max, reason).Run();
+  auto read = [f = file.get()](char* out, uint64_t n) {
+    return gzread(f, out, static_cast<unsigned>(n)) == static_cast<int>(n);
+  };
+  return TarReader(read, bytes_max, reason).Run();
+}
+
+Status CheckTarArchive(std::string_view tar, uint64_t bytes_max, PackageRefusal* reason) {
+  auto read = [&tar](char* out, uint64_t n) {
+    if (n > tar.size()) return false;
+    tar.copy(out, n);
+    tar.remove_prefix(n);
+    return true;
+  };
+  return TarReader(read, bytes_max, reason).Run();
 }
 
 bool LooksGzipped(const std::string& path) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "upgrade_coordinator/package_signature.h"
@@ -21,6 +22,9 @@ inline constexpr uint64_t kTarballEntriesMax = 1000;
 // refusal is InvalidArgument naming the entry ("tarball entry \"../etc/passwd\": a \"..\"
 // component"), with `*reason` kUnsafeTarball or kTooLarge (kInvalid: not a tar archive).
 Status CheckTarball(const std::string& path, uint64_t bytes_max, PackageRefusal* reason);
+
+// CheckTarball over an uncompressed archive in memory (the fuzz target's entry).
+Status CheckTarArchive(std::string_view tar, uint64_t bytes_max, PackageRefusal* reason);
 
 // True when the file starts like a gzip stream (1f 8b).
 bool LooksGzipped(const std::string& path);

@@ -145,6 +145,15 @@ TEST(Tarball, FilesAddingUpToMoreThanTheBoundAreRefusedNamingTheEntryThatCrossed
   EXPECT_EQ(pax.reason, PackageRefusal::kTooLarge) << pax.status.ToString();
 }
 
+TEST(Tarball, AnArchiveInMemoryIsCheckedAsAFileIs) {
+  PackageRefusal reason = PackageRefusal::kInvalid;
+  EXPECT_TRUE(CheckTarArchive(Entry("a", '0', "x") + End(), 100, &reason).ok());
+  Status s = CheckTarArchive(Entry("/a", '0', "x") + End(), 100, &reason);
+  EXPECT_EQ(s.message(), "tarball entry \"/a\": an absolute path");
+  EXPECT_EQ(reason, PackageRefusal::kUnsafeTarball);
+  EXPECT_FALSE(CheckTarArchive(Entry("a", '0', "x").substr(0, 600), 100, &reason).ok());
+}
+
 TEST(Tarball, GarbageAndTruncatedArchivesAreNotTarArchives) {
   Verdict garbage = Check("garbage.tar", std::string(2048, 'g'));
   EXPECT_EQ(garbage.status.message(), "not a tar archive (a header's checksum)");
