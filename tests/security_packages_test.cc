@@ -3,6 +3,7 @@
 // path outside package_dir, are refused with their reasons and counted on /metrics; a signed
 // package is accepted and an upgrade to it completes. Addresses 127.0.91.1, ports 44000-44999.
 #include <httplib.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -76,6 +77,7 @@ class SecurityPackages : public ::testing::Test {
       for (ReplicaConfig& r : c->replicas) r.host = kAddress;
       c->security.package_keys = {trusted_.public_hex};
       c->security.package_dir = incoming_.string();
+      if (package_bytes_max_ > 0) c->limits.package_bytes_max = package_bytes_max_;
     };
     auto started = ClusterFixture::Start(options);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
@@ -125,7 +127,8 @@ class SecurityPackages : public ::testing::Test {
     return std::strtoull(res->body.c_str() + at + series.size(), nullptr, 10);
   }
 
-  std::string last_metrics_;  // the last /metrics read, shown when a count is wrong
+  uint64_t package_bytes_max_ = 0;  // limits.package_bytes_max; 0 = the default
+  std::string last_metrics_;        // the last /metrics read, shown when a count is wrong
   std::string scratch_;
   Key trusted_, stranger_;
   fs::path incoming_;
@@ -241,6 +244,48 @@ TEST_F(SecurityPackages, ASignedPackageIsAcceptedAndAnUpgradeToItCompletes) {
   auto st = cluster_->Status();
   ASSERT_TRUE(st.ok());
   for (const auto& r : (*st)["replicas"]) EXPECT_EQ(r.value("version", ""), "2.0.0") << st->dump();
+}
+
+// A bound smaller than the kv binary (17 MB optimized).
+class SecurityPackagesSmallBound : public SecurityPackages {
+ protected:
+  void SetUp() override {
+    package_bytes_max_ = 1 << 20;
+    SecurityPackages::SetUp();
+  }
+};
+
+TEST_F(SecurityPackagesSmallBound, AnUploadLargerThanPackageBytesMaxIsRefusedAndCounted) {
+  const fs::path package = CopyPackage(fs::path(scratch_ + "-keys") / "work", "kv-2.0.0");
+  Sign(package, trusted_);
+  // The client knows the bound from the same config and does not send.
+  const std::string local = Refusal(package);
+  EXPECT_TRUE(Contains(local, "larger than limits.package_bytes_max (1048576)")) << local;
+  // Sent anyway: the coordinator refuses it on its declared length and counts it. It may
+  // close the connection before the body is written (then the client sees a write error).
+  const fs::path tarball = fs::path(scratch_ + "-keys") / "work" / "kv-2.0.0.tar";
+  ASSERT_TRUE(PackPackageDir(package.string(), tarball.string()).ok());
+  std::ifstream in(tarball, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  ::signal(SIGPIPE, SIG_IGN);  // this test process writes to a socket the server may close
+  httplib::Client http(kAddress, cluster_->config().admin_port);
+  http.set_write_timeout(std::chrono::seconds(10));
+  http.set_read_timeout(std::chrono::seconds(10));
+  auto res = http.Post("/packages", bytes.str(), "application/octet-stream");
+  if (res) {
+    EXPECT_EQ(res->status, 413) << res->body;
+  }
+  EXPECT_EQ(Refused("too_large", 1), 1u);
+  // By path under package_dir: the tarball's size is checked before anything is read.
+  const fs::path inside = incoming_ / "kv-2.0.0.tar";
+  fs::copy_file(tarball, inside);
+  StatusOr<nlohmann::json> added =
+      PostJson(cluster_->config(), "/packages", {{"path", inside.string()}}, 120000);
+  ASSERT_FALSE(added.ok());
+  EXPECT_TRUE(Contains(added.status().message(), "larger than limits.package_bytes_max"))
+      << added.status().message();
+  EXPECT_EQ(Refused("too_large", 2), 2u);
 }
 
 }  // namespace

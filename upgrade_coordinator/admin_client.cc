@@ -236,6 +236,30 @@ StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string
 
 namespace {
 
+// A write to a connection the coordinator closed (an upload it refused before reading it)
+// raises SIGPIPE, which would end the CLI silently: blocked on this thread while a body is
+// sent, and one left pending is consumed before the mask is restored.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+  ~SigpipeBlocked() {
+    const timespec now{};
+    while (sigtimedwait(&pipe_, nullptr, &now) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+};
+
 // The file at `path` streamed as a request body, 64 KiB at a time.
 httplib::Result PostFile(httplib::Client& http, const std::string& path, const std::string& file,
                          uint64_t size) {
@@ -270,10 +294,18 @@ StatusOr<nlohmann::json> UploadPackage(const ClusterConfig& config, const std::s
     }
   }
   const auto size = fs::file_size(file, ec);
-  StatusOr<Sent> sent = ec ? StatusOr<Sent>(InvalidArgument(path + ": " + ec.message()))
-                           : SendToLeader(config, timeout_ms, [&](httplib::Client& http) {
-                               return PostFile(http, "/packages", file, size);
-                             });
+  StatusOr<Sent> sent = InvalidArgument(path + ": " + ec.message());
+  if (!ec && size > config.limits.package_bytes_max) {
+    // Refused here rather than cut off by the coordinator halfway through the upload.
+    sent = InvalidArgument(path + ": " + std::to_string(size) +
+                           " bytes to upload, larger than limits.package_bytes_max (" +
+                           std::to_string(config.limits.package_bytes_max) + ")");
+  } else if (!ec) {
+    SigpipeBlocked blocked;
+    sent = SendToLeader(config, timeout_ms, [&](httplib::Client& http) {
+      return PostFile(http, "/packages", file, size);
+    });
+  }
   if (!packed_dir.empty()) fs::remove_all(packed_dir, ec);
   if (!sent.ok()) return sent.status();
   return Answer("/packages", *sent);
