@@ -25,6 +25,7 @@
 #include "upgrade_coordinator/curve_config.h"
 #include "upgrade_coordinator/etcd/elector.h"
 #include "upgrade_coordinator/etcd/etcd_record_store.h"
+#include "upgrade_coordinator/package_upload.h"
 #include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
@@ -289,15 +290,17 @@ class Coordinator {
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
-    http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
-      // Hashing and copying a binary takes long: done here, off the event loop, on the term
-      // that leads now (kept alive by this call if leadership ends meanwhile).
+    http_.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& content) {
+      // Receiving, hashing and copying a package takes long: done here, off the event loop,
+      // on the term that leads now (kept alive by this call if leadership ends meanwhile).
       std::shared_ptr<CoordinatorTerm> term;
       {
         std::lock_guard lock(mu_);
         term = term_;
       }
-      ApiAnswer answer = term ? term->api().AddPackage(json_body(req)) : NotLeadingAnswer();
+      ApiAnswer answer =
+          term ? ReceivePackage(term->api(), config_, req, content) : NotLeadingAnswer();
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
