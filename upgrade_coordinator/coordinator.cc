@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/stop_signal.h"
+#include "upgrade_coordinator/admin_body.h"
 #include "upgrade_coordinator/control_link.h"
 #include "upgrade_coordinator/coordinator_bounds.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
@@ -25,6 +26,7 @@
 #include "upgrade_coordinator/curve_config.h"
 #include "upgrade_coordinator/etcd/elector.h"
 #include "upgrade_coordinator/etcd/etcd_record_store.h"
+#include "upgrade_coordinator/package_upload.h"
 #include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
@@ -285,21 +287,23 @@ class Coordinator {
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
   void RouteUpgradeApi() {
     auto json_body = [](const httplib::Request& req) {
-      auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-      return body.is_discarded() || !body.is_object() ? nlohmann::json() : body;
+      StatusOr<nlohmann::json> body = ParseAdminBody(req.body);
+      return body.ok() ? *body : nlohmann::json();
     };
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
-    http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
-      // Hashing and copying a binary takes long: done here, off the event loop, on the term
-      // that leads now (kept alive by this call if leadership ends meanwhile).
+    http_.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& content) {
+      // Receiving, hashing and copying a package takes long: done here, off the event loop,
+      // on the term that leads now (kept alive by this call if leadership ends meanwhile).
       std::shared_ptr<CoordinatorTerm> term;
       {
         std::lock_guard lock(mu_);
         term = term_;
       }
-      ApiAnswer answer = term ? term->api().AddPackage(json_body(req)) : NotLeadingAnswer();
+      ApiAnswer answer =
+          term ? ReceivePackage(term->api(), config_, req, content) : NotLeadingAnswer();
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });

@@ -198,6 +198,8 @@ nlohmann::json CoordinatorTerm::View(int64_t now_us) const {
           {"campaign", api_.CampaignJson()},
           {"hosts", agents_.HostsJson(now_us)},
           {"host_failovers", host_failovers_},
+          {"package_refusals", upgrades_.PackageRefusals()},
+          {"agent_package_refusals", upgrades_.AgentPackageRefusals()},
           {"bounds",
            {{"status_epochs", arbiter_.counters().epochs_refused},
             {"solo_request_ids", arbiter_.counters().solo_request_ids_refused},

@@ -148,7 +148,7 @@ class AgentDaemon {
       return FailedPrecondition("another agent runs for host " + host_.name + ": " +
                                 lock.status().message());
     lock_ = std::make_unique<PidLock>(std::move(lock).value());
-    auto store = PackageStore::Open(dir_ + "/packages");
+    auto store = PackageStore::Open(dir_ + "/packages", PackagePolicyOf(config_));
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
     receiver_ = std::make_unique<PackageReceiver>(store_.get(), dir_ + "/incoming");
@@ -371,7 +371,9 @@ class AgentDaemon {
       return NotFound("package " + spec.package + "-" + spec.version + " is not on host " +
                       host_.name + " (not distributed yet?)");
     }
-    DUPLEX_RETURN_IF_ERROR(VerifyBinary(*manifest));
+    // Verified again before every start: the signature against security.package_keys, and the
+    // binary against the signed sha256 (a file changed on this host since it was stored).
+    DUPLEX_RETURN_IF_ERROR(VerifyPackage(*manifest, store_->policy()));
     return manifest->BinaryPath();
   }
 
