@@ -176,7 +176,8 @@ class Replica {
     Assignment a;
     a.epoch = epoch;
     a.role = WireRole::kActive;
-    a.peer_endpoint = a.peer_name = "standby";
+    a.peer_endpoint = "standby";
+    a.peer_name = "b";  // the joiner: an active takes a hello only from its assigned standby
     a.lease_echo_us = kNowUs;
     a.skip_lease_wait = true;
     a.cluster_version = cluster_version;
