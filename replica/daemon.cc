@@ -343,6 +343,7 @@ class Daemon final : public ActionSink {
   // member (an agent's, the coordinator's) is refused here, counted. The core then takes a
   // hello only from the assigned standby.
   bool AdmitFromStandby(const std::string& sender, const PeerMessage& message) {
+    if (!curve_->on()) return true;  // nothing to build per message on a plain link
     if (auto* hello = std::get_if<Hello>(&message)) {
       return curve_->Admit(sender, ReplicaMember(hello->replica), AuthRefusal::kClaimMismatch,
                            "a hello claiming replica '" + hello->replica + "'");

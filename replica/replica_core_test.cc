@@ -1415,6 +1415,31 @@ TEST(ReplicaCore, AdminJobsPastTheBoundAreRefusedUntilOneEnds) {
   EXPECT_EQ(pair.core("a").counters().admin_jobs_refused, 1u);
   while (!sink.held.empty()) sink.RunOne();
   pair.core("a").SetActionSink(nullptr);
+
+// Issue 20: a hello at the current epoch from a replica the coordinator did not assign took the
+// session from the real standby. Now it is refused and counted, and a newer epoch in it is not
+// learnt; the real standby's session and acks go on.
+TEST(ReplicaCore, TheActiveTakesAHelloOnlyFromItsAssignedStandby) {
+  Pair pair;
+  StartInSync(pair);
+  pair.Submit("a", Put(1, 1, "k1", "v1"));
+  ASSERT_TRUE(pair.ReplyTo(1, 1));
+  const uint64_t epoch = pair.core("a").epoch();
+  for (uint64_t e : {epoch, epoch + 1}) {
+    Hello hello{"mallory", e, 0, 0, "1.0.0", 1, uint64_t{1} << 40, false};
+    pair.core("a").OnFromStandby("mallory", PeerMessage(hello), pair.now());
+  }
+  EXPECT_EQ(pair.core("a").counters().unassigned_hellos, 2u);
+  EXPECT_EQ(pair.core("a").epoch(), epoch) << "the stranger's newer epoch was learnt";
+  for (Action& action : pair.core("a").TakeActions()) {
+    auto* to = std::get_if<ToStandby>(&action);
+    EXPECT_TRUE(to == nullptr || to->route != "mallory") << "something was sent to the stranger";
+  }
+  pair.Submit("a", Put(1, 2, "k2", "v2"));
+  ASSERT_TRUE(pair.ReplyTo(1, 2));
+  EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kOk);
+  EXPECT_EQ(pair.Get("b", "k2"), "v2");
+  EXPECT_EQ(pair.core("a").role(), RoleState::kReplicating);
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ std::string ControlLink::Dispatch(const std::vector<std::string>& parts, const O
     if (!frame.ok()) return "agent frame: " + frame.status().message();
     auto* report = std::get_if<AgentReport>(&*frame);
     if (report == nullptr) return "agent frame: not an agent report";
-    if (!curve_->Admit(sender_, AgentMember(report->host), AuthRefusal::kClaimMismatch,
+    if (curve_->on() &&
+        !curve_->Admit(sender_, AgentMember(report->host), AuthRefusal::kClaimMismatch,
                        "a report for host '" + report->host + "'")) {
       return "";  // counted and logged by Admit
     }
@@ -64,7 +65,8 @@ std::string ControlLink::Dispatch(const std::vector<std::string>& parts, const O
   if (!frame.ok()) return frame.status().message();
   auto* status = std::get_if<StatusReport>(&*frame);
   if (status == nullptr) return "not a status report";
-  if (!curve_->Admit(sender_, ReplicaMember(status->replica), AuthRefusal::kClaimMismatch,
+  if (curve_->on() &&
+      !curve_->Admit(sender_, ReplicaMember(status->replica), AuthRefusal::kClaimMismatch,
                      "a status for replica '" + status->replica + "'")) {
     return "";
   }

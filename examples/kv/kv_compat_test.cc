@@ -170,14 +170,14 @@ class Replica {
     return hello;
   }
 
-  // Promoted at `epoch` with the standby ("b", the joiner of these tests) recorded out of sync,
-  // as the coordinator does when the old active is gone: solo, leased, features on up to
-  // `cluster_version`. The active takes a hello only from the standby it is assigned.
+  // Promoted at `epoch` with the standby recorded out of sync, as the coordinator does when
+  // the old active is gone: solo, leased, features on up to `cluster_version`.
   void Lead(uint64_t epoch, const std::string& cluster_version) {
     Assignment a;
     a.epoch = epoch;
     a.role = WireRole::kActive;
-    a.peer_endpoint = a.peer_name = "b";
+    a.peer_endpoint = "standby";
+    a.peer_name = "b";  // the joiner: an active takes a hello only from its assigned standby
     a.lease_echo_us = kNowUs;
     a.skip_lease_wait = true;
     a.cluster_version = cluster_version;

@@ -341,8 +341,9 @@ void ActiveTerm::OnFromStandby(const std::string& route, const PeerMessage& mess
   if (auto* hello = std::get_if<Hello>(&message)) {
     // Only the standby the coordinator assigned may open a session: a stranger's hello would
     // replace the session, and its acks would release writes the standby never stored. Its
-    // epoch is not learnt either (it is not of our pair).
-    if (hello->replica != ctx_.assignment().peer_name) {
+    // epoch is not learnt either (it is not of our pair). An older epoch's hello is refused as
+    // stale by OnHello, whoever sends it (our epoch is no secret: /status shows it).
+    if (hello->epoch >= ctx_.epoch() && hello->replica != ctx_.assignment().peer_name) {
       ++ctx_.counters().unassigned_hellos;
       ctx_.Refuse("hello from replica '" + hello->replica + "', but the assigned standby is '" +
                   ctx_.assignment().peer_name + "'");
