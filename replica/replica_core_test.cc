@@ -1415,6 +1415,7 @@ TEST(ReplicaCore, AdminJobsPastTheBoundAreRefusedUntilOneEnds) {
   EXPECT_EQ(pair.core("a").counters().admin_jobs_refused, 1u);
   while (!sink.held.empty()) sink.RunOne();
   pair.core("a").SetActionSink(nullptr);
+}
 
 // Issue 20: a hello at the current epoch from a replica the coordinator did not assign took the
 // session from the real standby. Now it is refused and counted, and a newer epoch in it is not
