@@ -27,6 +27,7 @@
 #include "chaos/lab/nft_isolation.h"
 #include "common/net.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/security_config.h"
 
 namespace duplex::lab {
 namespace {
@@ -513,6 +514,24 @@ TEST(LabPlan, TwoHostsKeepTheCoordinatorOutsideBothAtTheConfigsHost) {
   EXPECT_TRUE(ParseClusterConfig(ClusterConfigToYaml(plan->config), "/").ok());
   EXPECT_NE(PlanLab(Parsed(kNoHosts), LabUpOptions{2, ""})->lab_id, plan->lab_id)
       << "two lab directories, two labs";
+}
+
+TEST(LabPlan, ADerivedConfigWithoutKeysForEveryMemberGetsTheLabsOwnKeys) {
+  StatusOr<LabPlan> plan = PlanLab(Parsed(kNoHosts), LabUpOptions{3, ""});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->keys_dir, "/srv/kv/lab/keys");
+  LabUpOptions plain{3, ""};
+  plain.curve = false;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), plain)->keys_dir, "");
+  // Keys for every member the derived config implies: kept as they are.
+  ClusterConfig keyed = Parsed(kNoHosts);
+  for (const std::string& member : ClusterMembers(plan->config)) {
+    keyed.security.public_keys[member] = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  }
+  keyed.security.keys_dir = "/srv/kv/keys";
+  EXPECT_EQ(PlanLab(keyed, LabUpOptions{3, ""})->keys_dir, "");
+  // An operator's config run as it is: `duplex keys init` gives it keys, not the lab.
+  EXPECT_EQ(PlanLab(Parsed(kTwoHosts), LabUpOptions{})->keys_dir, "");
 }
 
 TEST(LabPlan, NamedLabHostsAreUsedAsWrittenOrExtendedByHosts) {
