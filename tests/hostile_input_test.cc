@@ -29,6 +29,7 @@
 #include "replica/frame_stream.h"
 #include "tests/test_support.h"
 #include "upgrade_coordinator/agent/agent_protocol.h"
+#include "upgrade_coordinator/security_config.h"
 
 namespace duplex {
 namespace {

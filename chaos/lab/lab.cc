@@ -148,7 +148,14 @@ StatusOr<Lab> Lab::Start(const LabPlan& plan, const std::string& duplex_binary) 
                 plan.keys_dir);
   if (plan.derived) {
     ClusterConfig config = plan.config;
-    if (!plan.keys_dir.empty()) DUPLEX_RETURN_IF_ERROR(AddClusterKeys(&config, plan.keys_dir));
+    if (!plan.keys_dir.empty()) {
+      // The lab's own keys, made anew at each `up` (InitClusterKeys overwrites none): no
+      // process of an earlier lab runs here (CheckNotUp), so none holds the old ones.
+      std::error_code ec;
+      std::filesystem::remove_all(plan.keys_dir, ec);
+      if (ec) return IOError("cannot clear " + plan.keys_dir + ": " + ec.message());
+      DUPLEX_RETURN_IF_ERROR(AddClusterKeys(&config, plan.keys_dir));
+    }
     DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(plan.config_path, ClusterConfigToYaml(config)));
   }
   if (!plan.etcd.empty() && ::access(kEtcdBinary, X_OK) != 0) {
