@@ -705,7 +705,17 @@ TEST_F(StandInLabTest, StartsEveryHostCrashesOneBootsItAgainAndTakesTheLabDown) 
   ASSERT_TRUE(lab.ok()) << lab.status().message();
   const std::string lab_dir = (dir_ / "lab").string();
   EXPECT_TRUE(fs::exists(lab_dir + "/lab.json"));
-  EXPECT_TRUE(LoadClusterConfig(lab_dir + "/cluster.yaml").ok());
+  // CURVE on: a key per member, each secret readable by its owner only.
+  StatusOr<ClusterConfig> written = LoadClusterConfig(lab_dir + "/cluster.yaml");
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->security.keys_dir, lab_dir + "/keys");
+  for (const std::string& member : ClusterMembers(*written)) {
+    EXPECT_TRUE(written->security.public_keys.contains(member)) << member;
+    const fs::path secret = fs::path(lab_dir) / "keys" / (member + ".secret");
+    EXPECT_EQ(fs::status(secret).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << secret;
+  }
   ASSERT_EQ(lab->state().processes.size(), 4u);  // three agents, one coordinator (on h3)
   EXPECT_EQ(lab->state().processes[3].host, "h3");
   const HostProcesses tagged(lab->state().lab_id);
