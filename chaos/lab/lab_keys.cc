@@ -12,7 +12,11 @@ bool KeysCoverMembers(const ClusterConfig& config) {
 }
 
 Status AddClusterKeys(ClusterConfig* config, const std::string& keys_dir) {
-  auto keys = InitClusterKeys(*config, keys_dir);
+  // The members as the daemons will see them: a config built in code has no implied host yet
+  // (the loader adds "local", whose agent is a member), so read it back as a file would be.
+  StatusOr<ClusterConfig> loaded = ParseClusterConfig(ClusterConfigToYaml(*config));
+  if (!loaded.ok()) return loaded.status();
+  auto keys = InitClusterKeys(*loaded, keys_dir);
   if (!keys.ok()) {
     return Status(keys.status().code(), "cannot make the cluster's CURVE keys in " + keys_dir +
                                             ": " + keys.status().message());
