@@ -1,11 +1,14 @@
 # duplex — the two commands a newcomer needs:
 #   make demo   installs what is missing, builds, runs the demo
 #   make test   installs what is missing, builds, runs every test (and again under ASan+UBSan)
+#   make fuzz   builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS (fuzz/README.md)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan demo test test-fast test-asan format format-check clean
+.PHONY: all deps build build-asan build-fuzz demo test test-fast test-asan fuzz format format-check clean
 
 all: build
 
@@ -23,6 +26,21 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
 
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The fuzz tree: clang, every library instrumented; ccache when installed (a warm cache turns
+# the build into links). Only the fuzz targets are built.
+$(FUZZ_BUILD)/Makefile: CMakeLists.txt | deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUPLEX_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+	  $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
+build-fuzz: deps $(FUZZ_BUILD)/Makefile
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+# Every fuzz target for FUZZ_SECONDS from its seed corpus, two at a time; fails on any crash,
+# leak, timeout or sanitizer report (scripts/run-fuzz).
+fuzz: build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-fuzz
 
 demo: build
 	$(BUILD)/duplex demo
@@ -50,4 +68,4 @@ format-check: deps
 	echo "clang-format: clean"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

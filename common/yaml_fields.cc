@@ -2,11 +2,15 @@
 // here, and a conversion that does not apply is a false or an error Status.
 #include "common/yaml_fields.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <set>
+#include <sstream>
 #include <vector>
 
 namespace duplex {
@@ -14,6 +18,84 @@ namespace {
 
 std::string LineOf(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1);  // yaml-cpp counts from 0
+}
+
+// The length of the UTF-8 sequence starting at `at`, or 0 when it is not one (a stray
+// continuation byte, an overlong form, a surrogate, above U+10FFFF, or cut short).
+size_t Utf8SequenceBytes(std::string_view text, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  const uint8_t lead = byte(at);
+  if (lead < 0x80) return 1;
+  const size_t n = lead >= 0xC2 && lead <= 0xDF   ? 2
+                   : lead >= 0xE0 && lead <= 0xEF ? 3
+                   : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                  : 0;
+  if (n == 0 || at + n > text.size()) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(at + i) & 0xC0) != 0x80) return 0;
+  }
+  const uint8_t second = byte(at + 1);
+  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) ||
+      (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F)) {
+    return 0;
+  }
+  return n;
+}
+
+// YAML is Unicode text. yaml-cpp reads any bytes, but writes each byte that is not UTF-8 as
+// U+FFFD, so such a value would change on its way through a written config (found by
+// fuzz/cluster_config_fuzz.cc: a public key of 40 bytes came back as 43 characters).
+Status CheckUtf8(std::string_view text) {
+  size_t line = 1;
+  for (size_t at = 0; at < text.size();) {
+    const size_t n = Utf8SequenceBytes(text, at);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02x", static_cast<uint8_t>(text[at]));
+      return InvalidArgument("line " + std::to_string(line) + ": not UTF-8 text (byte " + hex +
+                             ")");
+    }
+    if (text[at] == '\n') ++line;
+    at += n;
+  }
+  return Status::Ok();
+}
+
+// Where each document of a YAML stream starts; nothing else is kept.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// How many documents `text` holds. Counted here rather than with YAML::LoadAll: yaml-cpp 0.7's
+// LoadAll loops forever, allocating, on a stream whose first token it cannot start a node with
+// (",", jbeder/yaml-cpp#1040, fixed upstream after 0.7 by #1319), because each next document
+// starts where the last did without consuming anything. A document that starts where the one
+// before started is that error, with its line. Throws what the parser throws.
+StatusOr<size_t> CountDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    const std::vector<YAML::Mark>& starts = documents.starts;
+    if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+      return InvalidArgument(LineOf(starts.back()) + ": not a YAML document");
+    }
+  }
+  return documents.starts.size();
 }
 
 std::string Join(const std::string& path, std::string_view key) {
@@ -35,18 +117,20 @@ YamlField::Decimal ParseDecimal(const std::string& text, T* out) {
 }  // namespace
 
 StatusOr<YamlField> YamlField::Parse(const std::string& text, const std::string& document) {
-  std::vector<YAML::Node> documents;
+  DUPLEX_RETURN_IF_ERROR(CheckUtf8(text));
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    StatusOr<size_t> documents = CountDocuments(text);
+    if (!documents.ok()) return documents.status();
+    if (*documents > 1) {
+      return InvalidArgument(document + ": holds " + std::to_string(*documents) +
+                             " YAML documents (separated by ---), expected one");
+    }
+    if (*documents == 1) root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return InvalidArgument(e.msg);
     return InvalidArgument(LineOf(e.mark) + ": " + e.msg);
   }
-  if (documents.size() > 1) {
-    return InvalidArgument(document + ": holds " + std::to_string(documents.size()) +
-                           " YAML documents (separated by ---), expected one");
-  }
-  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   return YamlField(std::make_shared<const YAML::Node>(root), "", document);
 }

@@ -119,6 +119,42 @@ TEST(YamlFields, ParseNamesTheLineOfASyntaxErrorAndRefusesASecondDocument) {
   EXPECT_EQ(empty->size(), 0u);
 }
 
+// Found by fuzz/manifest_fuzz.cc and fuzz/scenario_fuzz.cc: yaml-cpp 0.7's LoadAll looped
+// forever, allocating, on a stream starting with "," (jbeder/yaml-cpp#1040). Parse counts the
+// documents itself and refuses one that makes no progress.
+TEST(YamlFields, AStreamYamlCppCannotStartADocumentWithIsAnErrorNotAHang) {
+  for (const char* text : {",", " ,a", "# comment\n, 5.0", ",name: x\n"}) {
+    StatusOr<YamlField> bad = YamlField::Parse(text, "manifest");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_TRUE(bad.status().message().ends_with(": not a YAML document"))
+        << bad.status().message();
+  }
+  StatusOr<YamlField> three = YamlField::Parse("a: 1\n---\nb: 2\n---\nc: 3\n", "manifest");
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.status().message(),
+            "manifest: holds 3 YAML documents (separated by ---), expected one");
+  EXPECT_EQ(ParseOk("---\na: 1\n").size(), 1u);
+  EXPECT_EQ(ParseOk("# only a comment\n").size(), 0u);
+}
+
+// Found by fuzz/cluster_config_fuzz.cc: yaml-cpp reads any bytes but writes each one that is
+// not UTF-8 as U+FFFD, so a value changed on its way through a written config. Text that is
+// not UTF-8 is refused with its line.
+TEST(YamlFields, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  for (const char* text :
+       {"a: 1\nb: \"x\x8ay\"\n", "a: 1\nb: \xc0\xaf\n", "a: 1\nb: \xed\xa0\x80\n",
+        "a: 1\nb: \xf4\x90\x80\x80\n", "a: 1\nb: \xe2\x82\n"}) {
+    StatusOr<YamlField> bad = YamlField::Parse(text, "config");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_TRUE(bad.status().message().starts_with("line 2: not UTF-8 text (byte 0x"))
+        << bad.status().message();
+  }
+  YamlField root = ParseOk("name: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n");
+  std::string name;
+  ASSERT_TRUE(root["name"].ReadText(&name).ok());
+  EXPECT_EQ(name, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
 TEST(YamlFields, WrittenTextReadsBackTheSame) {
   YamlWriter out;
   out.BeginMap();

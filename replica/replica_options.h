@@ -26,13 +26,20 @@ constexpr bool TailResumesInSameEpoch(const StandbyTail& tail) {
   return tail.standby_epoch == tail.active_epoch;
 }
 
+// The defaults of heartbeat_ms and lease_ms, named so that their relation can be asserted
+// (clang 14 does not take a ReplicaOptions{}, with its strings, as a constant expression).
+inline constexpr int kHeartbeatMsDefault = 20;
+inline constexpr int kLeaseMsDefault = 200;
+static_assert(kHeartbeatMsDefault * 3 < kLeaseMsDefault,
+              "a lease must survive a lost heartbeat or two");
+
 struct ReplicaOptions {
   std::string name;
   std::string endpoint;     // this replica's data-plane endpoint, given to clients as a hint
   std::string archive_dir;  // "_checkpoint" writes only below this directory
   bool async = false;       // acknowledge after the local commit, lag bounded by lag_ops_max
-  int heartbeat_ms = 20;
-  int lease_ms = 200;
+  int heartbeat_ms = kHeartbeatMsDefault;
+  int lease_ms = kLeaseMsDefault;
   int ack_timeout_ms = 100;       // the standby silent this long: ask the coordinator to go solo
   uint64_t batch_ops_max = 1024;  // group commit: requests per WriteBatch
   uint64_t lag_ops_max = 10000;   // deltas in flight to the standby
@@ -47,7 +54,5 @@ struct ReplicaOptions {
   // The catch-up rule: whether a returning standby's log may resume after its last entry.
   TailRule tail_resumes = &TailResumesInSameEpoch;
 };
-static_assert(ReplicaOptions{}.heartbeat_ms * 3 < ReplicaOptions{}.lease_ms,
-              "a lease must survive a lost heartbeat or two");
 
 }  // namespace duplex

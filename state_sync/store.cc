@@ -34,6 +34,8 @@ constexpr char kMetaKey[] = "meta";
 constexpr char kMetaFormat = 1;
 constexpr size_t kMetaFixedBytes = 1 + 6 * 8;
 
+}  // namespace
+
 std::string EncodeMeta(const StoreMeta& m) {
   std::string out(1, kMetaFormat);
   out.reserve(kMetaFixedBytes + m.cluster_version.size());
@@ -65,6 +67,8 @@ StatusOr<StoreMeta> DecodeMeta(std::string_view v) {
   m.cluster_version = std::string(v.substr(kMetaFixedBytes));
   return m;
 }
+
+namespace {
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();

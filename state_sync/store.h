@@ -49,6 +49,12 @@ struct StoreMeta {
   std::string cluster_version;       // features are on up to this version ("" = none yet)
 };
 
+// The metadata record as the store writes it and reads it back (one value: a format byte,
+// six big-endian words, the cluster version). DecodeMeta treats the bytes as hostile
+// (fuzz/stored_fuzz.cc): a short or unknown record is a Corruption naming what was wrong.
+std::string EncodeMeta(const StoreMeta& meta);
+StatusOr<StoreMeta> DecodeMeta(std::string_view bytes);
+
 // Reads a consistent snapshot of the state in chunks (for a standby's full resync).
 class SnapshotCursor {
  public:

@@ -79,6 +79,14 @@ StatusOr<Delta> FromWire(wire::Delta::Reader in) {
   d.session.message = in.getResponseMessage();
   d.session.value = FromCapnpData(in.getResponseValue());
   d.session.used_ms = in.getUsedMs();
+  // What ToWire asserts it never writes is refused here: decoded, it would reach that
+  // assertion when the standby stores the delta (found by fuzz/stored_fuzz.cc).
+  if (d.schema == 0) {
+    return Corruption("delta " + std::to_string(d.seq) + ": schema 0 (schemas start at 1)");
+  }
+  if (d.client_id == 0 && d.session != SessionEntry{}) {
+    return Corruption("delta " + std::to_string(d.seq) + ": a session entry without a client");
+  }
   DUPLEX_ASSERT(d.seq >= 1, "a decoded delta has a seq (seq 0 was refused above)", d.seq);
   return d;
 }
@@ -160,6 +168,10 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
       for (auto d : r.getDeltas()) {
         auto delta = FromWire(d);
         if (!delta.ok()) return delta.status();
+        if (delta->epoch > b.epoch) {
+          return Corruption("delta batch of epoch " + std::to_string(b.epoch) +
+                            ": carries a delta of the later epoch " + std::to_string(delta->epoch));
+        }
         b.deltas.push_back(std::move(delta).value());
       }
       DUPLEX_ASSERT(b.deltas.size() == r.getDeltas().size(), "every wire delta is read",
@@ -168,6 +180,12 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
     }
     case wire::PeerMessage::SNAPSHOT_CHUNK: {
       auto r = in.getSnapshotChunk();
+      if (r.getSnapshotEpoch() > r.getEpoch()) {
+        return Corruption("snapshot chunk of epoch " + std::to_string(r.getEpoch()) +
+                          ": a snapshot of the later epoch " +
+                          std::to_string(r.getSnapshotEpoch()));
+      }
+      if (r.getSchema() == 0) return Corruption("snapshot chunk: schema 0 (schemas start at 1)");
       return PeerMessage(SnapshotChunk{
           r.getEpoch(), r.getSessionId(), r.getSnapshotEpoch(), r.getSnapshotSeq(), r.getIndex(),
           r.getLast(), MutationsFromWire(r.getEntries()), r.getSchema(), r.getSentUs()});
@@ -201,8 +219,14 @@ StatusOr<Delta> DecodeDelta(std::string_view bytes) {
   // Copy into word-aligned memory: RocksDB slices carry no alignment promise.
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.data(), bytes.size());
+  // The limits the frame envelope sets (replica/frame_envelope.cc): Cap'n Proto's default lets a
+  // few stored bytes declare millions of empty mutations, each costing a std::string pair here
+  // (found by fuzz/stored_fuzz.cc: a 185-byte delta took 700 MB to decode).
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words.size() * 2 + 64;
+  options.nestingLimit = 16;
   try {
-    capnp::FlatArrayMessageReader reader(words);
+    capnp::FlatArrayMessageReader reader(words, options);
     return FromWire(reader.getRoot<wire::Delta>());
   } catch (const kj::Exception& e) {
     return Corruption(std::string("stored delta: ") + e.getDescription().cStr());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "common/assert.h"
 #include "feature_flags/feature_set.h"
@@ -124,22 +125,89 @@ void EventLog::Write(int64_t now_us, nlohmann::json event) {
   std::fflush(file_);  // readable by a checker at once; durability is not needed
 }
 
-StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("event log " + path + ": cannot open");
+namespace {
+
+// The fields the readers of an event log take (chaos/checker.h, the scenario runner), each of
+// the type it must have when present. They read with nlohmann's value(), which throws on
+// another type and casts a float to an integer (undefined when out of range): an event with a
+// field of another type, or one that is no object, is refused here, with the field named
+// (found by fuzz/history_fuzz.cc: {"kind":"replica","replica":false} threw a type_error).
+Status CheckEventFields(const nlohmann::json& event) {
+  if (!event.is_object()) return Corruption("not a JSON object");
+  struct Field {
+    const char* name;
+    nlohmann::json::value_t type;
+  };
+  using T = nlohmann::json::value_t;
+  static constexpr Field kFields[] = {{"kind", T::string},
+                                      {"replica", T::string},
+                                      {"role", T::string},
+                                      {"version", T::string},
+                                      {"cluster_version", T::string},
+                                      {"coordinator", T::string},
+                                      {"state", T::string},
+                                      {"step", T::string},
+                                      {"result", T::string},
+                                      {"reason", T::string},
+                                      {"alive", T::boolean},
+                                      {"acting", T::boolean},
+                                      {"lock", T::boolean},
+                                      {"t_us", T::number_integer},
+                                      {"epoch", T::number_integer},
+                                      {"term", T::number_integer},
+                                      {"id", T::number_integer},
+                                      {"pid", T::number_integer},
+                                      {"applied_seq", T::number_integer},
+                                      {"wall_ms", T::number_integer}};
+  for (const Field& field : kFields) {
+    auto it = event.find(field.name);
+    if (it == event.end()) continue;
+    // Integers are signed or unsigned in nlohmann's terms; either is an integer here.
+    const bool ok =
+        field.type == T::number_integer ? it->is_number_integer() : it->type() == field.type;
+    if (!ok) {
+      return Corruption(std::string("field \"") + field.name + "\" is not " +
+                        (field.type == T::string    ? "a string"
+                         : field.type == T::boolean ? "true or false"
+                                                    : "an integer"));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<nlohmann::json>> ParseEventLog(std::string_view text,
+                                                    const std::string& source) {
   std::vector<nlohmann::json> events;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
+  size_t at = 0;
+  for (int n = 1; at < text.size(); ++n) {
+    size_t end = text.find('\n', at);
+    const bool last = end == std::string_view::npos;
+    if (last) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
     if (line.empty()) continue;
     auto event = nlohmann::json::parse(line, nullptr, false);
     // A coordinator killed mid-write leaves a torn last line: only that one is forgiven.
     if (event.is_discarded()) {
-      if (in.peek() == std::char_traits<char>::eof()) break;
-      return Corruption(path + ":" + std::to_string(n) + ": not JSON");
+      if (last || at == text.size()) break;
+      return Corruption(source + ":" + std::to_string(n) + ": not JSON");
+    }
+    if (Status fields = CheckEventFields(event); !fields.ok()) {
+      return Corruption(source + ":" + std::to_string(n) + ": " + fields.message());
     }
     events.push_back(std::move(event));
   }
   return events;
+}
+
+StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("event log " + path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseEventLog(text.str(), path);
 }
 
 }  // namespace duplex

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -72,6 +73,10 @@ class EventLog {
 };
 
 // Reads an events.jsonl; the error names the line that is not JSON.
+// ParseEventLog: the same over its text, `source` naming it in errors (pure; fuzzed by
+// fuzz/history_fuzz.cc).
+StatusOr<std::vector<nlohmann::json>> ParseEventLog(std::string_view text,
+                                                    const std::string& source);
 StatusOr<std::vector<nlohmann::json>> ReadEventLog(const std::string& path);
 
 }  // namespace duplex

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
+#include "upgrade_coordinator/admin_body.h"
+
 namespace duplex {
 namespace {
 
@@ -19,18 +23,61 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
           {"upgrade_from", m.upgrade_from.ToString()},
           {"schema", m.schema},
           {"features", features},
+          {"signer", m.signer},
           {"dir", m.dir}};
 }
 
 }  // namespace
 
 ApiAnswer UpgradesApi::AddPackage(const nlohmann::json& body) {
-  std::string path = body.value("path", "");
-  if (path.empty()) return Error(400, "path: required");
-  auto added = upgrades_->AddPackage(path);
-  if (!added.ok()) return Error(400, added.status().message());
-  spdlog::info("package {} {} stored", added->name, added->version.ToString());
+  auto request = DecodeAddPackage(body);
+  if (!request.ok()) {
+    return Error(400, request.status().message() + "; or upload the package as the body");
+  }
+  StatusOr<std::string> allowed = PathUnderPackageDir(request->path);
+  if (!allowed.ok()) {
+    upgrades_->CountPackageRefusal(PackageRefusal::kOutsideDir);
+    spdlog::warn("POST /packages refused: {}", allowed.status().message());
+    return Error(403, allowed.status().message());
+  }
+  return StorePackage(*allowed, *allowed);
+}
+
+ApiAnswer UpgradesApi::StorePackage(const std::string& file, const std::string& shown_as) {
+  auto added = upgrades_->AddPackage(file);
+  if (!added.ok()) {
+    std::string why = added.status().message();
+    if (why.starts_with(file)) why = shown_as + why.substr(file.size());
+    spdlog::warn("package refused: {}", why);
+    return Error(400, why);
+  }
+  spdlog::info("package {} {} stored{}", added->name, added->version.ToString(),
+               added->signer.empty() ? " (unsigned)" : ", signed by " + added->signer);
   return {200, ManifestJson(*added)};
+}
+
+// The rule of POST /packages {"path"}: the path, with every symbolic link resolved, must lie
+// inside security.package_dir (also resolved), so no file elsewhere that the coordinator can
+// read is ever copied, and later executed, on a caller's word.
+StatusOr<std::string> UpgradesApi::PathUnderPackageDir(const std::string& path) const {
+  const std::string dir = PackagePolicyOf(config_).package_dir;
+  const std::string rule = "POST /packages {\"path\"}: ";
+  if (dir.empty()) {
+    return FailedPrecondition(rule +
+                              "refused: security.package_dir is not configured, so only "
+                              "uploads are accepted (duplex package add uploads the package)");
+  }
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::canonical(path, ec);
+  if (ec) return FailedPrecondition(rule + path + ": " + ec.message());
+  const std::filesystem::path base = std::filesystem::canonical(dir, ec);
+  if (ec) return FailedPrecondition(rule + "security.package_dir " + dir + ": " + ec.message());
+  const std::string prefix = base.string() + "/";
+  if (!resolved.string().starts_with(prefix)) {
+    return FailedPrecondition(rule + path + " (" + resolved.string() +
+                              ") is not under security.package_dir " + base.string());
+  }
+  return resolved.string();
 }
 
 ApiAnswer UpgradesApi::ListPackages() const {
@@ -92,18 +139,15 @@ ApiAnswer UpgradesApi::Start(const nlohmann::json& body) {
     return Error(409, "campaign " + std::to_string(last->id) + " is " + Name(last->state));
   }
   if (arbiter_->record().lock) return Error(409, "the management lock is held");
+  auto request = DecodeUpgradeStart(body);
+  if (!request.ok()) return Error(400, request.status().message());
   CampaignRecord r;
-  try {
-    r.to = body.at("to").get<std::string>();
-    r.package = body.value("package", "");
-    r.soak_ms = body.value("soak_ms", int64_t{5000});
-    r.auto_finalize = body.value("auto_finalize", false);
-    r.force = body.value("force", false);
-  } catch (const std::exception& e) {
-    return Error(400, std::string("upgrade start: ") + e.what());
-  }
+  r.to = request->to;
+  r.package = request->package;
+  r.soak_ms = request->soak_ms;
+  r.auto_finalize = request->auto_finalize;
+  r.force = request->force;
   if (!ParseVersion(r.to).ok()) return Error(400, "to: \"" + r.to + "\" is not a version");
-  if (r.soak_ms < 0) return Error(400, "soak_ms: must not be negative");
   r.from = arbiter_->record().cluster_version;
   if (r.from == r.to) return Error(409, "the cluster already runs " + r.to);
   if (auto chosen = upgrades_->PackageFor(r.package, r.to); !chosen.ok()) {

@@ -2,6 +2,9 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <kj/debug.h>
+
+#include <cstring>
 
 #include "replica/frame_envelope.h"
 #include "upgrade_coordinator/agent/agent.capnp.h"
@@ -9,7 +12,14 @@
 namespace duplex {
 namespace {
 
-std::string Text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+// A text field's bytes. One holding a NUL is refused (Cap'n Proto text has none): KJ encodes a
+// std::string through c_str(), so the bytes after a NUL would be lost on the way back and the
+// value would change in a round trip (found by fuzz/agent_frame_fuzz.cc). The exception
+// becomes DecodeAgentFrame's "malformed agent frame" Corruption.
+std::string Text(capnp::Text::Reader t) {
+  KJ_REQUIRE(std::strlen(t.cStr()) == t.size(), "a text field holds a NUL byte");
+  return std::string(t.cStr(), t.size());
+}
 
 void ToWire(const ReplicaProcess& p, agent_wire::ReplicaProcess::Builder b) {
   b.setReplica(p.replica);
@@ -115,6 +125,7 @@ void ToWire(const PackagePart& v, agent_wire::PackagePart::Builder b) {
   b.setManifest(v.manifest);
   b.setOffset(v.offset);
   b.setTotalBytes(v.total_bytes);
+  b.setSignature(v.signature);
   b.setData(
       capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(v.data.data()), v.data.size()));
 }
@@ -124,7 +135,8 @@ PackagePart FromWire(agent_wire::PackagePart::Reader r) {
   return {
       Text(r.getName()),     Text(r.getVersion()),
       Text(r.getManifest()), r.getOffset(),
-      r.getTotalBytes(),     std::string(reinterpret_cast<const char*>(data.begin()), data.size())};
+      r.getTotalBytes(),     std::string(reinterpret_cast<const char*>(data.begin()), data.size()),
+      Text(r.getSignature())};
 }
 
 }  // namespace
