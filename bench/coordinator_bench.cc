@@ -113,6 +113,7 @@ StatusOr<lab::Lab*> CoordinatorLabImpl::Lab() {
   up.dir = options_.scratch + "/lab";
   up.first_host_number = options_.first_host;
   up.etcd = true;
+  up.curve = options_.curve;
   const ClusterConfig config = MakeConfig();
   up.etcd_client_port = ports_.Next();
   up.etcd_peer_port = ports_.Next();
@@ -125,7 +126,9 @@ StatusOr<lab::Lab*> CoordinatorLabImpl::Lab() {
     return started.status();
   }
   lab_.emplace(std::move(*started));
-  config_ = plan->config;
+  StatusOr<ClusterConfig> written = lab_->Config();  // as written: with the keys the lab made
+  if (!written.ok()) return written.status();
+  config_ = *written;
   return &*lab_;
 }
 

@@ -91,12 +91,16 @@ StatusOr<lab::Lab*> DuplexHostsSystem::Lab() {
   DUPLEX_RETURN_IF_ERROR(PrepareLabScratch(&options_));
   duplex_binary_ = options_.build_dir + "/duplex";
   const std::string dir = options_.scratch + "/lab";
-  StatusOr<lab::LabPlan> plan = lab::PlanLab(MakeConfig(), lab::LabUpOptions{2, dir});
+  lab::LabUpOptions up{2, dir};
+  up.curve = options_.curve;
+  StatusOr<lab::LabPlan> plan = lab::PlanLab(MakeConfig(), up);
   if (!plan.ok()) return plan.status();
   StatusOr<lab::Lab> started = lab::Lab::Start(*plan, duplex_binary_);
   if (!started.ok()) return started.status();
   lab_.emplace(std::move(*started));
-  config_ = plan->config;
+  StatusOr<ClusterConfig> config = lab_->Config();  // as written: with the keys the lab made
+  if (!config.ok()) return config.status();
+  config_ = *config;
   StatusOr<nlohmann::json> ready = WaitFor(config_, kReadyTimeoutMs, PairReady);
   if (!ready.ok()) return ready.status();
   return &*lab_;

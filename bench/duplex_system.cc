@@ -77,6 +77,7 @@ StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
   fo.log_level = "warn";
   fo.mode = name == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
   fo.restart.restarts_max = 1000;  // the failover trials kill the active again and again
+  fo.curve = options_.curve;
   auto cluster = ClusterFixture::Start(fo);
   if (!cluster.ok()) return cluster.status();
   return (clusters_[name] = std::move(cluster).value()).get();

@@ -33,6 +33,7 @@ struct LabOptions {
   std::string scratch;    // a directory of its own, emptied first
   int first_host = 1;     // the lab's hosts are 127.0.<first_host + i>.1
   int first_port = 0;     // ports from here on, one after the other; 0 = free ports picked
+  bool curve = true;      // duplex: CURVE on its ZeroMQ links (LabUpOptions::curve)
 };
 
 // Hands out the deployments' ports: consecutive from first_port, else free ones.

@@ -85,6 +85,7 @@ class System {
 struct SystemOptions {
   std::string build_dir;  // where duplex and the kv packages are
   std::string scratch;    // a directory of its own, emptied first
+  bool curve = true;      // duplex: CURVE on its ZeroMQ links (FixtureOptions::curve)
 };
 
 // Redis without persistence; with `fsync_every_write`, both servers keep an AOF fsynced

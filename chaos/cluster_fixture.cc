@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "chaos/hooks/crash_point.h"
+#include "chaos/lab/lab_keys.h"
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -103,6 +104,11 @@ StatusOr<std::unique_ptr<ClusterFixture>> ClusterFixture::Start(FixtureOptions o
   f->dir_ = fs::absolute(options.dir).string();
   f->duplex_binary_ = fs::absolute(fs::path(build) / "duplex").string();
   ClusterConfig made = MakeConfig(options, build);
+  // A lab derives its hosts, and so its members: it makes their keys itself (LabUpOptions).
+  if (options.curve && options.hosts == 0) {
+    DUPLEX_RETURN_IF_ERROR(
+        lab::AddClusterKeys(&made, (fs::absolute(options.dir) / "keys").string()));
+  }
   if (options.configure) options.configure(&made);
   if (options.hosts > 0) {
     DUPLEX_RETURN_IF_ERROR(f->StartLab(options, made));
@@ -129,6 +135,7 @@ duplex::Status ClusterFixture::StartLab(const FixtureOptions& options, const Clu
   up.dir = (fs::absolute(options.dir) / "lab").string();
   up.first_host_number = options.lab_first_host;
   up.etcd = options.etcd;
+  up.curve = options.curve;
   if (options.etcd) {
     etcd_client_port_ = up.etcd_client_port = PickPort(options);
     etcd_peer_port_ = up.etcd_peer_port = PickPort(options);

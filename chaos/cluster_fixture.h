@@ -31,6 +31,10 @@ struct FixtureOptions {
   uint64_t log_retain_ops = 200000;
   std::string log_level = "info";
   int ready_timeout_ms = 20000;
+  // CURVE on every ZeroMQ link: a key pair per member under <dir>/keys (with hosts, the lab's
+  // <dir>/lab/keys), set in the config's security section before `configure` sees it.
+  // false: plain links, for a benchmark's baseline beside its secure run.
+  bool curve = true;
   // Last word on the cluster's config before it is written (chaos: proxies, fault files).
   std::function<void(ClusterConfig*)> configure;
   // 0: one host. 2 or more: a lab (needs root for isolation), its hosts h1..hN at

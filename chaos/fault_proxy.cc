@@ -123,24 +123,26 @@ std::optional<FrameHeader> PeekHeader(std::string_view in) {
   return FrameHeader{flags, 9, size};
 }
 
+// The security mechanism a greeting names; kUnknown until its 32 bytes have arrived.
+enum class Mechanism { kUnknown, kNull, kPlain, kCurve };
+
 // Checks the greeting as far as it has arrived. Peers send it in parts (libzmq waits for the
 // peer's signature before sending its version), so nothing here may wait for all 64 bytes.
-Status CheckGreeting(const std::array<uint8_t, kGreetingBytes>& g, size_t seen) {
+StatusOr<Mechanism> CheckGreeting(const std::array<uint8_t, kGreetingBytes>& g, size_t seen) {
   if (seen >= 1 && g[0] != 0xFF) return Corruption("not ZMTP: the greeting does not start 0xFF");
   if (seen >= 10 && (g[9] & 1) == 0) return Corruption("not ZMTP 3.x: a ZMTP 1.0 signature");
   if (seen >= 11 && g[10] < 3) {
     return Corruption("ZMTP major version " + std::to_string(g[10]) + " is not supported");
   }
-  if (seen >= 32) {
-    std::string mechanism;
-    for (size_t i = 12; i < 32 && g[i] != 0; ++i) {
-      mechanism += (g[i] >= 0x20 && g[i] < 0x7F) ? static_cast<char>(g[i]) : '?';
-    }
-    if (mechanism != "NULL" && mechanism != "PLAIN") {
-      return Corruption("mechanism " + mechanism + " is not supported (messages inside commands)");
-    }
+  if (seen < 32) return Mechanism::kUnknown;
+  std::string mechanism;
+  for (size_t i = 12; i < 32 && g[i] != 0; ++i) {
+    mechanism += (g[i] >= 0x20 && g[i] < 0x7F) ? static_cast<char>(g[i]) : '?';
   }
-  return Status::Ok();
+  if (mechanism == "NULL") return Mechanism::kNull;
+  if (mechanism == "PLAIN") return Mechanism::kPlain;
+  if (mechanism == "CURVE") return Mechanism::kCurve;
+  return Corruption("mechanism " + mechanism + " is not supported (NULL, PLAIN or CURVE)");
 }
 
 // One direction of a connection pair: parses ZMTP from the source, decides each message's fate
@@ -166,6 +168,7 @@ class Link {
   // The in-progress message does not count: it cannot complete if reading stops for it.
   bool CanRead() const { return !source_ended_ && QueuedBytes() < options_.buffered_bytes_max; }
   bool Drained() const { return source_ended_ && QueuedBytes() == 0; }
+  bool curve() const { return mechanism_ == Mechanism::kCurve; }
   std::string_view Output() const { return std::string_view(out_).substr(out_pos_); }
   void Written(size_t n);
 
@@ -190,6 +193,7 @@ class Link {
   std::mt19937_64 rng_;
   std::array<uint8_t, kGreetingBytes> greeting_{};
   size_t greeting_seen_ = 0;
+  Mechanism mechanism_ = Mechanism::kUnknown;
   std::string in_;   // read, not yet parsed
   Message pending_;  // frames of the message in progress
   std::optional<Message> held_;
@@ -213,8 +217,13 @@ Status Link::Feed(const char* data, size_t n, const LinkFaults& faults, int64_t 
       used = std::min(kGreetingBytes - greeting_seen_, in.size() - pos);
       std::memcpy(greeting_.data() + greeting_seen_, in.data() + pos, used);
       greeting_seen_ += used;
-      status = CheckGreeting(greeting_, greeting_seen_);
-      if (status.ok()) out_.append(in.substr(pos, used));
+      StatusOr<Mechanism> mechanism = CheckGreeting(greeting_, greeting_seen_);
+      if (mechanism.ok()) {
+        mechanism_ = *mechanism;
+        out_.append(in.substr(pos, used));
+      } else {
+        status = mechanism.status();
+      }
     } else {
       status = TakeFrame(in.substr(pos), &used, faults, now_us);
     }
@@ -361,8 +370,9 @@ void Link::Written(size_t n) {
 class Pair {
  public:
   Pair(int client_fd, int target_fd, bool connecting, uint64_t ordinal, const ProxyOptions& options,
-       LinkCells (&cells)[2], int64_t now_us)
+       LinkCells (&cells)[2], std::atomic<uint64_t>* curve_connections, int64_t now_us)
       : options_(options),
+        curve_connections_(curve_connections),
         fd_{client_fd, target_fd},
         connecting_(connecting),
         connect_deadline_us_(now_us + int64_t{options.connect_timeout_ms} * 1000),
@@ -391,6 +401,8 @@ class Pair {
   static const char* SideName(int side) { return side == 0 ? "client" : "target"; }
 
   const ProxyOptions& options_;
+  std::atomic<uint64_t>* curve_connections_;  // counted once, when a greeting names CURVE
+  bool curve_counted_ = false;
   int fd_[2];
   bool connecting_;
   int64_t connect_deadline_us_;
@@ -470,6 +482,10 @@ Status Pair::ReadSide(int side, const LinkFaults& faults, int64_t now_us) {
     const ssize_t n = ::recv(fd_[side], buf, sizeof(buf), 0);
     if (n > 0) {
       DUPLEX_RETURN_IF_ERROR(link.Feed(buf, static_cast<size_t>(n), faults, now_us));
+      if (link.curve() && !curve_counted_) {
+        curve_counted_ = true;
+        ++*curve_connections_;
+      }
     } else if (n == 0) {
       link.EndSource(faults, now_us);
       return Status::Ok();
@@ -550,8 +566,9 @@ class FaultProxyImpl final : public FaultProxy {
   }
 
   ProxyCounters counters() const override {
-    return {cells_[0].Load(), cells_[1].Load(), connections_.load(), severed_connections_.load(),
-            failed_connections_.load()};
+    return {cells_[0].Load(),           cells_[1].Load(),
+            connections_.load(),        severed_connections_.load(),
+            failed_connections_.load(), curve_connections_.load()};
   }
 
   void Stop() override {
@@ -590,6 +607,7 @@ class FaultProxyImpl final : public FaultProxy {
   std::atomic<uint64_t> connections_{0};
   std::atomic<uint64_t> severed_connections_{0};
   std::atomic<uint64_t> failed_connections_{0};
+  std::atomic<uint64_t> curve_connections_{0};
 
   // Proxy thread only.
   std::vector<std::unique_ptr<Pair>> pairs_;
@@ -696,7 +714,7 @@ void FaultProxyImpl::Accept(bool severed, int64_t now_us) {
     SetNoDelay(client);
     SetNoDelay(target);
     pairs_.push_back(std::make_unique<Pair>(client, target, /*connecting=*/rc != 0, next_ordinal_++,
-                                            options_, cells_, now_us));
+                                            options_, cells_, &curve_connections_, now_us));
     ++connections_;
   }
 }

@@ -1,8 +1,29 @@
 // FaultProxy: a TCP proxy on 127.0.0.1 for one ZeroMQ link between real processes. It parses
 // ZMTP 3.x framing and injects faults per whole message (drop, delay, duplicate, reorder, corrupt,
 // blackhole) or cuts the link (sever); ZMTP commands always pass, untouched and undelayed.
-// Limits: NULL/PLAIN mechanisms only (CURVE hides messages in commands); other peers are closed.
+// Mechanisms NULL, PLAIN and CURVE (see "CURVE" below); any other peer is closed.
 // Owned by the chaos harness or a test; one background thread each; every method is thread-safe.
+//
+// CURVE (libzmq 4.3.4, checked in curve_mechanism_base.cpp and stream_engine_base.cpp): the
+// handshake (HELLO, WELCOME, INITIATE, READY or ERROR) travels as ZMTP commands, which pass
+// untouched, so the proxy needs no key and the ZAP handler decides as without it. After it, every
+// message *part* is one ordinary frame without the MORE flag whose body is "\x07MESSAGE", an
+// 8-byte nonce and a box holding the part's flags and bytes; the proxy sees one message per part.
+// What each fault then does:
+// - drop, delay, blackhole and sever work as on NULL: the receiver takes any nonce above the
+//   last one it opened, so a gap left by a drop is accepted and the session stays up.
+// - corrupt: the box (or its header) no longer opens; the receiver drops the connection
+//   (EPROTO), the connecting peer reconnects with a new handshake, and what was in flight on
+//   that connection is lost. The corrupted bytes themselves never reach the application.
+// - duplicate: the first copy is delivered; the second repeats a nonce and the receiver drops
+//   the connection as above.
+// - reorder: the later message is delivered; the held one comes with a lower nonce and the
+//   receiver drops the connection, so the held message is lost.
+// So under CURVE, corrupt, duplicate and reorder all end as loss plus a reconnection, which the
+// peers must survive as they survive sever. Two further differences: a message of several parts
+// meets the dice part by part (a dropped part leaves the receiver a message short of it, or joined
+// to the next message's parts), and ZMTP heartbeats (PING/PONG) are sealed like messages, so a
+// blackhole drops them too (duplex sets no ZMTP heartbeat; a peer that does will time out).
 #pragma once
 
 #include <cstddef>
@@ -22,7 +43,8 @@ struct LinkFaults {
   double duplicate = 0;  // the message is sent twice, back to back
   double reorder = 0;    // the message is held and sent right after the next one
   double corrupt = 0;    // one byte of one frame body is flipped; frame headers are never touched
-  int delay_ms = 0;      // every message waits delay_ms + uniform [0, jitter_ms]; order is kept
+  // Under CURVE, duplicate, reorder and corrupt make the receiver drop the connection (see top).
+  int delay_ms = 0;  // every message waits delay_ms + uniform [0, jitter_ms]; order is kept
   int jitter_ms = 0;
   // A partition that keeps the TCP/ZMTP session up: every message is dropped, but commands
   // (READY, PING, PONG) still pass, so neither peer sees a disconnect or a heartbeat timeout.
@@ -48,6 +70,7 @@ struct ProxyCounters {
   // Reset on an error (not ZMTP 3.x, too large, target unreachable, a peer's reset) or refused
   // above connections_max.
   uint64_t failed_connections = 0;
+  uint64_t curve_connections = 0;  // connections whose greeting named CURVE (see the top)
 };
 
 struct ProxyOptions {

@@ -611,6 +611,22 @@ class Run {
     return out;
   }
 
+  // Whether the links were sealed: CURVE in the config, and the connections the fault proxies
+  // carried (each one through a proxy whose greeting named CURVE counts in curve_connections).
+  json CurveFacts() const {
+    uint64_t proxied = 0, curve = 0;
+    for (const auto* proxies : {&peer_, &control_}) {
+      for (const auto& [name, proxy] : *proxies) {
+        const chaos::ProxyCounters c = proxy->counters();
+        proxied += c.connections;
+        curve += c.curve_connections;
+      }
+    }
+    return {{"on", cluster_->config().security.curve()},
+            {"proxied_connections", proxied},
+            {"curve_connections", curve}};
+  }
+
   json Judge() {
     // After the faults: writes go on being acknowledged; then, writes stopped, the pair must
     // be ready (standby in sync at the active's seq) and converge within the bound. Waiting
@@ -735,6 +751,7 @@ class Run {
                 {"leader_failover_ms", LeaderFailovers(logs)},
                 {"gap_ms", {{"steady", steady_gap_ms}, {"faults", fault_gap_ms}}},
                 {"convergence_ms", converged.ok() ? convergence_ms : -1},
+                {"curve", CurveFacts()},
                 {"events", RelativeEvents(ev)},
                 {"throughput", Throughput()}};
     if (!o_.report_dir.empty()) WriteHistory();

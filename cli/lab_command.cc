@@ -133,6 +133,9 @@ int Up(const std::string& duplex_binary, const ClusterConfig& config,
   std::cout << "active: " << *active << "\n"
             << "the cluster's commands take the lab's config: duplex status -c "
             << plan->config_path << "\n";
+  if (!plan->keys_dir.empty()) {
+    std::cout << "CURVE on every ZeroMQ link: the members' keys are in " << plan->keys_dir << "\n";
+  }
   return 0;
 }
 

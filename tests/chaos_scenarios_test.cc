@@ -1,7 +1,8 @@
 // The fast subset of the chaos catalogue (chaos/scenarios/), run by `make test` in both
 // builds: a failover, a partition that must not lead to promoting a stale standby,
 // corruption on the replicas' link, a fault during an upgrade's evaluation — and two
-// mutants the checker must catch. `duplex chaos suite` runs the whole catalogue.
+// mutants the checker must catch; every link with CURVE. `duplex chaos suite` runs the whole
+// catalogue.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,6 +34,13 @@ TEST_P(Catalogue, ScenarioPasses) {
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ((*run)["verdict"], "pass")
       << (*run)["invariants"].dump(2) << "\nreplay: " << (*run)["replay"];
+  // Every link ran sealed: the cluster's config has CURVE on, and every connection the fault
+  // proxies carried (the replicas' link and their control links) chose CURVE.
+  const auto& curve = (*run)["curve"];
+  EXPECT_TRUE(curve.value("on", false)) << curve.dump();
+  EXPECT_GT(curve.value("proxied_connections", 0), 0) << curve.dump();
+  EXPECT_EQ(curve.value("curve_connections", 0), curve.value("proxied_connections", 0))
+      << "a link spoke without CURVE: " << curve.dump();
   EXPECT_TRUE(std::filesystem::exists(options.report_dir + "/report.html"));
   EXPECT_TRUE(std::filesystem::exists(options.report_dir + "/history.jsonl"));
   std::filesystem::remove_all(options.report_dir);

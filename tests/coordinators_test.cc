@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "chaos/lab/etcd_process.h"
+#include "chaos/lab/lab_keys.h"
 #include "common/clock.h"
 #include "common/subprocess.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -123,6 +124,12 @@ class Coordinators : public ::testing::Test {
     std::ofstream(config_path_) << yaml.str();
     auto config = LoadClusterConfig(config_path_);
     ASSERT_TRUE(config.ok()) << config.status().ToString() << "\n" << yaml.str();
+    // CURVE on the coordinators' control ports, as everywhere: a key pair per member.
+    const Status keys = lab::AddClusterKeys(&*config, dir_ + "/keys");
+    ASSERT_TRUE(keys.ok()) << keys.ToString();
+    std::ofstream(config_path_) << ClusterConfigToYaml(*config);
+    config = LoadClusterConfig(config_path_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
     config_ = *config;
   }
 

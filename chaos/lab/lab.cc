@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "chaos/lab/etcd_process.h"
+#include "chaos/lab/lab_keys.h"
 #include "common/assert.h"
 #include "common/files.h"
 #include "common/subprocess.h"
@@ -143,8 +144,19 @@ StatusOr<Lab> Lab::Start(const LabPlan& plan, const std::string& duplex_binary) 
   if (::geteuid() == 0) DUPLEX_RETURN_IF_ERROR(NftIsolation(plan.lab_id).Heal());
   DUPLEX_RETURN_IF_ERROR(MakeDir(plan.dir));
   DUPLEX_RETURN_IF_ERROR(MakeDir(plan.config.data_dir));
+  DUPLEX_ASSERT(plan.keys_dir.empty() || plan.derived, "keys for a config the lab does not write",
+                plan.keys_dir);
   if (plan.derived) {
-    DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(plan.config_path, ClusterConfigToYaml(plan.config)));
+    ClusterConfig config = plan.config;
+    if (!plan.keys_dir.empty()) {
+      // The lab's own keys, made anew at each `up` (InitClusterKeys overwrites none): no
+      // process of an earlier lab runs here (CheckNotUp), so none holds the old ones.
+      std::error_code ec;
+      std::filesystem::remove_all(plan.keys_dir, ec);
+      if (ec) return IOError("cannot clear " + plan.keys_dir + ": " + ec.message());
+      DUPLEX_RETURN_IF_ERROR(AddClusterKeys(&config, plan.keys_dir));
+    }
+    DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(plan.config_path, ClusterConfigToYaml(config)));
   }
   if (!plan.etcd.empty() && ::access(kEtcdBinary, X_OK) != 0) {
     return FailedPrecondition(std::string("--etcd: ") + kEtcdBinary +

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "chaos/lab/lab_keys.h"
 #include "chaos/lab/nft_isolation.h"
 #include "common/assert.h"
 #include "common/sha256.h"
@@ -242,6 +243,7 @@ StatusOr<LabPlan> PlanLab(const ClusterConfig& config, const LabUpOptions& optio
     }
     plan.config_path = plan.dir + "/cluster.yaml";
     plan.config.source_path = plan.config_path;
+    if (options.curve && !KeysCoverMembers(plan.config)) plan.keys_dir = plan.dir + "/keys";
   } else {
     plan.config_path = config.source_path;
   }

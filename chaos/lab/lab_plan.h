@@ -27,6 +27,11 @@ struct LabUpOptions {
   bool etcd = false;
   int etcd_client_port = 2379;
   int etcd_peer_port = 2380;
+  // A derived config whose keys do not cover every member it implies gets a fresh key pair per
+  // member under <lab dir>/keys, so that the lab's links speak CURVE. false: it keeps what the
+  // operator's config says (a benchmark's plain baseline). An operator's config used as it is
+  // (not derived) is never given keys: `duplex keys init` does that.
+  bool curve = true;
 };
 
 // The members' tuning on loopback (README "The lab"): a heartbeat every 10 ms and an election
@@ -48,6 +53,9 @@ struct LabPlan {
   // operator's file as it is (config.source_path).
   bool derived = false;
   std::string config_path;  // what the agents and the coordinator are given with -c
+  // Where Lab::Start makes the members' keys (and sets config's security to them); "" = none.
+  // Only for a derived config, so that the written file names them.
+  std::string keys_dir;
   std::vector<LabCoordinator> coordinators;  // one, or three with --etcd
   std::vector<LabEtcdMember> etcd;           // --etcd: one per coordinator, on its host
 };

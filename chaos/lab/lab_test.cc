@@ -27,6 +27,7 @@
 #include "chaos/lab/nft_isolation.h"
 #include "common/net.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/security_config.h"
 
 namespace duplex::lab {
 namespace {
@@ -515,6 +516,24 @@ TEST(LabPlan, TwoHostsKeepTheCoordinatorOutsideBothAtTheConfigsHost) {
       << "two lab directories, two labs";
 }
 
+TEST(LabPlan, ADerivedConfigWithoutKeysForEveryMemberGetsTheLabsOwnKeys) {
+  StatusOr<LabPlan> plan = PlanLab(Parsed(kNoHosts), LabUpOptions{3, ""});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->keys_dir, "/srv/kv/lab/keys");
+  LabUpOptions plain{3, ""};
+  plain.curve = false;
+  EXPECT_EQ(PlanLab(Parsed(kNoHosts), plain)->keys_dir, "");
+  // Keys for every member the derived config implies: kept as they are.
+  ClusterConfig keyed = Parsed(kNoHosts);
+  for (const std::string& member : ClusterMembers(plan->config)) {
+    keyed.security.public_keys[member] = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  }
+  keyed.security.keys_dir = "/srv/kv/keys";
+  EXPECT_EQ(PlanLab(keyed, LabUpOptions{3, ""})->keys_dir, "");
+  // An operator's config run as it is: `duplex keys init` gives it keys, not the lab.
+  EXPECT_EQ(PlanLab(Parsed(kTwoHosts), LabUpOptions{})->keys_dir, "");
+}
+
 TEST(LabPlan, NamedLabHostsAreUsedAsWrittenOrExtendedByHosts) {
   StatusOr<LabPlan> plan = PlanLab(Parsed(kTwoHosts), LabUpOptions{});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
@@ -686,7 +705,17 @@ TEST_F(StandInLabTest, StartsEveryHostCrashesOneBootsItAgainAndTakesTheLabDown) 
   ASSERT_TRUE(lab.ok()) << lab.status().message();
   const std::string lab_dir = (dir_ / "lab").string();
   EXPECT_TRUE(fs::exists(lab_dir + "/lab.json"));
-  EXPECT_TRUE(LoadClusterConfig(lab_dir + "/cluster.yaml").ok());
+  // CURVE on: a key per member, each secret readable by its owner only.
+  StatusOr<ClusterConfig> written = LoadClusterConfig(lab_dir + "/cluster.yaml");
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->security.keys_dir, lab_dir + "/keys");
+  for (const std::string& member : ClusterMembers(*written)) {
+    EXPECT_TRUE(written->security.public_keys.contains(member)) << member;
+    const fs::path secret = fs::path(lab_dir) / "keys" / (member + ".secret");
+    EXPECT_EQ(fs::status(secret).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << secret;
+  }
   ASSERT_EQ(lab->state().processes.size(), 4u);  // three agents, one coordinator (on h3)
   EXPECT_EQ(lab->state().processes[3].host, "h3");
   const HostProcesses tagged(lab->state().lab_id);
