@@ -59,8 +59,7 @@ class ProgressPrinter {
 StatusOr<UpgradeRun> RunUpgrade(const ClusterFixture& cluster, const Workload& workload,
                                 const UpgradeRunOptions& options) {
   // Asked for each call: the acting coordinator may change during the campaign.
-  auto added =
-      PostJson(cluster.AdminConfig(), "/packages", {{"path", options.package_dir}}, 120000);
+  auto added = UploadPackage(cluster.AdminConfig(), options.package_dir, 120000);
   if (!added.ok()) return added.status();
   int64_t t0 = NowUs();
   auto started = PostJson(cluster.AdminConfig(), "/upgrade/start",

@@ -85,7 +85,7 @@ bool DemoUpgrade(const ClusterFixture& cluster, const Workload& workload,
       std::filesystem::absolute(std::filesystem::path(build_dir) / "packages" / "kv-2.0.0");
   Say("\n[6] rolling upgrade to kv 2.0.0 under the same load\n");
   Say("    $ duplex package add %s\n    ", package.c_str());
-  auto added = PostJson(config, "/packages", {{"path", package}}, 120000);
+  auto added = UploadPackage(config, package, 120000);
   if (!added.ok()) {
     Say("%s\n", added.status().message().c_str());
     return false;

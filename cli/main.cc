@@ -193,6 +193,7 @@ int Main(int argc, char** argv) {
   if (*chaos) return RunChaos(SelfPath(), chaos_options);
   if (*sim) return RunSim(sim_options);
 
+  if (auto code = upgrade_commands.RunWithoutConfig()) return *code;
   auto config = LoadConfigOrExplain(config_flag);
   if (!config.ok()) return Fail(config.status());
   if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);

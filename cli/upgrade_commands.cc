@@ -18,6 +18,7 @@
 
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/campaign/names.h"
+#include "upgrade_coordinator/package_signature.h"
 
 namespace duplex::cli {
 namespace {
@@ -504,12 +505,24 @@ bool CampaignSettled(const json& answer) {
 }
 
 UpgradeCommands::UpgradeCommands(CLI::App& app) {
-  auto* package = app.add_subcommand("package", "upgrade packages: add, list");
+  auto* package = app.add_subcommand("package", "upgrade packages: add, list, keygen, sign");
   package->require_subcommand(1);
-  package_add_ =
-      package->add_subcommand("add", "verify a package (directory or tarball), store it");
+  package_add_ = package->add_subcommand(
+      "add",
+      "upload a package (directory or tarball) to the coordinator, which verifies and "
+      "stores it");
   package_add_->add_option("path", package_path_, "the package directory or tarball (required)");
+  package_add_->add_flag("--by-path", by_path_,
+                         "send the path instead of the bytes (the coordinator accepts only paths "
+                         "under security.package_dir)");
   package_list_ = package->add_subcommand("list", "the packages the coordinator stores");
+  package_keygen_ = package->add_subcommand(
+      "keygen", "make a package signing key: DIR/package.key (secret, 0600), DIR/package.pub");
+  package_keygen_->add_option("--out", keys_out_dir_, "the directory to write them to (required)");
+  package_sign_ = package->add_subcommand(
+      "sign", "sign a package directory's manifest (writes manifest.sig beside it)");
+  package_sign_->add_option("--key", sign_key_file_, "the secret key file (package.key, required)");
+  package_sign_->add_option("package", package_path_, "the package directory (required)");
 
   auto* upgrade = app.add_subcommand("upgrade", "rolling upgrade: plan, start, status, abort, ...");
   upgrade->require_subcommand(1);
@@ -546,18 +559,55 @@ std::optional<int> UpgradeCommands::Run(const ClusterConfig& config) const {
   return std::nullopt;
 }
 
+std::optional<int> UpgradeCommands::RunWithoutConfig() const {
+  if (*package_keygen_) return MakeKeys();
+  if (*package_sign_) return SignPackage();
+  return std::nullopt;
+}
+
+int UpgradeCommands::MakeKeys() const {
+  if (keys_out_dir_.empty()) {
+    return Fail(
+        InvalidArgument("package keygen needs --out DIR: duplex package keygen --out keys"));
+  }
+  StatusOr<std::string> public_key = WritePackageKeyPair(keys_out_dir_);
+  if (!public_key.ok()) return Fail(public_key.status());
+  const std::filesystem::path dir(keys_out_dir_);
+  return Print("wrote " + (dir / kPackageSecretKeyFile).string() + " (secret, mode 0600) and " +
+               (dir / kPackagePublicKeyFile).string() +
+               "\ntrust it in the cluster config:\nsecurity:\n  package_keys: [\"" + *public_key +
+               "\"]\n");
+}
+
+int UpgradeCommands::SignPackage() const {
+  if (sign_key_file_.empty() || package_path_.empty()) {
+    return Fail(InvalidArgument(
+        "package sign needs --key FILE and a package directory: duplex package sign --key "
+        "keys/package.key <dir>"));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(package_path_, ec)) {
+    return Fail(InvalidArgument("package sign: " + package_path_ +
+                                " is not a directory (sign the package directory, then pack it)"));
+  }
+  StatusOr<std::string> signer = SignPackageDir(package_path_, sign_key_file_);
+  if (!signer.ok()) return Fail(signer.status());
+  return Print("signed " + package_path_ + "/" + kSignatureFile + " with key " + *signer + "\n");
+}
+
 int UpgradeCommands::AddPackage(const ClusterConfig& config) const {
   if (package_path_.empty()) {
     return Fail(InvalidArgument("package add needs a path: duplex package add <dir-or-tarball>"));
   }
-  // The coordinator resolves the path itself, from its own working directory.
   std::error_code ec;
   std::filesystem::path path = std::filesystem::absolute(package_path_, ec).lexically_normal();
   if (ec || !std::filesystem::exists(path, ec)) {
     return Fail(InvalidArgument("package " + package_path_ + " does not exist"));
   }
-  json body = {{"path", path.string()}};
-  StatusOr<json> manifest = PostJson(config, "/packages", body, kPackageAddTimeoutMs);
+  // By default the bytes travel: the coordinator never reads a path on a caller's word.
+  StatusOr<json> manifest =
+      by_path_ ? PostJson(config, "/packages", {{"path", path.string()}}, kPackageAddTimeoutMs)
+               : UploadPackage(config, path.string(), kPackageAddTimeoutMs);
   if (!manifest.ok()) return Fail(manifest.status());
   return Print(FormatStoredPackage(*manifest));
 }

@@ -64,6 +64,8 @@ class UpgradeCommands {
   // The exit code of the command that was parsed (0 ok, 1 operational error, 2 bad input),
   // or nullopt when the command line named none of these.
   std::optional<int> Run(const ClusterConfig& config) const;
+  // `package keygen` and `package sign`, which need no cluster: run before the config is read.
+  std::optional<int> RunWithoutConfig() const;
 
  private:
   int AddPackage(const ClusterConfig& config) const;
@@ -75,7 +77,12 @@ class UpgradeCommands {
   int Settle(const ClusterConfig& config, const std::string& path) const;
   int ShowFeatures(const ClusterConfig& config) const;
 
+  int MakeKeys() const;
+  int SignPackage() const;
+
   CLI::App* package_add_ = nullptr;
+  CLI::App* package_keygen_ = nullptr;
+  CLI::App* package_sign_ = nullptr;
   CLI::App* package_list_ = nullptr;
   CLI::App* plan_ = nullptr;
   CLI::App* start_ = nullptr;
@@ -85,6 +92,9 @@ class UpgradeCommands {
   CLI::App* features_ = nullptr;
 
   std::string package_path_;
+  bool by_path_ = false;
+  std::string keys_out_dir_;
+  std::string sign_key_file_;
   std::string to_version_;
   std::string package_name_;
   std::string soak_text_;

@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), self-contained so package verification needs no crypto library.
-// Pure functions; safe to call from any thread.
+// SHA-256 through libsodium (crypto_hash_sha256), hex-encoded at this edge so callers never
+// see libsodium. Pure functions; safe to call from any thread.
 #pragma once
 
 #include <string>

@@ -29,6 +29,7 @@ struct ToCoordinator {
 };
 struct ConnectActive {
   std::string endpoint;  // empty: disconnect
+  std::string replica;   // the active's name (its CURVE key is replica.<name>'s)
 };
 // Work too slow for the event loop (a digest or a checkpoint of the whole state, which
 // would hold the active past its lease): the I/O layer runs it on another thread, then
@@ -63,6 +64,7 @@ struct ReplicaCounters {
   uint64_t server_errors = 0;           // answers that failed on our side
   uint64_t sessions_expired = 0;        // as the active
   uint64_t stale_term_assignments = 0;  // from a coordinator term below the highest seen
+  uint64_t unassigned_hellos = 0;       // hellos from a replica other than the assigned standby
 };
 
 }  // namespace duplex

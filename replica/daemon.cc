@@ -54,6 +54,7 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
           {"refused_frames", c.refused_frames},
           {"stale_epoch_frames", c.stale_epoch_frames},
           {"stale_term_assignments", c.stale_term_assignments},
+          {"unassigned_hellos", c.unassigned_hellos},
           {"coordinator_term", s.coordinator_term},
           {"gaps", c.gaps},
           {"duplicates", c.duplicates},
@@ -124,6 +125,7 @@ struct Published {
   std::optional<StatusReport> status;  // none before the first publish
   ReplicaCounters counters;
   std::vector<int64_t> lag_us;
+  const AuthCounters* auth = nullptr;  // set before the HTTP thread starts; atomics
 
   enum Page { kStatusJson, kMetricsText };
   std::string Render(Page page) {
@@ -134,7 +136,9 @@ struct Published {
     std::vector<int64_t> lag_samples = lag_us;
     lock.unlock();
     LagQuantiles lag{PercentileMs(lag_samples, 0.50), PercentileMs(lag_samples, 0.99)};
-    return page == kStatusJson ? StatusJson(s, c, lag).dump() : MetricsText(s, c, lag);
+    if (page == kStatusJson) return StatusJson(s, c, lag).dump();
+    return MetricsText(s, c, lag) +
+           (auth != nullptr ? auth->MetricsText({{"not_assigned", c.unassigned_hellos}}) : "");
   }
 };
 
@@ -164,13 +168,13 @@ class Daemon final : public ActionSink {
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
     }
+    DUPLEX_RETURN_IF_ERROR(StartCurve());
     std::string bind = TcpEndpoint(options_.host, options_.port);
     if (zmq_bind(router_.s, bind.c_str()) != 0) {
       return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
     }
     for (size_t i = 0; i < coordinators_.size(); ++i) {
-      DUPLEX_RETURN_IF_ERROR(
-          ConnectCoordinator(*coordinators_[i], options_.coordinator_endpoints[i]));
+      DUPLEX_RETURN_IF_ERROR(ConnectCoordinator(*coordinators_[i], i));
     }
     http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
@@ -284,7 +288,11 @@ class Daemon final : public ActionSink {
   // Statuses are queued only on a live connection (ZMQ_IMMEDIATE): one of three coordinators
   // may be down for hours, and a queue of its stale statuses (up to the high-water mark)
   // would be replayed to it when it returns; a status is level-triggered, the next replaces it.
-  Status ConnectCoordinator(ZSocket& socket, const std::string& endpoint) {
+  Status ConnectCoordinator(ZSocket& socket, size_t index) {
+    const std::string& endpoint = options_.coordinator_endpoints[index];
+    if (curve_->on()) {
+      DUPLEX_RETURN_IF_ERROR(curve_->ClientOf(socket.s, options_.coordinator_members.at(index)));
+    }
     int immediate = 1;
     zmq_setsockopt(socket.s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     const std::string from = WithSourceAddress(endpoint, options_.host);
@@ -308,15 +316,43 @@ class Daemon final : public ActionSink {
     core_.OnClientRequest(route, std::move(*req), now);
   }
 
+  // The ZAP handler before the replication port binds: no handshake goes unchecked.
+  Status StartCurve() {
+    auto curve = CurveAuth::Start(context_.ctx, options_.curve);
+    if (!curve.ok()) return curve.status();
+    curve_ = std::move(curve).value();
+    published_.auth = &curve_->counters();
+    if (curve_->on() && options_.coordinator_members.size() != coordinators_.size()) {
+      return InvalidArgument(
+          "CURVE: " + std::to_string(coordinators_.size()) + " coordinators but " +
+          std::to_string(options_.coordinator_members.size()) + " coordinator members named");
+    }
+    return curve_->Serve(router_.s);
+  }
+
+  // With CURVE, what reaches the core on the replication port comes from the key of the
+  // replica it names (a hello) or of the assigned standby (the rest): a listed key of another
+  // member (an agent's, the coordinator's) is refused here, counted. The core then takes a
+  // hello only from the assigned standby.
+  bool AdmitFromStandby(const std::string& sender, const PeerMessage& message) {
+    if (auto* hello = std::get_if<Hello>(&message)) {
+      return curve_->Admit(sender, ReplicaMember(hello->replica), AuthRefusal::kClaimMismatch,
+                           "a hello claiming replica '" + hello->replica + "'");
+    }
+    return curve_->Admit(sender, ReplicaMember(core_.assignment().peer_name),
+                         AuthRefusal::kWrongMember, "a message for the active");
+  }
+
   // The data-plane port: only the standby's messages (clients have their own port).
   bool OnRouter(int64_t now) {
-    auto parts = RecvParts(router_.s);
+    auto parts = RecvParts(router_.s, &sender_);
     if (parts.empty()) return false;
     if (parts.size() != 2)
       return Refuse("router: expected 2 parts, got " + std::to_string(parts.size()));
     auto frame = DecodeFrame(parts[1], options_.frame_bytes_max);
     if (!frame.ok()) return Refuse(frame.status().message());
     if (auto* peer = std::get_if<PeerMessage>(&*frame)) {
+      if (!AdmitFromStandby(sender_, *peer)) return true;  // counted; keep draining
       core_.OnFromStandby(std::move(parts[0]), std::move(*peer), now);
     } else if (std::holds_alternative<Request>(*frame)) {
       return Refuse("router: a client request on the replication port (clients use client_port)");
@@ -366,6 +402,12 @@ class Daemon final : public ActionSink {
       peer_.reset();
       if (!connect->endpoint.empty()) {
         peer_ = std::make_unique<ZSocket>(context_.ctx, ZMQ_DEALER, options_.frame_bytes_max);
+        if (Status keyed = curve_->ClientOf(peer_->s, ReplicaMember(connect->replica));
+            !keyed.ok()) {
+          spdlog::error("cannot reach the active {}: {}", connect->replica, keyed.ToString());
+          peer_.reset();
+          return;
+        }
         zmq_connect(peer_->s, WithSourceAddress(connect->endpoint, options_.host).c_str());
       }
     }
@@ -393,6 +435,8 @@ class Daemon final : public ActionSink {
   ClientListener clients_;
   std::vector<zmq_pollitem_t> poll_items_;
   ZContext context_;
+  std::unique_ptr<CurveAuth> curve_;  // after the context (its ZAP socket), before the sockets
+  std::string sender_;                // the User-Id of the last router message (reused)
   ZSocket router_;
   std::vector<std::unique_ptr<ZSocket>> coordinators_;  // one per coordinator_endpoints
   std::unique_ptr<ZSocket> peer_;

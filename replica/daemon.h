@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "replica/curve_auth.h"
 #include "replica/processor.h"
 #include "replica/replica_core.h"
 
@@ -29,6 +30,11 @@ struct DaemonOptions {
   // Every coordinator's control endpoint (one DEALER each): each status goes to all of
   // them, and assignments are taken from any, the highest coordinator term winning.
   std::vector<std::string> coordinator_endpoints;
+  // CURVE on every ZeroMQ socket when curve.on() (curve_auth.h): the replication port a CURVE
+  // server, the DEALERs clients of the active's and the coordinators' keys. coordinator_members
+  // names the member of each coordinator_endpoints entry, in its order (with CURVE only).
+  CurveSettings curve;
+  std::vector<std::string> coordinator_members;
   std::string data_dir;
   bool fsync = true;
   uint64_t log_retain_ops = 200000;

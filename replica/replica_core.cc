@@ -246,7 +246,7 @@ void ReplicaCore::OnRoleEntered(RoleState state) {
     case RoleState::kOutOfService:
     case RoleState::kPromoting:
       active_.End("this replica stopped being active");
-      Emit(ConnectActive{""});
+      Emit(ConnectActive{"", ""});
       break;
     case RoleState::kCatchingUp:
       active_.End("this replica became a standby");

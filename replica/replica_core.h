@@ -50,6 +50,8 @@ class ReplicaCore final : private RoleListener {
   uint64_t epoch() const { return store_->meta().epoch; }
   // The highest coordinator term an assignment came with (0: none, or the embedded one).
   uint64_t coordinator_term() const { return coordinator_term_; }
+  // The last assignment taken (an active's peer_name is the standby it may serve).
+  const Assignment& assignment() const { return assignment_; }
   bool Serving(int64_t now_us) const { return active_.Serving(now_us); }
   bool HasWork() const { return active_.HasWork(); }
   StatusReport BuildStatus(int64_t now_us) const;

@@ -1,7 +1,9 @@
 #include "replica/replica_main.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "chaos/hooks/fault_fs.h"
@@ -9,6 +11,7 @@
 #include "chaos/hooks/skewed_clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "replica/curve_auth.h"
 #include "replica/daemon.h"
 
 namespace duplex {
@@ -23,6 +26,60 @@ void ApplyMutants(const MutantSet& mutants, DaemonOptions* o) {
   if (mutants.Has(Mutant::kSkipEpochCheck)) o->replica.tail_resumes = &TailResumesInAnyEpoch;
 }
 
+// --curve-secret-file, --curve-keys and --curve-coordinators (all or none): this replica's
+// CURVE secret key, every member's public key, and the member of each --coordinator endpoint.
+struct CurveFlags {
+  std::string secret_file, keys, coordinators;
+
+  void Add(CLI::App& app) {
+    app.add_option("--curve-secret-file", secret_file,
+                   "CURVE: this replica's secret key (Z85, mode 0600); CURVE on every ZeroMQ link");
+    app.add_option("--curve-keys", keys,
+                   "CURVE: every member's public key, member=Z85,... (the allow-list)");
+    app.add_option("--curve-coordinators", coordinators,
+                   "CURVE: the member of each --coordinator endpoint, in its order "
+                   "(coordinator.h1,coordinator.h2)");
+  }
+  Status Apply(DaemonOptions* o) const;
+};
+
+Status CurveFlags::Apply(DaemonOptions* o) const {
+  if (secret_file.empty() && keys.empty() && coordinators.empty()) return Status::Ok();
+  if (secret_file.empty() || keys.empty() || coordinators.empty()) {
+    return InvalidArgument(
+        "CURVE needs all of --curve-secret-file, --curve-keys and --curve-coordinators");
+  }
+  StatusOr<std::string> secret = ReadCurveSecretFile(secret_file);
+  if (!secret.ok()) return InvalidArgument("--curve-secret-file: " + secret.status().message());
+  StatusOr<std::map<std::string, std::string>> members = ParseCurveKeys(keys);
+  if (!members.ok()) return members.status();
+  o->curve = {ReplicaMember(o->replica.name), *secret, *members};
+  o->coordinator_members.clear();
+  for (size_t start = 0; start <= coordinators.size();) {
+    const size_t comma = std::min(coordinators.find(',', start), coordinators.size());
+    const std::string member = coordinators.substr(start, comma - start);
+    if (members->count(member) == 0) {
+      return InvalidArgument("--curve-coordinators: '" + member + "' has no key in --curve-keys");
+    }
+    o->coordinator_members.push_back(member);
+    start = comma + 1;
+  }
+  if (o->coordinator_members.size() != o->coordinator_endpoints.size()) {
+    return InvalidArgument("--curve-coordinators names " +
+                           std::to_string(o->coordinator_members.size()) + " members for " +
+                           std::to_string(o->coordinator_endpoints.size()) + " --coordinator");
+  }
+  return Status::Ok();
+}
+
+// --coordinator, then the CURVE flags that name each coordinator's member.
+Status ApplyLinkFlags(const std::string& coordinators, const CurveFlags& curve, DaemonOptions* o) {
+  StatusOr<std::vector<std::string>> endpoints = ParseCoordinatorEndpoints(coordinators);
+  if (!endpoints.ok()) return endpoints.status();
+  o->coordinator_endpoints = std::move(endpoints).value();
+  return curve.Apply(o);
+}
+
 }  // namespace
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
@@ -30,6 +87,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   std::string mode = "sync";
   std::string fault_file;
   std::string coordinators;
+  CurveFlags curve;
   CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
   app.add_option("--name", o.replica.name, "replica name")->required();
   app.add_option("--host", o.host, "address to bind");
@@ -42,6 +100,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
                  "tcp://h1:7401,tcp://h2:7401 (one for a single coordinator)")
       ->required();
   app.add_option("--data-dir", o.data_dir, "RocksDB directory")->required();
+  curve.Add(app);
   app.add_option("--archive-dir", o.replica.archive_dir, "where upgrade backups may be written");
   app.add_option("--mode", mode, "sync or async")->check(CLI::IsMember({"sync", "async"}));
   app.add_option("--heartbeat-ms", o.replica.heartbeat_ms);
@@ -61,13 +120,11 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);
-  StatusOr<std::vector<std::string>> endpoints = ParseCoordinatorEndpoints(coordinators);
-  if (!endpoints.ok()) {
+  if (Status s = ApplyLinkFlags(coordinators, curve, &o); !s.ok()) {
     std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
-                 endpoints.status().message().c_str());
+                 s.message().c_str());
     return 2;
   }
-  o.coordinator_endpoints = std::move(endpoints).value();
   o.replica.async = mode == "async";
   o.fsync = !no_fsync;
   StatusOr<MutantSet> mutants = MutantSet::FromEnvironment();

@@ -20,7 +20,8 @@ CurveKeyPair NewCurveKeyPair() {
   return CurveKeyPair{public_key, secret_key};
 }
 
-std::vector<std::string> RecvParts(void* socket) {
+std::vector<std::string> RecvParts(void* socket, std::string* user_id) {
+  if (user_id != nullptr) user_id->clear();
   std::vector<std::string> parts;
   int more = 1;
   while (more) {
@@ -32,6 +33,11 @@ std::vector<std::string> RecvParts(void* socket) {
     }
     parts.emplace_back(static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
     more = zmq_msg_more(&msg);
+    // On the last part: a ROUTER's first part, the routing id, is its own and has no metadata.
+    if (user_id != nullptr && !more) {
+      const char* user = zmq_msg_gets(&msg, "User-Id");
+      user_id->assign(user != nullptr ? user : "");
+    }
     zmq_msg_close(&msg);
   }
   return parts;

@@ -39,8 +39,9 @@ struct CurveKeyPair {
 CurveKeyPair NewCurveKeyPair();
 
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
-// when nothing is waiting.
-std::vector<std::string> RecvParts(void* socket);
+// when nothing is waiting. With user_id, the member its sender authenticated as (the ZAP
+// User-Id of a CURVE link, curve_auth.h; "" over a plain one or when nothing was received).
+std::vector<std::string> RecvParts(void* socket, std::string* user_id = nullptr);
 // Sends [route,] payload without blocking; a full queue drops the message.
 void SendParts(void* socket, const std::string* route, const std::string& payload);
 // Sends every part as one message, without blocking.

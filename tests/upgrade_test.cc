@@ -55,7 +55,7 @@ class Upgrade : public ::testing::Test {
 
   StatusOr<nlohmann::json> StartCampaign(const std::string& package, int64_t soak_ms,
                                          bool auto_finalize, bool force = false) {
-    auto added = PostJson(cluster_->config(), "/packages", {{"path", PackageDir(package)}}, 300000);
+    auto added = UploadPackage(cluster_->config(), PackageDir(package), 300000);
     if (!added.ok()) return added.status();
     return PostJson(
         cluster_->config(), "/upgrade/start",
@@ -323,7 +323,7 @@ TEST_F(Upgrade, ATamperedPackageIsRejectedWithAClearError) {
     binary.seekp(1000);
     binary.put('\x42');
   }
-  auto added = PostJson(cluster_->config(), "/packages", {{"path", copy.string()}}, 300000);
+  auto added = UploadPackage(cluster_->config(), copy.string(), 300000);
   ASSERT_FALSE(added.ok());
   EXPECT_NE(added.status().message().find("checksum mismatch"), std::string::npos)
       << added.status().message();

@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +19,7 @@
 #include "common/subprocess.h"
 #include "upgrade_coordinator/agent/agent_daemon.h"
 #include "upgrade_coordinator/coordinator_finder.h"
+#include "upgrade_coordinator/package.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -228,6 +232,83 @@ StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string
   });
   if (!sent.ok()) return sent.status();
   return Answer(path, *sent);
+}
+
+namespace {
+
+// A write to a connection the coordinator closed (an upload it refused before reading it)
+// raises SIGPIPE, which would end the CLI silently: blocked on this thread while a body is
+// sent, and one left pending is consumed before the mask is restored.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+  ~SigpipeBlocked() {
+    const timespec now{};
+    while (sigtimedwait(&pipe_, nullptr, &now) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+};
+
+// The file at `path` streamed as a request body, 64 KiB at a time.
+httplib::Result PostFile(httplib::Client& http, const std::string& path, const std::string& file,
+                         uint64_t size) {
+  auto provider = [file](size_t offset, size_t length, httplib::DataSink& sink) {
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string buffer(std::min<size_t>(length, 64 * 1024), '\0');
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() <= 0) return false;
+    return sink.write(buffer.data(), static_cast<size_t>(in.gcount()));
+  };
+  return http.Post(path.c_str(), size, provider, "application/octet-stream");
+}
+
+}  // namespace
+
+StatusOr<nlohmann::json> UploadPackage(const ClusterConfig& config, const std::string& path,
+                                       int timeout_ms) {
+  std::error_code ec;
+  std::string file = path;
+  std::string packed_dir;  // removed at the end when a directory was packed
+  if (fs::is_directory(path, ec)) {
+    packed_dir = (fs::temp_directory_path(ec) / "duplex-upload-XXXXXX").string();
+    if (::mkdtemp(packed_dir.data()) == nullptr) {
+      return IOError(packed_dir + ": cannot create: " + std::strerror(errno));
+    }
+    file = packed_dir + "/package.tar";
+    Status packed = PackPackageDir(path, file);
+    if (!packed.ok()) {
+      fs::remove_all(packed_dir, ec);
+      return packed;
+    }
+  }
+  const auto size = fs::file_size(file, ec);
+  StatusOr<Sent> sent = InvalidArgument(path + ": " + ec.message());
+  if (!ec && size > config.limits.package_bytes_max) {
+    // Refused here rather than cut off by the coordinator halfway through the upload.
+    sent = InvalidArgument(path + ": " + std::to_string(size) +
+                           " bytes to upload, larger than limits.package_bytes_max (" +
+                           std::to_string(config.limits.package_bytes_max) + ")");
+  } else if (!ec) {
+    SigpipeBlocked blocked;
+    sent = SendToLeader(config, timeout_ms, [&](httplib::Client& http) {
+      return PostFile(http, "/packages", file, size);
+    });
+  }
+  if (!packed_dir.empty()) fs::remove_all(packed_dir, ec);
+  if (!sent.ok()) return sent.status();
+  return Answer("/packages", *sent);
 }
 
 bool PairReady(const nlohmann::json& status) {

@@ -46,6 +46,11 @@ StatusOr<nlohmann::json> PostJson(const ClusterConfig& config, const std::string
                                   const nlohmann::json& body, int timeout_ms);
 StatusOr<nlohmann::json> GetJson(const ClusterConfig& config, const std::string& path,
                                  int timeout_ms = 2000);
+// POST /packages with the package at `path` as the body: a tarball as it is, a directory
+// packed first (PackPackageDir) into a temporary tarball. The coordinator receives the bytes,
+// never a path to read. Answers as PostJson.
+StatusOr<nlohmann::json> UploadPackage(const ClusterConfig& config, const std::string& path,
+                                       int timeout_ms);
 
 // True when some replica is active and the other is in sync and caught up: its last
 // report shows at least the seq of the active's last report.

@@ -245,6 +245,13 @@ TEST_F(AgentLinksTest, PackagesGoToEachHostAtTheConfiguredRateUntilItsAgentHolds
   }
   EXPECT_EQ(sent, 2 * binary.size());
   EXPECT_GE(last_part_us, 600 * kMs);  // the rate held: 600 KiB at 1 MB/s takes > 0.6 s
+  // An agent that refuses the package (its signature, say) is counted once per refusal.
+  AgentReport refused = Report("h2", {});
+  refused.package_error = "kv-2.0.0: package kv-2.0.0: manifest is not signed";
+  links_.OnReport("r2", refused, 1000 * kMs);
+  distributor.Want(m, 1000 * kMs);
+  distributor.Want(m, 1000 * kMs);
+  EXPECT_EQ(distributor.agent_refusals(), 1u);
   AgentReport holds = Report("h1", {});
   holds.packages = {{"kv", "2.0.0", m.sha256}};
   links_.OnReport("r1", holds, 1001 * kMs);

@@ -18,12 +18,14 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/stop_signal.h"
-#include "replica/zmq_util.h"
 #include "upgrade_coordinator/admin_body.h"
+#include "upgrade_coordinator/control_link.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/coordinator_term.h"
+#include "upgrade_coordinator/curve_config.h"
 #include "upgrade_coordinator/etcd/elector.h"
 #include "upgrade_coordinator/etcd/etcd_record_store.h"
+#include "upgrade_coordinator/package_upload.h"
 #include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
@@ -63,23 +65,16 @@ class Coordinator {
       : config_(config),
         seams_(seams),
         alone_store_(std::move(store)),
-        ctx_(zmq_ctx_new()),
-        router_(zmq_socket(ctx_, ZMQ_ROUTER)) {}
+        control_(config.replication.frame_bytes_max) {}
   ~Coordinator() {
     elector_.reset();  // resigns: a follower takes over at once
-    zmq_close(router_);
-    zmq_ctx_term(ctx_);
   }
 
   Status Start() {
-    int zero = 0;
-    int64_t msg_max = static_cast<int64_t>(config_.replication.frame_bytes_max);
-    zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
-    std::string bind = TcpEndpoint(config_.host, config_.control_port);
-    if (zmq_bind(router_, bind.c_str()) != 0) {
-      return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
-    }
+    auto curve = CoordinatorCurve(config_);
+    if (!curve.ok()) return curve.status();
+    DUPLEX_RETURN_IF_ERROR(
+        control_.Start(TcpEndpoint(config_.host, config_.control_port), std::move(curve).value()));
     if (alone_store_ != nullptr) {
       auto term = MakeTerm(std::move(alone_store_), 0);
       DUPLEX_RETURN_IF_ERROR(term->Begin(clock_.NowUs(), EventsPath()));
@@ -98,7 +93,7 @@ class Coordinator {
 
   int Run() {
     while (!StopRequested() && !shutdown_) {
-      zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
+      zmq_pollitem_t items[1] = {{control_.socket(), 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 1);
       try {
         FollowElection(clock_.NowUs());
@@ -133,9 +128,7 @@ class Coordinator {
   std::shared_ptr<CoordinatorTerm> MakeTerm(std::unique_ptr<RecordStore> store, uint64_t term) {
     if (seams_.wrap_records) store = seams_.wrap_records(std::move(store));
     auto send = [this](const std::string& route, std::vector<std::string> parts) {
-      std::vector<std::string_view> all = {route};
-      all.insert(all.end(), parts.begin(), parts.end());
-      SendMultipart(router_, all);
+      control_.Send(route, parts);
     };
     return std::make_shared<CoordinatorTerm>(config_, std::move(store), seams_.features_on_reload,
                                              term, &routes_, send);
@@ -297,15 +290,17 @@ class Coordinator {
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
-    http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
-      // Hashing and copying a binary takes long: done here, off the event loop, on the term
-      // that leads now (kept alive by this call if leadership ends meanwhile).
+    http_.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& content) {
+      // Receiving, hashing and copying a package takes long: done here, off the event loop,
+      // on the term that leads now (kept alive by this call if leadership ends meanwhile).
       std::shared_ptr<CoordinatorTerm> term;
       {
         std::lock_guard lock(mu_);
         term = term_;
       }
-      ApiAnswer answer = term ? term->api().AddPackage(json_body(req)) : NotLeadingAnswer();
+      ApiAnswer answer =
+          term ? ReceivePackage(term->api(), config_, req, content) : NotLeadingAnswer();
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
@@ -420,46 +415,28 @@ class Coordinator {
 
   // ---- The control socket ----
 
+  // A status or an agent report (ControlLink checks who sent it), or nothing waiting: false.
   bool OnFrame() {
-    std::vector<std::string> parts = RecvParts(router_);
-    if (parts.empty()) return false;
-    if (parts.size() == 3 && parts[1] == kAgentTag) {
-      OnAgentFrame(parts[0], parts[2]);
-      return true;
-    }
-    auto frame = parts.size() == 2 ? DecodeFrame(parts[1], config_.replication.frame_bytes_max)
-                                   : StatusOr<Frame>(Corruption("expected 2 parts"));
-    auto* status = frame.ok() ? std::get_if<StatusReport>(&*frame) : nullptr;
-    std::string why = !frame.ok()         ? frame.status().message()
-                      : status == nullptr ? "not a status report"
-                      : !term_            ? ""
-                                          : term_->OnStatus(*status, clock_.NowUs());
-    if (!why.empty()) {
-      if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused control frame: {}", why);
-      return true;
-    }
-    // Answer on the connection that reported; a follower learns it too, to answer at once
-    // when it comes to lead.
-    routes_[status->replica] = parts[0];
-    heard_us_ = clock_.NowUs();
-    return true;
-  }
-
-  void OnAgentFrame(const std::string& route, const std::string& bytes) {
-    auto frame = DecodeAgentFrame(bytes, config_.replication.frame_bytes_max);
-    auto* report = frame.ok() ? std::get_if<AgentReport>(&*frame) : nullptr;
-    std::string why = !frame.ok()         ? frame.status().message()
-                      : report == nullptr ? "not an agent report"
-                      : FindHost(config_, report->host) == nullptr
-                          ? "report from unknown host '" + report->host + "'"
-                          : "";
-    if (!why.empty()) {
-      if (++refused_ <= 100 || refused_ % 1000 == 0) spdlog::warn("refused agent frame: {}", why);
-      return;
-    }
-    // A follower does not answer agents: the desired state is the leader's alone.
-    heard_us_ = clock_.NowUs();
-    if (term_) term_->OnAgentReport(route, *report, clock_.NowUs());
+    return control_.Receive(
+        [this](const std::string& route, const StatusReport& status) {
+          std::string why = term_ ? term_->OnStatus(status, clock_.NowUs()) : "";
+          if (why.empty()) {
+            // Answer on the connection that reported; a follower learns it too, to answer at
+            // once when it comes to lead.
+            routes_[status.replica] = route;
+            heard_us_ = clock_.NowUs();
+          }
+          return why;
+        },
+        [this](const std::string& route, const AgentReport& report) -> std::string {
+          if (FindHost(config_, report.host) == nullptr) {
+            return "report from unknown host '" + report.host + "'";
+          }
+          // A follower does not answer agents: the desired state is the leader's alone.
+          heard_us_ = clock_.NowUs();
+          if (term_) term_->OnAgentReport(route, report, clock_.NowUs());
+          return "";
+        });
   }
 
   // Every replica stopped through its agent; bounded by grace_ms (an unreachable agent's
@@ -469,7 +446,7 @@ class Coordinator {
     const int64_t deadline = clock_.NowUs() + int64_t{grace_ms} * 1000;
     while (!term_->AllStopped() && clock_.NowUs() < deadline) {
       term_->SendDesired(clock_.NowUs());
-      zmq_pollitem_t items[1] = {{router_, 0, ZMQ_POLLIN, 0}};
+      zmq_pollitem_t items[1] = {{control_.socket(), 0, ZMQ_POLLIN, 0}};
       zmq_poll(items, 1, 10);
       for (int i = 0; i < 4096 && OnFrame(); ++i) {
       }
@@ -483,7 +460,7 @@ class Coordinator {
     if (!force && now - last_publish_us_ < 5000) return;
     last_publish_us_ = now;
     nlohmann::json view = term_ ? term_->View(now) : FollowerView(config_);
-    view["refused_control_frames"] = refused_;
+    view["refused_control_frames"] = control_.refused();
     view["coordinator"] = {{"host", config_.coordinator_host},
                            {"role", !elector_ ? "alone"
                                     : term_   ? "leader"
@@ -501,7 +478,8 @@ class Coordinator {
     std::string json = view.dump();
     static const std::vector<TransitionEvent> kNone;
     std::string metrics =
-        CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone);
+        CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone) +
+        control_.AuthMetricsText();
     std::string not_leading = NotLeading();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
@@ -530,8 +508,7 @@ class Coordinator {
   int64_t heard_us_ = 0;         // the last status or agent report taken
   uint64_t leader_changes_ = 0;  // terms this coordinator took up
   SteadyClock clock_;
-  void* ctx_;
-  void* router_;
+  ControlLink control_;
   httplib::Server http_;
   std::thread http_thread_;
   std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
@@ -548,7 +525,6 @@ class Coordinator {
   uint64_t switchover_epoch_ = 0;
   bool shutdown_ = false;
   int64_t last_publish_us_ = 0;
-  uint64_t refused_ = 0;
   std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };
 

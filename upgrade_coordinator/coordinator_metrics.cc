@@ -58,6 +58,23 @@ void CampaignMetrics(const nlohmann::json& view, PrometheusText& m) {
            {"phase", Field<std::string>(campaign, "phase", "")}});
 }
 
+// Packages refused by POST /packages and the store (package_refusals in the view: every
+// reason, 0 included, so that a dashboard sees each series before the first refusal).
+void PackageMetrics(const nlohmann::json& view, PrometheusText& m) {
+  const nlohmann::json refusals = view.value("package_refusals", nlohmann::json::object());
+  for (const auto& [reason, n] : refusals.items()) {
+    m.Counter("duplex_package_refused_total",
+              "Packages refused since this coordinator's term began, by reason: unsigned, "
+              "untrusted_key, bad_signature, checksum, unsafe_tarball, too_large, outside_dir, "
+              "invalid.",
+              n.get<uint64_t>(), {{"reason", reason}});
+  }
+  m.Counter("duplex_agent_package_refused_total",
+            "Packages a host's agent refused when it received them (signature, checksum, size) "
+            "and reported, since this coordinator's term began.",
+            Field<uint64_t>(view, "agent_package_refusals", 0));
+}
+
 // This coordinator's leadership and its view of etcd (GET /status's coordinator, leader_changes
 // and etcd). A coordinator alone acts, in term 0, and has no etcd.
 void LeadershipMetrics(const nlohmann::json& view, PrometheusText& m) {
@@ -141,6 +158,7 @@ std::string CoordinatorMetricsText(const nlohmann::json& view,
   LeadershipMetrics(view, m);
 
   CampaignMetrics(view, m);
+  PackageMetrics(view, m);
   return m.Take();
 }
 

@@ -100,3 +100,20 @@ TEST(CoordinatorMetrics, ACoordinatorAloneActsInTermZeroWithoutEtcd) {
 
 }  // namespace
 }  // namespace duplex
+
+namespace duplex {
+namespace {
+
+TEST(CoordinatorMetrics, PackageRefusalsAreCountedByReasonAndAgentRefusalsApart) {
+  nlohmann::json view = AView();
+  view["package_refusals"] = {{"unsigned", 2}, {"untrusted_key", 0}, {"checksum", 1}};
+  view["agent_package_refusals"] = 4;
+  const std::string text = CoordinatorMetricsText(view, {});
+  EXPECT_TRUE(Has(text, "duplex_package_refused_total{reason=\"unsigned\"} 2")) << text;
+  EXPECT_TRUE(Has(text, "duplex_package_refused_total{reason=\"untrusted_key\"} 0")) << text;
+  EXPECT_TRUE(Has(text, "duplex_package_refused_total{reason=\"checksum\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "duplex_agent_package_refused_total 4")) << text;
+}
+
+}  // namespace
+}  // namespace duplex

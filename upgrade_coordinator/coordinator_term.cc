@@ -196,7 +196,9 @@ nlohmann::json CoordinatorTerm::View(int64_t now_us) const {
           {"lock", rec.lock},
           {"campaign", api_.CampaignJson()},
           {"hosts", agents_.HostsJson(now_us)},
-          {"host_failovers", host_failovers_}};
+          {"host_failovers", host_failovers_},
+          {"package_refusals", upgrades_.PackageRefusals()},
+          {"agent_package_refusals", upgrades_.AgentPackageRefusals()}};
 }
 
 nlohmann::json FollowerView(const ClusterConfig& config) {

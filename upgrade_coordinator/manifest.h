@@ -54,6 +54,9 @@ struct PackageManifest {
   uint32_t schema = 1;  // the state schema this version reads and writes
   std::vector<Feature> features;
   std::string dir;  // absolute dir holding it; empty for a tarball read by ReadPackage
+  // The Ed25519 key (hex) whose signature of manifest.yaml was verified when the package was
+  // read (package_signature.h); "" = unsigned. Not part of the manifest's text.
+  std::string signer;
 
   std::string BinaryPath() const { return dir + "/" + binary; }
 };
@@ -62,7 +65,7 @@ struct PackageManifest {
 // names the field: `features[0].introduced_in: "2.x" is not a version (MAJOR.MINOR.PATCH)`.
 StatusOr<PackageManifest> ParseManifest(const std::string& yaml_text);
 
-// True when two manifests describe the same package (every field but `dir`).
+// True when two manifests describe the same package (every field but `dir` and `signer`).
 bool SameContent(const PackageManifest& a, const PackageManifest& b);
 
 }  // namespace duplex

@@ -1,8 +1,10 @@
-// Packages on disk: platform checks, verification and the package store. Tarballs are unpacked
-// by the system tar, run through common/subprocess.h with an argument vector (no shell).
+// Packages on disk: platform checks, verification and the package store. Tarballs are checked
+// entry by entry first (tarball.h), then unpacked by the system tar, run through
+// common/subprocess.h with an argument vector (no shell).
 #include "upgrade_coordinator/package.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -19,6 +21,8 @@
 #include "common/assert.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/cluster_types.h"
+#include "upgrade_coordinator/tarball.h"
 
 namespace duplex {
 namespace {
@@ -38,6 +42,12 @@ static_assert(kTarTimeoutMs > 0);
 
 Status Prefixed(const std::string& prefix, const Status& status) {
   return Status(status.code(), prefix + ": " + status.message());
+}
+
+// Sets `*reason` (when asked for) and passes the status on.
+Status Refused(PackageRefusal why, PackageRefusal* reason, Status status) {
+  if (reason != nullptr) *reason = why;
+  return status;
 }
 
 // ---- Platform ----
@@ -173,8 +183,22 @@ StatusOr<fs::path> FindPackageRoot(const fs::path& extracted) {
                          " at the top of the tarball or inside its one top-level directory");
 }
 
-// Errors name the file inside the package; the caller prefixes the package.
-StatusOr<PackageManifest> ReadPackageDir(const fs::path& dir) {
+// manifest.sig's text, nullopt when the package has none.
+StatusOr<std::optional<std::string>> ReadSignature(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / kSignatureFile, ec)) return std::optional<std::string>();
+  StatusOr<std::string> text = ReadSmallFile(dir / kSignatureFile, kSignatureFile);
+  if (!text.ok()) return text.status();
+  return std::optional<std::string>(std::move(text).value());
+}
+
+Status CheckBinary(const PackageManifest& manifest, PackageRefusal* reason);
+
+// Errors name the file inside the package, or the package (name and version) once the
+// manifest is read; the caller prefixes the path. The signature is checked before the
+// binary: the binary's digest is only worth comparing with a manifest that is trusted.
+StatusOr<PackageManifest> ReadPackageDir(const fs::path& dir, const PackagePolicy& policy,
+                                         PackageRefusal* reason) {
   std::error_code ec;
   const fs::path canonical = fs::canonical(dir, ec);
   if (ec) return IOError(ec.message());
@@ -183,27 +207,59 @@ StatusOr<PackageManifest> ReadPackageDir(const fs::path& dir) {
   StatusOr<PackageManifest> manifest = ParseManifest(*text);
   if (!manifest.ok()) return Prefixed(kManifestFile, manifest.status());
   manifest->dir = canonical.string();
-  DUPLEX_RETURN_IF_ERROR(VerifyBinary(*manifest));
+  const std::string package = "package " + manifest->name + "-" + manifest->version.ToString();
+  StatusOr<std::optional<std::string>> signature = ReadSignature(canonical);
+  if (!signature.ok()) return Prefixed(package, signature.status());
+  Status trusted = CheckManifestSignature(*text, *signature, policy.trusted_keys, reason);
+  if (!trusted.ok()) return Prefixed(package, trusted);
+  if (signature->has_value()) manifest->signer = ParseSignature(**signature)->key_hex;
+  DUPLEX_RETURN_IF_ERROR(CheckBinary(*manifest, reason));
   DUPLEX_ASSERT(canonical.is_absolute(), "a package read is named by its absolute directory",
                 manifest->dir);
   return manifest;
 }
 
+// Copies the tarball into the scratch directory first, so the archive checked is the archive
+// extracted (the original could change in between), then checks it, then extracts the copy.
+Status UnpackTarball(const std::string& path, const PackagePolicy& policy, const fs::path& into,
+                     PackageRefusal* reason) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return IOError("cannot read: " + ec.message());
+  if (size > policy.bytes_max) {
+    return Refused(
+        PackageRefusal::kTooLarge, reason,
+        InvalidArgument(std::to_string(size) + " bytes: larger than " +
+                        "limits.package_bytes_max (" + std::to_string(policy.bytes_max) + ")"));
+  }
+  const fs::path copy = into / (LooksGzipped(path) ? "package.tar.gz" : "package.tar");
+  fs::copy_file(path, copy, ec);
+  if (ec) return IOError("cannot copy into " + into.string() + ": " + ec.message());
+  DUPLEX_RETURN_IF_ERROR(CheckTarball(copy.string(), policy.bytes_max, reason));
+  const fs::path files = into / "files";
+  fs::create_directory(files, ec);
+  if (ec) return IOError(files.string() + ": " + ec.message());
+  Status extracted = ExtractTarball(copy.string(), files);
+  fs::remove(copy, ec);
+  return extracted;
+}
+
 // Reads the package at `path`; a tarball is extracted into a new directory under
 // `scratch_parent`, owned by `scratch`, which must outlive the use of the result's `dir`.
-StatusOr<PackageManifest> OpenPackage(const std::string& path, const fs::path& scratch_parent,
-                                      std::optional<ScratchDir>* scratch) {
+StatusOr<PackageManifest> OpenPackage(const std::string& path, const PackagePolicy& policy,
+                                      const fs::path& scratch_parent,
+                                      std::optional<ScratchDir>* scratch, PackageRefusal* reason) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return ReadPackageDir(path);
+  if (fs::is_directory(path, ec)) return ReadPackageDir(path, policy, reason);
   if (!fs::exists(path, ec)) return NotFound("no such directory or file");
   if (!IsTarball(path) || !fs::is_regular_file(path, ec)) {
     return InvalidArgument("not a package: expected a directory or a .tar, .tar.gz or .tgz file");
   }
   DUPLEX_RETURN_IF_ERROR(MakeScratchDir(scratch_parent, ".incoming-", scratch));
-  DUPLEX_RETURN_IF_ERROR(ExtractTarball(path, (*scratch)->path()));
-  StatusOr<fs::path> root = FindPackageRoot((*scratch)->path());
+  DUPLEX_RETURN_IF_ERROR(UnpackTarball(path, policy, (*scratch)->path(), reason));
+  StatusOr<fs::path> root = FindPackageRoot((*scratch)->path() / "files");
   if (!root.ok()) return root.status();
-  return ReadPackageDir(*root);
+  return ReadPackageDir(*root, policy, reason);
 }
 
 // fsync, so a package renamed into the store after a power cut still has its bytes.
@@ -270,7 +326,20 @@ Status CheckPlatform(const PlatformRequirements& required, const std::string& da
 
 // ---- Public: manifests and packages ----
 
-Status VerifyBinary(const PackageManifest& manifest) {
+PackagePolicy PackagePolicyOf(const ClusterConfig& config) {
+  PackagePolicy policy;
+  policy.trusted_keys = config.security.package_keys;
+  policy.bytes_max = config.limits.package_bytes_max;
+  policy.package_dir = config.security.package_dir;
+  return policy;
+}
+
+Status VerifyBinary(const PackageManifest& manifest) { return CheckBinary(manifest, nullptr); }
+
+namespace {
+
+// VerifyBinary, telling the checksum's refusal apart from a missing or unusable file.
+Status CheckBinary(const PackageManifest& manifest, PackageRefusal* reason) {
   const fs::path path = manifest.BinaryPath();
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
@@ -287,33 +356,76 @@ Status VerifyBinary(const PackageManifest& manifest) {
   // sha256sum's spelling (ReadSha256 lowercases the manifest's), so one string comparison decides.
   DUPLEX_ASSERT(digest->size() == 64, "a file's digest is 64 hex digits", *digest);
   if (*digest != manifest.sha256) {
-    return InvalidArgument(manifest.binary + ": checksum mismatch: manifest says " +
-                           manifest.sha256 + ", file has " + *digest +
-                           " (tampered or corrupt package)");
+    return Refused(
+        PackageRefusal::kChecksum, reason,
+        InvalidArgument(manifest.binary + ": checksum mismatch: binary sha256 does not match " +
+                        "the " + (manifest.signer.empty() ? "" : "signed ") +
+                        "manifest (manifest says " + manifest.sha256 + ", file has " + *digest +
+                        "): tampered or corrupt package"));
   }
   return Status::Ok();
 }
 
-StatusOr<PackageManifest> ReadPackage(const std::string& path) {
+}  // namespace
+
+Status VerifyPackage(const PackageManifest& manifest, const PackagePolicy& policy,
+                     PackageRefusal* reason) {
+  StatusOr<PackageManifest> read = ReadPackageDir(manifest.dir, policy, reason);
+  if (!read.ok()) return read.status();
+  if (!SameContent(*read, manifest)) {
+    return Refused(
+        PackageRefusal::kInvalid, reason,
+        FailedPrecondition("package " + manifest.name + "-" + manifest.version.ToString() + ": " +
+                           manifest.dir + " holds another manifest than the one stored"));
+  }
+  return Status::Ok();
+}
+
+StatusOr<PackageManifest> ReadPackage(const std::string& path, const PackagePolicy& policy) {
   std::error_code ec;
   const fs::path temp = fs::temp_directory_path(ec);
   if (ec) return IOError(path + ": no temporary directory to unpack into: " + ec.message());
   std::optional<ScratchDir> scratch;
-  StatusOr<PackageManifest> manifest = OpenPackage(path, temp, &scratch);
+  StatusOr<PackageManifest> manifest = OpenPackage(path, policy, temp, &scratch, nullptr);
   if (!manifest.ok()) return Prefixed(path, manifest.status());
   if (scratch.has_value()) manifest->dir.clear();  // the extracted copy goes with `scratch`
   return manifest;
 }
 
+Status PackPackageDir(const std::string& dir, const std::string& tarball) {
+  StatusOr<std::string> text = ReadSmallFile(fs::path(dir) / kManifestFile, kManifestFile);
+  if (!text.ok()) return Prefixed(dir, text.status());
+  StatusOr<PackageManifest> manifest = ParseManifest(*text);
+  if (!manifest.ok()) return Prefixed(dir + "/" + kManifestFile, manifest.status());
+  StatusOr<std::string> tar = FindTar();
+  if (!tar.ok()) return tar.status();
+  SpawnOptions options;
+  // --dereference: a binary linked into the directory travels as the file it names.
+  options.argv = {*tar, "-c", "--dereference", "--force-local", "-f", tarball,
+                  "-C", dir,  kManifestFile,   manifest->binary};
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kSignatureFile, ec)) options.argv.push_back(kSignatureFile);
+  options.stdin_null = true;
+  options.stdout_to = ChildOutput::kNull;
+  options.stderr_to = ChildOutput::kCapture;
+  StatusOr<RunResult> run = RunProgram(options, kTarTimeoutMs, kTarErrorBytesMax);
+  if (!run.ok()) return run.status();
+  if (!run->exit.lost && !run->exit.success()) {
+    return InvalidArgument(dir + ": tar " + run->exit.Describe() + ": " + run->output);
+  }
+  return Status::Ok();
+}
+
 // ---- PackageStore ----
 
-StatusOr<std::unique_ptr<PackageStore>> PackageStore::Open(const std::string& dir) {
+StatusOr<std::unique_ptr<PackageStore>> PackageStore::Open(const std::string& dir,
+                                                           PackagePolicy policy) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return IOError(dir + ": cannot create the package store: " + ec.message());
   const fs::path canonical = fs::canonical(dir, ec);
   if (ec) return IOError(dir + ": " + ec.message());
-  std::unique_ptr<PackageStore> store(new PackageStore(canonical.string()));
+  std::unique_ptr<PackageStore> store(new PackageStore(canonical.string(), std::move(policy)));
   DUPLEX_RETURN_IF_ERROR(store->Load());
   return store;
 }
@@ -331,7 +443,7 @@ Status PackageStore::Load() {
       continue;
     }
     if (!entry.is_directory(ec)) continue;
-    StatusOr<PackageManifest> manifest = ReadPackageDir(entry.path());
+    StatusOr<PackageManifest> manifest = ReadPackageDir(entry.path(), policy_, nullptr);
     const std::string fix = "; remove " + entry.path().string() + " and add the package again";
     // A damaged package is left out (and named), not fatal: the coordinator must start.
     if (!manifest.ok()) {
@@ -353,9 +465,21 @@ Status PackageStore::Load() {
 
 StatusOr<PackageManifest> PackageStore::Add(const std::string& path) {
   std::optional<ScratchDir> scratch;
-  StatusOr<PackageManifest> incoming = OpenPackage(path, dir_, &scratch);
-  if (!incoming.ok()) return Prefixed(path, incoming.status());
-  return AddVerified(*incoming);
+  PackageRefusal reason = PackageRefusal::kInvalid;
+  StatusOr<PackageManifest> incoming = OpenPackage(path, policy_, dir_, &scratch, &reason);
+  if (!incoming.ok()) {
+    refusals_.Add(reason);
+    return Prefixed(path, incoming.status());
+  }
+  StatusOr<PackageManifest> stored = AddVerified(*incoming);
+  if (!stored.ok()) refusals_.Add(PackageRefusal::kInvalid);
+  if (stored.ok() && stored->signer.empty()) {
+    spdlog::warn(
+        "package {}-{} is not signed and was accepted: security.package_keys is not "
+        "configured (duplex package keygen, duplex package sign)",
+        stored->name, stored->version.ToString());
+  }
+  return stored;
 }
 
 // Copies into a dot-named directory, verifies the copy, then renames it into place.
@@ -374,11 +498,14 @@ StatusOr<PackageManifest> PackageStore::AddVerified(const PackageManifest& incom
   const fs::path from = incoming.dir;
   DUPLEX_RETURN_IF_ERROR(CopyDurably(from / kManifestFile, copy->path() / kManifestFile));
   DUPLEX_RETURN_IF_ERROR(CopyDurably(from / incoming.binary, copy->path() / incoming.binary));
+  if (!incoming.signer.empty()) {
+    DUPLEX_RETURN_IF_ERROR(CopyDurably(from / kSignatureFile, copy->path() / kSignatureFile));
+  }
   DUPLEX_RETURN_IF_ERROR(SyncPath(copy->path()));
-  StatusOr<PackageManifest> stored = ReadPackageDir(copy->path());
+  StatusOr<PackageManifest> stored = ReadPackageDir(copy->path(), policy_, nullptr);
   if (!stored.ok()) return Prefixed("the stored copy of " + what, stored.status());
   // The source could have changed between reading and copying.
-  if (!SameContent(*stored, incoming))
+  if (!SameContent(*stored, incoming) || stored->signer != incoming.signer)
     return FailedPrecondition(what + ": the package changed while it was being added");
   std::error_code ec;
   DUPLEX_ASSERT(stored->sha256 == incoming.sha256, "the stored copy has the verified checksum",

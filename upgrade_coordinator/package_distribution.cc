@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/assert.h"
+#include "upgrade_coordinator/package_signature.h"
 
 namespace duplex {
 namespace {
@@ -45,9 +46,13 @@ Distribution PackageDistributor::Want(const PackageManifest& m, int64_t now_us) 
     auto binary = ReadWhole(m.BinaryPath());
     if (!manifest_text.ok()) return {false, manifest_text.status().message(), ""};
     if (!binary.ok()) return {false, binary.status().message(), ""};
+    StatusOr<std::string> signature = std::string();
+    if (!m.signer.empty()) signature = ReadWhole(m.dir + "/" + kSignatureFile);
+    if (!signature.ok()) return {false, signature.status().message(), ""};
     key_ = key;
     manifest_ = m;
     manifest_text_ = std::move(manifest_text).value();
+    signature_text_ = std::move(signature).value();
     binary_ = std::move(binary).value();
     hosts_.clear();
     spdlog::info("distributing {} ({} bytes) to the hosts", key_, binary_.size());
@@ -67,6 +72,7 @@ Distribution PackageDistributor::Want(const PackageManifest& m, int64_t now_us) 
         // Refused (a part lost, a checksum that did not match): from the start again.
         send.last_error = error;
         send.offset = 0;
+        ++agent_refusals_;
         if (++send.refusals >= kRefusalsMax) d.problem = "host " + h.name + ": " + error;
       }
       if (send.last_us == 0) send.last_us = now_us;
@@ -99,7 +105,7 @@ std::vector<std::pair<std::string, PackagePart>> PackageDistributor::TakeParts(i
     send.budget_bytes -= static_cast<double>(size);
     out.push_back({*route,
                    {manifest_.name, manifest_.version.ToString(), manifest_text_, send.offset,
-                    binary_.size(), binary_.substr(send.offset, size)}});
+                    binary_.size(), binary_.substr(send.offset, size), signature_text_}});
     send.offset += size;
   }
   return out;

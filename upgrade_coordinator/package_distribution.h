@@ -28,6 +28,9 @@ class PackageDistributor {
   Distribution Want(const PackageManifest& manifest, int64_t now_us);
   // The parts due now, with their agents' routes.
   std::vector<std::pair<std::string, PackagePart>> TakeParts(int64_t now_us);
+  // Packages the agents refused (each new package_error an agent reported: a signature, a
+  // checksum or a size it would not take), since this distributor was made.
+  uint64_t agent_refusals() const { return agent_refusals_; }
 
  private:
   struct HostSend {
@@ -44,8 +47,10 @@ class PackageDistributor {
   std::string key_;  // name-version being distributed
   PackageManifest manifest_;
   std::string manifest_text_;
+  std::string signature_text_;  // manifest.sig; "" = unsigned
   std::string binary_;
   std::map<std::string, HostSend> hosts_;
+  uint64_t agent_refusals_ = 0;
 };
 
 }  // namespace duplex

@@ -114,10 +114,6 @@ Status ReadPackageKeys(const YamlField& keys, std::vector<std::string>* out) {
 
 }  // namespace
 
-std::string ReplicaMember(const std::string& replica_name) { return "replica." + replica_name; }
-
-std::string AgentMember(const std::string& host_name) { return "agent." + host_name; }
-
 std::string CoordinatorMember(const CoordinatorConfig& coordinator) {
   return "coordinator." +
          (coordinator.host_name.empty() ? std::string(kImpliedHostName) : coordinator.host_name);

@@ -9,13 +9,13 @@
 
 #include "common/status.h"
 #include "common/yaml_fields.h"
+#include "replica/curve_auth.h"
 #include "upgrade_coordinator/cluster_types.h"
 
 namespace duplex {
 
 // A member is the identity a CURVE key binds: what the ZAP handler admits a key as.
-std::string ReplicaMember(const std::string& replica_name);           // "replica.a"
-std::string AgentMember(const std::string& host_name);                // "agent.h1", "agent.local"
+// ReplicaMember ("replica.a") and AgentMember ("agent.h1", "agent.local") are in curve_auth.h.
 std::string CoordinatorMember(const CoordinatorConfig& coordinator);  // "coordinator.h1"
 // Every member the config implies: each replica, each host's agent, each coordinator.
 std::vector<std::string> ClusterMembers(const ClusterConfig& config);

@@ -43,7 +43,7 @@ Upgrades::~Upgrades() {
 }
 
 Status Upgrades::Open() {
-  auto packages = PackageStore::Open(config_.data_dir + "/packages");
+  auto packages = PackageStore::Open(config_.data_dir + "/packages", PackagePolicyOf(config_));
   if (!packages.ok()) return packages.status();
   std::lock_guard lock(packages_mu_);
   packages_ = std::move(packages).value();
@@ -113,6 +113,26 @@ std::pair<std::string, std::string> Upgrades::PackageRefFor(const std::string& r
 StatusOr<PackageManifest> Upgrades::AddPackage(const std::string& dir) {
   std::lock_guard lock(packages_mu_);
   return packages_->Add(dir);
+}
+
+std::string Upgrades::PackageStoreDir() const {
+  std::lock_guard lock(packages_mu_);
+  return packages_->dir();
+}
+
+std::map<std::string, uint64_t> Upgrades::PackageRefusals() const {
+  std::lock_guard lock(packages_mu_);
+  std::map<std::string, uint64_t> counts;
+  for (std::size_t i = 0; i < kPackageRefusalCount; ++i) {
+    const auto reason = static_cast<PackageRefusal>(i);
+    counts[std::string(Name(reason))] = packages_ ? packages_->refusals().Get(reason) : 0;
+  }
+  return counts;
+}
+
+void Upgrades::CountPackageRefusal(PackageRefusal reason) {
+  std::lock_guard lock(packages_mu_);
+  if (packages_) packages_->CountRefusal(reason);
 }
 
 std::vector<PackageManifest> Upgrades::Packages() const {
@@ -290,7 +310,8 @@ void Upgrades::WorkerLoop() {
         break;
       case WorkKind::kVerify: {
         auto package = PackageFor(job->version);  // the stored copy, checked again now
-        result = package.ok() ? VerifyBinary(*package) : package.status();
+        result =
+            package.ok() ? VerifyPackage(*package, PackagePolicyOf(config_)) : package.status();
         break;
       }
       case WorkKind::kDigests:

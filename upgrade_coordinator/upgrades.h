@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,14 @@ class Upgrades final : public CampaignHost {
 
   // The package store; any thread (adding one hashes and copies a binary).
   StatusOr<PackageManifest> AddPackage(const std::string& dir);
+  // Where uploads are written before they are added (inside the store: one file system).
+  std::string PackageStoreDir() const;
+  // Packages refused since this term opened the store, by reason name (every reason, even 0).
+  std::map<std::string, uint64_t> PackageRefusals() const;
+  // Counts a refusal decided before the store saw the package (POST /packages' rules).
+  void CountPackageRefusal(PackageRefusal reason);
+  // Packages the hosts' agents refused during distribution; the loop thread.
+  uint64_t AgentPackageRefusals() const { return distributor_.agent_refusals(); }
   std::vector<PackageManifest> Packages() const;
   // The stored package `name` at `version`; with no name, the one stored package of that
   // version (several of different names: an error naming them).

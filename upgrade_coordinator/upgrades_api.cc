@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "upgrade_coordinator/admin_body.h"
 
 namespace duplex {
@@ -21,6 +23,7 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
           {"upgrade_from", m.upgrade_from.ToString()},
           {"schema", m.schema},
           {"features", features},
+          {"signer", m.signer},
           {"dir", m.dir}};
 }
 
@@ -28,11 +31,53 @@ nlohmann::json ManifestJson(const PackageManifest& m) {
 
 ApiAnswer UpgradesApi::AddPackage(const nlohmann::json& body) {
   auto request = DecodeAddPackage(body);
-  if (!request.ok()) return Error(400, request.status().message());
-  auto added = upgrades_->AddPackage(request->path);
-  if (!added.ok()) return Error(400, added.status().message());
-  spdlog::info("package {} {} stored", added->name, added->version.ToString());
+  if (!request.ok()) {
+    return Error(400, request.status().message() + "; or upload the package as the body");
+  }
+  StatusOr<std::string> allowed = PathUnderPackageDir(request->path);
+  if (!allowed.ok()) {
+    upgrades_->CountPackageRefusal(PackageRefusal::kOutsideDir);
+    spdlog::warn("POST /packages refused: {}", allowed.status().message());
+    return Error(403, allowed.status().message());
+  }
+  return StorePackage(*allowed, *allowed);
+}
+
+ApiAnswer UpgradesApi::StorePackage(const std::string& file, const std::string& shown_as) {
+  auto added = upgrades_->AddPackage(file);
+  if (!added.ok()) {
+    std::string why = added.status().message();
+    if (why.starts_with(file)) why = shown_as + why.substr(file.size());
+    spdlog::warn("package refused: {}", why);
+    return Error(400, why);
+  }
+  spdlog::info("package {} {} stored{}", added->name, added->version.ToString(),
+               added->signer.empty() ? " (unsigned)" : ", signed by " + added->signer);
   return {200, ManifestJson(*added)};
+}
+
+// The rule of POST /packages {"path"}: the path, with every symbolic link resolved, must lie
+// inside security.package_dir (also resolved), so no file elsewhere that the coordinator can
+// read is ever copied, and later executed, on a caller's word.
+StatusOr<std::string> UpgradesApi::PathUnderPackageDir(const std::string& path) const {
+  const std::string dir = PackagePolicyOf(config_).package_dir;
+  const std::string rule = "POST /packages {\"path\"}: ";
+  if (dir.empty()) {
+    return FailedPrecondition(rule +
+                              "refused: security.package_dir is not configured, so only "
+                              "uploads are accepted (duplex package add uploads the package)");
+  }
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::canonical(path, ec);
+  if (ec) return FailedPrecondition(rule + path + ": " + ec.message());
+  const std::filesystem::path base = std::filesystem::canonical(dir, ec);
+  if (ec) return FailedPrecondition(rule + "security.package_dir " + dir + ": " + ec.message());
+  const std::string prefix = base.string() + "/";
+  if (!resolved.string().starts_with(prefix)) {
+    return FailedPrecondition(rule + path + " (" + resolved.string() +
+                              ") is not under security.package_dir " + base.string());
+  }
+  return resolved.string();
 }
 
 ApiAnswer UpgradesApi::ListPackages() const {

@@ -24,7 +24,16 @@ class UpgradesApi {
   UpgradesApi(const ClusterConfig& config, const Arbiter* arbiter, Upgrades* upgrades)
       : config_(config), arbiter_(arbiter), upgrades_(upgrades) {}
 
-  ApiAnswer AddPackage(const nlohmann::json& body);  // any thread
+  // POST /packages {"path": ...}: only a path under security.package_dir (symbolic links
+  // resolved first); any thread.
+  ApiAnswer AddPackage(const nlohmann::json& body);
+  // Verifies and stores the package at `file`: an upload written by the HTTP thread
+  // (package_upload.h), or a path AddPackage allowed; any thread.
+  // Errors name the package as `shown_as` instead of `file` ("upload" for an upload).
+  ApiAnswer StorePackage(const std::string& file, const std::string& shown_as);
+  // Counts a refused upload (too large) with the store's other refusals; any thread.
+  void CountPackageRefusal(PackageRefusal reason) { upgrades_->CountPackageRefusal(reason); }
+  std::string PackageStoreDir() const { return upgrades_->PackageStoreDir(); }
   ApiAnswer ListPackages() const;
   ApiAnswer Plan(const std::string& to) const;
   ApiAnswer Start(const nlohmann::json& body);
@@ -38,6 +47,7 @@ class UpgradesApi {
 
  private:
   std::vector<std::string> PlanChecks(const std::string& to, nlohmann::json* checks) const;
+  StatusOr<std::string> PathUnderPackageDir(const std::string& path) const;
 
   const ClusterConfig& config_;
   const Arbiter* arbiter_;

@@ -70,7 +70,7 @@ bool Coordinator::Distribute() {
   for (const char* host : {"h1", "h2"}) {
     if (Holds(host)) continue;
     all = false;
-    PackagePart part{kPackageName, kNewVersion, "", 0, 1, "x"};
+    PackagePart part{kPackageName, kNewVersion, "", 0, 1, "x", ""};
     network_.SendOrdered(node_, AgentNode(host), "package",
                          [this, host, part] { agents_.OnPackage(host, part); });
   }

@@ -332,6 +332,15 @@ void ActiveTerm::SendDigestMark(uint64_t seq, int64_t now_us) {
 void ActiveTerm::OnFromStandby(const std::string& route, const PeerMessage& message,
                                int64_t now_us) {
   if (auto* hello = std::get_if<Hello>(&message)) {
+    // Only the standby the coordinator assigned may open a session: a stranger's hello would
+    // replace the session, and its acks would release writes the standby never stored. Its
+    // epoch is not learnt either (it is not of our pair).
+    if (hello->replica != ctx_.assignment().peer_name) {
+      ++ctx_.counters().unassigned_hellos;
+      ctx_.Refuse("hello from replica '" + hello->replica + "', but the assigned standby is '" +
+                  ctx_.assignment().peer_name + "'");
+      return;
+    }
     ctx_.LearnEpoch(hello->epoch);
     OnHello(route, *hello, now_us);
   } else if (auto* ack = std::get_if<Ack>(&message)) {

@@ -22,7 +22,7 @@ void StandbyFollower::SayHello(int64_t now_us) {
   session_id_ = (static_cast<uint64_t>(now_us) << 12) | (++session_counter_ & 0xfff);
   chunks_installed_ = 0;
   hello_sent_us_ = now_us;
-  ctx_.Emit(ConnectActive{ctx_.assignment().peer_endpoint});
+  ctx_.Emit(ConnectActive{ctx_.assignment().peer_endpoint, ctx_.assignment().peer_name});
   const StoreMeta& meta = ctx_.store().meta();
   Hello h;
   h.replica = ctx_.options().name;

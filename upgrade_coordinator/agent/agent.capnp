@@ -77,6 +77,7 @@ struct PackagePart {
   offset @3 :UInt64;          # of the binary
   totalBytes @4 :UInt64;
   data @5 :Data;
+  signature @6 :Text;         # manifest.sig as stored ("" = unsigned); the agent verifies it
 }
 
 struct AgentFrame {

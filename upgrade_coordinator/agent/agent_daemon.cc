@@ -16,14 +16,17 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/assert.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
 #include "common/subprocess.h"
+#include "replica/curve_auth.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/agent/agent_core.h"
 #include "upgrade_coordinator/agent/package_receiver.h"
+#include "upgrade_coordinator/curve_config.h"
 #include "upgrade_coordinator/package.h"
 
 namespace duplex {
@@ -132,6 +135,7 @@ class AgentDaemon {
       if (p.pidfd >= 0) ::close(p.pidfd);
     }
     dealers_.clear();
+    curve_.reset();  // its ZAP socket, before the context ends
     zmq_ctx_term(ctx_);
   }
 
@@ -144,12 +148,21 @@ class AgentDaemon {
       return FailedPrecondition("another agent runs for host " + host_.name + ": " +
                                 lock.status().message());
     lock_ = std::make_unique<PidLock>(std::move(lock).value());
-    auto store = PackageStore::Open(dir_ + "/packages");
+    auto store = PackageStore::Open(dir_ + "/packages", PackagePolicyOf(config_));
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
     receiver_ = std::make_unique<PackageReceiver>(store_.get(), dir_ + "/incoming");
-    for (const std::string& endpoint : CoordinatorControlEndpoints(config_)) {
-      DUPLEX_RETURN_IF_ERROR(Connect(endpoint));
+    auto settings = AgentCurve(config_, host_.name);
+    if (!settings.ok()) return settings.status();
+    auto curve = CurveAuth::Start(ctx_, std::move(settings).value());
+    if (!curve.ok()) return curve.status();
+    curve_ = std::move(curve).value();
+    const std::vector<std::string> endpoints = CoordinatorControlEndpoints(config_);
+    const std::vector<std::string> members = CoordinatorMembers(config_);
+    DUPLEX_ASSERT(endpoints.size() == members.size(), "a member per coordinator", endpoints.size(),
+                  members.size());
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      DUPLEX_RETURN_IF_ERROR(Connect(endpoints[i], members[i]));
     }
     started_wall_us_ = WallUs();
     Adopt();
@@ -192,9 +205,11 @@ class AgentDaemon {
   // One DEALER per coordinator, leaving from the host's address (the lab's firewall rules
   // tell hosts apart by it). Reports are queued only on a live connection (ZMQ_IMMEDIATE):
   // a coordinator down for hours would otherwise get its backlog of stale reports when it
-  // returns; a report is level-triggered, the next one says it all again.
-  Status Connect(const std::string& coordinator) {
+  // returns; a report is level-triggered, the next one says it all again. With CURVE, the
+  // coordinator must hold its listed key, and ours tells it which host's agent reports.
+  Status Connect(const std::string& coordinator, const std::string& member) {
     auto dealer = std::make_unique<ZSocket>(ctx_, ZMQ_DEALER, config_.replication.frame_bytes_max);
+    DUPLEX_RETURN_IF_ERROR(curve_->ClientOf(dealer->s, member));
     int immediate = 1;
     zmq_setsockopt(dealer->s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     const std::string endpoint = WithSourceAddress(coordinator, host_.address);
@@ -349,7 +364,9 @@ class AgentDaemon {
       return NotFound("package " + spec.package + "-" + spec.version + " is not on host " +
                       host_.name + " (not distributed yet?)");
     }
-    DUPLEX_RETURN_IF_ERROR(VerifyBinary(*manifest));
+    // Verified again before every start: the signature against security.package_keys, and the
+    // binary against the signed sha256 (a file changed on this host since it was stored).
+    DUPLEX_RETURN_IF_ERROR(VerifyPackage(*manifest, store_->policy()));
     return manifest->BinaryPath();
   }
 
@@ -376,6 +393,10 @@ class AgentDaemon {
     SpawnOptions options;
     options.argv = {*binary};
     options.argv.insert(options.argv.end(), spec.args.begin(), spec.args.end());
+    // The replica's keys are this host's: its agent names them, not the coordinator.
+    for (std::string& arg : ReplicaCurveArgs(config_, *replica)) {
+      options.argv.push_back(std::move(arg));
+    }
     options.stdout_to = ChildOutput::kLogFile;
     options.stderr_to = ChildOutput::kLogFile;
     options.log_path = HostDataDir(config_, host_) + "/" + spec.replica + ".log";
@@ -426,6 +447,7 @@ class AgentDaemon {
   const std::string dir_;
   AgentCore core_;
   void* ctx_;
+  std::unique_ptr<CurveAuth> curve_;
   std::vector<std::unique_ptr<ZSocket>> dealers_;  // one per coordinator, in config order
   std::unique_ptr<PidLock> lock_;
   std::unique_ptr<PackageStore> store_;

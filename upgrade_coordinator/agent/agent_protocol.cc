@@ -125,6 +125,7 @@ void ToWire(const PackagePart& v, agent_wire::PackagePart::Builder b) {
   b.setManifest(v.manifest);
   b.setOffset(v.offset);
   b.setTotalBytes(v.total_bytes);
+  b.setSignature(v.signature);
   b.setData(
       capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(v.data.data()), v.data.size()));
 }
@@ -134,7 +135,8 @@ PackagePart FromWire(agent_wire::PackagePart::Reader r) {
   return {
       Text(r.getName()),     Text(r.getVersion()),
       Text(r.getManifest()), r.getOffset(),
-      r.getTotalBytes(),     std::string(reinterpret_cast<const char*>(data.begin()), data.size())};
+      r.getTotalBytes(),     std::string(reinterpret_cast<const char*>(data.begin()), data.size()),
+      Text(r.getSignature())};
 }
 
 }  // namespace

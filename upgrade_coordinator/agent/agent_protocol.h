@@ -94,6 +94,7 @@ struct PackagePart {
   uint64_t offset = 0;
   uint64_t total_bytes = 0;
   std::string data;
+  std::string signature;  // manifest.sig's text; "" = the package is unsigned
   bool operator==(const PackagePart&) const = default;
 };
 

@@ -29,7 +29,8 @@ TEST(AgentProtocol, EveryFrameRoundTrips) {
   const AgentReport report = SampleReport();
   DesiredState desired{
       "h1", 9, {{"a", 3, true, "kv", "2.0.0", {"--name", "a"}, 2500}}, false, 0x1'0000'0005};
-  PackagePart part{"kv", "2.0.0", "name: kv\n", 10, 30, std::string("\0\1\2binary", 9)};
+  PackagePart part{"kv",           "2.0.0", "name: kv\n", 10, 30, std::string("\0\1\2binary", 9),
+                   "ed25519 k s\n"};
   for (const AgentFrame& frame : {AgentFrame(report), AgentFrame(desired), AgentFrame(part)}) {
     auto decoded = DecodeAgentFrame(EncodeAgentFrame(frame), 1 << 20);
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();

@@ -8,19 +8,16 @@
 
 namespace duplex {
 
-namespace {
-// A package binary larger than this is refused before it fills the host's memory.
-constexpr uint64_t kPackageBytesMax = uint64_t{1} << 30;
-}  // namespace
-
 PackageReceiver::PackageReceiver(PackageStore* store, std::string scratch_dir)
     : store_(store), scratch_dir_(std::move(scratch_dir)) {}
 
 Status PackageReceiver::OnPart(const PackagePart& part) {
   const std::string what = part.name + "-" + part.version;
-  if (part.total_bytes > kPackageBytesMax) {
+  // Refused before it fills the host's memory.
+  if (part.total_bytes > store_->policy().bytes_max) {
     return InvalidArgument(what + ": " + std::to_string(part.total_bytes) +
-                           " bytes is larger than a package may be");
+                           " bytes is larger than limits.package_bytes_max (" +
+                           std::to_string(store_->policy().bytes_max) + ")");
   }
   if (part.name != name_ || part.version != version_ || part.offset == 0) {
     name_ = part.name;
@@ -53,12 +50,21 @@ Status PackageReceiver::Store(const PackagePart& last) {
   fs::create_directories(dir, ec);
   if (ec) return IOError(dir + ": " + ec.message());
   DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(dir + "/manifest.yaml", last.manifest));
+  if (!last.signature.empty()) {
+    DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + kSignatureFile, last.signature));
+  }
   const std::string binary = dir + "/" + manifest->binary;
   DUPLEX_RETURN_IF_ERROR(WriteFileAtomically(binary, binary_));
   ::chmod(binary.c_str(), 0755);
-  StatusOr<PackageManifest> stored = store_->Add(dir);  // verifies the sha256
+  StatusOr<PackageManifest> stored = store_->Add(dir);  // verifies the signature and sha256
   fs::remove_all(dir, ec);
-  if (!stored.ok()) return stored.status();
+  if (!stored.ok()) {
+    // Named by the package, not the scratch path: the coordinator matches the agent's
+    // package_error to the package it distributes by this prefix.
+    std::string why = stored.status().message();
+    if (why.starts_with(dir)) why = what + why.substr(dir.size());
+    return Status(stored.status().code(), why);
+  }
   return Status::Ok();
 }
 
