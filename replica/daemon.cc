@@ -23,6 +23,7 @@
 #include "common/stop_signal.h"
 #include "replica/client_listener.h"
 #include "replica/frame.h"
+#include "replica/http_routes.h"
 #include "replica/metrics.h"
 #include "replica/zmq_util.h"
 
@@ -161,6 +162,7 @@ class Daemon final : public ActionSink {
   ~Daemon() override = default;
 
   Status Start() {
+    DUPLEX_RETURN_IF_ERROR(SetClientAccess());
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
     }
@@ -172,21 +174,7 @@ class Daemon final : public ActionSink {
       DUPLEX_RETURN_IF_ERROR(
           ConnectCoordinator(*coordinators_[i], options_.coordinator_endpoints[i]));
     }
-    http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(published_.mu);
-      res.status = published_.serving ? 200 : 503;
-      res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
-    });
-    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(published_.Render(Published::kStatusJson), "application/json");
-    });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(published_.Render(Published::kMetricsText), "text/plain; version=0.0.4");
-    });
-    if (!http_.bind_to_port(options_.host, options_.http_port)) {
-      return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
-    }
-    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    return StartHttp();
     return Status::Ok();
   }
 
@@ -233,11 +221,50 @@ class Daemon final : public ActionSink {
                      RoleStatePath(core_.role()), timer.Describe(timeout_ms));
       }
     }
-    http_.stop();
+    http_->stop();
     http_thread_.join();
   }
 
  private:
+  // TLS and the client password on the client port, as the options ask.
+  Status SetClientAccess() {
+    ClientAccess access;
+    if (options_.tls && options_.tls_client_port) {
+      auto ctx = TlsContext::Server(*options_.tls);
+      if (!ctx.ok()) return ctx.status();
+      access.tls = std::move(ctx).value();
+      access.certs_required = options_.tls->client_certs == PeerCerts::kRequired;
+    }
+    access.password = options_.client_password;
+    clients_.SetAccess(std::move(access), &refused_);
+    return Status::Ok();
+  }
+
+  // /role, /status and /metrics, over HTTPS when the options ask.
+  Status StartHttp() {
+    auto server = MakeHttpServer(options_.tls && options_.tls_http ? &*options_.tls : nullptr);
+    if (!server.ok()) return server.status();
+    http_ = std::move(server).value();
+    routes_ = std::make_unique<HttpRoutes>(http_.get(), HttpAccess{}, &refused_);
+    routes_->Get("/role", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(published_.mu);
+      res.status = published_.serving ? 200 : 503;
+      res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
+    });
+    routes_->Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(published_.Render(Published::kStatusJson), "application/json");
+    });
+    routes_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(published_.Render(Published::kMetricsText) + refused_.MetricsText(),
+                      "text/plain; version=0.0.4");
+    });
+    if (!http_->bind_to_port(options_.host, options_.http_port)) {
+      return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
+    }
+    http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+    return Status::Ok();
+  }
+
   static constexpr int kPerRoundMax = 4096;
   // A turn stops reading messages after this long so that its tick (commits, acks, status,
   // timers) runs: a standby installing snapshot chunks of 30-130 ms each could otherwise
@@ -300,6 +327,7 @@ class Daemon final : public ActionSink {
     if (auto* admin = std::get_if<AdminRequest>(&*frame)) {  // the admin path
       return core_.OnAdminRequest(route, std::move(*admin), now);
     }
+    if (std::holds_alternative<Auth>(*frame)) return;  // (the listener checks it when it must)
     auto* req = std::get_if<Request>(&*frame);
     if (req == nullptr) return (void)Refuse("client port: a frame other than a request");
     // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
@@ -396,7 +424,9 @@ class Daemon final : public ActionSink {
   ZSocket router_;
   std::vector<std::unique_ptr<ZSocket>> coordinators_;  // one per coordinator_endpoints
   std::unique_ptr<ZSocket> peer_;
-  httplib::Server http_;
+  AuthCounters refused_;  // written by the loop (client port), read by the HTTP thread
+  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpRoutes> routes_;
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;

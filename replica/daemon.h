@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "common/status.h"
 #include "replica/processor.h"
 #include "replica/replica_core.h"
+#include "replica/tls.h"
 
 namespace rocksdb {
 class Env;
@@ -34,6 +36,13 @@ struct DaemonOptions {
   uint64_t log_retain_ops = 200000;
   size_t frame_bytes_max = 16 << 20;
   std::string log_level = "info";
+  // TLS (replica/tls.h): the certificate files, used on the client port when
+  // tls_client_port and on the HTTP port when tls_http.
+  std::optional<TlsServerFiles> tls;
+  bool tls_client_port = false;
+  bool tls_http = false;
+  // Clients must send it in an Auth frame first ("" = no password asked).
+  std::string client_password;
   // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
   // stamped on client requests (SystemWallClock). Both must outlive the daemon.
   rocksdb::Env* env = nullptr;
