@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/agent/agent_daemon.h"
 #include "upgrade_coordinator/coordinator.h"
 
@@ -49,10 +50,10 @@ StatusOr<CoordinatorSeams> ChaosSeams(const std::string& crash_point_file) {
 
 int KvCommand(const ClusterConfig& config, const std::string& op,
               const std::vector<std::string>& args) {
-  ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config);
-  options.attempt_timeout_ms = config.timing.client_timeout_ms;
-  Client client(options);
+  auto options = ReplicaClientOptions(config);  // TLS and the password, as configured
+  if (!options.ok()) return Fail(options.status());
+  options->attempt_timeout_ms = config.timing.client_timeout_ms;
+  Client client(*options);
   std::string upper = op;
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   auto response = client.Call(upper, args);
@@ -73,6 +74,10 @@ int Main(int argc, char** argv) {
   app.fallthrough();  // `duplex up -c x.yaml`: options of the app after the subcommand
   std::string config_flag;
   app.add_option("-c,--config", config_flag, "cluster YAML (default: the cluster last started)");
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "the admin token for the coordinator's API (default: the config's "
+                 "security.admin_token_file)");
   bool json = false;
 
   auto* up = app.add_subcommand(
@@ -191,7 +196,7 @@ int Main(int argc, char** argv) {
   if (*chaos) return RunChaos(SelfPath(), chaos_options);
   if (*sim) return RunSim(sim_options);
 
-  auto config = LoadConfigOrExplain(config_flag);
+  auto config = LoadConfigOrExplain(config_flag, token_file);
   if (!config.ok()) return Fail(config.status());
   if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);
   if (*coordinator) {
@@ -204,10 +209,16 @@ int Main(int argc, char** argv) {
                 config->log_level);
     auto seams = ChaosSeams(crash_point_file);
     if (!seams.ok()) return Fail(seams.status());
+    // Before anything binds: beyond loopback, no start without keys and the admin token.
+    if (Status s = CheckCoordinatorProtectedMode(*config); !s.ok()) return Fail(s);
     return RunCoordinator(*config, *seams);
   }
   if (*agent) {
     InitLogging("agent " + agent_host, config->log_level);
+    const HostConfig* host = FindHost(*config, agent_host);
+    if (Status s = CheckAgentProtectedMode(*config, host ? host->address : config->host); !s.ok()) {
+      return Fail(s);
+    }
     return RunAgent(*config, agent_host);
   }
   if (*up) {

@@ -19,6 +19,7 @@
 #include "common/net.h"
 #include "common/stop_signal.h"
 #include "replica/zmq_util.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
 #include "upgrade_coordinator/coordinator_term.h"
 #include "upgrade_coordinator/etcd/elector.h"
@@ -86,12 +87,15 @@ class Coordinator {
     } else {
       DUPLEX_RETURN_IF_ERROR(StartElector());
     }
-    RouteAdminApi();
-    if (!http_.bind_to_port(config_.host, config_.admin_port)) {
+    auto http = MakeAdminHttp(config_);  // HTTPS and the admin token, as configured
+    if (!http.ok()) return http.status();
+    http_ = std::move(http).value();
+    RouteAdminApi(*http_->routes);
+    if (!http_->server->bind_to_port(config_.host, config_.admin_port)) {
       return Unavailable("admin API: cannot bind " + config_.host + ":" +
                          std::to_string(config_.admin_port));
     }
-    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    http_thread_ = std::thread([this] { http_->server->listen_after_bind(); });
     return Status::Ok();
   }
 
@@ -118,7 +122,7 @@ class Coordinator {
     if (shutdown_command_) shutdown_command_->Finish(200, "stopped\n");
     if (term_ && elector_) EndTerm("stopped");
     elector_.reset();
-    http_.stop();
+    http_->server->stop();
     http_thread_.join();
     return 0;
   }
@@ -267,28 +271,28 @@ class Coordinator {
 
   // ---- The admin API (admin_api.md) ----
 
-  void RouteAdminApi() {
-    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+  void RouteAdminApi(HttpRoutes& http) {
+    http.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
       AwaitFreshIfLeading(lock);
       res.set_content(status_json_, "application/json");
     });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
       AwaitFreshIfLeading(lock);
-      res.set_content(metrics_text_, "text/plain; version=0.0.4");
+      res.set_content(metrics_text_ + http_->refused.MetricsText(), "text/plain; version=0.0.4");
     });
-    http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
+    http.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
       Submit("switchover", res, config_.timing.startup_timeout_ms);
     });
-    http_.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
+    http.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
       Submit("shutdown", res, 15000);
     });
-    RouteUpgradeApi();
+    RouteUpgradeApi(http);
   }
 
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
-  void RouteUpgradeApi() {
+  void RouteUpgradeApi(HttpRoutes& http) {
     auto json_body = [](const httplib::Request& req) {
       auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
       return body.is_discarded() || !body.is_object() ? nlohmann::json() : body;
@@ -296,7 +300,7 @@ class Coordinator {
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
-    http_.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/packages", [=, this](const httplib::Request& req, httplib::Response& res) {
       // Hashing and copying a binary takes long: done here, off the event loop, on the term
       // that leads now (kept alive by this call if leadership ends meanwhile).
       std::shared_ptr<CoordinatorTerm> term;
@@ -308,30 +312,30 @@ class Coordinator {
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
-    http_.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.ListPackages(); });
     });
-    http_.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
       std::string to = req.get_param_value("to");
       api(res, [to](UpgradesApi& a) { return a.Plan(to); });
     });
-    http_.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
       auto body = json_body(req);
       api(res, [body](UpgradesApi& a) {
         return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
                               : a.Start(body);
       });
     });
-    http_.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Show(); });
     });
-    http_.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
+    http.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Abort(); });
     });
-    http_.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
+    http.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Finalize(); });
     });
-    http_.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Features(); });
     });
   }
@@ -531,7 +535,7 @@ class Coordinator {
   SteadyClock clock_;
   void* ctx_;
   void* router_;
-  httplib::Server http_;
+  std::unique_ptr<AdminHttp> http_;  // the admin API (admin_http.h)
   std::thread http_thread_;
   std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
   std::string status_json_ = "{}";
