@@ -9,6 +9,7 @@
 #include "chaos/hooks/mutants.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
+#include "cli/keys_command.h"
 #include "cli/lab_command.h"
 #include "cli/sim_command.h"
 #include "cli/upgrade_commands.h"
@@ -176,6 +177,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({1, 3}));
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
   LabCommand lab_command(app);
+  KeysCommand keys_command(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -199,6 +201,7 @@ int Main(int argc, char** argv) {
   auto config = LoadConfigOrExplain(config_flag, token_file);
   if (!config.ok()) return Fail(config.status());
   if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);
+  if (keys_command.parsed()) return keys_command.Run(*config);
   if (*coordinator) {
     if (!coordinator_host.empty()) {
       Status selected = SelectCoordinator(&*config, coordinator_host);

@@ -79,6 +79,15 @@ std::string YamlField::Dump() const {
 
 std::string YamlField::Line() const { return written() ? LineOf(node_->Mark()) : "no line"; }
 
+std::vector<std::string> YamlField::MapKeys() const {
+  std::vector<std::string> keys;
+  if (!IsMap()) return keys;
+  for (const auto& entry : *node_) {
+    keys.push_back(entry.first.IsScalar() ? entry.first.Scalar() : std::string());
+  }
+  return keys;
+}
+
 YamlField YamlField::operator[](std::string_view key) const {
   std::shared_ptr<const YAML::Node> child;
   if (IsMap()) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -52,6 +53,9 @@ class YamlField {
   // "line 9": where the field is written (lines count from 1, as editors do).
   std::string Line() const;
 
+  // A map's keys in the order written (call CheckKeys or check each name first); empty for
+  // anything but a map.
+  std::vector<std::string> MapKeys() const;
   // A map's field ("timing.lease_ms"); not written when this is not a map or lacks `key`.
   YamlField operator[](std::string_view key) const;
   // A list's entry ("replicas[1]"); not written when this is not a list or is shorter.

@@ -1,5 +1,7 @@
 #include "replica/zmq_util.h"
 
+#include "common/assert.h"
+
 namespace duplex {
 
 ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx, type)) {
@@ -9,6 +11,13 @@ ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx
   zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
   zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
   zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
+}
+
+CurveKeyPair NewCurveKeyPair() {
+  char public_key[41] = {}, secret_key[41] = {};
+  const int rc = zmq_curve_keypair(public_key, secret_key);
+  DUPLEX_ASSERT(rc == 0, "libzmq is built with CURVE (libsodium)", zmq_strerror(zmq_errno()));
+  return CurveKeyPair{public_key, secret_key};
 }
 
 std::vector<std::string> RecvParts(void* socket) {

@@ -31,6 +31,13 @@ struct ZSocket {
   void* s;
 };
 
+// A CURVE key pair, each key in Z85 (40 characters), from zmq_curve_keypair.
+struct CurveKeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+CurveKeyPair NewCurveKeyPair();
+
 // One received message: its parts (a ROUTER prepends the sender's routing id); empty
 // when nothing is waiting.
 std::vector<std::string> RecvParts(void* socket);

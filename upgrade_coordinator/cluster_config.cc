@@ -18,6 +18,7 @@
 #include "common/yaml_fields.h"
 #include "upgrade_coordinator/internal/cluster_hosts.h"
 #include "upgrade_coordinator/internal/config_fields.h"
+#include "upgrade_coordinator/security_config.h"
 
 namespace duplex {
 namespace {
@@ -226,9 +227,10 @@ Status CheckPortsDistinct(const ClusterConfig& config) {
 }
 
 Status ReadTopLevel(const YamlField& root, ClusterConfig* config) {
-  DUPLEX_RETURN_IF_ERROR(root.CheckKeys(
-      {"name", "data_dir", "host", "admin_port", "control_port", "log_level", "processor", "hosts",
-       "coordinators", "records", "replicas", "timing", "restart", "replication", "agent"}));
+  DUPLEX_RETURN_IF_ERROR(
+      root.CheckKeys({"name", "data_dir", "host", "admin_port", "control_port", "log_level",
+                      "processor", "hosts", "coordinators", "records", "replicas", "timing",
+                      "restart", "replication", "agent", "security", "limits"}));
   DUPLEX_RETURN_IF_ERROR(root["name"].ReadRequiredText(&config->name));
   DUPLEX_RETURN_IF_ERROR(CheckName(root["name"], config->name));
   DUPLEX_RETURN_IF_ERROR(root["data_dir"].ReadText(&config->data_dir));
@@ -245,6 +247,8 @@ Status ReadTopLevel(const YamlField& root, ClusterConfig* config) {
   DUPLEX_RETURN_IF_ERROR(ReadTiming(root, &config->timing));
   DUPLEX_RETURN_IF_ERROR(ReadRestart(root, &config->restart));
   DUPLEX_RETURN_IF_ERROR(ReadAgent(root, &config->agent));
+  DUPLEX_RETURN_IF_ERROR(ReadSecurity(root, &config->security));
+  DUPLEX_RETURN_IF_ERROR(ReadLimits(root, &config->limits));
   return ReadReplication(root, &config->replication);
 }
 
@@ -268,6 +272,18 @@ Status ResolvePath(const fs::path& base_dir, const char* field, std::string* pat
   }
   *path = absolute.lexically_normal().string();
   return Status::Ok();
+}
+
+Status ResolveSecurityPaths(const fs::path& base_dir, SecurityConfig* s) {
+  DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "security.keys_dir", &s->keys_dir));
+  DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "security.admin_token_file", &s->admin_token_file));
+  DUPLEX_RETURN_IF_ERROR(
+      ResolvePath(base_dir, "security.client_password_file", &s->client_password_file));
+  DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "security.package_dir", &s->package_dir));
+  if (!s->tls) return Status::Ok();
+  DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "security.tls.cert_file", &s->tls->cert_file));
+  DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, "security.tls.key_file", &s->tls->key_file));
+  return ResolvePath(base_dir, "security.tls.ca_file", &s->tls->ca_file);
 }
 
 struct FileCloser {
@@ -454,6 +470,7 @@ StatusOr<ClusterConfig> ParseClusterConfig(const std::string& yaml_text,
     const std::string field = "hosts[" + std::to_string(i) + "].data_dir";
     DUPLEX_RETURN_IF_ERROR(ResolvePath(base_dir, field.c_str(), &config.hosts[i].data_dir));
   }
+  DUPLEX_RETURN_IF_ERROR(ResolveSecurityPaths(base_dir, &config.security));
   AssertValid(config);
   return config;
 }
@@ -498,6 +515,7 @@ std::string ClusterConfigToYaml(const ClusterConfig& config) {
   for (const ReplicaConfig& replica : config.replicas) WriteReplica(out, config, replica);
   out.EndList();
   WriteSections(out, config);
+  WriteSecurity(out, config);
   out.EndMap();
   return out.Text();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,6 +95,45 @@ struct EtcdConfig {
   int lease_ttl_s = 2;
 };
 
+// Who may talk to whom, and how (`security:`); all optional: absent, the sockets are open, as
+// they may be only on loopback (protected mode). Paths are absolute once loaded.
+enum class ClientCerts { kNone, kOptional, kRequired };
+
+struct TlsConfig {
+  std::string cert_file;  // the server's certificate (PEM), on client ports and HTTP ports
+  std::string key_file;   // its private key
+  std::string ca_file;    // clients verify the server with it; it verifies client certificates
+  ClientCerts client_certs = ClientCerts::kNone;
+  bool client_port = true;  // TLS on every replica's client port
+  bool http = true;         // TLS on every HTTP port (replica /role, coordinator admin API)
+};
+
+struct SecurityConfig {
+  // Each member's CURVE secret key is <keys_dir>/<member>.secret (mode 0600), where a member
+  // is "replica.a", "agent.h1" or "coordinator.h1" (security_config.h).
+  std::string keys_dir;
+  std::map<std::string, std::string> public_keys;  // member -> Z85 CURVE public key
+  std::string admin_token_file;                    // "" = mutating admin calls need no token
+  bool open_health = true;                         // GET /role, /status, /metrics need no token
+  std::string client_password_file;                // "" = clients need no AUTH frame
+  std::optional<TlsConfig> tls;
+  std::vector<std::string> package_keys;  // trusted Ed25519 signers, 64 lowercase hex chars
+  std::string package_dir;  // POST /packages {"path"} only under it; "" = uploads only
+  bool curve() const { return !public_keys.empty(); }
+};
+
+// Bounds on what outside input may hold (`limits:`). Every one has a default.
+struct LimitsConfig {
+  uint64_t client_connections_max = 4096;    // per replica client port
+  uint64_t client_idle_timeout_ms = 300000;  // a client connection silent this long is closed
+  uint64_t client_partial_frame_ms = 10000;  // a frame begun and not completed within this: closed
+  uint64_t http_body_bytes_max = 1 << 20;    // every HTTP server (uploads: package_bytes_max)
+  uint64_t package_bytes_max = uint64_t{1} << 30;  // an uploaded or added package, at most
+  uint64_t admin_jobs_max = 8;        // queued digest and other admin jobs; more are refused
+  uint64_t zmq_parts_max = 8;         // parts per ZeroMQ message; more: dropped unread
+  uint64_t epoch_step_max = 1000000;  // an epoch or id this far above the highest known: refused
+};
+
 struct ProcessorConfig {
   std::string binary;   // path to the processor executable (relative to the config file)
   std::string version;  // e.g. "1.0.0"
@@ -118,6 +158,8 @@ struct ClusterConfig {
   RestartConfig restart;
   ReplicationConfig replication;
   AgentConfig agent;
+  SecurityConfig security;
+  LimitsConfig limits;
   std::string log_level = "info";
   std::string source_path;  // where it was loaded from (absolute), empty if from a string
 };
