@@ -224,6 +224,10 @@ int Main(int argc, char** argv) {
     }
     return RunAgent(*config, agent_host);
   }
+  // Admin calls: a token file others may read, or none there, is reported before any call.
+  if (!*kv) {
+    if (auto token = AdminToken(*config); !token.ok()) return Fail(token.status());
+  }
   if (*up) {
     Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);
     if (!s.ok()) return Fail(s);

@@ -56,9 +56,11 @@ StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag,
   std::string path = ResolveConfigPath(flag);
   auto config = LoadClusterConfig(path);
   if (!config.ok()) return config;
-  if (!token_file.empty()) config->security.admin_token_file = fs::absolute(token_file).string();
-  // Checked now, so that a token file others may read is reported before any call is made.
-  if (auto token = AdminToken(*config); !token.ok()) return token.status();
+  if (!token_file.empty()) {
+    config->security.admin_token_file = fs::absolute(token_file).string();
+    // Checked now, so that a token file others may read is reported before any call is made.
+    if (auto token = AdminToken(*config); !token.ok()) return token.status();
+  }
   return config;
 }
 
