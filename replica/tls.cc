@@ -13,8 +13,10 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "common/assert.h"
 
@@ -40,6 +42,7 @@ SSL_CTX* Ctx(const TlsContext& ctx) { return static_cast<SSL_CTX*>(ctx.ssl_ctx()
 
 // TLS 1.3 only: its cipher suites are all AEAD with forward secrecy, nothing to choose.
 SSL_CTX* NewContext(const SSL_METHOD* method) {
+  IgnoreBrokenPipes();
   SSL_CTX* ctx = SSL_CTX_new(method);
   if (ctx == nullptr) return nullptr;
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
@@ -215,8 +218,14 @@ bool TlsSession::PeerCertified() const {
   return certified;
 }
 
+void IgnoreBrokenPipes() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
+
 StatusOr<std::unique_ptr<httplib::Server>> MakeHttpServer(const TlsServerFiles* files) {
   if (files == nullptr) return std::make_unique<httplib::Server>();
+  IgnoreBrokenPipes();
   Status status;
   auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_3_VERSION);

@@ -98,6 +98,11 @@ StatusOr<std::unique_ptr<httplib::Server>> MakeHttpServer(const TlsServerFiles* 
 StatusOr<std::vector<std::string>> WriteTlsFiles(const std::string& dir,
                                                  const std::vector<std::string>& ip_addresses);
 
+// SIGPIPE ignored, process-wide (once): OpenSSL writes with write(), not send(MSG_NOSIGNAL),
+// and a peer that closed its end would otherwise kill the process; the write fails instead.
+// Called by every TLS context and server made here; an HTTPS client (httplib) calls it too.
+void IgnoreBrokenPipes();
+
 // `n` cryptographically random bytes as lowercase hex (admin tokens, client passwords).
 StatusOr<std::string> RandomHex(size_t n);
 

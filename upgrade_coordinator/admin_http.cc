@@ -63,6 +63,7 @@ httplib::Client AdminHttpClient(const ClusterConfig& config, const std::string& 
   const bool https = HttpsOn(config);
   httplib::Client http((https ? "https://" : "http://") + address + ":" + std::to_string(port));
   if (https) {
+    IgnoreBrokenPipes();  // a server that refuses before reading the body closes its end
     http.set_ca_cert_path(config.security.tls->ca_file.c_str());
     http.enable_server_certificate_verification(true);
   }
