@@ -71,6 +71,12 @@ struct AccessFlags {
   }
 };
 
+int NotStarted(const DaemonOptions& o, const Status& why) {
+  std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
+               why.message().c_str());
+  return 2;
+}
+
 }  // namespace
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
@@ -129,11 +135,7 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   ApplyMutants(*mutants, &o);
   o.replica.endpoint = TcpEndpoint(o.host, o.client_port);
   InitLogging("replica " + o.replica.name, o.log_level);
-  if (Status s = access.Apply(&o); !s.ok()) {
-    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
-                 s.message().c_str());
-    return 2;
-  }
+  if (Status s = access.Apply(&o); !s.ok()) return NotStarted(o, s);
   // The fault layer under the store and the clock it skews outlive the daemon.
   FaultEnv faults;
   std::unique_ptr<SkewedWallClock> skewed_clock;

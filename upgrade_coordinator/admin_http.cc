@@ -5,7 +5,6 @@
 
 #include "common/net.h"
 #include "replica/tls.h"
-#include "upgrade_coordinator/admin_client.h"
 
 namespace duplex {
 namespace {
@@ -80,7 +79,9 @@ httplib::Client AdminHttpClient(const ClusterConfig& config, const std::string& 
 
 StatusOr<ClientOptions> ReplicaClientOptions(const ClusterConfig& config) {
   ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config);
+  for (const ReplicaConfig& r : config.replicas) {
+    options.endpoints.push_back(TcpEndpoint(r.host, r.client_port));  // as ReplicaEndpoints
+  }
   const SecurityConfig& security = config.security;
   if (security.tls && security.tls->client_port) {
     options.tls_ca_file = security.tls->ca_file;
