@@ -36,7 +36,7 @@ Status Workload::WaitAcked(uint64_t n, int timeout_ms) const {
 }
 
 void Workload::RunClient(int index) {
-  ClientOptions co;
+  ClientOptions co = options_.access;
   co.endpoints = options_.endpoints;
   co.attempt_timeout_ms = options_.attempt_timeout_ms;
   co.deadline_ms = options_.deadline_ms;
@@ -115,7 +115,7 @@ AckGap Workload::LongestAckGap(int64_t from_us, int64_t to_us) const {
 }
 
 CheckResult Workload::Check() const {
-  ClientOptions co;
+  ClientOptions co = options_.access;
   co.endpoints = options_.endpoints;
   co.deadline_ms = 20000;
   Client reader(co);

@@ -13,11 +13,15 @@
 
 #include "chaos/checker.h"
 #include "common/status.h"
+#include "replica/client.h"
 
 namespace duplex {
 
 struct WorkloadOptions {
   std::vector<std::string> endpoints;
+  // Every client's TLS files and password (admin_http.h ReplicaClientOptions); its endpoints
+  // are replaced by the ones above.
+  ClientOptions access;
   int clients = 3;
   int attempt_timeout_ms = 150;
   int deadline_ms = 10000;  // a request unanswered this long is recorded as info (unknown)

@@ -1,6 +1,7 @@
-// `duplex keys init [--dir DIR]`: makes a CURVE key pair for every member of the cluster
-// (upgrade_coordinator/security_config.h) and adds the `security:` section naming their public
-// keys to the config (or prints it when the config already has one). Single-threaded.
+// `duplex keys init [--dir DIR] [--tls]`: makes a CURVE key pair for every member of the cluster
+// (upgrade_coordinator/security_config.h), the admin token and the client password, with --tls
+// a CA and certificates (replica/tls.h), and adds the `security:` section naming them to the
+// config (or prints it when the config already has one). Single-threaded.
 #pragma once
 
 #include <string>
@@ -25,7 +26,8 @@ class KeysCommand {
 
  private:
   CLI::App* init_ = nullptr;
-  std::string dir_;  // default: <config's directory>/keys
+  std::string dir_;   // default: <config's directory>/keys
+  bool tls_ = false;  // also a CA and TLS certificates
 };
 
 }  // namespace duplex::cli

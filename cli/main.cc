@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/agent/agent_daemon.h"
 #include "upgrade_coordinator/coordinator.h"
 
@@ -50,10 +51,10 @@ StatusOr<CoordinatorSeams> ChaosSeams(const std::string& crash_point_file) {
 
 int KvCommand(const ClusterConfig& config, const std::string& op,
               const std::vector<std::string>& args) {
-  ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config);
-  options.attempt_timeout_ms = config.timing.client_timeout_ms;
-  Client client(options);
+  auto options = ReplicaClientOptions(config);  // TLS and the password, as configured
+  if (!options.ok()) return Fail(options.status());
+  options->attempt_timeout_ms = config.timing.client_timeout_ms;
+  Client client(*options);
   std::string upper = op;
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   auto response = client.Call(upper, args);
@@ -74,6 +75,10 @@ int Main(int argc, char** argv) {
   app.fallthrough();  // `duplex up -c x.yaml`: options of the app after the subcommand
   std::string config_flag;
   app.add_option("-c,--config", config_flag, "cluster YAML (default: the cluster last started)");
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "the admin token for the coordinator's API (default: the config's "
+                 "security.admin_token_file)");
   bool json = false;
 
   auto* up = app.add_subcommand(
@@ -194,7 +199,7 @@ int Main(int argc, char** argv) {
   if (*sim) return RunSim(sim_options);
 
   if (auto code = upgrade_commands.RunWithoutConfig()) return *code;
-  auto config = LoadConfigOrExplain(config_flag);
+  auto config = LoadConfigOrExplain(config_flag, token_file);
   if (!config.ok()) return Fail(config.status());
   if (lab_command.parsed()) return lab_command.Run(SelfPath(), *config);
   if (keys_command.parsed()) return keys_command.Run(*config);
@@ -208,11 +213,21 @@ int Main(int argc, char** argv) {
                 config->log_level);
     auto seams = ChaosSeams(crash_point_file);
     if (!seams.ok()) return Fail(seams.status());
+    // Before anything binds: beyond loopback, no start without keys and the admin token.
+    if (Status s = CheckCoordinatorProtectedMode(*config); !s.ok()) return Fail(s);
     return RunCoordinator(*config, *seams);
   }
   if (*agent) {
     InitLogging("agent " + agent_host, config->log_level);
+    const HostConfig* host = FindHost(*config, agent_host);
+    if (Status s = CheckAgentProtectedMode(*config, host ? host->address : config->host); !s.ok()) {
+      return Fail(s);
+    }
     return RunAgent(*config, agent_host);
+  }
+  // Admin calls: a token file others may read, or none there, is reported before any call.
+  if (!*kv) {
+    if (auto token = AdminToken(*config); !token.ok()) return Fail(token.status());
   }
   if (*up) {
     Status s = Up(*config, SelfPath(), config->timing.startup_timeout_ms);

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "replica/frame.h"
 #include "replica/frame_stream.h"
+#include "replica/tls.h"
 
 namespace duplex {
 namespace {
@@ -33,6 +34,36 @@ constexpr int64_t kFirstBackoffUs = 250;
 struct Client::Impl {
   explicit Impl(ClientOptions o) : options(std::move(o)), streams(options.endpoints.size()) {
     if (options.client_id == 0) options.client_id = RandomId();
+    if (!options.tls_ca_file.empty()) {
+      auto ctx =
+          TlsContext::Client({options.tls_ca_file, options.tls_cert_file, options.tls_key_file});
+      if (ctx.ok()) tls = std::move(ctx).value();
+      if (!ctx.ok()) tls_error = ctx.status().message();
+    }
+  }
+
+  // Wraps a fresh connection in TLS and queues its Auth frame, as the options ask.
+  bool Secure(FrameStream& stream, size_t index) {
+    if (!tls_error.empty()) {
+      connect_error = tls_error;
+      return false;
+    }
+    if (tls != nullptr) {
+      std::string host;
+      int port = 0;
+      Status parsed = ParseTcpEndpoint(options.endpoints[index], &host, &port);
+      auto session = parsed.ok() ? TlsSession::Connect(*tls, stream.fd(), host)
+                                 : StatusOr<std::unique_ptr<TlsSession>>(parsed);
+      if (!session.ok()) {
+        connect_error = session.status().message();
+        return false;
+      }
+      stream.UseTls(std::move(session).value());
+    }
+    if (!options.password.empty() || !options.tls_cert_file.empty()) {
+      stream.Queue(EncodeFrame(Auth{options.client_id, options.password}));
+    }
+    return true;
   }
 
   // A live connection to replica index, made now if there is none (a refused connect to a
@@ -48,6 +79,10 @@ struct Client::Impl {
         return nullptr;
       }
       stream = std::make_unique<FrameStream>(*fd, options.frame_bytes_max);
+      if (!Secure(*stream, index)) {
+        stream.reset();
+        return nullptr;
+      }
     }
     return stream.get();
   }
@@ -66,8 +101,10 @@ struct Client::Impl {
                                   size_t* from) {
     auto answers = [&](const Frame& f) {
       auto* reply = std::get_if<ClientReply>(&f);
+      // Request seq 0 with an error: the replica refused this client's Auth (WRONGPASS).
       return reply != nullptr && seq && reply->client_id == options.client_id &&
-             reply->request_seq == *seq;
+             (reply->request_seq == *seq ||
+              (reply->request_seq == 0 && reply->response.code != Code::kOk));
     };
     auto frame = WaitFor(answers, timeout_us, watch, from);
     if (!frame) return std::nullopt;
@@ -132,6 +169,8 @@ struct Client::Impl {
   std::vector<std::unique_ptr<FrameStream>> streams;  // one per endpoint; null: not connected
   std::string connect_error;
   SteadyClock clock;
+  std::shared_ptr<TlsContext> tls;  // null: plain TCP
+  std::string tls_error;            // the options' TLS files could not be loaded
   size_t current = 0;
   uint64_t request_seq = 0;
   uint64_t admin_id = 0;
@@ -211,12 +250,19 @@ StatusOr<AdminReply> Client::Admin(size_t replica_index, AdminRequest request, i
       auto* r = std::get_if<ClientReply>(&f);
       return r != nullptr && r->client_id == client_id && r->request_seq == 0;
     }
+    if (auto* refused = std::get_if<ClientReply>(&f)) {  // the replica refused the Auth
+      return refused->client_id == client_id && refused->request_seq == 0 &&
+             refused->response.code != Code::kOk;
+    }
     auto* r = std::get_if<AdminReply>(&f);
     return r != nullptr && r->id == id;  // an earlier, timed-out request's answer is skipped
   };
   size_t from = replica_index;
   auto reply = c.WaitFor(answers, timeout_ms * int64_t{1000}, replica_index, &from);
   if (!reply) return Unavailable("no answer from " + c.options.endpoints[replica_index]);
+  if (auto* refused = std::get_if<ClientReply>(&*reply); refused != nullptr && !legacy_ops) {
+    return AdminAnswer(id, refused->response.code, refused->response.message);
+  }
   if (!legacy_ops) return std::get<AdminReply>(*reply);
   return AdminFromClientAnswer(request, std::get<ClientReply>(*reply).response);
 }

@@ -26,6 +26,13 @@ struct ClientOptions {
   // Connections leave from this address (bound before connecting), so that per-host
   // firewall rules can tell hosts apart; "" = the kernel's choice.
   std::string source_address;
+  // TLS on the client port: the CA that signed the replicas' certificate ("" = plain TCP),
+  // and a client certificate when the replicas ask for one.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Sent in an Auth frame first on every connection when set (or with a client certificate).
+  std::string password;
 };
 
 struct CallStats {

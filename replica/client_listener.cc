@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "common/assert.h"
+#include "replica/frame.h"
 
 namespace duplex {
 namespace {
@@ -142,9 +143,18 @@ void ClientListener::OnPolled(const zmq_pollitem_t* items, const FrameFn& on_fra
                   items[i + 1].fd, stream.fd(), it->first);
     if (revents == 0 && stream.status().ok()) continue;  // (a failed Send leaves it dead)
     if (revents & ZMQ_POLLOUT) stream.Flush();
-    if (revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+    // TLS: a handshake's read may be waiting for the socket to take its write.
+    if ((revents & (ZMQ_POLLIN | ZMQ_POLLERR)) || (stream.tls() && (revents & ZMQ_POLLOUT))) {
       stream.Read();
-      while (auto frame = stream.NextFrame()) on_frame(Route(it->first), std::move(*frame));
+      while (stream.status().ok()) {
+        auto frame = stream.NextFrame();
+        if (!frame) break;
+        if (unauthenticated_.count(it->first) != 0) {
+          Authenticate(it->first, stream, *frame);
+        } else {
+          on_frame(Route(it->first), std::move(*frame));
+        }
+      }
     }
     if (!stream.status().ok()) Close(it, on_error);
   }
@@ -162,9 +172,19 @@ void ClientListener::Accept(const ErrorFn& on_error) {
                " are open");
       continue;
     }
-    const bool fresh =
-        streams_.emplace(next_id_++, std::make_unique<FrameStream>(fd, frame_bytes_max_)).second;
-    DUPLEX_ASSERT(fresh, "a connection id is never reused", next_id_ - 1);
+    auto stream = std::make_unique<FrameStream>(fd, frame_bytes_max_);
+    if (access_.tls != nullptr) {
+      auto session = TlsSession::Accept(*access_.tls, fd);
+      if (!session.ok()) {
+        on_error("client port: " + session.status().message());
+        continue;  // (the stream closes fd)
+      }
+      stream->UseTls(std::move(session).value());
+    }
+    const uint64_t id = next_id_++;
+    const bool fresh = streams_.emplace(id, std::move(stream)).second;
+    DUPLEX_ASSERT(fresh, "a connection id is never reused", id);
+    if (access_.auth_required()) unauthenticated_.insert(id);
     DUPLEX_ASSERT(streams_.size() <= connections_max_, "open connections stay within the bound",
                   streams_.size(), connections_max_);
   }
@@ -176,7 +196,45 @@ void ClientListener::Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::ite
   DUPLEX_ASSERT(!why.ok(), "only a failed stream is closed", it->first);
   // A client going away is routine; anything else is a malformed stream, worth a refusal.
   if (why.code() != Code::kUnavailable) on_error("client connection: " + why.message());
+  if (it->second->tls() != nullptr && why.message().rfind("tls", 0) == 0) {
+    Refused("client_tls");  // a failed handshake: no certificate, or one the CA did not sign
+  }
+  unauthenticated_.erase(it->first);
   streams_.erase(it);
+}
+
+void ClientListener::Refused(const char* reason) {
+  if (refused_ != nullptr) refused_->Count(reason);
+}
+
+void ClientListener::Authenticate(uint64_t id, FrameStream& stream, const std::string& bytes) {
+  DUPLEX_ASSERT(unauthenticated_.count(id) == 1, "only a connection yet to AUTH is checked", id);
+  auto frame = DecodeFrame(bytes, frame_bytes_max_);
+  if (frame.ok()) {
+    if (auto* auth = std::get_if<Auth>(&*frame)) {
+      // Constant time: the comparison must not tell how much of a guess was right.
+      if (!access_.password.empty() && !SecretsEqual(auth->password, access_.password)) {
+        Refused("client_password");
+        const std::string why = "WRONGPASS invalid password";
+        stream.Queue(EncodeFrame(
+            ClientReply{auth->client_id, 0, {Code::kFailedPrecondition, why, ""}, 0, ""}));
+        return stream.Finish(FailedPrecondition("client AUTH refused: wrong password"));
+      }
+      unauthenticated_.erase(id);
+      return;
+    }
+  }
+  Refused("client_noauth");
+  const std::string why = "NOAUTH authentication required: send AUTH first";
+  if (frame.ok()) {
+    if (auto* request = std::get_if<Request>(&*frame)) {
+      stream.Queue(EncodeFrame(ClientReply{
+          request->client_id, request->request_seq, {Code::kFailedPrecondition, why, ""}, 0, ""}));
+    } else if (auto* admin = std::get_if<AdminRequest>(&*frame)) {
+      stream.Queue(EncodeFrame(AdminAnswer(admin->id, Code::kFailedPrecondition, why)));
+    }
+  }
+  stream.Finish(FailedPrecondition("client sent a frame before AUTH"));
 }
 
 void ClientListener::Send(const std::string& route, std::string_view frame) {

@@ -11,11 +11,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "replica/access_control.h"
 #include "replica/frame_stream.h"
+#include "replica/tls.h"
 
 namespace duplex {
 
@@ -36,6 +39,15 @@ struct ClientLimitCounters {
   uint64_t closed_partial = 0;  // a frame unfinished for partial_frame_ms
 };
 
+// How clients must prove themselves on the client port. A connection that must AUTH is
+// handled by the listener until it has: its first frame must be an Auth frame (frame.h).
+struct ClientAccess {
+  std::shared_ptr<TlsContext> tls;  // null: plain TCP
+  std::string password;             // "": none asked
+  bool certs_required = false;      // TLS client certificates required: AUTH too
+  bool auth_required() const { return !password.empty() || certs_required; }
+};
+
 class ClientListener {
  public:
   // At most this many connections, and fewer when the process may open fewer files: at
@@ -53,6 +65,13 @@ class ClientListener {
   // Before Listen (which lowers connections_max to what the file limit allows).
   void SetLimits(const ClientLimits& limits);
   Status Listen(const std::string& host, int port);
+  // Before the first connection: TLS and credentials (none by default). Refusals are
+  // counted in `refused` (reasons client_password, client_noauth, client_tls), which must
+  // outlive the listener.
+  void SetAccess(ClientAccess access, AuthCounters* refused) {
+    access_ = std::move(access);
+    refused_ = refused;
+  }
 
   // Appends this listener's poll items (the listening socket, then each connection) for
   // zmq_poll; OnPolled takes the same items back with their revents.
@@ -82,6 +101,10 @@ class ClientListener {
   void Accept(const ErrorFn& on_error);
   void Close(std::map<uint64_t, std::unique_ptr<FrameStream>>::iterator it,
              const ErrorFn& on_error);
+  // The frames of a connection that has not authenticated yet: an Auth frame with the right
+  // password admits it; anything else is answered and the connection finished.
+  void Authenticate(uint64_t id, FrameStream& stream, const std::string& frame);
+  void Refused(const char* reason);
 
   // What EnforceLimits knows of a connection: when it last completed a frame (or was first
   // seen), and since when a frame has stood unfinished (0: none).
@@ -106,6 +129,9 @@ class ClientListener {
   std::map<uint64_t, std::unique_ptr<FrameStream>> streams_;  // by connection id
   std::vector<uint64_t> polled_;     // the connection behind each poll item after the first
   std::vector<uint64_t> unflushed_;  // connections with frames queued since the last Flush
+  ClientAccess access_;
+  AuthCounters* refused_ = nullptr;
+  std::set<uint64_t> unauthenticated_;  // connections whose first frame must be an Auth
 };
 
 }  // namespace duplex

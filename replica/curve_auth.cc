@@ -73,36 +73,6 @@ std::string Z85(const std::string& key32) {
 std::string ReplicaMember(const std::string& replica_name) { return "replica." + replica_name; }
 std::string AgentMember(const std::string& host_name) { return "agent." + host_name; }
 
-const char* AuthRefusalName(AuthRefusal reason) {
-  switch (reason) {
-    case AuthRefusal::kUnknownKey:
-      return "unknown_key";
-    case AuthRefusal::kNotCurve:
-      return "not_curve";
-    case AuthRefusal::kBadRequest:
-      return "bad_request";
-    case AuthRefusal::kWrongMember:
-      return "wrong_member";
-    case AuthRefusal::kClaimMismatch:
-      return "claim_mismatch";
-  }
-  return "unknown";
-}
-
-std::string AuthCounters::MetricsText(
-    const std::vector<std::pair<std::string, uint64_t>>& more) const {
-  PrometheusText page;
-  const std::string name = "duplex_auth_refused_total";
-  const std::string help =
-      "Peers and messages refused by CURVE authentication or identity checks, by reason.";
-  for (size_t i = 0; i < kAuthRefusals; ++i) {
-    const auto reason = static_cast<AuthRefusal>(i);
-    page.Counter(name, help, Get(reason), {{"reason", AuthRefusalName(reason)}});
-  }
-  for (const auto& [reason, count] : more) page.Counter(name, help, count, {{"reason", reason}});
-  return page.Take();
-}
-
 Status CheckCurveKey(std::string_view key, const std::string& what) {
   if (key.size() != kCurveKeyZ85Chars) {
     return InvalidArgument(what + ": a CURVE key is " + std::to_string(kCurveKeyZ85Chars) +
@@ -264,8 +234,9 @@ CurveAuth::CurveAuth(CurveSettings settings, std::shared_ptr<AuthCounters> count
 
 CurveAuth::~CurveAuth() = default;
 
-StatusOr<std::unique_ptr<CurveAuth>> CurveAuth::Start(void* zmq_context, CurveSettings settings) {
-  auto counters = std::make_shared<AuthCounters>();
+StatusOr<std::unique_ptr<CurveAuth>> CurveAuth::Start(void* zmq_context, CurveSettings settings,
+                                                      std::shared_ptr<AuthCounters> counters) {
+  if (counters == nullptr) counters = std::make_shared<AuthCounters>();
   if (!settings.on()) {
     return std::unique_ptr<CurveAuth>(new CurveAuth(std::move(settings), std::move(counters)));
   }

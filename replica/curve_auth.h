@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "replica/access_control.h"
 
 namespace duplex {
 
@@ -39,17 +40,6 @@ StatusOr<std::string> CurvePublicKey(const std::string& secret_z85);
 StatusOr<std::map<std::string, std::string>> ParseCurveKeys(std::string_view list);
 std::string FormatCurveKeys(const std::map<std::string, std::string>& keys);
 
-// Why a peer or a message of a peer was refused (duplex_auth_refused_total{reason}).
-enum class AuthRefusal {
-  kUnknownKey,     // ZAP: a CURVE key not in the allow-list
-  kNotCurve,       // ZAP: a mechanism other than CURVE
-  kBadRequest,     // ZAP: a malformed request
-  kWrongMember,    // a listed key of a member that may not send this here (an agent's Hello)
-  kClaimMismatch,  // the name in the message is not the member of the key that sent it
-};
-inline constexpr size_t kAuthRefusals = 5;
-const char* AuthRefusalName(AuthRefusal reason);
-
 // What a process needs to speak CURVE.
 struct CurveSettings {
   std::string member;      // this process's member ("replica.a")
@@ -60,28 +50,15 @@ struct CurveSettings {
   bool on() const { return !public_keys.empty(); }
 };
 
-// Refusals by reason; written by the ZAP thread and the loop, read by the HTTP thread.
-class AuthCounters {
- public:
-  void Count(AuthRefusal reason) { counts_[Index(reason)].fetch_add(1, std::memory_order_relaxed); }
-  uint64_t Get(AuthRefusal reason) const {
-    return counts_[Index(reason)].load(std::memory_order_relaxed);
-  }
-  // duplex_auth_refused_total{reason="..."} for every reason, in the Prometheus text format,
-  // and for the reasons `more` names (counted elsewhere, such as the core's).
-  std::string MetricsText(const std::vector<std::pair<std::string, uint64_t>>& more = {}) const;
-
- private:
-  static size_t Index(AuthRefusal r) { return static_cast<size_t>(r); }
-  std::array<std::atomic<uint64_t>, kAuthRefusals> counts_{};
-};
-
 class CurveAuth {
  public:
   // With settings.on(): checks the keys (the secret's public key must be the one listed for
   // settings.member) and starts the ZAP handler on inproc://zeromq.zap.01 of zmq_context, before
   // any server socket of it binds. Off: nothing runs.
-  static StatusOr<std::unique_ptr<CurveAuth>> Start(void* zmq_context, CurveSettings settings);
+  // Refusals are counted in `counters` (shared with the process's other checks, so that
+  // /metrics shows one family), or in counters of its own when null.
+  static StatusOr<std::unique_ptr<CurveAuth>> Start(
+      void* zmq_context, CurveSettings settings, std::shared_ptr<AuthCounters> counters = nullptr);
   // Stops the ZAP handler; call before the context is terminated.
   ~CurveAuth();
   CurveAuth(const CurveAuth&) = delete;

@@ -25,6 +25,7 @@
 #include "replica/client_listener.h"
 #include "replica/frame.h"
 #include "replica/http_limits.h"
+#include "replica/http_routes.h"
 #include "replica/metrics.h"
 #include "replica/zmq_util.h"
 
@@ -171,6 +172,7 @@ class Daemon final : public ActionSink {
   Status Start() {
     clients_.SetLimits({options_.client_connections_max, options_.client_idle_timeout_ms,
                         options_.client_partial_frame_ms});
+    DUPLEX_RETURN_IF_ERROR(SetClientAccess());
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
     }
@@ -182,22 +184,7 @@ class Daemon final : public ActionSink {
     for (size_t i = 0; i < coordinators_.size(); ++i) {
       DUPLEX_RETURN_IF_ERROR(ConnectCoordinator(*coordinators_[i], i));
     }
-    http_.Get("/role", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(published_.mu);
-      res.status = published_.serving ? 200 : 503;
-      res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
-    });
-    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(published_.Render(Published::kStatusJson), "application/json");
-    });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(published_.Render(Published::kMetricsText), "text/plain; version=0.0.4");
-    });
-    ApplyHttpBodyLimits(http_, {options_.http_body_bytes_max, 0, {}}, &http_bodies_refused_);
-    if (!http_.bind_to_port(options_.host, options_.http_port)) {
-      return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
-    }
-    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    return StartHttp();
     return Status::Ok();
   }
 
@@ -245,11 +232,51 @@ class Daemon final : public ActionSink {
                      RoleStatePath(core_.role()), timer.Describe(timeout_ms));
       }
     }
-    http_.stop();
+    http_->stop();
     http_thread_.join();
   }
 
  private:
+  // TLS and the client password on the client port, as the options ask.
+  Status SetClientAccess() {
+    ClientAccess access;
+    if (options_.tls && options_.tls_client_port) {
+      auto ctx = TlsContext::Server(*options_.tls);
+      if (!ctx.ok()) return ctx.status();
+      access.tls = std::move(ctx).value();
+      access.certs_required = options_.tls->client_certs == PeerCerts::kRequired;
+    }
+    access.password = options_.client_password;
+    clients_.SetAccess(std::move(access), refused_.get());
+    return Status::Ok();
+  }
+
+  // /role, /status and /metrics, over HTTPS when the options ask.
+  Status StartHttp() {
+    auto server = MakeHttpServer(options_.tls && options_.tls_http ? &*options_.tls : nullptr);
+    if (!server.ok()) return server.status();
+    http_ = std::move(server).value();
+    routes_ = std::make_unique<HttpRoutes>(http_.get(), HttpAccess{}, refused_.get());
+    routes_->Get("/role", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(published_.mu);
+      res.status = published_.serving ? 200 : 503;
+      res.set_content(published_.serving ? "active\n" : "not active\n", "text/plain");
+    });
+    routes_->Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(published_.Render(Published::kStatusJson), "application/json");
+    });
+    routes_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(published_.Render(Published::kMetricsText), "text/plain; version=0.0.4");
+    });
+    routes_->AlsoCheck(
+        ApplyHttpBodyLimits(*http_, {options_.http_body_bytes_max, 0, {}}, &http_bodies_refused_));
+    if (!http_->bind_to_port(options_.host, options_.http_port)) {
+      return Unavailable("http bind " + options_.host + ":" + std::to_string(options_.http_port));
+    }
+    http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+    return Status::Ok();
+  }
+
   static constexpr int kPerRoundMax = 4096;
   // A turn stops reading messages after this long so that its tick (commits, acks, status,
   // timers) runs: a standby installing snapshot chunks of 30-130 ms each could otherwise
@@ -316,6 +343,7 @@ class Daemon final : public ActionSink {
     if (auto* admin = std::get_if<AdminRequest>(&*frame)) {  // the admin path
       return core_.OnAdminRequest(route, std::move(*admin), now);
     }
+    if (std::holds_alternative<Auth>(*frame)) return;  // (the listener checks it when it must)
     auto* req = std::get_if<Request>(&*frame);
     if (req == nullptr) return (void)Refuse("client port: a frame other than a request");
     // The processor's one source of time (expiry deadlines, ...): wall clock, as deadlines
@@ -326,7 +354,7 @@ class Daemon final : public ActionSink {
 
   // The ZAP handler before the replication port binds: no handshake goes unchecked.
   Status StartCurve() {
-    auto curve = CurveAuth::Start(context_.ctx, options_.curve);
+    auto curve = CurveAuth::Start(context_.ctx, options_.curve, refused_);
     if (!curve.ok()) return curve.status();
     curve_ = std::move(curve).value();
     published_.auth = &curve_->counters();
@@ -461,7 +489,11 @@ class Daemon final : public ActionSink {
   ZSocket router_;
   std::vector<std::unique_ptr<ZSocket>> coordinators_;  // one per coordinator_endpoints
   std::unique_ptr<ZSocket> peer_;
-  httplib::Server http_;
+  // Refusals of keys (the ZAP thread), of client credentials (the loop) and of tokens (the
+  // HTTP threads): one duplex_auth_refused_total family on /metrics.
+  std::shared_ptr<AuthCounters> refused_ = std::make_shared<AuthCounters>();
+  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpRoutes> routes_;
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "replica/curve_auth.h"
 #include "replica/processor.h"
 #include "replica/replica_core.h"
+#include "replica/tls.h"
 
 namespace rocksdb {
 class Env;
@@ -47,6 +49,13 @@ struct DaemonOptions {
   int64_t client_partial_frame_ms = 10000;  // a frame unfinished this long
   size_t zmq_parts_max = 8;                 // parts per ZeroMQ message; more: dropped unread
   size_t http_body_bytes_max = 1 << 20;     // the HTTP port's request bodies
+  // TLS (replica/tls.h): the certificate files, used on the client port when
+  // tls_client_port and on the HTTP port when tls_http.
+  std::optional<TlsServerFiles> tls;
+  bool tls_client_port = false;
+  bool tls_http = false;
+  // Clients must send it in an Auth frame first ("" = no password asked).
+  std::string client_password;
   // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
   // stamped on client requests (SystemWallClock). Both must outlive the daemon.
   rocksdb::Env* env = nullptr;

@@ -219,6 +219,8 @@ StatusOr<Frame> FrameFromWire(wire::Frame::Reader f) {
       return AdminRequestFromWire(f.getAdminRequest());
     case wire::Frame::ADMIN_REPLY:
       return AdminReplyFromWire(f.getAdminReply());
+    case wire::Frame::AUTH:
+      return Frame(Auth{f.getAuth().getClientId(), f.getAuth().getPassword()});
   }
   return Corruption("frame: unknown kind " + std::to_string(static_cast<int>(f.which())));
 }
@@ -321,6 +323,11 @@ std::string EncodeFrame(const Frame& frame) {
         if constexpr (std::is_same_v<T, Assignment>) ToWire(v, root.initAssignment());
         if constexpr (std::is_same_v<T, AdminRequest>) ToWire(v, root.initAdminRequest());
         if constexpr (std::is_same_v<T, AdminReply>) ToWire(v, root.initAdminReply());
+        if constexpr (std::is_same_v<T, Auth>) {
+          auto auth = root.initAuth();
+          auth.setClientId(v.client_id);
+          auth.setPassword(v.password);
+        }
       },
       frame);
   return SealEnvelope(message);

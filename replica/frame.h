@@ -136,8 +136,15 @@ std::string DigestText(const AdminReply& reply);
 Request AdminAsClientOp(const AdminRequest& request, uint64_t client_id);
 StatusOr<AdminReply> AdminFromClientAnswer(const AdminRequest& request, const Response& answer);
 
+// A client's credentials (replica.capnp Auth): the first frame of a connection to a replica
+// that requires a password or client certificates.
+struct Auth {
+  uint64_t client_id = 0;
+  std::string password;
+};
+
 using Frame = std::variant<Request, ClientReply, PeerMessage, StatusReport, Assignment,
-                           AdminRequest, AdminReply>;
+                           AdminRequest, AdminReply, Auth>;
 
 std::string EncodeFrame(const Frame& frame);
 // bytes_max bounds the frame; the Cap'n Proto traversal limit follows from it.

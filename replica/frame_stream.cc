@@ -69,38 +69,91 @@ void FrameStream::Queue(std::string_view payload) {
                 "unsent output stays within its bound", out_.size() - sent_, output_bytes_max_);
 }
 
+void FrameStream::UseTls(std::unique_ptr<TlsSession> session) {
+  DUPLEX_ASSERT(session != nullptr && in_.empty() && out_.empty(),
+                "TLS is taken up before any byte moves", in_.size(), out_.size());
+  tls_ = std::move(session);
+}
+
+void FrameStream::Finish(Status why) {
+  DUPLEX_ASSERT(!why.ok(), "a stream is finished for a reason");
+  Flush();
+  Fail(std::move(why));
+}
+
+long FrameStream::WriteSome(const char* data, size_t size) {
+  if (tls_ != nullptr) {
+    TlsSession::Io io = tls_->Write(data, size);
+    if (io.bytes > 0) return static_cast<long>(io.bytes);
+    if (io.state == TlsSession::State::kWantRead || io.state == TlsSession::State::kWantWrite) {
+      return 0;  // a handshake under way: the next Read or writable poll goes on with it
+    }
+    Fail(io.state == TlsSession::State::kClosed ? Unavailable(io.error)
+                                                : InvalidArgument(io.error));
+    return -1;
+  }
+  for (;;) {
+    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) {
+      Fail(Unavailable(Errno("send")));
+      return -1;
+    }
+  }
+}
+
 void FrameStream::Flush() {
   while (status_.ok() && sent_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent_ += static_cast<size_t>(n);
-      DUPLEX_ASSERT(sent_ <= out_.size(), "send wrote no more than it was given", sent_,
-                    out_.size());
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return;
-    } else if (errno != EINTR) {
-      return Fail(Unavailable(Errno("send")));
+    long n = WriteSome(out_.data() + sent_, out_.size() - sent_);
+    if (n <= 0) return;
+    sent_ += static_cast<size_t>(n);
+    DUPLEX_ASSERT(sent_ <= out_.size(), "send wrote no more than it was given", sent_, out_.size());
+  }
+}
+
+long FrameStream::ReadSome(char* buffer, size_t size) {
+  if (tls_ != nullptr) {
+    TlsSession::Io io = tls_->Read(buffer, size);
+    read_wants_write_ = io.state == TlsSession::State::kWantWrite;
+    if (io.bytes > 0) return static_cast<long>(io.bytes);
+    if (io.state == TlsSession::State::kWantRead || read_wants_write_) return 0;
+    if (io.state == TlsSession::State::kClosed) {
+      Fail(Unavailable("connection closed by the peer"));
+    } else {
+      Fail(InvalidArgument(io.error));  // a failed handshake: a bad or missing certificate
+    }
+    return -1;
+  }
+  for (;;) {
+    ssize_t n = ::recv(fd_, buffer, size, 0);
+    if (n > 0) return n;
+    if (n == 0) {
+      Fail(Unavailable("connection closed by the peer"));
+      return -1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) {
+      Fail(Unavailable(Errno("recv")));
+      return -1;
     }
   }
 }
 
 void FrameStream::Read() {
-  for (int i = 0; status_.ok() && i < kReadsPerCallMax; ++i) {
+  // TLS may hold decrypted bytes that poll() cannot see: take them all (one record at most).
+  for (int i = 0; status_.ok() && (i < kReadsPerCallMax || (tls_ && tls_->Pending())); ++i) {
     if (consumed_ > 0 && consumed_ == in_.size()) in_.clear(), consumed_ = 0;
     char chunk[kReadChunkBytes];
-    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n > 0) {
-      DUPLEX_ASSERT(static_cast<size_t>(n) <= sizeof(chunk), "recv filled no more than its buffer",
-                    n);
-      in_.append(chunk, static_cast<size_t>(n));
-    }
-    if (n == 0) return Fail(Unavailable("connection closed by the peer"));
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno != EINTR) return Fail(Unavailable(Errno("recv")));
-    }
-    if (static_cast<size_t>(n) < kReadChunkBytes) return;  // drained
+    long n = ReadSome(chunk, sizeof(chunk));
+    if (n <= 0) break;
+    DUPLEX_ASSERT(static_cast<size_t>(n) <= sizeof(chunk), "a read filled no more than its buffer",
+                  n);
+    in_.append(chunk, static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < kReadChunkBytes && !(tls_ && tls_->Pending())) break;  // drained
   }
+  // A TLS handshake that a read completed lets output queued meanwhile leave.
+  if (tls_ != nullptr && status_.ok() && sent_ < out_.size()) Flush();
 }
 
 std::optional<std::string> FrameStream::NextFrame() {

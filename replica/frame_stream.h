@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
+#include "replica/tls.h"
 
 namespace duplex {
 
@@ -24,6 +26,10 @@ class FrameStream {
   FrameStream& operator=(const FrameStream&) = delete;
 
   int fd() const { return fd_; }
+  // From now on the stream's bytes go through `session` (TLS over fd), its handshake driven
+  // by Read and Flush. Call before the first Read or Send.
+  void UseTls(std::unique_ptr<TlsSession> session);
+  const TlsSession* tls() const { return tls_.get(); }
   // The first error the stream met (a broken connection, a bad length prefix); once it
   // is not OK the stream is dead: Send and Read do nothing more.
   const Status& status() const { return status_; }
@@ -37,7 +43,12 @@ class FrameStream {
   void Queue(std::string_view payload);
   // Writes queued output; call when the socket is writable.
   void Flush();
-  bool WantsWrite() const { return sent_ < out_.size(); }
+  // Output is waiting, or TLS must write before it can read on (a handshake message).
+  bool WantsWrite() const { return sent_ < out_.size() || read_wants_write_; }
+
+  // Flushes what the socket takes of the queued output, then marks the stream dead with
+  // `why` (a refusal answered before the connection is dropped).
+  void Finish(Status why);
 
   // Reads what the socket has (bounded per call), then NextFrame() hands out the frames.
   // The peer closing the connection makes status() Unavailable.
@@ -50,6 +61,10 @@ class FrameStream {
 
  private:
   void Fail(Status s);
+  // One read or write of the socket, through TLS when in use: bytes moved, 0 when the socket
+  // would block, -1 after Fail.
+  long ReadSome(char* buffer, size_t size);
+  long WriteSome(const char* data, size_t size);
 
   int fd_;
   size_t frame_bytes_max_;
@@ -59,7 +74,9 @@ class FrameStream {
   size_t consumed_ = 0;  // bytes of in_ already handed out as frames
   uint64_t frames_read_ = 0;
   std::string out_;
-  size_t sent_ = 0;  // bytes of out_ already written
+  size_t sent_ = 0;                  // bytes of out_ already written
+  std::unique_ptr<TlsSession> tls_;  // null: plain TCP
+  bool read_wants_write_ = false;    // TLS: the last read needs the socket writable
 };
 
 // Parses "tcp://host:port" (the form every endpoint in duplex has).

@@ -23,8 +23,9 @@ void Refuse(httplib::Response& res, const std::string& why) {
 
 }  // namespace
 
-void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
-                         std::atomic<uint64_t>* refused) {
+httplib::Server::HandlerWithResponse ApplyHttpBodyLimits(httplib::Server& server,
+                                                         const HttpBodyLimits& limits,
+                                                         std::atomic<uint64_t>* refused) {
   DUPLEX_ASSERT(limits.body_bytes_max > 0 && refused != nullptr, "a body bound and its counter",
                 limits.body_bytes_max);
   const size_t server_max = limits.large_body_paths.empty()
@@ -35,8 +36,8 @@ void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
   // Refused on the declared length, before the body is read: httplib's own check reads a
   // body it refuses to its end (discarding it), which holds a thread as long as the sender
   // keeps sending.
-  server.set_pre_routing_handler([limits, per_path](const httplib::Request& req,
-                                                    httplib::Response& res) {
+  httplib::Server::HandlerWithResponse check = [limits, per_path](const httplib::Request& req,
+                                                                  httplib::Response& res) {
     const bool large = IsLargeBodyPath(limits, req.path);
     const size_t max = large ? limits.large_body_bytes_max : limits.body_bytes_max;
     const char* key = large ? "limits.package_bytes_max" : "limits.http_body_bytes_max";
@@ -52,7 +53,7 @@ void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
     Refuse(res, req.path + ": a body of " + std::to_string(length) + " bytes is above " +
                     std::to_string(max) + " (" + key + ")");
     return httplib::Server::HandlerResponse::Handled;
-  });
+  };
   // httplib answers a body above the server's bound with 413 before any handler runs; both
   // that answer and the pre-routing one pass here on their way out.
   httplib::Server::HandlerWithResponse count = [refused](const httplib::Request&,
@@ -61,6 +62,7 @@ void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
     return httplib::Server::HandlerResponse::Unhandled;
   };
   server.set_error_handler(std::move(count));
+  return check;
 }
 
 }  // namespace duplex

@@ -5,15 +5,13 @@
 // counter is read by the server's owner from any thread.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-namespace httplib {
-class Server;
-}
 
 namespace duplex {
 
@@ -24,11 +22,13 @@ struct HttpBodyLimits {
 };
 
 // httplib bounds the body per server, not per route: the server takes the larger bound, and
-// a pre-routing check refuses a declared length above the path's own bound before the body
-// is read (and, on other paths, a chunked body, whose length is unknown until read; the
-// server's bound still cuts it while it is read). Every 413 answer is counted in *refused
-// (which must outlive the server).
-void ApplyHttpBodyLimits(httplib::Server& server, const HttpBodyLimits& limits,
-                         std::atomic<uint64_t>* refused);
+// the returned pre-routing check refuses a declared length above the path's own bound before
+// the body is read (and, on other paths, a chunked body, whose length is unknown until read;
+// the server's bound still cuts it while it is read). Every 413 answer is counted in *refused
+// (which must outlive the server). The caller installs the check: HttpRoutes::AlsoCheck, after
+// the admin token's, or set_pre_routing_handler on a bare server.
+httplib::Server::HandlerWithResponse ApplyHttpBodyLimits(httplib::Server& server,
+                                                         const HttpBodyLimits& limits,
+                                                         std::atomic<uint64_t>* refused);
 
 }  // namespace duplex

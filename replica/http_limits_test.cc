@@ -15,7 +15,7 @@ namespace {
 class HttpLimitsTest : public ::testing::Test {
  protected:
   void Serve(const HttpBodyLimits& limits) {
-    ApplyHttpBodyLimits(server_, limits, &refused_);
+    server_.set_pre_routing_handler(ApplyHttpBodyLimits(server_, limits, &refused_));
     auto echo = [this](const httplib::Request& req, httplib::Response& res) {
       ++handled_;
       res.set_content(std::to_string(req.body.size()), "text/plain");

@@ -128,6 +128,15 @@ struct AdminReply {
   path @7 :Text;             # checkpoint: the directory written
 }
 
+# A client's credentials, its connection's first frame when the replica requires a password
+# or client certificates (Redis's AUTH): anything else first is answered "NOAUTH ..." and the
+# connection closed; a wrong password is answered "WRONGPASS ..." (a ClientResponse for
+# clientId with requestSeq 0) and the connection closed. Nothing answers a right one.
+struct Auth {
+  clientId @0 :UInt64;
+  password @1 :Text;
+}
+
 struct Frame {
   union {
     clientRequest @0 :ClientRequest;
@@ -137,5 +146,6 @@ struct Frame {
     assignment @4 :Assignment;
     adminRequest @5 :AdminRequest;
     adminReply @6 :AdminReply;
+    auth @7 :Auth;
   }
 }

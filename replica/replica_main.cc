@@ -11,6 +11,7 @@
 #include "chaos/hooks/skewed_clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "replica/access_control.h"
 #include "replica/curve_auth.h"
 #include "replica/daemon.h"
 
@@ -105,6 +106,60 @@ Status ApplyLinkFlags(const std::string& coordinators, const CurveFlags& curve, 
   return curve.Apply(o);
 }
 
+// The TLS and client-credential flags (the agent passes them from the config's security:
+// section), and protected mode: a replica bound beyond loopback must speak CURVE (the
+// --curve-* flags, applied first) and ask clients for a password or a client certificate.
+struct AccessFlags {
+  std::string cert_file, key_file, ca_file, client_certs = "none", password_file;
+  bool tls_client_port = false, tls_http = false;
+
+  void Add(CLI::App& app) {
+    app.add_option("--tls-cert", cert_file, "TLS certificate (PEM) of the client and HTTP ports");
+    app.add_option("--tls-key", key_file, "its private key (PEM)");
+    app.add_option("--tls-ca", ca_file, "the CA that signs client certificates");
+    app.add_option("--tls-client-certs", client_certs, "none, optional or required")
+        ->check(CLI::IsMember({"none", "optional", "required"}));
+    app.add_flag("--tls-client-port", tls_client_port, "TLS on the client port");
+    app.add_flag("--tls-http", tls_http, "TLS (HTTPS) on the HTTP port");
+    app.add_option("--client-password-file", password_file,
+                   "clients must send this password in an AUTH frame first (file mode 0600)");
+  }
+
+  Status Apply(DaemonOptions* o) const {
+    if ((tls_client_port || tls_http) && (cert_file.empty() || key_file.empty())) {
+      return InvalidArgument("--tls-client-port and --tls-http need --tls-cert and --tls-key");
+    }
+    if (!cert_file.empty()) {
+      auto certs = ParsePeerCerts(client_certs);
+      if (!certs.ok()) return certs.status();
+      o->tls = TlsServerFiles{cert_file, key_file, ca_file, *certs};
+      o->tls_client_port = tls_client_port;
+      o->tls_http = tls_http;
+    }
+    if (!password_file.empty()) {
+      auto password = ReadSecretFile(password_file, "--client-password-file");
+      if (!password.ok()) return password.status();
+      o->client_password = *password;
+    }
+    std::vector<std::string> missing;
+    if (!o->curve.on()) missing.push_back("security.public_keys (CURVE keys of every member)");
+    const bool certs_required =
+        o->tls && o->tls_client_port && o->tls->client_certs == PeerCerts::kRequired;
+    if (o->client_password.empty() && !certs_required) {
+      missing.push_back(
+          "security.client_password_file (clients' AUTH password), or security.tls with "
+          "client_certs: required");
+    }
+    return CheckProtectedMode("replica " + o->replica.name, o->host, missing);
+  }
+};
+
+int NotStarted(const DaemonOptions& o, const Status& why) {
+  std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
+               why.message().c_str());
+  return 2;
+}
+
 }  // namespace
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
@@ -113,7 +168,9 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   std::string fault_file;
   std::string coordinators;
   CurveFlags curve;
+  AccessFlags access;
   CLI::App app{processor->Name() + " " + processor->Version() + " — a duplex replica"};
+  access.Add(app);
   app.add_option("--name", o.replica.name, "replica name")->required();
   app.add_option("--host", o.host, "address to bind");
   app.add_option("--port", o.port, "replication port (ZeroMQ: the standby)")->required();
@@ -146,22 +203,15 @@ int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   bool no_fsync = false;
   app.add_flag("--no-fsync", no_fsync, "do not fsync commits (benchmarks of the async path only)");
   CLI11_PARSE(app, argc, argv);
-  if (Status s = ApplyLinkFlags(coordinators, curve, &o); !s.ok()) {
-    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
-                 s.message().c_str());
-    return 2;
-  }
+  if (Status s = ApplyLinkFlags(coordinators, curve, &o); !s.ok()) return NotStarted(o, s);
   o.replica.async = mode == "async";
   o.fsync = !no_fsync;
   StatusOr<MutantSet> mutants = MutantSet::FromEnvironment();
-  if (!mutants.ok()) {
-    std::fprintf(stderr, "replica %s not started: %s\n", o.replica.name.c_str(),
-                 mutants.status().message().c_str());
-    return 2;
-  }
+  if (!mutants.ok()) return NotStarted(o, mutants.status());
   ApplyMutants(*mutants, &o);
   o.replica.endpoint = TcpEndpoint(o.host, o.client_port);
   InitLogging("replica " + o.replica.name, o.log_level);
+  if (Status s = access.Apply(&o); !s.ok()) return NotStarted(o, s);
   // The fault layer under the store and the clock it skews outlive the daemon.
   FaultEnv faults;
   std::unique_ptr<SkewedWallClock> skewed_clock;

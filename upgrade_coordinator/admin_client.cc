@@ -17,6 +17,7 @@
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/subprocess.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/agent/agent_daemon.h"
 #include "upgrade_coordinator/coordinator_finder.h"
 #include "upgrade_coordinator/package.h"
@@ -54,14 +55,21 @@ std::string ResolveConfigPath(const std::string& flag) {
   return "examples/kv/cluster.yaml";
 }
 
-StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag) {
+StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag,
+                                            const std::string& token_file) {
   std::string path = ResolveConfigPath(flag);
-  return LoadClusterConfig(path);
+  auto config = LoadClusterConfig(path);
+  if (!config.ok()) return config;
+  if (!token_file.empty()) {
+    config->security.admin_token_file = fs::absolute(token_file).string();
+    // Checked now, so that a token file others may read is reported before any call is made.
+    if (auto token = AdminToken(*config); !token.ok()) return token.status();
+  }
+  return config;
 }
 
 namespace {
 
-constexpr int kConnectTimeoutMs = 2000;
 // Each coordinator's /status, asked to find the leader: short, since a frozen coordinator
 // answers nothing and the next one is asked after it.
 constexpr int kProbeTimeoutMs = 500;
@@ -69,12 +77,9 @@ constexpr std::string_view kUnexpectedJson = "coordinator answered unexpected JS
 
 bool SeveralCoordinators(const ClusterConfig& config) { return config.coordinators.size() > 1; }
 
-httplib::Client AdminClient(const AdminEndpoint& to, int timeout_ms) {
-  httplib::Client http(to.address, to.port);
-  http.set_connection_timeout(std::chrono::milliseconds(std::min(kConnectTimeoutMs, timeout_ms)));
-  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
-  http.set_write_timeout(std::chrono::milliseconds(timeout_ms));
-  return http;
+// https and the admin token as the config's security: section asks (admin_http.h).
+httplib::Client AdminClient(const ClusterConfig& config, const AdminEndpoint& to, int timeout_ms) {
+  return AdminHttpClient(config, to.address, to.port, timeout_ms);
 }
 
 // The coordinator that decides: the only one, or the one that says it leads.
@@ -99,12 +104,12 @@ StatusOr<Sent> SendToLeader(const ClusterConfig& config, int timeout_ms,
                             const std::function<httplib::Result(httplib::Client&)>& send) {
   StatusOr<AdminEndpoint> to = DecidingCoordinator(config, timeout_ms);
   if (!to.ok()) return to.status();
-  httplib::Client http = AdminClient(*to, timeout_ms);
+  httplib::Client http = AdminClient(config, *to, timeout_ms);
   Sent sent{*to, send(http)};
   if (!SeveralCoordinators(config) || !sent.res) return sent;
   std::optional<AdminEndpoint> leader = LeaderNamedIn(sent.res->status, sent.res->body);
   if (!leader || leader->ToString() == to->ToString()) return sent;
-  httplib::Client again = AdminClient(*leader, timeout_ms);
+  httplib::Client again = AdminClient(config, *leader, timeout_ms);
   return Sent{*leader, send(again)};
 }
 
@@ -140,8 +145,9 @@ StatusOr<nlohmann::json> Answer(const std::string& path, const Sent& sent) {
 }
 
 // One coordinator's status, as GET /status has always been read.
-StatusOr<nlohmann::json> StatusOf(const AdminEndpoint& admin, int timeout_ms) {
-  httplib::Client http(admin.address, admin.port);
+StatusOr<nlohmann::json> StatusOf(const ClusterConfig& config, const AdminEndpoint& admin,
+                                  int timeout_ms) {
+  httplib::Client http = AdminClient(config, admin, timeout_ms);
   http.set_connection_timeout(0, timeout_ms * 1000);
   http.set_read_timeout(0, timeout_ms * 1000);
   auto res = http.Get("/status");
@@ -167,7 +173,8 @@ StatusOr<nlohmann::json> StatusFrom(const LeaderSearch& search) {
 }  // namespace
 
 StatusOr<nlohmann::json> GetStatus(const ClusterConfig& config, int timeout_ms) {
-  if (!SeveralCoordinators(config)) return StatusOf({config.host, config.admin_port}, timeout_ms);
+  if (!SeveralCoordinators(config))
+    return StatusOf(config, {config.host, config.admin_port}, timeout_ms);
   return StatusFrom(
       FindLeader(config, std::min(timeout_ms, kProbeTimeoutMs), Probing::kUntilLeader));
 }
@@ -416,8 +423,7 @@ namespace {
 // No coordinator stopped the replicas: stop whichever still answers, by the pid it reports.
 void KillAnsweringReplicas(const ClusterConfig& config) {
   for (const auto& r : config.replicas) {
-    httplib::Client http(r.host, r.http_port);
-    http.set_connection_timeout(0, 300000);
+    httplib::Client http = AdminHttpClient(config, r.host, r.http_port, 300);
     if (auto res = http.Get("/status")) {
       try {
         pid_t rp = nlohmann::json::parse(res->body).value("pid", 0);
@@ -453,7 +459,7 @@ void DownSeveral(const ClusterConfig& config) {
   for (const CoordinatorConfig& c : config.coordinators) {
     const AdminEndpoint admin{c.address, c.admin_port};
     if (leader_stopped && admin.ToString() == sent->to.ToString()) continue;
-    httplib::Client http = AdminClient(admin, kShutdownTimeoutMs);
+    httplib::Client http = AdminClient(config, admin, kShutdownTimeoutMs);
     http.set_connection_timeout(std::chrono::milliseconds(kProbeTimeoutMs));
     (void)http.Post("/shutdown");  // one that does not answer is down already
   }

@@ -14,7 +14,11 @@ namespace duplex {
 // -c if given, else $DUPLEX_CONFIG, else the cluster last started with `up`, else
 // examples/kv/cluster.yaml.
 std::string ResolveConfigPath(const std::string& flag);
-StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag);
+// The config, with `token_file` (--token-file) as its security.admin_token_file when given:
+// then a token file that cannot be read or that others may read is an error naming it. (The
+// CLI checks the config's own before admin calls; an agent's host need not have it.)
+StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag,
+                                            const std::string& token_file = "");
 
 // Starts the coordinator in the background (it starts the replicas) and waits
 // until an active serves and its standby is in sync, or timeout_ms passes.

@@ -36,6 +36,23 @@ void AddLimitArgs(const LimitsConfig& l, std::vector<std::string>* args) {
        "--epoch-step-max", n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
 }
 
+// The replica's TLS and client-credential flags (replica_main.cc), from security:.
+std::vector<std::string> ClientAccessArgs(const ClusterConfig& c) {
+  std::vector<std::string> args;
+  if (const auto& tls = c.security.tls; tls && (tls->client_port || tls->http)) {
+    static const char* const kCerts[] = {"none", "optional", "required"};
+    args.insert(args.end(), {"--tls-cert", tls->cert_file, "--tls-key", tls->key_file,
+                             "--tls-client-certs", kCerts[static_cast<int>(tls->client_certs)]});
+    if (!tls->ca_file.empty()) args.insert(args.end(), {"--tls-ca", tls->ca_file});
+    if (tls->client_port) args.push_back("--tls-client-port");
+    if (tls->http) args.push_back("--tls-http");
+  }
+  if (!c.security.client_password_file.empty()) {
+    args.insert(args.end(), {"--client-password-file", c.security.client_password_file});
+  }
+  return args;
+}
+
 }  // namespace
 
 std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig& r) {
@@ -86,6 +103,7 @@ std::vector<std::string> ReplicaArgs(const ClusterConfig& c, const ReplicaConfig
   };
   AddLimitArgs(c.limits, &args);
   if (!r.fault_file.empty()) args.insert(args.end(), {"--fault-file", r.fault_file});
+  for (std::string& arg : ClientAccessArgs(c)) args.push_back(std::move(arg));
   return args;
 }
 

@@ -27,8 +27,9 @@ ControlLink::~ControlLink() {
   zmq_ctx_term(ctx_);
 }
 
-Status ControlLink::Start(const std::string& bind, CurveSettings curve) {
-  auto auth = CurveAuth::Start(ctx_, std::move(curve));
+Status ControlLink::Start(const std::string& bind, CurveSettings curve,
+                          std::shared_ptr<AuthCounters> counters) {
+  auto auth = CurveAuth::Start(ctx_, std::move(curve), std::move(counters));
   if (!auth.ok()) return auth.status();
   curve_ = std::move(auth).value();
   DUPLEX_RETURN_IF_ERROR(curve_->Serve(router_));
@@ -81,10 +82,6 @@ void ControlLink::Send(const std::string& route, const std::vector<std::string>&
   std::vector<std::string_view> all = {route};
   all.insert(all.end(), parts.begin(), parts.end());
   SendMultipart(router_, all);
-}
-
-std::string ControlLink::AuthMetricsText() const {
-  return curve_ ? curve_->counters().MetricsText() : "";
 }
 
 }  // namespace duplex

@@ -35,7 +35,9 @@ class ControlLink {
   ControlLink& operator=(const ControlLink&) = delete;
 
   // The ZAP handler (with curve.on()), then the bind: no handshake goes unchecked.
-  Status Start(const std::string& bind, CurveSettings curve);
+  // Refusals are counted in `counters`, the coordinator's one family for /metrics.
+  Status Start(const std::string& bind, CurveSettings curve,
+               std::shared_ptr<AuthCounters> counters);
 
   void* socket() const { return router_; }
   // Takes one waiting message; false when none was waiting. A frame that does not decode, is
@@ -44,8 +46,6 @@ class ControlLink {
   void Send(const std::string& route, const std::vector<std::string>& parts);
 
   uint64_t refused() const { return refused_; }
-  // duplex_auth_refused_total by reason (the ZAP handler's and the identity checks').
-  std::string AuthMetricsText() const;
 
  private:
   std::string Dispatch(const std::vector<std::string>& parts, const OnStatus& on_status,

@@ -19,6 +19,7 @@
 #include "common/net.h"
 #include "common/stop_signal.h"
 #include "upgrade_coordinator/admin_body.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/control_link.h"
 #include "upgrade_coordinator/coordinator_bounds.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
@@ -75,8 +76,8 @@ class Coordinator {
   Status Start() {
     auto curve = CoordinatorCurve(config_);
     if (!curve.ok()) return curve.status();
-    DUPLEX_RETURN_IF_ERROR(
-        control_.Start(TcpEndpoint(config_.host, config_.control_port), std::move(curve).value()));
+    DUPLEX_RETURN_IF_ERROR(control_.Start(TcpEndpoint(config_.host, config_.control_port),
+                                          std::move(curve).value(), auth_));
     if (alone_store_ != nullptr) {
       auto term = MakeTerm(std::move(alone_store_), 0);
       DUPLEX_RETURN_IF_ERROR(term->Begin(clock_.NowUs(), EventsPath()));
@@ -84,13 +85,16 @@ class Coordinator {
     } else {
       DUPLEX_RETURN_IF_ERROR(StartElector());
     }
-    RouteAdminApi();
-    ApplyAdminHttpLimits(http_, config_.limits, &bounds_);
-    if (!http_.bind_to_port(config_.host, config_.admin_port)) {
+    auto http = MakeAdminHttp(config_, auth_);  // HTTPS and the admin token, as configured
+    if (!http.ok()) return http.status();
+    http_ = std::move(http).value();
+    RouteAdminApi(*http_->routes);
+    ApplyAdminHttpLimits(*http_->server, *http_->routes, config_.limits, &bounds_);
+    if (!http_->server->bind_to_port(config_.host, config_.admin_port)) {
       return Unavailable("admin API: cannot bind " + config_.host + ":" +
                          std::to_string(config_.admin_port));
     }
-    http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+    http_thread_ = std::thread([this] { http_->server->listen_after_bind(); });
     return Status::Ok();
   }
 
@@ -117,7 +121,7 @@ class Coordinator {
     if (shutdown_command_) shutdown_command_->Finish(200, "stopped\n");
     if (term_ && elector_) EndTerm("stopped");
     elector_.reset();
-    http_.stop();
+    http_->server->stop();
     http_thread_.join();
     return 0;
   }
@@ -264,28 +268,28 @@ class Coordinator {
 
   // ---- The admin API (admin_api.md) ----
 
-  void RouteAdminApi() {
-    http_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+  void RouteAdminApi(HttpRoutes& http) {
+    http.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
       AwaitFreshIfLeading(lock);
       res.set_content(status_json_, "application/json");
     });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
       AwaitFreshIfLeading(lock);
       res.set_content(metrics_text_, "text/plain; version=0.0.4");
     });
-    http_.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
+    http.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
       Submit("switchover", res, config_.timing.startup_timeout_ms);
     });
-    http_.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
+    http.Post("/shutdown", [this](const httplib::Request&, httplib::Response& res) {
       Submit("shutdown", res, 15000);
     });
-    RouteUpgradeApi();
+    RouteUpgradeApi(http);
   }
 
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
-  void RouteUpgradeApi() {
+  void RouteUpgradeApi(HttpRoutes& http) {
     auto json_body = [](const httplib::Request& req) {
       StatusOr<nlohmann::json> body = ParseAdminBody(req.body);
       return body.ok() ? *body : nlohmann::json();
@@ -293,8 +297,8 @@ class Coordinator {
     auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
       Submit("api", res, 30000, std::move(call));
     };
-    http_.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& content) {
+    http.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& content) {
       // Receiving, hashing and copying a package takes long: done here, off the event loop,
       // on the term that leads now (kept alive by this call if leadership ends meanwhile).
       std::shared_ptr<CoordinatorTerm> term;
@@ -307,30 +311,30 @@ class Coordinator {
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
-    http_.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.ListPackages(); });
     });
-    http_.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
       std::string to = req.get_param_value("to");
       api(res, [to](UpgradesApi& a) { return a.Plan(to); });
     });
-    http_.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
       auto body = json_body(req);
       api(res, [body](UpgradesApi& a) {
         return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
                               : a.Start(body);
       });
     });
-    http_.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Show(); });
     });
-    http_.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
+    http.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Abort(); });
     });
-    http_.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
+    http.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Finalize(); });
     });
-    http_.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
+    http.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
       api(res, [](UpgradesApi& a) { return a.Features(); });
     });
   }
@@ -484,7 +488,7 @@ class Coordinator {
     static const std::vector<TransitionEvent> kNone;
     std::string metrics =
         CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone) +
-        control_.AuthMetricsText();
+        auth_->MetricsText();
     std::string not_leading = NotLeading();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
@@ -513,8 +517,10 @@ class Coordinator {
   int64_t heard_us_ = 0;         // the last status or agent report taken
   uint64_t leader_changes_ = 0;  // terms this coordinator took up
   SteadyClock clock_;
+  // Refusals of keys (the control link's ZAP handler) and of admin tokens: one family.
+  std::shared_ptr<AuthCounters> auth_ = std::make_shared<AuthCounters>();
   ControlLink control_;
-  httplib::Server http_;
+  std::unique_ptr<AdminHttp> http_;  // the admin API (admin_http.h)
   std::thread http_thread_;
   std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
   std::string status_json_ = "{}";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "replica/http_limits.h"
+#include "replica/http_routes.h"
 
 namespace duplex {
 
@@ -15,11 +16,12 @@ nlohmann::json CoordinatorBounds::Json() const {
           {"admin_commands", admin_commands.load()}};
 }
 
-void ApplyAdminHttpLimits(httplib::Server& server, const LimitsConfig& limits,
+void ApplyAdminHttpLimits(httplib::Server& server, HttpRoutes& routes, const LimitsConfig& limits,
                           CoordinatorBounds* bounds) {
   // The package upload route is the packages' (upgrades_api); only its bound is set here.
-  ApplyHttpBodyLimits(server, {limits.http_body_bytes_max, limits.package_bytes_max, {"/packages"}},
-                      &bounds->http_bodies);
+  routes.AlsoCheck(ApplyHttpBodyLimits(
+      server, {limits.http_body_bytes_max, limits.package_bytes_max, {"/packages"}},
+      &bounds->http_bodies));
 }
 
 bool AdminQueueFull(size_t queued, const LimitsConfig& limits, CoordinatorBounds* bounds,

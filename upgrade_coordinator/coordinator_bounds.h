@@ -17,6 +17,8 @@ class Response;
 
 namespace duplex {
 
+class HttpRoutes;
+
 struct CoordinatorBounds {
   uint64_t zmq_parts = 0;                   // messages of more than zmq_parts_max parts
   std::atomic<uint64_t> http_bodies{0};     // bodies above their bound (413)
@@ -26,8 +28,8 @@ struct CoordinatorBounds {
 };
 
 // Every body at most limits.http_body_bytes_max, except POST /packages (an upload): at most
-// limits.package_bytes_max. Before the server listens.
-void ApplyAdminHttpLimits(httplib::Server& server, const LimitsConfig& limits,
+// limits.package_bytes_max: checked after the admin token (routes). Before the server listens.
+void ApplyAdminHttpLimits(httplib::Server& server, HttpRoutes& routes, const LimitsConfig& limits,
                           CoordinatorBounds* bounds);
 
 // True (with a 503 answer naming the bound, counted) when `queued` commands already wait

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <deque>
 
+#include "upgrade_coordinator/admin_http.h"
+
 namespace duplex {
 namespace {
 
@@ -14,10 +16,10 @@ std::string Text(const nlohmann::json& j, const char* object, const char* key) {
   return field.is_string() ? field.get<std::string>() : "";
 }
 
-StatusOr<nlohmann::json> AskStatus(const AdminEndpoint& admin, int timeout_ms) {
-  httplib::Client http(admin.address, admin.port);
+StatusOr<nlohmann::json> AskStatus(const ClusterConfig& config, const AdminEndpoint& admin,
+                                   int timeout_ms) {
+  httplib::Client http = AdminHttpClient(config, admin.address, admin.port, timeout_ms);
   http.set_connection_timeout(std::chrono::milliseconds(timeout_ms));
-  http.set_read_timeout(std::chrono::milliseconds(timeout_ms));
   auto res = http.Get("/status");
   if (!res) {
     return Unavailable("does not answer (" + httplib::to_string(res.error()) + " error, timeout " +
@@ -94,7 +96,7 @@ LeaderSearch FindLeader(const ClusterConfig& config, int probe_timeout_ms, Probi
     asked[i] = true;
     const CoordinatorConfig& c = config.coordinators[i];
     CoordinatorProbe probe{c.host_name, {c.address, c.admin_port}};
-    probe.status = AskStatus(probe.admin, probe_timeout_ms);
+    probe.status = AskStatus(config, probe.admin, probe_timeout_ms);
     const std::string role = probe.Role();
     const std::string hint = role == "follower" ? Text(*probe.status, "leader", "admin") : "";
     search.probes.push_back(std::move(probe));

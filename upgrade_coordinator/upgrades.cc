@@ -11,6 +11,7 @@
 #include "common/fatal.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/digest_comparison.h"
 
 namespace duplex {
@@ -333,10 +334,10 @@ Status Upgrades::RunBackup(const Job& job) {
   if (ec) return IOError("archive " + dir.string() + ": " + ec.message());
   fs::copy_file(job.active_binary, dir / "package" / fs::path(job.active_binary).filename(), ec);
   if (ec) return IOError("archive the running package: " + ec.message());
-  ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config_);
-  options.source_address = config_.host;  // the coordinator's host
-  Client client(options);
+  auto options = ReplicaClientOptions(config_);  // TLS and the password, as configured
+  if (!options.ok()) return options.status();
+  options->source_address = config_.host;  // the coordinator's host
+  Client client(*options);
   AdminRequest checkpoint;
   checkpoint.op = AdminOp::kCheckpoint;
   // The active writes its checkpoint on its own host, below the archive directory its agent
@@ -357,10 +358,10 @@ Status Upgrades::RunBackup(const Job& job) {
 Status Upgrades::CompareDigests(const Job& job) {
   // The comparison says what to ask; each question blocks this thread (not the loop), and
   // the loop applies the hold it may want (Tick).
-  ClientOptions options;
-  options.endpoints = ReplicaEndpoints(config_);
-  options.source_address = config_.host;  // the coordinator's host
-  Client client(options);
+  auto options = ReplicaClientOptions(config_);  // TLS and the password, as configured
+  if (!options.ok()) return options.status();
+  options->source_address = config_.host;  // the coordinator's host
+  Client client(*options);
   DigestComparison comparison(job.active, job.schema, job.marks);
   struct Release {
     std::atomic<bool>& flag;
