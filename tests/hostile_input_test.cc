@@ -860,8 +860,12 @@ TEST(HostileInput, OutsidersAreRefusedAtTheHandshakeOnEveryZeroMqPortAndCounted)
     ASSERT_TRUE(page.ok()) << server.member << ": " << page.status().ToString();
     const uint64_t refused_before = MetricValue(*page, kUnknownKeySeries);
     const auto plain = HandshakeOutcome(zmq, server.endpoint, {}, frame);
-    EXPECT_EQ(plain.first, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) << server.member;
-    EXPECT_EQ(plain.second, uint32_t{ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH}) << server.member;
+    // The mechanisms differ: the client reads the mismatch, or the server has closed first
+    // (no detail, EPIPE); which one is a race. Never a handshake that succeeds.
+    const bool mismatch = plain.first == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                          plain.second == uint32_t{ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH};
+    EXPECT_TRUE(mismatch || plain.first == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        << server.member << ": event " << plain.first << ", value " << plain.second;
     const auto stranger =
         HandshakeOutcome(zmq, server.endpoint, StrangerKeys(config, server.member), frame);
     EXPECT_EQ(stranger.first, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) << server.member;

@@ -55,16 +55,11 @@ std::unique_ptr<ClusterFixture> StartSecurePair(const std::string& dir) {
   options.dir = dir;
   options.port_first = 41100;
   options.port_last = 41999;
-  options.configure = [dir](ClusterConfig* c) {
+  options.configure = [](ClusterConfig* c) {
     c->host = kAddress;
     for (ReplicaConfig& r : c->replicas) r.host = kAddress;
-    // The implied host is added at load: named here so that its agent gets a key too.
-    c->hosts = {{kImpliedHostName, kAddress, ""}};
-    auto keys = InitClusterKeys(*c, dir + "/keys");
-    EXPECT_TRUE(keys.ok()) << keys.status().ToString();
-    c->hosts.clear();
-    c->security.keys_dir = dir + "/keys";
-    c->security.public_keys = keys.ok() ? *keys : std::map<std::string, std::string>{};
+    // CURVE keys: the fixture's (FixtureOptions::curve, on by default), under <dir>/keys.
+    EXPECT_TRUE(c->security.curve());
   };
   auto cluster = ClusterFixture::Start(options);
   EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
