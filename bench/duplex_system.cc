@@ -65,7 +65,8 @@ double ResidentMb(pid_t pid) {
 
 std::string DuplexSystem::Describe() const {
   return "kv 1.0.0 pair on RocksDB, fsync on every commit on both replicas; heartbeat 20 ms, "
-         "lease 200 ms; standby lag measured by the standby (receipt to apply)";
+         "lease 200 ms; standby lag measured by the standby (receipt to apply); " +
+         std::string(options_.curve ? "CURVE on every ZeroMQ link" : "plain ZeroMQ links");
 }
 
 StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {

@@ -39,7 +39,7 @@ class DuplexSystem final : public System {
   explicit DuplexSystem(SystemOptions options) : options_(std::move(options)) {}
   ~DuplexSystem() override { Stop(); }
 
-  std::string Name() const override { return "duplex"; }
+  std::string Name() const override { return options_.name; }
   std::string Describe() const override;
   StatusOr<LoadTrial> Load(const LoadSpec& spec) override;
   StatusOr<FailoverTrial> Failover(int signal) override;

@@ -592,10 +592,21 @@ int RunSuite(const SuiteOptions& options) {
     std::cerr << "duplex bench: " << hosts.message() << "\n";
     return 2;
   }
+  if (options.secure && (options.what != "replication" || !options.peer.empty())) {
+    std::cerr << "duplex bench: --secure measures replication against the same pair without "
+                 "CURVE (it takes no --peer)\n";
+    return 2;
+  }
   if (options.what == "coordinator") return RunCoordinatorSuite(options, scratch);
   if (options.hosts == 2) return RunHostsSuite(options, scratch);
-  DuplexSystem duplex({options.build_dir, scratch + "/duplex"});
+  // Plain links unless --secure: the figures compare with earlier runs and with Redis, whose
+  // replication link is plain too.
+  DuplexSystem duplex({options.build_dir, scratch + "/duplex", options.secure});
   std::unique_ptr<System> peer;
+  if (options.secure) {
+    peer = std::make_unique<DuplexSystem>(
+        SystemOptions{options.build_dir, scratch + "/duplex-plain", false, "duplex-plain"});
+  }
   if (redis && options.what != "upgrade") {
     Status installed = RedisPeer::EnsureInstalled();
     if (!installed.ok()) {

@@ -29,6 +29,9 @@ struct SuiteOptions {
   int lab_first_host = 1;
   int first_port = 0;  // --hosts 2: ports from here on; 0 = free ports picked
   int trials = 5;      // coordinator: leader failovers (then one combined failure)
+  // replication: duplex with CURVE on its ZeroMQ links, and as the peer the same pair without
+  // (otherwise duplex runs plain links, as on loopback without a security: section).
+  bool secure = false;
 };
 
 // The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.

@@ -83,9 +83,10 @@ class System {
 };
 
 struct SystemOptions {
-  std::string build_dir;  // where duplex and the kv packages are
-  std::string scratch;    // a directory of its own, emptied first
-  bool curve = true;      // duplex: CURVE on its ZeroMQ links (FixtureOptions::curve)
+  std::string build_dir;        // where duplex and the kv packages are
+  std::string scratch;          // a directory of its own, emptied first
+  bool curve = true;            // duplex: CURVE on its ZeroMQ links (FixtureOptions::curve)
+  std::string name = "duplex";  // how the figures name this side
 };
 
 // Redis without persistence; with `fsync_every_write`, both servers keep an AOF fsynced
