@@ -169,6 +169,7 @@ class Link {
   bool CanRead() const { return !source_ended_ && QueuedBytes() < options_.buffered_bytes_max; }
   bool Drained() const { return source_ended_ && QueuedBytes() == 0; }
   bool curve() const { return mechanism_ == Mechanism::kCurve; }
+  bool plain() const { return mechanism_ == Mechanism::kNull || mechanism_ == Mechanism::kPlain; }
   std::string_view Output() const { return std::string_view(out_).substr(out_pos_); }
   void Written(size_t n);
 
@@ -370,9 +371,11 @@ void Link::Written(size_t n) {
 class Pair {
  public:
   Pair(int client_fd, int target_fd, bool connecting, uint64_t ordinal, const ProxyOptions& options,
-       LinkCells (&cells)[2], std::atomic<uint64_t>* curve_connections, int64_t now_us)
+       LinkCells (&cells)[2], std::atomic<uint64_t>* curve_connections,
+       std::atomic<uint64_t>* plain_connections, int64_t now_us)
       : options_(options),
         curve_connections_(curve_connections),
+        plain_connections_(plain_connections),
         fd_{client_fd, target_fd},
         connecting_(connecting),
         connect_deadline_us_(now_us + int64_t{options.connect_timeout_ms} * 1000),
@@ -402,6 +405,7 @@ class Pair {
 
   const ProxyOptions& options_;
   std::atomic<uint64_t>* curve_connections_;  // counted once, when a greeting names CURVE
+  std::atomic<uint64_t>* plain_connections_;  // counted once, when it names NULL or PLAIN
   bool curve_counted_ = false;
   int fd_[2];
   bool connecting_;
@@ -482,9 +486,9 @@ Status Pair::ReadSide(int side, const LinkFaults& faults, int64_t now_us) {
     const ssize_t n = ::recv(fd_[side], buf, sizeof(buf), 0);
     if (n > 0) {
       DUPLEX_RETURN_IF_ERROR(link.Feed(buf, static_cast<size_t>(n), faults, now_us));
-      if (link.curve() && !curve_counted_) {
-        curve_counted_ = true;
-        ++*curve_connections_;
+      if ((link.curve() || link.plain()) && !curve_counted_) {
+        curve_counted_ = true;  // the mechanism is known: counted once, as one or the other
+        ++*(link.curve() ? curve_connections_ : plain_connections_);
       }
     } else if (n == 0) {
       link.EndSource(faults, now_us);
@@ -568,7 +572,8 @@ class FaultProxyImpl final : public FaultProxy {
   ProxyCounters counters() const override {
     return {cells_[0].Load(),           cells_[1].Load(),
             connections_.load(),        severed_connections_.load(),
-            failed_connections_.load(), curve_connections_.load()};
+            failed_connections_.load(), curve_connections_.load(),
+            plain_connections_.load()};
   }
 
   void Stop() override {
@@ -608,6 +613,7 @@ class FaultProxyImpl final : public FaultProxy {
   std::atomic<uint64_t> severed_connections_{0};
   std::atomic<uint64_t> failed_connections_{0};
   std::atomic<uint64_t> curve_connections_{0};
+  std::atomic<uint64_t> plain_connections_{0};
 
   // Proxy thread only.
   std::vector<std::unique_ptr<Pair>> pairs_;
@@ -714,7 +720,8 @@ void FaultProxyImpl::Accept(bool severed, int64_t now_us) {
     SetNoDelay(client);
     SetNoDelay(target);
     pairs_.push_back(std::make_unique<Pair>(client, target, /*connecting=*/rc != 0, next_ordinal_++,
-                                            options_, cells_, &curve_connections_, now_us));
+                                            options_, cells_, &curve_connections_,
+                                            &plain_connections_, now_us));
     ++connections_;
   }
 }

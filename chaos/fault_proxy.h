@@ -71,6 +71,9 @@ struct ProxyCounters {
   // above connections_max.
   uint64_t failed_connections = 0;
   uint64_t curve_connections = 0;  // connections whose greeting named CURVE (see the top)
+  // ...named NULL or PLAIN. A connection closed before its greeting arrived (a peer killed,
+  // a partition) is neither.
+  uint64_t plain_connections = 0;
 };
 
 struct ProxyOptions {

@@ -614,17 +614,19 @@ class Run {
   // Whether the links were sealed: CURVE in the config, and the connections the fault proxies
   // carried (each one through a proxy whose greeting named CURVE counts in curve_connections).
   json CurveFacts() const {
-    uint64_t proxied = 0, curve = 0;
+    uint64_t proxied = 0, curve = 0, plain = 0;
     for (const auto* proxies : {&peer_, &control_}) {
       for (const auto& [name, proxy] : *proxies) {
         const chaos::ProxyCounters c = proxy->counters();
         proxied += c.connections;
         curve += c.curve_connections;
+        plain += c.plain_connections;
       }
     }
     return {{"on", cluster_->config().security.curve()},
             {"proxied_connections", proxied},
-            {"curve_connections", curve}};
+            {"curve_connections", curve},
+            {"plain_connections", plain}};
   }
 
   json Judge() {
