@@ -38,10 +38,12 @@ struct Totals {
   // Scenarios with etcd: fault on the acting coordinator -> a newer term acting.
   std::vector<double> leader_failover_ms;
   int leadership_changes = 0;
-  std::vector<std::string> failed;              // replay commands
-  uint64_t not_fired = 0;                       // faults whose trigger never came
-  int curve_runs = 0;                           // runs whose cluster had CURVE on
-  uint64_t proxied = 0, curve_connections = 0;  // the fault proxies' connections, and CURVE's
+  std::vector<std::string> failed;  // replay commands
+  uint64_t not_fired = 0;           // faults whose trigger never came
+  int curve_runs = 0;               // runs whose cluster had CURVE on
+  // The fault proxies' connections; those whose greeting named CURVE, and NULL or PLAIN (the
+  // rest closed before their greeting).
+  uint64_t proxied = 0, curve_connections = 0, plain_connections = 0;
 
   void Add(const json& run) {
     ++runs;
@@ -60,6 +62,7 @@ struct Totals {
     curve_runs += curve.value("on", false) ? 1 : 0;
     proxied += curve.value("proxied_connections", uint64_t{0});
     curve_connections += curve.value("curve_connections", uint64_t{0});
+    plain_connections += curve.value("plain_connections", uint64_t{0});
     ok += run["ops"].value("ok", uint64_t{0});
     fail += run["ops"].value("fail", uint64_t{0});
     info += run["ops"].value("info", uint64_t{0});
@@ -103,7 +106,8 @@ struct Totals {
             {"curve",
              {{"runs", curve_runs},
               {"proxied_connections", proxied},
-              {"curve_connections", curve_connections}}},
+              {"curve_connections", curve_connections},
+              {"plain_connections", plain_connections}}},
             {"failed", failed}};
   }
 
@@ -114,9 +118,11 @@ struct Totals {
       std::printf(" %s %llu", kind.c_str(), (unsigned long long)n);
     if (not_fired > 0)
       std::printf(" (and %llu not injected: trigger never came)", (unsigned long long)not_fired);
-    std::printf("\nCURVE on in %d of %d runs; proxied connections %llu, of which CURVE %llu",
-                curve_runs, runs, (unsigned long long)proxied,
-                (unsigned long long)curve_connections);
+    std::printf(
+        "\nCURVE on in %d of %d runs; proxied connections %llu: CURVE %llu, plain %llu (the rest "
+        "closed before their greeting)",
+        curve_runs, runs, (unsigned long long)proxied, (unsigned long long)curve_connections,
+        (unsigned long long)plain_connections);
     std::printf("\noperations: ok %llu, fail %llu, info (unknown outcome) %llu\n",
                 (unsigned long long)ok, (unsigned long long)fail, (unsigned long long)info);
     std::printf("violations per invariant:");
