@@ -34,6 +34,7 @@
 namespace duplex {
 namespace {
 
+using testing::Eventually;
 using testing::ScratchDir;
 
 constexpr uint64_t kSeed = 0x5eed'd0b1e;
@@ -44,15 +45,6 @@ constexpr int kDisconnectTimeoutMs = 3000;  // ZeroMQ dropping the sender of an 
 constexpr int kSettleTimeoutMs = 5000;      // the pair ready again after the forged statuses
 constexpr int kObserveMs = 200;  // a process that must not react to something, watched this long
 constexpr size_t kLoggedRefusalsMax = 100;  // both daemons log only their first 100 refusals
-
-bool Eventually(const std::function<bool()>& cond, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 size_t CountLines(const std::string& path, const std::string& needle) {
   std::ifstream in(path);

@@ -37,6 +37,7 @@
 namespace duplex {
 namespace {
 
+using testing::Eventually;
 using testing::ScratchDir;
 
 constexpr int kReadyTimeoutMs = 20000;
@@ -48,15 +49,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-bool Eventually(const std::function<bool()>& cond, int timeout_ms) {
-  const int64_t deadline = NowMs() + timeout_ms;
-  while (!cond()) {
-    if (NowMs() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
 }
 
 // The value of one sample ("name{labels}") in a Prometheus text page; -1 when absent.

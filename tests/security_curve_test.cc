@@ -23,21 +23,13 @@
 namespace duplex {
 namespace {
 
+using testing::Eventually;
 using testing::ScratchDir;
 
 constexpr char kAddress[] = "127.0.61.1";
 constexpr int kCountTimeoutMs = 5000;  // a refusal shows in /metrics within this
 constexpr int kObserveMs = 300;        // a process that must not react, watched this long
 constexpr int kWrites = 50;
-
-bool Eventually(const std::function<bool()>& cond, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 std::string Page(const StatusOr<std::string>& page) { return page.ok() ? *page : ""; }
 
