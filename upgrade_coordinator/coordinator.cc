@@ -277,7 +277,9 @@ class Coordinator {
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
       AwaitFreshIfLeading(lock);
-      res.set_content(metrics_text_, "text/plain; version=0.0.4");
+      // The refusal counters are read now, not from the loop's last view: a refusal answered
+      // before this scrape is in it.
+      res.set_content(metrics_text_ + auth_->MetricsText(), "text/plain; version=0.0.4");
     });
     http.Post("/switchover", [this](const httplib::Request&, httplib::Response& res) {
       Submit("switchover", res, config_.timing.startup_timeout_ms);
@@ -487,8 +489,7 @@ class Coordinator {
     std::string json = view.dump();
     static const std::vector<TransitionEvent> kNone;
     std::string metrics =
-        CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone) +
-        auth_->MetricsText();
+        CoordinatorMetricsText(view, term_ ? term_->arbiter().transitions() : kNone);
     std::string not_leading = NotLeading();
     std::lock_guard lock(mu_);
     status_json_ = std::move(json);
