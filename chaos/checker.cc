@@ -133,6 +133,8 @@ const char* InvariantName(Invariant invariant) {
       return "no-crash-reports";
     case Invariant::kOneCoordinatorPerTerm:
       return "one-acting-coordinator-per-term";
+    case Invariant::kLinearizable:
+      return "linearizable";
   }
   return "?";
 }

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "chaos/linearizability.h"
+
 namespace duplex {
 
 enum class Invariant {
@@ -28,12 +30,16 @@ enum class Invariant {
   kNoCrashReports,     // no sanitizer or assertion report in any process log
   // At most one coordinator acts in any term, and none decides after a newer term acted.
   kOneCoordinatorPerTerm,
+  // The whole client history (reads included) linearizable on the duplex-kv model
+  // (chaos/linearizability.h); "unknown" when it cannot be decided in time is not a pass.
+  kLinearizable,
 };
 // All of them, in report order.
 inline constexpr Invariant kInvariants[] = {
     Invariant::kLostWrites,        Invariant::kPhantomWrites,    Invariant::kDoubleApplied,
     Invariant::kOneActivePerEpoch, Invariant::kReplicasConverge, Invariant::kCampaignOutcome,
-    Invariant::kFeatureGate,       Invariant::kNoCrashReports,   Invariant::kOneCoordinatorPerTerm};
+    Invariant::kFeatureGate,       Invariant::kNoCrashReports,   Invariant::kOneCoordinatorPerTerm,
+    Invariant::kLinearizable};
 // "lost-writes", "phantom-writes", ...: the names reports, JSON and the simulator print.
 const char* InvariantName(Invariant invariant);
 
@@ -43,10 +49,16 @@ enum class OpOutcome { kOk, kFail, kInfo };
 
 struct OpRecord {
   int client = 0;
-  uint64_t request_seq = 0;
-  std::string op;  // PUT or INCR (of the client's own counter)
+  uint64_t request_seq = 0;  // 0 for a read (never deduplicated)
+  std::string op;            // PUT, INCR (by 1), GET, DEL
   std::string key;
-  std::string value;  // PUT: the value written; INCR: the value returned
+  // PUT: the value written; INCR, GET, DEL: the value the reply carried (ok only)
+  std::string value;
+  bool absent = false;  // a GET answered "not found"
+  // On the shared hot keys that several clients write and read: judged by the
+  // linearizability checker only (CheckHistory's final-state checks cover the unique PUT
+  // keys and each client's own counter).
+  bool hot = false;
   OpOutcome outcome = OpOutcome::kInfo;
   int64_t invoke_us = 0;
   int64_t complete_us = 0;
@@ -81,6 +93,10 @@ using ReadValue = std::function<std::optional<std::string>(const std::string& ke
 // first problems_max problems. Without `read`, only counts the outcomes.
 CheckResult CheckHistory(const std::vector<OpRecord>& history, const ReadValue& read,
                          size_t problems_max);
+
+// The history on the duplex-kv model (every op, hot or not), checked for linearizability.
+lin::CheckResult CheckLinearizable(const std::vector<OpRecord>& history,
+                                   const lin::CheckOptions& options);
 
 // No feature enabled while an old-version replica ran: whenever a live replica enables
 // features up to cluster version C, and whenever the cluster record's version rises to

@@ -208,7 +208,7 @@ TEST(InvariantName, SpellsTheNamesReportsPrint) {
   EXPECT_EQ(names, (std::vector<std::string>{"lost-writes", "phantom-writes", "double-applied",
                                              "one-active-per-epoch", "replicas-converge",
                                              "campaign-outcome", "feature-gate", "no-crash-reports",
-                                             "one-acting-coordinator-per-term"}));
+                                             "one-acting-coordinator-per-term", "linearizable"}));
 }
 
 }  // namespace
