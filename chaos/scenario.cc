@@ -265,8 +265,8 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
     if (f->kind != FaultKind::kKill || f->target != "coordinator") {
       return node["torn"].Error("only a kill of the coordinator can be torn");
     }
-    if (f->torn != "any" && f->torn != "reload") {
-      return node["torn"].Error("\"" + f->torn + "\" is not any or reload");
+    if (f->torn != "any" && f->torn != "reload" && f->torn != "epoch" && f->torn != "finalize") {
+      return node["torn"].Error("\"" + f->torn + "\" is not any, reload, epoch or finalize");
     }
     if (f->down_ms > 0) return node["down"].Error("a torn kill restarts at once");
   }

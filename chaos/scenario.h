@@ -73,8 +73,9 @@ struct FaultSpec {
   // started again (kAgentKill: 0 = never).
   int64_t down_ms = 0;
   // kKill of the coordinator, torn: instead of a signal, it exits by itself right after
-  // its nth durable write of this kind ("any", or "reload": a replica's version), before
-  // acting on it; it is restarted at once.
+  // its nth durable write of this kind ("any"; "reload": a replica's version; "epoch": a
+  // promotion; "finalize": the cluster version raised), before acting on it; it is
+  // restarted at once.
   std::string torn;
   int nth = 1;
   // kClockJump

@@ -94,7 +94,7 @@ TEST(Scenario, ATornKillIsOfTheCoordinatorAfterAKnownWrite) {
   EXPECT_EQ(Error(Edit(torn, "target: coordinator", "target: a")),
             "faults[0].torn: only a kill of the coordinator can be torn");
   EXPECT_EQ(Error(Edit(torn, "torn: reload", "torn: later")),
-            "faults[0].torn: \"later\" is not any or reload");
+            "faults[0].torn: \"later\" is not any, reload, epoch or finalize");
   EXPECT_EQ(Error(Edit(torn, "nth: 2", "nth: 0")), "faults[0].nth: must be 1 or more");
   EXPECT_EQ(Error(Edit(torn, "nth: 2", "down: 1s")),
             "faults[0].down: a torn kill restarts at once");

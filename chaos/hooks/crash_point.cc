@@ -29,12 +29,11 @@ class CrashPointRecordStore final : public RecordStore {
     return loaded;
   }
   Status Save(const ClusterRecord& record) override {
-    bool reload =
-        last_ ? last_->replica_version != record.replica_version : !record.replica_version.empty();
+    const WriteKinds kinds = KindsOf(record);
     Status s = inner_->Save(record);
     if (!s.ok()) return s;
     last_ = record;
-    AfterWrite(reload);
+    AfterWrite(kinds);
     return s;
   }
   StatusOr<std::optional<std::string>> Get(const std::string& key) override {
@@ -42,12 +41,33 @@ class CrashPointRecordStore final : public RecordStore {
   }
   Status Put(const std::string& key, const std::string& value) override {
     Status s = inner_->Put(key, value);
-    if (s.ok()) AfterWrite(false);
+    if (s.ok()) AfterWrite({});
     return s;
   }
 
  private:
-  void AfterWrite(bool reload) {
+  // What a record write changes, against the record last loaded or saved.
+  struct WriteKinds {
+    bool reload = false;    // a replica's assigned version
+    bool epoch = false;     // the epoch: a promotion (failover, switchover) recorded
+    bool finalize = false;  // the cluster version rises from one set before: Finalize
+    bool Has(const std::string& what) const {
+      return what == "any" || (what == "reload" && reload) || (what == "epoch" && epoch) ||
+             (what == "finalize" && finalize);
+    }
+  };
+  WriteKinds KindsOf(const ClusterRecord& record) const {
+    WriteKinds k;
+    k.reload =
+        last_ ? last_->replica_version != record.replica_version : !record.replica_version.empty();
+    k.epoch = record.epoch > (last_ ? last_->epoch : 0);
+    // The first record sets the initial version: that is no finalize.
+    k.finalize = last_ && !last_->cluster_version.empty() &&
+                 last_->cluster_version != record.cluster_version;
+    return k;
+  }
+
+  void AfterWrite(const WriteKinds& kinds) {
     std::ifstream in(file_);
     if (!in) return;  // not armed
     std::stringstream text;
@@ -59,8 +79,8 @@ class CrashPointRecordStore final : public RecordStore {
       spdlog::error("crash point {}: {}", file_, parsed.ToString());
       return;
     }
-    DUPLEX_ASSERT(n >= 1 && (what == "any" || what == "reload"), "a parsed crash point", what, n);
-    if (what == "reload" && !reload) return;
+    DUPLEX_ASSERT(n >= 1 && IsCrashPointKind(what), "a parsed crash point", what, n);
+    if (!kinds.Has(what)) return;
     if (n > 1) {
       (void)WriteFileAtomically(file_, what + " " + std::to_string(n - 1) + "\n");
       return;
@@ -85,11 +105,16 @@ std::unique_ptr<RecordStore> WithCrashPoint(std::unique_ptr<RecordStore> store,
   return std::make_unique<CrashPointRecordStore>(std::move(store), std::move(control_file));
 }
 
+bool IsCrashPointKind(const std::string& what) {
+  return what == "any" || what == "reload" || what == "epoch" || what == "finalize";
+}
+
 Status ParseCrashPoint(const std::string& text, std::string* what, int* n) {
   std::istringstream in(text);
   *n = 1;
-  if (!(in >> *what) || (*what != "any" && *what != "reload")) {
-    return InvalidArgument("crash point \"" + text + "\": expected any or reload, then a count");
+  if (!(in >> *what) || !IsCrashPointKind(*what)) {
+    return InvalidArgument("crash point \"" + text +
+                           "\": expected any, reload, epoch or finalize, then a count");
   }
   std::string count;
   if (in >> count) {

@@ -14,11 +14,15 @@ namespace duplex {
 
 // While `control_file` exists it reads "<what> <n>": the process exits right after the
 // n-th durable write of that kind from now on, before acting on it. <what> is `any` (any
-// write: the record or the campaign) or `reload` (a record that changes a replica's
-// assigned version). The file is removed before the exit, so the restarted coordinator
-// runs on.
+// write: the record or the campaign), `reload` (a record that changes a replica's
+// assigned version), `epoch` (a record that raises the epoch: a promotion, written before
+// the replica is told) or `finalize` (a record that raises the cluster version, written
+// before the replicas turn the new features on). The file is removed before the exit, so
+// the restarted coordinator runs on.
 std::unique_ptr<RecordStore> WithCrashPoint(std::unique_ptr<RecordStore> store,
                                             std::string control_file);
+// Whether `what` names a kind of write: any, reload, epoch or finalize.
+bool IsCrashPointKind(const std::string& what);
 // What WithCrashPoint reads; ok() when `text` is well formed (the chaos harness checks).
 Status ParseCrashPoint(const std::string& text, std::string* what, int* n);
 

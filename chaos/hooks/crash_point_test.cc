@@ -51,7 +51,7 @@ TEST(CrashPoint, ParsesWhatAndHowMany) {
   ASSERT_TRUE(ParseCrashPoint("any", &what, &n).ok());
   EXPECT_EQ(n, 1);
   EXPECT_EQ(ParseCrashPoint("soon 1", &what, &n).message(),
-            "crash point \"soon 1\": expected any or reload, then a count");
+            "crash point \"soon 1\": expected any, reload, epoch or finalize, then a count");
   EXPECT_EQ(ParseCrashPoint("any 0", &what, &n).message(),
             "crash point \"any 0\": the count must be a number >= 1");
   EXPECT_FALSE(ParseCrashPoint("any 2x", &what, &n).ok());
@@ -90,6 +90,35 @@ TEST_F(CrashPointTest, TheExitComesAfterTheWriteIsDurable) {
   auto loaded = (*reopened)->Load();
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_EQ((**loaded).epoch, 7u);
+}
+
+// A failover's epoch write: the promotion is durable, the replica not yet told.
+TEST_F(CrashPointTest, EpochCountsOnlyTheWritesThatRaiseTheEpoch) {
+  Arm("epoch 2\n");
+  ClusterRecord r;
+  r.epoch = 3;
+  ASSERT_TRUE(store_->Save(r).ok());  // the first epoch write
+  EXPECT_EQ(Armed(), "epoch 1");
+  r.in_sync["b"] = false;
+  ASSERT_TRUE(store_->Save(r).ok());  // same epoch: not counted
+  ASSERT_TRUE(store_->Put("campaign", "{}").ok());
+  EXPECT_EQ(Armed(), "epoch 1");
+  r.epoch = 4;
+  EXPECT_EXIT(store_->Save(r), ::testing::ExitedWithCode(137), "");
+}
+
+// Finalize raises the cluster version from one set before; the first record's initial
+// version is no finalize.
+TEST_F(CrashPointTest, FinalizeCountsOnlyARaisedClusterVersion) {
+  Arm("finalize 1\n");
+  ClusterRecord r;
+  r.cluster_version = "1.0.0";
+  ASSERT_TRUE(store_->Save(r).ok());
+  r.epoch = 1;
+  ASSERT_TRUE(store_->Save(r).ok());
+  EXPECT_EQ(Armed(), "finalize 1");
+  r.cluster_version = "2.0.0";
+  EXPECT_EXIT(store_->Save(r), ::testing::ExitedWithCode(137), "");
 }
 
 }  // namespace
