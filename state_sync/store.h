@@ -37,6 +37,12 @@ struct StoreOptions {
   // inside Open (recovery) and Checkpoint, on the caller's thread.
   uint64_t memtable_bytes = 4 << 20;
   bool auto_compaction = true;
+  // Read every block of every SST file and check its checksum when the store opens. Open
+  // itself checks the WAL records it replays, the MANIFEST and each SST's footer and index,
+  // but a data block only when it is read: a bit flipped at rest in a key nobody reads
+  // would be served (or shipped to a standby in a snapshot) much later, or never noticed.
+  // Costs one sequential read of the store per open.
+  bool verify_on_open = true;
 };
 
 struct StoreMeta {
@@ -109,6 +115,12 @@ class Store {
   // The StateDigester digest of every state entry in key order, at a consistent point.
   virtual StatusOr<StateDigest> Digest() const = 0;
 };
+
+// Opens a store that no process has open with the WAL replayed into memtables, writes the
+// state column family to an SST file and closes it, leaving the delta log and metadata in
+// the WAL. For the chaos harness's corruption at rest (a store killed under load holds
+// everything in its WAL, and an SST to corrupt is wanted beside it).
+Status FlushClosedStoreState(const std::string& path);
 
 // Raw key layout of the state column family (shared with snapshot chunks).
 std::string AppKey(std::string_view key);
