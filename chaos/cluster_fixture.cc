@@ -309,8 +309,8 @@ StatusOr<pid_t> ClusterFixture::KillAgent(const std::string& host) {
 // A child of this process in its process group: stopped by its PID, and by a Ctrl-C too.
 duplex::Status ClusterFixture::SpawnCoordinator() {
   SpawnOptions options;
-  options.argv = {duplex_binary_, "coordinator",        "-c",
-                  config_path_,   "--crash-point-file", CrashPointFile()};
+  options.argv = {duplex_binary_,       "coordinator",    "-c",           config_path_,
+                  "--crash-point-file", CrashPointFile(), "--fault-file", CoordinatorFaultFile()};
   options.stdout_to = ChildOutput::kLogFile;
   options.stderr_to = ChildOutput::kLogFile;
   options.log_path = config_.data_dir + "/coordinator.log";

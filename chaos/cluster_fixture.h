@@ -144,6 +144,13 @@ class ClusterFixture {
   duplex::Status SpawnAgent();
   void RememberOrphans();  // the replicas' pids, known from the coordinator's status
   std::string CrashPointFile() const { return config_.data_dir + "/coordinator.crashpoint"; }
+
+ public:
+  // The control file of the storage faults under the record store of the coordinator (one
+  // host): chaos/hooks/fault_fs.h. Absent: no faults.
+  std::string CoordinatorFaultFile() const { return config_.data_dir + "/coordinator.faults"; }
+
+ private:
   std::string duplex_binary_;
   ClusterConfig config_;
   std::string config_path_;

@@ -150,7 +150,8 @@ const std::vector<std::pair<std::string, FaultKind>>& KindNames() {
       {"coordinator-leader-freeze", FaultKind::kLeaderFreeze},
       {"coordinator-isolate", FaultKind::kLeaderIsolate},
       {"etcd-member-kill", FaultKind::kEtcdMemberKill},
-      {"etcd-quorum-loss", FaultKind::kEtcdQuorumLoss}};
+      {"etcd-quorum-loss", FaultKind::kEtcdQuorumLoss},
+      {"corrupt-at-rest", FaultKind::kCorruptAtRest}};
   return kKinds;
 }
 
@@ -209,11 +210,34 @@ Status ReadCoordinatorFault(const YamlField& node, const std::string& kind, bool
   return Status::Ok();
 }
 
+// corrupt-at-rest: a replica of the one-host cluster (its agent is held while the files are
+// changed), which files, how many bits.
+Status ReadCorruptAtRest(const YamlField& node, int hosts, FaultSpec* f) {
+  for (const std::string& key : node.MapKeys()) {
+    if (key != "kind" && key != "target" && key != "at" && key != "files" && key != "flips") {
+      return node[key].Error("not a field of corrupt-at-rest (target, at, files, flips)");
+    }
+  }
+  if (hosts > 0) return node["kind"].Error("corrupt-at-rest runs on one host (no hosts:)");
+  if (f->target != "a" && f->target != "b" && f->target != "active" && f->target != "standby") {
+    return node["target"].Error("\"" + f->target + "\" is not a replica (a, b, active, standby)");
+  }
+  DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
+  DUPLEX_RETURN_IF_ERROR(Read(node["files"], &f->files));
+  if (f->files != "sst" && f->files != "wal" && f->files != "both") {
+    return node["files"].Error("\"" + f->files + "\" is not sst, wal or both");
+  }
+  DUPLEX_RETURN_IF_ERROR(Read(node["flips"], &f->flips));
+  if (f->flips < 1 || f->flips > 1024) return node["flips"].Error("must be 1..1024");
+  return Status::Ok();
+}
+
 Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
   DUPLEX_RETURN_IF_ERROR(CheckKeys(
-      node, {"kind",  "target", "at",        "duration", "error",   "sync_only", "direction",
-             "sever", "drop",   "duplicate", "reorder",  "corrupt", "delay",     "jitter",
-             "down",  "offset", "back",      "torn",     "nth",     "from"}));
+      node,
+      {"kind", "target",    "at",      "duration", "error", "sync_only", "direction", "sever",
+       "drop", "duplicate", "reorder", "corrupt",  "delay", "jitter",    "down",      "offset",
+       "back", "torn",      "nth",     "from",     "files", "flips"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
   const auto& kinds = KindNames();
@@ -227,6 +251,10 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
   f->kind = it->second;
   DUPLEX_RETURN_IF_ERROR(Read(node["target"], &f->target));
   if (IsCoordinatorFault(f->kind)) return ReadCoordinatorFault(node, kind, etcd, f);
+  if (f->kind == FaultKind::kCorruptAtRest) return ReadCorruptAtRest(node, hosts, f);
+  if (node["files"].written() || node["flips"].written()) {
+    return node[node["files"].written() ? "files" : "flips"].Error("only corrupt-at-rest has it");
+  }
   if (node["from"].written()) return node["from"].Error("only coordinator-isolate has from");
   if (IsHostFault(f->kind)) {
     DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
@@ -249,10 +277,10 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
                                       : "process (a, b, active, standby, "
                                         "coordinator)"));
   }
-  if ((f->kind == FaultKind::kDisk || f->kind == FaultKind::kPowerLoss ||
-       f->kind == FaultKind::kClockJump) &&
+  // The coordinator's disk: its record store (a coordinator alone) fails its writes.
+  if ((f->kind == FaultKind::kPowerLoss || f->kind == FaultKind::kClockJump) &&
       f->target == "coordinator") {
-    return node["target"].Error("storage and clock faults apply to replicas");
+    return node["target"].Error("power loss and clock faults apply to replicas");
   }
   DUPLEX_RETURN_IF_ERROR(ReadTrigger(node["at"], &f->at));
   DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));

@@ -43,6 +43,9 @@ enum class FaultKind {
   kLeaderIsolate,   // the acting coordinator cut `from` etcd or from the replicas for `duration`
   kEtcdMemberKill,  // SIGKILL of one etcd member (target), started again after `duration`
   kEtcdQuorumLoss,  // SIGKILL of the members on the two hosts the leader is not on, for `duration`
+  // A replica stopped (SIGKILL, its agent held meanwhile), bits flipped in its RocksDB files
+  // (`files`), then started again: it must find the corruption and resync from its peer.
+  kCorruptAtRest,
 };
 
 // Whether the fault strikes a host of a lab (its target names a host).
@@ -81,6 +84,10 @@ struct FaultSpec {
   // kClockJump
   int64_t offset_ms = 0;
   bool back = false;
+  // kCorruptAtRest: which files get the flipped bits, "sst" (the state, written out to an
+  // SST first), "wal" (the write-ahead log) or "both"; how many bits, spread over them.
+  std::string files = "both";
+  int flips = 8;
   // kLeaderIsolate: what the acting coordinator no longer reaches, "etcd" (the members' client
   // port) or "replicas" (its control port: the replicas and agents).
   std::string from;

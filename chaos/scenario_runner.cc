@@ -14,6 +14,7 @@
 
 #include "chaos/checker.h"
 #include "chaos/cluster_fixture.h"
+#include "chaos/corrupt_at_rest.h"
 #include "chaos/fault_proxy.h"
 #include "chaos/hooks/fault_fs.h"
 #include "chaos/report.h"
@@ -33,7 +34,8 @@ using nlohmann::json;
 namespace {
 
 constexpr int kTickMs = 5;
-constexpr int kTornWaitMs = 30000;  // a torn kill waits this long for its write
+constexpr int kTornWaitMs = 30000;        // a torn kill waits this long for its write
+constexpr int kCorruptionFoundMs = 5000;  // corrupt-at-rest: the replica must say so by then
 constexpr uint64_t kAckedBeforeUpgrade = 100;
 // expect_gap: the fault's window runs on this long after it healed (an agent started again
 // reconnects, adopts, reports), and the steady state is measured from this long after start.
@@ -243,6 +245,7 @@ class Run {
   }
 
   std::string FaultFile(const std::string& replica) {
+    if (replica == "coordinator") return cluster_->CoordinatorFaultFile();
     for (const auto& r : cluster_->config().replicas) {
       if (r.name == replica) return r.fault_file;
     }
@@ -414,6 +417,9 @@ class Run {
       case FaultKind::kEtcdQuorumLoss:
         FireCoordinatorFault(a);
         break;
+      case FaultKind::kCorruptAtRest:
+        FireCorruptAtRest(a);
+        break;
       case FaultKind::kKill:
         if (a.resolved == "coordinator" && !f.torn.empty()) {
           Status armed = cluster_->ArmCoordinatorCrash(f.torn, f.nth);
@@ -555,6 +561,57 @@ class Run {
     }
     Say("  +" + std::to_string(a.start_ms) + " ms  fault " + KindName(f.kind) + " " + a.resolved +
         " (" + f.at.Describe() + ")" + (a.note.empty() ? "" : ": " + a.note));
+  }
+
+  // corrupt-at-rest: SIGKILL of the replica while its agent is held (it would start it again
+  // within its backoff), bits flipped in its files once the process is gone, the agent let
+  // go. The fault lasts until the replica has found the corruption (its quarantine says
+  // why), at most kCorruptionFoundMs: the invariants judge what it then served.
+  void FireCorruptAtRest(Armed& a) {
+    const FaultSpec& f = a.spec;
+    std::string dir;
+    for (const auto& r : cluster_->config().replicas) {
+      if (r.name == a.resolved) dir = ReplicaDataDir(cluster_->config(), r);
+    }
+    auto pid = cluster_->PidOf(a.resolved);
+    const pid_t agent = cluster_->agent_pid();
+    if (dir.empty() || !pid.ok() || *pid <= 0 || agent <= 0) {
+      a.note = "not running: nothing corrupted";
+      return;
+    }
+    ::kill(agent, SIGSTOP);
+    ::kill(*pid, SIGKILL);
+    if (!ProcessGone(*pid, 2000)) {
+      a.note = "pid " + std::to_string(*pid) + " still running after 2000 ms: nothing corrupted";
+    } else {
+      auto flipped = CorruptStoreFiles(dir, f.files, f.flips, o_.seed * 41 + armed_.size());
+      a.note = flipped.ok() ? "pid " + std::to_string(*pid) + " killed; " + *flipped
+                            : flipped.status().message();
+    }
+    ::kill(agent, SIGCONT);
+    a.spec.duration_ms = kCorruptionFoundMs;
+    a.over = [dir] { return CorruptionFound(dir); };
+    a.heal = [this, dir, name = a.resolved] {
+      Say(CorruptionFound(dir) ? "  " + name + " found its store corrupt at rest and resyncs"
+                               : "  " + name + " did not report its store corrupt within " +
+                                     std::to_string(kCorruptionFoundMs) + " ms");
+    };
+  }
+
+  // Whether the process has exited: gone, or a zombie its (held) parent has not reaped.
+  static bool ProcessGone(pid_t pid, int timeout_ms) {
+    const int64_t deadline = NowUs() + int64_t{timeout_ms} * 1000;
+    for (;;) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line)) return true;
+      const size_t paren = line.rfind(')');
+      if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') {
+        return true;
+      }
+      if (NowUs() >= deadline) return false;
+      Sleep(kTickMs);
+    }
   }
 
   void Heal(Armed& a) {

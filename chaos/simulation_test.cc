@@ -120,6 +120,24 @@ TEST_F(Simulation, HostCoordinatorAndEtcdFaultsAreInjectedAndSurvived) {
   EXPECT_GT(terms, elected + 20);  // leaders changed, not only the first elected
 }
 
+// The embedded coordinator's disk fills up for a while: every write of its record fails. It
+// stops acting (the write that failed ends its term) instead of exiting, decides nothing
+// it could not record, and acts again once its disk works: the invariants hold and the
+// run settles.
+TEST_F(Simulation, TheEmbeddedCoordinatorsFullDiskStopsItActingUntilItCanWriteAgain) {
+  uint64_t seeds_with_it = 0, faults = 0;
+  for (uint64_t seed = 1; seed <= 400 && seeds_with_it < 4; ++seed) {
+    SimResult r = RunSeed(seed);
+    if (r.faults.count("coordinator-disk-full") == 0) continue;
+    ++seeds_with_it;
+    faults += r.faults.at("coordinator-disk-full");
+    EXPECT_TRUE(r.violations.empty())
+        << "seed " << seed << ": " << ::testing::PrintToString(r.violations);
+  }
+  EXPECT_EQ(seeds_with_it, 4u);
+  EXPECT_GE(faults, seeds_with_it);
+}
+
 // h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
 // message) for 765 ms, during a campaign.
 TEST_F(Simulation, Seed74_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {

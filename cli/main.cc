@@ -6,6 +6,7 @@
 
 #include "bench/suite.h"
 #include "chaos/hooks/crash_point.h"
+#include "chaos/hooks/fault_fs.h"
 #include "chaos/hooks/mutants.h"
 #include "cli/chaos_commands.h"
 #include "cli/demo.h"
@@ -100,6 +101,10 @@ int Main(int argc, char** argv) {
   std::string crash_point_file;
   coordinator->add_option("--crash-point-file", crash_point_file,
                           "chaos testing: exit right after the durable write this file names");
+  std::string coordinator_fault_file;
+  coordinator->add_option("--fault-file", coordinator_fault_file,
+                          "chaos testing: storage faults under the record store of a coordinator "
+                          "alone, controlled by this file");
   auto* kv =
       app.add_subcommand("kv", "talk to the kv processor: put k v | get k | del k | incr k n");
   std::string kv_op;
@@ -216,6 +221,11 @@ int Main(int argc, char** argv) {
                 config->log_level);
     auto seams = ChaosSeams(crash_point_file);
     if (!seams.ok()) return Fail(seams.status());
+    FaultEnv faults;  // outlives the coordinator's stores
+    if (!coordinator_fault_file.empty()) {
+      faults = MakeFaultEnv(coordinator_fault_file);
+      seams->record_env = faults.env.get();
+    }
     // Before anything binds: beyond loopback, no start without keys and the admin token.
     if (Status s = CheckCoordinatorProtectedMode(*config); !s.ok()) return Fail(s);
     return RunCoordinator(*config, *seams);

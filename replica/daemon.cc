@@ -28,6 +28,7 @@
 #include "replica/http_routes.h"
 #include "replica/metrics.h"
 #include "replica/zmq_util.h"
+#include "state_sync/store_quarantine.h"
 
 namespace duplex {
 namespace {
@@ -56,6 +57,7 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
           {"applied_seq", s.applied_seq},
           {"healthy", s.healthy},
           {"health", s.health_detail},
+          {"store_corrupt", s.store_corrupt},
           {"refused_frames", c.refused_frames},
           {"stale_epoch_frames", c.stale_epoch_frames},
           {"stale_term_assignments", c.stale_term_assignments},
@@ -561,15 +563,20 @@ int RunReplicaDaemon(const DaemonOptions& options, Processor* processor) {
     spdlog::error("replica {} not started: {}", options.replica.name, claim.status().ToString());
     return 2;
   }
-  auto store = Store::Open({options.data_dir, options.fsync, options.log_retain_ops, options.env});
-  if (!store.ok()) {
-    spdlog::critical("cannot open the store: {}", store.status().ToString());
+  // A store corrupt at rest is put aside for an empty one that resyncs from the peer.
+  auto opened =
+      OpenOrQuarantine({options.data_dir, options.fsync, options.log_retain_ops, options.env},
+                       {std::filesystem::path(PidLock::FileIn(options.data_dir)).filename()});
+  if (!opened.ok()) {
+    spdlog::critical("cannot open the store: {}", opened.status().ToString());
     return 2;
   }
+  DaemonOptions with_store = options;
+  with_store.replica.store_corrupt = opened->corrupt;
   SystemWallClock system_wall_clock;
   const WallClock& wall_clock =
       options.wall_clock != nullptr ? *options.wall_clock : system_wall_clock;
-  Daemon daemon(options, processor, std::move(store).value(), wall_clock);
+  Daemon daemon(with_store, processor, std::move(opened->store), wall_clock);
   Status s = daemon.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

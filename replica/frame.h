@@ -65,6 +65,7 @@ struct StatusReport {
   uint64_t latency_p99_us = 0;
   uint64_t catchup_keys = 0;  // active: snapshot entries sent to the standby this session
   uint64_t catchup_bytes = 0;
+  std::string store_corrupt;  // found corrupt at rest; "" once resynced, or never
 };
 
 // Coordinator -> replica: what it should be (level-triggered).

@@ -75,6 +75,8 @@ struct Status {
   staleTermAssignments @37 :UInt64; # assignments refused: from a coordinator term below the highest seen
   coordinatorTerm @38 :UInt64;   # the highest coordinator term it has taken an assignment of
                                  # (a coordinator that reads a higher one than its own is deposed)
+  storeCorrupt @39 :Text;        # what its store's open found corrupt at rest ("" = nothing): it
+                                 # holds no state until a full resync from its peer completes
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -260,6 +260,13 @@ void ReplicaCore::OnAssignment(const Assignment& a, int64_t now_us) {
       }
       break;
     case WireRole::kActive:
+      if (store_->meta().snapshot_incomplete) {
+        // No state of its own (a snapshot cut off, or a store found corrupt at rest): as
+        // the active it would serve an empty or partial key space as if it were the data.
+        // The coordinator promotes only a healthy replica; this is the last line.
+        Refuse("assignment: active refused: the stored state is incomplete until a resync");
+        return;
+      }
       if (!active_.OnAssignment(a, now_us, follower_.last_renewal_us())) return;
       break;
   }
@@ -336,7 +343,11 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   Health h = processor_->CheckHealth();
   bool needs_resync = follower_.needs_resync();
   s.healthy = h.healthy && !meta.snapshot_incomplete && !needs_resync && self_check_.empty();
-  if (meta.snapshot_incomplete) {
+  if (meta.snapshot_incomplete && !options_.store_corrupt.empty()) {
+    s.store_corrupt = options_.store_corrupt;
+    s.health_detail = "store corrupt at rest (" + options_.store_corrupt +
+                      "): no state until a full resync from the peer";
+  } else if (meta.snapshot_incomplete) {
     s.health_detail = "snapshot install incomplete";
   } else if (needs_resync) {
     s.health_detail = "state in schema " + std::to_string(meta.schema) + ", resync needed";

@@ -61,6 +61,9 @@ struct ReplicaOptions {
   uint64_t admin_jobs_max = 8;
   // The catch-up rule: whether a returning standby's log may resume after its last entry.
   TailRule tail_resumes = &TailResumesInSameEpoch;
+  // What the store's open found corrupt at rest (state_sync/store_quarantine.h): the store
+  // was replaced by an empty one that waits for a full resync. Reported while it waits.
+  std::string store_corrupt;
 };
 
 }  // namespace duplex

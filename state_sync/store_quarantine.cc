@@ -76,7 +76,8 @@ StatusOr<OpenedStore> OpenOrQuarantine(const StoreOptions& options,
   }
   if (opened.status().code() != Code::kCorruption) return opened.status();
   const std::string reason = opened.status().message();
-  spdlog::critical(
+  // An error, not critical: the replica handles it (critical marks a process that dies).
+  spdlog::error(
       "store {} is corrupt at rest ({}): its files go to {}; this replica serves nothing and "
       "cannot be promoted until a full resync from its peer completes",
       options.path, reason, QuarantineDirOf(options.path));

@@ -52,21 +52,23 @@ struct Command {
   }
 };
 
-// A durable write of an acting coordinator failed (etcd unreachable, or the leader key lost):
-// its term ends; the process goes on as a follower. Thrown by the Fatal handler a
-// coordinator with etcd installs.
+// A durable write of an acting coordinator failed (etcd unreachable, or the leader key lost;
+// alone, its own disk full or failing): its term ends; the process goes on, acting again
+// once it can write. Thrown by the Fatal handler RunCoordinator installs.
 struct DurabilityLost : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
 class Coordinator {
  public:
-  // store: the RocksDB record of a coordinator alone; null with etcd (each term opens its own).
+  // store: the RocksDB record of a coordinator alone, at records_path; null with etcd (each
+  // term opens its own).
   Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store,
-              const CoordinatorSeams& seams)
+              std::string records_path, const CoordinatorSeams& seams)
       : config_(config),
         seams_(seams),
         alone_store_(std::move(store)),
+        records_path_(std::move(records_path)),
         control_(config.replication.frame_bytes_max, config.limits.zmq_parts_max,
                  &bounds_.zmq_parts) {}
   ~Coordinator() {
@@ -79,9 +81,7 @@ class Coordinator {
     DUPLEX_RETURN_IF_ERROR(control_.Start(TcpEndpoint(config_.host, config_.control_port),
                                           std::move(curve).value(), auth_));
     if (alone_store_ != nullptr) {
-      auto term = MakeTerm(std::move(alone_store_), 0);
-      DUPLEX_RETURN_IF_ERROR(term->Begin(clock_.NowUs(), EventsPath()));
-      SetTerm(std::move(term));
+      BeginAloneTerm(clock_.NowUs(), std::move(alone_store_));
     } else {
       DUPLEX_RETURN_IF_ERROR(StartElector());
     }
@@ -104,6 +104,7 @@ class Coordinator {
       zmq_poll(items, 1, 1);
       try {
         FollowElection(clock_.NowUs());
+        if (!elector_ && !term_ && clock_.NowUs() >= retry_us_) BeginAloneTerm(clock_.NowUs());
         for (int i = 0; i < 4096 && OnFrame(); ++i) {
         }
         RunCommands();
@@ -113,7 +114,11 @@ class Coordinator {
         }
       } catch (const DurabilityLost& e) {
         EndTerm(std::string("a durable write failed: ") + e.what());
-        elector_->Resign();  // another coordinator may write where this one cannot
+        if (elector_) {
+          elector_->Resign();  // another coordinator may write where this one cannot
+        } else {
+          NotActingAlone(clock_.NowUs(), e.what());
+        }
       }
       Publish();
     }
@@ -144,6 +149,55 @@ class Coordinator {
   void SetTerm(std::shared_ptr<CoordinatorTerm> term) {
     std::lock_guard lock(mu_);
     term_ = std::move(term);
+  }
+
+  // ---- A coordinator alone: its own record store ----
+
+  // A coordinator alone whose record cannot be written (disk full, failing) does not exit,
+  // as it did (_exit(70)): nobody restarts it (agents start replicas, not coordinators), so
+  // the pair would be left without failover until an operator came. Nor may it go on
+  // deciding without a durable record: a promotion it announced and then forgot at a
+  // restart could give two actives in one epoch. So it stops acting, as a coordinator on
+  // etcd does when its write fails: the term ends (nothing half-decided survives: the next
+  // term starts from the record alone), /status says why and when it tries again, the
+  // replicas keep serving on their own (an active on its standby's acks), and it reopens the
+  // store with backoff until a term begins, which writes the record: the disk works again.
+  void BeginAloneTerm(int64_t now_us, std::unique_ptr<RecordStore> store = nullptr) {
+    Status s = Status::Ok();
+    if (store == nullptr) {
+      auto opened = OpenRecordStore(records_path_, seams_.record_env);
+      if (opened.ok()) store = std::move(opened).value();
+      s = opened.status();
+    }
+    std::shared_ptr<CoordinatorTerm> t;
+    if (s.ok()) {
+      t = MakeTerm(std::move(store), 0);
+      try {
+        s = t->Begin(now_us, EventsPath());
+      } catch (const DurabilityLost& e) {
+        s = IOError(e.what());
+      }
+    }
+    if (!s.ok()) {
+      t.reset();  // closes the store before the next attempt reopens it
+      NotActingAlone(now_us, s.message());
+      return;
+    }
+    if (!not_acting_.empty()) {
+      spdlog::warn("coordinator: its record store writes again: acting (was: {})", not_acting_);
+    }
+    not_acting_.clear();
+    alone_retry_us_ = kRetryUs;
+    SetTerm(std::move(t));
+  }
+
+  void NotActingAlone(int64_t now_us, const std::string& why) {
+    DUPLEX_ASSERT(!elector_ && !term_, "a coordinator alone stops acting when its term ends");
+    not_acting_ = "cannot persist its record: " + why;
+    retry_us_ = now_us + alone_retry_us_;
+    spdlog::error("coordinator: not acting: {}; trying again in {} ms", not_acting_,
+                  alone_retry_us_ / 1000);
+    alone_retry_us_ = std::min(2 * alone_retry_us_, kAloneRetryMaxUs);
   }
 
   // ---- Leadership (several coordinators, etcd) ----
@@ -231,11 +285,13 @@ class Coordinator {
     const int64_t now_us = clock_.NowUs();
     spdlog::warn("coordinator {}: no longer leading term {}: {}", config_.coordinator_host,
                  term_->term(), reason);
-    term_->Log(now_us, {{"kind", "leadership"},
-                        {"coordinator", config_.coordinator_host},
-                        {"term", term_->term()},
-                        {"acting", false},
-                        {"reason", reason}});
+    if (elector_) {
+      term_->Log(now_us, {{"kind", "leadership"},
+                          {"coordinator", config_.coordinator_host},
+                          {"term", term_->term()},
+                          {"acting", false},
+                          {"reason", reason}});
+    }
     if (switchover_command_) switchover_command_->Finish(503, "switchover: " + reason + "\n");
     switchover_command_.reset();
     retry_us_ = now_us + kRetryUs;
@@ -257,6 +313,8 @@ class Coordinator {
   }
 
   std::string NotLeading() const {
+    if (!elector_)
+      return "coordinator " + config_.coordinator_host + " is not acting: " + not_acting_;
     nlohmann::json leader = LeaderJson();
     std::string who = leader["host"].get<std::string>();
     return "coordinator " + config_.coordinator_host + " does not lead (" +
@@ -477,6 +535,13 @@ class Coordinator {
                                     : term_   ? "leader"
                                               : "follower"},
                            {"term", term_ ? term_->term() : view_.term}};
+    if (!elector_) {
+      view["coordinator"]["acting"] = term_ != nullptr;
+      if (!term_) {
+        view["coordinator"]["not_acting"] = not_acting_;
+        view["coordinator"]["retry_in_ms"] = std::max<int64_t>(0, (retry_us_ - now) / 1000);
+      }
+    }
     nlohmann::json leader = LeaderJson();
     view["leader"] = leader;
     view["leader_changes"] = leader_changes_;
@@ -503,6 +568,8 @@ class Coordinator {
 
   static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
   static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
+  // Alone, the wait between attempts to reopen its store doubles from kRetryUs up to this.
+  static constexpr int64_t kAloneRetryMaxUs = 1000000;
   // A leader's published view older than this is stale (the loop publishes every 5 ms);
   // an HTTP answer waits at most kStaleWaitUs for a fresh one.
   static constexpr int64_t kStaleUs = 100000;
@@ -510,10 +577,13 @@ class Coordinator {
 
   ClusterConfig config_;
   CoordinatorSeams seams_;
-  std::unique_ptr<RecordStore> alone_store_;  // handed to the one term of a coordinator alone
-  std::unique_ptr<Elector> elector_;          // null: alone
-  LeaderView view_;                           // the elector's, as of this loop turn
-  std::shared_ptr<CoordinatorTerm> term_;     // null while following
+  std::unique_ptr<RecordStore> alone_store_;  // handed to the first term of a coordinator alone
+  std::string records_path_;                  // alone: where its record store is reopened
+  std::string not_acting_;                    // alone, without a term: why
+  int64_t alone_retry_us_ = kRetryUs;
+  std::unique_ptr<Elector> elector_;       // null: alone
+  LeaderView view_;                        // the elector's, as of this loop turn
+  std::shared_ptr<CoordinatorTerm> term_;  // null while following
   int64_t retry_us_ = 0;
   int64_t heard_us_ = 0;         // the last status or agent report taken
   uint64_t leader_changes_ = 0;  // terms this coordinator took up
@@ -548,22 +618,24 @@ int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   std::unique_ptr<RecordStore> records;  // with etcd, each term opens its own
+  const std::string records_path = config.data_dir + "/coordinator";
   if (config.etcd) {
     std::filesystem::create_directories(CoordinatorDataDir(config), ec);
-    // A failed durable write ends this coordinator's term, not the process (Fatal's default):
-    // another coordinator, or this one later, takes over from what etcd holds.
-    SetFatalHandler([](FatalKind kind, const std::string& what) {
-      if (kind == FatalKind::kDurability) throw DurabilityLost(what);
-    });
   } else {
-    auto store = OpenRecordStore(config.data_dir + "/coordinator");
+    auto store = OpenRecordStore(records_path, seams.record_env);
     if (!store.ok()) {
       spdlog::critical("{}", store.status().ToString());
       return 2;
     }
     records = std::move(store).value();
   }
-  Coordinator coordinator(config, std::move(records), seams);
+  // A failed durable write ends this coordinator's term, not the process (Fatal's default):
+  // another coordinator, or this one once it can write again, takes over from the record
+  // (Coordinator::BeginAloneTerm says why a coordinator alone does not exit either).
+  SetFatalHandler([](FatalKind kind, const std::string& what) {
+    if (kind == FatalKind::kDurability) throw DurabilityLost(what);
+  });
+  Coordinator coordinator(config, std::move(records), records_path, seams);
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());

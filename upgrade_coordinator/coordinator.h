@@ -16,6 +16,10 @@
 #include "upgrade_coordinator/cluster_config.h"
 #include "upgrade_coordinator/record_store.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace duplex {
 
 // What the coordinator's wiring (cli/main.cc) hands it besides the config: the parts it
@@ -24,10 +28,15 @@ struct CoordinatorSeams {
   // Wraps the record store once it is open (empty: the store as it is).
   std::function<std::unique_ptr<RecordStore>(std::unique_ptr<RecordStore>)> wrap_records;
   FeaturesOnReload features_on_reload = &FeaturesWaitForEveryReplica;
+  // Under the record store of a coordinator alone (its RocksDB): null = the default Env.
+  rocksdb::Env* record_env = nullptr;
 };
 
 // Runs until POST /shutdown (replicas stopped too) or SIGTERM/SIGINT (replicas
-// keep running, so a restarted coordinator adopts them). Returns the exit code.
+// keep running, so a restarted coordinator adopts them). Returns the exit code. A durable
+// write that fails does not end the process: the coordinator stops acting (its term ends),
+// says why on /status, and takes up a new term from what is stored once it can write again
+// (alone: it reopens its store, with backoff; with etcd: when it is elected again).
 int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams = {});
 
 }  // namespace duplex

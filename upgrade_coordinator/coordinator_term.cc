@@ -25,6 +25,21 @@ ArbiterOptions MakeOptions(const ClusterConfig& c) {
   return o;
 }
 
+// A replica whose store was found corrupt at rest resyncs from the active; without one that
+// reports healthy, no copy of the state is known to be good, and it says so: it stays out of
+// service (never promoted: it is unhealthy) until a peer serves again or an operator
+// restores a copy.
+std::string CorruptResyncJson(const Arbiter& arbiter, const std::string& name, int64_t now_us) {
+  const ClusterRecord& rec = arbiter.record();
+  const std::string& active = rec.active;
+  if (!active.empty() && active != name) {
+    auto report = arbiter.RecentReport(active, now_us);
+    if (report && report->healthy) return "from " + active + ", the active";
+  }
+  return "no other copy is serving: the only copy is corrupt; out of service until a peer "
+         "serves or an operator restores one (its corrupt files are kept in <data_dir>/corrupt)";
+}
+
 nlohmann::json ReplicaJson(const Arbiter& arbiter, const ReplicaConfig& rc, uint64_t active_seq,
                            int64_t now_us) {
   const ClusterRecord& rec = arbiter.record();
@@ -48,11 +63,13 @@ nlohmann::json ReplicaJson(const Arbiter& arbiter, const ReplicaConfig& rc, uint
             {"in_sync", is_active ? true : (rec.in_sync.count(rc.name) && rec.in_sync.at(rc.name))},
             {"healthy", s.healthy},
             {"health", s.health_detail},
+            {"store_corrupt", s.store_corrupt},
             {"refused_frames", s.refused_frames},
             {"stale_epoch_frames", s.stale_epoch_frames},
             {"last_seen_ms", (now_us - v.last_seen_us) / 1000},
             // Its last report is older than the failure timeout: what it says may be past.
             {"reporting", arbiter.RecentReport(rc.name, now_us).has_value()}});
+  if (!s.store_corrupt.empty()) r["resync"] = CorruptResyncJson(arbiter, rc.name, now_us);
   return r;
 }
 

@@ -98,9 +98,10 @@ StatusOr<ClusterRecord> RecordFromJson(const std::string& text) {
   }
 }
 
-StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path) {
+StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path, rocksdb::Env* env) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  if (env != nullptr) options.env = env;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return IOError("open coordinator store " + path + ": " + s.ToString());

@@ -8,9 +8,15 @@
 
 #include "upgrade_coordinator/arbiter_types.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace duplex {
 
-StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path);
+// env: the seam for storage faults (chaos/hooks/fault_fs.h); null = the default.
+StatusOr<std::unique_ptr<RecordStore>> OpenRecordStore(const std::string& path,
+                                                       rocksdb::Env* env = nullptr);
 
 // JSON form, also used by `duplex status --json`.
 std::string RecordToJson(const ClusterRecord& record);

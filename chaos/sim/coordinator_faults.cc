@@ -74,4 +74,24 @@ std::string CoordinatorFaults::KillEtcdMember() {
   return "etcd-member-kill";
 }
 
+// Every write of the record fails until the disk is freed: the write that fails ends the
+// coordinator's term, as in the daemon (coordinator.cc, BeginAloneTerm: it stops acting
+// rather than exit or decide without a record), and each later loop turn tries to take up a
+// new term from the record, which succeeds once a write does. Meanwhile nothing is promoted
+// and no solo is granted; the judge finds whatever it got wrong (an epoch announced and
+// forgotten, two actives), and the settle that the run converges once the disk works.
+std::string CoordinatorFaults::FillRecordDisk() {
+  if (sim_.coordinator_hosts.size() != 1) return "";
+  MemoryRecordStore& record = coordinators_.embedded_record();
+  if (record.full()) return "";
+  const int64_t for_us = sim_.rng.Uniform(100, 2000) * kMs;
+  sim_.trace.Line("coordinator disk full for " + std::to_string(for_us / kMs) + " ms");
+  record.SetFull(true);
+  sim_.queue.After(for_us, [this, &record] {
+    record.SetFull(false);
+    sim_.trace.Line("coordinator disk freed");
+  });
+  return "coordinator-disk-full";
+}
+
 }  // namespace duplex::sim

@@ -1,7 +1,8 @@
 // The coordinator and etcd faults of a simulated run: the leader killed (and restarted after
 // a while; torn: between persisting a decision and carrying it out), frozen, cut off from
 // etcd only or from the replicas and agents only; etcd losing quorum for a while, or one of
-// its members killed (an election among the members if it led them). Fired by the
+// its members killed (an election among the members if it led them); the embedded
+// coordinator's disk full, its record's writes failing. Fired by the
 // FaultScheduler, which counts them. Owned by the FaultScheduler; single-threaded.
 #pragma once
 
@@ -25,6 +26,8 @@ class CoordinatorFaults {
   std::string IsolateLeader();
   std::string LoseQuorum();
   std::string KillEtcdMember();
+  // The embedded coordinator's disk full for a while (with etcd there is none: "").
+  std::string FillRecordDisk();
 
  private:
   SimContext& sim_;

@@ -52,6 +52,7 @@ void Coordinators::StartAll() {
 }
 
 void Coordinators::HealAll() {
+  shared_.memory.SetFull(false);
   for (auto& c : all_) {
     c->Thaw();
     c->Start();

@@ -34,6 +34,8 @@ class Coordinators {
   const std::map<std::string, uint64_t>& transitions() const { return shared_.transitions; }
   // What went wrong in the coordinators ("coordinator: ...", "one-coordinator-per-term: ...").
   const std::vector<std::string>& violations() const { return shared_.violations; }
+  // The embedded coordinator's record (its disk, for the faults).
+  MemoryRecordStore& embedded_record() { return shared_.memory; }
   // Terms led (a coordinator began acting), over the run.
   uint64_t terms() const { return shared_.term_holder.size(); }
 

@@ -46,7 +46,8 @@ void FaultScheduler::Fire() {
   FireCoordinatorFaults();
 }
 
-// Only with three coordinators (the profile's rates are 0 otherwise).
+// Only with three coordinators (the profile's rates are 0 otherwise), but the disk of the
+// embedded coordinator (with one only).
 void FaultScheduler::FireCoordinatorFaults() {
   const Profile& p = sim_.profile;
   auto count = [this](const std::string& kind) {
@@ -56,6 +57,7 @@ void FaultScheduler::FireCoordinatorFaults() {
   if (Roll(p.leader_isolate_per_s)) count(coordinator_faults_.IsolateLeader());
   if (Roll(p.etcd_quorum_loss_per_s)) count(coordinator_faults_.LoseQuorum());
   if (Roll(p.etcd_member_kill_per_s)) count(coordinator_faults_.KillEtcdMember());
+  if (Roll(p.coordinator_disk_per_s)) count(coordinator_faults_.FillRecordDisk());
 }
 
 // The host faults draw their host only when they fire, so that runs without them draw as

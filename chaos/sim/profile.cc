@@ -51,6 +51,9 @@ Profile Profile::Draw(Rng& rng, Rng& later) {
       if (later.Chance(0.25)) p.etcd_member_kill_per_s = later.Unit() * 0.5;
     }
   }
+  if (hostile && p.coordinators == 1 && later.Chance(0.3)) {
+    p.coordinator_disk_per_s = later.Unit() * 0.5;
+  }
   return p;
 }
 
@@ -63,7 +66,8 @@ std::string Profile::Describe() const {
                 "auto-finalize %d digest-by-hold %d churn %.2f session-expiry %lld ms "
                 "host-crash/s %.2f host-freeze/s %.2f host-isolate/s %.2f agent-kill/s %.2f "
                 "distribute %d coordinators %d lease-ttl %d s leader-freeze/s %.2f "
-                "leader-isolate/s %.2f etcd-quorum-loss/s %.2f etcd-member-kill/s %.2f",
+                "leader-isolate/s %.2f etcd-quorum-loss/s %.2f etcd-member-kill/s %.2f "
+                "coordinator-disk/s %.2f",
                 drop, duplicate, static_cast<long long>(delay_min_us),
                 static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                 coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
@@ -71,7 +75,7 @@ std::string Profile::Describe() const {
                 auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms),
                 host_crash_per_s, host_freeze_per_s, host_isolate_per_s, agent_kill_per_s,
                 distribute, coordinators, lease_ttl_s, leader_freeze_per_s, leader_isolate_per_s,
-                etcd_quorum_loss_per_s, etcd_member_kill_per_s);
+                etcd_quorum_loss_per_s, etcd_member_kill_per_s, coordinator_disk_per_s);
   return text;
 }
 

@@ -46,6 +46,8 @@ struct Profile {
   int lease_ttl_s = 1;
   double leader_freeze_per_s = 0, leader_isolate_per_s = 0;
   double etcd_quorum_loss_per_s = 0, etcd_member_kill_per_s = 0;
+  // The embedded coordinator's disk full for a while (with 1 coordinator only).
+  double coordinator_disk_per_s = 0;
 
   // Knobs added later draw from `later`, a stream of their own, so that adding one leaves
   // the earlier draws, and so the traces of the seeds that do not use it, as they were.
