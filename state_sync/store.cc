@@ -540,4 +540,27 @@ Status FlushClosedStoreState(const std::string& path) {
   return FromRocks(db->Close(), "close " + path);
 }
 
+StatusOr<StoreMeta> SalvageMeta(const std::string& path, rocksdb::Env* env) {
+  rocksdb::DBOptions db_options;
+  db_options.paranoid_checks = false;
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  if (env != nullptr) db_options.env = env;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"state", {}}, {"log", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  DUPLEX_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::OpenForReadOnly(db_options, path, cfs, &handles, &raw),
+                "open " + path + " read-only to salvage its metadata"));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::string value;
+  rocksdb::Status s = db->Get(ro, handles[0], kMetaKey, &value);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  if (s.IsNotFound()) return NotFound("no metadata record in " + path);
+  DUPLEX_RETURN_IF_ERROR(FromRocks(s, "read the metadata of " + path));
+  return DecodeMeta(value);
+}
+
 }  // namespace duplex

@@ -122,6 +122,12 @@ class Store {
 // everything in its WAL, and an SST to corrupt is wanted beside it).
 Status FlushClosedStoreState(const std::string& path);
 
+// The metadata of a store found corrupt at rest, as far as a checksum-verified copy of it can
+// be read: opened read-only, recovering the WAL only up to its first bad record. What it
+// gives is a lower bound of the store's true metadata (the last record before the damage);
+// the epoch fence is what a quarantine keeps of it (state_sync/store_quarantine.h).
+StatusOr<StoreMeta> SalvageMeta(const std::string& path, rocksdb::Env* env);
+
 // Raw key layout of the state column family (shared with snapshot chunks).
 std::string AppKey(std::string_view key);
 std::string SessionKey(uint64_t client_id);

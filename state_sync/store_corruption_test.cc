@@ -126,6 +126,7 @@ TEST(StoreCorruption, ACorruptStoreIsQuarantinedAndReplacedByAnEmptyOneAwaitingR
     const StoreMeta& meta = opened->store->meta();
     EXPECT_TRUE(meta.snapshot_incomplete);
     EXPECT_EQ(meta.applied_seq, 0u);
+    EXPECT_EQ(meta.epoch, 1u) << "the epoch fence is kept from the records before the damage";
     EXPECT_FALSE(opened->store->Get("key-1")->has_value()) << "no corrupt state is served";
   }
   EXPECT_TRUE(fs::exists(fs::path(path) / "owner.pid")) << "the pid lock stays";

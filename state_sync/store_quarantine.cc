@@ -81,9 +81,22 @@ StatusOr<OpenedStore> OpenOrQuarantine(const StoreOptions& options,
       "store {} is corrupt at rest ({}): its files go to {}; this replica serves nothing and "
       "cannot be promoted until a full resync from its peer completes",
       options.path, reason, QuarantineDirOf(options.path));
+  // The epoch fence outlives the state: it only ever rises, and a replica whose fence went
+  // back could take for current an epoch it had already seen superseded.
+  StatusOr<StoreMeta> salvaged = SalvageMeta(options.path, options.env);
   DUPLEX_RETURN_IF_ERROR(Quarantine(options.path, keep, reason));
   auto fresh = Store::Open(options);
   if (!fresh.ok()) return fresh.status();
+  if (salvaged.ok() && salvaged->epoch > 0) {
+    DUPLEX_RETURN_IF_ERROR((*fresh)->AdoptEpoch(salvaged->epoch));
+    spdlog::warn("store {}: kept the epoch fence {} from a checksum-verified metadata record",
+                 options.path, salvaged->epoch);
+  } else {
+    spdlog::warn(
+        "store {}: no epoch fence could be salvaged ({}): it starts from 0, as a new "
+        "replica's does, until the coordinator's next assignment",
+        options.path, salvaged.ok() ? "none was set" : salvaged.status().ToString());
+  }
   // The incomplete mark is durable: a restart before the resync completes keeps it.
   DUPLEX_RETURN_IF_ERROR((*fresh)->BeginSnapshotInstall());
   DUPLEX_ASSERT((*fresh)->meta().snapshot_incomplete && (*fresh)->meta().applied_seq == 0,

@@ -2,7 +2,8 @@
 // corruption (a flipped bit in an SST or a WAL record, StoreOptions::verify_on_open) is
 // moved aside into <path>/corrupt/, with what was found in corrupt/REASON, and a fresh
 // store is opened in its place, marked incomplete: it holds no state, cannot serve or be
-// promoted, and asks its peer for a full snapshot. Called once, by the replica daemon before
+// promoted, and asks its peer for a full snapshot. It keeps the old store's epoch fence when a
+// checksum-verified copy of it can be read (SalvageMeta). Called once, by the replica daemon before
 // its event loop starts; not thread-safe.
 #pragma once
 
