@@ -57,7 +57,7 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
             "faults[1].kind: \"nap\" is not one of kill, pause, power-loss, disk, partition, link, "
             "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart, "
             "coordinator-leader-kill, coordinator-leader-freeze, coordinator-isolate, "
-            "etcd-member-kill, etcd-quorum-loss");
+            "etcd-member-kill, etcd-quorum-loss, corrupt-at-rest");
   EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
             "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");

@@ -369,6 +369,21 @@ void StartInSync(Pair& pair) {
   ASSERT_TRUE(pair.coordinator.standby_in_sync);
 }
 
+// A store without state of its own (found corrupt at rest and replaced, or a snapshot install
+// cut off): the replica is unhealthy, so the coordinator never promotes it, and an active
+// assignment that comes anyway is refused: it would serve an empty key space as the data.
+TEST(ReplicaCore, AReplicaWhoseStoreAwaitsAResyncRefusesToBecomeActive) {
+  Pair pair;
+  ASSERT_TRUE(pair.store("a").BeginSnapshotInstall().ok());
+  pair.Start("a");
+  pair.Promote("a");
+  pair.RunFor(50 * kMs);
+  EXPECT_FALSE(IsActive(pair.core("a").role())) << RoleStatePath(pair.core("a").role());
+  StatusReport status = pair.core("a").BuildStatus(pair.now());
+  EXPECT_FALSE(status.healthy);
+  EXPECT_EQ(status.health_detail, "snapshot install incomplete");
+}
+
 TEST(RingBuffer, KeepsTheLastCapacityValuesOverwritingTheOldestFirst) {
   RingBuffer<int> ring(3);
   EXPECT_TRUE(ring.values().empty());

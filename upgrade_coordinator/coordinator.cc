@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "common/stop_signal.h"
 #include "upgrade_coordinator/admin_body.h"
 #include "upgrade_coordinator/admin_http.h"
+#include "upgrade_coordinator/alone_records.h"
 #include "upgrade_coordinator/control_link.h"
 #include "upgrade_coordinator/coordinator_bounds.h"
 #include "upgrade_coordinator/coordinator_metrics.h"
@@ -27,30 +29,12 @@
 #include "upgrade_coordinator/curve_config.h"
 #include "upgrade_coordinator/etcd/elector.h"
 #include "upgrade_coordinator/etcd/etcd_record_store.h"
+#include "upgrade_coordinator/internal/admin_command.h"
 #include "upgrade_coordinator/package_upload.h"
 #include "upgrade_coordinator/record_store.h"
 
 namespace duplex {
 namespace {
-
-// A request from the HTTP thread, answered by the loop.
-struct Command {
-  std::string name;                            // "switchover" | "shutdown" | "api"
-  std::function<ApiAnswer(UpgradesApi&)> api;  // "api": runs on the loop thread, answers JSON
-  std::string content_type = "text/plain";
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  int http_status = 200;
-  std::string body;
-  void Finish(int status, std::string text) {
-    std::lock_guard lock(mu);
-    http_status = status;
-    body = std::move(text);
-    done = true;
-    cv.notify_all();
-  }
-};
 
 // A durable write of an acting coordinator failed (etcd unreachable, or the leader key lost;
 // alone, its own disk full or failing): its term ends; the process goes on, acting again
@@ -61,14 +45,12 @@ struct DurabilityLost : std::runtime_error {
 
 class Coordinator {
  public:
-  // store: the RocksDB record of a coordinator alone, at records_path; null with etcd (each
-  // term opens its own).
-  Coordinator(const ClusterConfig& config, std::unique_ptr<RecordStore> store,
-              std::string records_path, const CoordinatorSeams& seams)
+  // alone: the record store of a coordinator alone; none with etcd (each term opens its own).
+  Coordinator(const ClusterConfig& config, std::optional<AloneRecords> alone,
+              const CoordinatorSeams& seams)
       : config_(config),
         seams_(seams),
-        alone_store_(std::move(store)),
-        records_path_(std::move(records_path)),
+        alone_(std::move(alone)),
         control_(config.replication.frame_bytes_max, config.limits.zmq_parts_max,
                  &bounds_.zmq_parts) {}
   ~Coordinator() {
@@ -80,8 +62,8 @@ class Coordinator {
     if (!curve.ok()) return curve.status();
     DUPLEX_RETURN_IF_ERROR(control_.Start(TcpEndpoint(config_.host, config_.control_port),
                                           std::move(curve).value(), auth_));
-    if (alone_store_ != nullptr) {
-      BeginAloneTerm(clock_.NowUs(), std::move(alone_store_));
+    if (alone_) {
+      BeginAloneTerm(clock_.NowUs());
     } else {
       DUPLEX_RETURN_IF_ERROR(StartElector());
     }
@@ -104,7 +86,7 @@ class Coordinator {
       zmq_poll(items, 1, 1);
       try {
         FollowElection(clock_.NowUs());
-        if (!elector_ && !term_ && clock_.NowUs() >= retry_us_) BeginAloneTerm(clock_.NowUs());
+        if (alone_ && !term_ && alone_->Due(clock_.NowUs())) BeginAloneTerm(clock_.NowUs());
         for (int i = 0; i < 4096 && OnFrame(); ++i) {
         }
         RunCommands();
@@ -114,11 +96,8 @@ class Coordinator {
         }
       } catch (const DurabilityLost& e) {
         EndTerm(std::string("a durable write failed: ") + e.what());
-        if (elector_) {
-          elector_->Resign();  // another coordinator may write where this one cannot
-        } else {
-          NotActingAlone(clock_.NowUs(), e.what());
-        }
+        if (elector_) elector_->Resign();  // another coordinator may write where this cannot
+        if (alone_) alone_->Failed(clock_.NowUs(), e.what());
       }
       Publish();
     }
@@ -151,27 +130,14 @@ class Coordinator {
     term_ = std::move(term);
   }
 
-  // ---- A coordinator alone: its own record store ----
+  // ---- A coordinator alone: its own record store (alone_records.h: why it retries) ----
 
-  // A coordinator alone whose record cannot be written (disk full, failing) does not exit,
-  // as it did (_exit(70)): nobody restarts it (agents start replicas, not coordinators), so
-  // the pair would be left without failover until an operator came. Nor may it go on
-  // deciding without a durable record: a promotion it announced and then forgot at a
-  // restart could give two actives in one epoch. So it stops acting, as a coordinator on
-  // etcd does when its write fails: the term ends (nothing half-decided survives: the next
-  // term starts from the record alone), /status says why and when it tries again, the
-  // replicas keep serving on their own (an active on its standby's acks), and it reopens the
-  // store with backoff until a term begins, which writes the record: the disk works again.
-  void BeginAloneTerm(int64_t now_us, std::unique_ptr<RecordStore> store = nullptr) {
-    Status s = Status::Ok();
-    if (store == nullptr) {
-      auto opened = OpenRecordStore(records_path_, seams_.record_env);
-      if (opened.ok()) store = std::move(opened).value();
-      s = opened.status();
-    }
+  void BeginAloneTerm(int64_t now_us) {
+    auto store = alone_->Open();
+    Status s = store.status();
     std::shared_ptr<CoordinatorTerm> t;
     if (s.ok()) {
-      t = MakeTerm(std::move(store), 0);
+      t = MakeTerm(std::move(store).value(), 0);
       try {
         s = t->Begin(now_us, EventsPath());
       } catch (const DurabilityLost& e) {
@@ -180,24 +146,11 @@ class Coordinator {
     }
     if (!s.ok()) {
       t.reset();  // closes the store before the next attempt reopens it
-      NotActingAlone(now_us, s.message());
+      alone_->Failed(now_us, s.message());
       return;
     }
-    if (!not_acting_.empty()) {
-      spdlog::warn("coordinator: its record store writes again: acting (was: {})", not_acting_);
-    }
-    not_acting_.clear();
-    alone_retry_us_ = kRetryUs;
+    alone_->Acting();
     SetTerm(std::move(t));
-  }
-
-  void NotActingAlone(int64_t now_us, const std::string& why) {
-    DUPLEX_ASSERT(!elector_ && !term_, "a coordinator alone stops acting when its term ends");
-    not_acting_ = "cannot persist its record: " + why;
-    retry_us_ = now_us + alone_retry_us_;
-    spdlog::error("coordinator: not acting: {}; trying again in {} ms", not_acting_,
-                  alone_retry_us_ / 1000);
-    alone_retry_us_ = std::min(2 * alone_retry_us_, kAloneRetryMaxUs);
   }
 
   // ---- Leadership (several coordinators, etcd) ----
@@ -313,8 +266,9 @@ class Coordinator {
   }
 
   std::string NotLeading() const {
-    if (!elector_)
-      return "coordinator " + config_.coordinator_host + " is not acting: " + not_acting_;
+    if (alone_) {
+      return "coordinator " + config_.coordinator_host + " is not acting: " + alone_->not_acting();
+    }
     nlohmann::json leader = LeaderJson();
     std::string who = leader["host"].get<std::string>();
     return "coordinator " + config_.coordinator_host + " does not lead (" +
@@ -535,13 +489,7 @@ class Coordinator {
                                     : term_   ? "leader"
                                               : "follower"},
                            {"term", term_ ? term_->term() : view_.term}};
-    if (!elector_) {
-      view["coordinator"]["acting"] = term_ != nullptr;
-      if (!term_) {
-        view["coordinator"]["not_acting"] = not_acting_;
-        view["coordinator"]["retry_in_ms"] = std::max<int64_t>(0, (retry_us_ - now) / 1000);
-      }
-    }
+    if (alone_) view["coordinator"].update(alone_->Json(term_ != nullptr, now));
     nlohmann::json leader = LeaderJson();
     view["leader"] = leader;
     view["leader_changes"] = leader_changes_;
@@ -568,8 +516,6 @@ class Coordinator {
 
   static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
   static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
-  // Alone, the wait between attempts to reopen its store doubles from kRetryUs up to this.
-  static constexpr int64_t kAloneRetryMaxUs = 1000000;
   // A leader's published view older than this is stale (the loop publishes every 5 ms);
   // an HTTP answer waits at most kStaleWaitUs for a fresh one.
   static constexpr int64_t kStaleUs = 100000;
@@ -577,10 +523,7 @@ class Coordinator {
 
   ClusterConfig config_;
   CoordinatorSeams seams_;
-  std::unique_ptr<RecordStore> alone_store_;  // handed to the first term of a coordinator alone
-  std::string records_path_;                  // alone: where its record store is reopened
-  std::string not_acting_;                    // alone, without a term: why
-  int64_t alone_retry_us_ = kRetryUs;
+  std::optional<AloneRecords> alone_;      // a coordinator alone: its record store
   std::unique_ptr<Elector> elector_;       // null: alone
   LeaderView view_;                        // the elector's, as of this loop turn
   std::shared_ptr<CoordinatorTerm> term_;  // null while following
@@ -617,25 +560,25 @@ int RunCoordinator(const ClusterConfig& config, const CoordinatorSeams& seams) {
   InstallStopSignals();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
-  std::unique_ptr<RecordStore> records;  // with etcd, each term opens its own
-  const std::string records_path = config.data_dir + "/coordinator";
+  std::optional<AloneRecords> alone;  // with etcd, each term opens its own store
   if (config.etcd) {
     std::filesystem::create_directories(CoordinatorDataDir(config), ec);
   } else {
-    auto store = OpenRecordStore(records_path, seams.record_env);
+    const std::string path = config.data_dir + "/coordinator";
+    auto store = OpenRecordStore(path, seams.record_env);
     if (!store.ok()) {
       spdlog::critical("{}", store.status().ToString());
       return 2;
     }
-    records = std::move(store).value();
+    alone.emplace(path, seams.record_env, std::move(store).value());
   }
   // A failed durable write ends this coordinator's term, not the process (Fatal's default):
   // another coordinator, or this one once it can write again, takes over from the record
-  // (Coordinator::BeginAloneTerm says why a coordinator alone does not exit either).
+  // (alone_records.h says why a coordinator alone does not exit either).
   SetFatalHandler([](FatalKind kind, const std::string& what) {
     if (kind == FatalKind::kDurability) throw DurabilityLost(what);
   });
-  Coordinator coordinator(config, std::move(records), records_path, seams);
+  Coordinator coordinator(config, std::move(alone), seams);
   Status s = coordinator.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());
