@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -31,7 +30,8 @@ std::vector<Event> MakeEvents(const std::vector<const Operation*>& ops);
 
 struct SearchResult {
   Verdict verdict = Verdict::kLinearizable;
-  std::vector<int> longest;  // ids of the longest linearizable order reached
+  std::vector<int> longest;    // ids of the longest linearizable order reached
+  bool out_of_memory = false;  // kUnknown because the cache outgrew its bound, not the clock
 };
 
 // A set of operation ids with a hash kept up to date as members come and go (Zobrist).
@@ -43,11 +43,70 @@ class Bitset {
     hash_ ^= zobrist;
   }
   uint64_t hash() const { return hash_; }
-  bool operator==(const Bitset& o) const { return words_ == o.words_; }
+  const std::vector<uint64_t>& words() const { return words_; }
 
  private:
   std::vector<uint64_t> words_;
   uint64_t hash_ = 0;
+};
+
+// Lowe's cache: the (linearized set, state) configurations explored, in one open-addressing
+// table over flat arrays (a node per entry cost most of the search's time in allocation and
+// cache misses).
+template <typename State>
+class Cache {
+ public:
+  explicit Cache(size_t words) : words_(words), slots_(kSlotsFirst) {}
+
+  // Roughly what the cache holds (states' own heap storage not counted).
+  size_t bytes() const {
+    return slots_.size() * sizeof(Slot) + bits_.size() * 8 + states_.size() * sizeof(State);
+  }
+
+  // False when the configuration was there already.
+  bool Insert(uint64_t hash, const std::vector<uint64_t>& bits, const State& state) {
+    if ((states_.size() + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.entry == 0) {
+        slot = {hash, static_cast<uint32_t>(states_.size() + 1)};
+        bits_.insert(bits_.end(), bits.begin(), bits.end());
+        states_.push_back(state);
+        return true;
+      }
+      if (slot.hash == hash && Equal(slot.entry - 1, bits, state)) return false;
+    }
+  }
+
+ private:
+  static constexpr size_t kSlotsFirst = 1024;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t entry = 0;  // index in states_ + 1; 0: empty
+  };
+
+  bool Equal(size_t entry, const std::vector<uint64_t>& bits, const State& state) const {
+    return std::equal(bits.begin(), bits.end(), bits_.begin() + entry * words_) &&
+           states_[entry] == state;
+  }
+
+  void Grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.entry == 0) continue;
+      size_t i = slot.hash & mask;
+      while (slots_[i].entry != 0) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+
+  size_t words_;
+  std::vector<Slot> slots_;     // a power of two, at most half full
+  std::vector<uint64_t> bits_;  // entry i's set at [i * words_, (i + 1) * words_)
+  std::vector<State> states_;
 };
 
 template <typename Model>
@@ -57,7 +116,10 @@ class Search {
   using Input = typename Model::Input;
 
   Search(const Model& model, const std::vector<Input>& inputs, const std::vector<Event>& events)
-      : model_(model), inputs_(inputs), linearized_(inputs.size()) {
+      : model_(model),
+        inputs_(inputs),
+        linearized_(inputs.size()),
+        cache_((inputs.size() + 63) / 64) {
     Link(events);
     for (size_t i = 0; i < inputs.size(); ++i) zobrist_.push_back(Mix(i + 0x9e3779b97f4a7c15ULL));
   }
@@ -69,8 +131,10 @@ class Search {
     int entry = nodes_[kHead].next;
     uint64_t steps = 0;
     while (nodes_[kHead].next != kNone) {
-      if (++steps % kStepsPerClockRead == 0 && std::chrono::steady_clock::now() > deadline) {
+      if (++steps % kStepsPerClockRead == 0 &&
+          (std::chrono::steady_clock::now() > deadline || cache_.bytes() > kCacheBytesMax)) {
         out.verdict = Verdict::kUnknown;
+        out.out_of_memory = cache_.bytes() > kCacheBytesMax;
         return out;
       }
       const Node& node = nodes_[entry];
@@ -115,6 +179,9 @@ class Search {
   static constexpr int kHead = 0;
   // The clock is read once per this many steps: a step costs far less than a clock read.
   static constexpr uint64_t kStepsPerClockRead = 1024;
+  // A history hard enough to fill this is left undecided rather than take the machine's memory
+  // (about 5 s of search on the hardest histories measured).
+  static constexpr size_t kCacheBytesMax = size_t{1} << 30;
 
   struct Node {
     int id = -1;
@@ -124,10 +191,6 @@ class Search {
   struct Call {
     int entry;
     State state;  // the state before it
-  };
-  struct CacheEntry {
-    Bitset linearized;
-    State state;
   };
 
   static uint64_t Mix(uint64_t h) {
@@ -162,15 +225,9 @@ class Search {
   bool Remember(int id, const State& next) {
     linearized_.Flip(id, zobrist_[id]);
     const uint64_t key = linearized_.hash() ^ Mix(model_.Hash(next));
-    auto& bucket = cache_[key];
-    for (const CacheEntry& seen : bucket) {
-      if (seen.linearized == linearized_ && seen.state == next) {
-        linearized_.Flip(id, zobrist_[id]);
-        return false;
-      }
-    }
-    bucket.push_back({linearized_, next});
-    return true;
+    if (cache_.Insert(key, linearized_.words(), next)) return true;
+    linearized_.Flip(id, zobrist_[id]);
+    return false;
   }
 
   void Lift(int call) {
@@ -198,7 +255,7 @@ class Search {
   Bitset linearized_;
   std::vector<Call> calls_;
   std::vector<int> longest_;
-  std::unordered_map<uint64_t, std::vector<CacheEntry>> cache_;
+  Cache<State> cache_;
 };
 
 }  // namespace duplex::lin::search

@@ -120,7 +120,8 @@ KeyResult CheckKeyWith(Model model, const KeyHistory& key, SteadyTime deadline) 
   const search::SearchResult outcome = search.Run(deadline);
   result.verdict = outcome.verdict;
   if (outcome.verdict == Verdict::kUnknown) {
-    result.detail = "key \"" + key.key + "\": not decided within the time bound (" +
+    result.detail = "key \"" + key.key + "\": not decided within the " +
+                    (outcome.out_of_memory ? "memory" : "time") + " bound (" +
                     std::to_string(key.ops.size()) + " operations)";
     return result;
   }

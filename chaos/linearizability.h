@@ -57,7 +57,8 @@ const char* VerdictName(Verdict verdict);  // "linearizable", "not linearizable"
 
 struct CheckOptions {
   // The whole check's time bound; a key not decided by then makes the verdict kUnknown
-  // (never kLinearizable), naming the key and its operation count.
+  // (never kLinearizable), naming the key and its operation count. So does a key whose
+  // search outgrows its memory bound (1 GiB of cached configurations).
   int64_t time_limit_ms = 10000;
   // Keys are checked on up to this many threads (a large history only; 1: the caller's).
   int threads_max = 2;
