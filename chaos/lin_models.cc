@@ -72,9 +72,16 @@ bool DuplexKv::StepOne(const Record& view, const Input& in, Record* next) {
       next->value = std::to_string(sum);
       return in.unknown || in.value == next->value;
     }
-    case Kind::kPutEx:
-      *next = Record{true, in.value, in.now_ms >= 0 ? in.now_ms + in.amount : kExpiryUnknown};
+    case Kind::kPutEx: {
+      // kv refuses a ttl that is not positive or puts the expiry out of range.
+      int64_t expires_at_ms = kExpiryUnknown;
+      if (in.amount <= 0) return in.unknown;
+      if (in.now_ms >= 0 && __builtin_add_overflow(in.now_ms, in.amount, &expires_at_ms)) {
+        return in.unknown;
+      }
+      *next = Record{true, in.value, expires_at_ms};
       return true;
+    }
     case Kind::kTtl:
       if (in.unknown) return true;
       if (in.absent || !view.present) return in.absent && !view.present;
