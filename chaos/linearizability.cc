@@ -71,15 +71,31 @@ using search::SteadyTime;
 
 struct KeyHistory {
   std::string key;
-  std::vector<const Operation*> ops;  // failed operations left out: they had no effect
+  // Failed operations and reads of unknown outcome left out: they had no effect.
+  std::vector<const Operation*> ops;
 };
+
+// A read of unknown outcome constrains nothing (it changes no state and reported nothing):
+// left out, it no longer multiplies the orders the search must try.
+bool UnknownRead(ModelKind model, const Operation& op) {
+  if (op.outcome != Outcome::kUnknown) return false;
+  switch (model) {
+    case ModelKind::kCasRegister:
+      return op.f == "read";
+    case ModelKind::kKvAppend:
+      return op.f == "get";
+    case ModelKind::kDuplexKv:
+      return op.f == "GET" || op.f == "TTL";
+  }
+  return false;
+}
 
 // Keys are independent (P-compositionality); the smallest histories go first, so that the
 // failing key reported is the smallest and a time bound leaves the largest undecided.
-std::vector<KeyHistory> Partition(const std::vector<Operation>& history) {
+std::vector<KeyHistory> Partition(ModelKind model, const std::vector<Operation>& history) {
   std::map<std::string, std::vector<const Operation*>> by_key;
   for (const Operation& op : history) {
-    if (op.outcome != Outcome::kFail) by_key[op.key].push_back(&op);
+    if (op.outcome != Outcome::kFail && !UnknownRead(model, op)) by_key[op.key].push_back(&op);
   }
   std::vector<KeyHistory> keys;
   for (auto& [key, ops] : by_key) keys.push_back({key, std::move(ops)});
@@ -209,7 +225,7 @@ CheckResult Check(ModelKind model, const std::vector<Operation>& history,
   const SteadyTime deadline = options.time_limit_ms > 0
                                   ? start + std::chrono::milliseconds(options.time_limit_ms)
                                   : SteadyTime::max();
-  const std::vector<KeyHistory> keys = Partition(history);
+  const std::vector<KeyHistory> keys = Partition(model, history);
   CheckResult result;
   result.keys = keys.size();
   result.operations = history.size();

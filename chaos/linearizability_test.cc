@@ -106,6 +106,15 @@ TEST(CasRegister, AnUnknownWriteMayTakeEffectAnyTimeAfterItsInvokeOrNever) {
             Verdict::kNotLinearizable);
 }
 
+TEST(CasRegister, AReadOfUnknownOutcomeConstrainsNothing) {
+  const CheckResult result =
+      Check(ModelKind::kCasRegister, Ops({{0, "write", "1", "", 0, 10},
+                                          {1, "read", "", "", 20, 30, kUnknown},
+                                          {1, "read", "", "1", 40, 50}}));
+  EXPECT_EQ(result.verdict, Verdict::kLinearizable);
+  EXPECT_EQ(result.operations, 3u);
+}
+
 TEST(CasRegister, AFailedOperationHadNoEffect) {
   EXPECT_EQ(CasVerdict({{0, "write", "7", "", 0, 10, kFail}, {1, "read", "", "7", 20, 30}}),
             Verdict::kNotLinearizable);
