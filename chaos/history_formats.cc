@@ -260,8 +260,10 @@ Status EdnLine(std::string_view line, size_t number, OpenOperations* open) {
   const EdnValue* process = field("process", {Kind::kNumber});
   const EdnValue* type = field("type", {Kind::kKeyword});
   const EdnValue* f = field("f", {Kind::kKeyword});
-  const EdnValue* key = field("key", {Kind::kString, Kind::kNumber});
-  const EdnValue* value = field("value", {Kind::kNil, Kind::kString, Kind::kNumber});
+  const EdnValue* key = field("key", {Kind::kString, Kind::kNumber, Kind::kKeyword});
+  // Jepsen writes `:value :timed-out` on some :info lines.
+  const EdnValue* value =
+      field("value", {Kind::kNil, Kind::kString, Kind::kNumber, Kind::kKeyword});
   int client = 0;
   if (!process || !ParseClient(process->text, &client)) {
     return InvalidArgument(At(number) + "needs :process, a number");

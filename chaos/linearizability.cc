@@ -154,8 +154,14 @@ KeyResult CheckKeyWith(Model model, const KeyHistory& key, SteadyTime deadline) 
   std::ostringstream detail;
   detail << "key \"" << key.key << "\": at most " << result.prefix.size() << " of its "
          << key.ops.size() << " operations linearize (in the order below), leaving the state "
-         << model.Describe(state) << "; none of the " << result.cannot_follow.size()
-         << " operations pending then can take effect next with the result it reported";
+         << model.Describe(state) << "; ";
+  if (result.cannot_follow.size() == 1) {
+    detail << "the one operation pending then cannot take effect next with the result it "
+              "reported";
+  } else {
+    detail << "none of the " << result.cannot_follow.size()
+           << " operations pending then can take effect next with the result it reported";
+  }
   result.detail = detail.str();
   return result;
 }

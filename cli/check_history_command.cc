@@ -92,8 +92,9 @@ int RunCheckHistory(const CheckHistoryOptions& options, std::ostream& out, std::
   }
   out << result.Explain();
   for (const auto& key : result.unknown) out << key.detail << "\n";
-  out << result.operations << " operations on " << result.keys << " keys checked on the "
-      << options.model << " model in " << static_cast<int64_t>(result.elapsed_ms) << " ms\n"
+  out << result.operations << " operations on " << result.keys
+      << (result.keys == 1 ? " key" : " keys") << " checked on the " << options.model
+      << " model in " << static_cast<int64_t>(result.elapsed_ms) << " ms\n"
       << lin::VerdictName(result.verdict) << "\n";
   return ExitCode(result.verdict);
 }
