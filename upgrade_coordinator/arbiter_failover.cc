@@ -36,6 +36,9 @@ bool Failover::Promotable(const std::string& name, int64_t now_us, std::string* 
   if (records_->Failed(name)) return fail("marked failed");
   if (records_->Isolated(name)) return fail("isolated");
   if (!replicas_->Recent(name, now_us)) return fail("not reporting");
+  // A StopReplica is out: its process is on its way down (killed after a grace if it does
+  // not go), and promoted it would take the seat with it.
+  if (v.stop_requested) return fail("being stopped");
   if (!v.last->healthy) return fail("unhealthy: " + v.last->health_detail);
   if (std::string assigned = records_->VersionOf(name);
       !v.last->version.empty() && v.last->version != assigned) {
