@@ -181,6 +181,47 @@ TEST_F(ArbiterTest, BothExitsOfOneReportPromoteNeitherAndEitherIsElectedOnRestar
   }
 }
 
+// Both killed, but their exits reported a few ms apart: the first promotes the other, dead
+// and not yet reaped. It can have acknowledged nothing (sync, no solo grant: its standby was
+// the dead one), so when its exit comes the seat goes back to the replica it replaced, which
+// holds every acknowledged write and may serve again without waiting for the dead one.
+TEST_F(ArbiterTest, APromotedReplicaThatDiesUnusedGivesTheSeatBackToTheOneItReplaced) {
+  BootPair();
+  arbiter_.OnProcessExited("a", now_);
+  ASSERT_EQ(arbiter_.record().active, "b");
+  ASSERT_EQ(arbiter_.record().epoch, 2u);
+  Advance(4);
+  arbiter_.OnProcessExited("b", now_);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  EXPECT_EQ(arbiter_.record().last_active, "a");
+  EXPECT_EQ(store_.saved->last_active, "a");
+
+  Advance(100);
+  arbiter_.OnProcessStarted("a", 101, now_);
+  StatusReport a = Report("a", WireRole::kOutOfService, 1, 0);  // it never saw epoch 2
+  a.pid = 101;
+  arbiter_.OnStatus(a, now_);
+  Advance(1);
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_EQ(arbiter_.record().epoch, 3u);
+}
+
+// Once the promoted active had a solo grant it may have acknowledged writes alone: only it
+// holds them, and the pair waits for it.
+TEST_F(ArbiterTest, APromotedReplicaThatWentSoloKeepsTheSeatWhenItDies) {
+  BootPair();
+  arbiter_.OnProcessExited("a", now_);
+  ASSERT_EQ(arbiter_.record().active, "b");
+  StatusReport b = Report("b", WireRole::kActive, 2, 5);
+  b.want_solo = true;
+  b.solo_request_id = 1;
+  arbiter_.OnStatus(b, now_);
+  ASSERT_EQ(arbiter_.record().solo_grant_id, 1u);
+  arbiter_.OnProcessExited("b", now_);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  EXPECT_EQ(arbiter_.record().last_active, "b");
+}
+
 // A replica the arbiter has asked to stop is on its way down (SIGTERM, then SIGKILL after
 // its grace): not promoted when the active dies meanwhile, although it still reports.
 TEST_F(ArbiterTest, AStandbyBeingStoppedIsNotPromotedWhenTheActiveExits) {
