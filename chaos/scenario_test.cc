@@ -58,8 +58,9 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
             "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart, "
             "coordinator-leader-kill, coordinator-leader-freeze, coordinator-isolate, "
             "etcd-member-kill, etcd-quorum-loss");
-  EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
-            "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
+  EXPECT_EQ(
+      Error(Edit(kFull, "target: replicas", "target: a")),
+      "faults[2].target: \"a\" is not a link (replicas, control, control-active, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
   EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
             "faults[3].duration: required for disk");
@@ -168,7 +169,7 @@ TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kHosts, "at: {after: 2s}", "at: {after: 2s}, drop: 0.5")),
             "faults[3].drop: not a field of agent-kill");
   EXPECT_EQ(Error(Edit(kHosts, "expect_gap: steady", "expect_gap: small")),
-            "expect_gap: \"small\" is not steady");
+            "expect_gap: \"small\" is not steady or a positive duration (e.g. 600ms)");
   EXPECT_TRUE(
       ParseScenario(Edit(kHosts, "expect_gap: steady", "expect_failover: true"), "x.yaml").ok());
   EXPECT_EQ(Error("name: x\nhosts: 2\nfaults:\n  - {kind: agent-kill, target: h1, at: {after: "
