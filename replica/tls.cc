@@ -11,10 +11,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -200,6 +204,29 @@ TlsSession::Io TlsSession::Read(char* buffer, size_t size) {
   ERR_clear_error();
   int n = SSL_read(static_cast<SSL*>(ssl_), buffer, static_cast<int>(size));
   return Result(n, "read");
+}
+
+Status TlsSession::Handshake(int timeout_ms) {
+  SSL* ssl = static_cast<SSL*>(ssl_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    ERR_clear_error();
+    Io io = Result(SSL_do_handshake(ssl), "handshake");
+    if (io.state == State::kOk) return Status::Ok();
+    if (io.state != State::kWantRead && io.state != State::kWantWrite) {
+      return Unavailable(io.error.empty() ? "tls handshake: connection closed" : io.error);
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Unavailable("tls handshake: no answer within " + std::to_string(timeout_ms) + " ms");
+    }
+    pollfd p{SSL_get_fd(ssl), static_cast<short>(io.state == State::kWantRead ? POLLIN : POLLOUT),
+             0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      return IOError(std::string("tls handshake: poll: ") + std::strerror(errno));
+    }
+  }
 }
 
 TlsSession::Io TlsSession::Write(const char* data, size_t size) {

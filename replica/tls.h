@@ -74,6 +74,11 @@ class TlsSession {
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
 
+  // Completes the handshake now, waiting for the session's socket at most timeout_ms: for a
+  // client that connects before it measures (the load generators). Errors name the TLS alert
+  // or the certificate's fault, or say that it timed out.
+  Status Handshake(int timeout_ms);
+
   Io Read(char* buffer, size_t size);
   Io Write(const char* data, size_t size);
   // Decrypted bytes held inside the session: poll() does not see them.
