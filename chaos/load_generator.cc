@@ -101,10 +101,7 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
       Connection& c = conns[i];
       if (fds[i].revents & POLLOUT) c.stream->Flush();
       if (fds[i].revents & ~POLLOUT) c.stream->Read();
-      if (!c.stream->status().ok()) {
-        return Unavailable("load connection to " + o.endpoint + ": " +
-                           c.stream->status().message());
-      }
+      // Frames first: a refusal (WRONGPASS) arrives just before the replica closes.
       while (auto bytes = c.stream->NextFrame()) {
         auto frame = DecodeFrame(*bytes, kFrameBytesMax);
         auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
@@ -125,6 +122,10 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
         }
         c.in_flight.pop_front();
         if (now < end) send(c);
+      }
+      if (!c.stream->status().ok()) {
+        return Unavailable("load connection to " + o.endpoint + ": " +
+                           c.stream->status().message());
       }
       // A request lost (e.g. to a dying replica) would stall this connection: time it out.
       while (check_timeouts && !c.in_flight.empty() &&

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "chaos/cluster_fixture.h"
+#include "chaos/load_generator.h"
+#include "common/net.h"
 #include "common/subprocess.h"
 #include "replica/client.h"
 #include "replica/tls.h"
@@ -267,6 +269,30 @@ TEST_F(OpenHealthCluster, ReplicaHealthPagesStayOpenAndTheirRouteListNeedsTheTok
     ASSERT_TRUE(routes) << r.name << ": " << httplib::to_string(routes.error());
     EXPECT_EQ(routes->status, 200) << r.name << " /routes with the token: " << routes->body;
   }
+}
+
+// The benchmarks' load generator over TLS with the password (bench replication --secure).
+TEST_F(OpenHealthCluster, TheLoadGeneratorSpeaksTlsAndAuth) {
+  ASSERT_NE(cluster_, nullptr);
+  auto active = cluster_->ActiveName();
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  LoadOptions o;
+  for (const ReplicaConfig& r : config().replicas) {
+    if (r.name == *active) o.endpoint = TcpEndpoint(r.host, r.client_port);
+  }
+  o.connections = 4;
+  o.seconds = 0.3;
+  o.tls_ca_file = keys_ + "/tls/ca.crt";
+  o.password = kPassword;
+  auto load = RunLoad(o);
+  ASSERT_TRUE(load.ok()) << load.status().ToString();
+  EXPECT_GT(load->ok, 0u);
+  EXPECT_EQ(load->errors + load->timeouts, 0u) << load->first_error;
+  o.password = "guess";
+  auto refused = RunLoad(o);
+  ASSERT_FALSE(refused.ok()) << "a wrong password was served";
+  EXPECT_NE(refused.status().message().find("WRONGPASS"), std::string::npos)
+      << refused.status().ToString();
 }
 
 TEST_F(ClosedHealthCluster, ReplicaHttpRoutesAllNeedTheToken) {
