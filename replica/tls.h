@@ -81,7 +81,7 @@ class TlsSession {
 
   Io Read(char* buffer, size_t size);
   Io Write(const char* data, size_t size);
-  // Decrypted bytes held inside the session: poll() does not see them.
+  // Bytes held inside the session, decrypted or read ahead: poll() does not see them.
   bool Pending() const;
   // The peer presented a certificate that verified against the CA.
   bool PeerCertified() const;
