@@ -124,8 +124,9 @@ int Main(int argc, char** argv) {
                     "measure a peer too: redis (primary, replica, sentinels; no persistence) "
                     "or redis-fsync (the same with an AOF fsynced on every write)");
   bench->add_flag("--secure", bench_options.secure,
-                  "replication: duplex with CURVE on its ZeroMQ links against duplex without, in "
-                  "one run (the peer column is the plain pair; the ratio is CURVE's cost)");
+                  "replication: duplex with CURVE on its ZeroMQ links and TLS on its client "
+                  "port against duplex without, in one run (the peer column is the plain pair; "
+                  "the ratio is the cost); with --peer, Redis with TLS against Redis without too");
   bench->add_option("--runs", bench_options.runs,
                     "repetitions (default: 3 loads, 10 failovers, 5 switchovers)");
   bench->add_option("--seconds", bench_options.seconds, "measurement time per load");

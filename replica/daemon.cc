@@ -251,12 +251,14 @@ class Daemon final : public ActionSink {
     return Status::Ok();
   }
 
-  // /role, /status and /metrics, over HTTPS when the options ask.
+  // /role, /status and /metrics, over HTTPS when the options ask; behind the admin token when
+  // one is given (the health pages only when not open_health).
   Status StartHttp() {
     auto server = MakeHttpServer(options_.tls && options_.tls_http ? &*options_.tls : nullptr);
     if (!server.ok()) return server.status();
     http_ = std::move(server).value();
-    routes_ = std::make_unique<HttpRoutes>(http_.get(), HttpAccess{}, refused_.get());
+    routes_ = std::make_unique<HttpRoutes>(
+        http_.get(), HttpAccess{options_.admin_token, options_.open_health}, refused_.get());
     routes_->Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
       res.status = published_.serving ? 200 : 503;

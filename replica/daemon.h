@@ -57,6 +57,10 @@ struct DaemonOptions {
   bool tls_http = false;
   // Clients must send it in an Auth frame first ("" = no password asked).
   std::string client_password;
+  // The HTTP port's routes need `Authorization: Bearer <admin_token>` when it is set, except
+  // GET /role, /status and /metrics while open_health (security.open_health of the config).
+  std::string admin_token;
+  bool open_health = true;
   // Seams, null for the defaults: the store's RocksDB Env (the OS), and the wall clock
   // stamped on client requests (SystemWallClock). Both must outlive the daemon.
   rocksdb::Env* env = nullptr;

@@ -115,7 +115,8 @@ Status ApplyLinkFlags(const std::string& coordinators, const CurveFlags& curve, 
 // --curve-* flags, applied first) and ask clients for a password or a client certificate.
 struct AccessFlags {
   std::string cert_file, key_file, ca_file, client_certs = "none", password_file;
-  bool tls_client_port = false, tls_http = false;
+  std::string admin_token_file;
+  bool tls_client_port = false, tls_http = false, open_health = true;
 
   void Add(CLI::App& app) {
     app.add_option("--tls-cert", cert_file, "TLS certificate (PEM) of the client and HTTP ports");
@@ -127,6 +128,11 @@ struct AccessFlags {
     app.add_flag("--tls-http", tls_http, "TLS (HTTPS) on the HTTP port");
     app.add_option("--client-password-file", password_file,
                    "clients must send this password in an AUTH frame first (file mode 0600)");
+    app.add_option("--admin-token-file", admin_token_file,
+                   "the HTTP port's routes need this bearer token (file mode 0600)");
+    app.add_option("--open-health", open_health,
+                   "with --admin-token-file: whether GET /role, /status and /metrics stay open "
+                   "(true, the default) or need the token too (false)");
   }
 
   Status Apply(DaemonOptions* o) const {
@@ -145,6 +151,12 @@ struct AccessFlags {
       if (!password.ok()) return password.status();
       o->client_password = *password;
     }
+    if (!admin_token_file.empty()) {
+      auto token = ReadSecretFile(admin_token_file, "--admin-token-file");
+      if (!token.ok()) return token.status();
+      o->admin_token = *token;
+    }
+    o->open_health = open_health;
     std::vector<std::string> missing;
     if (!o->curve.on()) missing.push_back("security.public_keys (CURVE keys of every member)");
     const bool certs_required =

@@ -37,7 +37,8 @@ void AddLimitArgs(const LimitsConfig& l, std::vector<std::string>* args) {
        n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
 }
 
-// The replica's TLS and client-credential flags (replica_main.cc), from security:.
+// The replica's TLS, client-credential and admin-token flags (replica_main.cc), from
+// security:.
 std::vector<std::string> ClientAccessArgs(const ClusterConfig& c) {
   std::vector<std::string> args;
   if (const auto& tls = c.security.tls; tls && (tls->client_port || tls->http)) {
@@ -50,6 +51,12 @@ std::vector<std::string> ClientAccessArgs(const ClusterConfig& c) {
   }
   if (!c.security.client_password_file.empty()) {
     args.insert(args.end(), {"--client-password-file", c.security.client_password_file});
+  }
+  // The HTTP port's routes behind the admin token, as the coordinator's (health pages open only
+  // with open_health).
+  if (!c.security.admin_token_file.empty()) {
+    args.insert(args.end(), {"--admin-token-file", c.security.admin_token_file, "--open-health",
+                             c.security.open_health ? "true" : "false"});
   }
   return args;
 }

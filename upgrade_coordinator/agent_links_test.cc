@@ -309,5 +309,29 @@ TEST(ReplicaArgs, AReplicaIsToldEveryLimitUnderItsConfigName) {
   EXPECT_EQ(value("--admin-jobs-max"), "8");
 }
 
+// The replica's HTTP port takes the admin token and open_health from security:, as the
+// coordinator's does; without a token file it is told neither.
+TEST(ReplicaArgs, AReplicaIsToldTheAdminTokenFileAndWhetherHealthIsOpen) {
+  ClusterConfig config = TwoHosts();
+  auto has = [](const std::vector<std::string>& args, const std::string& flag) {
+    return std::find(args.begin(), args.end(), flag) != args.end();
+  };
+  std::vector<std::string> args = ReplicaArgs(config, config.replicas[0]);
+  EXPECT_FALSE(has(args, "--admin-token-file"));
+  EXPECT_FALSE(has(args, "--open-health"));
+  config.security.admin_token_file = "/keys/admin.token";
+  config.security.open_health = false;
+  args = ReplicaArgs(config, config.replicas[1]);
+  auto value = [&](const std::string& flag) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
+  };
+  EXPECT_EQ(value("--admin-token-file"), "/keys/admin.token");
+  EXPECT_EQ(value("--open-health"), "false");
+  config.security.open_health = true;
+  args = ReplicaArgs(config, config.replicas[1]);
+  EXPECT_EQ(value("--open-health"), "true");
+}
+
 }  // namespace
 }  // namespace duplex
