@@ -11,7 +11,9 @@
 #include "chaos/workload.h"
 #include "common/clock.h"
 #include "common/net.h"
+#include "replica/tls.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/admin_http.h"
 
 namespace duplex::bench {
 namespace {
@@ -52,6 +54,35 @@ StatusOr<std::string> StartWriting(ClusterFixture& c, Workload& writers) {
   return !warm.ok() ? warm : active.status();
 }
 
+// `duplex keys init --tls`'s credentials in `dir` (a CA and certificates, a client password
+// and an admin token, secrets mode 0600) and what names them in the config's security:.
+StatusOr<std::function<void(ClusterConfig*)>> SecureAccess(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IOError("cannot create " + dir + ": " + ec.message());
+  auto files = WriteTlsFiles(dir + "/tls", {});
+  if (!files.ok()) return files.status();
+  for (const char* name : {"admin.token", "client.password"}) {
+    auto secret = RandomHex(32);
+    if (!secret.ok()) return secret.status();
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << *secret << "\n";
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    if (ec) return IOError("cannot write " + path + ": " + ec.message());
+  }
+  return std::function<void(ClusterConfig*)>([dir](ClusterConfig* c) {
+    c->security.admin_token_file = dir + "/admin.token";
+    c->security.client_password_file = dir + "/client.password";
+    TlsConfig tls;
+    tls.cert_file = dir + "/tls/server.crt";
+    tls.key_file = dir + "/tls/server.key";
+    tls.ca_file = dir + "/tls/ca.crt";
+    c->security.tls = tls;
+  });
+}
+
 }  // namespace
 
 double ResidentMb(pid_t pid) {
@@ -66,7 +97,9 @@ double ResidentMb(pid_t pid) {
 std::string DuplexSystem::Describe() const {
   return "kv 1.0.0 pair on RocksDB, fsync on every commit on both replicas; heartbeat 20 ms, "
          "lease 200 ms; standby lag measured by the standby (receipt to apply); " +
-         std::string(options_.curve ? "CURVE on every ZeroMQ link" : "plain ZeroMQ links");
+         std::string(options_.curve ? "CURVE on every ZeroMQ link" : "plain ZeroMQ links") +
+         (options_.tls ? "; TLS 1.3 on the client and HTTP ports, clients AUTH with a password"
+                       : "; plain TCP client port");
 }
 
 StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
@@ -79,6 +112,11 @@ StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
   fo.mode = name == "async" ? ReplicationMode::kAsync : ReplicationMode::kSync;
   fo.restart.restarts_max = 1000;  // the failover trials kill the active again and again
   fo.curve = options_.curve;
+  if (options_.tls) {
+    auto access = SecureAccess(options_.scratch + "/" + name + "-credentials");
+    if (!access.ok()) return access.status();
+    fo.configure = *access;
+  }
   auto cluster = ClusterFixture::Start(fo);
   if (!cluster.ok()) return cluster.status();
   return (clusters_[name] = std::move(cluster).value()).get();
@@ -90,7 +128,10 @@ StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
   DUPLEX_RETURN_IF_ERROR((*cluster)->WaitReady(20000));
   auto endpoint = ActiveEndpoint(**cluster);
   if (!endpoint.ok()) return endpoint.status();
-  LoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *endpoint};
+  auto access = ReplicaClientOptions((*cluster)->config());  // TLS and the password, if any
+  if (!access.ok()) return access.status();
+  LoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *endpoint,
+                 access->tls_ca_file, access->password};
   std::vector<pid_t> pids = {(*cluster)->coordinator_pid()};
   for (const auto& r : (*cluster)->config().replicas) {
     if (auto pid = (*cluster)->PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
@@ -172,7 +213,9 @@ StatusOr<SwitchoverTrial> DuplexSystem::Switchover() {
 StatusOr<MemoryTrial> DuplexSystem::LoadKeys(ClusterFixture& cluster, uint64_t keys) {
   auto endpoint = ActiveEndpoint(cluster);
   if (!endpoint.ok()) return endpoint.status();
-  LoadOptions lo{BulkLoadShape(keys), *endpoint};
+  auto access = ReplicaClientOptions(cluster.config());
+  if (!access.ok()) return access.status();
+  LoadOptions lo{BulkLoadShape(keys), *endpoint, access->tls_ca_file, access->password};
   auto loaded = RunLoad(lo);
   if (!loaded.ok()) return loaded.status();
   DUPLEX_RETURN_IF_ERROR(CheckBulkLoaded(keys, *loaded));

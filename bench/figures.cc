@@ -91,7 +91,7 @@ nlohmann::json Figures::Json(const std::string& peer_name) const {
   nlohmann::json figures = nlohmann::json::object();
   for (const auto& f : figures_) {
     nlohmann::json j = {{"label", f.label}, {"unit", f.unit}};
-    if (!f.duplex.empty()) j["duplex"] = SpreadJson(f.duplex);
+    if (!f.duplex.empty()) j[name_] = SpreadJson(f.duplex);
     if (!f.peer.empty()) {
       j[peer_name] = SpreadJson(f.peer);
       if (!f.peer_label.empty()) j[peer_name + "_ran"] = f.peer_label;
@@ -110,9 +110,9 @@ void Figures::PrintTable(std::ostream& out, const std::string& peer_name) const 
   char line[512];
   bool peer = !peer_name.empty();
   std::snprintf(line, sizeof(line), "%-44s %-9s %-30s %-30s %s\n", "figure", "unit",
-                "duplex min / median / max",
+                (name_ + " min / median / max").c_str(),
                 peer ? (peer_name + " min / median / max").c_str() : "",
-                peer ? ("duplex/" + peer_name).c_str() : "");
+                peer ? (name_ + "/" + peer_name).c_str() : "");
   out << line;
   for (const auto& f : figures_) {
     std::string ratio = "-";

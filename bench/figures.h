@@ -50,6 +50,11 @@ class Figures {
     return side == Side::kDuplex ? duplex_series_ : peer_series_;
   }
 
+  // How the first side is named in the table and the JSON: "duplex" unless set (the secure
+  // benchmark's Redis comparison names it "redis-tls").
+  void SetName(const std::string& name) { name_ = name; }
+  const std::string& name() const { return name_; }
+
   // Facts that are not samples: the peer's version, settings, the machine.
   void Note(const std::string& key, const std::string& value) { notes_[key] = value; }
   const std::map<std::string, std::string>& notes() const { return notes_; }
@@ -64,6 +69,7 @@ class Figures {
   std::vector<Figure> figures_;
   std::map<std::string, std::vector<double>> duplex_series_, peer_series_;
   std::map<std::string, std::string> notes_;
+  std::string name_ = "duplex";
 };
 
 // The headline ratios the issue asks for, computed from the figures (absent when a side

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "bench/report.h"
+#include "bench/suite.h"
 
 namespace duplex::bench {
 namespace {
@@ -46,6 +47,38 @@ TEST(Figures, RatiosAreMediansOfOneRunAndHeadlinesFaceTheRightWay) {
   f.PrintTable(table, "redis");
   EXPECT_NE(table.str().find("10 / 11 / 12"), std::string::npos) << table.str();
   EXPECT_NE(table.str().find("crash_failover_speedup"), std::string::npos);
+}
+
+// The secure benchmark's Redis comparison: the first side named redis-tls, in the table and
+// in the JSON.
+TEST(Figures, TheFirstSideTakesTheNameItIsGiven) {
+  Figures f;
+  f.SetName("redis-tls");
+  f.At("sync_50c_writes_per_s", "sync writes/s", "1/s", Better::kHigher);
+  f.Add("sync_50c_writes_per_s", Side::kDuplex, 15000);
+  f.Add("sync_50c_writes_per_s", Side::kPeer, 30000);
+  auto json = f.Json("redis");
+  EXPECT_DOUBLE_EQ(json["figures"]["sync_50c_writes_per_s"]["redis-tls"]["median"].get<double>(),
+                   15000);
+  EXPECT_FALSE(json["figures"]["sync_50c_writes_per_s"].contains("duplex"));
+  EXPECT_DOUBLE_EQ(json["sync_throughput_ratio"].get<double>(), 0.5);
+  std::ostringstream table;
+  f.PrintTable(table, "redis");
+  EXPECT_NE(table.str().find("redis-tls/redis"), std::string::npos) << table.str();
+  EXPECT_EQ(table.str().find("duplex"), std::string::npos) << table.str();
+}
+
+// --secure measures replication only, and is refused, naming what it measures, before
+// anything starts.
+TEST(SuiteOptions, SecureGoesWithReplicationOnly) {
+  SuiteOptions o;
+  o.what = "failover";
+  o.secure = true;
+  o.dir = "/nonexistent/never-created";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunSuite(o), 2);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("--secure measures replication"), std::string::npos) << err;
 }
 
 TEST(Figures, SeriesAreThinnedToAChartableSize) {

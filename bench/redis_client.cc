@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -38,12 +39,16 @@ std::string CommandName(const std::vector<std::string>& args) {
 
 std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-RedisClient::RedisClient(int port, std::string host)
-    : host_(std::move(host)), port_(port), address_(host_ + ":" + std::to_string(port)) {}
+RedisClient::RedisClient(int port, std::string host, std::shared_ptr<TlsContext> tls)
+    : host_(std::move(host)),
+      port_(port),
+      address_(host_ + ":" + std::to_string(port)),
+      tls_(std::move(tls)) {}
 
 RedisClient::~RedisClient() { Close(); }
 
 void RedisClient::Close() {
+  session_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   parser_ = RespParser();
@@ -68,31 +73,76 @@ Status RedisClient::Connect(int64_t deadline_us) {
   if (fd_ < 0) return Broken(std::string("socket: ") + std::strerror(errno), Code::kIOError);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return Status::Ok();
-  if (errno != EINPROGRESS) return Broken(std::string("connect: ") + std::strerror(errno));
-  auto ready = WaitFor(fd_, POLLOUT, deadline_us);
-  if (!ready.ok()) return Broken(ready.status().message(), Code::kIOError);
-  if (!*ready) return Broken("connect: timed out");
-  int err = 0;
-  socklen_t len = sizeof(err);
-  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) return Broken(std::string("connect: ") + std::strerror(err));
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (errno != EINPROGRESS) return Broken(std::string("connect: ") + std::strerror(errno));
+    auto ready = WaitFor(fd_, POLLOUT, deadline_us);
+    if (!ready.ok()) return Broken(ready.status().message(), Code::kIOError);
+    if (!*ready) return Broken("connect: timed out");
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return Broken(std::string("connect: ") + std::strerror(err));
+  }
+  if (tls_ == nullptr) return Status::Ok();
+  auto session = TlsSession::Connect(*tls_, fd_, host_);
+  if (!session.ok()) return Broken(session.status().message(), session.status().code());
+  session_ = std::move(session).value();
+  const int64_t left_ms = std::max<int64_t>(1, (deadline_us - NowUs()) / 1000);
+  Status shaken = session_->Handshake(static_cast<int>(left_ms));
+  if (!shaken.ok()) return Broken(shaken.message());
   return Status::Ok();
+}
+
+StatusOr<size_t> RedisClient::SendSome(const char* data, size_t size, short* wait) {
+  *wait = POLLOUT;
+  if (session_ != nullptr) {
+    TlsSession::Io io = session_->Write(data, size);
+    if (io.bytes > 0) return io.bytes;
+    if (io.state == TlsSession::State::kWantRead || io.state == TlsSession::State::kWantWrite) {
+      *wait = io.state == TlsSession::State::kWantRead ? POLLIN : POLLOUT;
+      return size_t{0};
+    }
+    return Broken("send: " + (io.error.empty() ? std::string("connection closed") : io.error));
+  }
+  for (;;) {
+    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    if (errno != EINTR) return Broken(std::string("send: ") + std::strerror(errno));
+  }
+}
+
+StatusOr<size_t> RedisClient::RecvSome(char* buffer, size_t size, short* wait) {
+  *wait = POLLIN;
+  if (session_ != nullptr) {
+    TlsSession::Io io = session_->Read(buffer, size);
+    if (io.bytes > 0) return io.bytes;
+    if (io.state == TlsSession::State::kWantRead || io.state == TlsSession::State::kWantWrite) {
+      *wait = io.state == TlsSession::State::kWantRead ? POLLIN : POLLOUT;
+      return size_t{0};
+    }
+    return Broken("recv: " + (io.error.empty() ? std::string("connection closed") : io.error));
+  }
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buffer, size, 0);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n == 0) return Broken("connection closed");
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    if (errno != EINTR) return Broken(std::string("recv: ") + std::strerror(errno));
+  }
 }
 
 Status RedisClient::WriteAll(const std::string& bytes, int64_t deadline_us) {
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
+    short wait = POLLOUT;
+    auto n = SendSome(bytes.data() + done, bytes.size() - done, &wait);
+    if (!n.ok()) return n.status();
+    if (*n > 0) {
+      done += *n;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      return Broken(std::string("send: ") + std::strerror(errno));
-    }
-    auto ready = WaitFor(fd_, POLLOUT, deadline_us);
+    auto ready = WaitFor(fd_, wait, deadline_us);
     if (!ready.ok()) return Broken(ready.status().message(), Code::kIOError);
     if (!*ready) return Broken("send: timed out");
   }
@@ -104,17 +154,21 @@ StatusOr<RespValue> RedisClient::ReadReply(int64_t deadline_us, const std::strin
     auto next = parser_.Next();
     if (!next.ok()) return Broken(next.status().message(), Code::kCorruption);
     if (next->has_value()) return std::move(**next);
-    auto ready = WaitFor(fd_, POLLIN, deadline_us);
+    // TLS may hold decrypted bytes poll() cannot see: read first, wait only when it blocks.
+    char buffer[16384];
+    short wait = POLLIN;
+    auto n = RecvSome(buffer, sizeof(buffer), &wait);
+    if (!n.ok()) {
+      return Status(n.status().code(),
+                    n.status().message() + " while waiting for the reply to " + what);
+    }
+    if (*n > 0) {
+      parser_.Feed(std::string_view(buffer, *n));
+      continue;
+    }
+    auto ready = WaitFor(fd_, wait, deadline_us);
     if (!ready.ok()) return Broken(ready.status().message(), Code::kIOError);
     if (!*ready) return Broken("no reply to " + what + " in time");
-    char buffer[16384];
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-    if (n == 0) return Broken("connection closed while waiting for the reply to " + what);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return Broken(std::string("recv: ") + std::strerror(errno));
-    }
-    parser_.Feed(std::string_view(buffer, static_cast<size_t>(n)));
   }
 }
 
@@ -141,9 +195,12 @@ StatusOr<std::vector<RespValue>> RedisClient::Pipeline(
   return replies;
 }
 
-SentinelView::SentinelView(const std::vector<int>& sentinel_ports, std::string master_name)
+SentinelView::SentinelView(const std::vector<int>& sentinel_ports, std::string master_name,
+                           std::shared_ptr<TlsContext> tls)
     : master_name_(std::move(master_name)) {
-  for (int port : sentinel_ports) sentinels_.push_back(std::make_unique<RedisClient>(port));
+  for (int port : sentinel_ports) {
+    sentinels_.push_back(std::make_unique<RedisClient>(port, "127.0.0.1", tls));
+  }
 }
 
 StatusOr<int> SentinelView::PrimaryPort(int timeout_ms) {

@@ -1,6 +1,6 @@
-// RedisClient: one blocking RESP connection to a Redis server or Sentinel on loopback, with a
-// timeout on every call. SentinelView asks a set of Sentinels which node is the primary.
-// Neither is thread-safe: each thread owns its own.
+// RedisClient: one blocking RESP connection to a Redis server or Sentinel on loopback, plain or
+// TLS (replica/tls.h), with a timeout on every call. SentinelView asks a set of Sentinels which
+// node is the primary. Neither is thread-safe: each thread owns its own.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "bench/resp.h"
 #include "common/status.h"
+#include "replica/tls.h"
 
 namespace duplex::bench {
 
@@ -18,7 +19,10 @@ inline constexpr const char* kSentinelMasterName = "duplexpeer";
 
 class RedisClient {
  public:
-  explicit RedisClient(int port, std::string host = "127.0.0.1");
+  // With `tls`, every connection speaks TLS (the server's certificate verified against the
+  // context's CA and `host`), its handshake part of the call that connects.
+  explicit RedisClient(int port, std::string host = "127.0.0.1",
+                       std::shared_ptr<TlsContext> tls = nullptr);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -39,6 +43,10 @@ class RedisClient {
 
  private:
   Status Connect(int64_t deadline_us);
+  // One send or receive, through TLS when on: bytes moved, or 0 when the socket would block
+  // (`*wait` says for what: POLLIN or POLLOUT); an error closes the connection.
+  StatusOr<size_t> SendSome(const char* data, size_t size, short* wait);
+  StatusOr<size_t> RecvSome(char* buffer, size_t size, short* wait);
   Status WriteAll(const std::string& bytes, int64_t deadline_us);
   StatusOr<RespValue> ReadReply(int64_t deadline_us, const std::string& what);
   // Closes the connection and returns `status` with the address in front.
@@ -48,6 +56,8 @@ class RedisClient {
   int port_;
   std::string address_;
   int fd_ = -1;
+  std::shared_ptr<TlsContext> tls_;      // null: plain TCP
+  std::unique_ptr<TlsSession> session_;  // the connection's, with tls_
   RespParser parser_;
 };
 
@@ -55,7 +65,8 @@ class RedisClient {
 class SentinelView {
  public:
   explicit SentinelView(const std::vector<int>& sentinel_ports,
-                        std::string master_name = kSentinelMasterName);
+                        std::string master_name = kSentinelMasterName,
+                        std::shared_ptr<TlsContext> tls = nullptr);
 
   // The answer a majority of the Sentinels gives (a lone Sentinel may not have heard of a
   // failover yet); Unavailable, listing every answer, when no majority agrees. For the

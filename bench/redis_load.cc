@@ -42,6 +42,8 @@ struct Request {
 struct Conn {
   int fd = -1;
   bool connecting = false;
+  std::unique_ptr<TlsSession> tls;  // with RedisLoadOptions::tls, once connected
+  bool read_wants_write = false;    // TLS: the last read needs the socket writable
   RespParser parser;
   std::string out;                // bytes not yet written
   std::deque<Request> in_flight;  // sent on this connection
@@ -66,7 +68,12 @@ class LoadRun {
 
  private:
   bool Open(Conn& c);
+  bool StartTls(Conn& c);
   Status ConnectAll();
+  // One send or receive, through TLS when on: bytes moved, 0 when it would block, -1 when the
+  // connection is lost.
+  long SendSome(Conn& c, const char* data, size_t size);
+  long RecvSome(Conn& c, char* buffer, size_t size);
   void Send(Conn& c);
   void Flush(Conn& c);
   void Break(Conn& c);
@@ -94,13 +101,59 @@ bool LoadRun::Open(Conn& c) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(o_.port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return true;
+  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return StartTls(c);
   if (errno == EINPROGRESS) {
     c.connecting = true;
     return true;
   }
   Break(c);
   return false;
+}
+
+// On a connected socket, with TLS on: the handshake, to completion (bounded by timeout_ms).
+// False when it failed (the connection is dropped).
+bool LoadRun::StartTls(Conn& c) {
+  if (o_.tls == nullptr) return true;
+  auto session = TlsSession::Connect(*o_.tls, c.fd, "127.0.0.1");
+  if (session.ok() && (*session)->Handshake(o_.timeout_ms).ok()) {
+    c.tls = std::move(session).value();
+    return true;
+  }
+  Break(c);
+  errno = ECONNABORTED;
+  return false;
+}
+
+long LoadRun::SendSome(Conn& c, const char* data, size_t size) {
+  if (c.tls != nullptr) {
+    TlsSession::Io io = c.tls->Write(data, size);
+    if (io.bytes > 0) return static_cast<long>(io.bytes);
+    const bool blocked =
+        io.state == TlsSession::State::kWantRead || io.state == TlsSession::State::kWantWrite;
+    return blocked ? 0 : -1;
+  }
+  for (;;) {
+    const ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+long LoadRun::RecvSome(Conn& c, char* buffer, size_t size) {
+  if (c.tls != nullptr) {
+    TlsSession::Io io = c.tls->Read(buffer, size);
+    c.read_wants_write = io.state == TlsSession::State::kWantWrite;
+    if (io.bytes > 0) return static_cast<long>(io.bytes);
+    return io.state == TlsSession::State::kWantRead || c.read_wants_write ? 0 : -1;
+  }
+  for (;;) {
+    const ssize_t n = ::recv(c.fd, buffer, size, 0);
+    if (n > 0) return n;
+    if (n == 0) return -1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return -1;
+  }
 }
 
 Status LoadRun::ConnectAll() {
@@ -116,6 +169,7 @@ Status LoadRun::ConnectAll() {
         socklen_t len = sizeof(err);
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         c.connecting = false;
+        if (err == 0 && !StartTls(c)) err = ECONNABORTED;
       }
     }
     if (err != 0) {
@@ -144,22 +198,20 @@ void LoadRun::Send(Conn& c) {
 void LoadRun::Flush(Conn& c) {
   size_t done = 0;
   while (c.fd >= 0 && !c.connecting && done < c.out.size()) {
-    const ssize_t n = ::send(c.fd, c.out.data() + done, c.out.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      break;
-    } else {
+    const long n = SendSome(c, c.out.data() + done, c.out.size() - done);
+    if (n == 0) break;
+    if (n < 0) {
       Break(c);
       return;
     }
+    done += static_cast<size_t>(n);
   }
   c.out.erase(0, done);
 }
 
 void LoadRun::Break(Conn& c) {
+  c.tls.reset();
+  c.read_wants_write = false;
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   c.connecting = false;
@@ -173,15 +225,14 @@ void LoadRun::Break(Conn& c) {
 
 void LoadRun::Read(Conn& c, int64_t now) {
   bool closed = false;
-  for (;;) {
+  for (;;) {  // until it would block: TLS may hold decrypted bytes poll() cannot see
     char buffer[65536];
-    const ssize_t n = ::recv(c.fd, buffer, sizeof(buffer), 0);
+    const long n = RecvSome(c, buffer, sizeof(buffer));
     if (n > 0) {
       c.parser.Feed(std::string_view(buffer, static_cast<size_t>(n)));
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    closed = n < 0;
     break;
   }
   for (;;) {
@@ -256,8 +307,11 @@ void LoadRun::Service(Conn& c, short revents, int64_t now) {
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     c.connecting = false;
     if (err != 0) Break(c);
+    if (err == 0) (void)StartTls(c);  // a reconnection: drops the connection when it fails
   }
-  if (c.fd >= 0 && !c.connecting && (revents & (POLLIN | POLLERR | POLLHUP)) != 0) Read(c, now);
+  const bool readable = (revents & (POLLIN | POLLERR | POLLHUP)) != 0 ||
+                        (c.read_wants_write && (revents & POLLOUT) != 0);
+  if (c.fd >= 0 && !c.connecting && readable) Read(c, now);
   ExpireTimeouts(c, now);
   Flush(c);
 }
@@ -274,7 +328,7 @@ StatusOr<LoadResult> LoadRun::Run() {
   while (NowUs() < end_us_ && (o_.total_ops == 0 || out_.ok + out_.errors < o_.total_ops)) {
     for (size_t i = 0; i < conns_.size(); ++i) {
       const Conn& c = conns_[i];
-      const bool want_out = c.connecting || !c.out.empty();
+      const bool want_out = c.connecting || !c.out.empty() || c.read_wants_write;
       fds[i] = {c.fd, static_cast<short>(POLLIN | (want_out ? POLLOUT : 0)), 0};
     }
     if (::poll(fds.data(), fds.size(), kPollMs) < 0 && errno != EINTR) {
@@ -334,7 +388,7 @@ std::string RedisWriter::Key(const std::string& prefix, int client, uint64_t n) 
 std::string RedisWriter::Value(uint64_t n) { return "v" + std::to_string(n); }
 
 void RedisWriter::RunClient(int index) {
-  SentinelView sentinels(options_.sentinel_ports);
+  SentinelView sentinels(options_.sentinel_ports, kSentinelMasterName, options_.tls);
   std::unique_ptr<RedisClient> primary;
   int64_t asked_us = 0;
   const int64_t check_us = int64_t{options_.primary_check_ms} * 1000;
@@ -351,7 +405,7 @@ void RedisWriter::RunClient(int index) {
         auto port = sentinels.FirstHealthyPrimaryPort(options_.attempt_timeout_ms);
         asked_us = NowUs();
         if (port.ok() && (primary == nullptr || primary->port() != *port)) {
-          primary = std::make_unique<RedisClient>(*port);
+          primary = std::make_unique<RedisClient>(*port, "127.0.0.1", options_.tls);
         }
       }
       if (primary != nullptr) {
@@ -401,7 +455,7 @@ int64_t RedisWriter::LongestGapUs(int64_t from_us, int64_t to_us) const {
 
 StatusOr<std::vector<bool>> RedisWriter::ReadBack(int primary_port,
                                                   const std::vector<RedisAck>& acks) const {
-  RedisClient client(primary_port);
+  RedisClient client(primary_port, "127.0.0.1", options_.tls);
   std::vector<bool> present;
   present.reserve(acks.size());
   for (size_t start = 0; start < acks.size(); start += kReadBackBatch) {
@@ -445,8 +499,8 @@ StatusOr<int64_t> RedisWriter::LongestDurableGapUs(int primary_port, int64_t fro
 }
 
 StatusOr<std::vector<double>> MeasureLagMs(int primary_port, int replica_port, int samples,
-                                           int interval_ms) {
-  RedisClient primary(primary_port), replica(replica_port);
+                                           int interval_ms, std::shared_ptr<TlsContext> tls) {
+  RedisClient primary(primary_port, "127.0.0.1", tls), replica(replica_port, "127.0.0.1", tls);
   const std::string key = "duplex-lag-probe";
   std::vector<double> lags;
   for (int i = 0; i < samples; ++i) {

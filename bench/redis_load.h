@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "chaos/load_generator.h"
 #include "common/status.h"
+#include "replica/tls.h"
 
 namespace duplex::bench {
 
@@ -23,6 +25,9 @@ struct RedisLoadOptions : LoadShape {
   // Each request is SET then WAIT 1 0 in one write, OK once WAIT says a replica has it (the
   // counterpart of duplex's sync mode); latency runs to the WAIT reply.
   bool wait_replica = false;
+  // TLS on every connection (RedisPeerOptions::tls_dir): handshakes done before the clock
+  // starts, as a client's connection pool would. Null: plain TCP.
+  std::shared_ptr<TlsContext> tls = nullptr;
 };
 
 // One thread drives every connection with poll(), as RunLoad does. Fails only when the
@@ -39,7 +44,8 @@ struct RedisWriterOptions {
   // planned failover the old primary goes on acknowledging writes until Sentinel demotes it.
   int primary_check_ms = 0;
   std::string key_prefix = "w";
-  int ops_per_client = 0;  // 0: until Stop()
+  int ops_per_client = 0;                     // 0: until Stop()
+  std::shared_ptr<TlsContext> tls = nullptr;  // every connection TLS (servers and Sentinels)
 };
 
 // An acknowledged write: SET RedisWriter::Key(prefix, client, n) RedisWriter::Value(n). Kept
@@ -111,6 +117,7 @@ class RedisWriter {
 // the GET that showed it. An upper bound: the last GET's round trip is included. Meant to run
 // on its own thread while a load runs.
 StatusOr<std::vector<double>> MeasureLagMs(int primary_port, int replica_port, int samples,
-                                           int interval_ms);
+                                           int interval_ms,
+                                           std::shared_ptr<TlsContext> tls = nullptr);
 
 }  // namespace duplex::bench

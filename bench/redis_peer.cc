@@ -203,6 +203,11 @@ StatusOr<std::unique_ptr<RedisPeer>> RedisPeer::Start(const RedisPeerOptions& op
   std::unique_ptr<RedisPeer> peer(new RedisPeer(o));
   peer->server_binary_ = *server;
   peer->sentinel_binary_ = *sentinel;
+  if (!o.tls_dir.empty()) {
+    auto tls = TlsContext::Client({o.tls_dir + "/ca.crt", "", ""});
+    if (!tls.ok()) return tls.status();
+    peer->tls_ = std::move(tls).value();
+  }
   const char* const names[] = {"a", "b", "s1", "s2", "s3"};
   for (size_t i = 0; i < std::size(names); ++i) {
     Node n;
@@ -214,7 +219,7 @@ StatusOr<std::unique_ptr<RedisPeer>> RedisPeer::Start(const RedisPeerOptions& op
     n.config_path = o.dir + "/" + n.name + ".conf";
     n.log_path = o.dir + "/" + n.name + ".log";
     n.output_path = o.dir + "/" + n.name + ".out";
-    n.client = std::make_unique<RedisClient>(n.port);
+    n.client = std::make_unique<RedisClient>(n.port, "127.0.0.1", peer->tls_);
     fs::create_directories(o.dir + "/" + n.name, ec);
     peer->nodes_.push_back(std::move(n));
   }
@@ -239,13 +244,20 @@ Status RedisPeer::WriteConfigs() {
   for (const Node& n : nodes_) {
     std::ofstream out(n.config_path);
     out << "# Written by RedisPeer (bench/redis_peer.cc); Sentinel rewrites it on failovers.\n"
-        << "port " << n.port << "\nbind 127.0.0.1" << (n.address.empty() ? "" : " " + n.address)
+        << (options_.tls_dir.empty() ? "port " : "port 0\ntls-port ") << n.port
+        << "\nbind 127.0.0.1" << (n.address.empty() ? "" : " " + n.address)
         << "\nprotected-mode no\ndaemonize no\n"
         << "dir " << Quoted(options_.dir + "/" + n.name) << "\nlogfile " << Quoted(n.log_path)
         << "\n";
     // Redis rewrites its process title over its environment, where the lab's tags are read
     // (/proc/<pid>/environ): a tagged node keeps its title.
     if (!n.env.empty()) out << "set-proc-title no\n";
+    if (!options_.tls_dir.empty()) {
+      const std::string& d = options_.tls_dir;
+      out << "tls-cert-file " << Quoted(d + "/server.crt") << "\ntls-key-file "
+          << Quoted(d + "/server.key") << "\ntls-ca-cert-file " << Quoted(d + "/ca.crt")
+          << "\ntls-auth-clients no\ntls-replication yes\n";
+    }
     if (n.sentinel) {
       const std::string m = std::string(" ") + kSentinelMasterName;
       out << "sentinel monitor" << m << " 127.0.0.1 " << a.port << " 2\n"
@@ -414,7 +426,9 @@ Status RedisPeer::WaitReady(int timeout_ms) {
 }
 
 StatusOr<int> RedisPeer::PrimaryPort() {
-  if (sentinel_view_ == nullptr) sentinel_view_ = std::make_unique<SentinelView>(SentinelPorts());
+  if (sentinel_view_ == nullptr) {
+    sentinel_view_ = std::make_unique<SentinelView>(SentinelPorts(), kSentinelMasterName, tls_);
+  }
   return sentinel_view_->PrimaryPort(kQueryTimeoutMs);
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "replica/tls.h"
 
 namespace duplex::bench {
 
@@ -45,6 +46,11 @@ struct RedisPeerOptions {
   std::vector<std::vector<std::string>> node_env;
   std::vector<int> node_ports;
   int stop_grace_ms = 3000;  // SIGTERM, then SIGKILL after this long
+  // TLS: a directory with ca.crt, server.crt and server.key (WriteTlsFiles, replica/tls.h).
+  // Every node then listens on TLS only (port 0, tls-port), replication and the Sentinels'
+  // links speak TLS (tls-replication yes), and clients need no certificate (tls-auth-clients
+  // no, as duplex's client_certs none). "" = plain TCP everywhere.
+  std::string tls_dir;
 };
 
 class RedisPeer {
@@ -94,6 +100,9 @@ class RedisPeer {
   // Every process this peer runs now.
   std::vector<pid_t> Pids() const;
   const std::string& dir() const { return options_.dir; }
+  // The client context every connection to a node needs (trusting tls_dir's CA); null when
+  // the peer runs plain TCP.
+  const std::shared_ptr<TlsContext>& tls() const { return tls_; }
   const RedisPeerOptions& options() const { return options_; }
 
  private:
@@ -120,6 +129,7 @@ class RedisPeer {
   std::vector<Node> nodes_;  // servers a and b, then sentinels s1..s3
   std::unique_ptr<SentinelView> sentinel_view_;
   std::string server_binary_, sentinel_binary_;
+  std::shared_ptr<TlsContext> tls_;
   bool stopped_ = false;
 };
 

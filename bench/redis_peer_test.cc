@@ -18,6 +18,7 @@
 #include "bench/redis_load.h"
 #include "common/clock.h"
 #include "common/net.h"
+#include "replica/tls.h"
 
 namespace duplex::bench {
 namespace {
@@ -301,6 +302,53 @@ TEST(RedisPeer, RefusesADownAfterSentinelCannotKeep) {
   EXPECT_NE(peer.status().message().find("down_after_ms 100"), std::string::npos)
       << peer.status().message();
   EXPECT_FALSE(std::filesystem::exists(o.dir));
+}
+
+// A peer with TLS everywhere (tls_dir): the load with WAIT (so replication over TLS works),
+// the lag probe and the Sentinels' view all go through TLS; a plain client gets no answer.
+TEST(RedisPeerTls, ServesLoadAndReplicatesOverTlsOnly) {
+  ASSERT_TRUE(RedisPeer::EnsureInstalled().ok());
+  char dir[] = "/tmp/duplex-redis-peer-tls-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  auto files = WriteTlsFiles(std::string(dir) + "/tls", {});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  RedisPeerOptions po;
+  po.dir = std::string(dir) + "/peer";
+  po.tls_dir = std::string(dir) + "/tls";
+  auto peer = RedisPeer::Start(po);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  ASSERT_NE((*peer)->tls(), nullptr);
+  Status ready = (*peer)->WaitReady(30000);
+  ASSERT_TRUE(ready.ok()) << ready.ToString();
+  auto primary = (*peer)->PrimaryPort();
+  ASSERT_TRUE(primary.ok()) << primary.status().ToString();
+  const auto ports = (*peer)->ServerPorts();
+  const int replica = ports[0] == *primary ? ports[1] : ports[0];
+  RedisLoadOptions o;
+  o.port = *primary;
+  o.connections = 4;
+  o.seconds = 0.5;
+  o.wait_replica = true;
+  o.key_prefix = "tls";
+  o.tls = (*peer)->tls();
+  StatusOr<std::vector<double>> lag = std::vector<double>();
+  std::thread probe([&] { lag = MeasureLagMs(o.port, replica, 5, 20, o.tls); });
+  auto r = RunRedisLoad(o);
+  probe.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->ok, 0u);
+  EXPECT_EQ(r->errors, 0u) << r->first_error;
+  EXPECT_EQ(r->timeouts, 0u);
+  ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+  EXPECT_EQ(lag->size(), 5u);
+  RedisClient plain(*primary);
+  auto refused = plain.Command({"PING"}, 500);
+  EXPECT_FALSE(refused.ok() && refused->IsOk()) << "a plain client was answered on a TLS port";
+  std::printf("TLS SET+WAIT, 4 connections: %.0f acknowledged writes/s\n", r->ok / r->seconds);
+  (*peer)->Stop();
+  EXPECT_TRUE((*peer)->Pids().empty());
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir, ec);
 }
 
 TEST(RedisClient, NamesTheAddressWhenNothingListens) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "bench/figures.h"
@@ -11,6 +12,7 @@
 #include "bench/redis_peer.h"
 #include "bench/system.h"
 #include "common/clock.h"
+#include "replica/tls.h"
 
 namespace duplex::bench {
 namespace {
@@ -32,7 +34,9 @@ class RedisSystem final : public System {
       : options_(std::move(options)), fsync_every_write_(fsync_every_write) {}
   ~RedisSystem() override { Stop(); }
 
-  std::string Name() const override { return fsync_every_write_ ? "redis-fsync" : "redis"; }
+  std::string Name() const override {
+    return std::string(fsync_every_write_ ? "redis-fsync" : "redis") + (options_.tls ? "-tls" : "");
+  }
   std::string Describe() const override {
     std::string persistence = fsync_every_write_
                                   ? "an AOF on both servers, fsynced before each event-loop "
@@ -43,6 +47,10 @@ class RedisSystem final : public System {
            "1000, failover-timeout 2000: below 1000 ms Sentinel failed over back and forth "
            "under load, losing writes, as it reconnects to a server at most once a second); " +
            persistence +
+           (options_.tls ? "; TLS on every port, replication and Sentinel links included "
+                           "(port 0, tls-port, tls-replication yes, tls-auth-clients no), "
+                           "clients on TLS 1.3"
+                         : "; plain TCP") +
            "; clients follow Sentinel (asked after a failure and "
            "every 100 ms); standby lag measured by a probe (SET on the primary, GET on the "
            "replica until it shows)";
@@ -56,13 +64,13 @@ class RedisSystem final : public System {
     if (!primary.ok()) return primary.status();
     int replica = OtherPort(**peer, *primary);
     RedisLoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *primary,
-                        /*wait_replica=*/spec.sync};
+                        /*wait_replica=*/spec.sync, (*peer)->tls()};
     // The lag probe runs beside the load, sampling every 50 ms.
     int samples = std::max(1, static_cast<int>(spec.seconds * 1000 / 50) - 2);
     StatusOr<std::vector<double>> lag = std::vector<double>{};
     std::vector<pid_t> pids = (*peer)->Pids();
     double cpu_before = CpuSeconds(pids);
-    std::thread probe([&] { lag = MeasureLagMs(*primary, replica, samples, 50); });
+    std::thread probe([&] { lag = MeasureLagMs(*primary, replica, samples, 50, (*peer)->tls()); });
     auto result = RunRedisLoad(lo);
     probe.join();
     if (!result.ok()) return result.status();
@@ -141,13 +149,15 @@ class RedisSystem final : public System {
 
   StatusOr<MemoryTrial> Memory(uint64_t keys) override {
     // A pair of its own, empty, like duplex's.
-    RedisPeerOptions po = PeerOptions();
+    auto made = PeerOptions();
+    if (!made.ok()) return made.status();
+    RedisPeerOptions po = *made;
     po.dir = options_.scratch + "/memory";
     auto peer = RedisPeer::Start(po);
     if (!peer.ok()) return peer.status();
     auto primary = (*peer)->PrimaryPort();
     if (!primary.ok()) return primary.status();
-    RedisLoadOptions lo{BulkLoadShape(keys), *primary, /*wait_replica=*/false};
+    RedisLoadOptions lo{BulkLoadShape(keys), *primary, /*wait_replica=*/false, (*peer)->tls()};
     auto loaded = RunRedisLoad(lo);
     if (!loaded.ok()) return loaded.status();
     DUPLEX_RETURN_IF_ERROR(CheckBulkLoaded(keys, *loaded));
@@ -172,7 +182,9 @@ class RedisSystem final : public System {
  private:
   StatusOr<RedisPeer*> Peer() {
     if (peer_) return peer_.get();
-    RedisPeerOptions po = PeerOptions();
+    auto made = PeerOptions();
+    if (!made.ok()) return made.status();
+    RedisPeerOptions po = *made;
     po.dir = options_.scratch + "/pair";
     auto peer = RedisPeer::Start(po);
     if (!peer.ok()) return peer.status();
@@ -180,10 +192,22 @@ class RedisSystem final : public System {
     return peer_.get();
   }
 
-  RedisPeerOptions PeerOptions() const {
+  // With TLS, a CA and a server certificate for 127.0.0.1 (the same files duplex's side uses:
+  // WriteTlsFiles), written on first use.
+  StatusOr<RedisPeerOptions> PeerOptions() {
     RedisPeerOptions po;
     po.appendonly = fsync_every_write_;
     po.appendfsync = "always";
+    if (options_.tls) {
+      po.tls_dir = std::filesystem::absolute(options_.scratch + "/tls").string();
+      if (!tls_written_) {
+        std::error_code ec;
+        std::filesystem::remove_all(po.tls_dir, ec);
+        auto files = WriteTlsFiles(po.tls_dir, {});
+        if (!files.ok()) return files.status();
+        tls_written_ = true;
+      }
+    }
     return po;
   }
 
@@ -213,6 +237,7 @@ class RedisSystem final : public System {
     // the old primary keeps accepting writes for seconds before Sentinel demotes it.
     w.primary_check_ms = 100;
     w.key_prefix = kind + std::to_string(++trials_) + "-";
+    w.tls = p.tls();
     return w;
   }
 
@@ -227,6 +252,7 @@ class RedisSystem final : public System {
   bool fsync_every_write_;
   std::unique_ptr<RedisPeer> peer_;
   int trials_ = 0;
+  bool tls_written_ = false;
 };
 
 }  // namespace

@@ -68,6 +68,11 @@ struct Run {
   System* peer;  // null without --peer
   Figures figures;
   int failures = 0;
+  // --secure --peer redis: a second comparison in the same run, Redis with TLS (`second`)
+  // against Redis plain, its trials interleaved with duplex's.
+  System* second = nullptr;
+  System* second_peer = nullptr;
+  Figures second_figures{};
 
   bool Selected(const std::string& what) const {
     return options.what == "all" || options.what == what;
@@ -97,43 +102,58 @@ struct Run {
     if (!options.json) std::cerr << line << "\n";
   }
 
+  // The second comparison's sides, alternating as Sides does.
+  std::vector<std::pair<System*, Side>> SecondSides(int rep) {
+    std::vector<std::pair<System*, Side>> sides = {{second, Side::kDuplex},
+                                                   {second_peer, Side::kPeer}};
+    if (rep % 2 == 1) std::swap(sides[0], sides[1]);
+    return sides;
+  }
+
   void Replication() {
     for (int rep = 0; rep < Runs(3); ++rep) {
       for (const ReplicationCase& c : ReplicationCases()) {
         if (!Chosen(c.Name(), options.only)) continue;
-        std::string mode = c.sync ? "sync" : "async";
-        std::string key = c.Name() + "_";
-        std::string label = mode + ", " + std::to_string(c.clients) +
-                            (c.clients == 1 ? " client" : " clients") +
-                            (c.pipeline > 1 ? ", pipeline " + std::to_string(c.pipeline) : "");
-        std::string ran = c.sync ? "SET + WAIT 1 0" : "SET, replica attached";
-        figures.At(key + "writes_per_s", "writes/s, " + label, "1/s", Better::kHigher, ran);
-        figures.At(key + "latency_ms_p50", "latency p50, " + label, "ms", Better::kLower, ran);
-        figures.At(key + "latency_ms_p99", "latency p99, " + label, "ms", Better::kLower, ran);
-        figures.At(key + "cpu_us_per_write", "server CPU per write, " + label, "us", Better::kLower,
-                   ran + "; primary, replica, Sentinels");
-        if (c.pipeline == 1) {
-          figures.At(key + "lag_ms_p50", "standby lag p50, " + label, "ms", Better::kLower, ran);
-          figures.At(key + "lag_ms_p99", "standby lag p99, " + label, "ms", Better::kLower, ran);
-        }
-        for (auto [system, side] : Sides(rep)) {
-          Progress("  " + system->Name() + " replication " + label);
-          auto trial = system->Load({c.sync, c.clients, c.pipeline, options.seconds});
-          if (!Ok(trial, *system, "load " + label)) continue;
-          const LoadResult& r = trial->result;
-          figures.Add(key + "writes_per_s", side, r.seconds > 0 ? r.ok / r.seconds : 0);
-          figures.Add(key + "latency_ms_p50", side, Quantile(r.latency_ms, 0.50));
-          figures.Add(key + "latency_ms_p99", side, Quantile(r.latency_ms, 0.99));
-          if (r.ok > 0)
-            figures.Add(key + "cpu_us_per_write", side, trial->server_cpu_s * 1e6 / r.ok);
-          if (c.pipeline == 1) {
-            figures.Add(key + "lag_ms_p50", side, trial->lag_ms_p50);
-            figures.Add(key + "lag_ms_p99", side, trial->lag_ms_p99);
-          }
-          if (rep == 0 && c.pipeline == 1)
-            figures.AddSeries("latency, " + label, side, r.latency_ms);
-        }
+        // Which comparison goes first alternates too: both see the machine in both orders.
+        if (second != nullptr && rep % 2 == 1) LoadCase(second_figures, SecondSides(rep), c, rep);
+        LoadCase(figures, Sides(rep), c, rep);
+        if (second != nullptr && rep % 2 == 0) LoadCase(second_figures, SecondSides(rep), c, rep);
       }
+    }
+  }
+
+  // One replication case on each of `sides`, into `into`.
+  void LoadCase(Figures& into, const std::vector<std::pair<System*, Side>>& sides,
+                const ReplicationCase& c, int rep) {
+    std::string mode = c.sync ? "sync" : "async";
+    std::string key = c.Name() + "_";
+    std::string label = mode + ", " + std::to_string(c.clients) +
+                        (c.clients == 1 ? " client" : " clients") +
+                        (c.pipeline > 1 ? ", pipeline " + std::to_string(c.pipeline) : "");
+    std::string ran = c.sync ? "SET + WAIT 1 0" : "SET, replica attached";
+    into.At(key + "writes_per_s", "writes/s, " + label, "1/s", Better::kHigher, ran);
+    into.At(key + "latency_ms_p50", "latency p50, " + label, "ms", Better::kLower, ran);
+    into.At(key + "latency_ms_p99", "latency p99, " + label, "ms", Better::kLower, ran);
+    into.At(key + "cpu_us_per_write", "server CPU per write, " + label, "us", Better::kLower,
+            ran + "; primary, replica, Sentinels");
+    if (c.pipeline == 1) {
+      into.At(key + "lag_ms_p50", "standby lag p50, " + label, "ms", Better::kLower, ran);
+      into.At(key + "lag_ms_p99", "standby lag p99, " + label, "ms", Better::kLower, ran);
+    }
+    for (auto [system, side] : sides) {
+      Progress("  " + system->Name() + " replication " + label);
+      auto trial = system->Load({c.sync, c.clients, c.pipeline, options.seconds});
+      if (!Ok(trial, *system, "load " + label)) continue;
+      const LoadResult& r = trial->result;
+      into.Add(key + "writes_per_s", side, r.seconds > 0 ? r.ok / r.seconds : 0);
+      into.Add(key + "latency_ms_p50", side, Quantile(r.latency_ms, 0.50));
+      into.Add(key + "latency_ms_p99", side, Quantile(r.latency_ms, 0.99));
+      if (r.ok > 0) into.Add(key + "cpu_us_per_write", side, trial->server_cpu_s * 1e6 / r.ok);
+      if (c.pipeline == 1) {
+        into.Add(key + "lag_ms_p50", side, trial->lag_ms_p50);
+        into.Add(key + "lag_ms_p99", side, trial->lag_ms_p99);
+      }
+      if (rep == 0 && c.pipeline == 1) into.AddSeries("latency, " + label, side, r.latency_ms);
     }
   }
 
@@ -592,17 +612,20 @@ int RunSuite(const SuiteOptions& options) {
     std::cerr << "duplex bench: " << hosts.message() << "\n";
     return 2;
   }
-  if (options.secure && (options.what != "replication" || !options.peer.empty())) {
-    std::cerr << "duplex bench: --secure measures replication against the same pair without "
-                 "CURVE (it takes no --peer)\n";
+  if (options.secure && options.what != "replication") {
+    std::cerr << "duplex bench: --secure measures replication (the pair with CURVE and TLS "
+                 "against the same pair without; with --peer, Redis with TLS against Redis "
+                 "without), not "
+              << options.what << "\n";
     return 2;
   }
   if (options.what == "coordinator") return RunCoordinatorSuite(options, scratch);
   if (options.hosts == 2) return RunHostsSuite(options, scratch);
   // Plain links unless --secure: the figures compare with earlier runs and with Redis, whose
   // replication link is plain too.
-  DuplexSystem duplex({options.build_dir, scratch + "/duplex", options.secure});
-  std::unique_ptr<System> peer;
+  DuplexSystem duplex(
+      {options.build_dir, scratch + "/duplex", options.secure, "duplex", options.secure});
+  std::unique_ptr<System> peer, second, second_peer;
   if (options.secure) {
     peer = std::make_unique<DuplexSystem>(
         SystemOptions{options.build_dir, scratch + "/duplex-plain", false, "duplex-plain"});
@@ -613,11 +636,23 @@ int RunSuite(const SuiteOptions& options) {
       std::cerr << "duplex bench: " << installed.ToString() << "\n";
       return 1;
     }
-    peer = MakeRedisSystem({options.build_dir, scratch + "/redis"}, options.peer == "redis-fsync");
+    const bool fsync = options.peer == "redis-fsync";
+    if (options.secure) {
+      SystemOptions tls{options.build_dir, scratch + "/redis-tls", false, "redis-tls", true};
+      second = MakeRedisSystem(tls, fsync);
+      second_peer = MakeRedisSystem({options.build_dir, scratch + "/redis"}, fsync);
+    } else {
+      peer = MakeRedisSystem({options.build_dir, scratch + "/redis"}, fsync);
+    }
   }
-  Run run{options, duplex, peer.get(), {}, 0};
+  Run run{options, duplex, peer.get(), {}, 0, second.get(), second_peer.get(), {}};
   run.figures.Note("duplex", duplex.Describe());
   if (peer) run.figures.Note(peer->Name(), peer->Describe());
+  if (second) {
+    run.second_figures.SetName(second->Name());
+    run.second_figures.Note(second->Name(), second->Describe());
+    run.second_figures.Note(second_peer->Name(), second_peer->Describe());
+  }
   run.figures.Note("workload", "unique 16-byte keys, 32-byte values, loopback TCP, one machine");
   nlohmann::json upgrade;
   if (run.Selected("replication")) run.Replication();
@@ -627,6 +662,10 @@ int RunSuite(const SuiteOptions& options) {
   if (run.Selected("upgrade")) upgrade = run.Upgrade();
   duplex.Stop();
   if (peer) peer->Stop();
+  if (second) {
+    second->Stop();
+    second_peer->Stop();
+  }
 
   std::string peer_name = peer ? peer->Name() : "";
   nlohmann::json out = run.figures.Json(peer_name.empty() ? "peer" : peer_name);
@@ -637,6 +676,8 @@ int RunSuite(const SuiteOptions& options) {
     lost += static_cast<uint64_t>(Sum(run.figures.Find(key)));
   }
   out["lost_acknowledged_writes"] = lost;  // duplex, every trial of this run
+  // --secure --peer redis: Redis's own cost of TLS, measured in the same run.
+  if (second) out["redis_tls"] = run.second_figures.Json(second_peer->Name());
   if (!options.json_path.empty()) {
     std::ofstream(options.json_path) << out.dump(2) << "\n";
   }
@@ -644,6 +685,10 @@ int RunSuite(const SuiteOptions& options) {
     std::cout << out.dump(2) << "\n";
   } else {
     run.figures.PrintTable(std::cout, peer_name);
+    if (second) {
+      std::cout << "\n";
+      run.second_figures.PrintTable(std::cout, second_peer->Name());
+    }
     if (upgrade.is_object()) {
       std::cout << "rolling upgrade: " << upgrade.value("outcome", "") << " in "
                 << upgrade.value("duration_ms", 0.0) << " ms, longest gap "

@@ -29,8 +29,10 @@ struct SuiteOptions {
   int lab_first_host = 1;
   int first_port = 0;  // --hosts 2: ports from here on; 0 = free ports picked
   int trials = 5;      // coordinator: leader failovers (then one combined failure)
-  // replication: duplex with CURVE on its ZeroMQ links, and as the peer the same pair without
-  // (otherwise duplex runs plain links, as on loopback without a security: section).
+  // replication: duplex with CURVE on its ZeroMQ links and TLS on its client and HTTP ports,
+  // and as the peer the same pair without (otherwise duplex runs plain, as on loopback without
+  // a security: section). With a Redis peer, Redis with TLS against Redis without as well, its
+  // trials interleaved with duplex's ("redis_tls" in the JSON).
   bool secure = false;
 };
 

@@ -87,6 +87,10 @@ struct SystemOptions {
   std::string scratch;          // a directory of its own, emptied first
   bool curve = true;            // duplex: CURVE on its ZeroMQ links (FixtureOptions::curve)
   std::string name = "duplex";  // how the figures name this side
+  // duplex: TLS 1.3 on the client and HTTP ports, a client password and an admin token, as
+  // `duplex keys init --tls` writes them. Redis: TLS on every port and on its replication link
+  // (tls-port, tls-replication yes), the load generator speaking TLS.
+  bool tls = false;
 };
 
 // Redis without persistence; with `fsync_every_write`, both servers keep an AOF fsynced

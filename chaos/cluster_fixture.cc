@@ -22,6 +22,7 @@
 #include "common/subprocess.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
+#include "upgrade_coordinator/admin_http.h"
 
 namespace duplex {
 namespace fs = std::filesystem;
@@ -479,9 +480,8 @@ StatusOr<std::string> ClusterFixture::ReplicaHttpGet(const std::string& replica,
                                                      const std::string& path) const {
   for (const auto& r : config_.replicas) {
     if (r.name != replica) continue;
-    httplib::Client http(r.host, r.http_port);
-    http.set_connection_timeout(1, 0);
-    http.set_read_timeout(1, 0);
+    // HTTPS and the admin token when the config has them (security.tls.http, open_health).
+    httplib::Client http = AdminHttpClient(config_, r.host, r.http_port, 1000);
     auto res = http.Get(path);
     if (!res) return Unavailable("replica " + replica + " " + path + " does not answer");
     return res->body;

@@ -92,7 +92,8 @@ class ClusterFixture {
   // Sends sig to the replica's process (by the PID the coordinator reports).
   StatusOr<pid_t> SignalReplica(const std::string& replica, int sig) const;
 
-  // A GET on the replica's HTTP port ("/metrics"): the body, whatever the status code.
+  // A GET on the replica's HTTP port ("/metrics"): the body, whatever the status code. Over
+  // HTTPS and with the admin token when the config has them.
   StatusOr<std::string> ReplicaHttpGet(const std::string& replica, const std::string& path) const;
   // Replica /status JSON (counters) straight from the replica's HTTP port.
   StatusOr<nlohmann::json> ReplicaStatus(const std::string& replica) const;

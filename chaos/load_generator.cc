@@ -23,6 +23,37 @@ struct Connection {
   std::deque<std::pair<uint64_t, int64_t>> in_flight;  // (seq, sent_us)
 };
 
+// Opens every connection of the load: TLS handshakes done and the Auth frame queued, as the
+// options ask.
+Status Connect(const LoadOptions& o, std::mt19937_64& rng, std::vector<Connection>* conns) {
+  std::shared_ptr<TlsContext> tls;
+  std::string host;
+  if (!o.tls_ca_file.empty()) {
+    int port = 0;
+    DUPLEX_RETURN_IF_ERROR(ParseTcpEndpoint(o.endpoint, &host, &port));
+    auto ctx = TlsContext::Client({o.tls_ca_file, "", ""});
+    if (!ctx.ok()) return ctx.status();
+    tls = std::move(ctx).value();
+  }
+  for (auto& c : *conns) {
+    auto fd = ConnectTcp(o.endpoint, o.timeout_ms);
+    if (!fd.ok()) return fd.status();
+    c.stream = std::make_unique<FrameStream>(*fd, kFrameBytesMax);
+    c.client_id = rng() | 1;
+    if (tls != nullptr) {
+      auto session = TlsSession::Connect(*tls, *fd, host);
+      if (!session.ok()) return session.status();
+      Status shaken = (*session)->Handshake(o.timeout_ms);
+      if (!shaken.ok()) {
+        return Unavailable("load connection to " + o.endpoint + ": " + shaken.message());
+      }
+      c.stream->UseTls(std::move(session).value());
+    }
+    if (!o.password.empty()) c.stream->Queue(EncodeFrame(Auth{c.client_id, o.password}));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string KeyName(const std::string& prefix, uint64_t n, int key_bytes) {
@@ -37,12 +68,7 @@ std::string KeyName(const std::string& prefix, uint64_t n, int key_bytes) {
 StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   std::mt19937_64 rng(std::random_device{}());
   std::vector<Connection> conns(static_cast<size_t>(o.connections));
-  for (auto& c : conns) {
-    auto fd = ConnectTcp(o.endpoint, o.timeout_ms);
-    if (!fd.ok()) return fd.status();
-    c.stream = std::make_unique<FrameStream>(*fd, kFrameBytesMax);
-    c.client_id = rng() | 1;
-  }
+  DUPLEX_RETURN_IF_ERROR(Connect(o, rng, &conns));
   std::string value(static_cast<size_t>(o.value_bytes), 'x');
   SteadyClock clock;
   uint64_t next_key = 0;
@@ -75,13 +101,14 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
       Connection& c = conns[i];
       if (fds[i].revents & POLLOUT) c.stream->Flush();
       if (fds[i].revents & ~POLLOUT) c.stream->Read();
-      if (!c.stream->status().ok()) {
-        return Unavailable("load connection to " + o.endpoint + ": " +
-                           c.stream->status().message());
-      }
+      // Frames first: a refusal (WRONGPASS) arrives just before the replica closes.
       while (auto bytes = c.stream->NextFrame()) {
         auto frame = DecodeFrame(*bytes, kFrameBytesMax);
         auto* reply = frame.ok() ? std::get_if<ClientReply>(&*frame) : nullptr;
+        if (reply != nullptr && reply->request_seq == 0 && reply->response.code != Code::kOk) {
+          // Seq 0: the replica refused the connection's Auth (WRONGPASS).
+          return Unavailable("load connection to " + o.endpoint + ": " + reply->response.message);
+        }
         if (reply == nullptr || c.in_flight.empty() ||
             reply->request_seq != c.in_flight.front().first) {
           continue;
@@ -95,6 +122,10 @@ StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
         }
         c.in_flight.pop_front();
         if (now < end) send(c);
+      }
+      if (!c.stream->status().ok()) {
+        return Unavailable("load connection to " + o.endpoint + ": " +
+                           c.stream->status().message());
       }
       // A request lost (e.g. to a dying replica) would stall this connection: time it out.
       while (check_timeouts && !c.in_flight.empty() &&

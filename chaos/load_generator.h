@@ -1,7 +1,8 @@
 // LoadGenerator: many client connections driven from one thread, each with a
 // bounded number of requests in flight (1 = unpipelined), the way
 // redis-benchmark drives Redis. For throughput and latency figures; it speaks
-// the same protocol as Client (client id, request seq) but does not fail over.
+// the same protocol as Client (client id, request seq, TLS and AUTH when asked) but does
+// not fail over.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,11 @@ struct LoadShape {
 
 struct LoadOptions : LoadShape {
   std::string endpoint;  // the active
+  // TLS on the client port (security.tls.client_port): the CA that signed the replicas'
+  // certificate; "" = plain TCP. Every connection completes its handshake before the clock
+  // starts, as a client's connection pool would.
+  std::string tls_ca_file;
+  std::string password;  // sent in an Auth frame first on every connection when set
 };
 
 struct LoadResult {

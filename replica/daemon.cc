@@ -173,7 +173,7 @@ class Daemon final : public ActionSink {
 
   Status Start() {
     clients_.SetLimits({options_.client_connections_max, options_.client_idle_timeout_ms,
-                        options_.client_partial_frame_ms});
+                        options_.client_partial_frame_ms, options_.client_input_bytes_max});
     DUPLEX_RETURN_IF_ERROR(SetClientAccess());
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
@@ -253,12 +253,14 @@ class Daemon final : public ActionSink {
     return Status::Ok();
   }
 
-  // /role, /status and /metrics, over HTTPS when the options ask.
+  // /role, /status and /metrics, over HTTPS when the options ask; behind the admin token when
+  // one is given (the health pages only when not open_health).
   Status StartHttp() {
     auto server = MakeHttpServer(options_.tls && options_.tls_http ? &*options_.tls : nullptr);
     if (!server.ok()) return server.status();
     http_ = std::move(server).value();
-    routes_ = std::make_unique<HttpRoutes>(http_.get(), HttpAccess{}, refused_.get());
+    routes_ = std::make_unique<HttpRoutes>(
+        http_.get(), HttpAccess{options_.admin_token, options_.open_health}, refused_.get());
     routes_->Get("/role", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(published_.mu);
       res.status = published_.serving ? 200 : 503;
@@ -460,6 +462,7 @@ class Daemon final : public ActionSink {
     c.client_connections_refused = clients.refused_full;
     c.client_closed_idle = clients.closed_idle;
     c.client_closed_partial_frame = clients.closed_partial;
+    c.client_closed_input_bytes = clients.closed_input_bytes;
     c.zmq_messages_refused_parts = zmq_parts_refused_;
     c.http_bodies_refused = http_bodies_refused_.load();
     c.client_connections_open = clients_.connections();

@@ -39,6 +39,10 @@ void AddLimitFlags(CLI::App& app, DaemonOptions* o) {
   app.add_option("--client-partial-frame-ms", o->client_partial_frame_ms,
                  "a client connection leaving a frame unfinished this long is closed")
       ->check(positive);
+  app.add_option("--client-input-bytes-max", o->client_input_bytes_max,
+                 "bytes of unfinished frames across client connections; above it the "
+                 "connections holding the most are closed")
+      ->check(positive);
   app.add_option("--zmq-parts-max", o->zmq_parts_max,
                  "parts per ZeroMQ message; a message of more is dropped unread")
       ->check(CLI::Range(size_t{3}, size_t{64}));  // zmq_util.h's kZmqPartsMaxLimit
@@ -111,7 +115,8 @@ Status ApplyLinkFlags(const std::string& coordinators, const CurveFlags& curve, 
 // --curve-* flags, applied first) and ask clients for a password or a client certificate.
 struct AccessFlags {
   std::string cert_file, key_file, ca_file, client_certs = "none", password_file;
-  bool tls_client_port = false, tls_http = false;
+  std::string admin_token_file;
+  bool tls_client_port = false, tls_http = false, open_health = true;
 
   void Add(CLI::App& app) {
     app.add_option("--tls-cert", cert_file, "TLS certificate (PEM) of the client and HTTP ports");
@@ -123,6 +128,11 @@ struct AccessFlags {
     app.add_flag("--tls-http", tls_http, "TLS (HTTPS) on the HTTP port");
     app.add_option("--client-password-file", password_file,
                    "clients must send this password in an AUTH frame first (file mode 0600)");
+    app.add_option("--admin-token-file", admin_token_file,
+                   "the HTTP port's routes need this bearer token (file mode 0600)");
+    app.add_option("--open-health", open_health,
+                   "with --admin-token-file: whether GET /role, /status and /metrics stay open "
+                   "(true, the default) or need the token too (false)");
   }
 
   Status Apply(DaemonOptions* o) const {
@@ -141,6 +151,12 @@ struct AccessFlags {
       if (!password.ok()) return password.status();
       o->client_password = *password;
     }
+    if (!admin_token_file.empty()) {
+      auto token = ReadSecretFile(admin_token_file, "--admin-token-file");
+      if (!token.ok()) return token.status();
+      o->admin_token = *token;
+    }
+    o->open_health = open_health;
     std::vector<std::string> missing;
     if (!o->curve.on()) missing.push_back("security.public_keys (CURVE keys of every member)");
     const bool certs_required =

@@ -1,9 +1,12 @@
 // The replica's flags as ReplicaMain reads them: --coordinator names one coordinator or
-// several, and a bad list is refused before anything starts.
+// several, and a bad list is refused before anything starts; a token file others may read
+// is refused too.
 #include "replica/replica_main.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -94,6 +97,43 @@ TEST(ReplicaMainFlags, ABadCoordinatorListStopsTheReplicaBeforeItStarts) {
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("replica a not started: --coordinator: item 2 is empty"), std::string::npos)
       << err;
+}
+
+// The HTTP port's token file is read like every secret: readable by others, it is refused,
+// naming the flag and the file, before anything binds.
+TEST(ReplicaMainFlags, AnAdminTokenFileOthersMayReadStopsTheReplica) {
+  const std::string token = ::testing::TempDir() + "replica-main-test-admin.token";
+  std::ofstream(token) << "secret\n";
+  std::filesystem::permissions(token, std::filesystem::perms::owner_read |
+                                          std::filesystem::perms::owner_write |
+                                          std::filesystem::perms::group_read);
+  std::vector<std::string> args = {"kv",
+                                   "--name",
+                                   "a",
+                                   "--port",
+                                   "1",
+                                   "--client-port",
+                                   "2",
+                                   "--http-port",
+                                   "3",
+                                   "--data-dir",
+                                   "/nonexistent/never-created",
+                                   "--coordinator",
+                                   "tcp://127.0.0.1:7401",
+                                   "--admin-token-file",
+                                   token,
+                                   "--open-health",
+                                   "false"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStderr();
+  int code = ReplicaMain(static_cast<int>(argv.size()), argv.data(), kv::MakeKvProcessor("1.0.0"));
+  std::string err = ::testing::internal::GetCapturedStderr();
+  std::filesystem::remove(token);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("replica a not started"), std::string::npos) << err;
+  EXPECT_NE(err.find("--admin-token-file"), std::string::npos) << err;
+  EXPECT_NE(err.find(token), std::string::npos) << err;
 }
 
 }  // namespace

@@ -11,10 +11,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -49,6 +53,9 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   // A partial write's buffer may move between calls (FrameStream appends to its string).
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+  // One recv() per burst instead of two per record (its header, then its body): a request
+  // is a record of its own. Bytes read ahead are invisible to poll(): Pending() counts them.
+  SSL_CTX_set_read_ahead(ctx, 1);
   return ctx;
 }
 
@@ -202,13 +209,36 @@ TlsSession::Io TlsSession::Read(char* buffer, size_t size) {
   return Result(n, "read");
 }
 
+Status TlsSession::Handshake(int timeout_ms) {
+  SSL* ssl = static_cast<SSL*>(ssl_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    ERR_clear_error();
+    Io io = Result(SSL_do_handshake(ssl), "handshake");
+    if (io.state == State::kOk) return Status::Ok();
+    if (io.state != State::kWantRead && io.state != State::kWantWrite) {
+      return Unavailable(io.error.empty() ? "tls handshake: connection closed" : io.error);
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Unavailable("tls handshake: no answer within " + std::to_string(timeout_ms) + " ms");
+    }
+    pollfd p{SSL_get_fd(ssl), static_cast<short>(io.state == State::kWantRead ? POLLIN : POLLOUT),
+             0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      return IOError(std::string("tls handshake: poll: ") + std::strerror(errno));
+    }
+  }
+}
+
 TlsSession::Io TlsSession::Write(const char* data, size_t size) {
   ERR_clear_error();
   int n = SSL_write(static_cast<SSL*>(ssl_), data, static_cast<int>(size));
   return Result(n, "write");
 }
 
-bool TlsSession::Pending() const { return SSL_pending(static_cast<SSL*>(ssl_)) > 0; }
+bool TlsSession::Pending() const { return SSL_has_pending(static_cast<SSL*>(ssl_)) == 1; }
 
 bool TlsSession::PeerCertified() const {
   SSL* ssl = static_cast<SSL*>(ssl_);

@@ -74,9 +74,14 @@ class TlsSession {
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
 
+  // Completes the handshake now, waiting for the session's socket at most timeout_ms: for a
+  // client that connects before it measures (the load generators). Errors name the TLS alert
+  // or the certificate's fault, or say that it timed out.
+  Status Handshake(int timeout_ms);
+
   Io Read(char* buffer, size_t size);
   Io Write(const char* data, size_t size);
-  // Decrypted bytes held inside the session: poll() does not see them.
+  // Bytes held inside the session, decrypted or read ahead: poll() does not see them.
   bool Pending() const;
   // The peer presented a certificate that verified against the CA.
   bool PeerCertified() const;

@@ -5,7 +5,9 @@
 // HTTPS verified with the CA. On the client port a request before AUTH gets NOAUTH, a wrong
 // password is refused and counted, the right one is served. A coordinator that would bind a
 // non-loopback address without keys and a token refuses to start, before binding anything.
-// Ports 43000-43999 on 127.0.0.1.
+// The replicas' HTTP ports: with the admin token and open_health false, every route (health
+// pages included) needs the token; with open_health, only /routes does.
+// Ports 43000-43999 and 46000-46999 on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -15,6 +17,8 @@
 #include <thread>
 
 #include "chaos/cluster_fixture.h"
+#include "chaos/load_generator.h"
+#include "common/net.h"
 #include "common/subprocess.h"
 #include "replica/client.h"
 #include "replica/tls.h"
@@ -56,11 +60,13 @@ class SecureCluster : public ::testing::Test {
     WriteSecret(keys_ + "/client.password", kPassword);
     FixtureOptions options;
     options.dir = dir_;
-    options.port_first = 43100;
-    options.port_last = 43999;
+    options.port_first = port_first_;
+    options.port_last = port_last_;
     const std::string keys = keys_;
-    options.configure = [keys](ClusterConfig* c) {
+    const bool open_health = open_health_;
+    options.configure = [keys, open_health](ClusterConfig* c) {
       c->security.admin_token_file = keys + "/admin.token";
+      c->security.open_health = open_health;
       c->security.client_password_file = keys + "/client.password";
       TlsConfig tls;
       tls.cert_file = keys + "/tls/server.crt";
@@ -93,8 +99,42 @@ class SecureCluster : public ::testing::Test {
   }
   const ClusterConfig& config() const { return cluster_->config(); }
 
+  // A GET on a replica's HTTP port over HTTPS verified with the CA; `token` "" sends none.
+  httplib::Result ReplicaGet(const ReplicaConfig& r, const std::string& path,
+                             const std::string& token) const {
+    httplib::Client http("https://" + r.host + ":" + std::to_string(r.http_port));
+    http.set_ca_cert_path((keys_ + "/tls/ca.crt").c_str());
+    http.enable_server_certificate_verification(true);
+    http.set_connection_timeout(std::chrono::seconds(2));
+    http.set_read_timeout(std::chrono::seconds(5));
+    if (!token.empty()) http.set_bearer_token_auth(token.c_str());
+    return http.Get(path.c_str());
+  }
+
+  bool open_health_ = true;
+  int port_first_ = 43100, port_last_ = 43999;
   std::string dir_, keys_;
   std::unique_ptr<ClusterFixture> cluster_;
+};
+
+// The same cluster with security.open_health false: the replicas get the token file from their
+// agent, and their health pages close too.
+class ClosedHealthCluster : public SecureCluster {
+ protected:
+  ClosedHealthCluster() {
+    open_health_ = false;
+    port_first_ = 46100;
+    port_last_ = 46499;
+  }
+};
+
+// The same cluster as SecureCluster on ports of its own (a test added with the replicas' token).
+class OpenHealthCluster : public SecureCluster {
+ protected:
+  OpenHealthCluster() {
+    port_first_ = 46500;
+    port_last_ = 46999;
+  }
 };
 
 TEST_F(SecureCluster, AdminApiRefusesEveryRouteWithoutTheToken) {
@@ -212,6 +252,89 @@ TEST_F(SecureCluster, ClientPortNeedsAuthAndTheRightPassword) {
   }
   EXPECT_EQ(password, 1u);
   EXPECT_GE(noauths, 1u);
+}
+
+TEST_F(OpenHealthCluster, ReplicaHealthPagesStayOpenAndTheirRouteListNeedsTheToken) {
+  ASSERT_NE(cluster_, nullptr);
+  for (const ReplicaConfig& r : config().replicas) {
+    for (const std::string path : {"/role", "/status", "/metrics"}) {
+      auto res = ReplicaGet(r, path, "");
+      ASSERT_TRUE(res) << r.name << " " << path << ": " << httplib::to_string(res.error());
+      EXPECT_NE(res->status, 401) << r.name << " " << path << " is an open health page";
+    }
+    auto routes = ReplicaGet(r, "/routes", "");
+    ASSERT_TRUE(routes) << r.name << ": " << httplib::to_string(routes.error());
+    EXPECT_EQ(routes->status, 401) << r.name << " /routes without the token: " << routes->body;
+    routes = ReplicaGet(r, "/routes", kToken);
+    ASSERT_TRUE(routes) << r.name << ": " << httplib::to_string(routes.error());
+    EXPECT_EQ(routes->status, 200) << r.name << " /routes with the token: " << routes->body;
+  }
+}
+
+// The benchmarks' load generator over TLS with the password (bench replication --secure).
+TEST_F(OpenHealthCluster, TheLoadGeneratorSpeaksTlsAndAuth) {
+  ASSERT_NE(cluster_, nullptr);
+  auto active = cluster_->ActiveName();
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  LoadOptions o;
+  for (const ReplicaConfig& r : config().replicas) {
+    if (r.name == *active) o.endpoint = TcpEndpoint(r.host, r.client_port);
+  }
+  o.connections = 4;
+  o.seconds = 0.3;
+  o.tls_ca_file = keys_ + "/tls/ca.crt";
+  o.password = kPassword;
+  auto load = RunLoad(o);
+  ASSERT_TRUE(load.ok()) << load.status().ToString();
+  EXPECT_GT(load->ok, 0u);
+  EXPECT_EQ(load->errors + load->timeouts, 0u) << load->first_error;
+  o.password = "guess";
+  auto refused = RunLoad(o);
+  ASSERT_FALSE(refused.ok()) << "a wrong password was served";
+  EXPECT_NE(refused.status().message().find("WRONGPASS"), std::string::npos)
+      << refused.status().ToString();
+}
+
+TEST_F(ClosedHealthCluster, ReplicaHttpRoutesAllNeedTheToken) {
+  ASSERT_NE(cluster_, nullptr);
+  for (const ReplicaConfig& r : config().replicas) {
+    // The replica lists its routes (with the token): a route added later is tried here too.
+    auto listed = ReplicaGet(r, "/routes", kToken);
+    ASSERT_TRUE(listed) << r.name << ": " << httplib::to_string(listed.error());
+    ASSERT_EQ(listed->status, 200) << r.name << ": " << listed->body;
+    nlohmann::json routes = nlohmann::json::parse(listed->body);
+    ASSERT_GE(routes.size(), 4u) << routes.dump();  // /role, /status, /metrics, /routes
+    uint64_t missing = 0, wrong = 0;
+    for (const auto& route : routes) {
+      ASSERT_EQ(route["method"], "GET") << r.name << " serves only reads: " << routes.dump();
+      const std::string path = route["path"];
+      for (const std::string& token : {std::string(), std::string("wrong-token")}) {
+        auto res = ReplicaGet(r, path, token);
+        ASSERT_TRUE(res) << r.name << " " << path << ": " << httplib::to_string(res.error());
+        EXPECT_EQ(res->status, 401) << r.name << " " << path << " token '" << token << "'";
+        EXPECT_NE(res->body.find("\"error\""), std::string::npos) << res->body;
+        ++(token.empty() ? missing : wrong);
+      }
+      auto res = ReplicaGet(r, path, kToken);
+      ASSERT_TRUE(res) << r.name << " " << path << ": " << httplib::to_string(res.error());
+      EXPECT_NE(res->status, 401) << r.name << " " << path << " with the token: " << res->body;
+    }
+    // Counted by the replica, on its /metrics (read with the token).
+    auto metrics = ReplicaGet(r, "/metrics", kToken);
+    ASSERT_TRUE(metrics) << r.name << ": " << httplib::to_string(metrics.error());
+    EXPECT_EQ(Refused(metrics->body, "admin_token_missing"), missing) << metrics->body;
+    EXPECT_EQ(Refused(metrics->body, "admin_token_wrong"), wrong) << metrics->body;
+  }
+  // The harness's own path (the config's token file): the replica's status and the pair.
+  for (const ReplicaConfig& r : config().replicas) {
+    auto status = cluster_->ReplicaStatus(r.name);
+    EXPECT_TRUE(status.ok()) << r.name << ": " << status.status().ToString();
+  }
+  DUPLEX_ASSERT_OK(cluster_->WaitReady(10000));
+  // The coordinator's health pages are closed too.
+  auto res = Admin("").Get("/status");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 401) << res->body;
 }
 
 TEST(ProtectedMode, CoordinatorOnANonLoopbackAddressRefusesToStartBeforeBinding) {

@@ -32,11 +32,13 @@ void AddLimitArgs(const LimitsConfig& l, std::vector<std::string>* args) {
       args->end(),
       {"--client-connections-max", n(l.client_connections_max), "--client-idle-timeout-ms",
        n(l.client_idle_timeout_ms), "--client-partial-frame-ms", n(l.client_partial_frame_ms),
-       "--zmq-parts-max", n(l.zmq_parts_max), "--http-body-bytes-max", n(l.http_body_bytes_max),
-       "--epoch-step-max", n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
+       "--client-input-bytes-max", n(l.client_input_bytes_max), "--zmq-parts-max",
+       n(l.zmq_parts_max), "--http-body-bytes-max", n(l.http_body_bytes_max), "--epoch-step-max",
+       n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
 }
 
-// The replica's TLS and client-credential flags (replica_main.cc), from security:.
+// The replica's TLS, client-credential and admin-token flags (replica_main.cc), from
+// security:.
 std::vector<std::string> ClientAccessArgs(const ClusterConfig& c) {
   std::vector<std::string> args;
   if (const auto& tls = c.security.tls; tls && (tls->client_port || tls->http)) {
@@ -49,6 +51,12 @@ std::vector<std::string> ClientAccessArgs(const ClusterConfig& c) {
   }
   if (!c.security.client_password_file.empty()) {
     args.insert(args.end(), {"--client-password-file", c.security.client_password_file});
+  }
+  // The HTTP port's routes behind the admin token, as the coordinator's (health pages open only
+  // with open_health).
+  if (!c.security.admin_token_file.empty()) {
+    args.insert(args.end(), {"--admin-token-file", c.security.admin_token_file, "--open-health",
+                             c.security.open_health ? "true" : "false"});
   }
   return args;
 }
@@ -176,6 +184,21 @@ bool AgentLinks::AllStopped() const {
 }
 
 // One replica: what the coordinator believed against what its agent says now.
+SplitEvents SplitFinalExits(const std::vector<ProcessEvent>& events) {
+  SplitEvents out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const ProcessEvent& e = events[i];
+    bool later = false;
+    for (size_t j = i + 1; j < events.size(); ++j) later = later || events[j].replica == e.replica;
+    if (e.kind == ProcessEvent::Kind::kExited && !later) {
+      out.final_exits.push_back(e.replica);
+    } else {
+      out.in_order.push_back(e);
+    }
+  }
+  return out;
+}
+
 void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<ProcessEvent>* events) {
   const std::string& name = t.spec.replica;
   const bool believed_running = t.known == Known::kRunning;

@@ -63,6 +63,20 @@ std::string CoordinatorArg(const std::vector<std::string>& args) {
   return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
 }
 
+TEST(SplitFinalExits, LastExitsGoTogetherAndAnExitBeforeARestartKeepsItsPlace) {
+  using K = ProcessEvent::Kind;
+  const SplitEvents split = SplitFinalExits({{K::kExited, "a", 100},
+                                             {K::kExited, "b", 200},
+                                             {K::kStarted, "b", 201},
+                                             {K::kExited, "c", 300}});
+  ASSERT_EQ(split.in_order.size(), 2u);
+  EXPECT_EQ(split.in_order[0].kind, K::kExited);
+  EXPECT_EQ(split.in_order[0].replica, "b");
+  EXPECT_EQ(split.in_order[1].kind, K::kStarted);
+  EXPECT_EQ(split.in_order[1].pid, 201);
+  EXPECT_EQ(split.final_exits, (std::vector<std::string>{"a", "c"}));
+}
+
 TEST(ReplicaArgs, AReplicaOfOneCoordinatorIsToldItsEndpoint) {
   ClusterConfig config = TwoHosts();
   EXPECT_EQ(CoordinatorArg(ReplicaArgs(config, config.replicas[0])), "tcp://127.0.3.1:7401");
@@ -293,6 +307,30 @@ TEST(ReplicaArgs, AReplicaIsToldEveryLimitUnderItsConfigName) {
   EXPECT_EQ(value("--zmq-parts-max"), "8");
   EXPECT_EQ(value("--http-body-bytes-max"), "1048576");
   EXPECT_EQ(value("--admin-jobs-max"), "8");
+}
+
+// The replica's HTTP port takes the admin token and open_health from security:, as the
+// coordinator's does; without a token file it is told neither.
+TEST(ReplicaArgs, AReplicaIsToldTheAdminTokenFileAndWhetherHealthIsOpen) {
+  ClusterConfig config = TwoHosts();
+  auto has = [](const std::vector<std::string>& args, const std::string& flag) {
+    return std::find(args.begin(), args.end(), flag) != args.end();
+  };
+  std::vector<std::string> args = ReplicaArgs(config, config.replicas[0]);
+  EXPECT_FALSE(has(args, "--admin-token-file"));
+  EXPECT_FALSE(has(args, "--open-health"));
+  config.security.admin_token_file = "/keys/admin.token";
+  config.security.open_health = false;
+  args = ReplicaArgs(config, config.replicas[1]);
+  auto value = [&](const std::string& flag) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
+  };
+  EXPECT_EQ(value("--admin-token-file"), "/keys/admin.token");
+  EXPECT_EQ(value("--open-health"), "false");
+  config.security.open_health = true;
+  args = ReplicaArgs(config, config.replicas[1]);
+  EXPECT_EQ(value("--open-health"), "true");
 }
 
 }  // namespace
