@@ -400,6 +400,20 @@ class RocksStore final : public Store {
     return FromRocks(checkpoint->CreateCheckpoint(dir), "checkpoint into " + dir);
   }
 
+  Status FlushAndCompact(bool compact) override {
+    Status s = FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush");
+    for (auto* cf : handles_) {
+      if (!s.ok() || !compact) break;
+      s = FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr),
+                    "compact");
+    }
+    // A flush or compaction returns once its result is installed, while its job goes on to
+    // delete the files it made obsolete: pausing waits for every background job to end.
+    db_->PauseBackgroundWork();
+    db_->ContinueBackgroundWork();
+    return s;
+  }
+
   StatusOr<StateDigest> Digest() const override {
     StateDigester digester;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,9 @@ class Processes {
   void Down(Replica& r);
   void ExitLater(const Replica& r);
   void Observe(const Replica& r);
+  // The store's flushes and compactions, as events (see OpenStore).
+  void ScheduleCompaction(const Replica& r);
+  void Compact(const std::string& name, int32_t pid);
   void Flush(Replica& r);
   void Do(Replica& r, Offload& a);
   void Do(Replica& r, ToClient& a);
@@ -123,9 +127,21 @@ class Processes {
   std::unique_ptr<rocksdb::Env> env_;  // the machines' disks: declared first, freed last
   std::map<std::string, Replica> replicas_;
   int32_t next_pid_ = 100;
+  // When the stores flush and compact: a stream of its own, so that the main stream's
+  // draws (and with them every fault) stay what they were before compactions ran.
+  Rng compaction_rng_;
   std::map<std::string, int64_t> frozen_until_;  // by replica: its host frozen until then
   uint64_t sessions_expired_ = 0;                // by processes gone
-  std::map<std::string, nlohmann::json> replica_state_;
+  // What Observe samples of a replica, compared each loop turn; JSON only when it changed.
+  struct Observed {
+    bool alive = false;
+    std::string role;
+    uint64_t epoch = 0;
+    std::string version;
+    Version cluster_version;
+    bool operator==(const Observed&) const = default;
+  };
+  std::map<std::string, std::optional<Observed>> replica_state_;  // by replica: last sampled
   std::vector<nlohmann::json> replica_events_;
 };
 
