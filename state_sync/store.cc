@@ -1,9 +1,12 @@
 #include "state_sync/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <cstdarg>
 
 #include "common/assert.h"
 #include "state_sync/wire_codec.h"
@@ -502,11 +505,24 @@ std::string SessionKey(uint64_t client_id) {
   return std::string(1, kSessionPrefix) + Be64(client_id);
 }
 
+namespace {
+
+// Where a store without an info LOG (StoreOptions::info_log) logs: nowhere, unformatted.
+class NullLogger final : public rocksdb::Logger {
+ public:
+  NullLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::FATAL_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*args*/) override {}
+};
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   if (options.env != nullptr) db_options.env = options.env;
+  if (!options.info_log) db_options.info_log = std::make_shared<NullLogger>();
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.memtable_bytes;  // why small: StoreOptions
   cf_options.max_write_buffer_number = 4;

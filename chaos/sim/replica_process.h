@@ -19,6 +19,7 @@
 #include "chaos/hooks/fault_fs.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/network.h"
+#include "chaos/sim/power_trip.h"
 #include "replica/replica_core.h"
 #include "state_sync/store.h"
 
@@ -29,6 +30,9 @@ struct Replica {
   // Its disk: the run's in-memory file system seen through a fault layer that holds
   // unsynced writes (dropped by a power cut) and can fail writes. Outlives the process.
   std::shared_ptr<FaultFileSystem> fs;
+  // The store's view of the disk: fs, through a layer that can cut the power at a given
+  // write (one inside a flush or compaction).
+  std::shared_ptr<PowerTrip> trip;
   std::unique_ptr<rocksdb::Env> env;
   std::string name;
   bool up = false;
@@ -91,7 +95,7 @@ class Processes {
   void OnReplica(const std::string& name, const std::function<void(ReplicaCore&)>& fn);
   // Each loop turn: every running process ticks, and its state is observed.
   void Tick();
-  // The faults stop: no process paused, every disk healthy.
+  // The faults stop: no process paused, every disk healthy, no power cut in a compaction.
   void HealAll();
 
   // A replica machine's wall clock: simulated time, plus its skew and any jumps. Leases
@@ -100,6 +104,8 @@ class Processes {
   int64_t WallMs(const std::string& replica) const;
   // Client sessions the replicas expired, by processes gone and alive.
   uint64_t SessionsExpired() const;
+  // Power cuts that fell inside a flush or compaction.
+  uint64_t compaction_power_cuts() const { return compaction_power_cuts_; }
   // The replicas' own record of what they were (role, epoch, version, enabled cluster
   // version), one event per change: unlike the coordinator's view, never stale.
   const std::vector<nlohmann::json>& replica_events() const { return replica_events_; }
@@ -130,6 +136,8 @@ class Processes {
   // When the stores flush and compact: a stream of its own, so that the main stream's
   // draws (and with them every fault) stay what they were before compactions ran.
   Rng compaction_rng_;
+  uint64_t compaction_power_cuts_ = 0;
+  bool faults_stopped_ = false;  // HealAll ran: no more power cuts inside compactions
   std::map<std::string, int64_t> frozen_until_;  // by replica: its host frozen until then
   uint64_t sessions_expired_ = 0;                // by processes gone
   // What Observe samples of a replica, compared each loop turn; JSON only when it changed.
