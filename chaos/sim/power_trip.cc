@@ -44,8 +44,7 @@ class CountedFile final : public rocksdb::FSWritableFileOwnerWrapper {
   PowerTrip& trip_;
 };
 
-IOStatus Counted(IOStatus opened, std::unique_ptr<rocksdb::FSWritableFile>* file,
-                 PowerTrip& trip) {
+IOStatus Counted(IOStatus opened, std::unique_ptr<rocksdb::FSWritableFile>* file, PowerTrip& trip) {
   if (opened.ok()) *file = std::make_unique<CountedFile>(std::move(*file), trip);
   return opened;
 }
@@ -55,6 +54,9 @@ IOStatus Counted(IOStatus opened, std::unique_ptr<rocksdb::FSWritableFile>* file
 IOStatus PowerTrip::NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* result,
                                     IODebugContext* dbg) {
+  if (fname.find("/OPTIONS-") != std::string::npos) {
+    return IOStatus::NotSupported("the simulated disk keeps no RocksDB OPTIONS file");
+  }
   Count();
   return Counted(target()->NewWritableFile(fname, options, result, dbg), result, *this);
 }

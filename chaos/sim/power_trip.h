@@ -1,7 +1,9 @@
 // PowerTrip: a file system layer over a replica's FaultFileSystem that cuts the power at
 // its Nth change to the disk from when it is armed (a file created, appended to, synced,
 // truncated, closed, renamed or deleted), so that a power cut can fall inside a flush or
-// compaction, which the simulator runs as one event (Processes::Compact). Owned by the
+// compaction, which the simulator runs as one event (Processes::Compact). It also refuses
+// RocksDB's OPTIONS files, which RocksDB writes, reads back and compares at every open (a
+// tenth of a simulated run) and never needs: a store opens without one. Owned by the
 // replica's slot, beside its disk; armed and disarmed on the simulation's thread, counted
 // on RocksDB's job thread while the simulation waits for the job.
 #pragma once
