@@ -224,7 +224,9 @@ TEST(Store, FlushAndCompactKeepsStateLogAndMetaAcrossReopen) {
       ASSERT_TRUE(
           store->Append({Put(1, seq, "k" + std::to_string(seq % 10), "v" + std::to_string(seq))})
               .ok());
-      if (seq % 500 == 0) ASSERT_TRUE(store->FlushAndCompact(seq == 1000).ok());
+      if (seq % 500 == 0) {
+        ASSERT_TRUE(store->FlushAndCompact(seq == 1000).ok());
+      }
     }
     ASSERT_TRUE(store->FlushAndCompact(true).ok());
     EXPECT_EQ(**store->Get("k0"), "v1500");
