@@ -12,7 +12,8 @@
 // Each run draws its own fault profile from the seed (some runs calm, some hostile):
 // message drop, duplication and delay, partitions and swizzle-clogging (links cut one
 // by one, restored in random order), process crashes and pauses, coordinator (leader)
-// restarts, disk write errors and power cuts (unsynced writes dropped), host crashes,
+// restarts, disk write errors and power cuts (unsynced writes dropped; the stores flush
+// and compact at seeded times, and a power cut may fall inside one), host crashes,
 // freezes and isolations (both ways and one way), agents killed and restarted, the
 // leader frozen or cut off from etcd or from the replicas, etcd losing quorum or a
 // member; and, in most runs, a rolling upgrade (its package distributed to the hosts

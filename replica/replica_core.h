@@ -56,6 +56,8 @@ class ReplicaCore final : private RoleListener {
   bool HasWork() const { return active_.HasWork(); }
   StatusReport BuildStatus(int64_t now_us) const;
   const ReplicaCounters& counters() const { return counters_; }
+  // The features in force (their cluster version), as BuildStatus reports them.
+  const FeatureSet& features() const { return features_; }
   // Standby: how long the newest deltas took from the active's send to our commit (us),
   // the last kLagSamples commits.
   static constexpr size_t kLagSamples = StandbyFollower::kLagSamples;

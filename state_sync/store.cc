@@ -1,9 +1,12 @@
 #include "state_sync/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <cstdarg>
 
 #include "common/assert.h"
 #include "state_sync/wire_codec.h"
@@ -405,6 +408,20 @@ class RocksStore final : public Store {
     return FromRocks(checkpoint->CreateCheckpoint(dir), "checkpoint into " + dir);
   }
 
+  Status FlushAndCompact(bool compact) override {
+    Status s = FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush");
+    for (auto* cf : handles_) {
+      if (!s.ok() || !compact) break;
+      s = FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr),
+                    "compact");
+    }
+    // A flush or compaction returns once its result is installed, while its job goes on to
+    // delete the files it made obsolete: pausing waits for every background job to end.
+    db_->PauseBackgroundWork();
+    db_->ContinueBackgroundWork();
+    return s;
+  }
+
   StatusOr<StateDigest> Digest() const override {
     StateDigester digester;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_cf()));
@@ -493,6 +510,18 @@ std::string SessionKey(uint64_t client_id) {
   return std::string(1, kSessionPrefix) + Be64(client_id);
 }
 
+namespace {
+
+// Where a store without an info LOG (StoreOptions::info_log) logs: nowhere, unformatted.
+class NullLogger final : public rocksdb::Logger {
+ public:
+  NullLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::FATAL_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*args*/) override {}
+};
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -505,6 +534,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.paranoid_checks = true;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   if (options.env != nullptr) db_options.env = options.env;
+  if (!options.info_log) db_options.info_log = std::make_shared<NullLogger>();
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.memtable_bytes;  // why small: StoreOptions
   cf_options.max_write_buffer_number = 4;

@@ -33,8 +33,9 @@ struct StoreOptions {
   // load); they also bound resident memory, and flushes of a few MB are cheap. A full
   // memtable is flushed, and compactions run, on RocksDB's own threads: a caller that
   // needs RocksDB to start no work by itself (the simulator, whose runs must replay)
-  // turns compactions off and sets memtables its writes never fill. Flushes still happen
-  // inside Open (recovery) and Checkpoint, on the caller's thread.
+  // turns compactions off, sets memtables its writes never fill and calls FlushAndCompact
+  // when it chooses. Flushes still happen inside Open (recovery) and Checkpoint, on the
+  // caller's thread.
   uint64_t memtable_bytes = 4 << 20;
   bool auto_compaction = true;
   // Read every block of every SST file and check its checksum when the store opens. Open
@@ -43,6 +44,9 @@ struct StoreOptions {
   // would be served (or shipped to a standby in a snapshot) much later, or never noticed.
   // Costs one sequential read of the store per open.
   bool verify_on_open = true;
+  // RocksDB's info LOG in the store's directory. The simulator's stores, in memory where
+  // nobody reads them, keep none: formatting it took 5% of a simulated run.
+  bool info_log = true;
 };
 
 struct StoreMeta {
@@ -111,6 +115,11 @@ class Store {
 
   // A consistent copy of the whole store in `dir` (which must not exist yet).
   virtual Status Checkpoint(const std::string& dir) const = 0;
+  // Writes the memtables out to table files and, when `compact`, compacts each column
+  // family down to one level; returns when RocksDB's work for it is over, obsolete files
+  // deleted. For a caller that turned auto_compaction off and decides itself when this
+  // happens: the simulator, whose runs must replay.
+  virtual Status FlushAndCompact(bool compact) = 0;
 
   // The StateDigester digest of every state entry in key order, at a consistent point.
   virtual StatusOr<StateDigest> Digest() const = 0;

@@ -210,6 +210,38 @@ TEST(Store, TruncatesTheLogButKeepsTheRetainedTail) {
   EXPECT_EQ(*store->LogEpochAt(3000), 1u);
 }
 
+// The simulator's flushes and compactions (auto compaction off): the store reads the same
+// before and after, across a reopen, and the compacted log keeps its truncation.
+TEST(Store, FlushAndCompactKeepsStateLogAndMetaAcrossReopen) {
+  auto path = TempDir("compact");
+  StoreOptions options{path, /*sync=*/false, /*log_retain_ops=*/100, nullptr};
+  options.auto_compaction = false;
+  options.info_log = false;
+  {
+    auto store = std::move(Store::Open(options)).value();
+    ASSERT_TRUE(store->AdoptEpoch(1).ok());
+    for (uint64_t seq = 1; seq <= 1500; ++seq) {
+      ASSERT_TRUE(
+          store->Append({Put(1, seq, "k" + std::to_string(seq % 10), "v" + std::to_string(seq))})
+              .ok());
+      if (seq % 500 == 0) {
+        ASSERT_TRUE(store->FlushAndCompact(seq == 1000).ok());
+      }
+    }
+    ASSERT_TRUE(store->FlushAndCompact(true).ok());
+    EXPECT_EQ(**store->Get("k0"), "v1500");
+  }
+  auto store = std::move(Store::Open(options)).value();
+  EXPECT_EQ(store->meta().applied_seq, 1500u);
+  EXPECT_EQ(**store->Get("k0"), "v1500");
+  EXPECT_EQ(**store->Get("k9"), "v1499");
+  EXPECT_EQ(store->ReadLog(1, 10).status().code(), Code::kNotFound);
+  auto tail = store->ReadLog(1401, 1000);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->size(), 100u);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(path) / "LOG"));
+}
+
 TEST(StateDigester, IsTheFnv1aOfEachKeyAndValueWithASeparator) {
   Fnv1a empty;
   EXPECT_EQ(empty.value(), 0xcbf29ce484222325ULL);  // the offset basis

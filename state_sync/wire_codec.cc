@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -203,8 +204,21 @@ StatusOr<PeerMessage> FromWire(wire::PeerMessage::Reader in) {
   return Corruption("peer message: unknown kind " + std::to_string(static_cast<int>(in.which())));
 }
 
+namespace {
+
+// Words enough for the whole encoded delta, so its message is one segment: the builder's
+// default first segment (8 KiB, zeroed) took 6% of a simulated run's CPU, for deltas
+// mostly of a hundred bytes.
+unsigned DeltaWordsMax(const Delta& delta) {
+  size_t words = 32 + (delta.session.message.size() + delta.session.value.size()) / 8;
+  for (const Mutation& m : delta.mutations) words += 6 + (m.key.size() + m.value.size()) / 8;
+  return static_cast<unsigned>(std::min<size_t>(words, capnp::SUGGESTED_FIRST_SEGMENT_WORDS));
+}
+
+}  // namespace
+
 std::string EncodeDelta(const Delta& delta) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(DeltaWordsMax(delta));
   ToWire(delta, message.initRoot<wire::Delta>());
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();

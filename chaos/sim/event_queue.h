@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <vector>
 
 namespace duplex::sim {
@@ -37,7 +36,10 @@ class EventQueue {
     }
   };
 
-  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
+  // A binary min-heap on (at, seq), kept by hand rather than in a std::priority_queue,
+  // whose top() is const: an event is moved out of the heap to run, never copied (a copy
+  // of its closure, with the strings it captured, was a heap allocation per event).
+  std::vector<Event> heap_;
   int64_t now_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t processed_ = 0;

@@ -3,8 +3,23 @@
 #include <algorithm>
 
 namespace duplex::sim {
+namespace {
+
+// What runs at delivery: fn, after its trace line when the run keeps its trace's text
+// (only then does the closure carry the names, copied once per message).
+std::function<void()> Delivery(SimContext& sim, const std::string& from, const std::string& to,
+                               const std::string& what, const std::function<void()>& fn) {
+  if (!sim.trace.keeps_text()) return fn;
+  return [&sim, from, to, what, fn] {
+    sim.trace.Line(from + ">" + to + " " + what);
+    fn();
+  };
+}
+
+}  // namespace
 
 bool Network::IsCut(const std::string& from, const std::string& to) const {
+  if (cut_.empty()) return false;  // most of the time: no link names built
   return cut_.count(from + ">" + to) || cut_.count(from + ">*") || cut_.count("*>" + to);
 }
 
@@ -52,10 +67,7 @@ void Network::Send(const std::string& from, const std::string& to, const std::st
   int copies = faulty_ && sim_.rng.Chance(p.duplicate) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
-    sim_.queue.After(delay, [this, from, to, what, fn] {
-      if (sim_.trace.keeps_text()) sim_.trace.Line(from + ">" + to + " " + what);
-      fn();
-    });
+    sim_.queue.After(delay, Delivery(sim_, from, to, what, fn));
   }
 }
 
@@ -71,10 +83,7 @@ void Network::SendOrdered(const std::string& from, const std::string& to, const 
   int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
   int64_t& last = last_delivery_us_[from + ">" + to];
   last = std::max(last, sim_.now() + delay);  // ties run in the order they were scheduled
-  sim_.queue.At(last, [this, from, to, what, fn] {
-    if (sim_.trace.keeps_text()) sim_.trace.Line(from + ">" + to + " " + what);
-    fn();
-  });
+  sim_.queue.At(last, Delivery(sim_, from, to, what, fn));
 }
 
 }  // namespace duplex::sim

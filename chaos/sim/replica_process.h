@@ -12,12 +12,14 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "chaos/hooks/fault_fs.h"
 #include "chaos/sim/context.h"
 #include "chaos/sim/network.h"
+#include "chaos/sim/power_trip.h"
 #include "replica/replica_core.h"
 #include "state_sync/store.h"
 
@@ -28,6 +30,9 @@ struct Replica {
   // Its disk: the run's in-memory file system seen through a fault layer that holds
   // unsynced writes (dropped by a power cut) and can fail writes. Outlives the process.
   std::shared_ptr<FaultFileSystem> fs;
+  // The store's view of the disk: fs, through a layer that can cut the power at a given
+  // write (one inside a flush or compaction).
+  std::shared_ptr<PowerTrip> trip;
   std::unique_ptr<rocksdb::Env> env;
   std::string name;
   bool up = false;
@@ -90,7 +95,7 @@ class Processes {
   void OnReplica(const std::string& name, const std::function<void(ReplicaCore&)>& fn);
   // Each loop turn: every running process ticks, and its state is observed.
   void Tick();
-  // The faults stop: no process paused, every disk healthy.
+  // The faults stop: no process paused, every disk healthy, no power cut in a compaction.
   void HealAll();
 
   // A replica machine's wall clock: simulated time, plus its skew and any jumps. Leases
@@ -99,6 +104,8 @@ class Processes {
   int64_t WallMs(const std::string& replica) const;
   // Client sessions the replicas expired, by processes gone and alive.
   uint64_t SessionsExpired() const;
+  // Power cuts that fell inside a flush or compaction.
+  uint64_t compaction_power_cuts() const { return compaction_power_cuts_; }
   // The replicas' own record of what they were (role, epoch, version, enabled cluster
   // version), one event per change: unlike the coordinator's view, never stale.
   const std::vector<nlohmann::json>& replica_events() const { return replica_events_; }
@@ -109,6 +116,9 @@ class Processes {
   void Down(Replica& r);
   void ExitLater(const Replica& r);
   void Observe(const Replica& r);
+  // The store's flushes and compactions, as events (see OpenStore).
+  void ScheduleCompaction(const Replica& r);
+  void Compact(const std::string& name, int32_t pid);
   void Flush(Replica& r);
   void Do(Replica& r, Offload& a);
   void Do(Replica& r, ToClient& a);
@@ -123,9 +133,23 @@ class Processes {
   std::unique_ptr<rocksdb::Env> env_;  // the machines' disks: declared first, freed last
   std::map<std::string, Replica> replicas_;
   int32_t next_pid_ = 100;
+  // When the stores flush and compact: a stream of its own, so that the main stream's
+  // draws (and with them every fault) stay what they were before compactions ran.
+  Rng compaction_rng_;
+  uint64_t compaction_power_cuts_ = 0;
+  bool faults_stopped_ = false;  // HealAll ran: no more power cuts inside compactions
   std::map<std::string, int64_t> frozen_until_;  // by replica: its host frozen until then
   uint64_t sessions_expired_ = 0;                // by processes gone
-  std::map<std::string, nlohmann::json> replica_state_;
+  // What Observe samples of a replica, compared each loop turn; JSON only when it changed.
+  struct Observed {
+    bool alive = false;
+    std::string role;
+    uint64_t epoch = 0;
+    std::string version;
+    Version cluster_version;
+    bool operator==(const Observed&) const = default;
+  };
+  std::map<std::string, std::optional<Observed>> replica_state_;  // by replica: last sampled
   std::vector<nlohmann::json> replica_events_;
 };
 

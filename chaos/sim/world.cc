@@ -40,6 +40,9 @@ SimResult World::Run() {
   SimResult out = judge_.Verdict();
   out.transitions = coordinators_.transitions();
   out.faults = faults_.counts();
+  if (processes_.compaction_power_cuts() > 0) {
+    out.faults["power-loss-in-compaction"] = processes_.compaction_power_cuts();
+  }
   out.coordinators = sim_.coordinator_hosts.size();
   out.terms = coordinators_.terms();
   return out;
