@@ -38,9 +38,8 @@ bool ActiveTerm::OnAssignment(const Assignment& a, int64_t now_us, int64_t last_
   if (a.epoch > term_epoch_) {
     // A new term for this replica (its epoch may already have been raised by a peer).
     term_epoch_ = a.epoch;
-    promote_wait_until_us_ =
-        a.skip_lease_wait ? now_us
-                          : std::max(now_us, last_renewal_us + ctx_.options().lease_ms * 1000);
+    promote_wait_until_us_ = ctx_.options().promote_wait(PromoteWait{
+        now_us, last_renewal_us, int64_t{ctx_.options().lease_ms} * 1000, a.skip_lease_wait});
     lease_until_us_ = 0;
     ctx_.machine().Promote();
   } else if (!IsActive(ctx_.role()) && ctx_.role() != RoleState::kPromoting) {
@@ -136,6 +135,7 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   if (now_us >= lease_until_us_) {
     // Without a lease another replica may already be active: serve nothing.
     for (auto& [route, request] : queue_) {
+      if (AnswerUnleasedRead(route, request)) continue;
       ctx_.Reply(route, request, {Code::kUnavailable, "active without a lease", ""});
     }
     queue_.clear();
@@ -146,7 +146,7 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   size_t n = std::min<size_t>(queue_.size(), ctx_.options().batch_ops_max);
   OverlayReader reader(&ctx_.store());
   sessions_.MakeRoom(n);
-  Batch batch{ctx_.last_seq(), {}, {}};
+  Batch batch{ctx_.last_seq(), {}, {}, 0};
   for (size_t i = 0; i < n; ++i) {
     auto& [route, request] = queue_[i];
     ClientReply reply{
@@ -157,8 +157,9 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   DUPLEX_ASSERT(batch.seq == ctx_.last_seq() + batch.deltas.size(),
                 "a group commit's deltas are consecutive", batch.seq, ctx_.last_seq(),
                 batch.deltas.size());
-  DUPLEX_ASSERT(batch.replies.size() == n, "every request of a group commit gets one reply",
-                batch.replies.size(), n);
+  DUPLEX_ASSERT(batch.replies.size() + batch.answered == n,
+                "every request of a group commit gets one reply", batch.replies.size(),
+                batch.answered, n);
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
   Replicate(batch.deltas, now_us);
   for (auto& r : batch.replies) {
@@ -208,9 +209,23 @@ void ActiveTerm::Execute(const std::string& route, const Request& request, Clien
     }
     reader.Apply(d.mutations);
     batch.deltas.push_back(std::move(d));
+  } else if (!ctx_.options().reads_wait()) {
+    CountAnswer(reply.response.code, 0);
+    ctx_.Emit(ToClient{route, std::move(reply)});
+    ++batch.answered;
+    return;
   }
   // Reads and refusals wait for everything before them, so nothing unreplicated is seen.
   batch.replies.push_back({batch.seq, now_us, route, std::move(reply)});
+}
+
+bool ActiveTerm::AnswerUnleasedRead(const std::string& route, const Request& request) {
+  if (!ctx_.options().unleased_reads(UnleasedRead{term_epoch_ > 0})) return false;
+  OverlayReader reader(&ctx_.store());
+  Outcome outcome = ctx_.processor().Execute(request, reader, ctx_.features());
+  if (!outcome.mutations.empty()) return false;  // a write: never without a lease
+  ctx_.Reply(route, request, std::move(outcome.response));
+  return true;
 }
 
 void ActiveTerm::Replicate(const std::vector<Delta>& deltas, int64_t now_us) {

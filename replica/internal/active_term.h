@@ -35,6 +35,10 @@ class ActiveTerm {
   void OnFromStandby(const std::string& route, const PeerMessage& message, int64_t now_us);
   // A client request for an active that is not draining.
   void Enqueue(std::string route, Request request);
+  // A request at a replica that may not serve it (not active, or without a lease): true
+  // when the read rule (ReplicaOptions::unleased_reads) let it be answered, as a read, from
+  // this replica's own state; false leaves the refusal to the caller.
+  bool AnswerUnleasedRead(const std::string& route, const Request& request);
   // The term ends: what is queued or unacknowledged is answered with why.
   void End(const char* why);
 
@@ -70,6 +74,7 @@ class ActiveTerm {
     uint64_t seq;  // the last seq the batch reaches
     std::vector<Delta> deltas;
     std::vector<PendingReply> replies;
+    size_t answered = 0;  // replies sent at once (a read rule that does not wait)
   };
 
   void BeginTerm();
