@@ -54,12 +54,12 @@ OpRecord Clients::HotOp(const Client& c) {
   op.hot = true;
   op.key = "hot-" + std::to_string(sim_.rng.Uniform(0, kHotKeys - 1));
   int64_t draw = sim_.rng.Uniform(0, 19);
-  if (draw < 8) {
+  if (draw < 10) {
     op.op = "GET";
-  } else if (draw < 13) {
+  } else if (draw < 14) {
     op.op = "PUT";
     op.value = std::to_string(static_cast<uint64_t>(c.index) * 1000000 + c.seq);
-  } else if (draw < 17) {
+  } else if (draw < 18) {
     op.op = "INCR";
   } else {
     op.op = "DEL";
