@@ -76,6 +76,7 @@ void ActiveTerm::BeginTerm() {
   standby_.reset();
   pending_.clear();
   sessions_.BeginTerm(ctx_.now_us());  // another replica wrote sessions meanwhile
+  unchanged_answers_.clear();
   // 0 in a new epoch. A process restarted into the epoch it was active in continues above
   // the coordinator's record, which would otherwise take its requests for processed ones.
   solo_request_id_ = ctx_.assignment().sync_id;
@@ -173,6 +174,13 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
 bool ActiveTerm::AnswerFromSession(const std::string& route, const Request& request,
                                    ClientReply& reply, int64_t now_us, Batch& batch) {
   if (request.client_id == 0 || request.request_seq == 0) return false;  // not tracked
+  auto unchanged = unchanged_answers_.find(request.client_id);
+  if (unchanged != unchanged_answers_.end() && unchanged->second.first == request.request_seq) {
+    // A duplicate of a request that changed nothing: its first answer, not a second run.
+    reply.response = unchanged->second.second;
+    batch.replies.push_back({batch.seq, now_us, route, std::move(reply)});
+    return true;
+  }
   std::optional<SessionEntry> last = sessions_.Find(request.client_id);
   if (!last || request.request_seq > last->request_seq) return false;
   if (request.request_seq == last->request_seq) {
@@ -198,6 +206,7 @@ void ActiveTerm::Execute(const std::string& route, const Request& request, Clien
                          OverlayReader& reader, int64_t now_us, Batch& batch) {
   Outcome outcome = ctx_.processor().Execute(request, reader, ctx_.features());
   reply.response = outcome.response;
+  NoteUnchanged(request, outcome);
   if (!outcome.mutations.empty()) {
     Delta d;
     d.epoch = ctx_.epoch();
@@ -217,6 +226,16 @@ void ActiveTerm::Execute(const std::string& route, const Request& request, Clien
   }
   // Reads and refusals wait for everything before them, so nothing unreplicated is seen.
   batch.replies.push_back({batch.seq, now_us, route, std::move(reply)});
+}
+
+void ActiveTerm::NoteUnchanged(const Request& request, const Outcome& outcome) {
+  if (request.client_id == 0 || request.request_seq == 0) return;  // not tracked
+  if (!outcome.mutations.empty()) {
+    unchanged_answers_.erase(request.client_id);  // the session table keeps this answer
+    return;
+  }
+  if (unchanged_answers_.size() >= kUnchangedAnswersMax) unchanged_answers_.clear();
+  unchanged_answers_[request.client_id] = {request.request_seq, outcome.response};
 }
 
 bool ActiveTerm::AnswerUnleasedRead(const std::string& route, const Request& request) {

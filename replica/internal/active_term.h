@@ -9,6 +9,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,8 @@ class ActiveTerm {
                          int64_t now_us, Batch& batch);
   void Execute(const std::string& route, const Request& request, ClientReply reply,
                OverlayReader& reader, int64_t now_us, Batch& batch);
+  // Remembers (or forgets) the answer of a tracked request that changed nothing.
+  void NoteUnchanged(const Request& request, const Outcome& outcome);
   // Sends deltas to a live standby and commits them.
   void Replicate(const std::vector<Delta>& deltas, int64_t now_us);
   void ExpireSessions(int64_t now_us);
@@ -101,9 +104,16 @@ class ActiveTerm {
   void NextSoloRequest();
 
   static constexpr int64_t kLatencyWindowUs = 500000;
+  static constexpr size_t kUnchangedAnswersMax = 1 << 16;
 
   CoreContext& ctx_;
   SessionTable sessions_;
+  // Each client's last tracked request that changed nothing (a read, a DEL of an absent key,
+  // a refusal), with its answer: the session table keeps only answers that came with a
+  // change, and a duplicate of such a request run again later could change something (the
+  // DEL finding the key a write made meanwhile) after its client took the first answer. Kept
+  // for this term only, in memory, bounded (cleared when full).
+  std::unordered_map<uint64_t, std::pair<uint64_t, Response>> unchanged_answers_;
   std::optional<StandbySession> standby_;
   std::vector<std::pair<std::string, Request>> queue_;
   std::deque<PendingReply> pending_;
