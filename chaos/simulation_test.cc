@@ -59,24 +59,25 @@ void ExpectSeedPasses(uint64_t seed, const std::string& event) {
   EXPECT_NE(r.trace.find(event), std::string::npos) << "seed " << seed << " lacks: " << event;
 }
 
-// The leader was killed between recording the second reload (UpgradeSecond) and asking the
-// replica's agent for it; the coordinator on h3 took over in a new term, resumed the campaign
-// in that step from the record, reloaded a and completed. (Seed 974 tested this with one
-// coordinator before the hosts came, seed 52 before the elections.)
+// The leader was killed between recording a campaign step and acting on it; another
+// coordinator took over in a new term, resumed the campaign in that step from the record and
+// completed. (Seed 974 tested this with one coordinator before the hosts came, seed 52 before
+// the elections, seed 208, torn in UpgradeSecond, until the hot keys' operations changed the
+// traces: this one is torn in Prepare.)
 TEST_F(Simulation,
-       Seed208_ALeaderTornBetweenRecordingAReloadAndAskingForItIsSucceededByOneThatReloads) {
-  ExpectSeedPasses(208, "coordinator-h2 killed after persisting, before acting");
-  ExpectSeedPasses(208, "coordinator-h3 leads, term 48");
-  EXPECT_EQ(RunSeed(208).campaign, "completed");
+       Seed469_ALeaderTornBetweenRecordingAStepAndActingOnItIsSucceededByOneThatCompletes) {
+  ExpectSeedPasses(469, "coordinator-h3 killed after persisting, before acting");
+  ExpectSeedPasses(469, "coordinator-h2 leads, term 29");
+  EXPECT_EQ(RunSeed(469).campaign, "completed");
 }
 
 // The agent of h2 was killed and restarted: it adopted b, still running, from its record,
-// then stopped it and started the instance the roll-back asked for once it had exited.
-// (Seed 7902 tested the coordinator's adoption before agents did it; seed 21 this one
-// until the solo refusal changed the traces.)
-TEST_F(Simulation, Seed24_ARestartedAgentAdoptsItsReplicaAndSeesItsLaterExit) {
-  ExpectSeedPasses(24, "agent h2 started adopts b pid 103 instance 2");
-  ExpectSeedPasses(24, "agent h2 starts b instance 3 1.0.0 pid 105");
+// then stopped it and started the instance asked for once it had exited. (Seed 7902 tested
+// the coordinator's adoption before agents did it; seed 21 this one until the solo refusal
+// changed the traces, seed 24 until the hot keys' operations did.)
+TEST_F(Simulation, Seed194_ARestartedAgentAdoptsItsReplicaAndSeesItsLaterExit) {
+  ExpectSeedPasses(194, "agent h2 started adopts b pid 101 instance 1");
+  ExpectSeedPasses(194, "agent h2 starts b instance 2 2.0.0 pid 103");
 }
 
 // Both replicas died; the arbiter waited for b (promoted an instant before), which the
@@ -87,8 +88,9 @@ TEST_F(Simulation, Seed3748_ARollBackWithNobodyServingForAStepPutsEveryReplicaBa
 
 // Aborted while a was starting with the new version: the reload back to the old one asked
 // to stop a process that had not booted yet (a real SIGTERM stops a starting process too).
-TEST_F(Simulation, Seed155_AStopSentToAProcessStillStartingStopsIt) {
-  ExpectSeedPasses(155, "abort: ");
+// (Seed 155 until the hot keys changed the traces.)
+TEST_F(Simulation, Seed4_AStopSentToAProcessStillStartingStopsIt) {
+  ExpectSeedPasses(4, "abort: ");
 }
 
 // Every host, coordinator and etcd fault is drawn by some of the first 80 seeds, both the embedded
@@ -139,9 +141,9 @@ TEST_F(Simulation, TheEmbeddedCoordinatorsFullDiskStopsItActingUntilItCanWriteAg
 }
 
 // h2, running b, is heard but hears nothing (no assignment, no desired state, no peer
-// message) for 765 ms, during a campaign.
-TEST_F(Simulation, Seed74_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
-  ExpectSeedPasses(74, "host-isolate-in h2 for 765 ms");
+// message) for 622 ms, during a campaign (seed 74 until the hot keys changed the traces).
+TEST_F(Simulation, Seed11_AHostThatIsHeardButDoesNotHearKeepsOneActivePerEpoch) {
+  ExpectSeedPasses(11, "host-isolate-in h2 for 622 ms");
 }
 
 // The leader on h2, frozen with its host, stopped leading at the thaw and led again on the
@@ -192,6 +194,33 @@ TEST_F(Simulation, CatchesTheSkippedEpochCheckOfALogTail) {
 // a term below the one its successor already acts in.
 TEST_F(Simulation, CatchesALeaderActingOnAStaleTerm) {
   EXPECT_NE(FirstSeedCatching(Mutant::kStaleLeader, "one-coordinator-per-term", 10), 0u);
+}
+
+// The read mutants, caught only by the linearizability check (the hot keys' reads); the
+// final-state checks see nothing wrong with them.
+bool CaughtAsNotLinearizable(uint64_t seed, Mutant mutant) {
+  for (const auto& v : RunSeed(seed, {mutant}).violations) {
+    if (v.starts_with("linearizable: ")) return true;
+  }
+  return false;
+}
+
+// A replica once active answers reads from its own state after its lease ran out or it was
+// deposed: caught within tens of seeds (about one in ten).
+TEST_F(Simulation, CatchesStaleReadsFromADeposedActive) {
+  EXPECT_NE(FirstSeedCatching(Mutant::kStaleRead, "linearizable", 40), 0u);
+}
+
+// The active answers reads at once, before the writes they see are replicated: it shows
+// only when such a write is then lost in a failover (the active cut from its standby and
+// killed before it is granted solo) and a read at the new active misses it, about one seed
+// in 200. These seeds do (found with `duplex sim --seeds 600 --mutant read-uncommitted`;
+// a change to the simulator's draws moves them: search again).
+TEST_F(Simulation, CatchesReadsOfUncommittedWrites) {
+  int caught = 0;
+  for (uint64_t seed : {166, 389, 495})
+    caught += CaughtAsNotLinearizable(seed, Mutant::kReadUncommitted);
+  EXPECT_GT(caught, 0);
 }
 
 }  // namespace

@@ -181,7 +181,8 @@ int Main(int argc, char** argv) {
   sim->add_option("--jobs", sim_options.jobs, "seeds run in parallel (default 2)");
   sim->add_option("--mutant", sim_options.mutants,
                   "switch on a deliberate bug: ack-before-replication, enable-flags-early, "
-                  "skip-epoch-check, skip-fsync, stale-leader");
+                  "skip-epoch-check, skip-fsync, stale-leader, stale-read, "
+                  "promote-without-lease-wait, read-uncommitted");
   sim->add_option("--coordinators", sim_options.coordinators,
                   "1 (embedded) or 3 (elected on a simulated etcd); default: drawn per seed")
       ->check(CLI::IsMember({1, 3}));

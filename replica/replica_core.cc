@@ -185,7 +185,10 @@ void ReplicaCore::OnClientRequest(std::string route, Request request, int64_t no
                                "(the admin path)",
                            ""}));
   }
-  if (!IsActive(role()) || assignment_.drain) return ReplyNotActive(route, request);
+  if (!IsActive(role()) || assignment_.drain) {
+    if (active_.AnswerUnleasedRead(route, request)) return;
+    return ReplyNotActive(route, request);
+  }
   active_.Enqueue(std::move(route), std::move(request));
 }
 

@@ -132,6 +132,8 @@ struct PairOptions {
   int64_t session_expiry_ms = ReplicaOptions{}.session_expiry_ms;
   uint64_t lag_ops_max = ReplicaOptions{}.lag_ops_max;
   uint64_t tail_batch_ops = ReplicaOptions{}.tail_batch_ops;
+  UnleasedReadRule unleased_reads = ReplicaOptions{}.unleased_reads;
+  ReadWaitRule reads_wait = ReplicaOptions{}.reads_wait;
 };
 
 // Owns both replicas and the network between them and the coordinator.
@@ -157,6 +159,8 @@ class Pair {
       ro.session_expiry_ms = options.session_expiry_ms;
       ro.lag_ops_max = options.lag_ops_max;
       ro.tail_batch_ops = options.tail_batch_ops;
+      ro.unleased_reads = options.unleased_reads;
+      ro.reads_wait = options.reads_wait;
       n.options = ro;
       n.core = std::make_unique<ReplicaCore>(ro, n.store.get(), n.processor.get());
     }
@@ -687,6 +691,75 @@ TEST(ReplicaCore, ARetryAfterFailingOverAndBackIsAnsweredFromTheLatestSession) {
   EXPECT_EQ(answers, 2);
   EXPECT_EQ(pair.Get("a", "x"), "6");
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
+// The session table keeps only answers that came with a change. A DEL that found nothing
+// changed nothing; its duplicate, arriving after another client's write, must get the same
+// answer, not delete what was written (the simulator's linearizability check found it).
+TEST(ReplicaCore, ADuplicateOfARequestThatChangedNothingIsAnsweredAsBeforeNotRunAgain) {
+  Pair pair;
+  StartInSync(pair);
+  const Request del{7, 1, "DEL", {"x"}};
+  pair.Submit("a", del);
+  ASSERT_TRUE(pair.ReplyTo(7, 1));
+  EXPECT_EQ(pair.ReplyTo(7, 1)->response.value, "0");
+  pair.Submit("a", Put(8, 1, "x", "v"));
+  ASSERT_TRUE(pair.ReplyTo(8, 1));
+  pair.Submit("a", del);  // a duplicate
+  int answers = 0;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == 7 && r.request_seq == 1) {
+      ++answers;
+      EXPECT_EQ(r.response.value, "0") << "the duplicate ran again";
+    }
+  }
+  EXPECT_EQ(answers, 2);
+  EXPECT_EQ(pair.Get("a", "x"), "v");
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+}
+
+// The read rules (ReplicaOptions), broken as the chaos harness's mutants break them. An
+// active whose lease ran out answers a read only when the rule lets a once-active replica.
+TEST(ReplicaCore, TheUnleasedReadRuleDecidesWhetherAnActiveWithoutALeaseAnswersAGet) {
+  for (bool stale : {false, true}) {
+    PairOptions options;
+    if (stale) options.unleased_reads = [](const UnleasedRead& r) { return r.was_active; };
+    Pair pair(options);
+    pair.Start("a");
+    pair.Promote("a");
+    pair.RunFor(20 * kMs);
+    ASSERT_TRUE(pair.core("a").Serving(pair.now()));
+    pair.filter = [](const Envelope& e) {  // the coordinator hears nothing more from A
+      return e.Is(Envelope::Kind::kStatus, "a") ? Verdict::kDrop : Verdict::kDeliver;
+    };
+    pair.RunFor(ReplicaOptions{}.lease_ms * kMs + 10 * kMs);
+    ASSERT_FALSE(pair.core("a").Serving(pair.now()));
+    pair.Submit("a", Request{1, 1, "GET", {"k"}});
+    ASSERT_TRUE(pair.ReplyTo(1, 1));
+    EXPECT_EQ(pair.ReplyTo(1, 1)->response.code, stale ? Code::kNotFound : Code::kUnavailable);
+    pair.Submit("a", Put(1, 2, "k", "v"));  // a write: never without a lease
+    ASSERT_TRUE(pair.ReplyTo(1, 2));
+    EXPECT_EQ(pair.ReplyTo(1, 2)->response.code, Code::kUnavailable);
+  }
+}
+
+// A read waits for the writes before it to be replicated, unless the rule says otherwise.
+TEST(ReplicaCore, TheReadWaitRuleDecidesWhetherAReadSeesAWriteBeforeItIsReplicated) {
+  for (bool at_once : {false, true}) {
+    PairOptions options;
+    if (at_once) options.reads_wait = [] { return false; };
+    Pair pair(options);
+    StartInSync(pair);
+    pair.filter = [](const Envelope& e) {  // the standby's acks are held
+      return e.kind == Envelope::Kind::kToActive ? Verdict::kHold : Verdict::kDeliver;
+    };
+    pair.Submit("a", std::vector{Put(1, 1, "k", "v"), Request{2, 1, "GET", {"k"}}});
+    EXPECT_FALSE(pair.ReplyTo(1, 1));
+    ASSERT_EQ(pair.ReplyTo(2, 1).has_value(), at_once);
+    if (at_once) {
+      EXPECT_EQ(pair.ReplyTo(2, 1)->response.value, "v");
+    }
+  }
 }
 
 TEST(ReplicaCore, AnActiveWhoseLeaseRanOutRefusesWritesAndAppliesNothing) {

@@ -20,11 +20,12 @@ namespace {
 
 // The chaos checker's self-test: the bugs the harness asked for, as the options that have
 // them (acknowledge after the local commit only, never fsync, a catch-up rule that keeps a
-// deposed active's entries).
+// deposed active's entries, and the read rules that answer stale or uncommitted reads).
 void ApplyMutants(const MutantSet& mutants, DaemonOptions* o) {
   if (mutants.Has(Mutant::kAckBeforeReplication)) o->replica.async = true;
   if (mutants.Has(Mutant::kSkipFsync)) o->fsync = false;
   if (mutants.Has(Mutant::kSkipEpochCheck)) o->replica.tail_resumes = &TailResumesInAnyEpoch;
+  ApplyReadMutants(mutants, &o->replica);
 }
 
 // The bounds of limits.* (the cluster config's names, as flags): the agent passes each.

@@ -1,4 +1,5 @@
-// ReplicaOptions: how one replica is configured (names, timers, bounds, the catch-up rule).
+// ReplicaOptions: how one replica is configured (names, timers, bounds, the catch-up and read
+// rules).
 // Built by the daemon's wiring or the simulator and handed to ReplicaCore, which copies it;
 // plain data.
 #pragma once
@@ -27,6 +28,43 @@ using TailRule = bool (*)(const StandbyTail& tail);
 constexpr bool TailResumesInSameEpoch(const StandbyTail& tail) {
   return tail.standby_epoch == tail.active_epoch;
 }
+
+// A read (a request the processor answers without a mutation) at a replica that may not
+// serve: an active whose lease ran out, or a replica no longer active (deposed, or never
+// promoted).
+struct UnleasedRead {
+  bool was_active = false;  // this process was the active of some epoch
+};
+// A rule: true when such a read may be answered from this replica's own state.
+using UnleasedReadRule = bool (*)(const UnleasedRead& read);
+// The rule: never. Another replica may be active by now and have acknowledged writes that
+// this one has not seen: its answer would be stale.
+constexpr bool ReadsNeedALease(const UnleasedRead&) { return false; }
+
+// What a promoted replica knows when it computes how long to wait before it serves.
+struct PromoteWait {
+  int64_t now_us = 0;
+  int64_t last_renewal_us = 0;  // when this replica, as a standby, last renewed the old lease
+  int64_t lease_us = 0;
+  bool skip_lease_wait = false;  // the coordinator knows the old active is dead (its exit seen)
+};
+// A rule: until when the promoted replica waits (it serves from then on).
+using PromoteWaitRule = int64_t (*)(const PromoteWait& wait);
+// The rule: until the old active's lease, last renewed through this replica, has run out,
+// unless the old active is known dead. Before that the old active may still answer reads.
+constexpr int64_t WaitOutTheOldLease(const PromoteWait& wait) {
+  if (wait.skip_lease_wait) return wait.now_us;
+  return wait.last_renewal_us + wait.lease_us > wait.now_us ? wait.last_renewal_us + wait.lease_us
+                                                            : wait.now_us;
+}
+
+// A rule: whether a read's answer waits for the writes executed before it (committed
+// locally, or still in the group commit being built) to be replicated, as a write's answer
+// does; false answers it at once.
+using ReadWaitRule = bool (*)();
+// The rule: it waits. Answered at once, a read may show a write that a failover then loses,
+// and a later read, at the new active, no longer shows it.
+constexpr bool ReadsWaitForEarlierWrites() { return true; }
 
 // The defaults of heartbeat_ms and lease_ms, named so that their relation can be asserted
 // (clang 14 does not take a ReplicaOptions{}, with its strings, as a constant expression).
@@ -64,6 +102,12 @@ struct ReplicaOptions {
   // What the store's open found corrupt at rest (state_sync/store_quarantine.h): the store
   // was replaced by an empty one that waits for a full resync. Reported while it waits.
   std::string store_corrupt;
+  // The read rules: whether a replica that may not serve answers reads, how long a promoted
+  // replica waits before it serves, and what a read's answer waits for. Only the defaults
+  // are right; the chaos harness's mutants (chaos/hooks/mutants.h) break them on purpose.
+  UnleasedReadRule unleased_reads = &ReadsNeedALease;
+  PromoteWaitRule promote_wait = &WaitOutTheOldLease;
+  ReadWaitRule reads_wait = &ReadsWaitForEarlierWrites;
 };
 
 }  // namespace duplex

@@ -16,6 +16,12 @@ std::string_view MutantName(Mutant mutant) {
       return "enable-flags-early";
     case Mutant::kStaleLeader:
       return "stale-leader";
+    case Mutant::kStaleRead:
+      return "stale-read";
+    case Mutant::kPromoteWithoutLeaseWait:
+      return "promote-without-lease-wait";
+    case Mutant::kReadUncommitted:
+      return "read-uncommitted";
   }
   return "?";
 }
@@ -47,6 +53,12 @@ StatusOr<MutantSet> MutantSet::FromEnvironment() {
   StatusOr<MutantSet> set = Parse(list == nullptr ? "" : list);
   if (!set.ok()) return InvalidArgument("DUPLEX_MUTANTS: " + set.status().message());
   return set;
+}
+
+void ApplyReadMutants(const MutantSet& mutants, ReplicaOptions* options) {
+  if (mutants.Has(Mutant::kStaleRead)) options->unleased_reads = &ReadsWhileOnceActive;
+  if (mutants.Has(Mutant::kPromoteWithoutLeaseWait)) options->promote_wait = &ServeAtOnce;
+  if (mutants.Has(Mutant::kReadUncommitted)) options->reads_wait = &ReadsAnsweredAtOnce;
 }
 
 }  // namespace duplex

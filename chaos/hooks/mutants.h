@@ -23,11 +23,20 @@ enum class Mutant {
   // coordinator: keeps its leader state and acts after its election stopped saying it acts
   // (a leader frozen or cut off from etcd acts on a stale view when it wakes)
   kStaleLeader,
+  // replicas: a replica once active answers reads from its own state after its lease ran out
+  // or it was deposed (read rule ReadsWhileOnceActive)
+  kStaleRead,
+  // replicas: a promoted replica serves at once, without waiting out the old active's
+  // lease (promote rule ServeAtOnce)
+  kPromoteWithoutLeaseWait,
+  // replicas: the active answers a read at once, before the writes before it are
+  // replicated (read rule ReadsAnsweredAtOnce)
+  kReadUncommitted,
 };
-inline constexpr int kMutantCount = 5;
+inline constexpr int kMutantCount = 8;
 
 // "ack-before-replication", "skip-fsync", "skip-epoch-check", "enable-flags-early",
-// "stale-leader".
+// "stale-leader", "stale-read", "promote-without-lease-wait", "read-uncommitted".
 std::string_view MutantName(Mutant mutant);
 // The mutant of that name; an unknown name is an error that names it.
 StatusOr<Mutant> MutantNamed(std::string_view name);
@@ -55,6 +64,22 @@ class MutantSet {
 // The skip-epoch-check mutant's catch-up rule: the standby's log tail resumes whatever the
 // epoch of its last entry, so a deposed active's unreplicated entries are kept.
 constexpr bool TailResumesInAnyEpoch(const StandbyTail&) { return true; }
+
+// The stale-read mutant's read rule: a replica that was active answers reads from its own
+// state, whoever is active now.
+constexpr bool ReadsWhileOnceActive(const UnleasedRead& read) { return read.was_active; }
+
+// The promote-without-lease-wait mutant's rule: a promoted replica serves at once, while
+// the old active may still hold a lease and answer reads.
+constexpr int64_t ServeAtOnce(const PromoteWait& wait) { return wait.now_us; }
+
+// The read-uncommitted mutant's rule: a read is answered at once, from the active's
+// uncommitted state.
+constexpr bool ReadsAnsweredAtOnce() { return false; }
+
+// The replica options of the read mutants in `mutants` (stale-read,
+// promote-without-lease-wait, read-uncommitted): the daemon's wiring and the simulator's.
+void ApplyReadMutants(const MutantSet& mutants, ReplicaOptions* options);
 
 // The enable-flags-early mutant's feature gate: a version's features turn on as soon as
 // one replica is reloaded to it, while the other still runs the old version.

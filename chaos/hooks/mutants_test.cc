@@ -55,5 +55,28 @@ TEST(Mutants, SkipEpochCheckResumesATailThatTheRuleSendsASnapshotFor) {
   EXPECT_TRUE(TailResumesInAnyEpoch(same));
 }
 
+TEST(Mutants, TheReadMutantsBreakOnlyTheirOwnReadRule) {
+  ReplicaOptions right;
+  ApplyReadMutants({}, &right);
+  EXPECT_EQ(right.unleased_reads, &ReadsNeedALease);
+  EXPECT_EQ(right.promote_wait, &WaitOutTheOldLease);
+  EXPECT_EQ(right.reads_wait, &ReadsWaitForEarlierWrites);
+
+  ReplicaOptions stale;
+  ApplyReadMutants({Mutant::kStaleRead}, &stale);
+  EXPECT_TRUE(stale.unleased_reads(UnleasedRead{.was_active = true}));
+  EXPECT_FALSE(stale.unleased_reads(UnleasedRead{.was_active = false}));
+  EXPECT_EQ(stale.promote_wait, &WaitOutTheOldLease);
+
+  ReplicaOptions eager;
+  ApplyReadMutants({Mutant::kPromoteWithoutLeaseWait, Mutant::kReadUncommitted}, &eager);
+  PromoteWait wait{
+      .now_us = 1000, .last_renewal_us = 900, .lease_us = 200, .skip_lease_wait = false};
+  EXPECT_EQ(WaitOutTheOldLease(wait), 1100);
+  EXPECT_EQ(eager.promote_wait(wait), 1000);
+  EXPECT_FALSE(eager.reads_wait());
+  EXPECT_EQ(eager.unleased_reads, &ReadsNeedALease);
+}
+
 }  // namespace
 }  // namespace duplex

@@ -19,12 +19,17 @@ bool Clients::Busy() const {
   return std::any_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.busy; });
 }
 
+// Every operation carries the client's next seq, reads too: a read's reply then names the
+// read it answers, and a late reply to an earlier read (sent to the other replica before a
+// retry) is never taken for a later one's. A read changes nothing, so the replicas keep no
+// session entry for it and a retry runs it again.
 void Clients::NextOp(Client& c) {
   if (!loading_) return;
   OpRecord op;
-  op.client = c.index;
-  op.request_seq = ++c.seq;
-  if (c.seq % 2 == 1) {
+  ++c.seq;
+  if (c.seq % 2 == 0) {
+    op = HotOp(c);
+  } else if (c.seq % 4 == 1) {
     op.op = "PUT";
     op.key = "k-" + std::to_string(c.index) + "-" + std::to_string(++c.puts);
     op.value = "v" + std::to_string(c.seq);
@@ -32,6 +37,9 @@ void Clients::NextOp(Client& c) {
     op.op = "INCR";
     op.key = "ctr-" + std::to_string(c.index);
   }
+  op.client = c.index;
+  op.request_seq = c.seq;
+  op.invoke_us = sim_.now();
   history_.push_back(op);
   c.record = history_.size() - 1;
   c.busy = true;
@@ -39,14 +47,35 @@ void Clients::NextOp(Client& c) {
   SendRequest(c);
 }
 
+// Reads are the most frequent, so that a stale or premature answer meets a later write; a
+// PUT writes a decimal unique to (client, seq), so that an INCR after it always applies.
+OpRecord Clients::HotOp(const Client& c) {
+  OpRecord op;
+  op.hot = true;
+  op.key = "hot-" + std::to_string(sim_.rng.Uniform(0, kHotKeys - 1));
+  int64_t draw = sim_.rng.Uniform(0, 19);
+  if (draw < 10) {
+    op.op = "GET";
+  } else if (draw < 14) {
+    op.op = "PUT";
+    op.value = std::to_string(static_cast<uint64_t>(c.index) * 1000000 + c.seq);
+  } else if (draw < 18) {
+    op.op = "INCR";
+  } else {
+    op.op = "DEL";
+  }
+  return op;
+}
+
 void Clients::SendRequest(Client& c) {
   const OpRecord& op = history_[c.record];
-  Request q{c.id, op.request_seq, op.op, {}, 0};
-  q.args = op.op == "PUT" ? std::vector<std::string>{op.key, op.value}
-                          : std::vector<std::string>{op.key, "1"};
+  Request q{c.id, op.request_seq, op.op, {op.key}, 0};
+  if (op.op == "PUT") q.args.push_back(op.value);
+  if (op.op == "INCR") q.args.push_back("1");
   std::string to = c.target == 0 ? "a" : "b";
   std::string name = Name(c);
   uint64_t attempt = ++c.attempt;
+  ++history_[c.record].attempts;
   network_.Send(name, to, op.op + " " + std::to_string(op.request_seq), [this, to, name, q] {
     processes_.OnReplica(to, [this, name, q, to](ReplicaCore& core) {
       Request stamped = q;
@@ -63,11 +92,17 @@ void Clients::SendRequest(Client& c) {
 
 void Clients::Retry(Client& c) {
   if (sim_.now() >= c.deadline) {
-    history_[c.record].outcome = OpOutcome::kInfo;
+    Complete(c, OpOutcome::kInfo);
     Done(c, sim_.rng.Uniform(1, 3));
     return;
   }
   SendRequest(c);
+}
+
+void Clients::Complete(Client& c, OpOutcome outcome) {
+  OpRecord& op = history_[c.record];
+  op.outcome = outcome;
+  op.complete_us = sim_.now();
 }
 
 // The operation in flight has its outcome: the next one starts after `pause_ms`,
@@ -95,10 +130,13 @@ void Clients::OnReply(int index, const ClientReply& reply) {
   }
   OpRecord& op = history_[c.record];
   if (code == Code::kOk) {
-    op.outcome = OpOutcome::kOk;
-    if (op.op == "INCR") op.value = reply.response.value;
+    if (op.op != "PUT") op.value = reply.response.value;
+    Complete(c, OpOutcome::kOk);
+  } else if (code == Code::kNotFound && op.op == "GET") {
+    op.absent = true;  // an answer: the key is absent
+    Complete(c, OpOutcome::kOk);
   } else {
-    op.outcome = OpOutcome::kFail;
+    Complete(c, OpOutcome::kFail);
   }
   Done(c, sim_.rng.Uniform(0, 3));
 }

@@ -1,6 +1,8 @@
-// The simulated clients and their history: each alternates a PUT of a unique key and an
-// INCR of its own counter, retries on the other replica (same seq) until a deadline, and
-// records every operation (chaos/checker.h's OpRecord) for the judge. Owned by the
+// The simulated clients and their history: each goes round a cycle of a PUT of a unique
+// key, an operation on the shared hot keys (hot-0..hot-2: GET, PUT, DEL or INCR, contended by
+// every client), an INCR of its own counter and another hot operation; it retries on the
+// other replica (same seq) until a deadline, and records every operation with its invoke and
+// completion in simulated time (chaos/checker.h's OpRecord) for the judge. Owned by the
 // World; single-threaded.
 #pragma once
 
@@ -17,6 +19,9 @@ namespace duplex::sim {
 
 class Clients {
  public:
+  // The shared keys every client reads and writes ("hot-0".."hot-2").
+  static constexpr int kHotKeys = 3;
+
   Clients(SimContext& sim, Network& network, Processes& processes);
 
   // Each client sends its first operation a moment after the start.
@@ -44,8 +49,12 @@ class Clients {
 
   static std::string Name(const Client& c) { return "c" + std::to_string(c.index); }
   void NextOp(Client& c);
+  // One operation on a hot key, drawn from the seed: GET, PUT, DEL or INCR.
+  OpRecord HotOp(const Client& c);
   void SendRequest(Client& c);
   void Retry(Client& c);
+  // The operation in flight ends with `outcome`.
+  void Complete(Client& c, OpOutcome outcome);
   void Done(Client& c, int64_t pause_ms);
 
   SimContext& sim_;

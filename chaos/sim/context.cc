@@ -30,6 +30,16 @@ SimContext::SimContext(const SimOptions& o)
     profile.leader_freeze_per_s = std::max(profile.leader_freeze_per_s, 1.0);
     profile.leader_isolate_per_s = std::max(profile.leader_isolate_per_s, 1.0);
   }
+  // The read mutants show only when a replica answers a read while the other one
+  // acknowledges writes: around a failover (a crash, a pause, a cut between a replica and
+  // its peer or the coordinator) with replies slow enough to overlap it.
+  if (Has(Mutant::kStaleRead) || Has(Mutant::kPromoteWithoutLeaseWait) ||
+      Has(Mutant::kReadUncommitted)) {
+    profile.partition_per_s = std::max(profile.partition_per_s, 2.0);
+    profile.crash_per_s = std::max(profile.crash_per_s, 2.0);
+    profile.pause_per_s = std::max(profile.pause_per_s, 0.5);
+    profile.delay_max_us = std::max<int64_t>(profile.delay_max_us, 5 * kMs);
+  }
   if (o.coordinators != 0) profile.coordinators = o.coordinators;
   coordinator_hosts = profile.coordinators == 1 ? std::vector<std::string>{kCoordinatorHost}
                                                 : std::vector<std::string>{"h1", "h2", "h3"};

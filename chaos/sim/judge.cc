@@ -19,6 +19,10 @@ std::string Decode(const std::string& key, const std::string& raw, uint32_t sche
 
 std::string Other(const std::string& replica) { return replica == "a" ? "b" : "a"; }
 
+// A seed's history (a few hundred operations on each hot key) is decided in milliseconds;
+// the bound only keeps a pathological one from stalling a run of thousands of seeds.
+constexpr int64_t kLinearizabilityTimeLimitMs = 5000;
+
 }  // namespace
 
 void Judge::Violation(SimResult& out, Invariant invariant, const std::string& detail) {
@@ -80,6 +84,7 @@ SimResult Judge::Verdict() {
   std::map<std::string, std::string> state;
   bool judged = FinalState(out, &state);
   CheckData(out, state, judged);
+  CheckLinearizability(out);
   CheckEvents(out);
   out.campaign = "none";
   if (const Campaign* campaign = coordinators_.campaign()) {
@@ -134,6 +139,23 @@ void Judge::CheckData(SimResult& out, const std::map<std::string, std::string>& 
   out.ops_fail = check.fail;
   out.ops_info = check.info;
   for (const auto& p : check.problems) Violation(out, p.invariant, p.detail);
+}
+
+// Every seed runs in sync mode (the simulator runs async only as the ack-before-replication
+// mutant), where every acknowledged write and every read must be linearizable: no loss bound
+// to allow for.
+void Judge::CheckLinearizability(SimResult& out) {
+  lin::CheckOptions options;
+  options.time_limit_ms = kLinearizabilityTimeLimitMs;
+  lin::CheckResult check = CheckLinearizable(clients_.history(), options);
+  if (check.verdict == lin::Verdict::kNotLinearizable) {
+    Violation(out, Invariant::kLinearizable, check.Explain());
+  }
+  for (const auto& key : check.unknown) {
+    Violation(out, Invariant::kLinearizable,
+              "undecided within " + std::to_string(options.time_limit_ms) + " ms: key " + key.key +
+                  ", " + std::to_string(key.operations) + " operations");
+  }
 }
 
 // Replica events from the replicas, cluster, campaign and leadership events from the

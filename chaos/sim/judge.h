@@ -1,6 +1,6 @@
 // The judge of a simulated run: whether the cluster has settled after the faults, and,
-// at the end, the verdict: the client history against the active's final state, the
-// replicas' digests, the role and feature-flag history (chaos/checker.h), the
+// at the end, the verdict: the client history against the active's final state and for
+// linearizability, the replicas' digests, the role and feature-flag history (chaos/checker.h), the
 // campaign's outcome, and what the coordinators found (one acting coordinator per term). Owned by
 // the World; single-threaded.
 #pragma once
@@ -38,6 +38,10 @@ class Judge {
   // The clients' history against that state (chaos/checker.h), or only its outcomes
   // counted when the data cannot be judged.
   void CheckData(SimResult& out, const std::map<std::string, std::string>& state, bool judged);
+  // The whole history, reads included, on the duplex-kv model (CheckLinearizable): a
+  // violation names the smallest failing key's history; a key that cannot be decided in
+  // time is a violation too, naming the key and its operation count.
+  void CheckLinearizability(SimResult& out);
   void CheckEvents(SimResult& out);
 
   SimContext& sim_;

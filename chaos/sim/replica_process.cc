@@ -77,6 +77,7 @@ void Processes::Boot(Replica& r, int32_t pid) {
   ro.async = sim_.Has(Mutant::kAckBeforeReplication);
   ro.pid = r.pid;
   if (sim_.Has(Mutant::kSkipEpochCheck)) ro.tail_resumes = &TailResumesInAnyEpoch;
+  ApplyReadMutants(sim_.options.mutants, &ro);
   if (sim_.profile.session_expiry_ms > 0) ro.session_expiry_ms = sim_.profile.session_expiry_ms;
   r.core = std::make_unique<ReplicaCore>(ro, r.store.get(), r.processor.get());
   r.up = true;

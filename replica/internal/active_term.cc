@@ -38,9 +38,8 @@ bool ActiveTerm::OnAssignment(const Assignment& a, int64_t now_us, int64_t last_
   if (a.epoch > term_epoch_) {
     // A new term for this replica (its epoch may already have been raised by a peer).
     term_epoch_ = a.epoch;
-    promote_wait_until_us_ =
-        a.skip_lease_wait ? now_us
-                          : std::max(now_us, last_renewal_us + ctx_.options().lease_ms * 1000);
+    promote_wait_until_us_ = ctx_.options().promote_wait(PromoteWait{
+        now_us, last_renewal_us, int64_t{ctx_.options().lease_ms} * 1000, a.skip_lease_wait});
     lease_until_us_ = 0;
     ctx_.machine().Promote();
   } else if (!IsActive(ctx_.role()) && ctx_.role() != RoleState::kPromoting) {
@@ -77,6 +76,7 @@ void ActiveTerm::BeginTerm() {
   standby_.reset();
   pending_.clear();
   sessions_.BeginTerm(ctx_.now_us());  // another replica wrote sessions meanwhile
+  unchanged_answers_.clear();
   // 0 in a new epoch. A process restarted into the epoch it was active in continues above
   // the coordinator's record, which would otherwise take its requests for processed ones.
   solo_request_id_ = ctx_.assignment().sync_id;
@@ -136,6 +136,7 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   if (now_us >= lease_until_us_) {
     // Without a lease another replica may already be active: serve nothing.
     for (auto& [route, request] : queue_) {
+      if (AnswerUnleasedRead(route, request)) continue;
       ctx_.Reply(route, request, {Code::kUnavailable, "active without a lease", ""});
     }
     queue_.clear();
@@ -146,7 +147,7 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   size_t n = std::min<size_t>(queue_.size(), ctx_.options().batch_ops_max);
   OverlayReader reader(&ctx_.store());
   sessions_.MakeRoom(n);
-  Batch batch{ctx_.last_seq(), {}, {}};
+  Batch batch{ctx_.last_seq(), {}, {}, 0};
   for (size_t i = 0; i < n; ++i) {
     auto& [route, request] = queue_[i];
     ClientReply reply{
@@ -157,8 +158,9 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
   DUPLEX_ASSERT(batch.seq == ctx_.last_seq() + batch.deltas.size(),
                 "a group commit's deltas are consecutive", batch.seq, ctx_.last_seq(),
                 batch.deltas.size());
-  DUPLEX_ASSERT(batch.replies.size() == n, "every request of a group commit gets one reply",
-                batch.replies.size(), n);
+  DUPLEX_ASSERT(batch.replies.size() + batch.answered == n,
+                "every request of a group commit gets one reply", batch.replies.size(),
+                batch.answered, n);
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
   Replicate(batch.deltas, now_us);
   for (auto& r : batch.replies) {
@@ -172,6 +174,13 @@ void ActiveTerm::FlushQueue(int64_t now_us) {
 bool ActiveTerm::AnswerFromSession(const std::string& route, const Request& request,
                                    ClientReply& reply, int64_t now_us, Batch& batch) {
   if (request.client_id == 0 || request.request_seq == 0) return false;  // not tracked
+  auto unchanged = unchanged_answers_.find(request.client_id);
+  if (unchanged != unchanged_answers_.end() && unchanged->second.first == request.request_seq) {
+    // A duplicate of a request that changed nothing: its first answer, not a second run.
+    reply.response = unchanged->second.second;
+    batch.replies.push_back({batch.seq, now_us, route, std::move(reply)});
+    return true;
+  }
   std::optional<SessionEntry> last = sessions_.Find(request.client_id);
   if (!last || request.request_seq > last->request_seq) return false;
   if (request.request_seq == last->request_seq) {
@@ -197,6 +206,7 @@ void ActiveTerm::Execute(const std::string& route, const Request& request, Clien
                          OverlayReader& reader, int64_t now_us, Batch& batch) {
   Outcome outcome = ctx_.processor().Execute(request, reader, ctx_.features());
   reply.response = outcome.response;
+  NoteUnchanged(request, outcome);
   if (!outcome.mutations.empty()) {
     Delta d;
     d.epoch = ctx_.epoch();
@@ -208,9 +218,33 @@ void ActiveTerm::Execute(const std::string& route, const Request& request, Clien
     }
     reader.Apply(d.mutations);
     batch.deltas.push_back(std::move(d));
+  } else if (!ctx_.options().reads_wait()) {
+    CountAnswer(reply.response.code, 0);
+    ctx_.Emit(ToClient{route, std::move(reply)});
+    ++batch.answered;
+    return;
   }
   // Reads and refusals wait for everything before them, so nothing unreplicated is seen.
   batch.replies.push_back({batch.seq, now_us, route, std::move(reply)});
+}
+
+void ActiveTerm::NoteUnchanged(const Request& request, const Outcome& outcome) {
+  if (request.client_id == 0 || request.request_seq == 0) return;  // not tracked
+  if (!outcome.mutations.empty()) {
+    unchanged_answers_.erase(request.client_id);  // the session table keeps this answer
+    return;
+  }
+  if (unchanged_answers_.size() >= kUnchangedAnswersMax) unchanged_answers_.clear();
+  unchanged_answers_[request.client_id] = {request.request_seq, outcome.response};
+}
+
+bool ActiveTerm::AnswerUnleasedRead(const std::string& route, const Request& request) {
+  if (!ctx_.options().unleased_reads(UnleasedRead{term_epoch_ > 0})) return false;
+  OverlayReader reader(&ctx_.store());
+  Outcome outcome = ctx_.processor().Execute(request, reader, ctx_.features());
+  if (!outcome.mutations.empty()) return false;  // a write: never without a lease
+  ctx_.Reply(route, request, std::move(outcome.response));
+  return true;
 }
 
 void ActiveTerm::Replicate(const std::vector<Delta>& deltas, int64_t now_us) {

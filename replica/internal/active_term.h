@@ -9,6 +9,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,10 @@ class ActiveTerm {
   void OnFromStandby(const std::string& route, const PeerMessage& message, int64_t now_us);
   // A client request for an active that is not draining.
   void Enqueue(std::string route, Request request);
+  // A request at a replica that may not serve it (not active, or without a lease): true
+  // when the read rule (ReplicaOptions::unleased_reads) let it be answered, as a read, from
+  // this replica's own state; false leaves the refusal to the caller.
+  bool AnswerUnleasedRead(const std::string& route, const Request& request);
   // The term ends: what is queued or unacknowledged is answered with why.
   void End(const char* why);
 
@@ -75,6 +80,7 @@ class ActiveTerm {
     uint64_t seq;  // the last seq the batch reaches
     std::vector<Delta> deltas;
     std::vector<PendingReply> replies;
+    size_t answered = 0;  // replies sent at once (a read rule that does not wait)
   };
 
   void BeginTerm();
@@ -86,6 +92,8 @@ class ActiveTerm {
                          int64_t now_us, Batch& batch);
   void Execute(const std::string& route, const Request& request, ClientReply reply,
                OverlayReader& reader, int64_t now_us, Batch& batch);
+  // Remembers (or forgets) the answer of a tracked request that changed nothing.
+  void NoteUnchanged(const Request& request, const Outcome& outcome);
   // Sends deltas to a live standby and commits them.
   void Replicate(const std::vector<Delta>& deltas, int64_t now_us);
   void ExpireSessions(int64_t now_us);
@@ -101,9 +109,16 @@ class ActiveTerm {
   void NextSoloRequest();
 
   static constexpr int64_t kLatencyWindowUs = 500000;
+  static constexpr size_t kUnchangedAnswersMax = 1 << 16;
 
   CoreContext& ctx_;
   SessionTable sessions_;
+  // Each client's last tracked request that changed nothing (a read, a DEL of an absent key,
+  // a refusal), with its answer: the session table keeps only answers that came with a
+  // change, and a duplicate of such a request run again later could change something (the
+  // DEL finding the key a write made meanwhile) after its client took the first answer. Kept
+  // for this term only, in memory, bounded (cleared when full).
+  std::unordered_map<uint64_t, std::pair<uint64_t, Response>> unchanged_answers_;
   std::optional<StandbySession> standby_;
   std::vector<std::pair<std::string, Request>> queue_;
   std::deque<PendingReply> pending_;
