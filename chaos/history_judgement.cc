@@ -1,6 +1,7 @@
 #include "chaos/history_judgement.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <optional>
@@ -50,10 +51,16 @@ struct Lost {
   bool incr;
 };
 
-std::string Describe(const OpRecord& r) {
+std::string Ms(int64_t t_us, int64_t t0_us) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "+%.1f ms", static_cast<double>(t_us - t0_us) / 1000.0);
+  return text;
+}
+
+std::string Describe(const OpRecord& r, int64_t t0_us) {
   return r.op + " " + r.key + (r.op == "PUT" ? "=" + r.value : " (returned " + r.value + ")") +
-         " by client " + std::to_string(r.client) +
-         " acknowledged at t=" + std::to_string(r.complete_us) + "us by replica #" +
+         " by client " + std::to_string(r.client) + ", sent at " + Ms(r.invoke_us, t0_us) +
+         ", acknowledged at " + Ms(r.complete_us, t0_us) + " by replica #" +
          std::to_string(r.answered_by);
 }
 
@@ -119,8 +126,9 @@ int FailoverOf(const OpRecord& r, const std::vector<ActiveChange>& failovers) {
 
 // The standby acknowledges in order: a write of the same active that was sent after a lost
 // one was acknowledged, and survived, proves the standby had the lost one as well.
-void CheckSuffix(const std::vector<OpRecord>& history, const std::vector<ActiveChange>& failovers,
-                 size_t index, const std::vector<const OpRecord*>& lost,
+void CheckSuffix(int64_t t0_us, const std::vector<OpRecord>& history,
+                 const std::vector<ActiveChange>& failovers, size_t index,
+                 const std::vector<const OpRecord*>& lost,
                  const std::map<const OpRecord*, bool>& surviving_puts, AsyncLoss* out) {
   const ActiveChange& f = failovers[index];
   const int64_t from_us = index == 0 ? 0 : failovers[index - 1].t_us;
@@ -134,9 +142,9 @@ void CheckSuffix(const std::vector<OpRecord>& history, const std::vector<ActiveC
     if (kept == surviving_puts.end() || !kept->second) continue;
     if (r.answered_by != f.from || r.complete_us <= from_us || r.complete_us >= f.t_us) continue;
     if (r.invoke_us <= first->complete_us) continue;
-    out->problems.push_back("failover at t=" + std::to_string(f.t_us) + "us from " + f.from_name +
-                            " to " + f.to_name + " lost " + Describe(*first) + ", yet " +
-                            Describe(r) + ", sent after it, survived");
+    out->problems.push_back("failover at " + Ms(f.t_us, t0_us) + " from " + f.from_name + " to " +
+                            f.to_name + " lost " + Describe(*first, t0_us) + ", yet " +
+                            Describe(r, t0_us) + ", sent after it, survived");
     return;
   }
 }
@@ -249,7 +257,8 @@ std::vector<ActiveChange> FailoversOf(const std::vector<json>& events,
 }
 
 AsyncLoss CheckAsyncLoss(const std::vector<OpRecord>& history, const ReadValue& read,
-                         const std::vector<ActiveChange>& failovers, uint64_t lag_ops_max) {
+                         const std::vector<ActiveChange>& failovers, uint64_t lag_ops_max,
+                         int64_t t0_us) {
   AsyncLoss out;
   std::vector<Lost> lost;
   std::map<const OpRecord*, bool> surviving_puts;  // acknowledged unique PUTs: still there?
@@ -270,25 +279,25 @@ AsyncLoss CheckAsyncLoss(const std::vector<OpRecord>& history, const ReadValue& 
     ++out.lost;
     const int i = FailoverOf(*l.record, failovers);
     if (i < 0) {
-      out.problems.push_back("acknowledged " + Describe(*l.record) +
+      out.problems.push_back("acknowledged " + Describe(*l.record, t0_us) +
                              " is lost, and no failover followed it");
       continue;
     }
     FailoverLoss& f = out.failovers[static_cast<size_t>(i)];
     ++(l.incr ? f.lost_incrs : f.lost_puts);
-    if (f.examples.size() < kExamplesMax) f.examples.push_back(Describe(*l.record));
+    if (f.examples.size() < kExamplesMax) f.examples.push_back(Describe(*l.record, t0_us));
     lost_at[static_cast<size_t>(i)].push_back(l.record);
   }
   for (size_t i = 0; i < failovers.size(); ++i) {
     const FailoverLoss& f = out.failovers[i];
     if (f.lost() > lag_ops_max) {
-      out.problems.push_back("failover at t=" + std::to_string(f.failover.t_us) + "us from " +
+      out.problems.push_back("failover at " + Ms(f.failover.t_us, t0_us) + " from " +
                              f.failover.from_name + " to " + f.failover.to_name + " lost " +
                              std::to_string(f.lost()) +
                              " acknowledged writes, more than the lag bound " +
                              std::to_string(lag_ops_max) + " (replication.max_lag_ops)");
     }
-    CheckSuffix(history, failovers, i, lost_at[i], surviving_puts, &out);
+    CheckSuffix(t0_us, history, failovers, i, lost_at[i], surviving_puts, &out);
   }
   return out;
 }

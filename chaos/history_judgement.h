@@ -81,8 +81,9 @@ struct AsyncLoss {
 //    sent: the standby acknowledges in order, so it had acknowledged the lost one too;
 //  - a client's counter ends below its acknowledged increments minus the lost ones.
 // Hot-key writes are not counted (several clients overwrite them; what the loss did to them
-// cannot be told apart from what later writes did).
+// cannot be told apart from what later writes did). Times are spelled relative to t0_us.
 AsyncLoss CheckAsyncLoss(const std::vector<OpRecord>& history, const ReadValue& read,
-                         const std::vector<ActiveChange>& failovers, uint64_t lag_ops_max);
+                         const std::vector<ActiveChange>& failovers, uint64_t lag_ops_max,
+                         int64_t t0_us = 0);
 
 }  // namespace duplex

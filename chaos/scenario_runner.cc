@@ -48,6 +48,10 @@ constexpr double kGapNoiseMs = 100;
 // ("unknown" is no pass). A run's few thousand operations on three hot keys take well under
 // a second.
 constexpr int64_t kLinearizableTimeLimitMs = 10000;
+// Async runs bound the standby's lag this tightly (replication.max_lag_ops; the default is
+// 10,000), so that a partition of a few hundred ms reaches the bound and the loss accounting
+// checks the bound itself, not only a count far below it.
+constexpr uint64_t kAsyncLagOpsMax = 100;
 
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -128,6 +132,7 @@ class Run {
     fo.port_last = o_.port_last;
     Status proxies = Status::Ok();
     fo.configure = [&](ClusterConfig* c) {
+      if (s_.mode == "async") c->replication.lag_ops_max = kAsyncLagOpsMax;
       for (size_t i = 0; i < c->replicas.size(); ++i) {
         ReplicaConfig& r = c->replicas[i];
         r.fault_file = fs::absolute(fs::path(o_.scratch) / (r.name + ".faults")).string();
@@ -684,7 +689,7 @@ class Run {
     if (s_.mode == "async") {
       std::vector<std::string> names;
       for (const auto& r : cluster_->config().replicas) names.push_back(r.name);
-      loss = CheckAsyncLoss(history, read, FailoversOf(ev, names), LagOpsMax());
+      loss = CheckAsyncLoss(history, read, FailoversOf(ev, names), LagOpsMax(), t0_us_);
     }
     // The workload spells out the first few problems; the totals count them all. In async
     // mode a failover may lose the unreplicated tail: lost writes are judged against what the
