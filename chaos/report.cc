@@ -817,19 +817,35 @@ std::string OperationRow(const json& op, size_t n, std::string_view cls, std::st
          (complete ? Fixed(*complete, 3) : "open") + "</td></tr>\n";
 }
 
+// The linearizable prefix's last operations are drawn, those the failing ones are read
+// against; the whole prefix stays in result.json.
+constexpr size_t kPrefixShownMax = 30;
+
+// The last kPrefixShownMax operations of the prefix.
+std::vector<const json*> PrefixShown(const json& prefix) {
+  std::vector<const json*> out;
+  const size_t from = prefix.size() > kPrefixShownMax ? prefix.size() - kPrefixShownMax : 0;
+  for (size_t i = from; i < prefix.size(); ++i) out.push_back(&prefix[i]);
+  return out;
+}
+
 // The operations as bars from invoke to completion, a row each, on one time axis: the
 // linearizable prefix green, the operations that cannot follow it red.
-std::string OperationBars(const json& prefix, const json& cannot) {
+std::string OperationBars(const std::vector<const json*>& prefix, const json& cannot) {
+  std::vector<const json*> failing;
+  for (const json& op : cannot) failing.push_back(&op);
   std::vector<std::pair<const json*, bool>> ops;
   double lo = 0, hi = 0;
-  for (const json* list : {&prefix, &cannot}) {
-    for (const json& op : *list) {
+  const std::vector<const json*>& failing_ref = failing;
+  for (const std::vector<const json*>* list : {&prefix, &failing_ref}) {
+    for (const json* each : *list) {
+      const json& op = *each;
       std::optional<double> a = Num(op, "invoke_ms");
       if (!a) continue;
       const double b = Num(op, "complete_ms").value_or(*a);
       lo = ops.empty() ? *a : std::min(lo, *a);
       hi = ops.empty() ? b : std::max(hi, b);
-      ops.emplace_back(&op, list == &cannot);
+      ops.emplace_back(&op, list == &failing_ref);
     }
   }
   if (ops.empty()) return "";
@@ -869,10 +885,15 @@ void AppendFailedKey(const json& key, std::string* out) {
   *out +=
       "<table class=\"grid\">\n<tr><th>#</th><th></th><th>client</th><th>op</th><th>input</th>"
       "<th>output</th><th>outcome</th><th>invoke ms</th><th>complete ms</th></tr>\n";
-  size_t n = 0;
-  for (const json& op : prefix) *out += OperationRow(op, ++n, "ok", "linearized");
+  const std::vector<const json*> shown = PrefixShown(prefix);
+  size_t n = prefix.size() - shown.size();
+  if (n > 0) {
+    *out += "<tr><td colspan=\"9\" class=\"more\">" + std::to_string(n) +
+            " earlier operations of the order (in result.json)</td></tr>\n";
+  }
+  for (const json* op : shown) *out += OperationRow(*op, ++n, "ok", "linearized");
   for (const json& op : cannot) *out += OperationRow(op, ++n, "violated", "cannot follow");
-  *out += "</table>\n<div class=\"timeline\">\n" + OperationBars(prefix, cannot) + "</div>\n";
+  *out += "</table>\n<div class=\"timeline\">\n" + OperationBars(shown, cannot) + "</div>\n";
 }
 
 void AppendLinearizability(const json& run, std::string* out) {

@@ -165,6 +165,16 @@ TEST(RenderRunReport, DrawsTheSmallestFailingKeyAndTheLossPerFailover) {
   EXPECT_TRUE(Contains(page, "Allowed: at most 100"));
 }
 
+TEST(RenderRunReport, DrawsOnlyTheLastThirtyOperationsOfALongPrefix) {
+  json run = RealisticRun();
+  json& prefix = run["linearizability"]["failed_key"]["prefix"];
+  for (int i = 0; i < 38; ++i) prefix.push_back(LinOp(0, "INCR", "1", std::to_string(i), i, i + 1));
+  const std::string page = RenderRunReport(run);
+  EXPECT_TRUE(Contains(page, "10 earlier operations of the order (in result.json)"));
+  EXPECT_FALSE(Contains(page, "<td>INCR</td><td>1</td><td>7</td>"));
+  EXPECT_TRUE(Contains(page, "<td>INCR</td><td>1</td><td>8</td>"));
+}
+
 TEST(RenderRunReport, ColoursStepsByTheirLatestResultAndEndsThemAtTheFinalState) {
   std::string page = RenderRunReport(RealisticRun());
   EXPECT_TRUE(Contains(page, "Soak (nok), 0.960 s - 1.900 s"));
