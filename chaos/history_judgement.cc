@@ -149,6 +149,30 @@ void CheckSuffix(int64_t t0_us, const std::vector<OpRecord>& history,
   }
 }
 
+// The old active's seq: what it reported when it came back in its old epoch (a restarted
+// replica reports what its store kept: everything it committed), else its last report before
+// the change. The new active's: its first report as active in the change's epoch.
+void AddReportedSeqs(const std::vector<json>& events, ActiveChange* f) {
+  int64_t before = -1, back = -1;
+  for (const json& e : events) {
+    if (e.value("kind", "") != "replica" || !e.contains("applied_seq")) continue;
+    const std::string name = e.value("replica", "");
+    const int64_t seq = e.value("applied_seq", int64_t{-1});
+    const uint64_t epoch = e.value("epoch", uint64_t{0});
+    if (name == f->from_name && e.value("t_us", int64_t{0}) <= f->t_us) {
+      before = seq;
+    } else if (name == f->from_name && back < 0 && e.contains("role") && epoch < f->epoch) {
+      back = seq;
+    }
+    if (name == f->to_name && f->promoted_seq < 0 && epoch == f->epoch &&
+        e.value("role", "").starts_with("Active")) {
+      f->promoted_seq = seq;
+    }
+  }
+  f->active_seq = back >= 0 ? back : before;
+  f->active_came_back = back >= 0;
+}
+
 }  // namespace
 
 std::vector<OpRecord> HistoryBefore(const std::vector<OpRecord>& history, int64_t cut_us) {
@@ -253,6 +277,7 @@ std::vector<ActiveChange> FailoversOf(const std::vector<json>& events,
     }
     last = active;
   }
+  for (ActiveChange& f : out) AddReportedSeqs(events, &f);
   return out;
 }
 
@@ -297,6 +322,16 @@ AsyncLoss CheckAsyncLoss(const std::vector<OpRecord>& history, const ReadValue& 
                              " acknowledged writes, more than the lag bound " +
                              std::to_string(lag_ops_max) + " (replication.max_lag_ops)");
     }
+    const int64_t tail = f.failover.ReportedTail();
+    if (f.failover.active_came_back && tail >= 0 && f.lost() > static_cast<uint64_t>(tail)) {
+      out.problems.push_back(
+          "failover at " + Ms(f.failover.t_us, t0_us) + " from " + f.failover.from_name + " to " +
+          f.failover.to_name + " lost " + std::to_string(f.lost()) +
+          " acknowledged writes, more than the tail the replicas reported (" +
+          f.failover.from_name + " had committed seq " + std::to_string(f.failover.active_seq) +
+          ", " + f.failover.to_name + " was promoted at seq " +
+          std::to_string(f.failover.promoted_seq) + ")");
+    }
     CheckSuffix(t0_us, history, failovers, i, lost_at[i], surviving_puts, &out);
   }
   return out;
@@ -312,6 +347,9 @@ json AsyncLoss::ToJson(int64_t t0_us, uint64_t lag_ops_max) const {
                    {"lost", f.lost()},
                    {"lost_puts", f.lost_puts},
                    {"lost_incrs", f.lost_incrs},
+                   {"old_active_seq", f.failover.active_seq},
+                   {"promoted_seq", f.failover.promoted_seq},
+                   {"reported_tail_ops", f.failover.ReportedTail()},
                    {"examples", f.examples}});
   }
   return {{"lag_ops_max", lag_ops_max}, {"lost", lost}, {"failovers", per}};

@@ -5,6 +5,7 @@
 // the history and the coordinator's events; thread-compatible.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,10 +49,23 @@ struct ActiveChange {
   uint64_t epoch = 0;
   int from = -1, to = -1;  // replica indexes (endpoint order)
   std::string from_name, to_name;
+  // What the replicas reported (the coordinator logs a replica's applied_seq with each change
+  // of its role, epoch or liveness), -1 when not logged: the old active's seq when it came
+  // back, still in its old epoch (a restarted replica reports what its store kept, i.e. all it
+  // had committed; else its last report before the change, a lower bound), and the new
+  // active's when it first reported itself active (what it had as standby). Their difference
+  // is the unreplicated tail the pair reported, in deltas (hot writes included).
+  int64_t active_seq = -1, promoted_seq = -1;
+  bool active_came_back = false;  // active_seq is what the old active kept, not a lower bound
+  int64_t ReportedTail() const {
+    return active_seq < 0 || promoted_seq < 0 ? -1
+                                              : std::max<int64_t>(0, active_seq - promoted_seq);
+  }
 };
 
 // Every "cluster" event whose active is another replica than the last one named (an event
-// naming none, between two actives, is skipped). `replicas` are the names in endpoint order.
+// naming none, between two actives, is skipped), with the seqs the replicas reported.
+// `replicas` are the names in endpoint order.
 std::vector<ActiveChange> FailoversOf(const std::vector<nlohmann::json>& events,
                                       const std::vector<std::string>& replicas);
 
@@ -77,6 +91,8 @@ struct AsyncLoss {
 //  - there is no such failover (a write lost without a failover);
 //  - a failover lost more than lag_ops_max writes (the lag bound: the active stops
 //    acknowledging when its standby is that many deltas behind);
+//  - a failover lost more writes than the tail the pair reported, when the old active came
+//    back and reported what it had committed (each write is one delta);
 //  - a lost write was acknowledged before a write of the same active that survived was even
 //    sent: the standby acknowledges in order, so it had acknowledged the lost one too;
 //  - a client's counter ends below its acknowledged increments minus the lost ones.

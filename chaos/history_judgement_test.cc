@@ -109,11 +109,25 @@ TEST(HistoryLines, WritesInvokesWithArgsAndCompletionsInTimeOrder) {
 }
 
 std::vector<json> Events() {
-  return {{{"kind", "cluster"}, {"epoch", 1}, {"active", "a"}, {"t_us", 10}},
-          {{"kind", "replica"}, {"replica", "a"}, {"t_us", 20}},
-          {{"kind", "cluster"}, {"epoch", 2}, {"active", ""}, {"t_us", 1000}},
-          {{"kind", "cluster"}, {"epoch", 2}, {"active", "b"}, {"t_us", 1100}},
-          {{"kind", "cluster"}, {"epoch", 2}, {"active", "b"}, {"t_us", 1200}}};
+  return {
+      {{"kind", "cluster"}, {"epoch", 1}, {"active", "a"}, {"t_us", 10}},
+      {{"kind", "replica"}, {"replica", "a"}, {"t_us", 20}},
+      {{"kind", "replica"}, {"replica", "a"}, {"alive", false}, {"applied_seq", 57}, {"t_us", 900}},
+      {{"kind", "replica"},
+       {"replica", "b"},
+       {"role", "Active/Solo"},
+       {"epoch", 2},
+       {"applied_seq", 52},
+       {"t_us", 1150}},
+      {{"kind", "cluster"}, {"epoch", 2}, {"active", ""}, {"t_us", 1000}},
+      {{"kind", "cluster"}, {"epoch", 2}, {"active", "b"}, {"t_us", 1100}},
+      {{"kind", "cluster"}, {"epoch", 2}, {"active", "b"}, {"t_us", 1200}},
+      {{"kind", "replica"},
+       {"replica", "a"},
+       {"role", "OutOfService"},
+       {"epoch", 1},
+       {"applied_seq", 60},
+       {"t_us", 1300}}};
 }
 
 TEST(FailoversOf, NamesEachChangeOfActive) {
@@ -123,6 +137,9 @@ TEST(FailoversOf, NamesEachChangeOfActive) {
   EXPECT_EQ(changes[0].from, 0);
   EXPECT_EQ(changes[0].to, 1);
   EXPECT_EQ(changes[0].epoch, 2u);
+  EXPECT_EQ(changes[0].active_seq, 60);  // what a kept, reported when it came back
+  EXPECT_EQ(changes[0].promoted_seq, 52);
+  EXPECT_EQ(changes[0].ReportedTail(), 8);
 }
 
 // The final state as a map; absent keys read as nullopt.
@@ -176,6 +193,18 @@ TEST(AsyncLoss, ALostWriteBeforeOneThatSurvivedFails) {
                      FailoversOf(Events(), {"a", "b"}), 100);
   ASSERT_EQ(loss.problems.size(), 1u);
   EXPECT_NE(loss.problems[0].find("PUT p1=v"), std::string::npos) << loss.problems[0];
+}
+
+TEST(AsyncLoss, MoreThanTheTailTheReplicasReportedFails) {
+  std::vector<ActiveChange> changes = FailoversOf(Events(), {"a", "b"});
+  changes[0].promoted_seq = 58;  // a kept 60: only two deltas were missing from b
+  const AsyncLoss loss =
+      CheckAsyncLoss(AsyncHistory(), Final({{"p0", "v"}, {"p1", "v"}, {"c1", "2"}}), changes, 100);
+  ASSERT_EQ(loss.problems.size(), 1u);
+  EXPECT_NE(loss.problems[0].find("more than the tail the replicas reported (a had committed "
+                                  "seq 60, b was promoted at seq 58)"),
+            std::string::npos)
+      << loss.problems[0];
 }
 
 TEST(AsyncLoss, ALossWithoutAFailoverFails) {

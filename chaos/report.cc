@@ -922,7 +922,8 @@ void AppendAsyncLoss(const json& run, std::string* out) {
   *out += "<h2>Async mode: acknowledged writes lost per failover</h2>\n<p>Allowed: at most " +
           (bound ? std::to_string(*bound) : kMissing) +
           " (replication.max_lag_ops) per failover, and only writes the standby had not "
-          "acknowledged.</p>\n";
+          "acknowledged. Reported tail: the old active's last reported seq less the promoted "
+          "replica's, in deltas (hot writes included; -1: not logged).</p>\n";
   const json& failovers = Array(*loss, "failovers");
   if (failovers.empty()) {
     *out += "<p class=\"none\">No failover.</p>\n";
@@ -930,7 +931,7 @@ void AppendAsyncLoss(const json& run, std::string* out) {
   }
   *out +=
       "<table class=\"grid\">\n<tr><th>at</th><th>from</th><th>to</th><th>lost</th>"
-      "<th>PUTs</th><th>INCRs</th><th>examples</th></tr>\n";
+      "<th>PUTs</th><th>INCRs</th><th>reported tail</th><th>examples</th></tr>\n";
   for (const json& f : failovers) {
     std::optional<double> at = Num(f, "t_ms");
     json examples = {{"details", Array(f, "examples")}};
@@ -939,6 +940,7 @@ void AppendAsyncLoss(const json& run, std::string* out) {
             "</td><td class=\"num\">" + std::to_string(Int(f, "lost").value_or(0)) +
             "</td><td class=\"num\">" + std::to_string(Int(f, "lost_puts").value_or(0)) +
             "</td><td class=\"num\">" + std::to_string(Int(f, "lost_incrs").value_or(0)) +
+            "</td><td class=\"num\">" + std::to_string(Int(f, "reported_tail_ops").value_or(-1)) +
             "</td><td>" + Details(examples) + "</td></tr>\n";
   }
   *out += "</table>\n";

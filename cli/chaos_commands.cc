@@ -225,9 +225,11 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
     const json loss = (*run).value("async_loss", json::object());
     for (const auto& f : loss.value("failovers", json::array())) {
       std::printf(
-          "   async failover %s -> %s at +%.0f ms: %llu acknowledged writes lost (bound %llu)\n",
+          "   async failover %s -> %s at +%.0f ms: %llu acknowledged writes lost (the pair "
+          "reported an unreplicated tail of %lld deltas; bound %llu)\n",
           f.value("from", "").c_str(), f.value("to", "").c_str(), f.value("t_ms", 0.0),
           (unsigned long long)f.value("lost", uint64_t{0}),
+          (long long)f.value("reported_tail_ops", int64_t{-1}),
           (unsigned long long)loss.value("lag_ops_max", uint64_t{0}));
     }
     for (const auto& f : (*run)["faults_not_fired"]) {
