@@ -240,7 +240,7 @@ std::vector<json> HistoryLines(const std::vector<OpRecord>& history, int64_t t0_
     timed.emplace_back(r.invoke_us, std::move(invoke));
     json done = base;
     done["type"] = kOutcome[static_cast<int>(r.outcome)];
-    done["value"] = r.value;
+    if (r.op != "PUT") done["value"] = r.value;  // a PUT's record holds what it wrote (args)
     done["absent"] = r.absent;
     done["t_us"] = r.complete_us - t0_us;
     done["attempts"] = r.attempts;

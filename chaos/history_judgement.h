@@ -40,7 +40,8 @@ nlohmann::json LinearizabilityJson(const lin::CheckResult& result, int64_t t0_us
 // duplex-kv` reads them), in time order: each operation's invoke
 // {"type":"invoke","client","seq","op","key","args","t_us"} (args: the request's arguments
 // after the key) and its completion {"type":"ok"|"fail"|"info", ..., "value","absent","t_us",
-// "attempts"}. Times relative to t0_us.
+// "attempts"} (value: the reply's, for GET, DEL and INCR; a PUT's reply carries nothing the
+// model reads, and the workload does not keep it). Times relative to t0_us.
 std::vector<nlohmann::json> HistoryLines(const std::vector<OpRecord>& history, int64_t t0_us);
 
 // A change of active replica, as the coordinator logged it.

@@ -104,6 +104,7 @@ TEST(HistoryLines, WritesInvokesWithArgsAndCompletionsInTimeOrder) {
   EXPECT_EQ(lines[3]["absent"], true);
   EXPECT_EQ(lines[4]["value"], "5");
   EXPECT_EQ(lines[5]["attempts"], 2);
+  EXPECT_FALSE(lines[5].contains("value"));  // the PUT's value is its argument
   EXPECT_EQ(lines[5]["t_us"], 200);
   for (size_t i = 1; i < lines.size(); ++i) EXPECT_LE(lines[i - 1]["t_us"], lines[i]["t_us"]);
 }
