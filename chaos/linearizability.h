@@ -18,13 +18,16 @@ namespace duplex::lin {
 // How an operation ended, as its client saw it.
 enum class Outcome {
   kOk,       // completed: it took effect once, between invoke and complete, with `output`
-  kFail,     // definitely did not take effect (refused, or a Jepsen :fail)
+  kFail,     // definitely did not take effect (refused, a Jepsen :fail read or write)
   kUnknown,  // timed out or still open at the end: took effect once at any time after its
              // invoke, or never (Jepsen :info); its output is unknown
 };
 
 // One operation of a history. The meaning of `f`, `input` and `output` is the model's:
-//   cas-register: f read|write|cas; input "" | "V" | "FROM TO"; output of a read "V" or "nil"
+//   cas-register: f read|write|cas; input "" | "V" | "FROM TO"; output of a read "V" or "nil",
+//                 of a cas "ok" (swapped) or "fail" (the value was not FROM: a Jepsen
+//                 `:fail :cas` is a completed cas that observed the register, as Porcupine
+//                 reads it, not an operation without effect)
 //   kv-append:    f get|put|append; input the value; output of a get the value ("" = absent)
 //   duplex-kv:    f GET|PUT|DEL|INCR|PUTEX|TTL; input the request's args after the key,
 //                 space-separated ("v1", "1", "v1 500"); output the reply's value;
@@ -54,8 +57,11 @@ const char* VerdictName(Verdict verdict);  // "linearizable", "not linearizable"
 
 struct CheckOptions {
   // The whole check's time bound; a key not decided by then makes the verdict kUnknown
-  // (never kLinearizable), naming the key and its operation count.
+  // (never kLinearizable), naming the key and its operation count. So does a key whose
+  // search outgrows its memory bound (1 GiB of cached configurations).
   int64_t time_limit_ms = 10000;
+  // Keys are checked on up to this many threads (a large history only; 1: the caller's).
+  int threads_max = 2;
 };
 
 // A key's verdict. For a violation: the longest linearizable prefix found (operations in

@@ -8,6 +8,7 @@
 #include "chaos/hooks/crash_point.h"
 #include "chaos/hooks/mutants.h"
 #include "cli/chaos_commands.h"
+#include "cli/check_history_command.h"
 #include "cli/demo.h"
 #include "cli/keys_command.h"
 #include "cli/lab_command.h"
@@ -181,8 +182,15 @@ int Main(int argc, char** argv) {
   UpgradeCommands upgrade_commands(app);  // package, upgrade, features
   LabCommand lab_command(app);
   KeysCommand keys_command(app);
+  CheckHistoryCommand check_history(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    // `check-history` promises 2 for a usage error: scripts read its exit status.
+    return code != 0 && NamesCheckHistory(argc, argv) ? 2 : code;
+  }
 
   if (*demo) return RunDemo(SelfPath(), demo_options);
   if (*bench) {
@@ -200,6 +208,7 @@ int Main(int argc, char** argv) {
   }
   if (*chaos) return RunChaos(SelfPath(), chaos_options);
   if (*sim) return RunSim(sim_options);
+  if (check_history.parsed()) return check_history.Run();
 
   if (auto code = upgrade_commands.RunWithoutConfig()) return *code;
   auto config = LoadConfigOrExplain(config_flag, token_file);

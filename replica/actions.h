@@ -75,6 +75,7 @@ struct ReplicaCounters {
   uint64_t client_connections_refused = 0;   // past client_connections_max
   uint64_t client_closed_idle = 0;           // no frame for client_idle_timeout_ms
   uint64_t client_closed_partial_frame = 0;  // a frame not completed in client_partial_frame_ms
+  uint64_t client_closed_input_bytes = 0;    // the most held when above client_input_bytes_max
   uint64_t zmq_messages_refused_parts = 0;   // more than zmq_parts_max parts
   uint64_t http_bodies_refused = 0;          // above http_body_bytes_max
   // A level, not a count: the client connections open now.

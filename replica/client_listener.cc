@@ -113,8 +113,33 @@ void ClientListener::EnforceLimits(int64_t now_us, const ErrorFn& on_error) {
     activity_.erase(it->first);
     it = streams_.erase(it);
   }
+  if (uint64_t n = EnforceInputBytes(); n > 0) {
+    on_error("client port: closed " + std::to_string(n) +
+             " connection(s) holding the most unfinished input: above client_input_bytes_max");
+  }
   DUPLEX_ASSERT(activity_.size() == streams_.size(), "one activity record per connection",
                 activity_.size(), streams_.size());
+}
+
+uint64_t ClientListener::EnforceInputBytes() {
+  size_t held = 0;
+  std::vector<std::pair<size_t, uint64_t>> holders;  // (bytes held, connection id)
+  for (const auto& [id, stream] : streams_) {
+    held += stream->held_bytes();
+    if (stream->held_bytes() > 0) holders.push_back({stream->held_bytes(), id});
+  }
+  if (held <= limits_.input_bytes_max) return 0;
+  std::sort(holders.begin(), holders.end(), std::greater<>());
+  uint64_t closed = 0;
+  for (const auto& [bytes, id] : holders) {
+    if (held <= limits_.input_bytes_max) break;
+    held -= bytes;
+    activity_.erase(id);
+    streams_.erase(id);
+    ++closed;
+  }
+  limit_counters_.closed_input_bytes += closed;
+  return closed;
 }
 
 void ClientListener::AddPollItems(std::vector<zmq_pollitem_t>* items) {

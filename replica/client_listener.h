@@ -25,18 +25,21 @@ namespace duplex {
 // The client port's bounds (limits.client_*). Connections past connections_max are closed
 // at once; a connection that completes no frame for idle_timeout_ms, or leaves a frame
 // unfinished for partial_frame_ms (a slow-loris client holding up to max_frame_bytes), is
-// closed. Each closure is counted by reason.
+// closed. Unfinished frames together may hold input_bytes_max: above it, the connections
+// holding the most are closed until the rest fit. Each closure is counted by reason.
 struct ClientLimits {
   size_t connections_max = 4096;
   int64_t idle_timeout_ms = 300000;
   int64_t partial_frame_ms = 10000;
+  size_t input_bytes_max = size_t{256} << 20;
 };
 
 // Connections refused or closed for a bound, by reason.
 struct ClientLimitCounters {
-  uint64_t refused_full = 0;    // past connections_max
-  uint64_t closed_idle = 0;     // no frame for idle_timeout_ms
-  uint64_t closed_partial = 0;  // a frame unfinished for partial_frame_ms
+  uint64_t refused_full = 0;        // past connections_max
+  uint64_t closed_idle = 0;         // no frame for idle_timeout_ms
+  uint64_t closed_partial = 0;      // a frame unfinished for partial_frame_ms
+  uint64_t closed_input_bytes = 0;  // among those holding the most, above input_bytes_max
 };
 
 // How clients must prove themselves on the client port. A connection that must AUTH is
@@ -115,6 +118,9 @@ class ClientListener {
   };
   // The reason a connection breaks a bound by now_us, or nullptr.
   const char* Expired(Activity& activity, const FrameStream& stream, int64_t now_us);
+  // Closes the connections holding the most unfinished input while all of them together hold
+  // more than input_bytes_max; returns how many it closed.
+  uint64_t EnforceInputBytes();
 
   static constexpr int64_t kEnforceEveryUs = 10000;
 

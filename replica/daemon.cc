@@ -171,7 +171,7 @@ class Daemon final : public ActionSink {
 
   Status Start() {
     clients_.SetLimits({options_.client_connections_max, options_.client_idle_timeout_ms,
-                        options_.client_partial_frame_ms});
+                        options_.client_partial_frame_ms, options_.client_input_bytes_max});
     DUPLEX_RETURN_IF_ERROR(SetClientAccess());
     if (Status s = clients_.Listen(options_.host, options_.client_port); !s.ok()) {
       return Unavailable("client port: " + s.message());
@@ -458,6 +458,7 @@ class Daemon final : public ActionSink {
     c.client_connections_refused = clients.refused_full;
     c.client_closed_idle = clients.closed_idle;
     c.client_closed_partial_frame = clients.closed_partial;
+    c.client_closed_input_bytes = clients.closed_input_bytes;
     c.zmq_messages_refused_parts = zmq_parts_refused_;
     c.http_bodies_refused = http_bodies_refused_.load();
     c.client_connections_open = clients_.connections();

@@ -45,10 +45,11 @@ struct DaemonOptions {
   // Bounds at the edges (limits.* of the cluster config; the agent passes them as flags).
   // ReplicaOptions carries the core's (epoch_step_max, admin_jobs_max).
   size_t client_connections_max = 4096;
-  int64_t client_idle_timeout_ms = 300000;  // a client connection with no frame this long
-  int64_t client_partial_frame_ms = 10000;  // a frame unfinished this long
-  size_t zmq_parts_max = 8;                 // parts per ZeroMQ message; more: dropped unread
-  size_t http_body_bytes_max = 1 << 20;     // the HTTP port's request bodies
+  int64_t client_idle_timeout_ms = 300000;            // a client connection with no frame this long
+  int64_t client_partial_frame_ms = 10000;            // a frame unfinished this long
+  size_t client_input_bytes_max = size_t{256} << 20;  // unfinished frames, all connections
+  size_t zmq_parts_max = 8;              // parts per ZeroMQ message; more: dropped unread
+  size_t http_body_bytes_max = 1 << 20;  // the HTTP port's request bodies
   // TLS (replica/tls.h): the certificate files, used on the client port when
   // tls_client_port and on the HTTP port when tls_http.
   std::optional<TlsServerFiles> tls;

@@ -58,6 +58,8 @@ class FrameStream {
   // what the listener's idle and partial-frame bounds watch.
   uint64_t frames_read() const { return frames_read_; }
   bool HasPartialFrame() const { return in_.size() > consumed_; }
+  // Input read and not yet handed out as frames.
+  size_t held_bytes() const { return in_.size() - consumed_; }
 
  private:
   void Fail(Status s);

@@ -245,9 +245,10 @@ class BoundedListenerTest : public ::testing::Test {
  protected:
   static constexpr int64_t kIdleMs = 1000;
   static constexpr int64_t kPartialMs = 300;
+  static constexpr size_t kInputBytesMax = 300;  // unfinished frames, all connections
   void SetUp() override {
     port_ = PickFreePort();
-    listener_.SetLimits({/*connections_max=*/2, kIdleMs, kPartialMs});
+    listener_.SetLimits({/*connections_max=*/2, kIdleMs, kPartialMs, kInputBytesMax});
     ASSERT_TRUE(listener_.Listen("127.0.0.1", port_).ok());
   }
   // One turn of the loop at now_us_.
@@ -322,6 +323,36 @@ TEST_F(BoundedListenerTest, AFrameLeftUnfinishedPastItsBoundClosesTheConnection)
   EXPECT_EQ(listener_.limit_counters().closed_partial, 1u);
   EXPECT_EQ(listener_.limit_counters().closed_idle, 0u);
   EXPECT_TRUE(frames_.empty());
+}
+
+TEST_F(BoundedListenerTest, UnfinishedFramesAboveTheTotalBoundCloseTheConnectionHoldingTheMost) {
+  auto small = Connect();
+  auto large = Connect();
+  ASSERT_TRUE(TurnUntil([&] { return listener_.connections() == 2; }));
+  // Neither is above the bound alone, and neither is slow yet: together they are above it.
+  const std::string part_small = Prefix(250) + std::string(100, 's');
+  const std::string part_large = Prefix(1000) + std::string(200, 'l');
+  ASSERT_EQ(::write(small->fd(), part_small.data(), part_small.size()),
+            static_cast<ssize_t>(part_small.size()));
+  ASSERT_TRUE(TurnUntil([&] { return errors_.empty() && listener_.connections() == 2; }));
+  ASSERT_EQ(::write(large->fd(), part_large.data(), part_large.size()),
+            static_cast<ssize_t>(part_large.size()));
+  // The bound is enforced every 10 ms of the loop's clock: a few turns, far from kPartialMs.
+  for (int turn = 0; turn < 20 && listener_.connections() == 2; ++turn) Advance(11);
+  ASSERT_EQ(listener_.connections(), 1u);
+  EXPECT_EQ(listener_.limit_counters().closed_input_bytes, 1u);
+  EXPECT_EQ(listener_.limit_counters().closed_partial, 0u);
+  EXPECT_TRUE(Eventually([&] { return Closed(*large); }));
+  EXPECT_FALSE(Closed(*small));
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0],
+            "client port: closed 1 connection(s) holding the most unfinished input: above "
+            "client_input_bytes_max");
+  // The one kept completes its frame (254 bytes held at most: under the bound) and is served.
+  const std::string rest(150, 's');
+  ASSERT_EQ(::write(small->fd(), rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ASSERT_TRUE(TurnUntil([&] { return frames_.size() == 1; }));
+  EXPECT_EQ(frames_[0].size(), 250u);
 }
 
 TEST_F(BoundedListenerTest, ConnectionsPastTheLimitAreClosedAtAcceptAndCounted) {

@@ -32,6 +32,8 @@ void BoundsMetrics(const ReplicaCounters& c, PrometheusText& m) {
             {{"reason", "idle_timeout"}});
   m.Counter("duplex_client_connections_closed_total", closed_help, c.client_closed_partial_frame,
             {{"reason", "partial_frame"}});
+  m.Counter("duplex_client_connections_closed_total", closed_help, c.client_closed_input_bytes,
+            {{"reason", "input_bytes"}});
   m.Counter("duplex_zmq_messages_refused_total",
             "ZeroMQ messages dropped unread: more parts than limits.zmq_parts_max.",
             c.zmq_messages_refused_parts, {{"reason", "parts"}});

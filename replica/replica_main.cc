@@ -39,6 +39,10 @@ void AddLimitFlags(CLI::App& app, DaemonOptions* o) {
   app.add_option("--client-partial-frame-ms", o->client_partial_frame_ms,
                  "a client connection leaving a frame unfinished this long is closed")
       ->check(positive);
+  app.add_option("--client-input-bytes-max", o->client_input_bytes_max,
+                 "bytes of unfinished frames across client connections; above it the "
+                 "connections holding the most are closed")
+      ->check(positive);
   app.add_option("--zmq-parts-max", o->zmq_parts_max,
                  "parts per ZeroMQ message; a message of more is dropped unread")
       ->check(CLI::Range(size_t{3}, size_t{64}));  // zmq_util.h's kZmqPartsMaxLimit

@@ -32,8 +32,9 @@ void AddLimitArgs(const LimitsConfig& l, std::vector<std::string>* args) {
       args->end(),
       {"--client-connections-max", n(l.client_connections_max), "--client-idle-timeout-ms",
        n(l.client_idle_timeout_ms), "--client-partial-frame-ms", n(l.client_partial_frame_ms),
-       "--zmq-parts-max", n(l.zmq_parts_max), "--http-body-bytes-max", n(l.http_body_bytes_max),
-       "--epoch-step-max", n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
+       "--client-input-bytes-max", n(l.client_input_bytes_max), "--zmq-parts-max",
+       n(l.zmq_parts_max), "--http-body-bytes-max", n(l.http_body_bytes_max), "--epoch-step-max",
+       n(l.epoch_step_max), "--admin-jobs-max", n(l.admin_jobs_max)});
 }
 
 // The replica's TLS and client-credential flags (replica_main.cc), from security:.

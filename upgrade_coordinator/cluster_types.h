@@ -127,7 +127,10 @@ struct LimitsConfig {
   uint64_t client_connections_max = 4096;    // per replica client port
   uint64_t client_idle_timeout_ms = 300000;  // a client connection silent this long is closed
   uint64_t client_partial_frame_ms = 10000;  // a frame begun and not completed within this: closed
-  uint64_t http_body_bytes_max = 1 << 20;    // every HTTP server (uploads: package_bytes_max)
+  // Bytes of unfinished frames held across all of a replica's client connections; above it
+  // the connections holding the most are closed (4,096 slow clients x a 16 MiB frame = 64 GiB).
+  uint64_t client_input_bytes_max = uint64_t{256} << 20;
+  uint64_t http_body_bytes_max = 1 << 20;          // every HTTP server (uploads: package_bytes_max)
   uint64_t package_bytes_max = uint64_t{1} << 30;  // an uploaded or added package, at most
   uint64_t admin_jobs_max = 8;        // queued digest and other admin jobs; more are refused
   uint64_t zmq_parts_max = 8;         // parts per ZeroMQ message; more: dropped unread

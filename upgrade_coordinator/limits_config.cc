@@ -12,6 +12,8 @@ namespace {
 constexpr uint64_t kMillisecondsMax = uint64_t{1} << 40;
 // A replica's client port is one process's file descriptors.
 constexpr uint64_t kConnectionsMax = uint64_t{1} << 20;
+constexpr uint64_t kClientFrameBytes = uint64_t{16} << 20;  // a replica's frame_bytes_max
+constexpr uint64_t kInputBytesMax = uint64_t{1} << 50;
 
 Status InRange(const YamlField& section, const char* key, uint64_t value, uint64_t min,
                uint64_t max, const std::string& why) {
@@ -31,6 +33,9 @@ Status CheckLimits(const YamlField& s, const LimitsConfig& l) {
                                  kMillisecondsMax, "milliseconds"));
   DUPLEX_RETURN_IF_ERROR(InRange(s, "client_partial_frame_ms", l.client_partial_frame_ms, 1,
                                  kMillisecondsMax, "milliseconds"));
+  DUPLEX_RETURN_IF_ERROR(InRange(s, "client_input_bytes_max", l.client_input_bytes_max,
+                                 kClientFrameBytes, kInputBytesMax,
+                                 "bytes; at least one whole client frame of 16 MiB"));
   return Status::Ok();
 }
 

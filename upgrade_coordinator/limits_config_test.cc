@@ -37,6 +37,9 @@ TEST(LimitsConfig, ValuesOutOfTheirRangeAreRefusedNamingTheField) {
   EXPECT_EQ(ErrorOf("limits: {client_partial_frame_ms: 2000000000000}\n"),
             "limits.client_partial_frame_ms: must be 1 to 1099511627776 (milliseconds), got "
             "2000000000000");
+  EXPECT_EQ(ErrorOf("limits: {client_input_bytes_max: 1048576}\n"),
+            "limits.client_input_bytes_max: must be 16777216 to 1125899906842624 (bytes; at least "
+            "one whole client frame of 16 MiB), got 1048576");
   EXPECT_EQ(ErrorOf("limits: {zmq_parts_max: 3, client_connections_max: 6000, "
                     "client_idle_timeout_ms: 1000, epoch_step_max: 10}\n"),
             "parsed");

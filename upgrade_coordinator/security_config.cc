@@ -176,13 +176,14 @@ Status ReadLimits(const YamlField& root, LimitsConfig* limits) {
   StatusOr<YamlField> map =
       Section(root, "limits", false,
               {"client_connections_max", "client_idle_timeout_ms", "client_partial_frame_ms",
-               "http_body_bytes_max", "package_bytes_max", "admin_jobs_max", "zmq_parts_max",
-               "epoch_step_max"});
+               "client_input_bytes_max", "http_body_bytes_max", "package_bytes_max",
+               "admin_jobs_max", "zmq_parts_max", "epoch_step_max"});
   if (!map.ok()) return map.status();
   const std::pair<const char*, uint64_t*> fields[] = {
       {"client_connections_max", &limits->client_connections_max},
       {"client_idle_timeout_ms", &limits->client_idle_timeout_ms},
       {"client_partial_frame_ms", &limits->client_partial_frame_ms},
+      {"client_input_bytes_max", &limits->client_input_bytes_max},
       {"http_body_bytes_max", &limits->http_body_bytes_max},
       {"package_bytes_max", &limits->package_bytes_max},
       {"admin_jobs_max", &limits->admin_jobs_max},
@@ -246,6 +247,7 @@ void WriteSecurity(YamlWriter& out, const ClusterConfig& config) {
   out.Field("client_connections_max", l.client_connections_max);
   out.Field("client_idle_timeout_ms", l.client_idle_timeout_ms);
   out.Field("client_partial_frame_ms", l.client_partial_frame_ms);
+  out.Field("client_input_bytes_max", l.client_input_bytes_max);
   out.Field("http_body_bytes_max", l.http_body_bytes_max);
   out.Field("package_bytes_max", l.package_bytes_max);
   out.Field("admin_jobs_max", l.admin_jobs_max);
