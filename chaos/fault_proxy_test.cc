@@ -580,6 +580,81 @@ TEST(FaultProxy, CurveDelayAndBlackholeKeepTheSession) {
   EXPECT_EQ(link.proxy().counters().connections, 1u) << "the session should have stayed up";
 }
 
+// A one-way partition under CURVE (what the partition scenarios with a direction do): one
+// direction's sealed messages all vanish, the other's all arrive, in order, on the same session,
+// and a reconnection during the cut (a new handshake: commands pass) leaves it one-way still.
+TEST(FaultProxy, CurveOneWayBlackholeLeavesTheOtherWayWholeEvenAcrossAReconnection) {
+  for (const Direction cut : {Direction::kToTarget, Direction::kFromTarget}) {
+    const bool to_cut = cut == Direction::kToTarget;
+    SCOPED_TRACE(to_cut ? "to target cut" : "from target cut");
+    ProxiedLink link;
+    ASSERT_NO_FATAL_FAILURE(link.Open(/*seed=*/3, /*heartbeat_ms=*/0, /*curve=*/true));
+    link.proxy().Set(cut, LinkFaults{.blackhole = true});
+    for (int i = 0; i < 20; ++i) {
+      link.ToTarget(One(i));
+      link.FromTarget(One(i));
+    }
+    for (int i = 0; i < 20; ++i) {
+      if (to_cut) {
+        EXPECT_EQ(link.AtClient(), One(i)) << "the open direction lost a message";
+      } else {
+        EXPECT_EQ(link.AtTarget(), One(i)) << "the open direction lost a message";
+      }
+    }
+    ASSERT_TRUE(WaitFor([&] {
+      const ProxyCounters c = link.proxy().counters();
+      return (to_cut ? c.to_target.dropped : c.from_target.dropped) == 20;
+    }));
+    EXPECT_EQ(to_cut ? link.proxy().counters().from_target.dropped
+                     : link.proxy().counters().to_target.dropped,
+              0u);
+    EXPECT_EQ(link.proxy().counters().connections, 1u) << "the session should have stayed up";
+
+    // Severed and reconnected while the cut lasts: the handshake passes, the cut holds.
+    link.proxy().Sever(true);
+    ASSERT_TRUE(WaitFor([&] { return link.proxy().counters().severed_connections >= 1; }));
+    link.proxy().Sever(false);
+    ASSERT_TRUE(WaitFor([&] { return link.proxy().counters().curve_connections >= 2; }));
+    const uint64_t dropped_before = to_cut ? link.proxy().counters().to_target.dropped
+                                           : link.proxy().counters().from_target.dropped;
+    std::optional<Parts> through;
+    const SteadyTime deadline = Now() + kWaitMax;
+    for (int i = 0; !through && Now() < deadline; ++i) {
+      if (to_cut) {
+        // Until the new handshake is done the ROUTER knows no "client" (router_mandatory).
+        try {
+          const std::string part = One(i, "open").front();
+          std::vector<zmq::const_buffer> parts = {zmq::buffer(std::string_view("client")),
+                                                  zmq::buffer(part)};
+          (void)zmq::send_multipart(link.router(), parts);
+        } catch (const zmq::error_t&) {
+        }
+        through = link.AtClient(100);
+      } else {
+        link.ToTarget(One(i, "open"));
+        through = link.AtTarget(100);
+      }
+    }
+    ASSERT_TRUE(through) << "the open direction stayed shut after the reconnection";
+    if (to_cut) {
+      link.ToTarget({"cut"});
+    } else {
+      link.FromTarget({"cut"});
+    }
+    ASSERT_TRUE(WaitFor([&] {
+      return (to_cut ? link.proxy().counters().to_target.dropped
+                     : link.proxy().counters().from_target.dropped) > dropped_before;
+    })) << "a message crossed the cut after the reconnection";
+    link.proxy().Heal();
+    if (to_cut) {
+      EXPECT_TRUE(DrainToMarker(link).empty());
+    } else {
+      link.FromTarget({"marker"});
+      EXPECT_EQ(link.AtClient(), Parts{"marker"}) << "a message crossed the cut";
+    }
+  }
+}
+
 TEST(FaultProxy, CurveSeverEndsInANewHandshake) {
   ProxiedLink link;
   ASSERT_NO_FATAL_FAILURE(link.Open(/*seed=*/1, /*heartbeat_ms=*/0, /*curve=*/true));

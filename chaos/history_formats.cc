@@ -132,7 +132,7 @@ Status JepsenLine(std::string_view line, size_t number, OpenOperations* open) {
   if (f == ":read" && value.size() == 1) text = std::string(value[0]);
   const bool timed_out = value.size() == 1 && value[0] == ":timed-out";
   const bool value_ok = (f == ":cas" ? cas_pair : value.size() == 1) || timed_out;
-  if (!value_ok || (type == ":invoke" && timed_out)) {
+  if (!value_ok || ((type == ":invoke" || type == ":ok") && timed_out)) {
     return InvalidArgument(At(number) + "cannot read the value of " + std::string(type) + " " +
                            std::string(f) + " (a read takes nil or V, a write V, a cas [FROM TO])");
   }
@@ -150,7 +150,7 @@ Status JepsenLine(std::string_view line, size_t number, OpenOperations* open) {
   if (!op.ok()) return op.status();
   (*op)->complete_us = static_cast<int64_t>(number);
   if (type == ":info") return Status::Ok();  // unknown, as it was opened
-  if (type == ":fail" && f != ":cas") {
+  if (type == ":fail" && (f != ":cas" || timed_out)) {
     (*op)->outcome = Outcome::kFail;
     return Status::Ok();
   }

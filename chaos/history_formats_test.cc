@@ -55,6 +55,18 @@ TEST(JepsenEtcdLog, ErrorsNameTheLine) {
   ExpectErrorNaming(ParseJepsenEtcdLog("INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"
                                        "INFO  jepsen.util - 0\t:ok\t:write\t1\n"),
                     "line 2: client 0 completes write");
+  ExpectErrorNaming(ParseJepsenEtcdLog("INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"
+                                       "INFO  jepsen.util - 0\t:ok\t:read\t:timed-out\n"),
+                    "line 2: cannot read the value of :ok :read");
+}
+
+TEST(JepsenEtcdLog, ACasFailedByTimeoutHadNoEffect) {
+  auto ops = ParseJepsenEtcdLog(
+      "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\n"
+      "INFO  jepsen.util - 0\t:fail\t:cas\t:timed-out\n");
+  ASSERT_TRUE(ops.ok()) << ops.status().message();
+  ASSERT_EQ(ops->size(), 1u);
+  EXPECT_EQ((*ops)[0].outcome, Outcome::kFail);
 }
 
 TEST(KvEdn, ReadsPorcupinesLines) {

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "chaos/checker.h"
+#include "chaos/lin_models.h"
 
 namespace duplex::lin {
 namespace {
@@ -335,6 +339,151 @@ TEST(ModelNamed, NamesTheThreeModels) {
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("cas-register, kv-append and duplex-kv"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace duplex::lin
+
+namespace duplex::lin {
+namespace {
+
+// The search against brute force: every order of the operations that respects real time
+// (an operation completed before another's invoke comes first), the unknown ones optionally
+// left out at the end, stepped on the same model. Random small histories, most of them
+// recorded from a real sequential run with a few outputs altered.
+template <typename Model>
+bool BruteForce(Model model, const std::vector<Operation>& history) {
+  std::vector<const Operation*> ops;
+  for (const Operation& op : history) {
+    if (op.outcome != Outcome::kFail) ops.push_back(&op);
+  }
+  std::vector<typename Model::Input> inputs;
+  for (const Operation* op : ops) inputs.push_back(model.Decode(*op));
+  auto search = [&](auto& self, const typename Model::State& state, uint32_t used) -> bool {
+    bool all_ok_used = true;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!(used >> i & 1) && ops[i]->outcome == Outcome::kOk) all_ok_used = false;
+    }
+    if (all_ok_used) return true;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (used >> i & 1) continue;
+      bool may_be_next = true;
+      for (size_t j = 0; j < ops.size(); ++j) {
+        if (j != i && !(used >> j & 1) && ops[j]->outcome == Outcome::kOk &&
+            ops[j]->complete_us < ops[i]->invoke_us) {
+          may_be_next = false;
+        }
+      }
+      typename Model::State next;
+      if (may_be_next && model.Step(state, inputs[i], &next) &&
+          self(self, next, used | (1u << i))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return search(search, model.Init(), 0);
+}
+
+struct RandomHistory {
+  std::mt19937 rng;
+  int Below(int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); }
+
+  // Operations with random intervals and outcomes; outputs from running them one by one in
+  // a random order (set by `apply`), one in three histories with an output altered.
+  template <typename Apply>
+  std::vector<Operation> Make(Apply apply, const std::vector<std::string>& fs) {
+    const int n = 1 + Below(7);
+    std::vector<Operation> ops(n);
+    for (int i = 0; i < n; ++i) {
+      Operation& op = ops[i];
+      op.client = i;
+      op.key = "k";
+      op.f = fs[Below(static_cast<int>(fs.size()))];
+      op.invoke_us = Below(20);
+      op.complete_us = op.invoke_us + Below(10);
+      const int outcome = Below(10);
+      op.outcome = outcome == 0 ? Outcome::kFail : outcome == 1 ? Outcome::kUnknown : Outcome::kOk;
+    }
+    std::vector<int> order(n);
+    for (int i = 0; i < n; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    apply(ops, order);
+    if (Below(3) == 0) {
+      Operation& op = ops[Below(n)];
+      op.output = std::to_string(Below(3));
+      op.absent = Below(2) == 0;
+    }
+    return ops;
+  }
+};
+
+TEST(SearchAgainstBruteForce, CasRegisterVerdictsAgree) {
+  RandomHistory random{std::mt19937(7)};
+  int linearizable = 0;
+  for (int round = 0; round < 4000; ++round) {
+    auto ops = random.Make(
+        [&](std::vector<Operation>& made, const std::vector<int>& order) {
+          std::string value = "nil";
+          for (int i : order) {
+            Operation& op = made[i];
+            const std::string a = std::to_string(random.Below(3)),
+                              b = std::to_string(random.Below(3));
+            if (op.f == "read") op.output = value;
+            if (op.f == "write") op.input = a, value = a;
+            if (op.f == "cas") {
+              op.input = a + " " + b;
+              op.output = value == a ? "ok" : "fail";
+              if (value == a) value = b;
+            }
+          }
+        },
+        {"read", "write", "cas"});
+    const bool expected = BruteForce(models::CasRegister{}, ops);
+    linearizable += expected;
+    const Verdict verdict = Check(ModelKind::kCasRegister, ops).verdict;
+    ASSERT_EQ(verdict, expected ? Verdict::kLinearizable : Verdict::kNotLinearizable)
+        << "round " << round;
+  }
+  // Both verdicts were exercised.
+  EXPECT_GT(linearizable, 400);
+  EXPECT_LT(linearizable, 3600);
+}
+
+TEST(SearchAgainstBruteForce, DuplexKvVerdictsAgree) {
+  RandomHistory random{std::mt19937(11)};
+  int linearizable = 0;
+  for (int round = 0; round < 4000; ++round) {
+    auto ops = random.Make(
+        [&](std::vector<Operation>& made, const std::vector<int>& order) {
+          std::optional<int64_t> value;
+          for (int i : order) {
+            Operation& op = made[i];
+            if (op.f == "GET") {
+              op.absent = !value;
+              op.output = value ? std::to_string(*value) : "";
+            } else if (op.f == "PUT") {
+              op.input = std::to_string(random.Below(3));
+              value = std::stoll(op.input);
+            } else if (op.f == "DEL") {
+              op.output = value ? "1" : "0";
+              value.reset();
+            } else {
+              op.input = "1";
+              value = value.value_or(0) + 1;
+              op.output = std::to_string(*value);
+            }
+          }
+        },
+        {"GET", "PUT", "DEL", "INCR"});
+    const bool expected = BruteForce(models::DuplexKv{}, ops);
+    linearizable += expected;
+    const Verdict verdict = Check(ModelKind::kDuplexKv, ops).verdict;
+    ASSERT_EQ(verdict, expected ? Verdict::kLinearizable : Verdict::kNotLinearizable)
+        << "round " << round;
+  }
+  EXPECT_GT(linearizable, 400);
+  EXPECT_LT(linearizable, 3600);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "chaos/hooks/fault_fs.h"
 #include "chaos/hooks/mutants.h"
 #include "common/duration.h"
 #include "common/yaml_fields.h"
@@ -129,7 +130,9 @@ Status CheckHostFields(const YamlField& node, const std::string& kind, int hosts
 
 const std::set<std::string> kProcessTargets = {"a", "b", "active", "standby", "coordinator"};
 // isolate-active: the active's link to the coordinator and the replicas' link, together.
-const std::set<std::string> kLinkTargets = {"replicas", "control", "isolate-active"};
+// control-active: the active's control link alone (its one-way cuts: heard or not heard).
+const std::set<std::string> kLinkTargets = {"replicas", "control", "control-active",
+                                            "isolate-active"};
 
 // The kinds as scenarios spell them, in the order error messages list them.
 const std::vector<std::pair<std::string, FaultKind>>& KindNames() {
@@ -209,11 +212,26 @@ Status ReadCoordinatorFault(const YamlField& node, const std::string& kind, bool
   return Status::Ok();
 }
 
+// slow_sync: a disk fault that slows every fsync instead of failing it.
+Status ReadSlowSync(const YamlField& node, FaultSpec* f) {
+  if (!node["slow_sync"].written()) return Status::Ok();
+  if (f->kind != FaultKind::kDisk) return node["slow_sync"].Error("only a disk fault is slow");
+  DUPLEX_RETURN_IF_ERROR(ReadDuration(node["slow_sync"], &f->slow_sync_ms));
+  if (f->slow_sync_ms <= 0 || f->slow_sync_ms > kSyncDelayMsMax) {
+    return node["slow_sync"].Error("must be within 1ms.." + std::to_string(kSyncDelayMsMax) + "ms");
+  }
+  for (const char* other : {"error", "sync_only"}) {
+    if (node[other].written())
+      return node[other].Error("a slow disk fails nothing: no " + std::string(other));
+  }
+  return Status::Ok();
+}
+
 Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
   DUPLEX_RETURN_IF_ERROR(CheckKeys(
       node, {"kind",  "target", "at",        "duration", "error",   "sync_only", "direction",
              "sever", "drop",   "duplicate", "reorder",  "corrupt", "delay",     "jitter",
-             "down",  "offset", "back",      "torn",     "nth",     "from"}));
+             "down",  "offset", "back",      "torn",     "nth",     "from",      "slow_sync"}));
   std::string kind;
   DUPLEX_RETURN_IF_ERROR(Read(node["kind"], &kind));
   const auto& kinds = KindNames();
@@ -233,8 +251,9 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
     DUPLEX_RETURN_IF_ERROR(ReadDuration(node["duration"], &f->duration_ms));
     DUPLEX_RETURN_IF_ERROR(ReadDuration(node["down"], &f->down_ms));
     DUPLEX_RETURN_IF_ERROR(Read(node["direction"], &f->direction));
-    for (const char* other : {"error", "sync_only", "sever", "drop", "duplicate", "reorder",
-                              "corrupt", "delay", "jitter", "offset", "back", "torn", "nth"}) {
+    for (const char* other :
+         {"error", "sync_only", "sever", "drop", "duplicate", "reorder", "corrupt", "delay",
+          "jitter", "offset", "back", "torn", "nth", "slow_sync"}) {
       if (node[other].written()) return node[other].Error("not a field of " + kind);
     }
     return CheckHostFields(node, kind, hosts, f);
@@ -242,10 +261,11 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
   bool link = f->kind == FaultKind::kPartition || f->kind == FaultKind::kLinkFaults;
   bool ok_target = link ? kLinkTargets.count(f->target) > 0
                         : kProcessTargets.count(f->target) > 0 ||
-                              (f->kind == FaultKind::kPowerLoss && f->target == "both");
+                              ((f->kind == FaultKind::kPowerLoss || f->kind == FaultKind::kKill) &&
+                               f->target == "both");
   if (!ok_target) {
     return node["target"].Error("\"" + f->target + "\" is not a " +
-                                (link ? "link (replicas, control, isolate-active)"
+                                (link ? "link (replicas, control, control-active, isolate-active)"
                                       : "process (a, b, active, standby, "
                                         "coordinator)"));
   }
@@ -282,6 +302,7 @@ Status ReadFault(const YamlField& node, int hosts, bool etcd, FaultSpec* f) {
     return node["error"].Error("\"" + f->error + "\" is not nospace or ioerror");
   }
   DUPLEX_RETURN_IF_ERROR(Read(node["sync_only"], &f->sync_only));
+  DUPLEX_RETURN_IF_ERROR(ReadSlowSync(node, f));
   DUPLEX_RETURN_IF_ERROR(Read(node["direction"], &f->direction));
   if (f->direction != "both" && f->direction != "to-target" && f->direction != "from-target") {
     return node["direction"].Error("\"" + f->direction +
@@ -397,7 +418,12 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
   }
   DUPLEX_RETURN_IF_ERROR(Read(root["expect_gap"], &s.expect_gap));
   if (root["expect_gap"].written() && s.expect_gap != "steady") {
-    return root["expect_gap"].Error("\"" + s.expect_gap + "\" is not steady");
+    auto ms = ParseDurationMs(s.expect_gap);
+    if (!ms.ok() || *ms <= 0) {
+      return root["expect_gap"].Error("\"" + s.expect_gap +
+                                      "\" is not steady or a positive duration (e.g. 600ms)");
+    }
+    s.expect_gap_ms = *ms;
   }
   if (!s.expect_gap.empty() && s.faults.empty()) {
     return root["expect_gap"].Error("judges the faults' time: the scenario has none");

@@ -54,14 +54,19 @@ const char* FaultKindName(FaultKind kind);
 
 struct FaultSpec {
   FaultKind kind = FaultKind::kKill;
-  // Processes: a, b, active, standby, coordinator, both (power loss of both replicas).
-  // Links: replicas (the data link between the pair), control (replicas <-> coordinator).
+  // Processes: a, b, active, standby, coordinator, both (power loss or kill of both replicas,
+  // at one instant).
+  // Links: replicas (the data link between the pair), control (replicas <-> coordinator),
+  // control-active (the active's control link alone, resolved when the fault fires).
   std::string target;
   Trigger at;
   int64_t duration_ms = 0;
   // kDisk
   std::string error = "ioerror";  // nospace | ioerror
   bool sync_only = false;
+  // kDisk, slow_sync: every fsync of the replica's store waits this long first (a slow disk,
+  // chaos/hooks/fault_fs.h); nothing fails. Exclusive with error and sync_only.
+  int64_t slow_sync_ms = 0;
   // kPartition / kLinkFaults
   // kPartition / kLinkFaults: both | to-target | from-target. kHostIsolate: both | in (the
   // host hears nobody) | out (nobody hears the host).
@@ -110,7 +115,10 @@ struct Scenario {
   std::string expect_violation;
   // "steady": while each fault lasts, the longest stretch without an acknowledged write is
   // no worse than before the first fault (the replicas kept serving); "" = not judged.
+  // Or a duration ("600ms"): while each fault lasts, that longest stretch stays below it (a
+  // bound derived from the config's timing, for faults that slow the pair down by design).
   std::string expect_gap;
+  int64_t expect_gap_ms = 0;
   // Each host fault that strikes the active's host (crash, freeze, isolate) ends with the
   // other replica acknowledging writes: the pair failed over, whatever the fault's direction.
   bool expect_failover = false;

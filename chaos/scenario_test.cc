@@ -58,8 +58,9 @@ TEST(Scenario, NamesTheFieldThatIsWrong) {
             "clock-jump, host-crash, host-freeze, host-isolate, agent-kill, agent-restart, "
             "coordinator-leader-kill, coordinator-leader-freeze, coordinator-isolate, "
             "etcd-member-kill, etcd-quorum-loss");
-  EXPECT_EQ(Error(Edit(kFull, "target: replicas", "target: a")),
-            "faults[2].target: \"a\" is not a link (replicas, control, isolate-active)");
+  EXPECT_EQ(
+      Error(Edit(kFull, "target: replicas", "target: a")),
+      "faults[2].target: \"a\" is not a link (replicas, control, control-active, isolate-active)");
   EXPECT_EQ(Error(Edit(kFull, "drop: 0.2", "drop: 2")), "faults[2].drop: must be within 0..1");
   EXPECT_EQ(Error(Edit(kFull, "duration: 1s, error", "error")),
             "faults[3].duration: required for disk");
@@ -168,7 +169,7 @@ TEST(Scenario, NamesTheHostFaultFieldThatIsWrong) {
   EXPECT_EQ(Error(Edit(kHosts, "at: {after: 2s}", "at: {after: 2s}, drop: 0.5")),
             "faults[3].drop: not a field of agent-kill");
   EXPECT_EQ(Error(Edit(kHosts, "expect_gap: steady", "expect_gap: small")),
-            "expect_gap: \"small\" is not steady");
+            "expect_gap: \"small\" is not steady or a positive duration (e.g. 600ms)");
   EXPECT_TRUE(
       ParseScenario(Edit(kHosts, "expect_gap: steady", "expect_failover: true"), "x.yaml").ok());
   EXPECT_EQ(Error("name: x\nhosts: 2\nfaults:\n  - {kind: agent-kill, target: h1, at: {after: "
@@ -255,6 +256,40 @@ TEST(Scenario, NamesTheCoordinatorFaultFieldThatIsWrong) {
   EXPECT_EQ(
       Error(Edit(kCoordinators, "at: {after: 1s}, duration: 2s", "at: {after: 1s}, duration: 0s")),
       "faults[0].duration: must be positive");
+}
+
+constexpr char kSlowAndOneWay[] = R"(name: slow-disk
+workload: {clients: 3}
+faults:
+  - {kind: disk, target: active, at: {after: 1s}, duration: 1s, slow_sync: 150ms}
+  - {kind: partition, target: control-active, at: {after: 2s}, duration: 1s, direction: to-target}
+  - {kind: kill, target: both, at: {after: 3s}}
+expect: none
+expect_gap: 500ms
+)";
+
+TEST(Scenario, ParsesASlowDiskAOneWayCutOfTheActivesControlLinkAndAKillOfBoth) {
+  auto s = ParseScenario(kSlowAndOneWay, "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->faults.size(), 3u);
+  EXPECT_EQ(s->faults[0].slow_sync_ms, 150);
+  EXPECT_EQ(s->faults[1].target, "control-active");
+  EXPECT_EQ(s->faults[1].direction, "to-target");
+  EXPECT_EQ(s->faults[2].target, "both");
+  EXPECT_EQ(s->expect_gap, "500ms");
+  EXPECT_EQ(s->expect_gap_ms, 500);
+  EXPECT_EQ(ParseScenario(Edit(kSlowAndOneWay, "500ms", "steady"), "x.yaml")->expect_gap_ms, 0);
+
+  EXPECT_EQ(Error(Edit(kSlowAndOneWay, "slow_sync: 150ms", "slow_sync: 150ms, error: nospace")),
+            "faults[0].error: a slow disk fails nothing: no error");
+  EXPECT_EQ(Error(Edit(kSlowAndOneWay, "slow_sync: 150ms", "slow_sync: 11s")),
+            "faults[0].slow_sync: must be within 1ms..10000ms");
+  EXPECT_EQ(Error(Edit(kSlowAndOneWay, "kind: disk", "kind: pause")),
+            "faults[0].slow_sync: only a disk fault is slow");
+  EXPECT_EQ(Error(Edit(kSlowAndOneWay, "kind: kill, target: both", "kind: pause, target: both")),
+            "faults[2].target: \"both\" is not a process (a, b, active, standby, coordinator)");
+  EXPECT_EQ(Error(Edit(kSlowAndOneWay, "expect_gap: 500ms", "expect_gap: soon")),
+            "expect_gap: \"soon\" is not steady or a positive duration (e.g. 600ms)");
 }
 
 TEST(Scenario, TheCatalogueLoadsAndHasAtLeastTwentyScenarios) {

@@ -19,6 +19,7 @@
 
 #include "examples/kv/kv_processor.h"
 #include "replica/internal/ring_buffer.h"
+#include "replica/internal/standby_session.h"
 
 namespace duplex {
 namespace {
@@ -760,6 +761,65 @@ TEST(ReplicaCore, LateAcksBeyondWhereAResendStoppedLeaveTheStandbyLiveAgain) {
   EXPECT_EQ(pair.Get("b", "k11"), "v");
   EXPECT_EQ(pair.store("b").meta().applied_seq, pair.store("a").meta().applied_seq);
   EXPECT_TRUE(pair.core("a").BuildStatus(pair.now()).peer_caught_up);
+}
+
+// A standby back after 12,000 writes acknowledged solo catches up by the log tail. The
+// active sends it StandbySession::kTailBatchesPerTurn batches per call, not its whole window
+// (lag_ops_max, 10,000 deltas) at once, which held the event loop for tens of ms; writes
+// submitted during the catch-up are answered, and the standby ends in sync.
+TEST(ReplicaCore, ACatchUpOfThousandsOfDeltasSendsABoundedPartPerTurn) {
+  Pair pair;
+  StartInSync(pair);
+  pair.filter = [](const Envelope& e) {
+    return e.from == "b" || e.to == "b" ? Verdict::kDrop : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k1", "v"));
+  pair.RunFor(ReplicaOptions{}.ack_timeout_ms * kMs + 50 * kMs);
+  ASSERT_EQ(pair.core("a").role(), RoleState::kSolo);
+  uint64_t seq = 1;
+  while (seq < 12001) {
+    std::vector<Request> writes;
+    for (int i = 0; i < 1000; ++i, ++seq)
+      writes.push_back(Put(1, seq + 1, "k" + std::to_string(seq + 1), "v"));
+    pair.Submit("a", writes);
+    pair.RunFor(5 * kMs);
+  }
+  ASSERT_TRUE(pair.ReplyTo(1, seq));
+  ASSERT_EQ(pair.ReplyTo(1, seq)->response.code, Code::kOk);
+  const uint64_t behind = pair.store("a").meta().applied_seq - pair.store("b").meta().applied_seq;
+  ASSERT_GT(behind, ReplicaOptions{}.lag_ops_max);
+
+  // b is heard again; its hello is held, then handed to a alone, with a's batches held.
+  pair.filter = [](const Envelope& e) {
+    return e.Is(Envelope::Kind::kToActive, "b") && e.Carries<Hello>() ? Verdict::kHold
+                                                                      : Verdict::kDeliver;
+  };
+  pair.RunFor(200 * kMs);
+  ASSERT_FALSE(pair.held.empty()) << "b never said hello";
+  const PeerMessage hello = pair.held.back().peer;
+  pair.held.clear();
+  pair.filter = [](const Envelope& e) {
+    return e.IsDeltaBatchWithDeltas() ? Verdict::kHold : Verdict::kDeliver;
+  };
+  pair.DeliverTo("a", "b", hello);  // the hello, then one tick (two sends at most)
+  uint64_t sent = 0;
+  for (const auto& e : pair.held) sent += std::get<DeltaBatch>(e.peer).deltas.size();
+  EXPECT_GT(sent, 0u);
+  EXPECT_LE(sent, 2 * StandbySession::kTailBatchesPerTurn * ReplicaOptions{}.tail_batch_ops)
+      << "more than a bounded part of the catch-up went in one turn";
+
+  // Released, the catch-up completes while new writes are answered.
+  pair.filter = nullptr;
+  pair.ReleaseHeld();
+  for (int round = 0; round < 20; ++round, ++seq) {
+    pair.Submit("a", Put(1, seq + 1, "during", std::to_string(round)));
+    pair.RunFor(5 * kMs);
+    ASSERT_TRUE(pair.ReplyTo(1, seq + 1)) << "a write waited for the catch-up, round " << round;
+  }
+  pair.RunFor(200 * kMs);
+  EXPECT_EQ(pair.core("b").role(), RoleState::kInSync);
+  EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
+  EXPECT_EQ(pair.core("a").counters().snapshots_sent, 0u);  // the log tail was enough
 }
 
 // Client 1 writes keys k<first>..k<last> through `name`, and every write is acknowledged.

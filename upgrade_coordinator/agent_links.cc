@@ -177,6 +177,21 @@ bool AgentLinks::AllStopped() const {
 }
 
 // One replica: what the coordinator believed against what its agent says now.
+SplitEvents SplitFinalExits(const std::vector<ProcessEvent>& events) {
+  SplitEvents out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const ProcessEvent& e = events[i];
+    bool later = false;
+    for (size_t j = i + 1; j < events.size(); ++j) later = later || events[j].replica == e.replica;
+    if (e.kind == ProcessEvent::Kind::kExited && !later) {
+      out.final_exits.push_back(e.replica);
+    } else {
+      out.in_order.push_back(e);
+    }
+  }
+  return out;
+}
+
 void AgentLinks::Reconcile(Tracked& t, const ReplicaProcess& p, std::vector<ProcessEvent>* events) {
   const std::string& name = t.spec.replica;
   const bool believed_running = t.known == Known::kRunning;

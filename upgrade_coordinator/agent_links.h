@@ -28,6 +28,16 @@ struct ProcessEvent {
   int32_t pid = 0;
 };
 
+// One report's events, split for the arbiter: those to take in order, and the exits to take
+// together after them (Arbiter::OnProcessesExited), those with no later event of their replica
+// in the report. Both replicas reaped in one pass of their agent are then both gone before a
+// failover is decided; an exit followed by the replica's new start stays before that start.
+struct SplitEvents {
+  std::vector<ProcessEvent> in_order;
+  std::vector<std::string> final_exits;
+};
+SplitEvents SplitFinalExits(const std::vector<ProcessEvent>& events);
+
 class AgentLinks {
  public:
   explicit AgentLinks(const ClusterConfig& config);

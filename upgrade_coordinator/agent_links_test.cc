@@ -63,6 +63,20 @@ std::string CoordinatorArg(const std::vector<std::string>& args) {
   return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
 }
 
+TEST(SplitFinalExits, LastExitsGoTogetherAndAnExitBeforeARestartKeepsItsPlace) {
+  using K = ProcessEvent::Kind;
+  const SplitEvents split = SplitFinalExits({{K::kExited, "a", 100},
+                                             {K::kExited, "b", 200},
+                                             {K::kStarted, "b", 201},
+                                             {K::kExited, "c", 300}});
+  ASSERT_EQ(split.in_order.size(), 2u);
+  EXPECT_EQ(split.in_order[0].kind, K::kExited);
+  EXPECT_EQ(split.in_order[0].replica, "b");
+  EXPECT_EQ(split.in_order[1].kind, K::kStarted);
+  EXPECT_EQ(split.in_order[1].pid, 201);
+  EXPECT_EQ(split.final_exits, (std::vector<std::string>{"a", "c"}));
+}
+
 TEST(ReplicaArgs, AReplicaOfOneCoordinatorIsToldItsEndpoint) {
   ClusterConfig config = TwoHosts();
   EXPECT_EQ(CoordinatorArg(ReplicaArgs(config, config.replicas[0])), "tcp://127.0.3.1:7401");

@@ -170,11 +170,26 @@ void Arbiter::OnProcessStarted(const std::string& name, int32_t pid, int64_t now
 void Arbiter::OnProcessPid(const std::string& name, int32_t pid) { replicas_.KnownPid(name, pid); }
 
 void Arbiter::OnProcessExited(const std::string& name, int64_t now_us) {
+  OnProcessesExited({name}, now_us);
+}
+
+void Arbiter::OnProcessesExited(const std::vector<std::string>& names, int64_t now_us) {
   now_us_ = now_us;
-  std::optional<bool> planned = replicas_.Exited(name, now_us);
-  if (!planned) return;  // not a member, or not known to run
-  if (name == record().active) failover_.OnActiveExited(name, now_us);
-  replicas_.ScheduleRestart(name, *planned, now_us);
+  // First every process is marked gone, then the failover is decided: the standby may be
+  // among the dead (the pair killed at once), and Promotable must see it so.
+  std::vector<std::pair<std::string, bool>> exited;  // name, planned
+  for (const std::string& name : names) {
+    std::optional<bool> planned = replicas_.Exited(name, now_us);
+    if (planned) exited.emplace_back(name, *planned);  // else not a member, or not running
+  }
+  for (const auto& [name, planned] : exited) {
+    if (name == record().active) failover_.OnActiveExited(name, now_us);
+  }
+  for (const auto& [name, planned] : exited) {
+    DUPLEX_ASSERT(!replicas_.view(name).process_alive, "an exited process stays down until started",
+                  name);
+    replicas_.ScheduleRestart(name, planned, now_us);
+  }
 }
 
 void Arbiter::OnTick(int64_t now_us) {

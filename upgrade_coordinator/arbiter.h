@@ -41,6 +41,10 @@ class Arbiter : private Announcer {
   std::string OnStatus(const StatusReport& status, int64_t now_us);
   void OnProcessStarted(const std::string& name, int32_t pid, int64_t now_us);
   void OnProcessExited(const std::string& name, int64_t now_us);
+  // Several exits learnt at once (one agent report): every one is taken in before any
+  // failover is decided, so that a replica whose exit is in the same report (both killed at
+  // one instant, reaped in one pass) is never promoted as the survivor.
+  void OnProcessesExited(const std::vector<std::string>& names, int64_t now_us);
   // The pid of a process whose start was announced without one (its agent started it).
   void OnProcessPid(const std::string& name, int32_t pid);
   void OnTick(int64_t now_us);

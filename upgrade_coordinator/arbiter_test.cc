@@ -135,6 +135,112 @@ TEST_F(ArbiterTest, ACrashedActiveIsReplacedAtOnceByAnInSyncStandby) {
   ASSERT_EQ(arbiter_.transitions().back().kind, "crash failover");
 }
 
+// Both replicas SIGKILLed at one instant: their agent reaps both in one pass and reports
+// both exits at once. Taken one by one, the first exit promoted the other replica, whose
+// exit was in the same report: a dead process held the seat, in a new epoch that the
+// survivor of the old one could never reach again.
+TEST_F(ArbiterTest, BothExitsOfOneReportPromoteNeitherAndEitherIsElectedOnRestart) {
+  for (const std::vector<std::string>& order :
+       {std::vector<std::string>{"a", "b"}, std::vector<std::string>{"b", "a"}}) {
+    SCOPED_TRACE(order.front() + " first");
+    MemoryRecordStore store;
+    Arbiter arbiter(Options(), &store);
+    ASSERT_TRUE(arbiter.Recover(now_).ok());
+    arbiter.OnProcessStarted("a", 100, now_);
+    arbiter.OnProcessStarted("b", 200, now_);
+    for (int64_t t = 0; t < 400 && arbiter.record().active.empty(); t += 20) {
+      arbiter.OnStatus(Report("a", WireRole::kOutOfService, 0, 0), now_);
+      arbiter.OnStatus(Report("b", WireRole::kOutOfService, 0, 0), now_);
+      now_ += 20 * kMs;
+      arbiter.OnTick(now_);
+    }
+    ASSERT_EQ(arbiter.record().active, "a");
+    StatusReport a = Report("a", WireRole::kActive, 1, 7);
+    a.peer_caught_up = true;
+    a.solo_request_id = 1;
+    arbiter.OnStatus(a, now_);
+    arbiter.OnStatus(Report("b", WireRole::kStandby, 1, 7), now_);
+    ASSERT_TRUE(arbiter.record().in_sync.at("b"));
+
+    arbiter.OnProcessesExited(order, now_);
+    EXPECT_TRUE(arbiter.record().active.empty()) << "a dead replica was promoted";
+    EXPECT_EQ(arbiter.record().epoch, 1u);
+    EXPECT_TRUE(arbiter.transitions().size() == 1) << arbiter.transitions().back().kind;
+    EXPECT_FALSE(arbiter.replicas().at("a").process_alive);
+    EXPECT_FALSE(arbiter.replicas().at("b").process_alive);
+
+    // Whichever comes back first holds every acknowledged write: b, the in-sync standby.
+    now_ += 100 * kMs;
+    arbiter.OnProcessStarted("b", 201, now_);
+    StatusReport b = Report("b", WireRole::kOutOfService, 1, 7);
+    b.pid = 201;
+    arbiter.OnStatus(b, now_);
+    arbiter.OnTick(now_);
+    EXPECT_EQ(arbiter.record().active, "b");
+    EXPECT_EQ(arbiter.record().epoch, 2u);
+  }
+}
+
+// Both killed, but their exits reported a few ms apart: the first promotes the other, dead
+// and not yet reaped. It can have acknowledged nothing (sync, no solo grant: its standby was
+// the dead one), so when its exit comes the seat goes back to the replica it replaced, which
+// holds every acknowledged write and may serve again without waiting for the dead one.
+TEST_F(ArbiterTest, APromotedReplicaThatDiesUnusedGivesTheSeatBackToTheOneItReplaced) {
+  BootPair();
+  arbiter_.OnProcessExited("a", now_);
+  ASSERT_EQ(arbiter_.record().active, "b");
+  ASSERT_EQ(arbiter_.record().epoch, 2u);
+  Advance(4);
+  arbiter_.OnProcessExited("b", now_);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  EXPECT_EQ(arbiter_.record().last_active, "a");
+  EXPECT_EQ(store_.saved->last_active, "a");
+
+  Advance(100);
+  arbiter_.OnProcessStarted("a", 101, now_);
+  StatusReport a = Report("a", WireRole::kOutOfService, 1, 0);  // it never saw epoch 2
+  a.pid = 101;
+  arbiter_.OnStatus(a, now_);
+  Advance(1);
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_EQ(arbiter_.record().epoch, 3u);
+}
+
+// Once the promoted active had a solo grant it may have acknowledged writes alone: only it
+// holds them, and the pair waits for it.
+TEST_F(ArbiterTest, APromotedReplicaThatWentSoloKeepsTheSeatWhenItDies) {
+  BootPair();
+  arbiter_.OnProcessExited("a", now_);
+  ASSERT_EQ(arbiter_.record().active, "b");
+  StatusReport b = Report("b", WireRole::kActive, 2, 5);
+  b.want_solo = true;
+  b.solo_request_id = 1;
+  arbiter_.OnStatus(b, now_);
+  ASSERT_EQ(arbiter_.record().solo_grant_id, 1u);
+  arbiter_.OnProcessExited("b", now_);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  EXPECT_EQ(arbiter_.record().last_active, "b");
+}
+
+// A replica the arbiter has asked to stop is on its way down (SIGTERM, then SIGKILL after
+// its grace): not promoted when the active dies meanwhile, although it still reports.
+TEST_F(ArbiterTest, AStandbyBeingStoppedIsNotPromotedWhenTheActiveExits) {
+  BootPair();
+  arbiter_.SetReplicaVersion("b", "2.0.0");  // its reports name no version: only the stop tells
+  bool stopped = false;
+  for (const auto& action : arbiter_.TakeActions()) {
+    if (auto* stop = std::get_if<StopReplica>(&action)) stopped |= stop->replica == "b";
+  }
+  ASSERT_TRUE(stopped);
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 0), now_);
+  std::string why;
+  EXPECT_FALSE(arbiter_.Promotable("b", now_, &why));
+  EXPECT_EQ(why, "b: being stopped");
+  arbiter_.OnProcessExited("a", now_);
+  EXPECT_TRUE(arbiter_.record().active.empty());
+  EXPECT_EQ(arbiter_.record().epoch, 1u);
+}
+
 TEST_F(ArbiterTest, AnOutOfSyncStandbyIsNeverPromoted) {
   BootPair();
   StatusReport a = Report("a", WireRole::kActive, 1, 10);

@@ -104,7 +104,9 @@ std::string CoordinatorTerm::Impostor(const StatusReport& s) const {
 
 void CoordinatorTerm::OnAgentReport(const std::string& route, const AgentReport& report,
                                     int64_t now_us) {
-  for (const ProcessEvent& e : agents_.OnReport(route, report, now_us)) {
+  // The last exits of one report are taken in together (Arbiter::OnProcessesExited).
+  const SplitEvents events = SplitFinalExits(agents_.OnReport(route, report, now_us));
+  for (const ProcessEvent& e : events.in_order) {
     if (e.kind == ProcessEvent::Kind::kExited) {
       arbiter_.OnProcessExited(e.replica, now_us);
     } else if (e.kind == ProcessEvent::Kind::kStarted) {
@@ -113,6 +115,7 @@ void CoordinatorTerm::OnAgentReport(const std::string& route, const AgentReport&
       arbiter_.OnProcessPid(e.replica, e.pid);
     }
   }
+  if (!events.final_exits.empty()) arbiter_.OnProcessesExited(events.final_exits, now_us);
   SendDesired(now_us);
 }
 

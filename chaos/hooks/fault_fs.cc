@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace duplex {
@@ -64,6 +66,16 @@ std::vector<std::string> ParseLines(std::string_view text, FaultSettings& out) {
       } else {
         (key == "sync_only" ? out.sync_only : out.power_loss) = *bit;
       }
+    } else if (key == "sync_delay_ms") {
+      int64_t ms = 0;
+      auto [end_of_number, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+      if (ec != std::errc() || end_of_number != value.data() + value.size() || value.empty() ||
+          ms < 0 || ms > kSyncDelayMsMax) {
+        errors.push_back(bad_value + "a whole number of milliseconds in 0.." +
+                         std::to_string(kSyncDelayMsMax));
+      } else {
+        out.sync_delay_ms = ms;
+      }
     } else if (key == "clock_offset_ms") {
       int64_t ms = 0;
       auto [end_of_number, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
@@ -96,6 +108,7 @@ std::string FormatFaultSettings(const FaultSettings& settings) {
   return std::string("write_error=") + write_error +
          "\nsync_only=" + (settings.sync_only ? "1" : "0") +
          "\npower_loss=" + (settings.power_loss ? "1" : "0") +
+         "\nsync_delay_ms=" + std::to_string(settings.sync_delay_ms) +
          "\nclock_offset_ms=" + std::to_string(settings.clock_offset_ms) + "\n";
 }
 
@@ -202,8 +215,14 @@ class FaultWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
  private:
   template <typename SyncFn>
   IOStatus SyncWith(const IOOptions& options, IODebugContext* dbg, SyncFn sync) {
-    IOStatus s = fs_.MaybeFail(fs_.settings(), FaultFileSystem::Op::kSync);
+    const FaultSettings settings = fs_.settings();
+    IOStatus s = fs_.MaybeFail(settings, FaultFileSystem::Op::kSync);
     if (!s.ok()) return s;  // held bytes stay held: a failed sync made nothing durable
+    if (settings.sync_delay_ms > 0) {
+      // A slow device: the sync (and the commit waiting for it) takes this much longer.
+      ++fs_.delayed_syncs_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(settings.sync_delay_ms));
+    }
     {
       // Appends may go on while the target syncs; the sync covers what was written out.
       std::lock_guard lock(mu_);
@@ -261,7 +280,8 @@ FaultSettings FaultFileSystem::settings() {
 }
 
 FaultCounters FaultFileSystem::counters() const {
-  return {injected_errors_.load(), held_bytes_.load(), malformed_lines_.load()};
+  return {injected_errors_.load(), held_bytes_.load(), malformed_lines_.load(),
+          delayed_syncs_.load()};
 }
 
 void FaultFileSystem::ReloadIfChangedLocked() {

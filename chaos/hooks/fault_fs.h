@@ -2,6 +2,8 @@
 // chaos harness (which runs real replica processes) and for in-process tests.
 //  - Write errors: appends, syncs and the creation of writable files fail with NoSpace or
 //    IOError; or only syncs fail.
+//  - Slow disk: every Sync/Fsync of a writable file waits sync_delay_ms before it runs (as
+//    an fsync queued behind a busy device does); appends and reads are not slowed.
 //  - Power loss: bytes appended to writable files are held in this process's memory and
 //    reach the OS only on Sync/Fsync/Close, so a SIGKILL drops whatever was not synced,
 //    as a power cut drops unsynced page cache.
@@ -39,14 +41,21 @@ struct FaultSettings {
   WriteError write_error = WriteError::kNone;
   bool sync_only = false;   // only Sync/Fsync/RangeSync fail; appends and new files work
   bool power_loss = false;  // hold appended bytes in memory until Sync/Fsync/Close
+  // Each Sync/Fsync sleeps this long first (0..kSyncDelayMsMax); in the calling thread, so
+  // never in the simulator, which must not sleep.
+  int64_t sync_delay_ms = 0;
   // Not storage: the replica's wall clock (what its processor reads) is off by this much,
   // so that one control file per replica carries every injected fault.
   int64_t clock_offset_ms = 0;
   bool operator==(const FaultSettings&) const = default;
 };
 
+// A sync delay above this is refused: a disk that slow is a dead one (use write errors).
+inline constexpr int64_t kSyncDelayMsMax = 10000;
+
 // The control file's text: one `key=value` a line, keys write_error (off|nospace|ioerror),
-// sync_only (0|1), power_loss (0|1), clock_offset_ms (an integer, may be negative); blank
+// sync_only (0|1), power_loss (0|1), sync_delay_ms (0..kSyncDelayMsMax), clock_offset_ms (an
+// integer, may be negative); blank
 // lines and lines starting with '#' are skipped;
 // a key left out keeps its default. Errors name the line, the key and the value.
 StatusOr<FaultSettings> ParseFaultSettings(std::string_view text);
@@ -57,6 +66,7 @@ struct FaultCounters {
   uint64_t injected_errors = 0;  // operations failed on purpose
   uint64_t held_bytes = 0;       // appended in power-loss mode, not yet written out
   uint64_t malformed_lines = 0;  // control file lines reported and ignored
+  uint64_t delayed_syncs = 0;    // syncs slowed by sync_delay_ms
 };
 
 class FaultFileSystem final : public rocksdb::FileSystemWrapper {
@@ -156,6 +166,7 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
   std::atomic<uint64_t> injected_errors_{0};
   std::atomic<uint64_t> held_bytes_{0};
   std::atomic<uint64_t> malformed_lines_{0};
+  std::atomic<uint64_t> delayed_syncs_{0};
   std::atomic<bool> power_cut_{false};
 };
 

@@ -158,6 +158,17 @@ TEST(FaultSettingsText, FormatAndParseRoundTrip) {
             "line 1: clock_offset_ms: 'soon' is not a whole number of milliseconds");
 }
 
+TEST(FaultSettingsText, SyncDelayRoundTripsAndOutOfRangeIsAnError) {
+  auto slow = ParseFaultSettings("sync_delay_ms=150\n");
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  EXPECT_EQ(*slow, FaultSettings{.sync_delay_ms = 150});
+  EXPECT_EQ(*ParseFaultSettings(FormatFaultSettings(*slow)), *slow);
+  EXPECT_EQ(ParseFaultSettings("sync_delay_ms=-1").status().message(),
+            "line 1: sync_delay_ms: '-1' is not a whole number of milliseconds in 0..10000");
+  EXPECT_FALSE(ParseFaultSettings("sync_delay_ms=10001").ok());
+  EXPECT_FALSE(ParseFaultSettings("sync_delay_ms=fast").ok());
+}
+
 TEST(FaultSettingsText, BadLinesAreErrorsNamingTheLineKeyAndValue) {
   auto expect_error = [](std::string_view text, std::vector<std::string> parts) {
     auto parsed = ParseFaultSettings(text);
@@ -204,6 +215,35 @@ TEST_F(FaultFsTest, WriteErrorsFailAppendsSyncsAndNewFilesOrOnlySyncs) {
   EXPECT_TRUE(file->Sync(io, nullptr).ok());
   EXPECT_TRUE(file->Close(io, nullptr).ok());
   EXPECT_TRUE(other->Close(io, nullptr).ok());
+}
+
+// A slow disk: each Sync/Fsync waits the delay, appends do not, and turning it off (through
+// the control file, as the harness does) makes syncs prompt again.
+TEST_F(FaultFsTest, SyncDelaySlowsEverySyncButNoAppendUntilTurnedOff) {
+  const std::string control = dir_ + "/faults";
+  WriteAtomically(control, "sync_delay_ms=60\n");
+  FaultEnv fault = MakeFaultEnv(control);
+  rocksdb::FileSystem& fs = *fault.fs;
+  rocksdb::IOOptions io;
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  ASSERT_TRUE(fs.NewWritableFile(dir_ + "/a", {}, &file, nullptr).ok());
+  const auto elapsed_ms = [](auto op) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(op().ok());
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
+  };
+  EXPECT_GE(elapsed_ms([&] { return file->Sync(io, nullptr); }), 60);
+  EXPECT_GE(elapsed_ms([&] { return file->Fsync(io, nullptr); }), 60);
+  ASSERT_TRUE(file->Append("x", io, nullptr).ok());
+  EXPECT_EQ(fault.fs->counters().delayed_syncs, 2u);
+
+  std::filesystem::remove(control);
+  ASSERT_TRUE(WaitFor([&] { return fault.fs->settings().sync_delay_ms == 0; }));
+  ASSERT_TRUE(file->Sync(io, nullptr).ok());
+  EXPECT_EQ(fault.fs->counters().delayed_syncs, 2u) << "a sync was slowed after the removal";
+  EXPECT_TRUE(file->Close(io, nullptr).ok());
 }
 
 // A dead machine changes nothing on its disk. RocksDB writes a manifest record, syncs it,

@@ -334,7 +334,8 @@ void Coordinator::OnAgentReport(const std::string& route, const AgentReport& rep
     Guard([&] {
       if (!Leading()) return;
       const int64_t now = sim_.now();
-      for (const ProcessEvent& e : links_->OnReport(route, report, now)) {
+      const SplitEvents events = SplitFinalExits(links_->OnReport(route, report, now));
+      for (const ProcessEvent& e : events.in_order) {
         if (e.kind == ProcessEvent::Kind::kExited) {
           arbiter_->OnProcessExited(e.replica, now);
         } else if (e.kind == ProcessEvent::Kind::kStarted) {
@@ -343,6 +344,7 @@ void Coordinator::OnAgentReport(const std::string& route, const AgentReport& rep
           arbiter_->OnProcessPid(e.replica, e.pid);
         }
       }
+      if (!events.final_exits.empty()) arbiter_->OnProcessesExited(events.final_exits, now);
       Execute();
     });
   });

@@ -46,7 +46,12 @@ class ActiveTerm {
   // How long an active has been without a lease (0 while it holds one): nobody renews it,
   // so it hears neither its standby nor the coordinator, though they may hear it.
   int64_t LeaseLostUs(int64_t now_us) const;
-  bool HasWork() const { return !queue_.empty() && !ctx_.assignment().hold; }
+  // Requests to commit, or a catch-up with room in its window: the event loop turns again
+  // at once (a catch-up sends a bounded part per turn, StandbySession::kTailBatchesPerTurn).
+  bool HasWork() const {
+    return (!queue_.empty() && !ctx_.assignment().hold) ||
+           (IsActive(ctx_.role()) && standby_ && standby_->TailPending());
+  }
   // Drained for a switchover: not serving, and the standby has everything.
   bool Demoted() const;
   void FillStatus(StatusReport& s) const;

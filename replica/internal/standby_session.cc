@@ -165,9 +165,14 @@ bool StandbySession::Stream(int64_t now_us) {
   return true;
 }
 
+bool StandbySession::TailPending() const {
+  return !snapshot_ && !live_ && next_send_ <= ctx_.last_seq() &&
+         next_send_ - acked_seq_ <= ctx_.options().lag_ops_max;
+}
+
 bool StandbySession::SendLogTail(int64_t now_us) {
-  const ReplicaOptions& o = ctx_.options();
-  while (next_send_ <= ctx_.last_seq() && next_send_ - acked_seq_ <= o.lag_ops_max) {
+  for (int batches = 0; batches < kTailBatchesPerTurn && TailPending(); ++batches) {
+    const ReplicaOptions& o = ctx_.options();
     auto deltas = ctx_.store().ReadLog(next_send_, o.tail_batch_ops);
     if (!deltas.ok() || deltas->empty()) {
       // Truncated while we streamed. One snapshot per session keeps acks unambiguous:

@@ -16,6 +16,12 @@ namespace duplex {
 
 class StandbySession {
  public:
+  // A log-tail catch-up sends at most this many batches (of tail_batch_ops deltas) per turn
+  // of the event loop, so that requests, acks and heartbeats are served between them: a
+  // whole window (lag_ops_max, 10,000 deltas) at once held the loop for tens of ms. The
+  // loop turns again at once while TailPending(), so the catch-up keeps its pace.
+  static constexpr int kTailBatchesPerTurn = 2;
+
   // Decides the catch-up: by log tail when our log still holds the standby's last entry and
   // it is from the same epoch as ours, else by snapshot.
   StandbySession(CoreContext& ctx, std::string route, const Hello& hello, int64_t now_us);
@@ -39,6 +45,8 @@ class StandbySession {
   uint64_t acked_seq() const { return acked_seq_; }
   uint64_t next_send() const { return next_send_; }
   bool live() const { return live_; }
+  // A log-tail catch-up has deltas to send and room for them in its window.
+  bool TailPending() const;
   int64_t last_heard_us() const { return last_heard_us_; }
   uint64_t catchup_keys() const { return catchup_keys_; }
   uint64_t catchup_bytes() const { return catchup_bytes_; }
