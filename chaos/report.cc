@@ -799,6 +799,153 @@ constexpr std::string_view kLegend = R"(<div class="legend">
 </div>
 )";
 
+// ---------------------------------------------------------------------------------------
+// Linearizability: the smallest failing key's history, and async mode's loss per failover.
+
+// One operation of the failing key's history, as a table row.
+std::string OperationRow(const json& op, size_t n, std::string_view cls, std::string_view role) {
+  std::optional<double> invoke = Num(op, "invoke_ms");
+  std::optional<double> complete = Num(op, "complete_ms");
+  std::string output =
+      Bool(op, "absent").value_or(false) ? "(absent)" : OrMissing(Str(op, "output"));
+  return "<tr class=\"" + std::string(cls) + "\"><td class=\"num\">" + std::to_string(n) +
+         "</td><td>" + std::string(role) + "</td><td class=\"num\">" +
+         (Int(op, "client") ? std::to_string(*Int(op, "client")) : kMissing) + "</td><td>" +
+         OrMissing(Str(op, "f")) + "</td><td>" + OrMissing(Str(op, "input")) + "</td><td>" +
+         output + "</td><td>" + OrMissing(Str(op, "outcome")) + "</td><td class=\"num\">" +
+         (invoke ? Fixed(*invoke, 3) : kMissing) + "</td><td class=\"num\">" +
+         (complete ? Fixed(*complete, 3) : "open") + "</td></tr>\n";
+}
+
+// The linearizable prefix's last operations are drawn, those the failing ones are read
+// against; the whole prefix stays in result.json.
+constexpr size_t kPrefixShownMax = 30;
+
+// The last kPrefixShownMax operations of the prefix.
+std::vector<const json*> PrefixShown(const json& prefix) {
+  std::vector<const json*> out;
+  const size_t from = prefix.size() > kPrefixShownMax ? prefix.size() - kPrefixShownMax : 0;
+  for (size_t i = from; i < prefix.size(); ++i) out.push_back(&prefix[i]);
+  return out;
+}
+
+// The operations as bars from invoke to completion, a row each, on one time axis: the
+// linearizable prefix green, the operations that cannot follow it red.
+std::string OperationBars(const std::vector<const json*>& prefix, const json& cannot) {
+  std::vector<const json*> failing;
+  for (const json& op : cannot) failing.push_back(&op);
+  std::vector<std::pair<const json*, bool>> ops;
+  double lo = 0, hi = 0;
+  const std::vector<const json*>& failing_ref = failing;
+  for (const std::vector<const json*>* list : {&prefix, &failing_ref}) {
+    for (const json* each : *list) {
+      const json& op = *each;
+      std::optional<double> a = Num(op, "invoke_ms");
+      if (!a) continue;
+      const double b = Num(op, "complete_ms").value_or(*a);
+      lo = ops.empty() ? *a : std::min(lo, *a);
+      hi = ops.empty() ? b : std::max(hi, b);
+      ops.emplace_back(&op, list == &failing_ref);
+    }
+  }
+  if (ops.empty()) return "";
+  constexpr double kWidth = 900, kRow = 14, kLeft = 150;
+  const double span = std::max(hi - lo, 1e-3);
+  const double height = kRow * static_cast<double>(ops.size()) + 20;
+  std::string svg = "<svg class=\"ops\" width=\"" + Px(kLeft + kWidth + 10) + "\" height=\"" +
+                    Px(height) + "\">\n";
+  double y = 4;
+  for (const auto& [op, bad] : ops) {
+    const double a = *Num(*op, "invoke_ms");
+    const double b = Num(*op, "complete_ms").value_or(hi);
+    const double x0 = kLeft + (a - lo) / span * kWidth;
+    const double x1 = std::max(x0 + 2, kLeft + (b - lo) / span * kWidth);
+    const std::string label = "c" + std::to_string(Int(*op, "client").value_or(-1)) + " " +
+                              Str(*op, "f").value_or("?") + " " + Str(*op, "input").value_or("") +
+                              " -> " + Str(*op, "output").value_or("");
+    Text(2, y + kRow - 4, "op-label", Truncated(label, 24), &svg);
+    Rect(x0, x1, y, kRow - 3, bad ? "op-bad" : "op-ok", label, &svg);
+    y += kRow;
+  }
+  Text(kLeft, y + 12, "tick", Fixed(lo, 1) + " ms", &svg);
+  Text(kLeft + kWidth - 60, y + 12, "tick", Fixed(hi, 1) + " ms", &svg);
+  return svg + "</svg>\n";
+}
+
+void AppendFailedKey(const json& key, std::string* out) {
+  *out += "<p>Smallest failing key <code>" + OrMissing(Str(key, "key")) + "</code> (" +
+          (Int(key, "operations") ? std::to_string(*Int(key, "operations")) : kMissing) +
+          " operations): the longest linearizable order found, then the operations none of "
+          "which can follow it.</p>\n";
+  if (auto detail = Str(key, "detail")) {
+    *out += "<p class=\"description\">" + HtmlEscape(*detail) + "</p>\n";
+  }
+  const json& prefix = Array(key, "prefix");
+  const json& cannot = Array(key, "cannot_follow");
+  *out +=
+      "<table class=\"grid\">\n<tr><th>#</th><th></th><th>client</th><th>op</th><th>input</th>"
+      "<th>output</th><th>outcome</th><th>invoke ms</th><th>complete ms</th></tr>\n";
+  const std::vector<const json*> shown = PrefixShown(prefix);
+  size_t n = prefix.size() - shown.size();
+  if (n > 0) {
+    *out += "<tr><td colspan=\"9\" class=\"more\">" + std::to_string(n) +
+            " earlier operations of the order (in result.json)</td></tr>\n";
+  }
+  for (const json* op : shown) *out += OperationRow(*op, ++n, "ok", "linearized");
+  for (const json& op : cannot) *out += OperationRow(op, ++n, "violated", "cannot follow");
+  *out += "</table>\n<div class=\"timeline\">\n" + OperationBars(shown, cannot) + "</div>\n";
+}
+
+void AppendLinearizability(const json& run, std::string* out) {
+  const json* lin = Field(run, "linearizability");
+  if (lin == nullptr || !lin->is_object()) return;
+  *out += "<h2>Linearizability</h2>\n<table class=\"facts\">\n";
+  AppendFact("verdict", OrMissing(Str(*lin, "verdict")), out);
+  AppendFact("judged", OrMissing(Str(*lin, "judged")), out);
+  std::optional<int64_t> keys = Int(*lin, "keys"), ops = Int(*lin, "operations");
+  AppendFact("history",
+             (ops ? std::to_string(*ops) : kMissing) + " operations on " +
+                 (keys ? std::to_string(*keys) : kMissing) + " keys",
+             out);
+  std::optional<double> elapsed = Num(*lin, "elapsed_ms");
+  AppendFact("checked in", elapsed ? Duration(*elapsed) : kMissing, out);
+  *out += "</table>\n";
+  if (const json* key = Field(*lin, "failed_key"); key != nullptr && key->is_object()) {
+    AppendFailedKey(*key, out);
+  }
+}
+
+void AppendAsyncLoss(const json& run, std::string* out) {
+  const json* loss = Field(run, "async_loss");
+  if (loss == nullptr || !loss->is_object()) return;
+  std::optional<int64_t> bound = Int(*loss, "lag_ops_max");
+  *out += "<h2>Async mode: acknowledged writes lost per failover</h2>\n<p>Allowed: at most " +
+          (bound ? std::to_string(*bound) : kMissing) +
+          " (replication.max_lag_ops) per failover, and only writes the standby had not "
+          "acknowledged. Reported tail: the old active's last reported seq less the promoted "
+          "replica's, in deltas (hot writes included; -1: not logged).</p>\n";
+  const json& failovers = Array(*loss, "failovers");
+  if (failovers.empty()) {
+    *out += "<p class=\"none\">No failover.</p>\n";
+    return;
+  }
+  *out +=
+      "<table class=\"grid\">\n<tr><th>at</th><th>from</th><th>to</th><th>lost</th>"
+      "<th>PUTs</th><th>INCRs</th><th>reported tail</th><th>examples</th></tr>\n";
+  for (const json& f : failovers) {
+    std::optional<double> at = Num(f, "t_ms");
+    json examples = {{"details", Array(f, "examples")}};
+    *out += "<tr><td class=\"num\">" + (at ? At(*at) : kMissing) + "</td><td>" +
+            OrMissing(Str(f, "from")) + "</td><td>" + OrMissing(Str(f, "to")) +
+            "</td><td class=\"num\">" + std::to_string(Int(f, "lost").value_or(0)) +
+            "</td><td class=\"num\">" + std::to_string(Int(f, "lost_puts").value_or(0)) +
+            "</td><td class=\"num\">" + std::to_string(Int(f, "lost_incrs").value_or(0)) +
+            "</td><td class=\"num\">" + std::to_string(Int(f, "reported_tail_ops").value_or(-1)) +
+            "</td><td>" + Details(examples) + "</td></tr>\n";
+  }
+  *out += "</table>\n";
+}
+
 void AppendTimeline(const json& run, std::string* out) {
   *out +=
       "<h2>Timeline</h2>\n<p class=\"hint\">Hover over a segment, band or label for "
@@ -864,6 +1011,8 @@ path.p99 { fill: none; stroke: #8e24aa; stroke-width: 1.5; }
 .legend i.fault { background: rgba(229, 57, 53, 0.25); }
 .legend i.tp-ok { background: #bbdefb; } .legend i.tp-fail { background: #e53935; }
 .legend i.p99 { background: #8e24aa; }
+svg .op-label { font: 10px ui-monospace, Menlo, Consolas, monospace; }
+rect.op-ok { fill: #a5d6a7; } rect.op-bad { fill: #ef9a9a; }
 </style>
 )";
 
@@ -879,6 +1028,8 @@ std::string RenderRunReport(const json& run) {
   page += "</head>\n<body>\n";
   AppendHeader(run, &page);
   AppendInvariants(run, &page);
+  AppendLinearizability(run, &page);
+  AppendAsyncLoss(run, &page);
   AppendFaults(run, &page);
   AppendTimeline(run, &page);
   page += "</body>\n</html>\n";

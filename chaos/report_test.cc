@@ -25,6 +25,30 @@ json CampaignEvent(double t_ms, const std::string& state, const std::string& ste
           {"step", step}, {"result", result},   {"reason", ""}};
 }
 
+json LinOp(int client, const std::string& f, const std::string& input, const std::string& output,
+           double invoke_ms, double complete_ms) {
+  return {{"client", client},       {"f", f},
+          {"input", input},         {"output", output},
+          {"absent", false},        {"outcome", "ok"},
+          {"invoke_ms", invoke_ms}, {"complete_ms", complete_ms}};
+}
+
+// A stale read on w-hot-0: the GET of 1 cannot follow the PUT of 2.
+json LinearizabilityFacts() {
+  return {{"verdict", "not linearizable"},
+          {"judged", "the whole history"},
+          {"keys", 3},
+          {"operations", 3},
+          {"elapsed_ms", 1.5},
+          {"failed_key",
+           {{"key", "w-hot-0"},
+            {"operations", 3},
+            {"detail", "GET returned 1 after PUT 2 completed"},
+            {"prefix",
+             json::array({LinOp(0, "PUT", "1", "", 0, 10), LinOp(1, "PUT", "2", "", 20, 30)})},
+            {"cannot_follow", json::array({LinOp(2, "GET", "", "1", 40, 50)})}}}};
+}
+
 // Two replicas; b is upgraded to 2.0.0, a is killed during the soak and b takes over in
 // epoch 2, after which the campaign rolls back.
 json RealisticRun() {
@@ -81,7 +105,18 @@ json RealisticRun() {
           {"failover_ms", {9.5, 11.2}},
           {"convergence_ms", 123.4},
           {"events", events},
-          {"throughput", throughput}};
+          {"throughput", throughput},
+          {"linearizability", LinearizabilityFacts()},
+          {"async_loss",
+           {{"lag_ops_max", 100},
+            {"lost", 7},
+            {"failovers", json::array({{{"t_ms", 1246},
+                                        {"from", "a"},
+                                        {"to", "b"},
+                                        {"lost", 7},
+                                        {"lost_puts", 4},
+                                        {"lost_incrs", 3},
+                                        {"examples", {"PUT w-0-9=v9 by client 0"}}}})}}}};
 }
 
 bool Contains(const std::string& page, const std::string& needle) {
@@ -115,6 +150,29 @@ TEST(RenderRunReport, ShowsVerdictReplayLanesStepsAndEpochs) {
   for (const char* external : {"<script", "<link", "src=", "href=", "url(", "@import"}) {
     EXPECT_FALSE(Contains(page, external)) << external;
   }
+}
+
+TEST(RenderRunReport, DrawsTheSmallestFailingKeyAndTheLossPerFailover) {
+  std::string page = RenderRunReport(RealisticRun());
+  EXPECT_TRUE(Contains(page, "<h2>Linearizability</h2>"));
+  EXPECT_TRUE(Contains(page, "Smallest failing key <code>w-hot-0</code> (3 operations)"));
+  EXPECT_TRUE(Contains(page, "<td>cannot follow</td>"));
+  EXPECT_TRUE(Contains(page, "rect class=\"op-bad\""));
+  EXPECT_TRUE(Contains(page, "rect class=\"op-ok\""));
+  EXPECT_TRUE(Contains(page, "GET returned 1 after PUT 2 completed"));
+  EXPECT_TRUE(Contains(page, "acknowledged writes lost per failover"));
+  EXPECT_TRUE(Contains(page, "PUT w-0-9=v9 by client 0"));
+  EXPECT_TRUE(Contains(page, "Allowed: at most 100"));
+}
+
+TEST(RenderRunReport, DrawsOnlyTheLastThirtyOperationsOfALongPrefix) {
+  json run = RealisticRun();
+  json& prefix = run["linearizability"]["failed_key"]["prefix"];
+  for (int i = 0; i < 38; ++i) prefix.push_back(LinOp(0, "INCR", "1", std::to_string(i), i, i + 1));
+  const std::string page = RenderRunReport(run);
+  EXPECT_TRUE(Contains(page, "10 earlier operations of the order (in result.json)"));
+  EXPECT_FALSE(Contains(page, "<td>INCR</td><td>1</td><td>7</td>"));
+  EXPECT_TRUE(Contains(page, "<td>INCR</td><td>1</td><td>8</td>"));
 }
 
 TEST(RenderRunReport, ColoursStepsByTheirLatestResultAndEndsThemAtTheFinalState) {

@@ -16,6 +16,7 @@
 #include "chaos/cluster_fixture.h"
 #include "chaos/corrupt_at_rest.h"
 #include "chaos/fault_proxy.h"
+#include "chaos/history_judgement.h"
 #include "chaos/hooks/fault_fs.h"
 #include "chaos/report.h"
 #include "chaos/upgrade_run.h"
@@ -45,6 +46,14 @@ constexpr int64_t kSteadyFromMs = 500;
 // machine (2 shared cores: 50-90 ms stalls seen with no fault at all); a failover costs at
 // least a lease (200 ms) on top, so it still shows.
 constexpr double kGapNoiseMs = 100;
+// The linearizability check's bound per run: a history not decided by then fails the run
+// ("unknown" is no pass). A run's few thousand operations on three hot keys take well under
+// a second.
+constexpr int64_t kLinearizableTimeLimitMs = 10000;
+// Async runs bound the standby's lag this tightly (replication.max_lag_ops; the default is
+// 10,000), so that a partition of a few hundred ms reaches the bound and the loss accounting
+// checks the bound itself, not only a count far below it.
+constexpr uint64_t kAsyncLagOpsMax = 100;
 
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -87,6 +96,7 @@ class Run {
     w.incr = s_.incr;
     w.attempt_timeout_ms = 100;
     w.deadline_ms = static_cast<int>(s_.deadline_ms);
+    w.seed = o_.seed;
     workload_ = std::make_unique<Workload>(w);
     t0_us_ = NowUs();
     workload_->Start();
@@ -124,6 +134,7 @@ class Run {
     fo.port_last = o_.port_last;
     Status proxies = Status::Ok();
     fo.configure = [&](ClusterConfig* c) {
+      if (s_.mode == "async") c->replication.lag_ops_max = kAsyncLagOpsMax;
       for (size_t i = 0; i < c->replicas.size(); ++i) {
         ReplicaConfig& r = c->replicas[i];
         r.fault_file = fs::absolute(fs::path(o_.scratch) / (r.name + ".faults")).string();
@@ -735,7 +746,9 @@ class Run {
     Status ready = cluster_->WaitReady(static_cast<int>(s_.converge_ms));
     Status converged = cluster_->WaitConverged(static_cast<int>(s_.converge_ms));
     double convergence_ms = (NowUs() - healed_us) / 1000.0;
-    CheckResult data = workload_->Check();
+    // One read of each key's final value, shared by the history check and the loss accounting.
+    const ReadValue read = workload_->FinalReader();
+    CheckResult data = workload_->Check(read);
     Status events = Status::Ok();
     const std::vector<CoordinatorLog> logs = CoordinatorLogs(&events);
     // Several coordinators: what the acting ones logged (a follower's view decides nothing).
@@ -764,9 +777,20 @@ class Run {
     }
     if (!events.ok()) crashes.push_back(events.message());
 
-    // The workload spells out the first few problems; the totals count them all.
+    const std::vector<OpRecord> history = workload_->History();
+    const lin::CheckResult lin = JudgeLinearizable(history);
+    std::optional<AsyncLoss> loss;
+    if (s_.mode == "async") {
+      std::vector<std::string> names;
+      for (const auto& r : cluster_->config().replicas) names.push_back(r.name);
+      loss = CheckAsyncLoss(history, read, FailoversOf(ev, names), LagOpsMax(), t0_us_);
+    }
+    // The workload spells out the first few problems; the totals count them all. In async
+    // mode a failover may lose the unreplicated tail: lost writes are judged against what the
+    // pair announced instead (chaos/history_judgement.h).
     json invariants = json::array(
-        {Verdict(Invariant::kLostWrites, data.Details(Invariant::kLostWrites), data.lost),
+        {loss ? Verdict(Invariant::kLostWrites, loss->problems)
+              : Verdict(Invariant::kLostWrites, data.Details(Invariant::kLostWrites), data.lost),
          Verdict(Invariant::kPhantomWrites, data.Details(Invariant::kPhantomWrites), data.phantom),
          Verdict(Invariant::kDoubleApplied, data.Details(Invariant::kDoubleApplied),
                  data.double_applied),
@@ -776,7 +800,8 @@ class Run {
          Verdict(Invariant::kCampaignOutcome, campaign),
          Verdict(Invariant::kFeatureGate, CheckFeatureGate(ev)),
          Verdict(Invariant::kNoCrashReports, crashes),
-         Verdict(Invariant::kOneCoordinatorPerTerm, CheckCoordinatorTerms(logs))});
+         Verdict(Invariant::kOneCoordinatorPerTerm, CheckCoordinatorTerms(logs)),
+         Verdict(Invariant::kLinearizable, LinearizableViolations(lin, kLinearizableTimeLimitMs))});
     bool pass = true;
     for (const auto& i : invariants) {
       if (s_.expect_violation.empty()) {
@@ -843,6 +868,7 @@ class Run {
                 {"faults", faults},
                 {"faults_not_fired", not_fired},
                 {"ops", {{"ok", data.ok}, {"fail", data.fail}, {"info", data.info}}},
+                {"linearizability", LinearizabilityFacts(lin)},
                 {"failover_ms", failovers},
                 {"leadership_changes", LeadershipChanges(logs)},
                 {"leader_failover_ms", LeaderFailovers(logs)},
@@ -851,9 +877,40 @@ class Run {
                 {"curve", CurveFacts()},
                 {"events", RelativeEvents(ev)},
                 {"throughput", Throughput()}};
-    if (!o_.report_dir.empty()) WriteHistory();
+    if (loss) run["async_loss"] = loss->ToJson(t0_us_, LagOpsMax());
+    if (!o_.report_dir.empty()) WriteHistory(history);
     return run;
   }
+
+  // Async mode promises linearizability only while no failover took the unreplicated tail
+  // away: there, the history is judged up to the first fault (what a failover then loses is
+  // judged by the loss accounting). Sync mode promises it throughout: the whole history.
+  std::optional<int64_t> LinearizableUntilUs() const {
+    if (s_.mode != "async") return std::nullopt;
+    std::optional<int64_t> first_ms;
+    for (const auto& a : armed_) {
+      if (a.fired && (!first_ms || a.start_ms < *first_ms)) first_ms = a.start_ms;
+    }
+    if (!first_ms) return std::nullopt;
+    return t0_us_ + *first_ms * 1000;
+  }
+
+  lin::CheckResult JudgeLinearizable(const std::vector<OpRecord>& history) const {
+    const std::optional<int64_t> until_us = LinearizableUntilUs();
+    return CheckLinearizable(until_us ? HistoryBefore(history, *until_us) : history,
+                             {kLinearizableTimeLimitMs});
+  }
+
+  json LinearizabilityFacts(const lin::CheckResult& lin) const {
+    json facts = LinearizabilityJson(lin, t0_us_);
+    const std::optional<int64_t> until_us = LinearizableUntilUs();
+    facts["judged"] = until_us ? "async mode: operations invoked before the first fault, at +" +
+                                     std::to_string((*until_us - t0_us_) / 1000) + " ms"
+                               : std::string("the whole history");
+    return facts;
+  }
+
+  uint64_t LagOpsMax() const { return cluster_->config().replication.lag_ops_max; }
 
   // Every coordinator's event log, each ended where the run killed its coordinator (a killed
   // process cannot say it stopped acting). A log that cannot be read is an error in `status`;
@@ -1034,25 +1091,14 @@ class Run {
     return out;
   }
 
-  // The client history as JSON lines: invoke, then its completion.
-  void WriteHistory() const {
+  // The client history as JSON lines (the format `duplex check-history --model duplex-kv`
+  // reads): each operation's invoke, with the request's arguments after the key, then its
+  // completion, with the reply's value. Times are relative to the workload's start.
+  void WriteHistory(const std::vector<OpRecord>& history) const {
     std::error_code ec;
     fs::create_directories(o_.report_dir, ec);
     std::ofstream out(fs::path(o_.report_dir) / "history.jsonl");
-    static const char* kOutcome[] = {"ok", "fail", "info"};
-    for (const auto& r : workload_->History()) {
-      json base = {{"client", r.client}, {"seq", r.request_seq}, {"op", r.op}, {"key", r.key}};
-      json invoke = base;
-      invoke["type"] = "invoke";
-      invoke["t_us"] = r.invoke_us - t0_us_;
-      out << invoke.dump() << "\n";
-      json done = base;
-      done["type"] = kOutcome[static_cast<int>(r.outcome)];
-      done["value"] = r.value;
-      done["t_us"] = r.complete_us - t0_us_;
-      done["attempts"] = r.attempts;
-      out << done.dump() << "\n";
-    }
+    for (const json& line : HistoryLines(history, t0_us_)) out << line.dump() << "\n";
   }
 
   const Scenario& s_;

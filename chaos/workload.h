@@ -1,7 +1,9 @@
 // Workload: client threads that write to a cluster and record every operation
 // (invoke, then ok / fail / info) so the history checker (chaos/checker.h) can prove
-// nothing was lost or applied twice. Each client alternates PUT of a unique key and
-// INCR of its own counter. Thread-safe: Start/Stop from one thread, reads of counters from any.
+// nothing was lost or applied twice, and the linearizability checker that every read saw
+// what it should. Each client alternates PUT of a unique key and INCR of its own counter,
+// and between them runs GET, PUT, DEL and INCR on a few keys all clients share (the hot
+// keys: contention). Thread-safe: Start/Stop from one thread, reads of counters from any.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,15 @@ struct WorkloadOptions {
   std::string key_prefix = "w";
   int ops_per_client = 0;  // 0: until Stop()
   bool incr = true;        // alternate PUT and INCR (false: PUT only)
+  // Every other operation goes to one of this many shared keys, <key_prefix>-hot-<i>
+  // (0: none). A hot PUT writes a decimal integer unique per (client, op), so that a hot
+  // INCR always applies.
+  int hot_keys = 3;
+  uint64_t seed = 1;  // the hot operations' choices (each client draws from seed and its index)
 };
+
+// The name of hot key i under `prefix`: "w-hot-0".
+std::string HotKey(const std::string& prefix, int i);
 
 // The longest interval between consecutive times (acknowledgements) inside [from_us,
 // to_us], the ends included, and where it began; times outside are ignored.
@@ -45,23 +55,32 @@ class Workload {
 
   void Start();
   void Stop();  // bounded by deadline_ms
+  // Acknowledged writes (PUT, INCR, DEL; reads are not counted), all clients together.
   uint64_t acked() const { return acked_.load(); }
-  // Waits until at least n operations were acknowledged in total (bounded).
+  // Waits until at least n writes were acknowledged in total (bounded).
   Status WaitAcked(uint64_t n, int timeout_ms) const;
 
   std::vector<OpRecord> History() const;
-  // The first acknowledgement completed after t_us (e.g. a kill) by another replica
+  // The first acknowledged write completed after t_us (e.g. a kill) by another replica
   // than `not_by` (the one killed; -1: any), or -1.
   int64_t FirstAckAfter(int64_t t_us, int not_by = -1) const;
-  // The longest stretch inside [from_us, to_us] without an acknowledgement completing
+  // The longest stretch inside [from_us, to_us] without an acknowledged write completing
   // (client-visible unavailability), and where it began.
   AckGap LongestAckGap(int64_t from_us, int64_t to_us) const;
   // Reads the final state through a fresh client and checks every record
-  // (CheckHistory), spelling out the first ten problems.
+  // (CheckHistory), spelling out the first ten problems. `read`, when given, is what the
+  // check reads the final state through (e.g. FinalReader's cache).
   CheckResult Check() const;
+  // A reader of the final state through a fresh client that asks each key once, whoever
+  // reads it afterwards (Check, and the async loss accounting). Not thread-safe.
+  ReadValue FinalReader() const;
+  CheckResult Check(const ReadValue& read) const;
 
  private:
   void RunClient(int index);
+  // One operation on a hot key, chosen by `draw` (0..99); `n` numbers it within the client.
+  OpRecord HotOp(Client& client, int index, int n, unsigned draw) const;
+  void Record(OpRecord rec);
 
   WorkloadOptions options_;
   std::atomic<bool> stop_{false};

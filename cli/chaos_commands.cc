@@ -44,6 +44,10 @@ struct Totals {
   // The fault proxies' connections; those whose greeting named CURVE, and NULL or PLAIN (the
   // rest closed before their greeting).
   uint64_t proxied = 0, curve_connections = 0, plain_connections = 0;
+  // Async mode: acknowledged writes lost at each failover (allowed within the lag bound).
+  std::vector<double> async_lost;
+  uint64_t lin_operations = 0;  // operations the linearizability checker judged
+  double lin_ms_max = 0;        // its longest check of one run
 
   void Add(const json& run) {
     ++runs;
@@ -71,6 +75,13 @@ struct Totals {
       if (f.value("ms", -1.0) >= 0) leader_failover_ms.push_back(f.value("ms", -1.0));
     }
     leadership_changes += run.value("leadership_changes", 0);
+    const json lin = run.value("linearizability", json::object());
+    lin_operations += lin.value("operations", uint64_t{0});
+    lin_ms_max = std::max(lin_ms_max, lin.value("elapsed_ms", 0.0));
+    for (const auto& f :
+         run.value("async_loss", json::object()).value("failovers", json::array())) {
+      async_lost.push_back(f.value("lost", 0.0));
+    }
     double c = run.value("convergence_ms", -1.0);
     if (c >= 0) convergence_ms.push_back(c);
   }
@@ -103,6 +114,8 @@ struct Totals {
             {"convergence_ms", stats(convergence_ms)},
             {"leader_failover_ms", stats(leader_failover_ms)},
             {"leadership_changes", leadership_changes},
+            {"async_lost_per_failover", stats(async_lost)},
+            {"linearizability", {{"operations", lin_operations}, {"elapsed_ms_max", lin_ms_max}}},
             {"curve",
              {{"runs", curve_runs},
               {"proxied_connections", proxied},
@@ -148,6 +161,17 @@ struct Totals {
               ? 0
               : *std::max_element(leader_failover_ms.begin(), leader_failover_ms.end()),
           leadership_changes);
+    }
+    std::printf("linearizability: %llu operations judged, longest check %.0f ms\n",
+                (unsigned long long)lin_operations, lin_ms_max);
+    if (!async_lost.empty()) {
+      double lost = 0;
+      for (double n : async_lost) lost += n;
+      std::printf(
+          "async failovers %zu: acknowledged writes lost %.0f in all, per failover p50 %.0f, max "
+          "%.0f\n",
+          async_lost.size(), lost, Percentile(async_lost, 0.5),
+          *std::max_element(async_lost.begin(), async_lost.end()));
     }
     for (const auto& r : failed) std::printf("FAILED, replay with: %s\n", r.c_str());
   }
@@ -198,6 +222,16 @@ StatusOr<json> RunOne(const std::string& build_dir, const Scenario& s, uint64_t 
                   (*run)["gap_ms"].value("steady", 0.0), (*run)["gap_ms"].value("faults", 0.0));
     }
     std::printf("   report: %s/report.html\n", fs::absolute(ro.report_dir).c_str());
+    const json loss = (*run).value("async_loss", json::object());
+    for (const auto& f : loss.value("failovers", json::array())) {
+      std::printf(
+          "   async failover %s -> %s at +%.0f ms: %llu acknowledged writes lost (the pair "
+          "reported an unreplicated tail of %lld deltas; bound %llu)\n",
+          f.value("from", "").c_str(), f.value("to", "").c_str(), f.value("t_ms", 0.0),
+          (unsigned long long)f.value("lost", uint64_t{0}),
+          (long long)f.value("reported_tail_ops", int64_t{-1}),
+          (unsigned long long)loss.value("lag_ops_max", uint64_t{0}));
+    }
     for (const auto& f : (*run)["faults_not_fired"]) {
       std::printf("   warning: fault not injected, its trigger never came: %s\n",
                   f.get<std::string>().c_str());
