@@ -74,8 +74,13 @@ TEST(CoordinatorFlag, MoreCoordinatorsThanTheBoundAreRefused) {
       "--coordinator: more than " + std::to_string(kCoordinatorEndpointsMax) + " coordinators");
 }
 
-// The process exits with 2 and says why on stderr, before it opens a store or a socket.
-TEST(ReplicaMainFlags, ABadCoordinatorListStopsTheReplicaBeforeItStarts) {
+// ReplicaMain with a store that cannot be opened and `flags` after the common ones: its exit
+// code and what it wrote on stderr.
+struct MainExit {
+  int code;
+  std::string err;
+};
+MainExit RunReplicaMain(const std::vector<std::string>& flags) {
   std::vector<std::string> args = {"kv",
                                    "--name",
                                    "a",
@@ -86,17 +91,22 @@ TEST(ReplicaMainFlags, ABadCoordinatorListStopsTheReplicaBeforeItStarts) {
                                    "--http-port",
                                    "3",
                                    "--data-dir",
-                                   "/nonexistent/never-created",
-                                   "--coordinator",
-                                   "tcp://127.0.1.1:7401,,tcp://127.0.2.1:7401"};
+                                   "/nonexistent/never-created"};
+  args.insert(args.end(), flags.begin(), flags.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   ::testing::internal::CaptureStderr();
   int code = ReplicaMain(static_cast<int>(argv.size()), argv.data(), kv::MakeKvProcessor("1.0.0"));
-  std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("replica a not started: --coordinator: item 2 is empty"), std::string::npos)
-      << err;
+  return {code, ::testing::internal::GetCapturedStderr()};
+}
+
+// The process exits with 2 and says why on stderr, before it opens a store or a socket.
+TEST(ReplicaMainFlags, ABadCoordinatorListStopsTheReplicaBeforeItStarts) {
+  MainExit run = RunReplicaMain({"--coordinator", "tcp://127.0.1.1:7401,,tcp://127.0.2.1:7401"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.err.find("replica a not started: --coordinator: item 2 is empty"),
+            std::string::npos)
+      << run.err;
 }
 
 // The HTTP port's token file is read like every secret: readable by others, it is refused,
@@ -107,33 +117,13 @@ TEST(ReplicaMainFlags, AnAdminTokenFileOthersMayReadStopsTheReplica) {
   std::filesystem::permissions(token, std::filesystem::perms::owner_read |
                                           std::filesystem::perms::owner_write |
                                           std::filesystem::perms::group_read);
-  std::vector<std::string> args = {"kv",
-                                   "--name",
-                                   "a",
-                                   "--port",
-                                   "1",
-                                   "--client-port",
-                                   "2",
-                                   "--http-port",
-                                   "3",
-                                   "--data-dir",
-                                   "/nonexistent/never-created",
-                                   "--coordinator",
-                                   "tcp://127.0.0.1:7401",
-                                   "--admin-token-file",
-                                   token,
-                                   "--open-health",
-                                   "false"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  ::testing::internal::CaptureStderr();
-  int code = ReplicaMain(static_cast<int>(argv.size()), argv.data(), kv::MakeKvProcessor("1.0.0"));
-  std::string err = ::testing::internal::GetCapturedStderr();
+  MainExit run = RunReplicaMain({"--coordinator", "tcp://127.0.0.1:7401", "--admin-token-file",
+                                 token, "--open-health", "false"});
   std::filesystem::remove(token);
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("replica a not started"), std::string::npos) << err;
-  EXPECT_NE(err.find("--admin-token-file"), std::string::npos) << err;
-  EXPECT_NE(err.find(token), std::string::npos) << err;
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.err.find("replica a not started"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("--admin-token-file"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(token), std::string::npos) << run.err;
 }
 
 }  // namespace
