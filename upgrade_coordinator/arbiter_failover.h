@@ -38,10 +38,6 @@ class Failover {
   // The recorded active's process exited: its standby takes over at once if it can,
   // otherwise the record says nobody is active until someone can be.
   void OnActiveExited(const std::string& active, int64_t now_us);
-  // The active promoted by this epoch's crash failover, from the replica it names, which it
-  // could not have acknowledged anything without: sync mode, no solo grant in the epoch (its
-  // one possible standby is that replica). "" when there is no such replica.
-  std::string HolderBeforeUnusedPromotion(const std::string& active) const;
   // Periodic: a silent active (hang failover after its lease), elections, switchover.
   void OnTick(int64_t now_us);
   // The active reported in the current epoch: a switchover may complete.

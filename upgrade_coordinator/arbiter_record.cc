@@ -79,18 +79,6 @@ void RecordKeeper::ClearActive() {
                 "the last active is kept: it holds every acknowledged write", record_.last_active);
 }
 
-void RecordKeeper::ClearActiveBackTo(const std::string& holder) {
-  DUPLEX_ASSERT(!record_.active.empty(), "clear an active that is recorded", record_.epoch);
-  DUPLEX_ASSERT(Member(holder) && holder != record_.active && !Failed(holder),
-                "the seat goes back to the other member", holder, record_.active);
-  DUPLEX_ASSERT(record_.solo_grant_id == 0, "nothing was acknowledged alone in this epoch",
-                record_.solo_grant_id);
-  ClusterRecord next = record_;
-  next.active.clear();
-  next.last_active = holder;
-  Commit(next);
-}
-
 void RecordKeeper::GrantSolo(const std::string& standby, uint64_t request_id) {
   DUPLEX_ASSERT(!record_.active.empty(), "a solo grant needs an active", record_.epoch);
   DUPLEX_ASSERT(Member(standby) && standby != record_.active, "a solo grant names the standby",

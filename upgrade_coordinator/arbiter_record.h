@@ -35,10 +35,6 @@ class RecordKeeper {
   void BeginEpoch(const std::string& name, bool skip_lease_wait);
   // The active is gone and nobody could take over: no active in this epoch.
   void ClearActive();
-  // As ClearActive, when the active acknowledged nothing in its epoch (Failover says when):
-  // `holder`, the active it replaced, still holds every acknowledged write and is the one
-  // recorded to take the seat back (last_active).
-  void ClearActiveBackTo(const std::string& holder);
   // The active may commit alone: its standby is recorded out of sync first.
   void GrantSolo(const std::string& standby, uint64_t request_id);
   // The active reports its standby caught up.

@@ -182,10 +182,11 @@ TEST_F(ArbiterTest, BothExitsOfOneReportPromoteNeitherAndEitherIsElectedOnRestar
 }
 
 // Both killed, but their exits reported a few ms apart: the first promotes the other, dead
-// and not yet reaped. It can have acknowledged nothing (sync, no solo grant: its standby was
-// the dead one), so when its exit comes the seat goes back to the replica it replaced, which
-// holds every acknowledged write and may serve again without waiting for the dead one.
-TEST_F(ArbiterTest, APromotedReplicaThatDiesUnusedGivesTheSeatBackToTheOneItReplaced) {
+// and not yet reaped. The coordinator cannot tell that one from a promoted replica that
+// served for a while alone (a promotion is solo request 0 of its epoch) and then died, so
+// the seat stays with it: the replica it replaced is not elected when it comes back first,
+// and the promoted one is when it returns (seed 499 lost writes the other way round).
+TEST_F(ArbiterTest, APromotedReplicaThatDiesKeepsTheSeatWhateverItAcknowledged) {
   BootPair();
   arbiter_.OnProcessExited("a", now_);
   ASSERT_EQ(arbiter_.record().active, "b");
@@ -193,33 +194,26 @@ TEST_F(ArbiterTest, APromotedReplicaThatDiesUnusedGivesTheSeatBackToTheOneItRepl
   Advance(4);
   arbiter_.OnProcessExited("b", now_);
   EXPECT_TRUE(arbiter_.record().active.empty());
-  EXPECT_EQ(arbiter_.record().last_active, "a");
-  EXPECT_EQ(store_.saved->last_active, "a");
+  EXPECT_EQ(arbiter_.record().last_active, "b");
+  EXPECT_EQ(store_.saved->last_active, "b");
 
   Advance(100);
   arbiter_.OnProcessStarted("a", 101, now_);
-  StatusReport a = Report("a", WireRole::kOutOfService, 1, 0);  // it never saw epoch 2
+  StatusReport a = Report("a", WireRole::kOutOfService, 1, 0);
   a.pid = 101;
-  arbiter_.OnStatus(a, now_);
-  Advance(1);
-  EXPECT_EQ(arbiter_.record().active, "a");
-  EXPECT_EQ(arbiter_.record().epoch, 3u);
-}
+  for (int i = 0; i < 50; ++i) {
+    arbiter_.OnStatus(a, now_);
+    Advance(20);
+  }
+  EXPECT_TRUE(arbiter_.record().active.empty()) << "a lacks what b may have acknowledged";
 
-// Once the promoted active had a solo grant it may have acknowledged writes alone: only it
-// holds them, and the pair waits for it.
-TEST_F(ArbiterTest, APromotedReplicaThatWentSoloKeepsTheSeatWhenItDies) {
-  BootPair();
-  arbiter_.OnProcessExited("a", now_);
-  ASSERT_EQ(arbiter_.record().active, "b");
-  StatusReport b = Report("b", WireRole::kActive, 2, 5);
-  b.want_solo = true;
-  b.solo_request_id = 1;
+  arbiter_.OnProcessStarted("b", 102, now_);
+  StatusReport b = Report("b", WireRole::kOutOfService, 2, 3);
+  b.pid = 102;
   arbiter_.OnStatus(b, now_);
-  ASSERT_EQ(arbiter_.record().solo_grant_id, 1u);
-  arbiter_.OnProcessExited("b", now_);
-  EXPECT_TRUE(arbiter_.record().active.empty());
-  EXPECT_EQ(arbiter_.record().last_active, "b");
+  Advance(1);
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 3u);
 }
 
 // A replica the arbiter has asked to stop is on its way down (SIGTERM, then SIGKILL after
