@@ -155,14 +155,20 @@ void Failover::CheckActiveSilence(int64_t now_us) {
         std::max(silent_us, now_us - std::max(v.lease_lost_since_us, replicas_->started_us()));
   }
   if (silent_us < options_.failure_timeout_ms * 1000) return;
+  ReplaceActive("silent for " + std::to_string(silent_us / 1000) + " ms", now_us);
+}
+
+bool Failover::ReplaceActive(const std::string& why, int64_t now_us) {
+  const ClusterRecord& record = records_->record();
+  if (record.active.empty() || pending_) return false;
   std::string standby = options_.Other(record.active);
-  if (!Promotable(standby, now_us)) return;
+  if (!Promotable(standby, now_us)) return false;
   // Slow path: the active may be hung or cut off and may still hold a lease. Stop
   // renewing it and promote only after the last lease we granted has run out.
   pending_ = PendingFailover{standby, now_us, last_grant_us_ + options_.lease_ms * 1000};
   DUPLEX_ASSERT(standby != record.active, "a hang failover targets the standby", standby);
-  spdlog::warn("active {} silent for {} ms: failing over to {} after its lease", record.active,
-               silent_us / 1000, standby);
+  spdlog::warn("active {} {}: failing over to {} after its lease", record.active, why, standby);
+  return true;
 }
 
 void Failover::MaybeElect(int64_t now_us) {

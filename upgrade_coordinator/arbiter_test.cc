@@ -399,6 +399,55 @@ TEST_F(ArbiterTest, NoSoloWhileTheInSyncStandbyFollowsTheActivesStream) {
   EXPECT_EQ(arbiter_.record().solo_grant_id, 2u);
 }
 
+// The same cut held: no ack reaches the active for twice the failure timeout while its
+// standby follows. The standby, which has the whole stream, takes over after the active's
+// lease, instead of writes stalling for as long as the cut lasts.
+TEST_F(ArbiterTest, AnActiveThatHearsNoAckWhileItsStandbyFollowsIsReplaced) {
+  BootPair();
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.in_sync = true;
+  b.follows_active = true;
+  StatusReport a = Report("a", WireRole::kActive, 1, 9);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  a.peer_acked_seq = 5;
+  for (int i = 0; i < 30 && arbiter_.record().active == "a"; ++i) {  // 600 ms
+    b.applied_seq = 9 + i;
+    b.sent_us = a.sent_us = now_;
+    arbiter_.OnStatus(b, now_);
+    arbiter_.OnStatus(a, now_);
+    EXPECT_EQ(arbiter_.record().solo_grant_id, 0u);
+    Advance(20);
+  }
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+  EXPECT_EQ(arbiter_.transitions().back().kind, "hang failover");
+  // 400 ms without an ack, then the last lease granted (200 ms) waited out.
+  EXPECT_GE(arbiter_.transitions().back().promoted_us - arbiter_.transitions().back().detected_us,
+            180 * kMs);
+}
+
+// A slow standby is not a cut: its acks come late but come (peer_acked_seq moves), so the
+// active is not replaced, however long its solo requests are refused.
+TEST_F(ArbiterTest, AnActiveWhoseAcksComeLateIsNotReplaced) {
+  BootPair();
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.in_sync = true;
+  b.follows_active = true;
+  StatusReport a = Report("a", WireRole::kActive, 1, 9);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  for (int i = 0; i < 100; ++i) {  // 2 s
+    a.peer_acked_seq = 5 + i / 8;  // an ack every 160 ms
+    b.sent_us = a.sent_us = now_;
+    arbiter_.OnStatus(b, now_);
+    arbiter_.OnStatus(a, now_);
+    Advance(20);
+  }
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_EQ(arbiter_.record().epoch, 1u);
+}
+
 TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
   BootPair();
   ASSERT_TRUE(arbiter_.RequestSwitchover(now_).ok());
