@@ -144,7 +144,13 @@ void Arbiter::HandleSoloProtocol(const StatusReport& s) {
     auto r = replicas_.RecentReport(standby, now_us_);
     if (r && r->follows_active && r->epoch == record().epoch && r->in_sync &&
         records_.InSync(standby)) {
-      RefuseSolo(s, standby);
+      if (solo_refused_id_ != s.solo_request_id) {
+        spdlog::warn(
+            "epoch {}: {} asks to go solo but {} follows its stream: refused (the "
+            "acks do not reach {})",
+            record().epoch, s.replica, standby, s.replica);
+        solo_refused_id_ = s.solo_request_id;
+      }
       return;
     }
     records_.GrantSolo(standby, s.solo_request_id);
@@ -153,30 +159,6 @@ void Arbiter::HandleSoloProtocol(const StatusReport& s) {
   } else if (s.peer_caught_up) {
     records_.RecordInSync(standby, s.solo_request_id);
     spdlog::info("epoch {}: standby {} recorded in sync", record().epoch, standby);
-  }
-}
-
-void Arbiter::RefuseSolo(const StatusReport& s, const std::string& standby) {
-  if (solo_refused_.request_id != s.solo_request_id ||
-      solo_refused_.peer_acked_seq != s.peer_acked_seq) {
-    if (solo_refused_.request_id != s.solo_request_id) {
-      spdlog::warn(
-          "epoch {}: {} asks to go solo but {} follows its stream: refused (the acks do not "
-          "reach {})",
-          record().epoch, s.replica, standby, s.replica);
-    }
-    solo_refused_ = {s.solo_request_id, s.peer_acked_seq, now_us_};
-    return;
-  }
-  // No ack has reached the active for this long while its standby follows its stream: not
-  // a slow standby (its late acks would move peer_acked_seq) but a one-way cut that solo
-  // cannot get around. The standby, in sync, takes over; the cut then stops its stream to
-  // the new standby, which stops following, and the new active may go solo.
-  const int64_t stuck_us = now_us_ - solo_refused_.since_us;
-  if (stuck_us >= 2 * int64_t{options_.failure_timeout_ms} * 1000) {
-    failover_.ReplaceActive("has heard no ack for " + std::to_string(stuck_us / 1000) +
-                                " ms while " + standby + " follows its stream",
-                            now_us_);
   }
 }
 

@@ -82,8 +82,6 @@ class Arbiter : private Announcer {
   Assignment AssignmentFor(const std::string& name) const;
   void Send(const std::string& name);
   void HandleSoloProtocol(const StatusReport& s);
-  // A solo request refused because the standby still follows the active's stream.
-  void RefuseSolo(const StatusReport& s, const std::string& standby);
   // Why the report jumps past the step bound ("" when it does not); counts and logs it.
   std::string RefuseStep(const StatusReport& s);
 
@@ -94,14 +92,7 @@ class Arbiter : private Announcer {
   std::vector<ArbiterAction> actions_;
   int64_t now_us_ = 0;
   bool quiesce_ = false;
-  // The active's solo request refused while its standby follows, and since when no ack
-  // reached it (its peer_acked_seq unchanged): long enough, and the standby takes over.
-  struct SoloRefused {
-    uint64_t request_id = 0;
-    uint64_t peer_acked_seq = 0;
-    int64_t since_us = 0;
-  };
-  SoloRefused solo_refused_;
+  uint64_t solo_refused_id_ = 0;  // the last solo request refused (logged once)
   ArbiterCounters counters_;
 };
 

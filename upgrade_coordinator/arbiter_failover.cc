@@ -154,8 +154,28 @@ void Failover::CheckActiveSilence(int64_t now_us) {
     silent_us =
         std::max(silent_us, now_us - std::max(v.lease_lost_since_us, replicas_->started_us()));
   }
-  if (silent_us < options_.failure_timeout_ms * 1000) return;
-  ReplaceActive("silent for " + std::to_string(silent_us / 1000) + " ms", now_us);
+  if (silent_us >= options_.failure_timeout_ms * 1000) {
+    ReplaceActive("silent for " + std::to_string(silent_us / 1000) + " ms", now_us);
+    return;
+  }
+  CheckAcksCut(record.active, v, now_us);
+}
+
+void Failover::CheckAcksCut(const std::string& active, const ReplicaView& v, int64_t now_us) {
+  // The other one-way cut: the active's stream reaches its standby, which follows it, but
+  // nothing comes back (solo is refused meanwhile: it would strand the standby). Twice the
+  // failure timeout of that and the standby, which has the whole stream, takes over; the cut
+  // then stops its stream to the new standby, which stops following, and it may go solo.
+  const ClusterRecord& record = records_->record();
+  if (v.peer_silent_since_us == 0 || !v.last || v.last->epoch != record.epoch) return;
+  const int64_t cut_us = now_us - v.peer_silent_since_us;
+  if (cut_us < 2 * int64_t{options_.failure_timeout_ms} * 1000) return;
+  const std::string standby = options_.Other(active);
+  auto r = replicas_->RecentReport(standby, now_us);
+  if (!r || !r->follows_active || r->epoch != record.epoch || !r->in_sync) return;
+  ReplaceActive("has heard nothing from " + standby + " for " + std::to_string(cut_us / 1000) +
+                    " ms while " + standby + " follows its stream",
+                now_us);
 }
 
 bool Failover::ReplaceActive(const std::string& why, int64_t now_us) {

@@ -71,6 +71,7 @@ class Failover {
   void CheckPromotion(const std::string& name, const std::string& kind, int64_t detected_us,
                       int64_t now_us) const;
   void CheckActiveSilence(int64_t now_us);
+  void CheckAcksCut(const std::string& active, const ReplicaView& v, int64_t now_us);
   void MaybeElect(int64_t now_us);
   void CheckSwitchover(int64_t now_us);
 

@@ -399,10 +399,10 @@ TEST_F(ArbiterTest, NoSoloWhileTheInSyncStandbyFollowsTheActivesStream) {
   EXPECT_EQ(arbiter_.record().solo_grant_id, 2u);
 }
 
-// The same cut held: no ack reaches the active for twice the failure timeout while its
-// standby follows. The standby, which has the whole stream, takes over after the active's
-// lease, instead of writes stalling for as long as the cut lasts.
-TEST_F(ArbiterTest, AnActiveThatHearsNoAckWhileItsStandbyFollowsIsReplaced) {
+// The same cut held: the active hears nothing from its standby for twice the failure
+// timeout while the standby follows its stream. The standby, which has the whole stream,
+// takes over after the active's lease, instead of writes stalling for as long as the cut.
+TEST_F(ArbiterTest, AnActiveThatHearsNothingWhileItsStandbyFollowsIsReplaced) {
   BootPair();
   StatusReport b = Report("b", WireRole::kStandby, 1, 5);
   b.in_sync = true;
@@ -410,9 +410,8 @@ TEST_F(ArbiterTest, AnActiveThatHearsNoAckWhileItsStandbyFollowsIsReplaced) {
   StatusReport a = Report("a", WireRole::kActive, 1, 9);
   a.want_solo = true;
   a.solo_request_id = 2;
-  a.peer_acked_seq = 5;
   for (int i = 0; i < 30 && arbiter_.record().active == "a"; ++i) {  // 600 ms
-    b.applied_seq = 9 + i;
+    a.peer_silent_ms = 120 + 20 * i;  // past the ack timeout, then 2 x 100 ms
     b.sent_us = a.sent_us = now_;
     arbiter_.OnStatus(b, now_);
     arbiter_.OnStatus(a, now_);
@@ -422,14 +421,15 @@ TEST_F(ArbiterTest, AnActiveThatHearsNoAckWhileItsStandbyFollowsIsReplaced) {
   EXPECT_EQ(arbiter_.record().active, "b");
   EXPECT_EQ(arbiter_.record().epoch, 2u);
   EXPECT_EQ(arbiter_.transitions().back().kind, "hang failover");
-  // 400 ms without an ack, then the last lease granted (200 ms) waited out.
+  // 200 ms without hearing b (twice the failure timeout), then the last lease granted
+  // (200 ms) waited out.
   EXPECT_GE(arbiter_.transitions().back().promoted_us - arbiter_.transitions().back().detected_us,
             180 * kMs);
 }
 
-// A slow standby is not a cut: its acks come late but come (peer_acked_seq moves), so the
-// active is not replaced, however long its solo requests are refused.
-TEST_F(ArbiterTest, AnActiveWhoseAcksComeLateIsNotReplaced) {
+// A standby that is only late (the active hears it within twice the failure timeout, here
+// every 160 ms) is no cut: the active is not replaced, however long its solo request is refused.
+TEST_F(ArbiterTest, AnActiveThatHearsItsStandbyLateIsNotReplaced) {
   BootPair();
   StatusReport b = Report("b", WireRole::kStandby, 1, 5);
   b.in_sync = true;
@@ -437,8 +437,8 @@ TEST_F(ArbiterTest, AnActiveWhoseAcksComeLateIsNotReplaced) {
   StatusReport a = Report("a", WireRole::kActive, 1, 9);
   a.want_solo = true;
   a.solo_request_id = 2;
-  for (int i = 0; i < 100; ++i) {  // 2 s
-    a.peer_acked_seq = 5 + i / 8;  // an ack every 160 ms
+  for (int i = 0; i < 100; ++i) {                               // 2 s
+    a.peer_silent_ms = i % 8 < 4 ? 0 : 110 + 20 * (i % 8 - 4);  // heard every 160 ms
     b.sent_us = a.sent_us = now_;
     arbiter_.OnStatus(b, now_);
     arbiter_.OnStatus(a, now_);
