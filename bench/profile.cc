@@ -120,13 +120,17 @@ PerfAttach::~PerfAttach() {
   }
 }
 
-StatusOr<ProcessProfile> PerfAttach::Finish() {
+Status PerfAttach::Stop() {
   Status stat = Interrupt(stat_pid_, "perf stat");
   stat_pid_ = -1;
   Status record = Interrupt(record_pid_, "perf record");
   record_pid_ = -1;
   DUPLEX_RETURN_IF_ERROR(record);
-  DUPLEX_RETURN_IF_ERROR(stat);
+  return stat;
+}
+
+StatusOr<ProcessProfile> PerfAttach::Finish() {
+  DUPLEX_RETURN_IF_ERROR(Stop());
   ProcessProfile profile;
   profile.name = name_;
   ParsePerfStat(ReadAll(dir_ + "/" + name_ + ".stat"), profile);

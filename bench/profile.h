@@ -36,7 +36,11 @@ class PerfAttach {
   PerfAttach(const PerfAttach&) = delete;
   PerfAttach& operator=(const PerfAttach&) = delete;
 
-  // Stops both (SIGINT, as Ctrl-C would), reads the counts and folds the stacks.
+  // Stops both (SIGINT, as Ctrl-C would): call it for every process profiled as soon as the
+  // load ends, before any Finish, so that no process's counts run on while another's stacks
+  // are unwound.
+  Status Stop();
+  // Stops both if still running, reads the counts and folds the stacks.
   StatusOr<ProcessProfile> Finish();
 
  private:

@@ -175,6 +175,9 @@ struct Run {
           if (!on_standby.ok()) return on_standby.status();
           StatusOr<LoadResult> result = load();
           for (auto* attach : {&*on_active, &*on_standby}) {
+            if (Status stopped = (*attach)->Stop(); !stopped.ok()) return stopped;
+          }
+          for (auto* attach : {&*on_active, &*on_standby}) {
             auto p = (*attach)->Finish();
             if (!p.ok()) return p.status();
             profiles.push_back(std::move(p).value());
