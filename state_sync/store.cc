@@ -3,14 +3,12 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <cstdarg>
 
 #include "common/assert.h"
-#include "state_sync/state_writes.h"
 #include "state_sync/wire_codec.h"
 
 namespace duplex {
@@ -248,14 +246,23 @@ class RocksStore final : public Store {
     CheckMeta(meta_);
     DUPLEX_RETURN_IF_ERROR(CheckContinues(deltas));
     rocksdb::WriteBatch batch;
-    for (const StateWrite& w : SortedStateWrites(deltas).writes) {
-      if (w.erase) {
-        batch.Delete(state_cf(), w.key);
-      } else {
-        batch.Put(state_cf(), w.key, rocksdb::Slice(w.value.data(), w.value.size()));
+    for (const Delta& d : deltas) {
+      for (const Mutation& m : d.mutations) {
+        if (m.erase) {
+          batch.Delete(state_cf(), AppKey(m.key));
+        } else {
+          batch.Put(state_cf(), AppKey(m.key), m.value);
+        }
       }
+      if (d.client_id != 0 && d.session.request_seq == 0) {
+        batch.Delete(state_cf(), SessionKey(d.client_id));  // expired
+      } else if (d.client_id != 0) {
+        SessionEntry entry = d.session;
+        entry.used_epoch = d.epoch;
+        batch.Put(state_cf(), SessionKey(d.client_id), EncodeSession(entry));
+      }
+      batch.Put(log_cf(), Be64(d.seq), EncodeDelta(d));
     }
-    for (const Delta& d : deltas) batch.Put(log_cf(), Be64(d.seq), EncodeDelta(d));
     StoreMeta next = meta_;
     next.applied_seq = deltas.back().seq;
     next.applied_epoch = deltas.back().epoch;
@@ -532,15 +539,8 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   cf_options.write_buffer_size = options.memtable_bytes;  // why small: StoreOptions
   cf_options.max_write_buffer_number = 4;
   cf_options.disable_auto_compactions = !options.auto_compaction;
-  // Appends write the state in key order (SortedStateWrites): with a hint per key kind, each
-  // memtable insert starts from the last one of its kind rather than from the skiplist's top.
-  rocksdb::ColumnFamilyOptions state_options = cf_options;
-  state_options.memtable_insert_with_hint_prefix_extractor.reset(
-      rocksdb::NewFixedPrefixTransform(1));  // kAppPrefix or kSessionPrefix
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"state", state_options},
-      {"log", cf_options}};
+      {rocksdb::kDefaultColumnFamilyName, cf_options}, {"state", cf_options}, {"log", cf_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, options.path, cfs, &handles, &raw);
