@@ -107,6 +107,17 @@ TEST(Figures, TheFirstSideTakesTheNameItIsGiven) {
 
 // --secure measures replication only, and is refused, naming what it measures, before
 // anything starts.
+TEST(SuiteOptions, FlameProfilesTheReplicationLoadOnly) {
+  SuiteOptions o;
+  o.what = "switchover";
+  o.flame_path = "/nonexistent/flame.svg";
+  o.dir = "/nonexistent/never-created";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunSuite(o), 2);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("--flame profiles the replication load"), std::string::npos) << err;
+}
+
 TEST(SuiteOptions, SecureGoesWithReplicationOnly) {
   SuiteOptions o;
   o.what = "failover";
