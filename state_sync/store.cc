@@ -535,10 +535,12 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   if (options.env != nullptr) db_options.env = options.env;
   if (!options.info_log) db_options.info_log = std::make_shared<NullLogger>();
+  db_options.max_file_opening_threads = options.file_opening_threads_max;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.memtable_bytes;  // why small: StoreOptions
   cf_options.max_write_buffer_number = 4;
   cf_options.disable_auto_compactions = !options.auto_compaction;
+  if (!options.compress) cf_options.compression = rocksdb::kNoCompression;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options}, {"state", cf_options}, {"log", cf_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -1,6 +1,7 @@
 #include "chaos/sim/network.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace duplex::sim {
 namespace {
@@ -8,9 +9,9 @@ namespace {
 // What runs at delivery: fn, after its trace line when the run keeps its trace's text
 // (only then does the closure carry the names, copied once per message).
 std::function<void()> Delivery(SimContext& sim, const std::string& from, const std::string& to,
-                               const std::string& what, const std::function<void()>& fn) {
+                               const std::string& what, std::function<void()> fn) {
   if (!sim.trace.keeps_text()) return fn;
-  return [&sim, from, to, what, fn] {
+  return [&sim, from, to, what, fn = std::move(fn)] {
     sim.trace.Line(from + ">" + to + " " + what);
     fn();
   };
@@ -59,7 +60,7 @@ void Network::RestoreHost(const std::string& host, bool in, bool out) {
 }
 
 void Network::Send(const std::string& from, const std::string& to, const std::string& what,
-                   const std::function<void()>& fn) {
+                   std::function<void()> fn) {
   if (faulty_ && IsCut(from, to)) return;
   if (HostCut(from, to)) return;
   Profile& p = sim_.profile;
@@ -67,7 +68,8 @@ void Network::Send(const std::string& from, const std::string& to, const std::st
   int copies = faulty_ && sim_.rng.Chance(p.duplicate) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
-    sim_.queue.After(delay, Delivery(sim_, from, to, what, fn));
+    // The last copy takes the closure itself.
+    sim_.queue.After(delay, Delivery(sim_, from, to, what, i + 1 < copies ? fn : std::move(fn)));
   }
 }
 
@@ -76,14 +78,14 @@ void Network::Send(const std::string& from, const std::string& to, const std::st
 namespace duplex::sim {
 
 void Network::SendOrdered(const std::string& from, const std::string& to, const std::string& what,
-                          const std::function<void()>& fn) {
+                          std::function<void()> fn) {
   if ((faulty_ && IsCut(from, to)) || HostCut(from, to)) return;
   Profile& p = sim_.profile;
   if (faulty_ && sim_.rng.Chance(DropRate(from, to))) return;
   int64_t delay = sim_.rng.Uniform(p.delay_min_us, faulty_ ? p.delay_max_us : 300);
   int64_t& last = last_delivery_us_[from + ">" + to];
   last = std::max(last, sim_.now() + delay);  // ties run in the order they were scheduled
-  sim_.queue.At(last, Delivery(sim_, from, to, what, fn));
+  sim_.queue.At(last, Delivery(sim_, from, to, what, std::move(fn)));
 }
 
 }  // namespace duplex::sim

@@ -18,12 +18,14 @@ class Network {
  public:
   explicit Network(SimContext& sim) : sim_(sim) {}
 
+  // fn is taken by value and moved into the queue: copying each message's closure (with
+  // the strings it captured) was an allocation per message.
   void Send(const std::string& from, const std::string& to, const std::string& what,
-            const std::function<void()>& fn);
+            std::function<void()> fn);
   // As Send, over one connection (the agents' links: a ZeroMQ socket on TCP): never
   // duplicated, and never overtaking what the link delivers before it. It may be lost.
   void SendOrdered(const std::string& from, const std::string& to, const std::string& what,
-                   const std::function<void()>& fn);
+                   std::function<void()> fn);
   // The share of the profile's drop rate that loses a message to or from etcd: over TCP a
   // lost segment is sent again, and only a retransmission that outlasts the client's timeout
   // loses the call.

@@ -100,6 +100,9 @@ bool Processes::OpenStore(Replica& r) {
   so.auto_compaction = false;
   so.memtable_bytes = 64 << 20;
   so.info_log = false;
+  // Cheaper where nothing under test depends on it (StoreOptions says why each).
+  so.compress = false;
+  so.file_opening_threads_max = 1;
   auto store = Store::Open(so);
   r.open_error = store.ok() ? "" : store.status().message();
   if (!store.ok()) {
