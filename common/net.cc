@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "common/assert.h"
@@ -177,13 +178,20 @@ StatusOr<int> ConnectTcp(const std::string& host, int port, const std::string& s
   if (!remote.ok()) return InvalidArgument("connect " + where + ": " + remote.status().message());
   StatusOr<SocketAddress> remote_addr = ToSocketAddress(*remote, port);
   if (!remote_addr.ok()) return remote_addr.status();
-  sockaddr_in local_addr{};
-  local_addr.sin_family = AF_INET;
-  if (!source_address.empty() &&
-      (remote_addr->family() != AF_INET ||
-       ::inet_pton(AF_INET, source_address.c_str(), &local_addr.sin_addr) != 1)) {
-    return InvalidArgument("connect " + where + ": source " + source_address +
-                           " is not an IPv4 address (or the destination is IPv6)");
+  // The source is resolved as the destination is, and must be of its family.
+  std::optional<SocketAddress> local_addr;
+  if (!source_address.empty()) {
+    StatusOr<std::string> source = ResolveHost(source_address);
+    if (!source.ok()) {
+      return InvalidArgument("connect " + where + ": source " + source.status().message());
+    }
+    StatusOr<SocketAddress> local = ToSocketAddress(*source, 0);
+    if (!local.ok()) return local.status();
+    if (local->family() != remote_addr->family()) {
+      return InvalidArgument("connect " + where + ": the source " + *source +
+                             " and the destination " + *remote + " are not of one address family");
+    }
+    local_addr = *local;
   }
   const int fd = ::socket(remote_addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unavailable("connect " + where + ": socket: " + std::strerror(errno));
@@ -191,8 +199,7 @@ StatusOr<int> ConnectTcp(const std::string& host, int port, const std::string& s
     ::close(fd);
     return Unavailable("connect " + where + ": " + what + std::strerror(error));
   };
-  if (!source_address.empty() &&
-      ::bind(fd, reinterpret_cast<const sockaddr*>(&local_addr), sizeof local_addr) != 0) {
+  if (local_addr && ::bind(fd, local_addr->addr(), local_addr->len) != 0) {
     return fail("bind: ", errno);
   }
   int error = 0;
