@@ -445,8 +445,8 @@ class Daemon final : public ActionSink {
           peer_.reset();
           return;
         }
-        if (Status s = ZmqConnect(peer_->s, connect->endpoint, options_.host); !s.ok()) {
-          spdlog::error("cannot reach the active {}: {}", connect->replica, s.ToString());
+        if (Status linked = ZmqConnect(peer_->s, connect->endpoint, options_.host); !linked.ok()) {
+          spdlog::error("cannot reach the active {}: {}", connect->replica, linked.ToString());
           peer_.reset();
         }
       }
