@@ -110,8 +110,9 @@ timeout 20 "$duplex" -c "$config" kv put installed yes || fail "duplex kv put"
 # `up` remembered the cluster in DUPLEX_STATE_DIR: later commands need no -c.
 [ "$(timeout 20 "$duplex" kv get installed)" = yes ] || fail "duplex kv get without -c"
 timeout 20 "$duplex" status -c "$config" | grep -q Active || fail "duplex status shows no active"
-# The installed kv 2.0.0 package verifies in the coordinator (its stripped binary's sha256).
-timeout 30 "$duplex" package add "$root/usr/lib/duplex/packages/kv-2.0.0" | grep -q "stored kv 2.0.0" ||
-  fail "duplex package add of the installed kv-2.0.0"
+# The installed kv 2.0.0 package, named bare (found in <prefix>/lib/duplex/packages), verifies
+# in the coordinator: its manifest's sha256 is that of the stripped binary.
+(cd "$scratch" && timeout 30 "$duplex" package add kv-2.0.0) | grep -q "stored kv 2.0.0" ||
+  fail "duplex package add kv-2.0.0 (the installed package)"
 timeout 60 "$duplex" down -c "$config" || fail "duplex down"
 echo "PASS: the .deb installs, its units verify, and its duplex runs a pair"
