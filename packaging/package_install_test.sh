@@ -19,16 +19,31 @@ fail() {
   exit 1
 }
 
-# Every duplex process of this test: the pids in the data directory's pid files (coordinator,
-# agent, replicas), each checked to be ours (its command line names the scratch directory).
-stop_everything() {
-  local file pid
-  for file in $(find "$data" \( -name '*.pid' \) 2>/dev/null); do
+# Every duplex process of this test: the pids in the data directory's pid files, each checked
+# to be ours (its command line names the scratch directory). The coordinator and the agent
+# first, so that nothing restarts a replica killed after them; then the replicas, polled
+# (bounded) until no pid file names a live process of ours.
+ours() {
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$scratch"
+}
+stop_pids_in() {
+  local file pid alive=1
+  for file in "$@"; do
+    [ -f "$file" ] || continue
     pid=$(head -c 20 "$file" | tr -dc 0-9)
-    [ -n "$pid" ] || continue
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$scratch"; then
+    if [ -n "$pid" ] && ours "$pid"; then
       kill -9 "$pid" 2>/dev/null || true
+      alive=0
     fi
+  done
+  return $alive
+}
+stop_everything() {
+  [ -d "$data" ] || return 0
+  stop_pids_in "$data/coordinator.pid" "$data"/agent-*/owner.pid || true
+  local deadline=$((SECONDS + 5))
+  while ((SECONDS < deadline)) && stop_pids_in $(find "$data" -name '*.pid' 2>/dev/null); do
+    sleep 0.1
   done
 }
 cleanup() {
