@@ -128,8 +128,9 @@ StatusOr<std::string> ResolvedZmqEndpoint(const std::string& endpoint, bool* ipv
   if (endpoint.rfind(scheme, 0) != 0 || colon == std::string::npos || colon < scheme.size()) {
     return endpoint;
   }
-  StatusOr<std::string> address =
-      ResolveHost(endpoint.substr(scheme.size(), colon - scheme.size()));
+  const std::string host = endpoint.substr(scheme.size(), colon - scheme.size());
+  if (host == "*") return endpoint;  // every interface: ZeroMQ's own wildcard
+  StatusOr<std::string> address = ResolveHost(host);
   if (!address.ok()) return InvalidArgument(endpoint + ": " + address.status().message());
   *ipv6 = IsIpv6Address(*address);
   return scheme + BracketedHost(*address) + endpoint.substr(colon);
