@@ -1,6 +1,7 @@
 # duplex — the two commands a newcomer needs:
 #   make demo   installs what is missing, builds, runs the demo
 #   make test   installs what is missing, builds, runs every test (and again under ASan+UBSan)
+#   make package builds build/duplex_<version>_amd64.deb (README, "Install")
 #   make fuzz   builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS (fuzz/README.md)
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -8,7 +9,8 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan build-fuzz demo test test-fast test-asan fuzz format format-check clean
+.PHONY: all deps build build-asan build-fuzz demo test test-fast test-asan fuzz format format-check clean \
+  package
 
 all: build
 
@@ -44,6 +46,11 @@ fuzz: build-fuzz
 
 demo: build
 	$(BUILD)/duplex demo
+
+# The .deb (packaging/): the build, then CPack's DEB generator in the build tree; the package
+# lands at $(BUILD)/duplex_<version>_amd64.deb.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # Every test in the optimized build, then again with ASan+UBSan, then the style check.
 # CTEST_EXCLUDE (a ctest -E regex) leaves tests out of the optimized run: .ci/run uses it for the

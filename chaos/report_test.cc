@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -180,6 +181,75 @@ TEST(RenderRunReport, ColoursStepsByTheirLatestResultAndEndsThemAtTheFinalState)
   EXPECT_TRUE(Contains(page, "Soak (nok), 0.960 s - 1.900 s"));
   EXPECT_TRUE(Contains(page, "RollingBack (ok), 1.900 s - 2.600 s"));
   EXPECT_TRUE(Contains(page, ">rolled back<"));
+}
+
+TEST(RenderRunReport, EitherAcceptsACompletedOrRolledBackCampaign) {
+  json run = RealisticRun();
+  run["expected_outcome"] = "either";
+  for (const char* accepted : {"rolled_back", "rolled back", "completed"}) {
+    run["outcome"] = accepted;
+    EXPECT_FALSE(Contains(RenderRunReport(run), "(differs)")) << accepted;
+  }
+  for (const char* refused : {"none", "stuck", ""}) {
+    run["outcome"] = refused;
+    EXPECT_TRUE(Contains(RenderRunReport(run), "(differs)")) << refused;
+  }
+  run["expected_outcome"] = "completed";
+  run["outcome"] = "rolled_back";
+  EXPECT_TRUE(Contains(RenderRunReport(run), "(differs)"));
+}
+
+struct EpochLabel {
+  double x;
+  std::string text;
+};
+
+// The epoch labels of a page, in the order drawn: their x (text-anchor middle) and text.
+std::vector<EpochLabel> EpochLabels(const std::string& page) {
+  std::vector<EpochLabel> labels;
+  const std::string start = "<text class=\"epoch-label\" x=\"";
+  for (size_t at = page.find(start); at != std::string::npos; at = page.find(start, at + 1)) {
+    size_t x_end = page.find('"', at + start.size());
+    size_t text_begin = page.find('>', x_end) + 1;
+    size_t text_end = page.find('<', text_begin);
+    labels.push_back({std::stod(page.substr(at + start.size(), x_end - at - start.size())),
+                      page.substr(text_begin, text_end - text_begin)});
+  }
+  return labels;
+}
+
+// Epochs 2 to 23 within 5 ms (a burst of failed promotions), then 24 a second later.
+TEST(RenderRunReport, EpochLabelsOfABurstDoNotOverlapAndTheLatestKeepsItsLabel) {
+  json run = RealisticRun();
+  json events = json::array();
+  for (int epoch = 2; epoch <= 23; ++epoch) {
+    events.push_back({{"t_ms", 1000 + (epoch - 2) * 0.25},
+                      {"kind", "cluster"},
+                      {"epoch", epoch},
+                      {"active", "a"}});
+  }
+  events.push_back({{"t_ms", 2000}, {"kind", "cluster"}, {"epoch", 24}, {"active", "b"}});
+  run["events"] = events;
+  const std::string page = RenderRunReport(run);
+  std::vector<EpochLabel> labels = EpochLabels(page);
+  ASSERT_FALSE(labels.empty());
+  constexpr double kCharWidthPx = 6.6;  // as report.cc measures 11 px text
+  for (size_t i = 0; i < labels.size(); ++i) {
+    for (size_t j = i + 1; j < labels.size(); ++j) {
+      double half_widths = (labels[i].text.size() + labels[j].text.size()) * kCharWidthPx / 2;
+      EXPECT_GE(std::abs(labels[i].x - labels[j].x), half_widths)
+          << labels[i].text << " overlaps " << labels[j].text;
+    }
+  }
+  std::set<std::string> texts;
+  for (const EpochLabel& l : labels) texts.insert(l.text);
+  EXPECT_TRUE(texts.count("e23")) << "the epoch that held keeps its label";
+  EXPECT_TRUE(texts.count("e24"));
+  EXPECT_FALSE(texts.count("e2"));
+  // Every epoch keeps its line, named in the line's tooltip.
+  for (int epoch = 2; epoch <= 24; ++epoch) {
+    EXPECT_TRUE(Contains(page, "<title>epoch " + std::to_string(epoch) + " from")) << epoch;
+  }
 }
 
 TEST(RenderRunReport, EscapesEverythingFromTheRun) {

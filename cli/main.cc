@@ -15,6 +15,7 @@
 #include "cli/lab_command.h"
 #include "cli/sim_command.h"
 #include "cli/upgrade_commands.h"
+#include "common/install_layout.h"
 #include "common/log.h"
 #include "replica/client.h"
 #include "upgrade_coordinator/admin_client.h"
@@ -74,6 +75,7 @@ int KvCommand(const ClusterConfig& config, const std::string& op,
 int Main(int argc, char** argv) {
   CLI::App app{"duplex — an active/standby pair that survives crashes and upgrades"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "duplex " DUPLEX_VERSION);
   app.fallthrough();  // `duplex up -c x.yaml`: options of the app after the subcommand
   std::string config_flag;
   app.add_option("-c,--config", config_flag, "cluster YAML (default: the cluster last started)");
@@ -202,6 +204,14 @@ int Main(int argc, char** argv) {
     return code != 0 && NamesCheckHistory(argc, argv) ? 2 : code;
   }
 
+  // The harness commands run the kv test releases (crashing, corrupting, vetoing variants) and
+  // the scenario catalogue of a checkout: the .deb ships neither, so they run from a build tree.
+  if ((*demo || *bench || *chaos || lab_command.parsed()) && !SelfLayout().build_tree) {
+    return Fail(FailedPrecondition(
+        "demo, bench, chaos and lab run from a build tree (build/duplex in a checkout: make "
+        "build); this duplex is installed (" +
+        SelfPath() + "), and its package holds only kv-1.0.0 and kv-2.0.0"));
+  }
   if (*demo) return RunDemo(SelfPath(), demo_options);
   if (*bench) {
     bench_options.build_dir = std::filesystem::path(SelfPath()).parent_path().string();

@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/install_layout.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/campaign/names.h"
 #include "upgrade_coordinator/package_signature.h"
@@ -511,7 +512,9 @@ UpgradeCommands::UpgradeCommands(CLI::App& app) {
       "add",
       "upload a package (directory or tarball) to the coordinator, which verifies and "
       "stores it");
-  package_add_->add_option("path", package_path_, "the package directory or tarball (required)");
+  package_add_->add_option("path", package_path_,
+                           "the package directory or tarball (required); a bare name such as "
+                           "kv-2.0.0: the one shipped with duplex");
   package_add_->add_flag("--by-path", by_path_,
                          "send the path instead of the bytes (the coordinator accepts only paths "
                          "under security.package_dir)");
@@ -601,8 +604,17 @@ int UpgradeCommands::AddPackage(const ClusterConfig& config) const {
   }
   std::error_code ec;
   std::filesystem::path path = std::filesystem::absolute(package_path_, ec).lexically_normal();
+  // A bare name that is no path here is one of the packages shipped with this duplex
+  // (`duplex package add kv-2.0.0`: build/packages, or /usr/lib/duplex/packages installed).
+  const std::filesystem::path shipped =
+      std::filesystem::path(SelfLayout().packages_dir) / package_path_;
+  if (!std::filesystem::exists(path, ec) && package_path_.find('/') == std::string::npos &&
+      std::filesystem::exists(shipped, ec)) {
+    path = shipped;
+  }
   if (ec || !std::filesystem::exists(path, ec)) {
-    return Fail(InvalidArgument("package " + package_path_ + " does not exist"));
+    return Fail(InvalidArgument("package " + package_path_ + " does not exist (nor in " +
+                                SelfLayout().packages_dir + ")"));
   }
   // By default the bytes travel: the coordinator never reads a path on a caller's word.
   StatusOr<json> manifest =

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/net.h"
+
 namespace duplex {
 
 StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string& key) {
@@ -36,12 +38,17 @@ StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string&
 
 bool IsLoopbackAddress(const std::string& host) {
   if (host == "localhost") return true;
+  if (host.empty()) return false;
+  // A name is judged by the address every socket of duplex binds for it (ResolveHost), so a
+  // name from /etc/hosts that means 127.0.0.1 is loopback, and one that means 10.0.0.1 is not.
+  StatusOr<std::string> address = ResolveHost(host);
+  if (!address.ok()) return false;
   in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+  if (::inet_pton(AF_INET, address->c_str(), &v4) == 1) {
     return (ntohl(v4.s_addr) >> 24) == 127;
   }
   in6_addr v6{};
-  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+  return ::inet_pton(AF_INET6, address->c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 Status CheckProtectedMode(const std::string& who, const std::string& host,

@@ -179,10 +179,7 @@ class Daemon final : public ActionSink {
       return Unavailable("client port: " + s.message());
     }
     DUPLEX_RETURN_IF_ERROR(StartCurve());
-    std::string bind = TcpEndpoint(options_.host, options_.port);
-    if (zmq_bind(router_.s, bind.c_str()) != 0) {
-      return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
-    }
+    DUPLEX_RETURN_IF_ERROR(ZmqBind(router_.s, TcpEndpoint(options_.host, options_.port)));
     for (size_t i = 0; i < coordinators_.size(); ++i) {
       DUPLEX_RETURN_IF_ERROR(ConnectCoordinator(*coordinators_[i], i));
     }
@@ -334,9 +331,8 @@ class Daemon final : public ActionSink {
     }
     int immediate = 1;
     zmq_setsockopt(socket.s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
-    const std::string from = WithSourceAddress(endpoint, options_.host);
-    if (zmq_connect(socket.s, from.c_str()) != 0) {
-      return Unavailable("coordinator " + from + ": " + zmq_strerror(zmq_errno()));
+    if (Status s = ZmqConnect(socket.s, endpoint, options_.host); !s.ok()) {
+      return Unavailable("coordinator " + s.message());
     }
     return Status::Ok();
   }
@@ -449,7 +445,10 @@ class Daemon final : public ActionSink {
           peer_.reset();
           return;
         }
-        zmq_connect(peer_->s, WithSourceAddress(connect->endpoint, options_.host).c_str());
+        if (Status linked = ZmqConnect(peer_->s, connect->endpoint, options_.host); !linked.ok()) {
+          spdlog::error("cannot reach the active {}: {}", connect->replica, linked.ToString());
+          peer_.reset();
+        }
       }
     }
   }

@@ -190,6 +190,10 @@ Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* por
     return InvalidArgument("endpoint \"" + endpoint + "\" is not tcp://host:port");
   }
   *host = endpoint.substr(scheme.size(), colon - scheme.size());
+  // "tcp://[::1]:7410": the brackets only keep the address's colons apart from the port's.
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
   char* end = nullptr;
   long p = std::strtol(endpoint.c_str() + colon + 1, &end, 10);
   if (*end != '\0' || p < 1 || p > 65535) {
@@ -200,20 +204,6 @@ Status ParseTcpEndpoint(const std::string& endpoint, std::string* host, int* por
   return Status::Ok();
 }
 
-namespace {
-
-StatusOr<sockaddr_in> Address(const std::string& host, int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return InvalidArgument("\"" + host + "\" is not an IPv4 address");
-  }
-  return addr;
-}
-
-}  // namespace
-
 StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms,
                          const std::string& source_address) {
   std::string host;
@@ -222,16 +212,18 @@ StatusOr<int> ConnectTcp(const std::string& endpoint, int timeout_ms,
   return duplex::ConnectTcp(host, port, source_address, timeout_ms);
 }
 
+// host may be a name (getaddrinfo: /etc/hosts, DNS) or an IPv4 or IPv6 address (ResolveHost).
 StatusOr<int> ListenTcp(const std::string& host, int port) {
-  auto addr = Address(host, port);
+  StatusOr<std::string> address = ResolveHost(host);
+  if (!address.ok()) return address.status();
+  auto addr = ToSocketAddress(*address, port);
   if (!addr.ok()) return addr.status();
-  std::string where = host + ":" + std::to_string(port);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  std::string where = BracketedHost(host) + ":" + std::to_string(port);
+  int fd = ::socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unavailable(Errno("socket"));
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0 ||
-      ::listen(fd, SOMAXCONN) != 0) {
+  if (::bind(fd, addr->addr(), addr->len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
     Status s = Unavailable(Errno("listen on " + where));
     ::close(fd);
     return s;

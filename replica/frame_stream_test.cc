@@ -133,6 +133,11 @@ TEST(FrameStream, EndpointsMustBeTcpHostPort) {
   EXPECT_TRUE(ParseTcpEndpoint("tcp://127.0.0.1:7412", &host, &port).ok());
   EXPECT_EQ(host, "127.0.0.1");
   EXPECT_EQ(port, 7412);
+  // An IPv6 address in brackets, as TcpEndpoint writes it; a name as it is.
+  EXPECT_TRUE(ParseTcpEndpoint("tcp://[::1]:7412", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_TRUE(ParseTcpEndpoint("tcp://localhost:7412", &host, &port).ok());
+  EXPECT_EQ(host, "localhost");
   EXPECT_EQ(ParseTcpEndpoint("udp://127.0.0.1:1", &host, &port).message(),
             "endpoint \"udp://127.0.0.1:1\" is not tcp://host:port");
   EXPECT_EQ(ParseTcpEndpoint("tcp://127.0.0.1", &host, &port).message(),
@@ -144,7 +149,7 @@ TEST(FrameStream, EndpointsMustBeTcpHostPort) {
   EXPECT_EQ(ConnectTcp("tcp://300.1.1.1:1", 100)
                 .status()
                 .message()
-                .rfind("connect 300.1.1.1:1: 300.1.1.1: not an IPv4 address or a known name", 0),
+                .rfind("connect 300.1.1.1:1: 300.1.1.1: not an address or a known host name", 0),
             0u);
 }
 

@@ -1,6 +1,7 @@
 #include "replica/zmq_util.h"
 
 #include "common/assert.h"
+#include "common/net.h"
 
 namespace duplex {
 
@@ -11,6 +12,40 @@ ZSocket::ZSocket(void* ctx, int type, size_t frame_bytes_max) : s(zmq_socket(ctx
   zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
   zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
   zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &msg_max, sizeof(msg_max));
+}
+
+namespace {
+
+StatusOr<std::string> Resolved(void* socket, const std::string& endpoint) {
+  bool ipv6 = false;
+  StatusOr<std::string> resolved = ResolvedZmqEndpoint(endpoint, &ipv6);
+  if (resolved.ok() && ipv6) {
+    int on = 1;
+    zmq_setsockopt(socket, ZMQ_IPV6, &on, sizeof(on));
+  }
+  return resolved;
+}
+
+}  // namespace
+
+Status ZmqBind(void* socket, const std::string& endpoint) {
+  StatusOr<std::string> resolved = Resolved(socket, endpoint);
+  if (!resolved.ok()) return Unavailable("bind " + resolved.status().message());
+  if (zmq_bind(socket, resolved->c_str()) != 0) {
+    return Unavailable("bind " + endpoint + (*resolved == endpoint ? "" : " (" + *resolved + ")") +
+                       ": " + zmq_strerror(zmq_errno()));
+  }
+  return Status::Ok();
+}
+
+Status ZmqConnect(void* socket, const std::string& endpoint, const std::string& source) {
+  StatusOr<std::string> resolved = Resolved(socket, endpoint);
+  if (!resolved.ok()) return Unavailable("connect " + resolved.status().message());
+  const std::string from = WithSourceAddress(*resolved, source);
+  if (zmq_connect(socket, from.c_str()) != 0) {
+    return Unavailable("connect " + from + ": " + zmq_strerror(zmq_errno()));
+  }
+  return Status::Ok();
 }
 
 CurveKeyPair NewCurveKeyPair() {

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace duplex {
 
 // The context outlives every socket (declare it first): zmq_ctx_term waits for all
@@ -32,6 +34,14 @@ struct ZSocket {
   ZSocket& operator=(const ZSocket&) = delete;
   void* s;
 };
+
+// zmq_bind and zmq_connect for "tcp://host:port" with a host name or an IPv6 address too:
+// the host is resolved first (ResolvedZmqEndpoint in common/net.h: ZeroMQ binds only to
+// addresses, and would resolve a connect's name its own way), ZMQ_IPV6 is set for an IPv6
+// one, and `source` (an IPv4 address or "") is where a connect leaves from
+// (WithSourceAddress). Errors name the endpoint and ZeroMQ's reason.
+Status ZmqBind(void* socket, const std::string& endpoint);
+Status ZmqConnect(void* socket, const std::string& endpoint, const std::string& source = "");
 
 // The default of limits.zmq_parts_max (no duplex message has more than 3 parts), and the
 // highest value it may take (RecvParts holds that many parts on its stack).

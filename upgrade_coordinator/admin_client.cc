@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/install_layout.h"
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/subprocess.h"
@@ -27,10 +28,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The config path of the cluster `up` last started: beside build/duplex in a build tree, in
+// the state directory (/var/lib/duplex) when installed, never beside /usr/bin/duplex.
 std::string CurrentFile() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return (exe.parent_path() / ".duplex-current").string();
+  const InstallLayout layout = SelfLayout();
+  return (fs::path(layout.state_dir) / (layout.build_tree ? ".duplex-current" : "current-config"))
+      .string();
 }
 
 std::string ReadFile(const std::string& path) {
@@ -52,7 +55,7 @@ std::string ResolveConfigPath(const std::string& flag) {
   std::string current = ReadFile(CurrentFile());
   while (!current.empty() && (current.back() == '\n' || current.back() == ' ')) current.pop_back();
   if (!current.empty() && fs::exists(current)) return current;
-  return "examples/kv/cluster.yaml";
+  return SelfLayout().default_config;
 }
 
 StatusOr<ClusterConfig> LoadConfigOrExplain(const std::string& flag,

@@ -62,7 +62,8 @@ StatusOr<std::string> AdminToken(const ClusterConfig& config) {
 httplib::Client AdminHttpClient(const ClusterConfig& config, const std::string& address, int port,
                                 int timeout_ms) {
   const bool https = HttpsOn(config);
-  httplib::Client http((https ? "https://" : "http://") + address + ":" + std::to_string(port));
+  httplib::Client http((https ? "https://" : "http://") + BracketedHost(address) + ":" +
+                       std::to_string(port));
   if (https) {
     IgnoreBrokenPipes();  // a server that refuses before reading the body closes its end
     http.set_ca_cert_path(config.security.tls->ca_file.c_str());

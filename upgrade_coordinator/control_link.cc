@@ -33,10 +33,7 @@ Status ControlLink::Start(const std::string& bind, CurveSettings curve,
   if (!auth.ok()) return auth.status();
   curve_ = std::move(auth).value();
   DUPLEX_RETURN_IF_ERROR(curve_->Serve(router_));
-  if (zmq_bind(router_, bind.c_str()) != 0) {
-    return Unavailable("bind " + bind + ": " + zmq_strerror(zmq_errno()));
-  }
-  return Status::Ok();
+  return ZmqBind(router_, bind);
 }
 
 bool ControlLink::Receive(const OnStatus& on_status, const OnReport& on_report) {

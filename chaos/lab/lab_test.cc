@@ -302,8 +302,13 @@ TEST(ConnectTcp, ErrorsNameTheEndpointAndTheSource) {
             "connect 127.0.0.1:" + std::to_string(closed_port) + ": Connection refused");
   StatusOr<int> bad_source = ConnectTcp("127.0.0.1", closed_port, "h1", kArriveMs);
   EXPECT_EQ(bad_source.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(bad_source.status().message(), "connect 127.0.0.1:" + std::to_string(closed_port) +
-                                               " from h1: source h1 is not an IPv4 address");
+  // getaddrinfo's own reason follows ("Name or service not known", or a resolver's failure).
+  EXPECT_EQ(bad_source.status().message().rfind(
+                "connect 127.0.0.1:" + std::to_string(closed_port) +
+                    " from h1: source h1: not an address or a known host name (",
+                0),
+            0u)
+      << bad_source.status().message();
   EXPECT_EQ(ConnectTcp("127.0.0.1", 0, "", kArriveMs).status().code(), Code::kInvalidArgument);
 }
 

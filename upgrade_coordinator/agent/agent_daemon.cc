@@ -213,10 +213,7 @@ class AgentDaemon {
     DUPLEX_RETURN_IF_ERROR(curve_->ClientOf(dealer->s, member));
     int immediate = 1;
     zmq_setsockopt(dealer->s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
-    const std::string endpoint = WithSourceAddress(coordinator, host_.address);
-    if (zmq_connect(dealer->s, endpoint.c_str()) != 0) {
-      return Unavailable("connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
-    }
+    DUPLEX_RETURN_IF_ERROR(ZmqConnect(dealer->s, coordinator, host_.address));
     dealers_.push_back(std::move(dealer));
     return Status::Ok();
   }
