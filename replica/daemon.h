@@ -71,10 +71,6 @@ struct DaemonOptions {
 // cluster config allows 3 coordinators; the bound leaves room without being a policy.)
 inline constexpr size_t kCoordinatorEndpointsMax = 7;
 
-// --coordinator's comma-separated list ("tcp://127.0.1.1:7401,tcp://127.0.2.1:7401"), one
-// endpoint or several. Errors name the bad item: empty, not tcp://host:port, listed twice,
-// or too many.
-StatusOr<std::vector<std::string>> ParseCoordinatorEndpoints(std::string_view list);
 
 // Runs until SIGTERM or SIGINT; returns the process exit code. A processor binary's main()
 // is ReplicaMain (replica_main.h), which builds the options from its flags.

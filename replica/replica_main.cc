@@ -177,7 +177,53 @@ int NotStarted(const DaemonOptions& o, const Status& why) {
   return 2;
 }
 
+// "tcp://host:port" with a port in 1..65535; the host is a name or an address.
+Status CheckCoordinatorEndpoint(std::string_view item, size_t index) {
+  const std::string where = "--coordinator: item " + std::to_string(index + 1);
+  if (item.empty()) return InvalidArgument(where + " is empty (a stray comma?)");
+  const std::string quoted = "'" + std::string(item) + "'";
+  const std::string_view scheme = "tcp://";
+  const size_t colon = item.rfind(':');
+  const bool shaped = item.starts_with(scheme) && colon != std::string_view::npos &&
+                      colon > scheme.size() && colon + 1 < item.size();
+  if (!shaped) return InvalidArgument(where + ": " + quoted + " is not tcp://host:port");
+  const std::string_view host = item.substr(scheme.size(), colon - scheme.size());
+  if (host.find_first_of(";/ \t") != std::string_view::npos) {
+    return InvalidArgument(where + ": " + quoted + " has a bad host '" + std::string(host) + "'");
+  }
+  const std::string_view port = item.substr(colon + 1);
+  const bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == port.npos;
+  if (!digits) return InvalidArgument(where + ": " + quoted + " has no port number after the host");
+  const int value = std::stoi(std::string(port));
+  if (value < 1 || value > 65535) {
+    return InvalidArgument(where + ": " + quoted + ": " + std::string(port) +
+                           " is not a port (1..65535)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+StatusOr<std::vector<std::string>> ParseCoordinatorEndpoints(std::string_view list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = list.find(',', start);
+    const std::string_view item = list.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    DUPLEX_RETURN_IF_ERROR(CheckCoordinatorEndpoint(item, out.size()));
+    if (std::find(out.begin(), out.end(), item) != out.end()) {
+      return InvalidArgument("--coordinator: " + std::string(item) + " is listed twice");
+    }
+    out.emplace_back(item);
+    if (out.size() > kCoordinatorEndpointsMax) {
+      return InvalidArgument("--coordinator: more than " +
+                             std::to_string(kCoordinatorEndpointsMax) + " coordinators");
+    }
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
 
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor) {
   DaemonOptions o;

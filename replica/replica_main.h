@@ -5,7 +5,11 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "common/status.h"
 #include "replica/processor.h"
 
 namespace duplex {
@@ -15,5 +19,10 @@ namespace duplex {
 // --fault-file and the environment variable DUPLEX_MUTANTS (chaos/hooks/mutants.h).
 // Returns the process exit code: 2 when a flag is bad (the reason on stderr).
 int ReplicaMain(int argc, char** argv, std::unique_ptr<Processor> processor);
+
+// --coordinator's comma-separated list ("tcp://127.0.1.1:7401,tcp://127.0.2.1:7401"), one
+// endpoint or several. Errors name the bad item: empty, not tcp://host:port, listed twice,
+// or too many (kCoordinatorEndpointsMax, daemon.h).
+StatusOr<std::vector<std::string>> ParseCoordinatorEndpoints(std::string_view list);
 
 }  // namespace duplex
