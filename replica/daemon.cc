@@ -22,6 +22,7 @@
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
+#include "common/wakeup.h"
 #include "replica/client_listener.h"
 #include "replica/frame.h"
 #include "replica/http_limits.h"
@@ -231,13 +232,10 @@ class Daemon final : public ActionSink {
     return Status::Ok();
   }
 
-  // Until the core's next timer (NextTickUs), rounded up: a loop woken a little early would
-  // turn again and again until it is due. Not at all with work waiting.
+  // Until the core's next timer (the heartbeat a backstop); not at all with work waiting.
   int WaitMs() const {
     if (core_.HasWork()) return 0;
-    const int64_t wait_us = core_.NextTickUs(tick_us_) - clock_.NowUs();
-    const int64_t wait_max_us = int64_t{options_.replica.heartbeat_ms} * 1000;  // a backstop
-    return static_cast<int>((std::clamp<int64_t>(wait_us, 0, wait_max_us) + 999) / 1000);
+    return PollWaitMs(core_.NextTickUs(tick_us_), clock_.NowUs(), options_.replica.heartbeat_ms);
   }
 
   static constexpr int kPerRoundMax = 4096;

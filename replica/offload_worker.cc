@@ -1,22 +1,13 @@
 #include "replica/offload_worker.h"
 
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdint>
-#include <cstring>
 #include <utility>
-
-#include "common/assert.h"
 
 namespace duplex {
 
-OffloadWorker::OffloadWorker()
-    : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] { Loop(); }) {
-  DUPLEX_ASSERT(wake_fd_ >= 0, "an eventfd for the offload worker", std::strerror(errno));
-}
+OffloadWorker::OffloadWorker() : thread_([this] { Loop(); }) {}
 
 OffloadWorker::~OffloadWorker() {
   {
@@ -25,7 +16,6 @@ OffloadWorker::~OffloadWorker() {
   }
   cv_.notify_one();
   thread_.join();
-  ::close(wake_fd_);
 }
 
 void OffloadWorker::Add(std::function<ToClient()> job) {
@@ -38,8 +28,7 @@ void OffloadWorker::Add(std::function<ToClient()> job) {
 
 std::vector<ToClient> OffloadWorker::Done() {
   std::lock_guard lock(mu_);
-  uint64_t count = 0;
-  (void)::read(wake_fd_, &count, sizeof(count));  // under mu_: no reply slips past the reset
+  wake_.Clear();  // under mu_: no reply slips past it
   return std::exchange(done_, {});
 }
 
@@ -55,8 +44,7 @@ void OffloadWorker::Loop() {
     ToClient reply = job();
     lock.lock();
     done_.push_back(std::move(reply));
-    const uint64_t one = 1;
-    (void)::write(wake_fd_, &one, sizeof(one));
+    wake_.Notify();
   }
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/wakeup.h"
 #include "replica/actions.h"
 
 namespace duplex {
@@ -25,8 +26,8 @@ class OffloadWorker {
   void Add(std::function<ToClient()> job);
   // The replies done since the last call, in order; clears wake_fd().
   std::vector<ToClient> Done();
-  // Readable while replies wait in Done() (an eventfd).
-  int wake_fd() const { return wake_fd_; }
+  // Readable while replies wait in Done().
+  int wake_fd() const { return wake_.fd(); }
 
  private:
   void Loop();
@@ -35,7 +36,7 @@ class OffloadWorker {
   // machine it must not take the core the event loop needs. (Suspected, not shown, of a
   // 117 ms write gap during an upgrade's soak on 2 cores.)
   static constexpr int kNice = 10;
-  int wake_fd_;
+  Wakeup wake_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

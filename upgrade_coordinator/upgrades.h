@@ -64,6 +64,10 @@ class Upgrades final : public CampaignHost {
 
   // The latest campaign (running or ended), if any.
   const CampaignRecord* campaign() const { return campaign_ ? &campaign_->record() : nullptr; }
+  // A campaign under way, or a quiesce to apply: Tick has work at every loop turn.
+  bool Busy() const {
+    return (campaign_ && !campaign_->record().Done()) || quiesce_wanted_ != quiesce_applied_;
+  }
   Campaign* mutable_campaign() { return campaign_.get(); }
   const Campaign* current_campaign() const { return campaign_.get(); }
   // Persists a new campaign's record, then starts it.
