@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -131,7 +132,8 @@ class Upgrades final : public CampaignHost {
   // The package store is used by the loop and by the HTTP thread (adding a package hashes
   // and copies a binary, too slow for the loop).
   mutable std::mutex packages_mu_;
-  std::mutex mu_;  // guards jobs_, done_, stop_
+  std::mutex mu_;                    // guards jobs_, done_, stop_
+  std::condition_variable jobs_cv_;  // a job queued, or stop_
   std::deque<Job> jobs_;
   std::deque<Done> done_;
   bool stop_ = false;
