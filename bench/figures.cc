@@ -147,6 +147,7 @@ nlohmann::json Headlines(const Figures& figures) {
   ratio("async_throughput_ratio", "async_50c_writes_per_s", false);
   ratio("switchover_speedup", "switchover_unavailability_ms", true);
   ratio("memory_ratio", "memory_total_mb", false);
+  ratio("idle_cpu_ratio", "idle_cpu_percent", false);
   ratio("host_crash_failover_speedup", "host_crash_failover_ms", true);
   ratio("host_freeze_failover_speedup", "host_freeze_failover_ms", true);
   ratio("remote_process_crash_failover_speedup", "remote_process_crash_failover_ms", true);

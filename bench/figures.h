@@ -74,7 +74,7 @@ class Figures {
 
 // The headline ratios the issue asks for, computed from the figures (absent when a side
 // is missing): crash_failover_speedup, hang_failover_speedup, sync_throughput_ratio,
-// async_throughput_ratio, switchover_speedup, memory_ratio, and on two hosts
+// async_throughput_ratio, switchover_speedup, memory_ratio, idle_cpu_ratio, and on two hosts
 // host_crash_failover_speedup, host_freeze_failover_speedup,
 // remote_process_crash_failover_speedup.
 nlohmann::json Headlines(const Figures& figures);
