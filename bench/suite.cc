@@ -245,14 +245,13 @@ struct Run {
 
   // Each side at rest, no clients: the CPU its processes use, from /proc (IdleTrial).
   void Idle() {
-    const std::string at_rest =
-        "at rest (no clients), " + std::to_string(static_cast<int>(kIdleSeconds)) + " s, ";
-    figures.At("idle_cpu_percent", at_rest + "the whole deployment", "% of a core", Better::kLower,
+    const std::string at_rest = "CPU at rest, ";  // no clients, kIdleSeconds
+    figures.At("idle_cpu_percent", at_rest + "everything", "%", Better::kLower,
                "primary, replica, three Sentinels");
-    figures.At("idle_cpu_percent_servers", at_rest + "the two replicas", "% of a core",
-               Better::kLower, "primary, replica");
-    figures.At("idle_cpu_percent_watchers", at_rest + "coordinator and agent", "% of a core",
-               Better::kLower, "three Sentinels");
+    figures.At("idle_cpu_percent_servers", at_rest + "servers", "%", Better::kLower,
+               "primary, replica");
+    figures.At("idle_cpu_percent_watchers", at_rest + "coordinator, agent", "%", Better::kLower,
+               "three Sentinels");
     for (int rep = 0; rep < Runs(3); ++rep) {
       for (auto [system, side] : Sides(rep)) {
         Progress("  " + system->Name() + " at rest, run " + std::to_string(rep + 1));

@@ -146,6 +146,7 @@ class Daemon final : public ActionSink {
       items.clear();
       items.push_back({router_.s, 0, ZMQ_POLLIN, 0});
       for (auto& c : coordinators_) items.push_back({c->s, 0, ZMQ_POLLIN, 0});
+      void* const polled_peer = peer_ ? peer_->s : nullptr;
       if (peer_) items.push_back({peer_->s, 0, ZMQ_POLLIN, 0});
       items.push_back({nullptr, worker_.wake_fd(), ZMQ_POLLIN, 0});  // offloaded replies
       size_t first_client = items.size();
@@ -165,12 +166,16 @@ class Daemon final : public ActionSink {
       for (int i = 0; more(i) && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
-      for (auto& c : coordinators_) {
-        for (int i = 0; more(i); ++i) {
-          if (!OnDealer(c->s, now, /*from_coordinator=*/true)) break;
+      // Only the sockets zmq_poll named: a read of an empty one costs libzmq several syscalls.
+      for (size_t k = 0; k < coordinators_.size(); ++k) {
+        for (int i = 0; more(i) && (items[1 + k].revents & ZMQ_POLLIN); ++i) {
+          if (!OnDealer(coordinators_[k]->s, now, /*from_coordinator=*/true)) break;
         }
       }
-      for (int i = 0; peer_ && more(i); ++i) {
+      // (A peer socket replaced in this turn, by an assignment, is read at the next.)
+      const bool peer_ready = peer_ && peer_->s == polled_peer &&
+                              (items[1 + coordinators_.size()].revents & ZMQ_POLLIN);
+      for (int i = 0; peer_ready && more(i); ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
       timer.Lap(LoopTimer::kPeers);

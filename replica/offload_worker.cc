@@ -28,7 +28,8 @@ void OffloadWorker::Add(std::function<ToClient()> job) {
 
 std::vector<ToClient> OffloadWorker::Done() {
   std::lock_guard lock(mu_);
-  wake_.Clear();  // under mu_: no reply slips past it
+  if (done_.empty()) return {};  // no read of the eventfd at every loop turn
+  wake_.Clear();                 // under mu_: no reply slips past it
   return std::exchange(done_, {});
 }
 

@@ -455,11 +455,12 @@ class Coordinator {
     }
   }
 
-  // Until the term's next timer; every 1 ms (as before) while following an election (its view
-  // is read at each turn) or without a term. The heartbeat is a backstop.
+  // Until the term's next timer (failure_timeout_ms a backstop); every 1 ms (as before) while
+  // following an election (its view is read at each turn) or without a term.
   int WaitMs() const {
     if (elector_ || !term_) return 1;
-    return PollWaitMs(term_->NextTickUs(tick_us_), clock_.NowUs(), config_.timing.heartbeat_ms);
+    return PollWaitMs(term_->NextTickUs(tick_us_), clock_.NowUs(),
+                      config_.timing.failure_timeout_ms);
   }
 
   // ---- GET /status and /metrics ----
