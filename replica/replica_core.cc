@@ -310,14 +310,7 @@ void ReplicaCore::OnTick(int64_t now_us) {
   } else if (IsStandby(role())) {
     follower_.OnTick(now_us);
   }
-  // At rest a status due within half a period goes with the heartbeat the pair exchanges
-  // (sent by the active, heard by the standby): the two then share one wake-up of the event
-  // loop instead of each taking its own. Under load deltas flow, not heartbeats.
-  const bool heartbeat_heard = follower_.TakeHeartbeatHeard();
-  const bool heartbeat = IsActive(role()) ? active_.HeartbeatSentAt(now_us) : heartbeat_heard;
-  const int64_t since_status_us = now_us - last_status_us_;
-  const int64_t period_us = int64_t{options_.heartbeat_ms} * 1000;
-  if (since_status_us >= period_us || (heartbeat && since_status_us >= period_us / 2)) {
+  if (now_us - last_status_us_ >= options_.heartbeat_ms * 1000) {
     StoreReader reader(store_);
     Status check = processor_->SelfCheck(reader);
     self_check_ = check.ok() ? "" : "self-check: " + check.message();

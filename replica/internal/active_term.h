@@ -36,10 +36,6 @@ class ActiveTerm {
   void OnTick(int64_t now_us);
   // The timers OnTick keeps while active (a term at rest waits for them, not for a tick).
   void AddTimers(NextTick& next) const;
-  // OnTick sent the standby a heartbeat at now_us (the pair is at rest).
-  bool HeartbeatSentAt(int64_t now_us) const {
-    return standby_ && standby_->heartbeat_sent_us() == now_us;
-  }
   void OnFromStandby(const std::string& route, const PeerMessage& message, int64_t now_us);
   // A client request for an active that is not draining.
   void Enqueue(std::string route, Request request);

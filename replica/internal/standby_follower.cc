@@ -129,7 +129,6 @@ void StandbyFollower::OnDeltaBatch(const DeltaBatch& batch, int64_t now_us) {
     DUPLEX_ASSERT(expect == reached_seq() + 1, "received deltas are consecutive", expect,
                   reached_seq());
   }
-  heartbeat_heard_ = heartbeat_heard_ || (batch.deltas.empty() && !batch.digest_at);
   // Acked once committed, at the end of this round of messages.
   ack_due_ = true;
   ack_echo_us_ = std::max(ack_echo_us_, batch.sent_us);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "replica/internal/core_context.h"
@@ -28,8 +27,6 @@ class StandbyFollower {
   void OnTick(int64_t now_us);
   // The timers OnTick keeps while a standby: the quiet timeout.
   void AddTimers(NextTick& next) const;
-  // A heartbeat of the active (a batch without deltas) arrived since the last call.
-  bool TakeHeartbeatHeard() { return std::exchange(heartbeat_heard_, false); }
   // Commits what arrived this round, acks it, and reports a catch-up finished.
   void CommitIncoming(int64_t now_us);
   // The replica stops being a standby: what was received stays part of the history.
@@ -65,10 +62,8 @@ class StandbyFollower {
   uint64_t session_counter_ = 0;
   int64_t hello_sent_us_ = 0;
   int64_t last_from_active_us_ = 0;
-  bool heard_this_round_ = false;
-  bool heartbeat_heard_ =
-      false;  // see TakeHeartbeatHeard  // a message of the active accepted since the last tick
-  int64_t last_renewal_us_ = 0;  // when this replica last renewed an active's lease
+  bool heard_this_round_ = false;  // a message of the active accepted since the last tick
+  int64_t last_renewal_us_ = 0;    // when this replica last renewed an active's lease
   uint32_t chunks_installed_ = 0;
   // Received deltas are committed together, once per tick (group commit on the standby).
   std::vector<Delta> incoming_;

@@ -160,7 +160,6 @@ bool StandbySession::Stream(int64_t now_us) {
     if (!SendLogTail(now_us)) return false;
   }
   if (now_us - last_sent_us_ >= ctx_.options().heartbeat_ms * 1000) {
-    heartbeat_sent_us_ = now_us;
     return Send(MakeBatch({}, now_us), now_us);  // heartbeat: renews the lease via the ack
   }
   return true;

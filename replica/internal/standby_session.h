@@ -51,8 +51,6 @@ class StandbySession {
   // A log-tail catch-up has deltas to send and room for them in its window.
   bool TailPending() const;
   int64_t last_heard_us() const { return last_heard_us_; }
-  // When Stream last sent a heartbeat (a batch without deltas, at rest).
-  int64_t heartbeat_sent_us() const { return heartbeat_sent_us_; }
   uint64_t catchup_keys() const { return catchup_keys_; }
   uint64_t catchup_bytes() const { return catchup_bytes_; }
 
@@ -76,7 +74,6 @@ class StandbySession {
   uint64_t catchup_keys_ = 0, catchup_bytes_ = 0;  // snapshot entries sent (progress)
   int64_t last_heard_us_ = 0;
   int64_t last_sent_us_ = 0;
-  int64_t heartbeat_sent_us_ = 0;
   int64_t progress_us_ = 0;  // when acked_seq_ last grew (or the session began)
 };
 
