@@ -231,6 +231,24 @@ StatusOr<MemoryTrial> DuplexSystem::LoadKeys(ClusterFixture& cluster, uint64_t k
   return MemoryTrial{keys, loaded->seconds, 0, 0};
 }
 
+StatusOr<IdleTrial> DuplexSystem::Idle(double settle_seconds, double seconds) {
+  auto cluster = Cluster("idle");
+  if (!cluster.ok()) return cluster.status();
+  ClusterFixture& c = **cluster;
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(20000));
+  SleepMs(static_cast<int>(settle_seconds * 1000));  // the start's own work (and logs) over
+  std::vector<pid_t> replicas;
+  for (const auto& r : c.config().replicas) {
+    auto pid = c.PidOf(r.name);
+    if (!pid.ok() || *pid <= 0) return Unavailable("idle: no process of replica " + r.name);
+    replicas.push_back(*pid);
+  }
+  std::vector<double> percent =
+      CpuPercentOver({replicas, {c.coordinator_pid(), c.agent_pid()}}, seconds);
+  DUPLEX_RETURN_IF_ERROR(c.WaitReady(1000));  // nothing failed over meanwhile
+  return IdleTrial{percent[0], percent[1]};
+}
+
 StatusOr<MemoryTrial> DuplexSystem::Memory(uint64_t keys) {
   clusters_.erase("loaded");
   auto cluster = Cluster("loaded");

@@ -51,6 +51,8 @@ class DuplexSystem final : public System {
   StatusOr<FailoverTrial> Failover(int signal) override;
   StatusOr<SwitchoverTrial> Switchover() override;
   StatusOr<MemoryTrial> Memory(uint64_t keys) override;
+  // A deployment of its own ("idle": never loaded, so no flush or compaction runs in it).
+  StatusOr<IdleTrial> Idle(double settle_seconds, double seconds) override;
   void Stop() override { clusters_.clear(); }
 
   // A rolling upgrade to kv 2.0.0 under three writers, of the pair Memory() loaded (of a

@@ -152,6 +152,7 @@ nlohmann::json Headlines(const Figures& figures) {
   ratio("latency_1c_p50_ratio", "sync_1c_latency_ms_p50", false);
   ratio("switchover_speedup", "switchover_unavailability_ms", true);
   ratio("memory_ratio", "memory_total_mb", false);
+  ratio("idle_cpu_ratio", "idle_cpu_percent", false);
   ratio("host_crash_failover_speedup", "host_crash_failover_ms", true);
   ratio("host_freeze_failover_speedup", "host_freeze_failover_ms", true);
   ratio("remote_process_crash_failover_speedup", "remote_process_crash_failover_ms", true);

@@ -76,8 +76,8 @@ class Figures {
 // is missing): crash_failover_speedup, hang_failover_speedup, sync_throughput_ratio,
 // async_throughput_ratio, pipelined_throughput_ratio (sync, 50 clients, 16 deep),
 // cpu_per_write_ratio (server CPU per write, sync, 50 clients) and latency_1c_p50_ratio (one sync
-// client's p50), all duplex / peer; switchover_speedup, memory_ratio, and on two hosts
-// host_crash_failover_speedup, host_freeze_failover_speedup,
+// client's p50), all duplex / peer; switchover_speedup, memory_ratio, idle_cpu_ratio, and on
+// two hosts host_crash_failover_speedup, host_freeze_failover_speedup,
 // remote_process_crash_failover_speedup.
 nlohmann::json Headlines(const Figures& figures);
 

@@ -83,6 +83,19 @@ class RedisSystem final : public System {
     return trial;
   }
 
+  // The peer the other trials use, waited ready (caught up, Sentinels agreeing) and settled.
+  StatusOr<IdleTrial> Idle(double settle_seconds, double seconds) override {
+    auto peer = Peer();
+    if (!peer.ok()) return peer.status();
+    DUPLEX_RETURN_IF_ERROR((*peer)->WaitReady(30000));
+    SleepMs(static_cast<int>(settle_seconds * 1000));
+    std::vector<pid_t> servers, sentinels;
+    for (int port : (*peer)->ServerPorts()) servers.push_back((*peer)->PidOf(port));
+    for (int port : (*peer)->SentinelPorts()) sentinels.push_back((*peer)->PidOf(port));
+    std::vector<double> percent = CpuPercentOver({servers, sentinels}, seconds);
+    return IdleTrial{percent[0], percent[1]};
+  }
+
   StatusOr<FailoverTrial> Failover(int signal) override {
     auto peer = Peer();
     if (!peer.ok()) return peer.status();

@@ -187,6 +187,13 @@ std::string RenderBenchReport(const Figures& figures, const std::string& peer_na
     html += "</ul>\n";
   }
   html += Table(figures, peer_name);
+  if (figures.Find("idle_cpu_percent") != nullptr) {
+    html +=
+        "<p>At rest: each deployment with no clients, settled, then the CPU time (user + system, "
+        "every thread) its processes used over the window, read from <code>/proc/PID/stat</code> "
+        "from outside, as percent of one core. duplex: its two replicas, coordinator and agent; "
+        "Redis: primary and replica (the servers), three Sentinels (the watchers).</p>\n";
+  }
   if (!figures.notes().empty()) {
     html += "<h2>Setup</h2>\n<ul>\n";
     for (const auto& [k, v] : figures.notes()) {

@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -24,8 +25,11 @@
 namespace duplex::bench {
 namespace {
 
-constexpr const char* kBenchmarks[] = {"replication", "failover", "switchover", "memory",
-                                       "upgrade"};
+constexpr const char* kBenchmarks[] = {"idle",       "replication", "failover",
+                                       "switchover", "memory",      "upgrade"};
+// idle: the window measured after the deployment settled (issue 22, target 4).
+constexpr double kIdleSettleSeconds = 3;
+constexpr double kIdleSeconds = 10;
 
 struct ReplicationCase {
   bool sync;
@@ -277,6 +281,27 @@ struct Run {
       figures.AddSeries("failover timeline, " + key + ", two hosts", Side::kDuplex, duplex_ms);
       if (peer_hosts != nullptr) {
         figures.AddSeries("failover timeline, " + key + ", two hosts", Side::kPeer, peer_ms);
+      }
+    }
+  }
+
+  // Each side at rest, no clients: the CPU its processes use, from /proc (IdleTrial).
+  void Idle() {
+    const std::string at_rest = "CPU at rest, ";  // no clients, kIdleSeconds
+    figures.At("idle_cpu_percent", at_rest + "everything", "%", Better::kLower,
+               "primary, replica, three Sentinels");
+    figures.At("idle_cpu_percent_servers", at_rest + "servers", "%", Better::kLower,
+               "primary, replica");
+    figures.At("idle_cpu_percent_watchers", at_rest + "coordinator, agent", "%", Better::kLower,
+               "three Sentinels");
+    for (int rep = 0; rep < Runs(3); ++rep) {
+      for (auto [system, side] : Sides(rep)) {
+        Progress("  " + system->Name() + " at rest, run " + std::to_string(rep + 1));
+        auto trial = system->Idle(kIdleSettleSeconds, kIdleSeconds);
+        if (!Ok(trial, *system, "idle")) continue;
+        figures.Add("idle_cpu_percent", side, trial->total_percent());
+        figures.Add("idle_cpu_percent_servers", side, trial->servers_percent);
+        figures.Add("idle_cpu_percent_watchers", side, trial->watchers_percent);
       }
     }
   }
@@ -622,14 +647,32 @@ Status CheckHostsOptions(const SuiteOptions& options) {
   return Status::Ok();
 }
 
+// The idle figures by the names issue 22 gives them, at the top level: duplex's whole
+// deployment, and the peer's servers (Redis) and watchers (Sentinel) apart.
+void AddIdleHeadlines(const Figures& figures, nlohmann::json& out) {
+  auto median = [&](const char* key, Side side) -> std::optional<double> {
+    const Figure* f = figures.Find(key);
+    if (f == nullptr) return std::nullopt;
+    const std::vector<double>& samples = side == Side::kDuplex ? f->duplex : f->peer;
+    if (samples.empty()) return std::nullopt;
+    return SpreadOf(samples).median;
+  };
+  if (auto d = median("idle_cpu_percent", Side::kDuplex)) out["idle_cpu_percent"] = *d;
+  if (auto r = median("idle_cpu_percent_servers", Side::kPeer)) out["redis_idle_cpu_percent"] = *r;
+  if (auto s = median("idle_cpu_percent_watchers", Side::kPeer)) {
+    out["sentinel_idle_cpu_percent"] = *s;
+  }
+}
+
 }  // namespace
 
 int RunSuite(const SuiteOptions& options) {
   bool known = options.what == "all" || options.what == "coordinator";
   for (const char* b : kBenchmarks) known = known || options.what == b;
   if (!known) {
-    std::cerr << "duplex bench: unknown benchmark \"" << options.what
-              << "\" (all, replication, failover, switchover, memory, upgrade, coordinator)\n";
+    std::cerr
+        << "duplex bench: unknown benchmark \"" << options.what
+        << "\" (all, idle, replication, failover, switchover, memory, upgrade, coordinator)\n";
     return 2;
   }
   bool redis = options.peer == "redis" || options.peer == "redis-fsync";
@@ -711,6 +754,7 @@ int RunSuite(const SuiteOptions& options) {
   }
   run.figures.Note("workload", "unique 16-byte keys, 32-byte values, loopback TCP, one machine");
   nlohmann::json upgrade;
+  if (run.Selected("idle")) run.Idle();  // first: Redis's peer not yet loaded by the others
   if (run.Selected("replication")) run.Replication();
   if (run.Selected("replication") && !options.flame_path.empty()) run.Profile(scratch + "/profile");
   if (run.Selected("failover")) run.Failover();
@@ -733,6 +777,7 @@ int RunSuite(const SuiteOptions& options) {
     lost += static_cast<uint64_t>(Sum(run.figures.Find(key)));
   }
   out["lost_acknowledged_writes"] = lost;  // duplex, every trial of this run
+  AddIdleHeadlines(run.figures, out);
   // --secure --peer redis: Redis's own cost of TLS, measured in the same run.
   if (second) out["redis_tls"] = run.second_figures.Json(second_peer->Name());
   if (run.profile.is_object()) out["profile"] = run.profile;

@@ -9,7 +9,7 @@
 namespace duplex::bench {
 
 struct SuiteOptions {
-  // all | replication | failover | switchover | memory | upgrade | coordinator
+  // all | idle | replication | failover | switchover | memory | upgrade | coordinator
   std::string what = "all";
   std::string peer;           // "" or "redis"
   int runs = 0;               // repetitions per figure; 0: 3 loads, 10 failovers, 5 switchovers

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chaos/load_generator.h"
@@ -64,6 +65,16 @@ struct MemoryTrial {
   double active_mb = 0, standby_mb = 0;  // resident set size (VmRSS)
 };
 
+// A deployment at rest (no clients), measured from outside: the CPU time its processes (every
+// thread) used over a window, as percent of one core. The servers are duplex's two replicas
+// and Redis's primary and replica; the watchers duplex's coordinator and agent and Redis's
+// three Sentinels.
+struct IdleTrial {
+  double servers_percent = 0;
+  double watchers_percent = 0;
+  double total_percent() const { return servers_percent + watchers_percent; }
+};
+
 class System {
  public:
   virtual ~System() = default;
@@ -78,6 +89,13 @@ class System {
   virtual StatusOr<SwitchoverTrial> Switchover() = 0;
   // A fresh pair loaded with `keys` keys, both sides caught up, then measured.
   virtual StatusOr<MemoryTrial> Memory(uint64_t keys) = 0;
+  // A deployment with no clients, settled for `settle_seconds`, then measured over
+  // `seconds` (IdleTrial).
+  virtual StatusOr<IdleTrial> Idle(double settle_seconds, double seconds) {
+    (void)settle_seconds;
+    (void)seconds;
+    return FailedPrecondition(Name() + ": no idle measurement");
+  }
 
   virtual void Stop() = 0;
 };
@@ -102,5 +120,12 @@ double ResidentMb(pid_t pid);
 // The CPU time (user + system, all threads) the processes `pids` have used so far, from
 // /proc/<pid>/stat, in seconds; a process that is gone counts 0.
 double CpuSeconds(const std::vector<pid_t>& pids);
+// utime + stime (fields 14 and 15, in clock ticks) of one /proc/<pid>/stat line. The fields
+// are counted from the last ')': the command name between the parentheses may hold spaces
+// and parentheses of its own. An error names what is missing.
+StatusOr<uint64_t> StatTicks(std::string_view stat_line);
+// The CPU each group of processes used over `seconds` (measured, by sleeping the calling
+// thread), as percent of one core; a process gone by the end of the window counts nothing.
+std::vector<double> CpuPercentOver(const std::vector<std::vector<pid_t>>& groups, double seconds);
 
 }  // namespace duplex::bench

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <string>
+#include <vector>
 
 namespace duplex::bench {
 namespace {
@@ -47,6 +49,46 @@ TEST(CpuSeconds, CountsWhatAProcessSpentAndNothingForOneThatIsGone) {
   EXPECT_DOUBLE_EQ(twice, 2 * spent);
   EXPECT_EQ(CpuSeconds({pid}), 0);  // reaped: no /proc entry
   EXPECT_EQ(CpuSeconds({}), 0);
+}
+
+TEST(StatTicks, AddsUtimeAndStimeCountedFromTheLastParenthesis) {
+  // A real line's shape (kernel 6.x, 52 fields) with a command name holding spaces and
+  // parentheses: utime 1234 and stime 56 are fields 14 and 15.
+  const std::string line =
+      "4242 (kv) 1.0 (a b)) S 1 4242 4242 0 -1 4194560 2101 0 0 0 1234 56 0 0 20 0 16 0 "
+      "918273 1073741824 5120 18446744073709551615 1 1 0 0 0 0 0 4096 17642 0 0 0 17 1 0 0 0 "
+      "0 0 0 0 0 0 0 0 0 0";
+  auto ticks = StatTicks(line);
+  ASSERT_TRUE(ticks.ok()) << ticks.status().ToString();
+  EXPECT_EQ(*ticks, 1290u);
+  auto plain = StatTicks("7 (duplex) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(*plain, 7u);
+}
+
+TEST(StatTicks, RefusesALineCutShortOrWithoutAName) {
+  auto no_name = StatTicks("4242 kv S 1 4242 4242 0 -1 4194560 2101 0 0 0 1234 56");
+  ASSERT_FALSE(no_name.ok());
+  EXPECT_NE(no_name.status().message().find("')'"), std::string::npos);
+  auto short_line = StatTicks("4242 (kv) S 1 4242 4242");
+  ASSERT_FALSE(short_line.ok());
+  EXPECT_NE(short_line.status().message().find("utime"), std::string::npos);
+  EXPECT_FALSE(StatTicks("4242 (kv) S 1 4242 4242 0 -1 4194560 2101 0 0 0 x 56").ok());
+}
+
+TEST(CpuPercentOver, MeasuresASleepingProcessAsNearlyNothingAndNoProcessAsNothing) {
+  pid_t idle = ::fork();
+  if (idle == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(idle, 0);
+  std::vector<double> percent = CpuPercentOver({{idle}, {}}, 0.3);
+  ::kill(idle, SIGKILL);
+  ::waitpid(idle, nullptr, 0);
+  ASSERT_EQ(percent.size(), 2u);
+  EXPECT_LE(percent[0], 10.0);  // at most one 10 ms tick over 0.3 s (its start)
+  EXPECT_EQ(percent[1], 0);
 }
 
 }  // namespace

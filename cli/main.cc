@@ -121,11 +121,12 @@ int Main(int argc, char** argv) {
   std::vector<std::string> bench_json;
   auto* bench = app.add_subcommand(
       "bench",
-      "benchmarks, side by side with a peer: all, replication, failover, switchover, "
+      "benchmarks, side by side with a peer: all, idle, replication, failover, switchover, "
       "memory, upgrade; coordinator (leader failover on a lab of three hosts with etcd)");
   bench
-      ->add_option("what", bench_options.what,
-                   "all | replication | failover | switchover | memory | upgrade | coordinator")
+      ->add_option(
+          "what", bench_options.what,
+          "all | idle | replication | failover | switchover | memory | upgrade | coordinator")
       ->required();
   bench->add_option("--peer", bench_options.peer,
                     "measure a peer too: redis (primary, replica, sentinels; no persistence) "

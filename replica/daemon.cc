@@ -22,11 +22,13 @@
 #include "common/net.h"
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
+#include "common/wakeup.h"
 #include "replica/client_listener.h"
 #include "replica/frame.h"
 #include "replica/http_limits.h"
 #include "replica/http_routes.h"
 #include "replica/metrics.h"
+#include "replica/offload_worker.h"
 #include "replica/zmq_util.h"
 #include "state_sync/store_quarantine.h"
 
@@ -70,58 +72,6 @@ nlohmann::json StatusJson(const StatusReport& s, const ReplicaCounters& c,
           {"deltas_committed", c.deltas_committed},
           {"group_commits", c.group_commits}};
 }
-
-// Runs offloaded work (ReplicaCore's Offload) in order on one thread; the replies wait in
-// Done() for the event loop, the only thread that touches the ZeroMQ sockets. The thread
-// runs at a lower CPU priority: a digest scans the whole state, and on a busy machine it
-// must not take the core the event loop needs. (Suspected, not shown, of a 117 ms write
-// gap during an upgrade's soak on 2 cores.)
-class Worker {
- public:
-  Worker()
-      : thread_([this] {
-          (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kNice);
-          std::unique_lock lock(mu_);
-          for (;;) {
-            cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-            if (jobs_.empty()) return;  // stopping, and nothing left to do
-            auto job = std::move(jobs_.front());
-            jobs_.pop_front();
-            lock.unlock();
-            ToClient reply = job();
-            lock.lock();
-            done_.push_back(std::move(reply));
-          }
-        }) {}
-  ~Worker() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void Add(std::function<ToClient()> job) {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-  }
-  std::vector<ToClient> Done() {
-    std::lock_guard lock(mu_);
-    return std::exchange(done_, {});
-  }
-
- private:
-  static constexpr int kNice = 10;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::deque<std::function<ToClient()>> jobs_;
-  std::vector<ToClient> done_;
-  std::thread thread_;  // last: starts after the members it uses
-};
 
 // What the HTTP thread may read: the loop's latest figures, copied at each publish and
 // rendered only when someone asks (rendering them every 10 ms on the loop cost CPU that
@@ -193,10 +143,12 @@ class Daemon final : public ActionSink {
       items.clear();
       items.push_back({router_.s, 0, ZMQ_POLLIN, 0});
       for (auto& c : coordinators_) items.push_back({c->s, 0, ZMQ_POLLIN, 0});
+      void* const polled_peer = peer_ ? peer_->s : nullptr;
       if (peer_) items.push_back({peer_->s, 0, ZMQ_POLLIN, 0});
+      items.push_back({nullptr, worker_.wake_fd(), ZMQ_POLLIN, 0});  // offloaded replies
       size_t first_client = items.size();
       clients_.AddPollItems(&items);
-      int timeout_ms = core_.HasWork() ? 0 : 2;
+      int timeout_ms = WaitMs();
       LoopTimer timer(clock_);
       zmq_poll(items.data(), static_cast<int>(items.size()), timeout_ms);
       int64_t now = timer.Lap(LoopTimer::kPoll);
@@ -211,17 +163,21 @@ class Daemon final : public ActionSink {
       for (int i = 0; more(i) && (items[0].revents & ZMQ_POLLIN); ++i) {
         if (!OnRouter(now)) break;
       }
-      for (auto& c : coordinators_) {
-        for (int i = 0; more(i); ++i) {
-          if (!OnDealer(c->s, now, /*from_coordinator=*/true)) break;
+      // Only the sockets zmq_poll named: a read of an empty one costs libzmq several syscalls.
+      for (size_t k = 0; k < coordinators_.size(); ++k) {
+        for (int i = 0; more(i) && (items[1 + k].revents & ZMQ_POLLIN); ++i) {
+          if (!OnDealer(coordinators_[k]->s, now, /*from_coordinator=*/true)) break;
         }
       }
-      for (int i = 0; peer_ && more(i); ++i) {
+      // (A peer socket replaced in this turn, by an assignment, is read at the next.)
+      const bool peer_ready = peer_ && peer_->s == polled_peer &&
+                              (items[1 + coordinators_.size()].revents & ZMQ_POLLIN);
+      for (int i = 0; peer_ready && more(i); ++i) {
         if (!OnDealer(peer_->s, now, /*from_coordinator=*/false)) break;
       }
       timer.Lap(LoopTimer::kPeers);
       for (auto& reply : worker_.Done()) Do(std::move(reply));
-      core_.OnTick(clock_.NowUs());
+      core_.OnTick(tick_us_ = clock_.NowUs());
       clients_.Flush();
       timer.Lap(LoopTimer::kTick);
       Publish();
@@ -276,6 +232,12 @@ class Daemon final : public ActionSink {
     }
     http_thread_ = std::thread([this] { http_->listen_after_bind(); });
     return Status::Ok();
+  }
+
+  // Until the core's next timer (the heartbeat a backstop); not at all with work waiting.
+  int WaitMs() const {
+    if (core_.HasWork()) return 0;
+    return PollWaitMs(core_.NextTickUs(tick_us_), clock_.NowUs(), options_.replica.heartbeat_ms);
   }
 
   static constexpr int kPerRoundMax = 4096;
@@ -501,9 +463,10 @@ class Daemon final : public ActionSink {
   std::thread http_thread_;
   Published published_;
   int64_t last_publish_us_ = 0;
-  uint64_t zmq_parts_refused_ = 0;                // messages of more than zmq_parts_max parts
+  int64_t tick_us_ = 0;             // the time the last OnTick ran with (NextTickUs counts from it)
+  uint64_t zmq_parts_refused_ = 0;  // messages of more than zmq_parts_max parts
   std::atomic<uint64_t> http_bodies_refused_{0};  // counted on the HTTP thread
-  Worker worker_;  // last, so destroyed first: its jobs use the store and the core
+  OffloadWorker worker_;  // last, so destroyed first: its jobs use the store and the core
 };
 
 }  // namespace

@@ -379,4 +379,18 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   return s;
 }
 
+int64_t ReplicaCore::NextTickUs(int64_t now_us) const {
+  NextTick next(now_us);
+  next.At(last_status_us_ + int64_t{options_.heartbeat_ms} * 1000);  // the status heartbeat
+  const RoleState r = role();
+  if (r == RoleState::kReplicating || r == RoleState::kSolo) {
+    active_.AddTimers(next);
+  } else if (r == RoleState::kInSync) {
+    follower_.AddTimers(next);
+  } else if (r != RoleState::kOutOfService) {  // out of service: only its status is due
+    next.Soon();                               // promoting, catching up: in transition
+  }
+  return next.earliest_us();
+}
+
 }  // namespace duplex

@@ -40,6 +40,11 @@ class ReplicaCore final : private RoleListener {
   void OnAssignment(const Assignment& assignment, int64_t now_us);
   // Timers, group commit, catch-up streaming, status. Call after each batch of events.
   void OnTick(int64_t now_us);
+  // When OnTick must run again if nothing arrives first: the earliest timer still ahead of
+  // now_us, the time the last OnTick ran with. A replica at rest then sleeps until its next
+  // heartbeat or timeout instead of waking every few ms; a role in transition is ticked
+  // every NextTick::kTransitionTickUs, as before.
+  int64_t NextTickUs(int64_t now_us) const;
   // Counts and logs (the first 100, then every 1000th) a frame refused as misplaced.
   void Refuse(const std::string& why);
 

@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "examples/kv/kv_processor.h"
+#include "replica/internal/next_tick.h"
 #include "replica/internal/ring_buffer.h"
 #include "replica/internal/standby_session.h"
 
@@ -760,6 +762,43 @@ TEST(ReplicaCore, TheReadWaitRuleDecidesWhetherAReadSeesAWriteBeforeItIsReplicat
       EXPECT_EQ(pair.ReplyTo(2, 1)->response.value, "v");
     }
   }
+}
+
+TEST(ReplicaCore, APairAtRestWaitsForItsNextHeartbeatNotForATick) {
+  Pair pair;
+  pair.Start("a");
+  pair.Promote("a");
+  pair.Start("b");
+  pair.RunFor(100 * kMs);
+  ASSERT_EQ(pair.core("a").role(), RoleState::kReplicating);
+  ASSERT_EQ(pair.core("b").role(), RoleState::kInSync);
+  const int64_t heartbeat_us = ReplicaOptions{}.heartbeat_ms * kMs;
+  for (const char* name : {"a", "b"}) {
+    // The loop's last tick ran at now: the next is a heartbeat away at most, and later than
+    // the 2 ms a replica in transition is ticked at.
+    const int64_t next = pair.core(name).NextTickUs(pair.now());
+    EXPECT_GT(next, pair.now() + NextTick::kTransitionTickUs) << name;
+    EXPECT_LE(next, pair.now() + heartbeat_us) << name;
+  }
+  // A write awaiting the standby's ack: ticked as before.
+  pair.filter = [](const Envelope& e) {
+    return e.kind == Envelope::Kind::kToActive ? Verdict::kHold : Verdict::kDeliver;
+  };
+  pair.Submit("a", Put(1, 1, "k", "v"));
+  EXPECT_EQ(pair.core("a").NextTickUs(pair.now()), pair.now() + NextTick::kTransitionTickUs);
+}
+
+TEST(NextTick, KeepsTheEarliestTimerAheadOfTheLastTickOnly) {
+  NextTick next(1000);
+  EXPECT_EQ(next.earliest_us(), std::numeric_limits<int64_t>::max());
+  next.At(900);   // looked at by the tick at 1000 already
+  next.At(1000);  // so was this one
+  EXPECT_EQ(next.earliest_us(), std::numeric_limits<int64_t>::max());
+  next.At(5000);
+  next.After(1000, 2000);  // `now - 1000 > 2000` first holds at 3001
+  EXPECT_EQ(next.earliest_us(), 3001);
+  next.Soon();
+  EXPECT_EQ(next.earliest_us(), 1000 + NextTick::kTransitionTickUs);
 }
 
 TEST(ReplicaCore, AnActiveWhoseLeaseRanOutRefusesWritesAndAppliesNothing) {

@@ -257,4 +257,14 @@ bool Arbiter::Promotable(const std::string& name, int64_t now_us, std::string* w
   return failover_.Promotable(name, now_us, why);
 }
 
+int64_t Arbiter::NextTickUs(int64_t now_us) const {
+  const int64_t soon_us = now_us + kTransitionTickUs;
+  if (!actions_.empty()) return soon_us;
+  for (const auto& [name, v] : replicas_.views()) {
+    if (!v.process_alive && !records_.Failed(name)) return soon_us;  // a start may be due
+  }
+  const int64_t act_us = failover_.NextActUs(now_us);
+  return act_us == 0 ? soon_us : act_us;
+}
+
 }  // namespace duplex

@@ -48,6 +48,12 @@ class Arbiter : private Announcer {
   // The pid of a process whose start was announced without one (its agent started it).
   void OnProcessPid(const std::string& name, int32_t pid);
   void OnTick(int64_t now_us);
+  // When OnTick must run again if nothing arrives first (steady us), OnTick having run at
+  // now_us: at rest, when the active's silence would reach failure_timeout_ms (its reports
+  // normally come first) or a pending failover may promote; while anything is in motion
+  // (no active yet, a replica down, a switchover), kTransitionTickUs after now_us.
+  int64_t NextTickUs(int64_t now_us) const;
+  static constexpr int64_t kTransitionTickUs = 1000;
   // Planned switchover; it completes asynchronously (see switchover_state()). Refused
   // while the management lock is held, unless the campaign holding it asks.
   Status RequestSwitchover(int64_t now_us, bool by_campaign = false);

@@ -267,4 +267,24 @@ void Failover::CheckSwitchover(int64_t now_us) {
   }
 }
 
+int64_t Failover::NextActUs(int64_t now_us) const {
+  const ClusterRecord& record = records_->record();
+  if (switchover_ || record.active.empty()) return 0;
+  if (pending_) return pending_->not_before_us > now_us ? pending_->not_before_us : 0;
+  const ReplicaView& v = replicas_->view(record.active);
+  if (!v.process_alive) return 0;
+  // CheckActiveSilence's clocks: silence, and a lease nobody renews.
+  const int64_t timeout_us = int64_t{options_.failure_timeout_ms} * 1000;
+  int64_t due_us = std::max(v.last_seen_us, replicas_->started_us()) + timeout_us;
+  if (v.lease_lost_since_us != 0 && v.last && v.last->epoch == record.epoch) {
+    due_us =
+        std::min(due_us, std::max(v.lease_lost_since_us, replicas_->started_us()) + timeout_us);
+  }
+  // CheckAcksCut's: the active hearing nothing from a standby that follows it.
+  if (v.peer_silent_since_us != 0 && v.last && v.last->epoch == record.epoch) {
+    due_us = std::min(due_us, v.peer_silent_since_us + 2 * timeout_us);
+  }
+  return due_us > now_us ? due_us : 0;  // past: silent, its standby not promotable yet
+}
+
 }  // namespace duplex

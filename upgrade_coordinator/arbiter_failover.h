@@ -44,6 +44,9 @@ class Failover {
   bool ReplaceActive(const std::string& why, int64_t now_us);
   // Periodic: a silent active (hang failover after its lease), elections, switchover.
   void OnTick(int64_t now_us);
+  // The earliest time after now_us at which OnTick acts with no report in between, or 0
+  // when it may act at any tick (no active, a switchover, a silent active kept).
+  int64_t NextActUs(int64_t now_us) const;
   // The active reported in the current epoch: a switchover may complete.
   void OnActiveReport(int64_t now_us) { CheckSwitchover(now_us); }
   Status RequestSwitchover(int64_t now_us, bool by_campaign);

@@ -345,6 +345,30 @@ TEST_F(ArbiterTest, AHungActiveIsReplacedOnlyAfterItsLeaseRanOut) {
   EXPECT_EQ(a->lease_echo_us, 0);
 }
 
+// The coordinator's loop waits for NextTickUs: at rest the active's silence deadline; once
+// suspected, the end of its lease; then, electing, a tick soon.
+TEST_F(ArbiterTest, ItsNextTickIsTheActivesSilenceDeadlineThenTheEndOfItsLease) {
+  BootPair();
+  arbiter_.TakeActions();
+  const int64_t last_report = now_;
+  arbiter_.OnStatus(Report("a", WireRole::kActive, 1, 5), now_);  // renews a's lease
+  arbiter_.TakeActions();
+  arbiter_.OnTick(now_);
+  EXPECT_EQ(arbiter_.NextTickUs(now_), last_report + 100 * kMs);  // failure_timeout_ms
+  Advance(20);
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);
+  arbiter_.TakeActions();
+  EXPECT_EQ(arbiter_.NextTickUs(now_), last_report + 100 * kMs);  // b's reports move nothing
+  now_ = last_report + 100 * kMs;
+  arbiter_.OnTick(now_);  // suspected: the failover waits for the lease granted at last_report
+  arbiter_.TakeActions();
+  EXPECT_EQ(arbiter_.NextTickUs(now_), last_report + 200 * kMs);
+  now_ = last_report + 200 * kMs;
+  arbiter_.OnStatus(Report("b", WireRole::kStandby, 1, 5), now_);  // b still reports
+  arbiter_.OnTick(now_);
+  EXPECT_EQ(arbiter_.record().active, "b");
+}
+
 // A one-way cut: the active is heard but hears nobody, so its lease is never renewed and it
 // serves nothing. Its reports say so; it is replaced like a silent one.
 TEST_F(ArbiterTest, AnActiveThatReportsButHoldsNoLeaseIsReplacedAfterItsLeaseRanOut) {

@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <zmq.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/stop_signal.h"
+#include "common/wakeup.h"
 #include "upgrade_coordinator/admin_body.h"
 #include "upgrade_coordinator/admin_http.h"
 #include "upgrade_coordinator/alone_records.h"
@@ -82,8 +85,11 @@ class Coordinator {
 
   int Run() {
     while (!StopRequested() && !shutdown_) {
-      zmq_pollitem_t items[1] = {{control_.socket(), 0, ZMQ_POLLIN, 0}};
-      zmq_poll(items, 1, 1);
+      // The control socket, and the HTTP thread (commands, requests for a fresh view).
+      zmq_pollitem_t items[2] = {{control_.socket(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
+      zmq_poll(items, 2, WaitMs());
+      wake_.Clear();
       try {
         FollowElection(clock_.NowUs());
         if (alone_ && !term_ && alone_->Due(clock_.NowUs())) BeginAloneTerm(clock_.NowUs());
@@ -91,7 +97,7 @@ class Coordinator {
         }
         RunCommands();
         if (term_) {
-          term_->Tick(clock_.NowUs());
+          term_->Tick(tick_us_ = clock_.NowUs());
           CheckPendingSwitchover();
         }
       } catch (const DurabilityLost& e) {
@@ -283,12 +289,12 @@ class Coordinator {
   void RouteAdminApi(HttpRoutes& http) {
     http.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
-      AwaitFreshIfLeading(lock);
+      AwaitFresh(lock);
       res.set_content(status_json_, "application/json");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mu_);
-      AwaitFreshIfLeading(lock);
+      AwaitFresh(lock);
       // The refusal counters are read now, not from the loop's last view: a refusal answered
       // before this scrape is in it.
       res.set_content(metrics_text_ + auth_->MetricsText(), "text/plain; version=0.0.4");
@@ -304,13 +310,6 @@ class Coordinator {
 
   // The package, upgrade and features calls (admin_api.md): parsed here, run on the loop.
   void RouteUpgradeApi(HttpRoutes& http) {
-    auto json_body = [](const httplib::Request& req) {
-      StatusOr<nlohmann::json> body = ParseAdminBody(req.body);
-      return body.ok() ? *body : nlohmann::json();
-    };
-    auto api = [this](httplib::Response& res, std::function<ApiAnswer(UpgradesApi&)> call) {
-      Submit("api", res, 30000, std::move(call));
-    };
     http.Post("/packages", [this](const httplib::Request& req, httplib::Response& res,
                                   const httplib::ContentReader& content) {
       // Receiving, hashing and copying a package takes long: done here, off the event loop,
@@ -325,44 +324,24 @@ class Coordinator {
       res.status = answer.status;
       res.set_content(answer.body.dump() + "\n", "application/json");
     });
-    http.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
-      api(res, [](UpgradesApi& a) { return a.ListPackages(); });
-    });
-    http.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
-      std::string to = req.get_param_value("to");
-      api(res, [to](UpgradesApi& a) { return a.Plan(to); });
-    });
-    http.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
-      auto body = json_body(req);
-      api(res, [body](UpgradesApi& a) {
-        return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
-                              : a.Start(body);
-      });
-    });
-    http.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
-      api(res, [](UpgradesApi& a) { return a.Show(); });
-    });
-    http.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
-      api(res, [](UpgradesApi& a) { return a.Abort(); });
-    });
-    http.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
-      api(res, [](UpgradesApi& a) { return a.Finalize(); });
-    });
-    http.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
-      api(res, [](UpgradesApi& a) { return a.Features(); });
+    RouteUpgradeCalls(http, [this](httplib::Response& res, UpgradeCall call) {
+      Submit("api", res, 30000, std::move(call));
     });
   }
 
-  // A view published while leading is not served once it is older than a few loop turns: a
-  // leader frozen past its lease answers, when it thaws, before its loop has stepped down,
-  // and would claim a lead it lost. Waits (bounded) for the loop's next view instead.
-  void AwaitFreshIfLeading(std::unique_lock<std::mutex>& lock) {
-    auto fresh = [this] { return !published_leading_ || NowUs() - published_us_ < kStaleUs; };
+  // Asks the loop for a view built after now and waits (bounded) for it: a leader frozen past
+  // its lease answers, when it thaws, only after its loop has looked again (stepped down).
+  void AwaitFresh(std::unique_lock<std::mutex>& lock) {
+    const int64_t asked_us = NowUs();
+    publish_wanted_ = true;
+    wake_.Notify();
+    auto fresh = [&] { return published_us_ >= asked_us; };
     published_.wait_for(lock, std::chrono::microseconds(kStaleWaitUs), fresh);
   }
 
-  ApiAnswer NotLeadingAnswer() {
-    std::lock_guard lock(mu_);
+  ApiAnswer NotLeadingAnswer() {  // the HTTP thread's (the loop has NotLeading())
+    std::unique_lock lock(mu_);
+    AwaitFresh(lock);
     return {503, {{"error", not_leading_}, {"leader", leader_json_}}};
   }
 
@@ -376,6 +355,7 @@ class Coordinator {
       if (AdminQueueFull(commands_.size(), config_.limits, &bounds_, res)) return;
       commands_.push_back(cmd);
     }
+    wake_.Notify();
     std::unique_lock lock(cmd->mu);
     if (!cmd->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return cmd->done; })) {
       res.status = 504;
@@ -398,7 +378,7 @@ class Coordinator {
         shutdown_ = true;  // a follower only stops itself; the leader stops the replicas too
         shutdown_command_ = cmd;
       } else if (!term_) {
-        ApiAnswer answer = NotLeadingAnswer();
+        ApiAnswer answer{503, {{"error", NotLeading()}, {"leader", LeaderJson()}}};
         cmd->content_type = "application/json";
         cmd->Finish(answer.status, answer.body.dump() + "\n");
       } else if (cmd->name == "api") {
@@ -475,12 +455,21 @@ class Coordinator {
     }
   }
 
+  // Until the term's next timer (failure_timeout_ms a backstop); every 1 ms (as before) while
+  // following an election (its view is read at each turn) or without a term.
+  int WaitMs() const {
+    if (elector_ || !term_) return 1;
+    return PollWaitMs(term_->NextTickUs(tick_us_), clock_.NowUs(),
+                      config_.timing.failure_timeout_ms);
+  }
+
   // ---- GET /status and /metrics ----
 
+  // Built when the HTTP thread asks (publish_wanted_) or after a command, not every 5 ms: that
+  // was most of what an idle coordinator cost.
   void Publish(bool force = false) {
+    if (!force && !publish_wanted_.exchange(false)) return;
     int64_t now = clock_.NowUs();
-    if (!force && now - last_publish_us_ < 5000) return;
-    last_publish_us_ = now;
     nlohmann::json view = term_ ? term_->View(now) : FollowerView(config_);
     view["refused_control_frames"] = control_.refused();
     view["bounds"].update(bounds_.Json());  // the term's (epochs, instances) and the edges'
@@ -509,16 +498,13 @@ class Coordinator {
     metrics_text_ = std::move(metrics);
     leader_json_ = std::move(leader);
     not_leading_ = std::move(not_leading);
-    published_leading_ = elector_ && term_;
     published_us_ = now;
     published_.notify_all();
   }
 
   static constexpr int kStoreTimeoutMs = 500;  // a record write that hangs ends the term
   static constexpr int64_t kRetryUs = 200000;  // between attempts to take up a term
-  // A leader's published view older than this is stale (the loop publishes every 5 ms);
-  // an HTTP answer waits at most kStaleWaitUs for a fresh one.
-  static constexpr int64_t kStaleUs = 100000;
+  // An HTTP answer waits at most this long for a fresh view, then serves the last one.
   static constexpr int64_t kStaleWaitUs = 250000;
 
   ClusterConfig config_;
@@ -538,7 +524,6 @@ class Coordinator {
   std::thread http_thread_;
   std::mutex mu_;  // the HTTP thread's share: below, commands_, and term_ (read there)
   std::string status_json_ = "{}";
-  bool published_leading_ = false;  // status_json_ was published by an elected leader
   int64_t published_us_ = 0;
   std::condition_variable published_;
   std::string metrics_text_;
@@ -549,7 +534,9 @@ class Coordinator {
   std::shared_ptr<Command> shutdown_command_;
   uint64_t switchover_epoch_ = 0;
   bool shutdown_ = false;
-  int64_t last_publish_us_ = 0;
+  std::atomic<bool> publish_wanted_{false};    // the HTTP thread waits for a fresh view
+  int64_t tick_us_ = 0;                        // the time the term's last Tick ran with
+  Wakeup wake_;                                // the HTTP thread wakes the loop's poll
   CoordinatorBounds bounds_;                   // what the edges refused (limits.*)
   std::map<std::string, std::string> routes_;  // replica name -> ZeroMQ routing id
 };

@@ -44,6 +44,11 @@ class CoordinatorTerm {
   void OnAgentReport(const std::string& route, const AgentReport& report, int64_t now_us);
   // One loop turn: the arbiter and the campaign decide; assignments and desired states go out.
   void Tick(int64_t now_us);
+  // When Tick must run again if nothing arrives first (Arbiter::NextTickUs), Tick having
+  // run at now_us; a campaign under way is ticked every Arbiter::kTransitionTickUs.
+  int64_t NextTickUs(int64_t now_us) const {
+    return upgrades_.Busy() ? now_us + Arbiter::kTransitionTickUs : arbiter_.NextTickUs(now_us);
+  }
   // Every replica stopped through its agent (`duplex down`), bounded by the caller's loop.
   void StopAll() { agents_.StopAll(); }
   bool AllStopped() const { return agents_.AllStopped(); }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/assert.h"
+#include "upgrade_coordinator/admin_body.h"
 
 namespace duplex {
 namespace {
@@ -98,6 +99,40 @@ ApiAnswer ReceivePackage(UpgradesApi& api, const ClusterConfig& config, const ht
   if (received == 0) return Error(400, "upload: empty body; send the package's tarball");
   DUPLEX_ASSERT(received <= bytes_max, "an upload is bounded", received, bytes_max);
   return api.StorePackage(file, "upload");
+}
+
+void RouteUpgradeCalls(HttpRoutes& http,
+                       const std::function<void(httplib::Response&, UpgradeCall)>& run) {
+  auto json_body = [](const httplib::Request& req) {
+    StatusOr<nlohmann::json> body = ParseAdminBody(req.body);
+    return body.ok() ? *body : nlohmann::json();
+  };
+  http.Get("/packages", [=](const httplib::Request&, httplib::Response& res) {
+    run(res, [](UpgradesApi& a) { return a.ListPackages(); });
+  });
+  http.Get("/upgrade/plan", [=](const httplib::Request& req, httplib::Response& res) {
+    std::string to = req.get_param_value("to");
+    run(res, [to](UpgradesApi& a) { return a.Plan(to); });
+  });
+  http.Post("/upgrade/start", [=](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req);
+    run(res, [body](UpgradesApi& a) {
+      return body.is_null() ? ApiAnswer{400, {{"error", "body: a JSON object is required"}}}
+                            : a.Start(body);
+    });
+  });
+  http.Get("/upgrade", [=](const httplib::Request&, httplib::Response& res) {
+    run(res, [](UpgradesApi& a) { return a.Show(); });
+  });
+  http.Post("/upgrade/abort", [=](const httplib::Request&, httplib::Response& res) {
+    run(res, [](UpgradesApi& a) { return a.Abort(); });
+  });
+  http.Post("/upgrade/finalize", [=](const httplib::Request&, httplib::Response& res) {
+    run(res, [](UpgradesApi& a) { return a.Finalize(); });
+  });
+  http.Get("/features", [=](const httplib::Request&, httplib::Response& res) {
+    run(res, [](UpgradesApi& a) { return a.Features(); });
+  });
 }
 
 }  // namespace duplex

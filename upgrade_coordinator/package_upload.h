@@ -6,6 +6,9 @@
 
 #include <httplib.h>
 
+#include <functional>
+
+#include "replica/http_routes.h"
 #include "upgrade_coordinator/cluster_types.h"
 #include "upgrade_coordinator/upgrades_api.h"
 
@@ -14,5 +17,11 @@ namespace duplex {
 // The answer to one POST /packages, read through `content`.
 ApiAnswer ReceivePackage(UpgradesApi& api, const ClusterConfig& config, const httplib::Request& req,
                          const httplib::ContentReader& content);
+
+// The other package, upgrade and features calls (admin_api.md), parsed on the HTTP thread and
+// handed to `run` (the coordinator's command queue) to be answered on its loop.
+using UpgradeCall = std::function<ApiAnswer(UpgradesApi&)>;
+void RouteUpgradeCalls(HttpRoutes& http,
+                       const std::function<void(httplib::Response&, UpgradeCall)>& run);
 
 }  // namespace duplex

@@ -40,6 +40,7 @@ Upgrades::~Upgrades() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  jobs_cv_.notify_one();
   worker_.join();
 }
 
@@ -283,8 +284,11 @@ void Upgrades::StartWork(WorkKind kind) {
     if (i < 2) job.legacy_ops[i] = report && !report->admin_frames;
   }
   job.schema = schema == UINT32_MAX ? 1 : schema;
-  std::lock_guard lock(mu_);
-  jobs_.push_back(std::move(job));
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  jobs_cv_.notify_one();
 }
 
 // --- blocking work on the worker thread -----------------------------------------------
@@ -293,16 +297,12 @@ void Upgrades::WorkerLoop() {
   for (;;) {
     std::optional<Job> job;
     {
-      std::lock_guard lock(mu_);
+      // Waits for a job; it polled every 5 ms, the whole time a coordinator ran.
+      std::unique_lock lock(mu_);
+      jobs_cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
       if (stop_) return;
-      if (!jobs_.empty()) {
-        job = jobs_.front();
-        jobs_.pop_front();
-      }
-    }
-    if (!job) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      continue;
+      job = jobs_.front();
+      jobs_.pop_front();
     }
     Status result;
     switch (job->kind) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -64,6 +65,10 @@ class Upgrades final : public CampaignHost {
 
   // The latest campaign (running or ended), if any.
   const CampaignRecord* campaign() const { return campaign_ ? &campaign_->record() : nullptr; }
+  // A campaign under way, or a quiesce to apply: Tick has work at every loop turn.
+  bool Busy() const {
+    return (campaign_ && !campaign_->record().Done()) || quiesce_wanted_ != quiesce_applied_;
+  }
   Campaign* mutable_campaign() { return campaign_.get(); }
   const Campaign* current_campaign() const { return campaign_.get(); }
   // Persists a new campaign's record, then starts it.
@@ -127,7 +132,8 @@ class Upgrades final : public CampaignHost {
   // The package store is used by the loop and by the HTTP thread (adding a package hashes
   // and copies a binary, too slow for the loop).
   mutable std::mutex packages_mu_;
-  std::mutex mu_;  // guards jobs_, done_, stop_
+  std::mutex mu_;                    // guards jobs_, done_, stop_
+  std::condition_variable jobs_cv_;  // a job queued, or stop_
   std::deque<Job> jobs_;
   std::deque<Done> done_;
   bool stop_ = false;

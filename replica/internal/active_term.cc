@@ -480,4 +480,23 @@ void ActiveTerm::FillStatus(StatusReport& s) const {
   s.demoted = Demoted();
 }
 
+void ActiveTerm::AddTimers(NextTick& next) const {
+  DUPLEX_ASSERT(IsActive(ctx_.role()), RoleStatePath(ctx_.role()));
+  // Requests in flight, a solo request awaiting its answer, a drain or a digest hold: these
+  // pass quickly, and are ticked as before rather than spelled out here.
+  if (!queue_.empty() || !pending_.empty() || want_solo_ || ctx_.assignment().drain ||
+      ctx_.assignment().hold) {
+    return next.Soon();
+  }
+  const int64_t timeout_us = int64_t{ctx_.options().ack_timeout_ms} * 1000;
+  if (ctx_.options().session_expiry_ms > 0) next.At(sessions_.next_sweep_us());
+  if (!standby_) {
+    // Replicating without a session asks for solo at its next tick (CheckStandbyProgress).
+    if (ctx_.role() == RoleState::kReplicating) next.Soon();
+    return;
+  }
+  standby_->AddTimers(next);
+  next.After(standby_->last_heard_us(), timeout_us);  // a silent standby (solo, or lost)
+}
+
 }  // namespace duplex

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "replica/internal/core_context.h"
+#include "replica/internal/next_tick.h"
 #include "replica/internal/ring_buffer.h"
 #include "replica/internal/session_table.h"
 #include "replica/internal/standby_session.h"
@@ -33,6 +34,8 @@ class ActiveTerm {
   void OnPromotingTick(int64_t now_us);
   // Active: answer what is acked, group-commit the queue, sweep sessions, stream.
   void OnTick(int64_t now_us);
+  // The timers OnTick keeps while active (a term at rest waits for them, not for a tick).
+  void AddTimers(NextTick& next) const;
   void OnFromStandby(const std::string& route, const PeerMessage& message, int64_t now_us);
   // A client request for an active that is not draining.
   void Enqueue(std::string route, Request request);

@@ -32,6 +32,8 @@ class SessionTable {
   // Records in `d` (and in the cache) the answer to a tracked request.
   void Record(Delta& d, const Request& request, const Response& response, int64_t now_us);
   bool SweepDue(int64_t now_us) const;
+  // When the next sweep is due (its timer, for the event loop's wait).
+  int64_t next_sweep_us() const { return next_sweep_us_; }
   // The next few entries idle longer than the expiry, as erasing deltas from `first_seq`.
   std::vector<Delta> Sweep(int64_t now_us, uint64_t first_seq);
 

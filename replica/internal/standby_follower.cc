@@ -249,4 +249,11 @@ void StandbyFollower::OnSnapshotChunk(const SnapshotChunk& chunk, int64_t now_us
   AckActive(chunk.sent_us, now_us);
 }
 
+void StandbyFollower::AddTimers(NextTick& next) const {
+  if (!incoming_.empty() || ack_due_ || caught_up_due_) return next.Soon();
+  const ReplicaOptions& o = ctx_.options();
+  next.After(std::max(last_from_active_us_, hello_sent_us_),
+             int64_t{std::max(o.ack_timeout_ms, 5 * o.heartbeat_ms)} * 1000);
+}
+
 }  // namespace duplex

@@ -10,6 +10,7 @@
 
 #include "replica/internal/core_context.h"
 #include "replica/internal/digest_service.h"
+#include "replica/internal/next_tick.h"
 #include "replica/internal/ring_buffer.h"
 
 namespace duplex {
@@ -24,6 +25,8 @@ class StandbyFollower {
   void OnFromActive(const PeerMessage& message, int64_t now_us);
   // Standby: starts over when the active has been quiet too long.
   void OnTick(int64_t now_us);
+  // The timers OnTick keeps while a standby: the quiet timeout.
+  void AddTimers(NextTick& next) const;
   // Commits what arrived this round, acks it, and reports a catch-up finished.
   void CommitIncoming(int64_t now_us);
   // The replica stops being a standby: what was received stays part of the history.

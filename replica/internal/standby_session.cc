@@ -229,4 +229,11 @@ bool StandbySession::SendSnapshotChunk(int64_t now_us) {
   return true;
 }
 
+void StandbySession::AddTimers(NextTick& next) const {
+  if (snapshot_ || !live_) return next.Soon();  // a catch-up keeps its pace
+  const ReplicaOptions& o = ctx_.options();
+  next.At(last_sent_us_ + int64_t{o.heartbeat_ms} * 1000);
+  if (acked_seq_ < ctx_.last_seq()) next.After(progress_us_, int64_t{o.ack_timeout_ms} * 1000);
+}
+
 }  // namespace duplex

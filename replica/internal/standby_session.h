@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "replica/internal/core_context.h"
+#include "replica/internal/next_tick.h"
 
 namespace duplex {
 
@@ -33,6 +34,8 @@ class StandbySession {
   bool SendLive(const std::vector<Delta>& deltas, int64_t now_us);
   // Catch-up, resends after lost acks, and the heartbeat; once per tick.
   bool Stream(int64_t now_us);
+  // The timers Stream keeps: the heartbeat, the resend after lost acks, a snapshot's pace.
+  void AddTimers(NextTick& next) const;
 
   // An ack of this session that names only what we sent.
   bool Knows(const Ack& ack) const;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/assert.h"
 #include "upgrade_coordinator/restart_policy.h"
@@ -141,6 +142,19 @@ void AgentCore::OnTick(int64_t now_us) {
     }
   }
   Converge(now_us);
+}
+
+int64_t AgentCore::NextTickUs(int64_t now_us) const {
+  int64_t next_us = std::numeric_limits<int64_t>::max();
+  auto at = [&](int64_t due_us) {
+    if (due_us > now_us) next_us = std::min(next_us, due_us);
+  };
+  for (const auto& [name, p] : procs_) {
+    if (p.view.pid != 0 && p.kill_at_us != 0) at(p.kill_at_us);
+    if (p.restart_at_us != 0) at(p.restart_at_us);
+    if (p.crashed && p.view.pid == 0) at(heard_us_ + int64_t{options_.alone_after_ms} * 1000);
+  }
+  return next_us;
 }
 
 std::vector<AgentAction> AgentCore::TakeActions() {

@@ -61,7 +61,13 @@ class AgentCore {
   void OnStartFailed(const std::string& replica, const std::string& why, int64_t now_us);
   void OnExited(const std::string& replica, int32_t pid, const std::string& how, int64_t now_us);
   void OnTick(int64_t now_us);
+  // When OnTick must run again if nothing arrives first, OnTick having run at now_us: a
+  // stop's SIGKILL, an alone restart, or the moment a crashed replica's agent becomes alone
+  // (INT64_MAX: none). The daemon waits for it, or for its report heartbeat, in its poll.
+  int64_t NextTickUs(int64_t now_us) const;
   std::vector<AgentAction> TakeActions();
+  // Actions decided while the last ones were carried out (a start's pid, its report).
+  bool HasActions() const { return !actions_.empty(); }
 
   const DesiredState& desired() const { return desired_; }
   // Every replica the agent runs or was asked about, sorted by name.

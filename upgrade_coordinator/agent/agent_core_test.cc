@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <limits>
+
 namespace duplex {
 namespace {
 
@@ -122,6 +124,29 @@ TEST_F(AgentCoreTest, AStopIsNoCrash) {
   core_.OnExited("a", 100, "exited with 0", 2 * kMs);
   for (int64_t t = 2 * kMs; t < 2000 * kMs; t += 10 * kMs) core_.OnTick(t);  // alone, too
   EXPECT_TRUE(Starts().empty());
+}
+
+TEST_F(AgentCoreTest, ItsNextTickIsAStopsKillOrTheMomentItIsAloneOrNone) {
+  core_.OnDesired(Want(1, true), 0);
+  ASSERT_EQ(Starts().size(), 1u);
+  core_.OnStarted("a", 100, 1 * kMs);
+  core_.OnTick(1 * kMs);
+  EXPECT_EQ(core_.NextTickUs(1 * kMs), std::numeric_limits<int64_t>::max());  // nothing timed
+  core_.OnDesired(Want(1, false), 2 * kMs);  // stopped with a 3000 ms grace
+  Starts();
+  EXPECT_EQ(core_.NextTickUs(2 * kMs), 3002 * kMs);  // its SIGKILL
+  core_.OnTick(3002 * kMs);
+  Starts();
+  ASSERT_EQ(signals_.size(), 2u);
+  EXPECT_EQ(signals_.back(), SIGKILL);
+  core_.OnExited("a", 100, "was killed by signal 9", 3003 * kMs);
+  core_.OnDesired(Want(2, true), 3004 * kMs);
+  Starts();
+  core_.OnStarted("a", 101, 3005 * kMs);
+  core_.OnExited("a", 101, "was killed by signal 9", 3006 * kMs);  // a crash
+  core_.OnTick(3006 * kMs);
+  // Heard at 3004 ms: alone (500 ms) at 3504 ms, when it may restart the crash itself.
+  EXPECT_EQ(core_.NextTickUs(3006 * kMs), 3504 * kMs);
 }
 
 TEST_F(AgentCoreTest, ARestartedAgentAdoptsWhatRunsInsteadOfStartingIt) {

@@ -22,6 +22,7 @@
 #include "common/pid_lock.h"
 #include "common/stop_signal.h"
 #include "common/subprocess.h"
+#include "common/wakeup.h"
 #include "replica/curve_auth.h"
 #include "replica/zmq_util.h"
 #include "upgrade_coordinator/agent/agent_core.h"
@@ -174,7 +175,7 @@ class AgentDaemon {
     while (!StopRequested()) {
       Poll();
       const int64_t now = SteadyUs();
-      core_.OnTick(now);
+      core_.OnTick(tick_us_ = now);
       if (now - last_report_us_ >= int64_t{config_.agent.heartbeat_ms} * 1000) {
         if (now - facts_us_ >= 5'000'000) RefreshFacts();
         Report(false);
@@ -265,7 +266,7 @@ class AgentDaemon {
     for (auto& [name, p] : procs_) {
       if (p.pid != 0 && p.pidfd >= 0) items.push_back({nullptr, p.pidfd, ZMQ_POLLIN, 0});
     }
-    zmq_poll(items.data(), static_cast<int>(items.size()), 10);
+    zmq_poll(items.data(), static_cast<int>(items.size()), WaitMs());
     for (auto& dealer : dealers_) {
       for (int i = 0; i < kMessagesPerPollMax; ++i) {
         const uint64_t refused_before = zmq_parts_refused_;
@@ -280,6 +281,21 @@ class AgentDaemon {
       }
     }
     CheckExits();
+  }
+
+  // Until the core's next timer or the next report, whichever is first; 10 ms (the old
+  // pace) while a process without a pidfd is watched (its exit is found only by looking) or
+  // actions decided while the last were carried out wait (a start failing again and again is
+  // paced by it).
+  int WaitMs() const {
+    constexpr int kPaceMs = 10;
+    if (core_.HasActions()) return kPaceMs;
+    for (const auto& [name, p] : procs_) {
+      if (p.pid != 0 && p.pidfd < 0) return kPaceMs;
+    }
+    const int64_t heartbeat_us = int64_t{config_.agent.heartbeat_ms} * 1000;
+    const int64_t due_us = std::min(core_.NextTickUs(tick_us_), last_report_us_ + heartbeat_us);
+    return PollWaitMs(due_us, SteadyUs(), config_.agent.heartbeat_ms);
   }
 
   void CheckExits() {
@@ -461,6 +477,7 @@ class AgentDaemon {
   std::string package_error_;
   int64_t started_wall_us_ = 0;
   int64_t last_report_us_ = 0;
+  int64_t tick_us_ = 0;  // the time the core's last OnTick ran with
   int64_t facts_us_ = 0;
   uint64_t zmq_parts_refused_ = 0;  // messages of more than limits.zmq_parts_max parts
 };
