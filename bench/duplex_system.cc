@@ -122,7 +122,9 @@ StatusOr<ClusterFixture*> DuplexSystem::Cluster(const std::string& name) {
   return (clusters_[name] = std::move(cluster).value()).get();
 }
 
-StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
+StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) { return LoadWith(spec, nullptr); }
+
+StatusOr<LoadTrial> DuplexSystem::LoadWith(const LoadSpec& spec, const LoadHook& around) {
   auto cluster = Cluster(spec.sync ? "sync" : "async");
   if (!cluster.ok()) return cluster.status();
   DUPLEX_RETURN_IF_ERROR((*cluster)->WaitReady(20000));
@@ -133,15 +135,20 @@ StatusOr<LoadTrial> DuplexSystem::Load(const LoadSpec& spec) {
   LoadOptions lo{ShapeOf(spec, "l" + std::to_string(++trials_) + "-"), *endpoint,
                  access->tls_ca_file, access->password};
   std::vector<pid_t> pids = {(*cluster)->coordinator_pid()};
+  auto active = (*cluster)->ActiveName();
+  pid_t active_pid = -1, standby_pid = -1;
   for (const auto& r : (*cluster)->config().replicas) {
-    if (auto pid = (*cluster)->PidOf(r.name); pid.ok() && *pid > 0) pids.push_back(*pid);
+    auto pid = (*cluster)->PidOf(r.name);
+    if (!pid.ok() || *pid <= 0) continue;
+    pids.push_back(*pid);
+    (active.ok() && r.name == *active ? active_pid : standby_pid) = *pid;
   }
   double cpu_before = CpuSeconds(pids);
-  auto result = RunLoad(lo);
+  StatusOr<LoadResult> result =
+      around ? around(active_pid, standby_pid, [&] { return RunLoad(lo); }) : RunLoad(lo);
   if (!result.ok()) return result.status();
   LoadTrial trial{std::move(result).value()};
   trial.server_cpu_s = CpuSeconds(pids) - cpu_before;
-  auto active = (*cluster)->ActiveName();
   for (const auto& r : (*cluster)->config().replicas) {
     if (active.ok() && r.name == *active) continue;
     if (auto st = (*cluster)->ReplicaStatus(r.name); st.ok()) {

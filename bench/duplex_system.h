@@ -3,6 +3,7 @@
 // recording workload the chaos harness uses.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,11 @@ class DuplexSystem final : public System {
   std::string Name() const override { return options_.name; }
   std::string Describe() const override;
   StatusOr<LoadTrial> Load(const LoadSpec& spec) override;
+  // Load, with `around` wrapped around the load itself, given the active's and the standby's
+  // pids (-1 when unknown): the profile attaches perf there.
+  using LoadHook = std::function<StatusOr<LoadResult>(
+      pid_t active, pid_t standby, const std::function<StatusOr<LoadResult>()>& load)>;
+  StatusOr<LoadTrial> LoadWith(const LoadSpec& spec, const LoadHook& around);
   StatusOr<FailoverTrial> Failover(int signal) override;
   StatusOr<SwitchoverTrial> Switchover() override;
   StatusOr<MemoryTrial> Memory(uint64_t keys) override;

@@ -145,11 +145,29 @@ nlohmann::json Headlines(const Figures& figures) {
   ratio("hang_failover_speedup", "hang_failover_ms", true);
   ratio("sync_throughput_ratio", "sync_50c_writes_per_s", false);
   ratio("async_throughput_ratio", "async_50c_writes_per_s", false);
+  ratio("pipelined_throughput_ratio", "sync_50c_p16_writes_per_s", false);
+  // Server CPU per acknowledged write and one client's latency: duplex / peer, lower is better
+  // (issue 22's targets are at most 1 and at most 0.8).
+  ratio("cpu_per_write_ratio", "sync_50c_cpu_us_per_write", false);
+  ratio("latency_1c_p50_ratio", "sync_1c_latency_ms_p50", false);
   ratio("switchover_speedup", "switchover_unavailability_ms", true);
   ratio("memory_ratio", "memory_total_mb", false);
   ratio("host_crash_failover_speedup", "host_crash_failover_ms", true);
   ratio("host_freeze_failover_speedup", "host_freeze_failover_ms", true);
   ratio("remote_process_crash_failover_speedup", "remote_process_crash_failover_ms", true);
+  return out;
+}
+
+nlohmann::json UpgradeHeadlines(double unavailability_ms, double steady_longest_gap_ms,
+                                const Figure* switchover) {
+  nlohmann::json out = {{"unavailability_ms", unavailability_ms},
+                        {"steady_longest_gap_ms", steady_longest_gap_ms}};
+  if (switchover == nullptr || switchover->duplex.empty()) return out;
+  const double p50 = SpreadOf(switchover->duplex).median;
+  const double bound = steady_longest_gap_ms + 2 * p50;
+  out["switchover_p50_ms"] = p50;
+  out["upgrade_gap_bound_ms"] = bound;
+  out["upgrade_gap_within_bound"] = unavailability_ms <= bound;
   return out;
 }
 

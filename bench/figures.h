@@ -74,9 +74,18 @@ class Figures {
 
 // The headline ratios the issue asks for, computed from the figures (absent when a side
 // is missing): crash_failover_speedup, hang_failover_speedup, sync_throughput_ratio,
-// async_throughput_ratio, switchover_speedup, memory_ratio, and on two hosts
+// async_throughput_ratio, pipelined_throughput_ratio (sync, 50 clients, 16 deep),
+// cpu_per_write_ratio (server CPU per write, sync, 50 clients) and latency_1c_p50_ratio (one sync
+// client's p50), all duplex / peer; switchover_speedup, memory_ratio, and on two hosts
 // host_crash_failover_speedup, host_freeze_failover_speedup,
 // remote_process_crash_failover_speedup.
 nlohmann::json Headlines(const Figures& figures);
+
+// Issue 22's upgrade figures from one run: unavailability_ms (the campaign's longest gap between
+// acknowledged writes), steady_longest_gap_ms (the same load without a campaign just before),
+// switchover_p50_ms (the median of the planned switchovers' longest gaps, when any ran), and
+// with it upgrade_gap_bound_ms = steady + 2 switchovers' p50 and upgrade_gap_within_bound.
+nlohmann::json UpgradeHeadlines(double unavailability_ms, double steady_longest_gap_ms,
+                                const Figure* switchover);
 
 }  // namespace duplex::bench

@@ -49,6 +49,43 @@ TEST(Figures, RatiosAreMediansOfOneRunAndHeadlinesFaceTheRightWay) {
   EXPECT_NE(table.str().find("crash_failover_speedup"), std::string::npos);
 }
 
+// Issue 22's names: each a ratio duplex / peer of medians from one run.
+TEST(Figures, IssueTwentyTwoRatiosAreNamedAsTheIssueNamesThem) {
+  Figures f;
+  auto both = [&](const std::string& key, std::vector<double> duplex, std::vector<double> peer) {
+    for (double v : duplex) f.Add(key, Side::kDuplex, v);
+    for (double v : peer) f.Add(key, Side::kPeer, v);
+  };
+  both("sync_50c_cpu_us_per_write", {30, 26, 28}, {25, 20, 30});
+  both("sync_50c_writes_per_s", {24000}, {20000});
+  both("async_50c_writes_per_s", {30000}, {25000});
+  both("sync_50c_p16_writes_per_s", {90000}, {36000});
+  both("sync_1c_latency_ms_p50", {0.3}, {0.5});
+  nlohmann::json h = Headlines(f);
+  EXPECT_DOUBLE_EQ(h["cpu_per_write_ratio"].get<double>(), 28.0 / 25.0);
+  EXPECT_DOUBLE_EQ(h["sync_throughput_ratio"].get<double>(), 1.2);
+  EXPECT_DOUBLE_EQ(h["async_throughput_ratio"].get<double>(), 1.2);
+  EXPECT_DOUBLE_EQ(h["pipelined_throughput_ratio"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(h["latency_1c_p50_ratio"].get<double>(), 0.6);
+  EXPECT_TRUE(f.Json("redis-fsync").contains("cpu_per_write_ratio"));
+  EXPECT_FALSE(Headlines(Figures()).contains("cpu_per_write_ratio"));  // no samples, no ratio
+}
+
+TEST(Figures, UpgradeGapIsJudgedAgainstSteadyGapPlusTwoSwitchovers) {
+  Figure switchover;
+  switchover.duplex = {7, 5, 6};
+  nlohmann::json j = UpgradeHeadlines(25, 12, &switchover);
+  EXPECT_DOUBLE_EQ(j["unavailability_ms"].get<double>(), 25);
+  EXPECT_DOUBLE_EQ(j["steady_longest_gap_ms"].get<double>(), 12);
+  EXPECT_DOUBLE_EQ(j["switchover_p50_ms"].get<double>(), 6);
+  EXPECT_DOUBLE_EQ(j["upgrade_gap_bound_ms"].get<double>(), 24);
+  EXPECT_FALSE(j["upgrade_gap_within_bound"].get<bool>());
+  EXPECT_TRUE(UpgradeHeadlines(24, 12, &switchover)["upgrade_gap_within_bound"].get<bool>());
+  nlohmann::json alone = UpgradeHeadlines(25, 12, nullptr);  // no switchover ran
+  EXPECT_FALSE(alone.contains("switchover_p50_ms"));
+  EXPECT_FALSE(alone.contains("upgrade_gap_within_bound"));
+}
+
 // The secure benchmark's Redis comparison: the first side named redis-tls, in the table and
 // in the JSON.
 TEST(Figures, TheFirstSideTakesTheNameItIsGiven) {
@@ -70,6 +107,17 @@ TEST(Figures, TheFirstSideTakesTheNameItIsGiven) {
 
 // --secure measures replication only, and is refused, naming what it measures, before
 // anything starts.
+TEST(SuiteOptions, FlameProfilesTheReplicationLoadOnly) {
+  SuiteOptions o;
+  o.what = "switchover";
+  o.flame_path = "/nonexistent/flame.svg";
+  o.dir = "/nonexistent/never-created";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunSuite(o), 2);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("--flame profiles the replication load"), std::string::npos) << err;
+}
+
 TEST(SuiteOptions, SecureGoesWithReplicationOnly) {
   SuiteOptions o;
   o.what = "failover";

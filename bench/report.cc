@@ -166,7 +166,7 @@ const std::vector<double>* Lookup(const std::map<std::string, std::vector<double
 }  // namespace
 
 std::string RenderBenchReport(const Figures& figures, const std::string& peer_name,
-                              const std::string& command) {
+                              const std::string& command, const std::string& appendix_html) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>duplex benchmarks</title>\n"
       "<style>body{font:14px sans-serif;margin:24px;max-width:1100px}"
@@ -208,17 +208,48 @@ std::string RenderBenchReport(const Figures& figures, const std::string& peer_na
                 ? TimelineChart(name, d, p, peer_name)
                 : CdfChart(name, d, p, peer_name);
   }
-  return html + "</body></html>\n";
+  return html + appendix_html + "</body></html>\n";
 }
 
 Status WriteBenchReport(const Figures& figures, const std::string& peer_name,
-                        const std::string& command, const std::string& path) {
+                        const std::string& command, const std::string& path,
+                        const std::string& appendix_html) {
   std::ofstream out(path);
   if (!out) return IOError("cannot write the report to " + path);
-  out << RenderBenchReport(figures, peer_name, command);
+  out << RenderBenchReport(figures, peer_name, command, appendix_html);
   out.close();
   if (!out) return IOError("cannot write the report to " + path);
   return Status::Ok();
+}
+
+std::string ProfileHtml(const nlohmann::json& profile, const std::string& svg,
+                        const std::string& svg_path) {
+  std::string html =
+      "<h2>Profile: where the CPU of a write goes</h2>\n<p>perf on each replica during one extra "
+      "load (sync, 50 clients), not counted in the figures above. A sample goes to the first "
+      "frame from the leaf that a component claims (a malloc called by Cap'n Proto is "
+      "allocation; a system call is its caller's).</p>\n";
+  for (const auto& [who, p] : profile.items()) {
+    if (!p.is_object() || !p.contains("components")) continue;
+    html += "<h3>" + HtmlEscape(who) + ": " + Num(p.value("cpu_us_per_write", -1.0), "%.1f") +
+            " µs CPU per write, " + Num(p.value("context_switches_per_write", -1.0), "%.2f") +
+            " context switches and " + Num(p.value("syscalls_per_write", -1.0), "%.2f") +
+            " system calls per write, " + Num(p.value("kernel_percent", 0.0), "%.0f") +
+            "% in the kernel (" + Num(p.value("writes_per_s", 0.0), "%.0f") +
+            " writes/s under perf)</h3>\n<table><tr><th>component</th><th>share</th><th>µs per "
+            "write</th></tr>\n";
+    for (const auto& row : p["components"]) {
+      html += "<tr><td>" + HtmlEscape(row.value("name", "")) + "</td><td>" +
+              Num(row.value("percent", 0.0), "%.1f") + "%</td><td>" +
+              Num(row.value("us_per_write", -1.0), "%.2f") + "</td></tr>\n";
+    }
+    html += "</table>\n";
+  }
+  if (!svg.empty()) {
+    html += "<h3>Flame graph of the active (<a href=\"" + HtmlEscape(svg_path) + "\">" +
+            HtmlEscape(svg_path) + "</a>)</h3>\n<div style=\"overflow-x:auto\">" + svg + "</div>\n";
+  }
+  return html;
 }
 
 }  // namespace duplex::bench

@@ -11,10 +11,18 @@
 
 namespace duplex::bench {
 
+// `appendix_html` goes at the end of the page (the profile's section).
 std::string RenderBenchReport(const Figures& figures, const std::string& peer_name,
-                              const std::string& command);
+                              const std::string& command, const std::string& appendix_html = "");
 // Writes the page to path; the error names the path.
 Status WriteBenchReport(const Figures& figures, const std::string& peer_name,
-                        const std::string& command, const std::string& path);
+                        const std::string& command, const std::string& path,
+                        const std::string& appendix_html = "");
+
+// The profile's section: per process, CPU, context switches and system calls per write and the
+// shares by component and thread (bench/profile.h's JSON), then the flame graph `svg` inline
+// with a link to `svg_path`.
+std::string ProfileHtml(const nlohmann::json& profile, const std::string& svg,
+                        const std::string& svg_path);
 
 }  // namespace duplex::bench

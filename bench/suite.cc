@@ -15,7 +15,9 @@
 #include "bench/coordinator_bench.h"
 #include "bench/duplex_system.h"
 #include "bench/figures.h"
+#include "bench/flame.h"
 #include "bench/hosts_system.h"
+#include "bench/profile.h"
 #include "bench/redis_peer.h"
 #include "bench/report.h"
 
@@ -156,6 +158,46 @@ struct Run {
       if (rep == 0 && c.pipeline == 1) into.AddSeries("latency, " + label, side, r.latency_ms);
     }
   }
+
+  // The profile (SuiteOptions::flame_path): perf on the active and the standby during one
+  // extra sync 50-client load of duplex. Fills `profile` (bench/profile.h's JSON per replica)
+  // and `flame_svg`.
+  void Profile(const std::string& dir) {
+    Progress("  duplex profile: replication sync, 50 clients, perf on both replicas");
+    std::vector<ProcessProfile> profiles;
+    auto trial = duplex.LoadWith(
+        {true, 50, 1, options.seconds},
+        [&](pid_t active, pid_t standby,
+            const std::function<StatusOr<LoadResult>()>& load) -> StatusOr<LoadResult> {
+          auto on_active = PerfAttach::Start(active, dir, "active");
+          if (!on_active.ok()) return on_active.status();
+          auto on_standby = PerfAttach::Start(standby, dir, "standby");
+          if (!on_standby.ok()) return on_standby.status();
+          StatusOr<LoadResult> result = load();
+          for (auto* attach : {&*on_active, &*on_standby}) {
+            if (Status stopped = (*attach)->Stop(); !stopped.ok()) return stopped;
+          }
+          for (auto* attach : {&*on_active, &*on_standby}) {
+            auto p = (*attach)->Finish();
+            if (!p.ok()) return p.status();
+            profiles.push_back(std::move(p).value());
+          }
+          return result;
+        });
+    if (!Ok(trial, duplex, "profile")) return;
+    profile = nlohmann::json::object();
+    for (const ProcessProfile& p : profiles)
+      profile[p.name] = ProfileJson(p, trial->result.ok, trial->result.seconds);
+    profile["flame_svg"] = options.flame_path;
+    profile["seconds"] = options.seconds;
+    flame_svg = RenderFlameSvg(profiles.front().stacks,
+                               "duplex active, sync, 50 clients (" + profiles.front().name + ")");
+    std::ofstream(options.flame_path) << flame_svg;
+    std::ofstream(dir + "/standby.svg")
+        << RenderFlameSvg(profiles.back().stacks, "duplex standby, sync, 50 clients");
+  }
+  nlohmann::json profile{};
+  std::string flame_svg{};
 
   void Failover() {
     for (int signal : {SIGKILL, SIGSTOP}) {
@@ -330,9 +372,10 @@ struct Run {
                           {"double_applied_requests", trial->double_applied}};
     if (switchover != nullptr && !switchover->duplex.empty()) {
       double one = SpreadOf(switchover->duplex).median;
-      out["switchover_unavailability_ms"] = one;
+      out["switchover_unavailability_ms"] = one;  // the older name of switchover_p50_ms
       if (one > 0) out["unavailability_in_switchovers"] = trial->unavailability_ms / one;
     }
+    out.update(UpgradeHeadlines(trial->unavailability_ms, trial->steady_gap_ms, switchover));
     for (const auto& [step, ms] : trial->gap_by_step_ms) {
       out["gap_by_step_ms"].push_back({{"step", step}, {"ms", ms}});
     }
@@ -619,6 +662,19 @@ int RunSuite(const SuiteOptions& options) {
               << options.what << "\n";
     return 2;
   }
+  if (!options.flame_path.empty() && options.what != "all" && options.what != "replication") {
+    std::cerr << "duplex bench: --flame profiles the replication load (bench all or bench "
+                 "replication), not "
+              << options.what << "\n";
+    return 2;
+  }
+  if (!options.flame_path.empty()) {
+    if (auto perf = PerfBinary(); !perf.ok()) {
+      std::cerr << "duplex bench: --flame " << options.flame_path << ": " << perf.status().message()
+                << "\n";
+      return 2;
+    }
+  }
   if (options.what == "coordinator") return RunCoordinatorSuite(options, scratch);
   if (options.hosts == 2) return RunHostsSuite(options, scratch);
   // Plain links unless --secure: the figures compare with earlier runs and with Redis, whose
@@ -656,6 +712,7 @@ int RunSuite(const SuiteOptions& options) {
   run.figures.Note("workload", "unique 16-byte keys, 32-byte values, loopback TCP, one machine");
   nlohmann::json upgrade;
   if (run.Selected("replication")) run.Replication();
+  if (run.Selected("replication") && !options.flame_path.empty()) run.Profile(scratch + "/profile");
   if (run.Selected("failover")) run.Failover();
   if (run.Selected("switchover")) run.Switchover();
   if (run.Selected("memory")) run.Memory();
@@ -678,6 +735,7 @@ int RunSuite(const SuiteOptions& options) {
   out["lost_acknowledged_writes"] = lost;  // duplex, every trial of this run
   // --secure --peer redis: Redis's own cost of TLS, measured in the same run.
   if (second) out["redis_tls"] = run.second_figures.Json(second_peer->Name());
+  if (run.profile.is_object()) out["profile"] = run.profile;
   if (!options.json_path.empty()) {
     std::ofstream(options.json_path) << out.dump(2) << "\n";
   }
@@ -688,6 +746,10 @@ int RunSuite(const SuiteOptions& options) {
     if (second) {
       std::cout << "\n";
       run.second_figures.PrintTable(std::cout, second_peer->Name());
+    }
+    if (run.profile.is_object()) {
+      PrintProfile(std::cout, run.profile);
+      std::cout << "flame graph: " << options.flame_path << "\n";
     }
     if (upgrade.is_object()) {
       std::cout << "rolling upgrade: " << upgrade.value("outcome", "") << " in "
@@ -707,7 +769,9 @@ int RunSuite(const SuiteOptions& options) {
     }
   }
   if (!options.report_path.empty()) {
-    Status s = WriteBenchReport(run.figures, peer_name, options.command, options.report_path);
+    Status s = WriteBenchReport(
+        run.figures, peer_name, options.command, options.report_path,
+        run.profile.is_object() ? ProfileHtml(run.profile, run.flame_svg, options.flame_path) : "");
     if (!s.ok()) {
       std::cerr << "duplex bench: " << s.ToString() << "\n";
       return 1;

@@ -34,6 +34,10 @@ struct SuiteOptions {
   // a security: section). With a Redis peer, Redis with TLS against Redis without as well, its
   // trials interleaved with duplex's ("redis_tls" in the JSON).
   bool secure = false;
+  // replication and all: one extra sync 50-client load on duplex (not counted in the figures)
+  // with perf on both replicas; the active's flame graph is written here (SVG), the shares by
+  // component go into the JSON ("profile") and the report, which embeds the graph.
+  std::string flame_path;
 };
 
 // The process exit code: 0 when every trial ran, 1 when one failed, 2 for bad options.

@@ -144,6 +144,9 @@ int Main(int argc, char** argv) {
       bench->add_option("--json", bench_json, "one JSON object: on stdout, or into the file given")
           ->expected(0, 1);
   bench->add_option("--report", bench_options.report_path, "write an HTML report here");
+  bench->add_option("--flame", bench_options.flame_path,
+                    "replication and all: profile one extra sync 50-client load with perf on "
+                    "both replicas; the active's flame graph (SVG) is written here");
   bench->add_option("--dir", bench_options.dir, "scratch directory (default build/bench)");
   bench->add_option("--hosts", bench_options.hosts,
                     "failover: 2 runs it on a lab of hosts (duplex on two, the redis peer on "

@@ -55,6 +55,7 @@ void ToWire(const StatusReport& s, wire::Status::Builder b) {
   b.setMarks(s.marks);
   b.setAdminFrames(s.admin_frames);
   b.setLeaseLostMs(s.lease_lost_ms);
+  b.setPeerSilentMs(s.peer_silent_ms);
   b.setStoreCorrupt(s.store_corrupt);
   b.setFollowsActive(s.follows_active);
   b.setStaleTermAssignments(s.stale_term_assignments);
@@ -161,6 +162,7 @@ StatusOr<Frame> StatusFromWire(wire::Status::Reader s) {
   out.marks = s.getMarks();
   out.admin_frames = s.getAdminFrames();
   out.lease_lost_ms = s.getLeaseLostMs();
+  out.peer_silent_ms = s.getPeerSilentMs();
   out.store_corrupt = s.getStoreCorrupt();
   out.follows_active = s.getFollowsActive();
   out.stale_term_assignments = s.getStaleTermAssignments();

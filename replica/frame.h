@@ -52,6 +52,7 @@ struct StatusReport {
   bool admin_frames = false;    // takes AdminRequest frames; older releases took "_digest..." ops
   uint64_t lease_lost_ms = 0;   // active: serving nothing for want of a lease this long
   bool follows_active = false;  // standby: heard its active within the ack timeout
+  uint64_t peer_silent_ms = 0;  // active: heard nothing from its standby this long
   uint64_t stale_term_assignments = 0;  // refused: of a coordinator term below the highest seen
   uint64_t coordinator_term = 0;        // the highest coordinator term it has followed
   uint64_t lag_ops = 0;

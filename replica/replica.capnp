@@ -77,6 +77,9 @@ struct Status {
                                  # (a coordinator that reads a higher one than its own is deposed)
   storeCorrupt @39 :Text;        # what its store's open found corrupt at rest ("" = nothing): it
                                  # holds no state until a full resync from its peer completes
+  peerSilentMs @40 :UInt64;      # active: how long it has heard nothing from its standby, beyond
+                                 # the ack timeout (0: heard within it). With a standby that
+                                 # follows its stream, the acks are cut one way: to be replaced.
 }
 
 # Coordinator -> replica: what the replica should be. Level-triggered: the

@@ -367,6 +367,7 @@ StatusReport ReplicaCore::BuildStatus(int64_t now_us) const {
   if (IsActive(r)) {
     active_.FillStatus(s);
     s.lease_lost_ms = static_cast<uint64_t>(active_.LeaseLostUs(now_us) / 1000);
+    s.peer_silent_ms = static_cast<uint64_t>(active_.PeerSilentUs(now_us) / 1000);
   }
   s.holds = true;  // capabilities of this release, whatever the role
   s.marks = true;

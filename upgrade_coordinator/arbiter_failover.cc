@@ -154,15 +154,41 @@ void Failover::CheckActiveSilence(int64_t now_us) {
     silent_us =
         std::max(silent_us, now_us - std::max(v.lease_lost_since_us, replicas_->started_us()));
   }
-  if (silent_us < options_.failure_timeout_ms * 1000) return;
+  if (silent_us >= options_.failure_timeout_ms * 1000) {
+    ReplaceActive("silent for " + std::to_string(silent_us / 1000) + " ms", now_us);
+    return;
+  }
+  CheckAcksCut(record.active, v, now_us);
+}
+
+void Failover::CheckAcksCut(const std::string& active, const ReplicaView& v, int64_t now_us) {
+  // The other one-way cut: the active's stream reaches its standby, which follows it, but
+  // nothing comes back (solo is refused meanwhile: it would strand the standby). Twice the
+  // failure timeout of that and the standby, which has the whole stream, takes over; the cut
+  // then stops its stream to the new standby, which stops following, and it may go solo.
+  const ClusterRecord& record = records_->record();
+  if (v.peer_silent_since_us == 0 || !v.last || v.last->epoch != record.epoch) return;
+  const int64_t cut_us = now_us - v.peer_silent_since_us;
+  if (cut_us < 2 * int64_t{options_.failure_timeout_ms} * 1000) return;
+  const std::string standby = options_.Other(active);
+  auto r = replicas_->RecentReport(standby, now_us);
+  if (!r || !r->follows_active || r->epoch != record.epoch || !r->in_sync) return;
+  ReplaceActive("has heard nothing from " + standby + " for " + std::to_string(cut_us / 1000) +
+                    " ms while " + standby + " follows its stream",
+                now_us);
+}
+
+bool Failover::ReplaceActive(const std::string& why, int64_t now_us) {
+  const ClusterRecord& record = records_->record();
+  if (record.active.empty() || pending_) return false;
   std::string standby = options_.Other(record.active);
-  if (!Promotable(standby, now_us)) return;
+  if (!Promotable(standby, now_us)) return false;
   // Slow path: the active may be hung or cut off and may still hold a lease. Stop
   // renewing it and promote only after the last lease we granted has run out.
   pending_ = PendingFailover{standby, now_us, last_grant_us_ + options_.lease_ms * 1000};
   DUPLEX_ASSERT(standby != record.active, "a hang failover targets the standby", standby);
-  spdlog::warn("active {} silent for {} ms: failing over to {} after its lease", record.active,
-               silent_us / 1000, standby);
+  spdlog::warn("active {} {}: failing over to {} after its lease", record.active, why, standby);
+  return true;
 }
 
 void Failover::MaybeElect(int64_t now_us) {

@@ -38,6 +38,10 @@ class Failover {
   // The recorded active's process exited: its standby takes over at once if it can,
   // otherwise the record says nobody is active until someone can be.
   void OnActiveExited(const std::string& active, int64_t now_us);
+  // Replace the active by its standby once the last lease granted ran out (the hang
+  // failover's path), if the standby may take over and no failover is under way. `why`
+  // completes "active a ..." in the log. False when nothing was started.
+  bool ReplaceActive(const std::string& why, int64_t now_us);
   // Periodic: a silent active (hang failover after its lease), elections, switchover.
   void OnTick(int64_t now_us);
   // The active reported in the current epoch: a switchover may complete.
@@ -67,6 +71,7 @@ class Failover {
   void CheckPromotion(const std::string& name, const std::string& kind, int64_t detected_us,
                       int64_t now_us) const;
   void CheckActiveSilence(int64_t now_us);
+  void CheckAcksCut(const std::string& active, const ReplicaView& v, int64_t now_us);
   void MaybeElect(int64_t now_us);
   void CheckSwitchover(int64_t now_us);
 

@@ -60,6 +60,8 @@ bool ReplicaTracker::Adopt(const StatusReport& s, int64_t now_us) {
   v.last_seen_us = now_us;
   v.lease_lost_since_us =
       s.lease_lost_ms == 0 ? 0 : now_us - static_cast<int64_t>(s.lease_lost_ms) * 1000;
+  v.peer_silent_since_us =
+      s.peer_silent_ms == 0 ? 0 : now_us - static_cast<int64_t>(s.peer_silent_ms) * 1000;
   if (!v.process_alive || v.pid != s.pid) {
     v.process_alive = true;  // a report proves the process runs (adopted after our restart)
     v.pid = s.pid;

@@ -399,6 +399,55 @@ TEST_F(ArbiterTest, NoSoloWhileTheInSyncStandbyFollowsTheActivesStream) {
   EXPECT_EQ(arbiter_.record().solo_grant_id, 2u);
 }
 
+// The same cut held: the active hears nothing from its standby for twice the failure
+// timeout while the standby follows its stream. The standby, which has the whole stream,
+// takes over after the active's lease, instead of writes stalling for as long as the cut.
+TEST_F(ArbiterTest, AnActiveThatHearsNothingWhileItsStandbyFollowsIsReplaced) {
+  BootPair();
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.in_sync = true;
+  b.follows_active = true;
+  StatusReport a = Report("a", WireRole::kActive, 1, 9);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  for (int i = 0; i < 30 && arbiter_.record().active == "a"; ++i) {  // 600 ms
+    a.peer_silent_ms = 120 + 20 * i;  // past the ack timeout, then 2 x 100 ms
+    b.sent_us = a.sent_us = now_;
+    arbiter_.OnStatus(b, now_);
+    arbiter_.OnStatus(a, now_);
+    EXPECT_EQ(arbiter_.record().solo_grant_id, 0u);
+    Advance(20);
+  }
+  EXPECT_EQ(arbiter_.record().active, "b");
+  EXPECT_EQ(arbiter_.record().epoch, 2u);
+  EXPECT_EQ(arbiter_.transitions().back().kind, "hang failover");
+  // 200 ms without hearing b (twice the failure timeout), then the last lease granted
+  // (200 ms) waited out.
+  EXPECT_GE(arbiter_.transitions().back().promoted_us - arbiter_.transitions().back().detected_us,
+            180 * kMs);
+}
+
+// A standby that is only late (the active hears it within twice the failure timeout, here
+// every 160 ms) is no cut: the active is not replaced, however long its solo request is refused.
+TEST_F(ArbiterTest, AnActiveThatHearsItsStandbyLateIsNotReplaced) {
+  BootPair();
+  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+  b.in_sync = true;
+  b.follows_active = true;
+  StatusReport a = Report("a", WireRole::kActive, 1, 9);
+  a.want_solo = true;
+  a.solo_request_id = 2;
+  for (int i = 0; i < 100; ++i) {                               // 2 s
+    a.peer_silent_ms = i % 8 < 4 ? 0 : 110 + 20 * (i % 8 - 4);  // heard every 160 ms
+    b.sent_us = a.sent_us = now_;
+    arbiter_.OnStatus(b, now_);
+    arbiter_.OnStatus(a, now_);
+    Advance(20);
+  }
+  EXPECT_EQ(arbiter_.record().active, "a");
+  EXPECT_EQ(arbiter_.record().epoch, 1u);
+}
+
 TEST_F(ArbiterTest, SwitchoverDrainsThenPromotesTheStandby) {
   BootPair();
   ASSERT_TRUE(arbiter_.RequestSwitchover(now_).ok());

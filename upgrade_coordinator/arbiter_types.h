@@ -111,7 +111,8 @@ struct ReplicaView {
   std::string name;
   std::optional<StatusReport> last;
   int64_t last_seen_us = 0;
-  int64_t lease_lost_since_us = 0;  // an active's reports say it has no lease since then
+  int64_t lease_lost_since_us = 0;   // an active's reports say it has no lease since then
+  int64_t peer_silent_since_us = 0;  // ... that it has heard nothing from its standby since then
   bool process_alive = false;
   int32_t pid = 0;
   std::vector<int32_t> exited_pids;  // the last few: their late reports are stale

@@ -76,6 +76,7 @@ void ActiveTerm::BeginTerm() {
   standby_.reset();
   pending_.clear();
   sessions_.BeginTerm(ctx_.now_us());  // another replica wrote sessions meanwhile
+  term_begun_us_ = ctx_.now_us();
   unchanged_answers_.clear();
   // 0 in a new epoch. A process restarted into the epoch it was active in continues above
   // the coordinator's record, which would otherwise take its requests for processed ones.
@@ -100,6 +101,13 @@ int64_t ActiveTerm::LeaseLostUs(int64_t now_us) const {
   // A term begins without a lease: counted from when it could first have served.
   const int64_t since_us = std::max(lease_until_us_, promote_wait_until_us_);
   return now_us > since_us ? now_us - since_us : 0;
+}
+
+int64_t ActiveTerm::PeerSilentUs(int64_t now_us) const {
+  if (!IsActive(ctx_.role())) return 0;
+  const int64_t heard_us = standby_ ? standby_->last_heard_us() : term_begun_us_;
+  const int64_t silent_us = now_us - heard_us;
+  return silent_us > ctx_.options().ack_timeout_ms * int64_t{1000} ? silent_us : 0;
 }
 
 bool ActiveTerm::LagBoundReached() const {

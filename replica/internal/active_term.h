@@ -51,6 +51,9 @@ class ActiveTerm {
   // How long an active has been without a lease (0 while it holds one): nobody renews it,
   // so it hears neither its standby nor the coordinator, though they may hear it.
   int64_t LeaseLostUs(int64_t now_us) const;
+  // How long an active has heard nothing from its standby beyond the ack timeout (0 when
+  // heard within it): with a standby that follows its stream, the acks are cut one way.
+  int64_t PeerSilentUs(int64_t now_us) const;
   // Requests to commit, or a catch-up with room in its window: the event loop turns again
   // at once (a catch-up sends a bounded part per turn, StandbySession::kTailBatchesPerTurn).
   bool HasWork() const {
@@ -124,7 +127,8 @@ class ActiveTerm {
   std::deque<PendingReply> pending_;
   int64_t lease_until_us_ = 0;
   int64_t promote_wait_until_us_ = 0;
-  uint64_t term_epoch_ = 0;  // the epoch this replica was last promoted in
+  uint64_t term_epoch_ = 0;    // the epoch this replica was last promoted in
+  int64_t term_begun_us_ = 0;  // when the current term began (no standby heard yet)
   uint64_t solo_request_id_ = 0;
   bool want_solo_ = false;
   bool peer_caught_up_ = false;
