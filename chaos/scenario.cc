@@ -405,11 +405,21 @@ StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string
     return root["etcd"].Error("needs hosts: 3 (an etcd member and a coordinator on each host)");
   }
   if (const YamlField w = root["workload"]; w.written()) {
-    DUPLEX_RETURN_IF_ERROR(CheckKeys(w, {"clients", "incr", "mode", "deadline"}));
+    DUPLEX_RETURN_IF_ERROR(
+        CheckKeys(w, {"clients", "incr", "mode", "deadline", "readers", "pin_readers"}));
     DUPLEX_RETURN_IF_ERROR(ReadDuration(w["deadline"], &s.deadline_ms));
     if (s.deadline_ms <= 0) return w["deadline"].Error("must be positive");
     DUPLEX_RETURN_IF_ERROR(Read(w["clients"], &s.clients));
     if (s.clients < 1 || s.clients > 64) return w["clients"].Error("must be within 1..64");
+    DUPLEX_RETURN_IF_ERROR(Read(w["readers"], &s.readers));
+    if (s.readers < 0 || s.readers > 64) return w["readers"].Error("must be within 0..64");
+    DUPLEX_RETURN_IF_ERROR(Read(w["pin_readers"], &s.pin_readers));
+    if (w["pin_readers"].written() && s.pin_readers != "active" && s.pin_readers != "standby") {
+      return w["pin_readers"].Error("\"" + s.pin_readers + "\" is not active or standby");
+    }
+    if (!s.pin_readers.empty() && (s.readers == 0 || s.hosts != 0)) {
+      return w["pin_readers"].Error("needs readers, on one host (no hosts:)");
+    }
     DUPLEX_RETURN_IF_ERROR(Read(w["incr"], &s.incr));
     DUPLEX_RETURN_IF_ERROR(Read(w["mode"], &s.mode));
     if (s.mode != "sync" && s.mode != "async") {

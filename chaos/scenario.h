@@ -104,6 +104,10 @@ struct Scenario {
   std::string source;  // the file it came from
   // Workload
   int clients = 3;
+  int readers = 0;  // more clients that only read the hot keys
+  // "active" or "standby": Jepsen's per-node clients, the readers bound to that replica (as
+  // the run starts) and the other clients to the other one; "" = every client knows both.
+  std::string pin_readers;
   bool incr = true;             // alternate PUT and INCR (else PUT only)
   int64_t deadline_ms = 10000;  // a client gives a request up (unknown outcome) after this
   std::string mode = "sync";

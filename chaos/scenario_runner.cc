@@ -93,6 +93,8 @@ class Run {
     WorkloadOptions w;
     w.endpoints = cluster_->Endpoints();
     w.clients = s_.clients;
+    w.readers = s_.readers;
+    w.pin_readers = PinnedIndex();
     w.incr = s_.incr;
     w.attempt_timeout_ms = 100;
     w.deadline_ms = static_cast<int>(s_.deadline_ms);
@@ -253,6 +255,17 @@ class Run {
     if (target == "active") return a;
     return a == cluster_->config().replicas[0].name ? cluster_->config().replicas[1].name
                                                     : cluster_->config().replicas[0].name;
+  }
+
+  // The index in the endpoints of the replica the readers are bound to (-1: none).
+  int PinnedIndex() {
+    if (s_.pin_readers.empty()) return -1;
+    const std::string name = Resolve(s_.pin_readers);
+    const auto& replicas = cluster_->config().replicas;
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (replicas[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
   }
 
   std::string FaultFile(const std::string& replica) {

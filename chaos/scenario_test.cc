@@ -84,6 +84,20 @@ TEST(Scenario, RefusesAFieldWrittenTwiceAndARandomPairThatIsNotTwoDurations) {
             "faults[2].at.random: a [from, to] pair of durations, from <= to");
 }
 
+TEST(Scenario, ReadersMayBeBoundToOneReplicaAndTheWritersToTheOther) {
+  auto s = ParseScenario(Edit(kFull, "clients: 4,", "clients: 2, readers: 1, pin_readers: active,"),
+                         "x.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->readers, 1);
+  EXPECT_EQ(s->pin_readers, "active");
+  EXPECT_EQ(Error(Edit(kFull, "clients: 4,", "clients: 4, readers: 1, pin_readers: a,")),
+            "workload.pin_readers: \"a\" is not active or standby");
+  EXPECT_EQ(Error(Edit(kFull, "clients: 4,", "clients: 4, pin_readers: standby,")),
+            "workload.pin_readers: needs readers, on one host (no hosts:)");
+  EXPECT_EQ(Error(Edit(kFull, "clients: 4,", "clients: 4, readers: -1,")),
+            "workload.readers: must be within 0..64");
+}
+
 TEST(Scenario, ATornKillIsOfTheCoordinatorAfterAKnownWrite) {
   std::string torn =
       Edit(kFull, "{kind: kill, target: active, at: {step: Soak}}",

@@ -18,7 +18,9 @@ Workload::~Workload() { Stop(); }
 
 void Workload::Start() {
   stop_ = false;
-  for (int i = 0; i < options_.clients; ++i) threads_.emplace_back([this, i] { RunClient(i); });
+  for (int i = 0; i < options_.clients + options_.readers; ++i) {
+    threads_.emplace_back([this, i] { RunClient(i); });
+  }
 }
 
 void Workload::Stop() {
@@ -47,6 +49,9 @@ namespace {
 
 bool IsWrite(const OpRecord& r) { return r.op != "GET"; }
 
+// Between a reader's reads (WorkloadOptions::readers).
+constexpr int kReaderPauseMs = 1;
+
 // Sends the record's request and fills in its outcome: unknown when no replica answered
 // within the deadline, ok (a GET's "not found" included, as absent), or fail when the
 // answer refused it (then it was not applied).
@@ -73,14 +78,14 @@ void Execute(Client& client, const std::vector<std::string>& args, OpRecord* rec
 
 }  // namespace
 
-OpRecord Workload::HotOp(Client& client, int index, int n, unsigned draw) const {
+OpRecord Workload::HotOp(Client& client, int index, int n, unsigned draw, bool read_only) const {
   OpRecord rec;
   rec.client = index;
   rec.hot = true;
   rec.key = HotKey(options_.key_prefix, static_cast<int>(draw % options_.hot_keys));
   // Reads are the most frequent, as in Jepsen's register workloads; DEL is rare so that the
   // keys mostly hold values for INCR to build on.
-  const unsigned kind = (draw / 7) % 20;
+  const unsigned kind = read_only ? 0 : (draw / 7) % 20;
   std::vector<std::string> args;
   if (kind < 8) {
     rec.op = "GET";
@@ -105,19 +110,35 @@ void Workload::Record(OpRecord rec) {
   history_.push_back(std::move(rec));
 }
 
+std::vector<std::string> Workload::EndpointsOf(int index) const {
+  if (options_.pin_readers < 0) return options_.endpoints;
+  const bool reader = index >= options_.clients;
+  std::vector<std::string> known;
+  for (size_t i = 0; i < options_.endpoints.size(); ++i) {
+    if ((static_cast<int>(i) == options_.pin_readers) == reader) {
+      known.push_back(options_.endpoints[i]);
+    }
+  }
+  return known;
+}
+
 void Workload::RunClient(int index) {
   ClientOptions co = options_.access;
-  co.endpoints = options_.endpoints;
+  co.endpoints = EndpointsOf(index);
   co.attempt_timeout_ms = options_.attempt_timeout_ms;
   co.deadline_ms = options_.deadline_ms;
   Client client(co);
   std::mt19937 rng(static_cast<uint32_t>(options_.seed * 1009 + static_cast<uint64_t>(index)));
   std::string counter = options_.key_prefix + "-ctr-" + std::to_string(index);
   const bool hot = options_.hot_keys > 0;
+  const bool reader = index >= options_.clients;
   for (int n = 0; !stop_.load() && (options_.ops_per_client == 0 || n < options_.ops_per_client);
        ++n) {
-    if (hot && n % 2 == 1) {
-      Record(HotOp(client, index, n, static_cast<unsigned>(rng())));
+    if (hot && (reader || n % 2 == 1)) {
+      Record(HotOp(client, index, n, static_cast<unsigned>(rng()), reader));
+      // A reader polls: an answer is cheap, and without a pause it would fill the history
+      // (tens of thousands of reads a second) and a core.
+      if (reader) std::this_thread::sleep_for(std::chrono::milliseconds(kReaderPauseMs));
       continue;
     }
     const int m = hot ? n / 2 : n;  // the own operations are numbered as without hot keys

@@ -3,7 +3,8 @@
 // nothing was lost or applied twice, and the linearizability checker that every read saw
 // what it should. Each client alternates PUT of a unique key and INCR of its own counter,
 // and between them runs GET, PUT, DEL and INCR on a few keys all clients share (the hot
-// keys: contention). Thread-safe: Start/Stop from one thread, reads of counters from any.
+// keys: contention); readers only read them. Thread-safe: Start/Stop from one thread, reads of
+// counters from any.
 #pragma once
 
 #include <atomic>
@@ -35,6 +36,12 @@ struct WorkloadOptions {
   // INCR always applies.
   int hot_keys = 3;
   uint64_t seed = 1;  // the hot operations' choices (each client draws from seed and its index)
+  // More clients, numbered after the others, that only read the hot keys (GET): a client with
+  // a cached endpoint stays on the replica that answers its reads.
+  int readers = 0;
+  // Jepsen's per-node clients: >= 0 binds every reader to endpoints[pin_readers] alone and
+  // every other client to the other endpoints alone; -1: every client knows every endpoint.
+  int pin_readers = -1;
 };
 
 // The name of hot key i under `prefix`: "w-hot-0".
@@ -78,8 +85,11 @@ class Workload {
 
  private:
   void RunClient(int index);
-  // One operation on a hot key, chosen by `draw` (0..99); `n` numbers it within the client.
-  OpRecord HotOp(Client& client, int index, int n, unsigned draw) const;
+  // One operation on a hot key, chosen by `draw` (0..99), a GET when `read_only`; `n`
+  // numbers it within the client.
+  OpRecord HotOp(Client& client, int index, int n, unsigned draw, bool read_only) const;
+  // The endpoints client `index` knows (WorkloadOptions::pin_readers).
+  std::vector<std::string> EndpointsOf(int index) const;
   void Record(OpRecord rec);
 
   WorkloadOptions options_;

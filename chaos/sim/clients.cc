@@ -4,8 +4,9 @@
 
 namespace duplex::sim {
 
-Clients::Clients(SimContext& sim, Network& network, Processes& processes)
-    : sim_(sim), network_(network), processes_(processes) {
+Clients::Clients(SimContext& sim, Network& network, Processes& processes,
+                 const Coordinators& coordinators)
+    : sim_(sim), network_(network), processes_(processes), coordinators_(coordinators) {
   for (int i = 0; i < sim.options.clients; ++i) clients_.push_back(Client{i});
 }
 
@@ -27,7 +28,11 @@ void Clients::NextOp(Client& c) {
   if (!loading_) return;
   OpRecord op;
   ++c.seq;
-  if (c.seq % 2 == 0) {
+  if (Reader(c)) {
+    op.hot = true;
+    op.op = "GET";
+    op.key = "hot-" + std::to_string(sim_.rng.Uniform(0, kHotKeys - 1));
+  } else if (c.seq % 2 == 0) {
     op = HotOp(c);
   } else if (c.seq % 4 == 1) {
     op.op = "PUT";
@@ -67,7 +72,15 @@ OpRecord Clients::HotOp(const Client& c) {
   return op;
 }
 
+int Clients::RecordedActive(int otherwise) const {
+  const Arbiter* arbiter = coordinators_.arbiter();
+  if (arbiter == nullptr) return otherwise;
+  const std::string& active = arbiter->record().active;
+  return active == "a" ? 0 : active == "b" ? 1 : otherwise;
+}
+
 void Clients::SendRequest(Client& c) {
+  if (Routed(c)) c.target = RecordedActive(c.target);
   const OpRecord& op = history_[c.record];
   Request q{c.id, op.request_seq, op.op, {op.key}, 0};
   if (op.op == "PUT") q.args.push_back(op.value);

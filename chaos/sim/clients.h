@@ -2,8 +2,9 @@
 // key, an operation on the shared hot keys (hot-0..hot-2: GET, PUT, DEL or INCR, contended by
 // every client), an INCR of its own counter and another hot operation; it retries on the
 // other replica (same seq) until a deadline, and records every operation with its invoke and
-// completion in simulated time (chaos/checker.h's OpRecord) for the judge. Owned by the
-// World; single-threaded.
+// completion in simulated time (chaos/checker.h's OpRecord) for the judge. In runs whose
+// profile splits the clients, client 0 only reads the hot keys and the others follow the
+// coordinator's record (Profile::split_clients). Owned by the World; single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "chaos/checker.h"
 #include "chaos/sim/context.h"
+#include "chaos/sim/coordinators.h"
 #include "chaos/sim/network.h"
 #include "chaos/sim/replica_process.h"
 
@@ -22,7 +24,8 @@ class Clients {
   // The shared keys every client reads and writes ("hot-0".."hot-2").
   static constexpr int kHotKeys = 3;
 
-  Clients(SimContext& sim, Network& network, Processes& processes);
+  Clients(SimContext& sim, Network& network, Processes& processes,
+          const Coordinators& coordinators);
 
   // Each client sends its first operation a moment after the start.
   void Start();
@@ -51,6 +54,12 @@ class Clients {
   void NextOp(Client& c);
   // One operation on a hot key, drawn from the seed: GET, PUT, DEL or INCR.
   OpRecord HotOp(const Client& c);
+  // A split run's reader (client 0) and routed clients (the others).
+  bool Reader(const Client& c) const { return sim_.profile.split_clients && c.index == 0; }
+  bool Routed(const Client& c) const { return sim_.profile.split_clients && c.index != 0; }
+  // The replica (0: a, 1: b) the leading coordinator's record names active; `otherwise` when
+  // no coordinator leads or the record names none.
+  int RecordedActive(int otherwise) const;
   void SendRequest(Client& c);
   void Retry(Client& c);
   // The operation in flight ends with `outcome`.
@@ -60,6 +69,7 @@ class Clients {
   SimContext& sim_;
   Network& network_;
   Processes& processes_;
+  const Coordinators& coordinators_;
   std::vector<Client> clients_;  // never grows after the start: events hold references
   std::vector<OpRecord> history_;
   bool loading_ = true;

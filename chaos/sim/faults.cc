@@ -44,6 +44,7 @@ void FaultScheduler::Fire() {
   if (Roll(p.power_loss_per_s)) CutPower(victim);
   FireHostFaults();
   FireCoordinatorFaults();
+  if (Roll(p.control_cut_per_s)) CutControl(victim);
 }
 
 // Only with three coordinators (the profile's rates are 0 otherwise), but the disk of the
@@ -142,6 +143,23 @@ void FaultScheduler::Partition() {
       sim_.trace.Line("restore " + link);
     });
   }
+}
+
+// Both ways at once and restored together: a replica whose host lost its route to the
+// coordinator's, as partition-control does in the catalogue.
+void FaultScheduler::CutControl(const std::string& victim) {
+  const Coordinator* leader = coordinators_.leader();
+  const std::string c = CoordinatorNode(leader ? leader->host() : kCoordinatorHost);
+  Count("control-cut");
+  const std::string out = victim + ">" + c, in = c + ">" + victim;
+  network_.Cut(out);
+  network_.Cut(in);
+  sim_.trace.Line("cut " + out + " and " + in);
+  sim_.queue.After(sim_.rng.Uniform(300, 800) * kMs, [this, out, in] {
+    network_.Restore(out);
+    network_.Restore(in);
+    sim_.trace.Line("restore " + out + " and " + in);
+  });
 }
 
 }  // namespace duplex::sim

@@ -1,5 +1,5 @@
 // The fault scheduler: while the load runs, every 50 ms each kind of fault of the
-// run's profile fires with its rate (crashes, pauses, partitions and swizzling, clock
+// run's profile fires with its rate (crashes, pauses, partitions, swizzling and control cuts, clock
 // jumps, disk write errors, power cuts, the host faults of host_faults.h and the coordinator
 // and etcd faults of coordinator_faults.h). Owned by the World; single-threaded.
 #pragma once
@@ -44,6 +44,8 @@ class FaultScheduler {
   void FailDisk(Replica& r);
   void CutPower(const std::string& victim);
   void Partition();
+  // Profile::control_cut_per_s: the victim's links to and from the leading coordinator.
+  void CutControl(const std::string& victim);
 
   SimContext& sim_;
   Network& network_;

@@ -6,7 +6,7 @@
 
 namespace duplex::sim {
 
-Profile Profile::Draw(Rng& rng, Rng& later) {
+Profile Profile::Draw(Rng& rng, Rng& later, Rng& latest) {
   Profile p;
   bool hostile = rng.Chance(0.6);
   if (hostile) {
@@ -54,7 +54,17 @@ Profile Profile::Draw(Rng& rng, Rng& later) {
   if (hostile && p.coordinators == 1 && later.Chance(0.3)) {
     p.coordinator_disk_per_s = later.Unit() * 0.5;
   }
+  p.split_clients = latest.Chance(0.25);
+  if (hostile && latest.Chance(0.3)) p.control_cut_per_s = latest.Unit() * 0.5;
   return p;
+}
+
+// Only when drawn, as split-clients: the runs without it keep their traces byte for byte.
+std::string Profile::ControlCutText() const {
+  if (control_cut_per_s == 0) return "";
+  char text[48];
+  std::snprintf(text, sizeof(text), " control-cut/s %.2f", control_cut_per_s);
+  return text;
 }
 
 std::string Profile::Describe() const {
@@ -67,7 +77,7 @@ std::string Profile::Describe() const {
                 "host-crash/s %.2f host-freeze/s %.2f host-isolate/s %.2f agent-kill/s %.2f "
                 "distribute %d coordinators %d lease-ttl %d s leader-freeze/s %.2f "
                 "leader-isolate/s %.2f etcd-quorum-loss/s %.2f etcd-member-kill/s %.2f "
-                "coordinator-disk/s %.2f",
+                "coordinator-disk/s %.2f%s%s",
                 drop, duplicate, static_cast<long long>(delay_min_us),
                 static_cast<long long>(delay_max_us), crash_per_s, pause_per_s, partition_per_s,
                 coordinator_restart_per_s, write_error_per_s, power_loss_per_s, clock_jump_per_s,
@@ -75,7 +85,9 @@ std::string Profile::Describe() const {
                 auto_finalize, digest_by_hold, churn, static_cast<long long>(session_expiry_ms),
                 host_crash_per_s, host_freeze_per_s, host_isolate_per_s, agent_kill_per_s,
                 distribute, coordinators, lease_ttl_s, leader_freeze_per_s, leader_isolate_per_s,
-                etcd_quorum_loss_per_s, etcd_member_kill_per_s, coordinator_disk_per_s);
+                etcd_quorum_loss_per_s, etcd_member_kill_per_s, coordinator_disk_per_s,
+                // Only when drawn: the runs without it keep their traces byte for byte.
+                split_clients ? " split-clients 1" : "", ControlCutText().c_str());
   return text;
 }
 

@@ -48,12 +48,26 @@ struct Profile {
   double etcd_quorum_loss_per_s = 0, etcd_member_kill_per_s = 0;
   // The embedded coordinator's disk full for a while (with 1 coordinator only).
   double coordinator_disk_per_s = 0;
+  // The clients split in two kinds: client 0 only reads the hot keys and keeps the replica
+  // that last answered it (a client with a cached endpoint, such as a cache or a report),
+  // while the others send each attempt to the replica the leading coordinator's record names
+  // active (clients behind a router that watches the record). A reader may then stay on an
+  // active that the coordinator has already replaced while the writers go to its successor.
+  bool split_clients = false;
+  // A replica cut from the leading coordinator both ways (its control link) for a while,
+  // while its peer, its agent and the clients still reach it (the catalogue's
+  // partition-control): an active so cut keeps its lease through its standby's acks.
+  double control_cut_per_s = 0;
 
   // Knobs added later draw from `later`, a stream of their own, so that adding one leaves
-  // the earlier draws, and so the traces of the seeds that do not use it, as they were.
-  static Profile Draw(Rng& rng, Rng& later);
+  // the earlier draws, and so the traces of the seeds that do not use it, as they were; the
+  // split clients and the control cuts from `latest`, for the same reason.
+  static Profile Draw(Rng& rng, Rng& later, Rng& latest);
 
   std::string Describe() const;
+
+ private:
+  std::string ControlCutText() const;
 };
 
 }  // namespace duplex::sim

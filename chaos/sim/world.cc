@@ -9,7 +9,7 @@ World::World(const SimOptions& o)
       processes_(sim_, network_, this),
       agents_(sim_, network_, processes_, this),
       coordinators_(sim_, network_, processes_, agents_, etcd_),
-      clients_(sim_, network_, processes_),
+      clients_(sim_, network_, processes_, coordinators_),
       faults_(sim_, network_, processes_, agents_, coordinators_, etcd_),
       judge_(sim_, processes_, coordinators_, clients_) {}
 
