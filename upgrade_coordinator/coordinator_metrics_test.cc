@@ -121,7 +121,8 @@ TEST(CoordinatorMetrics, PackageRefusalsAreCountedByReasonAndAgentRefusalsApart)
 // interleave as they are added), etcd, bounds, packages and a campaign.
 TEST(CoordinatorMetrics, PromtoolChecksThePage) {
   nlohmann::json view = ACoordinatorOfSeveral("leader");
-  for (const auto& [key, value] : AView().items()) view[key] = value;
+  const nlohmann::json cluster = AView();
+  for (const auto& [key, value] : cluster.items()) view[key] = value;
   view["hosts"] = nlohmann::json::parse(R"([
     {"name": "h1", "agent": "connected", "last_heartbeat_ms": 120, "processes": [{"pid": 7}]},
     {"name": "h2", "agent": "lost", "last_heartbeat_ms": 9000, "processes": []}])");
