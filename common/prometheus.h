@@ -1,11 +1,15 @@
-// Builds a page in the Prometheus text exposition format (version 0.0.4): each family's
-// HELP and TYPE, then its samples. Counters are named *_total by the caller.
+// Builds a page in the Prometheus text exposition format (version 0.0.4) that passes
+// `promtool check metrics`: each family once, with its HELP and TYPE, then all its samples,
+// whatever order the caller adds them in. Counters are named *_total by the caller, and
+// names carry base units (_seconds, _bytes). One builder per page, on one thread.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/histogram.h"
 
 namespace duplex {
 
@@ -18,14 +22,21 @@ class PrometheusText {
   void Level(const std::string& name, const std::string& help, uint64_t value, const Labels& = {});
   void Counter(const std::string& name, const std::string& help, uint64_t value,
                const Labels& = {});
-  std::string Take() { return std::move(out_); }
+  // name_bucket{le=...} per bound in seconds and +Inf, name_sum (seconds) and name_count.
+  void Histogram(const std::string& name, const std::string& help, const LatencyHistogram& h,
+                 const Labels& = {});
+  // The page: the families in the order they were first added.
+  std::string Take();
 
  private:
-  // HELP and TYPE once per family: a family's samples are added one after the other.
-  void Sample(const std::string& name, const std::string& help, const char* type,
-              const Labels& labels, const std::string& value);
-  std::string out_;
-  std::string family_;
+  struct Family {
+    std::string name, help, type;
+    std::string samples;  // its sample lines
+  };
+  Family& FamilyOf(const std::string& name, const std::string& help, const char* type);
+  static void Line(std::string& out, const std::string& name, const Labels& labels,
+                   const std::string& value);
+  std::vector<Family> families_;
 };
 
 }  // namespace duplex

@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "common/histogram.h"
 #include "replica/frame.h"
 
 namespace duplex {
@@ -80,6 +81,10 @@ struct ReplicaCounters {
   uint64_t http_bodies_refused = 0;          // above http_body_bytes_max
   // A level, not a count: the client connections open now.
   uint64_t client_connections_open = 0;
+  // Since the process started, for /metrics: the active's answers (receipt to reply) and the
+  // standby's commits (from the active's send of the oldest delta of a batch to its commit).
+  LatencyHistogram request_latency;
+  LatencyHistogram standby_commit_lag;
 };
 
 }  // namespace duplex

@@ -94,7 +94,7 @@ struct Published {
     lock.unlock();
     LagQuantiles lag{PercentileMs(lag_samples, 0.50), PercentileMs(lag_samples, 0.99)};
     if (page == kStatusJson) return StatusJson(s, c, lag).dump();
-    return MetricsText(s, c, lag) +
+    return MetricsText(s, c) +
            (auth != nullptr ? auth->MetricsText({{"not_assigned", c.unassigned_hellos}}) : "");
   }
 };

@@ -44,15 +44,12 @@ void BoundsMetrics(const ReplicaCounters& c, PrometheusText& m) {
 
 }  // namespace
 
-std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const LagQuantiles& lag) {
+std::string MetricsText(const StatusReport& s, const ReplicaCounters& c) {
   // In sync is a standby's state (ReplicaCore::BuildStatus); an active is never "in sync".
   DUPLEX_ASSERT(!s.in_sync || s.role == WireRole::kStandby, "only a standby is in sync",
                 WireRoleName(s.role));
   DUPLEX_ASSERT(s.applied_epoch <= s.epoch, "the last delta is of an epoch already adopted",
                 s.applied_epoch, s.epoch);
-  // Both quantiles are taken from the same samples.
-  DUPLEX_ASSERT(lag.p50_ms <= lag.p99_ms, "the median lag is at most the p99", lag.p50_ms,
-                lag.p99_ms);
   PrometheusText m;
   m.Level("duplex_replica_info", "The replica, its version and its role (always 1).", 1,
           {{"replica", s.replica},
@@ -72,11 +69,14 @@ std::string MetricsText(const StatusReport& s, const ReplicaCounters& c, const L
   m.Level("duplex_schema", "The state schema version of the running processor.", s.schema);
   m.Level("duplex_standby_lag_ops", "Active: deltas committed but not yet acked by the standby.",
           s.lag_ops);
-  m.Gauge("duplex_request_latency_p99_seconds",
-          "Active: p99 of request latency over the last few seconds.", s.latency_p99_us / 1e6);
-  const char* lag_help = "Standby: from the active's send to the standby's commit, recent deltas.";
-  m.Gauge("duplex_standby_commit_lag_seconds", lag_help, lag.p50_ms / 1000, {{"quantile", "0.5"}});
-  m.Gauge("duplex_standby_commit_lag_seconds", lag_help, lag.p99_ms / 1000, {{"quantile", "0.99"}});
+  // Histograms since the process started: quantiles come from histogram_quantile() over a
+  // rate(), for any window, and sum across replicas (a ring buffer's p99 does neither).
+  m.Histogram("duplex_request_latency_seconds",
+              "Active: request latency, from a request's receipt to its answer.",
+              c.request_latency);
+  m.Histogram("duplex_standby_commit_lag_seconds",
+              "Standby: from the active's send of a delta batch to the standby's commit of it.",
+              c.standby_commit_lag);
   m.Counter("duplex_requests_total", "Requests answered as the active.", c.requests_answered);
   m.Counter("duplex_server_errors_total", "Answers that failed on the replica's side.",
             c.server_errors);

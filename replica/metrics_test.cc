@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/promtool_check.h"
+
 namespace duplex {
 namespace {
 
@@ -57,7 +59,8 @@ Parsed Parse(const std::string& text) {
       std::istringstream words(line.substr(7));
       std::string name, type, extra;
       words >> name >> type >> extra;
-      EXPECT_TRUE(IsName(name) && (type == "gauge" || type == "counter") && extra.empty())
+      EXPECT_TRUE(IsName(name) && (type == "gauge" || type == "counter" || type == "histogram") &&
+                  extra.empty())
           << "bad TYPE line: " << line;
       EXPECT_TRUE(helped.count(name)) << "TYPE before HELP: " << line;
       p.types[name] = type;
@@ -73,7 +76,12 @@ Parsed Parse(const std::string& text) {
       ADD_FAILURE() << "not an exposition line: \"" << line << "\"";
       continue;
     }
-    EXPECT_TRUE(p.types.count(name)) << "sample before its TYPE: " << line;
+    std::string family = name;
+    std::string base = name.substr(0, name.rfind('_'));
+    std::string suffix = name.substr(base.size());
+    bool histogram = p.types.count(base) && p.types.at(base) == "histogram";
+    if (histogram && (suffix == "_bucket" || suffix == "_sum" || suffix == "_count")) family = base;
+    EXPECT_TRUE(p.types.count(family)) << "sample before its TYPE: " << line;
     p.samples[series] = value;
   }
   return p;
@@ -85,7 +93,10 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
   c.group_commits = 5;
   c.gaps = 1;
   c.stale_term_assignments = 2;
-  Parsed p = Parse(MetricsText(AnActive(), c, {0.5, 4.0}));
+  c.request_latency.Observe(40);
+  c.request_latency.Observe(2000);
+  c.standby_commit_lag.Observe(3000000);
+  Parsed p = Parse(MetricsText(AnActive(), c));
   EXPECT_EQ(p.samples.at("duplex_active"), "1");
   EXPECT_EQ(p.samples.at("duplex_in_sync"), "0");
   EXPECT_EQ(p.samples.at("duplex_epoch"), "7");
@@ -95,9 +106,16 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
   EXPECT_EQ(p.samples.at("duplex_group_commits_total"), "5");
   EXPECT_EQ(p.samples.at("duplex_gaps_total"), "1");
   EXPECT_EQ(p.samples.at("duplex_stale_term_assignments_total"), "2");
-  EXPECT_EQ(p.samples.at("duplex_request_latency_p99_seconds"), "0.0025");
-  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.5\"}"), "0.0005");
-  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds{quantile=\"0.99\"}"), "0.004");
+  EXPECT_EQ(p.types.at("duplex_request_latency_seconds"), "histogram");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_bucket{le=\"5e-05\"}"), "1");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_bucket{le=\"0.001\"}"), "1");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_bucket{le=\"0.0025\"}"), "2");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_bucket{le=\"+Inf\"}"), "2");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_sum"), "0.00204");
+  EXPECT_EQ(p.samples.at("duplex_request_latency_seconds_count"), "2");
+  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds_bucket{le=\"2.5\"}"), "0");
+  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds_bucket{le=\"5\"}"), "1");
+  EXPECT_EQ(p.samples.at("duplex_standby_commit_lag_seconds_sum"), "3");
   EXPECT_EQ(p.samples.at("duplex_replica_info{replica=\"a\",version=\"1.0.0\",role=\"active\","
                          "state=\"Active/Replicating\",cluster_version=\"1.0.0\"}"),
             "1");
@@ -110,12 +128,25 @@ TEST(Metrics, EveryFigureIsOneWellFormedSampleOfADeclaredFamily) {
 TEST(Metrics, LabelValuesAreEscaped) {
   StatusReport s = AnActive();
   s.replica = "a\"b\\c\nd";
-  Parsed p = Parse(MetricsText(s, {}, {}));
+  Parsed p = Parse(MetricsText(s, {}));
   bool found = false;
   for (const auto& [sample, value] : p.samples) {
     found = found || sample.find(R"(replica="a\"b\\c\nd")") != std::string::npos;
   }
   EXPECT_TRUE(found);
+}
+
+// Prometheus's own checker (exposition format, HELP/TYPE, _total, base units) on a page with
+// every family, as a standby with lag samples and as an active with answers.
+TEST(Metrics, PromtoolChecksThePage) {
+  ReplicaCounters c;
+  c.request_latency.Observe(700);
+  c.standby_commit_lag.Observe(120);
+  for (const StatusReport& s : {AnActive(), StatusReport{}}) {
+    PromtoolVerdict v = PromtoolCheckMetrics(MetricsText(s, c));
+    if (!v.ran) GTEST_SKIP() << v.said;
+    EXPECT_TRUE(v.passed) << v.said << "\n" << MetricsText(s, c);
+  }
 }
 
 }  // namespace

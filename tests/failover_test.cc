@@ -10,6 +10,7 @@
 
 #include "chaos/workload.h"
 #include "common/clock.h"
+#include "common/promtool_check.h"
 #include "tests/test_support.h"
 #include "upgrade_coordinator/admin_client.h"
 
@@ -201,6 +202,23 @@ TEST(Rejoin, AKilledStandbyCatchesUpByLogTail) {
   auto answered = MetricIn(*metrics, "duplex_requests_total");
   ASSERT_TRUE(answered.has_value()) << *metrics;
   EXPECT_GE(*answered, workload.acked()) << *metrics;
+  // Every answer is observed into the latency histogram.
+  EXPECT_EQ(MetricIn(*metrics, "duplex_request_latency_seconds_count"), answered) << *metrics;
+  // Prometheus's own checker on the live pages: both replicas' and the coordinator's.
+  auto standby_metrics = cluster->ReplicaHttpGet(standby, "/metrics");
+  ASSERT_TRUE(standby_metrics.ok()) << standby_metrics.status().ToString();
+  httplib::Client http(cluster->config().host, cluster->config().admin_port);
+  http.set_read_timeout(2, 0);
+  auto coordinator_metrics = http.Get("/metrics");
+  ASSERT_TRUE(coordinator_metrics);
+  for (const std::string& page : {*metrics, *standby_metrics, coordinator_metrics->body}) {
+    PromtoolVerdict v = PromtoolCheckMetrics(page);
+    if (!v.ran) {
+      std::printf("promtool check of the live /metrics pages skipped: %s\n", v.said.c_str());
+      break;
+    }
+    EXPECT_TRUE(v.passed) << v.said << "\n" << page;
+  }
 }
 
 TEST(Sessions, IdleClientsSessionsExpireOnBothReplicas) {

@@ -29,8 +29,8 @@ void HostMetrics(const nlohmann::json& view, PrometheusText& m) {
     m.Level("duplex_agent_connected", "1 while the host's agent reports.",
             Field<std::string>(h, "agent", "") == "connected", host);
     if (h.contains("last_heartbeat_ms")) {
-      m.Level("duplex_agent_heartbeat_age_ms", "Milliseconds since the host's agent last reported.",
-              Field<uint64_t>(h, "last_heartbeat_ms", 0), host);
+      m.Gauge("duplex_agent_heartbeat_age_seconds", "Seconds since the host's agent last reported.",
+              Field<uint64_t>(h, "last_heartbeat_ms", 0) / 1e3, host);
     }
     const nlohmann::json processes = h.value("processes", nlohmann::json::array());
     m.Level("duplex_agent_processes", "Replica processes the host's agent runs.",
@@ -93,8 +93,8 @@ void LeadershipMetrics(const nlohmann::json& view, PrometheusText& m) {
   const nlohmann::json& etcd = view["etcd"];
   m.Level("duplex_etcd_reachable", "1 while this coordinator's last etcd call succeeded.",
           Field<bool>(etcd, "reachable", false));
-  m.Level("duplex_etcd_silent_ms", "Milliseconds since etcd last answered this coordinator.",
-          Field<uint64_t>(etcd, "silent_ms", 0));
+  m.Gauge("duplex_etcd_silent_seconds", "Seconds since etcd last answered this coordinator.",
+          Field<uint64_t>(etcd, "silent_ms", 0) / 1e3);
 }
 
 // What the bounds refused (GET /status's "bounds": the term's epochs and ids, the edges').

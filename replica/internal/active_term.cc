@@ -295,6 +295,7 @@ void ActiveTerm::CountAnswer(Code code, int64_t latency_us) {
     ++ctx_.counters().server_errors;
   }
   latency_samples_us_.Push({ctx_.now_us(), latency_us});
+  ctx_.counters().request_latency.Observe(latency_us);
 }
 
 uint64_t ActiveTerm::LatencyP99Us(int64_t now_us) const {

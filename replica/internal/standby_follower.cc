@@ -187,6 +187,7 @@ void StandbyFollower::CommitIncoming(int64_t now_us) {
     ctx_.Commit(incoming_);
     incoming_.clear();
     lag_samples_us_.Push(now_us - oldest_incoming_us_);
+    ctx_.counters().standby_commit_lag.Observe(now_us - oldest_incoming_us_);
   }
   if (ack_due_ && IsStandby(ctx_.role())) AckActive(ack_echo_us_, now_us);
   if (caught_up_due_ && ctx_.role() == RoleState::kCatchingUp) ctx_.machine().CaughtUp();
