@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <string_view>
 
 #include "chaos/history_formats.h"
 #include "chaos/linearizability.h"
@@ -117,12 +116,5 @@ CheckHistoryCommand::CheckHistoryCommand(CLI::App& app) {
 bool CheckHistoryCommand::parsed() const { return command_->parsed(); }
 
 int CheckHistoryCommand::Run() const { return RunCheckHistory(options_, std::cout, std::cerr); }
-
-bool NamesCheckHistory(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "check-history") return true;
-  }
-  return false;
-}
 
 }  // namespace duplex::cli

@@ -39,7 +39,4 @@ class CheckHistoryCommand {
   CheckHistoryOptions options_;
 };
 
-// Whether argv names `check-history`: its usage errors exit 2, not CLI11's own codes.
-bool NamesCheckHistory(int argc, char** argv);
-
 }  // namespace duplex::cli

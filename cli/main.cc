@@ -11,6 +11,8 @@
 #include "cli/chaos_commands.h"
 #include "cli/check_history_command.h"
 #include "cli/demo.h"
+#include "cli/exit_codes.h"
+#include "cli/json_option.h"
 #include "cli/keys_command.h"
 #include "cli/lab_command.h"
 #include "cli/sim_command.h"
@@ -33,7 +35,7 @@ std::string SelfPath() {
 
 int Fail(const Status& s) {
   std::cerr << "duplex: " << s.message() << "\n";
-  return s.code() == Code::kInvalidArgument ? 2 : 1;
+  return ExitCodeOf(s);
 }
 
 // The coordinator's parts that the chaos harness may replace: crash points around its
@@ -90,7 +92,7 @@ int Main(int argc, char** argv) {
   auto* down = app.add_subcommand("down", "stop the replicas and the coordinator");
   auto* status = app.add_subcommand(
       "status", "replica, pid, version, role, epoch, seq, lag; the coordinators and who leads");
-  status->add_flag("--json", json, "one JSON object");
+  status->add_flag("--json", json, "one JSON object on stdout");
   auto* switchover = app.add_subcommand("switchover", "planned: the standby becomes active");
   auto* coordinator = app.add_subcommand("coordinator", "run the coordinator (used by `up`)");
   auto* agent = app.add_subcommand("agent", "run the node agent of one host (used by `up`)");
@@ -118,7 +120,6 @@ int Main(int argc, char** argv) {
   auto* demo = app.add_subcommand("demo", "deploy a pair, write, kill the active, count losses");
   demo->add_option("--writes-after", demo_options.writes_after_kill, "writes after the kill");
   bench::SuiteOptions bench_options;
-  std::vector<std::string> bench_json;
   auto* bench = app.add_subcommand(
       "bench",
       "benchmarks, side by side with a peer: all, idle, replication, failover, switchover, "
@@ -143,9 +144,9 @@ int Main(int argc, char** argv) {
   bench->add_option("--keys", bench_options.keys, "memory and upgrade: keys loaded first");
   bench->add_option("--steady-seconds", bench_options.steady_seconds,
                     "upgrade: first measure the same load this long without a campaign");
-  auto* bench_json_option =
-      bench->add_option("--json", bench_json, "one JSON object: on stdout, or into the file given")
-          ->expected(0, 1);
+  JsonOption bench_json(*bench,
+                        "one JSON object: on stdout (nothing else there), or into the "
+                        "file given (the table still prints)");
   bench->add_option("--report", bench_options.report_path, "write an HTML report here");
   bench->add_option("--flame", bench_options.flame_path,
                     "replication and all: profile one extra sync 50-client load with perf on "
@@ -200,9 +201,8 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    // `check-history` promises 2 for a usage error: scripts read its exit status.
-    return code != 0 && NamesCheckHistory(argc, argv) ? 2 : code;
+    // Help and --version exit 0; any parse error is a usage error (2), for every command.
+    return ExitCodeOfParse(app.exit(e));
   }
 
   // The harness commands run the kv test releases (crashing, corrupting, vetoing variants) and
@@ -216,14 +216,8 @@ int Main(int argc, char** argv) {
   if (*demo) return RunDemo(SelfPath(), demo_options);
   if (*bench) {
     bench_options.build_dir = std::filesystem::path(SelfPath()).parent_path().string();
-    if (bench_json_option->count() > 0) {
-      // `--json` alone: CLI11 records an empty value for an option that may take none.
-      if (bench_json.empty() || bench_json.front().empty()) {
-        bench_options.json = true;
-      } else {
-        bench_options.json_path = bench_json.front();
-      }
-    }
+    bench_options.json = bench_json.on_stdout();
+    bench_options.json_path = bench_json.path();
     for (int i = 0; i < argc; ++i) bench_options.command += (i ? " " : "") + std::string(argv[i]);
     return bench::RunSuite(bench_options);
   }
@@ -272,7 +266,7 @@ int Main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     auto st = GetStatus(*config);
     if (st.ok()) std::cout << FormatStatusTable(*st);
-    return 0;
+    return kExitOk;
   }
   if (*down) {
     Status s = Down(*config);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "cli/exit_codes.h"
 #include "common/install_layout.h"
 #include "upgrade_coordinator/admin_client.h"
 #include "upgrade_coordinator/campaign/names.h"
@@ -349,7 +350,13 @@ std::string UrlEncode(std::string_view text) {
 
 int Fail(const Status& s) {
   std::cerr << "duplex: " << s.message() << "\n";
-  return s.code() == Code::kInvalidArgument ? 2 : 1;
+  return ExitCodeOf(s);
+}
+
+// `--json`: the coordinator's answer as it came, one object on stdout.
+int PrintJson(const json& answer) {
+  std::cout << answer.dump(2) << "\n" << std::flush;
+  return kExitOk;
 }
 
 int Print(const StatusOr<std::string>& text) {
@@ -505,6 +512,19 @@ bool CampaignSettled(const json& answer) {
   return !settled.ok() || *settled;
 }
 
+int WatchExitCode(const json& answer) {
+  StatusOr<bool> rolled_back = Guarded<bool>([&] {
+    const json* campaign = CampaignOf(answer);
+    if (campaign == nullptr) return false;
+    std::string state = RequiredText(*campaign, "state");
+    std::replace(state.begin(), state.end(), '_', ' ');
+    return FromName<CampaignState>(state) == CampaignState::kRolledBack;
+  });
+  // An answer that cannot be read says nothing of success.
+  if (!rolled_back.ok()) return kExitFailure;
+  return *rolled_back ? kExitFailure : kExitOk;
+}
+
 UpgradeCommands::UpgradeCommands(CLI::App& app) {
   auto* package = app.add_subcommand("package", "upgrade packages: add, list, keygen, sign");
   package->require_subcommand(1);
@@ -519,6 +539,7 @@ UpgradeCommands::UpgradeCommands(CLI::App& app) {
                          "send the path instead of the bytes (the coordinator accepts only paths "
                          "under security.package_dir)");
   package_list_ = package->add_subcommand("list", "the packages the coordinator stores");
+  package_list_->add_flag("--json", json_, "the coordinator's JSON: one object on stdout");
   package_keygen_ = package->add_subcommand(
       "keygen", "make a package signing key: DIR/package.key (secret, 0600), DIR/package.pub");
   package_keygen_->add_option("--out", keys_out_dir_, "the directory to write them to (required)");
@@ -531,6 +552,8 @@ UpgradeCommands::UpgradeCommands(CLI::App& app) {
   upgrade->require_subcommand(1);
   plan_ = upgrade->add_subcommand("plan", "dry run: every step and each pre-check's verdict");
   plan_->add_option("--to", to_version_, "target version (required)");
+  plan_->add_flag("--json", json_,
+                  "the coordinator's JSON: one object on stdout (exit 1 still when not ready)");
   start_ = upgrade->add_subcommand("start", "start a rolling upgrade campaign");
   start_->add_option("--to", to_version_, "target version (required)");
   start_->add_option("--package", package_name_,
@@ -540,14 +563,18 @@ UpgradeCommands::UpgradeCommands(CLI::App& app) {
   start_->add_flag("--auto-finalize", auto_finalize_, "enable the new features when all is done");
   start_->add_flag("--force", force_, "override vetoes (recorded in the campaign)");
   status_ = upgrade->add_subcommand("status", "the campaign: each step, its result and duration");
-  status_->add_flag("--watch", watch_, "follow the campaign until it settles");
-  status_->add_flag("--json", json_, "the coordinator's JSON (with --watch: one line per change)");
+  status_->add_flag("--watch", watch_,
+                    "follow the campaign until it settles; exit 1 when it rolled back, 0 when "
+                    "it completed or awaits finalize");
+  status_->add_flag(
+      "--json", json_,
+      "the coordinator's JSON: one object on stdout (with --watch: one line per change)");
   status_->add_option("--timeout", timeout_text_, "--watch gives up after this long (default 10m)");
   abort_ = upgrade->add_subcommand("abort", "roll back from wherever the campaign is");
   finalize_ = upgrade->add_subcommand("finalize", "all replicas upgraded: enable the new features");
 
   features_ = app.add_subcommand("features", "each feature, its version, on/off, and why");
-  features_->add_flag("--json", json_, "the coordinator's JSON");
+  features_->add_flag("--json", json_, "the coordinator's JSON: one object on stdout");
 }
 
 std::optional<int> UpgradeCommands::Run(const ClusterConfig& config) const {
@@ -627,6 +654,7 @@ int UpgradeCommands::AddPackage(const ClusterConfig& config) const {
 int UpgradeCommands::ListPackages(const ClusterConfig& config) const {
   StatusOr<json> answer = GetJson(config, "/packages", kQueryTimeoutMs);
   if (!answer.ok()) return Fail(answer.status());
+  if (json_) return PrintJson(*answer);
   return Print(FormatPackages(*answer));
 }
 
@@ -635,9 +663,14 @@ int UpgradeCommands::ShowPlan(const ClusterConfig& config) const {
   StatusOr<json> plan =
       GetJson(config, "/upgrade/plan?to=" + UrlEncode(to_version_), kPlanTimeoutMs);
   if (!plan.ok()) return Fail(plan.status());
+  if (json_) {
+    PrintJson(*plan);
+    const json* ok = plan->is_object() && plan->contains("ok") ? &plan->at("ok") : nullptr;
+    return ok != nullptr && ok->is_boolean() && ok->get<bool>() ? kExitOk : kExitFailure;
+  }
   if (int code = Print(FormatPlan(*plan)); code != 0) return code;
   // FormatPlan succeeded, so "ok" is a boolean.
-  return plan->at("ok").get<bool>() ? 0 : 1;
+  return plan->at("ok").get<bool>() ? kExitOk : kExitFailure;
 }
 
 int UpgradeCommands::StartCampaign(const ClusterConfig& config) const {
@@ -666,10 +699,7 @@ int UpgradeCommands::ShowCampaign(const ClusterConfig& config) const {
   if (watch_) return WatchCampaign(config, *timeout_ms);
   StatusOr<json> answer = GetJson(config, "/upgrade", kQueryTimeoutMs);
   if (!answer.ok()) return Fail(answer.status());
-  if (json_) {
-    std::cout << answer->dump(2) << "\n";
-    return 0;
-  }
+  if (json_) return PrintJson(*answer);
   return Print(FormatCampaign(*answer));
 }
 
@@ -720,7 +750,7 @@ int UpgradeCommands::WatchCampaign(const ClusterConfig& config, int64_t timeout_
           StatusOr<std::string> summary = CampaignSummary(last);
           if (summary.ok()) std::cout << *summary << std::flush;
         }
-        return 0;
+        return WatchExitCode(last);
       }
     }
     auto left = deadline - std::chrono::steady_clock::now();
@@ -741,10 +771,7 @@ int UpgradeCommands::Settle(const ClusterConfig& config, const std::string& path
 int UpgradeCommands::ShowFeatures(const ClusterConfig& config) const {
   StatusOr<json> answer = GetJson(config, "/features", kQueryTimeoutMs);
   if (!answer.ok()) return Fail(answer.status());
-  if (json_) {
-    std::cout << answer->dump(2) << "\n";
-    return 0;
-  }
+  if (json_) return PrintJson(*answer);
   return Print(FormatFeatures(*answer));
 }
 

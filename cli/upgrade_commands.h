@@ -52,6 +52,10 @@ StatusOr<std::string> RunningDetail(const nlohmann::json& answer);
 StatusOr<std::string> CampaignSummary(const nlohmann::json& answer);
 
 bool CampaignSettled(const nlohmann::json& answer);
+// The exit code of `upgrade status --watch` once the campaign settled: 1 (failure) when it
+// ended rolled back or the answer cannot be read, 0 when it completed, awaits finalize, or
+// there is no campaign.
+int WatchExitCode(const nlohmann::json& answer);
 
 // Registers `package add|list`, `upgrade plan|start|status|abort|finalize` and `features`
 // on `app` and runs whichever was parsed. Holds the parsed options, so it stays put.
