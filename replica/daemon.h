@@ -71,7 +71,6 @@ struct DaemonOptions {
 // cluster config allows 3 coordinators; the bound leaves room without being a policy.)
 inline constexpr size_t kCoordinatorEndpointsMax = 7;
 
-
 // Runs until SIGTERM or SIGINT; returns the process exit code. A processor binary's main()
 // is ReplicaMain (replica_main.h), which builds the options from its flags.
 int RunReplicaDaemon(const DaemonOptions& options, Processor* processor);
