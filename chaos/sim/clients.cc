@@ -48,7 +48,12 @@ void Clients::NextOp(Client& c) {
   history_.push_back(op);
   c.record = history_.size() - 1;
   c.busy = true;
-  c.deadline = sim_.now() + 3000 * kMs;
+  // A client gives up before the replicas could forget its answer: a retry that outlasts
+  // session_expiry_ms may run again (README, "Exactly-once client retries"), so a client
+  // retrying longer than that would be a client misconfigured, not a replica bug (seed 3815).
+  const int64_t expiry_ms = sim_.profile.session_expiry_ms;
+  c.deadline =
+      sim_.now() + (expiry_ms > 0 ? std::min<int64_t>(3000, expiry_ms * 3 / 4) : 3000) * kMs;
   SendRequest(c);
 }
 
