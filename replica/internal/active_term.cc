@@ -104,7 +104,8 @@ int64_t ActiveTerm::LeaseLostUs(int64_t now_us) const {
 }
 
 int64_t ActiveTerm::PeerSilentUs(int64_t now_us) const {
-  if (!IsActive(ctx_.role())) return 0;
+  // Only while acks wait for the standby: alone, its silence holds nothing up.
+  if (ctx_.role() != RoleState::kReplicating) return 0;
   const int64_t heard_us = standby_ ? standby_->last_heard_us() : term_begun_us_;
   const int64_t silent_us = now_us - heard_us;
   return silent_us > ctx_.options().ack_timeout_ms * int64_t{1000} ? silent_us : 0;

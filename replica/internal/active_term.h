@@ -54,8 +54,9 @@ class ActiveTerm {
   // How long an active has been without a lease (0 while it holds one): nobody renews it,
   // so it hears neither its standby nor the coordinator, though they may hear it.
   int64_t LeaseLostUs(int64_t now_us) const;
-  // How long an active has heard nothing from its standby beyond the ack timeout (0 when
-  // heard within it): with a standby that follows its stream, the acks are cut one way.
+  // How long a replicating active has heard nothing from its standby beyond the ack timeout
+  // (0 when heard within it, or solo): with a standby that follows its stream, the acks are
+  // cut one way.
   int64_t PeerSilentUs(int64_t now_us) const;
   // Requests to commit, or a catch-up with room in its window: the event loop turns again
   // at once (a catch-up sends a bounded part per turn, StandbySession::kTailBatchesPerTurn).
