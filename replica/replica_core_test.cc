@@ -624,6 +624,15 @@ TEST(ReplicaCore, FramesOfAnOlderEpochAreRefusedAfterTheStandbyIsPromoted) {
   EXPECT_EQ(pair.ReplyTo(1, 3)->epoch, 2u);
 }
 
+// The values of every answer the pair gave to (client_id, request_seq), in order.
+std::vector<std::string> AnswerValues(const Pair& pair, uint64_t client_id, uint64_t seq) {
+  std::vector<std::string> values;
+  for (const auto& r : pair.replies) {
+    if (r.client_id == client_id && r.request_seq == seq) values.push_back(r.response.value);
+  }
+  return values;
+}
+
 TEST(ReplicaCore, ARetriedRequestGetsItsOriginalAnswerAndIsAppliedOnce) {
   Pair pair;
   StartInSync(pair);
@@ -683,14 +692,8 @@ TEST(ReplicaCore, ARetryAfterFailingOverAndBackIsAnsweredFromTheLatestSession) {
   pair.RunFor(30 * kMs);
   ASSERT_EQ(pair.core("a").role(), RoleState::kReplicating);
   pair.Submit("a", Incr(7, 2, "x", 1));  // its retry reaches a
-  int answers = 0;
-  for (const auto& r : pair.replies) {
-    if (r.client_id == 7 && r.request_seq == 2) {
-      ++answers;
-      EXPECT_EQ(r.response.value, "6") << "the retry was applied again";
-    }
-  }
-  EXPECT_EQ(answers, 2);
+  EXPECT_EQ(AnswerValues(pair, 7, 2), (std::vector<std::string>{"6", "6"}))
+      << "the retry was applied again";
   EXPECT_EQ(pair.Get("a", "x"), "6");
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
 }
@@ -708,14 +711,8 @@ TEST(ReplicaCore, ADuplicateOfARequestThatChangedNothingIsAnsweredAsBeforeNotRun
   pair.Submit("a", Put(8, 1, "x", "v"));
   ASSERT_TRUE(pair.ReplyTo(8, 1));
   pair.Submit("a", del);  // a duplicate
-  int answers = 0;
-  for (const auto& r : pair.replies) {
-    if (r.client_id == 7 && r.request_seq == 1) {
-      ++answers;
-      EXPECT_EQ(r.response.value, "0") << "the duplicate ran again";
-    }
-  }
-  EXPECT_EQ(answers, 2);
+  EXPECT_EQ(AnswerValues(pair, 7, 1), (std::vector<std::string>{"0", "0"}))
+      << "the duplicate ran again";
   EXPECT_EQ(pair.Get("a", "x"), "v");
   EXPECT_EQ(pair.Digest("b"), pair.Digest("a"));
 }

@@ -81,6 +81,17 @@ class ArbiterTest : public ::testing::Test {
     }
   }
 
+  // The acks-cut tests' reports: b in sync and following a's stream; a asking to go solo.
+  std::pair<StatusReport, StatusReport> AcksCutReports() {
+    StatusReport b = Report("b", WireRole::kStandby, 1, 5);
+    b.in_sync = true;
+    b.follows_active = true;
+    StatusReport a = Report("a", WireRole::kActive, 1, 9);
+    a.want_solo = true;
+    a.solo_request_id = 2;
+    return {a, b};
+  }
+
   void Advance(int64_t ms) {
     now_ += ms * kMs;
     arbiter_.OnTick(now_);
@@ -428,12 +439,7 @@ TEST_F(ArbiterTest, NoSoloWhileTheInSyncStandbyFollowsTheActivesStream) {
 // takes over after the active's lease, instead of writes stalling for as long as the cut.
 TEST_F(ArbiterTest, AnActiveThatHearsNothingWhileItsStandbyFollowsIsReplaced) {
   BootPair();
-  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
-  b.in_sync = true;
-  b.follows_active = true;
-  StatusReport a = Report("a", WireRole::kActive, 1, 9);
-  a.want_solo = true;
-  a.solo_request_id = 2;
+  auto [a, b] = AcksCutReports();
   for (int i = 0; i < 30 && arbiter_.record().active == "a"; ++i) {  // 600 ms
     a.peer_silent_ms = 120 + 20 * i;  // past the ack timeout, then 2 x 100 ms
     b.sent_us = a.sent_us = now_;
@@ -455,12 +461,7 @@ TEST_F(ArbiterTest, AnActiveThatHearsNothingWhileItsStandbyFollowsIsReplaced) {
 // every 160 ms) is no cut: the active is not replaced, however long its solo request is refused.
 TEST_F(ArbiterTest, AnActiveThatHearsItsStandbyLateIsNotReplaced) {
   BootPair();
-  StatusReport b = Report("b", WireRole::kStandby, 1, 5);
-  b.in_sync = true;
-  b.follows_active = true;
-  StatusReport a = Report("a", WireRole::kActive, 1, 9);
-  a.want_solo = true;
-  a.solo_request_id = 2;
+  auto [a, b] = AcksCutReports();
   for (int i = 0; i < 100; ++i) {                               // 2 s
     a.peer_silent_ms = i % 8 < 4 ? 0 : 110 + 20 * (i % 8 - 4);  // heard every 160 ms
     b.sent_us = a.sent_us = now_;
